@@ -1,0 +1,46 @@
+//! Customers of a brand account and the platform identities they were seen with.
+
+use crate::ids::{CustomerId, TicketId};
+use crate::message::{NormalizedMessage, Source};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identity {
+    pub source: Source,
+    pub account: String,
+    /// The platform's user id.
+    pub user_id: String,
+    pub handle: Option<String>,
+}
+
+impl Identity {
+    pub fn of_author(message: &NormalizedMessage) -> Self {
+        Self {
+            source: message.source,
+            account: message.account.clone(),
+            user_id: message.author.id.clone(),
+            handle: message.author.handle.clone(),
+        }
+    }
+
+    /// The lookup key of this identity; equal to [`NormalizedMessage::author_key`].
+    pub fn key(&self) -> String {
+        format!("{}:{}:{}", self.source, self.account, self.user_id)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Customer {
+    pub id: CustomerId,
+    pub account: String,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub identities: Vec<Identity>,
+    /// The ticket new messages of this customer join, while it is open.
+    pub open_ticket_id: Option<TicketId>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Bumped on every write; writes are conditional on it.
+    pub version: u64,
+}

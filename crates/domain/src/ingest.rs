@@ -1,0 +1,202 @@
+//! Ingest: put one queued message on its ticket, exactly once.
+
+use crate::customer::{Customer, Identity};
+use crate::ids::{CustomerId, MessageId, TicketId};
+use crate::message::{Message, NormalizedMessage};
+use crate::ports::{CommitError, IngestChange, IngestStore, StoreError};
+use crate::threading::{self, Placement, Surroundings};
+use crate::ticket::{Ticket, TicketStatus};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// What the webhook puts on the inbound queue: a normalized message and when it arrived.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InboundEvent {
+    pub message: NormalizedMessage,
+    pub received_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IngestOutcome {
+    /// The message opened a new ticket.
+    Opened { ticket_id: TicketId, message_id: MessageId },
+    /// The message joined an existing ticket.
+    Joined { ticket_id: TicketId, message_id: MessageId },
+    /// The message was already stored; nothing changed.
+    Duplicate { ticket_id: TicketId, message_id: MessageId },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IngestError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the ticket kept changing during {0} attempts")]
+    TooMuchContention(u32),
+}
+
+/// Optimistic writes retry this many times when the ticket or customer changed under them.
+const ATTEMPTS: u32 = 5;
+
+pub async fn ingest<S: IngestStore>(
+    store: &S,
+    event: &InboundEvent,
+) -> Result<IngestOutcome, IngestError> {
+    let dedupe_key = event.message.dedupe_key();
+    for _ in 0..ATTEMPTS {
+        if let Some(stored) = store.find_message(&dedupe_key).await? {
+            return Ok(IngestOutcome::Duplicate {
+                ticket_id: stored.ticket_id,
+                message_id: stored.message_id,
+            });
+        }
+        let around = surroundings(store, &event.message).await?;
+        let change = plan(event, &around);
+        let outcome = match around.placement() {
+            Placement::Open => IngestOutcome::Opened {
+                ticket_id: change.ticket.id.clone(),
+                message_id: change.message.id.clone(),
+            },
+            Placement::Join(_) => IngestOutcome::Joined {
+                ticket_id: change.ticket.id.clone(),
+                message_id: change.message.id.clone(),
+            },
+        };
+        match store.commit(&change).await {
+            Ok(()) => return Ok(outcome),
+            // Raced with a redelivery of the same message: the next round reports it.
+            Err(CommitError::Duplicate) | Err(CommitError::Conflict) => continue,
+            Err(CommitError::Store(e)) => return Err(e.into()),
+        }
+    }
+    Err(IngestError::TooMuchContention(ATTEMPTS))
+}
+
+impl Surroundings {
+    fn placement(&self) -> Placement {
+        threading::place(self)
+    }
+}
+
+async fn surroundings<S: IngestStore>(
+    store: &S,
+    message: &NormalizedMessage,
+) -> Result<Surroundings, StoreError> {
+    let parent_ticket = match &message.in_reply_to {
+        Some(parent_id) => {
+            let parent_key = NormalizedMessage {
+                external_id: parent_id.clone(),
+                ..message.clone()
+            }
+            .dedupe_key();
+            match store.find_message(&parent_key).await? {
+                Some(parent) => store.get_ticket(&parent.ticket_id).await?,
+                None => None,
+            }
+        }
+        None => None,
+    };
+    let customer = store.find_customer(&message.author_key()).await?;
+    let customer_ticket = match customer.as_ref().and_then(|c| c.open_ticket_id.as_ref()) {
+        Some(id) if parent_ticket.is_none() => store.get_ticket(id).await?,
+        _ => None,
+    };
+    Ok(Surroundings {
+        parent_ticket,
+        customer,
+        customer_ticket,
+    })
+}
+
+/// The change that puts the message on its ticket, given what was read around it.
+fn plan(event: &InboundEvent, around: &Surroundings) -> IngestChange {
+    let message = &event.message;
+    let at = message.created_at;
+    let (ticket, ticket_version_before) = match around.placement() {
+        Placement::Join(ticket) => {
+            let version_before = ticket.version;
+            let joined = Ticket {
+                status: threading::status_after(&ticket, message),
+                last_message_at: ticket.last_message_at.max(at),
+                message_count: ticket.message_count + 1,
+                version: version_before + 1,
+                ..ticket
+            };
+            (joined, Some(version_before))
+        }
+        Placement::Open => (new_ticket(message, around), None),
+    };
+
+    let identity = Identity::of_author(message);
+    let (customer, customer_version_before, new_identities) = match &around.customer {
+        Some(known) => {
+            let customer = Customer {
+                name: message.author.name.clone().or_else(|| known.name.clone()),
+                email: message.author.email.clone().or_else(|| known.email.clone()),
+                identities: known
+                    .identities
+                    .iter()
+                    .map(|seen| match seen.key() == identity.key() {
+                        true => identity.clone(),
+                        false => seen.clone(),
+                    })
+                    .collect(),
+                open_ticket_id: Some(ticket.id.clone()),
+                updated_at: known.updated_at.max(at),
+                version: known.version + 1,
+                ..known.clone()
+            };
+            (customer, Some(known.version), Vec::new())
+        }
+        None => {
+            let customer = Customer {
+                id: CustomerId::derive(at, &identity.key()),
+                account: message.account.clone(),
+                name: message.author.name.clone(),
+                email: message.author.email.clone(),
+                identities: vec![identity.clone()],
+                open_ticket_id: Some(ticket.id.clone()),
+                created_at: at,
+                updated_at: at,
+                version: 1,
+            };
+            (customer, None, vec![identity])
+        }
+    };
+
+    let stored = Message {
+        id: message.message_id(),
+        ticket_id: ticket.id.clone(),
+        body: message.clone(),
+        received_at: event.received_at,
+    };
+    IngestChange {
+        message: stored,
+        ticket,
+        ticket_version_before,
+        customer,
+        customer_version_before,
+        new_identities,
+    }
+}
+
+const SUBJECT_CHARS: usize = 120;
+
+fn new_ticket(message: &NormalizedMessage, around: &Surroundings) -> Ticket {
+    let identity_key = message.author_key();
+    Ticket {
+        id: TicketId::derive(message.created_at, &message.dedupe_key()),
+        account: message.account.clone(),
+        source: message.source,
+        customer_id: around
+            .customer
+            .as_ref()
+            .map(|c| c.id.clone())
+            .unwrap_or_else(|| CustomerId::derive(message.created_at, &identity_key)),
+        status: TicketStatus::Open,
+        subject: message.text.chars().take(SUBJECT_CHARS).collect(),
+        created_at: message.created_at,
+        last_message_at: message.created_at,
+        message_count: 1,
+        version: 1,
+    }
+}

@@ -1,0 +1,20 @@
+//! The socialcare domain: tickets, messages, customers and how a message finds its ticket.
+//!
+//! Nothing here knows about AWS or HTTP. The outside world is reached through the traits in
+//! [`ports`]; the adapters (SQLite, DynamoDB, SQS) implement them in their own crates.
+
+pub mod customer;
+pub mod ids;
+pub mod ingest;
+pub mod message;
+pub mod page;
+pub mod ports;
+pub mod threading;
+pub mod ticket;
+
+pub use customer::{Customer, Identity};
+pub use ids::{CustomerId, MessageId, TicketId};
+pub use ingest::{IngestOutcome, InboundEvent};
+pub use message::{Attachment, Author, Channel, Direction, Message, NormalizedMessage, Source};
+pub use page::{Cursor, Page};
+pub use ticket::{Ticket, TicketDetail, TicketQuery, TicketStatus};

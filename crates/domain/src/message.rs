@@ -1,0 +1,116 @@
+//! Messages: the one normalized shape every source (X, Facebook, Instagram, integrators) maps
+//! to, and the message as it sits on a ticket.
+
+use crate::ids::{MessageId, TicketId};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    X,
+    Facebook,
+    Instagram,
+    Integration,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::X => "x",
+            Source::Facebook => "facebook",
+            Source::Instagram => "instagram",
+            Source::Integration => "integration",
+        }
+    }
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Public (a post, reply or comment anyone can see) or private (a DM).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    Public,
+    Private,
+}
+
+/// Inbound: written by the customer. Outbound: written by the brand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    Inbound,
+    Outbound,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Author {
+    /// The platform's user id (X user id, page-scoped id, integrator's customer id).
+    pub id: String,
+    pub name: Option<String>,
+    pub handle: Option<String>,
+    pub email: Option<String>,
+    pub followers: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    /// image, video, audio, file, link...: what the platform called it.
+    pub kind: String,
+    pub url: String,
+}
+
+/// A message as the webhook understood it, before it is on a ticket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NormalizedMessage {
+    pub source: Source,
+    /// The brand account it was sent to or by: X user id, page id, Instagram id, or for
+    /// integrators the integration's name.
+    pub account: String,
+    pub channel: Channel,
+    pub direction: Direction,
+    /// The platform's id of this message; unique per (source, account).
+    pub external_id: String,
+    /// The platform's id of the message this one answers.
+    pub in_reply_to: Option<String>,
+    pub author: Author,
+    pub text: String,
+    #[serde(default)]
+    pub attachments: Vec<Attachment>,
+    /// When the platform says it was written. Every ticket time derives from these.
+    pub created_at: DateTime<Utc>,
+    /// Where replies to this customer are posted (integrators only).
+    pub callback_url: Option<String>,
+}
+
+impl NormalizedMessage {
+    /// What makes a message unique: a platform never reuses an id within an account.
+    pub fn dedupe_key(&self) -> String {
+        format!("{}:{}:{}", self.source, self.account, self.external_id)
+    }
+
+    /// The customer as the platform knows them; messages of one customer are ingested in order.
+    pub fn author_key(&self) -> String {
+        format!("{}:{}:{}", self.source, self.account, self.author.id)
+    }
+
+    pub fn message_id(&self) -> MessageId {
+        MessageId::derive(self.created_at, &self.dedupe_key())
+    }
+}
+
+/// A message on a ticket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    pub id: MessageId,
+    pub ticket_id: TicketId,
+    #[serde(flatten)]
+    pub body: NormalizedMessage,
+    /// When socialcare received it (for operations, never for SLAs).
+    pub received_at: DateTime<Utc>,
+}

@@ -1,0 +1,193 @@
+//! The ports: what the domain needs from the outside world, as small traits.
+//!
+//! Every adapter of a port passes the same contract suite (`tests/` at the top of the repo).
+//! Methods return `impl Future + Send` so handlers stay `Send` when generic over an adapter.
+
+use crate::customer::{Customer, Identity};
+use crate::ids::{MessageId, TicketId};
+use crate::message::Message;
+use crate::page::Page;
+use crate::ticket::{Ticket, TicketDetail, TicketQuery};
+use chrono::{DateTime, Utc};
+use std::future::Future;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// The store could not be reached or answered with an error; the caller may retry.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("ticket store failed: {0}")]
+pub struct StoreError(pub String);
+
+/// Where a message landed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageRef {
+    pub message_id: MessageId,
+    pub ticket_id: TicketId,
+}
+
+/// Everything one ingested message changes, written atomically or not at all.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IngestChange {
+    pub message: Message,
+    /// The ticket as it is after the message; created when `ticket_version_before` is `None`.
+    pub ticket: Ticket,
+    pub ticket_version_before: Option<u64>,
+    /// The customer as they are after the message; created when `customer_version_before` is `None`.
+    pub customer: Customer,
+    pub customer_version_before: Option<u64>,
+    /// Identities seen for the first time; each must not be claimed by anyone yet.
+    pub new_identities: Vec<Identity>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CommitError {
+    /// The message is already stored: this is a redelivery.
+    #[error("message already stored")]
+    Duplicate,
+    /// The ticket, customer or an identity changed since it was read: read again and retry.
+    #[error("concurrent change to the ticket or customer")]
+    Conflict,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What ingest reads to place a message, and the one atomic write that places it.
+pub trait IngestStore: Send + Sync {
+    /// The message stored under this dedupe key ([`crate::NormalizedMessage::dedupe_key`]), if any.
+    fn find_message(
+        &self,
+        dedupe_key: &str,
+    ) -> impl Future<Output = Result<Option<MessageRef>, StoreError>> + Send;
+
+    /// The customer who owns this identity key ([`Identity::key`]), if any.
+    fn find_customer(
+        &self,
+        identity_key: &str,
+    ) -> impl Future<Output = Result<Option<Customer>, StoreError>> + Send;
+
+    fn get_ticket(
+        &self,
+        id: &TicketId,
+    ) -> impl Future<Output = Result<Option<Ticket>, StoreError>> + Send;
+
+    /// Writes the change atomically: the message (unless its dedupe key is taken), the ticket
+    /// and the customer (unless their version moved), the new identities (unless taken).
+    fn commit(&self, change: &IngestChange)
+    -> impl Future<Output = Result<(), CommitError>> + Send;
+}
+
+/// What the API reads.
+pub trait TicketReads: Send + Sync {
+    /// The ticket with its customer and messages (oldest first).
+    fn ticket_detail(
+        &self,
+        id: &TicketId,
+    ) -> impl Future<Output = Result<Option<TicketDetail>, StoreError>> + Send;
+
+    /// Tickets newest first (by platform time of their first message).
+    fn list_tickets(
+        &self,
+        query: &TicketQuery,
+    ) -> impl Future<Output = Result<Page<Ticket>, StoreError>> + Send;
+}
+
+/// The queue could not be reached or refused the request; nothing was enqueued.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("queue failed: {0}")]
+pub struct QueueError(pub String);
+
+/// A message to enqueue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outgoing {
+    pub body: String,
+    /// FIFO queues: messages of one group are delivered in order, one at a time.
+    pub group_id: Option<String>,
+    /// FIFO queues: a second message with the same id within five minutes is dropped.
+    pub dedupe_id: Option<String>,
+    /// Standard queues: not delivered before this delay (at most 15 minutes).
+    pub delay: Duration,
+}
+
+impl Outgoing {
+    pub fn fifo(body: String, group_id: String, dedupe_id: String) -> Self {
+        Self {
+            body,
+            group_id: Some(group_id),
+            dedupe_id: Some(dedupe_id),
+            delay: Duration::ZERO,
+        }
+    }
+}
+
+/// A received message; hidden from other consumers until its visibility timeout passes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    pub message_id: String,
+    /// Handle for `delete` and `change_visibility` of this receipt.
+    pub receipt: String,
+    pub body: String,
+    pub group_id: Option<String>,
+    /// How many times it has been received, this time included.
+    pub receive_count: u32,
+}
+
+pub trait Queue: Send + Sync {
+    /// Returns once the message is durably stored by the queue.
+    fn send(&self, message: Outgoing) -> impl Future<Output = Result<(), QueueError>> + Send;
+
+    /// Up to `max` visible messages, waiting up to `wait` for the first one.
+    fn receive(
+        &self,
+        max: u32,
+        wait: Duration,
+    ) -> impl Future<Output = Result<Vec<Delivery>, QueueError>> + Send;
+
+    fn delete(&self, receipt: &str) -> impl Future<Output = Result<(), QueueError>> + Send;
+
+    /// Makes a received message visible again after `timeout` (zero: at once).
+    fn change_visibility(
+        &self,
+        receipt: &str,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<(), QueueError>> + Send;
+}
+
+/// The time, from the system in production and fixed in tests.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// A clock that shows what it is set to.
+#[derive(Debug)]
+pub struct FixedClock(Mutex<DateTime<Utc>>);
+
+impl FixedClock {
+    pub fn new(at: DateTime<Utc>) -> Self {
+        Self(Mutex::new(at))
+    }
+
+    pub fn set(&self, at: DateTime<Utc>) {
+        *self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = at;
+    }
+}
+
+impl Clock for FixedClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl<T: Clock + ?Sized> Clock for std::sync::Arc<T> {
+    fn now(&self) -> DateTime<Utc> {
+        (**self).now()
+    }
+}

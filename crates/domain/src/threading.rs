@@ -1,0 +1,158 @@
+//! Threading: which ticket a message belongs to.
+//!
+//! Rules, in order:
+//! 1. A message that answers a message already on a ticket joins that ticket.
+//! 2. Otherwise a message of a customer with an active ticket (open or pending) joins it.
+//! 3. Otherwise the message opens a new ticket.
+//!
+//! A customer's message that joins a resolved or closed ticket (rule 1) reopens it.
+
+use crate::customer::Customer;
+use crate::message::{Direction, NormalizedMessage};
+use crate::ticket::{Ticket, TicketStatus};
+
+/// What is known around a message when it arrives.
+#[derive(Debug, Clone, Default)]
+pub struct Surroundings {
+    /// The ticket of the message this one answers, when that message is stored.
+    pub parent_ticket: Option<Ticket>,
+    /// The customer who wrote it, when already known.
+    pub customer: Option<Customer>,
+    /// That customer's current ticket, when they have one.
+    pub customer_ticket: Option<Ticket>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Placement {
+    /// Join this ticket (as it was read).
+    Join(Ticket),
+    /// Open a new ticket.
+    Open,
+}
+
+pub fn place(around: &Surroundings) -> Placement {
+    if let Some(parent) = &around.parent_ticket {
+        return Placement::Join(parent.clone());
+    }
+    match &around.customer_ticket {
+        Some(ticket) if ticket.status.is_active() => Placement::Join(ticket.clone()),
+        _ => Placement::Open,
+    }
+}
+
+/// The status a ticket has after a message joins it.
+pub fn status_after(ticket: &Ticket, message: &NormalizedMessage) -> TicketStatus {
+    match message.direction {
+        Direction::Inbound if !ticket.status.is_active() => TicketStatus::Open,
+        Direction::Inbound if ticket.status == TicketStatus::PendingCustomer => TicketStatus::Open,
+        _ => ticket.status,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::{CustomerId, TicketId};
+    use crate::message::{Author, Channel, Source};
+    use chrono::{TimeZone, Utc};
+
+    fn ticket(status: TicketStatus) -> Ticket {
+        let at = Utc.with_ymd_and_hms(2026, 11, 22, 9, 0, 0).unwrap();
+        Ticket {
+            id: TicketId::derive(at, status.as_str()),
+            account: "acme".into(),
+            source: Source::Integration,
+            customer_id: CustomerId::derive(at, "c"),
+            status,
+            subject: "help".into(),
+            created_at: at,
+            last_message_at: at,
+            message_count: 1,
+            version: 1,
+        }
+    }
+
+    fn message(direction: Direction) -> NormalizedMessage {
+        NormalizedMessage {
+            source: Source::Integration,
+            account: "acme".into(),
+            channel: Channel::Private,
+            direction,
+            external_id: "m2".into(),
+            in_reply_to: None,
+            author: Author {
+                id: "c".into(),
+                name: None,
+                handle: None,
+                email: None,
+                followers: None,
+            },
+            text: "still broken".into(),
+            attachments: vec![],
+            created_at: Utc.with_ymd_and_hms(2026, 11, 22, 10, 0, 0).unwrap(),
+            callback_url: None,
+        }
+    }
+
+    #[test]
+    fn a_reply_joins_its_parents_ticket_before_anything_else() {
+        let parent = ticket(TicketStatus::Resolved);
+        let around = Surroundings {
+            parent_ticket: Some(parent.clone()),
+            customer: None,
+            customer_ticket: Some(ticket(TicketStatus::Open)),
+        };
+        assert_eq!(place(&around), Placement::Join(parent));
+    }
+
+    #[test]
+    fn a_customer_with_an_active_ticket_joins_it() {
+        for status in [
+            TicketStatus::Open,
+            TicketStatus::PendingCustomer,
+            TicketStatus::PendingInternal,
+        ] {
+            let current = ticket(status);
+            let around = Surroundings {
+                customer_ticket: Some(current.clone()),
+                ..Surroundings::default()
+            };
+            assert_eq!(place(&around), Placement::Join(current), "{status}");
+        }
+    }
+
+    #[test]
+    fn a_customer_whose_ticket_is_done_opens_a_new_one() {
+        for status in [TicketStatus::Resolved, TicketStatus::Closed] {
+            let around = Surroundings {
+                customer_ticket: Some(ticket(status)),
+                ..Surroundings::default()
+            };
+            assert_eq!(place(&around), Placement::Open, "{status}");
+        }
+        assert_eq!(place(&Surroundings::default()), Placement::Open);
+    }
+
+    #[test]
+    fn a_customer_message_reopens_and_wakes_the_ticket() {
+        let inbound = message(Direction::Inbound);
+        assert_eq!(status_after(&ticket(TicketStatus::Resolved), &inbound), TicketStatus::Open);
+        assert_eq!(status_after(&ticket(TicketStatus::Closed), &inbound), TicketStatus::Open);
+        assert_eq!(
+            status_after(&ticket(TicketStatus::PendingCustomer), &inbound),
+            TicketStatus::Open
+        );
+        assert_eq!(
+            status_after(&ticket(TicketStatus::PendingInternal), &inbound),
+            TicketStatus::PendingInternal
+        );
+    }
+
+    #[test]
+    fn a_brand_message_leaves_the_status_alone() {
+        let outbound = message(Direction::Outbound);
+        for status in TicketStatus::ALL {
+            assert_eq!(status_after(&ticket(status), &outbound), status);
+        }
+    }
+}

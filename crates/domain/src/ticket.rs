@@ -1,0 +1,134 @@
+//! Tickets: one customer problem, with its status and its messages.
+
+use crate::customer::Customer;
+use crate::ids::{CustomerId, TicketId};
+use crate::message::{Message, Source};
+use crate::page::Cursor;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TicketStatus {
+    Open,
+    PendingCustomer,
+    PendingInternal,
+    Resolved,
+    Closed,
+}
+
+impl TicketStatus {
+    pub const ALL: [TicketStatus; 5] = [
+        TicketStatus::Open,
+        TicketStatus::PendingCustomer,
+        TicketStatus::PendingInternal,
+        TicketStatus::Resolved,
+        TicketStatus::Closed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TicketStatus::Open => "open",
+            TicketStatus::PendingCustomer => "pending_customer",
+            TicketStatus::PendingInternal => "pending_internal",
+            TicketStatus::Resolved => "resolved",
+            TicketStatus::Closed => "closed",
+        }
+    }
+
+    /// Whether a new message of the customer still joins this ticket.
+    pub fn is_active(self) -> bool {
+        matches!(
+            self,
+            TicketStatus::Open | TicketStatus::PendingCustomer | TicketStatus::PendingInternal
+        )
+    }
+}
+
+impl fmt::Display for TicketStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown ticket status {0:?}; expected one of open, pending_customer, pending_internal, resolved, closed")]
+pub struct UnknownStatus(pub String);
+
+impl FromStr for TicketStatus {
+    type Err = UnknownStatus;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        TicketStatus::ALL
+            .into_iter()
+            .find(|status| status.as_str() == s)
+            .ok_or_else(|| UnknownStatus(s.to_string()))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ticket {
+    pub id: TicketId,
+    pub account: String,
+    /// Where the customer first wrote from.
+    pub source: Source,
+    pub customer_id: CustomerId,
+    pub status: TicketStatus,
+    /// The start of the first message, to tell tickets apart in a list.
+    pub subject: String,
+    /// Platform time of the first message.
+    pub created_at: DateTime<Utc>,
+    /// Platform time of the latest message.
+    pub last_message_at: DateTime<Utc>,
+    pub message_count: u32,
+    /// Bumped on every write; writes are conditional on it.
+    pub version: u64,
+}
+
+impl Ticket {
+    /// Where this ticket sits in a newest-first list.
+    pub fn cursor(&self) -> Cursor {
+        Cursor::new(self.created_at, self.id.clone())
+    }
+}
+
+/// A ticket with everything an agent needs to answer it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TicketDetail {
+    pub ticket: Ticket,
+    pub customer: Option<Customer>,
+    /// Oldest first, by platform time.
+    pub messages: Vec<Message>,
+}
+
+/// Which tickets to list: newest first, optionally of one status, after a cursor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TicketQuery {
+    pub status: Option<TicketStatus>,
+    pub limit: u32,
+    pub after: Option<Cursor>,
+}
+
+impl TicketQuery {
+    pub const DEFAULT_LIMIT: u32 = 50;
+    pub const MAX_LIMIT: u32 = 200;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_round_trips_through_its_name() {
+        for status in TicketStatus::ALL {
+            assert_eq!(status.as_str().parse::<TicketStatus>(), Ok(status));
+            assert_eq!(
+                serde_json::to_value(status).unwrap(),
+                serde_json::json!(status.as_str())
+            );
+        }
+        let err = "archived".parse::<TicketStatus>().unwrap_err();
+        assert!(err.to_string().contains("archived"));
+    }
+}
