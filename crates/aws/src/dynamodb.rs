@@ -1,0 +1,409 @@
+//! The ticket store on one DynamoDB table (see template.yaml for its keys and indexes).
+//!
+//! | item       | pk                    | sk                  | indexes                                  |
+//! |------------|-----------------------|---------------------|------------------------------------------|
+//! | ticket     | `TICKET#<id>`         | `#TICKET`           | gsi1: all tickets, gsi2: tickets by status |
+//! | message    | `TICKET#<ticket id>`  | `MSG#<time>#<id>`   |                                          |
+//! | dedupe key | `MSGKEY#<dedupe key>` | `#MSGKEY`           |                                          |
+//! | customer   | `CUSTOMER#<id>`       | `#CUSTOMER`         |                                          |
+//! | identity   | `IDENTITY#<key>`      | `#IDENTITY`         |                                          |
+//!
+//! A ticket and its messages share a partition, so one Query reads a whole conversation.
+//! Every write of an ingested message is one transaction whose conditions make it idempotent.
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use socialcare_domain::page::sortable_time;
+use socialcare_domain::ports::{
+    CommitError, IngestChange, IngestStore, MessageRef, StoreError, TicketReads,
+};
+use socialcare_domain::{
+    Customer, Message, MessageId, Page, Ticket, TicketDetail, TicketId, TicketQuery,
+};
+use std::collections::HashMap;
+
+type Item = HashMap<String, AttributeValue>;
+
+#[derive(Clone)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+const TICKET_SK: &str = "#TICKET";
+const MSGKEY_SK: &str = "#MSGKEY";
+const CUSTOMER_SK: &str = "#CUSTOMER";
+const IDENTITY_SK: &str = "#IDENTITY";
+const ALL_TICKETS: &str = "TICKETS";
+
+fn ticket_pk(id: &str) -> String {
+    format!("TICKET#{id}")
+}
+fn msgkey_pk(dedupe_key: &str) -> String {
+    format!("MSGKEY#{dedupe_key}")
+}
+fn customer_pk(id: &str) -> String {
+    format!("CUSTOMER#{id}")
+}
+fn identity_pk(key: &str) -> String {
+    format!("IDENTITY#{key}")
+}
+fn status_pk(status: &str) -> String {
+    format!("TICKETS#{status}")
+}
+
+fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+fn failed(action: &str, e: impl std::error::Error) -> StoreError {
+    StoreError(format!("dynamodb {action}: {}", DisplayErrorContext(e)))
+}
+
+fn to_item<T: Serialize>(value: &T, keys: [(&str, String); 2]) -> Result<Item, StoreError> {
+    let mut item: Item =
+        serde_dynamo::to_item(value).map_err(|e| StoreError(format!("encoding item: {e}")))?;
+    for (name, key) in keys {
+        item.insert(name.to_string(), s(key));
+    }
+    Ok(item)
+}
+
+fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
+    serde_dynamo::from_item(item).map_err(|e| StoreError(format!("decoding item: {e}")))
+}
+
+fn ticket_item(ticket: &Ticket) -> Result<Item, StoreError> {
+    let sort_key = ticket.cursor().sort_key();
+    let mut item = to_item(ticket, [("pk", ticket_pk(ticket.id.as_str())), ("sk", TICKET_SK.into())])?;
+    item.insert("gsi1pk".into(), s(ALL_TICKETS));
+    item.insert("gsi1sk".into(), s(sort_key.clone()));
+    item.insert("gsi2pk".into(), s(status_pk(ticket.status.as_str())));
+    item.insert("gsi2sk".into(), s(sort_key));
+    Ok(item)
+}
+
+fn message_sk(message: &Message) -> String {
+    format!("MSG#{}#{}", sortable_time(message.body.created_at), message.id)
+}
+
+/// A put that only succeeds when no item has this key yet.
+fn put_new(table: &str, item: Item) -> Result<TransactWriteItem, StoreError> {
+    let put = Put::builder()
+        .table_name(table)
+        .set_item(Some(item))
+        .condition_expression("attribute_not_exists(pk)")
+        .build()
+        .map_err(|e| StoreError(e.to_string()))?;
+    Ok(TransactWriteItem::builder().put(put).build())
+}
+
+/// A put that only succeeds when the stored item still has version `before`.
+fn put_versioned(table: &str, item: Item, before: u64) -> Result<TransactWriteItem, StoreError> {
+    let put = Put::builder()
+        .table_name(table)
+        .set_item(Some(item))
+        .condition_expression("version = :before")
+        .expression_attribute_values(":before", AttributeValue::N(before.to_string()))
+        .build()
+        .map_err(|e| StoreError(e.to_string()))?;
+    Ok(TransactWriteItem::builder().put(put).build())
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    async fn get(&self, pk: String, sk: &str) -> Result<Option<Item>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .send()
+            .await
+            .map_err(|e| failed("get", e))?;
+        Ok(output.item)
+    }
+
+    async fn get_customer(&self, id: &str) -> Result<Option<Customer>, StoreError> {
+        self.get(customer_pk(id), CUSTOMER_SK)
+            .await?
+            .map(from_item)
+            .transpose()
+    }
+
+    /// Reads why a transaction was cancelled: the dedupe key taken (the first write) means a
+    /// duplicate; any other failed condition or a conflicting transaction means retry.
+    async fn cancellation(
+        &self,
+        error: SdkError<TransactWriteItemsError>,
+        dedupe_key: &str,
+    ) -> CommitError {
+        let reasons = match error.as_service_error() {
+            Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => {
+                cancelled.cancellation_reasons().to_vec()
+            }
+            _ => return CommitError::Store(failed("transact write", error)),
+        };
+        let first_failed = reasons
+            .first()
+            .and_then(|reason| reason.code())
+            .is_some_and(|code| code == "ConditionalCheckFailed");
+        if first_failed {
+            return CommitError::Duplicate;
+        }
+        if !reasons.is_empty() {
+            return CommitError::Conflict;
+        }
+        // No reasons given: look at the dedupe key to tell the two apart.
+        match self.find_message(dedupe_key).await {
+            Ok(Some(_)) => CommitError::Duplicate,
+            Ok(None) => CommitError::Conflict,
+            Err(e) => CommitError::Store(e),
+        }
+    }
+}
+
+impl IngestStore for DynamoStore {
+    async fn find_message(&self, dedupe_key: &str) -> Result<Option<MessageRef>, StoreError> {
+        let Some(item) = self.get(msgkey_pk(dedupe_key), MSGKEY_SK).await? else {
+            return Ok(None);
+        };
+        let text = |name: &str| match item.get(name) {
+            Some(AttributeValue::S(value)) => Some(value.as_str()),
+            _ => None,
+        };
+        let message_id = text("message_id").and_then(MessageId::parse);
+        let ticket_id = text("ticket_id").and_then(TicketId::parse);
+        match (message_id, ticket_id) {
+            (Some(message_id), Some(ticket_id)) => Ok(Some(MessageRef {
+                message_id,
+                ticket_id,
+            })),
+            _ => Err(StoreError(format!("malformed dedupe record for {dedupe_key:?}"))),
+        }
+    }
+
+    async fn find_customer(&self, identity_key: &str) -> Result<Option<Customer>, StoreError> {
+        let Some(item) = self.get(identity_pk(identity_key), IDENTITY_SK).await? else {
+            return Ok(None);
+        };
+        match item.get("customer_id") {
+            Some(AttributeValue::S(id)) => self.get_customer(id).await,
+            _ => Err(StoreError(format!("malformed identity record for {identity_key:?}"))),
+        }
+    }
+
+    async fn get_ticket(&self, id: &TicketId) -> Result<Option<Ticket>, StoreError> {
+        self.get(ticket_pk(id.as_str()), TICKET_SK)
+            .await?
+            .map(from_item)
+            .transpose()
+    }
+
+    async fn commit(&self, change: &IngestChange) -> Result<(), CommitError> {
+        let table = self.table.as_str();
+        let message = &change.message;
+        let dedupe_key = message.body.dedupe_key();
+
+        // The dedupe record goes first: its failed condition is how a duplicate is recognised.
+        let mut msgkey: Item = HashMap::new();
+        msgkey.insert("pk".into(), s(msgkey_pk(&dedupe_key)));
+        msgkey.insert("sk".into(), s(MSGKEY_SK));
+        msgkey.insert("message_id".into(), s(message.id.as_str()));
+        msgkey.insert("ticket_id".into(), s(message.ticket_id.as_str()));
+        let mut writes = vec![put_new(table, msgkey)?];
+
+        writes.push(put_new(
+            table,
+            to_item(
+                message,
+                [
+                    ("pk", ticket_pk(message.ticket_id.as_str())),
+                    ("sk", message_sk(message)),
+                ],
+            )?,
+        )?);
+
+        let ticket = ticket_item(&change.ticket)?;
+        writes.push(match change.ticket_version_before {
+            None => put_new(table, ticket)?,
+            Some(before) => put_versioned(table, ticket, before)?,
+        });
+
+        let customer = to_item(
+            &change.customer,
+            [
+                ("pk", customer_pk(change.customer.id.as_str())),
+                ("sk", CUSTOMER_SK.into()),
+            ],
+        )?;
+        writes.push(match change.customer_version_before {
+            None => put_new(table, customer)?,
+            Some(before) => put_versioned(table, customer, before)?,
+        });
+
+        for identity in &change.new_identities {
+            let mut item: Item = HashMap::new();
+            item.insert("pk".into(), s(identity_pk(&identity.key())));
+            item.insert("sk".into(), s(IDENTITY_SK));
+            item.insert("customer_id".into(), s(change.customer.id.as_str()));
+            writes.push(put_new(table, item)?);
+        }
+
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(writes))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) => Err(self.cancellation(e, &dedupe_key).await),
+        }
+    }
+}
+
+impl TicketReads for DynamoStore {
+    async fn ticket_detail(&self, id: &TicketId) -> Result<Option<TicketDetail>, StoreError> {
+        let mut ticket: Option<Ticket> = None;
+        let mut messages: Vec<Message> = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", s(ticket_pk(id.as_str())))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| failed("query ticket", e))?;
+            for item in output.items.unwrap_or_default() {
+                match item.get("sk") {
+                    Some(AttributeValue::S(sk)) if sk == TICKET_SK => ticket = Some(from_item(item)?),
+                    Some(AttributeValue::S(sk)) if sk.starts_with("MSG#") => {
+                        messages.push(from_item(item)?)
+                    }
+                    _ => {}
+                }
+            }
+            start = output.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+        let Some(ticket) = ticket else {
+            return Ok(None);
+        };
+        let customer = self.get_customer(ticket.customer_id.as_str()).await?;
+        Ok(Some(TicketDetail {
+            ticket,
+            customer,
+            messages,
+        }))
+    }
+
+    async fn list_tickets(&self, query: &TicketQuery) -> Result<Page<Ticket>, StoreError> {
+        let (index, pk_name, sk_name, pk) = match query.status {
+            Some(status) => ("gsi2", "gsi2pk", "gsi2sk", status_pk(status.as_str())),
+            None => ("gsi1", "gsi1pk", "gsi1sk", ALL_TICKETS.to_string()),
+        };
+        let wanted = query.limit as usize + 1;
+        let mut tickets: Vec<Ticket> = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let mut request = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(index)
+                .scan_index_forward(false)
+                .limit((wanted - tickets.len()) as i32)
+                .expression_attribute_names("#pk", pk_name)
+                .expression_attribute_values(":pk", s(pk.clone()))
+                .set_exclusive_start_key(start);
+            request = match &query.after {
+                Some(cursor) => request
+                    .key_condition_expression("#pk = :pk AND #sk < :after")
+                    .expression_attribute_names("#sk", sk_name)
+                    .expression_attribute_values(":after", s(cursor.sort_key())),
+                None => request.key_condition_expression("#pk = :pk"),
+            };
+            let output = request
+                .send()
+                .await
+                .map_err(|e| failed("query tickets", e))?;
+            for item in output.items.unwrap_or_default() {
+                tickets.push(from_item(item)?);
+            }
+            start = output.last_evaluated_key;
+            if start.is_none() || tickets.len() >= wanted {
+                break;
+            }
+        }
+        let next = if tickets.len() > query.limit as usize {
+            tickets.truncate(query.limit as usize);
+            tickets.last().map(Ticket::cursor)
+        } else {
+            None
+        };
+        Ok(Page {
+            items: tickets,
+            next,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeZone, Utc};
+    use socialcare_domain::{Author, Channel, Direction, NormalizedMessage, Source};
+
+    // The mapping must survive serde_dynamo both ways, flattened fields and numbers included.
+    #[test]
+    fn a_message_round_trips_through_an_item() {
+        let at = Utc.with_ymd_and_hms(2026, 11, 22, 10, 0, 0).unwrap();
+        let body = NormalizedMessage {
+            source: Source::X,
+            account: "42".into(),
+            channel: Channel::Public,
+            direction: Direction::Inbound,
+            external_id: "1".into(),
+            in_reply_to: Some("0".into()),
+            author: Author {
+                id: "7".into(),
+                name: Some("Ann".into()),
+                handle: Some("ann".into()),
+                email: None,
+                followers: Some(12345),
+            },
+            text: "hello".into(),
+            attachments: vec![],
+            created_at: at,
+            callback_url: None,
+        };
+        let message = Message {
+            id: body.message_id(),
+            ticket_id: TicketId::derive(at, "t"),
+            body,
+            received_at: at,
+        };
+        let item = to_item(&message, [("pk", "p".into()), ("sk", "s".into())]).unwrap();
+        assert_eq!(item.get("text"), Some(&s("hello")));
+        let back: Message = from_item(item).unwrap();
+        assert_eq!(back, message);
+    }
+}

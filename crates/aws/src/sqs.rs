@@ -1,0 +1,108 @@
+use aws_sdk_sqs::Client;
+use aws_sdk_sqs::error::DisplayErrorContext;
+use aws_sdk_sqs::types::MessageSystemAttributeName;
+use socialcare_domain::ports::{Delivery, Outgoing, Queue, QueueError};
+use std::time::Duration;
+
+/// A queue on SQS, standard or FIFO.
+#[derive(Clone)]
+pub struct SqsQueue {
+    client: Client,
+    url: String,
+}
+
+impl SqsQueue {
+    pub fn new(client: Client, url: impl Into<String>) -> Self {
+        Self {
+            client,
+            url: url.into(),
+        }
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+fn failed(action: &str, e: impl std::error::Error) -> QueueError {
+    QueueError(format!("sqs {action}: {}", DisplayErrorContext(e)))
+}
+
+fn seconds(duration: Duration) -> i32 {
+    i32::try_from(duration.as_secs()).unwrap_or(i32::MAX)
+}
+
+impl Queue for SqsQueue {
+    async fn send(&self, message: Outgoing) -> Result<(), QueueError> {
+        let mut request = self
+            .client
+            .send_message()
+            .queue_url(&self.url)
+            .message_body(message.body)
+            .set_message_group_id(message.group_id)
+            .set_message_deduplication_id(message.dedupe_id);
+        // FIFO queues refuse a per-message delay, even a zero one.
+        if !message.delay.is_zero() {
+            request = request.delay_seconds(seconds(message.delay));
+        }
+        request.send().await.map_err(|e| failed("send", e))?;
+        Ok(())
+    }
+
+    async fn receive(&self, max: u32, wait: Duration) -> Result<Vec<Delivery>, QueueError> {
+        let output = self
+            .client
+            .receive_message()
+            .queue_url(&self.url)
+            .max_number_of_messages(max.clamp(1, 10) as i32)
+            .wait_time_seconds(seconds(wait).min(20))
+            .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+            .message_system_attribute_names(MessageSystemAttributeName::MessageGroupId)
+            .send()
+            .await
+            .map_err(|e| failed("receive", e))?;
+        Ok(output
+            .messages
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|message| {
+                let attributes = message.attributes.unwrap_or_default();
+                Some(Delivery {
+                    message_id: message.message_id?,
+                    receipt: message.receipt_handle?,
+                    body: message.body.unwrap_or_default(),
+                    group_id: attributes
+                        .get(&MessageSystemAttributeName::MessageGroupId)
+                        .cloned(),
+                    receive_count: attributes
+                        .get(&MessageSystemAttributeName::ApproximateReceiveCount)
+                        .and_then(|count| count.parse().ok())
+                        .unwrap_or(1),
+                })
+            })
+            .collect())
+    }
+
+    async fn delete(&self, receipt: &str) -> Result<(), QueueError> {
+        self.client
+            .delete_message()
+            .queue_url(&self.url)
+            .receipt_handle(receipt)
+            .send()
+            .await
+            .map_err(|e| failed("delete", e))?;
+        Ok(())
+    }
+
+    async fn change_visibility(&self, receipt: &str, timeout: Duration) -> Result<(), QueueError> {
+        self.client
+            .change_message_visibility()
+            .queue_url(&self.url)
+            .receipt_handle(receipt)
+            .visibility_timeout(seconds(timeout))
+            .send()
+            .await
+            .map_err(|e| failed("change visibility", e))?;
+        Ok(())
+    }
+}

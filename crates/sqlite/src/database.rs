@@ -1,0 +1,109 @@
+use rusqlite::Connection;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+/// One SQLite file shared by the store and the queues of a process.
+///
+/// rusqlite is blocking, so every call runs on tokio's blocking pool. One connection serializes
+/// the writers, which is what SQLite does anyway.
+#[derive(Clone)]
+pub struct Database {
+    conn: Arc<Mutex<Connection>>,
+}
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS tickets (
+    id        TEXT PRIMARY KEY,
+    status    TEXT NOT NULL,
+    sort_key  TEXT NOT NULL,
+    version   INTEGER NOT NULL,
+    data      TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS tickets_newest ON tickets (sort_key);
+CREATE INDEX IF NOT EXISTS tickets_by_status ON tickets (status, sort_key);
+
+CREATE TABLE IF NOT EXISTS messages (
+    dedupe_key TEXT PRIMARY KEY,
+    id         TEXT NOT NULL,
+    ticket_id  TEXT NOT NULL,
+    sort_key   TEXT NOT NULL,
+    data       TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS messages_of_ticket ON messages (ticket_id, sort_key);
+
+CREATE TABLE IF NOT EXISTS customers (
+    id      TEXT PRIMARY KEY,
+    version INTEGER NOT NULL,
+    data    TEXT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS identities (
+    key         TEXT PRIMARY KEY,
+    customer_id TEXT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS queue_messages (
+    seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+    queue         TEXT NOT NULL,
+    id            TEXT NOT NULL UNIQUE,
+    body          TEXT NOT NULL,
+    group_id      TEXT,
+    visible_at    INTEGER NOT NULL,
+    receive_count INTEGER NOT NULL DEFAULT 0,
+    receipt       TEXT
+);
+CREATE INDEX IF NOT EXISTS queue_messages_visible ON queue_messages (queue, visible_at);
+CREATE INDEX IF NOT EXISTS queue_messages_group ON queue_messages (queue, group_id, seq);
+CREATE UNIQUE INDEX IF NOT EXISTS queue_messages_receipt ON queue_messages (receipt);
+
+CREATE TABLE IF NOT EXISTS queue_dedupe (
+    queue      TEXT NOT NULL,
+    dedupe_id  TEXT NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (queue, dedupe_id)
+);
+"#;
+
+impl Database {
+    /// Opens (or creates) the database file and brings its schema up to date.
+    pub fn open(path: &Path) -> rusqlite::Result<Self> {
+        Self::prepare(Connection::open(path)?)
+    }
+
+    /// A private database that lives as long as this value (tests, one-off runs).
+    pub fn in_memory() -> rusqlite::Result<Self> {
+        Self::prepare(Connection::open_in_memory()?)
+    }
+
+    fn prepare(conn: Connection) -> rusqlite::Result<Self> {
+        // WAL lets readers run beside the writer; synchronous=FULL makes a commit durable
+        // before it returns, which the webhook's "2xx only once queued" promise rests on.
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    /// Runs `work` with the connection on the blocking pool.
+    pub(crate) async fn run<T, F>(&self, work: F) -> Result<T, String>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, String> + Send + 'static,
+    {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            work(&mut conn)
+        })
+        .await
+        .map_err(|e| format!("sqlite worker failed: {e}"))?
+    }
+}
+
+/// rusqlite's errors as the message the ports carry.
+pub(crate) fn describe(e: rusqlite::Error) -> String {
+    format!("sqlite: {e}")
+}

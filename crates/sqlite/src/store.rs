@@ -1,0 +1,292 @@
+use crate::database::{Database, describe};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use socialcare_domain::page::sortable_time;
+use socialcare_domain::ports::{
+    CommitError, IngestChange, IngestStore, MessageRef, StoreError, TicketReads,
+};
+use socialcare_domain::{
+    Customer, Cursor, Message, MessageId, Page, Ticket, TicketDetail, TicketId, TicketQuery,
+};
+
+/// The ticket store on SQLite. Rows keep the domain value as JSON beside the columns that are
+/// looked up or sorted on.
+#[derive(Clone)]
+pub struct SqliteStore {
+    db: Database,
+}
+
+impl SqliteStore {
+    pub fn new(db: Database) -> Self {
+        Self { db }
+    }
+
+    async fn read<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        self.db
+            .run(move |conn| work(conn).map_err(describe))
+            .await
+            .map_err(StoreError)
+    }
+}
+
+fn to_json<T: Serialize>(value: &T) -> rusqlite::Result<String> {
+    serde_json::to_string(value).map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))
+}
+
+fn from_json<T: DeserializeOwned>(text: String) -> rusqlite::Result<T> {
+    serde_json::from_str(&text).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, e.into())
+    })
+}
+
+/// Versions are counters that start at 1; SQLite integers are signed.
+fn version(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+fn message_sort_key(message: &Message) -> String {
+    format!("{}#{}", sortable_time(message.body.created_at), message.id)
+}
+
+fn get_ticket(conn: &Connection, id: &str) -> rusqlite::Result<Option<Ticket>> {
+    conn.query_row("SELECT data FROM tickets WHERE id = ?1", [id], |row| {
+        row.get::<_, String>(0)
+    })
+    .optional()?
+    .map(from_json)
+    .transpose()
+}
+
+fn get_customer(conn: &Connection, id: &str) -> rusqlite::Result<Option<Customer>> {
+    conn.query_row("SELECT data FROM customers WHERE id = ?1", [id], |row| {
+        row.get::<_, String>(0)
+    })
+    .optional()?
+    .map(from_json)
+    .transpose()
+}
+
+impl IngestStore for SqliteStore {
+    async fn find_message(&self, dedupe_key: &str) -> Result<Option<MessageRef>, StoreError> {
+        let key = dedupe_key.to_string();
+        self.read(move |conn| {
+            conn.query_row(
+                "SELECT id, ticket_id FROM messages WHERE dedupe_key = ?1",
+                [key],
+                |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)),
+            )
+            .optional()
+        })
+        .await?
+        .map(|(message_id, ticket_id)| {
+            Ok(MessageRef {
+                message_id: MessageId::parse(&message_id)
+                    .ok_or_else(|| StoreError(format!("bad message id {message_id:?}")))?,
+                ticket_id: TicketId::parse(&ticket_id)
+                    .ok_or_else(|| StoreError(format!("bad ticket id {ticket_id:?}")))?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn find_customer(&self, identity_key: &str) -> Result<Option<Customer>, StoreError> {
+        let key = identity_key.to_string();
+        self.read(move |conn| {
+            let customer_id: Option<String> = conn
+                .query_row(
+                    "SELECT customer_id FROM identities WHERE key = ?1",
+                    [key],
+                    |row| row.get(0),
+                )
+                .optional()?;
+            match customer_id {
+                Some(id) => get_customer(conn, &id),
+                None => Ok(None),
+            }
+        })
+        .await
+    }
+
+    async fn get_ticket(&self, id: &TicketId) -> Result<Option<Ticket>, StoreError> {
+        let id = id.to_string();
+        self.read(move |conn| get_ticket(conn, &id)).await
+    }
+
+    async fn commit(&self, change: &IngestChange) -> Result<(), CommitError> {
+        let change = change.clone();
+        let outcome = self
+            .db
+            .run(move |conn| {
+                let tx = conn.transaction().map_err(describe)?;
+                match apply(&tx, &change).map_err(describe)? {
+                    Ok(()) => {
+                        tx.commit().map_err(describe)?;
+                        Ok(Ok(()))
+                    }
+                    // dropping the transaction rolls it back
+                    Err(refused) => Ok(Err(refused)),
+                }
+            })
+            .await
+            .map_err(StoreError)?;
+        outcome
+    }
+}
+
+/// The writes of one ingested message; `Err(CommitError)` when a condition fails.
+fn apply(tx: &Transaction, change: &IngestChange) -> rusqlite::Result<Result<(), CommitError>> {
+    let message = &change.message;
+    let inserted = tx.execute(
+        "INSERT INTO messages (dedupe_key, id, ticket_id, sort_key, data)
+         VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (dedupe_key) DO NOTHING",
+        params![
+            message.body.dedupe_key(),
+            message.id.as_str(),
+            message.ticket_id.as_str(),
+            message_sort_key(message),
+            to_json(message)?
+        ],
+    )?;
+    if inserted == 0 {
+        return Ok(Err(CommitError::Duplicate));
+    }
+
+    let ticket = &change.ticket;
+    let ticket_json = to_json(ticket)?;
+    let written = match change.ticket_version_before {
+        None => tx.execute(
+            "INSERT INTO tickets (id, status, sort_key, version, data) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (id) DO NOTHING",
+            params![
+                ticket.id.as_str(),
+                ticket.status.as_str(),
+                ticket.cursor().sort_key(),
+                version(ticket.version),
+                ticket_json
+            ],
+        )?,
+        Some(before) => tx.execute(
+            "UPDATE tickets SET status = ?2, version = ?3, data = ?4 WHERE id = ?1 AND version = ?5",
+            params![
+                ticket.id.as_str(),
+                ticket.status.as_str(),
+                version(ticket.version),
+                ticket_json,
+                version(before)
+            ],
+        )?,
+    };
+    if written == 0 {
+        return Ok(Err(CommitError::Conflict));
+    }
+
+    let customer = &change.customer;
+    let customer_json = to_json(customer)?;
+    let written = match change.customer_version_before {
+        None => tx.execute(
+            "INSERT INTO customers (id, version, data) VALUES (?1, ?2, ?3) ON CONFLICT (id) DO NOTHING",
+            params![customer.id.as_str(), version(customer.version), customer_json],
+        )?,
+        Some(before) => tx.execute(
+            "UPDATE customers SET version = ?2, data = ?3 WHERE id = ?1 AND version = ?4",
+            params![
+                customer.id.as_str(),
+                version(customer.version),
+                customer_json,
+                version(before)
+            ],
+        )?,
+    };
+    if written == 0 {
+        return Ok(Err(CommitError::Conflict));
+    }
+
+    for identity in &change.new_identities {
+        let claimed = tx.execute(
+            "INSERT INTO identities (key, customer_id) VALUES (?1, ?2) ON CONFLICT (key) DO NOTHING",
+            params![identity.key(), customer.id.as_str()],
+        )?;
+        if claimed == 0 {
+            return Ok(Err(CommitError::Conflict));
+        }
+    }
+    Ok(Ok(()))
+}
+
+impl TicketReads for SqliteStore {
+    async fn ticket_detail(&self, id: &TicketId) -> Result<Option<TicketDetail>, StoreError> {
+        let id = id.to_string();
+        self.read(move |conn| {
+            let Some(ticket) = get_ticket(conn, &id)? else {
+                return Ok(None);
+            };
+            let customer = get_customer(conn, ticket.customer_id.as_str())?;
+            let mut statement = conn
+                .prepare("SELECT data FROM messages WHERE ticket_id = ?1 ORDER BY sort_key")?;
+            let messages = statement
+                .query_map([&id], |row| row.get::<_, String>(0))?
+                .map(|row| row.and_then(from_json))
+                .collect::<rusqlite::Result<Vec<Message>>>()?;
+            Ok(Some(TicketDetail {
+                ticket,
+                customer,
+                messages,
+            }))
+        })
+        .await
+    }
+
+    async fn list_tickets(&self, query: &TicketQuery) -> Result<Page<Ticket>, StoreError> {
+        let status = query.status.map(|s| s.as_str().to_string());
+        // The sort keys are ASCII and start with a year; "~" sorts after every one of them.
+        let before = query
+            .after
+            .as_ref()
+            .map(Cursor::sort_key)
+            .unwrap_or_else(|| "~".to_string());
+        let limit = query.limit;
+        let mut tickets = self
+            .read(move |conn| {
+                // Two statements rather than "?1 IS NULL OR status = ?1", so that each one
+                // walks its own index.
+                let rows = |mut statement: rusqlite::Statement, args: &[&dyn rusqlite::ToSql]| {
+                    statement
+                        .query_map(args, |row| row.get::<_, String>(0))?
+                        .map(|row| row.and_then(from_json))
+                        .collect::<rusqlite::Result<Vec<Ticket>>>()
+                };
+                match status {
+                    Some(status) => rows(
+                        conn.prepare(
+                            "SELECT data FROM tickets WHERE status = ?1 AND sort_key < ?2
+                             ORDER BY sort_key DESC LIMIT ?3",
+                        )?,
+                        params![status, before, limit + 1],
+                    ),
+                    None => rows(
+                        conn.prepare(
+                            "SELECT data FROM tickets WHERE sort_key < ?1
+                             ORDER BY sort_key DESC LIMIT ?2",
+                        )?,
+                        params![before, limit + 1],
+                    ),
+                }
+            })
+            .await?;
+        let next = if tickets.len() > limit as usize {
+            tickets.truncate(limit as usize);
+            tickets.last().map(Ticket::cursor)
+        } else {
+            None
+        };
+        Ok(Page {
+            items: tickets,
+            next,
+        })
+    }
+}
