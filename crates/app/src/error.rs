@@ -1,0 +1,64 @@
+//! Errors as the HTTP API shows them: a status and `{"error": {"code", "message"}}`.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub status: StatusCode,
+    /// Stable and machine-readable: clients branch on it.
+    pub code: &'static str,
+    /// For people: says what was wrong and, where it helps, what to do.
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    /// A dependency failed; the client may retry. The detail goes to the log, not the client.
+    pub fn unavailable(code: &'static str, detail: impl std::fmt::Display) -> Self {
+        tracing::error!(code, error = %detail, "dependency failed");
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            code,
+            "a dependency is unavailable; retry later",
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({ "error": { "code": self.code, "message": self.message } });
+        (self.status, Json(body)).into_response()
+    }
+}
+
+/// For unknown routes.
+pub async fn no_such_route() -> ApiError {
+    ApiError::not_found("no such route")
+}
+
+/// For known routes called with the wrong method.
+pub async fn wrong_method() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this route does not take that method",
+    )
+}

@@ -1,0 +1,118 @@
+//! The ingest consumer: queued events become messages on tickets.
+//!
+//! A batch comes from the inbound FIFO queue. Groups (customers) are handled concurrently,
+//! the messages of one group in order; when one fails, the rest of its group is reported as
+//! failed too, so that the queue redelivers them in order.
+
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use futures::future::join_all;
+use socialcare_domain::ingest::{IngestOutcome, ingest};
+use socialcare_domain::ports::{IngestStore, Queue};
+use socialcare_domain::InboundEvent;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// One message of a batch, whichever queue it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueRecord {
+    pub message_id: String,
+    pub group_id: Option<String>,
+    pub body: String,
+}
+
+/// Ingests a batch; returns the ids of the messages that must be delivered again.
+pub async fn ingest_batch<S: IngestStore>(store: &S, records: Vec<QueueRecord>) -> Vec<String> {
+    let mut groups: BTreeMap<Option<String>, Vec<QueueRecord>> = BTreeMap::new();
+    for record in records {
+        groups.entry(record.group_id.clone()).or_default().push(record);
+    }
+    let per_group = groups.into_values().map(|records| async move {
+        let mut failed = Vec::new();
+        for record in records {
+            if !failed.is_empty() || ingest_one(store, &record).await.is_err() {
+                failed.push(record.message_id);
+            }
+        }
+        failed
+    });
+    join_all(per_group).await.into_iter().flatten().collect()
+}
+
+async fn ingest_one<S: IngestStore>(store: &S, record: &QueueRecord) -> Result<(), ()> {
+    let event: InboundEvent = serde_json::from_str(&record.body).map_err(|e| {
+        tracing::error!(queue_message_id = %record.message_id, error = %e, "unreadable queue message");
+    })?;
+    match ingest(store, &event).await {
+        Ok(outcome) => {
+            let (what, ticket_id, message_id) = match outcome {
+                IngestOutcome::Opened { ticket_id, message_id } => ("opened", ticket_id, message_id),
+                IngestOutcome::Joined { ticket_id, message_id } => ("joined", ticket_id, message_id),
+                IngestOutcome::Duplicate { ticket_id, message_id } => ("duplicate", ticket_id, message_id),
+            };
+            tracing::info!(queue_message_id = %record.message_id, %ticket_id, %message_id, outcome = what, "ingested");
+            Ok(())
+        }
+        Err(e) => {
+            tracing::error!(queue_message_id = %record.message_id, error = %e, "ingest failed");
+            Err(())
+        }
+    }
+}
+
+/// The Lambda entry: an SQS event in, the partial batch failures out.
+pub async fn handle_sqs_event<S: IngestStore>(store: &S, event: SqsEvent) -> SqsBatchResponse {
+    let records = event
+        .records
+        .into_iter()
+        .map(|message| QueueRecord {
+            message_id: message.message_id.unwrap_or_default(),
+            group_id: message.attributes.get("MessageGroupId").cloned(),
+            body: message.body.unwrap_or_default(),
+        })
+        .collect();
+    let failed = ingest_batch(store, records).await;
+    let mut response = SqsBatchResponse::default();
+    response.batch_item_failures = failed
+        .into_iter()
+        .map(|id| {
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = id;
+            failure
+        })
+        .collect();
+    response
+}
+
+/// How long a failed message stays hidden before the local consumer sees it again.
+fn backoff(receive_count: u32) -> Duration {
+    Duration::from_secs(1u64 << receive_count.min(6)).min(Duration::from_secs(60))
+}
+
+/// The local runner's stand-in for the Lambda event source: receive, ingest, delete what
+/// succeeded, and leave failures to come back (and, after enough receives, to the DLQ).
+pub async fn consume_once<Q: Queue, S: IngestStore>(
+    queue: &Q,
+    store: &S,
+    wait: Duration,
+) -> Result<usize, socialcare_domain::ports::QueueError> {
+    let deliveries = queue.receive(10, wait).await?;
+    let records = deliveries
+        .iter()
+        .map(|delivery| QueueRecord {
+            message_id: delivery.message_id.clone(),
+            group_id: delivery.group_id.clone(),
+            body: delivery.body.clone(),
+        })
+        .collect();
+    let failed = ingest_batch(store, records).await;
+    for delivery in &deliveries {
+        if failed.contains(&delivery.message_id) {
+            queue
+                .change_visibility(&delivery.receipt, backoff(delivery.receive_count))
+                .await?;
+        } else {
+            queue.delete(&delivery.receipt).await?;
+        }
+    }
+    Ok(deliveries.len())
+}

@@ -1,0 +1,170 @@
+//! The socialcare signature: `X-Socialcare-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256>`
+//! over `"<t>.<raw body>"`. Integrators sign what they send us; we sign what we send them.
+//!
+//! Several `v1=` entries may be given (while a secret is being rotated); one match is enough.
+
+use chrono::{DateTime, Utc};
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
+
+pub const HEADER: &str = "x-socialcare-signature";
+/// How far the signed time may be from ours, either way.
+pub const TOLERANCE_SECONDS: i64 = 300;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SignatureError {
+    #[error("the X-Socialcare-Signature header is missing")]
+    Missing,
+    #[error("the X-Socialcare-Signature header is not of the form t=<unix seconds>,v1=<hex>")]
+    Malformed,
+    #[error("the signature timestamp is more than 300 seconds away from now")]
+    Stale,
+    #[error("the signature does not match the body")]
+    Mismatch,
+}
+
+fn mac(secret: &[u8], timestamp: i64, body: &[u8]) -> Hmac<Sha256> {
+    // HMAC takes a key of any length, so this cannot fail.
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret).expect("HMAC accepts any key length");
+    mac.update(timestamp.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    mac
+}
+
+/// The header value that signs `body` at `at`.
+pub fn sign(secret: &[u8], at: DateTime<Utc>, body: &[u8]) -> String {
+    let timestamp = at.timestamp();
+    let digest = mac(secret, timestamp, body).finalize().into_bytes();
+    format!("t={timestamp},v1={}", hex::encode(digest))
+}
+
+/// Checks a header value against the raw body, in constant time, before anything parses it.
+pub fn verify(
+    secret: &[u8],
+    header: Option<&[u8]>,
+    body: &[u8],
+    now: DateTime<Utc>,
+) -> Result<(), SignatureError> {
+    let header = header.ok_or(SignatureError::Missing)?;
+    let header = std::str::from_utf8(header).map_err(|_| SignatureError::Malformed)?;
+    let mut timestamp: Option<i64> = None;
+    let mut signatures: Vec<Vec<u8>> = Vec::new();
+    for part in header.split(',') {
+        match part.trim().split_once('=') {
+            Some(("t", value)) => {
+                timestamp = Some(value.parse().map_err(|_| SignatureError::Malformed)?)
+            }
+            Some(("v1", value)) => {
+                signatures.push(hex::decode(value).map_err(|_| SignatureError::Malformed)?)
+            }
+            // Unknown schemes are skipped, so a future v2 can be sent beside v1.
+            Some(_) => {}
+            None => return Err(SignatureError::Malformed),
+        }
+    }
+    let timestamp = timestamp.ok_or(SignatureError::Malformed)?;
+    if signatures.is_empty() {
+        return Err(SignatureError::Malformed);
+    }
+    if now.timestamp().abs_diff(timestamp) > TOLERANCE_SECONDS as u64 {
+        return Err(SignatureError::Stale);
+    }
+    let expected = mac(secret, timestamp, body);
+    let matches = signatures
+        .iter()
+        .any(|signature| expected.clone().verify_slice(signature).is_ok());
+    if matches {
+        Ok(())
+    } else {
+        Err(SignatureError::Mismatch)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use proptest::prelude::*;
+
+    const SECRET: &[u8] = b"whsec_test_0123456789";
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 22, 10, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn signs_as_documented() {
+        // Computed independently: printf '1795341600.{}' | openssl dgst -sha256 -hmac whsec_test_0123456789
+        assert_eq!(
+            sign(SECRET, now(), b"{}"),
+            "t=1795341600,v1=de61f717d6be5e41a4afa505abc265431cef34aa8db83e227e96bc60c9331027"
+        );
+    }
+
+    #[test]
+    fn accepts_its_own_signature() {
+        let header = sign(SECRET, now(), b"body");
+        assert_eq!(verify(SECRET, Some(header.as_bytes()), b"body", now()), Ok(()));
+    }
+
+    #[test]
+    fn accepts_any_matching_v1_during_rotation() {
+        let good = sign(SECRET, now(), b"body");
+        let v1 = good.split_once(",v1=").unwrap().1;
+        let header = format!("t={},v1={},v1={v1}", now().timestamp(), "00".repeat(32));
+        assert_eq!(verify(SECRET, Some(header.as_bytes()), b"body", now()), Ok(()));
+    }
+
+    #[test]
+    fn refuses_a_changed_body_or_another_secret() {
+        let header = sign(SECRET, now(), b"body");
+        assert_eq!(
+            verify(SECRET, Some(header.as_bytes()), b"bodY", now()),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            verify(b"other", Some(header.as_bytes()), b"body", now()),
+            Err(SignatureError::Mismatch)
+        );
+    }
+
+    #[test]
+    fn refuses_old_and_future_timestamps_beyond_five_minutes() {
+        let header = sign(SECRET, now(), b"body");
+        let later = now() + chrono::Duration::seconds(301);
+        let earlier = now() - chrono::Duration::seconds(301);
+        assert_eq!(verify(SECRET, Some(header.as_bytes()), b"body", later), Err(SignatureError::Stale));
+        assert_eq!(verify(SECRET, Some(header.as_bytes()), b"body", earlier), Err(SignatureError::Stale));
+        let edge = now() + chrono::Duration::seconds(300);
+        assert_eq!(verify(SECRET, Some(header.as_bytes()), b"body", edge), Ok(()));
+    }
+
+    #[test]
+    fn names_what_is_wrong_with_the_header() {
+        let cases: [(&[u8], SignatureError); 6] = [
+            (b"", SignatureError::Malformed),
+            (b"t=abc,v1=00", SignatureError::Malformed),
+            (b"t=1795341600", SignatureError::Malformed),
+            (b"v1=00", SignatureError::Malformed),
+            (b"t=1795341600,v1=zz", SignatureError::Malformed),
+            (b"\xff\xfe", SignatureError::Malformed),
+        ];
+        for (header, expected) in cases {
+            assert_eq!(verify(SECRET, Some(header), b"x", now()), Err(expected), "{header:?}");
+        }
+        assert_eq!(verify(SECRET, None, b"x", now()), Err(SignatureError::Missing));
+    }
+
+    proptest! {
+        #[test]
+        fn never_panics_on_any_header(header in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let _ = verify(SECRET, Some(&header), b"x", now());
+        }
+
+        #[test]
+        fn never_accepts_a_forged_header(header in "t=[0-9]{1,12},v1=[0-9a-f]{64}") {
+            prop_assert!(verify(SECRET, Some(header.as_bytes()), b"x", now()).is_err());
+        }
+    }
+}
