@@ -1,1 +1,17 @@
-fn main() {}
+//! Lambda `api`: the tickets API (HTTP API `/v1/*`).
+
+use socialcare_app::api::{ApiState, router};
+use socialcare_aws::{DynamoStore, load_config, secret_string};
+use std::sync::Arc;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    socialcare_app::logging::init();
+    let config = load_config().await;
+    let table = std::env::var("TABLE_NAME").expect("TABLE_NAME is set");
+    let key_arn = std::env::var("API_KEY_SECRET_ARN").expect("API_KEY_SECRET_ARN is set");
+    let secrets = aws_sdk_secretsmanager::Client::new(&config);
+    let api_key = secret_string(&secrets, &key_arn).await?;
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), table);
+    lambda_http::run(router(Arc::new(ApiState::new(store, &api_key)))).await
+}
