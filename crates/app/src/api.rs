@@ -1,6 +1,6 @@
 //! The HTTP API for agents and integrators: `/v1/...`, behind a bearer key.
 
-use crate::error::{ApiError, no_such_route, wrong_method};
+use crate::error::ApiError;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{StatusCode, header};
@@ -30,13 +30,12 @@ impl<S> ApiState<S> {
     }
 }
 
-pub fn router<S: TicketReads + 'static>(state: Arc<ApiState<S>>) -> Router {
+/// The API routes; finish with [`crate::error::json_errors`] before serving.
+pub fn routes<S: TicketReads + 'static>(state: Arc<ApiState<S>>) -> Router {
     Router::new()
         .route("/v1/tickets", get(list_tickets::<S>))
         .route("/v1/tickets/{id}", get(ticket_detail::<S>))
-        .method_not_allowed_fallback(wrong_method)
         .route_layer(middleware::from_fn_with_state(state.clone(), authorize::<S>))
-        .fallback(no_such_route)
         .with_state(state)
 }
 

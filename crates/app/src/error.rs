@@ -49,13 +49,19 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// For unknown routes.
-pub async fn no_such_route() -> ApiError {
+/// Makes unknown routes and wrong methods answer with the JSON error shape too. Call it once,
+/// on the finished router (after merging), as axum allows only one fallback.
+pub fn json_errors(router: axum::Router) -> axum::Router {
+    router
+        .method_not_allowed_fallback(wrong_method)
+        .fallback(no_such_route)
+}
+
+async fn no_such_route() -> ApiError {
     ApiError::not_found("no such route")
 }
 
-/// For known routes called with the wrong method.
-pub async fn wrong_method() -> ApiError {
+async fn wrong_method() -> ApiError {
     ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
         "method_not_allowed",

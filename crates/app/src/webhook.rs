@@ -1,6 +1,6 @@
 //! The webhook intake: verify, normalize, enqueue, and only then answer 2xx.
 
-use crate::error::{ApiError, no_such_route, wrong_method};
+use crate::error::ApiError;
 use crate::generic::{self, EventError};
 use crate::signature::{self, SignatureError};
 use axum::body::{Body, Bytes};
@@ -24,11 +24,10 @@ pub struct WebhookState<Q> {
     pub clock: Arc<dyn Clock>,
 }
 
-pub fn router<Q: Queue + 'static>(state: Arc<WebhookState<Q>>) -> Router {
+/// The webhook routes; finish with [`crate::error::json_errors`] before serving.
+pub fn routes<Q: Queue + 'static>(state: Arc<WebhookState<Q>>) -> Router {
     Router::new()
         .route("/webhooks/generic", post(receive_generic::<Q>))
-        .fallback(no_such_route)
-        .method_not_allowed_fallback(wrong_method)
         .with_state(state)
 }
 

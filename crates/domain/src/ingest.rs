@@ -184,7 +184,7 @@ const SUBJECT_CHARS: usize = 120;
 fn new_ticket(message: &NormalizedMessage, around: &Surroundings) -> Ticket {
     let identity_key = message.author_key();
     Ticket {
-        id: TicketId::derive(message.created_at, &message.dedupe_key()),
+        id: TicketId::derive(message.created_at, &format!("ticket:{}", message.dedupe_key())),
         account: message.account.clone(),
         source: message.source,
         customer_id: around

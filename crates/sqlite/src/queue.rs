@@ -56,6 +56,36 @@ impl SqliteQueue {
         }
     }
 
+    /// The inbound queue, as template.yaml declares it on SQS: FIFO, five receives, then the
+    /// dead-letter queue. The visibility timeout is shorter than on AWS because the local
+    /// consumer is in the same process and backs off on its own.
+    pub fn inbound(db: Database) -> Self {
+        Self::new(
+            db,
+            "inbound",
+            QueueOptions {
+                fifo: true,
+                visibility_timeout: Duration::from_secs(30),
+                max_receive_count: 5,
+                dead_letter: Some("inbound-dlq".into()),
+            },
+        )
+    }
+
+    /// Where inbound messages go after five failed receives.
+    pub fn inbound_dead_letter(db: Database) -> Self {
+        Self::new(
+            db,
+            "inbound-dlq",
+            QueueOptions {
+                fifo: true,
+                visibility_timeout: Duration::from_secs(30),
+                max_receive_count: u32::MAX,
+                dead_letter: None,
+            },
+        )
+    }
+
     pub fn name(&self) -> &str {
         &self.name
     }

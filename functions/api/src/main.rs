@@ -1,6 +1,7 @@
 //! Lambda `api`: the tickets API (HTTP API `/v1/*`).
 
-use socialcare_app::api::{ApiState, router};
+use socialcare_app::api::{ApiState, routes};
+use socialcare_app::error::json_errors;
 use socialcare_aws::{DynamoStore, load_config, secret_string};
 use std::sync::Arc;
 
@@ -13,5 +14,6 @@ async fn main() -> Result<(), lambda_http::Error> {
     let secrets = aws_sdk_secretsmanager::Client::new(&config);
     let api_key = secret_string(&secrets, &key_arn).await?;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), table);
-    lambda_http::run(router(Arc::new(ApiState::new(store, &api_key)))).await
+    let app = json_errors(routes(Arc::new(ApiState::new(store, &api_key))));
+    lambda_http::run(app).await
 }

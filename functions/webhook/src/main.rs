@@ -1,6 +1,7 @@
 //! Lambda `webhook`: verifies platform webhooks and queues them (HTTP API `/webhooks/*`).
 
-use socialcare_app::webhook::{WebhookState, router};
+use socialcare_app::error::json_errors;
+use socialcare_app::webhook::{WebhookState, routes};
 use socialcare_aws::{SqsQueue, load_config, secret_string};
 use std::sync::Arc;
 
@@ -16,5 +17,5 @@ async fn main() -> Result<(), lambda_http::Error> {
         integration_secret: secret_string(&secrets, &secret_arn).await?.into_bytes(),
         clock: Arc::new(socialcare_domain::ports::SystemClock),
     };
-    lambda_http::run(router(Arc::new(state))).await
+    lambda_http::run(json_errors(routes(Arc::new(state)))).await
 }
