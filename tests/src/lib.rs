@@ -1,1 +1,27 @@
+//! Shared pieces of the end-to-end tests and the port contract suites.
+//!
+//! - [`emulator`]: deploys template.yaml into the moto emulator, one stack per test.
+//! - [`events`]: integrator events and their signatures, computed independently of the code.
+//! - [`contract`]: the behaviour every adapter of a port must have, as generic async functions.
+//! - [`runner`]: starts the real `socialcare-local` binary and drives it over HTTP.
 
+pub mod contract;
+pub mod emulator;
+pub mod events;
+pub mod runner;
+
+use std::path::PathBuf;
+
+/// The repository's top directory.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ sits in the repository")
+        .to_path_buf()
+}
+
+/// A file from the shared fixtures (`../shared/fixtures/` beside the repository), unchanged.
+pub fn fixture(relative: &str) -> String {
+    let path = repo_root().join("../shared/fixtures").join(relative);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("fixture {}: {e}", path.display()))
+}

@@ -1,0 +1,5 @@
+//! The contract suites: what every adapter of a port must do. Each function is one test case;
+//! `tests/tests/*_contract.rs` runs every case against every adapter.
+
+pub mod queue;
+pub mod store;

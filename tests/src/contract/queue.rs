@@ -1,0 +1,134 @@
+//! The queue contract (SQLite queue and SQS), on the inbound FIFO queue and its dead-letter
+//! queue as template.yaml declares them (max receive count 5).
+
+use socialcare_domain::ports::{Delivery, Outgoing, Queue};
+use std::time::Duration;
+
+/// A FIFO queue with its dead-letter queue.
+pub struct Fifo<Q> {
+    pub queue: Q,
+    pub dead_letter: Q,
+}
+
+const WAIT: Duration = Duration::from_secs(1);
+
+fn message(body: &str, group: &str, dedupe: &str) -> Outgoing {
+    Outgoing::fifo(body.into(), group.into(), dedupe.into())
+}
+
+async fn receive_all<Q: Queue>(queue: &Q) -> Vec<Delivery> {
+    queue.receive(10, WAIT).await.expect("queue answers")
+}
+
+fn bodies(deliveries: &[Delivery]) -> Vec<&str> {
+    deliveries.iter().map(|d| d.body.as_str()).collect()
+}
+
+pub async fn a_sent_message_is_received_once_then_deleted<Q: Queue>(fifo: &Fifo<Q>) {
+    fifo.queue.send(message("hello", "g1", "d1")).await.unwrap();
+    let got = receive_all(&fifo.queue).await;
+    assert_eq!(bodies(&got), ["hello"]);
+    assert_eq!(got[0].group_id.as_deref(), Some("g1"));
+    assert_eq!(got[0].receive_count, 1);
+    assert!(!got[0].message_id.is_empty());
+    // In flight: hidden from the next receive.
+    assert!(receive_all(&fifo.queue).await.is_empty());
+    fifo.queue.delete(&got[0].receipt).await.unwrap();
+    fifo.queue.change_visibility(&got[0].receipt, Duration::ZERO).await.ok();
+    assert!(receive_all(&fifo.queue).await.is_empty());
+}
+
+pub async fn a_dedupe_id_seen_again_within_five_minutes_is_dropped<Q: Queue>(fifo: &Fifo<Q>) {
+    for _ in 0..3 {
+        fifo.queue.send(message("once", "g1", "same")).await.unwrap();
+    }
+    fifo.queue.send(message("other", "g1", "different")).await.unwrap();
+    let got = receive_all(&fifo.queue).await;
+    assert_eq!(bodies(&got), ["once", "other"]);
+}
+
+pub async fn a_group_is_delivered_in_order<Q: Queue>(fifo: &Fifo<Q>) {
+    for n in 0..5 {
+        let body = format!("m{n}");
+        fifo.queue.send(message(&body, "g1", &body)).await.unwrap();
+    }
+    let mut received = Vec::new();
+    while received.len() < 5 {
+        let got = receive_all(&fifo.queue).await;
+        assert!(!got.is_empty(), "queue ran dry after {received:?}");
+        for delivery in got {
+            received.push(delivery.body.clone());
+            fifo.queue.delete(&delivery.receipt).await.unwrap();
+        }
+    }
+    assert_eq!(received, ["m0", "m1", "m2", "m3", "m4"]);
+}
+
+pub async fn a_group_with_a_message_in_flight_waits<Q: Queue>(fifo: &Fifo<Q>) {
+    fifo.queue.send(message("a1", "a", "a1")).await.unwrap();
+    let first = fifo.queue.receive(1, WAIT).await.unwrap();
+    assert_eq!(bodies(&first), ["a1"]);
+    fifo.queue.send(message("a2", "a", "a2")).await.unwrap();
+    fifo.queue.send(message("b1", "b", "b1")).await.unwrap();
+    // a2 must wait for a1; b1 is free to go.
+    let next = receive_all(&fifo.queue).await;
+    assert_eq!(bodies(&next), ["b1"]);
+    fifo.queue.delete(&first[0].receipt).await.unwrap();
+    let after = receive_all(&fifo.queue).await;
+    assert_eq!(bodies(&after), ["a2"]);
+}
+
+pub async fn a_released_message_comes_back_with_its_receive_count<Q: Queue>(fifo: &Fifo<Q>) {
+    fifo.queue.send(message("retry me", "g1", "d1")).await.unwrap();
+    let first = receive_all(&fifo.queue).await;
+    fifo.queue
+        .change_visibility(&first[0].receipt, Duration::ZERO)
+        .await
+        .unwrap();
+    let second = receive_all(&fifo.queue).await;
+    assert_eq!(bodies(&second), ["retry me"]);
+    assert_eq!(second[0].receive_count, 2);
+    assert_eq!(second[0].message_id, first[0].message_id);
+}
+
+pub async fn a_message_received_too_often_moves_to_the_dead_letter_queue<Q: Queue>(
+    fifo: &Fifo<Q>,
+) {
+    fifo.queue.send(message("poison", "g1", "p")).await.unwrap();
+    for attempt in 1..=5 {
+        let got = receive_all(&fifo.queue).await;
+        assert_eq!(bodies(&got), ["poison"], "attempt {attempt}");
+        assert_eq!(got[0].receive_count, attempt);
+        fifo.queue
+            .change_visibility(&got[0].receipt, Duration::ZERO)
+            .await
+            .unwrap();
+    }
+    // The sixth receive moves it instead of delivering it.
+    assert!(receive_all(&fifo.queue).await.is_empty());
+    let dead = receive_all(&fifo.dead_letter).await;
+    assert_eq!(bodies(&dead), ["poison"]);
+}
+
+#[macro_export]
+macro_rules! queue_contract {
+    ($make:expr) => {
+        $crate::queue_contract!(@cases $make;
+            a_sent_message_is_received_once_then_deleted,
+            a_dedupe_id_seen_again_within_five_minutes_is_dropped,
+            a_group_is_delivered_in_order,
+            a_group_with_a_message_in_flight_waits,
+            a_released_message_comes_back_with_its_receive_count,
+            a_message_received_too_often_moves_to_the_dead_letter_queue
+        );
+    };
+    (@cases $make:expr; $($case:ident),+) => {
+        $(
+            #[tokio::test]
+            async fn $case() {
+                let fifo = $make.await;
+                $crate::contract::queue::$case(&fifo).await;
+            }
+        )+
+    };
+}

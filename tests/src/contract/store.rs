@@ -1,0 +1,247 @@
+//! The ticket store contract (SQLite and DynamoDB), through the domain's ingest.
+
+use crate::events::{inbound, reply};
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use socialcare_domain::ingest::{IngestOutcome, ingest};
+use socialcare_domain::ports::{IngestStore, TicketReads};
+use socialcare_domain::{
+    Channel, Direction, Source, Ticket, TicketDetail, TicketId, TicketQuery, TicketStatus,
+};
+
+pub trait Store: IngestStore + TicketReads {}
+impl<T: IngestStore + TicketReads> Store for T {}
+
+fn at(minute: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 22, 9, minute, 0).unwrap()
+}
+
+async fn detail<S: Store>(store: &S, id: &TicketId) -> TicketDetail {
+    store
+        .ticket_detail(id)
+        .await
+        .expect("store answers")
+        .expect("ticket exists")
+}
+
+fn opened(outcome: IngestOutcome) -> TicketId {
+    match outcome {
+        IngestOutcome::Opened { ticket_id, .. } => ticket_id,
+        other => panic!("expected a new ticket, got {other:?}"),
+    }
+}
+
+pub async fn a_first_message_opens_a_ticket<S: Store>(store: &S) {
+    let event = inbound("m1", "ann", "My router is down", at(0));
+    let ticket_id = opened(ingest(store, &event).await.unwrap());
+
+    let found = detail(store, &ticket_id).await;
+    let ticket = &found.ticket;
+    assert_eq!(ticket.id, ticket_id);
+    assert_eq!(ticket.account, "crm");
+    assert_eq!(ticket.source, Source::Integration);
+    assert_eq!(ticket.status, TicketStatus::Open);
+    assert_eq!(ticket.subject, "My router is down");
+    assert_eq!(ticket.created_at, at(0));
+    assert_eq!(ticket.last_message_at, at(0));
+    assert_eq!(ticket.message_count, 1);
+    assert_eq!(ticket.version, 1);
+
+    let customer = found.customer.expect("the customer is stored");
+    assert_eq!(customer.id, ticket.customer_id);
+    assert_eq!(customer.name.as_deref(), Some("Customer ann"));
+    assert_eq!(customer.email.as_deref(), Some("ann@example.com"));
+    assert_eq!(customer.open_ticket_id, Some(ticket_id.clone()));
+    assert_eq!(customer.identities.len(), 1);
+    assert_eq!(customer.identities[0].key(), "integration:crm:ann");
+
+    assert_eq!(found.messages.len(), 1);
+    let message = &found.messages[0];
+    assert_eq!(message.id, event.message.message_id());
+    assert_eq!(message.ticket_id, ticket_id);
+    assert_eq!(message.body, event.message);
+    assert_eq!(message.body.channel, Channel::Private);
+    assert_eq!(message.body.direction, Direction::Inbound);
+    assert_eq!(message.received_at, at(0) + Duration::seconds(1));
+}
+
+pub async fn the_same_event_three_times_is_one_message<S: Store>(store: &S) {
+    let event = inbound("m1", "ann", "hello", at(0));
+    let ticket_id = opened(ingest(store, &event).await.unwrap());
+    for _ in 0..2 {
+        assert_eq!(
+            ingest(store, &event).await.unwrap(),
+            IngestOutcome::Duplicate {
+                ticket_id: ticket_id.clone(),
+                message_id: event.message.message_id(),
+            }
+        );
+    }
+    let found = detail(store, &ticket_id).await;
+    assert_eq!(found.messages.len(), 1);
+    assert_eq!(found.ticket.message_count, 1);
+    assert_eq!(found.ticket.version, 1);
+    let page = store.list_tickets(&query(None, 10)).await.unwrap();
+    assert_eq!(page.items.len(), 1);
+}
+
+pub async fn concurrent_deliveries_of_one_event_store_it_once<S: Store>(store: &S) {
+    let first = inbound("m1", "ann", "hello", at(0));
+    let ticket_id = opened(ingest(store, &first).await.unwrap());
+    let second = inbound("m2", "ann", "anyone?", at(1));
+    let outcomes =
+        futures_join3(ingest(store, &second), ingest(store, &second), ingest(store, &second)).await;
+    let joined = outcomes
+        .iter()
+        .filter(|o| matches!(o, Ok(IngestOutcome::Joined { .. })))
+        .count();
+    let duplicates = outcomes
+        .iter()
+        .filter(|o| matches!(o, Ok(IngestOutcome::Duplicate { .. })))
+        .count();
+    assert_eq!((joined, duplicates), (1, 2), "{outcomes:?}");
+    let found = detail(store, &ticket_id).await;
+    assert_eq!(found.messages.len(), 2);
+    assert_eq!(found.ticket.message_count, 2);
+}
+
+async fn futures_join3<A: std::future::Future>(a: A, b: A, c: A) -> [A::Output; 3] {
+    let (a, b, c) = tokio::join!(a, b, c);
+    [a, b, c]
+}
+
+pub async fn a_customers_next_message_joins_their_open_ticket<S: Store>(store: &S) {
+    let ticket_id = opened(ingest(store, &inbound("m1", "ann", "down", at(0))).await.unwrap());
+    let outcome = ingest(store, &inbound("m2", "ann", "still down", at(5))).await.unwrap();
+    assert_eq!(
+        outcome,
+        IngestOutcome::Joined {
+            ticket_id: ticket_id.clone(),
+            message_id: inbound("m2", "ann", "still down", at(5)).message.message_id(),
+        }
+    );
+    let found = detail(store, &ticket_id).await;
+    assert_eq!(found.ticket.message_count, 2);
+    assert_eq!(found.ticket.last_message_at, at(5));
+    assert_eq!(found.ticket.created_at, at(0));
+    assert_eq!(found.ticket.subject, "down");
+    assert_eq!(found.ticket.version, 2);
+    let texts: Vec<&str> = found.messages.iter().map(|m| m.body.text.as_str()).collect();
+    assert_eq!(texts, ["down", "still down"]);
+    assert_eq!(found.customer.unwrap().version, 2);
+}
+
+pub async fn messages_are_ordered_by_platform_time_whatever_the_arrival<S: Store>(store: &S) {
+    let ticket_id = opened(ingest(store, &inbound("m2", "ann", "second", at(5))).await.unwrap());
+    ingest(store, &inbound("m1", "ann", "first", at(1))).await.unwrap();
+    let found = detail(store, &ticket_id).await;
+    let texts: Vec<&str> = found.messages.iter().map(|m| m.body.text.as_str()).collect();
+    assert_eq!(texts, ["first", "second"]);
+    assert_eq!(found.ticket.last_message_at, at(5));
+}
+
+pub async fn a_reply_joins_the_ticket_of_the_message_it_answers<S: Store>(store: &S) {
+    let anns = opened(ingest(store, &inbound("m1", "ann", "down", at(0))).await.unwrap());
+    // Bob answers Ann's message: it is the same conversation.
+    let outcome = ingest(store, &reply("m2", "bob", "m1", at(2))).await.unwrap();
+    assert!(
+        matches!(&outcome, IngestOutcome::Joined { ticket_id, .. } if *ticket_id == anns),
+        "{outcome:?}"
+    );
+    let found = detail(store, &anns).await;
+    assert_eq!(found.messages.len(), 2);
+    assert_eq!(found.messages[1].body.author.id, "bob");
+    assert_eq!(found.ticket.customer_id, found.customer.unwrap().id);
+}
+
+pub async fn a_reply_to_an_unknown_message_threads_by_customer<S: Store>(store: &S) {
+    let outcome = ingest(store, &reply("m2", "ann", "never-seen", at(2))).await.unwrap();
+    let ticket_id = opened(outcome);
+    let found = detail(store, &ticket_id).await;
+    assert_eq!(found.messages[0].body.in_reply_to.as_deref(), Some("never-seen"));
+}
+
+pub async fn an_unknown_ticket_is_absent<S: Store>(store: &S) {
+    let id = TicketId::derive(at(0), "nothing");
+    assert_eq!(store.ticket_detail(&id).await.unwrap(), None);
+    assert_eq!(IngestStore::get_ticket(store, &id).await.unwrap(), None);
+}
+
+fn query(status: Option<TicketStatus>, limit: u32) -> TicketQuery {
+    TicketQuery {
+        status,
+        limit,
+        after: None,
+    }
+}
+
+pub async fn tickets_list_newest_first_in_pages<S: Store>(store: &S) {
+    let mut expected = Vec::new();
+    for (n, customer) in ["a", "b", "c", "d", "e"].into_iter().enumerate() {
+        let event = inbound(&format!("m{n}"), customer, "help", at(n as u32 * 10));
+        expected.push(opened(ingest(store, &event).await.unwrap()));
+    }
+    expected.reverse();
+
+    let mut seen: Vec<TicketId> = Vec::new();
+    let mut request = query(None, 2);
+    let mut pages = 0;
+    loop {
+        let page = store.list_tickets(&request).await.unwrap();
+        pages += 1;
+        assert!(page.items.len() <= 2);
+        seen.extend(page.items.iter().map(|t: &Ticket| t.id.clone()));
+        match page.next {
+            Some(cursor) => request.after = Some(cursor),
+            None => break,
+        }
+        assert!(pages < 10, "paging does not end");
+    }
+    assert_eq!(seen, expected);
+    assert_eq!(pages, 3);
+}
+
+pub async fn tickets_filter_by_status<S: Store>(store: &S) {
+    let id = opened(ingest(store, &inbound("m1", "ann", "help", at(0))).await.unwrap());
+    let open = store.list_tickets(&query(Some(TicketStatus::Open), 10)).await.unwrap();
+    assert_eq!(open.items.iter().map(|t| t.id.clone()).collect::<Vec<_>>(), [id]);
+    assert_eq!(open.next, None);
+    for status in [TicketStatus::Resolved, TicketStatus::PendingCustomer, TicketStatus::Closed] {
+        let page = store.list_tickets(&query(Some(status), 10)).await.unwrap();
+        assert!(page.items.is_empty(), "{status}");
+    }
+}
+
+pub async fn an_empty_store_lists_nothing<S: Store>(store: &S) {
+    let page = store.list_tickets(&query(None, 10)).await.unwrap();
+    assert!(page.items.is_empty());
+    assert_eq!(page.next, None);
+}
+
+/// Every case, by name, for the runner macro.
+#[macro_export]
+macro_rules! store_contract {
+    ($make:expr) => {
+        $crate::store_contract!(@cases $make;
+            a_first_message_opens_a_ticket,
+            the_same_event_three_times_is_one_message,
+            concurrent_deliveries_of_one_event_store_it_once,
+            a_customers_next_message_joins_their_open_ticket,
+            messages_are_ordered_by_platform_time_whatever_the_arrival,
+            a_reply_joins_the_ticket_of_the_message_it_answers,
+            a_reply_to_an_unknown_message_threads_by_customer,
+            an_unknown_ticket_is_absent,
+            tickets_list_newest_first_in_pages,
+            tickets_filter_by_status,
+            an_empty_store_lists_nothing
+        );
+    };
+    (@cases $make:expr; $($case:ident),+) => {
+        $(
+            #[tokio::test]
+            async fn $case() {
+                let store = $make.await;
+                $crate::contract::store::$case(&store).await;
+            }
+        )+
+    };
+}

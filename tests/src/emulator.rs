@@ -1,0 +1,88 @@
+//! The AWS side of the tests: the moto server started by `infra/test`, with the resources of
+//! template.yaml deployed into it by CloudFormation. Nothing here fakes DynamoDB or SQS.
+
+use crate::repo_root;
+use aws_config::SdkConfig;
+use aws_sdk_cloudformation::types::{Capability, Parameter};
+use std::collections::HashMap;
+
+pub const INTEGRATION_SECRET: &str = "whsec_emulator_test_secret";
+pub const API_KEY: &str = "sk_emulator_test_key_0123";
+
+/// One deployment of template.yaml.
+pub struct Stack {
+    pub name: String,
+    pub config: SdkConfig,
+    pub table: String,
+    pub inbound_queue_url: String,
+    pub inbound_dead_letter_queue_url: String,
+}
+
+impl Stack {
+    pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
+        aws_sdk_dynamodb::Client::new(&self.config)
+    }
+
+    pub fn sqs(&self) -> aws_sdk_sqs::Client {
+        aws_sdk_sqs::Client::new(&self.config)
+    }
+}
+
+/// Deploys template.yaml as a new stack (fresh table and queues) and reads its outputs.
+pub async fn deploy() -> Stack {
+    assert!(
+        std::env::var("AWS_ENDPOINT_URL").is_ok(),
+        "the AWS tests run against the moto emulator: use ./infra/test, which starts it and sets AWS_ENDPOINT_URL"
+    );
+    let config = aws_config::load_from_env().await;
+    let cloudformation = aws_sdk_cloudformation::Client::new(&config);
+    let template = std::fs::read_to_string(repo_root().join("template.yaml")).expect("template.yaml");
+    let name = format!("t{}", ulid::Ulid::generate().to_string().to_lowercase());
+    let parameter = |key: &str, value: &str| {
+        Parameter::builder()
+            .parameter_key(key)
+            .parameter_value(value)
+            .build()
+    };
+    cloudformation
+        .create_stack()
+        .stack_name(&name)
+        .template_body(template)
+        .parameters(parameter("IntegrationSecret", INTEGRATION_SECRET))
+        .parameters(parameter("ApiKey", API_KEY))
+        .capabilities(Capability::CapabilityIam)
+        .capabilities(Capability::CapabilityAutoExpand)
+        .send()
+        .await
+        .expect("the emulator deploys template.yaml");
+    let described = cloudformation
+        .describe_stacks()
+        .stack_name(&name)
+        .send()
+        .await
+        .expect("describe the stack");
+    let stack = described.stacks().first().expect("the stack exists");
+    assert_eq!(
+        stack.stack_status().map(|s| s.as_str()),
+        Some("CREATE_COMPLETE"),
+        "{stack:?}"
+    );
+    let outputs: HashMap<String, String> = stack
+        .outputs()
+        .iter()
+        .filter_map(|o| Some((o.output_key()?.to_string(), o.output_value()?.to_string())))
+        .collect();
+    let output = |key: &str| {
+        outputs
+            .get(key)
+            .unwrap_or_else(|| panic!("template.yaml outputs {key}"))
+            .clone()
+    };
+    Stack {
+        table: output("TableName"),
+        inbound_queue_url: output("InboundQueueUrl"),
+        inbound_dead_letter_queue_url: output("InboundDeadLetterQueueUrl"),
+        name,
+        config,
+    }
+}

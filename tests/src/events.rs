@@ -1,0 +1,60 @@
+//! Integrator events for the tests, and signatures computed here with `hmac` directly, so that
+//! a mistake in the product's signing code cannot hide behind the same mistake in the tests.
+
+use chrono::{DateTime, Utc};
+use hmac::{Hmac, KeyInit, Mac};
+use serde_json::{Value, json};
+use sha2::Sha256;
+use socialcare_domain::{Author, Channel, Direction, InboundEvent, NormalizedMessage, Source};
+
+/// A body for `POST /webhooks/generic`.
+pub fn generic_body(id: &str, customer: &str, text: &str, at: DateTime<Utc>) -> Value {
+    json!({
+        "id": id,
+        "source": "crm",
+        "customer": {"id": customer, "name": format!("Customer {customer}"), "email": format!("{customer}@example.com")},
+        "text": text,
+        "created_at": at.to_rfc3339(),
+    })
+}
+
+/// `X-Socialcare-Signature` for `body` signed at `at`.
+pub fn signature(secret: &str, at: DateTime<Utc>, body: &[u8]) -> String {
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret.as_bytes()).expect("any key");
+    mac.update(format!("{}.", at.timestamp()).as_bytes());
+    mac.update(body);
+    format!("t={},v1={}", at.timestamp(), hex::encode(mac.finalize().into_bytes()))
+}
+
+/// A queued inbound event of the integration `crm`, as the webhook would enqueue it.
+pub fn inbound(id: &str, customer: &str, text: &str, at: DateTime<Utc>) -> InboundEvent {
+    InboundEvent {
+        message: NormalizedMessage {
+            source: Source::Integration,
+            account: "crm".into(),
+            channel: Channel::Private,
+            direction: Direction::Inbound,
+            external_id: id.into(),
+            in_reply_to: None,
+            author: Author {
+                id: customer.into(),
+                name: Some(format!("Customer {customer}")),
+                handle: None,
+                email: Some(format!("{customer}@example.com")),
+                followers: None,
+            },
+            text: text.into(),
+            attachments: vec![],
+            created_at: at,
+            callback_url: None,
+        },
+        received_at: at + chrono::Duration::seconds(1),
+    }
+}
+
+/// The same, answering `parent`.
+pub fn reply(id: &str, customer: &str, parent: &str, at: DateTime<Utc>) -> InboundEvent {
+    let mut event = inbound(id, customer, "replying", at);
+    event.message.in_reply_to = Some(parent.into());
+    event
+}

@@ -1,0 +1,28 @@
+//! The queue contract, run against both adapters.
+
+use socialcare_tests::contract::queue::Fifo;
+
+mod sqlite {
+    use super::*;
+    use socialcare_sqlite::{Database, SqliteQueue};
+    socialcare_tests::queue_contract!(async {
+        let db = Database::in_memory().unwrap();
+        Fifo {
+            queue: SqliteQueue::inbound(db.clone()),
+            dead_letter: SqliteQueue::inbound_dead_letter(db),
+        }
+    });
+}
+
+mod sqs {
+    use super::*;
+    use socialcare_aws::SqsQueue;
+    use socialcare_tests::emulator;
+    socialcare_tests::queue_contract!(async {
+        let stack = emulator::deploy().await;
+        Fifo {
+            queue: SqsQueue::new(stack.sqs(), stack.inbound_queue_url.clone()),
+            dead_letter: SqsQueue::new(stack.sqs(), stack.inbound_dead_letter_queue_url.clone()),
+        }
+    });
+}

@@ -1,0 +1,15 @@
+//! The ticket store contract, run against both adapters.
+
+mod sqlite {
+    use socialcare_sqlite::{Database, SqliteStore};
+    socialcare_tests::store_contract!(async { SqliteStore::new(Database::in_memory().unwrap()) });
+}
+
+mod dynamodb {
+    use socialcare_aws::DynamoStore;
+    use socialcare_tests::emulator;
+    socialcare_tests::store_contract!(async {
+        let stack = emulator::deploy().await;
+        DynamoStore::new(stack.dynamodb(), stack.table.clone())
+    });
+}
