@@ -36,7 +36,8 @@ pub async fn deploy() -> Stack {
     );
     let config = aws_config::load_from_env().await;
     let cloudformation = aws_sdk_cloudformation::Client::new(&config);
-    let template = std::fs::read_to_string(repo_root().join("template.yaml")).expect("template.yaml");
+    let template =
+        std::fs::read_to_string(repo_root().join("template.yaml")).expect("template.yaml");
     let name = format!("t{}", ulid::Ulid::generate().to_string().to_lowercase());
     let parameter = |key: &str, value: &str| {
         Parameter::builder()

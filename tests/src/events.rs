@@ -23,7 +23,11 @@ pub fn signature(secret: &str, at: DateTime<Utc>, body: &[u8]) -> String {
     let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret.as_bytes()).expect("any key");
     mac.update(format!("{}.", at.timestamp()).as_bytes());
     mac.update(body);
-    format!("t={},v1={}", at.timestamp(), hex::encode(mac.finalize().into_bytes()))
+    format!(
+        "t={},v1={}",
+        at.timestamp(),
+        hex::encode(mac.finalize().into_bytes())
+    )
 }
 
 /// A queued inbound event of the integration `crm`, as the webhook would enqueue it.

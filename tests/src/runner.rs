@@ -1,1 +1,88 @@
-pub struct Runner;
+//! Drives a running `socialcare-local` over HTTP, the way an integrator and an agent would.
+
+use crate::events::signature;
+use chrono::{DateTime, Utc};
+use reqwest::StatusCode;
+use serde_json::Value;
+use socialcare_local::{Running, Settings};
+use std::time::Duration;
+
+pub struct Driver {
+    pub running: Running,
+    pub base: String,
+    pub integration_secret: String,
+    pub api_key: String,
+    http: reqwest::Client,
+}
+
+impl Driver {
+    /// Starts the runner on a free loopback port with the given backend and credentials.
+    pub async fn start(data: &std::path::Path, aws: bool, secret: &str, api_key: &str) -> Self {
+        // The runner reads its credentials from the environment, as a user would set them.
+        // SAFETY: set before anything else in this test process reads the environment.
+        unsafe {
+            std::env::set_var("SOCIALCARE_INTEGRATION_SECRET", secret);
+            std::env::set_var("SOCIALCARE_API_KEY", api_key);
+        }
+        let settings = Settings {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            data: data.to_path_buf(),
+            aws,
+            backend: "sqlite".into(),
+        };
+        let running = socialcare_local::start(settings).await.expect("runner starts");
+        Self {
+            base: format!("http://{}", running.addr),
+            running,
+            integration_secret: secret.into(),
+            api_key: api_key.into(),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// Posts a signed integrator event; returns the status and the JSON answer.
+    pub async fn post_generic(&self, body: &Value, signed_at: DateTime<Utc>) -> (StatusCode, Value) {
+        let bytes = serde_json::to_vec(body).unwrap();
+        let response = self
+            .http
+            .post(format!("{}/webhooks/generic", self.base))
+            .header("content-type", "application/json")
+            .header(
+                "x-socialcare-signature",
+                signature(&self.integration_secret, signed_at, &bytes),
+            )
+            .body(bytes)
+            .send()
+            .await
+            .expect("runner answers");
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// `GET` an API path with the API key.
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(&self.api_key)
+            .send()
+            .await
+            .expect("runner answers");
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Polls the ticket list until `ready` holds for it (the consumer works in the background).
+    pub async fn tickets_when(&self, ready: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+        for _ in 0..100 {
+            let (status, body) = self.get("/v1/tickets").await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            let tickets = body["tickets"].as_array().cloned().unwrap_or_default();
+            if ready(&tickets) {
+                return tickets;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("tickets never reached the expected state");
+    }
+}

@@ -35,7 +35,10 @@ pub fn routes<S: TicketReads + 'static>(state: Arc<ApiState<S>>) -> Router {
     Router::new()
         .route("/v1/tickets", get(list_tickets::<S>))
         .route("/v1/tickets/{id}", get(ticket_detail::<S>))
-        .route_layer(middleware::from_fn_with_state(state.clone(), authorize::<S>))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            authorize::<S>,
+        ))
         .with_state(state)
 }
 
@@ -57,9 +60,10 @@ async fn authorize<S: Send + Sync>(
             "send a valid API key as Authorization: Bearer <key>",
         )
         .into_response();
-        response
-            .headers_mut()
-            .insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            header::HeaderValue::from_static("Bearer"),
+        );
         return response;
     }
     next.run(request).await
@@ -88,7 +92,10 @@ impl ListParams {
                 .ok_or_else(|| {
                     ApiError::bad_request(
                         "invalid_limit",
-                        format!("limit must be a number from 1 to {}", TicketQuery::MAX_LIMIT),
+                        format!(
+                            "limit must be a number from 1 to {}",
+                            TicketQuery::MAX_LIMIT
+                        ),
                     )
                 })?,
         };

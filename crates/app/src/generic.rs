@@ -180,8 +180,14 @@ mod tests {
         assert_eq!(message.author.followers, None);
         assert_eq!(message.text, "My router is down again");
         assert_eq!(message.attachments, vec![]);
-        assert_eq!(message.created_at, Utc.with_ymd_and_hms(2026, 11, 22, 9, 0, 0).unwrap());
-        assert_eq!(message.callback_url.as_deref(), Some("https://crm.example.com/replies"));
+        assert_eq!(
+            message.created_at,
+            Utc.with_ymd_and_hms(2026, 11, 22, 9, 0, 0).unwrap()
+        );
+        assert_eq!(
+            message.callback_url.as_deref(),
+            Some("https://crm.example.com/replies")
+        );
     }
 
     #[test]
@@ -206,12 +212,18 @@ mod tests {
             for key in &path[..path.len() - 1] {
                 target = target.get_mut(*key).unwrap();
             }
-            target.as_object_mut().unwrap().remove(*path.last().unwrap());
+            target
+                .as_object_mut()
+                .unwrap()
+                .remove(*path.last().unwrap());
             let err = parse(body).unwrap_err();
             let EventError::Field { problem, .. } = &err else {
                 panic!("{path:?}: {err:?}")
             };
-            assert!(problem.contains(&format!("missing field `{field}`")), "{path:?}: {err}");
+            assert!(
+                problem.contains(&format!("missing field `{field}`")),
+                "{path:?}: {err}"
+            );
         }
     }
 
@@ -233,7 +245,9 @@ mod tests {
             let mut body = full();
             *body.pointer_mut(pointer).unwrap() = value;
             match parse(body) {
-                Err(EventError::Field { field: named, .. }) => assert_eq!(named, field, "{pointer}"),
+                Err(EventError::Field { field: named, .. }) => {
+                    assert_eq!(named, field, "{pointer}")
+                }
                 other => panic!("{pointer}: {other:?}"),
             }
         }
@@ -241,15 +255,25 @@ mod tests {
 
     #[test]
     fn tells_broken_json_from_a_bad_event() {
-        assert!(matches!(normalize(b"{\"id\": "), Err(EventError::Syntax(_))));
+        assert!(matches!(
+            normalize(b"{\"id\": "),
+            Err(EventError::Syntax(_))
+        ));
         assert!(matches!(normalize(b"not json"), Err(EventError::Syntax(_))));
-        assert!(matches!(normalize(b"{\"id\":\"\xff\"}"), Err(EventError::Syntax(_))));
+        assert!(matches!(
+            normalize(b"{\"id\":\"\xff\"}"),
+            Err(EventError::Syntax(_))
+        ));
         let trailing = format!("{} {{}}", full());
-        assert!(matches!(normalize(trailing.as_bytes()), Err(EventError::Syntax(_))));
+        assert!(matches!(
+            normalize(trailing.as_bytes()),
+            Err(EventError::Syntax(_))
+        ));
         // Deep nesting is refused by type or by serde_json's recursion limit, never by the stack.
         let nested = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
         let mut body = full();
-        body["attachments"] = serde_json::from_str(&format!("{}{}", "[".repeat(100), "]".repeat(100))).unwrap();
+        body["attachments"] =
+            serde_json::from_str(&format!("{}{}", "[".repeat(100), "]".repeat(100))).unwrap();
         assert!(matches!(parse(body), Err(EventError::Field { .. })));
         assert!(normalize(nested.as_bytes()).is_err());
         let in_attachments = format!(r#"{{"attachments": {nested}}}"#);

@@ -6,9 +6,9 @@
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use futures::future::join_all;
-use socialcare_domain::ingest::{IngestOutcome, ingest};
-use socialcare_domain::ports::{IngestStore, Queue};
 use socialcare_domain::InboundEvent;
+use socialcare_domain::ingest::{IngestOutcome, ingest};
+use socialcare_domain::ports::{IngestStore, Queue, QueueError};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -24,7 +24,10 @@ pub struct QueueRecord {
 pub async fn ingest_batch<S: IngestStore>(store: &S, records: Vec<QueueRecord>) -> Vec<String> {
     let mut groups: BTreeMap<Option<String>, Vec<QueueRecord>> = BTreeMap::new();
     for record in records {
-        groups.entry(record.group_id.clone()).or_default().push(record);
+        groups
+            .entry(record.group_id.clone())
+            .or_default()
+            .push(record);
     }
     let per_group = groups.into_values().map(|records| async move {
         let mut failed = Vec::new();
@@ -45,9 +48,18 @@ async fn ingest_one<S: IngestStore>(store: &S, record: &QueueRecord) -> Result<(
     match ingest(store, &event).await {
         Ok(outcome) => {
             let (what, ticket_id, message_id) = match outcome {
-                IngestOutcome::Opened { ticket_id, message_id } => ("opened", ticket_id, message_id),
-                IngestOutcome::Joined { ticket_id, message_id } => ("joined", ticket_id, message_id),
-                IngestOutcome::Duplicate { ticket_id, message_id } => ("duplicate", ticket_id, message_id),
+                IngestOutcome::Opened {
+                    ticket_id,
+                    message_id,
+                } => ("opened", ticket_id, message_id),
+                IngestOutcome::Joined {
+                    ticket_id,
+                    message_id,
+                } => ("joined", ticket_id, message_id),
+                IngestOutcome::Duplicate {
+                    ticket_id,
+                    message_id,
+                } => ("duplicate", ticket_id, message_id),
             };
             tracing::info!(queue_message_id = %record.message_id, %ticket_id, %message_id, outcome = what, "ingested");
             Ok(())
@@ -83,36 +95,73 @@ pub async fn handle_sqs_event<S: IngestStore>(store: &S, event: SqsEvent) -> Sqs
     response
 }
 
-/// How long a failed message stays hidden before the local consumer sees it again.
-fn backoff(receive_count: u32) -> Duration {
-    Duration::from_secs(1u64 << receive_count.min(6)).min(Duration::from_secs(60))
+/// The local runner's stand-in for the Lambda event source mapping: receive a batch, ingest
+/// it, delete what succeeded, and hide what failed for a while; after the queue's maximum
+/// receive count a failing message goes to the dead-letter queue.
+#[derive(Debug, Clone)]
+pub struct Consumer {
+    /// How long a receive waits for the first message.
+    pub wait: Duration,
+    /// How long a failed message stays hidden after its first failure; doubles each time.
+    pub first_retry: Duration,
+    pub max_retry: Duration,
 }
 
-/// The local runner's stand-in for the Lambda event source: receive, ingest, delete what
-/// succeeded, and leave failures to come back (and, after enough receives, to the DLQ).
-pub async fn consume_once<Q: Queue, S: IngestStore>(
-    queue: &Q,
-    store: &S,
-    wait: Duration,
-) -> Result<usize, socialcare_domain::ports::QueueError> {
-    let deliveries = queue.receive(10, wait).await?;
-    let records = deliveries
-        .iter()
-        .map(|delivery| QueueRecord {
-            message_id: delivery.message_id.clone(),
-            group_id: delivery.group_id.clone(),
-            body: delivery.body.clone(),
-        })
-        .collect();
-    let failed = ingest_batch(store, records).await;
-    for delivery in &deliveries {
-        if failed.contains(&delivery.message_id) {
-            queue
-                .change_visibility(&delivery.receipt, backoff(delivery.receive_count))
-                .await?;
-        } else {
-            queue.delete(&delivery.receipt).await?;
+impl Default for Consumer {
+    fn default() -> Self {
+        Self {
+            wait: Duration::from_secs(1),
+            first_retry: Duration::from_secs(1),
+            max_retry: Duration::from_secs(60),
         }
     }
-    Ok(deliveries.len())
+}
+
+impl Consumer {
+    fn retry_after(&self, receive_count: u32) -> Duration {
+        let doublings = receive_count.saturating_sub(1).min(16);
+        (self.first_retry * (1u32 << doublings)).min(self.max_retry)
+    }
+
+    /// One receive-ingest-acknowledge round; returns how many messages it received.
+    pub async fn once<Q: Queue, S: IngestStore>(
+        &self,
+        queue: &Q,
+        store: &S,
+    ) -> Result<usize, QueueError> {
+        let deliveries = queue.receive(10, self.wait).await?;
+        let records = deliveries
+            .iter()
+            .map(|delivery| QueueRecord {
+                message_id: delivery.message_id.clone(),
+                group_id: delivery.group_id.clone(),
+                body: delivery.body.clone(),
+            })
+            .collect();
+        let failed = ingest_batch(store, records).await;
+        for delivery in &deliveries {
+            if failed.contains(&delivery.message_id) {
+                let hidden_for = self.retry_after(delivery.receive_count);
+                queue
+                    .change_visibility(&delivery.receipt, hidden_for)
+                    .await?;
+            } else {
+                queue.delete(&delivery.receipt).await?;
+            }
+        }
+        Ok(deliveries.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_back_off_exponentially_up_to_the_cap() {
+        let consumer = Consumer::default();
+        let waits: Vec<u64> = (1..=8).map(|n| consumer.retry_after(n).as_secs()).collect();
+        assert_eq!(waits, [1, 2, 4, 8, 16, 32, 60, 60]);
+        assert_eq!(consumer.retry_after(u32::MAX), Duration::from_secs(60));
+    }
 }

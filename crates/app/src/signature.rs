@@ -25,7 +25,8 @@ pub enum SignatureError {
 
 fn mac(secret: &[u8], timestamp: i64, body: &[u8]) -> Hmac<Sha256> {
     // HMAC takes a key of any length, so this cannot fail.
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret).expect("HMAC accepts any key length");
+    let mut mac =
+        <Hmac<Sha256> as KeyInit>::new_from_slice(secret).expect("HMAC accepts any key length");
     mac.update(timestamp.to_string().as_bytes());
     mac.update(b".");
     mac.update(body);
@@ -105,7 +106,10 @@ mod tests {
     #[test]
     fn accepts_its_own_signature() {
         let header = sign(SECRET, now(), b"body");
-        assert_eq!(verify(SECRET, Some(header.as_bytes()), b"body", now()), Ok(()));
+        assert_eq!(
+            verify(SECRET, Some(header.as_bytes()), b"body", now()),
+            Ok(())
+        );
     }
 
     #[test]
@@ -113,7 +117,10 @@ mod tests {
         let good = sign(SECRET, now(), b"body");
         let v1 = good.split_once(",v1=").unwrap().1;
         let header = format!("t={},v1={},v1={v1}", now().timestamp(), "00".repeat(32));
-        assert_eq!(verify(SECRET, Some(header.as_bytes()), b"body", now()), Ok(()));
+        assert_eq!(
+            verify(SECRET, Some(header.as_bytes()), b"body", now()),
+            Ok(())
+        );
     }
 
     #[test]
@@ -134,10 +141,19 @@ mod tests {
         let header = sign(SECRET, now(), b"body");
         let later = now() + chrono::Duration::seconds(301);
         let earlier = now() - chrono::Duration::seconds(301);
-        assert_eq!(verify(SECRET, Some(header.as_bytes()), b"body", later), Err(SignatureError::Stale));
-        assert_eq!(verify(SECRET, Some(header.as_bytes()), b"body", earlier), Err(SignatureError::Stale));
+        assert_eq!(
+            verify(SECRET, Some(header.as_bytes()), b"body", later),
+            Err(SignatureError::Stale)
+        );
+        assert_eq!(
+            verify(SECRET, Some(header.as_bytes()), b"body", earlier),
+            Err(SignatureError::Stale)
+        );
         let edge = now() + chrono::Duration::seconds(300);
-        assert_eq!(verify(SECRET, Some(header.as_bytes()), b"body", edge), Ok(()));
+        assert_eq!(
+            verify(SECRET, Some(header.as_bytes()), b"body", edge),
+            Ok(())
+        );
     }
 
     #[test]
@@ -151,9 +167,16 @@ mod tests {
             (b"\xff\xfe", SignatureError::Malformed),
         ];
         for (header, expected) in cases {
-            assert_eq!(verify(SECRET, Some(header), b"x", now()), Err(expected), "{header:?}");
+            assert_eq!(
+                verify(SECRET, Some(header), b"x", now()),
+                Err(expected),
+                "{header:?}"
+            );
         }
-        assert_eq!(verify(SECRET, None, b"x", now()), Err(SignatureError::Missing));
+        assert_eq!(
+            verify(SECRET, None, b"x", now()),
+            Err(SignatureError::Missing)
+        );
     }
 
     proptest! {

@@ -73,9 +73,11 @@ fn refused(e: SignatureError) -> ApiError {
 fn invalid(e: EventError) -> ApiError {
     match e {
         EventError::Syntax(_) => ApiError::bad_request("invalid_json", e.to_string()),
-        EventError::Field { .. } => {
-            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_event", e.to_string())
-        }
+        EventError::Field { .. } => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_event",
+            e.to_string(),
+        ),
     }
 }
 
@@ -93,8 +95,8 @@ pub async fn enqueue<Q: Queue>(
         message,
         received_at,
     };
-    let body = serde_json::to_string(&event)
-        .map_err(|e| ApiError::unavailable("encoding_failed", e))?;
+    let body =
+        serde_json::to_string(&event).map_err(|e| ApiError::unavailable("encoding_failed", e))?;
     inbound
         .send(Outgoing::fifo(body, group_id, dedupe_id))
         .await

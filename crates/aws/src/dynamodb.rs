@@ -79,7 +79,13 @@ fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
 
 fn ticket_item(ticket: &Ticket) -> Result<Item, StoreError> {
     let sort_key = ticket.cursor().sort_key();
-    let mut item = to_item(ticket, [("pk", ticket_pk(ticket.id.as_str())), ("sk", TICKET_SK.into())])?;
+    let mut item = to_item(
+        ticket,
+        [
+            ("pk", ticket_pk(ticket.id.as_str())),
+            ("sk", TICKET_SK.into()),
+        ],
+    )?;
     item.insert("gsi1pk".into(), s(ALL_TICKETS));
     item.insert("gsi1sk".into(), s(sort_key.clone()));
     item.insert("gsi2pk".into(), s(status_pk(ticket.status.as_str())));
@@ -88,7 +94,11 @@ fn ticket_item(ticket: &Ticket) -> Result<Item, StoreError> {
 }
 
 fn message_sk(message: &Message) -> String {
-    format!("MSG#{}#{}", sortable_time(message.body.created_at), message.id)
+    format!(
+        "MSG#{}#{}",
+        sortable_time(message.body.created_at),
+        message.id
+    )
 }
 
 /// A put that only succeeds when no item has this key yet.
@@ -190,7 +200,9 @@ impl IngestStore for DynamoStore {
                 message_id,
                 ticket_id,
             })),
-            _ => Err(StoreError(format!("malformed dedupe record for {dedupe_key:?}"))),
+            _ => Err(StoreError(format!(
+                "malformed dedupe record for {dedupe_key:?}"
+            ))),
         }
     }
 
@@ -200,7 +212,9 @@ impl IngestStore for DynamoStore {
         };
         match item.get("customer_id") {
             Some(AttributeValue::S(id)) => self.get_customer(id).await,
-            _ => Err(StoreError(format!("malformed identity record for {identity_key:?}"))),
+            _ => Err(StoreError(format!(
+                "malformed identity record for {identity_key:?}"
+            ))),
         }
     }
 
@@ -292,7 +306,9 @@ impl TicketReads for DynamoStore {
                 .map_err(|e| failed("query ticket", e))?;
             for item in output.items.unwrap_or_default() {
                 match item.get("sk") {
-                    Some(AttributeValue::S(sk)) if sk == TICKET_SK => ticket = Some(from_item(item)?),
+                    Some(AttributeValue::S(sk)) if sk == TICKET_SK => {
+                        ticket = Some(from_item(item)?)
+                    }
                     Some(AttributeValue::S(sk)) if sk.starts_with("MSG#") => {
                         messages.push(from_item(item)?)
                     }

@@ -8,7 +8,12 @@ pub async fn secret_string(
         .secret_id(secret_id)
         .send()
         .await
-        .map_err(|e| format!("reading secret {secret_id}: {}", aws_sdk_secretsmanager::error::DisplayErrorContext(e)))?;
+        .map_err(|e| {
+            format!(
+                "reading secret {secret_id}: {}",
+                aws_sdk_secretsmanager::error::DisplayErrorContext(e)
+            )
+        })?;
     output
         .secret_string
         .ok_or_else(|| format!("secret {secret_id} has no string value"))

@@ -19,11 +19,20 @@ pub struct InboundEvent {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IngestOutcome {
     /// The message opened a new ticket.
-    Opened { ticket_id: TicketId, message_id: MessageId },
+    Opened {
+        ticket_id: TicketId,
+        message_id: MessageId,
+    },
     /// The message joined an existing ticket.
-    Joined { ticket_id: TicketId, message_id: MessageId },
+    Joined {
+        ticket_id: TicketId,
+        message_id: MessageId,
+    },
     /// The message was already stored; nothing changed.
-    Duplicate { ticket_id: TicketId, message_id: MessageId },
+    Duplicate {
+        ticket_id: TicketId,
+        message_id: MessageId,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -184,7 +193,10 @@ const SUBJECT_CHARS: usize = 120;
 fn new_ticket(message: &NormalizedMessage, around: &Surroundings) -> Ticket {
     let identity_key = message.author_key();
     Ticket {
-        id: TicketId::derive(message.created_at, &format!("ticket:{}", message.dedupe_key())),
+        id: TicketId::derive(
+            message.created_at,
+            &format!("ticket:{}", message.dedupe_key()),
+        ),
         account: message.account.clone(),
         source: message.source,
         customer_id: around

@@ -14,7 +14,7 @@ pub mod ticket;
 
 pub use customer::{Customer, Identity};
 pub use ids::{CustomerId, MessageId, TicketId};
-pub use ingest::{IngestOutcome, InboundEvent};
+pub use ingest::{InboundEvent, IngestOutcome};
 pub use message::{Attachment, Author, Channel, Direction, Message, NormalizedMessage, Source};
 pub use page::{Cursor, Page};
 pub use ticket::{Ticket, TicketDetail, TicketQuery, TicketStatus};

@@ -69,7 +69,10 @@ mod tests {
     #[test]
     fn foreign_cursors_are_refused() {
         assert_eq!(Cursor::decode("%%%"), Err(BadCursor));
-        assert_eq!(Cursor::decode(&URL_SAFE_NO_PAD.encode("no-hash")), Err(BadCursor));
+        assert_eq!(
+            Cursor::decode(&URL_SAFE_NO_PAD.encode("no-hash")),
+            Err(BadCursor)
+        );
         assert_eq!(
             Cursor::decode(&URL_SAFE_NO_PAD.encode("2026-01-01T00:00:00.000Z#tkt_bad")),
             Err(BadCursor)

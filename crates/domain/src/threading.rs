@@ -136,8 +136,14 @@ mod tests {
     #[test]
     fn a_customer_message_reopens_and_wakes_the_ticket() {
         let inbound = message(Direction::Inbound);
-        assert_eq!(status_after(&ticket(TicketStatus::Resolved), &inbound), TicketStatus::Open);
-        assert_eq!(status_after(&ticket(TicketStatus::Closed), &inbound), TicketStatus::Open);
+        assert_eq!(
+            status_after(&ticket(TicketStatus::Resolved), &inbound),
+            TicketStatus::Open
+        );
+        assert_eq!(
+            status_after(&ticket(TicketStatus::Closed), &inbound),
+            TicketStatus::Open
+        );
         assert_eq!(
             status_after(&ticket(TicketStatus::PendingCustomer), &inbound),
             TicketStatus::Open

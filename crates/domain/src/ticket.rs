@@ -54,7 +54,9 @@ impl fmt::Display for TicketStatus {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown ticket status {0:?}; expected one of open, pending_customer, pending_internal, resolved, closed")]
+#[error(
+    "unknown ticket status {0:?}; expected one of open, pending_customer, pending_internal, resolved, closed"
+)]
 pub struct UnknownStatus(pub String);
 
 impl FromStr for TicketStatus {

@@ -31,7 +31,9 @@ pub fn load_or_create(data: &Path) -> anyhow::Result<Credentials> {
     if let Ok(text) = std::fs::read_to_string(&path) {
         for line in text.lines() {
             match line.split_once('=') {
-                Some(("SOCIALCARE_INTEGRATION_SECRET", v)) => integration_secret = Some(v.to_string()),
+                Some(("SOCIALCARE_INTEGRATION_SECRET", v)) => {
+                    integration_secret = Some(v.to_string())
+                }
                 Some(("SOCIALCARE_API_KEY", v)) => api_key = Some(v.to_string()),
                 _ => {}
             }

@@ -1,18 +1,49 @@
 //! Wires the handlers to a backend and runs them: the HTTP server and the ingest consumer.
 
 use crate::Settings;
+use crate::credentials;
 use crate::credentials::Credentials;
 use anyhow::Context;
 use socialcare_app::api::{self, ApiState};
-use socialcare_app::ingest::consume_once;
+use socialcare_app::ingest::Consumer;
 use socialcare_app::webhook::{self, WebhookState};
 use socialcare_aws::{DynamoStore, SqsQueue};
 use socialcare_domain::ports::{IngestStore, Queue, SystemClock, TicketReads};
 use socialcare_sqlite::{Database, SqliteQueue, SqliteStore};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub async fn on_sqlite(settings: &Settings, credentials: Credentials) -> anyhow::Result<()> {
+/// A started runner: where it listens, what it printed, and how to stop it.
+pub struct Running {
+    pub addr: SocketAddr,
+    /// Where it listens, the credentials when generated, and a ready-to-paste signed request.
+    pub banner: String,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    consumer: tokio::task::JoinHandle<()>,
+    stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl Running {
+    pub async fn stop(self) -> anyhow::Result<()> {
+        let _ = self.stop.send(());
+        self.consumer.abort();
+        self.server.await??;
+        Ok(())
+    }
+}
+
+/// Starts the HTTP server and the ingest consumer on the configured backend.
+pub async fn start(settings: Settings) -> anyhow::Result<Running> {
+    let credentials = credentials::load_or_create(&settings.data)?;
+    match (settings.aws, settings.backend.as_str()) {
+        (true, _) | (false, "aws") => on_aws(&settings, credentials).await,
+        (false, "sqlite") => on_sqlite(&settings, credentials).await,
+        (false, other) => anyhow::bail!("unknown SOCIALCARE_BACKEND {other:?}: use sqlite or aws"),
+    }
+}
+
+async fn on_sqlite(settings: &Settings, credentials: Credentials) -> anyhow::Result<Running> {
     std::fs::create_dir_all(&settings.data)?;
     let path = settings.data.join("socialcare.db");
     let db = Database::open(&path).with_context(|| format!("opening {}", path.display()))?;
@@ -27,7 +58,7 @@ pub async fn on_sqlite(settings: &Settings, credentials: Credentials) -> anyhow:
     .await
 }
 
-pub async fn on_aws(settings: &Settings, credentials: Credentials) -> anyhow::Result<()> {
+async fn on_aws(settings: &Settings, credentials: Credentials) -> anyhow::Result<Running> {
     let config = socialcare_aws::load_config().await;
     let table = std::env::var("TABLE_NAME").context("--aws needs TABLE_NAME")?;
     let queue_url = std::env::var("INBOUND_QUEUE_URL").context("--aws needs INBOUND_QUEUE_URL")?;
@@ -48,7 +79,7 @@ async fn serve<S, Q>(
     backend: &str,
     store: S,
     inbound: Q,
-) -> anyhow::Result<()>
+) -> anyhow::Result<Running>
 where
     S: IngestStore + TicketReads + Clone + 'static,
     Q: Queue + Clone + 'static,
@@ -65,40 +96,59 @@ where
         .await
         .with_context(|| format!("listening on {}", settings.addr))?;
     let addr = listener.local_addr()?;
-    print_banner(addr, backend, &credentials);
+    let banner = banner(addr, backend, &credentials);
 
     let consumer = tokio::spawn(async move {
+        let consumer = Consumer::default();
         loop {
-            if let Err(e) = consume_once(&inbound, &store, Duration::from_secs(1)).await {
+            if let Err(e) = consumer.once(&inbound, &store).await {
                 tracing::error!(error = %e, "inbound queue unavailable; retrying");
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
         }
     });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
-    consumer.abort();
-    Ok(())
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    Ok(Running {
+        addr,
+        banner,
+        server,
+        consumer,
+        stop,
+    })
 }
 
-fn print_banner(addr: std::net::SocketAddr, backend: &str, credentials: &Credentials) {
+fn banner(addr: SocketAddr, backend: &str, credentials: &Credentials) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
     let base = format!("http://{addr}");
-    println!("socialcare-local listening on {base} ({backend})");
+    let _ = writeln!(out, "socialcare-local listening on {base} ({backend})");
     if credentials.generated {
-        println!("\nCredentials (generated once, kept in the data directory):");
-        println!(
+        let _ = writeln!(
+            out,
+            "\nCredentials (generated once, kept in the data directory):"
+        );
+        let _ = writeln!(
+            out,
             "  export SOCIALCARE_INTEGRATION_SECRET={} SOCIALCARE_API_KEY={}",
             credentials.integration_secret, credentials.api_key
         );
     }
-    println!("\nSend a signed sample event:");
-    println!(
+    let _ = writeln!(out, "\nSend a signed sample event:");
+    let _ = writeln!(
+        out,
         r#"  t=$(date +%s); body='{{"id":"sample-'$t'","source":"demo","customer":{{"id":"ann","name":"Ann Example","handle":"ann"}},"text":"My internet has been down since this morning. Can you help?","created_at":"'$(date -u +%Y-%m-%dT%H:%M:%SZ)'"}}'; curl -sS -X POST {base}/webhooks/generic -H 'Content-Type: application/json' -H "X-Socialcare-Signature: t=$t,v1=$(printf '%s.%s' "$t" "$body" | openssl dgst -sha256 -hmac "$SOCIALCARE_INTEGRATION_SECRET" -r | cut -d' ' -f1)" -d "$body""#
     );
-    println!("\nSee the ticket:");
-    println!(r#"  curl -sS -H "Authorization: Bearer $SOCIALCARE_API_KEY" {base}/v1/tickets"#);
-    println!();
+    let _ = writeln!(out, "\nSee the ticket:");
+    let _ = writeln!(
+        out,
+        r#"  curl -sS -H "Authorization: Bearer $SOCIALCARE_API_KEY" {base}/v1/tickets"#
+    );
+    out
 }

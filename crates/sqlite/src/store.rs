@@ -7,7 +7,7 @@ use socialcare_domain::ports::{
     CommitError, IngestChange, IngestStore, MessageRef, StoreError, TicketReads,
 };
 use socialcare_domain::{
-    Customer, Cursor, Message, MessageId, Page, Ticket, TicketDetail, TicketId, TicketQuery,
+    Cursor, Customer, Message, MessageId, Page, Ticket, TicketDetail, TicketId, TicketQuery,
 };
 
 /// The ticket store on SQLite. Rows keep the domain value as JSON beside the columns that are
@@ -226,8 +226,8 @@ impl TicketReads for SqliteStore {
                 return Ok(None);
             };
             let customer = get_customer(conn, ticket.customer_id.as_str())?;
-            let mut statement = conn
-                .prepare("SELECT data FROM messages WHERE ticket_id = ?1 ORDER BY sort_key")?;
+            let mut statement =
+                conn.prepare("SELECT data FROM messages WHERE ticket_id = ?1 ORDER BY sort_key")?;
             let messages = statement
                 .query_map([&id], |row| row.get::<_, String>(0))?
                 .map(|row| row.and_then(from_json))

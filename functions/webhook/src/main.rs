@@ -9,7 +9,8 @@ use std::sync::Arc;
 async fn main() -> Result<(), lambda_http::Error> {
     socialcare_app::logging::init();
     let config = load_config().await;
-    let secret_arn = std::env::var("INTEGRATION_SECRET_ARN").expect("INTEGRATION_SECRET_ARN is set");
+    let secret_arn =
+        std::env::var("INTEGRATION_SECRET_ARN").expect("INTEGRATION_SECRET_ARN is set");
     let queue_url = std::env::var("INBOUND_QUEUE_URL").expect("INBOUND_QUEUE_URL is set");
     let secrets = aws_sdk_secretsmanager::Client::new(&config);
     let state = WebhookState {

@@ -34,15 +34,24 @@ pub async fn a_sent_message_is_received_once_then_deleted<Q: Queue>(fifo: &Fifo<
     // In flight: hidden from the next receive.
     assert!(receive_all(&fifo.queue).await.is_empty());
     fifo.queue.delete(&got[0].receipt).await.unwrap();
-    fifo.queue.change_visibility(&got[0].receipt, Duration::ZERO).await.ok();
+    fifo.queue
+        .change_visibility(&got[0].receipt, Duration::ZERO)
+        .await
+        .ok();
     assert!(receive_all(&fifo.queue).await.is_empty());
 }
 
 pub async fn a_dedupe_id_seen_again_within_five_minutes_is_dropped<Q: Queue>(fifo: &Fifo<Q>) {
     for _ in 0..3 {
-        fifo.queue.send(message("once", "g1", "same")).await.unwrap();
+        fifo.queue
+            .send(message("once", "g1", "same"))
+            .await
+            .unwrap();
     }
-    fifo.queue.send(message("other", "g1", "different")).await.unwrap();
+    fifo.queue
+        .send(message("other", "g1", "different"))
+        .await
+        .unwrap();
     let got = receive_all(&fifo.queue).await;
     assert_eq!(bodies(&got), ["once", "other"]);
 }
@@ -79,7 +88,10 @@ pub async fn a_group_with_a_message_in_flight_waits<Q: Queue>(fifo: &Fifo<Q>) {
 }
 
 pub async fn a_released_message_comes_back_with_its_receive_count<Q: Queue>(fifo: &Fifo<Q>) {
-    fifo.queue.send(message("retry me", "g1", "d1")).await.unwrap();
+    fifo.queue
+        .send(message("retry me", "g1", "d1"))
+        .await
+        .unwrap();
     let first = receive_all(&fifo.queue).await;
     fifo.queue
         .change_visibility(&first[0].receipt, Duration::ZERO)
@@ -91,9 +103,7 @@ pub async fn a_released_message_comes_back_with_its_receive_count<Q: Queue>(fifo
     assert_eq!(second[0].message_id, first[0].message_id);
 }
 
-pub async fn a_message_received_too_often_moves_to_the_dead_letter_queue<Q: Queue>(
-    fifo: &Fifo<Q>,
-) {
+pub async fn a_message_received_too_often_moves_to_the_dead_letter_queue<Q: Queue>(fifo: &Fifo<Q>) {
     fifo.queue.send(message("poison", "g1", "p")).await.unwrap();
     for attempt in 1..=5 {
         let got = receive_all(&fifo.queue).await;

@@ -88,8 +88,12 @@ pub async fn concurrent_deliveries_of_one_event_store_it_once<S: Store>(store: &
     let first = inbound("m1", "ann", "hello", at(0));
     let ticket_id = opened(ingest(store, &first).await.unwrap());
     let second = inbound("m2", "ann", "anyone?", at(1));
-    let outcomes =
-        futures_join3(ingest(store, &second), ingest(store, &second), ingest(store, &second)).await;
+    let outcomes = futures_join3(
+        ingest(store, &second),
+        ingest(store, &second),
+        ingest(store, &second),
+    )
+    .await;
     let joined = outcomes
         .iter()
         .filter(|o| matches!(o, Ok(IngestOutcome::Joined { .. })))
@@ -110,13 +114,21 @@ async fn futures_join3<A: std::future::Future>(a: A, b: A, c: A) -> [A::Output; 
 }
 
 pub async fn a_customers_next_message_joins_their_open_ticket<S: Store>(store: &S) {
-    let ticket_id = opened(ingest(store, &inbound("m1", "ann", "down", at(0))).await.unwrap());
-    let outcome = ingest(store, &inbound("m2", "ann", "still down", at(5))).await.unwrap();
+    let ticket_id = opened(
+        ingest(store, &inbound("m1", "ann", "down", at(0)))
+            .await
+            .unwrap(),
+    );
+    let outcome = ingest(store, &inbound("m2", "ann", "still down", at(5)))
+        .await
+        .unwrap();
     assert_eq!(
         outcome,
         IngestOutcome::Joined {
             ticket_id: ticket_id.clone(),
-            message_id: inbound("m2", "ann", "still down", at(5)).message.message_id(),
+            message_id: inbound("m2", "ann", "still down", at(5))
+                .message
+                .message_id(),
         }
     );
     let found = detail(store, &ticket_id).await;
@@ -125,24 +137,44 @@ pub async fn a_customers_next_message_joins_their_open_ticket<S: Store>(store: &
     assert_eq!(found.ticket.created_at, at(0));
     assert_eq!(found.ticket.subject, "down");
     assert_eq!(found.ticket.version, 2);
-    let texts: Vec<&str> = found.messages.iter().map(|m| m.body.text.as_str()).collect();
+    let texts: Vec<&str> = found
+        .messages
+        .iter()
+        .map(|m| m.body.text.as_str())
+        .collect();
     assert_eq!(texts, ["down", "still down"]);
     assert_eq!(found.customer.unwrap().version, 2);
 }
 
 pub async fn messages_are_ordered_by_platform_time_whatever_the_arrival<S: Store>(store: &S) {
-    let ticket_id = opened(ingest(store, &inbound("m2", "ann", "second", at(5))).await.unwrap());
-    ingest(store, &inbound("m1", "ann", "first", at(1))).await.unwrap();
+    let ticket_id = opened(
+        ingest(store, &inbound("m2", "ann", "second", at(5)))
+            .await
+            .unwrap(),
+    );
+    ingest(store, &inbound("m1", "ann", "first", at(1)))
+        .await
+        .unwrap();
     let found = detail(store, &ticket_id).await;
-    let texts: Vec<&str> = found.messages.iter().map(|m| m.body.text.as_str()).collect();
+    let texts: Vec<&str> = found
+        .messages
+        .iter()
+        .map(|m| m.body.text.as_str())
+        .collect();
     assert_eq!(texts, ["first", "second"]);
     assert_eq!(found.ticket.last_message_at, at(5));
 }
 
 pub async fn a_reply_joins_the_ticket_of_the_message_it_answers<S: Store>(store: &S) {
-    let anns = opened(ingest(store, &inbound("m1", "ann", "down", at(0))).await.unwrap());
+    let anns = opened(
+        ingest(store, &inbound("m1", "ann", "down", at(0)))
+            .await
+            .unwrap(),
+    );
     // Bob answers Ann's message: it is the same conversation.
-    let outcome = ingest(store, &reply("m2", "bob", "m1", at(2))).await.unwrap();
+    let outcome = ingest(store, &reply("m2", "bob", "m1", at(2)))
+        .await
+        .unwrap();
     assert!(
         matches!(&outcome, IngestOutcome::Joined { ticket_id, .. } if *ticket_id == anns),
         "{outcome:?}"
@@ -154,10 +186,15 @@ pub async fn a_reply_joins_the_ticket_of_the_message_it_answers<S: Store>(store:
 }
 
 pub async fn a_reply_to_an_unknown_message_threads_by_customer<S: Store>(store: &S) {
-    let outcome = ingest(store, &reply("m2", "ann", "never-seen", at(2))).await.unwrap();
+    let outcome = ingest(store, &reply("m2", "ann", "never-seen", at(2)))
+        .await
+        .unwrap();
     let ticket_id = opened(outcome);
     let found = detail(store, &ticket_id).await;
-    assert_eq!(found.messages[0].body.in_reply_to.as_deref(), Some("never-seen"));
+    assert_eq!(
+        found.messages[0].body.in_reply_to.as_deref(),
+        Some("never-seen")
+    );
 }
 
 pub async fn an_unknown_ticket_is_absent<S: Store>(store: &S) {
@@ -201,11 +238,25 @@ pub async fn tickets_list_newest_first_in_pages<S: Store>(store: &S) {
 }
 
 pub async fn tickets_filter_by_status<S: Store>(store: &S) {
-    let id = opened(ingest(store, &inbound("m1", "ann", "help", at(0))).await.unwrap());
-    let open = store.list_tickets(&query(Some(TicketStatus::Open), 10)).await.unwrap();
-    assert_eq!(open.items.iter().map(|t| t.id.clone()).collect::<Vec<_>>(), [id]);
+    let id = opened(
+        ingest(store, &inbound("m1", "ann", "help", at(0)))
+            .await
+            .unwrap(),
+    );
+    let open = store
+        .list_tickets(&query(Some(TicketStatus::Open), 10))
+        .await
+        .unwrap();
+    assert_eq!(
+        open.items.iter().map(|t| t.id.clone()).collect::<Vec<_>>(),
+        [id]
+    );
     assert_eq!(open.next, None);
-    for status in [TicketStatus::Resolved, TicketStatus::PendingCustomer, TicketStatus::Closed] {
+    for status in [
+        TicketStatus::Resolved,
+        TicketStatus::PendingCustomer,
+        TicketStatus::Closed,
+    ] {
         let page = store.list_tickets(&query(Some(status), 10)).await.unwrap();
         assert!(page.items.is_empty(), "{status}");
     }

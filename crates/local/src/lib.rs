@@ -1,0 +1,28 @@
+//! `socialcare-local`: the webhook and API handlers and the ingest consumer in one process,
+//! on the embedded SQLite store (default) or on DynamoDB and SQS (`--aws`).
+
+mod credentials;
+mod runner;
+
+pub use runner::{Running, start};
+
+use clap::Parser;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Parser)]
+#[command(version, about)]
+pub struct Settings {
+    /// Where to listen.
+    #[arg(long, env = "SOCIALCARE_ADDR", default_value = "127.0.0.1:3000")]
+    pub addr: SocketAddr,
+    /// Where the embedded store keeps its data (and generated credentials).
+    #[arg(long, env = "SOCIALCARE_DATA", default_value = "./.socialcare")]
+    pub data: PathBuf,
+    /// Use DynamoDB and SQS (TABLE_NAME, INBOUND_QUEUE_URL; AWS_ENDPOINT_URL for an emulator).
+    #[arg(long)]
+    pub aws: bool,
+    /// `sqlite` (default) or `aws`; the same as --aws.
+    #[arg(long, env = "SOCIALCARE_BACKEND", default_value = "sqlite")]
+    pub backend: String,
+}
