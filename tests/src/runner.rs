@@ -30,7 +30,9 @@ impl Driver {
             aws,
             backend: "sqlite".into(),
         };
-        let running = socialcare_local::start(settings).await.expect("runner starts");
+        let running = socialcare_local::start(settings)
+            .await
+            .expect("runner starts");
         Self {
             base: format!("http://{}", running.addr),
             running,
@@ -41,7 +43,11 @@ impl Driver {
     }
 
     /// Posts a signed integrator event; returns the status and the JSON answer.
-    pub async fn post_generic(&self, body: &Value, signed_at: DateTime<Utc>) -> (StatusCode, Value) {
+    pub async fn post_generic(
+        &self,
+        body: &Value,
+        signed_at: DateTime<Utc>,
+    ) -> (StatusCode, Value) {
         let bytes = serde_json::to_vec(body).unwrap();
         let response = self
             .http

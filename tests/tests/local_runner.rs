@@ -3,9 +3,9 @@
 
 use chrono::{Duration, Utc};
 use reqwest::StatusCode;
+use socialcare_tests::emulator;
 use socialcare_tests::events::generic_body;
 use socialcare_tests::runner::Driver;
-use socialcare_tests::emulator;
 
 async fn an_event_posted_three_times_becomes_one_message_on_one_ticket(driver: &Driver) {
     let now = Utc::now();
@@ -44,8 +44,16 @@ async fn an_event_posted_three_times_becomes_one_message_on_one_ticket(driver: &
     );
 
     // More from the same customer joins the same ticket.
-    let more = generic_body("crm-1002", "c-42", "Any news?", created + Duration::minutes(1));
-    assert_eq!(driver.post_generic(&more, now).await.0, StatusCode::ACCEPTED);
+    let more = generic_body(
+        "crm-1002",
+        "c-42",
+        "Any news?",
+        created + Duration::minutes(1),
+    );
+    assert_eq!(
+        driver.post_generic(&more, now).await.0,
+        StatusCode::ACCEPTED
+    );
     let tickets = driver
         .tickets_when(|t| t.first().is_some_and(|t| t["message_count"] == 2))
         .await;
