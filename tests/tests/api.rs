@@ -1,0 +1,176 @@
+//! The tickets API: authentication, listing with filters and cursors, and ticket detail.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use serde_json::Value;
+use socialcare_app::api::{self, ApiState};
+use socialcare_app::error::json_errors;
+use socialcare_domain::ingest::ingest;
+use socialcare_sqlite::{Database, SqliteStore};
+use socialcare_tests::events::inbound;
+use tower::ServiceExt;
+
+const KEY: &str = "sk_api_tests_key_123";
+
+fn at(minute: i64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 22, 9, 0, 0).unwrap() + Duration::minutes(minute)
+}
+
+/// An API over a store holding three customers' tickets (c0 oldest, c2 newest).
+async fn api_with_tickets() -> axum::Router {
+    let store = SqliteStore::new(Database::in_memory().unwrap());
+    for n in 0..3 {
+        ingest(
+            &store,
+            &inbound(
+                &format!("m{n}"),
+                &format!("c{n}"),
+                &format!("problem {n}"),
+                at(n),
+            ),
+        )
+        .await
+        .unwrap();
+    }
+    json_errors(api::routes(std::sync::Arc::new(ApiState::new(store, KEY))))
+}
+
+async fn get(app: &axum::Router, path: &str, key: Option<&str>) -> (StatusCode, Value) {
+    let mut request = Request::get(path);
+    if let Some(key) = key {
+        request = request.header("authorization", format!("Bearer {key}"));
+    }
+    let response = app
+        .clone()
+        .oneshot(request.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = response.status();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+#[tokio::test]
+async fn every_route_wants_the_key() {
+    let app = api_with_tickets().await;
+    for path in ["/v1/tickets", "/v1/tickets/tkt_01KAQ5Z0000000000000000000"] {
+        for key in [None, Some("wrong"), Some("")] {
+            let (status, answer) = get(&app, path, key).await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{path} {key:?}");
+            assert_eq!(answer["error"]["code"], "unauthorized");
+        }
+    }
+    let response = app
+        .clone()
+        .oneshot(Request::get("/v1/tickets").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["www-authenticate"], "Bearer");
+}
+
+#[tokio::test]
+async fn tickets_come_newest_first_with_their_fields() {
+    let app = api_with_tickets().await;
+    let (status, answer) = get(&app, "/v1/tickets", Some(KEY)).await;
+    assert_eq!(status, StatusCode::OK);
+    let tickets = answer["tickets"].as_array().unwrap();
+    let subjects: Vec<&str> = tickets
+        .iter()
+        .map(|t| t["subject"].as_str().unwrap())
+        .collect();
+    assert_eq!(subjects, ["problem 2", "problem 1", "problem 0"]);
+    let newest = &tickets[0];
+    assert_eq!(newest["status"], "open");
+    assert_eq!(newest["account"], "crm");
+    assert_eq!(newest["source"], "integration");
+    assert_eq!(newest["message_count"], 1);
+    assert_eq!(newest["created_at"], "2026-11-22T09:02:00Z");
+    assert_eq!(newest["last_message_at"], "2026-11-22T09:02:00Z");
+    assert!(newest["id"].as_str().unwrap().starts_with("tkt_"));
+    assert!(newest["customer_id"].as_str().unwrap().starts_with("cus_"));
+    assert_eq!(answer["next_cursor"], Value::Null);
+}
+
+#[tokio::test]
+async fn a_cursor_continues_the_list() {
+    let app = api_with_tickets().await;
+    let (_, first) = get(&app, "/v1/tickets?limit=2", Some(KEY)).await;
+    assert_eq!(first["tickets"].as_array().unwrap().len(), 2);
+    let cursor = first["next_cursor"].as_str().expect("more to come");
+    let (status, second) = get(
+        &app,
+        &format!("/v1/tickets?limit=2&cursor={cursor}"),
+        Some(KEY),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let rest: Vec<&str> = second["tickets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["subject"].as_str().unwrap())
+        .collect();
+    assert_eq!(rest, ["problem 0"]);
+    assert_eq!(second["next_cursor"], Value::Null);
+}
+
+#[tokio::test]
+async fn the_status_filter_applies() {
+    let app = api_with_tickets().await;
+    let (_, open) = get(&app, "/v1/tickets?status=open", Some(KEY)).await;
+    assert_eq!(open["tickets"].as_array().unwrap().len(), 3);
+    let (_, resolved) = get(&app, "/v1/tickets?status=resolved", Some(KEY)).await;
+    assert_eq!(resolved["tickets"].as_array().unwrap().len(), 0);
+}
+
+#[tokio::test]
+async fn bad_parameters_are_400_and_say_which() {
+    let app = api_with_tickets().await;
+    for (query, code) in [
+        ("status=archived", "invalid_status"),
+        ("limit=0", "invalid_limit"),
+        ("limit=201", "invalid_limit"),
+        ("limit=ten", "invalid_limit"),
+        ("cursor=not-ours", "invalid_cursor"),
+    ] {
+        let (status, answer) = get(&app, &format!("/v1/tickets?{query}"), Some(KEY)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}");
+        assert_eq!(answer["error"]["code"], code, "{query}");
+    }
+}
+
+#[tokio::test]
+async fn a_ticket_comes_with_its_customer_and_messages() {
+    let app = api_with_tickets().await;
+    let (_, list) = get(&app, "/v1/tickets?limit=1", Some(KEY)).await;
+    let id = list["tickets"][0]["id"].as_str().unwrap();
+    let (status, detail) = get(&app, &format!("/v1/tickets/{id}"), Some(KEY)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(detail["ticket"]["id"], id);
+    assert_eq!(detail["customer"]["name"], "Customer c2");
+    assert_eq!(detail["customer"]["identities"][0]["user_id"], "c2");
+    assert_eq!(detail["messages"][0]["text"], "problem 2");
+    assert_eq!(detail["messages"][0]["ticket_id"], id);
+    assert_eq!(detail["messages"][0]["source"], "integration");
+    assert_eq!(detail["messages"][0]["channel"], "private");
+}
+
+#[tokio::test]
+async fn an_unknown_or_malformed_ticket_id_is_404() {
+    let app = api_with_tickets().await;
+    for id in [
+        "tkt_01KAQ5Z0000000000000000000",
+        "nope",
+        "msg_01KAQ5Z0000000000000000000",
+    ] {
+        let (status, answer) = get(&app, &format!("/v1/tickets/{id}"), Some(KEY)).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{id}");
+        assert_eq!(answer["error"]["code"], "not_found");
+    }
+}
