@@ -144,16 +144,16 @@ impl SqliteQueue {
                 if deliveries.len() >= max as usize {
                     break;
                 }
-                if received >= options.max_receive_count {
-                    if let Some(dead_letter) = &options.dead_letter {
-                        tx.execute(
-                            "UPDATE queue_messages
-                             SET queue = ?2, receive_count = 0, visible_at = ?3, receipt = NULL
-                             WHERE seq = ?1",
-                            params![seq, dead_letter, now],
-                        )?;
-                        continue;
-                    }
+                if received >= options.max_receive_count
+                    && let Some(dead_letter) = &options.dead_letter
+                {
+                    tx.execute(
+                        "UPDATE queue_messages
+                         SET queue = ?2, receive_count = 0, visible_at = ?3, receipt = NULL
+                         WHERE seq = ?1",
+                        params![seq, dead_letter, now],
+                    )?;
+                    continue;
                 }
                 let receipt = Ulid::generate().to_string();
                 tx.execute(

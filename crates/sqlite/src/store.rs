@@ -119,8 +119,7 @@ impl IngestStore for SqliteStore {
 
     async fn commit(&self, change: &IngestChange) -> Result<(), CommitError> {
         let change = change.clone();
-        let outcome = self
-            .db
+        self.db
             .run(move |conn| {
                 let tx = conn.transaction().map_err(describe)?;
                 match apply(&tx, &change).map_err(describe)? {
@@ -133,8 +132,7 @@ impl IngestStore for SqliteStore {
                 }
             })
             .await
-            .map_err(StoreError)?;
-        outcome
+            .map_err(StoreError)?
     }
 }
 
