@@ -1,7 +1,7 @@
 //! Customers of a brand account and the platform identities they were seen with.
 
 use crate::ids::{CustomerId, TicketId};
-use crate::message::{NormalizedMessage, Source};
+use crate::message::{NormalizedMessage, Source, scoped_key};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -26,7 +26,7 @@ impl Identity {
 
     /// The lookup key of this identity; equal to [`NormalizedMessage::author_key`].
     pub fn key(&self) -> String {
-        format!("{}:{}:{}", self.source, self.account, self.user_id)
+        scoped_key(self.source, &self.account, &self.user_id)
     }
 }
 

@@ -59,15 +59,18 @@ pub async fn ingest<S: IngestStore>(
             });
         }
         let around = surroundings(store, &event.message).await?;
-        let change = plan(event, &around);
-        let outcome = match around.placement() {
-            Placement::Open => IngestOutcome::Opened {
-                ticket_id: change.ticket.id.clone(),
-                message_id: change.message.id.clone(),
+        let placement = threading::place(&around);
+        let opens = placement == Placement::Open;
+        let change = plan(event, placement, &around);
+        let (ticket_id, message_id) = (change.ticket.id.clone(), change.message.id.clone());
+        let outcome = match opens {
+            true => IngestOutcome::Opened {
+                ticket_id,
+                message_id,
             },
-            Placement::Join(_) => IngestOutcome::Joined {
-                ticket_id: change.ticket.id.clone(),
-                message_id: change.message.id.clone(),
+            false => IngestOutcome::Joined {
+                ticket_id,
+                message_id,
             },
         };
         match store.commit(&change).await {
@@ -80,24 +83,16 @@ pub async fn ingest<S: IngestStore>(
     Err(IngestError::TooMuchContention(ATTEMPTS))
 }
 
-impl Surroundings {
-    fn placement(&self) -> Placement {
-        threading::place(self)
-    }
-}
-
 async fn surroundings<S: IngestStore>(
     store: &S,
     message: &NormalizedMessage,
 ) -> Result<Surroundings, StoreError> {
     let parent_ticket = match &message.in_reply_to {
         Some(parent_id) => {
-            let parent_key = NormalizedMessage {
-                external_id: parent_id.clone(),
-                ..message.clone()
-            }
-            .dedupe_key();
-            match store.find_message(&parent_key).await? {
+            match store
+                .find_message(&message.dedupe_key_of(parent_id))
+                .await?
+            {
                 Some(parent) => store.get_ticket(&parent.ticket_id).await?,
                 None => None,
             }
@@ -117,10 +112,10 @@ async fn surroundings<S: IngestStore>(
 }
 
 /// The change that puts the message on its ticket, given what was read around it.
-fn plan(event: &InboundEvent, around: &Surroundings) -> IngestChange {
+fn plan(event: &InboundEvent, placement: Placement, around: &Surroundings) -> IngestChange {
     let message = &event.message;
     let at = message.created_at;
-    let (ticket, ticket_version_before) = match around.placement() {
+    let (ticket, ticket_version_before) = match placement {
         Placement::Join(ticket) => {
             let version_before = ticket.version;
             let joined = Ticket {

@@ -91,17 +91,27 @@ pub struct NormalizedMessage {
 impl NormalizedMessage {
     /// What makes a message unique: a platform never reuses an id within an account.
     pub fn dedupe_key(&self) -> String {
-        format!("{}:{}:{}", self.source, self.account, self.external_id)
+        self.dedupe_key_of(&self.external_id)
+    }
+
+    /// The dedupe key of another message of the same source and account (the one answered).
+    pub fn dedupe_key_of(&self, external_id: &str) -> String {
+        scoped_key(self.source, &self.account, external_id)
     }
 
     /// The customer as the platform knows them; messages of one customer are ingested in order.
     pub fn author_key(&self) -> String {
-        format!("{}:{}:{}", self.source, self.account, self.author.id)
+        scoped_key(self.source, &self.account, &self.author.id)
     }
 
     pub fn message_id(&self) -> MessageId {
         MessageId::derive(self.created_at, &self.dedupe_key())
     }
+}
+
+/// An id that is unique within one source and brand account, made unique everywhere.
+pub(crate) fn scoped_key(source: Source, account: &str, id: &str) -> String {
+    format!("{source}:{account}:{id}")
 }
 
 /// A message on a ticket.
