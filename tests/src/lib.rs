@@ -3,11 +3,13 @@
 //! - [`emulator`]: deploys template.yaml into the moto emulator, one stack per test.
 //! - [`events`]: integrator events and their signatures, computed independently of the code.
 //! - [`contract`]: the behaviour every adapter of a port must have, as generic async functions.
+//! - [`http`]: calls a router in-process.
 //! - [`runner`]: starts the real `socialcare-local` binary and drives it over HTTP.
 
 pub mod contract;
 pub mod emulator;
 pub mod events;
+pub mod http;
 pub mod runner;
 
 use std::path::PathBuf;

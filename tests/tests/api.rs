@@ -9,6 +9,7 @@ use socialcare_app::error::json_errors;
 use socialcare_domain::ingest::ingest;
 use socialcare_sqlite::{Database, SqliteStore};
 use socialcare_tests::events::inbound;
+use socialcare_tests::http::call;
 use tower::ServiceExt;
 
 const KEY: &str = "sk_api_tests_key_123";
@@ -41,19 +42,7 @@ async fn get(app: &axum::Router, path: &str, key: Option<&str>) -> (StatusCode, 
     if let Some(key) = key {
         request = request.header("authorization", format!("Bearer {key}"));
     }
-    let response = app
-        .clone()
-        .oneshot(request.body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    let status = response.status();
-    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-        .await
-        .unwrap();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
+    call(app, request.body(Body::empty()).unwrap()).await
 }
 
 #[tokio::test]

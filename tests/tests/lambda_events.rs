@@ -15,8 +15,8 @@ use socialcare_domain::{InboundEvent, TicketQuery};
 use socialcare_sqlite::{Database, SqliteQueue, SqliteStore};
 use socialcare_tests::events::{generic_body, inbound, signature};
 use socialcare_tests::fixture;
+use socialcare_tests::http::call;
 use std::sync::Arc;
-use tower::ServiceExt;
 
 const SECRET: &str = "whsec_lambda_events";
 const API_KEY: &str = "sk_lambda_events_key";
@@ -40,15 +40,7 @@ fn api_app(store: SqliteStore) -> axum::Router {
 /// Runs an API Gateway v2 event through a router the way `lambda_http::run` does.
 async fn invoke(app: &axum::Router, event: &Value) -> (StatusCode, Value) {
     let request = lambda_http::request::from_str(&event.to_string()).expect("an API Gateway event");
-    let response = app.clone().oneshot(request).await.unwrap();
-    let status = response.status();
-    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-        .await
-        .unwrap();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
+    call(app, request).await
 }
 
 /// The fixture's POST request, aimed at our route with a signed integrator event.
@@ -132,14 +124,7 @@ async fn a_signed_post_through_api_gateway_then_sqs_becomes_a_ticket() {
         .await;
         assert!(response.batch_item_failures.is_empty());
 
-        let page = store
-            .list_tickets(&TicketQuery {
-                status: None,
-                limit: 10,
-                after: None,
-            })
-            .await
-            .unwrap();
+        let page = store.list_tickets(&TicketQuery::newest(10)).await.unwrap();
         assert_eq!(page.items.len(), 1);
         assert_eq!(page.items[0].subject, "Billing charged me twice");
         assert_eq!(page.items[0].created_at, now() - Duration::minutes(1));
@@ -186,14 +171,7 @@ async fn a_poison_record_fails_alone_and_holds_back_only_its_own_group() {
         .collect();
     // a-3 comes after the poison in ann's group: it waits to keep her messages in order.
     assert_eq!(failed, ["a-2", "a-3"]);
-    let page = store
-        .list_tickets(&TicketQuery {
-            status: None,
-            limit: 10,
-            after: None,
-        })
-        .await
-        .unwrap();
+    let page = store.list_tickets(&TicketQuery::newest(10)).await.unwrap();
     assert_eq!(
         page.items.len(),
         2,

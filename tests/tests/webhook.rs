@@ -14,8 +14,8 @@ use socialcare_domain::{InboundEvent, TicketQuery};
 use socialcare_sqlite::{Database, SqliteQueue, SqliteStore};
 use socialcare_tests::emulator;
 use socialcare_tests::events::{generic_body, signature};
+use socialcare_tests::http::call;
 use std::sync::Arc;
-use tower::ServiceExt;
 
 const SECRET: &str = "whsec_webhook_tests";
 
@@ -43,18 +43,6 @@ fn signed(body: &Value) -> Request<Body> {
     let bytes = serde_json::to_vec(body).unwrap();
     let signature = signature(SECRET, now(), &bytes);
     post(bytes, Some(signature))
-}
-
-async fn call(app: &axum::Router, request: Request<Body>) -> (StatusCode, Value) {
-    let response = app.clone().oneshot(request).await.unwrap();
-    let status = response.status();
-    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-        .await
-        .unwrap();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
 }
 
 fn event() -> Value {
@@ -300,14 +288,7 @@ where
         ..Consumer::default()
     };
     while consumer.once(&queue, &store).await.unwrap() > 0 {}
-    let page = store
-        .list_tickets(&TicketQuery {
-            status: None,
-            limit: 10,
-            after: None,
-        })
-        .await
-        .unwrap();
+    let page = store.list_tickets(&TicketQuery::newest(10)).await.unwrap();
     assert_eq!(page.items.len(), 1);
     let detail = store
         .ticket_detail(&page.items[0].id)

@@ -336,7 +336,7 @@ impl TicketReads for DynamoStore {
             Some(status) => ("gsi2", "gsi2pk", "gsi2sk", status_pk(status.as_str())),
             None => ("gsi1", "gsi1pk", "gsi1sk", ALL_TICKETS.to_string()),
         };
-        let wanted = query.limit as usize + 1;
+        let wanted = query.fetch_size() as usize;
         let mut tickets: Vec<Ticket> = Vec::new();
         let mut start: Option<Item> = None;
         loop {
@@ -369,16 +369,7 @@ impl TicketReads for DynamoStore {
                 break;
             }
         }
-        let next = if tickets.len() > query.limit as usize {
-            tickets.truncate(query.limit as usize);
-            tickets.last().map(Ticket::cursor)
-        } else {
-            None
-        };
-        Ok(Page {
-            items: tickets,
-            next,
-        })
+        Ok(query.page(tickets))
     }
 }
 

@@ -3,7 +3,7 @@
 use crate::customer::Customer;
 use crate::ids::{CustomerId, TicketId};
 use crate::message::{Message, Source};
-use crate::page::Cursor;
+use crate::page::{Cursor, Page};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -115,6 +115,35 @@ pub struct TicketQuery {
 impl TicketQuery {
     pub const DEFAULT_LIMIT: u32 = 50;
     pub const MAX_LIMIT: u32 = 200;
+
+    /// The first `limit` tickets of any status.
+    pub fn newest(limit: u32) -> Self {
+        Self {
+            status: None,
+            limit,
+            after: None,
+        }
+    }
+
+    /// Stores fetch one ticket more than asked: whether it exists tells if a next page does.
+    pub fn fetch_size(&self) -> u32 {
+        self.limit + 1
+    }
+
+    /// The page of a fetch of [`Self::fetch_size`] tickets, newest first.
+    pub fn page(&self, mut fetched: Vec<Ticket>) -> Page<Ticket> {
+        let limit = self.limit as usize;
+        let next = if fetched.len() > limit {
+            fetched.truncate(limit);
+            fetched.last().map(Ticket::cursor)
+        } else {
+            None
+        };
+        Page {
+            items: fetched,
+            next,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -247,8 +247,8 @@ impl TicketReads for SqliteStore {
             .as_ref()
             .map(Cursor::sort_key)
             .unwrap_or_else(|| "~".to_string());
-        let limit = query.limit;
-        let mut tickets = self
+        let fetch = query.fetch_size();
+        let tickets = self
             .read(move |conn| {
                 // Two statements rather than "?1 IS NULL OR status = ?1", so that each one
                 // walks its own index.
@@ -264,27 +264,18 @@ impl TicketReads for SqliteStore {
                             "SELECT data FROM tickets WHERE status = ?1 AND sort_key < ?2
                              ORDER BY sort_key DESC LIMIT ?3",
                         )?,
-                        params![status, before, limit + 1],
+                        params![status, before, fetch],
                     ),
                     None => rows(
                         conn.prepare(
                             "SELECT data FROM tickets WHERE sort_key < ?1
                              ORDER BY sort_key DESC LIMIT ?2",
                         )?,
-                        params![before, limit + 1],
+                        params![before, fetch],
                     ),
                 }
             })
             .await?;
-        let next = if tickets.len() > limit as usize {
-            tickets.truncate(limit as usize);
-            tickets.last().map(Ticket::cursor)
-        } else {
-            None
-        };
-        Ok(Page {
-            items: tickets,
-            next,
-        })
+        Ok(query.page(tickets))
     }
 }
