@@ -22,8 +22,9 @@ pub fn repo_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// A file from the shared fixtures (`../shared/fixtures/` beside the repository), unchanged.
+/// A file from `tests/fixtures/`: real payloads from public sources, copied byte for byte (see
+/// `tests/fixtures/SOURCES.md`), so that a clean clone has them.
 pub fn fixture(relative: &str) -> String {
-    let path = repo_root().join("../shared/fixtures").join(relative);
+    let path = repo_root().join("tests/fixtures").join(relative);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("fixture {}: {e}", path.display()))
 }
