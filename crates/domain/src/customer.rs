@@ -37,8 +37,9 @@ pub struct Customer {
     pub name: Option<String>,
     pub email: Option<String>,
     pub identities: Vec<Identity>,
-    /// The ticket new messages of this customer join, while it is open.
-    pub open_ticket_id: Option<TicketId>,
+    /// The ticket their latest message went to; their next message joins it while it is
+    /// active (open or pending).
+    pub latest_ticket_id: Option<TicketId>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// Bumped on every write; writes are conditional on it.

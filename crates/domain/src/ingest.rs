@@ -100,7 +100,7 @@ async fn surroundings<S: IngestStore>(
         None => None,
     };
     let customer = store.find_customer(&message.author_key()).await?;
-    let customer_ticket = match customer.as_ref().and_then(|c| c.open_ticket_id.as_ref()) {
+    let customer_ticket = match customer.as_ref().and_then(|c| c.latest_ticket_id.as_ref()) {
         Some(id) if parent_ticket.is_none() => store.get_ticket(id).await?,
         _ => None,
     };
@@ -144,7 +144,7 @@ fn plan(event: &InboundEvent, placement: Placement, around: &Surroundings) -> In
                         false => seen.clone(),
                     })
                     .collect(),
-                open_ticket_id: Some(ticket.id.clone()),
+                latest_ticket_id: Some(ticket.id.clone()),
                 updated_at: known.updated_at.max(at),
                 version: known.version + 1,
                 ..known.clone()
@@ -158,7 +158,7 @@ fn plan(event: &InboundEvent, placement: Placement, around: &Surroundings) -> In
                 name: message.author.name.clone(),
                 email: message.author.email.clone(),
                 identities: vec![identity.clone()],
-                open_ticket_id: Some(ticket.id.clone()),
+                latest_ticket_id: Some(ticket.id.clone()),
                 created_at: at,
                 updated_at: at,
                 version: 1,

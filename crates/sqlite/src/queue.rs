@@ -129,6 +129,7 @@ impl SqliteQueue {
                  ORDER BY seq LIMIT ?3",
             )?;
             let rows = candidates
+                // More than `max`: some candidates may be moved to the dead-letter queue instead.
                 .query_map(params![queue, now, max * 2 + 10], |row| {
                     Ok((
                         row.get::<_, i64>(0)?,
@@ -294,5 +295,52 @@ impl Queue for SqliteQueue {
         .await?;
         self.sent.notify_waiters();
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeZone, Utc};
+    use socialcare_domain::ports::FixedClock;
+
+    // Delays belong to standard queues; the SQS side of this contract arrives with the first
+    // standard queue in template.yaml (the outbox).
+    #[tokio::test]
+    async fn a_delayed_message_is_invisible_until_its_delay_passes() {
+        let start = Utc.with_ymd_and_hms(2026, 11, 22, 9, 0, 0).unwrap();
+        let clock = Arc::new(FixedClock::new(start));
+        let options = QueueOptions {
+            fifo: false,
+            visibility_timeout: Duration::from_secs(30),
+            max_receive_count: 5,
+            dead_letter: None,
+        };
+        let queue = SqliteQueue::with_clock(
+            Database::in_memory().unwrap(),
+            "later",
+            options,
+            clock.clone(),
+        );
+        let delayed = Outgoing {
+            body: "remind".into(),
+            group_id: None,
+            dedupe_id: None,
+            delay: Duration::from_secs(600),
+        };
+        queue.send(delayed.clone()).await.unwrap();
+        assert!(queue.receive(10, Duration::ZERO).await.unwrap().is_empty());
+        clock.set(start + chrono::Duration::seconds(599));
+        assert!(queue.receive(10, Duration::ZERO).await.unwrap().is_empty());
+        clock.set(start + chrono::Duration::seconds(600));
+        let got = queue.receive(10, Duration::ZERO).await.unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].body, "remind");
+
+        let too_late = Outgoing {
+            delay: Duration::from_secs(901),
+            ..delayed
+        };
+        assert!(queue.send(too_late).await.is_err());
     }
 }

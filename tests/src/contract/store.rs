@@ -50,7 +50,7 @@ pub async fn a_first_message_opens_a_ticket<S: Store>(store: &S) {
     assert_eq!(customer.id, ticket.customer_id);
     assert_eq!(customer.name.as_deref(), Some("Customer ann"));
     assert_eq!(customer.email.as_deref(), Some("ann@example.com"));
-    assert_eq!(customer.open_ticket_id, Some(ticket_id.clone()));
+    assert_eq!(customer.latest_ticket_id, Some(ticket_id.clone()));
     assert_eq!(customer.identities.len(), 1);
     assert_eq!(customer.identities[0].key(), "integration:crm:ann");
 
