@@ -40,6 +40,8 @@ pub fn inbound(id: &str, customer: &str, text: &str, at: DateTime<Utc>) -> Inbou
             direction: Direction::Inbound,
             external_id: id.into(),
             in_reply_to: None,
+            thread_id: None,
+            conversation_id: None,
             author: Author {
                 id: customer.into(),
                 name: Some(format!("Customer {customer}")),

@@ -6,8 +6,6 @@
 
 pub mod api;
 pub mod error;
-pub mod generic;
 pub mod ingest;
 pub mod logging;
-pub mod signature;
 pub mod webhook;

@@ -1,8 +1,6 @@
 //! The webhook intake: verify, normalize, enqueue, and only then answer 2xx.
 
 use crate::error::ApiError;
-use crate::generic::{self, EventError};
-use crate::signature::{self, SignatureError};
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -13,6 +11,11 @@ use serde_json::{Value, json};
 use socialcare_domain::ids::key_digest;
 use socialcare_domain::ports::{Clock, Outgoing, Queue};
 use socialcare_domain::{InboundEvent, NormalizedMessage};
+use socialcare_webhooks::integration::{
+    self,
+    signature::{self, SignatureError},
+};
+use socialcare_webhooks::payload::PayloadError;
 use std::sync::Arc;
 
 /// Platforms send far less; anything bigger is refused before it is read further.
@@ -40,7 +43,7 @@ async fn receive_generic<Q: Queue>(
     let now = state.clock.now();
     let header = headers.get(signature::HEADER).map(|value| value.as_bytes());
     signature::verify(&state.integration_secret, header, &body, now).map_err(refused)?;
-    let message = generic::normalize(&body).map_err(invalid)?;
+    let message = integration::normalize(&body).map_err(invalid)?;
     enqueue(&state.inbound, message, now).await
 }
 
@@ -70,10 +73,10 @@ fn refused(e: SignatureError) -> ApiError {
     ApiError::new(StatusCode::UNAUTHORIZED, code, e.to_string())
 }
 
-fn invalid(e: EventError) -> ApiError {
+fn invalid(e: PayloadError) -> ApiError {
     match e {
-        EventError::Syntax(_) => ApiError::bad_request("invalid_json", e.to_string()),
-        EventError::Field { .. } => ApiError::new(
+        PayloadError::Syntax(_) => ApiError::bad_request("invalid_json", e.to_string()),
+        PayloadError::Field { .. } => ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_event",
             e.to_string(),

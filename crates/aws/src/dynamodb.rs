@@ -390,6 +390,8 @@ mod tests {
             direction: Direction::Inbound,
             external_id: "1".into(),
             in_reply_to: Some("0".into()),
+            thread_id: None,
+            conversation_id: None,
             author: Author {
                 id: "7".into(),
                 name: Some("Ann".into()),

@@ -78,6 +78,13 @@ pub struct NormalizedMessage {
     pub external_id: String,
     /// The platform's id of the message this one answers.
     pub in_reply_to: Option<String>,
+    /// The public thread it belongs to: the post a comment is on, the tweet a reply chain
+    /// started from, when the platform says.
+    #[serde(default)]
+    pub thread_id: Option<String>,
+    /// The private conversation it belongs to (a DM conversation), when the platform says.
+    #[serde(default)]
+    pub conversation_id: Option<String>,
     pub author: Author,
     pub text: String,
     #[serde(default)]

@@ -80,6 +80,8 @@ mod tests {
             direction,
             external_id: "m2".into(),
             in_reply_to: None,
+            thread_id: None,
+            conversation_id: None,
             author: Author {
                 id: "c".into(),
                 name: None,

@@ -1,6 +1,7 @@
 //! The integrators' webhook body (`POST /webhooks/generic`): a public contract, documented in
 //! the README. Unknown fields are ignored, so integrators may send more than we read.
 
+use crate::payload::{PayloadError as EventError, parse};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use socialcare_domain::{Attachment, Author, Channel, Direction, NormalizedMessage, Source};
@@ -32,56 +33,26 @@ pub struct GenericCustomer {
 
 pub const DEFAULT_SOURCE: &str = "integration";
 
-/// Why a body is not an event we accept.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum EventError {
-    /// Not JSON at all (or not UTF-8, or nested too deep).
-    #[error("the body is not valid JSON: {0}")]
-    Syntax(String),
-    /// JSON, but a field is missing or has the wrong type or value.
-    #[error("{field}: {problem}")]
-    Field { field: String, problem: String },
-}
-
-fn field_error(field: &str, problem: &str) -> EventError {
-    EventError::Field {
-        field: field.to_string(),
-        problem: problem.to_string(),
-    }
-}
-
 const MAX_ID_CHARS: usize = 256;
 const MAX_SOURCE_CHARS: usize = 64;
 
 /// Parses and checks a body, then maps it to the normalized message.
 pub fn normalize(body: &[u8]) -> Result<NormalizedMessage, EventError> {
-    let mut deserializer = serde_json::Deserializer::from_slice(body);
-    let event: GenericEvent = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        match inner.classify() {
-            serde_json::error::Category::Data => EventError::Field {
-                field: if path == "." { "body".into() } else { path },
-                problem: inner.to_string(),
-            },
-            _ => EventError::Syntax(inner.to_string()),
-        }
-    })?;
-    deserializer
-        .end()
-        .map_err(|e| EventError::Syntax(e.to_string()))?;
-    event.into_message()
+    parse::<GenericEvent>(body)?.into_message()
 }
 
 fn check_id(field: &str, value: &str) -> Result<(), EventError> {
     if value.trim().is_empty() {
-        return Err(field_error(field, "must not be empty"));
+        return Err(EventError::field(field, "must not be empty"));
     }
     if value.chars().count() > MAX_ID_CHARS {
-        return Err(field_error(field, "must be at most 256 characters"));
+        return Err(EventError::field(field, "must be at most 256 characters"));
     }
     if value.chars().any(char::is_control) {
-        return Err(field_error(field, "must not contain control characters"));
+        return Err(EventError::field(
+            field,
+            "must not contain control characters",
+        ));
     }
     Ok(())
 }
@@ -100,21 +71,21 @@ impl GenericEvent {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
         if !source_ok {
-            return Err(field_error(
+            return Err(EventError::field(
                 "source",
                 "must be 1 to 64 letters, digits, '-', '_' or '.'",
             ));
         }
         if self.customer.name.trim().is_empty() {
-            return Err(field_error("customer.name", "must not be empty"));
+            return Err(EventError::field("customer.name", "must not be empty"));
         }
         if self.text.trim().is_empty() && self.attachments.is_empty() {
-            return Err(field_error("text", "must not be empty"));
+            return Err(EventError::field("text", "must not be empty"));
         }
         if let Some(url) = &self.callback_url {
             let web = url.starts_with("https://") || url.starts_with("http://");
             if !web || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
-                return Err(field_error("callback_url", "must be an http(s) URL"));
+                return Err(EventError::field("callback_url", "must be an http(s) URL"));
             }
         }
         Ok(NormalizedMessage {
@@ -124,6 +95,8 @@ impl GenericEvent {
             direction: Direction::Inbound,
             external_id: self.id,
             in_reply_to: self.in_reply_to,
+            thread_id: None,
+            conversation_id: None,
             author: Author {
                 id: self.customer.id,
                 name: Some(self.customer.name),
