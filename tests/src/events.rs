@@ -42,6 +42,7 @@ pub fn inbound(id: &str, customer: &str, text: &str, at: DateTime<Utc>) -> Inbou
             in_reply_to: None,
             thread_id: None,
             conversation_id: None,
+            recipient_id: None,
             author: Author {
                 id: customer.into(),
                 name: Some(format!("Customer {customer}")),

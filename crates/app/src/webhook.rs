@@ -84,7 +84,8 @@ fn invalid(e: PayloadError) -> ApiError {
     }
 }
 
-/// Puts a normalized message on the inbound queue. One customer's messages share a FIFO group
+/// Puts a normalized message on the inbound queue. One customer's messages (theirs and the
+/// brand's to them) share a FIFO group
 /// (ingested in order); the dedupe id drops a platform's retries within five minutes.
 pub async fn enqueue<Q: Queue>(
     inbound: &Q,
@@ -92,7 +93,7 @@ pub async fn enqueue<Q: Queue>(
     received_at: chrono::DateTime<chrono::Utc>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let message_id = message.message_id();
-    let group_id = key_digest(&message.author_key());
+    let group_id = key_digest(&message.customer_key());
     let dedupe_id = key_digest(&message.dedupe_key());
     let event = InboundEvent {
         message,

@@ -392,6 +392,7 @@ mod tests {
             in_reply_to: Some("0".into()),
             thread_id: None,
             conversation_id: None,
+            recipient_id: None,
             author: Author {
                 id: "7".into(),
                 name: Some("Ann".into()),

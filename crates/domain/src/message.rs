@@ -85,6 +85,10 @@ pub struct NormalizedMessage {
     /// The private conversation it belongs to (a DM conversation), when the platform says.
     #[serde(default)]
     pub conversation_id: Option<String>,
+    /// The platform user it is addressed to (a DM's recipient, the author replied to), when
+    /// known: for the brand's own messages, that is the customer.
+    #[serde(default)]
+    pub recipient_id: Option<String>,
     pub author: Author,
     pub text: String,
     #[serde(default)]
@@ -106,9 +110,20 @@ impl NormalizedMessage {
         scoped_key(self.source, &self.account, external_id)
     }
 
-    /// The customer as the platform knows them; messages of one customer are ingested in order.
+    /// The author as the platform knows them.
     pub fn author_key(&self) -> String {
         scoped_key(self.source, &self.account, &self.author.id)
+    }
+
+    /// The customer this message is from or, for the brand's own messages, to; one customer's
+    /// messages are ingested in order.
+    pub fn customer_key(&self) -> String {
+        match (self.direction, &self.recipient_id) {
+            (Direction::Outbound, Some(customer)) => {
+                scoped_key(self.source, &self.account, customer)
+            }
+            _ => self.author_key(),
+        }
     }
 
     pub fn message_id(&self) -> MessageId {

@@ -82,6 +82,7 @@ mod tests {
             in_reply_to: None,
             thread_id: None,
             conversation_id: None,
+            recipient_id: None,
             author: Author {
                 id: "c".into(),
                 name: None,

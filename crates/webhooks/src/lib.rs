@@ -6,3 +6,4 @@
 
 pub mod integration;
 pub mod payload;
+pub mod x;

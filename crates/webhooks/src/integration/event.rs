@@ -97,6 +97,7 @@ impl GenericEvent {
             in_reply_to: self.in_reply_to,
             thread_id: None,
             conversation_id: None,
+            recipient_id: None,
             author: Author {
                 id: self.customer.id,
                 name: Some(self.customer.name),
