@@ -15,6 +15,9 @@ pub mod ticket;
 pub use customer::{Customer, Identity};
 pub use ids::{CustomerId, MessageId, TicketId};
 pub use ingest::{InboundEvent, IngestOutcome};
-pub use message::{Attachment, Author, Channel, Direction, Message, NormalizedMessage, Source};
+pub use message::{
+    Attachment, Author, ChangeKind, Channel, Direction, Message, MessageChange, NormalizedMessage,
+    Source,
+};
 pub use page::{Cursor, Page};
 pub use ticket::{Ticket, TicketDetail, TicketQuery, TicketStatus};

@@ -131,6 +131,29 @@ impl NormalizedMessage {
     }
 }
 
+/// A platform telling that a message it delivered before has changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageChange {
+    pub source: Source,
+    pub account: String,
+    /// The platform's id of the message that changed.
+    pub external_id: String,
+    pub change: ChangeKind,
+    /// When the platform says it changed.
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ChangeKind {
+    /// The author edited it; this is the new text.
+    Edited { text: String },
+    /// The author (or the platform) deleted it.
+    Removed,
+    /// The brand hid it from the public.
+    Hidden,
+}
+
 /// An id that is unique within one source and brand account, made unique everywhere.
 pub(crate) fn scoped_key(source: Source, account: &str, id: &str) -> String {
     format!("{source}:{account}:{id}")

@@ -1,5 +1,17 @@
 //! Why a payload is refused, shared by every platform's parser.
 
+use socialcare_domain::{MessageChange, NormalizedMessage};
+
+/// What one webhook delivery holds, whichever platform sent it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Delivery {
+    pub messages: Vec<NormalizedMessage>,
+    /// Edits, removals and hidings of messages delivered before.
+    pub changes: Vec<MessageChange>,
+    /// What was accepted but is neither (reactions, reads, follows...), for the logs.
+    pub ignored: Vec<String>,
+}
+
 /// Why a body is not an event we accept.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PayloadError {

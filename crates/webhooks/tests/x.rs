@@ -2,8 +2,9 @@
 
 use chrono::{TimeZone, Utc};
 use socialcare_domain::{Attachment, Channel, Direction, NormalizedMessage, Source};
+use socialcare_webhooks::payload::Delivery;
 use socialcare_webhooks::payload::PayloadError;
-use socialcare_webhooks::x::account_activity::{Delivery, parse_delivery};
+use socialcare_webhooks::x::account_activity::parse_delivery;
 
 const BRAND: &str = "1100000000000000001";
 
@@ -17,7 +18,8 @@ fn fixture(name: &str) -> Vec<u8> {
 
 fn delivery(name: &str) -> Delivery {
     let delivery = parse_delivery(&fixture(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
-    assert_eq!(delivery.account, BRAND);
+    assert!(delivery.messages.iter().all(|m| m.account == BRAND));
+    assert!(delivery.changes.is_empty());
     delivery
 }
 

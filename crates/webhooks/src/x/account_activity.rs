@@ -1,10 +1,9 @@
 //! The Account Activity API envelope: `for_user_id` names the brand account, and each kind of
 //! activity comes in its own array.
 
-use crate::payload::{PayloadError, parse};
+use crate::payload::{Delivery, PayloadError, parse};
 use crate::x::model::{DirectMessageEvent, Skipped, Tweet, User};
 use serde::Deserialize;
-use socialcare_domain::NormalizedMessage;
 use std::collections::HashMap;
 
 #[derive(Debug, Deserialize)]
@@ -20,15 +19,6 @@ struct Envelope {
     // deletions, revocations) is accepted and not turned into messages.
     #[serde(flatten)]
     other: HashMap<String, serde::de::IgnoredAny>,
-}
-
-/// What one delivery holds for the brand account `account`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Delivery {
-    pub account: String,
-    pub messages: Vec<NormalizedMessage>,
-    /// What was accepted but is not a message, for the logs: `favorite_events`, `retweet`...
-    pub ignored: Vec<String>,
 }
 
 pub fn parse_delivery(body: &[u8]) -> Result<Delivery, PayloadError> {
@@ -66,8 +56,8 @@ pub fn parse_delivery(body: &[u8]) -> Result<Delivery, PayloadError> {
         }
     }
     Ok(Delivery {
-        account,
         messages,
+        changes: Vec::new(),
         ignored,
     })
 }
