@@ -5,5 +5,6 @@
 //! Nothing here panics on any input; each parser is covered by property tests.
 
 pub mod integration;
+pub mod meta;
 pub mod payload;
 pub mod x;
