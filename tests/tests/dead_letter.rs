@@ -4,8 +4,8 @@
 use chrono::{TimeZone, Utc};
 use socialcare_app::ingest::Consumer;
 use socialcare_aws::{DynamoStore, SqsQueue};
-use socialcare_domain::TicketQuery;
 use socialcare_domain::ports::{IngestStore, Outgoing, Queue, TicketReads};
+use socialcare_domain::{QueuedEvent, TicketQuery};
 use socialcare_sqlite::{Database, SqliteQueue, SqliteStore};
 use socialcare_tests::emulator;
 use socialcare_tests::events::inbound;
@@ -18,7 +18,8 @@ async fn poison_goes_to_the_dead_letter_queue<Q: Queue, S: IngestStore + TicketR
 ) {
     let at = Utc.with_ymd_and_hms(2026, 11, 22, 9, 0, 0).unwrap();
     let good = |id: &str, customer: &str| {
-        let body = serde_json::to_string(&inbound(id, customer, "help", at)).unwrap();
+        let event = QueuedEvent::Message(inbound(id, customer, "help", at));
+        let body = serde_json::to_string(&event).unwrap();
         Outgoing::fifo(body, customer.into(), id.into())
     };
     queue.send(good("a1", "ann")).await.unwrap();

@@ -11,7 +11,7 @@ use socialcare_app::error::json_errors;
 use socialcare_app::ingest::handle_sqs_event;
 use socialcare_app::webhook::{self, WebhookState};
 use socialcare_domain::ports::{FixedClock, Queue, TicketReads};
-use socialcare_domain::{InboundEvent, TicketQuery};
+use socialcare_domain::{QueuedEvent, TicketQuery};
 use socialcare_sqlite::{Database, SqliteQueue, SqliteStore};
 use socialcare_tests::events::{generic_body, inbound, signature};
 use socialcare_tests::fixture;
@@ -150,7 +150,12 @@ async fn the_sqs_fixtures_as_they_are_are_reported_as_failed() {
 #[tokio::test]
 async fn a_poison_record_fails_alone_and_holds_back_only_its_own_group() {
     let body = |id: &str, customer: &str, minute: i64| -> String {
-        let event: InboundEvent = inbound(id, customer, "help", now() + Duration::minutes(minute));
+        let event = QueuedEvent::Message(inbound(
+            id,
+            customer,
+            "help",
+            now() + Duration::minutes(minute),
+        ));
         serde_json::to_string(&event).unwrap()
     };
     let store = SqliteStore::new(Database::in_memory().unwrap());

@@ -10,7 +10,7 @@ use socialcare_app::ingest::Consumer;
 use socialcare_app::webhook::{WebhookState, routes};
 use socialcare_aws::{DynamoStore, SqsQueue};
 use socialcare_domain::ports::{FixedClock, IngestStore, Queue, TicketReads};
-use socialcare_domain::{InboundEvent, TicketQuery};
+use socialcare_domain::{QueuedEvent, TicketQuery};
 use socialcare_sqlite::{Database, SqliteQueue, SqliteStore};
 use socialcare_tests::emulator;
 use socialcare_tests::events::{generic_body, signature};
@@ -67,7 +67,9 @@ async fn a_signed_event_is_queued_then_answered_202() {
 
     let queued = queue.receive(10, std::time::Duration::ZERO).await.unwrap();
     assert_eq!(queued.len(), 1);
-    let event: InboundEvent = serde_json::from_str(&queued[0].body).unwrap();
+    let QueuedEvent::Message(event) = serde_json::from_str(&queued[0].body).unwrap() else {
+        panic!("a message event")
+    };
     assert_eq!(answer["message_id"], event.message.message_id().to_string());
     assert_eq!(event.received_at, now());
     assert_eq!(event.message.external_id, "crm-1");

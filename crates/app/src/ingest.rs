@@ -6,8 +6,8 @@
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use futures::future::join_all;
-use socialcare_domain::InboundEvent;
-use socialcare_domain::ingest::{IngestOutcome, ingest};
+use socialcare_domain::QueuedEvent;
+use socialcare_domain::ingest::{ChangeOutcome, IngestOutcome, apply_change, ingest};
 use socialcare_domain::ports::{IngestStore, Queue, QueueError};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -42,32 +42,52 @@ pub async fn ingest_batch<S: IngestStore>(store: &S, records: Vec<QueueRecord>) 
 }
 
 async fn ingest_one<S: IngestStore>(store: &S, record: &QueueRecord) -> Result<(), ()> {
-    let event: InboundEvent = serde_json::from_str(&record.body).map_err(|e| {
-        tracing::error!(queue_message_id = %record.message_id, error = %e, "unreadable queue message");
+    let queue_message_id = record.message_id.as_str();
+    let event: QueuedEvent = serde_json::from_str(&record.body).map_err(|e| {
+        tracing::error!(queue_message_id, error = %e, "unreadable queue message");
     })?;
-    match ingest(store, &event).await {
-        Ok(outcome) => {
-            let (what, ticket_id, message_id) = match outcome {
-                IngestOutcome::Opened {
-                    ticket_id,
-                    message_id,
-                } => ("opened", ticket_id, message_id),
-                IngestOutcome::Joined {
-                    ticket_id,
-                    message_id,
-                } => ("joined", ticket_id, message_id),
-                IngestOutcome::Duplicate {
-                    ticket_id,
-                    message_id,
-                } => ("duplicate", ticket_id, message_id),
-            };
-            tracing::info!(queue_message_id = %record.message_id, %ticket_id, %message_id, outcome = what, "ingested");
-            Ok(())
-        }
-        Err(e) => {
-            tracing::error!(queue_message_id = %record.message_id, error = %e, "ingest failed");
-            Err(())
-        }
+    match event {
+        QueuedEvent::Message(event) => match ingest(store, &event).await {
+            Ok(outcome) => {
+                let (what, ticket_id, message_id) = match outcome {
+                    IngestOutcome::Opened {
+                        ticket_id,
+                        message_id,
+                    } => ("opened", ticket_id, message_id),
+                    IngestOutcome::Joined {
+                        ticket_id,
+                        message_id,
+                    } => ("joined", ticket_id, message_id),
+                    IngestOutcome::Duplicate {
+                        ticket_id,
+                        message_id,
+                    } => ("duplicate", ticket_id, message_id),
+                };
+                tracing::info!(queue_message_id, %ticket_id, %message_id, outcome = what, "ingested");
+                Ok(())
+            }
+            Err(e) => {
+                tracing::error!(queue_message_id, error = %e, "ingest failed");
+                Err(())
+            }
+        },
+        QueuedEvent::Change(event) => match apply_change(store, &event.change).await {
+            Ok(ChangeOutcome::Applied {
+                ticket_id,
+                message_id,
+            }) => {
+                tracing::info!(queue_message_id, %ticket_id, %message_id, outcome = "changed", "ingested");
+                Ok(())
+            }
+            Ok(outcome) => {
+                tracing::info!(queue_message_id, outcome = ?outcome, external_id = %event.change.external_id, "change not applied");
+                Ok(())
+            }
+            Err(e) => {
+                tracing::error!(queue_message_id, error = %e, "change failed");
+                Err(())
+            }
+        },
     }
 }
 

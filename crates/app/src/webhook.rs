@@ -10,7 +10,7 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde_json::{Value, json};
 use socialcare_domain::ids::key_digest;
 use socialcare_domain::ports::{Clock, Outgoing, Queue};
-use socialcare_domain::{InboundEvent, NormalizedMessage};
+use socialcare_domain::{InboundEvent, NormalizedMessage, QueuedEvent};
 use socialcare_webhooks::integration::{
     self,
     signature::{self, SignatureError},
@@ -95,10 +95,10 @@ pub async fn enqueue<Q: Queue>(
     let message_id = message.message_id();
     let group_id = key_digest(&message.customer_key());
     let dedupe_id = key_digest(&message.dedupe_key());
-    let event = InboundEvent {
+    let event = QueuedEvent::Message(InboundEvent {
         message,
         received_at,
-    };
+    });
     let body =
         serde_json::to_string(&event).map_err(|e| ApiError::unavailable("encoding_failed", e))?;
     inbound

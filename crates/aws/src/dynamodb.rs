@@ -225,6 +225,56 @@ impl IngestStore for DynamoStore {
             .transpose()
     }
 
+    async fn get_message(&self, dedupe_key: &str) -> Result<Option<Message>, StoreError> {
+        let Some(record) = self.get(msgkey_pk(dedupe_key), MSGKEY_SK).await? else {
+            return Ok(None);
+        };
+        let (Some(AttributeValue::S(ticket_id)), Some(AttributeValue::S(sk))) =
+            (record.get("ticket_id"), record.get("message_sk"))
+        else {
+            return Err(StoreError(format!(
+                "malformed dedupe record for {dedupe_key:?}"
+            )));
+        };
+        self.get(ticket_pk(ticket_id), sk)
+            .await?
+            .map(from_item)
+            .transpose()
+    }
+
+    async fn replace_message(
+        &self,
+        message: &Message,
+        version_before: u64,
+    ) -> Result<(), CommitError> {
+        let item = to_item(
+            message,
+            [
+                ("pk", ticket_pk(message.ticket_id.as_str())),
+                ("sk", message_sk(message)),
+            ],
+        )?;
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("version = :before")
+            .expression_attribute_values(":before", AttributeValue::N(version_before.to_string()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Err(CommitError::Conflict)
+            }
+            Err(e) => Err(CommitError::Store(failed("replace message", e))),
+        }
+    }
+
     async fn commit(&self, change: &IngestChange) -> Result<(), CommitError> {
         let table = self.table.as_str();
         let message = &change.message;
@@ -236,6 +286,7 @@ impl IngestStore for DynamoStore {
         msgkey.insert("sk".into(), s(MSGKEY_SK));
         msgkey.insert("message_id".into(), s(message.id.as_str()));
         msgkey.insert("ticket_id".into(), s(message.ticket_id.as_str()));
+        msgkey.insert("message_sk".into(), s(message_sk(message)));
         let mut writes = vec![put_new(table, msgkey)?];
 
         writes.push(put_new(
@@ -405,12 +456,7 @@ mod tests {
             created_at: at,
             callback_url: None,
         };
-        let message = Message {
-            id: body.message_id(),
-            ticket_id: TicketId::derive(at, "t"),
-            body,
-            received_at: at,
-        };
+        let message = Message::new(TicketId::derive(at, "t"), body, at);
         let item = to_item(&message, [("pk", "p".into()), ("sk", "s".into())]).unwrap();
         assert_eq!(item.get("text"), Some(&s("hello")));
         let back: Message = from_item(item).unwrap();

@@ -2,18 +2,73 @@
 
 use crate::customer::{Customer, Identity};
 use crate::ids::{CustomerId, MessageId, TicketId};
-use crate::message::{Message, NormalizedMessage};
+use crate::message::{Message, MessageChange, NormalizedMessage};
 use crate::ports::{CommitError, IngestChange, IngestStore, StoreError};
 use crate::threading::{self, Placement, Surroundings};
 use crate::ticket::{Ticket, TicketStatus};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-/// What the webhook puts on the inbound queue: a normalized message and when it arrived.
+/// A normalized message and when it arrived.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InboundEvent {
     pub message: NormalizedMessage,
     pub received_at: DateTime<Utc>,
+}
+
+/// A change to an earlier message and when it arrived.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeEvent {
+    pub change: MessageChange,
+    pub received_at: DateTime<Utc>,
+}
+
+/// What the webhook puts on the inbound queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum QueuedEvent {
+    Message(InboundEvent),
+    Change(ChangeEvent),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChangeOutcome {
+    Applied {
+        ticket_id: TicketId,
+        message_id: MessageId,
+    },
+    /// A redelivery, or older than what the message already shows.
+    AlreadyApplied,
+    /// No such message is stored (it came before socialcare was connected, or the change
+    /// overtook it); nothing to change.
+    UnknownMessage,
+}
+
+/// Applies an edit, removal or hiding to the stored message it names.
+pub async fn apply_change<S: IngestStore>(
+    store: &S,
+    change: &MessageChange,
+) -> Result<ChangeOutcome, IngestError> {
+    let key = change.message_key();
+    for _ in 0..ATTEMPTS {
+        let Some(stored) = store.get_message(&key).await? else {
+            return Ok(ChangeOutcome::UnknownMessage);
+        };
+        let Some(next) = stored.changed(change) else {
+            return Ok(ChangeOutcome::AlreadyApplied);
+        };
+        match store.replace_message(&next, stored.version).await {
+            Ok(()) => {
+                return Ok(ChangeOutcome::Applied {
+                    ticket_id: next.ticket_id,
+                    message_id: next.id,
+                });
+            }
+            Err(CommitError::Conflict) | Err(CommitError::Duplicate) => continue,
+            Err(CommitError::Store(e)) => return Err(e.into()),
+        }
+    }
+    Err(IngestError::TooMuchContention(ATTEMPTS))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -167,12 +222,7 @@ fn plan(event: &InboundEvent, placement: Placement, around: &Surroundings) -> In
         }
     };
 
-    let stored = Message {
-        id: message.message_id(),
-        ticket_id: ticket.id.clone(),
-        body: message.clone(),
-        received_at: event.received_at,
-    };
+    let stored = Message::new(ticket.id.clone(), message.clone(), event.received_at);
     IngestChange {
         message: stored,
         ticket,

@@ -14,7 +14,7 @@ pub mod ticket;
 
 pub use customer::{Customer, Identity};
 pub use ids::{CustomerId, MessageId, TicketId};
-pub use ingest::{InboundEvent, IngestOutcome};
+pub use ingest::{ChangeEvent, ChangeOutcome, InboundEvent, IngestOutcome, QueuedEvent};
 pub use message::{
     Attachment, Author, ChangeKind, Channel, Direction, Message, MessageChange, NormalizedMessage,
     Source,

@@ -154,6 +154,13 @@ pub enum ChangeKind {
     Hidden,
 }
 
+impl MessageChange {
+    /// The dedupe key of the message it changes.
+    pub fn message_key(&self) -> String {
+        scoped_key(self.source, &self.account, &self.external_id)
+    }
+}
+
 /// An id that is unique within one source and brand account, made unique everywhere.
 pub(crate) fn scoped_key(source: Source, account: &str, id: &str) -> String {
     format!("{source}:{account}:{id}")
@@ -168,4 +175,63 @@ pub struct Message {
     pub body: NormalizedMessage,
     /// When socialcare received it (for operations, never for SLAs).
     pub received_at: DateTime<Utc>,
+    /// The text before the author's first edit.
+    #[serde(default)]
+    pub original_text: Option<String>,
+    /// Platform times of the latest edit, of the removal, of the hiding.
+    #[serde(default)]
+    pub edited_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub removed_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub hidden_at: Option<DateTime<Utc>>,
+    /// Bumped on every write; writes are conditional on it.
+    #[serde(default = "first_version")]
+    pub version: u64,
+}
+
+fn first_version() -> u64 {
+    1
+}
+
+impl Message {
+    /// A new message on a ticket, as it arrived.
+    pub fn new(ticket_id: TicketId, body: NormalizedMessage, received_at: DateTime<Utc>) -> Self {
+        Self {
+            id: body.message_id(),
+            ticket_id,
+            body,
+            received_at,
+            original_text: None,
+            edited_at: None,
+            removed_at: None,
+            hidden_at: None,
+            version: 1,
+        }
+    }
+
+    /// The message after `change`, or `None` when the change is already reflected (a
+    /// redelivery) or older than what is (platforms may deliver edits out of order).
+    pub fn changed(&self, change: &MessageChange) -> Option<Message> {
+        let mut next = self.clone();
+        match &change.change {
+            ChangeKind::Edited { text } => {
+                if self.edited_at.is_some_and(|seen| seen >= change.at) {
+                    return None;
+                }
+                next.original_text = Some(
+                    self.original_text
+                        .clone()
+                        .unwrap_or_else(|| self.body.text.clone()),
+                );
+                next.body.text = text.clone();
+                next.edited_at = Some(change.at);
+            }
+            ChangeKind::Removed if self.removed_at.is_none() => next.removed_at = Some(change.at),
+            ChangeKind::Hidden if self.hidden_at.is_none() => next.hidden_at = Some(change.at),
+            ChangeKind::Removed | ChangeKind::Hidden => return None,
+        }
+        next.version = self.version + 1;
+        Some(next)
+    }
 }

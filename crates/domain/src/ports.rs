@@ -70,6 +70,20 @@ pub trait IngestStore: Send + Sync {
         id: &TicketId,
     ) -> impl Future<Output = Result<Option<Ticket>, StoreError>> + Send;
 
+    /// The whole message stored under this dedupe key, if any.
+    fn get_message(
+        &self,
+        dedupe_key: &str,
+    ) -> impl Future<Output = Result<Option<Message>, StoreError>> + Send;
+
+    /// Replaces a stored message (same id, same ticket) unless its version moved from
+    /// `version_before` (then `CommitError::Conflict`).
+    fn replace_message(
+        &self,
+        message: &Message,
+        version_before: u64,
+    ) -> impl Future<Output = Result<(), CommitError>> + Send;
+
     /// Writes the change atomically: the message (unless its dedupe key is taken), the ticket
     /// and the customer (unless their version moved), the new identities (unless taken).
     fn commit(&self, change: &IngestChange)

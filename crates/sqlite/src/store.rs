@@ -117,6 +117,43 @@ impl IngestStore for SqliteStore {
         self.read(move |conn| get_ticket(conn, &id)).await
     }
 
+    async fn get_message(&self, dedupe_key: &str) -> Result<Option<Message>, StoreError> {
+        let key = dedupe_key.to_string();
+        self.read(move |conn| {
+            conn.query_row(
+                "SELECT data FROM messages WHERE dedupe_key = ?1",
+                [key],
+                |row| row.get::<_, String>(0),
+            )
+            .optional()?
+            .map(from_json)
+            .transpose()
+        })
+        .await
+    }
+
+    async fn replace_message(
+        &self,
+        message: &Message,
+        version_before: u64,
+    ) -> Result<(), CommitError> {
+        let key = message.body.dedupe_key();
+        let data = to_json(message).map_err(|e| StoreError(describe(e)))?;
+        let replaced = self
+            .read(move |conn| {
+                conn.execute(
+                    "UPDATE messages SET data = ?2
+                     WHERE dedupe_key = ?1 AND json_extract(data, '$.version') = ?3",
+                    params![key, data, version(version_before)],
+                )
+            })
+            .await?;
+        match replaced {
+            0 => Err(CommitError::Conflict),
+            _ => Ok(()),
+        }
+    }
+
     async fn commit(&self, change: &IngestChange) -> Result<(), CommitError> {
         let change = change.clone();
         self.db

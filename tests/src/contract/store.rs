@@ -2,10 +2,11 @@
 
 use crate::events::{inbound, reply};
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use socialcare_domain::ingest::{IngestOutcome, ingest};
+use socialcare_domain::ingest::{ChangeOutcome, IngestOutcome, apply_change, ingest};
 use socialcare_domain::ports::{IngestStore, TicketReads};
 use socialcare_domain::{
-    Channel, Direction, Source, Ticket, TicketDetail, TicketId, TicketQuery, TicketStatus,
+    ChangeKind, Channel, Direction, MessageChange, Source, Ticket, TicketDetail, TicketId,
+    TicketQuery, TicketStatus,
 };
 
 pub trait Store: IngestStore + TicketReads {}
@@ -268,6 +269,91 @@ pub async fn an_empty_store_lists_nothing<S: Store>(store: &S) {
     assert_eq!(page.next, None);
 }
 
+fn change(id: &str, kind: ChangeKind, at: DateTime<Utc>) -> MessageChange {
+    MessageChange {
+        source: Source::Integration,
+        account: "crm".into(),
+        external_id: id.into(),
+        change: kind,
+        at,
+    }
+}
+
+fn edited(text: &str) -> ChangeKind {
+    ChangeKind::Edited { text: text.into() }
+}
+
+pub async fn an_edit_replaces_the_text_and_keeps_the_original<S: Store>(store: &S) {
+    let event = inbound("m1", "ann", "down", at(0));
+    let ticket_id = opened(ingest(store, &event).await.unwrap());
+    let applied = apply_change(store, &change("m1", edited("down since 6am"), at(1))).await;
+    assert_eq!(
+        applied.unwrap(),
+        ChangeOutcome::Applied {
+            ticket_id: ticket_id.clone(),
+            message_id: event.message.message_id(),
+        }
+    );
+    let message = detail(store, &ticket_id).await.messages.remove(0);
+    assert_eq!(message.body.text, "down since 6am");
+    assert_eq!(message.original_text.as_deref(), Some("down"));
+    assert_eq!(message.edited_at, Some(at(1)));
+    assert_eq!(message.version, 2);
+
+    // Redelivered, or an older edit arriving late: nothing moves.
+    for late in [at(1), at(0) + Duration::seconds(30)] {
+        let outcome = apply_change(store, &change("m1", edited("older"), late)).await;
+        assert_eq!(outcome.unwrap(), ChangeOutcome::AlreadyApplied);
+    }
+    apply_change(store, &change("m1", edited("down since 6am, help"), at(2)))
+        .await
+        .unwrap();
+    let message = detail(store, &ticket_id).await.messages.remove(0);
+    assert_eq!(message.body.text, "down since 6am, help");
+    assert_eq!(message.original_text.as_deref(), Some("down"));
+    assert_eq!(message.edited_at, Some(at(2)));
+    assert_eq!(message.version, 3);
+    assert_eq!(message.body.created_at, at(0));
+}
+
+pub async fn a_removal_and_a_hiding_are_recorded_once<S: Store>(store: &S) {
+    let ticket_id = opened(
+        ingest(store, &inbound("m1", "ann", "rude words", at(0)))
+            .await
+            .unwrap(),
+    );
+    for _ in 0..2 {
+        apply_change(store, &change("m1", ChangeKind::Hidden, at(3)))
+            .await
+            .unwrap();
+    }
+    let again = apply_change(store, &change("m1", ChangeKind::Hidden, at(4)))
+        .await
+        .unwrap();
+    assert_eq!(again, ChangeOutcome::AlreadyApplied);
+    apply_change(store, &change("m1", ChangeKind::Removed, at(5)))
+        .await
+        .unwrap();
+    let message = detail(store, &ticket_id).await.messages.remove(0);
+    assert_eq!(message.hidden_at, Some(at(3)));
+    assert_eq!(message.removed_at, Some(at(5)));
+    assert_eq!(message.body.text, "rude words");
+    assert_eq!(message.version, 3);
+}
+
+pub async fn a_change_to_an_unknown_message_changes_nothing<S: Store>(store: &S) {
+    let outcome = apply_change(store, &change("never", ChangeKind::Removed, at(1))).await;
+    assert_eq!(outcome.unwrap(), ChangeOutcome::UnknownMessage);
+    assert!(
+        store
+            .list_tickets(&query(None, 10))
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+}
+
 /// Every case, by name, for the runner macro.
 #[macro_export]
 macro_rules! store_contract {
@@ -283,7 +369,10 @@ macro_rules! store_contract {
             an_unknown_ticket_is_absent,
             tickets_list_newest_first_in_pages,
             tickets_filter_by_status,
-            an_empty_store_lists_nothing
+            an_empty_store_lists_nothing,
+            an_edit_replaces_the_text_and_keeps_the_original,
+            a_removal_and_a_hiding_are_recorded_once,
+            a_change_to_an_unknown_message_changes_nothing
         );
     };
     (@cases $make:expr; $($case:ident),+) => {
