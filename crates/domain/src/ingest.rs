@@ -24,6 +24,8 @@ pub struct ChangeEvent {
 }
 
 /// What the webhook puts on the inbound queue.
+// One lives per queue message and only while it is read; boxing would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum QueuedEvent {
