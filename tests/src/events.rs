@@ -30,6 +30,50 @@ pub fn signature(secret: &str, at: DateTime<Utc>, body: &[u8]) -> String {
     )
 }
 
+/// `x-twitter-webhooks-signature` for `body`: base64 HMAC-SHA256 with the consumer secret.
+pub fn x_signature(consumer_secret: &str, body: &[u8]) -> String {
+    use base64::Engine;
+    let mut mac =
+        <Hmac<Sha256> as KeyInit>::new_from_slice(consumer_secret.as_bytes()).expect("any key");
+    mac.update(body);
+    format!(
+        "sha256={}",
+        base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+    )
+}
+
+/// `X-Hub-Signature-256` for `body`: hex HMAC-SHA256 with the Meta app secret.
+pub fn meta_signature(app_secret: &str, body: &[u8]) -> String {
+    let mut mac =
+        <Hmac<Sha256> as KeyInit>::new_from_slice(app_secret.as_bytes()).expect("any key");
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// The brand accounts of the X and Meta fixtures, as a SOCIALCARE_CONFIG document.
+pub const FIXTURE_ACCOUNTS: &str = r#"
+[[accounts]]
+platform = "x"
+id = "1100000000000000001"
+handle = "acme_care"
+
+[[accounts]]
+platform = "facebook"
+id = "1234567890321"
+
+[[accounts]]
+platform = "facebook"
+id = "12345654332"
+
+[[accounts]]
+platform = "instagram"
+id = "17841452691600098"
+
+[[accounts]]
+platform = "instagram"
+id = "0"
+"#;
+
 /// A queued inbound event of the integration `crm`, as the webhook would enqueue it.
 pub fn inbound(id: &str, customer: &str, text: &str, at: DateTime<Utc>) -> InboundEvent {
     InboundEvent {

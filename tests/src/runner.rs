@@ -18,6 +18,17 @@ pub struct Driver {
 impl Driver {
     /// Starts the runner on a free loopback port with the given backend and credentials.
     pub async fn start(data: &std::path::Path, aws: bool, secret: &str, api_key: &str) -> Self {
+        Self::start_with_config(data, aws, secret, api_key, None).await
+    }
+
+    /// The same, serving the brand accounts of a SOCIALCARE_CONFIG file.
+    pub async fn start_with_config(
+        data: &std::path::Path,
+        aws: bool,
+        secret: &str,
+        api_key: &str,
+        config: Option<std::path::PathBuf>,
+    ) -> Self {
         // The runner reads its credentials from the environment, as a user would set them.
         // SAFETY: set before anything else in this test process reads the environment.
         unsafe {
@@ -29,6 +40,7 @@ impl Driver {
             data: data.to_path_buf(),
             aws,
             backend: "sqlite".into(),
+            config,
         };
         let running = socialcare_local::start(settings)
             .await
@@ -61,6 +73,22 @@ impl Driver {
             .send()
             .await
             .expect("runner answers");
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Posts raw bytes to a webhook path with extra headers; returns the status and JSON answer.
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        headers: &[(&str, String)],
+        body: Vec<u8>,
+    ) -> (StatusCode, Value) {
+        let mut request = self.http.post(format!("{}{path}", self.base)).body(body);
+        for (name, value) in headers {
+            request = request.header(*name, value);
+        }
+        let response = request.send().await.expect("runner answers");
         let status = response.status();
         (status, response.json().await.unwrap_or(Value::Null))
     }

@@ -26,11 +26,11 @@ fn now() -> DateTime<Utc> {
 }
 
 fn webhook_app(queue: SqliteQueue) -> axum::Router {
-    json_errors(webhook::routes(Arc::new(WebhookState {
-        inbound: queue,
-        integration_secret: SECRET.as_bytes().to_vec(),
-        clock: Arc::new(FixedClock::new(now())),
-    })))
+    json_errors(webhook::routes(Arc::new(WebhookState::new(
+        queue,
+        SECRET.as_bytes(),
+        Arc::new(FixedClock::new(now())),
+    ))))
 }
 
 fn api_app(store: SqliteStore) -> axum::Router {

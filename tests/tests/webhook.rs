@@ -24,11 +24,11 @@ fn now() -> DateTime<Utc> {
 }
 
 fn app<Q: Queue + 'static>(queue: Q) -> axum::Router {
-    json_errors(routes(Arc::new(WebhookState {
-        inbound: queue,
-        integration_secret: SECRET.as_bytes().to_vec(),
-        clock: Arc::new(FixedClock::new(now())),
-    })))
+    json_errors(routes(Arc::new(WebhookState::new(
+        queue,
+        SECRET.as_bytes(),
+        Arc::new(FixedClock::new(now())),
+    ))))
 }
 
 fn post(body: Vec<u8>, signature: Option<String>) -> Request<Body> {

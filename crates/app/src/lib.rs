@@ -4,8 +4,10 @@
 //! Each one is a plain async function or an axum router over the ports, so it runs the same
 //! behind API Gateway (through `lambda_http`), in `socialcare-local`, and in tests.
 
+pub mod accounts;
 pub mod api;
 pub mod error;
 pub mod ingest;
 pub mod logging;
+pub mod metrics;
 pub mod webhook;

@@ -1,21 +1,28 @@
 //! The webhook intake: verify, normalize, enqueue, and only then answer 2xx.
 
+use crate::accounts::Accounts;
 use crate::error::ApiError;
+use crate::metrics;
 use axum::body::{Body, Bytes};
+use axum::extract::Query;
 use axum::extract::State;
+use axum::extract::rejection::QueryRejection;
 use axum::http::{HeaderMap, StatusCode};
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde_json::{Value, json};
 use socialcare_domain::ids::key_digest;
 use socialcare_domain::ports::{Clock, Outgoing, Queue};
-use socialcare_domain::{InboundEvent, NormalizedMessage, QueuedEvent};
+use socialcare_domain::{ChangeEvent, InboundEvent, NormalizedMessage, QueuedEvent};
 use socialcare_webhooks::integration::{
     self,
     signature::{self, SignatureError},
 };
+use socialcare_webhooks::payload::Delivery;
 use socialcare_webhooks::payload::PayloadError;
+use socialcare_webhooks::{meta, x};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Platforms send far less; anything bigger is refused before it is read further.
@@ -23,14 +30,43 @@ pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
 pub struct WebhookState<Q> {
     pub inbound: Q,
+    /// Signs `POST /webhooks/generic`.
     pub integration_secret: Vec<u8>,
+    /// X app's consumer secret; without it `/webhooks/x` answers 404.
+    pub x_consumer_secret: Option<Vec<u8>>,
+    /// Meta app secret and the verify token of the subscription; without them
+    /// `/webhooks/meta` answers 404.
+    pub meta_app_secret: Option<Vec<u8>>,
+    pub meta_verify_token: Option<String>,
+    /// The brand accounts this deployment serves; events for others are dropped.
+    pub accounts: Accounts,
     pub clock: Arc<dyn Clock>,
+}
+
+impl<Q> WebhookState<Q> {
+    /// The integrator webhook only; set the other fields to open the platforms.
+    pub fn new(inbound: Q, integration_secret: &[u8], clock: Arc<dyn Clock>) -> Self {
+        Self {
+            inbound,
+            integration_secret: integration_secret.to_vec(),
+            x_consumer_secret: None,
+            meta_app_secret: None,
+            meta_verify_token: None,
+            accounts: Accounts::default(),
+            clock,
+        }
+    }
 }
 
 /// The webhook routes; finish with [`crate::error::json_errors`] before serving.
 pub fn routes<Q: Queue + 'static>(state: Arc<WebhookState<Q>>) -> Router {
     Router::new()
         .route("/webhooks/generic", post(receive_generic::<Q>))
+        .route("/webhooks/x", get(x_challenge::<Q>).post(receive_x::<Q>))
+        .route(
+            "/webhooks/meta",
+            get(meta_handshake::<Q>).post(receive_meta::<Q>),
+        )
         .with_state(state)
 }
 
@@ -85,29 +121,202 @@ fn invalid(e: PayloadError) -> ApiError {
 }
 
 /// Puts a normalized message on the inbound queue. One customer's messages (theirs and the
-/// brand's to them) share a FIFO group
-/// (ingested in order); the dedupe id drops a platform's retries within five minutes.
+/// brand's to them) share a FIFO group; the dedupe id drops a platform's retries within five
+/// minutes (ingest drops later ones).
 pub async fn enqueue<Q: Queue>(
     inbound: &Q,
     message: NormalizedMessage,
     received_at: chrono::DateTime<chrono::Utc>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let message_id = message.message_id();
-    let group_id = key_digest(&message.customer_key());
-    let dedupe_id = key_digest(&message.dedupe_key());
+    let (group, dedupe) = (message.customer_key(), message.dedupe_key());
     let event = QueuedEvent::Message(InboundEvent {
         message,
         received_at,
     });
-    let body =
-        serde_json::to_string(&event).map_err(|e| ApiError::unavailable("encoding_failed", e))?;
-    inbound
-        .send(Outgoing::fifo(body, group_id, dedupe_id))
-        .await
-        .map_err(|e| ApiError::unavailable("queue_unavailable", e))?;
+    send(inbound, &event, &group, &dedupe).await?;
     tracing::info!(%message_id, "queued");
     Ok((
         StatusCode::ACCEPTED,
         Json(json!({ "status": "queued", "message_id": message_id })),
     ))
+}
+
+async fn send<Q: Queue>(
+    inbound: &Q,
+    event: &QueuedEvent,
+    group: &str,
+    dedupe: &str,
+) -> Result<(), ApiError> {
+    let body =
+        serde_json::to_string(event).map_err(|e| ApiError::unavailable("encoding_failed", e))?;
+    inbound
+        .send(Outgoing::fifo(body, key_digest(group), key_digest(dedupe)))
+        .await
+        .map_err(|e| ApiError::unavailable("queue_unavailable", e))
+}
+
+/// Queues what a platform delivered for the configured accounts, drops (and counts) the rest,
+/// and answers 200 with the tally; 503 when the queue fails (the platform retries; whatever
+/// was already queued is deduplicated).
+async fn accept<Q: Queue>(
+    state: &WebhookState<Q>,
+    delivery: Delivery,
+    platform: &str,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let received_at = state.clock.now();
+    let known = |source, account: &str| state.accounts.get(source, account).is_some();
+    let (mut queued, mut dropped) = (0u64, 0u64);
+    for message in delivery.messages {
+        if !known(message.source, &message.account) {
+            tracing::warn!(source = %message.source, account = %message.account, "event for an account that is not configured; dropped");
+            dropped += 1;
+            continue;
+        }
+        let (group, dedupe) = (message.customer_key(), message.dedupe_key());
+        let event = QueuedEvent::Message(InboundEvent {
+            message,
+            received_at,
+        });
+        send(&state.inbound, &event, &group, &dedupe).await?;
+        queued += 1;
+    }
+    for change in delivery.changes {
+        if !known(change.source, &change.account) {
+            dropped += 1;
+            continue;
+        }
+        let group = change.message_key();
+        let dedupe = format!(
+            "change:{group}:{}:{}",
+            serde_json::to_string(&change.change).unwrap_or_default(),
+            change.at.timestamp_millis()
+        );
+        let event = QueuedEvent::Change(ChangeEvent {
+            change,
+            received_at,
+        });
+        send(&state.inbound, &event, &group, &dedupe).await?;
+        queued += 1;
+    }
+    if dropped > 0 {
+        metrics::count("DroppedUnknownAccount", dropped, platform);
+    }
+    if !delivery.ignored.is_empty() {
+        tracing::debug!(platform, ignored = ?delivery.ignored, "accepted, not messages");
+    }
+    Ok((
+        StatusCode::OK,
+        Json(json!({ "queued": queued, "dropped": dropped, "ignored": delivery.ignored.len() })),
+    ))
+}
+
+fn not_configured(platform: &str) -> ApiError {
+    ApiError::not_found(format!(
+        "{platform} webhooks are not configured on this deployment"
+    ))
+}
+
+type Params = Result<Query<HashMap<String, String>>, QueryRejection>;
+
+fn params(params: Params) -> Result<HashMap<String, String>, ApiError> {
+    params
+        .map(|Query(params)| params)
+        .map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))
+}
+
+/// `GET /webhooks/x?crc_token=`: X's challenge-response check.
+async fn x_challenge<Q: Queue>(
+    State(state): State<Arc<WebhookState<Q>>>,
+    query: Params,
+) -> Result<Json<Value>, ApiError> {
+    let secret = state
+        .x_consumer_secret
+        .as_deref()
+        .ok_or_else(|| not_configured("X"))?;
+    let params = params(query)?;
+    let token = params
+        .get("crc_token")
+        .filter(|token| !token.is_empty())
+        .ok_or_else(|| ApiError::bad_request("missing_crc_token", "crc_token is required"))?;
+    Ok(Json(
+        json!({ "response_token": x::signature::crc_response_token(secret, token) }),
+    ))
+}
+
+async fn receive_x<Q: Queue>(
+    State(state): State<Arc<WebhookState<Q>>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let secret = state
+        .x_consumer_secret
+        .as_deref()
+        .ok_or_else(|| not_configured("X"))?;
+    let body = read_body(body).await?;
+    let header = headers
+        .get(x::signature::HEADER)
+        .map(|value| value.as_bytes());
+    x::signature::verify(secret, header, &body).map_err(|e| {
+        let code = match e {
+            x::signature::SignatureError::Missing => "missing_signature",
+            x::signature::SignatureError::Malformed => "malformed_signature",
+            x::signature::SignatureError::Mismatch => "bad_signature",
+        };
+        ApiError::new(StatusCode::UNAUTHORIZED, code, e.to_string())
+    })?;
+    let delivery = x::account_activity::parse_delivery(&body).map_err(invalid)?;
+    accept(&state, delivery, "x").await
+}
+
+/// `GET /webhooks/meta`: the subscription handshake; echoes `hub.challenge` as plain text.
+async fn meta_handshake<Q: Queue>(
+    State(state): State<Arc<WebhookState<Q>>>,
+    query: Params,
+) -> Result<String, ApiError> {
+    let verify_token = state
+        .meta_verify_token
+        .as_deref()
+        .ok_or_else(|| not_configured("Meta"))?;
+    let params = params(query)?;
+    let param = |name: &str| params.get(name).map(String::as_str);
+    meta::signature::challenge(
+        verify_token,
+        param("hub.mode"),
+        param("hub.verify_token"),
+        param("hub.challenge"),
+    )
+    .map(str::to_string)
+    .ok_or_else(|| {
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "hub.mode must be subscribe and hub.verify_token ours",
+        )
+    })
+}
+
+async fn receive_meta<Q: Queue>(
+    State(state): State<Arc<WebhookState<Q>>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let secret = state
+        .meta_app_secret
+        .as_deref()
+        .ok_or_else(|| not_configured("Meta"))?;
+    let body = read_body(body).await?;
+    let header = headers
+        .get(meta::signature::HEADER)
+        .map(|value| value.as_bytes());
+    meta::signature::verify(secret, header, &body).map_err(|e| {
+        let code = match e {
+            meta::signature::SignatureError::Missing => "missing_signature",
+            meta::signature::SignatureError::Malformed => "malformed_signature",
+            meta::signature::SignatureError::Mismatch => "bad_signature",
+        };
+        ApiError::new(StatusCode::UNAUTHORIZED, code, e.to_string())
+    })?;
+    let delivery = meta::parse_delivery(&body).map_err(invalid)?;
+    accept(&state, delivery, "meta").await
 }

@@ -19,6 +19,10 @@ pub struct Settings {
     /// Where the embedded store keeps its data (and generated credentials).
     #[arg(long, env = "SOCIALCARE_DATA", default_value = "./.socialcare")]
     pub data: PathBuf,
+    /// The brand accounts to serve (TOML; see the README). Without it, platform webhooks are
+    /// accepted and dropped as for unknown accounts.
+    #[arg(long, env = "SOCIALCARE_CONFIG")]
+    pub config: Option<PathBuf>,
     /// Use DynamoDB and SQS (TABLE_NAME, INBOUND_QUEUE_URL; AWS_ENDPOINT_URL for an emulator).
     #[arg(long)]
     pub aws: bool,

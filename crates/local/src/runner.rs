@@ -4,6 +4,7 @@ use crate::Settings;
 use crate::credentials;
 use crate::credentials::Credentials;
 use anyhow::Context;
+use socialcare_app::accounts::Accounts;
 use socialcare_app::api::{self, ApiState};
 use socialcare_app::ingest::Consumer;
 use socialcare_app::webhook::{self, WebhookState};
@@ -84,10 +85,25 @@ where
     S: IngestStore + TicketReads + Clone + 'static,
     Q: Queue + Clone + 'static,
 {
+    let secret = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let accounts = match &settings.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading SOCIALCARE_CONFIG {}", path.display()))?;
+            Accounts::parse(&text).map_err(anyhow::Error::msg)?
+        }
+        None => Accounts::default(),
+    };
     let webhooks = webhook::routes(Arc::new(WebhookState {
-        inbound: inbound.clone(),
-        integration_secret: credentials.integration_secret.clone().into_bytes(),
-        clock: Arc::new(SystemClock),
+        x_consumer_secret: secret("X_CONSUMER_SECRET").map(String::into_bytes),
+        meta_app_secret: secret("META_APP_SECRET").map(String::into_bytes),
+        meta_verify_token: secret("META_VERIFY_TOKEN"),
+        accounts,
+        ..WebhookState::new(
+            inbound.clone(),
+            credentials.integration_secret.as_bytes(),
+            Arc::new(SystemClock),
+        )
     }));
     let api = api::routes(Arc::new(ApiState::new(store.clone(), &credentials.api_key)));
     let app = socialcare_app::error::json_errors(webhooks.merge(api));

@@ -1,0 +1,156 @@
+//! The brand accounts a deployment serves: which X user ids, Facebook pages and Instagram
+//! accounts it receives webhooks for. One TOML document: a file for the local runner
+//! (`SOCIALCARE_CONFIG`), a Secrets Manager secret on AWS. Later sections (credentials for
+//! replies, acknowledgement texts) live beside these fields in the same entries.
+//!
+//! ```toml
+//! [[accounts]]
+//! platform = "x"                 # x | facebook | instagram
+//! id = "1100000000000000001"     # X user id, Facebook page id, Instagram account id
+//! handle = "acme_care"
+//! name = "Acme Care"
+//! ```
+
+use serde::Deserialize;
+use socialcare_domain::Source;
+use std::collections::HashMap;
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Account {
+    pub platform: Platform,
+    pub id: String,
+    pub handle: Option<String>,
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Platform {
+    X,
+    Facebook,
+    Instagram,
+}
+
+impl Platform {
+    pub fn source(self) -> Source {
+        match self {
+            Platform::X => Source::X,
+            Platform::Facebook => Source::Facebook,
+            Platform::Instagram => Source::Instagram,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct Document {
+    #[serde(default)]
+    accounts: Vec<Account>,
+}
+
+/// The configured accounts, looked up by (source, platform id).
+#[derive(Debug, Clone, Default)]
+pub struct Accounts {
+    by_id: HashMap<(Source, String), Account>,
+}
+
+impl Accounts {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let document: Document =
+            toml::from_str(text).map_err(|e| format!("accounts configuration: {e}"))?;
+        let mut by_id = HashMap::new();
+        for account in document.accounts {
+            if account.id.trim().is_empty() {
+                return Err("accounts configuration: an account has an empty id".into());
+            }
+            let key = (account.platform.source(), account.id.clone());
+            if by_id.insert(key, account.clone()).is_some() {
+                return Err(format!(
+                    "accounts configuration: {:?} account {} is listed twice",
+                    account.platform, account.id
+                ));
+            }
+        }
+        Ok(Self { by_id })
+    }
+
+    pub fn get(&self, source: Source, id: &str) -> Option<&Account> {
+        self.by_id.get(&(source, id.to_string()))
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_id.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_accounts_of_every_platform() {
+        let accounts = Accounts::parse(
+            r#"
+            [[accounts]]
+            platform = "x"
+            id = "1100000000000000001"
+            handle = "acme_care"
+            name = "Acme Care"
+
+            [[accounts]]
+            platform = "facebook"
+            id = "1234567890321"
+
+            [[accounts]]
+            platform = "instagram"
+            id = "17841452691600098"
+            handle = "acme"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(accounts.len(), 3);
+        let x = accounts.get(Source::X, "1100000000000000001").unwrap();
+        assert_eq!(x.handle.as_deref(), Some("acme_care"));
+        assert_eq!(x.name.as_deref(), Some("Acme Care"));
+        assert!(accounts.get(Source::Facebook, "1234567890321").is_some());
+        assert!(
+            accounts
+                .get(Source::Instagram, "17841452691600098")
+                .is_some()
+        );
+        // the same id on another platform is another account
+        assert!(
+            accounts
+                .get(Source::Facebook, "1100000000000000001")
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn an_empty_document_has_no_accounts() {
+        assert!(Accounts::parse("").unwrap().is_empty());
+    }
+
+    #[test]
+    fn refuses_what_it_cannot_trust() {
+        for (text, says) in [
+            (
+                "[[accounts]]\nplatform = \"myspace\"\nid = \"1\"",
+                "myspace",
+            ),
+            ("[[accounts]]\nplatform = \"x\"\nid = \" \"", "empty id"),
+            (
+                "[[accounts]]\nplatform = \"x\"\nid = \"1\"\n[[accounts]]\nplatform = \"x\"\nid = \"1\"",
+                "twice",
+            ),
+            ("[[accounts]]\nplatform = \"x\"", "id"),
+            ("accounts = 3", "accounts"),
+        ] {
+            let error = Accounts::parse(text).unwrap_err();
+            assert!(error.contains(says), "{text:?}: {error}");
+        }
+    }
+}
