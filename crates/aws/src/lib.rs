@@ -6,7 +6,7 @@ mod secrets;
 mod sqs;
 
 pub use dynamodb::DynamoStore;
-pub use secrets::secret_string;
+pub use secrets::{optional_secret, secret_string};
 pub use sqs::SqsQueue;
 
 /// The shared SDK configuration, from the environment (region, credentials, endpoint).

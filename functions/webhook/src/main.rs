@@ -3,7 +3,7 @@
 use socialcare_app::accounts::Accounts;
 use socialcare_app::error::json_errors;
 use socialcare_app::webhook::{WebhookState, routes};
-use socialcare_aws::{SqsQueue, load_config, secret_string};
+use socialcare_aws::{SqsQueue, load_config, optional_secret, secret_string};
 use std::sync::Arc;
 
 #[tokio::main]
@@ -14,25 +14,18 @@ async fn main() -> Result<(), lambda_http::Error> {
         std::env::var("INTEGRATION_SECRET_ARN").expect("INTEGRATION_SECRET_ARN is set");
     let queue_url = std::env::var("INBOUND_QUEUE_URL").expect("INBOUND_QUEUE_URL is set");
     let secrets = aws_sdk_secretsmanager::Client::new(&config);
-    // Optional secrets: an empty ARN leaves that platform (or the account list) unset.
-    let optional = async |name: &str| -> Result<Option<String>, String> {
-        match std::env::var(name).unwrap_or_default() {
-            arn if arn.is_empty() => Ok(None),
-            arn => secret_string(&secrets, &arn).await.map(Some),
-        }
-    };
-    let accounts = match optional("ACCOUNTS_SECRET_ARN").await? {
+    let accounts = match optional_secret(&secrets, "ACCOUNTS_SECRET_ARN").await? {
         Some(text) => Accounts::parse(&text)?,
         None => Accounts::default(),
     };
     let state = WebhookState {
-        x_consumer_secret: optional("X_CONSUMER_SECRET_ARN")
+        x_consumer_secret: optional_secret(&secrets, "X_CONSUMER_SECRET_ARN")
             .await?
             .map(String::into_bytes),
-        meta_app_secret: optional("META_APP_SECRET_ARN")
+        meta_app_secret: optional_secret(&secrets, "META_APP_SECRET_ARN")
             .await?
             .map(String::into_bytes),
-        meta_verify_token: optional("META_VERIFY_TOKEN_ARN").await?,
+        meta_verify_token: optional_secret(&secrets, "META_VERIFY_TOKEN_ARN").await?,
         accounts,
         ..WebhookState::new(
             SqsQueue::new(aws_sdk_sqs::Client::new(&config), queue_url),
