@@ -1,0 +1,1 @@
+//! Benchmarks only; see `webhooks.rs`. Run with `cargo bench -p socialcare-benches`.
