@@ -19,7 +19,6 @@ fn fixture(name: &str) -> Vec<u8> {
 fn delivery(name: &str) -> Delivery {
     let delivery = parse_delivery(&fixture(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
     assert!(delivery.messages.iter().all(|m| m.account == BRAND));
-    assert!(delivery.changes.is_empty());
     delivery
 }
 
@@ -188,6 +187,22 @@ fn the_brands_own_dm_is_outbound_in_the_same_conversation() {
         Some("1100000000000000001-3001969357")
     );
     assert_eq!(m.customer_key(), "x:1100000000000000001:3001969357");
+}
+
+#[test]
+fn a_deleted_tweet_is_a_removal() {
+    let d = delivery("tweet-delete.json");
+    assert!(d.messages.is_empty() && d.ignored.is_empty());
+    assert_eq!(
+        d.changes,
+        vec![socialcare_domain::MessageChange {
+            source: Source::X,
+            account: BRAND.into(),
+            external_id: "1992500000000000003".into(),
+            change: socialcare_domain::ChangeKind::Removed,
+            at: millis(1_795_350_000_000),
+        }]
+    );
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! activity comes in its own array.
 
 use crate::payload::{Delivery, PayloadError, parse};
-use crate::x::model::{DirectMessageEvent, Skipped, Tweet, User};
+use crate::x::model::{DirectMessageEvent, Skipped, Tweet, TweetDelete, User};
 use serde::Deserialize;
 use std::collections::HashMap;
 
@@ -14,9 +14,11 @@ struct Envelope {
     #[serde(default)]
     direct_message_events: Vec<DirectMessageEvent>,
     #[serde(default)]
+    tweet_delete_events: Vec<TweetDelete>,
+    #[serde(default)]
     users: HashMap<String, User>,
     // Everything else (favorites, follows, blocks, mutes, typing and read indicators,
-    // deletions, revocations) is accepted and not turned into messages.
+    // revocations) is accepted and not turned into messages.
     #[serde(flatten)]
     other: HashMap<String, serde::de::IgnoredAny>,
 }
@@ -55,9 +57,16 @@ pub fn parse_delivery(body: &[u8]) -> Result<Delivery, PayloadError> {
             Err(skipped) => skip(skipped),
         }
     }
+    let mut changes = Vec::new();
+    for deleted in &envelope.tweet_delete_events {
+        match deleted.normalize(&account) {
+            Ok(change) => changes.push(change),
+            Err(skipped) => skip(skipped),
+        }
+    }
     Ok(Delivery {
         messages,
-        changes: Vec::new(),
+        changes,
         ignored,
     })
 }

@@ -3,7 +3,9 @@
 
 use chrono::{DateTime, TimeZone, Utc};
 use serde::Deserialize;
-use socialcare_domain::{Attachment, Author, Channel, Direction, NormalizedMessage, Source};
+use socialcare_domain::{
+    Attachment, Author, ChangeKind, Channel, Direction, MessageChange, NormalizedMessage, Source,
+};
 use std::collections::HashMap;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -101,6 +103,36 @@ pub struct DirectMessageEvent {
     /// Milliseconds since the epoch, as a string.
     pub created_timestamp: String,
     pub message_create: Option<MessageCreate>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DeletedStatus {
+    pub id: String,
+    pub user_id: Option<String>,
+}
+
+/// A tweet its author deleted.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TweetDelete {
+    pub status: DeletedStatus,
+    pub timestamp_ms: Option<String>,
+}
+
+impl TweetDelete {
+    pub fn normalize(&self, account: &str) -> Result<MessageChange, Skipped> {
+        let at = self
+            .timestamp_ms
+            .as_deref()
+            .and_then(from_millis)
+            .ok_or(Skipped::Unreadable("timestamp_ms"))?;
+        Ok(MessageChange {
+            source: Source::X,
+            account: account.to_string(),
+            external_id: self.status.id.clone(),
+            change: ChangeKind::Removed,
+            at,
+        })
+    }
 }
 
 /// Why a tweet or DM yields no message.
