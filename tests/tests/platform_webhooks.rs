@@ -384,7 +384,22 @@ fn expected_message_keys() -> BTreeSet<String> {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn every_fixture_three_times_interleaved_is_stored_once() {
+async fn every_fixture_three_times_interleaved_is_stored_once_on_sqlite() {
+    every_fixture_three_times_interleaved_is_stored_once(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_fixture_three_times_interleaved_is_stored_once_on_aws() {
+    let stack = socialcare_tests::emulator::deploy().await;
+    // SAFETY: set before the runner reads the environment; this test process runs one test.
+    unsafe {
+        std::env::set_var("TABLE_NAME", &stack.table);
+        std::env::set_var("INBOUND_QUEUE_URL", &stack.inbound_queue_url);
+    }
+    every_fixture_three_times_interleaved_is_stored_once(true).await;
+}
+
+async fn every_fixture_three_times_interleaved_is_stored_once(aws: bool) {
     let data = tempfile::tempdir().unwrap();
     let config = data.path().join("socialcare.toml");
     std::fs::write(&config, FIXTURE_ACCOUNTS).unwrap();
