@@ -411,7 +411,7 @@ async fn every_fixture_three_times_interleaved_is_stored_once(aws: bool) {
     }
     let driver = Driver::start_with_config(
         data.path(),
-        false,
+        aws,
         "whsec_fixtures",
         "sk_fixtures_key",
         Some(config),
