@@ -15,12 +15,10 @@ use serde_json::{Value, json};
 use socialcare_domain::ids::key_digest;
 use socialcare_domain::ports::{Clock, Outgoing, Queue};
 use socialcare_domain::{ChangeEvent, InboundEvent, NormalizedMessage, QueuedEvent};
-use socialcare_webhooks::integration::{
-    self,
-    signature::{self, SignatureError},
-};
+use socialcare_webhooks::integration::{self, signature};
 use socialcare_webhooks::payload::Delivery;
 use socialcare_webhooks::payload::PayloadError;
+use socialcare_webhooks::signature::SignatureError;
 use socialcare_webhooks::{meta, x};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -101,8 +99,8 @@ pub async fn read_body(body: Body) -> Result<Bytes, ApiError> {
 
 fn refused(e: SignatureError) -> ApiError {
     let code = match e {
-        SignatureError::Missing => "missing_signature",
-        SignatureError::Malformed => "malformed_signature",
+        SignatureError::Missing { .. } => "missing_signature",
+        SignatureError::Malformed { .. } => "malformed_signature",
         SignatureError::Stale => "stale_signature",
         SignatureError::Mismatch => "bad_signature",
     };
@@ -253,18 +251,9 @@ async fn receive_x<Q: Queue>(
         .x_consumer_secret
         .as_deref()
         .ok_or_else(|| not_configured("X"))?;
+    let signature = headers.get(x::signature::HEADER).map(|v| v.as_bytes());
     let body = read_body(body).await?;
-    let header = headers
-        .get(x::signature::HEADER)
-        .map(|value| value.as_bytes());
-    x::signature::verify(secret, header, &body).map_err(|e| {
-        let code = match e {
-            x::signature::SignatureError::Missing => "missing_signature",
-            x::signature::SignatureError::Malformed => "malformed_signature",
-            x::signature::SignatureError::Mismatch => "bad_signature",
-        };
-        ApiError::new(StatusCode::UNAUTHORIZED, code, e.to_string())
-    })?;
+    x::signature::verify(secret, signature, &body).map_err(refused)?;
     let delivery = x::account_activity::parse_delivery(&body).map_err(invalid)?;
     accept(&state, delivery, "x").await
 }
@@ -305,18 +294,9 @@ async fn receive_meta<Q: Queue>(
         .meta_app_secret
         .as_deref()
         .ok_or_else(|| not_configured("Meta"))?;
+    let signature = headers.get(meta::signature::HEADER).map(|v| v.as_bytes());
     let body = read_body(body).await?;
-    let header = headers
-        .get(meta::signature::HEADER)
-        .map(|value| value.as_bytes());
-    meta::signature::verify(secret, header, &body).map_err(|e| {
-        let code = match e {
-            meta::signature::SignatureError::Missing => "missing_signature",
-            meta::signature::SignatureError::Malformed => "malformed_signature",
-            meta::signature::SignatureError::Mismatch => "bad_signature",
-        };
-        ApiError::new(StatusCode::UNAUTHORIZED, code, e.to_string())
-    })?;
+    meta::signature::verify(secret, signature, &body).map_err(refused)?;
     let delivery = meta::parse_delivery(&body).map_err(invalid)?;
     accept(&state, delivery, "meta").await
 }

@@ -7,4 +7,5 @@
 pub mod integration;
 pub mod meta;
 pub mod payload;
+pub mod signature;
 pub mod x;

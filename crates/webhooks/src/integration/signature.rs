@@ -3,41 +3,27 @@
 //!
 //! Several `v1=` entries may be given (while a secret is being rotated); one match is enough.
 
+use crate::signature::{SignatureError, hmac_sha256, matches};
 use chrono::{DateTime, Utc};
-use hmac::{Hmac, KeyInit, Mac};
-use sha2::Sha256;
+use hmac::Mac;
 
 pub const HEADER: &str = "x-socialcare-signature";
 /// How far the signed time may be from ours, either way.
 pub const TOLERANCE_SECONDS: i64 = 300;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum SignatureError {
-    #[error("the X-Socialcare-Signature header is missing")]
-    Missing,
-    #[error("the X-Socialcare-Signature header is not of the form t=<unix seconds>,v1=<hex>")]
-    Malformed,
-    #[error("the signature timestamp is more than 300 seconds away from now")]
-    Stale,
-    #[error("the signature does not match the body")]
-    Mismatch,
-}
-
-fn mac(secret: &[u8], timestamp: i64, body: &[u8]) -> Hmac<Sha256> {
-    // HMAC takes a key of any length, so this cannot fail.
-    let mut mac =
-        <Hmac<Sha256> as KeyInit>::new_from_slice(secret).expect("HMAC accepts any key length");
-    mac.update(timestamp.to_string().as_bytes());
-    mac.update(b".");
-    mac.update(body);
-    mac
-}
+const MALFORMED: SignatureError = SignatureError::Malformed {
+    header: "X-Socialcare-Signature",
+    form: "t=<unix seconds>,v1=<hex>",
+};
 
 /// The header value that signs `body` at `at`.
 pub fn sign(secret: &[u8], at: DateTime<Utc>, body: &[u8]) -> String {
-    let timestamp = at.timestamp();
-    let digest = mac(secret, timestamp, body).finalize().into_bytes();
-    format!("t={timestamp},v1={}", hex::encode(digest))
+    let timestamp = at.timestamp().to_string();
+    let mac = hmac_sha256(secret, &[timestamp.as_bytes(), b".", body]);
+    format!(
+        "t={timestamp},v1={}",
+        hex::encode(mac.finalize().into_bytes())
+    )
 }
 
 /// Checks a header value against the raw body, in constant time, before anything parses it.
@@ -47,38 +33,36 @@ pub fn verify(
     body: &[u8],
     now: DateTime<Utc>,
 ) -> Result<(), SignatureError> {
-    let header = header.ok_or(SignatureError::Missing)?;
-    let header = std::str::from_utf8(header).map_err(|_| SignatureError::Malformed)?;
+    let header = header.ok_or(SignatureError::Missing {
+        header: "X-Socialcare-Signature",
+    })?;
+    let header = std::str::from_utf8(header).map_err(|_| MALFORMED)?;
     let mut timestamp: Option<i64> = None;
     let mut signatures: Vec<Vec<u8>> = Vec::new();
     for part in header.split(',') {
         match part.trim().split_once('=') {
-            Some(("t", value)) => {
-                timestamp = Some(value.parse().map_err(|_| SignatureError::Malformed)?)
-            }
-            Some(("v1", value)) => {
-                signatures.push(hex::decode(value).map_err(|_| SignatureError::Malformed)?)
-            }
+            Some(("t", value)) => timestamp = Some(value.parse().map_err(|_| MALFORMED)?),
+            Some(("v1", value)) => signatures.push(hex::decode(value).map_err(|_| MALFORMED)?),
             // Unknown schemes are skipped, so a future v2 can be sent beside v1.
             Some(_) => {}
-            None => return Err(SignatureError::Malformed),
+            None => return Err(MALFORMED),
         }
     }
-    let timestamp = timestamp.ok_or(SignatureError::Malformed)?;
+    let timestamp = timestamp.ok_or(MALFORMED)?;
     if signatures.is_empty() {
-        return Err(SignatureError::Malformed);
+        return Err(MALFORMED);
     }
     if now.timestamp().abs_diff(timestamp) > TOLERANCE_SECONDS as u64 {
         return Err(SignatureError::Stale);
     }
-    let expected = mac(secret, timestamp, body);
-    let matches = signatures
+    let signed = timestamp.to_string();
+    let parts: [&[u8]; 3] = [signed.as_bytes(), b".", body];
+    match signatures
         .iter()
-        .any(|signature| expected.clone().verify_slice(signature).is_ok());
-    if matches {
-        Ok(())
-    } else {
-        Err(SignatureError::Mismatch)
+        .any(|signature| matches(secret, &parts, signature))
+    {
+        true => Ok(()),
+        false => Err(SignatureError::Mismatch),
     }
 }
 
@@ -159,12 +143,12 @@ mod tests {
     #[test]
     fn names_what_is_wrong_with_the_header() {
         let cases: [(&[u8], SignatureError); 6] = [
-            (b"", SignatureError::Malformed),
-            (b"t=abc,v1=00", SignatureError::Malformed),
-            (b"t=1795341600", SignatureError::Malformed),
-            (b"v1=00", SignatureError::Malformed),
-            (b"t=1795341600,v1=zz", SignatureError::Malformed),
-            (b"\xff\xfe", SignatureError::Malformed),
+            (b"", MALFORMED),
+            (b"t=abc,v1=00", MALFORMED),
+            (b"t=1795341600", MALFORMED),
+            (b"v1=00", MALFORMED),
+            (b"t=1795341600,v1=zz", MALFORMED),
+            (b"\xff\xfe", MALFORMED),
         ];
         for (header, expected) in cases {
             assert_eq!(
@@ -175,7 +159,9 @@ mod tests {
         }
         assert_eq!(
             verify(SECRET, None, b"x", now()),
-            Err(SignatureError::Missing)
+            Err(SignatureError::Missing {
+                header: "X-Socialcare-Signature"
+            })
         );
     }
 

@@ -1,32 +1,17 @@
 //! X's webhook security: the CRC challenge and the payload signature, both HMAC-SHA256 with
 //! the app's consumer secret, base64-encoded.
 
+use crate::signature::{SignatureError, hmac_sha256, matches};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use hmac::{Hmac, KeyInit, Mac};
-use sha2::Sha256;
+use hmac::Mac;
 
 pub const HEADER: &str = "x-twitter-webhooks-signature";
 
-fn mac(consumer_secret: &[u8]) -> Hmac<Sha256> {
-    <Hmac<Sha256> as KeyInit>::new_from_slice(consumer_secret).expect("HMAC accepts any key length")
-}
-
 /// The `response_token` that answers `GET ?crc_token=`: `sha256=<base64 HMAC(secret, token)>`.
 pub fn crc_response_token(consumer_secret: &[u8], crc_token: &str) -> String {
-    let mut mac = mac(consumer_secret);
-    mac.update(crc_token.as_bytes());
+    let mac = hmac_sha256(consumer_secret, &[crc_token.as_bytes()]);
     format!("sha256={}", STANDARD.encode(mac.finalize().into_bytes()))
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum SignatureError {
-    #[error("the x-twitter-webhooks-signature header is missing")]
-    Missing,
-    #[error("the x-twitter-webhooks-signature header is not of the form sha256=<base64>")]
-    Malformed,
-    #[error("the signature does not match the body")]
-    Mismatch,
 }
 
 /// Checks `sha256=<base64 HMAC-SHA256(secret, raw body)>` in constant time.
@@ -35,17 +20,17 @@ pub fn verify(
     header: Option<&[u8]>,
     body: &[u8],
 ) -> Result<(), SignatureError> {
-    let header = header.ok_or(SignatureError::Missing)?;
-    let encoded = header
-        .strip_prefix(b"sha256=")
-        .ok_or(SignatureError::Malformed)?;
-    let signature = STANDARD
-        .decode(encoded)
-        .map_err(|_| SignatureError::Malformed)?;
-    let mut mac = mac(consumer_secret);
-    mac.update(body);
-    mac.verify_slice(&signature)
-        .map_err(|_| SignatureError::Mismatch)
+    let malformed = SignatureError::Malformed {
+        header: HEADER,
+        form: "sha256=<base64>",
+    };
+    let header = header.ok_or(SignatureError::Missing { header: HEADER })?;
+    let encoded = header.strip_prefix(b"sha256=").ok_or(malformed)?;
+    let signature = STANDARD.decode(encoded).map_err(|_| malformed)?;
+    match matches(consumer_secret, &[body], &signature) {
+        true => Ok(()),
+        false => Err(SignatureError::Mismatch),
+    }
 }
 
 #[cfg(test)]
@@ -80,14 +65,23 @@ mod tests {
             verify(b"other", Some(header.as_bytes()), body),
             Err(SignatureError::Mismatch)
         );
-        assert_eq!(verify(secret, None, body), Err(SignatureError::Missing));
+        assert_eq!(
+            verify(secret, None, body),
+            Err(SignatureError::Missing { header: HEADER })
+        );
         assert_eq!(
             verify(secret, Some(b"sha1=abc"), body),
-            Err(SignatureError::Malformed)
+            Err(SignatureError::Malformed {
+                header: HEADER,
+                form: "sha256=<base64>"
+            })
         );
         assert_eq!(
             verify(secret, Some(b"sha256=***"), body),
-            Err(SignatureError::Malformed)
+            Err(SignatureError::Malformed {
+                header: HEADER,
+                form: "sha256=<base64>"
+            })
         );
     }
 
