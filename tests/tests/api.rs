@@ -163,3 +163,125 @@ async fn an_unknown_or_malformed_ticket_id_is_404() {
         assert_eq!(answer["error"]["code"], "not_found");
     }
 }
+
+async fn post(
+    app: &axum::Router,
+    path: &str,
+    key: Option<&str>,
+    body: &str,
+) -> (StatusCode, Value) {
+    let mut request = Request::post(path).header("content-type", "application/json");
+    if let Some(key) = key {
+        request = request.header("authorization", format!("Bearer {key}"));
+    }
+    call(app, request.body(Body::from(body.to_string())).unwrap()).await
+}
+
+async fn first_ticket_id(app: &axum::Router) -> String {
+    let (_, list) = get(app, "/v1/tickets?limit=1", Some(KEY)).await;
+    list["tickets"][0]["id"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn a_status_change_follows_the_lifecycle_and_lands_in_the_trail() {
+    let app = api_with_tickets().await;
+    let id = first_ticket_id(&app).await;
+    let path = format!("/v1/tickets/{id}/status");
+    let (status, answer) = post(&app, &path, Some(KEY), r#"{"status": "resolved"}"#).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["ticket"]["status"], "resolved");
+    assert_eq!(answer["ticket"]["version"], 2);
+    assert!(answer["ticket"]["resolved_at"].is_string());
+    // asking again is harmless
+    let (status, answer) = post(&app, &path, Some(KEY), r#"{"status": "resolved"}"#).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(answer["ticket"]["version"], 2);
+
+    let (status, answer) = post(&app, &path, Some(KEY), r#"{"status": "pending_customer"}"#).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(answer["error"]["code"], "invalid_transition");
+    assert_eq!(
+        answer["error"]["message"],
+        "a resolved ticket cannot become pending_customer"
+    );
+
+    let (status, events) = get(&app, &format!("/v1/tickets/{id}/events"), Some(KEY)).await;
+    assert_eq!(status, StatusCode::OK);
+    let events = events["events"].as_array().unwrap();
+    assert_eq!(events.len(), 2);
+    assert_eq!(events[0]["event"], "created");
+    assert_eq!(events[0]["actor"]["type"], "customer");
+    assert_eq!(events[1]["event"], "status_changed");
+    assert_eq!(events[1]["from"], "open");
+    assert_eq!(events[1]["to"], "resolved");
+    assert_eq!(
+        events[1]["actor"],
+        serde_json::json!({"type": "agent", "id": "bootstrap-key"})
+    );
+}
+
+#[tokio::test]
+async fn bad_status_requests_say_what_is_wrong() {
+    let app = api_with_tickets().await;
+    let id = first_ticket_id(&app).await;
+    let path = format!("/v1/tickets/{id}/status");
+    for (body, status, code) in [
+        (
+            r#"{"status": "archived"}"#,
+            StatusCode::BAD_REQUEST,
+            "invalid_status",
+        ),
+        (r#"{}"#, StatusCode::UNPROCESSABLE_ENTITY, "invalid_event"),
+        (r#"{"status": "#, StatusCode::BAD_REQUEST, "invalid_json"),
+    ] {
+        let (got, answer) = post(&app, &path, Some(KEY), body).await;
+        assert_eq!(got, status, "{body}: {answer}");
+        assert_eq!(answer["error"]["code"], code, "{body}");
+    }
+    let (status, _) = post(
+        &app,
+        "/v1/tickets/tkt_01KAQ5Z0000000000000000000/status",
+        Some(KEY),
+        r#"{"status": "resolved"}"#,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = post(&app, &path, None, r#"{"status": "resolved"}"#).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn notes_are_added_to_the_trail() {
+    let app = api_with_tickets().await;
+    let id = first_ticket_id(&app).await;
+    let path = format!("/v1/tickets/{id}/notes");
+    let (status, note) = post(&app, &path, Some(KEY), r#"{"text": "  called her back  "}"#).await;
+    assert_eq!(status, StatusCode::CREATED, "{note}");
+    assert_eq!(note["event"], "note");
+    assert_eq!(note["text"], "called her back");
+    assert_eq!(note["ticket_id"], id);
+    assert!(note["id"].as_str().unwrap().starts_with("evt_"));
+    let (_, events) = get(&app, &format!("/v1/tickets/{id}/events"), Some(KEY)).await;
+    assert_eq!(events["events"][1]["text"], "called her back");
+
+    let (status, answer) = post(&app, &path, Some(KEY), r#"{"text": "   "}"#).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(answer["error"]["code"], "invalid_note");
+    let (status, _) = post(
+        &app,
+        "/v1/tickets/tkt_01KAQ5Z0000000000000000000/notes",
+        Some(KEY),
+        r#"{"text": "x"}"#,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = get(
+        &app,
+        "/v1/tickets/tkt_01KAQ5Z0000000000000000000/events",
+        Some(KEY),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = post(&app, &path, Some("wrong"), r#"{"text": "x"}"#).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}

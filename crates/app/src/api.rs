@@ -1,19 +1,29 @@
 //! The HTTP API for agents and integrators: `/v1/...`, behind a bearer key.
 
 use crate::error::ApiError;
+use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
+use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use socialcare_domain::ports::TicketReads;
-use socialcare_domain::{Cursor, TicketDetail, TicketId, TicketQuery, TicketStatus};
+use socialcare_domain::lifecycle::{self, CommandError};
+use socialcare_domain::ports::{IngestStore, TicketCommands, TicketReads};
+use socialcare_domain::{
+    Actor, Cursor, TicketDetail, TicketEvent, TicketId, TicketQuery, TicketStatus,
+};
+use socialcare_webhooks::payload::parse;
 use std::sync::Arc;
+
+/// What the API needs of the ticket store.
+pub trait Store: TicketReads + TicketCommands + IngestStore {}
+impl<T: TicketReads + TicketCommands + IngestStore> Store for T {}
 
 pub struct ApiState<S> {
     pub store: S,
@@ -31,10 +41,13 @@ impl<S> ApiState<S> {
 }
 
 /// The API routes; finish with [`crate::error::json_errors`] before serving.
-pub fn routes<S: TicketReads + 'static>(state: Arc<ApiState<S>>) -> Router {
+pub fn routes<S: Store + 'static>(state: Arc<ApiState<S>>) -> Router {
     Router::new()
         .route("/v1/tickets", get(list_tickets::<S>))
         .route("/v1/tickets/{id}", get(ticket_detail::<S>))
+        .route("/v1/tickets/{id}/status", post(change_status::<S>))
+        .route("/v1/tickets/{id}/notes", post(add_note::<S>))
+        .route("/v1/tickets/{id}/events", get(ticket_events::<S>))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             authorize::<S>,
@@ -112,8 +125,104 @@ impl ListParams {
     }
 }
 
+fn ticket_id(raw: &str) -> Result<TicketId, ApiError> {
+    TicketId::parse(raw).ok_or_else(|| ApiError::not_found(format!("no ticket {raw}")))
+}
+
+/// Who is calling: until API keys have names, every call is the bootstrap key's.
+fn caller() -> Actor {
+    Actor::Agent {
+        id: "bootstrap-key".into(),
+    }
+}
+
+fn command_failed(e: CommandError) -> ApiError {
+    match e {
+        CommandError::NotFound(id) => ApiError::not_found(format!("no ticket {id}")),
+        CommandError::Invalid(refused) => ApiError::new(
+            StatusCode::CONFLICT,
+            "invalid_transition",
+            refused.to_string(),
+        ),
+        CommandError::Contention => ApiError::new(StatusCode::CONFLICT, "busy", e.to_string()),
+        CommandError::Store(e) => ApiError::unavailable("store_unavailable", e),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct StatusChange {
+    status: String,
+}
+
+/// `POST /v1/tickets/{id}/status` `{"status": "resolved"}`: the lifecycle's transitions only.
+async fn change_status<S: Store>(
+    State(state): State<Arc<ApiState<S>>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let id = ticket_id(&id)?;
+    let request: StatusChange = parse(&body)?;
+    let next = request
+        .status
+        .parse::<TicketStatus>()
+        .map_err(|e| ApiError::bad_request("invalid_status", e.to_string()))?;
+    let ticket = lifecycle::change_status(&state.store, &id, next, caller(), Utc::now())
+        .await
+        .map_err(command_failed)?;
+    Ok(Json(json!({ "ticket": ticket })))
+}
+
+#[derive(Debug, Deserialize)]
+struct NewNote {
+    text: String,
+}
+
+const MAX_NOTE_CHARS: usize = 10_000;
+
+/// `POST /v1/tickets/{id}/notes` `{"text": "..."}`: an internal note on the ticket's trail.
+async fn add_note<S: Store>(
+    State(state): State<Arc<ApiState<S>>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<TicketEvent>), ApiError> {
+    let id = ticket_id(&id)?;
+    let note: NewNote = parse(&body)?;
+    let text = note.text.trim();
+    if text.is_empty() || text.chars().count() > MAX_NOTE_CHARS {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_note",
+            "text: must be 1 to 10000 characters",
+        ));
+    }
+    let event = lifecycle::add_note(&state.store, &id, text, caller(), Utc::now())
+        .await
+        .map_err(command_failed)?;
+    Ok((StatusCode::CREATED, Json(event)))
+}
+
+/// `GET /v1/tickets/{id}/events`: the audit trail, oldest first.
+async fn ticket_events<S: Store>(
+    State(state): State<Arc<ApiState<S>>>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let id = ticket_id(&id)?;
+    let unavailable = |e| ApiError::unavailable("store_unavailable", e);
+    if state
+        .store
+        .get_ticket(&id)
+        .await
+        .map_err(unavailable)?
+        .is_none()
+    {
+        return Err(ApiError::not_found(format!("no ticket {id}")));
+    }
+    let events = state.store.ticket_events(&id).await.map_err(unavailable)?;
+    Ok(Json(json!({ "events": events })))
+}
+
 /// `GET /v1/tickets?status=&limit=&cursor=`: newest first.
-async fn list_tickets<S: TicketReads>(
+async fn list_tickets<S: Store>(
     State(state): State<Arc<ApiState<S>>>,
     params: Result<Query<ListParams>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
@@ -132,12 +241,12 @@ async fn list_tickets<S: TicketReads>(
 }
 
 /// `GET /v1/tickets/{id}`: the ticket with its customer and messages.
-async fn ticket_detail<S: TicketReads>(
+async fn ticket_detail<S: Store>(
     State(state): State<Arc<ApiState<S>>>,
     Path(id): Path<String>,
 ) -> Result<Json<TicketDetail>, ApiError> {
     let missing = || ApiError::not_found(format!("no ticket {id}"));
-    let ticket_id = TicketId::parse(&id).ok_or_else(missing)?;
+    let ticket_id = ticket_id(&id)?;
     state
         .store
         .ticket_detail(&ticket_id)

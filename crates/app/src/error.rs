@@ -42,6 +42,20 @@ impl ApiError {
     }
 }
 
+impl From<socialcare_webhooks::payload::PayloadError> for ApiError {
+    fn from(e: socialcare_webhooks::payload::PayloadError) -> Self {
+        use socialcare_webhooks::payload::PayloadError;
+        match e {
+            PayloadError::Syntax(_) => ApiError::bad_request("invalid_json", e.to_string()),
+            PayloadError::Field { .. } => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_event",
+                e.to_string(),
+            ),
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = json!({ "error": { "code": self.code, "message": self.message } });

@@ -108,14 +108,7 @@ fn refused(e: SignatureError) -> ApiError {
 }
 
 fn invalid(e: PayloadError) -> ApiError {
-    match e {
-        PayloadError::Syntax(_) => ApiError::bad_request("invalid_json", e.to_string()),
-        PayloadError::Field { .. } => ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_event",
-            e.to_string(),
-        ),
-    }
+    e.into()
 }
 
 /// Puts a normalized message on the inbound queue. One customer's messages (theirs and the

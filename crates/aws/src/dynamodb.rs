@@ -7,6 +7,7 @@
 //! | dedupe key | `MSGKEY#<dedupe key>` | `#MSGKEY`           |                                          |
 //! | customer   | `CUSTOMER#<id>`       | `#CUSTOMER`         |                                          |
 //! | identity   | `IDENTITY#<key>`      | `#IDENTITY`         |                                          |
+//! | event      | `EVENTS#<ticket id>`  | `<time>#<id>`       |                                          |
 //!
 //! A ticket and its messages share a partition, so one Query reads a whole conversation.
 //! Every write of an ingested message is one transaction whose conditions make it idempotent.
@@ -19,10 +20,10 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use socialcare_domain::page::sortable_time;
 use socialcare_domain::ports::{
-    CommitError, IngestChange, IngestStore, MessageRef, StoreError, TicketReads,
+    CommitError, IngestChange, IngestStore, MessageRef, StoreError, TicketCommands, TicketReads,
 };
 use socialcare_domain::{
-    Customer, Message, MessageId, Page, Ticket, TicketDetail, TicketId, TicketQuery,
+    Customer, Message, MessageId, Page, Ticket, TicketDetail, TicketEvent, TicketId, TicketQuery,
 };
 use std::collections::HashMap;
 
@@ -51,6 +52,9 @@ fn customer_pk(id: &str) -> String {
 }
 fn identity_pk(key: &str) -> String {
     format!("IDENTITY#{key}")
+}
+fn events_pk(ticket_id: &str) -> String {
+    format!("EVENTS#{ticket_id}")
 }
 fn status_pk(status: &str) -> String {
     format!("TICKETS#{status}")
@@ -91,6 +95,16 @@ fn ticket_item(ticket: &Ticket) -> Result<Item, StoreError> {
     item.insert("gsi2pk".into(), s(status_pk(ticket.status.as_str())));
     item.insert("gsi2sk".into(), s(sort_key));
     Ok(item)
+}
+
+fn event_item(event: &TicketEvent) -> Result<Item, StoreError> {
+    to_item(
+        event,
+        [
+            ("pk", events_pk(event.ticket_id.as_str())),
+            ("sk", event.sort_key()),
+        ],
+    )
 }
 
 fn message_sk(message: &Message) -> String {
@@ -326,6 +340,10 @@ impl IngestStore for DynamoStore {
             writes.push(put_new(table, item)?);
         }
 
+        for event in &change.events {
+            writes.push(put_new(table, event_item(event)?)?);
+        }
+
         match self
             .client
             .transact_write_items()
@@ -339,7 +357,82 @@ impl IngestStore for DynamoStore {
     }
 }
 
+impl TicketCommands for DynamoStore {
+    async fn change_ticket(
+        &self,
+        ticket: &Ticket,
+        version_before: u64,
+        event: &TicketEvent,
+    ) -> Result<(), CommitError> {
+        let writes = vec![
+            put_versioned(&self.table, ticket_item(ticket)?, version_before)?,
+            put_new(&self.table, event_item(event)?)?,
+        ];
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(writes))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) => match e.as_service_error() {
+                // Either the version moved or the event is recorded: read again.
+                Some(TransactWriteItemsError::TransactionCanceledException(_)) => {
+                    Err(CommitError::Conflict)
+                }
+                _ => Err(CommitError::Store(failed("transact write", e))),
+            },
+        }
+    }
+
+    async fn add_event(&self, event: &TicketEvent) -> Result<(), CommitError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(event_item(event)?))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Err(CommitError::Duplicate)
+            }
+            Err(e) => Err(CommitError::Store(failed("add event", e))),
+        }
+    }
+}
+
 impl TicketReads for DynamoStore {
+    async fn ticket_events(&self, id: &TicketId) -> Result<Vec<TicketEvent>, StoreError> {
+        let mut events = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", s(events_pk(id.as_str())))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| failed("query events", e))?;
+            for item in output.items.unwrap_or_default() {
+                events.push(from_item(item)?);
+            }
+            start = output.last_evaluated_key;
+            if start.is_none() {
+                return Ok(events);
+            }
+        }
+    }
+
     async fn ticket_detail(&self, id: &TicketId) -> Result<Option<TicketDetail>, StoreError> {
         let mut ticket: Option<Ticket> = None;
         let mut messages: Vec<Message> = Vec::new();

@@ -46,6 +46,7 @@ macro_rules! id_type {
 id_type!(TicketId, "tkt_");
 id_type!(MessageId, "msg_");
 id_type!(CustomerId, "cus_");
+id_type!(EventId, "evt_");
 
 /// A ULID whose time part is `at` and whose random part is the hash of `key`.
 fn derived_ulid(at: DateTime<Utc>, key: &str) -> Ulid {

@@ -1,10 +1,11 @@
 //! Ingest: put one queued message on its ticket, exactly once.
 
 use crate::customer::{Customer, Identity};
+use crate::events::{Actor, EventKind, TicketEvent};
 use crate::ids::{CustomerId, MessageId, TicketId};
-use crate::message::{Message, MessageChange, NormalizedMessage};
+use crate::message::{Direction, Message, MessageChange, NormalizedMessage};
 use crate::ports::{CommitError, IngestChange, IngestStore, StoreError};
-use crate::threading::{self, Placement, Surroundings};
+use crate::threading::{self, Placement, Rules, Surroundings};
 use crate::ticket::{Ticket, TicketStatus};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -107,6 +108,15 @@ pub async fn ingest<S: IngestStore>(
     store: &S,
     event: &InboundEvent,
 ) -> Result<IngestOutcome, IngestError> {
+    ingest_with(store, event, &Rules::default()).await
+}
+
+/// [`ingest`] with threading rules other than the defaults.
+pub async fn ingest_with<S: IngestStore>(
+    store: &S,
+    event: &InboundEvent,
+    rules: &Rules,
+) -> Result<IngestOutcome, IngestError> {
     let dedupe_key = event.message.dedupe_key();
     for _ in 0..ATTEMPTS {
         if let Some(stored) = store.find_message(&dedupe_key).await? {
@@ -116,7 +126,7 @@ pub async fn ingest<S: IngestStore>(
             });
         }
         let around = surroundings(store, &event.message).await?;
-        let placement = threading::place(&around);
+        let placement = threading::place(&around, event.message.created_at, rules);
         let opens = placement == Placement::Open;
         let change = plan(event, placement, &around);
         let (ticket_id, message_id) = (change.ticket.id.clone(), change.message.id.clone());
@@ -172,11 +182,18 @@ async fn surroundings<S: IngestStore>(
 fn plan(event: &InboundEvent, placement: Placement, around: &Surroundings) -> IngestChange {
     let message = &event.message;
     let at = message.created_at;
+    // The status the ticket had before, when the message joins one.
+    let placement_status = match &placement {
+        Placement::Join(ticket) => Some(ticket.status),
+        Placement::Open => None,
+    };
     let (ticket, ticket_version_before) = match placement {
         Placement::Join(ticket) => {
             let version_before = ticket.version;
+            let status = threading::status_after(&ticket, message);
             let joined = Ticket {
-                status: threading::status_after(&ticket, message),
+                status,
+                resolved_at: ticket.resolved_at.filter(|_| !status.is_active()),
                 last_message_at: ticket.last_message_at.max(at),
                 message_count: ticket.message_count + 1,
                 version: version_before + 1,
@@ -225,6 +242,54 @@ fn plan(event: &InboundEvent, placement: Placement, around: &Surroundings) -> In
     };
 
     let stored = Message::new(ticket.id.clone(), message.clone(), event.received_at);
+    let actor = match message.direction {
+        Direction::Inbound => Actor::Customer {
+            customer_id: customer.id.clone(),
+        },
+        Direction::Outbound => Actor::Brand {
+            account: message.account.clone(),
+        },
+    };
+    let message_id = stored.id.clone();
+    let mut events = Vec::new();
+    match &placement_status {
+        None => events.push(TicketEvent::new(
+            ticket.id.clone(),
+            at,
+            actor.clone(),
+            EventKind::Created {
+                message_id: message_id.clone(),
+            },
+            "created",
+        )),
+        Some(before) => {
+            events.push(TicketEvent::new(
+                ticket.id.clone(),
+                at,
+                actor.clone(),
+                EventKind::MessageAdded {
+                    message_id: message_id.clone(),
+                    direction: message.direction,
+                },
+                &format!("message:{message_id}"),
+            ));
+            if *before != ticket.status {
+                events.push(TicketEvent {
+                    seq: 1,
+                    ..TicketEvent::new(
+                        ticket.id.clone(),
+                        at,
+                        actor,
+                        EventKind::StatusChanged {
+                            from: *before,
+                            to: ticket.status,
+                        },
+                        &format!("status:{}", ticket.version),
+                    )
+                });
+            }
+        }
+    }
     IngestChange {
         message: stored,
         ticket,
@@ -232,6 +297,7 @@ fn plan(event: &InboundEvent, placement: Placement, around: &Surroundings) -> In
         customer,
         customer_version_before,
         new_identities,
+        events,
     }
 }
 
@@ -256,6 +322,7 @@ fn new_ticket(message: &NormalizedMessage, around: &Surroundings) -> Ticket {
         created_at: message.created_at,
         last_message_at: message.created_at,
         message_count: 1,
+        resolved_at: None,
         version: 1,
     }
 }

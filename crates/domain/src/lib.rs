@@ -4,8 +4,10 @@
 //! [`ports`]; the adapters (SQLite, DynamoDB, SQS) implement them in their own crates.
 
 pub mod customer;
+pub mod events;
 pub mod ids;
 pub mod ingest;
+pub mod lifecycle;
 pub mod message;
 pub mod page;
 pub mod ports;
@@ -13,11 +15,12 @@ pub mod threading;
 pub mod ticket;
 
 pub use customer::{Customer, Identity};
-pub use ids::{CustomerId, MessageId, TicketId};
+pub use events::{Actor, EventKind, TicketEvent};
+pub use ids::{CustomerId, EventId, MessageId, TicketId};
 pub use ingest::{ChangeEvent, ChangeOutcome, InboundEvent, IngestOutcome, QueuedEvent};
 pub use message::{
     Attachment, Author, ChangeKind, Channel, Direction, Message, MessageChange, NormalizedMessage,
     Source,
 };
 pub use page::{Cursor, Page};
-pub use ticket::{Ticket, TicketDetail, TicketQuery, TicketStatus};
+pub use ticket::{InvalidTransition, Ticket, TicketDetail, TicketQuery, TicketStatus};

@@ -4,6 +4,7 @@
 //! Methods return `impl Future + Send` so handlers stay `Send` when generic over an adapter.
 
 use crate::customer::{Customer, Identity};
+use crate::events::TicketEvent;
 use crate::ids::{MessageId, TicketId};
 use crate::message::Message;
 use crate::page::Page;
@@ -37,6 +38,8 @@ pub struct IngestChange {
     pub customer_version_before: Option<u64>,
     /// Identities seen for the first time; each must not be claimed by anyone yet.
     pub new_identities: Vec<Identity>,
+    /// What the audit trail records of it.
+    pub events: Vec<TicketEvent>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -90,6 +93,25 @@ pub trait IngestStore: Send + Sync {
     -> impl Future<Output = Result<(), CommitError>> + Send;
 }
 
+/// What the API changes on a ticket.
+pub trait TicketCommands: Send + Sync {
+    /// Replaces the ticket (unless its version moved from `version_before`: then
+    /// `CommitError::Conflict`) and records `event`, atomically.
+    fn change_ticket(
+        &self,
+        ticket: &Ticket,
+        version_before: u64,
+        event: &TicketEvent,
+    ) -> impl Future<Output = Result<(), CommitError>> + Send;
+
+    /// Records an event that changes nothing else (a note); a second write of the same event
+    /// id is `CommitError::Duplicate`.
+    fn add_event(
+        &self,
+        event: &TicketEvent,
+    ) -> impl Future<Output = Result<(), CommitError>> + Send;
+}
+
 /// What the API reads.
 pub trait TicketReads: Send + Sync {
     /// The ticket with its customer and messages (oldest first).
@@ -97,6 +119,12 @@ pub trait TicketReads: Send + Sync {
         &self,
         id: &TicketId,
     ) -> impl Future<Output = Result<Option<TicketDetail>, StoreError>> + Send;
+
+    /// The ticket's audit trail, oldest first.
+    fn ticket_events(
+        &self,
+        id: &TicketId,
+    ) -> impl Future<Output = Result<Vec<TicketEvent>, StoreError>> + Send;
 
     /// Tickets newest first (by platform time of their first message).
     fn list_tickets(

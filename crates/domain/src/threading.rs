@@ -3,13 +3,16 @@
 //! Rules, in order:
 //! 1. A message that answers a message already on a ticket joins that ticket.
 //! 2. Otherwise a message of a customer with an active ticket (open or pending) joins it.
-//! 3. Otherwise the message opens a new ticket.
+//! 3. Otherwise, when the customer's last ticket was resolved less than the reopen window
+//!    (default 72 h) before the message was written, the message reopens it.
+//! 4. Otherwise the message opens a new ticket (a closed ticket is never reopened).
 //!
 //! A customer's message that joins a resolved or closed ticket (rule 1) reopens it.
 
 use crate::customer::Customer;
 use crate::message::{Direction, NormalizedMessage};
 use crate::ticket::{Ticket, TicketStatus};
+use chrono::{DateTime, Utc};
 
 /// What is known around a message when it arrives.
 #[derive(Debug, Clone, Default)]
@@ -30,12 +33,35 @@ pub enum Placement {
     Open,
 }
 
-pub fn place(around: &Surroundings) -> Placement {
+/// The knobs of threading.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rules {
+    /// How long after being resolved a ticket is reopened by the customer's next message.
+    pub reopen_window: chrono::Duration,
+}
+
+impl Default for Rules {
+    fn default() -> Self {
+        Self {
+            reopen_window: chrono::Duration::hours(72),
+        }
+    }
+}
+
+pub fn place(around: &Surroundings, written_at: DateTime<Utc>, rules: &Rules) -> Placement {
     if let Some(parent) = &around.parent_ticket {
         return Placement::Join(parent.clone());
     }
     match &around.customer_ticket {
         Some(ticket) if ticket.status.is_active() => Placement::Join(ticket.clone()),
+        Some(ticket)
+            if ticket.status == TicketStatus::Resolved
+                && ticket
+                    .resolved_at
+                    .is_some_and(|resolved| written_at - resolved < rules.reopen_window) =>
+        {
+            Placement::Join(ticket.clone())
+        }
         _ => Placement::Open,
     }
 }
@@ -68,6 +94,7 @@ mod tests {
             created_at: at,
             last_message_at: at,
             message_count: 1,
+            resolved_at: None,
             version: 1,
         }
     }
@@ -105,7 +132,10 @@ mod tests {
             customer: None,
             customer_ticket: Some(ticket(TicketStatus::Open)),
         };
-        assert_eq!(place(&around), Placement::Join(parent));
+        assert_eq!(
+            place(&around, now(), &Rules::default()),
+            Placement::Join(parent)
+        );
     }
 
     #[test]
@@ -120,20 +150,55 @@ mod tests {
                 customer_ticket: Some(current.clone()),
                 ..Surroundings::default()
             };
-            assert_eq!(place(&around), Placement::Join(current), "{status}");
+            assert_eq!(
+                place(&around, now(), &Rules::default()),
+                Placement::Join(current),
+                "{status}"
+            );
+        }
+    }
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 22, 10, 0, 0).unwrap()
+    }
+
+    fn resolved(hours_ago: i64) -> Ticket {
+        Ticket {
+            resolved_at: Some(now() - chrono::Duration::hours(hours_ago)),
+            ..ticket(TicketStatus::Resolved)
         }
     }
 
     #[test]
-    fn a_customer_whose_ticket_is_done_opens_a_new_one() {
-        for status in [TicketStatus::Resolved, TicketStatus::Closed] {
-            let around = Surroundings {
-                customer_ticket: Some(ticket(status)),
-                ..Surroundings::default()
-            };
-            assert_eq!(place(&around), Placement::Open, "{status}");
-        }
-        assert_eq!(place(&Surroundings::default()), Placement::Open);
+    fn a_recently_resolved_ticket_is_reopened_and_an_old_one_is_not() {
+        let rules = Rules::default();
+        let around = |ticket: Ticket| Surroundings {
+            customer_ticket: Some(ticket),
+            ..Surroundings::default()
+        };
+        let recent = resolved(71);
+        assert_eq!(
+            place(&around(recent.clone()), now(), &rules),
+            Placement::Join(recent)
+        );
+        assert_eq!(place(&around(resolved(72)), now(), &rules), Placement::Open);
+        let short = Rules {
+            reopen_window: chrono::Duration::hours(1),
+        };
+        assert_eq!(place(&around(resolved(2)), now(), &short), Placement::Open);
+    }
+
+    #[test]
+    fn a_closed_ticket_is_never_reopened_by_threading() {
+        let around = Surroundings {
+            customer_ticket: Some(ticket(TicketStatus::Closed)),
+            ..Surroundings::default()
+        };
+        assert_eq!(place(&around, now(), &Rules::default()), Placement::Open);
+        assert_eq!(
+            place(&Surroundings::default(), now(), &Rules::default()),
+            Placement::Open
+        );
     }
 
     #[test]

@@ -38,6 +38,19 @@ impl TicketStatus {
         }
     }
 
+    /// Whether an agent may move a ticket from this status to `next`. A closed ticket is
+    /// final (the customer's next message opens a new one); a resolved one may be reopened.
+    pub fn can_become(self, next: TicketStatus) -> bool {
+        use TicketStatus::*;
+        match (self, next) {
+            (from, to) if from == to => false,
+            (Closed, _) => false,
+            (Resolved, Open | Closed) => true,
+            (Resolved, _) => false,
+            (Open | PendingCustomer | PendingInternal, _) => true,
+        }
+    }
+
     /// Whether a new message of the customer still joins this ticket.
     pub fn is_active(self) -> bool {
         matches!(
@@ -84,11 +97,46 @@ pub struct Ticket {
     /// Platform time of the latest message.
     pub last_message_at: DateTime<Utc>,
     pub message_count: u32,
+    /// When it was last resolved (cleared when it reopens).
+    #[serde(default)]
+    pub resolved_at: Option<DateTime<Utc>>,
     /// Bumped on every write; writes are conditional on it.
     pub version: u64,
 }
 
+/// Why a status change was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a {from} ticket cannot become {to}")]
+pub struct InvalidTransition {
+    pub from: TicketStatus,
+    pub to: TicketStatus,
+}
+
 impl Ticket {
+    /// The ticket after an agent moves it to `next` at `at`.
+    pub fn with_status(
+        &self,
+        next: TicketStatus,
+        at: DateTime<Utc>,
+    ) -> Result<Ticket, InvalidTransition> {
+        if !self.status.can_become(next) {
+            return Err(InvalidTransition {
+                from: self.status,
+                to: next,
+            });
+        }
+        Ok(Ticket {
+            status: next,
+            resolved_at: match next {
+                TicketStatus::Resolved => Some(at),
+                TicketStatus::Closed => self.resolved_at.or(Some(at)),
+                _ => None,
+            },
+            version: self.version + 1,
+            ..self.clone()
+        })
+    }
+
     /// Where this ticket sits in a newest-first list.
     pub fn cursor(&self) -> Cursor {
         Cursor::new(self.created_at, self.id.clone())
@@ -149,6 +197,31 @@ impl TicketQuery {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn transitions_follow_the_lifecycle() {
+        use TicketStatus::*;
+        let allowed = |from: TicketStatus| -> Vec<TicketStatus> {
+            TicketStatus::ALL
+                .into_iter()
+                .filter(|to| from.can_become(*to))
+                .collect()
+        };
+        assert_eq!(
+            allowed(Open),
+            [PendingCustomer, PendingInternal, Resolved, Closed]
+        );
+        assert_eq!(
+            allowed(PendingCustomer),
+            [Open, PendingInternal, Resolved, Closed]
+        );
+        assert_eq!(
+            allowed(PendingInternal),
+            [Open, PendingCustomer, Resolved, Closed]
+        );
+        assert_eq!(allowed(Resolved), [Open, Closed]);
+        assert_eq!(allowed(Closed), []);
+    }
 
     #[test]
     fn status_round_trips_through_its_name() {

@@ -9,7 +9,7 @@ use socialcare_app::api::{self, ApiState};
 use socialcare_app::ingest::Consumer;
 use socialcare_app::webhook::{self, WebhookState};
 use socialcare_aws::{DynamoStore, SqsQueue};
-use socialcare_domain::ports::{IngestStore, Queue, SystemClock, TicketReads};
+use socialcare_domain::ports::{Queue, SystemClock};
 use socialcare_sqlite::{Database, SqliteQueue, SqliteStore};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -82,7 +82,7 @@ async fn serve<S, Q>(
     inbound: Q,
 ) -> anyhow::Result<Running>
 where
-    S: IngestStore + TicketReads + Clone + 'static,
+    S: api::Store + Clone + 'static,
     Q: Queue + Clone + 'static,
 {
     let secret = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());

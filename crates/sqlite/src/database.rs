@@ -42,6 +42,14 @@ CREATE TABLE IF NOT EXISTS identities (
     customer_id TEXT NOT NULL
 );
 
+CREATE TABLE IF NOT EXISTS ticket_events (
+    id        TEXT PRIMARY KEY,
+    ticket_id TEXT NOT NULL,
+    sort_key  TEXT NOT NULL,
+    data      TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS ticket_events_of_ticket ON ticket_events (ticket_id, sort_key);
+
 CREATE TABLE IF NOT EXISTS queue_messages (
     seq           INTEGER PRIMARY KEY AUTOINCREMENT,
     queue         TEXT NOT NULL,

@@ -2,9 +2,10 @@ use crate::database::{Database, describe};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use socialcare_domain::TicketEvent;
 use socialcare_domain::page::sortable_time;
 use socialcare_domain::ports::{
-    CommitError, IngestChange, IngestStore, MessageRef, StoreError, TicketReads,
+    CommitError, IngestChange, IngestStore, MessageRef, StoreError, TicketCommands, TicketReads,
 };
 use socialcare_domain::{
     Cursor, Customer, Message, MessageId, Page, Ticket, TicketDetail, TicketId, TicketQuery,
@@ -250,7 +251,72 @@ fn apply(tx: &Transaction, change: &IngestChange) -> rusqlite::Result<Result<(),
             return Ok(Err(CommitError::Conflict));
         }
     }
+    for event in &change.events {
+        if insert_event(tx, event)? == 0 {
+            return Ok(Err(CommitError::Conflict));
+        }
+    }
     Ok(Ok(()))
+}
+
+/// Inserts an event unless its id is recorded; returns the rows written (0 or 1).
+fn insert_event(conn: &Connection, event: &TicketEvent) -> rusqlite::Result<usize> {
+    conn.execute(
+        "INSERT INTO ticket_events (id, ticket_id, sort_key, data) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (id) DO NOTHING",
+        params![
+            event.id.as_str(),
+            event.ticket_id.as_str(),
+            event.sort_key(),
+            to_json(event)?
+        ],
+    )
+}
+
+impl TicketCommands for SqliteStore {
+    async fn change_ticket(
+        &self,
+        ticket: &Ticket,
+        version_before: u64,
+        event: &TicketEvent,
+    ) -> Result<(), CommitError> {
+        let (ticket, event) = (ticket.clone(), event.clone());
+        self.db
+            .run(move |conn| {
+                let tx = conn.transaction().map_err(describe)?;
+                let updated = tx
+                    .execute(
+                        "UPDATE tickets SET status = ?2, version = ?3, data = ?4 WHERE id = ?1 AND version = ?5",
+                        params![
+                            ticket.id.as_str(),
+                            ticket.status.as_str(),
+                            version(ticket.version),
+                            to_json(&ticket).map_err(describe)?,
+                            version(version_before)
+                        ],
+                    )
+                    .map_err(describe)?;
+                if updated == 0 {
+                    return Ok(Err(CommitError::Conflict));
+                }
+                if insert_event(&tx, &event).map_err(describe)? == 0 {
+                    return Ok(Err(CommitError::Duplicate));
+                }
+                tx.commit().map_err(describe)?;
+                Ok(Ok(()))
+            })
+            .await
+            .map_err(StoreError)?
+    }
+
+    async fn add_event(&self, event: &TicketEvent) -> Result<(), CommitError> {
+        let event = event.clone();
+        let written = self.read(move |conn| insert_event(conn, &event)).await?;
+        match written {
+            0 => Err(CommitError::Duplicate),
+            _ => Ok(()),
+        }
+    }
 }
 
 impl TicketReads for SqliteStore {
@@ -272,6 +338,19 @@ impl TicketReads for SqliteStore {
                 customer,
                 messages,
             }))
+        })
+        .await
+    }
+
+    async fn ticket_events(&self, id: &TicketId) -> Result<Vec<TicketEvent>, StoreError> {
+        let id = id.to_string();
+        self.read(move |conn| {
+            let mut statement = conn
+                .prepare("SELECT data FROM ticket_events WHERE ticket_id = ?1 ORDER BY sort_key")?;
+            statement
+                .query_map([id], |row| row.get::<_, String>(0))?
+                .map(|row| row.and_then(from_json))
+                .collect()
         })
         .await
     }

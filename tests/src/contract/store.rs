@@ -3,14 +3,16 @@
 use crate::events::{inbound, reply};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use socialcare_domain::ingest::{ChangeOutcome, IngestOutcome, apply_change, ingest};
-use socialcare_domain::ports::{IngestStore, TicketReads};
+use socialcare_domain::lifecycle::{self, CommandError};
+use socialcare_domain::ports::CommitError;
+use socialcare_domain::ports::{IngestStore, TicketCommands, TicketReads};
 use socialcare_domain::{
-    ChangeKind, Channel, Direction, MessageChange, Source, Ticket, TicketDetail, TicketId,
-    TicketQuery, TicketStatus,
+    Actor, ChangeKind, Channel, Direction, EventKind, MessageChange, Source, Ticket, TicketDetail,
+    TicketEvent, TicketId, TicketQuery, TicketStatus,
 };
 
-pub trait Store: IngestStore + TicketReads {}
-impl<T: IngestStore + TicketReads> Store for T {}
+pub trait Store: IngestStore + TicketReads + TicketCommands {}
+impl<T: IngestStore + TicketReads + TicketCommands> Store for T {}
 
 fn at(minute: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 22, 9, minute, 0).unwrap()
@@ -354,6 +356,199 @@ pub async fn a_change_to_an_unknown_message_changes_nothing<S: Store>(store: &S)
     );
 }
 
+fn agent() -> Actor {
+    Actor::Agent { id: "sally".into() }
+}
+
+pub async fn the_trail_records_creation_messages_and_status_changes<S: Store>(store: &S) {
+    let first = inbound("m1", "ann", "down", at(0));
+    let ticket_id = opened(ingest(store, &first).await.unwrap());
+    let second = inbound("m2", "ann", "still down", at(5));
+    ingest(store, &second).await.unwrap();
+    let resolved =
+        lifecycle::change_status(store, &ticket_id, TicketStatus::Resolved, agent(), at(30))
+            .await
+            .unwrap();
+    assert_eq!(resolved.status, TicketStatus::Resolved);
+    assert_eq!(resolved.resolved_at, Some(at(30)));
+    assert_eq!(resolved.version, 3);
+    // The customer writes again: the ticket reopens, and the trail says so.
+    let third = inbound("m3", "ann", "it broke again", at(40));
+    let outcome = ingest(store, &third).await.unwrap();
+    assert!(
+        matches!(outcome, IngestOutcome::Joined { .. }),
+        "{outcome:?}"
+    );
+
+    let events = store.ticket_events(&ticket_id).await.unwrap();
+    let customer = detail(store, &ticket_id).await.customer.unwrap().id;
+    let by_customer = Actor::Customer {
+        customer_id: customer,
+    };
+    let summary: Vec<(DateTime<Utc>, Actor, EventKind)> = events
+        .iter()
+        .map(|e| (e.at, e.actor.clone(), e.kind.clone()))
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            (
+                at(0),
+                by_customer.clone(),
+                EventKind::Created {
+                    message_id: first.message.message_id()
+                }
+            ),
+            (
+                at(5),
+                by_customer.clone(),
+                EventKind::MessageAdded {
+                    message_id: second.message.message_id(),
+                    direction: Direction::Inbound
+                }
+            ),
+            (
+                at(30),
+                agent(),
+                EventKind::StatusChanged {
+                    from: TicketStatus::Open,
+                    to: TicketStatus::Resolved
+                }
+            ),
+            (
+                at(40),
+                by_customer.clone(),
+                EventKind::MessageAdded {
+                    message_id: third.message.message_id(),
+                    direction: Direction::Inbound
+                }
+            ),
+            (
+                at(40),
+                by_customer,
+                EventKind::StatusChanged {
+                    from: TicketStatus::Resolved,
+                    to: TicketStatus::Open
+                }
+            ),
+        ]
+    );
+    assert!(events.iter().all(|e| e.ticket_id == ticket_id));
+    let reopened = detail(store, &ticket_id).await.ticket;
+    assert_eq!(reopened.status, TicketStatus::Open);
+    assert_eq!(reopened.resolved_at, None);
+}
+
+pub async fn a_forbidden_transition_changes_nothing<S: Store>(store: &S) {
+    let ticket_id = opened(
+        ingest(store, &inbound("m1", "ann", "down", at(0)))
+            .await
+            .unwrap(),
+    );
+    lifecycle::change_status(store, &ticket_id, TicketStatus::Closed, agent(), at(1))
+        .await
+        .unwrap();
+    let refused =
+        lifecycle::change_status(store, &ticket_id, TicketStatus::Open, agent(), at(2)).await;
+    assert_eq!(
+        refused,
+        Err(CommandError::Invalid(
+            socialcare_domain::InvalidTransition {
+                from: TicketStatus::Closed,
+                to: TicketStatus::Open
+            }
+        ))
+    );
+    // The same status again is no change at all.
+    let again = lifecycle::change_status(store, &ticket_id, TicketStatus::Closed, agent(), at(3))
+        .await
+        .unwrap();
+    assert_eq!(again.version, 2);
+    assert_eq!(store.ticket_events(&ticket_id).await.unwrap().len(), 2);
+    let missing = TicketId::derive(at(0), "missing");
+    assert_eq!(
+        lifecycle::change_status(store, &missing, TicketStatus::Resolved, agent(), at(4)).await,
+        Err(CommandError::NotFound(missing))
+    );
+}
+
+pub async fn a_stale_ticket_version_is_a_conflict<S: Store>(store: &S) {
+    let ticket_id = opened(
+        ingest(store, &inbound("m1", "ann", "down", at(0)))
+            .await
+            .unwrap(),
+    );
+    let ticket = IngestStore::get_ticket(store, &ticket_id)
+        .await
+        .unwrap()
+        .unwrap();
+    let resolved = ticket.with_status(TicketStatus::Resolved, at(1)).unwrap();
+    let event = |key: &str| {
+        TicketEvent::new(
+            ticket_id.clone(),
+            at(1),
+            agent(),
+            EventKind::StatusChanged {
+                from: TicketStatus::Open,
+                to: TicketStatus::Resolved,
+            },
+            key,
+        )
+    };
+    store
+        .change_ticket(&resolved, ticket.version, &event("a"))
+        .await
+        .unwrap();
+    // A second writer that read the same version loses.
+    let closed = ticket.with_status(TicketStatus::Closed, at(1)).unwrap();
+    assert!(matches!(
+        store
+            .change_ticket(&closed, ticket.version, &event("b"))
+            .await,
+        Err(CommitError::Conflict)
+    ));
+    assert_eq!(
+        detail(store, &ticket_id).await.ticket.status,
+        TicketStatus::Resolved
+    );
+    assert_eq!(store.ticket_events(&ticket_id).await.unwrap().len(), 2);
+}
+
+pub async fn notes_are_kept_in_order_and_once<S: Store>(store: &S) {
+    let ticket_id = opened(
+        ingest(store, &inbound("m1", "ann", "down", at(0)))
+            .await
+            .unwrap(),
+    );
+    let first = lifecycle::add_note(store, &ticket_id, "called the customer", agent(), at(2))
+        .await
+        .unwrap();
+    let second = lifecycle::add_note(store, &ticket_id, "engineer booked", agent(), at(3))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.add_event(&first).await,
+        Err(CommitError::Duplicate)
+    ));
+    let notes: Vec<String> = store
+        .ticket_events(&ticket_id)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|e| match e.kind {
+            EventKind::Note { text } => Some(text),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(notes, ["called the customer", "engineer booked"]);
+    assert_ne!(first.id, second.id);
+    let missing = TicketId::derive(at(0), "missing");
+    assert_eq!(
+        lifecycle::add_note(store, &missing, "x", agent(), at(4)).await,
+        Err(CommandError::NotFound(missing))
+    );
+}
+
 /// Every case, by name, for the runner macro.
 #[macro_export]
 macro_rules! store_contract {
@@ -372,7 +567,11 @@ macro_rules! store_contract {
             an_empty_store_lists_nothing,
             an_edit_replaces_the_text_and_keeps_the_original,
             a_removal_and_a_hiding_are_recorded_once,
-            a_change_to_an_unknown_message_changes_nothing
+            a_change_to_an_unknown_message_changes_nothing,
+            the_trail_records_creation_messages_and_status_changes,
+            a_forbidden_transition_changes_nothing,
+            a_stale_ticket_version_is_a_conflict,
+            notes_are_kept_in_order_and_once
         );
     };
     (@cases $make:expr; $($case:ident),+) => {

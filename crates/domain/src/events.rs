@@ -1,0 +1,84 @@
+//! The audit trail: every change to a ticket is an event with its actor and time.
+
+use crate::ids::{CustomerId, EventId, MessageId, TicketId};
+use crate::message::Direction;
+use crate::ticket::TicketStatus;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TicketEvent {
+    pub id: EventId,
+    pub ticket_id: TicketId,
+    /// Platform time for what came from a platform, the server's clock for API actions.
+    pub at: DateTime<Utc>,
+    /// Orders the events one change records at the same time (a message, then the reopening).
+    #[serde(default)]
+    pub seq: u32,
+    pub actor: Actor,
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+/// Who caused an event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Actor {
+    /// socialcare itself (reminders, automatic rules).
+    System,
+    /// The customer, by writing.
+    Customer { customer_id: CustomerId },
+    /// The brand account, by writing on the platform.
+    Brand { account: String },
+    /// A person or system calling the API, by the name of their key.
+    Agent { id: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum EventKind {
+    Created {
+        message_id: MessageId,
+    },
+    MessageAdded {
+        message_id: MessageId,
+        direction: Direction,
+    },
+    StatusChanged {
+        from: TicketStatus,
+        to: TicketStatus,
+    },
+    Note {
+        text: String,
+    },
+}
+
+impl TicketEvent {
+    /// An event whose id derives from what it records, so a retried write cannot add it twice.
+    pub fn new(
+        ticket_id: TicketId,
+        at: DateTime<Utc>,
+        actor: Actor,
+        kind: EventKind,
+        key: &str,
+    ) -> Self {
+        Self {
+            id: EventId::derive(at, &format!("{ticket_id}:{key}")),
+            ticket_id,
+            at,
+            seq: 0,
+            actor,
+            kind,
+        }
+    }
+
+    /// Where it sits in its ticket's trail: by time, then by its place in its change.
+    pub fn sort_key(&self) -> String {
+        format!(
+            "{}#{:04}#{}",
+            crate::page::sortable_time(self.at),
+            self.seq,
+            self.id
+        )
+    }
+}

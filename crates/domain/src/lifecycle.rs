@@ -1,0 +1,102 @@
+//! What agents do to a ticket through the API: move its status, write internal notes.
+
+use crate::events::{Actor, EventKind, TicketEvent};
+use crate::ids::TicketId;
+use crate::ingest::IngestError;
+use crate::ports::{CommitError, IngestStore, StoreError, TicketCommands};
+use crate::ticket::{InvalidTransition, Ticket, TicketStatus};
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CommandError {
+    #[error("no ticket {0}")]
+    NotFound(TicketId),
+    #[error(transparent)]
+    Invalid(#[from] InvalidTransition),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the ticket kept changing; try again")]
+    Contention,
+}
+
+impl From<IngestError> for CommandError {
+    fn from(e: IngestError) -> Self {
+        match e {
+            IngestError::Store(e) => CommandError::Store(e),
+            IngestError::TooMuchContention(_) => CommandError::Contention,
+        }
+    }
+}
+
+const ATTEMPTS: u32 = 5;
+
+/// Moves a ticket to `next`. Asking for the status it already has changes nothing (a retried
+/// request is harmless); a transition the lifecycle forbids is refused.
+pub async fn change_status<S: IngestStore + TicketCommands>(
+    store: &S,
+    id: &TicketId,
+    next: TicketStatus,
+    actor: Actor,
+    now: DateTime<Utc>,
+) -> Result<Ticket, CommandError> {
+    for _ in 0..ATTEMPTS {
+        let ticket = store
+            .get_ticket(id)
+            .await?
+            .ok_or_else(|| CommandError::NotFound(id.clone()))?;
+        if ticket.status == next {
+            return Ok(ticket);
+        }
+        let changed = ticket.with_status(next, now)?;
+        let event = TicketEvent::new(
+            id.clone(),
+            now,
+            actor.clone(),
+            EventKind::StatusChanged {
+                from: ticket.status,
+                to: next,
+            },
+            &format!("status:{}", changed.version),
+        );
+        match store.change_ticket(&changed, ticket.version, &event).await {
+            Ok(()) => return Ok(changed),
+            Err(CommitError::Conflict) | Err(CommitError::Duplicate) => continue,
+            Err(CommitError::Store(e)) => return Err(e.into()),
+        }
+    }
+    Err(CommandError::Contention)
+}
+
+/// Adds an internal note (never shown to the customer) to the ticket's trail.
+pub async fn add_note<S: IngestStore + TicketCommands>(
+    store: &S,
+    id: &TicketId,
+    text: &str,
+    actor: Actor,
+    now: DateTime<Utc>,
+) -> Result<TicketEvent, CommandError> {
+    if store.get_ticket(id).await?.is_none() {
+        return Err(CommandError::NotFound(id.clone()));
+    }
+    let digest = Sha256::digest(text.as_bytes());
+    let key = format!(
+        "note:{}:{:x}",
+        now.timestamp_nanos_opt().unwrap_or_default(),
+        u64::from_be_bytes(digest[..8].try_into().unwrap_or_default())
+    );
+    let event = TicketEvent::new(
+        id.clone(),
+        now,
+        actor,
+        EventKind::Note {
+            text: text.to_string(),
+        },
+        &key,
+    );
+    match store.add_event(&event).await {
+        Ok(()) | Err(CommitError::Duplicate) => Ok(event),
+        Err(CommitError::Conflict) => Err(CommandError::Contention),
+        Err(CommitError::Store(e)) => Err(e.into()),
+    }
+}
