@@ -216,7 +216,7 @@ async fn a_status_change_follows_the_lifecycle_and_lands_in_the_trail() {
     assert_eq!(events[1]["to"], "resolved");
     assert_eq!(
         events[1]["actor"],
-        serde_json::json!({"type": "agent", "id": "bootstrap-key"})
+        serde_json::json!({"type": "agent", "id": "bootstrap"})
     );
 }
 
@@ -284,4 +284,197 @@ async fn notes_are_added_to_the_trail() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = post(&app, &path, Some("wrong"), r#"{"text": "x"}"#).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+async fn delete(app: &axum::Router, path: &str, key: Option<&str>) -> (StatusCode, Value) {
+    let mut request = Request::delete(path);
+    if let Some(key) = key {
+        request = request.header("authorization", format!("Bearer {key}"));
+    }
+    call(app, request.body(Body::empty()).unwrap()).await
+}
+
+/// Creates a key with the bootstrap admin key; returns (id, secret).
+async fn new_key(app: &axum::Router, name: &str, role: &str) -> (String, String) {
+    let body = format!(r#"{{"name": "{name}", "role": "{role}"}}"#);
+    let (status, answer) = post(app, "/v1/api-keys", Some(KEY), &body).await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+    assert_eq!(answer["name"], name);
+    assert_eq!(answer["role"], role);
+    assert!(answer.get("hash").is_none(), "{answer}");
+    (
+        answer["id"].as_str().unwrap().to_string(),
+        answer["key"].as_str().unwrap().to_string(),
+    )
+}
+
+#[tokio::test]
+async fn each_role_may_do_its_part_and_no_more() {
+    let app = api_with_tickets().await;
+    let id = first_ticket_id(&app).await;
+    let (_, integrator) = new_key(&app, "crm-bridge", "integrator").await;
+    let (_, agent) = new_key(&app, "sally", "agent").await;
+    let (_, admin) = new_key(&app, "ops", "admin").await;
+
+    let status_path = format!("/v1/tickets/{id}/status");
+    let notes_path = format!("/v1/tickets/{id}/notes");
+    // integrator: reads
+    assert_eq!(
+        get(&app, "/v1/tickets", Some(&integrator)).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        get(&app, &format!("/v1/tickets/{id}"), Some(&integrator))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        get(&app, &format!("/v1/tickets/{id}/events"), Some(&integrator))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    let (status, answer) = post(
+        &app,
+        &status_path,
+        Some(&integrator),
+        r#"{"status": "resolved"}"#,
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(answer["error"]["code"], "forbidden");
+    assert_eq!(
+        answer["error"]["message"],
+        "this needs the agent role; the key of crm-bridge has the integrator role"
+    );
+    assert_eq!(
+        post(&app, &notes_path, Some(&integrator), r#"{"text": "x"}"#)
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        get(&app, "/v1/api-keys", Some(&integrator)).await.0,
+        StatusCode::FORBIDDEN
+    );
+    // agent: also acts on tickets, as itself
+    let (status, _) = post(&app, &notes_path, Some(&agent), r#"{"text": "on it"}"#).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, _) = post(
+        &app,
+        &status_path,
+        Some(&agent),
+        r#"{"status": "pending_internal"}"#,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, events) = get(&app, &format!("/v1/tickets/{id}/events"), Some(&agent)).await;
+    let actors: Vec<&Value> = events["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["actor"])
+        .collect();
+    assert_eq!(
+        actors[1],
+        &serde_json::json!({"type": "agent", "id": "sally"})
+    );
+    assert_eq!(
+        actors[2],
+        &serde_json::json!({"type": "agent", "id": "sally"})
+    );
+    assert_eq!(
+        post(
+            &app,
+            "/v1/api-keys",
+            Some(&agent),
+            r#"{"name": "x", "role": "admin"}"#
+        )
+        .await
+        .0,
+        StatusCode::FORBIDDEN
+    );
+    // admin: manages keys
+    let (status, keys) = get(&app, "/v1/api-keys", Some(&admin)).await;
+    assert_eq!(status, StatusCode::OK);
+    let names: Vec<&str> = keys["api_keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["crm-bridge", "sally", "ops"]);
+    assert!(
+        keys["api_keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|k| k.get("hash").is_none() && k.get("key").is_none())
+    );
+}
+
+#[tokio::test]
+async fn a_revoked_key_stops_working_at_once() {
+    let app = api_with_tickets().await;
+    let (id, secret) = new_key(&app, "temp", "agent").await;
+    assert_eq!(
+        get(&app, "/v1/tickets", Some(&secret)).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        delete(&app, &format!("/v1/api-keys/{id}"), Some(KEY))
+            .await
+            .0,
+        StatusCode::NO_CONTENT
+    );
+    let (status, answer) = get(&app, "/v1/tickets", Some(&secret)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(answer["error"]["code"], "unauthorized");
+    // again, and an unknown id
+    assert_eq!(
+        delete(&app, &format!("/v1/api-keys/{id}"), Some(KEY))
+            .await
+            .0,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        delete(&app, "/v1/api-keys/key_0000000000000000", Some(KEY))
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        delete(&app, &format!("/v1/api-keys/{id}"), None).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let (_, keys) = get(&app, "/v1/api-keys", Some(KEY)).await;
+    assert!(keys["api_keys"][0]["revoked_at"].is_string());
+}
+
+#[tokio::test]
+async fn a_key_request_must_name_a_role_and_a_name() {
+    let app = api_with_tickets().await;
+    for (body, status, code) in [
+        (
+            r#"{"name": "x", "role": "owner"}"#,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_event",
+        ),
+        (
+            r#"{"role": "agent"}"#,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_event",
+        ),
+        (
+            r#"{"name": " ", "role": "agent"}"#,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_key",
+        ),
+        (r#"{"name": "#, StatusCode::BAD_REQUEST, "invalid_json"),
+    ] {
+        let (got, answer) = post(&app, "/v1/api-keys", Some(KEY), body).await;
+        assert_eq!(got, status, "{body}: {answer}");
+        assert_eq!(answer["error"]["code"], code, "{body}");
+    }
 }

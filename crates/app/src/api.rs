@@ -1,29 +1,33 @@
 //! The HTTP API for agents and integrators: `/v1/...`, behind a bearer key.
 
 use crate::error::ApiError;
+use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+use socialcare_domain::access::{ApiKey, Role, key_hash, key_id};
 use socialcare_domain::lifecycle::{self, CommandError};
-use socialcare_domain::ports::{IngestStore, TicketCommands, TicketReads};
+use socialcare_domain::ports::{
+    ApiKeyStore, CommitError, IngestStore, TicketCommands, TicketReads,
+};
 use socialcare_domain::{
     Actor, Cursor, TicketDetail, TicketEvent, TicketId, TicketQuery, TicketStatus,
 };
 use socialcare_webhooks::payload::parse;
 use std::sync::Arc;
 
-/// What the API needs of the ticket store.
-pub trait Store: TicketReads + TicketCommands + IngestStore {}
-impl<T: TicketReads + TicketCommands + IngestStore> Store for T {}
+/// What the API needs of the store.
+pub trait Store: TicketReads + TicketCommands + IngestStore + ApiKeyStore {}
+impl<T: TicketReads + TicketCommands + IngestStore + ApiKeyStore> Store for T {}
 
 pub struct ApiState<S> {
     pub store: S,
@@ -48,6 +52,8 @@ pub fn routes<S: Store + 'static>(state: Arc<ApiState<S>>) -> Router {
         .route("/v1/tickets/{id}/status", post(change_status::<S>))
         .route("/v1/tickets/{id}/notes", post(add_note::<S>))
         .route("/v1/tickets/{id}/events", get(ticket_events::<S>))
+        .route("/v1/api-keys", get(list_keys::<S>).post(create_key::<S>))
+        .route("/v1/api-keys/{id}", delete(revoke_key::<S>))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             authorize::<S>,
@@ -55,30 +61,84 @@ pub fn routes<S: Store + 'static>(state: Arc<ApiState<S>>) -> Router {
         .with_state(state)
 }
 
-async fn authorize<S: Send + Sync>(
+/// The holder of the key a request came with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub name: String,
+    pub role: Role,
+}
+
+impl Caller {
+    /// Refuses (403) a caller whose role is below `needed`.
+    fn require(&self, needed: Role) -> Result<(), ApiError> {
+        if self.role >= needed {
+            return Ok(());
+        }
+        Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!(
+                "this needs the {} role; the key of {} has the {} role",
+                needed.as_str(),
+                self.name,
+                self.role.as_str()
+            ),
+        ))
+    }
+
+    fn actor(&self) -> Actor {
+        Actor::Agent {
+            id: self.name.clone(),
+        }
+    }
+}
+
+fn unauthorized() -> Response {
+    let mut response = ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+        "send a valid API key as Authorization: Bearer <key>",
+    )
+    .into_response();
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        header::HeaderValue::from_static("Bearer"),
+    );
+    response
+}
+
+/// Resolves the key to a [`Caller`] (401 when there is none); each handler checks the role.
+async fn authorize<S: Store>(
     State(state): State<Arc<ApiState<S>>>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
     let presented = request
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "));
-    let digest: Option<[u8; 32]> = presented.map(|key| Sha256::digest(key.as_bytes()).into());
-    if digest != Some(state.api_key_digest) {
-        let mut response = ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "send a valid API key as Authorization: Bearer <key>",
-        )
-        .into_response();
-        response.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            header::HeaderValue::from_static("Bearer"),
-        );
-        return response;
-    }
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .map(str::to_string);
+    let Some(presented) = presented else {
+        return unauthorized();
+    };
+    let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
+    let caller = if digest == state.api_key_digest {
+        Caller {
+            name: "bootstrap".into(),
+            role: Role::Admin,
+        }
+    } else {
+        match state.store.get_key(&key_id(&key_hash(&presented))).await {
+            Ok(Some(key)) if key.admits(&presented) => Caller {
+                name: key.name,
+                role: key.role,
+            },
+            Ok(_) => return unauthorized(),
+            Err(e) => return ApiError::unavailable("store_unavailable", e).into_response(),
+        }
+    };
+    request.extensions_mut().insert(caller);
     next.run(request).await
 }
 
@@ -129,13 +189,6 @@ fn ticket_id(raw: &str) -> Result<TicketId, ApiError> {
     TicketId::parse(raw).ok_or_else(|| ApiError::not_found(format!("no ticket {raw}")))
 }
 
-/// Who is calling: until API keys have names, every call is the bootstrap key's.
-fn caller() -> Actor {
-    Actor::Agent {
-        id: "bootstrap-key".into(),
-    }
-}
-
 fn command_failed(e: CommandError) -> ApiError {
     match e {
         CommandError::NotFound(id) => ApiError::not_found(format!("no ticket {id}")),
@@ -157,16 +210,18 @@ struct StatusChange {
 /// `POST /v1/tickets/{id}/status` `{"status": "resolved"}`: the lifecycle's transitions only.
 async fn change_status<S: Store>(
     State(state): State<Arc<ApiState<S>>>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
+    caller.require(Role::Agent)?;
     let id = ticket_id(&id)?;
     let request: StatusChange = parse(&body)?;
     let next = request
         .status
         .parse::<TicketStatus>()
         .map_err(|e| ApiError::bad_request("invalid_status", e.to_string()))?;
-    let ticket = lifecycle::change_status(&state.store, &id, next, caller(), Utc::now())
+    let ticket = lifecycle::change_status(&state.store, &id, next, caller.actor(), Utc::now())
         .await
         .map_err(command_failed)?;
     Ok(Json(json!({ "ticket": ticket })))
@@ -182,9 +237,11 @@ const MAX_NOTE_CHARS: usize = 10_000;
 /// `POST /v1/tickets/{id}/notes` `{"text": "..."}`: an internal note on the ticket's trail.
 async fn add_note<S: Store>(
     State(state): State<Arc<ApiState<S>>>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<TicketEvent>), ApiError> {
+    caller.require(Role::Agent)?;
     let id = ticket_id(&id)?;
     let note: NewNote = parse(&body)?;
     let text = note.text.trim();
@@ -195,7 +252,7 @@ async fn add_note<S: Store>(
             "text: must be 1 to 10000 characters",
         ));
     }
-    let event = lifecycle::add_note(&state.store, &id, text, caller(), Utc::now())
+    let event = lifecycle::add_note(&state.store, &id, text, caller.actor(), Utc::now())
         .await
         .map_err(command_failed)?;
     Ok((StatusCode::CREATED, Json(event)))
@@ -204,8 +261,10 @@ async fn add_note<S: Store>(
 /// `GET /v1/tickets/{id}/events`: the audit trail, oldest first.
 async fn ticket_events<S: Store>(
     State(state): State<Arc<ApiState<S>>>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
+    caller.require(Role::Integrator)?;
     let id = ticket_id(&id)?;
     let unavailable = |e| ApiError::unavailable("store_unavailable", e);
     if state
@@ -224,8 +283,10 @@ async fn ticket_events<S: Store>(
 /// `GET /v1/tickets?status=&limit=&cursor=`: newest first.
 async fn list_tickets<S: Store>(
     State(state): State<Arc<ApiState<S>>>,
+    Extension(caller): Extension<Caller>,
     params: Result<Query<ListParams>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
+    caller.require(Role::Integrator)?;
     let Query(params) =
         params.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
     let query = params.into_query()?;
@@ -243,8 +304,10 @@ async fn list_tickets<S: Store>(
 /// `GET /v1/tickets/{id}`: the ticket with its customer and messages.
 async fn ticket_detail<S: Store>(
     State(state): State<Arc<ApiState<S>>>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<Json<TicketDetail>, ApiError> {
+    caller.require(Role::Integrator)?;
     let missing = || ApiError::not_found(format!("no ticket {id}"));
     let ticket_id = ticket_id(&id)?;
     state
@@ -254,4 +317,91 @@ async fn ticket_detail<S: Store>(
         .map_err(|e| ApiError::unavailable("store_unavailable", e))?
         .map(Json)
         .ok_or_else(missing)
+}
+
+#[derive(Debug, Deserialize)]
+struct NewKey {
+    name: String,
+    role: Role,
+}
+
+/// What the API shows of a key: never its hash.
+fn key_view(key: &ApiKey) -> Value {
+    json!({
+        "id": key.id,
+        "name": key.name,
+        "role": key.role,
+        "created_at": key.created_at,
+        "revoked_at": key.revoked_at,
+    })
+}
+
+/// `POST /v1/api-keys` `{"name": "sally", "role": "agent"}` (admin): the key is in the answer,
+/// once; only its hash is stored.
+async fn create_key<S: Store>(
+    State(state): State<Arc<ApiState<S>>>,
+    Extension(caller): Extension<Caller>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    caller.require(Role::Admin)?;
+    let request: NewKey = parse(&body)?;
+    let name = request.name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_key",
+            "name: must be 1 to 100 characters",
+        ));
+    }
+    let mut random = [0u8; 32];
+    getrandom::fill(&mut random).map_err(|e| ApiError::unavailable("no_randomness", e))?;
+    let secret = format!("sc_{}", hex::encode(random));
+    let key = ApiKey::new(&secret, name, request.role, Utc::now());
+    state.store.create_key(&key).await.map_err(|e| match e {
+        CommitError::Store(e) => ApiError::unavailable("store_unavailable", e),
+        other => ApiError::unavailable("key_not_created", other),
+    })?;
+    let mut view = key_view(&key);
+    view["key"] = json!(secret);
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// `GET /v1/api-keys` (admin).
+async fn list_keys<S: Store>(
+    State(state): State<Arc<ApiState<S>>>,
+    Extension(caller): Extension<Caller>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Role::Admin)?;
+    let keys = state
+        .store
+        .list_keys()
+        .await
+        .map_err(|e| ApiError::unavailable("store_unavailable", e))?;
+    Ok(Json(
+        json!({ "api_keys": keys.iter().map(key_view).collect::<Vec<_>>() }),
+    ))
+}
+
+/// `DELETE /v1/api-keys/{id}` (admin): the key stops working at once; its record stays.
+async fn revoke_key<S: Store>(
+    State(state): State<Arc<ApiState<S>>>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    caller.require(Role::Admin)?;
+    let unavailable = |e| ApiError::unavailable("store_unavailable", e);
+    let key = state
+        .store
+        .get_key(&id)
+        .await
+        .map_err(unavailable)?
+        .ok_or_else(|| ApiError::not_found(format!("no API key {id}")))?;
+    if key.revoked_at.is_none() {
+        let revoked = ApiKey {
+            revoked_at: Some(Utc::now()),
+            ..key
+        };
+        state.store.put_key(&revoked).await.map_err(unavailable)?;
+    }
+    Ok(StatusCode::NO_CONTENT)
 }

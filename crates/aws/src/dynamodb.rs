@@ -8,6 +8,7 @@
 //! | customer   | `CUSTOMER#<id>`       | `#CUSTOMER`         |                                          |
 //! | identity   | `IDENTITY#<key>`      | `#IDENTITY`         |                                          |
 //! | event      | `EVENTS#<ticket id>`  | `<time>#<id>`       |                                          |
+//! | API key    | `APIKEYS`             | `<key id>`          |                                          |
 //!
 //! A ticket and its messages share a partition, so one Query reads a whole conversation.
 //! Every write of an ingested message is one transaction whose conditions make it idempotent.
@@ -18,9 +19,11 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use socialcare_domain::access::ApiKey;
 use socialcare_domain::page::sortable_time;
 use socialcare_domain::ports::{
-    CommitError, IngestChange, IngestStore, MessageRef, StoreError, TicketCommands, TicketReads,
+    ApiKeyStore, CommitError, IngestChange, IngestStore, MessageRef, StoreError, TicketCommands,
+    TicketReads,
 };
 use socialcare_domain::{
     Customer, Message, MessageId, Page, Ticket, TicketDetail, TicketEvent, TicketId, TicketQuery,
@@ -354,6 +357,79 @@ impl IngestStore for DynamoStore {
             Ok(_) => Ok(()),
             Err(e) => Err(self.cancellation(e, &dedupe_key).await),
         }
+    }
+}
+
+const API_KEYS: &str = "APIKEYS";
+
+fn key_item(key: &ApiKey) -> Result<Item, StoreError> {
+    to_item(key, [("pk", API_KEYS.to_string()), ("sk", key.id.clone())])
+}
+
+impl ApiKeyStore for DynamoStore {
+    async fn create_key(&self, key: &ApiKey) -> Result<(), CommitError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(key_item(key)?))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Err(CommitError::Duplicate)
+            }
+            Err(e) => Err(CommitError::Store(failed("create key", e))),
+        }
+    }
+
+    async fn get_key(&self, id: &str) -> Result<Option<ApiKey>, StoreError> {
+        self.get(API_KEYS.to_string(), id)
+            .await?
+            .map(from_item)
+            .transpose()
+    }
+
+    async fn put_key(&self, key: &ApiKey) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(key_item(key)?))
+            .send()
+            .await
+            .map_err(|e| failed("put key", e))?;
+        Ok(())
+    }
+
+    async fn list_keys(&self) -> Result<Vec<ApiKey>, StoreError> {
+        let mut keys: Vec<ApiKey> = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", s(API_KEYS))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| failed("query keys", e))?;
+            for item in output.items.unwrap_or_default() {
+                keys.push(from_item(item)?);
+            }
+            start = output.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+        keys.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        Ok(keys)
     }
 }
 

@@ -3,6 +3,7 @@
 //! Nothing here knows about AWS or HTTP. The outside world is reached through the traits in
 //! [`ports`]; the adapters (SQLite, DynamoDB, SQS) implement them in their own crates.
 
+pub mod access;
 pub mod customer;
 pub mod events;
 pub mod ids;

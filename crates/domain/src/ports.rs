@@ -3,6 +3,7 @@
 //! Every adapter of a port passes the same contract suite (`tests/` at the top of the repo).
 //! Methods return `impl Future + Send` so handlers stay `Send` when generic over an adapter.
 
+use crate::access::ApiKey;
 use crate::customer::{Customer, Identity};
 use crate::events::TicketEvent;
 use crate::ids::{MessageId, TicketId};
@@ -110,6 +111,20 @@ pub trait TicketCommands: Send + Sync {
         &self,
         event: &TicketEvent,
     ) -> impl Future<Output = Result<(), CommitError>> + Send;
+}
+
+/// The API keys.
+pub trait ApiKeyStore: Send + Sync {
+    /// Stores a new key; an id already taken is `CommitError::Duplicate`.
+    fn create_key(&self, key: &ApiKey) -> impl Future<Output = Result<(), CommitError>> + Send;
+
+    fn get_key(&self, id: &str) -> impl Future<Output = Result<Option<ApiKey>, StoreError>> + Send;
+
+    /// Replaces a key's record (to revoke it).
+    fn put_key(&self, key: &ApiKey) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Every key, oldest first (a handful per deployment).
+    fn list_keys(&self) -> impl Future<Output = Result<Vec<ApiKey>, StoreError>> + Send;
 }
 
 /// What the API reads.

@@ -50,6 +50,12 @@ CREATE TABLE IF NOT EXISTS ticket_events (
 );
 CREATE INDEX IF NOT EXISTS ticket_events_of_ticket ON ticket_events (ticket_id, sort_key);
 
+CREATE TABLE IF NOT EXISTS api_keys (
+    id         TEXT PRIMARY KEY,
+    created_at TEXT NOT NULL,
+    data       TEXT NOT NULL
+);
+
 CREATE TABLE IF NOT EXISTS queue_messages (
     seq           INTEGER PRIMARY KEY AUTOINCREMENT,
     queue         TEXT NOT NULL,

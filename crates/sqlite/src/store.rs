@@ -3,9 +3,11 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use socialcare_domain::TicketEvent;
+use socialcare_domain::access::ApiKey;
 use socialcare_domain::page::sortable_time;
 use socialcare_domain::ports::{
-    CommitError, IngestChange, IngestStore, MessageRef, StoreError, TicketCommands, TicketReads,
+    ApiKeyStore, CommitError, IngestChange, IngestStore, MessageRef, StoreError, TicketCommands,
+    TicketReads,
 };
 use socialcare_domain::{
     Cursor, Customer, Message, MessageId, Page, Ticket, TicketDetail, TicketId, TicketQuery,
@@ -271,6 +273,68 @@ fn insert_event(conn: &Connection, event: &TicketEvent) -> rusqlite::Result<usiz
             to_json(event)?
         ],
     )
+}
+
+impl ApiKeyStore for SqliteStore {
+    async fn create_key(&self, key: &ApiKey) -> Result<(), CommitError> {
+        let key = key.clone();
+        let written = self
+            .read(move |conn| {
+                conn.execute(
+                    "INSERT INTO api_keys (id, created_at, data) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (id) DO NOTHING",
+                    // nanoseconds: keys made in the same millisecond keep their order
+                    params![
+                        key.id,
+                        key.created_at
+                            .to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+                        to_json(&key)?
+                    ],
+                )
+            })
+            .await?;
+        match written {
+            0 => Err(CommitError::Duplicate),
+            _ => Ok(()),
+        }
+    }
+
+    async fn get_key(&self, id: &str) -> Result<Option<ApiKey>, StoreError> {
+        let id = id.to_string();
+        self.read(move |conn| {
+            conn.query_row("SELECT data FROM api_keys WHERE id = ?1", [id], |row| {
+                row.get::<_, String>(0)
+            })
+            .optional()?
+            .map(from_json)
+            .transpose()
+        })
+        .await
+    }
+
+    async fn put_key(&self, key: &ApiKey) -> Result<(), StoreError> {
+        let key = key.clone();
+        self.read(move |conn| {
+            conn.execute(
+                "UPDATE api_keys SET data = ?2 WHERE id = ?1",
+                params![key.id, to_json(&key)?],
+            )
+        })
+        .await?;
+        Ok(())
+    }
+
+    async fn list_keys(&self) -> Result<Vec<ApiKey>, StoreError> {
+        self.read(|conn| {
+            let mut statement =
+                conn.prepare("SELECT data FROM api_keys ORDER BY created_at, id")?;
+            statement
+                .query_map([], |row| row.get::<_, String>(0))?
+                .map(|row| row.and_then(from_json))
+                .collect()
+        })
+        .await
+    }
 }
 
 impl TicketCommands for SqliteStore {

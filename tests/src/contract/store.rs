@@ -2,17 +2,18 @@
 
 use crate::events::{inbound, reply};
 use chrono::{DateTime, Duration, TimeZone, Utc};
+use socialcare_domain::access::{ApiKey, Role};
 use socialcare_domain::ingest::{ChangeOutcome, IngestOutcome, apply_change, ingest};
 use socialcare_domain::lifecycle::{self, CommandError};
 use socialcare_domain::ports::CommitError;
-use socialcare_domain::ports::{IngestStore, TicketCommands, TicketReads};
+use socialcare_domain::ports::{ApiKeyStore, IngestStore, TicketCommands, TicketReads};
 use socialcare_domain::{
     Actor, ChangeKind, Channel, Direction, EventKind, MessageChange, Source, Ticket, TicketDetail,
     TicketEvent, TicketId, TicketQuery, TicketStatus,
 };
 
-pub trait Store: IngestStore + TicketReads + TicketCommands {}
-impl<T: IngestStore + TicketReads + TicketCommands> Store for T {}
+pub trait Store: IngestStore + TicketReads + TicketCommands + ApiKeyStore {}
+impl<T: IngestStore + TicketReads + TicketCommands + ApiKeyStore> Store for T {}
 
 fn at(minute: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 22, 9, minute, 0).unwrap()
@@ -549,6 +550,29 @@ pub async fn notes_are_kept_in_order_and_once<S: Store>(store: &S) {
     );
 }
 
+pub async fn api_keys_are_stored_once_and_revocable<S: Store>(store: &S) {
+    let sally = ApiKey::new("sc_sally_secret", "sally", Role::Agent, at(1));
+    let bridge = ApiKey::new("sc_bridge_secret", "crm-bridge", Role::Integrator, at(0));
+    store.create_key(&sally).await.unwrap();
+    store.create_key(&bridge).await.unwrap();
+    assert!(matches!(
+        store.create_key(&sally).await,
+        Err(CommitError::Duplicate)
+    ));
+    assert_eq!(store.get_key(&sally.id).await.unwrap(), Some(sally.clone()));
+    assert_eq!(store.get_key("key_nothing").await.unwrap(), None);
+    let revoked = ApiKey {
+        revoked_at: Some(at(5)),
+        ..sally.clone()
+    };
+    store.put_key(&revoked).await.unwrap();
+    assert_eq!(
+        store.get_key(&sally.id).await.unwrap(),
+        Some(revoked.clone())
+    );
+    assert_eq!(store.list_keys().await.unwrap(), vec![bridge, revoked]);
+}
+
 /// Every case, by name, for the runner macro.
 #[macro_export]
 macro_rules! store_contract {
@@ -571,7 +595,8 @@ macro_rules! store_contract {
             the_trail_records_creation_messages_and_status_changes,
             a_forbidden_transition_changes_nothing,
             a_stale_ticket_version_is_a_conflict,
-            notes_are_kept_in_order_and_once
+            notes_are_kept_in_order_and_once,
+            api_keys_are_stored_once_and_revocable
         );
     };
     (@cases $make:expr; $($case:ident),+) => {
