@@ -478,3 +478,109 @@ async fn a_key_request_must_name_a_role_and_a_name() {
         assert_eq!(answer["error"]["code"], code, "{body}");
     }
 }
+
+#[tokio::test]
+async fn a_customer_comes_with_every_identity_and_ticket() {
+    let app = api_with_tickets().await;
+    let (_, list) = get(&app, "/v1/tickets?limit=1", Some(KEY)).await;
+    let customer = list["tickets"][0]["customer_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (_, integrator) = new_key(&app, "crm-bridge", "integrator").await;
+
+    let path = format!("/v1/customers/{customer}/identities");
+    let body = r#"{"source": "x", "account": "1100000000000000001", "user_id": "3001969357", "handle": "furiouscamper"}"#;
+    let (status, linked) = post(&app, &path, Some(&integrator), body).await;
+    assert_eq!(status, StatusCode::OK, "{linked}");
+    assert_eq!(linked["customer"]["identities"][1]["source"], "x");
+    assert_eq!(linked["customer"]["identities"][1]["user_id"], "3001969357");
+
+    let (status, history) = get(
+        &app,
+        &format!("/v1/customers/{customer}"),
+        Some(&integrator),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(history["customer"]["id"], customer);
+    assert_eq!(history["customer"]["name"], "Customer c2");
+    assert_eq!(
+        history["customer"]["identities"].as_array().unwrap().len(),
+        2
+    );
+    assert_eq!(history["tickets"].as_array().unwrap().len(), 1);
+    assert_eq!(history["tickets"][0]["subject"], "problem 2");
+    assert_eq!(history["next_cursor"], Value::Null);
+}
+
+#[tokio::test]
+async fn customer_routes_refuse_what_they_cannot_do() {
+    let app = api_with_tickets().await;
+    let (_, list) = get(&app, "/v1/tickets", Some(KEY)).await;
+    let ann = list["tickets"][0]["customer_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let bob = list["tickets"][1]["customer_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let crm = |user: &str| {
+        format!(r#"{{"source": "integration", "account": "crm", "user_id": "{user}"}}"#)
+    };
+    // bob's own identity cannot be given to ann
+    let (status, answer) = post(
+        &app,
+        &format!("/v1/customers/{ann}/identities"),
+        Some(KEY),
+        &crm("c1"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{answer}");
+    assert_eq!(answer["error"]["code"], "identity_taken");
+    assert!(answer["error"]["message"].as_str().unwrap().contains(&bob));
+    for (body, code) in [
+        (
+            r#"{"source": "myspace", "account": "a", "user_id": "u"}"#,
+            "invalid_event",
+        ),
+        (
+            r#"{"source": "x", "account": " ", "user_id": "u"}"#,
+            "invalid_identity",
+        ),
+        (r#"{"source": "x"}"#, "invalid_event"),
+    ] {
+        let (status, answer) = post(
+            &app,
+            &format!("/v1/customers/{ann}/identities"),
+            Some(KEY),
+            body,
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(answer["error"]["code"], code, "{body}");
+    }
+    for path in [
+        "/v1/customers/cus_01KAQ5Z0000000000000000000",
+        "/v1/customers/nope",
+    ] {
+        assert_eq!(
+            get(&app, path, Some(KEY)).await.0,
+            StatusCode::NOT_FOUND,
+            "{path}"
+        );
+    }
+    let (status, _) = post(
+        &app,
+        "/v1/customers/cus_01KAQ5Z0000000000000000000/identities",
+        Some(KEY),
+        &crm("zz"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        get(&app, &format!("/v1/customers/{ann}"), None).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+}

@@ -15,19 +15,21 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use socialcare_domain::access::{ApiKey, Role, key_hash, key_id};
+use socialcare_domain::customers::{self, LinkError};
 use socialcare_domain::lifecycle::{self, CommandError};
 use socialcare_domain::ports::{
-    ApiKeyStore, CommitError, IngestStore, TicketCommands, TicketReads,
+    ApiKeyStore, CommitError, CustomerStore, IngestStore, TicketCommands, TicketReads,
 };
 use socialcare_domain::{
-    Actor, Cursor, TicketDetail, TicketEvent, TicketId, TicketQuery, TicketStatus,
+    Actor, Cursor, CustomerId, Identity, Source, TicketDetail, TicketEvent, TicketId, TicketQuery,
+    TicketStatus,
 };
 use socialcare_webhooks::payload::parse;
 use std::sync::Arc;
 
 /// What the API needs of the store.
-pub trait Store: TicketReads + TicketCommands + IngestStore + ApiKeyStore {}
-impl<T: TicketReads + TicketCommands + IngestStore + ApiKeyStore> Store for T {}
+pub trait Store: TicketReads + TicketCommands + IngestStore + ApiKeyStore + CustomerStore {}
+impl<T: TicketReads + TicketCommands + IngestStore + ApiKeyStore + CustomerStore> Store for T {}
 
 pub struct ApiState<S> {
     pub store: S,
@@ -52,6 +54,8 @@ pub fn routes<S: Store + 'static>(state: Arc<ApiState<S>>) -> Router {
         .route("/v1/tickets/{id}/status", post(change_status::<S>))
         .route("/v1/tickets/{id}/notes", post(add_note::<S>))
         .route("/v1/tickets/{id}/events", get(ticket_events::<S>))
+        .route("/v1/customers/{id}", get(customer_history::<S>))
+        .route("/v1/customers/{id}/identities", post(link_identity::<S>))
         .route("/v1/api-keys", get(list_keys::<S>).post(create_key::<S>))
         .route("/v1/api-keys/{id}", delete(revoke_key::<S>))
         .route_layer(middleware::from_fn_with_state(
@@ -404,4 +408,86 @@ async fn revoke_key<S: Store>(
         state.store.put_key(&revoked).await.map_err(unavailable)?;
     }
     Ok(StatusCode::NO_CONTENT)
+}
+
+fn customer_id(raw: &str) -> Result<CustomerId, ApiError> {
+    CustomerId::parse(raw).ok_or_else(|| ApiError::not_found(format!("no customer {raw}")))
+}
+
+/// `GET /v1/customers/{id}?limit=&cursor=`: the profile with every identity, and the
+/// customer's tickets, newest first.
+async fn customer_history<S: Store>(
+    State(state): State<Arc<ApiState<S>>>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    params: Result<Query<ListParams>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Role::Integrator)?;
+    let id = customer_id(&id)?;
+    let Query(params) =
+        params.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
+    let query = TicketQuery {
+        status: None,
+        ..params.into_query()?
+    };
+    let unavailable = |e| ApiError::unavailable("store_unavailable", e);
+    let customer = CustomerStore::get_customer(&state.store, &id)
+        .await
+        .map_err(unavailable)?
+        .ok_or_else(|| ApiError::not_found(format!("no customer {id}")))?;
+    let page = state
+        .store
+        .customer_tickets(&id, &query)
+        .await
+        .map_err(unavailable)?;
+    Ok(Json(json!({
+        "customer": customer,
+        "tickets": page.items,
+        "next_cursor": page.next.map(|cursor| cursor.encode()),
+    })))
+}
+
+#[derive(Debug, Deserialize)]
+struct NewIdentity {
+    source: Source,
+    account: String,
+    user_id: String,
+    handle: Option<String>,
+}
+
+/// `POST /v1/customers/{id}/identities`: links another identity (an X account, a page-scoped
+/// id, an e-mail or CRM id) to the customer.
+async fn link_identity<S: Store>(
+    State(state): State<Arc<ApiState<S>>>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Role::Integrator)?;
+    let id = customer_id(&id)?;
+    let request: NewIdentity = parse(&body)?;
+    if request.account.trim().is_empty() || request.user_id.trim().is_empty() {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_identity",
+            "account and user_id must not be empty",
+        ));
+    }
+    let identity = Identity {
+        source: request.source,
+        account: request.account,
+        user_id: request.user_id,
+        handle: request.handle,
+    };
+    let customer = customers::link_identity(&state.store, &id, identity, Utc::now())
+        .await
+        .map_err(|e| match e {
+            LinkError::NotFound(_) => ApiError::not_found(e.to_string()),
+            LinkError::Taken(_) => {
+                ApiError::new(StatusCode::CONFLICT, "identity_taken", e.to_string())
+            }
+            LinkError::Contention => ApiError::new(StatusCode::CONFLICT, "busy", e.to_string()),
+            LinkError::Store(e) => ApiError::unavailable("store_unavailable", e),
+        })?;
+    Ok(Json(json!({ "customer": customer })))
 }

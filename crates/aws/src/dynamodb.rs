@@ -2,7 +2,7 @@
 //!
 //! | item       | pk                    | sk                  | indexes                                  |
 //! |------------|-----------------------|---------------------|------------------------------------------|
-//! | ticket     | `TICKET#<id>`         | `#TICKET`           | gsi1: all tickets, gsi2: tickets by status |
+//! | ticket     | `TICKET#<id>`         | `#TICKET`           | gsi1: all, gsi2: by status, gsi3: by customer |
 //! | message    | `TICKET#<ticket id>`  | `MSG#<time>#<id>`   |                                          |
 //! | dedupe key | `MSGKEY#<dedupe key>` | `#MSGKEY`           |                                          |
 //! | customer   | `CUSTOMER#<id>`       | `#CUSTOMER`         |                                          |
@@ -22,12 +22,13 @@ use serde::de::DeserializeOwned;
 use socialcare_domain::access::ApiKey;
 use socialcare_domain::page::sortable_time;
 use socialcare_domain::ports::{
-    ApiKeyStore, CommitError, IngestChange, IngestStore, MessageRef, StoreError, TicketCommands,
-    TicketReads,
+    ApiKeyStore, CommitError, CustomerStore, IngestChange, IngestStore, MessageRef, StoreError,
+    TicketCommands, TicketReads,
 };
 use socialcare_domain::{
     Customer, Message, MessageId, Page, Ticket, TicketDetail, TicketEvent, TicketId, TicketQuery,
 };
+use socialcare_domain::{CustomerId, Identity};
 use std::collections::HashMap;
 
 type Item = HashMap<String, AttributeValue>;
@@ -96,7 +97,9 @@ fn ticket_item(ticket: &Ticket) -> Result<Item, StoreError> {
     item.insert("gsi1pk".into(), s(ALL_TICKETS));
     item.insert("gsi1sk".into(), s(sort_key.clone()));
     item.insert("gsi2pk".into(), s(status_pk(ticket.status.as_str())));
-    item.insert("gsi2sk".into(), s(sort_key));
+    item.insert("gsi2sk".into(), s(sort_key.clone()));
+    item.insert("gsi3pk".into(), s(customer_pk(ticket.customer_id.as_str())));
+    item.insert("gsi3sk".into(), s(sort_key));
     Ok(item)
 }
 
@@ -552,10 +555,99 @@ impl TicketReads for DynamoStore {
     }
 
     async fn list_tickets(&self, query: &TicketQuery) -> Result<Page<Ticket>, StoreError> {
-        let (index, pk_name, sk_name, pk) = match query.status {
-            Some(status) => ("gsi2", "gsi2pk", "gsi2sk", status_pk(status.as_str())),
-            None => ("gsi1", "gsi1pk", "gsi1sk", ALL_TICKETS.to_string()),
-        };
+        match query.status {
+            Some(status) => {
+                self.query_tickets(TicketIndex::Status, status_pk(status.as_str()), query)
+                    .await
+            }
+            None => {
+                self.query_tickets(TicketIndex::All, ALL_TICKETS.to_string(), query)
+                    .await
+            }
+        }
+    }
+}
+
+impl CustomerStore for DynamoStore {
+    async fn get_customer(&self, id: &CustomerId) -> Result<Option<Customer>, StoreError> {
+        DynamoStore::get_customer(self, id.as_str()).await
+    }
+
+    async fn link_identity(
+        &self,
+        customer: &Customer,
+        version_before: u64,
+        identity: &Identity,
+    ) -> Result<(), CommitError> {
+        let mut claim: Item = HashMap::new();
+        claim.insert("pk".into(), s(identity_pk(&identity.key())));
+        claim.insert("sk".into(), s(IDENTITY_SK));
+        claim.insert("customer_id".into(), s(customer.id.as_str()));
+        let record = to_item(
+            customer,
+            [
+                ("pk", customer_pk(customer.id.as_str())),
+                ("sk", CUSTOMER_SK.into()),
+            ],
+        )?;
+        let writes = vec![
+            put_new(&self.table, claim)?,
+            put_versioned(&self.table, record, version_before)?,
+        ];
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(writes))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) => match e.as_service_error() {
+                Some(TransactWriteItemsError::TransactionCanceledException(_)) => {
+                    Err(CommitError::Conflict)
+                }
+                _ => Err(CommitError::Store(failed("link identity", e))),
+            },
+        }
+    }
+
+    async fn customer_tickets(
+        &self,
+        id: &CustomerId,
+        query: &TicketQuery,
+    ) -> Result<Page<Ticket>, StoreError> {
+        self.query_tickets(TicketIndex::Customer, customer_pk(id.as_str()), query)
+            .await
+    }
+}
+
+/// The indexes tickets are listed by, newest first.
+#[derive(Debug, Clone, Copy)]
+enum TicketIndex {
+    All,
+    Status,
+    Customer,
+}
+
+impl TicketIndex {
+    fn names(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            TicketIndex::All => ("gsi1", "gsi1pk", "gsi1sk"),
+            TicketIndex::Status => ("gsi2", "gsi2pk", "gsi2sk"),
+            TicketIndex::Customer => ("gsi3", "gsi3pk", "gsi3sk"),
+        }
+    }
+}
+
+impl DynamoStore {
+    /// One page of the tickets under `pk` in `index`, newest first, after the query's cursor.
+    async fn query_tickets(
+        &self,
+        index: TicketIndex,
+        pk: String,
+        query: &TicketQuery,
+    ) -> Result<Page<Ticket>, StoreError> {
+        let (index, pk_name, sk_name) = index.names();
         let wanted = query.fetch_size() as usize;
         let mut tickets: Vec<Ticket> = Vec::new();
         let mut start: Option<Item> = None;

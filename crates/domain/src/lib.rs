@@ -5,6 +5,7 @@
 
 pub mod access;
 pub mod customer;
+pub mod customers;
 pub mod events;
 pub mod ids;
 pub mod ingest;

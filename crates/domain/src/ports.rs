@@ -6,7 +6,7 @@
 use crate::access::ApiKey;
 use crate::customer::{Customer, Identity};
 use crate::events::TicketEvent;
-use crate::ids::{MessageId, TicketId};
+use crate::ids::{CustomerId, MessageId, TicketId};
 use crate::message::Message;
 use crate::page::Page;
 use crate::ticket::{Ticket, TicketDetail, TicketQuery};
@@ -111,6 +111,30 @@ pub trait TicketCommands: Send + Sync {
         &self,
         event: &TicketEvent,
     ) -> impl Future<Output = Result<(), CommitError>> + Send;
+}
+
+/// Customers and the identities they are known by.
+pub trait CustomerStore: Send + Sync {
+    fn get_customer(
+        &self,
+        id: &CustomerId,
+    ) -> impl Future<Output = Result<Option<Customer>, StoreError>> + Send;
+
+    /// Claims `identity` for the customer and stores the customer as given, atomically:
+    /// `CommitError::Conflict` when the identity is claimed or the customer's version moved.
+    fn link_identity(
+        &self,
+        customer: &Customer,
+        version_before: u64,
+        identity: &Identity,
+    ) -> impl Future<Output = Result<(), CommitError>> + Send;
+
+    /// The customer's tickets, newest first.
+    fn customer_tickets(
+        &self,
+        id: &CustomerId,
+        query: &TicketQuery,
+    ) -> impl Future<Output = Result<Page<Ticket>, StoreError>> + Send;
 }
 
 /// The API keys.

@@ -2,16 +2,16 @@ use crate::database::{Database, describe};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use socialcare_domain::TicketEvent;
 use socialcare_domain::access::ApiKey;
 use socialcare_domain::page::sortable_time;
 use socialcare_domain::ports::{
-    ApiKeyStore, CommitError, IngestChange, IngestStore, MessageRef, StoreError, TicketCommands,
-    TicketReads,
+    ApiKeyStore, CommitError, CustomerStore, IngestChange, IngestStore, MessageRef, StoreError,
+    TicketCommands, TicketReads,
 };
 use socialcare_domain::{
     Cursor, Customer, Message, MessageId, Page, Ticket, TicketDetail, TicketId, TicketQuery,
 };
+use socialcare_domain::{CustomerId, Identity, TicketEvent};
 
 /// The ticket store on SQLite. Rows keep the domain value as JSON beside the columns that are
 /// looked up or sorted on.
@@ -275,6 +275,85 @@ fn insert_event(conn: &Connection, event: &TicketEvent) -> rusqlite::Result<usiz
     )
 }
 
+impl CustomerStore for SqliteStore {
+    async fn get_customer(&self, id: &CustomerId) -> Result<Option<Customer>, StoreError> {
+        let id = id.to_string();
+        self.read(move |conn| get_customer(conn, &id)).await
+    }
+
+    async fn link_identity(
+        &self,
+        customer: &Customer,
+        version_before: u64,
+        identity: &Identity,
+    ) -> Result<(), CommitError> {
+        let (customer, key) = (customer.clone(), identity.key());
+        self.db
+            .run(move |conn| {
+                let tx = conn.transaction().map_err(describe)?;
+                let claimed = tx
+                    .execute(
+                        "INSERT INTO identities (key, customer_id) VALUES (?1, ?2)
+                         ON CONFLICT (key) DO NOTHING",
+                        params![key, customer.id.as_str()],
+                    )
+                    .map_err(describe)?;
+                let updated = tx
+                    .execute(
+                        "UPDATE customers SET version = ?2, data = ?3 WHERE id = ?1 AND version = ?4",
+                        params![
+                            customer.id.as_str(),
+                            version(customer.version),
+                            to_json(&customer).map_err(describe)?,
+                            version(version_before)
+                        ],
+                    )
+                    .map_err(describe)?;
+                if claimed == 0 || updated == 0 {
+                    return Ok(Err(CommitError::Conflict));
+                }
+                tx.commit().map_err(describe)?;
+                Ok(Ok(()))
+            })
+            .await
+            .map_err(StoreError)?
+    }
+
+    async fn customer_tickets(
+        &self,
+        id: &CustomerId,
+        query: &TicketQuery,
+    ) -> Result<Page<Ticket>, StoreError> {
+        let id = id.to_string();
+        let before = before_cursor(query);
+        let fetch = query.fetch_size();
+        let tickets = self
+            .read(move |conn| {
+                let mut statement = conn.prepare(
+                    "SELECT data FROM tickets
+                     WHERE json_extract(data, '$.customer_id') = ?1 AND sort_key < ?2
+                     ORDER BY sort_key DESC LIMIT ?3",
+                )?;
+                statement
+                    .query_map(params![id, before, fetch], |row| row.get::<_, String>(0))?
+                    .map(|row| row.and_then(from_json))
+                    .collect::<rusqlite::Result<Vec<Ticket>>>()
+            })
+            .await?;
+        Ok(query.page(tickets))
+    }
+}
+
+/// The sort key a newest-first page starts below.
+fn before_cursor(query: &TicketQuery) -> String {
+    // The sort keys are ASCII and start with a year; "~" sorts after every one of them.
+    query
+        .after
+        .as_ref()
+        .map(Cursor::sort_key)
+        .unwrap_or_else(|| "~".to_string())
+}
+
 impl ApiKeyStore for SqliteStore {
     async fn create_key(&self, key: &ApiKey) -> Result<(), CommitError> {
         let key = key.clone();
@@ -421,12 +500,7 @@ impl TicketReads for SqliteStore {
 
     async fn list_tickets(&self, query: &TicketQuery) -> Result<Page<Ticket>, StoreError> {
         let status = query.status.map(|s| s.as_str().to_string());
-        // The sort keys are ASCII and start with a year; "~" sorts after every one of them.
-        let before = query
-            .after
-            .as_ref()
-            .map(Cursor::sort_key)
-            .unwrap_or_else(|| "~".to_string());
+        let before = before_cursor(query);
         let fetch = query.fetch_size();
         let tickets = self
             .read(move |conn| {

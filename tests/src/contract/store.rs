@@ -3,17 +3,20 @@
 use crate::events::{inbound, reply};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use socialcare_domain::access::{ApiKey, Role};
+use socialcare_domain::customers::{self, LinkError};
 use socialcare_domain::ingest::{ChangeOutcome, IngestOutcome, apply_change, ingest};
 use socialcare_domain::lifecycle::{self, CommandError};
 use socialcare_domain::ports::CommitError;
-use socialcare_domain::ports::{ApiKeyStore, IngestStore, TicketCommands, TicketReads};
+use socialcare_domain::ports::{
+    ApiKeyStore, CustomerStore, IngestStore, TicketCommands, TicketReads,
+};
 use socialcare_domain::{
-    Actor, ChangeKind, Channel, Direction, EventKind, MessageChange, Source, Ticket, TicketDetail,
-    TicketEvent, TicketId, TicketQuery, TicketStatus,
+    Actor, ChangeKind, Channel, Direction, EventKind, Identity, MessageChange, Source, Ticket,
+    TicketDetail, TicketEvent, TicketId, TicketQuery, TicketStatus,
 };
 
-pub trait Store: IngestStore + TicketReads + TicketCommands + ApiKeyStore {}
-impl<T: IngestStore + TicketReads + TicketCommands + ApiKeyStore> Store for T {}
+pub trait Store: IngestStore + TicketReads + TicketCommands + ApiKeyStore + CustomerStore {}
+impl<T: IngestStore + TicketReads + TicketCommands + ApiKeyStore + CustomerStore> Store for T {}
 
 fn at(minute: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 22, 9, minute, 0).unwrap()
@@ -573,6 +576,123 @@ pub async fn api_keys_are_stored_once_and_revocable<S: Store>(store: &S) {
     assert_eq!(store.list_keys().await.unwrap(), vec![bridge, revoked]);
 }
 
+fn x_identity(user_id: &str) -> Identity {
+    Identity {
+        source: Source::X,
+        account: "1100000000000000001".into(),
+        user_id: user_id.into(),
+        handle: Some("furiouscamper".into()),
+    }
+}
+
+/// A DM from an X account, to the brand's X account.
+fn x_dm(id: &str, user_id: &str, at: DateTime<Utc>) -> socialcare_domain::InboundEvent {
+    let mut event = inbound(id, user_id, "same problem, now on X", at);
+    event.message.source = Source::X;
+    event.message.account = "1100000000000000001".into();
+    event
+}
+
+pub async fn a_linked_identity_threads_with_the_customer<S: Store>(store: &S) {
+    let ticket_id = opened(
+        ingest(store, &inbound("m1", "ann", "down", at(0)))
+            .await
+            .unwrap(),
+    );
+    let ann = detail(store, &ticket_id).await.customer.unwrap();
+    let linked = customers::link_identity(store, &ann.id, x_identity("3001969357"), at(1))
+        .await
+        .unwrap();
+    assert_eq!(linked.identities.len(), 2);
+    assert_eq!(linked.identities[1], x_identity("3001969357"));
+    assert_eq!(linked.version, ann.version + 1);
+    // linking again changes nothing
+    let again = customers::link_identity(store, &ann.id, x_identity("3001969357"), at(2))
+        .await
+        .unwrap();
+    assert_eq!(again, linked);
+
+    // A DM from that X account joins Ann's open ticket.
+    let outcome = ingest(store, &x_dm("dm1", "3001969357", at(3)))
+        .await
+        .unwrap();
+    assert!(
+        matches!(&outcome, IngestOutcome::Joined { ticket_id: t, .. } if *t == ticket_id),
+        "{outcome:?}"
+    );
+    let found = detail(store, &ticket_id).await;
+    assert_eq!(found.messages.len(), 2);
+    assert_eq!(found.messages[1].body.source, Source::X);
+    assert_eq!(
+        CustomerStore::get_customer(store, &ann.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .identities
+            .len(),
+        2
+    );
+
+    // An identity that is someone else's is refused.
+    let bob_ticket = opened(
+        ingest(store, &x_dm("dm2", "4337869213", at(4)))
+            .await
+            .unwrap(),
+    );
+    let bob = detail(store, &bob_ticket).await.customer.unwrap();
+    assert_eq!(
+        customers::link_identity(store, &ann.id, x_identity("4337869213"), at(5)).await,
+        Err(LinkError::Taken(bob.id))
+    );
+    let nobody = socialcare_domain::CustomerId::derive(at(0), "nobody");
+    assert_eq!(
+        customers::link_identity(store, &nobody, x_identity("1"), at(5)).await,
+        Err(LinkError::NotFound(nobody))
+    );
+}
+
+pub async fn a_customers_tickets_come_newest_first<S: Store>(store: &S) {
+    let first = opened(
+        ingest(store, &inbound("m1", "ann", "first problem", at(0)))
+            .await
+            .unwrap(),
+    );
+    lifecycle::change_status(store, &first, TicketStatus::Closed, agent(), at(1))
+        .await
+        .unwrap();
+    let second = opened(
+        ingest(store, &inbound("m2", "ann", "second problem", at(10)))
+            .await
+            .unwrap(),
+    );
+    ingest(store, &inbound("m3", "bob", "not ann", at(11)))
+        .await
+        .unwrap();
+    let ann = detail(store, &first).await.customer.unwrap().id;
+
+    let page = store.customer_tickets(&ann, &query(None, 1)).await.unwrap();
+    assert_eq!(
+        page.items.iter().map(|t| t.id.clone()).collect::<Vec<_>>(),
+        [second]
+    );
+    let rest = store
+        .customer_tickets(
+            &ann,
+            &TicketQuery {
+                after: page.next,
+                ..query(None, 1)
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        rest.items.iter().map(|t| t.id.clone()).collect::<Vec<_>>(),
+        [first]
+    );
+    assert_eq!(rest.items[0].status, TicketStatus::Closed);
+    assert_eq!(rest.next, None);
+}
+
 /// Every case, by name, for the runner macro.
 #[macro_export]
 macro_rules! store_contract {
@@ -596,7 +716,9 @@ macro_rules! store_contract {
             a_forbidden_transition_changes_nothing,
             a_stale_ticket_version_is_a_conflict,
             notes_are_kept_in_order_and_once,
-            api_keys_are_stored_once_and_revocable
+            api_keys_are_stored_once_and_revocable,
+            a_linked_identity_threads_with_the_customer,
+            a_customers_tickets_come_newest_first
         );
     };
     (@cases $make:expr; $($case:ident),+) => {
