@@ -109,3 +109,14 @@ pub fn reply(id: &str, customer: &str, parent: &str, at: DateTime<Utc>) -> Inbou
     event.message.in_reply_to = Some(parent.into());
     event
 }
+
+/// The brand's own answer to `parent`, addressed to `customer` (as a platform echoes it).
+pub fn brand_reply(id: &str, customer: &str, parent: &str, at: DateTime<Utc>) -> InboundEvent {
+    let mut event = inbound(id, "acme-support", "Sorry to hear that, we're on it", at);
+    event.message.direction = Direction::Outbound;
+    event.message.author.name = Some("Acme Support".into());
+    event.message.author.email = None;
+    event.message.recipient_id = Some(customer.into());
+    event.message.in_reply_to = Some(parent.into());
+    event
+}

@@ -9,6 +9,7 @@
 //! | identity   | `IDENTITY#<key>`      | `#IDENTITY`         |                                          |
 //! | event      | `EVENTS#<ticket id>`  | `<time>#<id>`       |                                          |
 //! | API key    | `APIKEYS`             | `<key id>`          |                                          |
+//! | awaited    | `AWAIT#<dedupe key>`  | `#AWAIT`            | a reply that came before its parent (TTL 7 d) |
 //!
 //! A ticket and its messages share a partition, so one Query reads a whole conversation.
 //! Every write of an ingested message is one transaction whose conditions make it idempotent.
@@ -43,6 +44,7 @@ const TICKET_SK: &str = "#TICKET";
 const MSGKEY_SK: &str = "#MSGKEY";
 const CUSTOMER_SK: &str = "#CUSTOMER";
 const IDENTITY_SK: &str = "#IDENTITY";
+const AWAIT_SK: &str = "#AWAIT";
 const ALL_TICKETS: &str = "TICKETS";
 
 fn ticket_pk(id: &str) -> String {
@@ -226,6 +228,20 @@ impl IngestStore for DynamoStore {
         }
     }
 
+    async fn find_awaiting(&self, dedupe_key: &str) -> Result<Option<TicketId>, StoreError> {
+        let Some(item) = self.get(format!("AWAIT#{dedupe_key}"), AWAIT_SK).await? else {
+            return Ok(None);
+        };
+        match item.get("ticket_id") {
+            Some(AttributeValue::S(id)) => TicketId::parse(id)
+                .map(Some)
+                .ok_or_else(|| StoreError(format!("bad ticket id {id:?}"))),
+            _ => Err(StoreError(format!(
+                "malformed awaited record for {dedupe_key:?}"
+            ))),
+        }
+    }
+
     async fn find_customer(&self, identity_key: &str) -> Result<Option<Customer>, StoreError> {
         let Some(item) = self.get(identity_pk(identity_key), IDENTITY_SK).await? else {
             return Ok(None);
@@ -348,6 +364,24 @@ impl IngestStore for DynamoStore {
 
         for event in &change.events {
             writes.push(put_new(table, event_item(event)?)?);
+        }
+        if let Some(parent) = &change.awaited_parent {
+            // Only useful while the parent may still come: the table's TTL removes it.
+            let expires = chrono::Utc::now() + chrono::Duration::days(7);
+            let mut awaited: Item = HashMap::new();
+            awaited.insert("pk".into(), s(format!("AWAIT#{parent}")));
+            awaited.insert("sk".into(), s(AWAIT_SK));
+            awaited.insert("ticket_id".into(), s(change.ticket.id.as_str()));
+            awaited.insert(
+                "expires_at".into(),
+                AttributeValue::N(expires.timestamp().to_string()),
+            );
+            let put = Put::builder()
+                .table_name(table)
+                .set_item(Some(awaited))
+                .build()
+                .map_err(|e| StoreError(e.to_string()))?;
+            writes.push(TransactWriteItem::builder().put(put).build());
         }
 
         match self

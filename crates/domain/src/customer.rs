@@ -24,6 +24,19 @@ impl Identity {
         }
     }
 
+    /// The customer a message is from or, for the brand's own messages, to.
+    pub fn of_customer(message: &NormalizedMessage) -> Self {
+        match (message.direction, &message.recipient_id) {
+            (crate::message::Direction::Outbound, Some(recipient)) => Self {
+                source: message.source,
+                account: message.account.clone(),
+                user_id: recipient.clone(),
+                handle: None,
+            },
+            _ => Self::of_author(message),
+        }
+    }
+
     /// The lookup key of this identity; equal to [`NormalizedMessage::author_key`].
     pub fn key(&self) -> String {
         scoped_key(self.source, &self.account, &self.user_id)

@@ -166,13 +166,23 @@ async fn surroundings<S: IngestStore>(
         }
         None => None,
     };
-    let customer = store.find_customer(&message.author_key()).await?;
+    let child_ticket = match parent_ticket {
+        Some(_) => None,
+        None => match store.find_awaiting(&message.dedupe_key()).await? {
+            Some(id) => store.get_ticket(&id).await?,
+            None => None,
+        },
+    };
+    let customer = store.find_customer(&message.customer_key()).await?;
     let customer_ticket = match customer.as_ref().and_then(|c| c.latest_ticket_id.as_ref()) {
-        Some(id) if parent_ticket.is_none() => store.get_ticket(id).await?,
+        Some(id) if parent_ticket.is_none() && child_ticket.is_none() => {
+            store.get_ticket(id).await?
+        }
         _ => None,
     };
     Ok(Surroundings {
         parent_ticket,
+        child_ticket,
         customer,
         customer_ticket,
     })
@@ -191,9 +201,17 @@ fn plan(event: &InboundEvent, placement: Placement, around: &Surroundings) -> In
         Placement::Join(ticket) => {
             let version_before = ticket.version;
             let status = threading::status_after(&ticket, message);
+            let earlier = at < ticket.created_at;
             let joined = Ticket {
                 status,
                 resolved_at: ticket.resolved_at.filter(|_| !status.is_active()),
+                // A message that was overtaken by its reply may be the ticket's first.
+                created_at: ticket.created_at.min(at),
+                subject: match earlier && message.direction == Direction::Inbound {
+                    true => subject_of(message),
+                    false => ticket.subject.clone(),
+                },
+                first_response_at: first_response(ticket.first_response_at, message),
                 last_message_at: ticket.last_message_at.max(at),
                 message_count: ticket.message_count + 1,
                 version: version_before + 1,
@@ -204,16 +222,22 @@ fn plan(event: &InboundEvent, placement: Placement, around: &Surroundings) -> In
         Placement::Open => (new_ticket(message, around), None),
     };
 
-    let identity = Identity::of_author(message);
+    // The brand's own messages say nothing of the customer but whom they were sent to.
+    let inbound = message.direction == Direction::Inbound;
+    let (name, email) = match inbound {
+        true => (message.author.name.clone(), message.author.email.clone()),
+        false => (None, None),
+    };
+    let identity = Identity::of_customer(message);
     let (customer, customer_version_before, new_identities) = match &around.customer {
         Some(known) => {
             let customer = Customer {
-                name: message.author.name.clone().or_else(|| known.name.clone()),
-                email: message.author.email.clone().or_else(|| known.email.clone()),
+                name: name.or_else(|| known.name.clone()),
+                email: email.or_else(|| known.email.clone()),
                 identities: known
                     .identities
                     .iter()
-                    .map(|seen| match seen.key() == identity.key() {
+                    .map(|seen| match inbound && seen.key() == identity.key() {
                         true => identity.clone(),
                         false => seen.clone(),
                     })
@@ -229,8 +253,8 @@ fn plan(event: &InboundEvent, placement: Placement, around: &Surroundings) -> In
             let customer = Customer {
                 id: CustomerId::derive(at, &identity.key()),
                 account: message.account.clone(),
-                name: message.author.name.clone(),
-                email: message.author.email.clone(),
+                name,
+                email,
                 identities: vec![identity.clone()],
                 latest_ticket_id: Some(ticket.id.clone()),
                 created_at: at,
@@ -298,13 +322,35 @@ fn plan(event: &InboundEvent, placement: Placement, around: &Surroundings) -> In
         customer_version_before,
         new_identities,
         events,
+        awaited_parent: message
+            .in_reply_to
+            .as_ref()
+            .filter(|_| around.parent_ticket.is_none())
+            .map(|parent| message.dedupe_key_of(parent)),
     }
+}
+
+/// The brand's first answer: the earliest of its outbound messages.
+fn first_response(
+    known: Option<chrono::DateTime<chrono::Utc>>,
+    message: &NormalizedMessage,
+) -> Option<chrono::DateTime<chrono::Utc>> {
+    match message.direction {
+        Direction::Outbound => {
+            Some(known.map_or(message.created_at, |t| t.min(message.created_at)))
+        }
+        Direction::Inbound => known,
+    }
+}
+
+fn subject_of(message: &NormalizedMessage) -> String {
+    message.text.chars().take(SUBJECT_CHARS).collect()
 }
 
 const SUBJECT_CHARS: usize = 120;
 
 fn new_ticket(message: &NormalizedMessage, around: &Surroundings) -> Ticket {
-    let identity_key = message.author_key();
+    let identity_key = message.customer_key();
     Ticket {
         id: TicketId::derive(
             message.created_at,
@@ -318,11 +364,12 @@ fn new_ticket(message: &NormalizedMessage, around: &Surroundings) -> Ticket {
             .map(|c| c.id.clone())
             .unwrap_or_else(|| CustomerId::derive(message.created_at, &identity_key)),
         status: TicketStatus::Open,
-        subject: message.text.chars().take(SUBJECT_CHARS).collect(),
+        subject: subject_of(message),
         created_at: message.created_at,
         last_message_at: message.created_at,
         message_count: 1,
         resolved_at: None,
+        first_response_at: first_response(None, message),
         version: 1,
     }
 }

@@ -41,6 +41,9 @@ pub struct IngestChange {
     pub new_identities: Vec<Identity>,
     /// What the audit trail records of it.
     pub events: Vec<TicketEvent>,
+    /// When the message answers one not stored yet: that message's dedupe key, so that it
+    /// joins this ticket when it comes (replies may overtake what they answer).
+    pub awaited_parent: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -62,6 +65,13 @@ pub trait IngestStore: Send + Sync {
         &self,
         dedupe_key: &str,
     ) -> impl Future<Output = Result<Option<MessageRef>, StoreError>> + Send;
+
+    /// The ticket of a stored message that answers the message with this dedupe key (which
+    /// had not come yet when the answer did), if any.
+    fn find_awaiting(
+        &self,
+        dedupe_key: &str,
+    ) -> impl Future<Output = Result<Option<TicketId>, StoreError>> + Send;
 
     /// The customer who owns this identity key ([`Identity::key`]), if any.
     fn find_customer(

@@ -1,7 +1,8 @@
 //! Threading: which ticket a message belongs to.
 //!
 //! Rules, in order:
-//! 1. A message that answers a message already on a ticket joins that ticket.
+//! 1. A message that answers a message already on a ticket joins that ticket; a message that
+//!    an already stored reply answers (the reply overtook it) joins the reply's ticket.
 //! 2. Otherwise a message of a customer with an active ticket (open or pending) joins it.
 //! 3. Otherwise, when the customer's last ticket was resolved less than the reopen window
 //!    (default 72 h) before the message was written, the message reopens it.
@@ -19,6 +20,8 @@ use chrono::{DateTime, Utc};
 pub struct Surroundings {
     /// The ticket of the message this one answers, when that message is stored.
     pub parent_ticket: Option<Ticket>,
+    /// The ticket of a stored reply to this message, when the reply came first.
+    pub child_ticket: Option<Ticket>,
     /// The customer who wrote it, when already known.
     pub customer: Option<Customer>,
     /// That customer's current ticket, when they have one.
@@ -49,8 +52,12 @@ impl Default for Rules {
 }
 
 pub fn place(around: &Surroundings, written_at: DateTime<Utc>, rules: &Rules) -> Placement {
-    if let Some(parent) = &around.parent_ticket {
-        return Placement::Join(parent.clone());
+    if let Some(related) = around
+        .parent_ticket
+        .as_ref()
+        .or(around.child_ticket.as_ref())
+    {
+        return Placement::Join(related.clone());
     }
     match &around.customer_ticket {
         Some(ticket) if ticket.status.is_active() => Placement::Join(ticket.clone()),
@@ -95,6 +102,7 @@ mod tests {
             last_message_at: at,
             message_count: 1,
             resolved_at: None,
+            first_response_at: None,
             version: 1,
         }
     }
@@ -129,12 +137,27 @@ mod tests {
         let parent = ticket(TicketStatus::Resolved);
         let around = Surroundings {
             parent_ticket: Some(parent.clone()),
+            child_ticket: None,
             customer: None,
             customer_ticket: Some(ticket(TicketStatus::Open)),
         };
         assert_eq!(
             place(&around, now(), &Rules::default()),
             Placement::Join(parent)
+        );
+    }
+
+    #[test]
+    fn a_message_joins_the_ticket_of_a_reply_that_overtook_it() {
+        let child = ticket(TicketStatus::Open);
+        let around = Surroundings {
+            child_ticket: Some(child.clone()),
+            customer_ticket: Some(ticket(TicketStatus::PendingInternal)),
+            ..Surroundings::default()
+        };
+        assert_eq!(
+            place(&around, now(), &Rules::default()),
+            Placement::Join(child)
         );
     }
 

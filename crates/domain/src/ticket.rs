@@ -97,6 +97,9 @@ pub struct Ticket {
     /// Platform time of the latest message.
     pub last_message_at: DateTime<Utc>,
     pub message_count: u32,
+    /// Platform time of the brand's first answer (its earliest outbound message).
+    #[serde(default)]
+    pub first_response_at: Option<DateTime<Utc>>,
     /// When it was last resolved (cleared when it reopens).
     #[serde(default)]
     pub resolved_at: Option<DateTime<Utc>>,

@@ -33,6 +33,11 @@ CREATE TABLE IF NOT EXISTS messages (
 );
 CREATE INDEX IF NOT EXISTS messages_of_ticket ON messages (ticket_id, sort_key);
 
+CREATE TABLE IF NOT EXISTS awaited_parents (
+    parent_key TEXT PRIMARY KEY,
+    ticket_id  TEXT NOT NULL
+);
+
 CREATE TABLE IF NOT EXISTS customers (
     id      TEXT PRIMARY KEY,
     version INTEGER NOT NULL,

@@ -97,6 +97,25 @@ impl IngestStore for SqliteStore {
         .transpose()
     }
 
+    async fn find_awaiting(&self, dedupe_key: &str) -> Result<Option<TicketId>, StoreError> {
+        let key = dedupe_key.to_string();
+        let found: Option<String> = self
+            .read(move |conn| {
+                conn.query_row(
+                    "SELECT ticket_id FROM awaited_parents WHERE parent_key = ?1",
+                    [key],
+                    |row| row.get(0),
+                )
+                .optional()
+            })
+            .await?;
+        found
+            .map(|id| {
+                TicketId::parse(&id).ok_or_else(|| StoreError(format!("bad ticket id {id:?}")))
+            })
+            .transpose()
+    }
+
     async fn find_customer(&self, identity_key: &str) -> Result<Option<Customer>, StoreError> {
         let key = identity_key.to_string();
         self.read(move |conn| {
@@ -257,6 +276,13 @@ fn apply(tx: &Transaction, change: &IngestChange) -> rusqlite::Result<Result<(),
         if insert_event(tx, event)? == 0 {
             return Ok(Err(CommitError::Conflict));
         }
+    }
+    if let Some(parent) = &change.awaited_parent {
+        tx.execute(
+            "INSERT INTO awaited_parents (parent_key, ticket_id) VALUES (?1, ?2)
+             ON CONFLICT (parent_key) DO UPDATE SET ticket_id = excluded.ticket_id",
+            params![parent, change.ticket.id.as_str()],
+        )?;
     }
     Ok(Ok(()))
 }

@@ -1,6 +1,6 @@
 //! The ticket store contract (SQLite and DynamoDB), through the domain's ingest.
 
-use crate::events::{inbound, reply};
+use crate::events::{brand_reply, inbound, reply};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use socialcare_domain::access::{ApiKey, Role};
 use socialcare_domain::customers::{self, LinkError};
@@ -693,6 +693,107 @@ pub async fn a_customers_tickets_come_newest_first<S: Store>(store: &S) {
     assert_eq!(rest.next, None);
 }
 
+pub async fn a_reply_that_overtakes_its_parent_still_converges<S: Store>(store: &S) {
+    // Bob's reply to Ann's complaint comes before the complaint itself.
+    let early = opened(
+        ingest(store, &reply("m2", "bob", "m1", at(2)))
+            .await
+            .unwrap(),
+    );
+    let outcome = ingest(store, &inbound("m1", "ann", "the outage again", at(1)))
+        .await
+        .unwrap();
+    assert!(
+        matches!(&outcome, IngestOutcome::Joined { ticket_id, .. } if *ticket_id == early),
+        "{outcome:?}"
+    );
+    let found = detail(store, &early).await;
+    let texts: Vec<&str> = found
+        .messages
+        .iter()
+        .map(|m| m.body.text.as_str())
+        .collect();
+    assert_eq!(texts, ["the outage again", "replying"]);
+    // The ticket reads as if the complaint had come first.
+    assert_eq!(found.ticket.created_at, at(1));
+    assert_eq!(found.ticket.subject, "the outage again");
+    assert_eq!(found.ticket.message_count, 2);
+    assert_eq!(
+        store
+            .list_tickets(&query(None, 10))
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
+}
+
+pub async fn the_brands_reply_joins_the_ticket_and_sets_the_first_response<S: Store>(store: &S) {
+    let ticket_id = opened(
+        ingest(store, &inbound("m1", "ann", "down", at(0)))
+            .await
+            .unwrap(),
+    );
+    let outcome = ingest(store, &brand_reply("b1", "ann", "m1", at(7)))
+        .await
+        .unwrap();
+    assert!(
+        matches!(&outcome, IngestOutcome::Joined { ticket_id: t, .. } if *t == ticket_id),
+        "{outcome:?}"
+    );
+    ingest(store, &brand_reply("b2", "ann", "m1", at(9)))
+        .await
+        .unwrap();
+    let found = detail(store, &ticket_id).await;
+    assert_eq!(found.ticket.first_response_at, Some(at(7)));
+    assert_eq!(found.ticket.status, TicketStatus::Open);
+    assert_eq!(found.ticket.message_count, 3);
+    let customer = found.customer.unwrap();
+    // the brand's name is not the customer's
+    assert_eq!(customer.name.as_deref(), Some("Customer ann"));
+    assert_eq!(customer.identities.len(), 1);
+    let events = store.ticket_events(&ticket_id).await.unwrap();
+    assert_eq!(
+        events[1].actor,
+        Actor::Brand {
+            account: "crm".into()
+        }
+    );
+}
+
+pub async fn a_brand_reply_before_the_complaint_converges<S: Store>(store: &S) {
+    let early = opened(
+        ingest(store, &brand_reply("b1", "ann", "m1", at(5)))
+            .await
+            .unwrap(),
+    );
+    let outcome = ingest(store, &inbound("m1", "ann", "down since 6am", at(1)))
+        .await
+        .unwrap();
+    assert!(
+        matches!(&outcome, IngestOutcome::Joined { ticket_id, .. } if *ticket_id == early),
+        "{outcome:?}"
+    );
+    let found = detail(store, &early).await;
+    assert_eq!(found.ticket.created_at, at(1));
+    assert_eq!(found.ticket.subject, "down since 6am");
+    assert_eq!(found.ticket.first_response_at, Some(at(5)));
+    assert_eq!(
+        found.customer.unwrap().name.as_deref(),
+        Some("Customer ann")
+    );
+    assert_eq!(
+        store
+            .list_tickets(&query(None, 10))
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
+}
+
 /// Every case, by name, for the runner macro.
 #[macro_export]
 macro_rules! store_contract {
@@ -718,7 +819,10 @@ macro_rules! store_contract {
             notes_are_kept_in_order_and_once,
             api_keys_are_stored_once_and_revocable,
             a_linked_identity_threads_with_the_customer,
-            a_customers_tickets_come_newest_first
+            a_customers_tickets_come_newest_first,
+            a_reply_that_overtakes_its_parent_still_converges,
+            the_brands_reply_joins_the_ticket_and_sets_the_first_response,
+            a_brand_reply_before_the_complaint_converges
         );
     };
     (@cases $make:expr; $($case:ident),+) => {
