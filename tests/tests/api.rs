@@ -584,3 +584,142 @@ async fn customer_routes_refuse_what_they_cannot_do() {
         StatusCode::UNAUTHORIZED
     );
 }
+
+const TEAMS: &str = r#"
+[[teams]]
+name = "support"
+members = ["sally", "tim"]
+lead = "sally"
+
+[[teams]]
+name = "nightshift"
+members = ["ghost"]
+"#;
+
+async fn api_with_teams() -> axum::Router {
+    let store = SqliteStore::new(Database::in_memory().unwrap());
+    for n in 0..3 {
+        ingest(
+            &store,
+            &inbound(
+                &format!("m{n}"),
+                &format!("c{n}"),
+                &format!("problem {n}"),
+                at(n),
+            ),
+        )
+        .await
+        .unwrap();
+    }
+    let teams = socialcare_app::accounts::parse_teams(TEAMS).unwrap();
+    json_errors(api::routes(std::sync::Arc::new(
+        ApiState::new(store, KEY).with_teams(teams),
+    )))
+}
+
+#[tokio::test]
+async fn a_team_hands_tickets_round_robin_and_an_agent_takes_one_by_name() {
+    let app = api_with_teams().await;
+    let (_, sally) = new_key(&app, "sally", "agent").await;
+    new_key(&app, "tim", "agent").await;
+    let (_, list) = get(&app, "/v1/tickets", Some(KEY)).await;
+    let ids: Vec<String> = list["tickets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap().to_string())
+        .collect();
+
+    let mut owners = Vec::new();
+    for id in &ids {
+        let (status, answer) = post(
+            &app,
+            &format!("/v1/tickets/{id}/assign"),
+            Some(&sally),
+            r#"{"team": "support"}"#,
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        assert_eq!(answer["ticket"]["team"], "support");
+        owners.push(answer["ticket"]["owner"].as_str().unwrap().to_string());
+    }
+    assert_eq!(owners, ["sally", "tim", "sally"]);
+
+    let (status, answer) = post(
+        &app,
+        &format!("/v1/tickets/{}/assign", ids[0]),
+        Some(&sally),
+        r#"{"agent": "tim"}"#,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["ticket"]["owner"], "tim");
+    assert_eq!(answer["ticket"]["team"], "support");
+    let (_, events) = get(&app, &format!("/v1/tickets/{}/events", ids[0]), Some(KEY)).await;
+    let events = events["events"].as_array().unwrap();
+    let last = events.last().unwrap();
+    assert_eq!(last["event"], "assigned");
+    assert_eq!(last["owner"], "tim");
+    assert_eq!(last["team"], "support");
+    assert_eq!(last["actor"]["id"], "sally");
+}
+
+#[tokio::test]
+async fn an_assignment_that_cannot_be_made_says_why() {
+    let app = api_with_teams().await;
+    let (_, list) = get(&app, "/v1/tickets?limit=1", Some(KEY)).await;
+    let path = format!(
+        "/v1/tickets/{}/assign",
+        list["tickets"][0]["id"].as_str().unwrap()
+    );
+    let (_, integrator) = new_key(&app, "crm", "integrator").await;
+    for (body, status, code) in [
+        (
+            r#"{"agent": "nobody"}"#,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unknown_agent",
+        ),
+        (
+            r#"{"team": "marketing"}"#,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unknown_team",
+        ),
+        (
+            r#"{}"#,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_assignment",
+        ),
+        (
+            r#"{"team": "nightshift"}"#,
+            StatusCode::CONFLICT,
+            "nobody_active",
+        ),
+        // an integrator key's holder is no agent
+        (
+            r#"{"agent": "crm"}"#,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unknown_agent",
+        ),
+    ] {
+        let (got, answer) = post(&app, &path, Some(KEY), body).await;
+        assert_eq!(got, status, "{body}: {answer}");
+        assert_eq!(answer["error"]["code"], code, "{body}");
+    }
+    assert_eq!(
+        post(&app, &path, Some(&integrator), r#"{"team": "support"}"#)
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        post(
+            &app,
+            "/v1/tickets/tkt_01KAQ5Z0000000000000000000/assign",
+            Some(KEY),
+            r#"{"team": "support"}"#
+        )
+        .await
+        .0,
+        StatusCode::CONFLICT
+    );
+}

@@ -9,10 +9,16 @@
 //! id = "1100000000000000001"     # X user id, Facebook page id, Instagram account id
 //! handle = "acme_care"
 //! name = "Acme Care"
+//!
+//! [[teams]]
+//! name = "support"
+//! members = ["sally", "tim"]     # agents, by the names of their API keys
+//! lead = "sally"
 //! ```
 
 use serde::Deserialize;
 use socialcare_domain::Source;
+use socialcare_domain::ownership::{Team, Teams};
 use std::collections::HashMap;
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -45,6 +51,23 @@ impl Platform {
 struct Document {
     #[serde(default)]
     accounts: Vec<Account>,
+    #[serde(default)]
+    teams: Vec<Team>,
+}
+
+/// The teams of the same document.
+pub fn parse_teams(text: &str) -> Result<Teams, String> {
+    let document: Document =
+        toml::from_str(text).map_err(|e| format!("teams configuration: {e}"))?;
+    for team in &document.teams {
+        if team.name.trim().is_empty() || team.members.is_empty() {
+            return Err(format!(
+                "teams configuration: team {:?} needs a name and members",
+                team.name
+            ));
+        }
+    }
+    Ok(Teams::new(document.teams))
 }
 
 /// The configured accounts, looked up by (source, platform id).
@@ -127,6 +150,20 @@ mod tests {
                 .get(Source::Facebook, "1100000000000000001")
                 .is_none()
         );
+    }
+
+    #[test]
+    fn reads_teams_beside_the_accounts() {
+        let teams = parse_teams(
+            "[[teams]]\nname = \"support\"\nmembers = [\"sally\", \"tim\"]\nlead = \"sally\"",
+        )
+        .unwrap();
+        let support = teams.get("support").unwrap();
+        assert_eq!(support.members, ["sally", "tim"]);
+        assert_eq!(support.lead.as_deref(), Some("sally"));
+        assert_eq!(teams.of_member("tim").unwrap().name, "support");
+        assert!(parse_teams("[[teams]]\nname = \"empty\"\nmembers = []").is_err());
+        assert_eq!(parse_teams("").unwrap(), Teams::default());
     }
 
     #[test]

@@ -17,8 +17,9 @@ use sha2::{Digest, Sha256};
 use socialcare_domain::access::{ApiKey, Role, key_hash, key_id};
 use socialcare_domain::customers::{self, LinkError};
 use socialcare_domain::lifecycle::{self, CommandError};
+use socialcare_domain::ownership::{self, AssignError, Assignment, Teams};
 use socialcare_domain::ports::{
-    ApiKeyStore, CommitError, CustomerStore, IngestStore, TicketCommands, TicketReads,
+    ApiKeyStore, CommitError, CustomerStore, IngestStore, TeamTurns, TicketCommands, TicketReads,
 };
 use socialcare_domain::{
     Actor, Cursor, CustomerId, Identity, Source, TicketDetail, TicketEvent, TicketId, TicketQuery,
@@ -28,19 +29,33 @@ use socialcare_webhooks::payload::parse;
 use std::sync::Arc;
 
 /// What the API needs of the store.
-pub trait Store: TicketReads + TicketCommands + IngestStore + ApiKeyStore + CustomerStore {}
-impl<T: TicketReads + TicketCommands + IngestStore + ApiKeyStore + CustomerStore> Store for T {}
+pub trait Store:
+    TicketReads + TicketCommands + IngestStore + ApiKeyStore + CustomerStore + TeamTurns
+{
+}
+impl<T> Store for T where
+    T: TicketReads + TicketCommands + IngestStore + ApiKeyStore + CustomerStore + TeamTurns
+{
+}
 
 pub struct ApiState<S> {
     pub store: S,
+    /// The teams tickets can be assigned to.
+    pub teams: Teams,
     /// Kept as its SHA-256, so the comparison time says nothing about the key.
     api_key_digest: [u8; 32],
 }
 
 impl<S> ApiState<S> {
+    /// The same, with teams to assign tickets to.
+    pub fn with_teams(self, teams: Teams) -> Self {
+        Self { teams, ..self }
+    }
+
     pub fn new(store: S, api_key: &str) -> Self {
         Self {
             store,
+            teams: Teams::default(),
             api_key_digest: Sha256::digest(api_key.as_bytes()).into(),
         }
     }
@@ -53,6 +68,7 @@ pub fn routes<S: Store + 'static>(state: Arc<ApiState<S>>) -> Router {
         .route("/v1/tickets/{id}", get(ticket_detail::<S>))
         .route("/v1/tickets/{id}/status", post(change_status::<S>))
         .route("/v1/tickets/{id}/notes", post(add_note::<S>))
+        .route("/v1/tickets/{id}/assign", post(assign::<S>))
         .route("/v1/tickets/{id}/events", get(ticket_events::<S>))
         .route("/v1/customers/{id}", get(customer_history::<S>))
         .route("/v1/customers/{id}/identities", post(link_identity::<S>))
@@ -490,4 +506,58 @@ async fn link_identity<S: Store>(
             LinkError::Store(e) => ApiError::unavailable("store_unavailable", e),
         })?;
     Ok(Json(json!({ "customer": customer })))
+}
+
+#[derive(Debug, Deserialize)]
+struct AssignRequest {
+    agent: Option<String>,
+    team: Option<String>,
+}
+
+/// `POST /v1/tickets/{id}/assign` `{"agent": "tim"}`, `{"team": "support"}` or both (agent):
+/// a team alone gives the ticket to its next active member, round-robin.
+async fn assign<S: Store>(
+    State(state): State<Arc<ApiState<S>>>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Role::Agent)?;
+    let id = ticket_id(&id)?;
+    let request: AssignRequest = parse(&body)?;
+    let assignment = Assignment {
+        agent: request.agent,
+        team: request.team,
+    };
+    let ticket = ownership::assign(
+        &state.store,
+        &id,
+        &assignment,
+        &state.teams,
+        caller.actor(),
+        Utc::now(),
+    )
+    .await
+    .map_err(|e| match e {
+        AssignError::UnknownAgent(_) => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unknown_agent",
+            e.to_string(),
+        ),
+        AssignError::UnknownTeam(_) => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unknown_team",
+            e.to_string(),
+        ),
+        AssignError::Empty => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_assignment",
+            e.to_string(),
+        ),
+        AssignError::NobodyActive(_) => {
+            ApiError::new(StatusCode::CONFLICT, "nobody_active", e.to_string())
+        }
+        AssignError::Command(e) => command_failed(e),
+    })?;
+    Ok(Json(json!({ "ticket": ticket })))
 }

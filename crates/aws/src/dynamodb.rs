@@ -9,6 +9,7 @@
 //! | identity   | `IDENTITY#<key>`      | `#IDENTITY`         |                                          |
 //! | event      | `EVENTS#<ticket id>`  | `<time>#<id>`       |                                          |
 //! | API key    | `APIKEYS`             | `<key id>`          |                                          |
+//! | team turns | `TEAM#<name>`         | `#TURNS`            | round-robin counter                      |
 //! | awaited    | `AWAIT#<dedupe key>`  | `#AWAIT`            | a reply that came before its parent (TTL 7 d) |
 //!
 //! A ticket and its messages share a partition, so one Query reads a whole conversation.
@@ -24,7 +25,7 @@ use socialcare_domain::access::ApiKey;
 use socialcare_domain::page::sortable_time;
 use socialcare_domain::ports::{
     ApiKeyStore, CommitError, CustomerStore, IngestChange, IngestStore, MessageRef, StoreError,
-    TicketCommands, TicketReads,
+    TeamTurns, TicketCommands, TicketReads,
 };
 use socialcare_domain::{
     Customer, Message, MessageId, Page, Ticket, TicketDetail, TicketEvent, TicketId, TicketQuery,
@@ -401,6 +402,31 @@ const API_KEYS: &str = "APIKEYS";
 
 fn key_item(key: &ApiKey) -> Result<Item, StoreError> {
     to_item(key, [("pk", API_KEYS.to_string()), ("sk", key.id.clone())])
+}
+
+impl TeamTurns for DynamoStore {
+    async fn next_turn(&self, team: &str) -> Result<u64, StoreError> {
+        let output = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("TEAM#{team}")))
+            .key("sk", s("#TURNS"))
+            .update_expression("ADD turns :one")
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedNew)
+            .send()
+            .await
+            .map_err(|e| failed("next turn", e))?;
+        let turns = output
+            .attributes
+            .and_then(|a| match a.get("turns") {
+                Some(AttributeValue::N(n)) => n.parse::<u64>().ok(),
+                _ => None,
+            })
+            .ok_or_else(|| StoreError("the turn counter came back empty".into()))?;
+        Ok(turns.saturating_sub(1))
+    }
 }
 
 impl ApiKeyStore for DynamoStore {

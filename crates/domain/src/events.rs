@@ -51,6 +51,10 @@ pub enum EventKind {
     Note {
         text: String,
     },
+    Assigned {
+        owner: Option<String>,
+        team: Option<String>,
+    },
 }
 
 impl TicketEvent {

@@ -370,6 +370,8 @@ fn new_ticket(message: &NormalizedMessage, around: &Surroundings) -> Ticket {
         message_count: 1,
         resolved_at: None,
         first_response_at: first_response(None, message),
+        owner: None,
+        team: None,
         version: 1,
     }
 }

@@ -11,6 +11,7 @@ pub mod ids;
 pub mod ingest;
 pub mod lifecycle;
 pub mod message;
+pub mod ownership;
 pub mod page;
 pub mod ports;
 pub mod threading;

@@ -147,6 +147,13 @@ pub trait CustomerStore: Send + Sync {
     ) -> impl Future<Output = Result<Page<Ticket>, StoreError>> + Send;
 }
 
+/// Whose turn it is in a team.
+pub trait TeamTurns: Send + Sync {
+    /// Atomically counts one more turn for the team and returns the count before it
+    /// (0, 1, 2... across every process).
+    fn next_turn(&self, team: &str) -> impl Future<Output = Result<u64, StoreError>> + Send;
+}
+
 /// The API keys.
 pub trait ApiKeyStore: Send + Sync {
     /// Stores a new key; an id already taken is `CommitError::Duplicate`.

@@ -28,6 +28,8 @@ pub struct Surroundings {
     pub customer_ticket: Option<Ticket>,
 }
 
+// One lives for the placing of one message; boxing would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Placement {
     /// Join this ticket (as it was read).
@@ -103,6 +105,8 @@ mod tests {
             message_count: 1,
             resolved_at: None,
             first_response_at: None,
+            owner: None,
+            team: None,
             version: 1,
         }
     }

@@ -97,6 +97,11 @@ pub struct Ticket {
     /// Platform time of the latest message.
     pub last_message_at: DateTime<Utc>,
     pub message_count: u32,
+    /// The agent who owns it (an API key's name), and the team it belongs to.
+    #[serde(default)]
+    pub owner: Option<String>,
+    #[serde(default)]
+    pub team: Option<String>,
     /// Platform time of the brand's first answer (its earliest outbound message).
     #[serde(default)]
     pub first_response_at: Option<DateTime<Utc>>,

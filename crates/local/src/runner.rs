@@ -4,7 +4,7 @@ use crate::Settings;
 use crate::credentials;
 use crate::credentials::Credentials;
 use anyhow::Context;
-use socialcare_app::accounts::Accounts;
+use socialcare_app::accounts::{Accounts, parse_teams};
 use socialcare_app::api::{self, ApiState};
 use socialcare_app::ingest::Consumer;
 use socialcare_app::webhook::{self, WebhookState};
@@ -86,14 +86,13 @@ where
     Q: Queue + Clone + 'static,
 {
     let secret = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    let accounts = match &settings.config {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading SOCIALCARE_CONFIG {}", path.display()))?;
-            Accounts::parse(&text).map_err(anyhow::Error::msg)?
-        }
-        None => Accounts::default(),
+    let config = match &settings.config {
+        Some(path) => std::fs::read_to_string(path)
+            .with_context(|| format!("reading SOCIALCARE_CONFIG {}", path.display()))?,
+        None => String::new(),
     };
+    let accounts = Accounts::parse(&config).map_err(anyhow::Error::msg)?;
+    let teams = parse_teams(&config).map_err(anyhow::Error::msg)?;
     let webhooks = webhook::routes(Arc::new(WebhookState {
         x_consumer_secret: secret("X_CONSUMER_SECRET").map(String::into_bytes),
         meta_app_secret: secret("META_APP_SECRET").map(String::into_bytes),
@@ -105,7 +104,9 @@ where
             Arc::new(SystemClock),
         )
     }));
-    let api = api::routes(Arc::new(ApiState::new(store.clone(), &credentials.api_key)));
+    let api = api::routes(Arc::new(
+        ApiState::new(store.clone(), &credentials.api_key).with_teams(teams),
+    ));
     let app = socialcare_app::error::json_errors(webhooks.merge(api));
 
     let listener = tokio::net::TcpListener::bind(settings.addr)

@@ -57,6 +57,11 @@ CREATE TABLE IF NOT EXISTS ticket_events (
 );
 CREATE INDEX IF NOT EXISTS ticket_events_of_ticket ON ticket_events (ticket_id, sort_key);
 
+CREATE TABLE IF NOT EXISTS team_turns (
+    team  TEXT PRIMARY KEY,
+    turns INTEGER NOT NULL
+);
+
 CREATE TABLE IF NOT EXISTS api_keys (
     id         TEXT PRIMARY KEY,
     created_at TEXT NOT NULL,

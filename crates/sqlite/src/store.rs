@@ -6,7 +6,7 @@ use socialcare_domain::access::ApiKey;
 use socialcare_domain::page::sortable_time;
 use socialcare_domain::ports::{
     ApiKeyStore, CommitError, CustomerStore, IngestChange, IngestStore, MessageRef, StoreError,
-    TicketCommands, TicketReads,
+    TeamTurns, TicketCommands, TicketReads,
 };
 use socialcare_domain::{
     Cursor, Customer, Message, MessageId, Page, Ticket, TicketDetail, TicketId, TicketQuery,
@@ -378,6 +378,24 @@ fn before_cursor(query: &TicketQuery) -> String {
         .as_ref()
         .map(Cursor::sort_key)
         .unwrap_or_else(|| "~".to_string())
+}
+
+impl TeamTurns for SqliteStore {
+    async fn next_turn(&self, team: &str) -> Result<u64, StoreError> {
+        let team = team.to_string();
+        let turns: i64 = self
+            .read(move |conn| {
+                conn.query_row(
+                    "INSERT INTO team_turns (team, turns) VALUES (?1, 1)
+                     ON CONFLICT (team) DO UPDATE SET turns = turns + 1
+                     RETURNING turns",
+                    [team],
+                    |row| row.get(0),
+                )
+            })
+            .await?;
+        Ok((turns - 1).unsigned_abs())
+    }
 }
 
 impl ApiKeyStore for SqliteStore {

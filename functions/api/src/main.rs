@@ -1,8 +1,9 @@
 //! Lambda `api`: the tickets API (HTTP API `/v1/*`).
 
+use socialcare_app::accounts::parse_teams;
 use socialcare_app::api::{ApiState, routes};
 use socialcare_app::error::json_errors;
-use socialcare_aws::{DynamoStore, load_config, secret_string};
+use socialcare_aws::{DynamoStore, load_config, optional_secret, secret_string};
 use std::sync::Arc;
 
 #[tokio::main]
@@ -14,6 +15,11 @@ async fn main() -> Result<(), lambda_http::Error> {
     let secrets = aws_sdk_secretsmanager::Client::new(&config);
     let api_key = secret_string(&secrets, &key_arn).await?;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), table);
-    let app = json_errors(routes(Arc::new(ApiState::new(store, &api_key))));
+    let teams = match optional_secret(&secrets, "ACCOUNTS_SECRET_ARN").await? {
+        Some(config) => parse_teams(&config)?,
+        None => Default::default(),
+    };
+    let state = ApiState::new(store, &api_key).with_teams(teams);
+    let app = json_errors(routes(Arc::new(state)));
     lambda_http::run(app).await
 }

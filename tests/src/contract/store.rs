@@ -8,15 +8,21 @@ use socialcare_domain::ingest::{ChangeOutcome, IngestOutcome, apply_change, inge
 use socialcare_domain::lifecycle::{self, CommandError};
 use socialcare_domain::ports::CommitError;
 use socialcare_domain::ports::{
-    ApiKeyStore, CustomerStore, IngestStore, TicketCommands, TicketReads,
+    ApiKeyStore, CustomerStore, IngestStore, TeamTurns, TicketCommands, TicketReads,
 };
 use socialcare_domain::{
     Actor, ChangeKind, Channel, Direction, EventKind, Identity, MessageChange, Source, Ticket,
     TicketDetail, TicketEvent, TicketId, TicketQuery, TicketStatus,
 };
 
-pub trait Store: IngestStore + TicketReads + TicketCommands + ApiKeyStore + CustomerStore {}
-impl<T: IngestStore + TicketReads + TicketCommands + ApiKeyStore + CustomerStore> Store for T {}
+pub trait Store:
+    IngestStore + TicketReads + TicketCommands + ApiKeyStore + CustomerStore + TeamTurns
+{
+}
+impl<T> Store for T where
+    T: IngestStore + TicketReads + TicketCommands + ApiKeyStore + CustomerStore + TeamTurns
+{
+}
 
 fn at(minute: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 22, 9, minute, 0).unwrap()
@@ -794,6 +800,20 @@ pub async fn a_brand_reply_before_the_complaint_converges<S: Store>(store: &S) {
     );
 }
 
+pub async fn team_turns_count_up_once_each_even_when_concurrent<S: Store>(store: &S) {
+    assert_eq!(store.next_turn("support").await.unwrap(), 0);
+    assert_eq!(store.next_turn("support").await.unwrap(), 1);
+    assert_eq!(store.next_turn("billing").await.unwrap(), 0);
+    let (a, b, c) = tokio::join!(
+        store.next_turn("support"),
+        store.next_turn("support"),
+        store.next_turn("support")
+    );
+    let mut turns = vec![a.unwrap(), b.unwrap(), c.unwrap()];
+    turns.sort();
+    assert_eq!(turns, [2, 3, 4]);
+}
+
 /// Every case, by name, for the runner macro.
 #[macro_export]
 macro_rules! store_contract {
@@ -822,7 +842,8 @@ macro_rules! store_contract {
             a_customers_tickets_come_newest_first,
             a_reply_that_overtakes_its_parent_still_converges,
             the_brands_reply_joins_the_ticket_and_sets_the_first_response,
-            a_brand_reply_before_the_complaint_converges
+            a_brand_reply_before_the_complaint_converges,
+            team_turns_count_up_once_each_even_when_concurrent
         );
     };
     (@cases $make:expr; $($case:ident),+) => {

@@ -1,0 +1,169 @@
+//! Who owns a ticket: assignment to an agent or a team, round-robin within a team, and the
+//! sticky owner a returning customer gets back.
+
+use crate::access::{ApiKey, Role};
+use crate::events::{Actor, EventKind, TicketEvent};
+use crate::ids::TicketId;
+use crate::lifecycle::CommandError;
+use crate::ports::{ApiKeyStore, CommitError, IngestStore, StoreError, TeamTurns, TicketCommands};
+use crate::ticket::Ticket;
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use std::collections::HashSet;
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Team {
+    pub name: String,
+    /// Agents by the names of their API keys, in round-robin order.
+    pub members: Vec<String>,
+    /// Where escalations go.
+    pub lead: Option<String>,
+}
+
+/// The teams of a deployment.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Teams(Vec<Team>);
+
+impl Teams {
+    pub fn new(teams: Vec<Team>) -> Self {
+        Self(teams)
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Team> {
+        self.0.iter().find(|team| team.name == name)
+    }
+
+    /// The first team the agent is a member of.
+    pub fn of_member(&self, agent: &str) -> Option<&Team> {
+        self.0
+            .iter()
+            .find(|team| team.members.iter().any(|m| m == agent))
+    }
+}
+
+/// The agents who can own tickets now: holders of unrevoked keys with the agent role or more.
+pub fn active_agents(keys: &[ApiKey]) -> HashSet<String> {
+    keys.iter()
+        .filter(|key| key.revoked_at.is_none() && key.role >= Role::Agent)
+        .map(|key| key.name.clone())
+        .collect()
+}
+
+/// The next active member of `team` in round-robin order, if any is active.
+pub async fn next_member<S: TeamTurns>(
+    store: &S,
+    team: &Team,
+    active: &HashSet<String>,
+) -> Result<Option<String>, StoreError> {
+    if !team.members.iter().any(|member| active.contains(member)) {
+        return Ok(None);
+    }
+    // Each try takes a turn, so concurrent picks spread over the members.
+    for _ in 0..team.members.len() {
+        let turn = store.next_turn(&team.name).await?;
+        let member = &team.members[(turn % team.members.len() as u64) as usize];
+        if active.contains(member) {
+            return Ok(Some(member.clone()));
+        }
+    }
+    Ok(None)
+}
+
+/// What an assignment asks for.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Assignment {
+    pub agent: Option<String>,
+    pub team: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AssignError {
+    #[error("{0} is not an active agent")]
+    UnknownAgent(String),
+    #[error("there is no team {0}")]
+    UnknownTeam(String),
+    #[error("no member of team {0} is active")]
+    NobodyActive(String),
+    #[error("name an agent, a team, or both")]
+    Empty,
+    #[error(transparent)]
+    Command(#[from] CommandError),
+}
+
+impl From<StoreError> for AssignError {
+    fn from(e: StoreError) -> Self {
+        AssignError::Command(CommandError::Store(e))
+    }
+}
+
+/// Assigns a ticket to an agent (who must be active), or to a team (whose next active member,
+/// round-robin, becomes the owner), or to both.
+pub async fn assign<S: IngestStore + TicketCommands + TeamTurns + ApiKeyStore>(
+    store: &S,
+    id: &TicketId,
+    request: &Assignment,
+    teams: &Teams,
+    actor: Actor,
+    now: DateTime<Utc>,
+) -> Result<Ticket, AssignError> {
+    let active = active_agents(&store.list_keys().await?);
+    let (owner, team) = match (&request.agent, &request.team) {
+        (None, None) => return Err(AssignError::Empty),
+        (Some(agent), team) => {
+            if !active.contains(agent) {
+                return Err(AssignError::UnknownAgent(agent.clone()));
+            }
+            let team = match team {
+                Some(name) => Some(
+                    teams
+                        .get(name)
+                        .ok_or_else(|| AssignError::UnknownTeam(name.clone()))?
+                        .name
+                        .clone(),
+                ),
+                None => teams.of_member(agent).map(|t| t.name.clone()),
+            };
+            (agent.clone(), team)
+        }
+        (None, Some(name)) => {
+            let team = teams
+                .get(name)
+                .ok_or_else(|| AssignError::UnknownTeam(name.clone()))?;
+            let owner = next_member(store, team, &active)
+                .await?
+                .ok_or_else(|| AssignError::NobodyActive(name.clone()))?;
+            (owner, Some(team.name.clone()))
+        }
+    };
+    for _ in 0..5 {
+        let ticket = store
+            .get_ticket(id)
+            .await?
+            .ok_or_else(|| CommandError::NotFound(id.clone()))?;
+        if ticket.owner.as_deref() == Some(owner.as_str()) && ticket.team == team {
+            return Ok(ticket);
+        }
+        let assigned = Ticket {
+            owner: Some(owner.clone()),
+            team: team.clone(),
+            version: ticket.version + 1,
+            ..ticket.clone()
+        };
+        let event = TicketEvent::new(
+            id.clone(),
+            now,
+            actor.clone(),
+            EventKind::Assigned {
+                owner: Some(owner.clone()),
+                team: team.clone(),
+            },
+            &format!("assigned:{}", assigned.version),
+        );
+        match store.change_ticket(&assigned, ticket.version, &event).await {
+            Ok(()) => return Ok(assigned),
+            Err(CommitError::Conflict) | Err(CommitError::Duplicate) => continue,
+            Err(CommitError::Store(e)) => return Err(e.into()),
+        }
+    }
+    Err(CommandError::Contention.into())
+}
