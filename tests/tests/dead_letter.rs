@@ -4,14 +4,17 @@
 use chrono::{TimeZone, Utc};
 use socialcare_app::ingest::Consumer;
 use socialcare_aws::{DynamoStore, SqsQueue};
-use socialcare_domain::ports::{IngestStore, Outgoing, Queue, TicketReads};
+use socialcare_domain::ports::{Outgoing, Queue, TicketReads};
 use socialcare_domain::{QueuedEvent, TicketQuery};
 use socialcare_sqlite::{Database, SqliteQueue, SqliteStore};
 use socialcare_tests::emulator;
 use socialcare_tests::events::inbound;
 use std::time::Duration;
 
-async fn poison_goes_to_the_dead_letter_queue<Q: Queue, S: IngestStore + TicketReads>(
+async fn poison_goes_to_the_dead_letter_queue<
+    Q: Queue,
+    S: socialcare_domain::ingest::IngestDeps + TicketReads,
+>(
     queue: Q,
     dead_letter: Q,
     store: S,
@@ -38,6 +41,7 @@ async fn poison_goes_to_the_dead_letter_queue<Q: Queue, S: IngestStore + TicketR
         wait: Duration::from_millis(300),
         first_retry: Duration::ZERO,
         max_retry: Duration::ZERO,
+        ..Consumer::default()
     };
     let mut rounds = 0;
     while consumer.once(&queue, &store).await.unwrap() > 0 {

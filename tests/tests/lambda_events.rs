@@ -11,6 +11,7 @@ use socialcare_app::error::json_errors;
 use socialcare_app::ingest::handle_sqs_event;
 use socialcare_app::webhook::{self, WebhookState};
 use socialcare_domain::ports::{FixedClock, Queue, TicketReads};
+use socialcare_domain::threading::Rules;
 use socialcare_domain::{QueuedEvent, TicketQuery};
 use socialcare_sqlite::{Database, SqliteQueue, SqliteStore};
 use socialcare_tests::events::{generic_body, inbound, signature};
@@ -119,6 +120,7 @@ async fn a_signed_post_through_api_gateway_then_sqs_becomes_a_ticket() {
         let store = SqliteStore::new(db);
         let response = handle_sqs_event(
             &store,
+            &Rules::default(),
             sqs_event(&[("m-1", &group, queued[0].body.clone())]),
         )
         .await;
@@ -137,7 +139,7 @@ async fn the_sqs_fixtures_as_they_are_are_reported_as_failed() {
         let event: SqsEvent =
             serde_json::from_str(&fixture(&format!("lambda-events/{name}"))).unwrap();
         let store = SqliteStore::new(Database::in_memory().unwrap());
-        let response = handle_sqs_event(&store, event).await;
+        let response = handle_sqs_event(&store, &Rules::default(), event).await;
         let failed: Vec<&str> = response
             .batch_item_failures
             .iter()
@@ -161,6 +163,7 @@ async fn a_poison_record_fails_alone_and_holds_back_only_its_own_group() {
     let store = SqliteStore::new(Database::in_memory().unwrap());
     let response = handle_sqs_event(
         &store,
+        &Rules::default(),
         sqs_event(&[
             ("a-1", "ann", body("a1", "ann", 0)),
             ("a-2", "ann", "not an event".into()),

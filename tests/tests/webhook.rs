@@ -9,7 +9,7 @@ use socialcare_app::error::json_errors;
 use socialcare_app::ingest::Consumer;
 use socialcare_app::webhook::{WebhookState, routes};
 use socialcare_aws::{DynamoStore, SqsQueue};
-use socialcare_domain::ports::{FixedClock, IngestStore, Queue, TicketReads};
+use socialcare_domain::ports::{FixedClock, Queue, TicketReads};
 use socialcare_domain::{QueuedEvent, TicketQuery};
 use socialcare_sqlite::{Database, SqliteQueue, SqliteStore};
 use socialcare_tests::emulator;
@@ -278,7 +278,7 @@ async fn an_unreachable_queue_is_503_so_the_sender_retries() {
 async fn posted_three_times_is_one_message<Q, S>(queue: Q, store: S)
 where
     Q: Queue + Clone + 'static,
-    S: IngestStore + TicketReads,
+    S: socialcare_domain::ingest::IngestDeps + TicketReads,
 {
     let app = app(queue.clone());
     for _ in 0..3 {

@@ -7,8 +7,11 @@
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use futures::future::join_all;
 use socialcare_domain::QueuedEvent;
-use socialcare_domain::ingest::{ChangeOutcome, IngestOutcome, apply_change, ingest};
-use socialcare_domain::ports::{IngestStore, Queue, QueueError};
+use socialcare_domain::ingest::{
+    ChangeOutcome, IngestDeps, IngestOutcome, apply_change, ingest_with,
+};
+use socialcare_domain::ports::{Queue, QueueError};
+use socialcare_domain::threading::Rules;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -21,7 +24,11 @@ pub struct QueueRecord {
 }
 
 /// Ingests a batch; returns the ids of the messages that must be delivered again.
-pub async fn ingest_batch<S: IngestStore>(store: &S, records: Vec<QueueRecord>) -> Vec<String> {
+pub async fn ingest_batch<S: IngestDeps>(
+    store: &S,
+    rules: &Rules,
+    records: Vec<QueueRecord>,
+) -> Vec<String> {
     let mut groups: BTreeMap<Option<String>, Vec<QueueRecord>> = BTreeMap::new();
     for record in records {
         groups
@@ -32,7 +39,7 @@ pub async fn ingest_batch<S: IngestStore>(store: &S, records: Vec<QueueRecord>) 
     let per_group = groups.into_values().map(|records| async move {
         let mut failed = Vec::new();
         for record in records {
-            if !failed.is_empty() || ingest_one(store, &record).await.is_err() {
+            if !failed.is_empty() || ingest_one(store, rules, &record).await.is_err() {
                 failed.push(record.message_id);
             }
         }
@@ -41,13 +48,17 @@ pub async fn ingest_batch<S: IngestStore>(store: &S, records: Vec<QueueRecord>) 
     join_all(per_group).await.into_iter().flatten().collect()
 }
 
-async fn ingest_one<S: IngestStore>(store: &S, record: &QueueRecord) -> Result<(), ()> {
+async fn ingest_one<S: IngestDeps>(
+    store: &S,
+    rules: &Rules,
+    record: &QueueRecord,
+) -> Result<(), ()> {
     let queue_message_id = record.message_id.as_str();
     let event: QueuedEvent = serde_json::from_str(&record.body).map_err(|e| {
         tracing::error!(queue_message_id, error = %e, "unreadable queue message");
     })?;
     match event {
-        QueuedEvent::Message(event) => match ingest(store, &event).await {
+        QueuedEvent::Message(event) => match ingest_with(store, &event, rules).await {
             Ok(outcome) => {
                 let (what, ticket_id, message_id) = match outcome {
                     IngestOutcome::Opened {
@@ -92,7 +103,11 @@ async fn ingest_one<S: IngestStore>(store: &S, record: &QueueRecord) -> Result<(
 }
 
 /// The Lambda entry: an SQS event in, the partial batch failures out.
-pub async fn handle_sqs_event<S: IngestStore>(store: &S, event: SqsEvent) -> SqsBatchResponse {
+pub async fn handle_sqs_event<S: IngestDeps>(
+    store: &S,
+    rules: &Rules,
+    event: SqsEvent,
+) -> SqsBatchResponse {
     let records = event
         .records
         .into_iter()
@@ -102,7 +117,7 @@ pub async fn handle_sqs_event<S: IngestStore>(store: &S, event: SqsEvent) -> Sqs
             body: message.body.unwrap_or_default(),
         })
         .collect();
-    let failed = ingest_batch(store, records).await;
+    let failed = ingest_batch(store, rules, records).await;
     let mut response = SqsBatchResponse::default();
     response.batch_item_failures = failed
         .into_iter()
@@ -125,6 +140,8 @@ pub struct Consumer {
     /// How long a failed message stays hidden after its first failure; doubles each time.
     pub first_retry: Duration,
     pub max_retry: Duration,
+    /// Threading and ownership rules for what it ingests.
+    pub rules: Rules,
 }
 
 impl Default for Consumer {
@@ -133,6 +150,7 @@ impl Default for Consumer {
             wait: Duration::from_secs(1),
             first_retry: Duration::from_secs(1),
             max_retry: Duration::from_secs(60),
+            rules: Rules::default(),
         }
     }
 }
@@ -144,7 +162,7 @@ impl Consumer {
     }
 
     /// One receive-ingest-acknowledge round; returns how many messages it received.
-    pub async fn once<Q: Queue, S: IngestStore>(
+    pub async fn once<Q: Queue, S: IngestDeps>(
         &self,
         queue: &Q,
         store: &S,
@@ -158,7 +176,7 @@ impl Consumer {
                 body: delivery.body.clone(),
             })
             .collect();
-        let failed = ingest_batch(store, records).await;
+        let failed = ingest_batch(store, &self.rules, records).await;
         for delivery in &deliveries {
             if failed.contains(&delivery.message_id) {
                 let hidden_for = self.retry_after(delivery.receive_count);

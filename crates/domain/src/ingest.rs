@@ -4,7 +4,8 @@ use crate::customer::{Customer, Identity};
 use crate::events::{Actor, EventKind, TicketEvent};
 use crate::ids::{CustomerId, MessageId, TicketId};
 use crate::message::{Direction, Message, MessageChange, NormalizedMessage};
-use crate::ports::{CommitError, IngestChange, IngestStore, StoreError};
+use crate::ownership::{Teams, active_agents, next_member};
+use crate::ports::{ApiKeyStore, CommitError, IngestChange, IngestStore, StoreError, TeamTurns};
 use crate::threading::{self, Placement, Rules, Surroundings};
 use crate::ticket::{Ticket, TicketStatus};
 use chrono::{DateTime, Utc};
@@ -104,7 +105,11 @@ pub enum IngestError {
 /// Optimistic writes retry this many times when the ticket or customer changed under them.
 const ATTEMPTS: u32 = 5;
 
-pub async fn ingest<S: IngestStore>(
+/// What ingest needs of the store: threading reads and writes, and the staff to pick owners.
+pub trait IngestDeps: IngestStore + ApiKeyStore + TeamTurns {}
+impl<T: IngestStore + ApiKeyStore + TeamTurns> IngestDeps for T {}
+
+pub async fn ingest<S: IngestDeps>(
     store: &S,
     event: &InboundEvent,
 ) -> Result<IngestOutcome, IngestError> {
@@ -112,7 +117,7 @@ pub async fn ingest<S: IngestStore>(
 }
 
 /// [`ingest`] with threading rules other than the defaults.
-pub async fn ingest_with<S: IngestStore>(
+pub async fn ingest_with<S: IngestDeps>(
     store: &S,
     event: &InboundEvent,
     rules: &Rules,
@@ -128,7 +133,14 @@ pub async fn ingest_with<S: IngestStore>(
         let around = surroundings(store, &event.message).await?;
         let placement = threading::place(&around, event.message.created_at, rules);
         let opens = placement == Placement::Open;
-        let change = plan(event, placement, &around);
+        // A returning customer's new ticket goes back to whoever had their last one.
+        let owner = match (&placement, &around.customer_ticket) {
+            (Placement::Open, Some(previous)) => {
+                sticky_owner(store, previous, &rules.teams).await?
+            }
+            _ => (None, None),
+        };
+        let change = plan(event, placement, &around, owner);
         let (ticket_id, message_id) = (change.ticket.id.clone(), change.message.id.clone());
         let outcome = match opens {
             true => IngestOutcome::Opened {
@@ -189,7 +201,35 @@ async fn surroundings<S: IngestStore>(
 }
 
 /// The change that puts the message on its ticket, given what was read around it.
-fn plan(event: &InboundEvent, placement: Placement, around: &Surroundings) -> IngestChange {
+/// The owner and team of a returning customer's new ticket: the previous owner while they are
+/// an active agent, otherwise the next active member of the previous team.
+async fn sticky_owner<S: IngestDeps>(
+    store: &S,
+    previous: &Ticket,
+    teams: &Teams,
+) -> Result<(Option<String>, Option<String>), StoreError> {
+    if previous.owner.is_none() && previous.team.is_none() {
+        return Ok((None, None));
+    }
+    let active = active_agents(&store.list_keys().await?);
+    if let Some(owner) = previous.owner.as_ref().filter(|o| active.contains(*o)) {
+        return Ok((Some(owner.clone()), previous.team.clone()));
+    }
+    match previous.team.as_deref().and_then(|name| teams.get(name)) {
+        Some(team) => Ok((
+            next_member(store, team, &active).await?,
+            Some(team.name.clone()),
+        )),
+        None => Ok((None, None)),
+    }
+}
+
+fn plan(
+    event: &InboundEvent,
+    placement: Placement,
+    around: &Surroundings,
+    (owner, team): (Option<String>, Option<String>),
+) -> IngestChange {
     let message = &event.message;
     let at = message.created_at;
     // The status the ticket had before, when the message joins one.
@@ -219,7 +259,14 @@ fn plan(event: &InboundEvent, placement: Placement, around: &Surroundings) -> In
             };
             (joined, Some(version_before))
         }
-        Placement::Open => (new_ticket(message, around), None),
+        Placement::Open => (
+            Ticket {
+                owner: owner.clone(),
+                team: team.clone(),
+                ..new_ticket(message, around)
+            },
+            None,
+        ),
     };
 
     // The brand's own messages say nothing of the customer but whom they were sent to.
@@ -277,15 +324,29 @@ fn plan(event: &InboundEvent, placement: Placement, around: &Surroundings) -> In
     let message_id = stored.id.clone();
     let mut events = Vec::new();
     match &placement_status {
-        None => events.push(TicketEvent::new(
-            ticket.id.clone(),
-            at,
-            actor.clone(),
-            EventKind::Created {
-                message_id: message_id.clone(),
-            },
-            "created",
-        )),
+        None => {
+            events.push(TicketEvent::new(
+                ticket.id.clone(),
+                at,
+                actor.clone(),
+                EventKind::Created {
+                    message_id: message_id.clone(),
+                },
+                "created",
+            ));
+            if owner.is_some() || team.is_some() {
+                events.push(TicketEvent {
+                    seq: 1,
+                    ..TicketEvent::new(
+                        ticket.id.clone(),
+                        at,
+                        Actor::System,
+                        EventKind::Assigned { owner, team },
+                        "assigned:sticky",
+                    )
+                });
+            }
+        }
         Some(before) => {
             events.push(TicketEvent::new(
                 ticket.id.clone(),

@@ -38,17 +38,20 @@ pub enum Placement {
     Open,
 }
 
-/// The knobs of threading.
+/// The knobs of threading and of who owns a new ticket.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rules {
     /// How long after being resolved a ticket is reopened by the customer's next message.
     pub reopen_window: chrono::Duration,
+    /// The teams a returning customer's new ticket may go to.
+    pub teams: crate::ownership::Teams,
 }
 
 impl Default for Rules {
     fn default() -> Self {
         Self {
             reopen_window: chrono::Duration::hours(72),
+            teams: crate::ownership::Teams::default(),
         }
     }
 }
@@ -211,6 +214,7 @@ mod tests {
         assert_eq!(place(&around(resolved(72)), now(), &rules), Placement::Open);
         let short = Rules {
             reopen_window: chrono::Duration::hours(1),
+            ..Rules::default()
         };
         assert_eq!(place(&around(resolved(2)), now(), &short), Placement::Open);
     }

@@ -10,6 +10,7 @@ use socialcare_app::ingest::Consumer;
 use socialcare_app::webhook::{self, WebhookState};
 use socialcare_aws::{DynamoStore, SqsQueue};
 use socialcare_domain::ports::{Queue, SystemClock};
+use socialcare_domain::threading::Rules;
 use socialcare_sqlite::{Database, SqliteQueue, SqliteStore};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -105,7 +106,7 @@ where
         )
     }));
     let api = api::routes(Arc::new(
-        ApiState::new(store.clone(), &credentials.api_key).with_teams(teams),
+        ApiState::new(store.clone(), &credentials.api_key).with_teams(teams.clone()),
     ));
     let app = socialcare_app::error::json_errors(webhooks.merge(api));
 
@@ -116,7 +117,13 @@ where
     let banner = banner(addr, backend, &credentials);
 
     let consumer = tokio::spawn(async move {
-        let consumer = Consumer::default();
+        let consumer = Consumer {
+            rules: Rules {
+                teams,
+                ..Rules::default()
+            },
+            ..Consumer::default()
+        };
         loop {
             if let Err(e) = consumer.once(&inbound, &store).await {
                 tracing::error!(error = %e, "inbound queue unavailable; retrying");

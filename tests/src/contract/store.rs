@@ -4,7 +4,7 @@ use crate::events::{brand_reply, inbound, reply};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use socialcare_domain::access::{ApiKey, Role};
 use socialcare_domain::customers::{self, LinkError};
-use socialcare_domain::ingest::{ChangeOutcome, IngestOutcome, apply_change, ingest};
+use socialcare_domain::ingest::{ChangeOutcome, IngestOutcome, apply_change, ingest, ingest_with};
 use socialcare_domain::lifecycle::{self, CommandError};
 use socialcare_domain::ports::CommitError;
 use socialcare_domain::ports::{
@@ -814,6 +814,81 @@ pub async fn team_turns_count_up_once_each_even_when_concurrent<S: Store>(store:
     assert_eq!(turns, [2, 3, 4]);
 }
 
+pub async fn a_returning_customer_gets_their_previous_owner_back<S: Store>(store: &S) {
+    let teams =
+        socialcare_domain::ownership::Teams::new(vec![socialcare_domain::ownership::Team {
+            name: "support".into(),
+            members: vec!["sally".into(), "tim".into()],
+            lead: None,
+        }]);
+    let rules = socialcare_domain::threading::Rules {
+        teams: teams.clone(),
+        ..Default::default()
+    };
+    let sally = ApiKey::new("sc_sally", "sally", Role::Agent, at(0));
+    store.create_key(&sally).await.unwrap();
+    store
+        .create_key(&ApiKey::new("sc_tim", "tim", Role::Agent, at(0)))
+        .await
+        .unwrap();
+
+    let first = opened(
+        ingest_with(store, &inbound("m1", "ann", "first", at(0)), &rules)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(detail(store, &first).await.ticket.owner, None);
+    let assignment = socialcare_domain::ownership::Assignment {
+        agent: Some("sally".into()),
+        team: None,
+    };
+    socialcare_domain::ownership::assign(store, &first, &assignment, &teams, agent(), at(1))
+        .await
+        .unwrap();
+    lifecycle::change_status(store, &first, TicketStatus::Closed, agent(), at(2))
+        .await
+        .unwrap();
+
+    // Ann comes back: Sally, who knows her story, gets the new ticket.
+    let second = opened(
+        ingest_with(store, &inbound("m2", "ann", "again", at(10)), &rules)
+            .await
+            .unwrap(),
+    );
+    let ticket = detail(store, &second).await.ticket;
+    assert_eq!(ticket.owner.as_deref(), Some("sally"));
+    assert_eq!(ticket.team.as_deref(), Some("support"));
+    let events = store.ticket_events(&second).await.unwrap();
+    assert_eq!(events[1].actor, Actor::System);
+    assert_eq!(
+        events[1].kind,
+        EventKind::Assigned {
+            owner: Some("sally".into()),
+            team: Some("support".into())
+        }
+    );
+
+    // Sally leaves; Ann's next new ticket goes round-robin to the team's active member.
+    store
+        .put_key(&ApiKey {
+            revoked_at: Some(at(20)),
+            ..sally
+        })
+        .await
+        .unwrap();
+    lifecycle::change_status(store, &second, TicketStatus::Closed, agent(), at(21))
+        .await
+        .unwrap();
+    let third = opened(
+        ingest_with(store, &inbound("m3", "ann", "once more", at(30)), &rules)
+            .await
+            .unwrap(),
+    );
+    let ticket = detail(store, &third).await.ticket;
+    assert_eq!(ticket.owner.as_deref(), Some("tim"));
+    assert_eq!(ticket.team.as_deref(), Some("support"));
+}
+
 /// Every case, by name, for the runner macro.
 #[macro_export]
 macro_rules! store_contract {
@@ -843,7 +918,8 @@ macro_rules! store_contract {
             a_reply_that_overtakes_its_parent_still_converges,
             the_brands_reply_joins_the_ticket_and_sets_the_first_response,
             a_brand_reply_before_the_complaint_converges,
-            team_turns_count_up_once_each_even_when_concurrent
+            team_turns_count_up_once_each_even_when_concurrent,
+            a_returning_customer_gets_their_previous_owner_back
         );
     };
     (@cases $make:expr; $($case:ident),+) => {
