@@ -165,6 +165,7 @@ async fn authorize<S: Store>(
 #[derive(Debug, Deserialize)]
 struct ListParams {
     status: Option<String>,
+    owner: Option<String>,
     limit: Option<String>,
     cursor: Option<String>,
 }
@@ -197,8 +198,10 @@ impl ListParams {
             .map(|raw| Cursor::decode(&raw))
             .transpose()
             .map_err(|e| ApiError::bad_request("invalid_cursor", e.to_string()))?;
+        let owner = self.owner.filter(|owner| !owner.trim().is_empty());
         Ok(TicketQuery {
             status,
+            owner,
             limit,
             after,
         })
@@ -300,7 +303,7 @@ async fn ticket_events<S: Store>(
     Ok(Json(json!({ "events": events })))
 }
 
-/// `GET /v1/tickets?status=&limit=&cursor=`: newest first.
+/// `GET /v1/tickets?status=&owner=&limit=&cursor=`: newest first.
 async fn list_tickets<S: Store>(
     State(state): State<Arc<ApiState<S>>>,
     Extension(caller): Extension<Caller>,
@@ -444,6 +447,7 @@ async fn customer_history<S: Store>(
         params.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
     let query = TicketQuery {
         status: None,
+        owner: None,
         ..params.into_query()?
     };
     let unavailable = |e| ApiError::unavailable("store_unavailable", e);

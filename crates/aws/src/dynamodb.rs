@@ -2,7 +2,7 @@
 //!
 //! | item       | pk                    | sk                  | indexes                                  |
 //! |------------|-----------------------|---------------------|------------------------------------------|
-//! | ticket     | `TICKET#<id>`         | `#TICKET`           | gsi1: all, gsi2: by status, gsi3: by customer |
+//! | ticket     | `TICKET#<id>`         | `#TICKET`           | gsi1: all, gsi2: by status, gsi3: by customer, gsi4: by owner |
 //! | message    | `TICKET#<ticket id>`  | `MSG#<time>#<id>`   |                                          |
 //! | dedupe key | `MSGKEY#<dedupe key>` | `#MSGKEY`           |                                          |
 //! | customer   | `CUSTOMER#<id>`       | `#CUSTOMER`         |                                          |
@@ -102,7 +102,11 @@ fn ticket_item(ticket: &Ticket) -> Result<Item, StoreError> {
     item.insert("gsi2pk".into(), s(status_pk(ticket.status.as_str())));
     item.insert("gsi2sk".into(), s(sort_key.clone()));
     item.insert("gsi3pk".into(), s(customer_pk(ticket.customer_id.as_str())));
-    item.insert("gsi3sk".into(), s(sort_key));
+    item.insert("gsi3sk".into(), s(sort_key.clone()));
+    if let Some(owner) = &ticket.owner {
+        item.insert("gsi4pk".into(), s(format!("OWNER#{owner}")));
+        item.insert("gsi4sk".into(), s(sort_key));
+    }
     Ok(item)
 }
 
@@ -615,12 +619,16 @@ impl TicketReads for DynamoStore {
     }
 
     async fn list_tickets(&self, query: &TicketQuery) -> Result<Page<Ticket>, StoreError> {
-        match query.status {
-            Some(status) => {
+        match (&query.owner, query.status) {
+            (Some(owner), _) => {
+                self.query_tickets(TicketIndex::Owner, format!("OWNER#{owner}"), query)
+                    .await
+            }
+            (None, Some(status)) => {
                 self.query_tickets(TicketIndex::Status, status_pk(status.as_str()), query)
                     .await
             }
-            None => {
+            (None, None) => {
                 self.query_tickets(TicketIndex::All, ALL_TICKETS.to_string(), query)
                     .await
             }
@@ -687,6 +695,7 @@ enum TicketIndex {
     All,
     Status,
     Customer,
+    Owner,
 }
 
 impl TicketIndex {
@@ -695,6 +704,7 @@ impl TicketIndex {
             TicketIndex::All => ("gsi1", "gsi1pk", "gsi1sk"),
             TicketIndex::Status => ("gsi2", "gsi2pk", "gsi2sk"),
             TicketIndex::Customer => ("gsi3", "gsi3pk", "gsi3sk"),
+            TicketIndex::Owner => ("gsi4", "gsi4pk", "gsi4sk"),
         }
     }
 }
@@ -707,6 +717,7 @@ impl DynamoStore {
         pk: String,
         query: &TicketQuery,
     ) -> Result<Page<Ticket>, StoreError> {
+        let index_kind = index;
         let (index, pk_name, sk_name) = index.names();
         let wanted = query.fetch_size() as usize;
         let mut tickets: Vec<Ticket> = Vec::new();
@@ -729,6 +740,13 @@ impl DynamoStore {
                     .expression_attribute_values(":after", s(cursor.sort_key())),
                 None => request.key_condition_expression("#pk = :pk"),
             };
+            // By owner, the status (if asked) is a filter: the index holds every status.
+            if let (TicketIndex::Owner, Some(status)) = (index_kind, query.status) {
+                request = request
+                    .filter_expression("#status = :status")
+                    .expression_attribute_names("#status", "status")
+                    .expression_attribute_values(":status", s(status.as_str()));
+            }
             let output = request
                 .send()
                 .await

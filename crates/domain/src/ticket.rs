@@ -164,6 +164,8 @@ pub struct TicketDetail {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TicketQuery {
     pub status: Option<TicketStatus>,
+    /// Only tickets this agent owns.
+    pub owner: Option<String>,
     pub limit: u32,
     pub after: Option<Cursor>,
 }
@@ -176,6 +178,7 @@ impl TicketQuery {
     pub fn newest(limit: u32) -> Self {
         Self {
             status: None,
+            owner: None,
             limit,
             after: None,
         }

@@ -23,6 +23,8 @@ CREATE INDEX IF NOT EXISTS tickets_newest ON tickets (sort_key);
 CREATE INDEX IF NOT EXISTS tickets_by_status ON tickets (status, sort_key);
 CREATE INDEX IF NOT EXISTS tickets_by_customer
     ON tickets (json_extract(data, '$.customer_id'), sort_key);
+CREATE INDEX IF NOT EXISTS tickets_by_owner
+    ON tickets (json_extract(data, '$.owner'), sort_key);
 
 CREATE TABLE IF NOT EXISTS messages (
     dedupe_key TEXT PRIMARY KEY,

@@ -544,27 +544,36 @@ impl TicketReads for SqliteStore {
 
     async fn list_tickets(&self, query: &TicketQuery) -> Result<Page<Ticket>, StoreError> {
         let status = query.status.map(|s| s.as_str().to_string());
+        let owner = query.owner.clone();
         let before = before_cursor(query);
         let fetch = query.fetch_size();
         let tickets = self
             .read(move |conn| {
-                // Two statements rather than "?1 IS NULL OR status = ?1", so that each one
-                // walks its own index.
+                // One statement per access path, so that each walks its own index.
                 let rows = |mut statement: rusqlite::Statement, args: &[&dyn rusqlite::ToSql]| {
                     statement
                         .query_map(args, |row| row.get::<_, String>(0))?
                         .map(|row| row.and_then(from_json))
                         .collect::<rusqlite::Result<Vec<Ticket>>>()
                 };
-                match status {
-                    Some(status) => rows(
+                match (owner, status) {
+                    (Some(owner), status) => rows(
+                        conn.prepare(
+                            "SELECT data FROM tickets
+                             WHERE json_extract(data, '$.owner') = ?1 AND sort_key < ?2
+                               AND (?3 IS NULL OR status = ?3)
+                             ORDER BY sort_key DESC LIMIT ?4",
+                        )?,
+                        params![owner, before, status, fetch],
+                    ),
+                    (None, Some(status)) => rows(
                         conn.prepare(
                             "SELECT data FROM tickets WHERE status = ?1 AND sort_key < ?2
                              ORDER BY sort_key DESC LIMIT ?3",
                         )?,
                         params![status, before, fetch],
                     ),
-                    None => rows(
+                    (None, None) => rows(
                         conn.prepare(
                             "SELECT data FROM tickets WHERE sort_key < ?1
                              ORDER BY sort_key DESC LIMIT ?2",

@@ -219,6 +219,7 @@ pub async fn an_unknown_ticket_is_absent<S: Store>(store: &S) {
 fn query(status: Option<TicketStatus>, limit: u32) -> TicketQuery {
     TicketQuery {
         status,
+        owner: None,
         limit,
         after: None,
     }
@@ -889,6 +890,82 @@ pub async fn a_returning_customer_gets_their_previous_owner_back<S: Store>(store
     assert_eq!(ticket.team.as_deref(), Some("support"));
 }
 
+pub async fn tickets_list_by_owner_and_status<S: Store>(store: &S) {
+    store
+        .create_key(&ApiKey::new("sc_sally", "sally", Role::Agent, at(0)))
+        .await
+        .unwrap();
+    let teams = socialcare_domain::ownership::Teams::default();
+    let sallys = socialcare_domain::ownership::Assignment {
+        agent: Some("sally".into()),
+        team: None,
+    };
+    let mut owned = Vec::new();
+    for n in 0..4u32 {
+        let id = opened(
+            ingest(
+                store,
+                &inbound(&format!("m{n}"), &format!("c{n}"), "help", at(n * 10)),
+            )
+            .await
+            .unwrap(),
+        );
+        if n != 1 {
+            socialcare_domain::ownership::assign(
+                store,
+                &id,
+                &sallys,
+                &teams,
+                agent(),
+                at(n * 10 + 1),
+            )
+            .await
+            .unwrap();
+            owned.push(id);
+        }
+    }
+    lifecycle::change_status(store, &owned[0], TicketStatus::Resolved, agent(), at(50))
+        .await
+        .unwrap();
+    owned.reverse();
+
+    let mine = TicketQuery {
+        owner: Some("sally".into()),
+        ..query(None, 2)
+    };
+    let first = store.list_tickets(&mine).await.unwrap();
+    let rest = store
+        .list_tickets(&TicketQuery {
+            after: first.next.clone(),
+            ..mine.clone()
+        })
+        .await
+        .unwrap();
+    let ids: Vec<TicketId> = first
+        .items
+        .iter()
+        .chain(&rest.items)
+        .map(|t| t.id.clone())
+        .collect();
+    assert_eq!(ids, owned);
+    assert_eq!(rest.next, None);
+
+    let open_mine = TicketQuery {
+        owner: Some("sally".into()),
+        ..query(Some(TicketStatus::Open), 10)
+    };
+    let open = store.list_tickets(&open_mine).await.unwrap();
+    assert_eq!(
+        open.items.iter().map(|t| t.id.clone()).collect::<Vec<_>>(),
+        owned[..2]
+    );
+    let nobodys = TicketQuery {
+        owner: Some("tim".into()),
+        ..query(None, 10)
+    };
+    assert!(store.list_tickets(&nobodys).await.unwrap().items.is_empty());
+}
+
 /// Every case, by name, for the runner macro.
 #[macro_export]
 macro_rules! store_contract {
@@ -919,7 +996,8 @@ macro_rules! store_contract {
             the_brands_reply_joins_the_ticket_and_sets_the_first_response,
             a_brand_reply_before_the_complaint_converges,
             team_turns_count_up_once_each_even_when_concurrent,
-            a_returning_customer_gets_their_previous_owner_back
+            a_returning_customer_gets_their_previous_owner_back,
+            tickets_list_by_owner_and_status
         );
     };
     (@cases $make:expr; $($case:ident),+) => {
