@@ -93,6 +93,20 @@ impl Driver {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
+    /// `POST` JSON to an API path with the API key.
+    pub async fn post_api(&self, path: &str, body: &Value) -> (StatusCode, Value) {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(&self.api_key)
+            .json(body)
+            .send()
+            .await
+            .expect("runner answers");
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
     /// `GET` an API path with the API key.
     pub async fn get(&self, path: &str) -> (StatusCode, Value) {
         let response = self
