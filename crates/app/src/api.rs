@@ -11,8 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use chrono::Utc;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use socialcare_domain::access::{ApiKey, Role, key_hash, key_id};
 use socialcare_domain::customers::{self, LinkError};
@@ -22,11 +21,12 @@ use socialcare_domain::ports::{
     ApiKeyStore, CommitError, CustomerStore, IngestStore, TeamTurns, TicketCommands, TicketReads,
 };
 use socialcare_domain::{
-    Actor, Cursor, CustomerId, Identity, Source, TicketDetail, TicketEvent, TicketId, TicketQuery,
-    TicketStatus,
+    Actor, Cursor, Customer, CustomerId, Identity, Source, Ticket, TicketDetail, TicketEvent,
+    TicketId, TicketQuery, TicketStatus,
 };
 use socialcare_webhooks::payload::parse;
 use std::sync::Arc;
+use utoipa::ToSchema;
 
 /// What the API needs of the store.
 pub trait Store:
@@ -208,6 +208,69 @@ impl ListParams {
     }
 }
 
+/// A page of tickets, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TicketList {
+    pub tickets: Vec<Ticket>,
+    /// Pass as `cursor` for the next page; null on the last one.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TicketEnvelope {
+    pub ticket: Ticket,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventList {
+    /// Oldest first.
+    pub events: Vec<TicketEvent>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CustomerHistory {
+    pub customer: Customer,
+    /// The customer's tickets, newest first.
+    pub tickets: Vec<Ticket>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CustomerEnvelope {
+    pub customer: Customer,
+}
+
+/// What the API shows of a key: never its hash.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct KeyView {
+    pub id: String,
+    pub name: String,
+    pub role: Role,
+    pub created_at: chrono::DateTime<Utc>,
+    pub revoked_at: Option<chrono::DateTime<Utc>>,
+    /// The key itself: only in the answer that creates it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+}
+
+impl KeyView {
+    fn of(key: &ApiKey) -> Self {
+        Self {
+            id: key.id.clone(),
+            name: key.name.clone(),
+            role: key.role,
+            created_at: key.created_at,
+            revoked_at: key.revoked_at,
+            key: None,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct KeyList {
+    pub api_keys: Vec<KeyView>,
+}
+
 fn ticket_id(raw: &str) -> Result<TicketId, ApiError> {
     TicketId::parse(raw).ok_or_else(|| ApiError::not_found(format!("no ticket {raw}")))
 }
@@ -225,8 +288,9 @@ fn command_failed(e: CommandError) -> ApiError {
     }
 }
 
-#[derive(Debug, Deserialize)]
-struct StatusChange {
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct StatusChange {
+    /// open, pending_customer, pending_internal, resolved or closed
     status: String,
 }
 
@@ -236,7 +300,7 @@ async fn change_status<S: Store>(
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<TicketEnvelope>, ApiError> {
     caller.require(Role::Agent)?;
     let id = ticket_id(&id)?;
     let request: StatusChange = parse(&body)?;
@@ -247,11 +311,11 @@ async fn change_status<S: Store>(
     let ticket = lifecycle::change_status(&state.store, &id, next, caller.actor(), Utc::now())
         .await
         .map_err(command_failed)?;
-    Ok(Json(json!({ "ticket": ticket })))
+    Ok(Json(TicketEnvelope { ticket }))
 }
 
-#[derive(Debug, Deserialize)]
-struct NewNote {
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct NewNote {
     text: String,
 }
 
@@ -286,7 +350,7 @@ async fn ticket_events<S: Store>(
     State(state): State<Arc<ApiState<S>>>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<EventList>, ApiError> {
     caller.require(Role::Integrator)?;
     let id = ticket_id(&id)?;
     let unavailable = |e| ApiError::unavailable("store_unavailable", e);
@@ -300,7 +364,7 @@ async fn ticket_events<S: Store>(
         return Err(ApiError::not_found(format!("no ticket {id}")));
     }
     let events = state.store.ticket_events(&id).await.map_err(unavailable)?;
-    Ok(Json(json!({ "events": events })))
+    Ok(Json(EventList { events }))
 }
 
 /// `GET /v1/tickets?status=&owner=&limit=&cursor=`: newest first.
@@ -308,7 +372,7 @@ async fn list_tickets<S: Store>(
     State(state): State<Arc<ApiState<S>>>,
     Extension(caller): Extension<Caller>,
     params: Result<Query<ListParams>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<TicketList>, ApiError> {
     caller.require(Role::Integrator)?;
     let Query(params) =
         params.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
@@ -318,10 +382,10 @@ async fn list_tickets<S: Store>(
         .list_tickets(&query)
         .await
         .map_err(|e| ApiError::unavailable("store_unavailable", e))?;
-    Ok(Json(json!({
-        "tickets": page.items,
-        "next_cursor": page.next.map(|cursor| cursor.encode()),
-    })))
+    Ok(Json(TicketList {
+        tickets: page.items,
+        next_cursor: page.next.map(|cursor| cursor.encode()),
+    }))
 }
 
 /// `GET /v1/tickets/{id}`: the ticket with its customer and messages.
@@ -342,21 +406,10 @@ async fn ticket_detail<S: Store>(
         .ok_or_else(missing)
 }
 
-#[derive(Debug, Deserialize)]
-struct NewKey {
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct NewKey {
     name: String,
     role: Role,
-}
-
-/// What the API shows of a key: never its hash.
-fn key_view(key: &ApiKey) -> Value {
-    json!({
-        "id": key.id,
-        "name": key.name,
-        "role": key.role,
-        "created_at": key.created_at,
-        "revoked_at": key.revoked_at,
-    })
 }
 
 /// `POST /v1/api-keys` `{"name": "sally", "role": "agent"}` (admin): the key is in the answer,
@@ -365,7 +418,7 @@ async fn create_key<S: Store>(
     State(state): State<Arc<ApiState<S>>>,
     Extension(caller): Extension<Caller>,
     body: Bytes,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<KeyView>), ApiError> {
     caller.require(Role::Admin)?;
     let request: NewKey = parse(&body)?;
     let name = request.name.trim();
@@ -384,8 +437,10 @@ async fn create_key<S: Store>(
         CommitError::Store(e) => ApiError::unavailable("store_unavailable", e),
         other => ApiError::unavailable("key_not_created", other),
     })?;
-    let mut view = key_view(&key);
-    view["key"] = json!(secret);
+    let view = KeyView {
+        key: Some(secret),
+        ..KeyView::of(&key)
+    };
     Ok((StatusCode::CREATED, Json(view)))
 }
 
@@ -393,16 +448,16 @@ async fn create_key<S: Store>(
 async fn list_keys<S: Store>(
     State(state): State<Arc<ApiState<S>>>,
     Extension(caller): Extension<Caller>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<KeyList>, ApiError> {
     caller.require(Role::Admin)?;
     let keys = state
         .store
         .list_keys()
         .await
         .map_err(|e| ApiError::unavailable("store_unavailable", e))?;
-    Ok(Json(
-        json!({ "api_keys": keys.iter().map(key_view).collect::<Vec<_>>() }),
-    ))
+    Ok(Json(KeyList {
+        api_keys: keys.iter().map(KeyView::of).collect(),
+    }))
 }
 
 /// `DELETE /v1/api-keys/{id}` (admin): the key stops working at once; its record stays.
@@ -440,7 +495,7 @@ async fn customer_history<S: Store>(
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     params: Result<Query<ListParams>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<CustomerHistory>, ApiError> {
     caller.require(Role::Integrator)?;
     let id = customer_id(&id)?;
     let Query(params) =
@@ -460,15 +515,15 @@ async fn customer_history<S: Store>(
         .customer_tickets(&id, &query)
         .await
         .map_err(unavailable)?;
-    Ok(Json(json!({
-        "customer": customer,
-        "tickets": page.items,
-        "next_cursor": page.next.map(|cursor| cursor.encode()),
-    })))
+    Ok(Json(CustomerHistory {
+        customer,
+        tickets: page.items,
+        next_cursor: page.next.map(|cursor| cursor.encode()),
+    }))
 }
 
-#[derive(Debug, Deserialize)]
-struct NewIdentity {
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct NewIdentity {
     source: Source,
     account: String,
     user_id: String,
@@ -482,7 +537,7 @@ async fn link_identity<S: Store>(
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<CustomerEnvelope>, ApiError> {
     caller.require(Role::Integrator)?;
     let id = customer_id(&id)?;
     let request: NewIdentity = parse(&body)?;
@@ -509,11 +564,11 @@ async fn link_identity<S: Store>(
             LinkError::Contention => ApiError::new(StatusCode::CONFLICT, "busy", e.to_string()),
             LinkError::Store(e) => ApiError::unavailable("store_unavailable", e),
         })?;
-    Ok(Json(json!({ "customer": customer })))
+    Ok(Json(CustomerEnvelope { customer }))
 }
 
-#[derive(Debug, Deserialize)]
-struct AssignRequest {
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct AssignRequest {
     agent: Option<String>,
     team: Option<String>,
 }
@@ -525,7 +580,7 @@ async fn assign<S: Store>(
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<TicketEnvelope>, ApiError> {
     caller.require(Role::Agent)?;
     let id = ticket_id(&id)?;
     let request: AssignRequest = parse(&body)?;
@@ -563,5 +618,5 @@ async fn assign<S: Store>(
         }
         AssignError::Command(e) => command_failed(e),
     })?;
-    Ok(Json(json!({ "ticket": ticket })))
+    Ok(Json(TicketEnvelope { ticket }))
 }
