@@ -78,6 +78,8 @@ pub fn routes<S: Store + 'static>(state: Arc<ApiState<S>>) -> Router {
             state.clone(),
             authorize::<S>,
         ))
+        // The description of the API is public (added after the key check's layer).
+        .route("/v1/openapi.json", get(openapi_document))
         .with_state(state)
 }
 
@@ -295,6 +297,15 @@ pub struct StatusChange {
 }
 
 /// `POST /v1/tickets/{id}/status` `{"status": "resolved"}`: the lifecycle's transitions only.
+#[utoipa::path(post, path = "/v1/tickets/{id}/status", tag = "tickets",
+    params(("id" = String, Path)), request_body = StatusChange,
+    responses(
+        (status = 200, body = TicketEnvelope),
+        (status = 400, description = "invalid_status", body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, description = "invalid_transition", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
 async fn change_status<S: Store>(
     State(state): State<Arc<ApiState<S>>>,
     Extension(caller): Extension<Caller>,
@@ -322,6 +333,14 @@ pub struct NewNote {
 const MAX_NOTE_CHARS: usize = 10_000;
 
 /// `POST /v1/tickets/{id}/notes` `{"text": "..."}`: an internal note on the ticket's trail.
+#[utoipa::path(post, path = "/v1/tickets/{id}/notes", tag = "tickets",
+    params(("id" = String, Path)), request_body = NewNote,
+    responses(
+        (status = 201, body = TicketEvent),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 422, description = "invalid_note", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
 async fn add_note<S: Store>(
     State(state): State<Arc<ApiState<S>>>,
     Extension(caller): Extension<Caller>,
@@ -346,6 +365,10 @@ async fn add_note<S: Store>(
 }
 
 /// `GET /v1/tickets/{id}/events`: the audit trail, oldest first.
+#[utoipa::path(get, path = "/v1/tickets/{id}/events", tag = "tickets",
+    params(("id" = String, Path)),
+    responses((status = 200, body = EventList), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
 async fn ticket_events<S: Store>(
     State(state): State<Arc<ApiState<S>>>,
     Extension(caller): Extension<Caller>,
@@ -368,6 +391,19 @@ async fn ticket_events<S: Store>(
 }
 
 /// `GET /v1/tickets?status=&owner=&limit=&cursor=`: newest first.
+#[utoipa::path(get, path = "/v1/tickets", tag = "tickets",
+    params(
+        ("status" = Option<String>, Query, description = "open, pending_customer, pending_internal, resolved or closed"),
+        ("owner" = Option<String>, Query, description = "an agent's name"),
+        ("limit" = Option<u32>, Query, description = "1 to 200, default 50"),
+        ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),
+    ),
+    responses(
+        (status = 200, body = TicketList),
+        (status = 400, description = "invalid_status, invalid_limit, invalid_cursor", body = ErrorBody),
+        (status = 401, body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
 async fn list_tickets<S: Store>(
     State(state): State<Arc<ApiState<S>>>,
     Extension(caller): Extension<Caller>,
@@ -389,6 +425,10 @@ async fn list_tickets<S: Store>(
 }
 
 /// `GET /v1/tickets/{id}`: the ticket with its customer and messages.
+#[utoipa::path(get, path = "/v1/tickets/{id}", tag = "tickets",
+    params(("id" = String, Path)),
+    responses((status = 200, body = TicketDetail), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
 async fn ticket_detail<S: Store>(
     State(state): State<Arc<ApiState<S>>>,
     Extension(caller): Extension<Caller>,
@@ -414,6 +454,12 @@ pub struct NewKey {
 
 /// `POST /v1/api-keys` `{"name": "sally", "role": "agent"}` (admin): the key is in the answer,
 /// once; only its hash is stored.
+#[utoipa::path(post, path = "/v1/api-keys", tag = "api keys", request_body = NewKey,
+    responses(
+        (status = 201, body = KeyView),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
 async fn create_key<S: Store>(
     State(state): State<Arc<ApiState<S>>>,
     Extension(caller): Extension<Caller>,
@@ -445,6 +491,9 @@ async fn create_key<S: Store>(
 }
 
 /// `GET /v1/api-keys` (admin).
+#[utoipa::path(get, path = "/v1/api-keys", tag = "api keys",
+    responses((status = 200, body = KeyList), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
 async fn list_keys<S: Store>(
     State(state): State<Arc<ApiState<S>>>,
     Extension(caller): Extension<Caller>,
@@ -461,6 +510,13 @@ async fn list_keys<S: Store>(
 }
 
 /// `DELETE /v1/api-keys/{id}` (admin): the key stops working at once; its record stays.
+#[utoipa::path(delete, path = "/v1/api-keys/{id}", tag = "api keys",
+    params(("id" = String, Path)),
+    responses(
+        (status = 204, description = "revoked"),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
 async fn revoke_key<S: Store>(
     State(state): State<Arc<ApiState<S>>>,
     Extension(caller): Extension<Caller>,
@@ -490,6 +546,13 @@ fn customer_id(raw: &str) -> Result<CustomerId, ApiError> {
 
 /// `GET /v1/customers/{id}?limit=&cursor=`: the profile with every identity, and the
 /// customer's tickets, newest first.
+#[utoipa::path(get, path = "/v1/customers/{id}", tag = "customers",
+    params(
+        ("id" = String, Path),
+        ("limit" = Option<u32>, Query), ("cursor" = Option<String>, Query),
+    ),
+    responses((status = 200, body = CustomerHistory), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
 async fn customer_history<S: Store>(
     State(state): State<Arc<ApiState<S>>>,
     Extension(caller): Extension<Caller>,
@@ -532,6 +595,15 @@ pub struct NewIdentity {
 
 /// `POST /v1/customers/{id}/identities`: links another identity (an X account, a page-scoped
 /// id, an e-mail or CRM id) to the customer.
+#[utoipa::path(post, path = "/v1/customers/{id}/identities", tag = "customers",
+    params(("id" = String, Path)), request_body = NewIdentity,
+    responses(
+        (status = 200, body = CustomerEnvelope),
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, description = "identity_taken", body = ErrorBody),
+        (status = 422, body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
 async fn link_identity<S: Store>(
     State(state): State<Arc<ApiState<S>>>,
     Extension(caller): Extension<Caller>,
@@ -575,6 +647,15 @@ pub struct AssignRequest {
 
 /// `POST /v1/tickets/{id}/assign` `{"agent": "tim"}`, `{"team": "support"}` or both (agent):
 /// a team alone gives the ticket to its next active member, round-robin.
+#[utoipa::path(post, path = "/v1/tickets/{id}/assign", tag = "tickets",
+    params(("id" = String, Path)), request_body = AssignRequest,
+    responses(
+        (status = 200, body = TicketEnvelope),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 409, description = "nobody_active", body = ErrorBody),
+        (status = 422, description = "unknown_agent, unknown_team, invalid_assignment", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
 async fn assign<S: Store>(
     State(state): State<Arc<ApiState<S>>>,
     Extension(caller): Extension<Caller>,
@@ -619,4 +700,55 @@ async fn assign<S: Store>(
         AssignError::Command(e) => command_failed(e),
     })?;
     Ok(Json(TicketEnvelope { ticket }))
+}
+
+/// The error shape of every route.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable and machine-readable.
+    pub code: String,
+    /// For people.
+    pub message: String,
+}
+
+struct BearerKey;
+
+impl utoipa::Modify for BearerKey {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The OpenAPI description of `/v1`, generated from the handlers above.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(title = "socialcare API", description = "Tickets, customers and keys of socialcare."),
+    paths(
+        list_tickets, ticket_detail, change_status, add_note, ticket_events, assign,
+        customer_history, link_identity, create_key, list_keys, revoke_key,
+    ),
+    components(schemas(ErrorBody, ErrorDetail)),
+    modifiers(&BearerKey),
+)]
+pub struct ApiDoc;
+
+/// The document as served and committed (`openapi.json` at the top of the repository).
+pub fn openapi_json() -> String {
+    let mut document = <ApiDoc as utoipa::OpenApi>::openapi();
+    document.info.version = env!("CARGO_PKG_VERSION").to_string();
+    document.to_pretty_json().expect("the document serializes") + "\n"
+}
+
+async fn openapi_document() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], openapi_json())
 }

@@ -1,0 +1,84 @@
+//! The OpenAPI document: served at /v1/openapi.json, generated from the code, and committed as
+//! openapi.json. When the API changes, regenerate it with
+//! `UPDATE_OPENAPI=1 cargo test -p socialcare-tests --test openapi` and commit the result.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use socialcare_app::api::{self, ApiState, openapi_json};
+use socialcare_app::error::json_errors;
+use socialcare_sqlite::{Database, SqliteStore};
+use socialcare_tests::http::call;
+
+#[test]
+fn the_committed_document_is_the_generated_one() {
+    let path = socialcare_tests::repo_root().join("openapi.json");
+    let generated = openapi_json();
+    if std::env::var("UPDATE_OPENAPI").is_ok() {
+        std::fs::write(&path, &generated).unwrap();
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == generated,
+        "openapi.json differs from the API in the code: run `UPDATE_OPENAPI=1 cargo test -p socialcare-tests --test openapi` and commit it"
+    );
+}
+
+#[tokio::test]
+async fn the_document_is_served_without_a_key_and_describes_every_route() {
+    let store = SqliteStore::new(Database::in_memory().unwrap());
+    let app = json_errors(api::routes(std::sync::Arc::new(ApiState::new(
+        store,
+        "sk_openapi_key",
+    ))));
+    let (status, document) = call(
+        &app,
+        Request::get("/v1/openapi.json")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(document["openapi"].as_str().map(|v| &v[..2]), Some("3."));
+    let paths = document["paths"].as_object().unwrap();
+    let mut described: Vec<String> = paths
+        .iter()
+        .flat_map(|(path, item)| {
+            item.as_object()
+                .unwrap()
+                .keys()
+                .map(move |method| format!("{method} {path}"))
+        })
+        .collect();
+    described.sort();
+    assert_eq!(
+        described,
+        [
+            "delete /v1/api-keys/{id}",
+            "get /v1/api-keys",
+            "get /v1/customers/{id}",
+            "get /v1/tickets",
+            "get /v1/tickets/{id}",
+            "get /v1/tickets/{id}/events",
+            "post /v1/api-keys",
+            "post /v1/customers/{id}/identities",
+            "post /v1/tickets/{id}/assign",
+            "post /v1/tickets/{id}/notes",
+            "post /v1/tickets/{id}/status",
+        ]
+    );
+    let schemas = document["components"]["schemas"].as_object().unwrap();
+    for schema in [
+        "Ticket",
+        "TicketStatus",
+        "Message",
+        "Customer",
+        "TicketEvent",
+        "ErrorBody",
+    ] {
+        assert!(schemas.contains_key(schema), "{schema} is described");
+    }
+    assert_eq!(
+        document["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+}
