@@ -88,6 +88,19 @@ fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
     serde_dynamo::from_item(item).map_err(|e| StoreError(format!("decoding item: {e}")))
 }
 
+/// The lists of all tickets and of tickets by status are spread over this many partitions
+/// (write sharding), so that a burst of new open tickets does not pile onto one; a page reads
+/// every shard and merges them newest first.
+pub const LIST_SHARDS: u32 = 8;
+
+fn shard_of(id: &TicketId) -> u32 {
+    // FNV-1a: stable across processes and releases, unlike the std hasher.
+    let hash = id.as_str().bytes().fold(0x811c9dc5u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x01000193)
+    });
+    hash % LIST_SHARDS
+}
+
 fn ticket_item(ticket: &Ticket) -> Result<Item, StoreError> {
     let sort_key = ticket.cursor().sort_key();
     let mut item = to_item(
@@ -97,9 +110,13 @@ fn ticket_item(ticket: &Ticket) -> Result<Item, StoreError> {
             ("sk", TICKET_SK.into()),
         ],
     )?;
-    item.insert("gsi1pk".into(), s(ALL_TICKETS));
+    let shard = shard_of(&ticket.id);
+    item.insert("gsi1pk".into(), s(format!("{ALL_TICKETS}#{shard}")));
     item.insert("gsi1sk".into(), s(sort_key.clone()));
-    item.insert("gsi2pk".into(), s(status_pk(ticket.status.as_str())));
+    item.insert(
+        "gsi2pk".into(),
+        s(format!("{}#{shard}", status_pk(ticket.status.as_str()))),
+    );
     item.insert("gsi2sk".into(), s(sort_key.clone()));
     item.insert("gsi3pk".into(), s(customer_pk(ticket.customer_id.as_str())));
     item.insert("gsi3sk".into(), s(sort_key.clone()));
@@ -625,11 +642,11 @@ impl TicketReads for DynamoStore {
                     .await
             }
             (None, Some(status)) => {
-                self.query_tickets(TicketIndex::Status, status_pk(status.as_str()), query)
+                self.query_shards(TicketIndex::Status, &status_pk(status.as_str()), query)
                     .await
             }
             (None, None) => {
-                self.query_tickets(TicketIndex::All, ALL_TICKETS.to_string(), query)
+                self.query_shards(TicketIndex::All, ALL_TICKETS, query)
                     .await
             }
         }
@@ -710,6 +727,29 @@ impl TicketIndex {
 }
 
 impl DynamoStore {
+    /// One page over every shard of a sharded list: each shard gives its newest tickets after
+    /// the cursor, and the page is the newest of them all (the cursor is a sort key, valid in
+    /// every shard).
+    async fn query_shards(
+        &self,
+        index: TicketIndex,
+        prefix: &str,
+        query: &TicketQuery,
+    ) -> Result<Page<Ticket>, StoreError> {
+        let shards = futures::future::join_all(
+            (0..LIST_SHARDS)
+                .map(|shard| self.fetch_tickets(index, format!("{prefix}#{shard}"), query)),
+        )
+        .await;
+        let mut tickets: Vec<Ticket> = Vec::new();
+        for shard in shards {
+            tickets.extend(shard?);
+        }
+        tickets.sort_by_key(|t| std::cmp::Reverse(t.cursor().sort_key()));
+        tickets.truncate(query.fetch_size() as usize);
+        Ok(query.page(tickets))
+    }
+
     /// One page of the tickets under `pk` in `index`, newest first, after the query's cursor.
     async fn query_tickets(
         &self,
@@ -717,6 +757,16 @@ impl DynamoStore {
         pk: String,
         query: &TicketQuery,
     ) -> Result<Page<Ticket>, StoreError> {
+        Ok(query.page(self.fetch_tickets(index, pk, query).await?))
+    }
+
+    /// Up to [`TicketQuery::fetch_size`] tickets under `pk` in `index`, newest first.
+    async fn fetch_tickets(
+        &self,
+        index: TicketIndex,
+        pk: String,
+        query: &TicketQuery,
+    ) -> Result<Vec<Ticket>, StoreError> {
         let index_kind = index;
         let (index, pk_name, sk_name) = index.names();
         let wanted = query.fetch_size() as usize;
@@ -759,7 +809,7 @@ impl DynamoStore {
                 break;
             }
         }
-        Ok(query.page(tickets))
+        Ok(tickets)
     }
 }
 
@@ -768,6 +818,18 @@ mod tests {
     use super::*;
     use chrono::{TimeZone, Utc};
     use socialcare_domain::{Author, Channel, Direction, NormalizedMessage, Source};
+
+    #[test]
+    fn tickets_spread_over_every_shard_the_same_way_every_time() {
+        let at = Utc.with_ymd_and_hms(2026, 11, 22, 10, 0, 0).unwrap();
+        let ids: Vec<TicketId> = (0..200).map(|n| TicketId::derive(at, &n.to_string())).collect();
+        let mut counts = [0u32; LIST_SHARDS as usize];
+        for id in &ids {
+            counts[shard_of(id) as usize] += 1;
+        }
+        assert!(counts.iter().all(|&c| c >= 10), "{counts:?}");
+        assert_eq!(shard_of(&ids[0]), shard_of(&ids[0].clone()));
+    }
 
     // The mapping must survive serde_dynamo both ways, flattened fields and numbers included.
     #[test]
