@@ -822,7 +822,9 @@ mod tests {
     #[test]
     fn tickets_spread_over_every_shard_the_same_way_every_time() {
         let at = Utc.with_ymd_and_hms(2026, 11, 22, 10, 0, 0).unwrap();
-        let ids: Vec<TicketId> = (0..200).map(|n| TicketId::derive(at, &n.to_string())).collect();
+        let ids: Vec<TicketId> = (0..200)
+            .map(|n| TicketId::derive(at, &n.to_string()))
+            .collect();
         let mut counts = [0u32; LIST_SHARDS as usize];
         for id in &ids {
             counts[shard_of(id) as usize] += 1;

@@ -106,6 +106,9 @@ pub async fn assign<S: IngestStore + TicketCommands + TeamTurns + ApiKeyStore>(
     actor: Actor,
     now: DateTime<Utc>,
 ) -> Result<Ticket, AssignError> {
+    if store.get_ticket(id).await?.is_none() {
+        return Err(CommandError::NotFound(id.clone()).into());
+    }
     let active = active_agents(&store.list_keys().await?);
     let (owner, team) = match (&request.agent, &request.team) {
         (None, None) => return Err(AssignError::Empty),
