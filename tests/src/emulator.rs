@@ -16,6 +16,8 @@ pub struct Stack {
     pub table: String,
     pub inbound_queue_url: String,
     pub inbound_dead_letter_queue_url: String,
+    pub outbox_queue_url: String,
+    pub outbox_dead_letter_queue_url: String,
 }
 
 impl Stack {
@@ -83,6 +85,8 @@ pub async fn deploy() -> Stack {
         table: output("TableName"),
         inbound_queue_url: output("InboundQueueUrl"),
         inbound_dead_letter_queue_url: output("InboundDeadLetterQueueUrl"),
+        outbox_queue_url: output("OutboxQueueUrl"),
+        outbox_dead_letter_queue_url: output("OutboxDeadLetterQueueUrl"),
         name,
         config,
     }

@@ -86,6 +86,35 @@ impl SqliteQueue {
         )
     }
 
+    /// The outbox of replies, as template.yaml declares it on SQS: standard (delays allowed),
+    /// five receives, then its dead-letter queue.
+    pub fn outbox(db: Database) -> Self {
+        Self::new(
+            db,
+            "outbox",
+            QueueOptions {
+                fifo: false,
+                visibility_timeout: Duration::from_secs(30),
+                max_receive_count: 5,
+                dead_letter: Some("outbox-dlq".into()),
+            },
+        )
+    }
+
+    /// Where replies go after five failed attempts.
+    pub fn outbox_dead_letter(db: Database) -> Self {
+        Self::new(
+            db,
+            "outbox-dlq",
+            QueueOptions {
+                fifo: false,
+                visibility_timeout: Duration::from_secs(30),
+                max_receive_count: u32::MAX,
+                dead_letter: None,
+            },
+        )
+    }
+
     pub fn name(&self) -> &str {
         &self.name
     }
@@ -304,8 +333,8 @@ mod tests {
     use chrono::{TimeZone, Utc};
     use socialcare_domain::ports::FixedClock;
 
-    // Delays belong to standard queues; the SQS side of this contract arrives with the first
-    // standard queue in template.yaml (the outbox).
+    // With a fixed clock, to the millisecond; the queue contract checks delays on both
+    // adapters in real time.
     #[tokio::test]
     async fn a_delayed_message_is_invisible_until_its_delay_passes() {
         let start = Utc.with_ymd_and_hms(2026, 11, 22, 9, 0, 0).unwrap();

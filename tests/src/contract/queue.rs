@@ -120,6 +120,92 @@ pub async fn a_message_received_too_often_moves_to_the_dead_letter_queue<Q: Queu
     assert_eq!(bodies(&dead), ["poison"]);
 }
 
+/// A standard queue (the outbox) with its dead-letter queue.
+pub struct Standard<Q> {
+    pub queue: Q,
+    pub dead_letter: Q,
+}
+
+fn later(body: &str, delay: Duration) -> Outgoing {
+    Outgoing {
+        body: body.into(),
+        group_id: None,
+        dedupe_id: None,
+        delay,
+    }
+}
+
+pub async fn a_delayed_message_waits_for_its_delay<Q: Queue>(standard: &Standard<Q>) {
+    let sent = std::time::Instant::now();
+    standard
+        .queue
+        .send(later("in two seconds", Duration::from_secs(2)))
+        .await
+        .unwrap();
+    standard
+        .queue
+        .send(later("now", Duration::ZERO))
+        .await
+        .unwrap();
+    let first = receive_all(&standard.queue).await;
+    assert_eq!(bodies(&first), ["now"]);
+    standard.queue.delete(&first[0].receipt).await.unwrap();
+    let mut got = Vec::new();
+    while got.is_empty() && sent.elapsed() < Duration::from_secs(6) {
+        got = receive_all(&standard.queue).await;
+    }
+    assert_eq!(bodies(&got), ["in two seconds"]);
+    assert!(
+        sent.elapsed() >= Duration::from_secs(2),
+        "came after {:?}",
+        sent.elapsed()
+    );
+    assert_eq!(got[0].group_id, None);
+}
+
+pub async fn a_standard_queue_sends_exhausted_messages_to_its_dead_letter_queue<Q: Queue>(
+    standard: &Standard<Q>,
+) {
+    standard
+        .queue
+        .send(later("undeliverable", Duration::ZERO))
+        .await
+        .unwrap();
+    for attempt in 1..=5 {
+        let got = receive_all(&standard.queue).await;
+        assert_eq!(bodies(&got), ["undeliverable"], "attempt {attempt}");
+        standard
+            .queue
+            .change_visibility(&got[0].receipt, Duration::ZERO)
+            .await
+            .unwrap();
+    }
+    assert!(receive_all(&standard.queue).await.is_empty());
+    assert_eq!(
+        bodies(&receive_all(&standard.dead_letter).await),
+        ["undeliverable"]
+    );
+}
+
+#[macro_export]
+macro_rules! standard_queue_contract {
+    ($make:expr) => {
+        $crate::standard_queue_contract!(@cases $make;
+            a_delayed_message_waits_for_its_delay,
+            a_standard_queue_sends_exhausted_messages_to_its_dead_letter_queue
+        );
+    };
+    (@cases $make:expr; $($case:ident),+) => {
+        $(
+            #[tokio::test]
+            async fn $case() {
+                let standard = $make.await;
+                $crate::contract::queue::$case(&standard).await;
+            }
+        )+
+    };
+}
+
 #[macro_export]
 macro_rules! queue_contract {
     ($make:expr) => {
