@@ -717,3 +717,126 @@ async fn an_assignment_that_cannot_be_made_says_why() {
     let (status, _) = post(&app, &path, None, r#"{"team": "support"}"#).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
+
+async fn put(app: &axum::Router, path: &str, key: Option<&str>, body: &str) -> (StatusCode, Value) {
+    let mut request = Request::put(path).header("content-type", "application/json");
+    if let Some(key) = key {
+        request = request.header("authorization", format!("Bearer {key}"));
+    }
+    call(app, request.body(Body::from(body.to_string())).unwrap()).await
+}
+
+#[tokio::test]
+async fn templates_are_checked_when_saved_and_kept_by_admins() {
+    let app = api_with_tickets().await;
+    let (_, agent) = new_key(&app, "sally", "agent").await;
+    let body = r#"{"id": "sorry", "text": "Sorry {{customer.name}}, {{agent.name}} here.", "language": "en"}"#;
+    let (status, created) = post(&app, "/v1/templates", Some(KEY), body).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["id"], "sorry");
+    assert_eq!(
+        created["text"],
+        "Sorry {{customer.name}}, {{agent.name}} here."
+    );
+    assert_eq!(created["language"], "en");
+    assert_eq!(
+        post(&app, "/v1/templates", Some(KEY), body).await.1["error"]["code"],
+        "template_exists"
+    );
+
+    let (status, answer) = post(
+        &app,
+        "/v1/templates",
+        Some(KEY),
+        r#"{"id": "typo", "text": "Hi {{customer.nmae}}"}"#,
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(answer["error"]["code"], "invalid_template");
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("{{customer.nmae}}"),
+        "{answer}"
+    );
+
+    // agents read, admins write
+    let (status, list) = get(&app, "/v1/templates", Some(&agent)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(list["templates"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        get(&app, "/v1/templates/sorry", Some(&agent)).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        post(
+            &app,
+            "/v1/templates",
+            Some(&agent),
+            r#"{"id": "x", "text": "x"}"#
+        )
+        .await
+        .0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        put(
+            &app,
+            "/v1/templates/sorry",
+            Some(&agent),
+            r#"{"text": "x"}"#
+        )
+        .await
+        .0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        delete(&app, "/v1/templates/sorry", Some(&agent)).await.0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        get(&app, "/v1/templates", None).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+
+    let (status, replaced) = put(
+        &app,
+        "/v1/templates/sorry",
+        Some(KEY),
+        r#"{"text": "So sorry {{customer.handle}}"}"#,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{replaced}");
+    assert_eq!(replaced["text"], "So sorry {{customer.handle}}");
+    assert_eq!(replaced["created_at"], created["created_at"]);
+    assert_eq!(
+        put(
+            &app,
+            "/v1/templates/sorry",
+            Some(KEY),
+            r#"{"text": "{{ticket.owner}}"}"#
+        )
+        .await
+        .0,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert_eq!(
+        put(&app, "/v1/templates/nothing", Some(KEY), r#"{"text": "x"}"#)
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        delete(&app, "/v1/templates/sorry", Some(KEY)).await.0,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        delete(&app, "/v1/templates/sorry", Some(KEY)).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        get(&app, "/v1/templates/sorry", Some(KEY)).await.0,
+        StatusCode::NOT_FOUND
+    );
+}

@@ -54,16 +54,21 @@ async fn the_document_is_served_without_a_key_and_describes_every_route() {
         described,
         [
             "delete /v1/api-keys/{id}",
+            "delete /v1/templates/{id}",
             "get /v1/api-keys",
             "get /v1/customers/{id}",
+            "get /v1/templates",
+            "get /v1/templates/{id}",
             "get /v1/tickets",
             "get /v1/tickets/{id}",
             "get /v1/tickets/{id}/events",
             "post /v1/api-keys",
             "post /v1/customers/{id}/identities",
+            "post /v1/templates",
             "post /v1/tickets/{id}/assign",
             "post /v1/tickets/{id}/notes",
             "post /v1/tickets/{id}/status",
+            "put /v1/templates/{id}",
         ]
     );
     let schemas = document["components"]["schemas"].as_object().unwrap();

@@ -18,8 +18,10 @@ use socialcare_domain::customers::{self, LinkError};
 use socialcare_domain::lifecycle::{self, CommandError};
 use socialcare_domain::ownership::{self, AssignError, Assignment, Teams};
 use socialcare_domain::ports::{
-    ApiKeyStore, CommitError, CustomerStore, IngestStore, TeamTurns, TicketCommands, TicketReads,
+    ApiKeyStore, CommitError, CustomerStore, IngestStore, TeamTurns, TemplateStore, TicketCommands,
+    TicketReads,
 };
+use socialcare_domain::templates::{self, Template, TemplateError};
 use socialcare_domain::{
     Actor, Cursor, Customer, CustomerId, Identity, Source, Ticket, TicketDetail, TicketEvent,
     TicketId, TicketQuery, TicketStatus,
@@ -30,11 +32,17 @@ use utoipa::ToSchema;
 
 /// What the API needs of the store.
 pub trait Store:
-    TicketReads + TicketCommands + IngestStore + ApiKeyStore + CustomerStore + TeamTurns
+    TicketReads + TicketCommands + IngestStore + ApiKeyStore + CustomerStore + TeamTurns + TemplateStore
 {
 }
 impl<T> Store for T where
-    T: TicketReads + TicketCommands + IngestStore + ApiKeyStore + CustomerStore + TeamTurns
+    T: TicketReads
+        + TicketCommands
+        + IngestStore
+        + ApiKeyStore
+        + CustomerStore
+        + TeamTurns
+        + TemplateStore
 {
 }
 
@@ -72,6 +80,16 @@ pub fn routes<S: Store + 'static>(state: Arc<ApiState<S>>) -> Router {
         .route("/v1/tickets/{id}/events", get(ticket_events::<S>))
         .route("/v1/customers/{id}", get(customer_history::<S>))
         .route("/v1/customers/{id}/identities", post(link_identity::<S>))
+        .route(
+            "/v1/templates",
+            get(list_templates::<S>).post(create_template::<S>),
+        )
+        .route(
+            "/v1/templates/{id}",
+            get(get_template::<S>)
+                .put(replace_template::<S>)
+                .delete(delete_template::<S>),
+        )
         .route("/v1/api-keys", get(list_keys::<S>).post(create_key::<S>))
         .route("/v1/api-keys/{id}", delete(revoke_key::<S>))
         .route_layer(middleware::from_fn_with_state(
@@ -736,6 +754,7 @@ impl utoipa::Modify for BearerKey {
     paths(
         list_tickets, ticket_detail, change_status, add_note, ticket_events, assign,
         customer_history, link_identity, create_key, list_keys, revoke_key,
+        list_templates, get_template, create_template, replace_template, delete_template,
     ),
     components(schemas(ErrorBody, ErrorDetail)),
     modifiers(&BearerKey),
@@ -751,4 +770,166 @@ pub fn openapi_json() -> String {
 
 async fn openapi_document() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "application/json")], openapi_json())
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TemplateList {
+    pub templates: Vec<Template>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct NewTemplate {
+    /// letters, digits, '-' and '_'
+    id: String,
+    /// with {{customer.name}}, {{customer.handle}}, {{agent.name}}, {{ticket.id}}, {{ticket.subject}}
+    text: String,
+    language: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct TemplateText {
+    text: String,
+    language: Option<String>,
+}
+
+fn invalid_template(e: TemplateError) -> ApiError {
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_template",
+        e.to_string(),
+    )
+}
+
+fn no_template(id: &str) -> ApiError {
+    ApiError::not_found(format!("no template {id}"))
+}
+
+#[utoipa::path(get, path = "/v1/templates", tag = "templates",
+    responses((status = 200, body = TemplateList), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+/// `GET /v1/templates` (agent).
+async fn list_templates<S: Store>(
+    State(state): State<Arc<ApiState<S>>>,
+    Extension(caller): Extension<Caller>,
+) -> Result<Json<TemplateList>, ApiError> {
+    caller.require(Role::Agent)?;
+    let templates = state
+        .store
+        .list_templates()
+        .await
+        .map_err(|e| ApiError::unavailable("store_unavailable", e))?;
+    Ok(Json(TemplateList { templates }))
+}
+
+#[utoipa::path(get, path = "/v1/templates/{id}", tag = "templates", params(("id" = String, Path)),
+    responses((status = 200, body = Template), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+/// `GET /v1/templates/{id}` (agent).
+async fn get_template<S: Store>(
+    State(state): State<Arc<ApiState<S>>>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<Json<Template>, ApiError> {
+    caller.require(Role::Agent)?;
+    state
+        .store
+        .get_template(&id)
+        .await
+        .map_err(|e| ApiError::unavailable("store_unavailable", e))?
+        .map(Json)
+        .ok_or_else(|| no_template(&id))
+}
+
+#[utoipa::path(post, path = "/v1/templates", tag = "templates", request_body = NewTemplate,
+    responses(
+        (status = 201, body = Template),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 409, description = "template_exists", body = ErrorBody),
+        (status = 422, description = "invalid_template: an unknown variable is named", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+/// `POST /v1/templates` (admin): variables are checked now, not when a reply is sent.
+async fn create_template<S: Store>(
+    State(state): State<Arc<ApiState<S>>>,
+    Extension(caller): Extension<Caller>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Template>), ApiError> {
+    caller.require(Role::Admin)?;
+    let request: NewTemplate = parse(&body)?;
+    templates::check(&request.id, &request.text).map_err(invalid_template)?;
+    let now = Utc::now();
+    let template = Template {
+        id: request.id,
+        text: request.text,
+        language: request.language,
+        created_at: now,
+        updated_at: now,
+    };
+    match state.store.create_template(&template).await {
+        Ok(()) => Ok((StatusCode::CREATED, Json(template))),
+        Err(CommitError::Store(e)) => Err(ApiError::unavailable("store_unavailable", e)),
+        Err(_) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "template_exists",
+            format!("template {} exists; PUT replaces it", template.id),
+        )),
+    }
+}
+
+#[utoipa::path(put, path = "/v1/templates/{id}", tag = "templates", params(("id" = String, Path)), request_body = TemplateText,
+    responses(
+        (status = 200, body = Template),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 422, description = "invalid_template", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+/// `PUT /v1/templates/{id}` (admin): replaces the text of an existing template.
+async fn replace_template<S: Store>(
+    State(state): State<Arc<ApiState<S>>>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<Template>, ApiError> {
+    caller.require(Role::Admin)?;
+    let request: TemplateText = parse(&body)?;
+    templates::check(&id, &request.text).map_err(invalid_template)?;
+    let unavailable = |e| ApiError::unavailable("store_unavailable", e);
+    let existing = state
+        .store
+        .get_template(&id)
+        .await
+        .map_err(unavailable)?
+        .ok_or_else(|| no_template(&id))?;
+    let template = Template {
+        text: request.text,
+        language: request.language,
+        updated_at: Utc::now(),
+        ..existing
+    };
+    state
+        .store
+        .put_template(&template)
+        .await
+        .map_err(unavailable)?;
+    Ok(Json(template))
+}
+
+#[utoipa::path(delete, path = "/v1/templates/{id}", tag = "templates", params(("id" = String, Path)),
+    responses(
+        (status = 204, description = "deleted"),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+/// `DELETE /v1/templates/{id}` (admin).
+async fn delete_template<S: Store>(
+    State(state): State<Arc<ApiState<S>>>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    caller.require(Role::Admin)?;
+    match state.store.delete_template(&id).await {
+        Ok(true) => Ok(StatusCode::NO_CONTENT),
+        Ok(false) => Err(no_template(&id)),
+        Err(e) => Err(ApiError::unavailable("store_unavailable", e)),
+    }
 }

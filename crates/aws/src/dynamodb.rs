@@ -9,6 +9,7 @@
 //! | identity   | `IDENTITY#<key>`      | `#IDENTITY`         |                                          |
 //! | event      | `EVENTS#<ticket id>`  | `<time>#<id>`       |                                          |
 //! | API key    | `APIKEYS`             | `<key id>`          |                                          |
+//! | template   | `TEMPLATES`           | `<template id>`     |                                          |
 //! | team turns | `TEAM#<name>`         | `#TURNS`            | round-robin counter                      |
 //! | awaited    | `AWAIT#<dedupe key>`  | `#AWAIT`            | a reply that came before its parent (TTL 7 d) |
 //!
@@ -25,8 +26,9 @@ use socialcare_domain::access::ApiKey;
 use socialcare_domain::page::sortable_time;
 use socialcare_domain::ports::{
     ApiKeyStore, CommitError, CustomerStore, IngestChange, IngestStore, MessageRef, StoreError,
-    TeamTurns, TicketCommands, TicketReads,
+    TeamTurns, TemplateStore, TicketCommands, TicketReads,
 };
+use socialcare_domain::templates::Template;
 use socialcare_domain::{
     Customer, Message, MessageId, Page, Ticket, TicketDetail, TicketEvent, TicketId, TicketQuery,
 };
@@ -423,6 +425,95 @@ const API_KEYS: &str = "APIKEYS";
 
 fn key_item(key: &ApiKey) -> Result<Item, StoreError> {
     to_item(key, [("pk", API_KEYS.to_string()), ("sk", key.id.clone())])
+}
+
+const TEMPLATES: &str = "TEMPLATES";
+
+impl TemplateStore for DynamoStore {
+    async fn create_template(&self, template: &Template) -> Result<(), CommitError> {
+        let item = to_item(
+            template,
+            [("pk", TEMPLATES.into()), ("sk", template.id.clone())],
+        )?;
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Err(CommitError::Duplicate)
+            }
+            Err(e) => Err(CommitError::Store(failed("create template", e))),
+        }
+    }
+
+    async fn get_template(&self, id: &str) -> Result<Option<Template>, StoreError> {
+        self.get(TEMPLATES.into(), id)
+            .await?
+            .map(from_item)
+            .transpose()
+    }
+
+    async fn put_template(&self, template: &Template) -> Result<(), StoreError> {
+        let item = to_item(
+            template,
+            [("pk", TEMPLATES.into()), ("sk", template.id.clone())],
+        )?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| failed("put template", e))?;
+        Ok(())
+    }
+
+    async fn delete_template(&self, id: &str) -> Result<bool, StoreError> {
+        let output = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(TEMPLATES))
+            .key("sk", s(id))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(|e| failed("delete template", e))?;
+        Ok(output.attributes.is_some_and(|a| !a.is_empty()))
+    }
+
+    async fn list_templates(&self) -> Result<Vec<Template>, StoreError> {
+        let mut templates = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", s(TEMPLATES))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| failed("query templates", e))?;
+            for item in output.items.unwrap_or_default() {
+                templates.push(from_item(item)?);
+            }
+            start = output.last_evaluated_key;
+            if start.is_none() {
+                return Ok(templates);
+            }
+        }
+    }
 }
 
 impl TeamTurns for DynamoStore {

@@ -14,6 +14,7 @@ pub mod message;
 pub mod ownership;
 pub mod page;
 pub mod ports;
+pub mod templates;
 pub mod threading;
 pub mod ticket;
 

@@ -9,6 +9,7 @@ use crate::events::TicketEvent;
 use crate::ids::{CustomerId, MessageId, TicketId};
 use crate::message::Message;
 use crate::page::Page;
+use crate::templates::Template;
 use crate::ticket::{Ticket, TicketDetail, TicketQuery};
 use chrono::{DateTime, Utc};
 use std::future::Future;
@@ -152,6 +153,32 @@ pub trait TeamTurns: Send + Sync {
     /// Atomically counts one more turn for the team and returns the count before it
     /// (0, 1, 2... across every process).
     fn next_turn(&self, team: &str) -> impl Future<Output = Result<u64, StoreError>> + Send;
+}
+
+/// Reply templates.
+pub trait TemplateStore: Send + Sync {
+    /// Stores a new template; an id already taken is `CommitError::Duplicate`.
+    fn create_template(
+        &self,
+        template: &Template,
+    ) -> impl Future<Output = Result<(), CommitError>> + Send;
+
+    fn get_template(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<Template>, StoreError>> + Send;
+
+    /// Replaces a stored template.
+    fn put_template(
+        &self,
+        template: &Template,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Removes a template; `false` when there was none.
+    fn delete_template(&self, id: &str) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Every template, by id.
+    fn list_templates(&self) -> impl Future<Output = Result<Vec<Template>, StoreError>> + Send;
 }
 
 /// The API keys.

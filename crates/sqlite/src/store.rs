@@ -6,8 +6,9 @@ use socialcare_domain::access::ApiKey;
 use socialcare_domain::page::sortable_time;
 use socialcare_domain::ports::{
     ApiKeyStore, CommitError, CustomerStore, IngestChange, IngestStore, MessageRef, StoreError,
-    TeamTurns, TicketCommands, TicketReads,
+    TeamTurns, TemplateStore, TicketCommands, TicketReads,
 };
+use socialcare_domain::templates::Template;
 use socialcare_domain::{
     Cursor, Customer, Message, MessageId, Page, Ticket, TicketDetail, TicketId, TicketQuery,
 };
@@ -378,6 +379,69 @@ fn before_cursor(query: &TicketQuery) -> String {
         .as_ref()
         .map(Cursor::sort_key)
         .unwrap_or_else(|| "~".to_string())
+}
+
+impl TemplateStore for SqliteStore {
+    async fn create_template(&self, template: &Template) -> Result<(), CommitError> {
+        let template = template.clone();
+        let written = self
+            .read(move |conn| {
+                conn.execute(
+                    "INSERT INTO templates (id, data) VALUES (?1, ?2) ON CONFLICT (id) DO NOTHING",
+                    params![template.id, to_json(&template)?],
+                )
+            })
+            .await?;
+        match written {
+            0 => Err(CommitError::Duplicate),
+            _ => Ok(()),
+        }
+    }
+
+    async fn get_template(&self, id: &str) -> Result<Option<Template>, StoreError> {
+        let id = id.to_string();
+        self.read(move |conn| {
+            conn.query_row("SELECT data FROM templates WHERE id = ?1", [id], |row| {
+                row.get::<_, String>(0)
+            })
+            .optional()?
+            .map(from_json)
+            .transpose()
+        })
+        .await
+    }
+
+    async fn put_template(&self, template: &Template) -> Result<(), StoreError> {
+        let template = template.clone();
+        self.read(move |conn| {
+            conn.execute(
+                "INSERT INTO templates (id, data) VALUES (?1, ?2)
+                 ON CONFLICT (id) DO UPDATE SET data = excluded.data",
+                params![template.id, to_json(&template)?],
+            )
+        })
+        .await?;
+        Ok(())
+    }
+
+    async fn delete_template(&self, id: &str) -> Result<bool, StoreError> {
+        let id = id.to_string();
+        let deleted = self
+            .read(move |conn| conn.execute("DELETE FROM templates WHERE id = ?1", [id]))
+            .await?;
+        Ok(deleted > 0)
+    }
+
+    async fn list_templates(&self) -> Result<Vec<Template>, StoreError> {
+        self.read(|conn| {
+            let mut statement = conn.prepare("SELECT data FROM templates ORDER BY id")?;
+            statement
+                .query_map([], |row| row.get::<_, String>(0))?
+                .map(|row| row.and_then(from_json))
+                .collect()
+        })
+        .await
+    }
 }
 
 impl TeamTurns for SqliteStore {

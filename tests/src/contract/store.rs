@@ -8,7 +8,7 @@ use socialcare_domain::ingest::{ChangeOutcome, IngestOutcome, apply_change, inge
 use socialcare_domain::lifecycle::{self, CommandError};
 use socialcare_domain::ports::CommitError;
 use socialcare_domain::ports::{
-    ApiKeyStore, CustomerStore, IngestStore, TeamTurns, TicketCommands, TicketReads,
+    ApiKeyStore, CustomerStore, IngestStore, TeamTurns, TemplateStore, TicketCommands, TicketReads,
 };
 use socialcare_domain::{
     Actor, ChangeKind, Channel, Direction, EventKind, Identity, MessageChange, Source, Ticket,
@@ -16,11 +16,17 @@ use socialcare_domain::{
 };
 
 pub trait Store:
-    IngestStore + TicketReads + TicketCommands + ApiKeyStore + CustomerStore + TeamTurns
+    IngestStore + TicketReads + TicketCommands + ApiKeyStore + CustomerStore + TeamTurns + TemplateStore
 {
 }
 impl<T> Store for T where
-    T: IngestStore + TicketReads + TicketCommands + ApiKeyStore + CustomerStore + TeamTurns
+    T: IngestStore
+        + TicketReads
+        + TicketCommands
+        + ApiKeyStore
+        + CustomerStore
+        + TeamTurns
+        + TemplateStore
 {
 }
 
@@ -966,6 +972,51 @@ pub async fn tickets_list_by_owner_and_status<S: Store>(store: &S) {
     assert!(store.list_tickets(&nobodys).await.unwrap().items.is_empty());
 }
 
+pub async fn templates_are_kept_by_id<S: Store>(store: &S) {
+    let template = |id: &str, text: &str| socialcare_domain::templates::Template {
+        id: id.into(),
+        text: text.into(),
+        language: Some("en".into()),
+        created_at: at(0),
+        updated_at: at(0),
+    };
+    let sorry = template("sorry", "Sorry {{customer.name}}!");
+    store.create_template(&sorry).await.unwrap();
+    store
+        .create_template(&template("dm-us", "Please DM us"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.create_template(&sorry).await,
+        Err(CommitError::Duplicate)
+    ));
+    assert_eq!(
+        store.get_template("sorry").await.unwrap(),
+        Some(sorry.clone())
+    );
+    let changed = socialcare_domain::templates::Template {
+        text: "So sorry".into(),
+        updated_at: at(5),
+        ..sorry
+    };
+    store.put_template(&changed).await.unwrap();
+    assert_eq!(
+        store.get_template("sorry").await.unwrap(),
+        Some(changed.clone())
+    );
+    let ids: Vec<String> = store
+        .list_templates()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
+    assert_eq!(ids, ["dm-us", "sorry"]);
+    assert!(store.delete_template("dm-us").await.unwrap());
+    assert!(!store.delete_template("dm-us").await.unwrap());
+    assert_eq!(store.get_template("dm-us").await.unwrap(), None);
+}
+
 /// Every case, by name, for the runner macro.
 #[macro_export]
 macro_rules! store_contract {
@@ -997,7 +1048,8 @@ macro_rules! store_contract {
             a_brand_reply_before_the_complaint_converges,
             team_turns_count_up_once_each_even_when_concurrent,
             a_returning_customer_gets_their_previous_owner_back,
-            tickets_list_by_owner_and_status
+            tickets_list_by_owner_and_status,
+            templates_are_kept_by_id
         );
     };
     (@cases $make:expr; $($case:ident),+) => {
