@@ -171,6 +171,63 @@ fn put_versioned(table: &str, item: Item, before: u64) -> Result<TransactWriteIt
 }
 
 impl DynamoStore {
+    /// Puts an item unless one with its key exists (then `CommitError::Duplicate`).
+    async fn put_new_item(&self, item: Item, what: &str) -> Result<(), CommitError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Err(CommitError::Duplicate)
+            }
+            Err(e) => Err(CommitError::Store(failed(what, e))),
+        }
+    }
+
+    /// Puts an item, replacing any with its key.
+    async fn put_item(&self, item: Item, what: &str) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| failed(what, e))?;
+        Ok(())
+    }
+
+    /// Every item of a partition, in sort-key order, page after page.
+    async fn partition(&self, pk: String, what: &str) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", s(pk.clone()))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| failed(what, e))?;
+            items.extend(output.items.unwrap_or_default());
+            start = output.last_evaluated_key;
+            if start.is_none() {
+                return Ok(items);
+            }
+        }
+    }
+
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self {
             client,
@@ -435,24 +492,7 @@ impl TemplateStore for DynamoStore {
             template,
             [("pk", TEMPLATES.into()), ("sk", template.id.clone())],
         )?;
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Err(CommitError::Duplicate)
-            }
-            Err(e) => Err(CommitError::Store(failed("create template", e))),
-        }
+        self.put_new_item(item, "create template").await
     }
 
     async fn get_template(&self, id: &str) -> Result<Option<Template>, StoreError> {
@@ -467,14 +507,7 @@ impl TemplateStore for DynamoStore {
             template,
             [("pk", TEMPLATES.into()), ("sk", template.id.clone())],
         )?;
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(|e| failed("put template", e))?;
-        Ok(())
+        self.put_item(item, "put template").await
     }
 
     async fn delete_template(&self, id: &str) -> Result<bool, StoreError> {
@@ -492,27 +525,11 @@ impl TemplateStore for DynamoStore {
     }
 
     async fn list_templates(&self) -> Result<Vec<Template>, StoreError> {
-        let mut templates = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", s(TEMPLATES))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| failed("query templates", e))?;
-            for item in output.items.unwrap_or_default() {
-                templates.push(from_item(item)?);
-            }
-            start = output.last_evaluated_key;
-            if start.is_none() {
-                return Ok(templates);
-            }
-        }
+        self.partition(TEMPLATES.into(), "query templates")
+            .await?
+            .into_iter()
+            .map(from_item)
+            .collect()
     }
 }
 
@@ -543,24 +560,7 @@ impl TeamTurns for DynamoStore {
 
 impl ApiKeyStore for DynamoStore {
     async fn create_key(&self, key: &ApiKey) -> Result<(), CommitError> {
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(key_item(key)?))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Err(CommitError::Duplicate)
-            }
-            Err(e) => Err(CommitError::Store(failed("create key", e))),
-        }
+        self.put_new_item(key_item(key)?, "create key").await
     }
 
     async fn get_key(&self, id: &str) -> Result<Option<ApiKey>, StoreError> {
@@ -571,38 +571,16 @@ impl ApiKeyStore for DynamoStore {
     }
 
     async fn put_key(&self, key: &ApiKey) -> Result<(), StoreError> {
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(key_item(key)?))
-            .send()
-            .await
-            .map_err(|e| failed("put key", e))?;
-        Ok(())
+        self.put_item(key_item(key)?, "put key").await
     }
 
     async fn list_keys(&self) -> Result<Vec<ApiKey>, StoreError> {
-        let mut keys: Vec<ApiKey> = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", s(API_KEYS))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| failed("query keys", e))?;
-            for item in output.items.unwrap_or_default() {
-                keys.push(from_item(item)?);
-            }
-            start = output.last_evaluated_key;
-            if start.is_none() {
-                break;
-            }
-        }
+        let mut keys: Vec<ApiKey> = self
+            .partition(API_KEYS.into(), "query keys")
+            .await?
+            .into_iter()
+            .map(from_item)
+            .collect::<Result<_, _>>()?;
         keys.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
         Ok(keys)
     }
@@ -638,81 +616,32 @@ impl TicketCommands for DynamoStore {
     }
 
     async fn add_event(&self, event: &TicketEvent) -> Result<(), CommitError> {
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(event_item(event)?))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Err(CommitError::Duplicate)
-            }
-            Err(e) => Err(CommitError::Store(failed("add event", e))),
-        }
+        self.put_new_item(event_item(event)?, "add event").await
     }
 }
 
 impl TicketReads for DynamoStore {
     async fn ticket_events(&self, id: &TicketId) -> Result<Vec<TicketEvent>, StoreError> {
-        let mut events = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", s(events_pk(id.as_str())))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| failed("query events", e))?;
-            for item in output.items.unwrap_or_default() {
-                events.push(from_item(item)?);
-            }
-            start = output.last_evaluated_key;
-            if start.is_none() {
-                return Ok(events);
-            }
-        }
+        self.partition(events_pk(id.as_str()), "query events")
+            .await?
+            .into_iter()
+            .map(from_item)
+            .collect()
     }
 
     async fn ticket_detail(&self, id: &TicketId) -> Result<Option<TicketDetail>, StoreError> {
         let mut ticket: Option<Ticket> = None;
         let mut messages: Vec<Message> = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", s(ticket_pk(id.as_str())))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| failed("query ticket", e))?;
-            for item in output.items.unwrap_or_default() {
-                match item.get("sk") {
-                    Some(AttributeValue::S(sk)) if sk == TICKET_SK => {
-                        ticket = Some(from_item(item)?)
-                    }
-                    Some(AttributeValue::S(sk)) if sk.starts_with("MSG#") => {
-                        messages.push(from_item(item)?)
-                    }
-                    _ => {}
+        for item in self
+            .partition(ticket_pk(id.as_str()), "query ticket")
+            .await?
+        {
+            match item.get("sk") {
+                Some(AttributeValue::S(sk)) if sk == TICKET_SK => ticket = Some(from_item(item)?),
+                Some(AttributeValue::S(sk)) if sk.starts_with("MSG#") => {
+                    messages.push(from_item(item)?)
                 }
-            }
-            start = output.last_evaluated_key;
-            if start.is_none() {
-                break;
+                _ => {}
             }
         }
         let Some(ticket) = ticket else {
