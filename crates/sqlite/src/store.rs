@@ -57,22 +57,37 @@ fn message_sort_key(message: &Message) -> String {
     format!("{}#{}", sortable_time(message.body.created_at), message.id)
 }
 
+/// The value in the `data` column of the one row `sql` selects, if any.
+fn one<T: DeserializeOwned>(
+    conn: &Connection,
+    sql: &str,
+    args: impl rusqlite::Params,
+) -> rusqlite::Result<Option<T>> {
+    conn.query_row(sql, args, |row| row.get::<_, String>(0))
+        .optional()?
+        .map(from_json)
+        .transpose()
+}
+
+/// The values in the `data` column of every row `sql` selects, in its order.
+fn all<T: DeserializeOwned>(
+    conn: &Connection,
+    sql: &str,
+    args: impl rusqlite::Params,
+) -> rusqlite::Result<Vec<T>> {
+    let mut statement = conn.prepare(sql)?;
+    statement
+        .query_map(args, |row| row.get::<_, String>(0))?
+        .map(|row| row.and_then(from_json))
+        .collect()
+}
+
 fn get_ticket(conn: &Connection, id: &str) -> rusqlite::Result<Option<Ticket>> {
-    conn.query_row("SELECT data FROM tickets WHERE id = ?1", [id], |row| {
-        row.get::<_, String>(0)
-    })
-    .optional()?
-    .map(from_json)
-    .transpose()
+    one(conn, "SELECT data FROM tickets WHERE id = ?1", [id])
 }
 
 fn get_customer(conn: &Connection, id: &str) -> rusqlite::Result<Option<Customer>> {
-    conn.query_row("SELECT data FROM customers WHERE id = ?1", [id], |row| {
-        row.get::<_, String>(0)
-    })
-    .optional()?
-    .map(from_json)
-    .transpose()
+    one(conn, "SELECT data FROM customers WHERE id = ?1", [id])
 }
 
 impl IngestStore for SqliteStore {
@@ -143,14 +158,11 @@ impl IngestStore for SqliteStore {
     async fn get_message(&self, dedupe_key: &str) -> Result<Option<Message>, StoreError> {
         let key = dedupe_key.to_string();
         self.read(move |conn| {
-            conn.query_row(
+            one(
+                conn,
                 "SELECT data FROM messages WHERE dedupe_key = ?1",
                 [key],
-                |row| row.get::<_, String>(0),
             )
-            .optional()?
-            .map(from_json)
-            .transpose()
         })
         .await
     }
@@ -356,15 +368,13 @@ impl CustomerStore for SqliteStore {
         let fetch = query.fetch_size();
         let tickets = self
             .read(move |conn| {
-                let mut statement = conn.prepare(
+                all(
+                    conn,
                     "SELECT data FROM tickets
                      WHERE json_extract(data, '$.customer_id') = ?1 AND sort_key < ?2
                      ORDER BY sort_key DESC LIMIT ?3",
-                )?;
-                statement
-                    .query_map(params![id, before, fetch], |row| row.get::<_, String>(0))?
-                    .map(|row| row.and_then(from_json))
-                    .collect::<rusqlite::Result<Vec<Ticket>>>()
+                    params![id, before, fetch],
+                )
             })
             .await?;
         Ok(query.page(tickets))
@@ -400,15 +410,8 @@ impl TemplateStore for SqliteStore {
 
     async fn get_template(&self, id: &str) -> Result<Option<Template>, StoreError> {
         let id = id.to_string();
-        self.read(move |conn| {
-            conn.query_row("SELECT data FROM templates WHERE id = ?1", [id], |row| {
-                row.get::<_, String>(0)
-            })
-            .optional()?
-            .map(from_json)
-            .transpose()
-        })
-        .await
+        self.read(move |conn| one(conn, "SELECT data FROM templates WHERE id = ?1", [id]))
+            .await
     }
 
     async fn put_template(&self, template: &Template) -> Result<(), StoreError> {
@@ -433,14 +436,8 @@ impl TemplateStore for SqliteStore {
     }
 
     async fn list_templates(&self) -> Result<Vec<Template>, StoreError> {
-        self.read(|conn| {
-            let mut statement = conn.prepare("SELECT data FROM templates ORDER BY id")?;
-            statement
-                .query_map([], |row| row.get::<_, String>(0))?
-                .map(|row| row.and_then(from_json))
-                .collect()
-        })
-        .await
+        self.read(|conn| all(conn, "SELECT data FROM templates ORDER BY id", []))
+            .await
     }
 }
 
@@ -488,15 +485,8 @@ impl ApiKeyStore for SqliteStore {
 
     async fn get_key(&self, id: &str) -> Result<Option<ApiKey>, StoreError> {
         let id = id.to_string();
-        self.read(move |conn| {
-            conn.query_row("SELECT data FROM api_keys WHERE id = ?1", [id], |row| {
-                row.get::<_, String>(0)
-            })
-            .optional()?
-            .map(from_json)
-            .transpose()
-        })
-        .await
+        self.read(move |conn| one(conn, "SELECT data FROM api_keys WHERE id = ?1", [id]))
+            .await
     }
 
     async fn put_key(&self, key: &ApiKey) -> Result<(), StoreError> {
@@ -513,12 +503,11 @@ impl ApiKeyStore for SqliteStore {
 
     async fn list_keys(&self) -> Result<Vec<ApiKey>, StoreError> {
         self.read(|conn| {
-            let mut statement =
-                conn.prepare("SELECT data FROM api_keys ORDER BY created_at, id")?;
-            statement
-                .query_map([], |row| row.get::<_, String>(0))?
-                .map(|row| row.and_then(from_json))
-                .collect()
+            all(
+                conn,
+                "SELECT data FROM api_keys ORDER BY created_at, id",
+                [],
+            )
         })
         .await
     }
@@ -578,12 +567,11 @@ impl TicketReads for SqliteStore {
                 return Ok(None);
             };
             let customer = get_customer(conn, ticket.customer_id.as_str())?;
-            let mut statement =
-                conn.prepare("SELECT data FROM messages WHERE ticket_id = ?1 ORDER BY sort_key")?;
-            let messages = statement
-                .query_map([&id], |row| row.get::<_, String>(0))?
-                .map(|row| row.and_then(from_json))
-                .collect::<rusqlite::Result<Vec<Message>>>()?;
+            let messages = all(
+                conn,
+                "SELECT data FROM messages WHERE ticket_id = ?1 ORDER BY sort_key",
+                [&id],
+            )?;
             Ok(Some(TicketDetail {
                 ticket,
                 customer,
@@ -596,12 +584,11 @@ impl TicketReads for SqliteStore {
     async fn ticket_events(&self, id: &TicketId) -> Result<Vec<TicketEvent>, StoreError> {
         let id = id.to_string();
         self.read(move |conn| {
-            let mut statement = conn
-                .prepare("SELECT data FROM ticket_events WHERE ticket_id = ?1 ORDER BY sort_key")?;
-            statement
-                .query_map([id], |row| row.get::<_, String>(0))?
-                .map(|row| row.and_then(from_json))
-                .collect()
+            all(
+                conn,
+                "SELECT data FROM ticket_events WHERE ticket_id = ?1 ORDER BY sort_key",
+                [id],
+            )
         })
         .await
     }
@@ -614,34 +601,25 @@ impl TicketReads for SqliteStore {
         let tickets = self
             .read(move |conn| {
                 // One statement per access path, so that each walks its own index.
-                let rows = |mut statement: rusqlite::Statement, args: &[&dyn rusqlite::ToSql]| {
-                    statement
-                        .query_map(args, |row| row.get::<_, String>(0))?
-                        .map(|row| row.and_then(from_json))
-                        .collect::<rusqlite::Result<Vec<Ticket>>>()
-                };
                 match (owner, status) {
-                    (Some(owner), status) => rows(
-                        conn.prepare(
-                            "SELECT data FROM tickets
-                             WHERE json_extract(data, '$.owner') = ?1 AND sort_key < ?2
-                               AND (?3 IS NULL OR status = ?3)
-                             ORDER BY sort_key DESC LIMIT ?4",
-                        )?,
+                    (Some(owner), status) => all(
+                        conn,
+                        "SELECT data FROM tickets
+                         WHERE json_extract(data, '$.owner') = ?1 AND sort_key < ?2
+                           AND (?3 IS NULL OR status = ?3)
+                         ORDER BY sort_key DESC LIMIT ?4",
                         params![owner, before, status, fetch],
                     ),
-                    (None, Some(status)) => rows(
-                        conn.prepare(
-                            "SELECT data FROM tickets WHERE status = ?1 AND sort_key < ?2
-                             ORDER BY sort_key DESC LIMIT ?3",
-                        )?,
+                    (None, Some(status)) => all(
+                        conn,
+                        "SELECT data FROM tickets WHERE status = ?1 AND sort_key < ?2
+                         ORDER BY sort_key DESC LIMIT ?3",
                         params![status, before, fetch],
                     ),
-                    (None, None) => rows(
-                        conn.prepare(
-                            "SELECT data FROM tickets WHERE sort_key < ?1
-                             ORDER BY sort_key DESC LIMIT ?2",
-                        )?,
+                    (None, None) => all(
+                        conn,
+                        "SELECT data FROM tickets WHERE sort_key < ?1
+                         ORDER BY sort_key DESC LIMIT ?2",
                         params![before, fetch],
                     ),
                 }
