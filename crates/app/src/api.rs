@@ -17,10 +17,7 @@ use socialcare_domain::access::{ApiKey, Role, key_hash, key_id};
 use socialcare_domain::customers::{self, LinkError};
 use socialcare_domain::lifecycle::{self, CommandError};
 use socialcare_domain::ownership::{self, AssignError, Assignment, Teams};
-use socialcare_domain::ports::{
-    ApiKeyStore, CommitError, CustomerStore, IngestStore, TeamTurns, TemplateStore, TicketCommands,
-    TicketReads,
-};
+use socialcare_domain::ports::{CommitError, CustomerStore};
 use socialcare_domain::templates::{self, Template, TemplateError};
 use socialcare_domain::{
     Actor, Cursor, Customer, CustomerId, Identity, Source, Ticket, TicketDetail, TicketEvent,
@@ -31,20 +28,7 @@ use std::sync::Arc;
 use utoipa::ToSchema;
 
 /// What the API needs of the store.
-pub trait Store:
-    TicketReads + TicketCommands + IngestStore + ApiKeyStore + CustomerStore + TeamTurns + TemplateStore
-{
-}
-impl<T> Store for T where
-    T: TicketReads
-        + TicketCommands
-        + IngestStore
-        + ApiKeyStore
-        + CustomerStore
-        + TeamTurns
-        + TemplateStore
-{
-}
+pub use socialcare_domain::ports::TicketStore as Store;
 
 pub struct ApiState<S> {
     pub store: S,
@@ -175,7 +159,7 @@ async fn authorize<S: Store>(
                 role: key.role,
             },
             Ok(_) => return unauthorized(),
-            Err(e) => return ApiError::unavailable("store_unavailable", e).into_response(),
+            Err(e) => return ApiError::store(e).into_response(),
         }
     };
     request.extensions_mut().insert(caller);
@@ -304,7 +288,7 @@ fn command_failed(e: CommandError) -> ApiError {
             refused.to_string(),
         ),
         CommandError::Contention => ApiError::new(StatusCode::CONFLICT, "busy", e.to_string()),
-        CommandError::Store(e) => ApiError::unavailable("store_unavailable", e),
+        CommandError::Store(e) => ApiError::store(e),
     }
 }
 
@@ -394,17 +378,20 @@ async fn ticket_events<S: Store>(
 ) -> Result<Json<EventList>, ApiError> {
     caller.require(Role::Integrator)?;
     let id = ticket_id(&id)?;
-    let unavailable = |e| ApiError::unavailable("store_unavailable", e);
     if state
         .store
         .get_ticket(&id)
         .await
-        .map_err(unavailable)?
+        .map_err(ApiError::store)?
         .is_none()
     {
         return Err(ApiError::not_found(format!("no ticket {id}")));
     }
-    let events = state.store.ticket_events(&id).await.map_err(unavailable)?;
+    let events = state
+        .store
+        .ticket_events(&id)
+        .await
+        .map_err(ApiError::store)?;
     Ok(Json(EventList { events }))
 }
 
@@ -435,7 +422,7 @@ async fn list_tickets<S: Store>(
         .store
         .list_tickets(&query)
         .await
-        .map_err(|e| ApiError::unavailable("store_unavailable", e))?;
+        .map_err(ApiError::store)?;
     Ok(Json(TicketList {
         tickets: page.items,
         next_cursor: page.next.map(|cursor| cursor.encode()),
@@ -459,7 +446,7 @@ async fn ticket_detail<S: Store>(
         .store
         .ticket_detail(&ticket_id)
         .await
-        .map_err(|e| ApiError::unavailable("store_unavailable", e))?
+        .map_err(ApiError::store)?
         .map(Json)
         .ok_or_else(missing)
 }
@@ -498,7 +485,7 @@ async fn create_key<S: Store>(
     let secret = format!("sc_{}", hex::encode(random));
     let key = ApiKey::new(&secret, name, request.role, Utc::now());
     state.store.create_key(&key).await.map_err(|e| match e {
-        CommitError::Store(e) => ApiError::unavailable("store_unavailable", e),
+        CommitError::Store(e) => ApiError::store(e),
         other => ApiError::unavailable("key_not_created", other),
     })?;
     let view = KeyView {
@@ -517,11 +504,7 @@ async fn list_keys<S: Store>(
     Extension(caller): Extension<Caller>,
 ) -> Result<Json<KeyList>, ApiError> {
     caller.require(Role::Admin)?;
-    let keys = state
-        .store
-        .list_keys()
-        .await
-        .map_err(|e| ApiError::unavailable("store_unavailable", e))?;
+    let keys = state.store.list_keys().await.map_err(ApiError::store)?;
     Ok(Json(KeyList {
         api_keys: keys.iter().map(KeyView::of).collect(),
     }))
@@ -541,19 +524,22 @@ async fn revoke_key<S: Store>(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     caller.require(Role::Admin)?;
-    let unavailable = |e| ApiError::unavailable("store_unavailable", e);
     let key = state
         .store
         .get_key(&id)
         .await
-        .map_err(unavailable)?
+        .map_err(ApiError::store)?
         .ok_or_else(|| ApiError::not_found(format!("no API key {id}")))?;
     if key.revoked_at.is_none() {
         let revoked = ApiKey {
             revoked_at: Some(Utc::now()),
             ..key
         };
-        state.store.put_key(&revoked).await.map_err(unavailable)?;
+        state
+            .store
+            .put_key(&revoked)
+            .await
+            .map_err(ApiError::store)?;
     }
     Ok(StatusCode::NO_CONTENT)
 }
@@ -586,16 +572,15 @@ async fn customer_history<S: Store>(
         owner: None,
         ..params.into_query()?
     };
-    let unavailable = |e| ApiError::unavailable("store_unavailable", e);
     let customer = CustomerStore::get_customer(&state.store, &id)
         .await
-        .map_err(unavailable)?
+        .map_err(ApiError::store)?
         .ok_or_else(|| ApiError::not_found(format!("no customer {id}")))?;
     let page = state
         .store
         .customer_tickets(&id, &query)
         .await
-        .map_err(unavailable)?;
+        .map_err(ApiError::store)?;
     Ok(Json(CustomerHistory {
         customer,
         tickets: page.items,
@@ -652,7 +637,7 @@ async fn link_identity<S: Store>(
                 ApiError::new(StatusCode::CONFLICT, "identity_taken", e.to_string())
             }
             LinkError::Contention => ApiError::new(StatusCode::CONFLICT, "busy", e.to_string()),
-            LinkError::Store(e) => ApiError::unavailable("store_unavailable", e),
+            LinkError::Store(e) => ApiError::store(e),
         })?;
     Ok(Json(CustomerEnvelope { customer }))
 }
@@ -817,7 +802,7 @@ async fn list_templates<S: Store>(
         .store
         .list_templates()
         .await
-        .map_err(|e| ApiError::unavailable("store_unavailable", e))?;
+        .map_err(ApiError::store)?;
     Ok(Json(TemplateList { templates }))
 }
 
@@ -835,7 +820,7 @@ async fn get_template<S: Store>(
         .store
         .get_template(&id)
         .await
-        .map_err(|e| ApiError::unavailable("store_unavailable", e))?
+        .map_err(ApiError::store)?
         .map(Json)
         .ok_or_else(|| no_template(&id))
 }
@@ -867,7 +852,7 @@ async fn create_template<S: Store>(
     };
     match state.store.create_template(&template).await {
         Ok(()) => Ok((StatusCode::CREATED, Json(template))),
-        Err(CommitError::Store(e)) => Err(ApiError::unavailable("store_unavailable", e)),
+        Err(CommitError::Store(e)) => Err(ApiError::store(e)),
         Err(_) => Err(ApiError::new(
             StatusCode::CONFLICT,
             "template_exists",
@@ -893,12 +878,11 @@ async fn replace_template<S: Store>(
     caller.require(Role::Admin)?;
     let request: TemplateText = parse(&body)?;
     templates::check(&id, &request.text).map_err(invalid_template)?;
-    let unavailable = |e| ApiError::unavailable("store_unavailable", e);
     let existing = state
         .store
         .get_template(&id)
         .await
-        .map_err(unavailable)?
+        .map_err(ApiError::store)?
         .ok_or_else(|| no_template(&id))?;
     let template = Template {
         text: request.text,
@@ -910,7 +894,7 @@ async fn replace_template<S: Store>(
         .store
         .put_template(&template)
         .await
-        .map_err(unavailable)?;
+        .map_err(ApiError::store)?;
     Ok(Json(template))
 }
 
@@ -930,6 +914,6 @@ async fn delete_template<S: Store>(
     match state.store.delete_template(&id).await {
         Ok(true) => Ok(StatusCode::NO_CONTENT),
         Ok(false) => Err(no_template(&id)),
-        Err(e) => Err(ApiError::unavailable("store_unavailable", e)),
+        Err(e) => Err(ApiError::store(e)),
     }
 }

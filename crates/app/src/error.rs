@@ -31,6 +31,11 @@ impl ApiError {
         Self::new(StatusCode::BAD_REQUEST, code, message)
     }
 
+    /// The store failed; the client may retry.
+    pub fn store(detail: impl std::fmt::Display) -> Self {
+        Self::unavailable("store_unavailable", detail)
+    }
+
     /// A dependency failed; the client may retry. The detail goes to the log, not the client.
     pub fn unavailable(code: &'static str, detail: impl std::fmt::Display) -> Self {
         tracing::error!(code, error = %detail, "dependency failed");

@@ -205,6 +205,30 @@ impl DynamoStore {
         Ok(())
     }
 
+    /// Writes all or nothing; a failed condition (a version moved, a key taken) is
+    /// `CommitError::Conflict`, to be read again and retried.
+    async fn transact(
+        &self,
+        writes: Vec<TransactWriteItem>,
+        what: &str,
+    ) -> Result<(), CommitError> {
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(writes))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) => match e.as_service_error() {
+                Some(TransactWriteItemsError::TransactionCanceledException(_)) => {
+                    Err(CommitError::Conflict)
+                }
+                _ => Err(CommitError::Store(failed(what, e))),
+            },
+        }
+    }
+
     /// Every item of a partition, in sort-key order, page after page.
     async fn partition(&self, pk: String, what: &str) -> Result<Vec<Item>, StoreError> {
         let mut items = Vec::new();
@@ -593,26 +617,12 @@ impl TicketCommands for DynamoStore {
         version_before: u64,
         event: &TicketEvent,
     ) -> Result<(), CommitError> {
+        // Either the version moved or the event is recorded: the caller reads again.
         let writes = vec![
             put_versioned(&self.table, ticket_item(ticket)?, version_before)?,
             put_new(&self.table, event_item(event)?)?,
         ];
-        match self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(writes))
-            .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) => match e.as_service_error() {
-                // Either the version moved or the event is recorded: read again.
-                Some(TransactWriteItemsError::TransactionCanceledException(_)) => {
-                    Err(CommitError::Conflict)
-                }
-                _ => Err(CommitError::Store(failed("transact write", e))),
-            },
-        }
+        self.transact(writes, "change ticket").await
     }
 
     async fn add_event(&self, event: &TicketEvent) -> Result<(), CommitError> {
@@ -699,21 +709,7 @@ impl CustomerStore for DynamoStore {
             put_new(&self.table, claim)?,
             put_versioned(&self.table, record, version_before)?,
         ];
-        match self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(writes))
-            .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) => match e.as_service_error() {
-                Some(TransactWriteItemsError::TransactionCanceledException(_)) => {
-                    Err(CommitError::Conflict)
-                }
-                _ => Err(CommitError::Store(failed("link identity", e))),
-            },
-        }
+        self.transact(writes, "link identity").await
     }
 
     async fn customer_tickets(

@@ -277,6 +277,22 @@ pub trait Queue: Send + Sync {
     ) -> impl Future<Output = Result<(), QueueError>> + Send;
 }
 
+/// Every store port together: what a complete store adapter (SQLite, DynamoDB) implements.
+pub trait TicketStore:
+    IngestStore + TicketReads + TicketCommands + ApiKeyStore + CustomerStore + TeamTurns + TemplateStore
+{
+}
+impl<T> TicketStore for T where
+    T: IngestStore
+        + TicketReads
+        + TicketCommands
+        + ApiKeyStore
+        + CustomerStore
+        + TeamTurns
+        + TemplateStore
+{
+}
+
 /// The time, from the system in production and fixed in tests.
 pub trait Clock: Send + Sync {
     fn now(&self) -> DateTime<Utc>;

@@ -7,28 +7,13 @@ use socialcare_domain::customers::{self, LinkError};
 use socialcare_domain::ingest::{ChangeOutcome, IngestOutcome, apply_change, ingest, ingest_with};
 use socialcare_domain::lifecycle::{self, CommandError};
 use socialcare_domain::ports::CommitError;
-use socialcare_domain::ports::{
-    ApiKeyStore, CustomerStore, IngestStore, TeamTurns, TemplateStore, TicketCommands, TicketReads,
-};
+use socialcare_domain::ports::{CustomerStore, IngestStore};
 use socialcare_domain::{
     Actor, ChangeKind, Channel, Direction, EventKind, Identity, MessageChange, Source, Ticket,
     TicketDetail, TicketEvent, TicketId, TicketQuery, TicketStatus,
 };
 
-pub trait Store:
-    IngestStore + TicketReads + TicketCommands + ApiKeyStore + CustomerStore + TeamTurns + TemplateStore
-{
-}
-impl<T> Store for T where
-    T: IngestStore
-        + TicketReads
-        + TicketCommands
-        + ApiKeyStore
-        + CustomerStore
-        + TeamTurns
-        + TemplateStore
-{
-}
+pub use socialcare_domain::ports::TicketStore as Store;
 
 fn at(minute: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 22, 9, minute, 0).unwrap()
