@@ -103,6 +103,17 @@ pub fn inbound(id: &str, customer: &str, text: &str, at: DateTime<Utc>) -> Inbou
     }
 }
 
+/// A public mention of the X fixture brand account by `customer`, as the webhook queues it.
+pub fn x_mention(id: &str, customer: &str, text: &str, at: DateTime<Utc>) -> InboundEvent {
+    let mut event = inbound(id, customer, text, at);
+    event.message.source = Source::X;
+    event.message.account = "1100000000000000001".into();
+    event.message.channel = Channel::Public;
+    event.message.author.handle = Some(customer.into());
+    event.message.author.email = None;
+    event
+}
+
 /// The same, answering `parent`.
 pub fn reply(id: &str, customer: &str, parent: &str, at: DateTime<Utc>) -> InboundEvent {
     let mut event = inbound(id, customer, "replying", at);

@@ -15,11 +15,22 @@
 //! members = ["sally", "tim"]     # agents, by the names of their API keys
 //! lead = "sally"
 //! ```
+//!
+//! Each account acknowledges new public complaints unless told otherwise:
+//!
+//! ```toml
+//! [accounts.acknowledgement]     # belongs to the [[accounts]] entry above it
+//! enabled = true                 # the default
+//! language = "en"                # the text used when there is none in the customer's language
+//! texts = { en = "Thanks {{customer.name}}, we're on it.", es = "Gracias {{customer.name}}, ya lo estamos viendo." }
+//! ```
 
 use serde::Deserialize;
 use socialcare_domain::Source;
+use socialcare_domain::acknowledgement::{Acknowledgement, Acknowledgements};
 use socialcare_domain::ownership::{Team, Teams};
-use std::collections::HashMap;
+use socialcare_domain::threading::Rules;
+use std::collections::{BTreeMap, HashMap};
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Account {
@@ -27,6 +38,50 @@ pub struct Account {
     pub id: String,
     pub handle: Option<String>,
     pub name: Option<String>,
+    #[serde(default)]
+    pub acknowledgement: AcknowledgementConfig,
+}
+
+/// How an account acknowledges new public complaints.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AcknowledgementConfig {
+    #[serde(default = "enabled")]
+    pub enabled: bool,
+    pub language: Option<String>,
+    #[serde(default)]
+    pub texts: BTreeMap<String, String>,
+}
+
+fn enabled() -> bool {
+    true
+}
+
+impl Default for AcknowledgementConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            language: None,
+            texts: BTreeMap::new(),
+        }
+    }
+}
+
+impl AcknowledgementConfig {
+    /// What the account says; the built-in English text when it gives none.
+    fn acknowledgement(&self) -> Acknowledgement {
+        match self.texts.is_empty() {
+            true => Acknowledgement::default(),
+            false => Acknowledgement {
+                language: self
+                    .language
+                    .clone()
+                    .or_else(|| self.texts.keys().next().cloned())
+                    .unwrap_or_else(|| "en".into()),
+                texts: self.texts.clone(),
+            },
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
@@ -68,6 +123,31 @@ pub fn parse_teams(text: &str) -> Result<Teams, String> {
         }
     }
     Ok(Teams::new(document.teams))
+}
+
+/// Threading, ownership and acknowledgement rules of the same document.
+pub fn parse_rules(text: &str) -> Result<Rules, String> {
+    let teams = parse_teams(text)?;
+    let accounts = Accounts::parse(text)?;
+    let mut acknowledgements = Acknowledgements::default();
+    for account in accounts.by_id.values() {
+        if !account.acknowledgement.enabled {
+            continue;
+        }
+        let acknowledgement = account.acknowledgement.acknowledgement();
+        acknowledgement.check().map_err(|e| {
+            format!(
+                "accounts configuration: acknowledgement of {:?} account {}: {e}",
+                account.platform, account.id
+            )
+        })?;
+        acknowledgements.insert(account.platform.source(), &account.id, acknowledgement);
+    }
+    Ok(Rules {
+        teams,
+        acknowledgements,
+        ..Rules::default()
+    })
 }
 
 /// The configured accounts, looked up by (source, platform id).
@@ -164,6 +244,56 @@ mod tests {
         assert_eq!(teams.of_member("tim").unwrap().name, "support");
         assert!(parse_teams("[[teams]]\nname = \"empty\"\nmembers = []").is_err());
         assert_eq!(parse_teams("").unwrap(), Teams::default());
+    }
+
+    #[test]
+    fn accounts_acknowledge_unless_told_not_to() {
+        let rules = parse_rules(
+            r#"
+            [[accounts]]
+            platform = "x"
+            id = "1"
+
+            [[accounts]]
+            platform = "facebook"
+            id = "2"
+            [accounts.acknowledgement]
+            language = "es"
+            texts = { es = "Gracias {{customer.name}}", en = "Thanks {{customer.name}}" }
+
+            [[accounts]]
+            platform = "instagram"
+            id = "3"
+            [accounts.acknowledgement]
+            enabled = false
+            "#,
+        )
+        .unwrap();
+        let mut expected = Acknowledgements::default();
+        expected.insert(Source::X, "1", Acknowledgement::default());
+        expected.insert(
+            Source::Facebook,
+            "2",
+            Acknowledgement {
+                language: "es".into(),
+                texts: BTreeMap::from([
+                    ("en".to_string(), "Thanks {{customer.name}}".to_string()),
+                    ("es".to_string(), "Gracias {{customer.name}}".to_string()),
+                ]),
+            },
+        );
+        assert_eq!(rules.acknowledgements, expected);
+
+        let typo = parse_rules(
+            "[[accounts]]\nplatform = \"x\"\nid = \"1\"\n[accounts.acknowledgement]\ntexts = { en = \"Hi {{customer.nam}}\" }",
+        )
+        .unwrap_err();
+        assert!(typo.contains("customer.nam"), "{typo}");
+        let no_default = parse_rules(
+            "[[accounts]]\nplatform = \"x\"\nid = \"1\"\n[accounts.acknowledgement]\nlanguage = \"fr\"\ntexts = { en = \"Hi\" }",
+        )
+        .unwrap_err();
+        assert!(no_default.contains("\"fr\""), "{no_default}");
     }
 
     #[test]

@@ -27,6 +27,8 @@ use socialcare_webhooks::payload::parse;
 use std::sync::Arc;
 use utoipa::ToSchema;
 
+mod replies;
+
 /// What the API needs of the store.
 pub use socialcare_domain::ports::TicketStore as Store;
 
@@ -34,6 +36,8 @@ pub struct ApiState<S> {
     pub store: S,
     /// The teams tickets can be assigned to.
     pub teams: Teams,
+    /// Where replies are queued for the sender.
+    pub outbox: Option<crate::outbox::Outbox>,
     /// Kept as its SHA-256, so the comparison time says nothing about the key.
     api_key_digest: [u8; 32],
 }
@@ -44,10 +48,19 @@ impl<S> ApiState<S> {
         Self { teams, ..self }
     }
 
+    /// The same, with the outbox queue replies go through.
+    pub fn with_outbox(self, outbox: crate::outbox::Outbox) -> Self {
+        Self {
+            outbox: Some(outbox),
+            ..self
+        }
+    }
+
     pub fn new(store: S, api_key: &str) -> Self {
         Self {
             store,
             teams: Teams::default(),
+            outbox: None,
             api_key_digest: Sha256::digest(api_key.as_bytes()).into(),
         }
     }
@@ -60,6 +73,7 @@ pub fn routes<S: Store + 'static>(state: Arc<ApiState<S>>) -> Router {
         .route("/v1/tickets/{id}", get(ticket_detail::<S>))
         .route("/v1/tickets/{id}/status", post(change_status::<S>))
         .route("/v1/tickets/{id}/notes", post(add_note::<S>))
+        .route("/v1/tickets/{id}/replies", post(replies::add_reply::<S>))
         .route("/v1/tickets/{id}/assign", post(assign::<S>))
         .route("/v1/tickets/{id}/events", get(ticket_events::<S>))
         .route("/v1/customers/{id}", get(customer_history::<S>))
@@ -737,7 +751,7 @@ impl utoipa::Modify for BearerKey {
 #[openapi(
     info(title = "socialcare API", description = "Tickets, customers and keys of socialcare."),
     paths(
-        list_tickets, ticket_detail, change_status, add_note, ticket_events, assign,
+        list_tickets, ticket_detail, change_status, add_note, replies::add_reply, ticket_events, assign,
         customer_history, link_identity, create_key, list_keys, revoke_key,
         list_templates, get_template, create_template, replace_template, delete_template,
     ),

@@ -4,9 +4,11 @@
 //! the messages of one group in order; when one fails, the rest of its group is reported as
 //! failed too, so that the queue redelivers them in order.
 
+use crate::outbox::Outbox;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use futures::future::join_all;
 use socialcare_domain::QueuedEvent;
+use socialcare_domain::acknowledgement::pending_job;
 use socialcare_domain::ingest::{
     ChangeOutcome, IngestDeps, IngestOutcome, apply_change, ingest_with,
 };
@@ -27,6 +29,7 @@ pub struct QueueRecord {
 pub async fn ingest_batch<S: IngestDeps>(
     store: &S,
     rules: &Rules,
+    outbox: Option<&Outbox>,
     records: Vec<QueueRecord>,
 ) -> Vec<String> {
     let mut groups: BTreeMap<Option<String>, Vec<QueueRecord>> = BTreeMap::new();
@@ -39,7 +42,7 @@ pub async fn ingest_batch<S: IngestDeps>(
     let per_group = groups.into_values().map(|records| async move {
         let mut failed = Vec::new();
         for record in records {
-            if !failed.is_empty() || ingest_one(store, rules, &record).await.is_err() {
+            if !failed.is_empty() || ingest_one(store, rules, outbox, &record).await.is_err() {
                 failed.push(record.message_id);
             }
         }
@@ -51,6 +54,7 @@ pub async fn ingest_batch<S: IngestDeps>(
 async fn ingest_one<S: IngestDeps>(
     store: &S,
     rules: &Rules,
+    outbox: Option<&Outbox>,
     record: &QueueRecord,
 ) -> Result<(), ()> {
     let queue_message_id = record.message_id.as_str();
@@ -75,7 +79,7 @@ async fn ingest_one<S: IngestDeps>(
                     } => ("duplicate", ticket_id, message_id),
                 };
                 tracing::info!(queue_message_id, %ticket_id, %message_id, outcome = what, "ingested");
-                Ok(())
+                queue_acknowledgement(store, rules, outbox, &event.message).await
             }
             Err(e) => {
                 tracing::error!(queue_message_id, error = %e, "ingest failed");
@@ -102,10 +106,33 @@ async fn ingest_one<S: IngestDeps>(
     }
 }
 
+/// Queues the message's acknowledgement while it waits (after a redelivery too: the first
+/// delivery may have stored it and died before queuing it).
+async fn queue_acknowledgement<S: IngestDeps>(
+    store: &S,
+    rules: &Rules,
+    outbox: Option<&Outbox>,
+    message: &socialcare_domain::NormalizedMessage,
+) -> Result<(), ()> {
+    let Some(outbox) = outbox else {
+        return Ok(());
+    };
+    let job = pending_job(store, &rules.acknowledgements, message)
+        .await
+        .map_err(|e| tracing::error!(error = %e, "could not read the acknowledgement"))?;
+    if let Some(job) = job {
+        outbox.enqueue(&job).await.map_err(|e| {
+            tracing::error!(error = %e, message_id = %job.message_id, "could not queue the acknowledgement");
+        })?;
+    }
+    Ok(())
+}
+
 /// The Lambda entry: an SQS event in, the partial batch failures out.
 pub async fn handle_sqs_event<S: IngestDeps>(
     store: &S,
     rules: &Rules,
+    outbox: Option<&Outbox>,
     event: SqsEvent,
 ) -> SqsBatchResponse {
     let records = event
@@ -117,7 +144,7 @@ pub async fn handle_sqs_event<S: IngestDeps>(
             body: message.body.unwrap_or_default(),
         })
         .collect();
-    let failed = ingest_batch(store, rules, records).await;
+    let failed = ingest_batch(store, rules, outbox, records).await;
     let mut response = SqsBatchResponse::default();
     response.batch_item_failures = failed
         .into_iter()
@@ -142,6 +169,8 @@ pub struct Consumer {
     pub max_retry: Duration,
     /// Threading and ownership rules for what it ingests.
     pub rules: Rules,
+    /// Where acknowledgements are queued (none: they stay pending).
+    pub outbox: Option<Outbox>,
 }
 
 impl Default for Consumer {
@@ -151,6 +180,7 @@ impl Default for Consumer {
             first_retry: Duration::from_secs(1),
             max_retry: Duration::from_secs(60),
             rules: Rules::default(),
+            outbox: None,
         }
     }
 }
@@ -176,7 +206,7 @@ impl Consumer {
                 body: delivery.body.clone(),
             })
             .collect();
-        let failed = ingest_batch(store, &self.rules, records).await;
+        let failed = ingest_batch(store, &self.rules, self.outbox.as_ref(), records).await;
         for delivery in &deliveries {
             if failed.contains(&delivery.message_id) {
                 let hidden_for = self.retry_after(delivery.receive_count);

@@ -10,4 +10,5 @@ pub mod error;
 pub mod ingest;
 pub mod logging;
 pub mod metrics;
+pub mod outbox;
 pub mod webhook;

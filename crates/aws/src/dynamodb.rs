@@ -147,6 +147,44 @@ fn message_sk(message: &Message) -> String {
     )
 }
 
+/// The record that files a message under a dedupe key (its own, or the platform's id of a
+/// posted reply): it must be new.
+fn dedupe_record(
+    table: &str,
+    dedupe_key: &str,
+    message: &Message,
+) -> Result<TransactWriteItem, StoreError> {
+    let mut msgkey: Item = HashMap::new();
+    msgkey.insert("pk".into(), s(msgkey_pk(dedupe_key)));
+    msgkey.insert("sk".into(), s(MSGKEY_SK));
+    msgkey.insert("message_id".into(), s(message.id.as_str()));
+    msgkey.insert("ticket_id".into(), s(message.ticket_id.as_str()));
+    msgkey.insert("message_sk".into(), s(message_sk(message)));
+    put_new(table, msgkey)
+}
+
+fn message_item(message: &Message) -> Result<Item, StoreError> {
+    to_item(
+        message,
+        [
+            ("pk", ticket_pk(message.ticket_id.as_str())),
+            ("sk", message_sk(message)),
+        ],
+    )
+}
+
+/// The writes of a message not stored yet: its dedupe record first, then the message.
+fn new_message(
+    table: &str,
+    message: &Message,
+    dedupe_key: &str,
+) -> Result<Vec<TransactWriteItem>, StoreError> {
+    Ok(vec![
+        dedupe_record(table, dedupe_key, message)?,
+        put_new(table, message_item(message)?)?,
+    ])
+}
+
 /// A put that only succeeds when no item has this key yet.
 fn put_new(table: &str, item: Item) -> Result<TransactWriteItem, StoreError> {
     let put = Put::builder()
@@ -388,13 +426,7 @@ impl IngestStore for DynamoStore {
         message: &Message,
         version_before: u64,
     ) -> Result<(), CommitError> {
-        let item = to_item(
-            message,
-            [
-                ("pk", ticket_pk(message.ticket_id.as_str())),
-                ("sk", message_sk(message)),
-            ],
-        )?;
+        let item = message_item(message)?;
         let result = self
             .client
             .put_item()
@@ -416,30 +448,32 @@ impl IngestStore for DynamoStore {
         }
     }
 
+    async fn record_delivery(
+        &self,
+        message: &Message,
+        version_before: u64,
+        platform_key: Option<&str>,
+    ) -> Result<(), CommitError> {
+        let Some(platform_key) = platform_key else {
+            return self.replace_message(message, version_before).await;
+        };
+        let writes = vec![
+            put_versioned(&self.table, message_item(message)?, version_before)?,
+            dedupe_record(&self.table, platform_key, message)?,
+        ];
+        self.transact(writes, "record delivery").await
+    }
+
     async fn commit(&self, change: &IngestChange) -> Result<(), CommitError> {
         let table = self.table.as_str();
         let message = &change.message;
         let dedupe_key = message.body.dedupe_key();
 
         // The dedupe record goes first: its failed condition is how a duplicate is recognised.
-        let mut msgkey: Item = HashMap::new();
-        msgkey.insert("pk".into(), s(msgkey_pk(&dedupe_key)));
-        msgkey.insert("sk".into(), s(MSGKEY_SK));
-        msgkey.insert("message_id".into(), s(message.id.as_str()));
-        msgkey.insert("ticket_id".into(), s(message.ticket_id.as_str()));
-        msgkey.insert("message_sk".into(), s(message_sk(message)));
-        let mut writes = vec![put_new(table, msgkey)?];
-
-        writes.push(put_new(
-            table,
-            to_item(
-                message,
-                [
-                    ("pk", ticket_pk(message.ticket_id.as_str())),
-                    ("sk", message_sk(message)),
-                ],
-            )?,
-        )?);
+        let mut writes = new_message(table, message, &dedupe_key)?;
+        for reply in &change.replies {
+            writes.extend(new_message(table, reply, &reply.body.dedupe_key())?);
+        }
 
         let ticket = ticket_item(&change.ticket)?;
         writes.push(match change.ticket_version_before {
@@ -623,6 +657,20 @@ impl TicketCommands for DynamoStore {
             put_new(&self.table, event_item(event)?)?,
         ];
         self.transact(writes, "change ticket").await
+    }
+
+    async fn add_reply(
+        &self,
+        reply: &Message,
+        ticket: &Ticket,
+        version_before: u64,
+        event: &TicketEvent,
+    ) -> Result<(), CommitError> {
+        let table = self.table.as_str();
+        let mut writes = new_message(table, reply, &reply.body.dedupe_key())?;
+        writes.push(put_versioned(table, ticket_item(ticket)?, version_before)?);
+        writes.push(put_new(table, event_item(event)?)?);
+        self.transact(writes, "add reply").await
     }
 
     async fn add_event(&self, event: &TicketEvent) -> Result<(), CommitError> {

@@ -57,6 +57,9 @@ pub struct Customer {
     pub latest_ticket_id: Option<TicketId>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// When socialcare last acknowledged them automatically (one a day at most).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acknowledged_at: Option<DateTime<Utc>>,
     /// Bumped on every write; writes are conditional on it.
     pub version: u64,
 }

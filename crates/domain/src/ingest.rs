@@ -5,9 +5,12 @@ use crate::events::{Actor, EventKind, TicketEvent};
 use crate::ids::{CustomerId, MessageId, TicketId};
 use crate::message::{Direction, Message, MessageChange, NormalizedMessage};
 use crate::ownership::{Teams, active_agents, next_member};
-use crate::ports::{ApiKeyStore, CommitError, IngestChange, IngestStore, StoreError, TeamTurns};
+use crate::ports::{
+    ApiKeyStore, CommitError, IngestChange, IngestStore, StoreError, TeamTurns, TicketReads,
+};
+use crate::replies::{self, ReplyChannel};
 use crate::threading::{self, Placement, Rules, Surroundings};
-use crate::ticket::{Ticket, TicketStatus};
+use crate::ticket::{Ticket, TicketDetail, TicketStatus};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -106,8 +109,8 @@ pub enum IngestError {
 const ATTEMPTS: u32 = 5;
 
 /// What ingest needs of the store: threading reads and writes, and the staff to pick owners.
-pub trait IngestDeps: IngestStore + ApiKeyStore + TeamTurns {}
-impl<T: IngestStore + ApiKeyStore + TeamTurns> IngestDeps for T {}
+pub trait IngestDeps: IngestStore + TicketReads + ApiKeyStore + TeamTurns {}
+impl<T: IngestStore + TicketReads + ApiKeyStore + TeamTurns> IngestDeps for T {}
 
 pub async fn ingest<S: IngestDeps>(
     store: &S,
@@ -132,6 +135,15 @@ pub async fn ingest_with<S: IngestDeps>(
         }
         let around = surroundings(store, &event.message).await?;
         let placement = threading::place(&around, event.message.created_at, rules);
+        if let Placement::Join(ticket) = &placement
+            && event.message.direction == Direction::Outbound
+        {
+            match confirm_echo(store, ticket, &event.message).await? {
+                Some(Ok(outcome)) => return Ok(outcome),
+                Some(Err(())) => continue,
+                None => {}
+            }
+        }
         let opens = placement == Placement::Open;
         // A returning customer's new ticket goes back to whoever had their last one.
         let owner = match (&placement, &around.customer_ticket) {
@@ -140,7 +152,7 @@ pub async fn ingest_with<S: IngestDeps>(
             }
             _ => (None, None),
         };
-        let change = plan(event, placement, &around, owner);
+        let change = plan(event, placement, &around, owner, rules);
         let (ticket_id, message_id) = (change.ticket.id.clone(), change.message.id.clone());
         let outcome = match opens {
             true => IngestOutcome::Opened {
@@ -160,6 +172,38 @@ pub async fn ingest_with<S: IngestDeps>(
         }
     }
     Err(IngestError::TooMuchContention(ATTEMPTS))
+}
+
+/// When `echo` is the platform sending back a reply written through socialcare, confirms the
+/// reply as posted (the echo may overtake the sender's own record of it) instead of adding the
+/// post a second time. `Some(Err(()))`: the reply changed meanwhile, read again.
+async fn confirm_echo<S: IngestDeps>(
+    store: &S,
+    ticket: &Ticket,
+    echo: &NormalizedMessage,
+) -> Result<Option<Result<IngestOutcome, ()>>, StoreError> {
+    let Some(detail) = store.ticket_detail(&ticket.id).await? else {
+        return Ok(None);
+    };
+    let Some(reply) = detail
+        .messages
+        .iter()
+        .find(|m| replies::is_echo_of(m, echo))
+    else {
+        return Ok(None);
+    };
+    let confirmed = replies::confirmed_by_echo(reply, echo);
+    match store
+        .record_delivery(&confirmed, reply.version, Some(&echo.dedupe_key()))
+        .await
+    {
+        Ok(()) => Ok(Some(Ok(IngestOutcome::Duplicate {
+            ticket_id: reply.ticket_id.clone(),
+            message_id: reply.id.clone(),
+        }))),
+        Err(CommitError::Store(e)) => Err(e),
+        Err(_) => Ok(Some(Err(()))),
+    }
 }
 
 async fn surroundings<S: IngestStore>(
@@ -229,6 +273,7 @@ fn plan(
     placement: Placement,
     around: &Surroundings,
     (owner, team): (Option<String>, Option<String>),
+    rules: &Rules,
 ) -> IngestChange {
     let message = &event.message;
     let at = message.created_at;
@@ -306,6 +351,7 @@ fn plan(
                 latest_ticket_id: Some(ticket.id.clone()),
                 created_at: at,
                 updated_at: at,
+                acknowledged_at: None,
                 version: 1,
             };
             (customer, None, vec![identity])
@@ -375,6 +421,45 @@ fn plan(
             }
         }
     }
+    // A new public complaint hears back at once (once per ticket, once a day per customer).
+    let mut ticket = ticket;
+    let mut customer = customer;
+    let mut replies = Vec::new();
+    let acknowledgement = match placement_status {
+        None => rules
+            .acknowledgements
+            .for_new_ticket(message, around.customer.as_ref()),
+        Some(_) => None,
+    };
+    if let Some(acknowledgement) = acknowledgement {
+        let opened = TicketDetail {
+            ticket: ticket.clone(),
+            customer: None,
+            messages: vec![stored.clone()],
+        };
+        if let Ok(routed) = replies::route(&opened, ReplyChannel::Public, event.received_at) {
+            let text = acknowledgement.text_for(None, around.customer.as_ref(), &message.author);
+            let key = crate::acknowledgement::key_of(message);
+            let ack = replies::compose(&opened, routed, text, &key, true, event.received_at);
+            ticket.message_count += 1;
+            ticket.last_message_at = ticket.last_message_at.max(ack.body.created_at);
+            customer.acknowledged_at = Some(at);
+            events.push(TicketEvent {
+                seq: events.len() as u32,
+                ..TicketEvent::new(
+                    ticket.id.clone(),
+                    at,
+                    Actor::System,
+                    EventKind::MessageAdded {
+                        message_id: ack.id.clone(),
+                        direction: Direction::Outbound,
+                    },
+                    &format!("message:{}", ack.id),
+                )
+            });
+            replies.push(ack);
+        }
+    }
     IngestChange {
         message: stored,
         ticket,
@@ -388,6 +473,7 @@ fn plan(
             .as_ref()
             .filter(|_| around.parent_ticket.is_none())
             .map(|parent| message.dedupe_key_of(parent)),
+        replies,
     }
 }
 

@@ -4,6 +4,7 @@
 //! [`ports`]; the adapters (SQLite, DynamoDB, SQS) implement them in their own crates.
 
 pub mod access;
+pub mod acknowledgement;
 pub mod customer;
 pub mod customers;
 pub mod events;
@@ -14,6 +15,7 @@ pub mod message;
 pub mod ownership;
 pub mod page;
 pub mod ports;
+pub mod replies;
 pub mod templates;
 pub mod threading;
 pub mod ticket;

@@ -193,6 +193,9 @@ pub struct Message {
     pub removed_at: Option<DateTime<Utc>>,
     #[serde(default)]
     pub hidden_at: Option<DateTime<Utc>>,
+    /// For replies written through socialcare: where it goes and whether it got there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<crate::replies::Delivery>,
     /// Bumped on every write; writes are conditional on it.
     #[serde(default = "first_version")]
     pub version: u64,
@@ -214,6 +217,7 @@ impl Message {
             edited_at: None,
             removed_at: None,
             hidden_at: None,
+            delivery: None,
             version: 1,
         }
     }

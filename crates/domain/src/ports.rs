@@ -45,6 +45,8 @@ pub struct IngestChange {
     /// When the message answers one not stored yet: that message's dedupe key, so that it
     /// joins this ticket when it comes (replies may overtake what they answer).
     pub awaited_parent: Option<String>,
+    /// Replies socialcare writes on its own (an acknowledgement), stored like the message.
+    pub replies: Vec<Message>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -99,6 +101,17 @@ pub trait IngestStore: Send + Sync {
         version_before: u64,
     ) -> impl Future<Output = Result<(), CommitError>> + Send;
 
+    /// Replaces a stored reply as [`IngestStore::replace_message`] does and, given a
+    /// `platform_key` (the dedupe key of the platform's id of the post), files the reply under
+    /// it too, so that the platform's echo of the post finds it; atomically, and
+    /// `CommitError::Conflict` when the version moved or the key is taken.
+    fn record_delivery(
+        &self,
+        message: &Message,
+        version_before: u64,
+        platform_key: Option<&str>,
+    ) -> impl Future<Output = Result<(), CommitError>> + Send;
+
     /// Writes the change atomically: the message (unless its dedupe key is taken), the ticket
     /// and the customer (unless their version moved), the new identities (unless taken).
     fn commit(&self, change: &IngestChange)
@@ -111,6 +124,17 @@ pub trait TicketCommands: Send + Sync {
     /// `CommitError::Conflict`) and records `event`, atomically.
     fn change_ticket(
         &self,
+        ticket: &Ticket,
+        version_before: u64,
+        event: &TicketEvent,
+    ) -> impl Future<Output = Result<(), CommitError>> + Send;
+
+    /// Adds a reply to its ticket, atomically: the message (`Duplicate` or `Conflict` when
+    /// its dedupe key is taken), the ticket (unless its version moved from `version_before`:
+    /// `Conflict`) and `event`.
+    fn add_reply(
+        &self,
+        reply: &Message,
         ticket: &Ticket,
         version_before: u64,
         event: &TicketEvent,

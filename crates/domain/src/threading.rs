@@ -45,6 +45,8 @@ pub struct Rules {
     pub reopen_window: chrono::Duration,
     /// The teams a returning customer's new ticket may go to.
     pub teams: crate::ownership::Teams,
+    /// The brand accounts that acknowledge new public complaints, and how.
+    pub acknowledgements: crate::acknowledgement::Acknowledgements,
 }
 
 impl Default for Rules {
@@ -52,6 +54,7 @@ impl Default for Rules {
         Self {
             reopen_window: chrono::Duration::hours(72),
             teams: crate::ownership::Teams::default(),
+            acknowledgements: Default::default(),
         }
     }
 }

@@ -34,6 +34,11 @@ CREATE TABLE IF NOT EXISTS messages (
     data       TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS messages_of_ticket ON messages (ticket_id, sort_key);
+-- A posted reply is also known by the platform's id of the post (its echo comes with it).
+CREATE TABLE IF NOT EXISTS message_aliases (
+    dedupe_key  TEXT PRIMARY KEY,
+    message_key TEXT NOT NULL
+);
 
 CREATE TABLE IF NOT EXISTS awaited_parents (
     parent_key TEXT PRIMARY KEY,

@@ -82,6 +82,75 @@ fn all<T: DeserializeOwned>(
         .collect()
 }
 
+/// A message by its dedupe key or by an alias of it.
+const BY_KEY: &str = "dedupe_key = ?1
+    OR dedupe_key = (SELECT message_key FROM message_aliases WHERE dedupe_key = ?1)";
+
+/// Whether a dedupe key names a message already, directly or as an alias.
+fn key_taken(conn: &Connection, key: &str) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM messages WHERE dedupe_key = ?1)
+             OR EXISTS (SELECT 1 FROM message_aliases WHERE dedupe_key = ?1)",
+        [key],
+        |row| row.get(0),
+    )
+}
+
+/// Inserts a message unless its dedupe key is taken; returns whether it did.
+fn insert_message(conn: &Connection, message: &Message) -> rusqlite::Result<bool> {
+    let key = message.body.dedupe_key();
+    if key_taken(conn, &key)? {
+        return Ok(false);
+    }
+    conn.execute(
+        "INSERT INTO messages (dedupe_key, id, ticket_id, sort_key, data)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![
+            key,
+            message.id.as_str(),
+            message.ticket_id.as_str(),
+            message_sort_key(message),
+            to_json(message)?
+        ],
+    )?;
+    Ok(true)
+}
+
+/// Replaces a ticket unless its version moved; returns whether it did.
+fn update_ticket(conn: &Connection, ticket: &Ticket, before: u64) -> rusqlite::Result<bool> {
+    let updated = conn.execute(
+        "UPDATE tickets SET status = ?2, version = ?3, data = ?4 WHERE id = ?1 AND version = ?5",
+        params![
+            ticket.id.as_str(),
+            ticket.status.as_str(),
+            version(ticket.version),
+            to_json(ticket)?,
+            version(before)
+        ],
+    )?;
+    Ok(updated == 1)
+}
+
+/// Runs `work` in a transaction, committed when it returns `Ok(Ok(_))`.
+async fn transaction<F>(db: &Database, work: F) -> Result<(), CommitError>
+where
+    F: FnOnce(&Transaction) -> rusqlite::Result<Result<(), CommitError>> + Send + 'static,
+{
+    db.run(move |conn| {
+        let tx = conn.transaction().map_err(describe)?;
+        match work(&tx).map_err(describe)? {
+            Ok(()) => {
+                tx.commit().map_err(describe)?;
+                Ok(Ok(()))
+            }
+            // dropping the transaction rolls it back
+            Err(refused) => Ok(Err(refused)),
+        }
+    })
+    .await
+    .map_err(StoreError)?
+}
+
 fn get_ticket(conn: &Connection, id: &str) -> rusqlite::Result<Option<Ticket>> {
     one(conn, "SELECT data FROM tickets WHERE id = ?1", [id])
 }
@@ -95,7 +164,7 @@ impl IngestStore for SqliteStore {
         let key = dedupe_key.to_string();
         self.read(move |conn| {
             conn.query_row(
-                "SELECT id, ticket_id FROM messages WHERE dedupe_key = ?1",
+                &format!("SELECT id, ticket_id FROM messages WHERE {BY_KEY}"),
                 [key],
                 |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)),
             )
@@ -160,7 +229,7 @@ impl IngestStore for SqliteStore {
         self.read(move |conn| {
             one(
                 conn,
-                "SELECT data FROM messages WHERE dedupe_key = ?1",
+                &format!("SELECT data FROM messages WHERE {BY_KEY}"),
                 [key],
             )
         })
@@ -189,41 +258,53 @@ impl IngestStore for SqliteStore {
         }
     }
 
+    async fn record_delivery(
+        &self,
+        message: &Message,
+        version_before: u64,
+        platform_key: Option<&str>,
+    ) -> Result<(), CommitError> {
+        let message = message.clone();
+        let alias = platform_key.map(str::to_string);
+        transaction(&self.db, move |tx| {
+            let key = message.body.dedupe_key();
+            let replaced = tx.execute(
+                "UPDATE messages SET data = ?2
+                 WHERE dedupe_key = ?1 AND json_extract(data, '$.version') = ?3",
+                params![key, to_json(&message)?, version(version_before)],
+            )?;
+            if replaced == 0 {
+                return Ok(Err(CommitError::Conflict));
+            }
+            if let Some(alias) = alias {
+                if key_taken(tx, &alias)? {
+                    return Ok(Err(CommitError::Conflict));
+                }
+                tx.execute(
+                    "INSERT INTO message_aliases (dedupe_key, message_key) VALUES (?1, ?2)",
+                    params![alias, key],
+                )?;
+            }
+            Ok(Ok(()))
+        })
+        .await
+    }
+
     async fn commit(&self, change: &IngestChange) -> Result<(), CommitError> {
         let change = change.clone();
-        self.db
-            .run(move |conn| {
-                let tx = conn.transaction().map_err(describe)?;
-                match apply(&tx, &change).map_err(describe)? {
-                    Ok(()) => {
-                        tx.commit().map_err(describe)?;
-                        Ok(Ok(()))
-                    }
-                    // dropping the transaction rolls it back
-                    Err(refused) => Ok(Err(refused)),
-                }
-            })
-            .await
-            .map_err(StoreError)?
+        transaction(&self.db, move |tx| apply(tx, &change)).await
     }
 }
 
 /// The writes of one ingested message; `Err(CommitError)` when a condition fails.
 fn apply(tx: &Transaction, change: &IngestChange) -> rusqlite::Result<Result<(), CommitError>> {
-    let message = &change.message;
-    let inserted = tx.execute(
-        "INSERT INTO messages (dedupe_key, id, ticket_id, sort_key, data)
-         VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (dedupe_key) DO NOTHING",
-        params![
-            message.body.dedupe_key(),
-            message.id.as_str(),
-            message.ticket_id.as_str(),
-            message_sort_key(message),
-            to_json(message)?
-        ],
-    )?;
-    if inserted == 0 {
+    if !insert_message(tx, &change.message)? {
         return Ok(Err(CommitError::Duplicate));
+    }
+    for reply in &change.replies {
+        if !insert_message(tx, reply)? {
+            return Ok(Err(CommitError::Conflict));
+        }
     }
 
     let ticket = &change.ticket;
@@ -240,16 +321,7 @@ fn apply(tx: &Transaction, change: &IngestChange) -> rusqlite::Result<Result<(),
                 ticket_json
             ],
         )?,
-        Some(before) => tx.execute(
-            "UPDATE tickets SET status = ?2, version = ?3, data = ?4 WHERE id = ?1 AND version = ?5",
-            params![
-                ticket.id.as_str(),
-                ticket.status.as_str(),
-                version(ticket.version),
-                ticket_json,
-                version(before)
-            ],
-        )?,
+        Some(before) => update_ticket(tx, ticket, before)? as usize,
     };
     if written == 0 {
         return Ok(Err(CommitError::Conflict));
@@ -521,32 +593,36 @@ impl TicketCommands for SqliteStore {
         event: &TicketEvent,
     ) -> Result<(), CommitError> {
         let (ticket, event) = (ticket.clone(), event.clone());
-        self.db
-            .run(move |conn| {
-                let tx = conn.transaction().map_err(describe)?;
-                let updated = tx
-                    .execute(
-                        "UPDATE tickets SET status = ?2, version = ?3, data = ?4 WHERE id = ?1 AND version = ?5",
-                        params![
-                            ticket.id.as_str(),
-                            ticket.status.as_str(),
-                            version(ticket.version),
-                            to_json(&ticket).map_err(describe)?,
-                            version(version_before)
-                        ],
-                    )
-                    .map_err(describe)?;
-                if updated == 0 {
-                    return Ok(Err(CommitError::Conflict));
-                }
-                if insert_event(&tx, &event).map_err(describe)? == 0 {
-                    return Ok(Err(CommitError::Duplicate));
-                }
-                tx.commit().map_err(describe)?;
-                Ok(Ok(()))
-            })
-            .await
-            .map_err(StoreError)?
+        transaction(&self.db, move |tx| {
+            if !update_ticket(tx, &ticket, version_before)? {
+                return Ok(Err(CommitError::Conflict));
+            }
+            if insert_event(tx, &event)? == 0 {
+                return Ok(Err(CommitError::Duplicate));
+            }
+            Ok(Ok(()))
+        })
+        .await
+    }
+
+    async fn add_reply(
+        &self,
+        reply: &Message,
+        ticket: &Ticket,
+        version_before: u64,
+        event: &TicketEvent,
+    ) -> Result<(), CommitError> {
+        let (reply, ticket, event) = (reply.clone(), ticket.clone(), event.clone());
+        transaction(&self.db, move |tx| {
+            if !insert_message(tx, &reply)? {
+                return Ok(Err(CommitError::Duplicate));
+            }
+            if !update_ticket(tx, &ticket, version_before)? || insert_event(tx, &event)? == 0 {
+                return Ok(Err(CommitError::Conflict));
+            }
+            Ok(Ok(()))
+        })
+        .await
     }
 
     async fn add_event(&self, event: &TicketEvent) -> Result<(), CommitError> {

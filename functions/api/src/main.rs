@@ -3,7 +3,8 @@
 use socialcare_app::accounts::parse_teams;
 use socialcare_app::api::{ApiState, routes};
 use socialcare_app::error::json_errors;
-use socialcare_aws::{DynamoStore, load_config, optional_secret, secret_string};
+use socialcare_app::outbox::Outbox;
+use socialcare_aws::{DynamoStore, SqsQueue, load_config, optional_secret, secret_string};
 use std::sync::Arc;
 
 #[tokio::main]
@@ -19,7 +20,11 @@ async fn main() -> Result<(), lambda_http::Error> {
         Some(config) => parse_teams(&config)?,
         None => Default::default(),
     };
-    let state = ApiState::new(store, &api_key).with_teams(teams);
+    let outbox_url = std::env::var("OUTBOX_QUEUE_URL").expect("OUTBOX_QUEUE_URL is set");
+    let outbox = Outbox::new(SqsQueue::new(aws_sdk_sqs::Client::new(&config), outbox_url));
+    let state = ApiState::new(store, &api_key)
+        .with_teams(teams)
+        .with_outbox(outbox);
     let app = json_errors(routes(Arc::new(state)));
     lambda_http::run(app).await
 }

@@ -2,4 +2,5 @@
 //! `tests/tests/*_contract.rs` runs every case against every adapter.
 
 pub mod queue;
+pub mod replies;
 pub mod store;

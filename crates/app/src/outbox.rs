@@ -1,0 +1,231 @@
+//! The outbox: replies queued for posting, and the sender that posts them.
+//!
+//! The outbox queue is a standard queue, not FIFO: replies to different customers must not
+//! wait behind each other (a FIFO group blocks while one reply waits out a rate limit), and
+//! order within a ticket needs no queue guarantee because each reply is posted at most once
+//! and records its own state. Duplicate deliveries are absorbed by the reply's state.
+
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use futures::future::{BoxFuture, join_all};
+use socialcare_domain::Message;
+use socialcare_domain::ports::{Clock, IngestStore, Outgoing, Queue, QueueError};
+use socialcare_domain::replies::{OutboxJob, Platform, SendPolicy, Step, deliver};
+use std::sync::Arc;
+use std::time::Duration;
+
+type SendFn =
+    dyn Fn(Outgoing) -> BoxFuture<'static, Result<(), QueueError>> + std::marker::Send + Sync;
+
+/// Puts reply jobs on the outbox queue, whichever queue adapter is behind it.
+#[derive(Clone)]
+pub struct Outbox(Arc<SendFn>);
+
+impl std::fmt::Debug for Outbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Outbox")
+    }
+}
+
+impl Outbox {
+    pub fn new<Q: Queue + Clone + 'static>(queue: Q) -> Self {
+        Self(Arc::new(move |message| {
+            let queue = queue.clone();
+            Box::pin(async move { queue.send(message).await })
+        }))
+    }
+
+    /// Queues the job of `reply`; returns once the queue holds it.
+    pub async fn enqueue(&self, job: &OutboxJob) -> Result<(), QueueError> {
+        let body = serde_json::to_string(job).map_err(|e| QueueError(e.to_string()))?;
+        (self.0)(Outgoing {
+            body,
+            group_id: None,
+            dedupe_id: None,
+            delay: Duration::ZERO,
+        })
+        .await
+    }
+
+    pub async fn enqueue_reply(&self, reply: &Message) -> Result<(), QueueError> {
+        self.enqueue(&OutboxJob::of(reply)).await
+    }
+}
+
+/// One job as the queue delivered it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxRecord {
+    pub message_id: String,
+    pub receipt: String,
+    pub body: String,
+    pub receive_count: u32,
+}
+
+/// What to do with a job after it was handled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Disposition {
+    /// Done: delete it.
+    Delete,
+    /// Show it again after this long.
+    Retry(Duration),
+    /// Leave it to the queue's redrive policy (the dead-letter queue).
+    DeadLetter,
+}
+
+/// Posts the job of one record; what to do with the record after.
+pub async fn send_one<S: IngestStore, P: Platform>(
+    store: &S,
+    platform: &P,
+    record: &OutboxRecord,
+    clock: &dyn Clock,
+    policy: &SendPolicy,
+) -> Disposition {
+    let queue_message_id = record.message_id.as_str();
+    let job: OutboxJob = match serde_json::from_str(&record.body) {
+        Ok(job) => job,
+        Err(e) => {
+            // No redelivery will make it readable.
+            tracing::error!(queue_message_id, error = %e, "unreadable outbox job dropped");
+            return Disposition::Delete;
+        }
+    };
+    match deliver(
+        store,
+        platform,
+        &job,
+        record.receive_count,
+        clock.now(),
+        policy,
+    )
+    .await
+    {
+        Ok(Step::Done(state)) => {
+            tracing::info!(queue_message_id, ticket_id = %job.ticket_id, message_id = %job.message_id, state = ?state, "reply settled");
+            Disposition::Delete
+        }
+        Ok(Step::RetryIn(wait)) => {
+            tracing::info!(queue_message_id, message_id = %job.message_id, wait_seconds = wait.as_secs(), "reply waits");
+            Disposition::Retry(wait)
+        }
+        Ok(Step::DeadLetter) => {
+            tracing::error!(queue_message_id, message_id = %job.message_id, "reply failed for good; to the dead-letter queue");
+            Disposition::DeadLetter
+        }
+        Err(e) => {
+            tracing::error!(queue_message_id, error = %e, "sender could not reach the store");
+            Disposition::Retry(Duration::from_secs(5))
+        }
+    }
+}
+
+/// Posts a batch concurrently and applies each disposition to the queue; returns the ids of
+/// the records that must stay on the queue.
+pub async fn send_batch<S: IngestStore, P: Platform, Q: Queue>(
+    store: &S,
+    platform: &P,
+    queue: &Q,
+    records: &[OutboxRecord],
+    clock: &dyn Clock,
+    policy: &SendPolicy,
+) -> Vec<String> {
+    let handled = join_all(records.iter().map(|record| async move {
+        let disposition = send_one(store, platform, record, clock, policy).await;
+        let kept = match &disposition {
+            Disposition::Delete => queue.delete(&record.receipt).await.err().map(|e| e.0),
+            // Hiding it is how the wait happens: no loop spends requests meanwhile.
+            Disposition::Retry(wait) => Some(
+                queue
+                    .change_visibility(&record.receipt, *wait)
+                    .await
+                    .err()
+                    .map(|e| e.0)
+                    .unwrap_or_default(),
+            ),
+            Disposition::DeadLetter => Some(String::new()),
+        };
+        kept.map(|error| {
+            if !error.is_empty() {
+                tracing::warn!(queue_message_id = %record.message_id, error, "queue call failed");
+            }
+            record.message_id.clone()
+        })
+    }))
+    .await;
+    handled.into_iter().flatten().collect()
+}
+
+/// The Lambda entry: posts an SQS batch and reports what stays on the queue.
+pub async fn handle_sqs_event<S: IngestStore, P: Platform, Q: Queue>(
+    store: &S,
+    platform: &P,
+    queue: &Q,
+    event: SqsEvent,
+    clock: &dyn Clock,
+    policy: &SendPolicy,
+) -> SqsBatchResponse {
+    let records: Vec<OutboxRecord> = event
+        .records
+        .into_iter()
+        .map(|message| OutboxRecord {
+            receive_count: message
+                .attributes
+                .get("ApproximateReceiveCount")
+                .and_then(|count| count.parse().ok())
+                .unwrap_or(1),
+            message_id: message.message_id.unwrap_or_default(),
+            receipt: message.receipt_handle.unwrap_or_default(),
+            body: message.body.unwrap_or_default(),
+        })
+        .collect();
+    let kept = send_batch(store, platform, queue, &records, clock, policy).await;
+    let mut response = SqsBatchResponse::default();
+    response.batch_item_failures = kept
+        .into_iter()
+        .map(|id| {
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = id;
+            failure
+        })
+        .collect();
+    response
+}
+
+/// The local runner's sender: receive a batch from the outbox queue and post it.
+#[derive(Debug, Clone)]
+pub struct Sender {
+    /// How long a receive waits for the first job.
+    pub wait: Duration,
+    pub policy: SendPolicy,
+}
+
+impl Default for Sender {
+    fn default() -> Self {
+        Self {
+            wait: Duration::from_secs(1),
+            policy: SendPolicy::default(),
+        }
+    }
+}
+
+impl Sender {
+    /// One receive-post round; returns how many jobs it received.
+    pub async fn once<Q: Queue, S: IngestStore, P: Platform>(
+        &self,
+        queue: &Q,
+        store: &S,
+        platform: &P,
+        clock: &dyn Clock,
+    ) -> Result<usize, QueueError> {
+        let deliveries = queue.receive(10, self.wait).await?;
+        let records: Vec<OutboxRecord> = deliveries
+            .into_iter()
+            .map(|delivery| OutboxRecord {
+                message_id: delivery.message_id,
+                receipt: delivery.receipt,
+                body: delivery.body,
+                receive_count: delivery.receive_count,
+            })
+            .collect();
+        send_batch(store, platform, queue, &records, clock, &self.policy).await;
+        Ok(records.len())
+    }
+}

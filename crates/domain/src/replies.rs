@@ -1,0 +1,734 @@
+//! Replies: what an agent (or socialcare itself) answers on a ticket, where on the platform it
+//! goes, and getting it posted exactly once.
+//!
+//! A reply is a message on its ticket from the moment it is written (`pending`), and a job on
+//! the outbox queue. The sender moves it to `sending` before it calls the platform and to
+//! `sent` (with the platform's id) after; a worker that finds it `sending` past the lease
+//! knows an earlier attempt died mid-call and does not post again (`unconfirmed`, until the
+//! platform's echo of the post confirms it).
+
+use crate::events::{EventKind, TicketEvent};
+use crate::ids::{MessageId, TicketId};
+use crate::message::{Author, Channel, Direction, Message, NormalizedMessage, Source};
+use crate::ports::{CommitError, IngestStore, StoreError};
+use crate::ticket::{Ticket, TicketDetail};
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use std::future::Future;
+
+/// Where a reply is posted, chosen when it is written.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Target {
+    /// In the public thread, answering the platform message `to` (a tweet, a post or comment).
+    Public { to: String },
+    /// A direct message to the platform user `to`. Meta delivers one only within 24 hours of
+    /// the customer's last message: until `window_ends`.
+    Direct {
+        to: String,
+        window_ends: Option<DateTime<Utc>>,
+    },
+    /// Facebook and Instagram: a private reply to the comment `comment_id`, which opens a
+    /// conversation with its author (once per comment, within 7 days).
+    PrivateReply { comment_id: String },
+    /// An integrator's system: the reply is POSTed to this URL, signed.
+    Callback { url: String },
+}
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryState {
+    /// Written and queued; not posted yet (or waiting to try again).
+    Pending,
+    /// A worker is posting it.
+    Sending,
+    /// The platform accepted it: `platform_id` is its id there.
+    Sent,
+    /// It will not be posted: `error` says why.
+    Failed,
+    /// An attempt died after calling the platform, which may have posted it; it is not posted
+    /// again. The platform's echo of the post turns it `sent`.
+    Unconfirmed,
+}
+
+/// How a reply is getting to the customer.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivery {
+    pub state: DeliveryState,
+    pub target: Target,
+    /// Written by socialcare (an acknowledgement), not by a person.
+    #[serde(default)]
+    pub automatic: bool,
+    /// Calls made to the platform so far.
+    #[serde(default)]
+    pub attempts: u32,
+    /// When the current call started (`sending`).
+    #[serde(default)]
+    pub attempt_started_at: Option<DateTime<Utc>>,
+    pub platform_id: Option<String>,
+    pub sent_at: Option<DateTime<Utc>>,
+    /// Why it failed, or the last reason it is still waiting (the platform's words).
+    pub error: Option<String>,
+}
+
+impl Delivery {
+    pub fn pending(target: Target, automatic: bool) -> Self {
+        Self {
+            state: DeliveryState::Pending,
+            target,
+            automatic,
+            attempts: 0,
+            attempt_started_at: None,
+            platform_id: None,
+            sent_at: None,
+            error: None,
+        }
+    }
+}
+
+/// Where the agent wants the reply to go.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReplyChannel {
+    /// In the public thread the customer wrote in.
+    Public,
+    /// A direct message (on Facebook and Instagram, a private reply to their comment when
+    /// they have not written privately).
+    Private,
+    /// Public to a first public contact, private afterwards.
+    #[default]
+    Auto,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RouteError {
+    #[error("the ticket has no message from the customer to answer")]
+    NothingToAnswer,
+    #[error("the customer wrote only privately; there is no public thread to answer in")]
+    NoPublicThread,
+    #[error(
+        "the 24-hour messaging window closed at {0}; the platform refuses messages until the customer writes again"
+    )]
+    WindowClosed(DateTime<Utc>),
+    #[error(
+        "the customer has not written privately and their comment can no longer get a private reply"
+    )]
+    NoPrivateRoute,
+    #[error("the customer's messages carry no callback_url to post the reply to")]
+    NoCallback,
+}
+
+/// How long Meta lets a page answer a customer's private message.
+pub fn messaging_window() -> Duration {
+    Duration::hours(24)
+}
+
+/// How long Meta lets a page send a private reply to a comment.
+fn private_reply_window() -> Duration {
+    Duration::days(7)
+}
+
+/// Where a reply on this ticket goes, given what the customer wrote and where.
+pub fn route(
+    detail: &TicketDetail,
+    channel: ReplyChannel,
+    now: DateTime<Utc>,
+) -> Result<(Target, Channel), RouteError> {
+    let from_customer = |m: &&Message| m.body.direction == Direction::Inbound;
+    let latest = detail
+        .messages
+        .iter()
+        .rev()
+        .find(from_customer)
+        .ok_or(RouteError::NothingToAnswer)?;
+    if detail.ticket.source == Source::Integration {
+        let url = detail
+            .messages
+            .iter()
+            .rev()
+            .filter(from_customer)
+            .find_map(|m| m.body.callback_url.clone())
+            .ok_or(RouteError::NoCallback)?;
+        return Ok((Target::Callback { url }, latest.body.channel));
+    }
+    let public = || {
+        detail
+            .messages
+            .iter()
+            .rev()
+            .filter(from_customer)
+            .find(|m| m.body.channel == Channel::Public && m.removed_at.is_none())
+            .map(|m| Target::Public {
+                to: m.body.external_id.clone(),
+            })
+            .ok_or(RouteError::NoPublicThread)
+    };
+    let channel = match channel {
+        ReplyChannel::Public => Channel::Public,
+        ReplyChannel::Private => Channel::Private,
+        ReplyChannel::Auto => {
+            let answered_publicly = detail.messages.iter().any(|m| {
+                m.body.direction == Direction::Outbound && m.body.channel == Channel::Public
+            });
+            match latest.body.channel == Channel::Public && !answered_publicly {
+                true => Channel::Public,
+                false => Channel::Private,
+            }
+        }
+    };
+    match channel {
+        Channel::Public => Ok((public()?, Channel::Public)),
+        Channel::Private => Ok((private(detail, latest, now)?, Channel::Private)),
+    }
+}
+
+fn private(
+    detail: &TicketDetail,
+    latest: &Message,
+    now: DateTime<Utc>,
+) -> Result<Target, RouteError> {
+    let customer = latest.body.author.id.clone();
+    if detail.ticket.source == Source::X {
+        return Ok(Target::Direct {
+            to: customer,
+            window_ends: None,
+        });
+    }
+    let inbound = || {
+        detail
+            .messages
+            .iter()
+            .rev()
+            .filter(|m| m.body.direction == Direction::Inbound)
+    };
+    if let Some(dm) = inbound().find(|m| m.body.channel == Channel::Private) {
+        let window_ends = dm.body.created_at + messaging_window();
+        if now < window_ends {
+            return Ok(Target::Direct {
+                to: dm.body.author.id.clone(),
+                window_ends: Some(window_ends),
+            });
+        }
+        return Err(RouteError::WindowClosed(window_ends));
+    }
+    // A comment gets one private reply; a second goes to the customer's next comment.
+    let replied: Vec<&str> = detail
+        .messages
+        .iter()
+        .filter_map(|m| match m.delivery.as_ref().map(|d| &d.target) {
+            Some(Target::PrivateReply { comment_id }) => Some(comment_id.as_str()),
+            _ => None,
+        })
+        .collect();
+    inbound()
+        .find(|m| {
+            m.body.channel == Channel::Public
+                && !replied.contains(&m.body.external_id.as_str())
+                && now - m.body.created_at < private_reply_window()
+        })
+        .map(|m| Target::PrivateReply {
+            comment_id: m.body.external_id.clone(),
+        })
+        .ok_or(RouteError::NoPrivateRoute)
+}
+
+/// A new reply on the ticket, pending. `key` makes it unique (a retried request with the same
+/// key is the same reply).
+pub fn compose(
+    detail: &TicketDetail,
+    (target, channel): (Target, Channel),
+    text: String,
+    key: &str,
+    automatic: bool,
+    now: DateTime<Utc>,
+) -> Message {
+    let ticket = &detail.ticket;
+    let latest = detail
+        .messages
+        .iter()
+        .rev()
+        .find(|m| m.body.direction == Direction::Inbound);
+    let in_reply_to = match &target {
+        Target::Public { to } => Some(to.clone()),
+        Target::PrivateReply { comment_id } => Some(comment_id.clone()),
+        Target::Direct { .. } | Target::Callback { .. } => {
+            latest.map(|m| m.body.external_id.clone())
+        }
+    };
+    let body = NormalizedMessage {
+        source: ticket.source,
+        account: ticket.account.clone(),
+        channel,
+        direction: Direction::Outbound,
+        external_id: reply_external_id(key),
+        in_reply_to,
+        thread_id: latest.and_then(|m| m.body.thread_id.clone()),
+        conversation_id: match channel {
+            Channel::Private => latest.and_then(|m| m.body.conversation_id.clone()),
+            Channel::Public => None,
+        },
+        recipient_id: latest.map(|m| m.body.author.id.clone()),
+        author: Author {
+            id: ticket.account.clone(),
+            name: None,
+            handle: None,
+            email: None,
+            followers: None,
+        },
+        text,
+        attachments: Vec::new(),
+        created_at: now,
+        callback_url: None,
+    };
+    Message {
+        delivery: Some(Delivery::pending(target, automatic)),
+        ..Message::new(ticket.id.clone(), body, now)
+    }
+}
+
+/// The external id of a reply before the platform gives it one.
+pub(crate) fn reply_external_id(key: &str) -> String {
+    format!("socialcare:{key}")
+}
+
+/// What the outbox queue carries: which reply to post.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxJob {
+    pub ticket_id: TicketId,
+    pub message_id: MessageId,
+    /// The reply's dedupe key, by which it is read.
+    pub message_key: String,
+}
+
+impl OutboxJob {
+    pub fn of(reply: &Message) -> Self {
+        Self {
+            ticket_id: reply.ticket_id.clone(),
+            message_id: reply.id.clone(),
+            message_key: reply.body.dedupe_key(),
+        }
+    }
+}
+
+/// Why a platform did not take a post.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PostError {
+    /// Over the rate limit: try again at `retry_at`.
+    #[error("rate limited until {retry_at}: {reason}")]
+    RateLimited {
+        retry_at: DateTime<Utc>,
+        reason: String,
+    },
+    /// Worth trying again later (5xx, connection refused).
+    #[error("{0}")]
+    Transient(String),
+    /// Will never succeed (deleted post, closed window, blocked user, bad credentials).
+    #[error("{0}")]
+    Permanent(String),
+    /// The request went out and no answer came back: it may have been posted.
+    #[error("{0}")]
+    Unknown(String),
+}
+
+/// A platform that posts replies: X, Facebook and Instagram, integrators' callbacks.
+pub trait Platform: Send + Sync {
+    /// Posts `reply` (its text, source, account) to its delivery target and returns the
+    /// platform's id of the post.
+    fn post(&self, reply: &Message) -> impl Future<Output = Result<String, PostError>> + Send;
+}
+
+/// What the outbox consumer does with the job after [`deliver`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// Finished with the reply in this state: delete the job.
+    Done(DeliveryState),
+    /// Keep the job and show it again after this long.
+    RetryIn(std::time::Duration),
+    /// Retries are spent (the reply is marked failed): leave the job for the dead-letter queue.
+    DeadLetter,
+}
+
+/// Timings of [`deliver`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SendPolicy {
+    /// How long a `sending` mark holds before another worker takes the attempt as dead.
+    pub lease: Duration,
+    /// The queue's receive count at which the job goes to the dead-letter queue.
+    pub max_receives: u32,
+    /// The first retry's wait; it doubles each attempt up to `max_backoff`.
+    pub first_backoff: Duration,
+    pub max_backoff: Duration,
+}
+
+impl Default for SendPolicy {
+    fn default() -> Self {
+        Self {
+            lease: Duration::seconds(60),
+            max_receives: 10,
+            first_backoff: Duration::seconds(2),
+            max_backoff: Duration::minutes(15),
+        }
+    }
+}
+
+const ATTEMPTS: u32 = 5;
+
+/// Posts the job's reply unless it is posted, failed or being posted; records the outcome on
+/// the reply. `receive_count` is the queue's count for this job, this delivery included.
+pub async fn deliver<S: IngestStore, P: Platform>(
+    store: &S,
+    platform: &P,
+    job: &OutboxJob,
+    receive_count: u32,
+    now: DateTime<Utc>,
+    policy: &SendPolicy,
+) -> Result<Step, StoreError> {
+    for _ in 0..ATTEMPTS {
+        let Some(reply) = store.get_message(&job.message_key).await? else {
+            // Nothing to post: the job outlived its reply (or names none).
+            return Ok(Step::Done(DeliveryState::Failed));
+        };
+        let Some(delivery) = reply.delivery.clone() else {
+            return Ok(Step::Done(DeliveryState::Failed));
+        };
+        match delivery.state {
+            DeliveryState::Sent | DeliveryState::Failed | DeliveryState::Unconfirmed => {
+                return Ok(Step::Done(delivery.state));
+            }
+            DeliveryState::Sending => {
+                let started = delivery.attempt_started_at.unwrap_or(now);
+                if now < started + policy.lease {
+                    return Ok(Step::RetryIn(wait_until(started + policy.lease, now)));
+                }
+                // The attempt died. Integrators dedupe by the reply's id, so calling again is
+                // safe; a platform may have posted it and must not get it twice.
+                if !matches!(delivery.target, Target::Callback { .. }) {
+                    let unconfirmed = with_delivery(
+                        &reply,
+                        Delivery {
+                            state: DeliveryState::Unconfirmed,
+                            error: Some(format!(
+                                "the attempt of {started} ended without an answer; the platform may have posted it, so it is not posted again"
+                            )),
+                            ..delivery
+                        },
+                    );
+                    match store
+                        .record_delivery(&unconfirmed, reply.version, None)
+                        .await
+                    {
+                        Ok(()) => return Ok(Step::Done(DeliveryState::Unconfirmed)),
+                        Err(CommitError::Store(e)) => return Err(e),
+                        Err(_) => continue,
+                    }
+                }
+            }
+            DeliveryState::Pending => {}
+        }
+        if let Target::Direct {
+            window_ends: Some(ends),
+            ..
+        } = delivery.target
+            && now >= ends
+        {
+            let failed = with_delivery(
+                &reply,
+                Delivery {
+                    state: DeliveryState::Failed,
+                    error: Some(RouteError::WindowClosed(ends).to_string()),
+                    ..delivery
+                },
+            );
+            match store.record_delivery(&failed, reply.version, None).await {
+                Ok(()) => return Ok(Step::Done(DeliveryState::Failed)),
+                Err(CommitError::Store(e)) => return Err(e),
+                Err(_) => continue,
+            }
+        }
+
+        // Claim the attempt; a racing worker's claim makes this one read again.
+        let sending = with_delivery(
+            &reply,
+            Delivery {
+                state: DeliveryState::Sending,
+                attempts: delivery.attempts + 1,
+                attempt_started_at: Some(now),
+                ..delivery.clone()
+            },
+        );
+        match store.record_delivery(&sending, reply.version, None).await {
+            Ok(()) => {}
+            Err(CommitError::Store(e)) => return Err(e),
+            Err(_) => continue,
+        }
+        let result = platform.post(&sending).await;
+        return settle(store, &sending, result, receive_count, now, policy).await;
+    }
+    Ok(Step::RetryIn(std::time::Duration::from_secs(1)))
+}
+
+/// Records what the platform answered.
+async fn settle<S: IngestStore>(
+    store: &S,
+    sending: &Message,
+    result: Result<String, PostError>,
+    receive_count: u32,
+    now: DateTime<Utc>,
+    policy: &SendPolicy,
+) -> Result<Step, StoreError> {
+    let delivery = sending
+        .delivery
+        .clone()
+        .unwrap_or_else(|| Delivery::pending(Target::Public { to: String::new() }, false));
+    let (next, step, alias) = match result {
+        Ok(platform_id) => {
+            let alias = sending.body.dedupe_key_of(&platform_id);
+            (
+                Delivery {
+                    state: DeliveryState::Sent,
+                    platform_id: Some(platform_id),
+                    sent_at: Some(now),
+                    attempt_started_at: None,
+                    error: None,
+                    ..delivery
+                },
+                Step::Done(DeliveryState::Sent),
+                Some(alias),
+            )
+        }
+        Err(PostError::Permanent(reason)) => (
+            Delivery {
+                state: DeliveryState::Failed,
+                attempt_started_at: None,
+                error: Some(reason),
+                ..delivery
+            },
+            Step::Done(DeliveryState::Failed),
+            None,
+        ),
+        Err(PostError::Unknown(reason)) if !matches!(delivery.target, Target::Callback { .. }) => (
+            Delivery {
+                state: DeliveryState::Unconfirmed,
+                attempt_started_at: None,
+                error: Some(format!(
+                    "no answer from the platform ({reason}); it may have posted it, so it is not posted again"
+                )),
+                ..delivery
+            },
+            Step::Done(DeliveryState::Unconfirmed),
+            None,
+        ),
+        Err(error) if receive_count >= policy.max_receives => (
+            Delivery {
+                state: DeliveryState::Failed,
+                attempt_started_at: None,
+                error: Some(format!(
+                    "gave up after {} attempts, moved to the dead-letter queue; last error: {error}",
+                    delivery.attempts
+                )),
+                ..delivery
+            },
+            Step::DeadLetter,
+            None,
+        ),
+        Err(error) => {
+            let wait = match &error {
+                PostError::RateLimited { retry_at, .. } => wait_until(*retry_at, now),
+                _ => backoff(delivery.attempts, policy),
+            };
+            (
+                Delivery {
+                    state: DeliveryState::Pending,
+                    attempt_started_at: None,
+                    error: Some(error.to_string()),
+                    ..delivery
+                },
+                Step::RetryIn(wait),
+                None,
+            )
+        }
+    };
+    let settled = with_delivery(sending, next);
+    match store
+        .record_delivery(&settled, sending.version, alias.as_deref())
+        .await
+    {
+        Ok(()) => Ok(step),
+        // The echo of the post came first and confirmed it already.
+        Err(CommitError::Conflict) | Err(CommitError::Duplicate) => {
+            match store.get_message(&sending.body.dedupe_key()).await? {
+                Some(now_stored) => Ok(Step::Done(
+                    now_stored
+                        .delivery
+                        .map(|d| d.state)
+                        .unwrap_or(DeliveryState::Sent),
+                )),
+                None => Ok(step),
+            }
+        }
+        Err(CommitError::Store(e)) => Err(e),
+    }
+}
+
+fn with_delivery(reply: &Message, delivery: Delivery) -> Message {
+    Message {
+        delivery: Some(delivery),
+        version: reply.version + 1,
+        ..reply.clone()
+    }
+}
+
+/// How long until `at`, at least a second and at most the 12 hours a queue can hide a message.
+fn wait_until(at: DateTime<Utc>, now: DateTime<Utc>) -> std::time::Duration {
+    let seconds = (at - now).num_seconds().clamp(1, 12 * 3600);
+    std::time::Duration::from_secs(seconds as u64)
+}
+
+fn backoff(attempts: u32, policy: &SendPolicy) -> std::time::Duration {
+    let doublings = attempts.saturating_sub(1).min(20);
+    let wait = policy.first_backoff * 2_i32.pow(doublings);
+    let wait = wait.min(policy.max_backoff);
+    std::time::Duration::from_secs(wait.num_seconds().max(1) as u64)
+}
+
+/// Whether `echo`, a brand message a platform delivered, is the post of `reply`: platforms send
+/// the brand's own posts back, and the echo may come before the sender recorded the post.
+pub fn is_echo_of(reply: &Message, echo: &NormalizedMessage) -> bool {
+    let Some(delivery) = &reply.delivery else {
+        return false;
+    };
+    matches!(
+        delivery.state,
+        DeliveryState::Pending | DeliveryState::Sending | DeliveryState::Unconfirmed
+    ) && echo.direction == Direction::Outbound
+        && reply.body.source == echo.source
+        && reply.body.account == echo.account
+        && reply.body.channel == echo.channel
+        && words(&reply.body.text) == words(&echo.text)
+}
+
+/// The words of a post as platforms rewrite it: X puts the handles answered in front of a
+/// reply and shortens links, so leading mentions and links do not count.
+fn words(text: &str) -> Vec<&str> {
+    text.split_whitespace()
+        .skip_while(|word| word.starts_with('@'))
+        .filter(|word| !word.starts_with("http://") && !word.starts_with("https://"))
+        .collect()
+}
+
+/// The reply with the platform's echo as its proof of posting.
+pub fn confirmed_by_echo(reply: &Message, echo: &NormalizedMessage) -> Message {
+    let delivery = reply.delivery.clone().map(|d| Delivery {
+        state: DeliveryState::Sent,
+        platform_id: Some(echo.external_id.clone()),
+        sent_at: Some(echo.created_at),
+        attempt_started_at: None,
+        error: None,
+        ..d
+    });
+    Message {
+        delivery,
+        version: reply.version + 1,
+        ..reply.clone()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReplyError {
+    #[error("no ticket {0}")]
+    NotFound(TicketId),
+    #[error(transparent)]
+    Route(#[from] RouteError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the ticket kept changing; try again")]
+    Contention,
+}
+
+/// What an agent asks to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplyRequest {
+    pub text: String,
+    pub channel: ReplyChannel,
+    /// Makes the reply unique: the same key again is the same reply, not a second one.
+    pub key: String,
+    pub author: crate::events::Actor,
+    /// Written by socialcare rather than a person: not the ticket's first response.
+    pub automatic: bool,
+}
+
+/// Writes a reply on the ticket, pending, and returns it (the one already written when the
+/// request's key was seen before). Queuing it is the caller's next step.
+pub async fn write_reply<S>(
+    store: &S,
+    ticket_id: &TicketId,
+    request: &ReplyRequest,
+    now: DateTime<Utc>,
+) -> Result<Message, ReplyError>
+where
+    S: IngestStore + crate::ports::TicketReads + crate::ports::TicketCommands,
+{
+    for _ in 0..ATTEMPTS {
+        let detail = store
+            .ticket_detail(ticket_id)
+            .await?
+            .ok_or_else(|| ReplyError::NotFound(ticket_id.clone()))?;
+        let key = scoped_reply_key(&detail, &request.key);
+        if let Some(written) = store.get_message(&key).await? {
+            return Ok(written);
+        }
+        let routed = route(&detail, request.channel, now)?;
+        let reply = compose(
+            &detail,
+            routed,
+            request.text.clone(),
+            &request.key,
+            request.automatic,
+            now,
+        );
+        let ticket = &detail.ticket;
+        let answered = Ticket {
+            last_message_at: ticket.last_message_at.max(now),
+            message_count: ticket.message_count + 1,
+            first_response_at: match request.automatic {
+                true => ticket.first_response_at,
+                false => Some(ticket.first_response_at.map_or(now, |at| at.min(now))),
+            },
+            version: ticket.version + 1,
+            ..ticket.clone()
+        };
+        let event = TicketEvent::new(
+            ticket.id.clone(),
+            now,
+            request.author.clone(),
+            EventKind::MessageAdded {
+                message_id: reply.id.clone(),
+                direction: Direction::Outbound,
+            },
+            &format!("message:{}", reply.id),
+        );
+        match store
+            .add_reply(&reply, &answered, ticket.version, &event)
+            .await
+        {
+            Ok(()) => return Ok(reply),
+            Err(CommitError::Store(e)) => return Err(e.into()),
+            // A racing retry of the same request, or a change to the ticket: read again.
+            Err(CommitError::Duplicate) | Err(CommitError::Conflict) => continue,
+        }
+    }
+    Err(ReplyError::Contention)
+}
+
+/// The dedupe key a reply written with `key` has on this ticket.
+fn scoped_reply_key(detail: &TicketDetail, key: &str) -> String {
+    crate::message::scoped_key(
+        detail.ticket.source,
+        &detail.ticket.account,
+        &reply_external_id(key),
+    )
+}

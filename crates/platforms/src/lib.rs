@@ -1,0 +1,260 @@
+//! Posting replies to the platforms: the X API v2, the Graph API (Facebook pages and Instagram
+//! accounts), and integrators' signed callbacks. [`HttpPlatform`] implements the domain's
+//! [`Platform`] port.
+
+mod callback;
+pub mod credentials;
+mod meta;
+mod x;
+
+pub use credentials::{
+    ConfigError, Credentials, MetaCredentials, MetaPage, XAccount, XCredentials,
+};
+
+use chrono::{DateTime, Utc};
+use socialcare_domain::message::{Message, Source};
+use socialcare_domain::replies::{Platform, PostError, Target};
+use std::time::Duration;
+
+/// How long one call to a platform may take, connecting and reading the answer included.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Where the platforms' APIs are: configurable so tests and local runs can point them at a
+/// fake.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoints {
+    /// The X API, without a trailing slash.
+    pub x_api: String,
+    /// The Graph API, without a trailing slash or version.
+    pub meta_graph: String,
+    /// The Graph API version every call names, e.g. `v21.0`.
+    pub meta_version: String,
+}
+
+impl Default for Endpoints {
+    fn default() -> Self {
+        Self {
+            x_api: "https://api.x.com".into(),
+            meta_graph: "https://graph.facebook.com".into(),
+            meta_version: "v21.0".into(),
+        }
+    }
+}
+
+impl Endpoints {
+    /// The defaults, overridden by `X_API_BASE_URL`, `META_GRAPH_BASE_URL` and
+    /// `META_GRAPH_VERSION` when they are set and not empty.
+    pub fn from_env() -> Self {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let defaults = Self::default();
+        Self {
+            x_api: var("X_API_BASE_URL").unwrap_or(defaults.x_api),
+            meta_graph: var("META_GRAPH_BASE_URL").unwrap_or(defaults.meta_graph),
+            meta_version: var("META_GRAPH_VERSION").unwrap_or(defaults.meta_version),
+        }
+    }
+}
+
+/// Posts replies over HTTPS with the brands' credentials.
+pub struct HttpPlatform {
+    client: reqwest::Client,
+    credentials: Credentials,
+    integration_secret: Vec<u8>,
+    endpoints: Endpoints,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for HttpPlatform {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpPlatform")
+            .field("credentials", &self.credentials)
+            .field("integration_secret", &"<redacted>")
+            .field("endpoints", &self.endpoints)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+impl HttpPlatform {
+    /// `integration_secret` signs the callbacks to integrators; `timeout` bounds each call.
+    pub fn new(
+        credentials: Credentials,
+        integration_secret: Vec<u8>,
+        endpoints: Endpoints,
+        timeout: Duration,
+    ) -> Result<Self, ConfigError> {
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            // A connection that cannot be made in half the time fails as a connect error:
+            // nothing was sent, so the reply is safe to post again.
+            .connect_timeout(timeout / 2)
+            // A redirected POST turns into a GET and loses the reply; none of these APIs
+            // redirects, so one is reported instead.
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("socialcare/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ConfigError::HttpClient(describe(e)))?;
+        let trim = |url: String| url.trim_end_matches('/').to_string();
+        let endpoints = Endpoints {
+            x_api: trim(endpoints.x_api),
+            meta_graph: trim(endpoints.meta_graph),
+            meta_version: endpoints.meta_version.trim_matches('/').to_string(),
+        };
+        Ok(Self {
+            client,
+            credentials,
+            integration_secret,
+            endpoints,
+            timeout,
+        })
+    }
+}
+
+impl Platform for HttpPlatform {
+    async fn post(&self, reply: &Message) -> Result<String, PostError> {
+        let Some(delivery) = &reply.delivery else {
+            return Err(PostError::Permanent("not a reply".into()));
+        };
+        let target = &delivery.target;
+        let source = reply.body.source;
+        let account = &reply.body.account;
+        let message_id = reply.id.as_str();
+        let kind = target_kind(target);
+        tracing::debug!(%source, account, message_id, kind, "posting a reply");
+        let result = match (source, target) {
+            (Source::X, Target::Public { .. } | Target::Direct { .. }) => {
+                x::post(self, reply, target).await
+            }
+            (Source::Facebook | Source::Instagram, Target::Callback { .. }) => {
+                Err(PostError::Permanent(format!(
+                    "{source} has no callbacks; a reply goes to the post, comment or conversation"
+                )))
+            }
+            (Source::Facebook | Source::Instagram, _) => meta::post(self, reply, target).await,
+            (Source::Integration, Target::Callback { url }) => {
+                callback::post(self, reply, url).await
+            }
+            (Source::X, Target::PrivateReply { .. }) => Err(PostError::Permanent(
+                "X has no private replies to comments; send a direct message instead".into(),
+            )),
+            (Source::X, Target::Callback { .. }) => Err(PostError::Permanent(
+                "X has no callbacks; a reply goes to a tweet or a direct message".into(),
+            )),
+            (Source::Integration, _) => Err(PostError::Permanent(format!(
+                "an integration's reply goes to its callback URL, not to a {kind} target"
+            ))),
+        };
+        if let Err(error) = &result {
+            tracing::warn!(%source, account, message_id, kind, %error, "the reply was not posted");
+        }
+        result
+    }
+}
+
+fn target_kind(target: &Target) -> &'static str {
+    match target {
+        Target::Public { .. } => "public",
+        Target::Direct { .. } => "direct",
+        Target::PrivateReply { .. } => "private_reply",
+        Target::Callback { .. } => "callback",
+    }
+}
+
+/// What an answer was: its status, headers and body (empty if it could not be read).
+struct Answer {
+    status: reqwest::StatusCode,
+    headers: reqwest::header::HeaderMap,
+    body: Vec<u8>,
+}
+
+impl Answer {
+    fn json(&self) -> Option<serde_json::Value> {
+        serde_json::from_slice(&self.body).ok()
+    }
+
+    /// Up to 200 characters of the body, for error messages.
+    fn excerpt(&self) -> String {
+        String::from_utf8_lossy(&self.body)
+            .chars()
+            .take(200)
+            .collect()
+    }
+}
+
+/// Sends the request and reads the whole answer. A failure before anything was sent is
+/// `Transient` (or `Permanent` for a request that cannot be built); one after is `Unknown`,
+/// since the platform may have posted.
+async fn send(
+    platform: &HttpPlatform,
+    name: &str,
+    request: reqwest::RequestBuilder,
+) -> Result<Answer, PostError> {
+    let response = request.send().await.map_err(|e| {
+        if e.is_builder() {
+            PostError::Permanent(format!(
+                "could not make the request to {name}: {}",
+                describe(e)
+            ))
+        } else if e.is_connect() {
+            PostError::Transient(format!("could not reach {name}: {}", describe(e)))
+        } else if e.is_timeout() {
+            PostError::Unknown(format!(
+                "{name} did not answer within {:?}",
+                platform.timeout
+            ))
+        } else {
+            PostError::Unknown(format!("{name} did not answer: {}", describe(e)))
+        }
+    })?;
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = match response.bytes().await {
+        Ok(body) => body.to_vec(),
+        // It was posted, or not, as the status says; its id is lost with the body.
+        Err(e) if status.is_success() => {
+            return Err(PostError::Unknown(format!(
+                "{name} answered {status} but the answer could not be read: {}",
+                describe(e)
+            )));
+        }
+        Err(_) => Vec::new(),
+    };
+    Ok(Answer {
+        status,
+        headers,
+        body,
+    })
+}
+
+/// The error and its causes, without the URL (Graph API URLs carry the access token).
+fn describe(error: reqwest::Error) -> String {
+    let error = error.without_url();
+    let mut text = error.to_string();
+    let mut cause = std::error::Error::source(&error);
+    while let Some(inner) = cause {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        cause = inner.source();
+    }
+    text
+}
+
+/// An id that goes into a URL path: platform ids are letters, digits, `_` and `-`, and
+/// anything else could change which endpoint is called.
+fn path_id<'a>(what: &str, id: &'a str) -> Result<&'a str, PostError> {
+    let valid = !id.is_empty()
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    match valid {
+        true => Ok(id),
+        false => Err(PostError::Permanent(format!(
+            "{what} {id:?} is not a valid id"
+        ))),
+    }
+}
+
+/// `now + seconds`; a wait beyond a day (or before now) is not believed.
+fn after(now: DateTime<Utc>, seconds: i64) -> DateTime<Utc> {
+    now + chrono::Duration::seconds(seconds.clamp(0, 86_400))
+}

@@ -1,0 +1,144 @@
+//! The X API v2: a public reply is a tweet answering the customer's tweet, a private one a
+//! direct message. Calls are made as the brand's account (OAuth 1.0a user context).
+
+use crate::{Answer, HttpPlatform, after, path_id, send};
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use socialcare_domain::message::Message;
+use socialcare_domain::replies::{PostError, Target};
+
+/// How long to wait when X is over its limit and does not say until when: its windows are 15
+/// minutes long.
+const DEFAULT_WAIT_SECONDS: i64 = 15 * 60;
+
+pub(crate) async fn post(
+    platform: &HttpPlatform,
+    reply: &Message,
+    target: &Target,
+) -> Result<String, PostError> {
+    let account = &reply.body.account;
+    let Some((app, user)) = platform.credentials.x_account(account) else {
+        return Err(PostError::Permanent(format!(
+            "no X credentials for account {account}; add them to the platform credentials"
+        )));
+    };
+    let base = &platform.endpoints.x_api;
+    if base.contains(['?', '#']) {
+        // The signature covers the URL without its query; a query here would be signed wrong.
+        return Err(PostError::Permanent(
+            "the X API base URL must not have a query or fragment".into(),
+        ));
+    }
+    let text = &reply.body.text;
+    let (url, body, id_field) = match target {
+        Target::Public { to } => (
+            format!("{base}/2/tweets"),
+            json!({ "text": text, "reply": { "in_reply_to_tweet_id": to } }),
+            "id",
+        ),
+        Target::Direct { to, .. } => (
+            format!(
+                "{base}/2/dm_conversations/with/{}/messages",
+                path_id("the X user", to)?
+            ),
+            json!({ "text": text }),
+            "dm_event_id",
+        ),
+        Target::PrivateReply { .. } | Target::Callback { .. } => {
+            return Err(PostError::Permanent(
+                "X takes public replies and direct messages only".into(),
+            ));
+        }
+    };
+    // A JSON body is not signed: only the oauth_* parameters and the query (none here) are.
+    let token = oauth1_request::Token::from_parts(
+        app.consumer_key.as_str(),
+        app.consumer_secret.as_str(),
+        user.access_token.as_str(),
+        user.access_token_secret.as_str(),
+    );
+    let authorization = oauth1_request::Builder::with_token(token, oauth1_request::HMAC_SHA1)
+        .version(true)
+        .post(&url, &());
+    let request = platform
+        .client
+        .post(&url)
+        .header(reqwest::header::AUTHORIZATION, authorization)
+        .json(&body);
+    let answer = send(platform, "X", request).await?;
+    outcome(&answer, id_field, Utc::now())
+}
+
+fn outcome(answer: &Answer, id_field: &str, now: DateTime<Utc>) -> Result<String, PostError> {
+    let status = answer.status;
+    let json = answer.json();
+    if status.is_success() {
+        return json
+            .as_ref()
+            .and_then(|json| json.pointer(&format!("/data/{id_field}")))
+            .and_then(Value::as_str)
+            .filter(|id| !id.is_empty())
+            .map(str::to_string)
+            // Posted, most likely, but without its id: the echo of the post will confirm it.
+            .ok_or_else(|| {
+                PostError::Unknown(format!(
+                    "X answered {status} without the post's {id_field}: {}",
+                    answer.excerpt()
+                ))
+            });
+    }
+    let message = json
+        .as_ref()
+        .and_then(problem)
+        .unwrap_or_else(|| answer.excerpt());
+    let code = status.as_u16();
+    match code {
+        429 => Err(PostError::RateLimited {
+            retry_at: retry_at(answer, now),
+            reason: format!("X rate limit (429): {message}"),
+        }),
+        408 | 500..=599 => Err(PostError::Transient(format!(
+            "X failed ({code}): {message}"
+        ))),
+        _ => Err(PostError::Permanent(format!(
+            "X refused the post ({code}): {message}"
+        ))),
+    }
+}
+
+/// The words of an error: a v2 problem (`detail`, else `title`) or a v1.1-style `errors` list.
+fn problem(json: &Value) -> Option<String> {
+    ["/detail", "/title", "/errors/0/message"]
+        .iter()
+        .find_map(|pointer| json.pointer(pointer)?.as_str())
+        .filter(|text| !text.is_empty())
+        .map(str::to_string)
+}
+
+/// When the limit resets: the 15-minute window's reset, or the daily one when that is what
+/// ran out, whichever is later.
+fn retry_at(answer: &Answer, now: DateTime<Utc>) -> DateTime<Utc> {
+    let header = |name: &str| {
+        answer
+            .headers
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .map(str::trim)
+    };
+    let reset = |name: &str| {
+        header(name)
+            .and_then(|value| value.parse::<i64>().ok())
+            .and_then(|seconds| DateTime::from_timestamp(seconds, 0))
+    };
+    let mut resets = vec![reset("x-rate-limit-reset")];
+    for daily in ["x-user-limit-24hour", "x-app-limit-24hour"] {
+        if header(&format!("{daily}-remaining")) == Some("0") {
+            resets.push(reset(&format!("{daily}-reset")));
+        }
+    }
+    resets
+        .into_iter()
+        .flatten()
+        .max()
+        .unwrap_or_else(|| after(now, DEFAULT_WAIT_SECONDS))
+}

@@ -1,0 +1,16 @@
+//! The replies contract (writing, posting once, echoes, acknowledgements), run against both
+//! store adapters.
+
+mod sqlite {
+    use socialcare_sqlite::{Database, SqliteStore};
+    socialcare_tests::replies_contract!(async { SqliteStore::new(Database::in_memory().unwrap()) });
+}
+
+mod dynamodb {
+    use socialcare_aws::DynamoStore;
+    use socialcare_tests::emulator;
+    socialcare_tests::replies_contract!(async {
+        let stack = emulator::deploy().await;
+        DynamoStore::new(stack.dynamodb(), stack.table.clone())
+    });
+}
