@@ -74,6 +74,14 @@ platform = "instagram"
 id = "0"
 "#;
 
+/// The same accounts with automatic acknowledgements off, for tests that count messages.
+pub fn fixture_accounts_without_acknowledgements() -> String {
+    FIXTURE_ACCOUNTS.replace(
+        "\n\n[[accounts]]",
+        "\n[accounts.acknowledgement]\nenabled = false\n\n[[accounts]]",
+    ) + "[accounts.acknowledgement]\nenabled = false\n"
+}
+
 /// A queued inbound event of the integration `crm`, as the webhook would enqueue it.
 pub fn inbound(id: &str, customer: &str, text: &str, at: DateTime<Utc>) -> InboundEvent {
     InboundEvent {

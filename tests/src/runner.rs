@@ -29,6 +29,18 @@ impl Driver {
         api_key: &str,
         config: Option<std::path::PathBuf>,
     ) -> Self {
+        Self::start_with_files(data, aws, secret, api_key, config, None).await
+    }
+
+    /// The same, also posting replies with the credentials of a platform credentials file.
+    pub async fn start_with_files(
+        data: &std::path::Path,
+        aws: bool,
+        secret: &str,
+        api_key: &str,
+        config: Option<std::path::PathBuf>,
+        platform_credentials: Option<std::path::PathBuf>,
+    ) -> Self {
         // The runner reads its credentials from the environment, as a user would set them.
         // SAFETY: set before anything else in this test process reads the environment.
         unsafe {
@@ -41,6 +53,7 @@ impl Driver {
             aws,
             backend: "sqlite".into(),
             config,
+            platform_credentials,
         };
         let running = socialcare_local::start(settings)
             .await

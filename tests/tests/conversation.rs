@@ -93,7 +93,8 @@ async fn the_story_of_one_customer() {
     let config = data.path().join("socialcare.toml");
     std::fs::write(
         &config,
-        format!("[[accounts]]\nplatform = \"x\"\nid = \"{BRAND}\"\n\n[[teams]]\nname = \"support\"\nmembers = [\"sally\", \"tim\"]\n"),
+        // Acknowledgements off: this story counts the customer's and the agents' messages.
+        format!("[[accounts]]\nplatform = \"x\"\nid = \"{BRAND}\"\n[accounts.acknowledgement]\nenabled = false\n\n[[teams]]\nname = \"support\"\nmembers = [\"sally\", \"tim\"]\n"),
     )
     .unwrap();
     // SAFETY: set before the runner reads the environment; this test process runs one test.

@@ -11,7 +11,9 @@ use socialcare_app::webhook::{WebhookState, routes};
 use socialcare_domain::QueuedEvent;
 use socialcare_domain::ports::{FixedClock, Queue};
 use socialcare_sqlite::{Database, SqliteQueue};
-use socialcare_tests::events::{FIXTURE_ACCOUNTS, meta_signature, x_signature};
+use socialcare_tests::events::{
+    FIXTURE_ACCOUNTS, fixture_accounts_without_acknowledgements, meta_signature, x_signature,
+};
 use socialcare_tests::http::call;
 use socialcare_tests::runner::Driver;
 use std::collections::BTreeSet;
@@ -395,6 +397,7 @@ async fn every_fixture_three_times_interleaved_is_stored_once_on_aws() {
     unsafe {
         std::env::set_var("TABLE_NAME", &stack.table);
         std::env::set_var("INBOUND_QUEUE_URL", &stack.inbound_queue_url);
+        std::env::set_var("OUTBOX_QUEUE_URL", &stack.outbox_queue_url);
     }
     every_fixture_three_times_interleaved_is_stored_once(true).await;
 }
@@ -402,7 +405,7 @@ async fn every_fixture_three_times_interleaved_is_stored_once_on_aws() {
 async fn every_fixture_three_times_interleaved_is_stored_once(aws: bool) {
     let data = tempfile::tempdir().unwrap();
     let config = data.path().join("socialcare.toml");
-    std::fs::write(&config, FIXTURE_ACCOUNTS).unwrap();
+    std::fs::write(&config, fixture_accounts_without_acknowledgements()).unwrap();
     // SAFETY: set before the runner reads the environment; this test process runs one test.
     unsafe {
         std::env::set_var("X_CONSUMER_SECRET", X_SECRET);

@@ -582,9 +582,11 @@ fn with_delivery(reply: &Message, delivery: Delivery) -> Message {
     }
 }
 
-/// How long until `at`, at least a second and at most the 12 hours a queue can hide a message.
+/// How long until `at` in whole seconds rounded up (queues hide messages by the second, and
+/// early is too early), at least one and at most the 12 hours a queue can hide a message.
 fn wait_until(at: DateTime<Utc>, now: DateTime<Utc>) -> std::time::Duration {
-    let seconds = (at - now).num_seconds().clamp(1, 12 * 3600);
+    let milliseconds = (at - now).num_milliseconds();
+    let seconds = (milliseconds + 999).div_euclid(1000).clamp(1, 12 * 3600);
     std::time::Duration::from_secs(seconds as u64)
 }
 

@@ -1,4 +1,4 @@
-//! `socialcare-local`: the webhook and API handlers and the ingest consumer in one process,
+//! `socialcare-local`: the webhook and API handlers, the ingest consumer and the sender in one process,
 //! on the embedded SQLite store (default) or on DynamoDB and SQS (`--aws`).
 
 mod credentials;
@@ -23,7 +23,12 @@ pub struct Settings {
     /// accepted and dropped as for unknown accounts.
     #[arg(long, env = "SOCIALCARE_CONFIG")]
     pub config: Option<PathBuf>,
-    /// Use DynamoDB and SQS (TABLE_NAME, INBOUND_QUEUE_URL; AWS_ENDPOINT_URL for an emulator).
+    /// Credentials to post replies with (TOML; see the README). Without them, replies to X and
+    /// Meta fail with a reason on the ticket; integrators' callbacks work without.
+    #[arg(long, env = "SOCIALCARE_PLATFORM_CREDENTIALS")]
+    pub platform_credentials: Option<PathBuf>,
+    /// Use DynamoDB and SQS (TABLE_NAME, INBOUND_QUEUE_URL, OUTBOX_QUEUE_URL; AWS_ENDPOINT_URL
+    /// for an emulator).
     #[arg(long)]
     pub aws: bool,
     /// `sqlite` (default) or `aws`; the same as --aws.

@@ -1,16 +1,18 @@
-//! Wires the handlers to a backend and runs them: the HTTP server and the ingest consumer.
+//! Wires the handlers to a backend and runs them: the HTTP server, the ingest consumer and the
+//! sender.
 
 use crate::Settings;
 use crate::credentials;
 use crate::credentials::Credentials;
 use anyhow::Context;
-use socialcare_app::accounts::{Accounts, parse_teams};
+use socialcare_app::accounts::{Accounts, parse_rules};
 use socialcare_app::api::{self, ApiState};
 use socialcare_app::ingest::Consumer;
+use socialcare_app::outbox::{Outbox, Sender};
 use socialcare_app::webhook::{self, WebhookState};
 use socialcare_aws::{DynamoStore, SqsQueue};
 use socialcare_domain::ports::{Queue, SystemClock};
-use socialcare_domain::threading::Rules;
+use socialcare_platforms::{DEFAULT_TIMEOUT, Endpoints, HttpPlatform};
 use socialcare_sqlite::{Database, SqliteQueue, SqliteStore};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -22,14 +24,17 @@ pub struct Running {
     /// Where it listens, the credentials when generated, and a ready-to-paste signed request.
     pub banner: String,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
-    consumer: tokio::task::JoinHandle<()>,
+    /// The ingest consumer and the sender.
+    workers: Vec<tokio::task::JoinHandle<()>>,
     stop: tokio::sync::oneshot::Sender<()>,
 }
 
 impl Running {
     pub async fn stop(self) -> anyhow::Result<()> {
         let _ = self.stop.send(());
-        self.consumer.abort();
+        for worker in &self.workers {
+            worker.abort();
+        }
         self.server.await??;
         Ok(())
     }
@@ -55,7 +60,8 @@ async fn on_sqlite(settings: &Settings, credentials: Credentials) -> anyhow::Res
         credentials,
         &backend,
         SqliteStore::new(db.clone()),
-        SqliteQueue::inbound(db),
+        SqliteQueue::inbound(db.clone()),
+        SqliteQueue::outbox(db),
     )
     .await
 }
@@ -64,13 +70,16 @@ async fn on_aws(settings: &Settings, credentials: Credentials) -> anyhow::Result
     let config = socialcare_aws::load_config().await;
     let table = std::env::var("TABLE_NAME").context("--aws needs TABLE_NAME")?;
     let queue_url = std::env::var("INBOUND_QUEUE_URL").context("--aws needs INBOUND_QUEUE_URL")?;
-    let backend = format!("DynamoDB table {table}, SQS queue {queue_url}");
+    let outbox_url = std::env::var("OUTBOX_QUEUE_URL").context("--aws needs OUTBOX_QUEUE_URL")?;
+    let backend = format!("DynamoDB table {table}, SQS queues {queue_url} and {outbox_url}");
+    let sqs = aws_sdk_sqs::Client::new(&config);
     serve(
         settings,
         credentials,
         &backend,
         DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), table),
-        SqsQueue::new(aws_sdk_sqs::Client::new(&config), queue_url),
+        SqsQueue::new(sqs.clone(), queue_url),
+        SqsQueue::new(sqs, outbox_url),
     )
     .await
 }
@@ -81,6 +90,7 @@ async fn serve<S, Q>(
     backend: &str,
     store: S,
     inbound: Q,
+    outbox: Q,
 ) -> anyhow::Result<Running>
 where
     S: api::Store + Clone + 'static,
@@ -93,7 +103,21 @@ where
         None => String::new(),
     };
     let accounts = Accounts::parse(&config).map_err(anyhow::Error::msg)?;
-    let teams = parse_teams(&config).map_err(anyhow::Error::msg)?;
+    let rules = parse_rules(&config).map_err(anyhow::Error::msg)?;
+    let platform_credentials = match &settings.platform_credentials {
+        Some(path) => socialcare_platforms::Credentials::parse(
+            &std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?,
+        )
+        .with_context(|| format!("platform credentials {}", path.display()))?,
+        None => Default::default(),
+    };
+    let platform = HttpPlatform::new(
+        platform_credentials,
+        credentials.integration_secret.clone().into_bytes(),
+        Endpoints::from_env(),
+        DEFAULT_TIMEOUT,
+    )?;
     let webhooks = webhook::routes(Arc::new(WebhookState {
         x_consumer_secret: secret("X_CONSUMER_SECRET").map(String::into_bytes),
         meta_app_secret: secret("META_APP_SECRET").map(String::into_bytes),
@@ -106,7 +130,9 @@ where
         )
     }));
     let api = api::routes(Arc::new(
-        ApiState::new(store.clone(), &credentials.api_key).with_teams(teams.clone()),
+        ApiState::new(store.clone(), &credentials.api_key)
+            .with_teams(rules.teams.clone())
+            .with_outbox(Outbox::new(outbox.clone())),
     ));
     let app = socialcare_app::error::json_errors(webhooks.merge(api));
 
@@ -116,17 +142,27 @@ where
     let addr = listener.local_addr()?;
     let banner = banner(addr, backend, &credentials);
 
-    let consumer = tokio::spawn(async move {
-        let consumer = Consumer {
-            rules: Rules {
-                teams,
-                ..Rules::default()
-            },
-            ..Consumer::default()
-        };
+    let consumer = Consumer {
+        rules,
+        outbox: Some(Outbox::new(outbox.clone())),
+        ..Consumer::default()
+    };
+    let ingesting = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            loop {
+                if let Err(e) = consumer.once(&inbound, &store).await {
+                    tracing::error!(error = %e, "inbound queue unavailable; retrying");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        })
+    };
+    let sending = tokio::spawn(async move {
+        let sender = Sender::default();
         loop {
-            if let Err(e) = consumer.once(&inbound, &store).await {
-                tracing::error!(error = %e, "inbound queue unavailable; retrying");
+            if let Err(e) = sender.once(&outbox, &store, &platform, &SystemClock).await {
+                tracing::error!(error = %e, "outbox queue unavailable; retrying");
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
         }
@@ -143,7 +179,7 @@ where
         addr,
         banner,
         server,
-        consumer,
+        workers: vec![ingesting, sending],
         stop,
     })
 }

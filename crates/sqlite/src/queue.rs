@@ -87,7 +87,7 @@ impl SqliteQueue {
     }
 
     /// The outbox of replies, as template.yaml declares it on SQS: standard (delays allowed),
-    /// five receives, then its dead-letter queue.
+    /// ten receives, then its dead-letter queue.
     pub fn outbox(db: Database) -> Self {
         Self::new(
             db,
@@ -95,13 +95,13 @@ impl SqliteQueue {
             QueueOptions {
                 fifo: false,
                 visibility_timeout: Duration::from_secs(30),
-                max_receive_count: 5,
+                max_receive_count: 10,
                 dead_letter: Some("outbox-dlq".into()),
             },
         )
     }
 
-    /// Where replies go after five failed attempts.
+    /// Where replies go after ten failed attempts.
     pub fn outbox_dead_letter(db: Database) -> Self {
         Self::new(
             db,

@@ -171,7 +171,8 @@ pub async fn a_standard_queue_sends_exhausted_messages_to_its_dead_letter_queue<
         .send(later("undeliverable", Duration::ZERO))
         .await
         .unwrap();
-    for attempt in 1..=5 {
+    // The outbox's redrive policy: ten receives (template.yaml).
+    for attempt in 1..=10 {
         let got = receive_all(&standard.queue).await;
         assert_eq!(bodies(&got), ["undeliverable"], "attempt {attempt}");
         standard
