@@ -97,7 +97,7 @@ pub enum ReplyChannel {
     /// In the public thread the customer wrote in.
     Public,
     /// A direct message (on Facebook and Instagram, a private reply to their comment when
-    /// they have not written privately).
+    /// they have not written privately in the last 24 hours).
     Private,
     /// Public to a first public contact, private afterwards.
     #[default]
@@ -205,7 +205,8 @@ fn private(
             .rev()
             .filter(|m| m.body.direction == Direction::Inbound)
     };
-    if let Some(dm) = inbound().find(|m| m.body.channel == Channel::Private) {
+    let dm = inbound().find(|m| m.body.channel == Channel::Private);
+    if let Some(dm) = dm {
         let window_ends = dm.body.created_at + messaging_window();
         if now < window_ends {
             return Ok(Target::Direct {
@@ -213,9 +214,8 @@ fn private(
                 window_ends: Some(window_ends),
             });
         }
-        return Err(RouteError::WindowClosed(window_ends));
     }
-    // A comment gets one private reply; a second goes to the customer's next comment.
+    // A comment gets one private reply (within 7 days), even when the DM window has closed.
     let replied: Vec<&str> = detail
         .messages
         .iter()
@@ -224,16 +224,20 @@ fn private(
             _ => None,
         })
         .collect();
-    inbound()
-        .find(|m| {
-            m.body.channel == Channel::Public
-                && !replied.contains(&m.body.external_id.as_str())
-                && now - m.body.created_at < private_reply_window()
-        })
-        .map(|m| Target::PrivateReply {
-            comment_id: m.body.external_id.clone(),
-        })
-        .ok_or(RouteError::NoPrivateRoute)
+    let comment = inbound().find(|m| {
+        m.body.channel == Channel::Public
+            && !replied.contains(&m.body.external_id.as_str())
+            && now - m.body.created_at < private_reply_window()
+    });
+    match (comment, dm) {
+        (Some(comment), _) => Ok(Target::PrivateReply {
+            comment_id: comment.body.external_id.clone(),
+        }),
+        (None, Some(dm)) => Err(RouteError::WindowClosed(
+            dm.body.created_at + messaging_window(),
+        )),
+        (None, None) => Err(RouteError::NoPrivateRoute),
+    }
 }
 
 /// A new reply on the ticket, pending. `key` makes it unique (a retried request with the same
@@ -872,6 +876,23 @@ mod tests {
         assert_eq!(
             route(&dm, ReplyChannel::Private, at(24 * 60)),
             Err(RouteError::WindowClosed(at(24 * 60)))
+        );
+        // a closed DM window falls back to a private reply to a recent comment
+        let both = detail(
+            fb,
+            vec![
+                message(fb, "m1", Private, Inbound, 0),
+                message(fb, "c9", Public, Inbound, 30 * 60),
+            ],
+        );
+        assert_eq!(
+            route(&both, ReplyChannel::Private, at(31 * 60)),
+            Ok((
+                Target::PrivateReply {
+                    comment_id: "c9".into()
+                },
+                Private
+            ))
         );
         // a comment gets one private reply, within 7 days
         let comment = detail(fb, vec![message(fb, "c1", Public, Inbound, 0)]);

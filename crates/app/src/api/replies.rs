@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use socialcare_domain::access::Role;
 use socialcare_domain::replies::{self, ReplyChannel, ReplyError, ReplyRequest, RouteError};
 use socialcare_domain::templates::{self, Values};
-use socialcare_domain::{Direction, Message, Source, TicketDetail};
+use socialcare_domain::{Direction, Message, Source, TicketDetail, TicketId};
 use socialcare_webhooks::payload::parse;
 use std::sync::Arc;
 use utoipa::ToSchema;
@@ -63,6 +63,7 @@ pub(super) async fn add_reply<S: Store>(
     caller.require(Role::Agent)?;
     let id = ticket_id(&id)?;
     let request: NewReply = parse(&body)?;
+    let key = request_key(&headers, &caller, &id)?;
     let outbox = state.outbox.as_ref().ok_or_else(|| {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -87,19 +88,6 @@ pub(super) async fn add_reply<S: Store>(
             detail.ticket.source
         )));
     }
-    let key = match headers.get("idempotency-key").map(|v| v.to_str()) {
-        Some(Ok(given)) if !given.is_empty() && given.len() <= 200 => {
-            let digest = Sha256::digest(format!("{}\n{given}", caller.name).as_bytes());
-            format!("api-{}", hex::encode(&digest[..16]))
-        }
-        Some(_) => {
-            return Err(ApiError::bad_request(
-                "invalid_idempotency_key",
-                "Idempotency-Key: must be 1 to 200 visible ASCII characters",
-            ));
-        }
-        None => format!("api-{}", ulid::Ulid::generate()),
-    };
     let reply_request = ReplyRequest {
         text,
         channel: request.channel,
@@ -124,6 +112,26 @@ pub(super) async fn add_reply<S: Store>(
         ));
     }
     Ok((StatusCode::ACCEPTED, Json(ReplyEnvelope { message: reply })))
+}
+
+/// The reply's key: from the `Idempotency-Key` header (per caller and ticket, so the same key
+/// on another ticket is another reply), or new.
+fn request_key(
+    headers: &HeaderMap,
+    caller: &Caller,
+    ticket: &TicketId,
+) -> Result<String, ApiError> {
+    match headers.get("idempotency-key").map(|v| v.to_str()) {
+        Some(Ok(given)) if !given.is_empty() && given.len() <= 200 => {
+            let digest = Sha256::digest(format!("{}\n{ticket}\n{given}", caller.name).as_bytes());
+            Ok(format!("api-{}", hex::encode(&digest[..16])))
+        }
+        Some(_) => Err(ApiError::bad_request(
+            "invalid_idempotency_key",
+            "Idempotency-Key: must be 1 to 200 visible ASCII characters",
+        )),
+        None => Ok(format!("api-{}", ulid::Ulid::generate())),
+    }
 }
 
 async fn reply_text<S: Store>(
