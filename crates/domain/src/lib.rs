@@ -16,6 +16,7 @@ pub mod ownership;
 pub mod page;
 pub mod ports;
 pub mod replies;
+pub mod sla;
 pub mod templates;
 pub mod threading;
 pub mod ticket;
