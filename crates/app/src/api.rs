@@ -28,6 +28,7 @@ use std::sync::Arc;
 use utoipa::ToSchema;
 
 mod replies;
+mod sla;
 
 /// What the API needs of the store.
 pub use socialcare_domain::ports::TicketStore as Store;
@@ -74,6 +75,10 @@ pub fn routes<S: Store + 'static>(state: Arc<ApiState<S>>) -> Router {
         .route("/v1/tickets/{id}/status", post(change_status::<S>))
         .route("/v1/tickets/{id}/notes", post(add_note::<S>))
         .route("/v1/tickets/{id}/replies", post(replies::add_reply::<S>))
+        .route(
+            "/v1/sla-policies",
+            get(sla::get_policies::<S>).put(sla::put_policies::<S>),
+        )
         .route("/v1/tickets/{id}/assign", post(assign::<S>))
         .route("/v1/tickets/{id}/events", get(ticket_events::<S>))
         .route("/v1/customers/{id}", get(customer_history::<S>))
@@ -754,6 +759,7 @@ impl utoipa::Modify for BearerKey {
         list_tickets, ticket_detail, change_status, add_note, replies::add_reply, ticket_events, assign,
         customer_history, link_identity, create_key, list_keys, revoke_key,
         list_templates, get_template, create_template, replace_template, delete_template,
+        sla::get_policies, sla::put_policies,
     ),
     components(schemas(ErrorBody, ErrorDetail)),
     modifiers(&BearerKey),

@@ -10,6 +10,7 @@
 //! | event      | `EVENTS#<ticket id>`  | `<time>#<id>`       |                                          |
 //! | API key    | `APIKEYS`             | `<key id>`          |                                          |
 //! | template   | `TEMPLATES`           | `<template id>`     |                                          |
+//! | SLA policies | `SETTINGS`          | `SLA_POLICIES`      | one document                             |
 //! | team turns | `TEAM#<name>`         | `#TURNS`            | round-robin counter                      |
 //! | awaited    | `AWAIT#<dedupe key>`  | `#AWAIT`            | a reply that came before its parent (TTL 7 d) |
 //!
@@ -25,9 +26,10 @@ use serde::de::DeserializeOwned;
 use socialcare_domain::access::ApiKey;
 use socialcare_domain::page::sortable_time;
 use socialcare_domain::ports::{
-    ApiKeyStore, CommitError, CustomerStore, IngestChange, IngestStore, MessageRef, StoreError,
-    TeamTurns, TemplateStore, TicketCommands, TicketReads,
+    ApiKeyStore, CommitError, CustomerStore, IngestChange, IngestStore, MessageRef, SettingsStore,
+    StoreError, TeamTurns, TemplateStore, TicketCommands, TicketReads,
 };
+use socialcare_domain::sla::Policies;
 use socialcare_domain::templates::Template;
 use socialcare_domain::{
     Customer, Message, MessageId, Page, Ticket, TicketDetail, TicketEvent, TicketId, TicketQuery,
@@ -543,6 +545,32 @@ fn key_item(key: &ApiKey) -> Result<Item, StoreError> {
 }
 
 const TEMPLATES: &str = "TEMPLATES";
+const SETTINGS: &str = "SETTINGS";
+const SLA_POLICIES_SK: &str = "SLA_POLICIES";
+
+impl SettingsStore for DynamoStore {
+    // Kept as one JSON string: the document is small and always read and written whole.
+    async fn sla_policies(&self) -> Result<Policies, StoreError> {
+        let Some(item) = self.get(SETTINGS.into(), SLA_POLICIES_SK).await? else {
+            return Ok(Policies::default());
+        };
+        match item.get("data") {
+            Some(AttributeValue::S(json)) => serde_json::from_str(json)
+                .map_err(|e| StoreError(format!("decoding SLA policies: {e}"))),
+            _ => Err(StoreError("malformed SLA policies item".into())),
+        }
+    }
+
+    async fn put_sla_policies(&self, policies: &Policies) -> Result<(), StoreError> {
+        let json = serde_json::to_string(policies).map_err(|e| StoreError(e.to_string()))?;
+        let item: Item = HashMap::from([
+            ("pk".to_string(), s(SETTINGS)),
+            ("sk".to_string(), s(SLA_POLICIES_SK)),
+            ("data".to_string(), s(json)),
+        ]);
+        self.put_item(item, "put SLA policies").await
+    }
+}
 
 impl TemplateStore for DynamoStore {
     async fn create_template(&self, template: &Template) -> Result<(), CommitError> {

@@ -9,6 +9,7 @@ use crate::events::TicketEvent;
 use crate::ids::{CustomerId, MessageId, TicketId};
 use crate::message::Message;
 use crate::page::Page;
+use crate::sla::Policies;
 use crate::templates::Template;
 use crate::ticket::{Ticket, TicketDetail, TicketQuery};
 use chrono::{DateTime, Utc};
@@ -205,6 +206,18 @@ pub trait TemplateStore: Send + Sync {
     fn list_templates(&self) -> impl Future<Output = Result<Vec<Template>, StoreError>> + Send;
 }
 
+/// Settings kept in the store: the service-level policies.
+pub trait SettingsStore: Send + Sync {
+    /// The policies; none stored is an empty document.
+    fn sla_policies(&self) -> impl Future<Output = Result<Policies, StoreError>> + Send;
+
+    /// Replaces the policies.
+    fn put_sla_policies(
+        &self,
+        policies: &Policies,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
 /// The API keys.
 pub trait ApiKeyStore: Send + Sync {
     /// Stores a new key; an id already taken is `CommitError::Duplicate`.
@@ -303,7 +316,14 @@ pub trait Queue: Send + Sync {
 
 /// Every store port together: what a complete store adapter (SQLite, DynamoDB) implements.
 pub trait TicketStore:
-    IngestStore + TicketReads + TicketCommands + ApiKeyStore + CustomerStore + TeamTurns + TemplateStore
+    IngestStore
+    + TicketReads
+    + TicketCommands
+    + ApiKeyStore
+    + CustomerStore
+    + TeamTurns
+    + TemplateStore
+    + SettingsStore
 {
 }
 impl<T> TicketStore for T where
@@ -314,6 +334,7 @@ impl<T> TicketStore for T where
         + CustomerStore
         + TeamTurns
         + TemplateStore
+        + SettingsStore
 {
 }
 

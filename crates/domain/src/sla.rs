@@ -255,6 +255,33 @@ impl Policy {
     }
 }
 
+/// Every brand account's policy, by account id: one small document, replaced as a whole.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Policies {
+    pub policies: BTreeMap<String, Policy>,
+}
+
+impl Policies {
+    /// Checks every policy; the error names the account.
+    pub fn check(&self) -> Result<(), String> {
+        for (account, policy) in &self.policies {
+            if account.trim().is_empty() {
+                return Err("policies: an account id is empty".into());
+            }
+            policy
+                .check()
+                .map_err(|e| format!("policies.{account}.{e}"))?;
+        }
+        Ok(())
+    }
+
+    pub fn of(&self, account: &str) -> Option<&Policy> {
+        self.policies.get(account)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

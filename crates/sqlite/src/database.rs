@@ -64,6 +64,11 @@ CREATE TABLE IF NOT EXISTS ticket_events (
 );
 CREATE INDEX IF NOT EXISTS ticket_events_of_ticket ON ticket_events (ticket_id, sort_key);
 
+CREATE TABLE IF NOT EXISTS settings (
+    name TEXT PRIMARY KEY,
+    data TEXT NOT NULL
+);
+
 CREATE TABLE IF NOT EXISTS templates (
     id   TEXT PRIMARY KEY,
     data TEXT NOT NULL

@@ -5,9 +5,10 @@ use serde::de::DeserializeOwned;
 use socialcare_domain::access::ApiKey;
 use socialcare_domain::page::sortable_time;
 use socialcare_domain::ports::{
-    ApiKeyStore, CommitError, CustomerStore, IngestChange, IngestStore, MessageRef, StoreError,
-    TeamTurns, TemplateStore, TicketCommands, TicketReads,
+    ApiKeyStore, CommitError, CustomerStore, IngestChange, IngestStore, MessageRef, SettingsStore,
+    StoreError, TeamTurns, TemplateStore, TicketCommands, TicketReads,
 };
+use socialcare_domain::sla::Policies;
 use socialcare_domain::templates::Template;
 use socialcare_domain::{
     Cursor, Customer, Message, MessageId, Page, Ticket, TicketDetail, TicketId, TicketQuery,
@@ -582,6 +583,34 @@ impl ApiKeyStore for SqliteStore {
             )
         })
         .await
+    }
+}
+
+impl SettingsStore for SqliteStore {
+    async fn sla_policies(&self) -> Result<Policies, StoreError> {
+        let stored: Option<Policies> = self
+            .read(|conn| {
+                one(
+                    conn,
+                    "SELECT data FROM settings WHERE name = 'sla_policies'",
+                    [],
+                )
+            })
+            .await?;
+        Ok(stored.unwrap_or_default())
+    }
+
+    async fn put_sla_policies(&self, policies: &Policies) -> Result<(), StoreError> {
+        let data = to_json(policies).map_err(|e| StoreError(describe(e)))?;
+        self.read(move |conn| {
+            conn.execute(
+                "INSERT INTO settings (name, data) VALUES ('sla_policies', ?1)
+                 ON CONFLICT (name) DO UPDATE SET data = excluded.data",
+                [data],
+            )
+        })
+        .await?;
+        Ok(())
     }
 }
 

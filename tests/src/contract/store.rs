@@ -1002,6 +1002,57 @@ pub async fn templates_are_kept_by_id<S: Store>(store: &S) {
     assert_eq!(store.get_template("dm-us").await.unwrap(), None);
 }
 
+pub async fn sla_policies_are_one_document_replaced_whole<S: Store>(store: &S) {
+    use socialcare_domain::sla::{Calendar, Day, Hours, Policies, Policy, Targets};
+    use std::collections::{BTreeMap, BTreeSet};
+    assert_eq!(store.sla_policies().await.unwrap(), Policies::default());
+    let targets = |first| Targets {
+        first_response_minutes: first,
+        next_response_minutes: 120,
+        resolution_minutes: 1440,
+    };
+    let office = Calendar {
+        time_zone: "Europe/Paris".into(),
+        hours: BTreeMap::from([(
+            Day::Mon,
+            Hours {
+                open: chrono::NaiveTime::from_hms_opt(9, 0, 0).unwrap(),
+                close: chrono::NaiveTime::from_hms_opt(17, 30, 0).unwrap(),
+            },
+        )]),
+        holidays: BTreeSet::from([chrono::NaiveDate::from_ymd_opt(2026, 12, 25).unwrap()]),
+    };
+    let first = Policies {
+        policies: BTreeMap::from([
+            (
+                "1100000000000000001".to_string(),
+                Policy {
+                    targets: BTreeMap::from([
+                        ("normal".to_string(), targets(60)),
+                        ("urgent".to_string(), targets(15)),
+                    ]),
+                    calendar: Some(office),
+                    warn_at_percent: 75,
+                },
+            ),
+            (
+                "crm".to_string(),
+                Policy {
+                    targets: BTreeMap::from([("normal".to_string(), targets(240))]),
+                    calendar: None,
+                    warn_at_percent: 80,
+                },
+            ),
+        ]),
+    };
+    store.put_sla_policies(&first).await.unwrap();
+    assert_eq!(store.sla_policies().await.unwrap(), first);
+    let mut second = first.clone();
+    second.policies.remove("crm");
+    store.put_sla_policies(&second).await.unwrap();
+    assert_eq!(store.sla_policies().await.unwrap(), second);
+}
+
 /// Every case, by name, for the runner macro.
 #[macro_export]
 macro_rules! store_contract {
@@ -1034,7 +1085,8 @@ macro_rules! store_contract {
             team_turns_count_up_once_each_even_when_concurrent,
             a_returning_customer_gets_their_previous_owner_back,
             tickets_list_by_owner_and_status,
-            templates_are_kept_by_id
+            templates_are_kept_by_id,
+            sla_policies_are_one_document_replaced_whole
         );
     };
     (@cases $make:expr; $($case:ident),+) => {
