@@ -144,9 +144,13 @@ pub async fn handle_sqs_event<S: IngestDeps>(
             body: message.body.unwrap_or_default(),
         })
         .collect();
-    let failed = ingest_batch(store, rules, outbox, records).await;
+    batch_response(ingest_batch(store, rules, outbox, records).await)
+}
+
+/// The answer to an SQS event source: the ids of the records to deliver again.
+pub(crate) fn batch_response(kept: Vec<String>) -> SqsBatchResponse {
     let mut response = SqsBatchResponse::default();
-    response.batch_item_failures = failed
+    response.batch_item_failures = kept
         .into_iter()
         .map(|id| {
             let mut failure = BatchItemFailure::default();

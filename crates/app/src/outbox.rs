@@ -5,7 +5,7 @@
 //! order within a ticket needs no queue guarantee because each reply is posted at most once
 //! and records its own state. Duplicate deliveries are absorbed by the reply's state.
 
-use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use futures::future::{BoxFuture, join_all};
 use socialcare_domain::Message;
 use socialcare_domain::ports::{Clock, IngestStore, Outgoing, Queue, QueueError};
@@ -176,17 +176,7 @@ pub async fn handle_sqs_event<S: IngestStore, P: Platform, Q: Queue>(
             body: message.body.unwrap_or_default(),
         })
         .collect();
-    let kept = send_batch(store, platform, queue, &records, clock, policy).await;
-    let mut response = SqsBatchResponse::default();
-    response.batch_item_failures = kept
-        .into_iter()
-        .map(|id| {
-            let mut failure = BatchItemFailure::default();
-            failure.item_identifier = id;
-            failure
-        })
-        .collect();
-    response
+    crate::ingest::batch_response(send_batch(store, platform, queue, &records, clock, policy).await)
 }
 
 /// The local runner's sender: receive a batch from the outbox queue and post it.
