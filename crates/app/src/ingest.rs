@@ -64,6 +64,9 @@ async fn ingest_one<S: IngestDeps>(
     match event {
         QueuedEvent::Message(event) => match ingest_with(store, &event, rules).await {
             Ok(outcome) => {
+                // Only a message that opens a ticket is acknowledged; its redelivery may still
+                // have to queue the acknowledgement.
+                let may_acknowledge = !matches!(outcome, IngestOutcome::Joined { .. });
                 let (what, ticket_id, message_id) = match outcome {
                     IngestOutcome::Opened {
                         ticket_id,
@@ -79,7 +82,10 @@ async fn ingest_one<S: IngestDeps>(
                     } => ("duplicate", ticket_id, message_id),
                 };
                 tracing::info!(queue_message_id, %ticket_id, %message_id, outcome = what, "ingested");
-                queue_acknowledgement(store, rules, outbox, &event.message).await
+                match may_acknowledge {
+                    true => queue_acknowledgement(store, rules, outbox, &event.message).await,
+                    false => Ok(()),
+                }
             }
             Err(e) => {
                 tracing::error!(queue_message_id, error = %e, "ingest failed");

@@ -129,25 +129,18 @@ pub async fn send_batch<S: IngestStore, P: Platform, Q: Queue>(
 ) -> Vec<String> {
     let handled = join_all(records.iter().map(|record| async move {
         let disposition = send_one(store, platform, record, clock, policy).await;
-        let kept = match &disposition {
-            Disposition::Delete => queue.delete(&record.receipt).await.err().map(|e| e.0),
+        let queued = match &disposition {
+            Disposition::Delete => queue.delete(&record.receipt).await,
             // Hiding it is how the wait happens: no loop spends requests meanwhile.
-            Disposition::Retry(wait) => Some(
-                queue
-                    .change_visibility(&record.receipt, *wait)
-                    .await
-                    .err()
-                    .map(|e| e.0)
-                    .unwrap_or_default(),
-            ),
-            Disposition::DeadLetter => Some(String::new()),
+            Disposition::Retry(wait) => queue.change_visibility(&record.receipt, *wait).await,
+            Disposition::DeadLetter => Ok(()),
         };
-        kept.map(|error| {
-            if !error.is_empty() {
-                tracing::warn!(queue_message_id = %record.message_id, error, "queue call failed");
-            }
-            record.message_id.clone()
-        })
+        if let Err(e) = &queued {
+            tracing::warn!(queue_message_id = %record.message_id, error = %e, "queue call failed");
+        }
+        // A job whose delete failed comes back, and the reply's state absorbs it.
+        let kept = disposition != Disposition::Delete || queued.is_err();
+        kept.then(|| record.message_id.clone())
     }))
     .await;
     handled.into_iter().flatten().collect()

@@ -411,23 +411,16 @@ pub async fn deliver<S: IngestStore, P: Platform>(
                 // The attempt died. Integrators dedupe by the reply's id, so calling again is
                 // safe; a platform may have posted it and must not get it twice.
                 if !matches!(delivery.target, Target::Callback { .. }) {
-                    let unconfirmed = with_delivery(
-                        &reply,
-                        Delivery {
-                            state: DeliveryState::Unconfirmed,
-                            error: Some(format!(
-                                "the attempt of {started} ended without an answer; the platform may have posted it, so it is not posted again"
-                            )),
-                            ..delivery
-                        },
-                    );
-                    match store
-                        .record_delivery(&unconfirmed, reply.version, None)
-                        .await
-                    {
-                        Ok(()) => return Ok(Step::Done(DeliveryState::Unconfirmed)),
-                        Err(CommitError::Store(e)) => return Err(e),
-                        Err(_) => continue,
+                    let unconfirmed = Delivery {
+                        state: DeliveryState::Unconfirmed,
+                        error: Some(format!(
+                            "the attempt of {started} ended without an answer; the platform may have posted it, so it is not posted again"
+                        )),
+                        ..delivery
+                    };
+                    match conclude(store, &reply, unconfirmed).await? {
+                        Some(step) => return Ok(step),
+                        None => continue,
                     }
                 }
             }
@@ -439,55 +432,63 @@ pub async fn deliver<S: IngestStore, P: Platform>(
         } = delivery.target
             && now >= ends
         {
-            let failed = with_delivery(
-                &reply,
-                Delivery {
-                    state: DeliveryState::Failed,
-                    error: Some(RouteError::WindowClosed(ends).to_string()),
-                    ..delivery
-                },
-            );
-            match store.record_delivery(&failed, reply.version, None).await {
-                Ok(()) => return Ok(Step::Done(DeliveryState::Failed)),
-                Err(CommitError::Store(e)) => return Err(e),
-                Err(_) => continue,
+            let failed = Delivery {
+                state: DeliveryState::Failed,
+                error: Some(RouteError::WindowClosed(ends).to_string()),
+                ..delivery
+            };
+            match conclude(store, &reply, failed).await? {
+                Some(step) => return Ok(step),
+                None => continue,
             }
         }
 
         // Claim the attempt; a racing worker's claim makes this one read again.
-        let sending = with_delivery(
-            &reply,
-            Delivery {
-                state: DeliveryState::Sending,
-                attempts: delivery.attempts + 1,
-                attempt_started_at: Some(now),
-                ..delivery.clone()
-            },
-        );
+        let claim = Delivery {
+            state: DeliveryState::Sending,
+            attempts: delivery.attempts + 1,
+            attempt_started_at: Some(now),
+            ..delivery
+        };
+        let sending = with_delivery(&reply, claim.clone());
         match store.record_delivery(&sending, reply.version, None).await {
             Ok(()) => {}
             Err(CommitError::Store(e)) => return Err(e),
             Err(_) => continue,
         }
         let result = platform.post(&sending).await;
-        return settle(store, &sending, result, receive_count, now, policy).await;
+        return settle(store, &sending, claim, result, receive_count, now, policy).await;
     }
     Ok(Step::RetryIn(std::time::Duration::from_secs(1)))
 }
 
-/// Records what the platform answered.
+/// Records a final state of the reply as read; `None` when it changed meanwhile (read again).
+async fn conclude<S: IngestStore>(
+    store: &S,
+    reply: &Message,
+    last: Delivery,
+) -> Result<Option<Step>, StoreError> {
+    let state = last.state;
+    match store
+        .record_delivery(&with_delivery(reply, last), reply.version, None)
+        .await
+    {
+        Ok(()) => Ok(Some(Step::Done(state))),
+        Err(CommitError::Store(e)) => Err(e),
+        Err(_) => Ok(None),
+    }
+}
+
+/// Records what the platform answered to the attempt `delivery` (as claimed on `sending`).
 async fn settle<S: IngestStore>(
     store: &S,
     sending: &Message,
+    delivery: Delivery,
     result: Result<String, PostError>,
     receive_count: u32,
     now: DateTime<Utc>,
     policy: &SendPolicy,
 ) -> Result<Step, StoreError> {
-    let delivery = sending
-        .delivery
-        .clone()
-        .unwrap_or_else(|| Delivery::pending(Target::Public { to: String::new() }, false));
     let (next, step, alias) = match result {
         Ok(platform_id) => {
             let alias = sending.body.dedupe_key_of(&platform_id);
