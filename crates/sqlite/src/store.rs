@@ -309,22 +309,21 @@ fn apply(tx: &Transaction, change: &IngestChange) -> rusqlite::Result<Result<(),
     }
 
     let ticket = &change.ticket;
-    let ticket_json = to_json(ticket)?;
     let written = match change.ticket_version_before {
         None => tx.execute(
             "INSERT INTO tickets (id, status, sort_key, version, data) VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT (id) DO NOTHING",
+                 ON CONFLICT (id) DO NOTHING",
             params![
                 ticket.id.as_str(),
                 ticket.status.as_str(),
                 ticket.cursor().sort_key(),
                 version(ticket.version),
-                ticket_json
+                to_json(ticket)?
             ],
-        )?,
-        Some(before) => update_ticket(tx, ticket, before)? as usize,
+        )? == 1,
+        Some(before) => update_ticket(tx, ticket, before)?,
     };
-    if written == 0 {
+    if !written {
         return Ok(Err(CommitError::Conflict));
     }
 
