@@ -32,6 +32,18 @@ pub async fn ingest_batch<S: IngestDeps>(
     outbox: Option<&Outbox>,
     records: Vec<QueueRecord>,
 ) -> Vec<String> {
+    // The service levels are read once per batch: a change reaches the next batch.
+    let rules = match store.sla_policies().await {
+        Ok(policies) => Rules {
+            policies,
+            ..rules.clone()
+        },
+        Err(e) => {
+            tracing::error!(error = %e, "could not read the service levels; the batch comes again");
+            return records.into_iter().map(|r| r.message_id).collect();
+        }
+    };
+    let rules = &rules;
     let mut groups: BTreeMap<Option<String>, Vec<QueueRecord>> = BTreeMap::new();
     for record in records {
         groups

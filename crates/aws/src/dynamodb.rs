@@ -2,7 +2,7 @@
 //!
 //! | item       | pk                    | sk                  | indexes                                  |
 //! |------------|-----------------------|---------------------|------------------------------------------|
-//! | ticket     | `TICKET#<id>`         | `#TICKET`           | gsi1: all, gsi2: by status, gsi3: by customer, gsi4: by owner |
+//! | ticket     | `TICKET#<id>`         | `#TICKET`           | gsi1: all, gsi2: by status, gsi3: by customer, gsi4: by owner, gsi5: next reminder due |
 //! | message    | `TICKET#<ticket id>`  | `MSG#<time>#<id>`   |                                          |
 //! | dedupe key | `MSGKEY#<dedupe key>` | `#MSGKEY`           |                                          |
 //! | customer   | `CUSTOMER#<id>`       | `#CUSTOMER`         |                                          |
@@ -26,9 +26,11 @@ use serde::de::DeserializeOwned;
 use socialcare_domain::access::ApiKey;
 use socialcare_domain::page::sortable_time;
 use socialcare_domain::ports::{
-    ApiKeyStore, CommitError, CustomerStore, IngestChange, IngestStore, MessageRef, SettingsStore,
-    StoreError, TeamTurns, TemplateStore, TicketCommands, TicketReads,
+    ApiKeyStore, CommitError, CustomerStore, IngestChange, IngestStore, MessageRef, ReminderStore,
+    SettingsStore, StoreError, TeamTurns, TemplateStore, TicketCommands, TicketReads, TicketUpdate,
 };
+use socialcare_domain::timers::Reminder;
+use chrono::{DateTime, Utc};
 use socialcare_domain::sla::Policies;
 use socialcare_domain::templates::Template;
 use socialcare_domain::{
@@ -128,7 +130,26 @@ fn ticket_item(ticket: &Ticket) -> Result<Item, StoreError> {
         item.insert("gsi4pk".into(), s(format!("OWNER#{owner}")));
         item.insert("gsi4sk".into(), s(sort_key));
     }
+    // The due index: the next reminder, until the scheduler takes it out (sparse, sharded like
+    // the lists so a burst of new tickets spreads over partitions).
+    if let Some(reminder) = ticket.timers.next(&ticket.id) {
+        let json = serde_json::to_string(&reminder)
+            .map_err(|e| StoreError(format!("encoding reminder: {e}")))?;
+        item.insert("gsi5pk".into(), s(format!("{DUE}#{shard}")));
+        item.insert("gsi5sk".into(), s(due_sort_key(&reminder)));
+        item.insert("reminder".into(), s(json));
+    }
     Ok(item)
+}
+
+const DUE: &str = "DUE";
+
+fn due_sort_key(reminder: &Reminder) -> String {
+    format!(
+        "{}#{}",
+        sortable_time(reminder.due_at),
+        reminder.ticket_id
+    )
 }
 
 fn event_item(event: &TicketEvent) -> Result<Item, StoreError> {
@@ -701,8 +722,88 @@ impl TicketCommands for DynamoStore {
         self.transact(writes, "add reply").await
     }
 
+    async fn update_ticket(&self, update: &TicketUpdate) -> Result<(), CommitError> {
+        let table = self.table.as_str();
+        let mut writes = Vec::new();
+        for reply in &update.replies {
+            writes.extend(new_message(table, reply, &reply.body.dedupe_key())?);
+        }
+        writes.push(put_versioned(
+            table,
+            ticket_item(&update.ticket)?,
+            update.version_before,
+        )?);
+        for event in &update.events {
+            writes.push(put_new(table, event_item(event)?)?);
+        }
+        self.transact(writes, "update ticket").await
+    }
+
     async fn add_event(&self, event: &TicketEvent) -> Result<(), CommitError> {
         self.put_new_item(event_item(event)?, "add event").await
+    }
+}
+
+impl ReminderStore for DynamoStore {
+    async fn due_reminders(
+        &self,
+        until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<Reminder>, StoreError> {
+        // Every key of a reminder due at `until` sorts before this one.
+        let until = format!("{}~", sortable_time(until));
+        let shards = futures::future::join_all((0..LIST_SHARDS).map(|shard| {
+            self.client
+                .query()
+                .table_name(&self.table)
+                .index_name("gsi5")
+                .key_condition_expression("gsi5pk = :pk AND gsi5sk <= :until")
+                .expression_attribute_values(":pk", s(format!("{DUE}#{shard}")))
+                .expression_attribute_values(":until", s(until.clone()))
+                .limit(limit as i32)
+                .send()
+        }))
+        .await;
+        let mut reminders = Vec::new();
+        for shard in shards {
+            let output = shard.map_err(|e| failed("query due reminders", e))?;
+            for item in output.items.unwrap_or_default() {
+                let Some(AttributeValue::S(json)) = item.get("reminder") else {
+                    return Err(StoreError("a due ticket without its reminder".into()));
+                };
+                let reminder: Reminder = serde_json::from_str(json)
+                    .map_err(|e| StoreError(format!("decoding reminder: {e}")))?;
+                reminders.push(reminder);
+            }
+        }
+        reminders.sort_by_key(due_sort_key);
+        reminders.truncate(limit as usize);
+        Ok(reminders)
+    }
+
+    async fn mark_queued(&self, reminder: &Reminder) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(ticket_pk(reminder.ticket_id.as_str())))
+            .key("sk", s(TICKET_SK))
+            .update_expression("REMOVE gsi5pk, gsi5sk")
+            .condition_expression("gsi5sk = :sk")
+            .expression_attribute_values(":sk", s(due_sort_key(reminder)))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // The ticket has another reminder now (or none): that one stays due.
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(failed("mark reminder queued", e)),
+        }
     }
 }
 
@@ -908,7 +1009,7 @@ impl DynamoStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::{TimeZone, Utc};
+    use chrono::TimeZone;
     use socialcare_domain::{Author, Channel, Direction, NormalizedMessage, Source};
 
     #[test]

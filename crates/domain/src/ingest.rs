@@ -6,9 +6,11 @@ use crate::ids::{CustomerId, MessageId, TicketId};
 use crate::message::{Direction, Message, MessageChange, NormalizedMessage};
 use crate::ownership::{Teams, active_agents, next_member};
 use crate::ports::{
-    ApiKeyStore, CommitError, IngestChange, IngestStore, StoreError, TeamTurns, TicketReads,
+    ApiKeyStore, CommitError, IngestChange, IngestStore, SettingsStore, StoreError, TeamTurns,
+    TicketReads,
 };
 use crate::replies::{self, ReplyChannel};
+use crate::timers::{Happened, retime};
 use crate::threading::{self, Placement, Rules, Surroundings};
 use crate::ticket::{Ticket, TicketDetail, TicketStatus};
 use chrono::{DateTime, Utc};
@@ -109,8 +111,8 @@ pub enum IngestError {
 const ATTEMPTS: u32 = 5;
 
 /// What ingest needs of the store: threading reads and writes, and the staff to pick owners.
-pub trait IngestDeps: IngestStore + TicketReads + ApiKeyStore + TeamTurns {}
-impl<T: IngestStore + TicketReads + ApiKeyStore + TeamTurns> IngestDeps for T {}
+pub trait IngestDeps: IngestStore + TicketReads + ApiKeyStore + TeamTurns + SettingsStore {}
+impl<T: IngestStore + TicketReads + ApiKeyStore + TeamTurns + SettingsStore> IngestDeps for T {}
 
 pub async fn ingest<S: IngestDeps>(
     store: &S,
@@ -421,8 +423,28 @@ fn plan(
             }
         }
     }
-    // A new public complaint hears back at once (once per ticket, once a day per customer).
     let mut ticket = ticket;
+    // The clocks run from platform time: when the customer wrote, when the brand answered.
+    let policy = rules.policies.of(&ticket.account);
+    match (&placement_status, message.direction) {
+        (None, Direction::Inbound) => retime(&mut ticket, Happened::Opened, at, policy),
+        (None, Direction::Outbound) => {}
+        (Some(before), direction) => {
+            if *before != ticket.status {
+                let status = Happened::Status {
+                    from: *before,
+                    to: ticket.status,
+                };
+                retime(&mut ticket, status, at, policy);
+            }
+            let happened = match direction {
+                Direction::Inbound => Happened::CustomerWrote,
+                Direction::Outbound => Happened::Answered,
+            };
+            retime(&mut ticket, happened, at, policy);
+        }
+    }
+    // A new public complaint hears back at once (once per ticket, once a day per customer).
     let mut customer = customer;
     let mut replies = Vec::new();
     let acknowledgement = match placement_status {
@@ -516,6 +538,8 @@ fn new_ticket(message: &NormalizedMessage, around: &Surroundings) -> Ticket {
         last_message_at: message.created_at,
         message_count: 1,
         resolved_at: None,
+        priority: Default::default(),
+        timers: Default::default(),
         first_response_at: first_response(None, message),
         owner: None,
         team: None,

@@ -7,6 +7,7 @@ pub mod access;
 pub mod acknowledgement;
 pub mod customer;
 pub mod customers;
+pub mod escalation;
 pub mod events;
 pub mod ids;
 pub mod ingest;
@@ -20,6 +21,7 @@ pub mod sla;
 pub mod templates;
 pub mod threading;
 pub mod ticket;
+pub mod timers;
 
 pub use customer::{Customer, Identity};
 pub use events::{Actor, EventKind, TicketEvent};
@@ -30,4 +32,4 @@ pub use message::{
     Source,
 };
 pub use page::{Cursor, Page};
-pub use ticket::{InvalidTransition, Ticket, TicketDetail, TicketQuery, TicketStatus};
+pub use ticket::{InvalidTransition, Priority, Ticket, TicketDetail, TicketQuery, TicketStatus};

@@ -3,8 +3,9 @@
 use crate::events::{Actor, EventKind, TicketEvent};
 use crate::ids::TicketId;
 use crate::ingest::IngestError;
-use crate::ports::{CommitError, IngestStore, StoreError, TicketCommands};
+use crate::ports::{CommitError, IngestStore, SettingsStore, StoreError, TicketCommands};
 use crate::ticket::{InvalidTransition, Ticket, TicketStatus};
+use crate::timers::{Happened, retime};
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
@@ -33,13 +34,14 @@ const ATTEMPTS: u32 = 5;
 
 /// Moves a ticket to `next`. Asking for the status it already has changes nothing (a retried
 /// request is harmless); a transition the lifecycle forbids is refused.
-pub async fn change_status<S: IngestStore + TicketCommands>(
+pub async fn change_status<S: IngestStore + TicketCommands + SettingsStore>(
     store: &S,
     id: &TicketId,
     next: TicketStatus,
     actor: Actor,
     now: DateTime<Utc>,
 ) -> Result<Ticket, CommandError> {
+    let policies = store.sla_policies().await?;
     for _ in 0..ATTEMPTS {
         let ticket = store
             .get_ticket(id)
@@ -48,7 +50,12 @@ pub async fn change_status<S: IngestStore + TicketCommands>(
         if ticket.status == next {
             return Ok(ticket);
         }
-        let changed = ticket.with_status(next, now)?;
+        let mut changed = ticket.with_status(next, now)?;
+        let status = Happened::Status {
+            from: ticket.status,
+            to: next,
+        };
+        retime(&mut changed, status, now, policies.of(&ticket.account));
         let event = TicketEvent::new(
             id.clone(),
             now,

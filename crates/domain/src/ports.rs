@@ -11,6 +11,7 @@ use crate::message::Message;
 use crate::page::Page;
 use crate::sla::Policies;
 use crate::templates::Template;
+use crate::timers::Reminder;
 use crate::ticket::{Ticket, TicketDetail, TicketQuery};
 use chrono::{DateTime, Utc};
 use std::future::Future;
@@ -141,12 +142,48 @@ pub trait TicketCommands: Send + Sync {
         event: &TicketEvent,
     ) -> impl Future<Output = Result<(), CommitError>> + Send;
 
+    /// Writes what socialcare does to a ticket on its own (a reminder acting), atomically: the
+    /// ticket (unless its version moved: `Conflict`), the events and the replies (`Duplicate`
+    /// when one's dedupe key is taken).
+    fn update_ticket(
+        &self,
+        update: &TicketUpdate,
+    ) -> impl Future<Output = Result<(), CommitError>> + Send;
+
     /// Records an event that changes nothing else (a note); a second write of the same event
     /// id is `CommitError::Duplicate`.
     fn add_event(
         &self,
         event: &TicketEvent,
     ) -> impl Future<Output = Result<(), CommitError>> + Send;
+}
+
+/// A ticket as socialcare changed it, with what that records and writes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TicketUpdate {
+    pub ticket: Ticket,
+    pub version_before: u64,
+    pub events: Vec<TicketEvent>,
+    pub replies: Vec<Message>,
+}
+
+/// The due index: each ticket's next reminder ([`crate::timers::Timers::next`]), kept by every
+/// write of the ticket, until the scheduler hands it to the reminders queue.
+pub trait ReminderStore: Send + Sync {
+    /// Reminders due at or before `until` that are not on the queue yet, earliest first, at
+    /// most `limit`.
+    fn due_reminders(
+        &self,
+        until: DateTime<Utc>,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<Reminder>, StoreError>> + Send;
+
+    /// Takes `reminder` out of the due index, as it is on the queue now; nothing when the
+    /// ticket's next reminder changed meanwhile (the new one stays due).
+    fn mark_queued(
+        &self,
+        reminder: &Reminder,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 /// Customers and the identities they are known by.
@@ -324,6 +361,7 @@ pub trait TicketStore:
     + TeamTurns
     + TemplateStore
     + SettingsStore
+    + ReminderStore
 {
 }
 impl<T> TicketStore for T where
@@ -335,6 +373,7 @@ impl<T> TicketStore for T where
         + TeamTurns
         + TemplateStore
         + SettingsStore
+        + ReminderStore
 {
 }
 

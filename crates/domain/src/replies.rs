@@ -698,7 +698,7 @@ where
             now,
         );
         let ticket = &detail.ticket;
-        let answered = Ticket {
+        let mut answered = Ticket {
             last_message_at: ticket.last_message_at.max(now),
             message_count: ticket.message_count + 1,
             first_response_at: match request.automatic {
@@ -708,6 +708,9 @@ where
             version: ticket.version + 1,
             ..ticket.clone()
         };
+        if !request.automatic {
+            crate::timers::retime(&mut answered, crate::timers::Happened::Answered, now, None);
+        }
         let event = TicketEvent::new(
             ticket.id.clone(),
             now,
@@ -800,6 +803,8 @@ mod tests {
                 last_message_at: at(0),
                 message_count: messages.len() as u32,
                 resolved_at: None,
+                priority: Default::default(),
+                timers: Default::default(),
                 first_response_at: None,
                 owner: None,
                 team: None,

@@ -185,10 +185,78 @@ pub struct Policy {
     /// When to warn, as a percentage of the way to the deadline.
     #[serde(default = "eighty")]
     pub warn_at_percent: u8,
+    /// Where warnings and breaches of tickets without a team (or whose team has no
+    /// `escalation_url`) are POSTed: a Slack-style incoming webhook or an integrator's URL.
+    #[serde(default)]
+    pub escalation_url: Option<String>,
+    /// What the customer hears while they wait and after; wall-clock time.
+    #[serde(default)]
+    pub followups: Followups,
 }
 
 fn eighty() -> u8 {
     80
+}
+
+/// Follow-ups: each is off when its delay is `null`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Followups {
+    /// A ticket `pending_internal` this long: the customer hears once that the brand is still
+    /// on it, privately.
+    #[serde(default = "a_day")]
+    pub still_on_it_after_minutes: Option<u32>,
+    #[serde(default = "still_on_it")]
+    pub still_on_it_text: String,
+    /// A ticket `pending_customer` this long closes.
+    #[serde(default = "a_week")]
+    pub auto_close_after_minutes: Option<u32>,
+    /// This long after a ticket is resolved, the customer gets one satisfaction survey.
+    #[serde(default = "an_hour")]
+    pub survey_after_minutes: Option<u32>,
+    #[serde(default = "survey")]
+    pub survey_text: String,
+    /// The thanks for a good score (4 or 5), with an invitation to share the experience.
+    #[serde(default = "invitation")]
+    pub invitation_text: String,
+}
+
+impl Default for Followups {
+    fn default() -> Self {
+        Self {
+            still_on_it_after_minutes: a_day(),
+            still_on_it_text: still_on_it(),
+            auto_close_after_minutes: a_week(),
+            survey_after_minutes: an_hour(),
+            survey_text: survey(),
+            invitation_text: invitation(),
+        }
+    }
+}
+
+fn a_day() -> Option<u32> {
+    Some(24 * 60)
+}
+fn a_week() -> Option<u32> {
+    Some(7 * 24 * 60)
+}
+fn an_hour() -> Option<u32> {
+    Some(60)
+}
+fn still_on_it() -> String {
+    "We haven't forgotten you: we're still working on this and will get back to you as soon as we can.".into()
+}
+fn survey() -> String {
+    "Thanks for bearing with us. How did we do? Reply with a number from 1 (poor) to 5 (great).".into()
+}
+fn invitation() -> String {
+    "Thank you, that means a lot to the team. If you feel like sharing your experience, we'd be glad; no pressure at all.".into()
+}
+
+/// The minutes as a duration, when set.
+pub fn minutes(value: Option<u32>) -> Option<Duration> {
+    value.map(|m| Duration::minutes(i64::from(m)))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -203,6 +271,10 @@ pub enum PolicyError {
     Warn,
     #[error("calendar: {0}")]
     Calendar(#[from] CalendarError),
+    #[error("escalation_url must be an https:// URL")]
+    EscalationUrl,
+    #[error("followups: {0}")]
+    Followups(&'static str),
 }
 
 pub const PRIORITIES: [&str; 4] = ["low", "normal", "high", "urgent"];
@@ -233,6 +305,26 @@ impl Policy {
         if let Some(calendar) = &self.calendar {
             calendar.check()?;
         }
+        if let Some(url) = &self.escalation_url
+            && !is_https(url)
+        {
+            return Err(PolicyError::EscalationUrl);
+        }
+        let f = &self.followups;
+        let delays = [
+            f.still_on_it_after_minutes,
+            f.auto_close_after_minutes,
+            f.survey_after_minutes,
+        ];
+        if delays.contains(&Some(0)) {
+            return Err(PolicyError::Followups("a delay must be at least one minute"));
+        }
+        if [&f.still_on_it_text, &f.survey_text, &f.invitation_text]
+            .iter()
+            .any(|text| text.trim().is_empty())
+        {
+            return Err(PolicyError::Followups("a text is empty"));
+        }
         Ok(())
     }
 
@@ -253,6 +345,16 @@ impl Policy {
             warn_at: add(warn_minutes),
         })
     }
+}
+
+/// An `https://` URL with a host (escalation targets; `http://` only on loopback, for tests
+/// and local runs).
+pub fn is_https(url: &str) -> bool {
+    let loopback = ["http://127.0.0.1", "http://localhost", "http://[::1]"];
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| loopback.iter().find(|p| url.starts_with(*p)).map(|_| "x"));
+    rest.is_some_and(|host| !host.is_empty() && !url.contains(char::is_whitespace))
 }
 
 /// Every brand account's policy, by account id: one small document, replaced as a whole.
@@ -392,6 +494,8 @@ mod tests {
             ]),
             calendar,
             warn_at_percent: 80,
+            escalation_url: None,
+            followups: Default::default(),
         }
     }
 

@@ -47,6 +47,8 @@ pub struct Rules {
     pub teams: crate::ownership::Teams,
     /// The brand accounts that acknowledge new public complaints, and how.
     pub acknowledgements: crate::acknowledgement::Acknowledgements,
+    /// The service levels and follow-ups of each brand account (read from the store).
+    pub policies: crate::sla::Policies,
 }
 
 impl Default for Rules {
@@ -55,6 +57,7 @@ impl Default for Rules {
             reopen_window: chrono::Duration::hours(72),
             teams: crate::ownership::Teams::default(),
             acknowledgements: Default::default(),
+            policies: Default::default(),
         }
     }
 }
@@ -110,6 +113,8 @@ mod tests {
             last_message_at: at,
             message_count: 1,
             resolved_at: None,
+            priority: Default::default(),
+            timers: Default::default(),
             first_response_at: None,
             owner: None,
             team: None,

@@ -4,6 +4,7 @@ use crate::customer::Customer;
 use crate::ids::{CustomerId, TicketId};
 use crate::message::{Message, Source};
 use crate::page::{Cursor, Page};
+use crate::timers::Timers;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -83,6 +84,46 @@ impl FromStr for TicketStatus {
     }
 }
 
+/// How soon a ticket needs an answer; it picks the service-level targets.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Priority {
+    Low,
+    #[default]
+    Normal,
+    High,
+    Urgent,
+}
+
+impl Priority {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Priority::Low => "low",
+            Priority::Normal => "normal",
+            Priority::High => "high",
+            Priority::Urgent => "urgent",
+        }
+    }
+
+    /// One level up (an escalation); urgent stays urgent.
+    pub fn raised(self) -> Priority {
+        match self {
+            Priority::Low => Priority::Normal,
+            Priority::Normal => Priority::High,
+            Priority::High | Priority::Urgent => Priority::Urgent,
+        }
+    }
+}
+
+impl fmt::Display for Priority {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ticket {
@@ -110,6 +151,11 @@ pub struct Ticket {
     /// When it was last resolved (cleared when it reopens).
     #[serde(default)]
     pub resolved_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub priority: Priority,
+    /// What is due on it and when: its service-level deadlines and follow-ups.
+    #[serde(default)]
+    pub timers: Timers,
     /// Bumped on every write; writes are conditional on it.
     pub version: u64,
 }

@@ -2,15 +2,12 @@
 //! the way they sign what they send us, with the reply's id as the idempotency key so that a
 //! call made again (after an answer was lost) posts nothing twice.
 
-use crate::{Answer, HttpPlatform, after, send};
+use crate::{Answer, HttpPlatform, retry_after, send};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 use socialcare_domain::message::{Channel, Message};
 use socialcare_domain::replies::PostError;
 use socialcare_webhooks::integration::signature;
-
-/// How long to wait when the integrator is over its limit and does not say.
-const DEFAULT_WAIT_SECONDS: i64 = 60;
 
 pub(crate) async fn post(
     platform: &HttpPlatform,
@@ -74,24 +71,5 @@ fn outcome(answer: &Answer, message_id: &str, now: DateTime<Utc>) -> Result<Stri
         _ => Err(PostError::Permanent(format!(
             "the integrator refused the reply ({code}): {excerpt}"
         ))),
-    }
-}
-
-/// `Retry-After` as seconds or as an HTTP date; a minute when absent or unreadable.
-fn retry_after(answer: &Answer, now: DateTime<Utc>) -> DateTime<Utc> {
-    let Some(value) = answer
-        .headers
-        .get(reqwest::header::RETRY_AFTER)
-        .and_then(|value| value.to_str().ok())
-        .map(str::trim)
-    else {
-        return after(now, DEFAULT_WAIT_SECONDS);
-    };
-    if let Ok(seconds) = value.parse::<i64>() {
-        return after(now, seconds);
-    }
-    match DateTime::parse_from_rfc2822(value) {
-        Ok(at) => after(now, (at.with_timezone(&Utc) - now).num_seconds()),
-        Err(_) => after(now, DEFAULT_WAIT_SECONDS),
     }
 }

@@ -5,11 +5,13 @@
 mod callback;
 pub mod credentials;
 mod meta;
+mod notify;
 mod x;
 
 pub use credentials::{
     ConfigError, Credentials, MetaCredentials, MetaPage, XAccount, XCredentials,
 };
+pub use notify::HttpNotifier;
 
 use chrono::{DateTime, Utc};
 use socialcare_domain::message::{Message, Source};
@@ -189,6 +191,15 @@ async fn send(
     name: &str,
     request: reqwest::RequestBuilder,
 ) -> Result<Answer, PostError> {
+    send_within(platform.timeout, name, request).await
+}
+
+/// [`send`] for a client built with `timeout` (the notifier has no [`HttpPlatform`]).
+async fn send_within(
+    timeout: Duration,
+    name: &str,
+    request: reqwest::RequestBuilder,
+) -> Result<Answer, PostError> {
     let response = request.send().await.map_err(|e| {
         if e.is_builder() {
             PostError::Permanent(format!(
@@ -198,10 +209,7 @@ async fn send(
         } else if e.is_connect() {
             PostError::Transient(format!("could not reach {name}: {}", describe(e)))
         } else if e.is_timeout() {
-            PostError::Unknown(format!(
-                "{name} did not answer within {:?}",
-                platform.timeout
-            ))
+            PostError::Unknown(format!("{name} did not answer within {timeout:?}"))
         } else {
             PostError::Unknown(format!("{name} did not answer: {}", describe(e)))
         }
@@ -257,4 +265,24 @@ fn path_id<'a>(what: &str, id: &'a str) -> Result<&'a str, PostError> {
 /// `now + seconds`; a wait beyond a day (or before now) is not believed.
 fn after(now: DateTime<Utc>, seconds: i64) -> DateTime<Utc> {
     now + chrono::Duration::seconds(seconds.clamp(0, 86_400))
+}
+
+/// `Retry-After` as seconds or as an HTTP date; a minute when absent or unreadable.
+fn retry_after(answer: &Answer, now: DateTime<Utc>) -> DateTime<Utc> {
+    const DEFAULT_WAIT_SECONDS: i64 = 60;
+    let Some(value) = answer
+        .headers
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|value| value.to_str().ok())
+        .map(str::trim)
+    else {
+        return after(now, DEFAULT_WAIT_SECONDS);
+    };
+    if let Ok(seconds) = value.parse::<i64>() {
+        return after(now, seconds);
+    }
+    match DateTime::parse_from_rfc2822(value) {
+        Ok(at) => after(now, (at.with_timezone(&Utc) - now).num_seconds()),
+        Err(_) => after(now, DEFAULT_WAIT_SECONDS),
+    }
 }

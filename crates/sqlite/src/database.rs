@@ -64,6 +64,16 @@ CREATE TABLE IF NOT EXISTS ticket_events (
 );
 CREATE INDEX IF NOT EXISTS ticket_events_of_ticket ON ticket_events (ticket_id, sort_key);
 
+-- Each ticket's next reminder; `queued` once the scheduler put it on the reminders queue (a
+-- ticket write that keeps the same reminder keeps the mark, a new reminder clears it).
+CREATE TABLE IF NOT EXISTS due_reminders (
+    ticket_id TEXT PRIMARY KEY,
+    due_at    TEXT NOT NULL,
+    reminder  TEXT NOT NULL,
+    queued    INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS due_reminders_by_time ON due_reminders (queued, due_at);
+
 CREATE TABLE IF NOT EXISTS settings (
     name TEXT PRIMARY KEY,
     data TEXT NOT NULL

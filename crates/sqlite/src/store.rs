@@ -1,13 +1,15 @@
 use crate::database::{Database, describe};
+use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use socialcare_domain::access::ApiKey;
 use socialcare_domain::page::sortable_time;
 use socialcare_domain::ports::{
-    ApiKeyStore, CommitError, CustomerStore, IngestChange, IngestStore, MessageRef, SettingsStore,
-    StoreError, TeamTurns, TemplateStore, TicketCommands, TicketReads,
+    ApiKeyStore, CommitError, CustomerStore, IngestChange, IngestStore, MessageRef, ReminderStore,
+    SettingsStore, StoreError, TeamTurns, TemplateStore, TicketCommands, TicketReads, TicketUpdate,
 };
+use socialcare_domain::timers::Reminder;
 use socialcare_domain::sla::Policies;
 use socialcare_domain::templates::Template;
 use socialcare_domain::{
@@ -129,7 +131,37 @@ fn update_ticket(conn: &Connection, ticket: &Ticket, before: u64) -> rusqlite::R
             version(before)
         ],
     )?;
+    if updated == 1 {
+        index_reminder(conn, ticket)?;
+    }
     Ok(updated == 1)
+}
+
+/// Keeps the ticket's next reminder in the due index.
+fn index_reminder(conn: &Connection, ticket: &Ticket) -> rusqlite::Result<()> {
+    match ticket.timers.next(&ticket.id) {
+        Some(reminder) => {
+            conn.execute(
+                "INSERT INTO due_reminders (ticket_id, due_at, reminder, queued)
+                 VALUES (?1, ?2, ?3, 0)
+                 ON CONFLICT (ticket_id) DO UPDATE SET
+                     queued = CASE WHEN reminder = excluded.reminder THEN queued ELSE 0 END,
+                     due_at = excluded.due_at, reminder = excluded.reminder",
+                params![
+                    ticket.id.as_str(),
+                    sortable_time(reminder.due_at),
+                    to_json(&reminder)?
+                ],
+            )?;
+        }
+        None => {
+            conn.execute(
+                "DELETE FROM due_reminders WHERE ticket_id = ?1",
+                [ticket.id.as_str()],
+            )?;
+        }
+    }
+    Ok(())
 }
 
 /// Runs `work` in a transaction, committed when it returns `Ok(Ok(_))`.
@@ -326,6 +358,7 @@ fn apply(tx: &Transaction, change: &IngestChange) -> rusqlite::Result<Result<(),
     if !written {
         return Ok(Err(CommitError::Conflict));
     }
+    index_reminder(tx, ticket)?;
 
     let customer = &change.customer;
     let customer_json = to_json(customer)?;
@@ -653,6 +686,27 @@ impl TicketCommands for SqliteStore {
         .await
     }
 
+    async fn update_ticket(&self, update: &TicketUpdate) -> Result<(), CommitError> {
+        let update = update.clone();
+        transaction(&self.db, move |tx| {
+            for reply in &update.replies {
+                if !insert_message(tx, reply)? {
+                    return Ok(Err(CommitError::Duplicate));
+                }
+            }
+            if !update_ticket(tx, &update.ticket, update.version_before)? {
+                return Ok(Err(CommitError::Conflict));
+            }
+            for event in &update.events {
+                if insert_event(tx, event)? == 0 {
+                    return Ok(Err(CommitError::Conflict));
+                }
+            }
+            Ok(Ok(()))
+        })
+        .await
+    }
+
     async fn add_event(&self, event: &TicketEvent) -> Result<(), CommitError> {
         let event = event.clone();
         let written = self.read(move |conn| insert_event(conn, &event)).await?;
@@ -730,5 +784,36 @@ impl TicketReads for SqliteStore {
             })
             .await?;
         Ok(query.page(tickets))
+    }
+}
+
+impl ReminderStore for SqliteStore {
+    async fn due_reminders(
+        &self,
+        until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<Reminder>, StoreError> {
+        let until = sortable_time(until);
+        self.read(move |conn| {
+            all(
+                conn,
+                "SELECT reminder FROM due_reminders WHERE queued = 0 AND due_at <= ?1
+                 ORDER BY due_at LIMIT ?2",
+                params![until, limit],
+            )
+        })
+        .await
+    }
+
+    async fn mark_queued(&self, reminder: &Reminder) -> Result<(), StoreError> {
+        let (id, json) = (reminder.ticket_id.to_string(), to_json(reminder));
+        self.read(move |conn| {
+            conn.execute(
+                "UPDATE due_reminders SET queued = 1 WHERE ticket_id = ?1 AND reminder = ?2",
+                params![id, json?],
+            )
+        })
+        .await?;
+        Ok(())
     }
 }

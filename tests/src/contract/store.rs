@@ -1033,6 +1033,12 @@ pub async fn sla_policies_are_one_document_replaced_whole<S: Store>(store: &S) {
                     ]),
                     calendar: Some(office),
                     warn_at_percent: 75,
+                    escalation_url: Some("https://hooks.example.com/services/T0/B0/x".into()),
+                    followups: socialcare_domain::sla::Followups {
+                        still_on_it_after_minutes: Some(120),
+                        survey_after_minutes: None,
+                        ..Default::default()
+                    },
                 },
             ),
             (
@@ -1041,6 +1047,8 @@ pub async fn sla_policies_are_one_document_replaced_whole<S: Store>(store: &S) {
                     targets: BTreeMap::from([("normal".to_string(), targets(240))]),
                     calendar: None,
                     warn_at_percent: 80,
+                    escalation_url: None,
+                    followups: Default::default(),
                 },
             ),
         ]),

@@ -1,0 +1,60 @@
+//! Escalation notices: what a team's escalation target (a Slack-style incoming webhook or an
+//! integrator's system) is told when a ticket is about to miss, or missed, its service level.
+
+use crate::ids::TicketId;
+use crate::replies::PostError;
+use crate::sla::Measure;
+use crate::ticket::Priority;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::future::Future;
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoticeReason {
+    /// Most of the way to the deadline: the owner should answer now.
+    SlaWarning,
+    /// The deadline passed: the ticket was escalated.
+    SlaBreach,
+}
+
+impl NoticeReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NoticeReason::SlaWarning => "sla_warning",
+            NoticeReason::SlaBreach => "sla_breach",
+        }
+    }
+}
+
+/// One notice to one target.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notice {
+    /// Stable across retries: the receiver's idempotency key, and the id of the event that
+    /// records the delivery.
+    pub id: String,
+    /// Where it is POSTed.
+    pub url: String,
+    pub ticket_id: TicketId,
+    pub account: String,
+    pub reason: NoticeReason,
+    pub measure: Measure,
+    pub due_at: DateTime<Utc>,
+    pub priority: Priority,
+    pub owner: Option<String>,
+    pub team: Option<String>,
+    pub subject: String,
+    /// For people: one line saying what happened (Slack shows it as the message).
+    pub text: String,
+    /// When it was decided.
+    pub at: DateTime<Utc>,
+}
+
+/// Posts notices to their targets.
+pub trait Notifier: Send + Sync {
+    /// Posts `notice` to `notice.url`. The same errors as a platform's: rate limited (wait),
+    /// transient (back off), permanent (give up), unknown (it may have arrived; the receiver
+    /// has the idempotency key, so it is sent again).
+    fn notify(&self, notice: &Notice) -> impl Future<Output = Result<(), PostError>> + Send;
+}

@@ -1,0 +1,375 @@
+//! Escalation notices: a JSON POST to the team's target, shaped so that a Slack-style incoming
+//! webhook shows its `text`, and signed like the integrators' callbacks so that an integrator
+//! can check it came from us. The notice id is the idempotency key: a notice sent again (after
+//! an answer was lost) is recognised as the same one.
+
+use crate::{Answer, ConfigError, describe, retry_after, send_within};
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::json;
+use socialcare_domain::escalation::{Notice, Notifier};
+use socialcare_domain::replies::PostError;
+use socialcare_webhooks::integration::signature;
+use std::net::IpAddr;
+use std::time::Duration;
+
+/// How the target is named in errors. Never the URL: a Slack webhook URL is itself the secret.
+const TARGET: &str = "the escalation target";
+
+/// Posts escalation notices over HTTPS.
+///
+/// With a secret, every notice carries `X-Socialcare-Signature` over the exact bytes sent.
+/// With an empty secret notices are still sent, unsigned: Slack-style webhooks do not check
+/// signatures, and their URLs are themselves secret.
+#[derive(Clone)]
+pub struct HttpNotifier {
+    client: reqwest::Client,
+    secret: Vec<u8>,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for HttpNotifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let secret = match self.secret.is_empty() {
+            true => "<none>",
+            false => "<redacted>",
+        };
+        f.debug_struct("HttpNotifier")
+            .field("secret", &secret)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+impl HttpNotifier {
+    /// `secret` signs the notices (empty: unsigned); `timeout` bounds each call.
+    pub fn new(secret: Vec<u8>, timeout: Duration) -> Result<Self, ConfigError> {
+        // Configured as `HttpPlatform`'s client, for the same reasons: a connect failure in
+        // half the time means nothing was sent, and a redirected POST would become a GET.
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout / 2)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("socialcare/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ConfigError::HttpClient(describe(e)))?;
+        Ok(Self {
+            client,
+            secret,
+            timeout,
+        })
+    }
+}
+
+impl Notifier for HttpNotifier {
+    async fn notify(&self, notice: &Notice) -> Result<(), PostError> {
+        let result = self.post(notice).await;
+        if let Err(error) = &result {
+            // The URL is not logged either.
+            tracing::warn!(notice_id = %notice.id, reason = notice.reason.as_str(), %error,
+                "the escalation notice was not delivered");
+        }
+        result
+    }
+}
+
+impl HttpNotifier {
+    async fn post(&self, notice: &Notice) -> Result<(), PostError> {
+        let url = allowed_url(&notice.url)?;
+        let body = body(notice)?;
+        let mut request = self
+            .client
+            .post(url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header("Idempotency-Key", notice.id.as_str());
+        if !self.secret.is_empty() {
+            request = request.header(
+                "X-Socialcare-Signature",
+                signature::sign(&self.secret, Utc::now(), &body),
+            );
+        }
+        let answer = send_within(self.timeout, TARGET, request.body(body)).await?;
+        outcome(&answer, Utc::now())
+    }
+}
+
+/// The JSON sent, as bytes: the signature covers these exact bytes.
+fn body(notice: &Notice) -> Result<Vec<u8>, PostError> {
+    let time = |at: DateTime<Utc>| at.to_rfc3339_opts(SecondsFormat::AutoSi, true);
+    let body = json!({
+        // What a Slack-style webhook shows; the rest is for integrators.
+        "text": notice.text,
+        "type": "escalation",
+        "id": notice.id,
+        "reason": notice.reason.as_str(),
+        "measure": notice.measure,
+        "ticket_id": notice.ticket_id.as_str(),
+        "account": notice.account,
+        "priority": notice.priority,
+        "owner": notice.owner,
+        "team": notice.team,
+        "subject": notice.subject,
+        "due_at": time(notice.due_at),
+        "at": time(notice.at),
+    });
+    serde_json::to_vec(&body)
+        .map_err(|e| PostError::Permanent(format!("could not write the notice: {e}")))
+}
+
+/// HTTPS only, except plain HTTP to this machine (local runs and tests): a notice carries
+/// customer text and must not cross a network in the clear.
+fn allowed_url(raw: &str) -> Result<reqwest::Url, PostError> {
+    let url = reqwest::Url::parse(raw)
+        .map_err(|_| PostError::Permanent(format!("{TARGET}'s URL is not a valid URL")))?;
+    let loopback = match url.host_str() {
+        Some("localhost") => true,
+        // IPv6 hosts come bracketed.
+        Some(host) => host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback()),
+        None => false,
+    };
+    match (url.scheme(), loopback) {
+        ("https", _) | ("http", true) => Ok(url),
+        _ => Err(PostError::Permanent(format!(
+            "{TARGET}'s URL must be https (plain http only to localhost)"
+        ))),
+    }
+}
+
+fn outcome(answer: &Answer, now: DateTime<Utc>) -> Result<(), PostError> {
+    let status = answer.status;
+    if status.is_success() {
+        return Ok(());
+    }
+    let code = status.as_u16();
+    let excerpt = answer.excerpt();
+    match code {
+        429 => Err(PostError::RateLimited {
+            retry_at: retry_after(answer, now),
+            reason: format!("{TARGET} is rate limiting (429): {excerpt}"),
+        }),
+        408 | 500..=599 => Err(PostError::Transient(format!(
+            "{TARGET} failed ({code}): {excerpt}"
+        ))),
+        _ => Err(PostError::Permanent(format!(
+            "{TARGET} refused the notice ({code}): {excerpt}"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use socialcare_domain::escalation::NoticeReason;
+    use socialcare_domain::ids::TicketId;
+    use socialcare_domain::sla::Measure;
+    use socialcare_domain::ticket::Priority;
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    const SECRET: &[u8] = b"whsec_notify_test";
+    const ROUTE: &str = "/services/T000/B000/secret-part";
+
+    fn notice(url: String) -> Notice {
+        let at = Utc.with_ymd_and_hms(2026, 11, 22, 10, 0, 0).unwrap();
+        Notice {
+            id: "ntc_01".into(),
+            url,
+            ticket_id: TicketId::derive(at, "k"),
+            account: "acme".into(),
+            reason: NoticeReason::SlaBreach,
+            measure: Measure::FirstResponse,
+            due_at: at - chrono::Duration::minutes(5),
+            priority: Priority::High,
+            owner: Some("agent-7".into()),
+            team: None,
+            subject: "Order never arrived".into(),
+            text: "Ticket breached its first response target".into(),
+            at,
+        }
+    }
+
+    fn notifier(secret: &[u8]) -> HttpNotifier {
+        HttpNotifier::new(secret.to_vec(), Duration::from_secs(5)).unwrap()
+    }
+
+    async fn target_answering(answer: ResponseTemplate) -> MockServer {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path(ROUTE))
+            .respond_with(answer)
+            .expect(1)
+            .mount(&server)
+            .await;
+        server
+    }
+
+    fn url(server: &MockServer) -> String {
+        format!("{}{ROUTE}", server.uri())
+    }
+
+    #[test]
+    fn debug_does_not_show_the_secret() {
+        let shown = format!("{:?}", notifier(SECRET));
+        assert!(!shown.contains("whsec"), "{shown}");
+        assert!(shown.contains("<redacted>"), "{shown}");
+    }
+
+    #[tokio::test]
+    async fn the_notice_is_posted_signed_with_its_id_as_the_idempotency_key() {
+        let server = target_answering(ResponseTemplate::new(200)).await;
+        let sent = notice(url(&server));
+
+        assert_eq!(notifier(SECRET).notify(&sent).await, Ok(()));
+
+        let requests = server.received_requests().await.unwrap();
+        let request = &requests[0];
+        assert_eq!(request.method.as_str(), "POST");
+        assert_eq!(request.url.path(), ROUTE);
+        let header = |name: &str| request.headers.get(name).map(|v| v.to_str().unwrap());
+        assert_eq!(header("content-type"), Some("application/json"));
+        assert_eq!(header("idempotency-key"), Some("ntc_01"));
+        assert_eq!(
+            signature::verify(
+                SECRET,
+                header("x-socialcare-signature").map(str::as_bytes),
+                &request.body,
+                Utc::now()
+            ),
+            Ok(())
+        );
+        let body: serde_json::Value = serde_json::from_slice(&request.body).unwrap();
+        assert_eq!(
+            body,
+            json!({
+                "text": "Ticket breached its first response target",
+                "type": "escalation",
+                "id": "ntc_01",
+                "reason": "sla_breach",
+                "measure": "first_response",
+                "ticket_id": sent.ticket_id.as_str(),
+                "account": "acme",
+                "priority": "high",
+                "owner": "agent-7",
+                "team": null,
+                "subject": "Order never arrived",
+                "due_at": "2026-11-22T09:55:00Z",
+                "at": "2026-11-22T10:00:00Z"
+            })
+        );
+    }
+
+    #[tokio::test]
+    async fn without_a_secret_the_notice_is_sent_unsigned() {
+        let server = target_answering(ResponseTemplate::new(200)).await;
+
+        assert_eq!(notifier(b"").notify(&notice(url(&server))).await, Ok(()));
+
+        let requests = server.received_requests().await.unwrap();
+        assert_eq!(requests.len(), 1);
+        assert!(requests[0].headers.get("x-socialcare-signature").is_none());
+    }
+
+    #[tokio::test]
+    async fn a_429_waits_as_long_as_retry_after_says() {
+        let answer = ResponseTemplate::new(429).insert_header("Retry-After", "30");
+        let server = target_answering(answer).await;
+        let before = Utc::now();
+
+        match notifier(SECRET).notify(&notice(url(&server))).await {
+            Err(PostError::RateLimited { retry_at, .. }) => {
+                let drift = (retry_at - (before + chrono::Duration::seconds(30))).num_seconds();
+                assert!((0..=5).contains(&drift), "{retry_at}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_server_error_is_worth_another_try() {
+        let server = target_answering(ResponseTemplate::new(500).set_body_string("busy")).await;
+
+        assert_eq!(
+            notifier(SECRET).notify(&notice(url(&server))).await,
+            Err(PostError::Transient(
+                "the escalation target failed (500): busy".into()
+            ))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refusal_is_permanent_and_does_not_show_the_url() {
+        let answer = ResponseTemplate::new(404).set_body_string("no_service");
+        let server = target_answering(answer).await;
+
+        match notifier(SECRET).notify(&notice(url(&server))).await {
+            Err(PostError::Permanent(reason)) => {
+                assert_eq!(
+                    reason,
+                    "the escalation target refused the notice (404): no_service"
+                );
+                assert!(!reason.contains("secret-part"), "{reason}");
+                assert!(!reason.contains(&server.uri()), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn only_https_or_local_http_urls_are_called() {
+        // A request to any of these would fail as Transient (unreachable or no such name), so
+        // Permanent shows it was refused before anything was sent.
+        for url in [
+            "http://hooks.example.invalid/services/x",
+            "http://10.0.0.1/hook",
+            "http://localhost.example.invalid/hook",
+            "http://127.0.0.1@hooks.example.invalid/hook",
+            "ftp://127.0.0.1/hook",
+            "not a url",
+        ] {
+            match notifier(SECRET).notify(&notice(url.into())).await {
+                Err(PostError::Permanent(reason)) => {
+                    assert!(!reason.contains(url), "{reason}")
+                }
+                other => panic!("{url}: {other:?}"),
+            }
+        }
+        assert!(allowed_url("http://[::1]:8080/hook").is_ok());
+        assert!(allowed_url("http://localhost/hook").is_ok());
+        assert!(allowed_url("https://hooks.slack.com/services/x").is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_is_worth_another_try() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        drop(listener);
+        let url = format!("http://127.0.0.1:{port}{ROUTE}");
+
+        match notifier(SECRET).notify(&notice(url)).await {
+            Err(PostError::Transient(reason)) => {
+                assert!(reason.contains("could not reach"), "{reason}");
+                assert!(!reason.contains("secret-part"), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn no_answer_within_the_timeout_is_unknown() {
+        let late = ResponseTemplate::new(200).set_delay(Duration::from_secs(5));
+        let server = target_answering(late).await;
+        let notifier = HttpNotifier::new(SECRET.to_vec(), Duration::from_millis(300)).unwrap();
+
+        match notifier.notify(&notice(url(&server))).await {
+            Err(PostError::Unknown(reason)) => {
+                assert!(reason.contains("did not answer"), "{reason}");
+                assert!(!reason.contains("secret-part"), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
