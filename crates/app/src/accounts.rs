@@ -121,6 +121,22 @@ pub fn parse_teams(text: &str) -> Result<Teams, String> {
                 team.name
             ));
         }
+        if let Some(url) = &team.escalation_url
+            && !socialcare_domain::sla::is_https(url)
+        {
+            return Err(format!(
+                "teams configuration: team {:?}: escalation_url must be an https:// URL",
+                team.name
+            ));
+        }
+        if let Some(next) = &team.escalates_to
+            && !document.teams.iter().any(|t| &t.name == next)
+        {
+            return Err(format!(
+                "teams configuration: team {:?} escalates to {next:?}, which is not a team",
+                team.name
+            ));
+        }
     }
     Ok(Teams::new(document.teams))
 }

@@ -11,4 +11,5 @@ pub mod ingest;
 pub mod logging;
 pub mod metrics;
 pub mod outbox;
+pub mod reminders;
 pub mod webhook;

@@ -129,33 +129,35 @@ pub async fn send_batch<S: IngestStore, P: Platform, Q: Queue>(
 ) -> Vec<String> {
     let handled = join_all(records.iter().map(|record| async move {
         let disposition = send_one(store, platform, record, clock, policy).await;
-        let queued = match &disposition {
-            Disposition::Delete => queue.delete(&record.receipt).await,
-            // Hiding it is how the wait happens: no loop spends requests meanwhile.
-            Disposition::Retry(wait) => queue.change_visibility(&record.receipt, *wait).await,
-            Disposition::DeadLetter => Ok(()),
-        };
-        if let Err(e) = &queued {
-            tracing::warn!(queue_message_id = %record.message_id, error = %e, "queue call failed");
-        }
-        // A job whose delete failed comes back, and the reply's state absorbs it.
-        let kept = disposition != Disposition::Delete || queued.is_err();
-        kept.then(|| record.message_id.clone())
+        settle_record(queue, record, &disposition).await
     }))
     .await;
     handled.into_iter().flatten().collect()
 }
 
-/// The Lambda entry: posts an SQS batch and reports what stays on the queue.
-pub async fn handle_sqs_event<S: IngestStore, P: Platform, Q: Queue>(
-    store: &S,
-    platform: &P,
+/// Applies a job's disposition to its queue; the record's id when it stays on the queue.
+pub(crate) async fn settle_record<Q: Queue>(
     queue: &Q,
-    event: SqsEvent,
-    clock: &dyn Clock,
-    policy: &SendPolicy,
-) -> SqsBatchResponse {
-    let records: Vec<OutboxRecord> = event
+    record: &OutboxRecord,
+    disposition: &Disposition,
+) -> Option<String> {
+    let queued = match disposition {
+        Disposition::Delete => queue.delete(&record.receipt).await,
+        // Hiding it is how the wait happens: no loop spends requests meanwhile.
+        Disposition::Retry(wait) => queue.change_visibility(&record.receipt, *wait).await,
+        Disposition::DeadLetter => Ok(()),
+    };
+    if let Err(e) = &queued {
+        tracing::warn!(queue_message_id = %record.message_id, error = %e, "queue call failed");
+    }
+    // A job whose delete failed comes back, and the job's own state absorbs it.
+    let kept = *disposition != Disposition::Delete || queued.is_err();
+    kept.then(|| record.message_id.clone())
+}
+
+/// The records of an SQS event, with their receive counts.
+pub(crate) fn records_of(event: SqsEvent) -> Vec<OutboxRecord> {
+    event
         .records
         .into_iter()
         .map(|message| OutboxRecord {
@@ -168,7 +170,37 @@ pub async fn handle_sqs_event<S: IngestStore, P: Platform, Q: Queue>(
             receipt: message.receipt_handle.unwrap_or_default(),
             body: message.body.unwrap_or_default(),
         })
-        .collect();
+        .collect()
+}
+
+/// Up to ten records from `queue`, waiting up to `wait` for the first.
+pub(crate) async fn receive_records<Q: Queue>(
+    queue: &Q,
+    wait: Duration,
+) -> Result<Vec<OutboxRecord>, QueueError> {
+    Ok(queue
+        .receive(10, wait)
+        .await?
+        .into_iter()
+        .map(|delivery| OutboxRecord {
+            message_id: delivery.message_id,
+            receipt: delivery.receipt,
+            body: delivery.body,
+            receive_count: delivery.receive_count,
+        })
+        .collect())
+}
+
+/// The Lambda entry: posts an SQS batch and reports what stays on the queue.
+pub async fn handle_sqs_event<S: IngestStore, P: Platform, Q: Queue>(
+    store: &S,
+    platform: &P,
+    queue: &Q,
+    event: SqsEvent,
+    clock: &dyn Clock,
+    policy: &SendPolicy,
+) -> SqsBatchResponse {
+    let records = records_of(event);
     crate::ingest::batch_response(send_batch(store, platform, queue, &records, clock, policy).await)
 }
 
@@ -198,16 +230,7 @@ impl Sender {
         platform: &P,
         clock: &dyn Clock,
     ) -> Result<usize, QueueError> {
-        let deliveries = queue.receive(10, self.wait).await?;
-        let records: Vec<OutboxRecord> = deliveries
-            .into_iter()
-            .map(|delivery| OutboxRecord {
-                message_id: delivery.message_id,
-                receipt: delivery.receipt,
-                body: delivery.body,
-                receive_count: delivery.receive_count,
-            })
-            .collect();
+        let records = receive_records(queue, self.wait).await?;
         send_batch(store, platform, queue, &records, clock, &self.policy).await;
         Ok(records.len())
     }

@@ -21,6 +21,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use socialcare_domain::access::ApiKey;
@@ -29,10 +30,9 @@ use socialcare_domain::ports::{
     ApiKeyStore, CommitError, CustomerStore, IngestChange, IngestStore, MessageRef, ReminderStore,
     SettingsStore, StoreError, TeamTurns, TemplateStore, TicketCommands, TicketReads, TicketUpdate,
 };
-use socialcare_domain::timers::Reminder;
-use chrono::{DateTime, Utc};
 use socialcare_domain::sla::Policies;
 use socialcare_domain::templates::Template;
+use socialcare_domain::timers::Reminder;
 use socialcare_domain::{
     Customer, Message, MessageId, Page, Ticket, TicketDetail, TicketEvent, TicketId, TicketQuery,
 };
@@ -145,11 +145,7 @@ fn ticket_item(ticket: &Ticket) -> Result<Item, StoreError> {
 const DUE: &str = "DUE";
 
 fn due_sort_key(reminder: &Reminder) -> String {
-    format!(
-        "{}#{}",
-        sortable_time(reminder.due_at),
-        reminder.ticket_id
-    )
+    format!("{}#{}", sortable_time(reminder.due_at), reminder.ticket_id)
 }
 
 fn event_item(event: &TicketEvent) -> Result<Item, StoreError> {

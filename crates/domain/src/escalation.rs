@@ -45,9 +45,11 @@ pub struct Notice {
     pub owner: Option<String>,
     pub team: Option<String>,
     pub subject: String,
+    /// Who is told: the team's name, or `account` for the account's own target.
+    pub target: String,
     /// For people: one line saying what happened (Slack shows it as the message).
     pub text: String,
-    /// When it was decided.
+    /// The instant it is about (the warning or the deadline).
     pub at: DateTime<Utc>,
 }
 

@@ -1,8 +1,10 @@
 //! The audit trail: every change to a ticket is an event with its actor and time.
 
+use crate::escalation::NoticeReason;
 use crate::ids::{CustomerId, EventId, MessageId, TicketId};
 use crate::message::Direction;
-use crate::ticket::TicketStatus;
+use crate::sla::Measure;
+use crate::ticket::{Priority, TicketStatus};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -57,6 +59,33 @@ pub enum EventKind {
     Assigned {
         owner: Option<String>,
         team: Option<String>,
+    },
+    /// Most of the way to a service-level deadline.
+    SlaWarning {
+        measure: Measure,
+        due_at: DateTime<Utc>,
+    },
+    /// A service-level deadline passed unmet.
+    SlaBreached {
+        measure: Measure,
+        due_at: DateTime<Utc>,
+    },
+    PriorityChanged {
+        from: Priority,
+        to: Priority,
+    },
+    /// An escalation target was told (`target`: the team, or `account` for the account's own).
+    Notified {
+        notice_id: String,
+        reason: NoticeReason,
+        target: String,
+    },
+    /// An escalation target could not be told.
+    NotificationFailed {
+        notice_id: String,
+        reason: NoticeReason,
+        target: String,
+        error: String,
     },
 }
 

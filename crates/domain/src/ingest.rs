@@ -10,9 +10,9 @@ use crate::ports::{
     TicketReads,
 };
 use crate::replies::{self, ReplyChannel};
-use crate::timers::{Happened, retime};
 use crate::threading::{self, Placement, Rules, Surroundings};
 use crate::ticket::{Ticket, TicketDetail, TicketStatus};
+use crate::timers::{Happened, retime};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 

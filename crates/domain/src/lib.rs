@@ -16,6 +16,7 @@ pub mod message;
 pub mod ownership;
 pub mod page;
 pub mod ports;
+pub mod reminders;
 pub mod replies;
 pub mod sla;
 pub mod templates;

@@ -16,8 +16,15 @@ pub struct Team {
     pub name: String,
     /// Agents by the names of their API keys, in round-robin order.
     pub members: Vec<String>,
-    /// Where escalations go.
+    /// Who a breached ticket is reassigned to.
     pub lead: Option<String>,
+    /// Where the team's warnings and breaches are POSTed (a Slack-style incoming webhook or an
+    /// integrator's URL).
+    #[serde(default)]
+    pub escalation_url: Option<String>,
+    /// The next level: a breach of a ticket the lead already owns goes to this team's lead.
+    #[serde(default)]
+    pub escalates_to: Option<String>,
 }
 
 /// The teams of a deployment.

@@ -589,13 +589,14 @@ fn with_delivery(reply: &Message, delivery: Delivery) -> Message {
 
 /// How long until `at` in whole seconds rounded up (queues hide messages by the second, and
 /// early is too early), at least one and at most the 12 hours a queue can hide a message.
-fn wait_until(at: DateTime<Utc>, now: DateTime<Utc>) -> std::time::Duration {
+pub fn wait_until(at: DateTime<Utc>, now: DateTime<Utc>) -> std::time::Duration {
     let milliseconds = (at - now).num_milliseconds();
     let seconds = (milliseconds + 999).div_euclid(1000).clamp(1, 12 * 3600);
     std::time::Duration::from_secs(seconds as u64)
 }
 
-fn backoff(attempts: u32, policy: &SendPolicy) -> std::time::Duration {
+/// The wait before attempt `attempts + 1`: doubling from the first backoff up to the most.
+pub fn backoff(attempts: u32, policy: &SendPolicy) -> std::time::Duration {
     let doublings = attempts.saturating_sub(1).min(20);
     let wait = policy.first_backoff * 2_i32.pow(doublings);
     let wait = wait.min(policy.max_backoff);

@@ -248,7 +248,8 @@ fn still_on_it() -> String {
     "We haven't forgotten you: we're still working on this and will get back to you as soon as we can.".into()
 }
 fn survey() -> String {
-    "Thanks for bearing with us. How did we do? Reply with a number from 1 (poor) to 5 (great).".into()
+    "Thanks for bearing with us. How did we do? Reply with a number from 1 (poor) to 5 (great)."
+        .into()
 }
 fn invitation() -> String {
     "Thank you, that means a lot to the team. If you feel like sharing your experience, we'd be glad; no pressure at all.".into()
@@ -317,7 +318,9 @@ impl Policy {
             f.survey_after_minutes,
         ];
         if delays.contains(&Some(0)) {
-            return Err(PolicyError::Followups("a delay must be at least one minute"));
+            return Err(PolicyError::Followups(
+                "a delay must be at least one minute",
+            ));
         }
         if [&f.still_on_it_text, &f.survey_text, &f.invitation_text]
             .iter()

@@ -108,10 +108,9 @@ impl Timers {
         let deadline = |d: &Option<Deadline>| -> Option<(DateTime<Utc>, ReminderKind)> {
             let d = d.as_ref()?;
             match (d.warned, d.breached) {
-                (false, _) if d.warn_at < d.due_at => Some((
-                    d.warn_at,
-                    ReminderKind::SlaWarning { measure: d.measure },
-                )),
+                (false, _) if d.warn_at < d.due_at => {
+                    Some((d.warn_at, ReminderKind::SlaWarning { measure: d.measure }))
+                }
                 (_, false) => Some((d.due_at, ReminderKind::SlaBreach { measure: d.measure })),
                 _ => None,
             }
@@ -119,7 +118,8 @@ impl Timers {
         [
             deadline(&self.response),
             deadline(&self.resolution),
-            self.followup_at.map(|at| (at, ReminderKind::CustomerFollowup)),
+            self.followup_at
+                .map(|at| (at, ReminderKind::CustomerFollowup)),
             self.auto_close_at.map(|at| (at, ReminderKind::AutoClose)),
             self.survey_at.map(|at| (at, ReminderKind::Satisfaction)),
         ]
@@ -323,7 +323,10 @@ mod tests {
         let id = ticket().id;
         timers.response.as_mut().unwrap().warned = true;
         let next = timers.next(&id).unwrap();
-        assert_eq!((next.due_at, next.kind.key()), (at(10, 0), "sla_breach:first_response".to_string()));
+        assert_eq!(
+            (next.due_at, next.kind.key()),
+            (at(10, 0), "sla_breach:first_response".to_string())
+        );
         timers.response.as_mut().unwrap().breached = true;
         assert_eq!(timers.next(&id), None);
         assert_eq!(timers.due_at(), None);
@@ -337,7 +340,10 @@ mod tests {
         retime(&mut t, Happened::Answered, at(9, 20), Some(&p));
         t.first_response_at = Some(at(9, 20));
         assert_eq!(t.timers.response, None);
-        assert_eq!(t.timers.next(&t.id).unwrap().kind.key(), "sla_warning:resolution");
+        assert_eq!(
+            t.timers.next(&t.id).unwrap().kind.key(),
+            "sla_warning:resolution"
+        );
         retime(&mut t, Happened::CustomerWrote, at(11, 0), Some(&p));
         assert_eq!(
             t.timers.response,
@@ -370,11 +376,17 @@ mod tests {
             retime(t, Happened::Status { from, to }, when, Some(&p));
         };
         status(&mut t, TicketStatus::PendingInternal, at(9, 30));
-        assert_eq!(t.timers.followup_at, Some(at(9, 30) + chrono::Duration::hours(24)));
+        assert_eq!(
+            t.timers.followup_at,
+            Some(at(9, 30) + chrono::Duration::hours(24))
+        );
         status(&mut t, TicketStatus::PendingCustomer, at(10, 0));
         assert_eq!(t.timers.followup_at, None);
         assert_eq!(t.timers.response, None);
-        assert_eq!(t.timers.auto_close_at, Some(at(10, 0) + chrono::Duration::days(7)));
+        assert_eq!(
+            t.timers.auto_close_at,
+            Some(at(10, 0) + chrono::Duration::days(7))
+        );
         status(&mut t, TicketStatus::Resolved, at(11, 0));
         assert_eq!(
             t.timers,

@@ -187,6 +187,7 @@ mod tests {
             owner: Some("agent-7".into()),
             team: None,
             subject: "Order never arrived".into(),
+            target: "support".into(),
             text: "Ticket breached its first response target".into(),
             at,
         }

@@ -9,9 +9,9 @@ use socialcare_domain::ports::{
     ApiKeyStore, CommitError, CustomerStore, IngestChange, IngestStore, MessageRef, ReminderStore,
     SettingsStore, StoreError, TeamTurns, TemplateStore, TicketCommands, TicketReads, TicketUpdate,
 };
-use socialcare_domain::timers::Reminder;
 use socialcare_domain::sla::Policies;
 use socialcare_domain::templates::Template;
+use socialcare_domain::timers::Reminder;
 use socialcare_domain::{
     Cursor, Customer, Message, MessageId, Page, Ticket, TicketDetail, TicketId, TicketQuery,
 };

@@ -812,6 +812,8 @@ pub async fn a_returning_customer_gets_their_previous_owner_back<S: Store>(store
             name: "support".into(),
             members: vec!["sally".into(), "tim".into()],
             lead: None,
+            escalation_url: None,
+            escalates_to: None,
         }]);
     let rules = socialcare_domain::threading::Rules {
         teams: teams.clone(),

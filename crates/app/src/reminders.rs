@@ -1,0 +1,329 @@
+//! Reminders: the scheduler that moves reminders coming due from the due index onto the
+//! reminders queue, and the worker that acts on them and sends escalation notices.
+//!
+//! SQS delays reach 15 minutes, so a reminder waits in the store's due index until it is that
+//! close, then rides the queue with the rest of the wait as its delay: one send, one receive,
+//! one delete per reminder however far away it was set, and one index query per minute.
+
+use crate::outbox::{Disposition, Outbox, OutboxRecord};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use chrono::{DateTime, Utc};
+use futures::future::join_all;
+use serde::{Deserialize, Serialize};
+use socialcare_domain::escalation::{Notice, Notifier};
+use socialcare_domain::ownership::Teams;
+use socialcare_domain::ports::{
+    Clock, CommitError, Outgoing, Queue, QueueError, ReminderStore, StoreError, TicketStore,
+};
+use socialcare_domain::reminders::{
+    self, Decision, firing_event_id, notices_of, notification_failed_event, notified_event,
+    pending_replies,
+};
+use socialcare_domain::replies::{OutboxJob, PostError, SendPolicy, backoff, wait_until};
+use socialcare_domain::timers::Reminder;
+use std::time::Duration;
+
+/// What the reminders queue carries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReminderJob {
+    Reminder(Reminder),
+    Notice(Box<Notice>),
+}
+
+/// The longest delay a queue takes.
+pub const MAX_DELAY: Duration = Duration::from_secs(15 * 60);
+
+/// Moves the reminders due within `lookahead` onto the queue.
+#[derive(Debug, Clone)]
+pub struct Scheduler {
+    pub lookahead: Duration,
+    /// Reminders read per index query.
+    pub page: u32,
+}
+
+impl Default for Scheduler {
+    fn default() -> Self {
+        Self {
+            lookahead: MAX_DELAY,
+            page: 100,
+        }
+    }
+}
+
+/// Why a scheduler run stopped early; what it had moved stays moved.
+#[derive(Debug, thiserror::Error)]
+pub enum ScheduleError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+}
+
+impl Scheduler {
+    /// One run: every reminder due by `now + lookahead` goes on the queue with the rest of its
+    /// wait as the delay, then leaves the due index. Returns how many it moved.
+    pub async fn run<S: ReminderStore, Q: Queue>(
+        &self,
+        store: &S,
+        queue: &Q,
+        now: DateTime<Utc>,
+    ) -> Result<usize, ScheduleError> {
+        let until = now + chrono::Duration::from_std(self.lookahead).unwrap_or_default();
+        let mut moved = 0;
+        // A bound on one run; what is left waits for the next minute.
+        for _ in 0..50 {
+            let due = store.due_reminders(until, self.page).await?;
+            let sent = join_all(due.iter().map(|reminder| async move {
+                // Sent before it leaves the index: a crash in between sends it twice, and
+                // the second finds it stale; the other order could lose it.
+                queue.send(reminder_message(reminder, now)?).await?;
+                store.mark_queued(reminder).await?;
+                Ok::<(), ScheduleError>(())
+            }))
+            .await;
+            for result in sent {
+                result?;
+                moved += 1;
+            }
+            if due.len() < self.page as usize {
+                break;
+            }
+        }
+        Ok(moved)
+    }
+}
+
+fn reminder_message(reminder: &Reminder, now: DateTime<Utc>) -> Result<Outgoing, QueueError> {
+    let body = serde_json::to_string(&ReminderJob::Reminder(reminder.clone()))
+        .map_err(|e| QueueError(e.to_string()))?;
+    let delay = match reminder.due_at > now {
+        true => wait_until(reminder.due_at, now).min(MAX_DELAY),
+        false => Duration::ZERO,
+    };
+    Ok(Outgoing {
+        body,
+        group_id: None,
+        dedupe_id: None,
+        delay,
+    })
+}
+
+fn notice_message(notice: &Notice) -> Result<Outgoing, QueueError> {
+    let body = serde_json::to_string(&ReminderJob::Notice(Box::new(notice.clone())))
+        .map_err(|e| QueueError(e.to_string()))?;
+    Ok(Outgoing {
+        body,
+        group_id: None,
+        dedupe_id: None,
+        delay: Duration::ZERO,
+    })
+}
+
+/// What the worker needs besides the store and the queues.
+pub struct Worker<N> {
+    pub teams: Teams,
+    pub notifier: N,
+    /// Backoff and dead-lettering of notices (the same as replies').
+    pub policy: SendPolicy,
+}
+
+const ATTEMPTS: u32 = 5;
+const STORE_RETRY: Duration = Duration::from_secs(5);
+
+impl<N: Notifier> Worker<N> {
+    /// Handles one job; what to do with its record after.
+    pub async fn handle<S: TicketStore, Q: Queue>(
+        &self,
+        store: &S,
+        queue: &Q,
+        outbox: &Outbox,
+        record: &OutboxRecord,
+        clock: &dyn Clock,
+    ) -> Disposition {
+        let queue_message_id = record.message_id.as_str();
+        let job: ReminderJob = match serde_json::from_str(&record.body) {
+            Ok(job) => job,
+            Err(e) => {
+                tracing::error!(queue_message_id, error = %e, "unreadable reminder job dropped");
+                return Disposition::Delete;
+            }
+        };
+        let result = match &job {
+            ReminderJob::Reminder(reminder) => {
+                self.remind(store, queue, outbox, reminder, clock).await
+            }
+            ReminderJob::Notice(notice) => {
+                self.notify(store, notice, record.receive_count, clock.now())
+                    .await
+            }
+        };
+        result.unwrap_or_else(|e| {
+            tracing::error!(queue_message_id, error = %e, "reminder job failed; it comes again");
+            Disposition::Retry(STORE_RETRY)
+        })
+    }
+
+    async fn remind<S: TicketStore, Q: Queue>(
+        &self,
+        store: &S,
+        queue: &Q,
+        outbox: &Outbox,
+        reminder: &Reminder,
+        clock: &dyn Clock,
+    ) -> Result<Disposition, String> {
+        let policies = store.sla_policies().await.map_err(|e| e.to_string())?;
+        for _ in 0..ATTEMPTS {
+            let Some(detail) = store
+                .ticket_detail(&reminder.ticket_id)
+                .await
+                .map_err(|e| e.to_string())?
+            else {
+                return Ok(Disposition::Delete);
+            };
+            let policy = policies.of(&detail.ticket.account);
+            let decision = reminders::decide(&detail, reminder, policy, &self.teams, clock.now());
+            let firing = match decision {
+                Decision::Early(wait) => return Ok(Disposition::Retry(wait)),
+                Decision::Stale => {
+                    // A redelivery after the write but before the queueing finishes the job.
+                    let events = store
+                        .ticket_events(&reminder.ticket_id)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    let id = firing_event_id(reminder);
+                    if events.iter().any(|event| event.id == id) {
+                        let replies = pending_replies(&detail, reminder);
+                        let notices = notices_of(&detail.ticket, reminder, policy, &self.teams);
+                        let replies: Vec<_> = replies.into_iter().cloned().collect();
+                        queue_effects(queue, outbox, &replies, &notices).await?;
+                    }
+                    return Ok(Disposition::Delete);
+                }
+                Decision::Act(firing) => firing,
+            };
+            match store.update_ticket(&firing.update).await {
+                Ok(()) => {
+                    tracing::info!(ticket_id = %reminder.ticket_id, kind = reminder.kind.key(), due_at = %reminder.due_at, "reminder acted");
+                    queue_effects(queue, outbox, &firing.update.replies, &firing.notices).await?;
+                    return Ok(Disposition::Delete);
+                }
+                Err(CommitError::Conflict) | Err(CommitError::Duplicate) => continue,
+                Err(CommitError::Store(e)) => return Err(e.to_string()),
+            }
+        }
+        Err("the ticket kept changing".into())
+    }
+
+    async fn notify<S: TicketStore>(
+        &self,
+        store: &S,
+        notice: &Notice,
+        receive_count: u32,
+        now: DateTime<Utc>,
+    ) -> Result<Disposition, String> {
+        let done = notified_event(notice);
+        let events = store
+            .ticket_events(&notice.ticket_id)
+            .await
+            .map_err(|e| e.to_string())?;
+        if events.iter().any(|event| event.id == done.id) {
+            return Ok(Disposition::Delete);
+        }
+        let record = |event| async move {
+            match store.add_event(&event).await {
+                Ok(()) | Err(CommitError::Duplicate) => Ok(()),
+                Err(e) => Err(e.to_string()),
+            }
+        };
+        match self.notifier.notify(notice).await {
+            Ok(()) => {
+                record(done).await?;
+                Ok(Disposition::Delete)
+            }
+            Err(PostError::RateLimited { retry_at, .. }) => {
+                Ok(Disposition::Retry(wait_until(retry_at, now)))
+            }
+            Err(PostError::Permanent(error)) => {
+                record(notification_failed_event(notice, error)).await?;
+                Ok(Disposition::Delete)
+            }
+            Err(PostError::Transient(error)) | Err(PostError::Unknown(error)) => {
+                if receive_count >= self.policy.max_receives {
+                    let error = format!("gave up after {receive_count} attempts: {error}");
+                    record(notification_failed_event(notice, error)).await?;
+                    return Ok(Disposition::DeadLetter);
+                }
+                Ok(Disposition::Retry(backoff(receive_count, &self.policy)))
+            }
+        }
+    }
+
+    /// Handles a batch concurrently and applies each disposition to the queue; returns the
+    /// ids of the records that stay on the queue.
+    pub async fn handle_batch<S: TicketStore, Q: Queue>(
+        &self,
+        store: &S,
+        queue: &Q,
+        outbox: &Outbox,
+        records: &[OutboxRecord],
+        clock: &dyn Clock,
+    ) -> Vec<String> {
+        let handled = join_all(records.iter().map(|record| async move {
+            let disposition = self.handle(store, queue, outbox, record, clock).await;
+            crate::outbox::settle_record(queue, record, &disposition).await
+        }))
+        .await;
+        handled.into_iter().flatten().collect()
+    }
+
+    /// The Lambda entry: an SQS batch in, the records to deliver again out.
+    pub async fn handle_sqs_event<S: TicketStore, Q: Queue>(
+        &self,
+        store: &S,
+        queue: &Q,
+        outbox: &Outbox,
+        event: SqsEvent,
+        clock: &dyn Clock,
+    ) -> SqsBatchResponse {
+        let records = crate::outbox::records_of(event);
+        crate::ingest::batch_response(
+            self.handle_batch(store, queue, outbox, &records, clock)
+                .await,
+        )
+    }
+
+    /// The local runner's round: receive a batch from the reminders queue and handle it.
+    pub async fn once<S: TicketStore, Q: Queue>(
+        &self,
+        store: &S,
+        queue: &Q,
+        outbox: &Outbox,
+        wait: Duration,
+        clock: &dyn Clock,
+    ) -> Result<usize, QueueError> {
+        let records = crate::outbox::receive_records(queue, wait).await?;
+        self.handle_batch(store, queue, outbox, &records, clock)
+            .await;
+        Ok(records.len())
+    }
+}
+
+async fn queue_effects<Q: Queue>(
+    queue: &Q,
+    outbox: &Outbox,
+    replies: &[socialcare_domain::Message],
+    notices: &[Notice],
+) -> Result<(), String> {
+    for reply in replies {
+        outbox
+            .enqueue(&OutboxJob::of(reply))
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    for notice in notices {
+        let message = notice_message(notice).map_err(|e| e.to_string())?;
+        queue.send(message).await.map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
