@@ -18,6 +18,7 @@ pub struct Stack {
     pub inbound_dead_letter_queue_url: String,
     pub outbox_queue_url: String,
     pub outbox_dead_letter_queue_url: String,
+    pub reminders_queue_url: String,
 }
 
 impl Stack {
@@ -87,6 +88,7 @@ pub async fn deploy() -> Stack {
         inbound_dead_letter_queue_url: output("InboundDeadLetterQueueUrl"),
         outbox_queue_url: output("OutboxQueueUrl"),
         outbox_dead_letter_queue_url: output("OutboxDeadLetterQueueUrl"),
+        reminders_queue_url: output("RemindersQueueUrl"),
         name,
         config,
     }

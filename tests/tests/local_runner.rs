@@ -76,6 +76,7 @@ async fn on_dynamodb_and_sqs() {
         std::env::set_var("TABLE_NAME", &stack.table);
         std::env::set_var("INBOUND_QUEUE_URL", &stack.inbound_queue_url);
         std::env::set_var("OUTBOX_QUEUE_URL", &stack.outbox_queue_url);
+        std::env::set_var("REMINDERS_QUEUE_URL", &stack.reminders_queue_url);
     }
     let data = tempfile::tempdir().unwrap();
     let driver = Driver::start(data.path(), true, "whsec_aws_e2e", "sk_aws_e2e_key_1").await;

@@ -398,6 +398,7 @@ async fn every_fixture_three_times_interleaved_is_stored_once_on_aws() {
         std::env::set_var("TABLE_NAME", &stack.table);
         std::env::set_var("INBOUND_QUEUE_URL", &stack.inbound_queue_url);
         std::env::set_var("OUTBOX_QUEUE_URL", &stack.outbox_queue_url);
+        std::env::set_var("REMINDERS_QUEUE_URL", &stack.reminders_queue_url);
     }
     every_fixture_three_times_interleaved_is_stored_once(true).await;
 }

@@ -1,5 +1,5 @@
-//! Wires the handlers to a backend and runs them: the HTTP server, the ingest consumer and the
-//! sender.
+//! Wires the handlers to a backend and runs them: the HTTP server, the ingest consumer, the
+//! sender, the reminder scheduler and the reminders worker.
 
 use crate::Settings;
 use crate::credentials;
@@ -9,10 +9,12 @@ use socialcare_app::accounts::{Accounts, parse_rules};
 use socialcare_app::api::{self, ApiState};
 use socialcare_app::ingest::Consumer;
 use socialcare_app::outbox::{Outbox, Sender};
+use socialcare_app::reminders::{Scheduler, Worker};
 use socialcare_app::webhook::{self, WebhookState};
 use socialcare_aws::{DynamoStore, SqsQueue};
-use socialcare_domain::ports::{Queue, SystemClock};
-use socialcare_platforms::{DEFAULT_TIMEOUT, Endpoints, HttpPlatform};
+use socialcare_domain::ports::{Clock, Queue, SystemClock};
+use socialcare_domain::replies::SendPolicy;
+use socialcare_platforms::{DEFAULT_TIMEOUT, Endpoints, HttpNotifier, HttpPlatform};
 use socialcare_sqlite::{Database, SqliteQueue, SqliteStore};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -60,8 +62,11 @@ async fn on_sqlite(settings: &Settings, credentials: Credentials) -> anyhow::Res
         credentials,
         &backend,
         SqliteStore::new(db.clone()),
-        SqliteQueue::inbound(db.clone()),
-        SqliteQueue::outbox(db),
+        Queues {
+            inbound: SqliteQueue::inbound(db.clone()),
+            outbox: SqliteQueue::outbox(db.clone()),
+            reminders: SqliteQueue::reminders(db),
+        },
     )
     .await
 }
@@ -71,26 +76,47 @@ async fn on_aws(settings: &Settings, credentials: Credentials) -> anyhow::Result
     let table = std::env::var("TABLE_NAME").context("--aws needs TABLE_NAME")?;
     let queue_url = std::env::var("INBOUND_QUEUE_URL").context("--aws needs INBOUND_QUEUE_URL")?;
     let outbox_url = std::env::var("OUTBOX_QUEUE_URL").context("--aws needs OUTBOX_QUEUE_URL")?;
-    let backend = format!("DynamoDB table {table}, SQS queues {queue_url} and {outbox_url}");
+    let reminders_url =
+        std::env::var("REMINDERS_QUEUE_URL").context("--aws needs REMINDERS_QUEUE_URL")?;
+    let backend =
+        format!("DynamoDB table {table}, SQS queues {queue_url}, {outbox_url} and {reminders_url}");
     let sqs = aws_sdk_sqs::Client::new(&config);
     serve(
         settings,
         credentials,
         &backend,
         DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), table),
-        SqsQueue::new(sqs.clone(), queue_url),
-        SqsQueue::new(sqs, outbox_url),
+        Queues {
+            inbound: SqsQueue::new(sqs.clone(), queue_url),
+            outbox: SqsQueue::new(sqs.clone(), outbox_url),
+            reminders: SqsQueue::new(sqs, reminders_url),
+        },
     )
     .await
 }
+
+/// The queues of a backend.
+struct Queues<Q> {
+    inbound: Q,
+    outbox: Q,
+    reminders: Q,
+}
+
+/// How often the local scheduler looks at the due index: reminders fire within about a
+/// second of their time (on AWS the schedule runs every minute and the queue delay does the
+/// rest).
+const SCHEDULE_EVERY: Duration = Duration::from_secs(1);
 
 async fn serve<S, Q>(
     settings: &Settings,
     credentials: Credentials,
     backend: &str,
     store: S,
-    inbound: Q,
-    outbox: Q,
+    Queues {
+        inbound,
+        outbox,
+        reminders,
+    }: Queues<Q>,
 ) -> anyhow::Result<Running>
 where
     S: api::Store + Clone + 'static,
@@ -142,6 +168,7 @@ where
     let addr = listener.local_addr()?;
     let banner = banner(addr, backend, &credentials);
 
+    let teams = rules.teams.clone();
     let consumer = Consumer {
         rules,
         outbox: Some(Outbox::new(outbox.clone())),
@@ -153,6 +180,44 @@ where
             loop {
                 if let Err(e) = consumer.once(&inbound, &store).await {
                     tracing::error!(error = %e, "inbound queue unavailable; retrying");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        })
+    };
+    let scheduling = {
+        let (store, reminders) = (store.clone(), reminders.clone());
+        tokio::spawn(async move {
+            let scheduler = Scheduler::default();
+            loop {
+                if let Err(e) = scheduler.run(&store, &reminders, SystemClock.now()).await {
+                    tracing::error!(error = %e, "scheduler failed; retrying");
+                }
+                tokio::time::sleep(SCHEDULE_EVERY).await;
+            }
+        })
+    };
+    let reminding = {
+        let (store, outbox) = (store.clone(), Outbox::new(outbox.clone()));
+        let worker = Worker {
+            teams,
+            notifier: HttpNotifier::new(
+                credentials.integration_secret.clone().into_bytes(),
+                DEFAULT_TIMEOUT,
+            )?,
+            policy: SendPolicy::default(),
+        };
+        tokio::spawn(async move {
+            loop {
+                let round = worker.once(
+                    &store,
+                    &reminders,
+                    &outbox,
+                    Duration::from_secs(1),
+                    &SystemClock,
+                );
+                if let Err(e) = round.await {
+                    tracing::error!(error = %e, "reminders queue unavailable; retrying");
                     tokio::time::sleep(Duration::from_secs(1)).await;
                 }
             }
@@ -179,7 +244,7 @@ where
         addr,
         banner,
         server,
-        workers: vec![ingesting, sending],
+        workers: vec![ingesting, sending, scheduling, reminding],
         stop,
     })
 }

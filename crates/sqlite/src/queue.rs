@@ -115,6 +115,21 @@ impl SqliteQueue {
         )
     }
 
+    /// The reminders queue, as template.yaml declares it on SQS: standard (the scheduler
+    /// delays each reminder to its due time), ten receives, then its dead-letter queue.
+    pub fn reminders(db: Database) -> Self {
+        Self::new(
+            db,
+            "reminders",
+            QueueOptions {
+                fifo: false,
+                visibility_timeout: Duration::from_secs(30),
+                max_receive_count: 10,
+                dead_letter: Some("reminders-dlq".into()),
+            },
+        )
+    }
+
     pub fn name(&self) -> &str {
         &self.name
     }

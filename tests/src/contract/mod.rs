@@ -2,5 +2,6 @@
 //! `tests/tests/*_contract.rs` runs every case against every adapter.
 
 pub mod queue;
+pub mod reminders;
 pub mod replies;
 pub mod store;

@@ -1,0 +1,581 @@
+//! Service levels and reminders through the store (SQLite and DynamoDB), on a fixed clock:
+//! warnings, breaches and escalations once each, nothing for an answered ticket, follow-ups,
+//! surveys, auto-close, business hours across a weekend, and notices retried until told.
+//!
+//! The due index is the adapter under test; the reminders and outbox queues are the SQLite
+//! queue on the same fixed clock (SQS itself passes the queue contract), so a delay of
+//! minutes costs no real time.
+
+use crate::events::x_mention;
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use socialcare_app::outbox::Outbox;
+use socialcare_app::reminders::{ReminderJob, Scheduler, Worker};
+use socialcare_domain::escalation::{Notice, NoticeReason, Notifier};
+use socialcare_domain::ingest::{IngestOutcome, ingest_with};
+use socialcare_domain::lifecycle::change_status;
+use socialcare_domain::ownership::{Team, Teams};
+use socialcare_domain::ports::{Clock, FixedClock, Outgoing, Queue};
+use socialcare_domain::replies::{
+    DeliveryState, PostError, ReplyChannel, ReplyRequest, SendPolicy, Target, write_reply,
+};
+use socialcare_domain::sla::{Calendar, Day, Followups, Hours, Measure, Policies, Policy, Targets};
+use socialcare_domain::threading::Rules;
+use socialcare_domain::timers::ReminderKind;
+use socialcare_domain::{
+    Actor, Channel, Direction, EventKind, Priority, Ticket, TicketEvent, TicketId, TicketStatus,
+};
+use socialcare_sqlite::{Database, QueueOptions, SqliteQueue};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::{Arc, Mutex};
+
+pub use socialcare_domain::ports::TicketStore as Store;
+
+const ACCOUNT: &str = "1100000000000000001";
+const HOOK: &str = "http://127.0.0.1:9/hooks/support";
+
+/// Friday 20 November 2026, 09:00 UTC.
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 20, 9, 0, 0).unwrap()
+}
+
+fn minutes(m: i64) -> DateTime<Utc> {
+    t0() + Duration::minutes(m)
+}
+
+/// Records the notices it is given; answers from a script, then accepts.
+#[derive(Clone, Default)]
+pub struct RecordingNotifier {
+    answers: Arc<Mutex<VecDeque<Result<(), PostError>>>>,
+    sent: Arc<Mutex<Vec<Notice>>>,
+}
+
+impl RecordingNotifier {
+    fn sent(&self) -> Vec<Notice> {
+        self.sent.lock().unwrap().clone()
+    }
+}
+
+impl Notifier for RecordingNotifier {
+    async fn notify(&self, notice: &Notice) -> Result<(), PostError> {
+        self.sent.lock().unwrap().push(notice.clone());
+        let scripted = self.answers.lock().unwrap().pop_front();
+        scripted.unwrap_or(Ok(()))
+    }
+}
+
+/// A store with the policy below, the reminders machinery around it, and a clock.
+pub struct Harness<'a, S> {
+    pub store: &'a S,
+    pub clock: Arc<FixedClock>,
+    pub reminders: SqliteQueue,
+    pub outbox_queue: SqliteQueue,
+    pub notifier: RecordingNotifier,
+    worker: Worker<RecordingNotifier>,
+}
+
+/// First response in 60 minutes, next in 30, resolution in 8 hours (high: 15/10/120);
+/// warnings at 80 %; the account's own escalation target; follow-up after a day, auto-close
+/// after a week, survey an hour after resolve.
+pub fn policy() -> Policy {
+    let targets = |first, next, resolution| Targets {
+        first_response_minutes: first,
+        next_response_minutes: next,
+        resolution_minutes: resolution,
+    };
+    Policy {
+        targets: BTreeMap::from([
+            ("normal".to_string(), targets(60, 30, 480)),
+            ("high".to_string(), targets(15, 10, 120)),
+        ]),
+        calendar: None,
+        warn_at_percent: 80,
+        escalation_url: Some("http://127.0.0.1:9/hooks/account".into()),
+        followups: Followups::default(),
+    }
+}
+
+fn teams() -> Teams {
+    Teams::new(vec![Team {
+        name: "support".into(),
+        members: vec!["sally".into(), "tim".into()],
+        lead: Some("lena".into()),
+        escalation_url: Some(HOOK.into()),
+        escalates_to: None,
+    }])
+}
+
+impl<'a, S: Store> Harness<'a, S> {
+    pub async fn new(store: &'a S, policy: Policy) -> Self {
+        let policies = Policies {
+            policies: BTreeMap::from([(ACCOUNT.to_string(), policy)]),
+        };
+        store.put_sla_policies(&policies).await.unwrap();
+        let clock = Arc::new(FixedClock::new(t0()));
+        let db = Database::in_memory().unwrap();
+        // As template.yaml declares them: standard, ten receives.
+        let queue = |name: &str| {
+            let options = QueueOptions {
+                fifo: false,
+                visibility_timeout: std::time::Duration::from_secs(30),
+                max_receive_count: 10,
+                dead_letter: Some(format!("{name}-dlq")),
+            };
+            SqliteQueue::with_clock(db.clone(), name, options, clock.clone())
+        };
+        let reminders = queue("reminders");
+        let outbox_queue = queue("outbox");
+        let notifier = RecordingNotifier::default();
+        Self {
+            store,
+            clock,
+            reminders,
+            outbox_queue,
+            worker: Worker {
+                teams: teams(),
+                notifier: notifier.clone(),
+                policy: SendPolicy::default(),
+            },
+            notifier,
+        }
+    }
+
+    pub async fn complaint(&self, id: &str, at: DateTime<Utc>) -> TicketId {
+        let rules = Rules {
+            policies: self.store.sla_policies().await.unwrap(),
+            teams: teams(),
+            ..Rules::default()
+        };
+        let event = x_mention(id, "ann", "@acme_care my router is down again", at);
+        match ingest_with(self.store, &event, &rules).await.unwrap() {
+            IngestOutcome::Opened { ticket_id, .. } => ticket_id,
+            other => panic!("expected a new ticket, got {other:?}"),
+        }
+    }
+
+    /// Gives the ticket to sally of the support team.
+    pub async fn give_to_sally(&self, id: &TicketId) {
+        let ticket = self.ticket(id).await;
+        let owned = Ticket {
+            owner: Some("sally".into()),
+            team: Some("support".into()),
+            version: ticket.version + 1,
+            ..ticket.clone()
+        };
+        let event = TicketEvent::new(
+            id.clone(),
+            ticket.created_at,
+            Actor::Agent { id: "admin".into() },
+            EventKind::Assigned {
+                owner: owned.owner.clone(),
+                team: owned.team.clone(),
+            },
+            "assigned:test",
+        );
+        self.store
+            .change_ticket(&owned, ticket.version, &event)
+            .await
+            .unwrap();
+    }
+
+    pub async fn ticket(&self, id: &TicketId) -> Ticket {
+        self.store.get_ticket(id).await.unwrap().unwrap()
+    }
+
+    pub async fn events(&self, id: &TicketId) -> Vec<EventKind> {
+        let events = self.store.ticket_events(id).await.unwrap();
+        events.into_iter().map(|e| e.kind).collect()
+    }
+
+    /// Sets the clock, runs the scheduler, then the worker until the queue has nothing
+    /// visible: what a minute of the deployed system does.
+    pub async fn at(&self, at: DateTime<Utc>) {
+        self.clock.set(at);
+        let outbox = Outbox::new(self.outbox_queue.clone());
+        // A reminder that acts may make the ticket's next one due at once: the next minute's
+        // scheduler run would move it, so this runs until nothing is left to do.
+        for _ in 0..20 {
+            let moved = Scheduler::default()
+                .run(self.store, &self.reminders, at)
+                .await
+                .unwrap();
+            let mut handled = 0;
+            loop {
+                let round = self
+                    .worker
+                    .once(
+                        self.store,
+                        &self.reminders,
+                        &outbox,
+                        std::time::Duration::ZERO,
+                        &*self.clock,
+                    )
+                    .await
+                    .unwrap();
+                if round == 0 {
+                    break;
+                }
+                handled += round;
+            }
+            if moved == 0 && handled == 0 {
+                return;
+            }
+        }
+        panic!("reminders kept coming due");
+    }
+
+    /// Puts a job on the reminders queue again, as a duplicate delivery would.
+    pub async fn deliver_again(&self, job: &ReminderJob) {
+        let body = serde_json::to_string(job).unwrap();
+        self.reminders
+            .send(Outgoing {
+                body,
+                group_id: None,
+                dedupe_id: None,
+                delay: std::time::Duration::ZERO,
+            })
+            .await
+            .unwrap();
+        self.at(self.clock.now()).await;
+    }
+
+    /// The outbox jobs queued so far (taken off the queue).
+    pub async fn outbox_jobs(&self) -> usize {
+        let taken = self
+            .outbox_queue
+            .receive(10, std::time::Duration::ZERO)
+            .await
+            .unwrap();
+        for job in &taken {
+            self.outbox_queue.delete(&job.receipt).await.unwrap();
+        }
+        taken.len()
+    }
+}
+
+fn count(events: &[EventKind], wanted: fn(&EventKind) -> bool) -> usize {
+    events.iter().filter(|e| wanted(e)).count()
+}
+
+fn is_warning(e: &EventKind) -> bool {
+    matches!(e, EventKind::SlaWarning { .. })
+}
+fn is_breach(e: &EventKind) -> bool {
+    matches!(e, EventKind::SlaBreached { .. })
+}
+fn is_notified(e: &EventKind) -> bool {
+    matches!(e, EventKind::Notified { .. })
+}
+
+pub async fn an_unanswered_ticket_warns_then_breaches_and_escalates_once<S: Store>(store: &S) {
+    let h = Harness::new(store, policy()).await;
+    let id = h.complaint("t1", t0()).await;
+    h.give_to_sally(&id).await;
+    let ticket = h.ticket(&id).await;
+    let response = ticket.timers.response.expect("a first response is due");
+    assert_eq!(response.measure, Measure::FirstResponse);
+    assert_eq!(response.due_at, minutes(60));
+    assert_eq!(response.warn_at, minutes(48));
+    assert_eq!(ticket.timers.due_at(), Some(minutes(60)));
+
+    h.at(minutes(47)).await;
+    assert_eq!(count(&h.events(&id).await, is_warning), 0);
+    assert!(h.notifier.sent().is_empty());
+
+    h.at(minutes(48)).await;
+    let events = h.events(&id).await;
+    assert!(events.contains(&EventKind::SlaWarning {
+        measure: Measure::FirstResponse,
+        due_at: minutes(60),
+    }));
+    let sent = h.notifier.sent();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].reason, NoticeReason::SlaWarning);
+    assert_eq!(sent[0].url, HOOK);
+    assert_eq!(sent[0].target, "support");
+    assert_eq!(sent[0].owner.as_deref(), Some("sally"));
+    assert_eq!(sent[0].due_at, minutes(60));
+    assert!(events.contains(&EventKind::Notified {
+        notice_id: sent[0].id.clone(),
+        reason: NoticeReason::SlaWarning,
+        target: "support".into(),
+    }));
+
+    h.at(minutes(60)).await;
+    let ticket = h.ticket(&id).await;
+    assert_eq!(ticket.priority, Priority::High);
+    assert_eq!(ticket.owner.as_deref(), Some("lena"));
+    assert_eq!(ticket.team.as_deref(), Some("support"));
+    assert!(ticket.timers.response.unwrap().breached);
+    let events = h.events(&id).await;
+    assert!(events.contains(&EventKind::SlaBreached {
+        measure: Measure::FirstResponse,
+        due_at: minutes(60),
+    }));
+    assert!(events.contains(&EventKind::PriorityChanged {
+        from: Priority::Normal,
+        to: Priority::High,
+    }));
+    assert!(events.contains(&EventKind::Assigned {
+        owner: Some("lena".into()),
+        team: Some("support".into()),
+    }));
+    let sent = h.notifier.sent();
+    assert_eq!(sent.len(), 2);
+    assert_eq!(sent[1].reason, NoticeReason::SlaBreach);
+    // The notice names who let it pass; the ticket is lena's now.
+    assert_eq!(sent[1].owner.as_deref(), Some("sally"));
+
+    // The breach delivered again, and the minutes after: nothing more.
+    let breach = socialcare_domain::timers::Reminder {
+        ticket_id: id.clone(),
+        due_at: minutes(60),
+        kind: ReminderKind::SlaBreach {
+            measure: Measure::FirstResponse,
+        },
+    };
+    h.deliver_again(&ReminderJob::Reminder(breach)).await;
+    h.deliver_again(&ReminderJob::Notice(Box::new(sent[1].clone())))
+        .await;
+    for minute in [61, 75, 120] {
+        h.at(minutes(minute)).await;
+    }
+    let events = h.events(&id).await;
+    assert_eq!(count(&events, is_warning), 1);
+    assert_eq!(count(&events, is_breach), 1);
+    assert_eq!(count(&events, is_notified), 2);
+    assert_eq!(h.notifier.sent().len(), 2);
+    // Next up: the resolution warning, at 80 % of 8 hours.
+    let next = h.ticket(&id).await.timers.next(&id).unwrap();
+    assert_eq!(next.due_at, minutes(384));
+}
+
+pub async fn a_ticket_answered_before_its_deadline_fires_nothing<S: Store>(store: &S) {
+    let h = Harness::new(store, policy()).await;
+    let id = h.complaint("t1", t0()).await;
+    // The warning is on the queue already (due within 15 minutes) when the answer comes.
+    h.at(minutes(40)).await;
+    let reply = ReplyRequest {
+        text: "Sorry Ann, we're on it.".into(),
+        channel: ReplyChannel::Public,
+        key: "k1".into(),
+        author: Actor::Agent { id: "sally".into() },
+        automatic: false,
+    };
+    write_reply(store, &id, &reply, minutes(41)).await.unwrap();
+    assert_eq!(h.ticket(&id).await.timers.response, None);
+    for minute in [48, 60, 90] {
+        h.at(minutes(minute)).await;
+    }
+    let events = h.events(&id).await;
+    assert_eq!(count(&events, is_warning), 0);
+    assert_eq!(count(&events, is_breach), 0);
+    assert!(h.notifier.sent().is_empty());
+    let ticket = h.ticket(&id).await;
+    assert_eq!(ticket.priority, Priority::Normal);
+    assert_eq!(ticket.first_response_at, Some(minutes(41)));
+}
+
+pub async fn a_pending_internal_ticket_sends_the_customer_one_followup<S: Store>(store: &S) {
+    let h = Harness::new(store, policy()).await;
+    let id = h.complaint("t1", t0()).await;
+    let agent = Actor::Agent { id: "sally".into() };
+    change_status(store, &id, TicketStatus::PendingInternal, agent, minutes(5))
+        .await
+        .unwrap();
+    let due = minutes(5) + Duration::hours(24);
+    assert_eq!(h.ticket(&id).await.timers.followup_at, Some(due));
+    h.at(due - Duration::minutes(1)).await;
+    h.at(due).await;
+    h.at(due + Duration::minutes(1)).await;
+    let followup = socialcare_domain::timers::Reminder {
+        ticket_id: id.clone(),
+        due_at: due,
+        kind: ReminderKind::CustomerFollowup,
+    };
+    h.deliver_again(&ReminderJob::Reminder(followup)).await;
+    let detail = store.ticket_detail(&id).await.unwrap().unwrap();
+    let followups: Vec<_> = detail
+        .messages
+        .iter()
+        .filter(|m| m.body.text == Followups::default().still_on_it_text)
+        .collect();
+    assert_eq!(followups.len(), 1, "{:#?}", detail.messages);
+    let message = followups[0];
+    assert_eq!(message.body.direction, Direction::Outbound);
+    assert_eq!(message.body.channel, Channel::Private);
+    let delivery = message.delivery.as_ref().unwrap();
+    assert_eq!(delivery.state, DeliveryState::Pending);
+    assert!(delivery.automatic);
+    assert!(matches!(delivery.target, Target::Direct { .. }));
+    // One job for the sender (a redelivery that finds it done queues nothing more... or the
+    // same job again, which the reply's state absorbs).
+    assert!(h.outbox_jobs().await >= 1);
+    let ticket = h.ticket(&id).await;
+    assert_eq!(ticket.status, TicketStatus::PendingInternal);
+    assert_eq!(ticket.timers.followup_at, None);
+}
+
+pub async fn a_resolved_ticket_sends_one_survey<S: Store>(store: &S) {
+    let h = Harness::new(store, policy()).await;
+    let id = h.complaint("t1", t0()).await;
+    let agent = Actor::Agent { id: "sally".into() };
+    change_status(
+        store,
+        &id,
+        TicketStatus::Resolved,
+        agent.clone(),
+        minutes(30),
+    )
+    .await
+    .unwrap();
+    let ticket = h.ticket(&id).await;
+    assert_eq!(ticket.timers.survey_at, Some(minutes(90)));
+    assert_eq!(ticket.timers.response, None);
+    assert_eq!(ticket.timers.resolution, None);
+    h.at(minutes(89)).await;
+    h.at(minutes(90)).await;
+    // Reopened and resolved again: still the one survey.
+    change_status(store, &id, TicketStatus::Open, agent.clone(), minutes(100))
+        .await
+        .unwrap();
+    change_status(store, &id, TicketStatus::Resolved, agent, minutes(110))
+        .await
+        .unwrap();
+    h.at(minutes(200)).await;
+    let detail = store.ticket_detail(&id).await.unwrap().unwrap();
+    let surveys: Vec<_> = detail
+        .messages
+        .iter()
+        .filter(|m| m.body.text == Followups::default().survey_text)
+        .collect();
+    assert_eq!(surveys.len(), 1);
+    assert_eq!(surveys[0].body.channel, Channel::Private);
+    let ticket = h.ticket(&id).await;
+    assert!(ticket.timers.surveyed);
+    assert_eq!(ticket.timers.survey_at, None);
+    assert_eq!(ticket.status, TicketStatus::Resolved);
+}
+
+pub async fn a_ticket_left_pending_customer_closes<S: Store>(store: &S) {
+    let h = Harness::new(store, policy()).await;
+    let id = h.complaint("t1", t0()).await;
+    let agent = Actor::Agent { id: "sally".into() };
+    change_status(
+        store,
+        &id,
+        TicketStatus::PendingCustomer,
+        agent,
+        minutes(10),
+    )
+    .await
+    .unwrap();
+    let due = minutes(10) + Duration::days(7);
+    h.at(due - Duration::minutes(1)).await;
+    assert_eq!(h.ticket(&id).await.status, TicketStatus::PendingCustomer);
+    h.at(due).await;
+    let ticket = h.ticket(&id).await;
+    assert_eq!(ticket.status, TicketStatus::Closed);
+    assert_eq!(ticket.timers.next(&id), None);
+    assert!(h.events(&id).await.contains(&EventKind::StatusChanged {
+        from: TicketStatus::PendingCustomer,
+        to: TicketStatus::Closed,
+    }));
+}
+
+pub async fn business_hours_move_the_deadline_across_the_weekend<S: Store>(store: &S) {
+    let nine_to_five = Hours {
+        open: chrono::NaiveTime::from_hms_opt(9, 0, 0).unwrap(),
+        close: chrono::NaiveTime::from_hms_opt(17, 0, 0).unwrap(),
+    };
+    let office = Policy {
+        calendar: Some(Calendar {
+            time_zone: "America/New_York".into(),
+            hours: [Day::Mon, Day::Tue, Day::Wed, Day::Thu, Day::Fri]
+                .into_iter()
+                .map(|day| (day, nine_to_five))
+                .collect(),
+            holidays: BTreeSet::new(),
+        }),
+        ..policy()
+    };
+    let h = Harness::new(store, office).await;
+    // Friday 16:30 in New York: 30 minutes count on Friday, 30 from Monday 09:00.
+    let friday = Utc.with_ymd_and_hms(2026, 11, 20, 21, 30, 0).unwrap();
+    let id = h.complaint("t1", friday).await;
+    let monday = |h: u32, m: u32| Utc.with_ymd_and_hms(2026, 11, 23, h, m, 0).unwrap();
+    let response = h.ticket(&id).await.timers.response.unwrap();
+    assert_eq!(response.due_at, monday(14, 30));
+    assert_eq!(response.warn_at, monday(14, 18));
+    // The whole weekend passes quietly.
+    for hours in [1, 12, 36, 60] {
+        h.at(friday + Duration::hours(hours)).await;
+    }
+    assert_eq!(count(&h.events(&id).await, is_warning), 0);
+    h.at(monday(14, 18)).await;
+    assert_eq!(count(&h.events(&id).await, is_warning), 1);
+    assert_eq!(count(&h.events(&id).await, is_breach), 0);
+    h.at(monday(14, 30)).await;
+    assert_eq!(count(&h.events(&id).await, is_breach), 1);
+}
+
+pub async fn a_notice_is_retried_until_the_target_takes_it<S: Store>(store: &S) {
+    let h = Harness::new(store, policy()).await;
+    h.notifier.answers.lock().unwrap().extend([
+        Err(PostError::Transient("503".into())),
+        Err(PostError::Transient("503".into())),
+    ]);
+    let id = h.complaint("t1", t0()).await;
+    h.at(minutes(48)).await;
+    assert_eq!(count(&h.events(&id).await, is_notified), 0);
+    // Backoff: 2 s, then 4 s.
+    h.at(minutes(48) + Duration::seconds(2)).await;
+    h.at(minutes(48) + Duration::seconds(6)).await;
+    let sent = h.notifier.sent();
+    assert_eq!(sent.len(), 3);
+    // Without a team, the account's own target.
+    assert_eq!(sent[0].target, "account");
+    assert_eq!(sent[0].url, "http://127.0.0.1:9/hooks/account");
+    assert!(sent.iter().all(|n| n.id == sent[0].id));
+    assert_eq!(count(&h.events(&id).await, is_notified), 1);
+
+    // A target that refuses for good: the trail says so, and it is not tried again.
+    h.notifier
+        .answers
+        .lock()
+        .unwrap()
+        .push_back(Err(PostError::Permanent("404 no such hook".into())));
+    h.at(minutes(60)).await;
+    h.at(minutes(61)).await;
+    assert_eq!(h.notifier.sent().len(), 4);
+    let failed = h
+        .events(&id)
+        .await
+        .into_iter()
+        .filter(|e| matches!(e, EventKind::NotificationFailed { .. }))
+        .count();
+    assert_eq!(failed, 1);
+}
+
+#[macro_export]
+macro_rules! reminders_contract {
+    ($make:expr) => {
+        $crate::reminders_contract!(@cases $make;
+            an_unanswered_ticket_warns_then_breaches_and_escalates_once,
+            a_ticket_answered_before_its_deadline_fires_nothing,
+            a_pending_internal_ticket_sends_the_customer_one_followup,
+            a_resolved_ticket_sends_one_survey,
+            a_ticket_left_pending_customer_closes,
+            business_hours_move_the_deadline_across_the_weekend,
+            a_notice_is_retried_until_the_target_takes_it
+        );
+    };
+    (@cases $make:expr; $($case:ident),+) => {
+        $(
+            #[tokio::test]
+            async fn $case() {
+                let store = $make.await;
+                $crate::contract::reminders::$case(&store).await;
+            }
+        )+
+    };
+}

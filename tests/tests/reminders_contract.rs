@@ -1,0 +1,18 @@
+//! The reminders contract (service levels, escalation, follow-ups, surveys, auto-close) on a
+//! fixed clock, run against both store adapters.
+
+mod sqlite {
+    use socialcare_sqlite::{Database, SqliteStore};
+    socialcare_tests::reminders_contract!(async {
+        SqliteStore::new(Database::in_memory().unwrap())
+    });
+}
+
+mod dynamodb {
+    use socialcare_aws::DynamoStore;
+    use socialcare_tests::emulator;
+    socialcare_tests::reminders_contract!(async {
+        let stack = emulator::deploy().await;
+        DynamoStore::new(stack.dynamodb(), stack.table.clone())
+    });
+}
