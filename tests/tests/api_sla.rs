@@ -46,7 +46,16 @@ fn policies() -> Value {
                 "hours": {"mon": {"open": "09:00:00", "close": "17:00:00"}, "fri": {"open": "09:00:00", "close": "16:00:00"}},
                 "holidays": ["2026-12-25"]
             },
-            "warn_at_percent": 75
+            "warn_at_percent": 75,
+            "escalation_url": "https://hooks.slack.com/services/T0/B0/secret",
+            "followups": {
+                "still_on_it_after_minutes": 240,
+                "still_on_it_text": "Still on it!",
+                "auto_close_after_minutes": null,
+                "survey_after_minutes": 30,
+                "survey_text": "How did we do? 1 to 5.",
+                "invitation_text": "Thanks! Share it if you like."
+            }
         },
         "crm": {
             "targets": {"normal": {"first_response_minutes": 240, "next_response_minutes": 240, "resolution_minutes": 2880}}
@@ -64,9 +73,24 @@ async fn an_admin_replaces_the_policies_and_reads_them_back() {
     let (status, stored) = send(&app, "PUT", ADMIN, Some(&policies())).await;
     assert_eq!(status, StatusCode::OK, "{stored}");
     let mut expected = policies();
-    // defaults are filled in: no calendar, warnings at 80 %
+    // defaults are filled in: no calendar, warnings at 80 %, no escalation target, the
+    // built-in follow-ups (a day, a week, an hour)
     expected["policies"]["crm"]["calendar"] = Value::Null;
     expected["policies"]["crm"]["warn_at_percent"] = json!(80);
+    expected["policies"]["crm"]["escalation_url"] = Value::Null;
+    let followups = &mut expected["policies"]["crm"]["followups"];
+    *followups = json!({
+        "still_on_it_after_minutes": 1440,
+        "auto_close_after_minutes": 10080,
+        "survey_after_minutes": 60,
+    });
+    for text in ["still_on_it_text", "survey_text", "invitation_text"] {
+        followups[text] = stored["policies"]["crm"]["followups"][text].clone();
+        assert!(
+            followups[text].as_str().is_some_and(|t| t.len() > 20),
+            "{text}"
+        );
+    }
     assert_eq!(stored, expected);
     let (status, read) = send(&app, "GET", ADMIN, None).await;
     assert_eq!(status, StatusCode::OK);
@@ -93,6 +117,17 @@ async fn a_bad_policy_is_refused_by_name_and_nothing_changes() {
     let no_normal = json!({"policies": {"crm": {"targets": {"urgent": {"first_response_minutes": 1, "next_response_minutes": 1, "resolution_minutes": 1}}}}});
     let zero = json!({"policies": {"crm": {"targets": {"normal": {"first_response_minutes": 0, "next_response_minutes": 1, "resolution_minutes": 1}}}}});
     let priority = json!({"policies": {"crm": {"targets": {"normal": {"first_response_minutes": 1, "next_response_minutes": 1, "resolution_minutes": 1}, "critical": {"first_response_minutes": 1, "next_response_minutes": 1, "resolution_minutes": 1}}}}});
+    let plain_http = {
+        let mut p = policies();
+        p["policies"]["1100000000000000001"]["escalation_url"] =
+            json!("http://hooks.example.com/x");
+        p
+    };
+    let no_survey_text = {
+        let mut p = policies();
+        p["policies"]["1100000000000000001"]["followups"]["survey_text"] = json!("  ");
+        p
+    };
     for (body, says) in [
         (
             zone,
@@ -102,6 +137,8 @@ async fn a_bad_policy_is_refused_by_name_and_nothing_changes() {
         (no_normal, "policies.crm.targets: `normal` is required"),
         (zero, "at least one minute"),
         (priority, "unknown priority \"critical\""),
+        (plain_http, "escalation_url must be an https:// URL"),
+        (no_survey_text, "followups: a text is empty"),
     ] {
         let (status, error) = send(&app, "PUT", ADMIN, Some(&body)).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
