@@ -27,6 +27,7 @@ use socialcare_webhooks::payload::parse;
 use std::sync::Arc;
 use utoipa::ToSchema;
 
+mod metrics;
 mod replies;
 mod sla;
 
@@ -78,6 +79,10 @@ pub fn routes<S: Store + 'static>(state: Arc<ApiState<S>>) -> Router {
         .route(
             "/v1/sla-policies",
             get(sla::get_policies::<S>).put(sla::put_policies::<S>),
+        )
+        .route(
+            "/v1/metrics/response-times",
+            get(metrics::response_times::<S>),
         )
         .route("/v1/tickets/{id}/assign", post(assign::<S>))
         .route("/v1/tickets/{id}/events", get(ticket_events::<S>))
@@ -759,7 +764,7 @@ impl utoipa::Modify for BearerKey {
         list_tickets, ticket_detail, change_status, add_note, replies::add_reply, ticket_events, assign,
         customer_history, link_identity, create_key, list_keys, revoke_key,
         list_templates, get_template, create_template, replace_template, delete_template,
-        sla::get_policies, sla::put_policies,
+        sla::get_policies, sla::put_policies, metrics::response_times,
     ),
     components(schemas(ErrorBody, ErrorDetail)),
     modifiers(&BearerKey),

@@ -11,6 +11,7 @@
 //! | API key    | `APIKEYS`             | `<key id>`          |                                          |
 //! | template   | `TEMPLATES`           | `<template id>`     |                                          |
 //! | SLA policies | `SETTINGS`          | `SLA_POLICIES`      | one document                             |
+//! | report     | `METRICS#<account>#<grouping>#<shard>` | `<day>#<group>` | counters that only add |
 //! | team turns | `TEAM#<name>`         | `#TURNS`            | round-robin counter                      |
 //! | awaited    | `AWAIT#<dedupe key>`  | `#AWAIT`            | a reply that came before its parent (TTL 7 d) |
 //!
@@ -20,16 +21,18 @@
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
-use chrono::{DateTime, Utc};
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use socialcare_domain::access::ApiKey;
 use socialcare_domain::page::sortable_time;
 use socialcare_domain::ports::{
-    ApiKeyStore, CommitError, CustomerStore, IngestChange, IngestStore, MessageRef, ReminderStore,
-    SettingsStore, StoreError, TeamTurns, TemplateStore, TicketCommands, TicketReads, TicketUpdate,
+    ApiKeyStore, CommitError, CustomerStore, IngestChange, IngestStore, MessageRef, MetricsStore,
+    ReminderStore, SettingsStore, StoreError, TeamTurns, TemplateStore, TicketCommands,
+    TicketReads, TicketUpdate,
 };
+use socialcare_domain::report::{Counters, GroupBy, Sample};
 use socialcare_domain::sla::Policies;
 use socialcare_domain::templates::Template;
 use socialcare_domain::timers::Reminder;
@@ -225,6 +228,43 @@ fn put_versioned(table: &str, item: Item, before: u64) -> Result<TransactWriteIt
         .build()
         .map_err(|e| StoreError(e.to_string()))?;
     Ok(TransactWriteItem::builder().put(put).build())
+}
+
+/// The report's counters of one account, grouping, shard, day and group: added to, never
+/// read-modify-written. Sharded by ticket like the lists, so that a burst of new tickets does
+/// not make every transaction of the day wait on one item.
+fn metrics_pk(account: &str, group_by: GroupBy, shard: u32) -> String {
+    format!("METRICS#{account}#{}#{shard}", group_by.as_str())
+}
+
+fn add_counters(
+    table: &str,
+    sample: &Sample,
+    ticket: &TicketId,
+) -> Result<TransactWriteItem, StoreError> {
+    let mut update = Update::builder()
+        .table_name(table)
+        .key(
+            "pk",
+            s(metrics_pk(
+                &sample.account,
+                sample.group_by,
+                shard_of(ticket),
+            )),
+        )
+        .key("sk", s(format!("{}#{}", sample.day, sample.group)));
+    let mut adds = Vec::new();
+    for (n, (name, value)) in sample.counters.iter().enumerate() {
+        adds.push(format!("#c{n} :c{n}"));
+        update = update
+            .expression_attribute_names(format!("#c{n}"), name)
+            .expression_attribute_values(format!(":c{n}"), AttributeValue::N(value.to_string()));
+    }
+    let update = update
+        .update_expression(format!("ADD {}", adds.join(", ")))
+        .build()
+        .map_err(|e| StoreError(e.to_string()))?;
+    Ok(TransactWriteItem::builder().update(update).build())
 }
 
 impl DynamoStore {
@@ -523,6 +563,9 @@ impl IngestStore for DynamoStore {
         for event in &change.events {
             writes.push(put_new(table, event_item(event)?)?);
         }
+        for sample in &change.samples {
+            writes.push(add_counters(table, sample, &change.ticket.id)?);
+        }
         if let Some(parent) = &change.awaited_parent {
             // Only useful while the parent may still come: the table's TTL removes it.
             let expires = chrono::Utc::now() + chrono::Duration::days(7);
@@ -732,11 +775,67 @@ impl TicketCommands for DynamoStore {
         for event in &update.events {
             writes.push(put_new(table, event_item(event)?)?);
         }
+        for sample in &update.samples {
+            writes.push(add_counters(table, sample, &update.ticket.id)?);
+        }
         self.transact(writes, "update ticket").await
     }
 
     async fn add_event(&self, event: &TicketEvent) -> Result<(), CommitError> {
         self.put_new_item(event_item(event)?, "add event").await
+    }
+}
+
+impl MetricsStore for DynamoStore {
+    async fn metric_rows(
+        &self,
+        account: &str,
+        group_by: GroupBy,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<(String, Counters)>, StoreError> {
+        let (first, last) = (format!("{from}#"), format!("{to}#\u{10ffff}"));
+        let mut rows = Vec::new();
+        for shard in 0..LIST_SHARDS {
+            let pk = metrics_pk(account, group_by, shard);
+            let mut start: Option<Item> = None;
+            loop {
+                let output = self
+                    .client
+                    .query()
+                    .table_name(&self.table)
+                    .key_condition_expression("pk = :pk AND sk BETWEEN :first AND :last")
+                    .expression_attribute_values(":pk", s(pk.clone()))
+                    .expression_attribute_values(":first", s(first.clone()))
+                    .expression_attribute_values(":last", s(last.clone()))
+                    .set_exclusive_start_key(start)
+                    .send()
+                    .await
+                    .map_err(|e| failed("query metrics", e))?;
+                for item in output.items.unwrap_or_default() {
+                    let group = match item.get("sk") {
+                        Some(AttributeValue::S(sk)) => {
+                            sk.split_once('#').map(|(_, g)| g.to_string())
+                        }
+                        _ => None,
+                    }
+                    .ok_or_else(|| StoreError("a metrics item without its group".into()))?;
+                    let counters = item
+                        .iter()
+                        .filter_map(|(name, value)| match value {
+                            AttributeValue::N(n) => Some((name.clone(), n.parse().ok()?)),
+                            _ => None,
+                        })
+                        .collect();
+                    rows.push((group, counters));
+                }
+                start = output.last_evaluated_key;
+                if start.is_none() {
+                    break;
+                }
+            }
+        }
+        Ok(rows)
     }
 }
 

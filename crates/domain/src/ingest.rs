@@ -284,6 +284,10 @@ fn plan(
         Placement::Join(ticket) => Some(ticket.status),
         Placement::Open => None,
     };
+    let placement_ticket = match &placement {
+        Placement::Join(ticket) => Some(ticket.clone()),
+        Placement::Open => None,
+    };
     let (ticket, ticket_version_before) = match placement {
         Placement::Join(ticket) => {
             let version_before = ticket.version;
@@ -299,6 +303,7 @@ fn plan(
                     false => ticket.subject.clone(),
                 },
                 first_response_at: first_response(ticket.first_response_at, message),
+                acknowledged_at: first_response(ticket.acknowledged_at, message),
                 last_message_at: ticket.last_message_at.max(at),
                 message_count: ticket.message_count + 1,
                 version: version_before + 1,
@@ -465,6 +470,7 @@ fn plan(
             let ack = replies::compose(&opened, routed, text, &key, true, event.received_at);
             ticket.message_count += 1;
             ticket.last_message_at = ticket.last_message_at.max(ack.body.created_at);
+            ticket.acknowledged_at = Some(ack.body.created_at);
             customer.acknowledged_at = Some(at);
             events.push(TicketEvent {
                 seq: events.len() as u32,
@@ -482,7 +488,9 @@ fn plan(
             replies.push(ack);
         }
     }
+    let samples = crate::report::samples(placement_ticket.as_ref(), &ticket, None);
     IngestChange {
+        samples,
         message: stored,
         ticket,
         ticket_version_before,
@@ -541,6 +549,7 @@ fn new_ticket(message: &NormalizedMessage, around: &Surroundings) -> Ticket {
         priority: Default::default(),
         timers: Default::default(),
         first_response_at: first_response(None, message),
+        acknowledged_at: first_response(None, message),
         owner: None,
         team: None,
         version: 1,

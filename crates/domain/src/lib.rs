@@ -18,6 +18,7 @@ pub mod page;
 pub mod ports;
 pub mod reminders;
 pub mod replies;
+pub mod report;
 pub mod sla;
 pub mod templates;
 pub mod threading;

@@ -3,7 +3,9 @@
 use crate::events::{Actor, EventKind, TicketEvent};
 use crate::ids::TicketId;
 use crate::ingest::IngestError;
-use crate::ports::{CommitError, IngestStore, SettingsStore, StoreError, TicketCommands};
+use crate::ports::{
+    CommitError, IngestStore, SettingsStore, StoreError, TicketCommands, TicketUpdate,
+};
 use crate::ticket::{InvalidTransition, Ticket, TicketStatus};
 use crate::timers::{Happened, retime};
 use chrono::{DateTime, Utc};
@@ -66,7 +68,18 @@ pub async fn change_status<S: IngestStore + TicketCommands + SettingsStore>(
             },
             &format!("status:{}", changed.version),
         );
-        match store.change_ticket(&changed, ticket.version, &event).await {
+        let actor_name = match &actor {
+            Actor::Agent { id } => Some(id.as_str()),
+            _ => None,
+        };
+        let update = TicketUpdate {
+            samples: crate::report::samples(Some(&ticket), &changed, actor_name),
+            ticket: changed.clone(),
+            version_before: ticket.version,
+            events: vec![event],
+            replies: Vec::new(),
+        };
+        match store.update_ticket(&update).await {
             Ok(()) => return Ok(changed),
             Err(CommitError::Conflict) | Err(CommitError::Duplicate) => continue,
             Err(CommitError::Store(e)) => return Err(e.into()),

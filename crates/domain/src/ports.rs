@@ -9,11 +9,12 @@ use crate::events::TicketEvent;
 use crate::ids::{CustomerId, MessageId, TicketId};
 use crate::message::Message;
 use crate::page::Page;
+use crate::report::{Counters, GroupBy, Sample};
 use crate::sla::Policies;
 use crate::templates::Template;
 use crate::ticket::{Ticket, TicketDetail, TicketQuery};
 use crate::timers::Reminder;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use std::future::Future;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -49,6 +50,8 @@ pub struct IngestChange {
     pub awaited_parent: Option<String>,
     /// Replies socialcare writes on its own (an acknowledgement), stored like the message.
     pub replies: Vec<Message>,
+    /// What the change adds to the response-time report, in the same write.
+    pub samples: Vec<Sample>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -142,9 +145,9 @@ pub trait TicketCommands: Send + Sync {
         event: &TicketEvent,
     ) -> impl Future<Output = Result<(), CommitError>> + Send;
 
-    /// Writes what socialcare does to a ticket on its own (a reminder acting), atomically: the
-    /// ticket (unless its version moved: `Conflict`), the events and the replies (`Duplicate`
-    /// when one's dedupe key is taken).
+    /// Writes a change to a ticket atomically: the ticket (unless its version moved:
+    /// `Conflict`), the events (`Conflict` when one is recorded), the replies (`Duplicate` when
+    /// one's dedupe key is taken) and the report's counters.
     fn update_ticket(
         &self,
         update: &TicketUpdate,
@@ -165,6 +168,8 @@ pub struct TicketUpdate {
     pub version_before: u64,
     pub events: Vec<TicketEvent>,
     pub replies: Vec<Message>,
+    /// What the change adds to the response-time report, in the same write.
+    pub samples: Vec<Sample>,
 }
 
 /// The due index: each ticket's next reminder ([`crate::timers::Timers::next`]), kept by every
@@ -184,6 +189,19 @@ pub trait ReminderStore: Send + Sync {
         &self,
         reminder: &Reminder,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// The response-time report's counters.
+pub trait MetricsStore: Send + Sync {
+    /// The counters of `account` grouped by `group_by`, for the UTC days `from` to `to`
+    /// included: one row per stored group and day (or shard), summed by the caller.
+    fn metric_rows(
+        &self,
+        account: &str,
+        group_by: GroupBy,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> impl Future<Output = Result<Vec<(String, Counters)>, StoreError>> + Send;
 }
 
 /// Customers and the identities they are known by.
@@ -362,6 +380,7 @@ pub trait TicketStore:
     + TemplateStore
     + SettingsStore
     + ReminderStore
+    + MetricsStore
 {
 }
 impl<T> TicketStore for T where
@@ -374,6 +393,7 @@ impl<T> TicketStore for T where
         + TemplateStore
         + SettingsStore
         + ReminderStore
+        + MetricsStore
 {
 }
 

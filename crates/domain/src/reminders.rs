@@ -189,6 +189,7 @@ pub fn decide(
     }
     Decision::Act(Box::new(Firing {
         update: TicketUpdate {
+            samples: crate::report::samples(Some(before), &ticket, None),
             ticket,
             version_before: before.version,
             events,

@@ -702,6 +702,7 @@ where
         let mut answered = Ticket {
             last_message_at: ticket.last_message_at.max(now),
             message_count: ticket.message_count + 1,
+            acknowledged_at: Some(ticket.acknowledged_at.map_or(now, |at| at.min(now))),
             first_response_at: match request.automatic {
                 true => ticket.first_response_at,
                 false => Some(ticket.first_response_at.map_or(now, |at| at.min(now))),
@@ -722,10 +723,18 @@ where
             },
             &format!("message:{}", reply.id),
         );
-        match store
-            .add_reply(&reply, &answered, ticket.version, &event)
-            .await
-        {
+        let agent = match &request.author {
+            crate::events::Actor::Agent { id } if !request.automatic => Some(id.as_str()),
+            _ => None,
+        };
+        let update = crate::ports::TicketUpdate {
+            samples: crate::report::samples(Some(ticket), &answered, agent),
+            ticket: answered,
+            version_before: ticket.version,
+            events: vec![event],
+            replies: vec![reply.clone()],
+        };
+        match store.update_ticket(&update).await {
             Ok(()) => return Ok(reply),
             Err(CommitError::Store(e)) => return Err(e.into()),
             // A racing retry of the same request, or a change to the ticket: read again.
@@ -807,6 +816,7 @@ mod tests {
                 priority: Default::default(),
                 timers: Default::default(),
                 first_response_at: None,
+                acknowledged_at: None,
                 owner: None,
                 team: None,
                 version: 1,

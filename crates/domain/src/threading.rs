@@ -116,6 +116,7 @@ mod tests {
             priority: Default::default(),
             timers: Default::default(),
             first_response_at: None,
+            acknowledged_at: None,
             owner: None,
             team: None,
             version: 1,

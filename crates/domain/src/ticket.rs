@@ -148,6 +148,9 @@ pub struct Ticket {
     /// Platform time of the brand's first answer (its earliest outbound message).
     #[serde(default)]
     pub first_response_at: Option<DateTime<Utc>>,
+    /// Platform time of the brand's first answer of any kind, an acknowledgement included.
+    #[serde(default)]
+    pub acknowledged_at: Option<DateTime<Utc>>,
     /// When it was last resolved (cleared when it reopens).
     #[serde(default)]
     pub resolved_at: Option<DateTime<Utc>>,

@@ -274,6 +274,7 @@ mod tests {
             owner: None,
             team: None,
             first_response_at: None,
+            acknowledged_at: None,
             resolved_at: None,
             priority: Priority::Normal,
             timers: Timers::default(),

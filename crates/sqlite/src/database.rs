@@ -74,6 +74,17 @@ CREATE TABLE IF NOT EXISTS due_reminders (
 );
 CREATE INDEX IF NOT EXISTS due_reminders_by_time ON due_reminders (queued, due_at);
 
+-- The response-time report's counters (they only add).
+CREATE TABLE IF NOT EXISTS metrics (
+    account  TEXT NOT NULL,
+    group_by TEXT NOT NULL,
+    grp      TEXT NOT NULL,
+    day      TEXT NOT NULL,
+    name     TEXT NOT NULL,
+    value    INTEGER NOT NULL,
+    PRIMARY KEY (account, group_by, day, grp, name)
+);
+
 CREATE TABLE IF NOT EXISTS settings (
     name TEXT PRIMARY KEY,
     data TEXT NOT NULL

@@ -1,14 +1,16 @@
 use crate::database::{Database, describe};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use socialcare_domain::access::ApiKey;
 use socialcare_domain::page::sortable_time;
 use socialcare_domain::ports::{
-    ApiKeyStore, CommitError, CustomerStore, IngestChange, IngestStore, MessageRef, ReminderStore,
-    SettingsStore, StoreError, TeamTurns, TemplateStore, TicketCommands, TicketReads, TicketUpdate,
+    ApiKeyStore, CommitError, CustomerStore, IngestChange, IngestStore, MessageRef, MetricsStore,
+    ReminderStore, SettingsStore, StoreError, TeamTurns, TemplateStore, TicketCommands,
+    TicketReads, TicketUpdate,
 };
+use socialcare_domain::report::{Counters, GroupBy, Sample};
 use socialcare_domain::sla::Policies;
 use socialcare_domain::templates::Template;
 use socialcare_domain::timers::Reminder;
@@ -158,6 +160,29 @@ fn index_reminder(conn: &Connection, ticket: &Ticket) -> rusqlite::Result<()> {
             conn.execute(
                 "DELETE FROM due_reminders WHERE ticket_id = ?1",
                 [ticket.id.as_str()],
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Adds a change's counters to the report.
+fn add_samples(conn: &Connection, samples: &[Sample]) -> rusqlite::Result<()> {
+    for sample in samples {
+        for (name, value) in &sample.counters {
+            conn.execute(
+                "INSERT INTO metrics (account, group_by, grp, day, name, value)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (account, group_by, day, grp, name)
+                 DO UPDATE SET value = value + excluded.value",
+                params![
+                    sample.account,
+                    sample.group_by.as_str(),
+                    sample.group,
+                    sample.day.to_string(),
+                    name,
+                    value
+                ],
             )?;
         }
     }
@@ -395,6 +420,7 @@ fn apply(tx: &Transaction, change: &IngestChange) -> rusqlite::Result<Result<(),
             return Ok(Err(CommitError::Conflict));
         }
     }
+    add_samples(tx, &change.samples)?;
     if let Some(parent) = &change.awaited_parent {
         tx.execute(
             "INSERT INTO awaited_parents (parent_key, ticket_id) VALUES (?1, ?2)
@@ -702,6 +728,7 @@ impl TicketCommands for SqliteStore {
                     return Ok(Err(CommitError::Conflict));
                 }
             }
+            add_samples(tx, &update.samples)?;
             Ok(Ok(()))
         })
         .await
@@ -815,5 +842,43 @@ impl ReminderStore for SqliteStore {
         })
         .await?;
         Ok(())
+    }
+}
+
+impl MetricsStore for SqliteStore {
+    async fn metric_rows(
+        &self,
+        account: &str,
+        group_by: GroupBy,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<(String, Counters)>, StoreError> {
+        let args = (
+            account.to_string(),
+            group_by.as_str(),
+            from.to_string(),
+            to.to_string(),
+        );
+        self.read(move |conn| {
+            let mut statement = conn.prepare(
+                "SELECT grp, name, SUM(value) FROM metrics
+                 WHERE account = ?1 AND group_by = ?2 AND day BETWEEN ?3 AND ?4
+                 GROUP BY grp, name",
+            )?;
+            let mut groups: std::collections::BTreeMap<String, Counters> = Default::default();
+            let rows = statement.query_map(params![args.0, args.1, args.2, args.3], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, i64>(2)?,
+                ))
+            })?;
+            for row in rows {
+                let (group, name, value) = row?;
+                groups.entry(group).or_default().insert(name, value);
+            }
+            Ok(groups.into_iter().collect())
+        })
+        .await
     }
 }

@@ -140,12 +140,16 @@ impl<'a, S: Store> Harness<'a, S> {
     }
 
     pub async fn complaint(&self, id: &str, at: DateTime<Utc>) -> TicketId {
+        self.complaint_from(id, "ann", at).await
+    }
+
+    pub async fn complaint_from(&self, id: &str, customer: &str, at: DateTime<Utc>) -> TicketId {
         let rules = Rules {
             policies: self.store.sla_policies().await.unwrap(),
             teams: teams(),
             ..Rules::default()
         };
-        let event = x_mention(id, "ann", "@acme_care my router is down again", at);
+        let event = x_mention(id, customer, "@acme_care my router is down again", at);
         match ingest_with(self.store, &event, &rules).await.unwrap() {
             IngestOutcome::Opened { ticket_id, .. } => ticket_id,
             other => panic!("expected a new ticket, got {other:?}"),
@@ -556,6 +560,124 @@ pub async fn a_notice_is_retried_until_the_target_takes_it<S: Store>(store: &S) 
     assert_eq!(failed, 1);
 }
 
+/// Four complaints on Friday 20 November 2026 (all on X), worked out by hand:
+///
+/// | ticket | opened | first answer            | first human answer | resolved     | breach |
+/// |--------|--------|-------------------------|--------------------|--------------|--------|
+/// | t1     | 09:00  | 09:01 (automatic), 60 s | 09:10 sally, 600 s | 11:00, 7200 s |       |
+/// | t2     | 09:05  | 10:05 tim, 3600 s       | 10:05 tim, 3600 s  |              |        |
+/// | t3     | 09:10  | 11:10 sally, 7200 s     | 11:10 sally, 7200 s |             | 10:10  |
+/// | t4     | 09:20  |                         |                    |              |        |
+///
+/// By day: 4 tickets; acknowledgement 3, mean (60 + 3600 + 7200) / 3 = 3620 s; first response
+/// 3, mean (600 + 3600 + 7200) / 3 = 3800 s, median 3600 s, p90 (nearest rank 3 of 3) 7200 s;
+/// within 1 h 2 of 3 (3600 s counts), within 48 h 3 of 3; 1 breach; resolution 1, 7200 s.
+pub async fn the_report_matches_a_hand_computed_day<S: Store>(store: &S) {
+    use socialcare_domain::report::{GroupBy, report};
+    let h = Harness::new(store, policy()).await;
+    let t1 = h.complaint("t1", minutes(0)).await;
+    let t2 = h.complaint_from("t2", "bob", minutes(5)).await;
+    let t3 = h.complaint_from("t3", "cid", minutes(10)).await;
+    let _t4 = h.complaint_from("t4", "dan", minutes(20)).await;
+    let answer = |id: &'static str, who: &str, automatic: bool| ReplyRequest {
+        text: format!("answer {id}"),
+        channel: ReplyChannel::Public,
+        key: id.into(),
+        author: match automatic {
+            true => Actor::System,
+            false => Actor::Agent { id: who.into() },
+        },
+        automatic,
+    };
+    write_reply(store, &t1, &answer("a1", "", true), minutes(1))
+        .await
+        .unwrap();
+    write_reply(store, &t1, &answer("a2", "sally", false), minutes(10))
+        .await
+        .unwrap();
+    write_reply(store, &t2, &answer("a3", "tim", false), minutes(65))
+        .await
+        .unwrap();
+    h.at(minutes(70)).await;
+    write_reply(store, &t3, &answer("a4", "sally", false), minutes(130))
+        .await
+        .unwrap();
+    let sally = Actor::Agent { id: "sally".into() };
+    change_status(store, &t1, TicketStatus::Resolved, sally, minutes(120))
+        .await
+        .unwrap();
+    assert_eq!(count(&h.events(&t3).await, is_breach), 1);
+
+    let day = t0().date_naive();
+    let rows = store
+        .metric_rows(ACCOUNT, GroupBy::Day, day, day)
+        .await
+        .unwrap();
+    let figures = report(rows);
+    assert_eq!(figures.len(), 1, "{figures:#?}");
+    let f = &figures[0];
+    assert_eq!(f.group, "2026-11-20");
+    assert_eq!(f.tickets, 4);
+    assert_eq!(f.acknowledgement.count, 3);
+    assert_eq!(f.acknowledgement.mean_seconds, Some(3620.0));
+    assert_eq!(f.first_response.count, 3);
+    assert_eq!(f.first_response.mean_seconds, Some(3800.0));
+    let within_one_percent = |value: Option<f64>, expected: f64| {
+        let value = value.expect("a value");
+        assert!(
+            (value - expected).abs() <= expected * 0.01,
+            "{value} vs {expected}"
+        );
+    };
+    within_one_percent(f.first_response.median_seconds, 3600.0);
+    within_one_percent(f.first_response.p90_seconds, 7200.0);
+    assert_eq!(f.answered_within_1h, Some(2.0 / 3.0));
+    assert_eq!(f.answered_within_48h, Some(1.0));
+    assert_eq!(f.sla_breaches, 1);
+    assert_eq!(f.resolution.count, 1);
+    assert_eq!(f.resolution.mean_seconds, Some(7200.0));
+    within_one_percent(f.resolution.median_seconds, 7200.0);
+
+    // By agent: whoever answered or resolved; what nobody did is `unassigned`.
+    let by_agent = report(
+        store
+            .metric_rows(ACCOUNT, GroupBy::Agent, day, day)
+            .await
+            .unwrap(),
+    );
+    let groups: Vec<&str> = by_agent.iter().map(|f| f.group.as_str()).collect();
+    assert_eq!(groups, ["sally", "tim", "unassigned"]);
+    let (sally, tim, nobody) = (&by_agent[0], &by_agent[1], &by_agent[2]);
+    assert_eq!(sally.first_response.count, 2);
+    assert_eq!(sally.first_response.mean_seconds, Some(3900.0));
+    assert_eq!(sally.answered_within_1h, Some(0.5));
+    assert_eq!(sally.resolution.count, 1);
+    assert_eq!(tim.first_response.count, 1);
+    assert_eq!(tim.first_response.mean_seconds, Some(3600.0));
+    assert_eq!(tim.answered_within_1h, Some(1.0));
+    assert_eq!((nobody.tickets, nobody.sla_breaches), (4, 1));
+    assert_eq!(nobody.acknowledgement.mean_seconds, Some(60.0));
+
+    // By channel, and a range without the day: nothing.
+    let by_channel = report(
+        store
+            .metric_rows(ACCOUNT, GroupBy::Channel, day, day)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(by_channel.len(), 1);
+    assert_eq!(
+        (by_channel[0].group.as_str(), by_channel[0].tickets),
+        ("x", 4)
+    );
+    let next = day.succ_opt().unwrap();
+    let empty = store
+        .metric_rows(ACCOUNT, GroupBy::Day, next, next)
+        .await
+        .unwrap();
+    assert!(empty.is_empty());
+}
+
 #[macro_export]
 macro_rules! reminders_contract {
     ($make:expr) => {
@@ -566,7 +688,8 @@ macro_rules! reminders_contract {
             a_resolved_ticket_sends_one_survey,
             a_ticket_left_pending_customer_closes,
             business_hours_move_the_deadline_across_the_weekend,
-            a_notice_is_retried_until_the_target_takes_it
+            a_notice_is_retried_until_the_target_takes_it,
+            the_report_matches_a_hand_computed_day
         );
     };
     (@cases $make:expr; $($case:ident),+) => {

@@ -1,0 +1,249 @@
+//! The response-time report: figures counted when tickets change (not by scanning tickets when
+//! asked), kept per brand account, UTC day and group (the day itself, the agent, the channel).
+//!
+//! Times are from platform timestamps: the customer's first message to the brand's first human
+//! answer, to the first answer of any kind (the acknowledgement), to resolved. Medians and p90s
+//! come from log-scale buckets with about 1 % relative error (the DDSketch mapping): counters
+//! that add, so concurrent writers never read-modify-write a list.
+
+use crate::ticket::{Ticket, TicketStatus};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// How the report groups tickets.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupBy {
+    Day,
+    Agent,
+    Channel,
+}
+
+impl GroupBy {
+    pub const ALL: [GroupBy; 3] = [GroupBy::Day, GroupBy::Agent, GroupBy::Channel];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GroupBy::Day => "day",
+            GroupBy::Agent => "agent",
+            GroupBy::Channel => "channel",
+        }
+    }
+}
+
+/// Counters by name; they only ever add.
+pub type Counters = BTreeMap<String, i64>;
+
+/// What one ticket change adds to one group of one day.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sample {
+    pub account: String,
+    pub day: NaiveDate,
+    pub group_by: GroupBy,
+    /// The day (`YYYY-MM-DD`), the agent, or the channel.
+    pub group: String,
+    pub counters: Counters,
+}
+
+const HOUR: i64 = 3600;
+
+/// The counters a change of `before` into `after` adds, in every grouping. `actor`: the agent
+/// who made the change, when one did (a human answer, a resolve).
+pub fn samples(before: Option<&Ticket>, after: &Ticket, actor: Option<&str>) -> Vec<Sample> {
+    let mut counters = Counters::new();
+    let mut add = |name: &str, value: i64| *counters.entry(name.to_string()).or_default() += value;
+    let since_opened = |at: DateTime<Utc>| (at - after.created_at).num_seconds().max(0);
+    if before.is_none() {
+        add("tickets", 1);
+    }
+    let newly = |get: fn(&Ticket) -> Option<DateTime<Utc>>| {
+        get(after).filter(|_| before.and_then(get).is_none())
+    };
+    if let Some(at) = newly(|t| t.acknowledged_at) {
+        add("acknowledged", 1);
+        add("acknowledgement_seconds", since_opened(at));
+    }
+    if let Some(at) = newly(|t| t.first_response_at) {
+        let seconds = since_opened(at);
+        add("responded", 1);
+        add("response_seconds", seconds);
+        add("responded_within_1h", i64::from(seconds <= HOUR));
+        add("responded_within_48h", i64::from(seconds <= 48 * HOUR));
+        add(&format!("response_b{}", bucket(seconds)), 1);
+    }
+    let breached = |t: &Ticket| {
+        [t.timers.response, t.timers.resolution]
+            .into_iter()
+            .flatten()
+            .filter(|d| d.breached)
+            .count() as i64
+    };
+    let new_breaches = breached(after) - before.map_or(0, breached);
+    if new_breaches > 0 {
+        add("breaches", new_breaches);
+    }
+    let resolved = |t: &Ticket| {
+        matches!(t.status, TicketStatus::Resolved | TicketStatus::Closed) && t.resolved_at.is_some()
+    };
+    if resolved(after) && !before.is_some_and(resolved) {
+        let seconds = since_opened(after.resolved_at.unwrap_or(after.created_at));
+        add("resolved", 1);
+        add("resolution_seconds", seconds);
+        add(&format!("resolution_b{}", bucket(seconds)), 1);
+    }
+    if counters.is_empty() {
+        return Vec::new();
+    }
+    let day = after.created_at.date_naive();
+    let agent = actor
+        .or(after.owner.as_deref())
+        .unwrap_or("unassigned")
+        .to_string();
+    GroupBy::ALL
+        .into_iter()
+        .map(|group_by| Sample {
+            account: after.account.clone(),
+            day,
+            group_by,
+            group: match group_by {
+                GroupBy::Day => day.to_string(),
+                GroupBy::Agent => agent.clone(),
+                GroupBy::Channel => after.source.to_string(),
+            },
+            counters: counters.clone(),
+        })
+        .collect()
+}
+
+/// The DDSketch mapping with 1 % relative accuracy: bucket `i` holds (γ^(i-1), γ^i] seconds.
+const GAMMA: f64 = 1.01 / 0.99;
+
+fn bucket(seconds: i64) -> u32 {
+    if seconds <= 0 {
+        return 0;
+    }
+    ((seconds as f64).ln() / GAMMA.ln()).ceil().max(0.0) as u32 + 1
+}
+
+/// The value a bucket stands for: within 1 % of every value in it.
+fn representative(bucket: u32) -> f64 {
+    match bucket {
+        0 => 0.0,
+        b => 2.0 * GAMMA.powi(b as i32 - 1) / (1.0 + GAMMA),
+    }
+}
+
+/// Times in seconds.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Times {
+    pub count: i64,
+    pub mean_seconds: Option<f64>,
+    /// Within 1 % (log-scale buckets).
+    pub median_seconds: Option<f64>,
+    pub p90_seconds: Option<f64>,
+}
+
+/// The figures of one group.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Figures {
+    /// The day, the agent or the channel.
+    pub group: String,
+    /// Tickets opened.
+    pub tickets: i64,
+    pub acknowledgement: Times,
+    /// The brand's first human answer.
+    pub first_response: Times,
+    /// Shares of the answered tickets answered within the hour and within 48 hours.
+    pub answered_within_1h: Option<f64>,
+    pub answered_within_48h: Option<f64>,
+    pub sla_breaches: i64,
+    pub resolution: Times,
+}
+
+impl Figures {
+    /// The figures of the summed counters of a group.
+    pub fn of(group: String, c: &Counters) -> Self {
+        let get = |name: &str| c.get(name).copied().unwrap_or(0);
+        let share = |part: i64, whole: i64| (whole > 0).then(|| part as f64 / whole as f64);
+        let responded = get("responded");
+        Figures {
+            group,
+            tickets: get("tickets"),
+            acknowledgement: Times {
+                count: get("acknowledged"),
+                mean_seconds: mean(get("acknowledgement_seconds"), get("acknowledged")),
+                median_seconds: None,
+                p90_seconds: None,
+            },
+            first_response: times(c, "response", responded, get("response_seconds")),
+            answered_within_1h: share(get("responded_within_1h"), responded),
+            answered_within_48h: share(get("responded_within_48h"), responded),
+            sla_breaches: get("breaches"),
+            resolution: times(c, "resolution", get("resolved"), get("resolution_seconds")),
+        }
+    }
+}
+
+fn mean(sum: i64, count: i64) -> Option<f64> {
+    (count > 0).then(|| sum as f64 / count as f64)
+}
+
+fn times(c: &Counters, prefix: &str, count: i64, sum: i64) -> Times {
+    let prefix = format!("{prefix}_b");
+    let mut buckets: Vec<(u32, i64)> = c
+        .iter()
+        .filter_map(|(name, n)| Some((name.strip_prefix(&prefix)?.parse().ok()?, *n)))
+        .collect();
+    buckets.sort();
+    let total: i64 = buckets.iter().map(|(_, n)| n).sum();
+    // Nearest rank: the smallest value with at least q of the samples at or below it.
+    let quantile = |q: f64| {
+        let rank = ((q * total as f64).ceil() as i64).max(1);
+        let mut seen = 0;
+        buckets.iter().find_map(|(bucket, n)| {
+            seen += n;
+            (seen >= rank).then(|| representative(*bucket).round())
+        })
+    };
+    Times {
+        count,
+        mean_seconds: mean(sum, count),
+        median_seconds: quantile(0.5),
+        p90_seconds: quantile(0.9),
+    }
+}
+
+/// Sums the stored counters by group (rows of several days or shards of one group add up).
+pub fn report(rows: Vec<(String, Counters)>) -> Vec<Figures> {
+    let mut groups: BTreeMap<String, Counters> = BTreeMap::new();
+    for (group, counters) in rows {
+        let sum = groups.entry(group).or_default();
+        for (name, n) in counters {
+            *sum.entry(name).or_default() += n;
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(group, counters)| Figures::of(group, &counters))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_bucket_is_within_one_percent_of_its_values() {
+        for seconds in (1_i64..20_000).chain([86_400, 259_200, 2_592_000]) {
+            let value = representative(bucket(seconds));
+            let error = (value - seconds as f64).abs() / seconds as f64;
+            assert!(error <= 0.01, "{seconds}: {value} ({error})");
+        }
+        assert_eq!(bucket(0), 0);
+        assert!(bucket(100) < bucket(102));
+    }
+}
