@@ -57,6 +57,7 @@ async fn the_document_is_served_without_a_key_and_describes_every_route() {
             "delete /v1/templates/{id}",
             "get /v1/api-keys",
             "get /v1/customers/{id}",
+            "get /v1/metrics/response-times",
             "get /v1/sla-policies",
             "get /v1/templates",
             "get /v1/templates/{id}",
