@@ -30,7 +30,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The account of `x_mention`.
 const ACCOUNT: &str = "1100000000000000001";
-const WARN_AT_PERCENT: u8 = 99;
+const WARN_AT_PERCENT: u8 = 75;
 /// Far beyond either window: the response deadline stays out of the picture.
 const RESPONSE_MINUTES: u32 = 7 * 24 * 60;
 
@@ -175,7 +175,7 @@ impl Notifier for NoNotices {
     }
 }
 
-/// Resolution due after `resolution_minutes`, warned at 99 %; responses a week away; no
+/// Resolution due after `resolution_minutes`, warned at 75 %; responses a week away; no
 /// follow-ups, no escalation target.
 fn policies(resolution_minutes: u32) -> Policies {
     let policy = Policy {
@@ -263,7 +263,7 @@ async fn simulate(label: &'static str, resolution_minutes: u32) -> Run {
         other => panic!("expected a new ticket, got {other:?}"),
     };
 
-    // The next reminder: the resolution warning at 99 % of the target (whole minutes).
+    // The next reminder: the resolution warning at 75 % of the target.
     let target = i64::from(resolution_minutes);
     let warn = target * i64::from(WARN_AT_PERCENT) / 100;
     let ticket = store.get_ticket(&id).await.unwrap().unwrap();
@@ -359,7 +359,7 @@ async fn simulate(label: &'static str, resolution_minutes: u32) -> Run {
     }
 }
 
-/// What the timeline of a run must be: the warning at 99 % of the target, moved onto the
+/// What the timeline of a run must be: the warning at 75 % of the target, moved onto the
 /// queue 15 minutes before (or at once when nearer), then the breach at the target, which
 /// becomes the ticket's next reminder only once the warning acted.
 fn check(run: &Run, resolution_minutes: u32) {
@@ -454,8 +454,8 @@ fn per_reminder(run: &Run) -> [u64; 3] {
 #[tokio::test]
 async fn a_reminder_three_days_away_costs_one_send_one_receive_one_delete() {
     const THREE_DAYS: u32 = 3 * 24 * 60;
-    // 15 minutes away: 99 % of 16 minutes is 15 whole minutes.
-    const SOON: u32 = 16;
+    // 15 minutes away: 75 % of 20 minutes.
+    const SOON: u32 = 20;
     let far = simulate("3 days", THREE_DAYS).await;
     let near = simulate("15 minutes", SOON).await;
 

@@ -337,15 +337,16 @@ impl Policy {
             .targets
             .get(priority)
             .or_else(|| self.targets.get("normal"))?;
-        let minutes = i64::from(targets.minutes(measure));
-        let warn_minutes = minutes * i64::from(self.warn_at_percent) / 100;
-        let add = |minutes: i64| match &self.calendar {
-            Some(calendar) => calendar.add(from, Duration::minutes(minutes)),
-            None => from + Duration::minutes(minutes),
+        let seconds = i64::from(targets.minutes(measure)) * 60;
+        // In seconds: 50 % of a minute is 30 s, not a rounded-down zero.
+        let warn_seconds = seconds * i64::from(self.warn_at_percent) / 100;
+        let add = |seconds: i64| match &self.calendar {
+            Some(calendar) => calendar.add(from, Duration::seconds(seconds)),
+            None => from + Duration::seconds(seconds),
         };
         Some(Due {
-            at: add(minutes),
-            warn_at: add(warn_minutes),
+            at: add(seconds),
+            warn_at: add(warn_seconds),
         })
     }
 }
@@ -537,6 +538,34 @@ mod tests {
                 warn_at: utc(2026, 11, 23, 8, 36),
             }
         );
+    }
+
+    #[test]
+    fn a_warning_inside_a_minute_keeps_its_seconds() {
+        let mut short = policy(None);
+        short
+            .targets
+            .get_mut("normal")
+            .unwrap()
+            .first_response_minutes = 1;
+        short.warn_at_percent = 50;
+        let from = utc(2026, 11, 23, 9, 0);
+        let due = short.due("normal", Measure::FirstResponse, from).unwrap();
+        assert_eq!(due.at, from + Duration::minutes(1));
+        assert_eq!(due.warn_at, from + Duration::seconds(30));
+        // And on business hours too: 75 % of 15 minutes is 11 min 15 s.
+        let mut office = policy(Some(paris_office()));
+        office
+            .targets
+            .get_mut("normal")
+            .unwrap()
+            .first_response_minutes = 15;
+        office.warn_at_percent = 75;
+        let monday = utc(2026, 11, 23, 9, 0);
+        let due = office
+            .due("normal", Measure::FirstResponse, monday)
+            .unwrap();
+        assert_eq!(due.warn_at - monday, Duration::seconds(11 * 60 + 15));
     }
 
     #[test]
