@@ -747,20 +747,6 @@ impl TicketCommands for DynamoStore {
         self.transact(writes, "change ticket").await
     }
 
-    async fn add_reply(
-        &self,
-        reply: &Message,
-        ticket: &Ticket,
-        version_before: u64,
-        event: &TicketEvent,
-    ) -> Result<(), CommitError> {
-        let table = self.table.as_str();
-        let mut writes = new_message(table, reply, &reply.body.dedupe_key())?;
-        writes.push(put_versioned(table, ticket_item(ticket)?, version_before)?);
-        writes.push(put_new(table, event_item(event)?)?);
-        self.transact(writes, "add reply").await
-    }
-
     async fn update_ticket(&self, update: &TicketUpdate) -> Result<(), CommitError> {
         let table = self.table.as_str();
         let mut writes = Vec::new();

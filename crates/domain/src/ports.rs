@@ -134,17 +134,6 @@ pub trait TicketCommands: Send + Sync {
         event: &TicketEvent,
     ) -> impl Future<Output = Result<(), CommitError>> + Send;
 
-    /// Adds a reply to its ticket, atomically: the message (`Duplicate` or `Conflict` when
-    /// its dedupe key is taken), the ticket (unless its version moved from `version_before`:
-    /// `Conflict`) and `event`.
-    fn add_reply(
-        &self,
-        reply: &Message,
-        ticket: &Ticket,
-        version_before: u64,
-        event: &TicketEvent,
-    ) -> impl Future<Output = Result<(), CommitError>> + Send;
-
     /// Writes a change to a ticket atomically: the ticket (unless its version moved:
     /// `Conflict`), the events (`Conflict` when one is recorded), the replies (`Duplicate` when
     /// one's dedupe key is taken) and the report's counters.

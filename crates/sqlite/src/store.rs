@@ -692,26 +692,6 @@ impl TicketCommands for SqliteStore {
         .await
     }
 
-    async fn add_reply(
-        &self,
-        reply: &Message,
-        ticket: &Ticket,
-        version_before: u64,
-        event: &TicketEvent,
-    ) -> Result<(), CommitError> {
-        let (reply, ticket, event) = (reply.clone(), ticket.clone(), event.clone());
-        transaction(&self.db, move |tx| {
-            if !insert_message(tx, &reply)? {
-                return Ok(Err(CommitError::Duplicate));
-            }
-            if !update_ticket(tx, &ticket, version_before)? || insert_event(tx, &event)? == 0 {
-                return Ok(Err(CommitError::Conflict));
-            }
-            Ok(Ok(()))
-        })
-        .await
-    }
-
     async fn update_ticket(&self, update: &TicketUpdate) -> Result<(), CommitError> {
         let update = update.clone();
         transaction(&self.db, move |tx| {
