@@ -7,6 +7,24 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 use socialcare_domain::{Author, Channel, Direction, InboundEvent, NormalizedMessage, Source};
 
+/// An X Account Activity delivery of a customer (`furiouscamper`, 3001969357) mentioning the
+/// fixtures' brand account (`acme_care`, 1100000000000000001), for `POST /webhooks/x`.
+pub fn x_activity_mention(id: u64, text: &str, at: DateTime<Utc>) -> Value {
+    json!({
+        "for_user_id": "1100000000000000001",
+        "tweet_create_events": [{
+            "created_at": at.format("%a %b %d %H:%M:%S +0000 %Y").to_string(),
+            "id": id, "id_str": id.to_string(),
+            "text": text,
+            "in_reply_to_status_id_str": null,
+            "user": {"id": 3001969357u64, "id_str": "3001969357", "name": "Jordan Brinks", "screen_name": "furiouscamper", "followers_count": 22},
+            "entities": {"hashtags": [], "urls": [], "user_mentions": [{"screen_name": "acme_care", "id_str": "1100000000000000001", "indices": [0, 10]}]},
+            "lang": "en",
+            "timestamp_ms": at.timestamp_millis().to_string()
+        }]
+    })
+}
+
 /// A body for `POST /webhooks/generic`.
 pub fn generic_body(id: &str, customer: &str, text: &str, at: DateTime<Utc>) -> Value {
     json!({

@@ -6,7 +6,9 @@
 use chrono::{DateTime, Duration as Span, SecondsFormat, Utc};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use socialcare_tests::events::{fixture_accounts_without_acknowledgements, signature, x_signature};
+use socialcare_tests::events::{
+    fixture_accounts_without_acknowledgements, signature, x_activity_mention, x_signature,
+};
 use socialcare_tests::runner::Driver;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -16,7 +18,6 @@ const X_SECRET: &str = "x-consumer-secret-for-live-reminders";
 const INTEGRATION_SECRET: &str = "whsec_reminders_live";
 const ADMIN_KEY: &str = "sk_reminders_live_admin";
 const BRAND: &str = "1100000000000000001";
-const CUSTOMER: &str = "3001969357";
 const HOOK: &str = "/hooks/breach";
 
 /// One notice as the escalation target received it.
@@ -67,22 +68,6 @@ impl Target {
             .cloned()
             .collect()
     }
-}
-
-fn mention(id: u64, text: &str, at: DateTime<Utc>) -> Value {
-    json!({
-        "for_user_id": BRAND,
-        "tweet_create_events": [{
-            "created_at": at.format("%a %b %d %H:%M:%S +0000 %Y").to_string(),
-            "id": id, "id_str": id.to_string(),
-            "text": text,
-            "in_reply_to_status_id_str": null,
-            "user": {"id": 3001969357u64, "id_str": CUSTOMER, "name": "Jordan Brinks", "screen_name": "furiouscamper", "followers_count": 22},
-            "entities": {"hashtags": [], "urls": [], "user_mentions": [{"screen_name": "acme_care", "id_str": BRAND, "indices": [0, 10]}]},
-            "lang": "en",
-            "timestamp_ms": at.timestamp_millis().to_string()
-        }]
-    })
 }
 
 fn instant(value: &Value) -> DateTime<Utc> {
@@ -145,7 +130,7 @@ async fn a_one_minute_first_response_target_escalates_within_two_seconds_of_its_
     let created_at = DateTime::from_timestamp(Utc::now().timestamp(), 0).unwrap();
     let due_at = created_at + Span::seconds(60);
     let warn_at = created_at + Span::seconds(30);
-    let bytes = serde_json::to_vec(&mention(
+    let bytes = serde_json::to_vec(&x_activity_mention(
         1992600000000000101,
         "@acme_care my order never arrived, can someone help?",
         created_at,

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Duration as Span, TimeZone, Utc};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use socialcare_tests::events::{FIXTURE_ACCOUNTS, x_signature};
+use socialcare_tests::events::{FIXTURE_ACCOUNTS, x_activity_mention, x_signature};
 use socialcare_tests::runner::Driver;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -44,22 +44,6 @@ impl Respond for FakeTweets {
         let id = format!("19925000000000009{:02}", calls.len());
         ResponseTemplate::new(201).set_body_json(json!({"data": {"id": id, "text": body["text"]}}))
     }
-}
-
-fn mention(id: u64, text: &str, at: DateTime<Utc>) -> Value {
-    json!({
-        "for_user_id": BRAND,
-        "tweet_create_events": [{
-            "created_at": at.format("%a %b %d %H:%M:%S +0000 %Y").to_string(),
-            "id": id, "id_str": id.to_string(),
-            "text": text,
-            "in_reply_to_status_id_str": null,
-            "user": {"id": 3001969357u64, "id_str": CUSTOMER, "name": "Jordan Brinks", "screen_name": "furiouscamper", "followers_count": 22},
-            "entities": {"hashtags": [], "urls": [], "user_mentions": [{"screen_name": "acme_care", "id_str": BRAND, "indices": [0, 10]}]},
-            "lang": "en",
-            "timestamp_ms": at.timestamp_millis().to_string()
-        }]
-    })
 }
 
 /// X sending the brand's own reply back through the webhook.
@@ -159,7 +143,7 @@ async fn acknowledged_once_answered_after_the_rate_limit_and_joined_by_the_echo(
         let text = format!("@acme_care still no internet, day {n}!!");
         post_x(
             &driver,
-            &mention(first_id + n, &text, start + Span::seconds(20 * n as i64)),
+            &x_activity_mention(first_id + n, &text, start + Span::seconds(20 * n as i64)),
         )
         .await;
     }
@@ -252,7 +236,7 @@ async fn acknowledged_once_answered_after_the_rate_limit_and_joined_by_the_echo(
     .await;
     post_x(
         &driver,
-        &mention(first_id + 5, "@acme_care ok, sent you a DM", Utc::now()),
+        &x_activity_mention(first_id + 5, "@acme_care ok, sent you a DM", Utc::now()),
     )
     .await;
     driver.tickets_when(|t| t[0]["message_count"] == 8).await;
