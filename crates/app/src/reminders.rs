@@ -20,6 +20,7 @@ use socialcare_domain::reminders::{
     pending_replies,
 };
 use socialcare_domain::replies::{OutboxJob, PostError, SendPolicy, backoff, wait_until};
+use socialcare_domain::sla::Policies;
 use socialcare_domain::timers::Reminder;
 use std::time::Duration;
 
@@ -132,13 +133,14 @@ const ATTEMPTS: u32 = 5;
 const STORE_RETRY: Duration = Duration::from_secs(5);
 
 impl<N: Notifier> Worker<N> {
-    /// Handles one job; what to do with its record after.
+    /// Handles one job under `policies`; what to do with its record after.
     pub async fn handle<S: TicketStore, Q: Queue>(
         &self,
         store: &S,
         queue: &Q,
         outbox: &Outbox,
         record: &OutboxRecord,
+        policies: &Policies,
         clock: &dyn Clock,
     ) -> Disposition {
         let queue_message_id = record.message_id.as_str();
@@ -151,7 +153,8 @@ impl<N: Notifier> Worker<N> {
         };
         let result = match &job {
             ReminderJob::Reminder(reminder) => {
-                self.remind(store, queue, outbox, reminder, clock).await
+                self.remind(store, queue, outbox, reminder, policies, clock)
+                    .await
             }
             ReminderJob::Notice(notice) => {
                 self.notify(store, notice, record.receive_count, clock.now())
@@ -170,9 +173,9 @@ impl<N: Notifier> Worker<N> {
         queue: &Q,
         outbox: &Outbox,
         reminder: &Reminder,
+        policies: &Policies,
         clock: &dyn Clock,
     ) -> Result<Disposition, String> {
-        let policies = store.sla_policies().await.map_err(|e| e.to_string())?;
         for _ in 0..ATTEMPTS {
             let Some(detail) = store
                 .ticket_detail(&reminder.ticket_id)
@@ -269,8 +272,23 @@ impl<N: Notifier> Worker<N> {
         records: &[OutboxRecord],
         clock: &dyn Clock,
     ) -> Vec<String> {
+        // The service levels are read once per batch, not once per reminder.
+        let policies = match store.sla_policies().await {
+            Ok(policies) => Some(policies),
+            Err(e) => {
+                tracing::error!(error = %e, "could not read the service levels; the batch comes again");
+                None
+            }
+        };
+        let policies = &policies;
         let handled = join_all(records.iter().map(|record| async move {
-            let disposition = self.handle(store, queue, outbox, record, clock).await;
+            let disposition = match policies {
+                Some(policies) => {
+                    self.handle(store, queue, outbox, record, policies, clock)
+                        .await
+                }
+                None => Disposition::Retry(STORE_RETRY),
+            };
             crate::outbox::settle_record(queue, record, &disposition).await
         }))
         .await;
