@@ -171,6 +171,17 @@ pub enum Measure {
     Resolution,
 }
 
+impl Measure {
+    /// Its name, as serialized.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Measure::FirstResponse => "first_response",
+            Measure::NextResponse => "next_response",
+            Measure::Resolution => "resolution",
+        }
+    }
+}
+
 /// An account's service levels.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -66,14 +66,9 @@ pub enum ReminderKind {
 impl ReminderKind {
     /// A short stable name, for keys and logs.
     pub fn key(self) -> String {
-        let measure = |m: Measure| match m {
-            Measure::FirstResponse => "first_response",
-            Measure::NextResponse => "next_response",
-            Measure::Resolution => "resolution",
-        };
         match self {
-            ReminderKind::SlaWarning { measure: m } => format!("sla_warning:{}", measure(m)),
-            ReminderKind::SlaBreach { measure: m } => format!("sla_breach:{}", measure(m)),
+            ReminderKind::SlaWarning { measure } => format!("sla_warning:{}", measure.as_str()),
+            ReminderKind::SlaBreach { measure } => format!("sla_breach:{}", measure.as_str()),
             ReminderKind::CustomerFollowup => "customer_followup".into(),
             ReminderKind::Satisfaction => "satisfaction".into(),
             ReminderKind::AutoClose => "auto_close".into(),
@@ -464,6 +459,13 @@ mod tests {
         let json = serde_json::to_value(&reminder).unwrap();
         assert_eq!(json["kind"], "sla_breach");
         assert_eq!(json["measure"], "first_response");
+        for measure in [
+            Measure::FirstResponse,
+            Measure::NextResponse,
+            Measure::Resolution,
+        ] {
+            assert_eq!(serde_json::to_value(measure).unwrap(), measure.as_str());
+        }
         assert_eq!(json["due_at"], "2026-11-20T10:00:00Z");
         assert_eq!(serde_json::from_value::<Reminder>(json).unwrap(), reminder);
     }
