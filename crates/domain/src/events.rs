@@ -74,6 +74,10 @@ pub enum EventKind {
         from: Priority,
         to: Priority,
     },
+    /// The customer answered the satisfaction survey (1 poor to 5 great).
+    SatisfactionRated {
+        score: u8,
+    },
     /// An escalation target was told (`target`: the team, or `account` for the account's own).
     Notified {
         notice_id: String,

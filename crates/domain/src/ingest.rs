@@ -10,6 +10,7 @@ use crate::ports::{
     TicketReads,
 };
 use crate::replies::{self, ReplyChannel};
+use crate::satisfaction;
 use crate::threading::{self, Placement, Rules, Surroundings};
 use crate::ticket::{Ticket, TicketDetail, TicketStatus};
 use crate::timers::{Happened, retime};
@@ -288,10 +289,18 @@ fn plan(
         Placement::Join(ticket) => Some(ticket.clone()),
         Placement::Open => None,
     };
+    // The customer's answer to the survey, which a satisfied customer gives without reopening.
+    let score = placement_ticket
+        .as_ref()
+        .filter(|t| message.direction == Direction::Inbound && awaits_score(t))
+        .and_then(|_| satisfaction::score_of(&message.text));
     let (ticket, ticket_version_before) = match placement {
         Placement::Join(ticket) => {
             let version_before = ticket.version;
-            let status = threading::status_after(&ticket, message);
+            let status = match score {
+                Some(score) if score >= satisfaction::SATISFIED => ticket.status,
+                _ => threading::status_after(&ticket, message),
+            };
             let earlier = at < ticket.created_at;
             let joined = Ticket {
                 status,
@@ -302,6 +311,7 @@ fn plan(
                     true => subject_of(message),
                     false => ticket.subject.clone(),
                 },
+                satisfaction: score.or(ticket.satisfaction),
                 first_response_at: first_response(ticket.first_response_at, message),
                 acknowledged_at: first_response(ticket.acknowledged_at, message),
                 last_message_at: ticket.last_message_at.max(at),
@@ -417,7 +427,7 @@ fn plan(
                     ..TicketEvent::new(
                         ticket.id.clone(),
                         at,
-                        actor,
+                        actor.clone(),
                         EventKind::StatusChanged {
                             from: *before,
                             to: ticket.status,
@@ -427,6 +437,18 @@ fn plan(
                 });
             }
         }
+    }
+    if let Some(score) = score {
+        events.push(TicketEvent {
+            seq: events.len() as u32,
+            ..TicketEvent::new(
+                ticket.id.clone(),
+                at,
+                actor.clone(),
+                EventKind::SatisfactionRated { score },
+                "satisfaction",
+            )
+        });
     }
     let mut ticket = ticket;
     // The clocks run from platform time: when the customer wrote, when the brand answered.
@@ -459,33 +481,32 @@ fn plan(
         Some(_) => None,
     };
     if let Some(acknowledgement) = acknowledgement {
-        let opened = TicketDetail {
-            ticket: ticket.clone(),
-            customer: None,
-            messages: vec![stored.clone()],
-        };
-        if let Ok(routed) = replies::route(&opened, ReplyChannel::Public, event.received_at) {
-            let text = acknowledgement.text_for(None, around.customer.as_ref(), &message.author);
-            let key = crate::acknowledgement::key_of(message);
-            let ack = replies::compose(&opened, routed, text, &key, true, event.received_at);
-            ticket.message_count += 1;
-            ticket.last_message_at = ticket.last_message_at.max(ack.body.created_at);
+        let text = acknowledgement.text_for(None, around.customer.as_ref(), &message.author);
+        let key = crate::acknowledgement::key_of(message);
+        let ack = automatic_reply(&mut ticket, &stored, ReplyChannel::Public, text, &key);
+        if let Some((ack, event)) = ack {
             ticket.acknowledged_at = Some(ack.body.created_at);
             customer.acknowledged_at = Some(at);
             events.push(TicketEvent {
                 seq: events.len() as u32,
-                ..TicketEvent::new(
-                    ticket.id.clone(),
-                    at,
-                    Actor::System,
-                    EventKind::MessageAdded {
-                        message_id: ack.id.clone(),
-                        direction: Direction::Outbound,
-                    },
-                    &format!("message:{}", ack.id),
-                )
+                ..event
             });
             replies.push(ack);
+        }
+    }
+    // A good score is thanked once, privately, with the invitation to share the experience.
+    if let (Some(score), Some(policy)) = (score, policy)
+        && score >= satisfaction::DELIGHTED
+    {
+        let text = policy.followups.invitation_text.clone();
+        let key = format!("{}:invitation", ticket.id);
+        let thanks = automatic_reply(&mut ticket, &stored, ReplyChannel::Private, text, &key);
+        if let Some((thanks, event)) = thanks {
+            events.push(TicketEvent {
+                seq: events.len() as u32,
+                ..event
+            });
+            replies.push(thanks);
         }
     }
     let samples = crate::report::samples(placement_ticket.as_ref(), &ticket, None);
@@ -505,6 +526,48 @@ fn plan(
             .map(|parent| message.dedupe_key_of(parent)),
         replies,
     }
+}
+
+/// Whether the ticket waits for the customer's answer to its satisfaction survey.
+fn awaits_score(ticket: &Ticket) -> bool {
+    ticket.timers.surveyed
+        && ticket.satisfaction.is_none()
+        && matches!(ticket.status, TicketStatus::Resolved | TicketStatus::Closed)
+}
+
+/// An automatic answer (sent through the outbox) to the customer's message that `ticket` just
+/// took, with the event that records it on the ticket; `None` when the channel cannot reach
+/// the customer.
+fn automatic_reply(
+    ticket: &mut Ticket,
+    answered: &Message,
+    channel: ReplyChannel,
+    text: String,
+    key: &str,
+) -> Option<(Message, TicketEvent)> {
+    let detail = TicketDetail {
+        ticket: ticket.clone(),
+        customer: None,
+        messages: vec![answered.clone()],
+    };
+    let now = answered.received_at;
+    let routed = replies::route(&detail, channel, now).ok()?;
+    let reply = replies::compose(&detail, routed, text, key, true, now);
+    ticket.message_count += 1;
+    ticket.last_message_at = ticket.last_message_at.max(reply.body.created_at);
+    let added = EventKind::MessageAdded {
+        message_id: reply.id.clone(),
+        direction: Direction::Outbound,
+    };
+    let key = format!("message:{}", reply.id);
+    let event = TicketEvent::new(
+        ticket.id.clone(),
+        answered.body.created_at,
+        Actor::System,
+        added,
+        &key,
+    );
+    Some((reply, event))
 }
 
 /// The brand's first answer: the earliest of its outbound messages.
@@ -548,6 +611,7 @@ fn new_ticket(message: &NormalizedMessage, around: &Surroundings) -> Ticket {
         resolved_at: None,
         priority: Default::default(),
         timers: Default::default(),
+        satisfaction: None,
         first_response_at: first_response(None, message),
         acknowledged_at: first_response(None, message),
         owner: None,

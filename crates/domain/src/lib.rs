@@ -19,6 +19,7 @@ pub mod ports;
 pub mod reminders;
 pub mod replies;
 pub mod report;
+pub mod satisfaction;
 pub mod sla;
 pub mod templates;
 pub mod threading;

@@ -115,6 +115,7 @@ mod tests {
             resolved_at: None,
             priority: Default::default(),
             timers: Default::default(),
+            satisfaction: None,
             first_response_at: None,
             acknowledged_at: None,
             owner: None,

@@ -159,6 +159,9 @@ pub struct Ticket {
     /// What is due on it and when: its service-level deadlines and follow-ups.
     #[serde(default)]
     pub timers: Timers,
+    /// The customer's answer to the satisfaction survey, 1 (poor) to 5 (great).
+    #[serde(default)]
+    pub satisfaction: Option<u8>,
     /// Bumped on every write; writes are conditional on it.
     pub version: u64,
 }

@@ -273,6 +273,7 @@ mod tests {
             resolved_at: None,
             priority: Priority::Normal,
             timers: Timers::default(),
+            satisfaction: None,
             version: 1,
         }
     }

@@ -11,7 +11,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use socialcare_app::outbox::Outbox;
 use socialcare_app::reminders::{ReminderJob, Scheduler, Worker};
 use socialcare_domain::escalation::{Notice, NoticeReason, Notifier};
-use socialcare_domain::ingest::{IngestOutcome, ingest_with};
+use socialcare_domain::ingest::{InboundEvent, IngestOutcome, ingest_with};
 use socialcare_domain::lifecycle::change_status;
 use socialcare_domain::ownership::{Team, Teams};
 use socialcare_domain::ports::{Clock, FixedClock, Outgoing, Queue};
@@ -144,16 +144,21 @@ impl<'a, S: Store> Harness<'a, S> {
     }
 
     pub async fn complaint_from(&self, id: &str, customer: &str, at: DateTime<Utc>) -> TicketId {
+        let event = x_mention(id, customer, "@acme_care my router is down again", at);
+        match self.customer_writes(&event).await {
+            IngestOutcome::Opened { ticket_id, .. } => ticket_id,
+            other => panic!("expected a new ticket, got {other:?}"),
+        }
+    }
+
+    /// Ingests what a customer wrote, under the account's rules.
+    pub async fn customer_writes(&self, event: &InboundEvent) -> IngestOutcome {
         let rules = Rules {
             policies: self.store.sla_policies().await.unwrap(),
             teams: teams(),
             ..Rules::default()
         };
-        let event = x_mention(id, customer, "@acme_care my router is down again", at);
-        match ingest_with(self.store, &event, &rules).await.unwrap() {
-            IngestOutcome::Opened { ticket_id, .. } => ticket_id,
-            other => panic!("expected a new ticket, got {other:?}"),
-        }
+        ingest_with(self.store, event, &rules).await.unwrap()
     }
 
     /// Gives the ticket to sally of the support team.
@@ -460,6 +465,101 @@ pub async fn a_resolved_ticket_sends_one_survey<S: Store>(store: &S) {
     assert_eq!(ticket.status, TicketStatus::Resolved);
 }
 
+pub async fn a_survey_answer_is_recorded_and_a_good_score_thanked_once<S: Store>(store: &S) {
+    let h = Harness::new(store, policy()).await;
+    let agent = Actor::Agent { id: "sally".into() };
+    let mut tickets = Vec::new();
+    for customer in ["ann", "bob", "cat"] {
+        let id = h.complaint_from(customer, customer, t0()).await;
+        change_status(
+            store,
+            &id,
+            TicketStatus::Resolved,
+            agent.clone(),
+            minutes(30),
+        )
+        .await
+        .unwrap();
+        tickets.push(id);
+    }
+    // cat answers before any survey went out: an ordinary message, which reopens.
+    let dm = |id: &str, customer: &str, text: &str, at| {
+        let mut event = x_mention(id, customer, text, at);
+        event.message.channel = Channel::Private;
+        event
+    };
+    let early = dm("cat-5", "cat", "5", minutes(40));
+    h.customer_writes(&early).await;
+    h.at(minutes(90)).await;
+    let invitation = Followups::default().invitation_text;
+
+    // ann: a good score keeps the ticket resolved and is thanked once, privately.
+    let five = dm("ann-5", "ann", "5, thank you!", minutes(95));
+    let outcome = h.customer_writes(&five).await;
+    assert!(
+        matches!(&outcome, IngestOutcome::Joined { ticket_id, .. } if *ticket_id == tickets[0]),
+        "{outcome:?}"
+    );
+    assert!(matches!(
+        h.customer_writes(&five).await,
+        IngestOutcome::Duplicate { .. }
+    ));
+    let ann = h.ticket(&tickets[0]).await;
+    assert_eq!(ann.status, TicketStatus::Resolved);
+    assert_eq!(ann.satisfaction, Some(5));
+    assert_eq!(ann.resolved_at, Some(minutes(30)));
+    let events = h.events(&tickets[0]).await;
+    let rated = |e: &EventKind| matches!(e, EventKind::SatisfactionRated { .. });
+    assert_eq!(count(&events, rated), 1);
+    assert!(events.contains(&EventKind::SatisfactionRated { score: 5 }));
+    let changes: Vec<_> = events
+        .iter()
+        .filter(|e| matches!(e, EventKind::StatusChanged { .. }))
+        .collect();
+    let resolved = EventKind::StatusChanged {
+        from: TicketStatus::Open,
+        to: TicketStatus::Resolved,
+    };
+    assert_eq!(changes, vec![&resolved]);
+    let detail = store.ticket_detail(&tickets[0]).await.unwrap().unwrap();
+    let thanks: Vec<_> = detail
+        .messages
+        .iter()
+        .filter(|m| m.body.text == invitation)
+        .collect();
+    assert_eq!(thanks.len(), 1, "{:#?}", detail.messages);
+    assert_eq!(thanks[0].body.channel, Channel::Private);
+    assert_eq!(thanks[0].body.direction, Direction::Outbound);
+    let delivery = thanks[0].delivery.as_ref().unwrap();
+    assert!(delivery.automatic);
+    assert_eq!(delivery.state, DeliveryState::Pending);
+    assert!(
+        matches!(&delivery.target, Target::Direct { .. }),
+        "{:?}",
+        delivery.target
+    );
+
+    // bob: a poor score is recorded and reopens the ticket for a person to look again.
+    let one = dm("bob-1", "bob", "1 - still no internet", minutes(96));
+    h.customer_writes(&one).await;
+    let bob = h.ticket(&tickets[1]).await;
+    assert_eq!(bob.status, TicketStatus::Open);
+    assert_eq!(bob.satisfaction, Some(1));
+    let events = h.events(&tickets[1]).await;
+    assert!(events.contains(&EventKind::SatisfactionRated { score: 1 }));
+    assert!(events.contains(&EventKind::StatusChanged {
+        from: TicketStatus::Resolved,
+        to: TicketStatus::Open
+    }));
+    let detail = store.ticket_detail(&tickets[1]).await.unwrap().unwrap();
+    assert!(!detail.messages.iter().any(|m| m.body.text == invitation));
+
+    let cat = h.ticket(&tickets[2]).await;
+    assert_eq!(cat.status, TicketStatus::Open);
+    assert_eq!(cat.satisfaction, None);
+    assert!(!cat.timers.surveyed);
+}
+
 pub async fn a_ticket_left_pending_customer_closes<S: Store>(store: &S) {
     let h = Harness::new(store, policy()).await;
     let id = h.complaint("t1", t0()).await;
@@ -686,6 +786,7 @@ macro_rules! reminders_contract {
             a_ticket_answered_before_its_deadline_fires_nothing,
             a_pending_internal_ticket_sends_the_customer_one_followup,
             a_resolved_ticket_sends_one_survey,
+            a_survey_answer_is_recorded_and_a_good_score_thanked_once,
             a_ticket_left_pending_customer_closes,
             business_hours_move_the_deadline_across_the_weekend,
             a_notice_is_retried_until_the_target_takes_it,
