@@ -25,6 +25,7 @@ pub mod templates;
 pub mod threading;
 pub mod ticket;
 pub mod timers;
+pub mod triage;
 
 pub use customer::{Customer, Identity};
 pub use events::{Actor, EventKind, TicketEvent};

@@ -1,0 +1,1 @@
+//! Triage at ingest (being built).
