@@ -73,7 +73,8 @@ async fn a_rate_limited_job_is_hidden_until_the_reset_then_posted_and_deleted() 
     };
     let reply = write_reply(&store, &ticket_id, &request, now)
         .await
-        .unwrap();
+        .unwrap()
+        .reply;
     Outbox::new(outbox.clone())
         .enqueue_reply(&reply)
         .await

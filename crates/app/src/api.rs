@@ -345,10 +345,13 @@ async fn change_status<S: Store>(
         .status
         .parse::<TicketStatus>()
         .map_err(|e| ApiError::bad_request("invalid_status", e.to_string()))?;
-    let ticket = lifecycle::change_status(&state.store, &id, next, caller.actor(), Utc::now())
+    let changed = lifecycle::change_status(&state.store, &id, next, caller.actor(), Utc::now())
         .await
         .map_err(command_failed)?;
-    Ok(Json(TicketEnvelope { ticket }))
+    crate::metrics::report(&changed.samples);
+    Ok(Json(TicketEnvelope {
+        ticket: changed.ticket,
+    }))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -4,6 +4,7 @@
 //! the messages of one group in order; when one fails, the rest of its group is reported as
 //! failed too, so that the queue redelivers them in order.
 
+use crate::metrics;
 use crate::outbox::Outbox;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use futures::future::join_all;
@@ -83,11 +84,19 @@ async fn ingest_one<S: IngestDeps>(
                     IngestOutcome::Opened {
                         ticket_id,
                         message_id,
-                    } => ("opened", ticket_id, message_id),
+                        samples,
+                    } => {
+                        metrics::report(&samples);
+                        ("opened", ticket_id, message_id)
+                    }
                     IngestOutcome::Joined {
                         ticket_id,
                         message_id,
-                    } => ("joined", ticket_id, message_id),
+                        samples,
+                    } => {
+                        metrics::report(&samples);
+                        ("joined", ticket_id, message_id)
+                    }
                     IngestOutcome::Duplicate {
                         ticket_id,
                         message_id,

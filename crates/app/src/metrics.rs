@@ -1,7 +1,8 @@
 //! Counters as CloudWatch Embedded Metric Format lines on stdout: on Lambda, CloudWatch turns
 //! them into metrics with no API call; locally they are just JSON lines in the log.
 
-use serde_json::json;
+use serde_json::{Map, Value, json};
+use socialcare_domain::report::{GroupBy, Sample};
 
 pub const NAMESPACE: &str = "socialcare";
 
@@ -11,6 +12,58 @@ pub fn count(name: &str, value: u64, source: &str) {
         "{}",
         line(name, value, source, chrono::Utc::now().timestamp_millis())
     );
+}
+
+/// Emits what a ticket change added to the response-time report, as one line: the same figures
+/// as `GET /v1/metrics/response-times`, with the brand account and the channel as dimensions.
+/// Times are values in seconds (CloudWatch takes medians and p90s of them); counts are counts.
+pub fn report(samples: &[Sample]) {
+    if let Some(line) = report_line(samples, chrono::Utc::now().timestamp_millis()) {
+        println!("{line}");
+    }
+}
+
+/// The report's counters as metrics: (counter, metric name, unit). Bucket counters are left to
+/// the API's report; CloudWatch computes its own percentiles from the values.
+const REPORTED: [(&str, &str, &str); 8] = [
+    ("tickets", "Tickets", "Count"),
+    ("acknowledgement_seconds", "TimeToAcknowledge", "Seconds"),
+    ("response_seconds", "TimeToFirstResponse", "Seconds"),
+    ("responded_within_1h", "RespondedWithin1h", "Count"),
+    ("responded_within_48h", "RespondedWithin48h", "Count"),
+    ("breaches", "SlaBreaches", "Count"),
+    ("resolved", "Resolved", "Count"),
+    ("resolution_seconds", "ResolutionTime", "Seconds"),
+];
+
+fn report_line(samples: &[Sample], timestamp_millis: i64) -> Option<String> {
+    // A change adds the same counters to every grouping; the channel grouping names the channel.
+    let sample = samples.iter().find(|s| s.group_by == GroupBy::Channel)?;
+    let mut metrics = Vec::new();
+    let mut line = Map::new();
+    for (counter, name, unit) in REPORTED {
+        if let Some(value) = sample.counters.get(counter) {
+            metrics.push(json!({"Name": name, "Unit": unit}));
+            line.insert(name.into(), json!(value));
+        }
+    }
+    if metrics.is_empty() {
+        return None;
+    }
+    line.insert(
+        "_aws".into(),
+        json!({
+            "Timestamp": timestamp_millis,
+            "CloudWatchMetrics": [{
+                "Namespace": NAMESPACE,
+                "Dimensions": [["Account"], ["Account", "Channel"]],
+                "Metrics": metrics,
+            }],
+        }),
+    );
+    line.insert("Account".into(), json!(sample.account));
+    line.insert("Channel".into(), json!(sample.group));
+    Some(Value::Object(line).to_string())
 }
 
 fn line(name: &str, value: u64, source: &str, timestamp_millis: i64) -> String {
@@ -46,5 +99,61 @@ mod tests {
         assert_eq!(directive["Metrics"][0]["Unit"], "Count");
         assert_eq!(parsed["Source"], "x");
         assert_eq!(parsed["DroppedUnknownAccount"], 2);
+    }
+
+    fn sample(group_by: GroupBy, group: &str, counters: &[(&str, i64)]) -> Sample {
+        Sample {
+            account: "1100000000000000001".into(),
+            day: chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap(),
+            group_by,
+            group: group.into(),
+            counters: counters.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+        }
+    }
+
+    #[test]
+    fn a_first_answer_is_one_line_with_its_figures_by_account_and_channel() {
+        let counters = [
+            ("responded", 1),
+            ("response_seconds", 2700),
+            ("responded_within_1h", 1),
+            ("responded_within_48h", 1),
+            ("response_b791", 1),
+        ];
+        let samples = [
+            sample(GroupBy::Day, "2026-11-20", &counters),
+            sample(GroupBy::Agent, "sally", &counters),
+            sample(GroupBy::Channel, "x", &counters),
+        ];
+        let line = report_line(&samples, 1_795_341_600_000).unwrap();
+        let parsed: Value = serde_json::from_str(&line).unwrap();
+        let directive = &parsed["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(directive["Namespace"], "socialcare");
+        assert_eq!(
+            directive["Dimensions"],
+            json!([["Account"], ["Account", "Channel"]])
+        );
+        assert_eq!(
+            directive["Metrics"],
+            json!([
+                {"Name": "TimeToFirstResponse", "Unit": "Seconds"},
+                {"Name": "RespondedWithin1h", "Unit": "Count"},
+                {"Name": "RespondedWithin48h", "Unit": "Count"},
+            ])
+        );
+        assert_eq!(parsed["_aws"]["Timestamp"], 1_795_341_600_000i64);
+        assert_eq!(parsed["Account"], "1100000000000000001");
+        assert_eq!(parsed["Channel"], "x");
+        assert_eq!(parsed["TimeToFirstResponse"], 2700);
+        assert_eq!(parsed["RespondedWithin1h"], 1);
+        assert_eq!(parsed["RespondedWithin48h"], 1);
+        assert_eq!(parsed.as_object().unwrap().len(), 6, "{line}");
+    }
+
+    #[test]
+    fn a_change_that_adds_nothing_writes_no_line() {
+        assert_eq!(report_line(&[], 0), None);
+        let other = [sample(GroupBy::Channel, "x", &[("response_b3", 1)])];
+        assert_eq!(report_line(&other, 0), None);
     }
 }

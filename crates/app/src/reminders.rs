@@ -208,6 +208,7 @@ impl<N: Notifier> Worker<N> {
             match store.update_ticket(&firing.update).await {
                 Ok(()) => {
                     tracing::info!(ticket_id = %reminder.ticket_id, kind = reminder.kind.key(), due_at = %reminder.due_at, "reminder acted");
+                    crate::metrics::report(&firing.update.samples);
                     queue_effects(queue, outbox, &firing.update.replies, &firing.notices).await?;
                     return Ok(Disposition::Delete);
                 }

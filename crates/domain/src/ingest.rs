@@ -10,6 +10,7 @@ use crate::ports::{
     TicketReads,
 };
 use crate::replies::{self, ReplyChannel};
+use crate::report::Sample;
 use crate::satisfaction;
 use crate::threading::{self, Placement, Rules, Surroundings};
 use crate::ticket::{Ticket, TicketDetail, TicketStatus};
@@ -87,11 +88,14 @@ pub enum IngestOutcome {
     Opened {
         ticket_id: TicketId,
         message_id: MessageId,
+        /// What the change added to the response-time report.
+        samples: Vec<Sample>,
     },
     /// The message joined an existing ticket.
     Joined {
         ticket_id: TicketId,
         message_id: MessageId,
+        samples: Vec<Sample>,
     },
     /// The message was already stored; nothing changed.
     Duplicate {
@@ -157,14 +161,17 @@ pub async fn ingest_with<S: IngestDeps>(
         };
         let change = plan(event, placement, &around, owner, rules);
         let (ticket_id, message_id) = (change.ticket.id.clone(), change.message.id.clone());
+        let samples = change.samples.clone();
         let outcome = match opens {
             true => IngestOutcome::Opened {
                 ticket_id,
                 message_id,
+                samples,
             },
             false => IngestOutcome::Joined {
                 ticket_id,
                 message_id,
+                samples,
             },
         };
         match store.commit(&change).await {

@@ -6,6 +6,7 @@ use crate::ingest::IngestError;
 use crate::ports::{
     CommitError, IngestStore, SettingsStore, StoreError, TicketCommands, TicketUpdate,
 };
+use crate::report::Sample;
 use crate::ticket::{InvalidTransition, Ticket, TicketStatus};
 use crate::timers::{Happened, retime};
 use chrono::{DateTime, Utc};
@@ -34,6 +35,13 @@ impl From<IngestError> for CommandError {
 
 const ATTEMPTS: u32 = 5;
 
+/// A ticket after a command, and what the change added to the response-time report.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Changed {
+    pub ticket: Ticket,
+    pub samples: Vec<Sample>,
+}
+
 /// Moves a ticket to `next`. Asking for the status it already has changes nothing (a retried
 /// request is harmless); a transition the lifecycle forbids is refused.
 pub async fn change_status<S: IngestStore + TicketCommands + SettingsStore>(
@@ -42,7 +50,7 @@ pub async fn change_status<S: IngestStore + TicketCommands + SettingsStore>(
     next: TicketStatus,
     actor: Actor,
     now: DateTime<Utc>,
-) -> Result<Ticket, CommandError> {
+) -> Result<Changed, CommandError> {
     let policies = store.sla_policies().await?;
     for _ in 0..ATTEMPTS {
         let ticket = store
@@ -50,7 +58,10 @@ pub async fn change_status<S: IngestStore + TicketCommands + SettingsStore>(
             .await?
             .ok_or_else(|| CommandError::NotFound(id.clone()))?;
         if ticket.status == next {
-            return Ok(ticket);
+            return Ok(Changed {
+                ticket,
+                samples: Vec::new(),
+            });
         }
         let mut changed = ticket.with_status(next, now)?;
         let status = Happened::Status {
@@ -80,7 +91,12 @@ pub async fn change_status<S: IngestStore + TicketCommands + SettingsStore>(
             replies: Vec::new(),
         };
         match store.update_ticket(&update).await {
-            Ok(()) => return Ok(changed),
+            Ok(()) => {
+                return Ok(Changed {
+                    ticket: changed,
+                    samples: update.samples,
+                });
+            }
             Err(CommitError::Conflict) | Err(CommitError::Duplicate) => continue,
             Err(CommitError::Store(e)) => return Err(e.into()),
         }

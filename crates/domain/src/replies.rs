@@ -669,6 +669,14 @@ pub struct ReplyRequest {
     pub automatic: bool,
 }
 
+/// A reply as written, and what writing it added to the response-time report.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Written {
+    pub reply: Message,
+    /// Empty when the reply was already written.
+    pub samples: Vec<crate::report::Sample>,
+}
+
 /// Writes a reply on the ticket, pending, and returns it (the one already written when the
 /// request's key was seen before). Queuing it is the caller's next step.
 pub async fn write_reply<S>(
@@ -676,7 +684,7 @@ pub async fn write_reply<S>(
     ticket_id: &TicketId,
     request: &ReplyRequest,
     now: DateTime<Utc>,
-) -> Result<Message, ReplyError>
+) -> Result<Written, ReplyError>
 where
     S: IngestStore + crate::ports::TicketReads + crate::ports::TicketCommands,
 {
@@ -686,8 +694,11 @@ where
             .await?
             .ok_or_else(|| ReplyError::NotFound(ticket_id.clone()))?;
         let key = scoped_reply_key(&detail, &request.key);
-        if let Some(written) = store.get_message(&key).await? {
-            return Ok(written);
+        if let Some(reply) = store.get_message(&key).await? {
+            return Ok(Written {
+                reply,
+                samples: Vec::new(),
+            });
         }
         let routed = route(&detail, request.channel, now)?;
         let reply = compose(
@@ -735,7 +746,12 @@ where
             replies: vec![reply.clone()],
         };
         match store.update_ticket(&update).await {
-            Ok(()) => return Ok(reply),
+            Ok(()) => {
+                return Ok(Written {
+                    reply,
+                    samples: update.samples,
+                });
+            }
             Err(CommitError::Store(e)) => return Err(e.into()),
             // A racing retry of the same request, or a change to the ticket: read again.
             Err(CommitError::Duplicate) | Err(CommitError::Conflict) => continue,

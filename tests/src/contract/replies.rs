@@ -110,7 +110,8 @@ pub async fn a_reply_is_pending_then_posted_once_for_two_deliveries<S: Store>(st
         at(3),
     )
     .await
-    .unwrap();
+    .unwrap()
+    .reply;
     let pending = reply_on(store, &ticket_id, &reply).await;
     assert_eq!(state(&pending), DeliveryState::Pending);
     let delivery = pending.delivery.clone().unwrap();
@@ -188,6 +189,18 @@ pub async fn the_same_request_key_is_one_reply<S: Store>(store: &S) {
     let again = write_reply(store, &ticket_id, &request("On it", "same"), at(5))
         .await
         .unwrap();
+    // The first answer counts once in the report (every grouping); the repeat adds nothing.
+    let groups: Vec<_> = first.samples.iter().map(|s| s.group.as_str()).collect();
+    assert_eq!(
+        groups,
+        [at(3).date_naive().to_string().as_str(), "sally", "x"]
+    );
+    for sample in &first.samples {
+        assert_eq!(sample.counters.get("responded"), Some(&1));
+        assert_eq!(sample.counters.get("tickets"), None);
+    }
+    assert_eq!(again.samples, []);
+    let (first, again) = (first.reply, again.reply);
     assert_eq!(again.id, first.id);
     let detail = store.ticket_detail(&ticket_id).await.unwrap().unwrap();
     assert_eq!(detail.messages.len(), 2);
@@ -198,7 +211,8 @@ pub async fn racing_workers_post_once<S: Store>(store: &S) {
     let (ticket_id, _) = complaint(store).await;
     let reply = write_reply(store, &ticket_id, &request("On it", "race"), at(3))
         .await
-        .unwrap();
+        .unwrap()
+        .reply;
     let platform = ScriptedPlatform::default();
     let job = OutboxJob::of(&reply);
     let policy = SendPolicy::default();
@@ -229,7 +243,8 @@ pub async fn a_timeout_after_the_platform_accepted_posts_once<S: Store>(store: &
     let (ticket_id, _) = complaint(store).await;
     let reply = write_reply(store, &ticket_id, &request("Checking now", "cut"), at(3))
         .await
-        .unwrap();
+        .unwrap()
+        .reply;
     let job = OutboxJob::of(&reply);
     let policy = SendPolicy::default();
     // The platform takes the post and the function is cut off before it hears back.
@@ -302,7 +317,8 @@ pub async fn an_echo_before_the_senders_record_joins_the_reply<S: Store>(store: 
         at(3),
     )
     .await
-    .unwrap();
+    .unwrap()
+    .reply;
     let echo = x_echo(
         "1500000000000000005",
         "ann",
@@ -339,7 +355,8 @@ pub async fn a_rate_limited_reply_waits_for_the_reset_then_posts<S: Store>(store
     let (ticket_id, _) = complaint(store).await;
     let reply = write_reply(store, &ticket_id, &request("Hi Ann", "limit"), at(3))
         .await
-        .unwrap();
+        .unwrap()
+        .reply;
     let platform = ScriptedPlatform::answering(vec![Err(PostError::RateLimited {
         retry_at: at(4) + Duration::seconds(90),
         reason: "x-rate-limit-remaining: 0".into(),
@@ -381,7 +398,8 @@ pub async fn a_permanent_refusal_fails_the_reply_with_the_reason<S: Store>(store
     let (ticket_id, _) = complaint(store).await;
     let reply = write_reply(store, &ticket_id, &request("Hi", "gone"), at(3))
         .await
-        .unwrap();
+        .unwrap()
+        .reply;
     let reason = "X refused the post (403): You attempted to reply to a Tweet that is deleted or not visible to you.";
     let platform = ScriptedPlatform::answering(vec![Err(PostError::Permanent(reason.into()))]);
     let job = OutboxJob::of(&reply);
@@ -406,7 +424,8 @@ pub async fn spent_retries_fail_the_reply_and_leave_it_to_the_dead_letter_queue<
     let (ticket_id, _) = complaint(store).await;
     let reply = write_reply(store, &ticket_id, &request("Hi", "tired"), at(3))
         .await
-        .unwrap();
+        .unwrap()
+        .reply;
     let down = || Err(PostError::Transient("X answered 503".into()));
     let platform = ScriptedPlatform::answering(vec![down(), down()]);
     let job = OutboxJob::of(&reply);

@@ -133,6 +133,7 @@ pub async fn a_customers_next_message_joins_their_open_ticket<S: Store>(store: &
             message_id: inbound("m2", "ann", "still down", at(5))
                 .message
                 .message_id(),
+            samples: Vec::new(),
         }
     );
     let found = detail(store, &ticket_id).await;
@@ -370,7 +371,8 @@ pub async fn the_trail_records_creation_messages_and_status_changes<S: Store>(st
     let resolved =
         lifecycle::change_status(store, &ticket_id, TicketStatus::Resolved, agent(), at(30))
             .await
-            .unwrap();
+            .unwrap()
+            .ticket;
     assert_eq!(resolved.status, TicketStatus::Resolved);
     assert_eq!(resolved.resolved_at, Some(at(30)));
     assert_eq!(resolved.version, 3);
@@ -464,7 +466,8 @@ pub async fn a_forbidden_transition_changes_nothing<S: Store>(store: &S) {
     // The same status again is no change at all.
     let again = lifecycle::change_status(store, &ticket_id, TicketStatus::Closed, agent(), at(3))
         .await
-        .unwrap();
+        .unwrap()
+        .ticket;
     assert_eq!(again.version, 2);
     assert_eq!(store.ticket_events(&ticket_id).await.unwrap().len(), 2);
     let missing = TicketId::derive(at(0), "missing");

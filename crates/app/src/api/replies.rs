@@ -95,9 +95,11 @@ pub(super) async fn add_reply<S: Store>(
         author: caller.actor(),
         automatic: false,
     };
-    let reply = replies::write_reply(&state.store, &id, &reply_request, Utc::now())
+    let written = replies::write_reply(&state.store, &id, &reply_request, Utc::now())
         .await
         .map_err(reply_failed)?;
+    crate::metrics::report(&written.samples);
+    let reply = written.reply;
     if reply.delivery.as_ref().map(|d| d.state) == Some(replies::DeliveryState::Pending)
         && let Err(e) = outbox.enqueue_reply(&reply).await
     {
