@@ -24,15 +24,37 @@
 //! language = "en"                # the text used when there is none in the customer's language
 //! texts = { en = "Thanks {{customer.name}}, we're on it.", es = "Gracias {{customer.name}}, ya lo estamos viendo." }
 //! ```
+//!
+//! Triage and spike detection, with their defaults:
+//!
+//! ```toml
+//! [accounts.triage]
+//! high_reach_followers = 10000   # one priority level up from this many followers
+//! negative = -0.5                # a complaint this negative (VADER compound) is at least high
+//! praise = 0.5                   # this positive, with thanks, is praise
+//! extra_urgent_terms = []        # the account's own urgent words (a product name in an outage)
+//!
+//! [accounts.spikes]
+//! enabled = true
+//! window_minutes = 10            # counting window
+//! baseline_windows = 12          # the windows before it that make the baseline
+//! factor = 4.0                   # a spike is this many times the baseline...
+//! floor = 20                     # ...and at least this many new complaints in the window
+//! ```
+//!
+//! `answer_praise_and_noise = true` in an `[[accounts]]` entry opens praise and noise as tickets
+//! that need an answer (by default they are stored, closed).
 
 use serde::Deserialize;
 use socialcare_domain::Source;
 use socialcare_domain::acknowledgement::{Acknowledgement, Acknowledgements};
+use socialcare_domain::incidents::SpikeRules;
 use socialcare_domain::ownership::{Team, Teams};
 use socialcare_domain::threading::Rules;
+use socialcare_domain::triage::TriageRules;
 use std::collections::{BTreeMap, HashMap};
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct Account {
     pub platform: Platform,
     pub id: String,
@@ -40,6 +62,15 @@ pub struct Account {
     pub name: Option<String>,
     #[serde(default)]
     pub acknowledgement: AcknowledgementConfig,
+    /// How new complaints are triaged (the defaults when left out).
+    #[serde(default)]
+    pub triage: TriageRules,
+    /// Whether praise and noise open tickets that need an answer, like complaints.
+    #[serde(default)]
+    pub answer_praise_and_noise: bool,
+    /// How spikes of complaints are detected (the defaults when left out).
+    #[serde(default)]
+    pub spikes: SpikeRules,
 }
 
 /// How an account acknowledges new public complaints.
@@ -159,11 +190,29 @@ pub fn parse_rules(text: &str) -> Result<Rules, String> {
         })?;
         acknowledgements.insert(account.platform.source(), &account.id, acknowledgement);
     }
-    Ok(Rules {
+    let mut rules = Rules {
         teams,
         acknowledgements,
         ..Rules::default()
-    })
+    };
+    for account in accounts.by_id.values() {
+        account.spikes.check().map_err(|e| {
+            format!(
+                "accounts configuration: spikes of {:?} account {}: {e}",
+                account.platform, account.id
+            )
+        })?;
+        let id = account.id.clone();
+        rules.triage.insert(id.clone(), account.triage.clone());
+        rules
+            .spikes
+            .by_account
+            .insert(id.clone(), account.spikes.clone());
+        if account.answer_praise_and_noise {
+            rules.answer_everything.insert(id);
+        }
+    }
+    Ok(rules)
 }
 
 /// The configured accounts, looked up by (source, platform id).
@@ -208,6 +257,7 @@ impl Accounts {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeSet;
 
     #[test]
     fn reads_accounts_of_every_platform() {
@@ -310,6 +360,49 @@ mod tests {
         )
         .unwrap_err();
         assert!(no_default.contains("\"fr\""), "{no_default}");
+    }
+
+    #[test]
+    fn accounts_tune_triage_and_spikes() {
+        let rules = parse_rules(
+            r#"
+            [[accounts]]
+            platform = "x"
+            id = "1"
+            answer_praise_and_noise = true
+            [accounts.triage]
+            high_reach_followers = 500
+            extra_urgent_terms = ["fibre box"]
+            [accounts.spikes]
+            floor = 50
+            factor = 3.0
+
+            [[accounts]]
+            platform = "facebook"
+            id = "2"
+            "#,
+        )
+        .unwrap();
+        let one = rules.triage_of("1");
+        assert_eq!(one.high_reach_followers, 500);
+        assert_eq!(one.extra_urgent_terms, ["fibre box"]);
+        assert_eq!(one.negative, TriageRules::default().negative);
+        assert_eq!(rules.triage_of("2"), &TriageRules::default());
+        let spikes = rules.spikes.of("1");
+        assert_eq!((spikes.floor, spikes.factor), (50, 3.0));
+        assert_eq!(spikes.window_minutes, 10);
+        assert_eq!(rules.spikes.of("2"), &SpikeRules::default());
+        assert_eq!(rules.answer_everything, BTreeSet::from(["1".to_string()]));
+
+        let refused = parse_rules(
+            "[[accounts]]\nplatform = \"x\"\nid = \"1\"\n[accounts.spikes]\nfactor = 0.5",
+        )
+        .unwrap_err();
+        assert!(refused.contains("factor"), "{refused}");
+        let unknown =
+            parse_rules("[[accounts]]\nplatform = \"x\"\nid = \"1\"\n[accounts.spikes]\nflor = 5")
+                .unwrap_err();
+        assert!(unknown.contains("flor"), "{unknown}");
     }
 
     #[test]

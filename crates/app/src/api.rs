@@ -27,6 +27,7 @@ use socialcare_webhooks::payload::parse;
 use std::sync::Arc;
 use utoipa::ToSchema;
 
+mod incidents;
 mod metrics;
 mod replies;
 mod sla;
@@ -83,6 +84,12 @@ pub fn routes<S: Store + 'static>(state: Arc<ApiState<S>>) -> Router {
         .route(
             "/v1/metrics/response-times",
             get(metrics::response_times::<S>),
+        )
+        .route("/v1/incidents", get(incidents::list_incidents::<S>))
+        .route("/v1/incidents/{id}", get(incidents::get_incident::<S>))
+        .route(
+            "/v1/incidents/{id}/tickets",
+            get(incidents::incident_tickets::<S>),
         )
         .route("/v1/tickets/{id}/assign", post(assign::<S>))
         .route("/v1/tickets/{id}/events", get(ticket_events::<S>))
@@ -768,6 +775,7 @@ impl utoipa::Modify for BearerKey {
         customer_history, link_identity, create_key, list_keys, revoke_key,
         list_templates, get_template, create_template, replace_template, delete_template,
         sla::get_policies, sla::put_policies, metrics::response_times,
+        incidents::list_incidents, incidents::get_incident, incidents::incident_tickets,
     ),
     components(schemas(ErrorBody, ErrorDetail)),
     modifiers(&BearerKey),

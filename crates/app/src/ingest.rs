@@ -8,13 +8,14 @@ use crate::metrics;
 use crate::outbox::Outbox;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use futures::future::join_all;
-use socialcare_domain::QueuedEvent;
 use socialcare_domain::acknowledgement::pending_job;
+use socialcare_domain::incidents::{self, Watched};
 use socialcare_domain::ingest::{
     ChangeOutcome, IngestDeps, IngestOutcome, apply_change, ingest_with,
 };
 use socialcare_domain::ports::{Queue, QueueError};
 use socialcare_domain::threading::Rules;
+use socialcare_domain::{QueuedEvent, Ticket};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -33,14 +34,17 @@ pub async fn ingest_batch<S: IngestDeps>(
     outbox: Option<&Outbox>,
     records: Vec<QueueRecord>,
 ) -> Vec<String> {
-    // The service levels are read once per batch: a change reaches the next batch.
-    let rules = match store.sla_policies().await {
-        Ok(policies) => Rules {
+    // The service levels and the active incidents are read once per batch: a change reaches
+    // the next batch (an incident opened meanwhile is found when a complaint counts towards it).
+    let read = futures::future::try_join(store.sla_policies(), store.active_incidents()).await;
+    let rules = match read {
+        Ok((policies, incidents)) => Rules {
             policies,
+            incidents,
             ..rules.clone()
         },
         Err(e) => {
-            tracing::error!(error = %e, "could not read the service levels; the batch comes again");
+            tracing::error!(error = %e, "could not read the service levels or incidents; the batch comes again");
             return records.into_iter().map(|r| r.message_id).collect();
         }
     };
@@ -85,8 +89,10 @@ async fn ingest_one<S: IngestDeps>(
                         ticket_id,
                         message_id,
                         samples,
+                        ticket,
                     } => {
                         metrics::report(&samples);
+                        watch_for_spikes(store, rules, &ticket).await;
                         ("opened", ticket_id, message_id)
                     }
                     IngestOutcome::Joined {
@@ -130,6 +136,27 @@ async fn ingest_one<S: IngestDeps>(
                 Err(())
             }
         },
+    }
+}
+
+/// Counts a new complaint towards spikes of its topics. A failure is logged, not retried: the
+/// ticket is stored, and the next complaint on the topic counts and checks again.
+async fn watch_for_spikes<S: IngestDeps>(store: &S, rules: &Rules, ticket: &Ticket) {
+    let mut active = rules.incidents.clone();
+    let spike_rules = rules.spikes.of(&ticket.account);
+    match incidents::watch(store, ticket, spike_rules, &mut active).await {
+        Ok(Watched::Counted) => {}
+        Ok(Watched::Attached(incident_id)) => {
+            tracing::info!(ticket_id = %ticket.id, %incident_id, "attached to incident");
+        }
+        Ok(Watched::Opened(incident, attached)) => {
+            tracing::warn!(incident_id = %incident.id, account = %incident.account, topic = %incident.topic,
+                count = incident.spike.count, baseline = incident.spike.baseline, attached, "incident opened");
+            metrics::count("IncidentsOpened", 1, &incident.account);
+        }
+        Err(e) => {
+            tracing::error!(ticket_id = %ticket.id, error = %e, "could not count the complaint for spikes")
+        }
     }
 }
 

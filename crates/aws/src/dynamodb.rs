@@ -2,7 +2,7 @@
 //!
 //! | item       | pk                    | sk                  | indexes                                  |
 //! |------------|-----------------------|---------------------|------------------------------------------|
-//! | ticket     | `TICKET#<id>`         | `#TICKET`           | gsi1: all, gsi2: by status, gsi3: by customer, gsi4: by owner, gsi5: next reminder due |
+//! | ticket     | `TICKET#<id>`         | `#TICKET`           | gsi1: all, gsi2: by status, gsi3: by customer, gsi4: by owner, gsi5: next reminder due, gsi6: by incident |
 //! | message    | `TICKET#<ticket id>`  | `MSG#<time>#<id>`   |                                          |
 //! | dedupe key | `MSGKEY#<dedupe key>` | `#MSGKEY`           |                                          |
 //! | customer   | `CUSTOMER#<id>`       | `#CUSTOMER`         |                                          |
@@ -12,6 +12,9 @@
 //! | template   | `TEMPLATES`           | `<template id>`     |                                          |
 //! | SLA policies | `SETTINGS`          | `SLA_POLICIES`      | one document                             |
 //! | report     | `METRICS#<account>#<grouping>#<shard>` | `<day>#<group>` | counters that only add |
+//! | topic counts | `TOPICS#<account>#<window start>` | `#COUNTS` | one number attribute per term (ADD) |
+//! | incident   | `INCIDENTS`           | `<incident id>`     | newest first by id (time-ordered)        |
+//! | active incident | `ACTIVE_INCIDENTS` | `<account>#<topic>` | one per account and topic          |
 //! | team turns | `TEAM#<name>`         | `#TURNS`            | round-robin counter                      |
 //! | awaited    | `AWAIT#<dedupe key>`  | `#AWAIT`            | a reply that came before its parent (TTL 7 d) |
 //!
@@ -26,11 +29,12 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use socialcare_domain::access::ApiKey;
+use socialcare_domain::incidents::{ActiveIncident, Incident};
 use socialcare_domain::page::sortable_time;
 use socialcare_domain::ports::{
-    ApiKeyStore, CommitError, CustomerStore, IngestChange, IngestStore, MessageRef, MetricsStore,
-    ReminderStore, SettingsStore, StoreError, TeamTurns, TemplateStore, TicketCommands,
-    TicketReads, TicketUpdate,
+    ApiKeyStore, CommitError, CustomerStore, IncidentStore, IngestChange, IngestStore, MessageRef,
+    MetricsStore, ReminderStore, SettingsStore, StoreError, TeamTurns, TemplateStore,
+    TicketCommands, TicketReads, TicketUpdate,
 };
 use socialcare_domain::report::{Counters, GroupBy, Sample};
 use socialcare_domain::sla::Policies;
@@ -39,7 +43,7 @@ use socialcare_domain::timers::Reminder;
 use socialcare_domain::{
     Customer, Message, MessageId, Page, Ticket, TicketDetail, TicketEvent, TicketId, TicketQuery,
 };
-use socialcare_domain::{CustomerId, Identity};
+use socialcare_domain::{CustomerId, Identity, IncidentId};
 use std::collections::HashMap;
 
 type Item = HashMap<String, AttributeValue>;
@@ -142,10 +146,21 @@ fn ticket_item(ticket: &Ticket) -> Result<Item, StoreError> {
         item.insert("gsi5sk".into(), s(due_sort_key(&reminder)));
         item.insert("reminder".into(), s(json));
     }
+    if let Some(incident) = &ticket.incident_id {
+        item.insert("gsi6pk".into(), s(incident_pk(incident)));
+        item.insert("gsi6sk".into(), s(ticket.cursor().sort_key()));
+    }
     Ok(item)
 }
 
+fn incident_pk(id: &IncidentId) -> String {
+    format!("INCIDENT#{id}")
+}
+
 const DUE: &str = "DUE";
+const INCIDENTS: &str = "INCIDENTS";
+const ACTIVE_INCIDENTS: &str = "ACTIVE_INCIDENTS";
+const COUNTS_SK: &str = "#COUNTS";
 
 fn due_sort_key(reminder: &Reminder) -> String {
     format!("{}#{}", sortable_time(reminder.due_at), reminder.ticket_id)
@@ -987,11 +1002,13 @@ enum TicketIndex {
     Status,
     Customer,
     Owner,
+    Incident,
 }
 
 impl TicketIndex {
     fn names(self) -> (&'static str, &'static str, &'static str) {
         match self {
+            TicketIndex::Incident => ("gsi6", "gsi6pk", "gsi6sk"),
             TicketIndex::All => ("gsi1", "gsi1pk", "gsi1sk"),
             TicketIndex::Status => ("gsi2", "gsi2pk", "gsi2sk"),
             TicketIndex::Customer => ("gsi3", "gsi3pk", "gsi3sk"),
@@ -1085,6 +1102,190 @@ impl DynamoStore {
         }
         Ok(tickets)
     }
+}
+
+impl IncidentStore for DynamoStore {
+    async fn count_topics(
+        &self,
+        account: &str,
+        window_start: DateTime<Utc>,
+        terms: &[String],
+    ) -> Result<Vec<(String, u64)>, StoreError> {
+        if terms.is_empty() {
+            return Ok(Vec::new());
+        }
+        // One item per account and window, one number per term: a single UpdateItem adds one
+        // to every term of the message and returns the counts after.
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(topics_pk(account, window_start)))
+            .key("sk", s(COUNTS_SK))
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedNew);
+        let mut adds = Vec::with_capacity(terms.len());
+        for (i, term) in terms.iter().enumerate() {
+            update = update.expression_attribute_names(format!("#t{i}"), term_attribute(term));
+            adds.push(format!("#t{i} :one"));
+        }
+        let output = update
+            .update_expression(format!("ADD {}", adds.join(", ")))
+            .send()
+            .await
+            .map_err(|e| failed("count topics", e))?;
+        let after = output.attributes.unwrap_or_default();
+        Ok(terms
+            .iter()
+            .map(|term| {
+                let count = match after.get(&term_attribute(term)) {
+                    Some(AttributeValue::N(n)) => n.parse().unwrap_or(0),
+                    _ => 0,
+                };
+                (term.clone(), count)
+            })
+            .collect())
+    }
+
+    async fn topic_history(
+        &self,
+        account: &str,
+        term: &str,
+        windows: &[DateTime<Utc>],
+    ) -> Result<Vec<u64>, StoreError> {
+        // Each window is its own item (so a burst's hot counter stays off the others); the
+        // baseline reads the one attribute of each.
+        let mut counts = Vec::new();
+        let keys: Vec<Item> = windows
+            .iter()
+            .map(|window| {
+                HashMap::from([
+                    ("pk".to_string(), s(topics_pk(account, *window))),
+                    ("sk".to_string(), s(COUNTS_SK)),
+                ])
+            })
+            .collect();
+        for chunk in keys.chunks(100) {
+            let request = aws_sdk_dynamodb::types::KeysAndAttributes::builder()
+                .set_keys(Some(chunk.to_vec()))
+                .projection_expression("#t")
+                .expression_attribute_names("#t", term_attribute(term))
+                .build()
+                .map_err(|e| StoreError(e.to_string()))?;
+            let mut pending = Some(HashMap::from([(self.table.clone(), request)]));
+            while let Some(items) = pending.take().filter(|p| !p.is_empty()) {
+                let output = self
+                    .client
+                    .batch_get_item()
+                    .set_request_items(Some(items))
+                    .send()
+                    .await
+                    .map_err(|e| failed("read topic history", e))?;
+                for item in output
+                    .responses
+                    .unwrap_or_default()
+                    .remove(&self.table)
+                    .unwrap_or_default()
+                {
+                    if let Some(AttributeValue::N(n)) = item.get(&term_attribute(term)) {
+                        counts.push(n.parse().unwrap_or(0));
+                    }
+                }
+                pending = output.unprocessed_keys;
+            }
+        }
+        Ok(counts)
+    }
+
+    async fn open_incident(&self, incident: &Incident) -> Result<(), CommitError> {
+        let mut marker: Item = HashMap::new();
+        marker.insert("pk".into(), s(ACTIVE_INCIDENTS));
+        marker.insert(
+            "sk".into(),
+            s(format!("{}#{}", incident.account, incident.topic)),
+        );
+        marker.insert("incident_id".into(), s(incident.id.as_str()));
+        marker.insert("account".into(), s(incident.account.clone()));
+        marker.insert("topic".into(), s(incident.topic.clone()));
+        let record = to_item(
+            incident,
+            [("pk", INCIDENTS.into()), ("sk", incident.id.to_string())],
+        )?;
+        let writes = vec![put_new(&self.table, marker)?, put_new(&self.table, record)?];
+        self.transact(writes, "open incident").await
+    }
+
+    async fn active_incidents(&self) -> Result<Vec<ActiveIncident>, StoreError> {
+        let mut active = Vec::new();
+        for item in self
+            .partition(ACTIVE_INCIDENTS.into(), "query active incidents")
+            .await?
+        {
+            let text = |name: &str| match item.get(name) {
+                Some(AttributeValue::S(v)) => Some(v.clone()),
+                _ => None,
+            };
+            if let (Some(id), Some(account), Some(topic)) =
+                (text("incident_id"), text("account"), text("topic"))
+                && let Some(id) = IncidentId::parse(&id)
+            {
+                active.push(ActiveIncident { id, account, topic });
+            }
+        }
+        active.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(active)
+    }
+
+    async fn get_incident(&self, id: &IncidentId) -> Result<Option<Incident>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(INCIDENTS))
+            .key("sk", s(id.as_str()))
+            .send()
+            .await
+            .map_err(|e| failed("get incident", e))?;
+        output.item.map(from_item).transpose()
+    }
+
+    async fn list_incidents(&self, limit: u32) -> Result<Vec<Incident>, StoreError> {
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(INCIDENTS))
+            .scan_index_forward(false)
+            .limit(limit.clamp(1, 1000) as i32)
+            .send()
+            .await
+            .map_err(|e| failed("list incidents", e))?;
+        output
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(from_item)
+            .collect()
+    }
+
+    async fn incident_tickets(
+        &self,
+        id: &IncidentId,
+        query: &TicketQuery,
+    ) -> Result<Page<Ticket>, StoreError> {
+        self.query_tickets(TicketIndex::Incident, incident_pk(id), query)
+            .await
+    }
+}
+
+fn topics_pk(account: &str, window_start: DateTime<Utc>) -> String {
+    format!("TOPICS#{account}#{}", sortable_time(window_start))
+}
+
+/// Terms are attribute names on the counts item, apart from its keys.
+fn term_attribute(term: &str) -> String {
+    format!("t_{term}")
 }
 
 #[cfg(test)]

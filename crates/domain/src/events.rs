@@ -74,6 +74,11 @@ pub enum EventKind {
         from: Priority,
         to: Priority,
     },
+    /// One of many complaints about the same thing: attached to the incident.
+    AttachedToIncident {
+        incident_id: crate::ids::IncidentId,
+        topic: String,
+    },
     /// The customer answered the satisfaction survey (1 poor to 5 great).
     SatisfactionRated {
         score: u8,

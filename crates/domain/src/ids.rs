@@ -48,6 +48,7 @@ id_type!(TicketId, "tkt_");
 id_type!(MessageId, "msg_");
 id_type!(CustomerId, "cus_");
 id_type!(EventId, "evt_");
+id_type!(IncidentId, "inc_");
 
 /// A ULID whose time part is `at` and whose random part is the hash of `key`.
 fn derived_ulid(at: DateTime<Utc>, key: &str) -> Ulid {

@@ -3,11 +3,12 @@
 use crate::customer::{Customer, Identity};
 use crate::events::{Actor, EventKind, TicketEvent};
 use crate::ids::{CustomerId, MessageId, TicketId};
+use crate::incidents;
 use crate::message::{Direction, Message, MessageChange, NormalizedMessage};
 use crate::ownership::{Teams, active_agents, next_member};
 use crate::ports::{
-    ApiKeyStore, CommitError, IngestChange, IngestStore, SettingsStore, StoreError, TeamTurns,
-    TicketReads,
+    ApiKeyStore, CommitError, IncidentStore, IngestChange, IngestStore, SettingsStore, StoreError,
+    TeamTurns, TicketCommands, TicketReads,
 };
 use crate::replies::{self, ReplyChannel};
 use crate::report::Sample;
@@ -15,6 +16,7 @@ use crate::satisfaction;
 use crate::threading::{self, Placement, Rules, Surroundings};
 use crate::ticket::{Ticket, TicketDetail, TicketStatus};
 use crate::timers::{Happened, retime};
+use crate::triage::{self, Intent};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -82,7 +84,7 @@ pub async fn apply_change<S: IngestStore>(
     Err(IngestError::TooMuchContention(ATTEMPTS))
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum IngestOutcome {
     /// The message opened a new ticket.
     Opened {
@@ -90,6 +92,8 @@ pub enum IngestOutcome {
         message_id: MessageId,
         /// What the change added to the response-time report.
         samples: Vec<Sample>,
+        /// The ticket as it was stored.
+        ticket: Box<Ticket>,
     },
     /// The message joined an existing ticket.
     Joined {
@@ -116,8 +120,20 @@ pub enum IngestError {
 const ATTEMPTS: u32 = 5;
 
 /// What ingest needs of the store: threading reads and writes, and the staff to pick owners.
-pub trait IngestDeps: IngestStore + TicketReads + ApiKeyStore + TeamTurns + SettingsStore {}
-impl<T: IngestStore + TicketReads + ApiKeyStore + TeamTurns + SettingsStore> IngestDeps for T {}
+pub trait IngestDeps:
+    IngestStore + TicketReads + TicketCommands + ApiKeyStore + TeamTurns + SettingsStore + IncidentStore
+{
+}
+impl<T> IngestDeps for T where
+    T: IngestStore
+        + TicketReads
+        + TicketCommands
+        + ApiKeyStore
+        + TeamTurns
+        + SettingsStore
+        + IncidentStore
+{
+}
 
 pub async fn ingest<S: IngestDeps>(
     store: &S,
@@ -167,6 +183,7 @@ pub async fn ingest_with<S: IngestDeps>(
                 ticket_id,
                 message_id,
                 samples,
+                ticket: Box::new(change.ticket.clone()),
             },
             false => IngestOutcome::Joined {
                 ticket_id,
@@ -458,10 +475,54 @@ fn plan(
         });
     }
     let mut ticket = ticket;
+    // A new complaint is triaged; praise and noise need no answer unless the account says so.
+    let mut needs_answer = true;
+    if placement_status.is_none() && message.direction == Direction::Inbound {
+        let triage = triage::triage(
+            &message.text,
+            message.author.followers,
+            rules.triage_of(&message.account),
+        );
+        needs_answer = matches!(triage.intent, Intent::Complaint | Intent::Question)
+            || rules.answer_everything.contains(&message.account);
+        ticket.priority = triage.priority;
+        ticket.triage = Some(triage);
+        if needs_answer {
+            ticket.topics = triage::topic_terms(&message.text);
+            ticket.topics.truncate(MAX_TOPICS);
+            let joins = incidents::incident_for(&rules.incidents, &ticket.account, &ticket.topics);
+            if let Some(incident) = joins {
+                let event = incidents::attach(&mut ticket, incident, at);
+                events.push(TicketEvent {
+                    seq: events.len() as u32,
+                    ..event
+                });
+            }
+        } else {
+            ticket.status = TicketStatus::Closed;
+            ticket.resolved_at = Some(at);
+            events.push(TicketEvent {
+                seq: events.len() as u32,
+                ..TicketEvent::new(
+                    ticket.id.clone(),
+                    at,
+                    Actor::System,
+                    EventKind::StatusChanged {
+                        from: TicketStatus::Open,
+                        to: TicketStatus::Closed,
+                    },
+                    "status:triage",
+                )
+            });
+        }
+    }
     // The clocks run from platform time: when the customer wrote, when the brand answered.
     let policy = rules.policies.of(&ticket.account);
     match (&placement_status, message.direction) {
-        (None, Direction::Inbound) => retime(&mut ticket, Happened::Opened, at, policy),
+        (None, Direction::Inbound) if needs_answer => {
+            retime(&mut ticket, Happened::Opened, at, policy)
+        }
+        (None, Direction::Inbound) => {}
         (None, Direction::Outbound) => {}
         (Some(before), direction) => {
             if *before != ticket.status {
@@ -482,10 +543,10 @@ fn plan(
     let mut customer = customer;
     let mut replies = Vec::new();
     let acknowledgement = match placement_status {
-        None => rules
+        None if needs_answer => rules
             .acknowledgements
             .for_new_ticket(message, around.customer.as_ref()),
-        Some(_) => None,
+        _ => None,
     };
     if let Some(acknowledgement) = acknowledgement {
         let text = acknowledgement.text_for(None, around.customer.as_ref(), &message.author);
@@ -516,7 +577,11 @@ fn plan(
             replies.push(thanks);
         }
     }
-    let samples = crate::report::samples(placement_ticket.as_ref(), &ticket, None);
+    // What needs no answer stays out of the response-time report.
+    let samples = match needs_answer {
+        true => crate::report::samples(placement_ticket.as_ref(), &ticket, None),
+        false => Vec::new(),
+    };
     IngestChange {
         samples,
         message: stored,
@@ -596,6 +661,9 @@ fn subject_of(message: &NormalizedMessage) -> String {
 
 const SUBJECT_CHARS: usize = 120;
 
+/// A message's topic terms counted for spikes, at most (a tweet has fewer).
+const MAX_TOPICS: usize = 24;
+
 fn new_ticket(message: &NormalizedMessage, around: &Surroundings) -> Ticket {
     let identity_key = message.customer_key();
     Ticket {
@@ -619,6 +687,9 @@ fn new_ticket(message: &NormalizedMessage, around: &Surroundings) -> Ticket {
         priority: Default::default(),
         timers: Default::default(),
         satisfaction: None,
+        triage: None,
+        topics: Vec::new(),
+        incident_id: None,
         first_response_at: first_response(None, message),
         acknowledged_at: first_response(None, message),
         owner: None,

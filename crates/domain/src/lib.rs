@@ -10,6 +10,7 @@ pub mod customers;
 pub mod escalation;
 pub mod events;
 pub mod ids;
+pub mod incidents;
 pub mod ingest;
 pub mod lifecycle;
 pub mod message;
@@ -29,7 +30,7 @@ pub mod triage;
 
 pub use customer::{Customer, Identity};
 pub use events::{Actor, EventKind, TicketEvent};
-pub use ids::{CustomerId, EventId, MessageId, TicketId};
+pub use ids::{CustomerId, EventId, IncidentId, MessageId, TicketId};
 pub use ingest::{ChangeEvent, ChangeOutcome, InboundEvent, IngestOutcome, QueuedEvent};
 pub use message::{
     Attachment, Author, ChangeKind, Channel, Direction, Message, MessageChange, NormalizedMessage,

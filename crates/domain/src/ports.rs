@@ -6,7 +6,8 @@
 use crate::access::ApiKey;
 use crate::customer::{Customer, Identity};
 use crate::events::TicketEvent;
-use crate::ids::{CustomerId, MessageId, TicketId};
+use crate::ids::{CustomerId, IncidentId, MessageId, TicketId};
+use crate::incidents::{ActiveIncident, Incident};
 use crate::message::Message;
 use crate::page::Page;
 use crate::report::{Counters, GroupBy, Sample};
@@ -297,6 +298,58 @@ pub trait TicketReads: Send + Sync {
     ) -> impl Future<Output = Result<Page<Ticket>, StoreError>> + Send;
 }
 
+/// Spike counters and incidents.
+pub trait IncidentStore: Send + Sync {
+    /// Adds one to the count of each term in the account's window starting at `window_start`,
+    /// atomically (concurrent writers never lose a count); the counts after.
+    fn count_topics(
+        &self,
+        account: &str,
+        window_start: DateTime<Utc>,
+        terms: &[String],
+    ) -> impl Future<Output = Result<Vec<(String, u64)>, StoreError>> + Send;
+
+    /// The counts of `term` in the account's windows that start at `windows`; windows without
+    /// a count are missing.
+    fn topic_history(
+        &self,
+        account: &str,
+        term: &str,
+        windows: &[DateTime<Utc>],
+    ) -> impl Future<Output = Result<Vec<u64>, StoreError>> + Send;
+
+    /// Stores a new incident, active. `Duplicate` when the account already has an active
+    /// incident on the topic (another worker opened it first, or this is a redelivery).
+    fn open_incident(
+        &self,
+        incident: &Incident,
+    ) -> impl Future<Output = Result<(), CommitError>> + Send;
+
+    /// The active incidents of every account.
+    fn active_incidents(
+        &self,
+    ) -> impl Future<Output = Result<Vec<ActiveIncident>, StoreError>> + Send;
+
+    fn get_incident(
+        &self,
+        id: &IncidentId,
+    ) -> impl Future<Output = Result<Option<Incident>, StoreError>> + Send;
+
+    /// The latest `limit` incidents, newest first.
+    fn list_incidents(
+        &self,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<Incident>, StoreError>> + Send;
+
+    /// The tickets attached to an incident, newest first (`query.status` and `query.owner`
+    /// are not filters here).
+    fn incident_tickets(
+        &self,
+        id: &IncidentId,
+        query: &TicketQuery,
+    ) -> impl Future<Output = Result<Page<Ticket>, StoreError>> + Send;
+}
+
 /// The queue could not be reached or refused the request; nothing was enqueued.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("queue failed: {0}")]
@@ -370,6 +423,7 @@ pub trait TicketStore:
     + SettingsStore
     + ReminderStore
     + MetricsStore
+    + IncidentStore
 {
 }
 impl<T> TicketStore for T where
@@ -383,6 +437,7 @@ impl<T> TicketStore for T where
         + SettingsStore
         + ReminderStore
         + MetricsStore
+        + IncidentStore
 {
 }
 

@@ -39,7 +39,7 @@ pub enum Placement {
 }
 
 /// The knobs of threading and of who owns a new ticket.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Rules {
     /// How long after being resolved a ticket is reopened by the customer's next message.
     pub reopen_window: chrono::Duration,
@@ -49,6 +49,23 @@ pub struct Rules {
     pub acknowledgements: crate::acknowledgement::Acknowledgements,
     /// The service levels and follow-ups of each brand account (read from the store).
     pub policies: crate::sla::Policies,
+    /// How each brand account triages new complaints (the defaults for one not named).
+    pub triage: std::collections::BTreeMap<String, crate::triage::TriageRules>,
+    /// The brand accounts whose praise and noise open tickets that need an answer like any
+    /// complaint (by default they are stored, closed).
+    pub answer_everything: std::collections::BTreeSet<String>,
+    /// How each brand account detects spikes of complaints.
+    pub spikes: crate::incidents::Spikes,
+    /// The active incidents (read from the store) that new complaints join.
+    pub incidents: Vec<crate::incidents::ActiveIncident>,
+}
+
+impl Rules {
+    pub fn triage_of(&self, account: &str) -> &crate::triage::TriageRules {
+        static DEFAULT: std::sync::LazyLock<crate::triage::TriageRules> =
+            std::sync::LazyLock::new(Default::default);
+        self.triage.get(account).unwrap_or(&DEFAULT)
+    }
 }
 
 impl Default for Rules {
@@ -58,6 +75,10 @@ impl Default for Rules {
             teams: crate::ownership::Teams::default(),
             acknowledgements: Default::default(),
             policies: Default::default(),
+            triage: Default::default(),
+            answer_everything: Default::default(),
+            spikes: Default::default(),
+            incidents: Vec::new(),
         }
     }
 }
@@ -116,6 +137,9 @@ mod tests {
             priority: Default::default(),
             timers: Default::default(),
             satisfaction: None,
+            triage: None,
+            topics: Vec::new(),
+            incident_id: None,
             first_response_at: None,
             acknowledged_at: None,
             owner: None,

@@ -125,7 +125,7 @@ impl fmt::Display for Priority {
 }
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Ticket {
     pub id: TicketId,
     pub account: String,
@@ -162,6 +162,16 @@ pub struct Ticket {
     /// The customer's answer to the satisfaction survey, 1 (poor) to 5 (great).
     #[serde(default)]
     pub satisfaction: Option<u8>,
+    /// What triage made of the first message: intent, sentiment, urgency, reach, language, and
+    /// why the priority is what it is.
+    #[serde(default)]
+    pub triage: Option<crate::triage::Triage>,
+    /// The key terms of the first message, for spike detection.
+    #[serde(default)]
+    pub topics: Vec<String>,
+    /// The incident it belongs to, when it is one of many complaints about the same thing.
+    #[serde(default)]
+    pub incident_id: Option<crate::ids::IncidentId>,
     /// Bumped on every write; writes are conditional on it.
     pub version: u64,
 }
@@ -207,7 +217,7 @@ impl Ticket {
 
 /// A ticket with everything an agent needs to answer it.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TicketDetail {
     pub ticket: Ticket,
     pub customer: Option<Customer>,

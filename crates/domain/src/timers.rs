@@ -274,6 +274,9 @@ mod tests {
             priority: Priority::Normal,
             timers: Timers::default(),
             satisfaction: None,
+            triage: None,
+            topics: Vec::new(),
+            incident_id: None,
             version: 1,
         }
     }

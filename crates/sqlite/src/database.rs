@@ -85,6 +85,29 @@ CREATE TABLE IF NOT EXISTS metrics (
     PRIMARY KEY (account, group_by, day, grp, name)
 );
 
+-- New complaints per topic term and window of platform time, per brand account (spikes).
+CREATE TABLE IF NOT EXISTS topic_counts (
+    account      TEXT NOT NULL,
+    term         TEXT NOT NULL,
+    window_start TEXT NOT NULL,
+    count        INTEGER NOT NULL,
+    PRIMARY KEY (account, term, window_start)
+);
+
+CREATE TABLE IF NOT EXISTS incidents (
+    id   TEXT PRIMARY KEY,
+    data TEXT NOT NULL
+);
+-- One active incident per account and topic.
+CREATE TABLE IF NOT EXISTS active_incidents (
+    account     TEXT NOT NULL,
+    topic       TEXT NOT NULL,
+    incident_id TEXT NOT NULL,
+    PRIMARY KEY (account, topic)
+);
+CREATE INDEX IF NOT EXISTS tickets_by_incident
+    ON tickets (json_extract(data, '$.incident_id'), sort_key);
+
 CREATE TABLE IF NOT EXISTS settings (
     name TEXT PRIMARY KEY,
     data TEXT NOT NULL

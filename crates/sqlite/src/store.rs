@@ -4,11 +4,12 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use socialcare_domain::access::ApiKey;
+use socialcare_domain::incidents::{ActiveIncident, Incident};
 use socialcare_domain::page::sortable_time;
 use socialcare_domain::ports::{
-    ApiKeyStore, CommitError, CustomerStore, IngestChange, IngestStore, MessageRef, MetricsStore,
-    ReminderStore, SettingsStore, StoreError, TeamTurns, TemplateStore, TicketCommands,
-    TicketReads, TicketUpdate,
+    ApiKeyStore, CommitError, CustomerStore, IncidentStore, IngestChange, IngestStore, MessageRef,
+    MetricsStore, ReminderStore, SettingsStore, StoreError, TeamTurns, TemplateStore,
+    TicketCommands, TicketReads, TicketUpdate,
 };
 use socialcare_domain::report::{Counters, GroupBy, Sample};
 use socialcare_domain::sla::Policies;
@@ -17,7 +18,7 @@ use socialcare_domain::timers::Reminder;
 use socialcare_domain::{
     Cursor, Customer, Message, MessageId, Page, Ticket, TicketDetail, TicketId, TicketQuery,
 };
-use socialcare_domain::{CustomerId, Identity, TicketEvent};
+use socialcare_domain::{CustomerId, Identity, IncidentId, TicketEvent};
 
 /// The ticket store on SQLite. Rows keep the domain value as JSON beside the columns that are
 /// looked up or sorted on.
@@ -860,5 +861,143 @@ impl MetricsStore for SqliteStore {
             Ok(groups.into_iter().collect())
         })
         .await
+    }
+}
+
+impl IncidentStore for SqliteStore {
+    async fn count_topics(
+        &self,
+        account: &str,
+        window_start: DateTime<Utc>,
+        terms: &[String],
+    ) -> Result<Vec<(String, u64)>, StoreError> {
+        let (account, window, terms) = (
+            account.to_string(),
+            sortable_time(window_start),
+            terms.to_vec(),
+        );
+        self.read(move |conn| {
+            let mut counts = Vec::with_capacity(terms.len());
+            for term in terms {
+                let count: i64 = conn.query_row(
+                    "INSERT INTO topic_counts (account, term, window_start, count)
+                     VALUES (?1, ?2, ?3, 1)
+                     ON CONFLICT (account, term, window_start) DO UPDATE SET count = count + 1
+                     RETURNING count",
+                    params![account, term, window],
+                    |row| row.get(0),
+                )?;
+                counts.push((term, u64::try_from(count).unwrap_or(0)));
+            }
+            Ok(counts)
+        })
+        .await
+    }
+
+    async fn topic_history(
+        &self,
+        account: &str,
+        term: &str,
+        windows: &[DateTime<Utc>],
+    ) -> Result<Vec<u64>, StoreError> {
+        let (account, term) = (account.to_string(), term.to_string());
+        let windows: Vec<String> = windows.iter().map(|w| sortable_time(*w)).collect();
+        self.read(move |conn| {
+            let mut statement = conn.prepare(
+                "SELECT count FROM topic_counts
+                 WHERE account = ?1 AND term = ?2 AND window_start = ?3",
+            )?;
+            let mut counts = Vec::new();
+            for window in windows {
+                let count: Option<i64> = statement
+                    .query_row(params![account, term, window], |row| row.get(0))
+                    .optional()?;
+                counts.extend(count.map(|c| u64::try_from(c).unwrap_or(0)));
+            }
+            Ok(counts)
+        })
+        .await
+    }
+
+    async fn open_incident(&self, incident: &Incident) -> Result<(), CommitError> {
+        let incident = incident.clone();
+        transaction(&self.db, move |tx| {
+            let claimed = tx.execute(
+                "INSERT INTO active_incidents (account, topic, incident_id) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (account, topic) DO NOTHING",
+                params![incident.account, incident.topic, incident.id.as_str()],
+            )?;
+            if claimed == 0 {
+                return Ok(Err(CommitError::Duplicate));
+            }
+            tx.execute(
+                "INSERT INTO incidents (id, data) VALUES (?1, ?2)",
+                params![incident.id.as_str(), to_json(&incident)?],
+            )?;
+            Ok(Ok(()))
+        })
+        .await
+    }
+
+    async fn active_incidents(&self) -> Result<Vec<ActiveIncident>, StoreError> {
+        self.read(|conn| {
+            let mut statement = conn.prepare(
+                "SELECT account, topic, incident_id FROM active_incidents ORDER BY incident_id",
+            )?;
+            let rows = statement.query_map([], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                ))
+            })?;
+            let mut active = Vec::new();
+            for row in rows {
+                let (account, topic, id) = row?;
+                // Only ids this store wrote are here; a malformed one is skipped, not fatal.
+                if let Some(id) = IncidentId::parse(&id) {
+                    active.push(ActiveIncident { id, account, topic });
+                }
+            }
+            Ok(active)
+        })
+        .await
+    }
+
+    async fn get_incident(&self, id: &IncidentId) -> Result<Option<Incident>, StoreError> {
+        let id = id.to_string();
+        self.read(move |conn| one(conn, "SELECT data FROM incidents WHERE id = ?1", [id]))
+            .await
+    }
+
+    async fn list_incidents(&self, limit: u32) -> Result<Vec<Incident>, StoreError> {
+        self.read(move |conn| {
+            all(
+                conn,
+                "SELECT data FROM incidents ORDER BY id DESC LIMIT ?1",
+                [limit],
+            )
+        })
+        .await
+    }
+
+    async fn incident_tickets(
+        &self,
+        id: &IncidentId,
+        query: &TicketQuery,
+    ) -> Result<Page<Ticket>, StoreError> {
+        let (id, before, fetch) = (id.to_string(), before_cursor(query), query.fetch_size());
+        let tickets = self
+            .read(move |conn| {
+                all(
+                    conn,
+                    "SELECT data FROM tickets
+                     WHERE json_extract(data, '$.incident_id') = ?1 AND sort_key < ?2
+                     ORDER BY sort_key DESC LIMIT ?3",
+                    params![id, before, fetch],
+                )
+            })
+            .await?;
+        Ok(query.page(tickets))
     }
 }

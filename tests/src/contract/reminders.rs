@@ -144,11 +144,15 @@ impl<'a, S: Store> Harness<'a, S> {
     }
 
     pub async fn complaint_from(&self, id: &str, customer: &str, at: DateTime<Utc>) -> TicketId {
-        let event = x_mention(id, customer, "@acme_care my router is down again", at);
-        match self.customer_writes(&event).await {
+        // Triaged a complaint of normal priority: the targets below are normal's.
+        let text = "@acme_care my router keeps dropping the connection";
+        let event = x_mention(id, customer, text, at);
+        let id = match self.customer_writes(&event).await {
             IngestOutcome::Opened { ticket_id, .. } => ticket_id,
             other => panic!("expected a new ticket, got {other:?}"),
-        }
+        };
+        assert_eq!(self.ticket(&id).await.priority, Priority::Normal);
+        id
     }
 
     /// Ingests what a customer wrote, under the account's rules.

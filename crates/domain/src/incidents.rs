@@ -1,0 +1,512 @@
+//! Spikes and incidents: when many customers complain about the same thing at once.
+//!
+//! Every new ticket that needs an answer counts its topic terms ([`crate::triage::topic_terms`])
+//! in fixed windows of platform time, per brand account: one atomic add per message, never a
+//! scan. When a term's count in the current window reaches the floor and exceeds its baseline
+//! (the mean of the windows before) by the factor, an **incident** opens for that term. While it
+//! is active, every new ticket of the account that names the term is attached to it, and the
+//! tickets of the current and previous window that named it are attached when it opens. A ticket
+//! attached to an incident does not count towards another one, so the terms of one outage
+//! ("internet", "down", "outage") open one incident, not three.
+
+use crate::events::{Actor, EventKind, TicketEvent};
+use crate::ids::{IncidentId, TicketId};
+use crate::ports::{
+    CommitError, IncidentStore, StoreError, TicketCommands, TicketReads, TicketUpdate,
+};
+use crate::ticket::{Ticket, TicketQuery};
+use chrono::{DateTime, Duration, DurationRound, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The knobs of spike detection for one brand account.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpikeRules {
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// The length of a counting window.
+    #[serde(default = "ten")]
+    pub window_minutes: u32,
+    /// How many windows before the current one make the baseline.
+    #[serde(default = "twelve")]
+    pub baseline_windows: u32,
+    /// How many times its baseline a term's count must be.
+    #[serde(default = "four")]
+    pub factor: f64,
+    /// The count a term must reach in one window, whatever its baseline.
+    #[serde(default = "twenty")]
+    pub floor: u64,
+}
+
+fn yes() -> bool {
+    true
+}
+fn ten() -> u32 {
+    10
+}
+fn twelve() -> u32 {
+    12
+}
+fn four() -> f64 {
+    4.0
+}
+fn twenty() -> u64 {
+    20
+}
+
+impl Default for SpikeRules {
+    fn default() -> Self {
+        Self {
+            enabled: yes(),
+            window_minutes: ten(),
+            baseline_windows: twelve(),
+            factor: four(),
+            floor: twenty(),
+        }
+    }
+}
+
+impl SpikeRules {
+    pub fn check(&self) -> Result<(), &'static str> {
+        if !(1..=1440).contains(&self.window_minutes) {
+            return Err("window_minutes must be 1 to 1440");
+        }
+        if !(1..=1000).contains(&self.baseline_windows) {
+            return Err("baseline_windows must be 1 to 1000");
+        }
+        if !(self.factor.is_finite() && self.factor >= 1.0) {
+            return Err("factor must be at least 1");
+        }
+        if self.floor == 0 {
+            return Err("floor must be at least 1");
+        }
+        Ok(())
+    }
+
+    pub fn window(&self) -> Duration {
+        Duration::minutes(i64::from(self.window_minutes.max(1)))
+    }
+
+    /// The start of the window `at` falls in.
+    pub fn window_start(&self, at: DateTime<Utc>) -> DateTime<Utc> {
+        at.duration_trunc(self.window()).unwrap_or(at)
+    }
+
+    /// The starts of the baseline's windows before the one starting at `current`, oldest first.
+    pub fn baseline_windows(&self, current: DateTime<Utc>) -> Vec<DateTime<Utc>> {
+        let n = self.baseline_windows.max(1) as i32;
+        (1..=n).rev().map(|i| current - self.window() * i).collect()
+    }
+}
+
+/// The spike rules of each brand account (the default for an account not named).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Spikes {
+    pub by_account: BTreeMap<String, SpikeRules>,
+    pub default: SpikeRules,
+}
+
+impl Spikes {
+    pub fn of(&self, account: &str) -> &SpikeRules {
+        self.by_account.get(account).unwrap_or(&self.default)
+    }
+}
+
+/// A term's count in a window against its baseline.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Spike {
+    pub window_start: DateTime<Utc>,
+    pub window_minutes: u32,
+    /// New complaints naming the term in the window.
+    pub count: u64,
+    /// The mean count of the windows before.
+    pub baseline: f64,
+}
+
+/// Whether `count` in the window starting at `window_start` is a spike over `history` (the
+/// counts of the baseline windows; windows without complaints may be missing: they are zero).
+pub fn spike(
+    count: u64,
+    window_start: DateTime<Utc>,
+    history: &[u64],
+    rules: &SpikeRules,
+) -> Option<Spike> {
+    if !rules.enabled || count < rules.floor {
+        return None;
+    }
+    let baseline = history.iter().sum::<u64>() as f64 / f64::from(rules.baseline_windows.max(1));
+    // A term never seen before has a baseline of zero: the floor alone decides.
+    (count as f64 >= rules.factor * baseline).then_some(Spike {
+        window_start,
+        window_minutes: rules.window_minutes,
+        count,
+        baseline: (baseline * 100.0).round() / 100.0,
+    })
+}
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IncidentStatus {
+    Active,
+    Resolved,
+}
+
+/// Many customers complaining about one thing at once.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Incident {
+    pub id: IncidentId,
+    pub account: String,
+    /// The key term that spiked (normalized and stemmed, e.g. `outag` for outage/outages).
+    pub topic: String,
+    pub status: IncidentStatus,
+    /// Platform time of the complaint that opened it.
+    pub opened_at: DateTime<Utc>,
+    /// The start of the complaint that opened it, to recognise the incident in a list.
+    pub example: String,
+    /// What opened it.
+    pub spike: Spike,
+    #[serde(default)]
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub version: u64,
+}
+
+/// What a worker needs to know of an active incident to attach tickets to it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActiveIncident {
+    pub id: IncidentId,
+    pub account: String,
+    pub topic: String,
+}
+
+impl Incident {
+    /// The incident a spike of `topic` opens, with an id derived from the account, the term and
+    /// the window: workers that see the same spike at once open the same incident.
+    pub fn open(
+        account: &str,
+        topic: &str,
+        example: &str,
+        at: DateTime<Utc>,
+        spike: Spike,
+    ) -> Self {
+        Self {
+            id: IncidentId::derive(
+                spike.window_start,
+                &format!("incident:{account}:{topic}:{}", spike.window_start),
+            ),
+            account: account.to_string(),
+            topic: topic.to_string(),
+            status: IncidentStatus::Active,
+            opened_at: at,
+            example: example.chars().take(120).collect(),
+            spike,
+            resolved_at: None,
+            version: 1,
+        }
+    }
+
+    pub fn active(&self) -> ActiveIncident {
+        ActiveIncident {
+            id: self.id.clone(),
+            account: self.account.clone(),
+            topic: self.topic.clone(),
+        }
+    }
+}
+
+/// The active incident of `account` that a ticket with these topic terms belongs to, if any
+/// (the oldest, when several match).
+pub fn incident_for<'a>(
+    active: &'a [ActiveIncident],
+    account: &str,
+    terms: &[String],
+) -> Option<&'a ActiveIncident> {
+    active
+        .iter()
+        .filter(|i| i.account == account && terms.contains(&i.topic))
+        .min_by(|a, b| a.id.cmp(&b.id))
+}
+
+/// Attaches `ticket` to `incident`: what the ticket and its trail record of it.
+pub fn attach(ticket: &mut Ticket, incident: &ActiveIncident, at: DateTime<Utc>) -> TicketEvent {
+    ticket.incident_id = Some(incident.id.clone());
+    TicketEvent::new(
+        ticket.id.clone(),
+        at,
+        Actor::System,
+        EventKind::AttachedToIncident {
+            incident_id: incident.id.clone(),
+            topic: incident.topic.clone(),
+        },
+        &format!("incident:{}", incident.id),
+    )
+}
+
+/// Whether a ticket counts towards spikes and may join an incident: a complaint or question
+/// not closed (praise and noise need no answer).
+pub fn counts(ticket: &Ticket) -> bool {
+    !ticket.topics.is_empty() && ticket.status.is_active()
+}
+
+/// What [`watch`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Watched {
+    /// Counted; nothing spiked.
+    Counted,
+    /// The ticket joined an incident another worker had opened.
+    Attached(IncidentId),
+    /// The ticket's complaint tipped a spike: the incident opened, with these many tickets
+    /// attached at once (this one included).
+    Opened(Box<Incident>, usize),
+}
+
+/// After a new ticket is stored: counts its topic terms in its window, and when one of them
+/// spikes, attaches the ticket to the account's active incident on it or opens one (then
+/// attaches the recent tickets that named the term). `active` is the caller's view of the active
+/// incidents; it is refreshed here when the store knows more.
+pub async fn watch<S>(
+    store: &S,
+    ticket: &Ticket,
+    rules: &SpikeRules,
+    active: &mut Vec<ActiveIncident>,
+) -> Result<Watched, StoreError>
+where
+    S: IncidentStore + TicketReads + TicketCommands,
+{
+    if !rules.enabled || !counts(ticket) {
+        return Ok(Watched::Counted);
+    }
+    let window = rules.window_start(ticket.created_at);
+    let counted = store
+        .count_topics(&ticket.account, window, &ticket.topics)
+        .await?;
+    if ticket.incident_id.is_some() {
+        return Ok(Watched::Counted);
+    }
+    let mut over_floor: Vec<(String, u64)> = counted
+        .into_iter()
+        .filter(|(_, count)| *count >= rules.floor)
+        .collect();
+    if over_floor.is_empty() {
+        return Ok(Watched::Counted);
+    }
+    // Busy terms first: the one most complained about names the incident.
+    over_floor.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    // Another worker may have opened an incident since `active` was read.
+    *active = store.active_incidents().await?;
+    if let Some(incident) = incident_for(active, &ticket.account, &ticket.topics).cloned() {
+        attach_stored(store, &ticket.id, &incident, ticket.created_at).await?;
+        return Ok(Watched::Attached(incident.id));
+    }
+    for (term, count) in over_floor {
+        let history = store
+            .topic_history(&ticket.account, &term, &rules.baseline_windows(window))
+            .await?;
+        let Some(spike) = spike(count, window, &history, rules) else {
+            continue;
+        };
+        let incident = Incident::open(
+            &ticket.account,
+            &term,
+            &ticket.subject,
+            ticket.created_at,
+            spike,
+        );
+        match store.open_incident(&incident).await {
+            Ok(()) => {}
+            // Opened by another worker meanwhile: this ticket joins it below.
+            Err(CommitError::Duplicate) | Err(CommitError::Conflict) => {}
+            Err(CommitError::Store(e)) => return Err(e),
+        }
+        *active = store.active_incidents().await?;
+        let Some(joined) = active
+            .iter()
+            .find(|i| i.account == ticket.account && i.topic == term)
+            .cloned()
+        else {
+            return Err(StoreError(format!("incident {} did not open", incident.id)));
+        };
+        if joined.id != incident.id {
+            attach_stored(store, &ticket.id, &joined, ticket.created_at).await?;
+            return Ok(Watched::Attached(joined.id));
+        }
+        let attached = attach_recent(store, &joined, window - rules.window()).await?;
+        return Ok(Watched::Opened(Box::new(incident), attached));
+    }
+    Ok(Watched::Counted)
+}
+
+/// Attaches the stored tickets of the incident's account opened since `since` that name its
+/// topic and belong to no incident yet; how many.
+async fn attach_recent<S>(
+    store: &S,
+    incident: &ActiveIncident,
+    since: DateTime<Utc>,
+) -> Result<usize, StoreError>
+where
+    S: TicketReads + TicketCommands,
+{
+    let mut query = TicketQuery::newest(TicketQuery::MAX_LIMIT);
+    let mut attached = 0;
+    loop {
+        let page = store.list_tickets(&query).await?;
+        let mut older = false;
+        for ticket in &page.items {
+            if ticket.created_at < since {
+                older = true;
+                break;
+            }
+            if ticket.account == incident.account
+                && ticket.incident_id.is_none()
+                && counts(ticket)
+                && ticket.topics.contains(&incident.topic)
+                && attach_stored(store, &ticket.id, incident, ticket.created_at).await?
+            {
+                attached += 1;
+            }
+        }
+        match page.next {
+            Some(next) if !older => query.after = Some(next),
+            _ => return Ok(attached),
+        }
+    }
+}
+
+/// Attaches a stored ticket (read again, written with its version); false when it belongs to
+/// an incident already.
+async fn attach_stored<S>(
+    store: &S,
+    id: &TicketId,
+    incident: &ActiveIncident,
+    at: DateTime<Utc>,
+) -> Result<bool, StoreError>
+where
+    S: TicketReads + TicketCommands,
+{
+    for _ in 0..ATTEMPTS {
+        let Some(detail) = store.ticket_detail(id).await? else {
+            return Ok(false);
+        };
+        let mut ticket = detail.ticket;
+        if ticket.incident_id.is_some() {
+            return Ok(false);
+        }
+        let version_before = ticket.version;
+        ticket.version += 1;
+        let event = attach(&mut ticket, incident, at);
+        let update = TicketUpdate {
+            ticket,
+            version_before,
+            events: vec![event],
+            replies: Vec::new(),
+            samples: Vec::new(),
+        };
+        match store.update_ticket(&update).await {
+            Ok(()) => return Ok(true),
+            Err(CommitError::Conflict) | Err(CommitError::Duplicate) => continue,
+            Err(CommitError::Store(e)) => return Err(e),
+        }
+    }
+    Err(StoreError(format!(
+        "ticket {id} kept changing while it was attached to incident {}",
+        incident.id
+    )))
+}
+
+const ATTEMPTS: u32 = 5;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at(h: u32, m: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 20, h, m, 0).unwrap()
+    }
+
+    #[test]
+    fn windows_are_aligned_and_the_baseline_is_the_windows_before() {
+        let rules = SpikeRules::default();
+        assert_eq!(rules.window_start(at(9, 17)), at(9, 10));
+        assert_eq!(rules.window_start(at(9, 10)), at(9, 10));
+        let baseline = rules.baseline_windows(at(9, 10));
+        assert_eq!(baseline.len(), 12);
+        assert_eq!(baseline.first(), Some(&at(7, 10)));
+        assert_eq!(baseline.last(), Some(&at(9, 0)));
+    }
+
+    #[test]
+    fn a_spike_needs_the_floor_and_the_factor() {
+        let rules = SpikeRules::default();
+        let start = at(9, 10);
+        // Below the floor: never, even from nothing.
+        assert_eq!(spike(19, start, &[], &rules), None);
+        // At the floor from nothing: a spike with a zero baseline.
+        let from_nothing = spike(20, start, &[], &rules).unwrap();
+        assert_eq!(from_nothing.count, 20);
+        assert_eq!(from_nothing.baseline, 0.0);
+        assert_eq!(from_nothing.window_start, start);
+        // A busy term: 12 windows of 10 each is a baseline of 10; 39 is not 4 times that.
+        let busy = [10; 12];
+        assert_eq!(spike(39, start, &busy, &rules), None);
+        let spiked = spike(40, start, &busy, &rules).unwrap();
+        assert_eq!(spiked.baseline, 10.0);
+        // Missing windows count as zero: 24 over 12 windows is a baseline of 2.
+        assert_eq!(spike(20, start, &[24], &rules).unwrap().baseline, 2.0);
+        let off = SpikeRules {
+            enabled: false,
+            ..SpikeRules::default()
+        };
+        assert_eq!(spike(1000, start, &[], &off), None);
+    }
+
+    #[test]
+    fn the_same_spike_opens_the_same_incident() {
+        let s = spike(25, at(9, 10), &[], &SpikeRules::default()).unwrap();
+        let a = Incident::open("acme", "outag", "down again", at(9, 14), s.clone());
+        let b = Incident::open("acme", "outag", "still down", at(9, 15), s.clone());
+        assert_eq!(a.id, b.id);
+        let other = Incident::open("acme", "internet", "down again", at(9, 14), s);
+        assert_ne!(a.id, other.id);
+    }
+
+    #[test]
+    fn a_ticket_joins_the_oldest_matching_incident_of_its_account() {
+        let s = spike(25, at(9, 10), &[], &SpikeRules::default()).unwrap();
+        let older = Incident::open("acme", "outag", "x", at(9, 14), s.clone()).active();
+        let mut later = s.clone();
+        later.window_start = at(9, 20);
+        let newer = Incident::open("acme", "internet", "y", at(9, 24), later).active();
+        let elsewhere = Incident::open("other", "outag", "z", at(9, 14), s).active();
+        let active = [newer.clone(), older.clone(), elsewhere];
+        let terms = |t: &[&str]| t.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            incident_for(&active, "acme", &terms(&["internet", "outag"])),
+            Some(&older)
+        );
+        assert_eq!(
+            incident_for(&active, "acme", &terms(&["internet"])),
+            Some(&newer)
+        );
+        assert_eq!(incident_for(&active, "acme", &terms(&["bill"])), None);
+        assert_eq!(incident_for(&active, "nobody", &terms(&["outag"])), None);
+    }
+
+    #[test]
+    fn rules_are_checked() {
+        assert_eq!(SpikeRules::default().check(), Ok(()));
+        let bad = |f: fn(&mut SpikeRules)| {
+            let mut rules = SpikeRules::default();
+            f(&mut rules);
+            rules.check().is_err()
+        };
+        assert!(bad(|r| r.window_minutes = 0));
+        assert!(bad(|r| r.baseline_windows = 0));
+        assert!(bad(|r| r.factor = 0.5));
+        assert!(bad(|r| r.factor = f64::NAN));
+        assert!(bad(|r| r.floor = 0));
+    }
+}

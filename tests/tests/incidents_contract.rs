@@ -1,0 +1,18 @@
+//! The incidents contract (triage, spikes, incidents) through the ingest worker, run against
+//! both store adapters.
+
+mod sqlite {
+    use socialcare_sqlite::{Database, SqliteStore};
+    socialcare_tests::incidents_contract!(async {
+        SqliteStore::new(Database::in_memory().unwrap())
+    });
+}
+
+mod dynamodb {
+    use socialcare_aws::DynamoStore;
+    use socialcare_tests::emulator;
+    socialcare_tests::incidents_contract!(async {
+        let stack = emulator::deploy().await;
+        DynamoStore::new(stack.dynamodb(), stack.table.clone())
+    });
+}
