@@ -6,8 +6,9 @@
 //! (the mean of the windows before) by the factor, an **incident** opens for that term. While it
 //! is active, every new ticket of the account that names the term is attached to it, and the
 //! tickets of the current and previous window that named it are attached when it opens. A ticket
-//! attached to an incident does not count towards another one, so the terms of one outage
-//! ("internet", "down", "outage") open one incident, not three.
+//! attached to an incident counts towards no other, so the terms of one outage ("internet",
+//! "down", "outage") open one incident, not three. (A worker whose view of the active incidents
+//! is older than the incident counts its complaint before attaching it: at most a batch's worth.)
 
 use crate::events::{Actor, EventKind, TicketEvent};
 use crate::ids::{IncidentId, TicketId};
@@ -276,16 +277,15 @@ pub async fn watch<S>(
 where
     S: IncidentStore + TicketReads + TicketCommands,
 {
-    if !rules.enabled || !counts(ticket) {
+    // A complaint already part of an incident counts towards no other: the other words of an
+    // outage ("down", "since", "again") must not open incidents of their own.
+    if !rules.enabled || !counts(ticket) || ticket.incident_id.is_some() {
         return Ok(Watched::Counted);
     }
     let window = rules.window_start(ticket.created_at);
     let counted = store
         .count_topics(&ticket.account, window, &ticket.topics)
         .await?;
-    if ticket.incident_id.is_some() {
-        return Ok(Watched::Counted);
-    }
     let mut over_floor: Vec<(String, u64)> = counted
         .into_iter()
         .filter(|(_, count)| *count >= rules.floor)
