@@ -1,0 +1,199 @@
+//! The AWS requests a burst cost, per stored message, from the counts of `count-proxy`.
+//!
+//! The proxy sees every request the runner makes, not only ingest's: the background loops
+//! (the scheduler's look at the due index every second, the consumers' long polls) and the
+//! store reads behind the verifier's own API calls. So the burst measures the idle rate before
+//! it starts and the cost of one ticket-list page after it ends, and subtracts both: the
+//! verifier reads only list pages while it waits for ingest, and the counts are taken the
+//! moment ingest is seen complete, before any ticket details are read.
+
+use crate::counts::Counts;
+use anyhow::Context;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// `GET /__counts` and `POST /__counts/reset` of a count-proxy.
+pub struct CountsEndpoint {
+    http: reqwest::Client,
+    url: String,
+}
+
+impl CountsEndpoint {
+    pub fn new(url: &str) -> anyhow::Result<Self> {
+        Ok(Self {
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .build()
+                .context("building the HTTP client")?,
+            url: url.trim_end_matches('/').to_string(),
+        })
+    }
+
+    pub async fn reset(&self) -> anyhow::Result<()> {
+        let url = format!("{}/reset", self.url);
+        let answer = self
+            .http
+            .post(&url)
+            .send()
+            .await
+            .with_context(|| format!("POST {url}"))?;
+        anyhow::ensure!(
+            answer.status().is_success(),
+            "POST {url} answered {}",
+            answer.status()
+        );
+        Ok(())
+    }
+
+    pub async fn read(&self) -> anyhow::Result<Counts> {
+        let answer = self
+            .http
+            .get(&self.url)
+            .send()
+            .await
+            .with_context(|| format!("GET {}", self.url))?;
+        anyhow::ensure!(
+            answer.status().is_success(),
+            "GET {} answered {}",
+            self.url,
+            answer.status()
+        );
+        answer
+            .json()
+            .await
+            .with_context(|| format!("reading the counts of {}", self.url))
+    }
+}
+
+/// What was measured around the burst.
+pub struct Measured {
+    /// From the reset at the start of the burst until ingest was seen complete.
+    pub burst: Counts,
+    pub burst_window: Duration,
+    /// With the runner idle, before the burst.
+    pub idle: Counts,
+    pub idle_window: Duration,
+    /// One ticket-list page of the API, and how many the verifier read during `burst`.
+    pub list_page: Counts,
+    pub list_pages: u64,
+}
+
+/// Requests per stored message, by operation.
+#[derive(Debug, Clone, Serialize)]
+pub struct RequestCosts {
+    pub messages: u64,
+    pub window_seconds: f64,
+    /// Net of the idle background and the verifier's reads.
+    pub per_message: BTreeMap<String, f64>,
+    pub dynamodb_per_message: f64,
+    pub sqs_per_message: f64,
+    pub write_units_per_message: f64,
+    /// What the proxy counted, before any subtraction.
+    pub raw: Counts,
+    /// Subtracted: the idle rate over the window, and the verifier's list pages.
+    pub idle_per_second: BTreeMap<String, f64>,
+    pub verifier_requests: BTreeMap<String, f64>,
+}
+
+impl Measured {
+    pub fn per_message(&self, messages: u64) -> RequestCosts {
+        let idle_seconds = self.idle_window.as_secs_f64().max(f64::EPSILON);
+        let window = self.burst_window.as_secs_f64();
+        let idle_per_second: BTreeMap<String, f64> = self
+            .idle
+            .operations
+            .iter()
+            .filter(|(_, count)| count.requests > 0)
+            .map(|(name, count)| (name.clone(), count.requests as f64 / idle_seconds))
+            .collect();
+        let verifier_requests: BTreeMap<String, f64> = self
+            .list_page
+            .operations
+            .iter()
+            .filter(|(_, count)| count.requests > 0)
+            .map(|(name, count)| (name.clone(), (count.requests * self.list_pages) as f64))
+            .collect();
+        let per = |value: f64| value / messages.max(1) as f64;
+        let per_message: BTreeMap<String, f64> = self
+            .burst
+            .operations
+            .iter()
+            .map(|(name, count)| {
+                let idle = idle_per_second.get(name).copied().unwrap_or(0.0) * window;
+                let verifier = verifier_requests.get(name).copied().unwrap_or(0.0);
+                let net = (count.requests as f64 - idle - verifier).max(0.0);
+                (name.clone(), per(net))
+            })
+            .collect();
+        let service_total = |prefix: &str| {
+            per_message
+                .iter()
+                .filter(|(name, _)| name.starts_with(prefix))
+                .map(|(_, value)| value)
+                .sum()
+        };
+        let idle_units = self.idle.write_units as f64 / idle_seconds * window;
+        RequestCosts {
+            messages,
+            window_seconds: window,
+            dynamodb_per_message: service_total("DynamoDB"),
+            sqs_per_message: service_total("AmazonSQS"),
+            write_units_per_message: per((self.burst.write_units as f64 - idle_units).max(0.0)),
+            per_message,
+            raw: self.burst.clone(),
+            idle_per_second,
+            verifier_requests,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::counts::Request;
+
+    fn counts(of: &[(&str, u64, u64)]) -> Counts {
+        let mut counts = Counts::default();
+        for (operation, times, write_units) in of {
+            for _ in 0..*times {
+                counts.record(
+                    &Request {
+                        operation: operation.to_string(),
+                        queue: None,
+                        write_units: *write_units,
+                    },
+                    false,
+                    Duration::ZERO,
+                );
+            }
+        }
+        counts
+    }
+
+    #[test]
+    fn subtracts_the_idle_rate_and_the_verifier() {
+        let measured = Measured {
+            burst: counts(&[
+                ("DynamoDB_20120810.TransactWriteItems", 100, 6),
+                ("DynamoDB_20120810.Query", 120, 0),
+                ("AmazonSQS.SendMessage", 100, 0),
+            ]),
+            burst_window: Duration::from_secs(10),
+            // 8 queries a second when idle: 80 over the window.
+            idle: counts(&[("DynamoDB_20120810.Query", 16, 0)]),
+            idle_window: Duration::from_secs(2),
+            // 8 queries a page, 2 pages: 16.
+            list_page: counts(&[("DynamoDB_20120810.Query", 8, 0)]),
+            list_pages: 2,
+        };
+        let costs = measured.per_message(100);
+        assert_eq!(
+            costs.per_message["DynamoDB_20120810.TransactWriteItems"],
+            1.0
+        );
+        assert!((costs.per_message["DynamoDB_20120810.Query"] - 0.24).abs() < 1e-9);
+        assert_eq!(costs.sqs_per_message, 1.0);
+        assert_eq!(costs.write_units_per_message, 6.0);
+    }
+}

@@ -1,0 +1,188 @@
+//! `count-proxy`: a reverse proxy in front of the AWS emulator that forwards every request as it
+//! came (method, path, query, headers including the signature, body) and counts them by
+//! operation, with DynamoDB write units estimated (see [`crate::counts`]). Point the runner's
+//! `AWS_ENDPOINT_URL` at it; `GET /__counts` shows the counts, `POST /__counts/reset` zeroes them.
+
+use crate::counts::{self, Counts};
+use anyhow::Context;
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderName, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+/// DynamoDB takes at most 16 MB in a request; SQS far less.
+const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
+/// SQS long polls wait up to 20 s; anything past this is a stuck emulator.
+const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(120);
+
+struct Proxy {
+    upstream: String,
+    http: reqwest::Client,
+    counts: Mutex<Counts>,
+}
+
+impl Proxy {
+    fn counts(&self) -> std::sync::MutexGuard<'_, Counts> {
+        // A panic elsewhere cannot leave the counts half-written: each update is one call.
+        self.counts.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Serves until Ctrl-C (or SIGTERM).
+pub async fn run(listen: SocketAddr, upstream: &str) -> anyhow::Result<()> {
+    let proxy = Arc::new(Proxy {
+        upstream: upstream.trim_end_matches('/').to_string(),
+        http: reqwest::Client::builder()
+            .timeout(UPSTREAM_TIMEOUT)
+            // The proxy forwards redirects to its client, as it forwards everything else.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .context("building the HTTP client")?,
+        counts: Mutex::new(Counts::default()),
+    });
+    let app = Router::new()
+        .route("/__counts", get(show_counts))
+        .route("/__counts/reset", post(reset_counts))
+        .fallback(forward)
+        .with_state(proxy);
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("listening on {listen}"))?;
+    let address = listener.local_addr()?;
+    println!("count-proxy listening on http://{address}, forwarding to {upstream}");
+    println!("  counts: curl -s http://{address}/__counts");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown())
+        .await
+        .context("serving")
+}
+
+async fn shutdown() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = interrupt => {},
+                    _ = terminate.recv() => {},
+                }
+            }
+            Err(_) => {
+                let _ = interrupt.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+}
+
+async fn show_counts(State(proxy): State<Arc<Proxy>>) -> Response {
+    let counts = proxy.counts().clone();
+    axum::Json(counts).into_response()
+}
+
+async fn reset_counts(State(proxy): State<Arc<Proxy>>) -> Response {
+    *proxy.counts() = Counts::default();
+    StatusCode::NO_CONTENT.into_response()
+}
+
+/// Headers that belong to one connection, not to the request (RFC 9110, 7.6.1); the length is
+/// set again for the bytes forwarded.
+fn hop_by_hop(name: &HeaderName) -> bool {
+    matches!(
+        name.as_str(),
+        "connection"
+            | "keep-alive"
+            | "proxy-connection"
+            | "proxy-authenticate"
+            | "proxy-authorization"
+            | "te"
+            | "trailer"
+            | "transfer-encoding"
+            | "upgrade"
+            | "content-length"
+    )
+}
+
+async fn forward(State(proxy): State<Arc<Proxy>>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let body = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+        Ok(body) => body,
+        Err(e) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                format!("unreadable request body: {e}"),
+            )
+                .into_response();
+        }
+    };
+    let target = parts
+        .headers
+        .get("x-amz-target")
+        .and_then(|value| value.to_str().ok());
+    let classified = counts::classify(
+        target,
+        parts.method.as_str(),
+        parts.uri.path(),
+        parts.uri.query(),
+        &body,
+    );
+    let path_and_query = parts
+        .uri
+        .path_and_query()
+        .map_or("/", |path_and_query| path_and_query.as_str());
+    let mut upstream = proxy
+        .http
+        .request(
+            parts.method.clone(),
+            format!("{}{path_and_query}", proxy.upstream),
+        )
+        .body(body);
+    // The Host header goes along too: the signature covers it.
+    for (name, value) in &parts.headers {
+        if !hop_by_hop(name) {
+            upstream = upstream.header(name, value);
+        }
+    }
+    let sent = Instant::now();
+    let answer = match upstream.send().await {
+        Ok(answer) => answer,
+        Err(e) => {
+            proxy.counts().record(&classified, true, sent.elapsed());
+            return (
+                StatusCode::BAD_GATEWAY,
+                format!("upstream {} failed: {e}", proxy.upstream),
+            )
+                .into_response();
+        }
+    };
+    let status = answer.status();
+    let mut headers = HeaderMap::new();
+    for (name, value) in answer.headers() {
+        if !hop_by_hop(name) {
+            headers.append(name.clone(), value.clone());
+        }
+    }
+    let bytes = match answer.bytes().await {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            proxy.counts().record(&classified, true, sent.elapsed());
+            return (
+                StatusCode::BAD_GATEWAY,
+                format!("reading the upstream answer failed: {e}"),
+            )
+                .into_response();
+        }
+    };
+    let failed = status.is_client_error() || status.is_server_error();
+    proxy.counts().record(&classified, failed, sent.elapsed());
+    headers.insert(header::CONTENT_LENGTH, bytes.len().into());
+    (status, headers, Body::from(bytes)).into_response()
+}

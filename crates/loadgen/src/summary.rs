@@ -1,0 +1,203 @@
+//! The burst's summary: what was sent, how the webhooks answered, how long ingest took, and
+//! whether every message was stored exactly once; as text, and as JSON with `--json`.
+
+use crate::burst::Sent;
+use crate::costs::RequestCosts;
+use crate::latency::Percentiles;
+use crate::verify::Verification;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub url: String,
+    /// The tag in every id of this run.
+    pub run: String,
+    pub sent: u64,
+    pub unique: u64,
+    pub duplicates_sent: u64,
+    pub replies: u64,
+    pub by_kind: BTreeMap<&'static str, u64>,
+    pub accepted: u64,
+    pub rejected: u64,
+    pub wall_seconds: f64,
+    pub accepted_per_second: f64,
+    pub latency_ms: Percentiles,
+    /// From the first send until every accepted message was stored; `None`: not within the
+    /// timeout.
+    pub ingest_seconds: Option<f64>,
+    pub ingest_per_second: Option<f64>,
+    pub expected: u64,
+    pub stored: u64,
+    pub lost: u64,
+    pub duplicated: u64,
+    pub misthreaded: u64,
+    pub tickets: u64,
+    pub first_errors: Vec<String>,
+    pub problems: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub requests: Option<RequestCosts>,
+}
+
+impl Summary {
+    pub fn new(
+        url: &str,
+        run: String,
+        sent: &Sent,
+        ingested_after: Option<Duration>,
+        verification: &Verification,
+        requests: Option<RequestCosts>,
+    ) -> Self {
+        let wall = sent.wall.as_secs_f64();
+        let expected = sent.expected.len() as u64;
+        let ingest_seconds = ingested_after.map(|d| d.as_secs_f64());
+        Self {
+            url: url.to_string(),
+            run,
+            sent: sent.sent,
+            unique: sent.sent - sent.duplicates_sent,
+            duplicates_sent: sent.duplicates_sent,
+            replies: sent.replies,
+            by_kind: sent.by_kind.clone(),
+            accepted: sent.accepted,
+            rejected: sent.rejected,
+            wall_seconds: wall,
+            accepted_per_second: sent.accepted as f64 / wall.max(f64::EPSILON),
+            latency_ms: sent.latency.percentiles(),
+            ingest_seconds,
+            ingest_per_second: ingest_seconds.map(|s| expected as f64 / s.max(f64::EPSILON)),
+            expected,
+            stored: verification.stored,
+            lost: verification.lost,
+            duplicated: verification.duplicated,
+            misthreaded: verification.misthreaded,
+            tickets: verification.tickets,
+            first_errors: sent.errors.clone(),
+            problems: verification.examples.clone(),
+            requests,
+        }
+    }
+
+    /// Whether the burst went as it must: every webhook accepted, every message stored once,
+    /// every follow-up on its parent's ticket.
+    pub fn passed(&self) -> bool {
+        self.rejected == 0 && self.lost == 0 && self.duplicated == 0 && self.misthreaded == 0
+    }
+
+    pub fn text(&self) -> String {
+        let mut out = String::new();
+        let kinds: Vec<String> = self
+            .by_kind
+            .iter()
+            .map(|(kind, count)| format!("{kind} {count}"))
+            .collect();
+        let _ = writeln!(out, "burst {} against {}", self.run, self.url);
+        let _ = writeln!(
+            out,
+            "  sent          {} webhooks: {} unique messages ({} follow-ups), {} duplicates",
+            self.sent, self.unique, self.replies, self.duplicates_sent
+        );
+        let _ = writeln!(out, "  mix           {}", kinds.join(", "));
+        let _ = writeln!(
+            out,
+            "  accepted      {} (2xx), rejected {}",
+            self.accepted, self.rejected
+        );
+        let _ = writeln!(
+            out,
+            "  wall time     {:.2} s, {:.0} accepted webhooks/s",
+            self.wall_seconds, self.accepted_per_second
+        );
+        let latency = self.latency_ms;
+        let _ = writeln!(
+            out,
+            "  latency       p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+            latency.p50, latency.p90, latency.p99, latency.max
+        );
+        let _ = match (self.ingest_seconds, self.ingest_per_second) {
+            (Some(seconds), Some(rate)) => writeln!(
+                out,
+                "  ingested      all {} in {seconds:.2} s from the first send: {rate:.0} messages/s",
+                self.expected
+            ),
+            _ => writeln!(
+                out,
+                "  ingested      NOT all within the timeout ({} of {} stored)",
+                self.stored, self.expected
+            ),
+        };
+        let _ = writeln!(
+            out,
+            "  stored        {} of {} on {} tickets: lost {}, duplicated {}, misthreaded {}",
+            self.stored, self.expected, self.tickets, self.lost, self.duplicated, self.misthreaded
+        );
+        for error in &self.first_errors {
+            let _ = writeln!(out, "  error         {error}");
+        }
+        for problem in &self.problems {
+            let _ = writeln!(out, "  problem       {problem}");
+        }
+        if let Some(requests) = &self.requests {
+            write_requests(&mut out, requests);
+        }
+        let _ = writeln!(
+            out,
+            "  result        {}",
+            match self.passed() {
+                true => "PASS",
+                false => "FAIL",
+            }
+        );
+        out
+    }
+}
+
+fn write_requests(out: &mut String, requests: &RequestCosts) {
+    let _ = writeln!(
+        out,
+        "  AWS requests per stored message ({} messages, {:.1} s window; net of idle background and verifier reads):",
+        requests.messages, requests.window_seconds
+    );
+    for (operation, per_message) in &requests.per_message {
+        let raw = &requests.raw.operations[operation];
+        let subtracted = requests
+            .idle_per_second
+            .get(operation)
+            .copied()
+            .unwrap_or(0.0)
+            * requests.window_seconds
+            + requests
+                .verifier_requests
+                .get(operation)
+                .copied()
+                .unwrap_or(0.0);
+        let mean_ms = 1_000.0 * raw.upstream_seconds / raw.requests.max(1) as f64;
+        let _ = writeln!(
+            out,
+            "    {operation:<40} {per_message:>7.3}   (raw {}, failed {}, subtracted ~{subtracted:.0}; emulator {mean_ms:.1} ms each)",
+            raw.requests, raw.failed
+        );
+    }
+    let _ = writeln!(
+        out,
+        "    {:<40} {:>7.3}\n    {:<40} {:>7.3}\n    {:<40} {:>7.3}   (estimated, raw {})",
+        "DynamoDB total",
+        requests.dynamodb_per_message,
+        "SQS total",
+        requests.sqs_per_message,
+        "DynamoDB write request units",
+        requests.write_units_per_message,
+        requests.raw.write_units
+    );
+    if !requests.raw.queues.is_empty() {
+        let queues: Vec<String> = requests
+            .raw
+            .queues
+            .iter()
+            .map(|(name, count)| format!("{name}: {count}"))
+            .collect();
+        let _ = writeln!(out, "    SQS by queue (raw): {}", queues.join(", "));
+    }
+}
