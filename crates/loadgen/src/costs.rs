@@ -1,11 +1,13 @@
 //! The AWS requests a burst cost, per stored message, from the counts of `count-proxy`.
 //!
 //! The proxy sees every request the runner makes, not only ingest's: the background loops
-//! (the scheduler's look at the due index every second, the consumers' long polls) and the
-//! store reads behind the verifier's own API calls. So the burst measures the idle rate before
-//! it starts and the cost of one ticket-list page after it ends, and subtracts both: the
-//! verifier reads only list pages while it waits for ingest, and the counts are taken the
-//! moment ingest is seen complete, before any ticket details are read.
+//! (the scheduler's look at the due index every second, the consumers' polls of the queues)
+//! and the store reads behind the verifier's own API calls. The counts are taken the moment
+//! ingest is seen complete, before any ticket detail is read, so the verifier's share is its
+//! ticket-list pages, which only query: their cost is measured after the burst (the queries
+//! that an idle runner does not make) and subtracted. The background loops are not subtracted:
+//! under load they slow down with the store, so their idle rate says little about their share;
+//! the operations an idle runner makes too are shown with that rate, to be read with it.
 
 use crate::counts::Counts;
 use anyhow::Context;
@@ -84,22 +86,22 @@ pub struct Measured {
 pub struct RequestCosts {
     pub messages: u64,
     pub window_seconds: f64,
-    /// Net of the idle background and the verifier's reads.
+    /// Net of the verifier's reads.
     pub per_message: BTreeMap<String, f64>,
     pub dynamodb_per_message: f64,
     pub sqs_per_message: f64,
     pub write_units_per_message: f64,
     /// What the proxy counted, before any subtraction.
     pub raw: Counts,
-    /// Subtracted: the idle rate over the window, and the verifier's list pages.
+    /// What the runner does when idle, per second (not subtracted).
     pub idle_per_second: BTreeMap<String, f64>,
+    /// Subtracted: the verifier's ticket-list pages.
     pub verifier_requests: BTreeMap<String, f64>,
 }
 
 impl Measured {
     pub fn per_message(&self, messages: u64) -> RequestCosts {
         let idle_seconds = self.idle_window.as_secs_f64().max(f64::EPSILON);
-        let window = self.burst_window.as_secs_f64();
         let idle_per_second: BTreeMap<String, f64> = self
             .idle
             .operations
@@ -107,11 +109,18 @@ impl Measured {
             .filter(|(_, count)| count.requests > 0)
             .map(|(name, count)| (name.clone(), count.requests as f64 / idle_seconds))
             .collect();
+        // A list page only reads; what else happened while it was measured (ingest still
+        // going, a background loop) is not its cost.
         let verifier_requests: BTreeMap<String, f64> = self
             .list_page
             .operations
             .iter()
-            .filter(|(_, count)| count.requests > 0)
+            .filter(|(name, count)| {
+                let read = ["GetItem", "BatchGetItem", "Query", "Scan"]
+                    .iter()
+                    .any(|read| name.contains(&format!(".{read}")));
+                count.requests > 0 && read && !idle_per_second.contains_key(*name)
+            })
             .map(|(name, count)| (name.clone(), (count.requests * self.list_pages) as f64))
             .collect();
         let per = |value: f64| value / messages.max(1) as f64;
@@ -120,10 +129,11 @@ impl Measured {
             .operations
             .iter()
             .map(|(name, count)| {
-                let idle = idle_per_second.get(name).copied().unwrap_or(0.0) * window;
                 let verifier = verifier_requests.get(name).copied().unwrap_or(0.0);
-                let net = (count.requests as f64 - idle - verifier).max(0.0);
-                (name.clone(), per(net))
+                (
+                    name.clone(),
+                    per((count.requests as f64 - verifier).max(0.0)),
+                )
             })
             .collect();
         let service_total = |prefix: &str| {
@@ -133,13 +143,12 @@ impl Measured {
                 .map(|(_, value)| value)
                 .sum()
         };
-        let idle_units = self.idle.write_units as f64 / idle_seconds * window;
         RequestCosts {
             messages,
-            window_seconds: window,
+            window_seconds: self.burst_window.as_secs_f64(),
             dynamodb_per_message: service_total("DynamoDB"),
             sqs_per_message: service_total("AmazonSQS"),
-            write_units_per_message: per((self.burst.write_units as f64 - idle_units).max(0.0)),
+            write_units_per_message: per(self.burst.write_units as f64),
             per_message,
             raw: self.burst.clone(),
             idle_per_second,
@@ -172,27 +181,33 @@ mod tests {
     }
 
     #[test]
-    fn subtracts_the_idle_rate_and_the_verifier() {
+    fn subtracts_the_verifiers_list_pages_only() {
         let measured = Measured {
             burst: counts(&[
                 ("DynamoDB_20120810.TransactWriteItems", 100, 6),
-                ("DynamoDB_20120810.Query", 120, 0),
+                ("DynamoDB_20120810.Query gsi1", 16, 0),
+                ("DynamoDB_20120810.Query gsi5", 80, 0),
                 ("AmazonSQS.SendMessage", 100, 0),
             ]),
             burst_window: Duration::from_secs(10),
-            // 8 queries a second when idle: 80 over the window.
-            idle: counts(&[("DynamoDB_20120810.Query", 16, 0)]),
+            // The scheduler: 8 queries of the due index a second when idle.
+            idle: counts(&[("DynamoDB_20120810.Query gsi5", 16, 0)]),
             idle_window: Duration::from_secs(2),
-            // 8 queries a page, 2 pages: 16.
-            list_page: counts(&[("DynamoDB_20120810.Query", 8, 0)]),
+            // A list page: 8 queries of gsi1, and a scheduler query and a write that happened
+            // meanwhile, which are not its cost. The verifier read 2 pages.
+            list_page: counts(&[
+                ("DynamoDB_20120810.Query gsi1", 8, 0),
+                ("DynamoDB_20120810.Query gsi5", 1, 0),
+                ("DynamoDB_20120810.TransactWriteItems", 1, 6),
+            ]),
             list_pages: 2,
         };
         let costs = measured.per_message(100);
-        assert_eq!(
-            costs.per_message["DynamoDB_20120810.TransactWriteItems"],
-            1.0
-        );
-        assert!((costs.per_message["DynamoDB_20120810.Query"] - 0.24).abs() < 1e-9);
+        let per = |name: &str| costs.per_message[name];
+        assert_eq!(per("DynamoDB_20120810.TransactWriteItems"), 1.0);
+        assert_eq!(per("DynamoDB_20120810.Query gsi1"), 0.0);
+        assert_eq!(per("DynamoDB_20120810.Query gsi5"), 0.8);
+        assert_eq!(costs.idle_per_second["DynamoDB_20120810.Query gsi5"], 8.0);
         assert_eq!(costs.sqs_per_message, 1.0);
         assert_eq!(costs.write_units_per_message, 6.0);
     }

@@ -96,8 +96,9 @@ impl Counts {
     }
 }
 
-/// Reads the operation of a request: `X-Amz-Target`, else the query protocol's `Action` (in the
-/// form body or the query string), else the method and path.
+/// Reads the operation of a request: `X-Amz-Target` (for DynamoDB queries and scans, with the
+/// index read), else the query protocol's `Action` (in the form body or the query string), else
+/// the method and path.
 pub fn classify(
     target: Option<&str>,
     method: &str,
@@ -118,8 +119,17 @@ pub fn classify(
             }
             _ => 0,
         };
+        // Queries and scans are told apart by the index they read: the ticket lists, the due
+        // index the scheduler polls and ingest's lookups are different costs.
+        let operation = match (target.rsplit_once('.'), &parsed) {
+            (Some((_, "Query" | "Scan")), Some(body)) => {
+                let index = body.get("IndexName").and_then(Value::as_str);
+                format!("{target} {}", index.unwrap_or("table"))
+            }
+            _ => target.to_string(),
+        };
         return Request {
-            operation: target.to_string(),
+            operation,
             queue,
             write_units,
         };
@@ -330,6 +340,11 @@ mod tests {
         assert_eq!(query.queue.as_deref(), Some("outbox"));
         let in_query = classify(None, "GET", "/", Some("Action=ListQueues"), b"");
         assert_eq!(in_query.operation, "ListQueues");
+        let query = br#"{"TableName":"t","IndexName":"gsi1","KeyConditionExpression":"x"}"#;
+        let by_index = classify(Some("DynamoDB_20120810.Query"), "POST", "/", None, query);
+        assert_eq!(by_index.operation, "DynamoDB_20120810.Query gsi1");
+        let on_table = classify(Some("DynamoDB_20120810.Query"), "POST", "/", None, b"{}");
+        assert_eq!(on_table.operation, "DynamoDB_20120810.Query table");
         let other = classify(None, "GET", "/moto-api/", None, b"");
         assert_eq!(other.operation, "GET /moto-api/");
     }

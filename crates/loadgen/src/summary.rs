@@ -157,32 +157,30 @@ impl Summary {
 fn write_requests(out: &mut String, requests: &RequestCosts) {
     let _ = writeln!(
         out,
-        "  AWS requests per stored message ({} messages, {:.1} s window; net of idle background and verifier reads):",
+        "  AWS requests per stored message ({} messages, {:.1} s window; the verifier's ticket-list reads subtracted):",
         requests.messages, requests.window_seconds
     );
     for (operation, per_message) in &requests.per_message {
         let raw = &requests.raw.operations[operation];
-        let subtracted = requests
-            .idle_per_second
-            .get(operation)
-            .copied()
-            .unwrap_or(0.0)
-            * requests.window_seconds
-            + requests
-                .verifier_requests
-                .get(operation)
-                .copied()
-                .unwrap_or(0.0);
+        let mut notes = format!("raw {}", raw.requests);
+        if raw.failed > 0 {
+            let _ = write!(notes, ", failed {}", raw.failed);
+        }
+        if let Some(verifier) = requests.verifier_requests.get(operation) {
+            let _ = write!(notes, ", verifier ~{verifier:.0}");
+        }
+        if let Some(idle) = requests.idle_per_second.get(operation) {
+            let _ = write!(notes, ", also {idle:.1}/s when idle");
+        }
         let mean_ms = 1_000.0 * raw.upstream_seconds / raw.requests.max(1) as f64;
         let _ = writeln!(
             out,
-            "    {operation:<40} {per_message:>7.3}   (raw {}, failed {}, subtracted ~{subtracted:.0}; emulator {mean_ms:.1} ms each)",
-            raw.requests, raw.failed
+            "    {operation:<46} {per_message:>7.3}   ({notes}; emulator {mean_ms:.1} ms each)"
         );
     }
     let _ = writeln!(
         out,
-        "    {:<40} {:>7.3}\n    {:<40} {:>7.3}\n    {:<40} {:>7.3}   (estimated, raw {})",
+        "    {:<46} {:>7.3}\n    {:<46} {:>7.3}\n    {:<46} {:>7.3}   (estimated, raw {})",
         "DynamoDB total",
         requests.dynamodb_per_message,
         "SQS total",
