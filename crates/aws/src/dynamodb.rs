@@ -343,19 +343,34 @@ impl DynamoStore {
 
     /// Every item of a partition, in sort-key order, page after page.
     async fn partition(&self, pk: String, what: &str) -> Result<Vec<Item>, StoreError> {
+        self.partition_between(pk, None, what).await
+    }
+
+    /// The items of a partition whose sort keys lie between `sk` (both included), or all of
+    /// them, in sort-key order, page after page.
+    async fn partition_between(
+        &self,
+        pk: String,
+        sk: Option<(&str, &str)>,
+        what: &str,
+    ) -> Result<Vec<Item>, StoreError> {
         let mut items = Vec::new();
         let mut start: Option<Item> = None;
         loop {
-            let output = self
+            let mut query = self
                 .client
                 .query()
                 .table_name(&self.table)
                 .key_condition_expression("pk = :pk")
                 .expression_attribute_values(":pk", s(pk.clone()))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| failed(what, e))?;
+                .set_exclusive_start_key(start);
+            if let Some((first, last)) = sk {
+                query = query
+                    .key_condition_expression("pk = :pk AND sk BETWEEN :first AND :last")
+                    .expression_attribute_values(":first", s(first))
+                    .expression_attribute_values(":last", s(last));
+            }
+            let output = query.send().await.map_err(|e| failed(what, e))?;
             items.extend(output.items.unwrap_or_default());
             start = output.last_evaluated_key;
             if start.is_none() {
@@ -799,41 +814,21 @@ impl MetricsStore for DynamoStore {
         let mut rows = Vec::new();
         for shard in 0..LIST_SHARDS {
             let pk = metrics_pk(account, group_by, shard);
-            let mut start: Option<Item> = None;
-            loop {
-                let output = self
-                    .client
-                    .query()
-                    .table_name(&self.table)
-                    .key_condition_expression("pk = :pk AND sk BETWEEN :first AND :last")
-                    .expression_attribute_values(":pk", s(pk.clone()))
-                    .expression_attribute_values(":first", s(first.clone()))
-                    .expression_attribute_values(":last", s(last.clone()))
-                    .set_exclusive_start_key(start)
-                    .send()
-                    .await
-                    .map_err(|e| failed("query metrics", e))?;
-                for item in output.items.unwrap_or_default() {
-                    let group = match item.get("sk") {
-                        Some(AttributeValue::S(sk)) => {
-                            sk.split_once('#').map(|(_, g)| g.to_string())
-                        }
+            let range = Some((first.as_str(), last.as_str()));
+            for item in self.partition_between(pk, range, "query metrics").await? {
+                let group = match item.get("sk") {
+                    Some(AttributeValue::S(sk)) => sk.split_once('#').map(|(_, g)| g.to_string()),
+                    _ => None,
+                }
+                .ok_or_else(|| StoreError("a metrics item without its group".into()))?;
+                let counters = item
+                    .iter()
+                    .filter_map(|(name, value)| match value {
+                        AttributeValue::N(n) => Some((name.clone(), n.parse().ok()?)),
                         _ => None,
-                    }
-                    .ok_or_else(|| StoreError("a metrics item without its group".into()))?;
-                    let counters = item
-                        .iter()
-                        .filter_map(|(name, value)| match value {
-                            AttributeValue::N(n) => Some((name.clone(), n.parse().ok()?)),
-                            _ => None,
-                        })
-                        .collect();
-                    rows.push((group, counters));
-                }
-                start = output.last_evaluated_key;
-                if start.is_none() {
-                    break;
-                }
+                    })
+                    .collect();
+                rows.push((group, counters));
             }
         }
         Ok(rows)
