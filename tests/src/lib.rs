@@ -28,3 +28,21 @@ pub fn fixture(relative: &str) -> String {
     let path = repo_root().join("tests/fixtures").join(relative);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("fixture {}: {e}", path.display()))
 }
+
+/// Every ticket a paged list holds, page after page of `limit`: `fetch` reads one page.
+pub async fn every_ticket<F, Fut>(limit: u32, mut fetch: F) -> Vec<socialcare_domain::Ticket>
+where
+    F: FnMut(socialcare_domain::TicketQuery) -> Fut,
+    Fut: std::future::Future<Output = socialcare_domain::Page<socialcare_domain::Ticket>>,
+{
+    let mut query = socialcare_domain::TicketQuery::newest(limit);
+    let mut tickets = Vec::new();
+    loop {
+        let page = fetch(query.clone()).await;
+        tickets.extend(page.items);
+        match page.next {
+            Some(next) => query.after = Some(next),
+            None => return tickets,
+        }
+    }
+}

@@ -13,7 +13,7 @@ use socialcare_domain::threading::Rules;
 use socialcare_domain::{TicketId, TicketQuery};
 use socialcare_sqlite::{Database, SqliteStore};
 use socialcare_tests::events::x_mention;
-use socialcare_tests::fixture;
+use socialcare_tests::{every_ticket, fixture};
 use std::collections::BTreeSet;
 
 /// The first customer turn of every conversation in a fixture file.
@@ -118,16 +118,11 @@ async fn an_outage_among_real_traffic_opens_one_incident_with_exactly_its_compla
     assert_eq!(incident.spike.window_start, noon + Duration::minutes(30));
 
     // Every stored ticket, by what it was.
-    let mut tickets = Vec::new();
-    let mut query = TicketQuery::newest(TicketQuery::MAX_LIMIT);
-    loop {
-        let page = store.list_tickets(&query).await.unwrap();
-        tickets.extend(page.items);
-        match page.next {
-            Some(next) => query.after = Some(next),
-            None => break,
-        }
-    }
+    let store = &store;
+    let tickets = every_ticket(TicketQuery::MAX_LIMIT, |query| async move {
+        store.list_tickets(&query).await.unwrap()
+    })
+    .await;
     assert_eq!(tickets.len(), 3025);
     let is_outage = |subject: &str| subject.contains("fibre");
     let outage: BTreeSet<TicketId> = tickets
@@ -143,16 +138,13 @@ async fn an_outage_among_real_traffic_opens_one_incident_with_exactly_its_compla
         .collect();
     assert_eq!(attached.len(), 2000);
     assert_eq!(attached, outage);
-    let mut listed = BTreeSet::new();
-    let mut query = TicketQuery::newest(TicketQuery::MAX_LIMIT);
-    loop {
-        let page = store.incident_tickets(&incident.id, &query).await.unwrap();
-        listed.extend(page.items.into_iter().map(|t| t.id));
-        match page.next {
-            Some(next) => query.after = Some(next),
-            None => break,
-        }
-    }
+    let listed: BTreeSet<TicketId> = every_ticket(TicketQuery::MAX_LIMIT, |query| async move {
+        store.incident_tickets(&incident.id, &query).await.unwrap()
+    })
+    .await
+    .into_iter()
+    .map(|t| t.id)
+    .collect();
     assert_eq!(listed, outage);
     println!(
         "one incident on {:?}: {} complaints in the window at {} against a baseline of {}; {} tickets attached of {} stored",

@@ -67,16 +67,10 @@ const UNRELATED: [&str; 5] = [
 ];
 
 async fn all_tickets<S: Store>(store: &S) -> Vec<Ticket> {
-    let mut query = TicketQuery::newest(TicketQuery::MAX_LIMIT);
-    let mut tickets = Vec::new();
-    loop {
-        let page = store.list_tickets(&query).await.unwrap();
-        tickets.extend(page.items);
-        match page.next {
-            Some(next) => query.after = Some(next),
-            None => return tickets,
-        }
-    }
+    crate::every_ticket(TicketQuery::MAX_LIMIT, |query| async move {
+        store.list_tickets(&query).await.unwrap()
+    })
+    .await
 }
 
 pub async fn an_outage_opens_one_incident_with_exactly_its_complaints<S: Store>(store: &S) {
@@ -132,16 +126,13 @@ pub async fn an_outage_opens_one_incident_with_exactly_its_complaints<S: Store>(
         .map(|t| t.id.clone())
         .collect();
     assert_eq!(outage.len(), 30);
-    let mut attached = BTreeSet::new();
-    let mut query = TicketQuery::newest(25);
-    loop {
-        let page = store.incident_tickets(&incident.id, &query).await.unwrap();
-        attached.extend(page.items.iter().map(|t| t.id.clone()));
-        match page.next {
-            Some(next) => query.after = Some(next),
-            None => break,
-        }
-    }
+    let attached: BTreeSet<TicketId> = crate::every_ticket(25, |query| async move {
+        store.incident_tickets(&incident.id, &query).await.unwrap()
+    })
+    .await
+    .into_iter()
+    .map(|t| t.id)
+    .collect();
     assert_eq!(attached, outage);
     for ticket in &tickets {
         let expected = outage.contains(&ticket.id).then(|| incident.id.clone());
