@@ -40,10 +40,11 @@ use socialcare_domain::report::{Counters, GroupBy, Sample};
 use socialcare_domain::sla::Policies;
 use socialcare_domain::templates::Template;
 use socialcare_domain::timers::Reminder;
+use socialcare_domain::updates::IncidentUpdate;
 use socialcare_domain::{
     Customer, Message, MessageId, Page, Ticket, TicketDetail, TicketEvent, TicketId, TicketQuery,
 };
-use socialcare_domain::{CustomerId, Identity, IncidentId};
+use socialcare_domain::{CustomerId, Identity, IncidentId, UpdateId};
 use std::collections::HashMap;
 
 type Item = HashMap<String, AttributeValue>;
@@ -1272,6 +1273,142 @@ impl IncidentStore for DynamoStore {
         self.query_tickets(TicketIndex::Incident, incident_pk(id), query)
             .await
     }
+
+    async fn resolve_incident(
+        &self,
+        incident: &Incident,
+        version_before: u64,
+    ) -> Result<(), CommitError> {
+        let record = to_item(
+            incident,
+            [("pk", INCIDENTS.into()), ("sk", incident.id.to_string())],
+        )?;
+        let marker = aws_sdk_dynamodb::types::Delete::builder()
+            .table_name(&self.table)
+            .key("pk", s(ACTIVE_INCIDENTS))
+            .key("sk", s(format!("{}#{}", incident.account, incident.topic)))
+            // Only this incident's marker: a later incident on the topic keeps its own.
+            .condition_expression("attribute_not_exists(pk) OR incident_id = :id")
+            .expression_attribute_values(":id", s(incident.id.as_str()))
+            .build()
+            .map_err(|e| StoreError(e.to_string()))?;
+        let writes = vec![
+            put_versioned(&self.table, record, version_before)?,
+            TransactWriteItem::builder().delete(marker).build(),
+        ];
+        self.transact(writes, "resolve incident").await
+    }
+
+    async fn create_update(&self, update: &IncidentUpdate) -> Result<(), CommitError> {
+        self.put_new_item(update_item(update)?, "create incident update")
+            .await
+    }
+
+    async fn get_update(
+        &self,
+        incident: &IncidentId,
+        id: &UpdateId,
+    ) -> Result<Option<IncidentUpdate>, StoreError> {
+        self.get(updates_pk(incident), id.as_str())
+            .await?
+            .map(from_item)
+            .transpose()
+    }
+
+    async fn put_update(
+        &self,
+        update: &IncidentUpdate,
+        version_before: u64,
+    ) -> Result<(), CommitError> {
+        let writes = vec![put_versioned(
+            &self.table,
+            update_item(update)?,
+            version_before,
+        )?];
+        self.transact(writes, "put incident update").await
+    }
+
+    async fn incident_updates(
+        &self,
+        incident: &IncidentId,
+    ) -> Result<Vec<IncidentUpdate>, StoreError> {
+        let mut updates: Vec<IncidentUpdate> = self
+            .partition(updates_pk(incident), "query incident updates")
+            .await?
+            .into_iter()
+            .map(from_item)
+            .collect::<Result<_, _>>()?;
+        updates.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        Ok(updates)
+    }
+
+    async fn reserve_posts(
+        &self,
+        account: &str,
+        slice_start: DateTime<Utc>,
+        wanted: u32,
+        allowance: u32,
+    ) -> Result<u32, StoreError> {
+        let (pk, sk) = (format!("POSTS#{account}"), sortable_time(slice_start));
+        // Gone a day after its slice, by the table's TTL.
+        let expires = (slice_start + chrono::Duration::days(1)).timestamp();
+        let mut asked = wanted.min(allowance);
+        // Add what is asked unless it would pass the allowance; when it would, read what is
+        // left and ask for that.
+        for _ in 0..3 {
+            if asked == 0 {
+                return Ok(0);
+            }
+            let result = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", s(pk.clone()))
+                .key("sk", s(sk.clone()))
+                .update_expression("ADD used :asked SET expires_at = :expires")
+                .condition_expression("attribute_not_exists(used) OR used <= :most")
+                .expression_attribute_values(":asked", AttributeValue::N(asked.to_string()))
+                .expression_attribute_values(":expires", AttributeValue::N(expires.to_string()))
+                .expression_attribute_values(
+                    ":most",
+                    AttributeValue::N((allowance - asked).to_string()),
+                )
+                .send()
+                .await;
+            match result {
+                Ok(_) => return Ok(asked),
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|e| e.is_conditional_check_failed_exception()) => {}
+                Err(e) => return Err(failed("reserve posts", e)),
+            }
+            let used = self
+                .get(pk.clone(), &sk)
+                .await?
+                .and_then(|item| match item.get("used") {
+                    Some(AttributeValue::N(n)) => n.parse::<u32>().ok(),
+                    _ => None,
+                })
+                .unwrap_or(0);
+            asked = wanted.min(allowance.saturating_sub(used));
+        }
+        // Others keep taking it: leave it to them this slice.
+        Ok(0)
+    }
+}
+
+fn updates_pk(incident: &IncidentId) -> String {
+    format!("UPDATES#{incident}")
+}
+
+fn update_item(update: &IncidentUpdate) -> Result<Item, StoreError> {
+    to_item(
+        update,
+        [
+            ("pk", updates_pk(&update.incident_id)),
+            ("sk", update.id.to_string()),
+        ],
+    )
 }
 
 fn topics_pk(account: &str, window_start: DateTime<Utc>) -> String {

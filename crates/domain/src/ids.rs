@@ -49,6 +49,7 @@ id_type!(MessageId, "msg_");
 id_type!(CustomerId, "cus_");
 id_type!(EventId, "evt_");
 id_type!(IncidentId, "inc_");
+id_type!(UpdateId, "upd_");
 
 /// A ULID whose time part is `at` and whose random part is the hash of `key`.
 fn derived_ulid(at: DateTime<Utc>, key: &str) -> Ulid {

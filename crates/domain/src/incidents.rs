@@ -12,6 +12,7 @@
 
 use crate::events::{Actor, EventKind, TicketEvent};
 use crate::ids::{IncidentId, TicketId};
+use crate::message::Source;
 use crate::ports::{
     CommitError, IncidentStore, StoreError, TicketCommands, TicketReads, TicketUpdate,
 };
@@ -160,6 +161,8 @@ pub enum IncidentStatus {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Incident {
     pub id: IncidentId,
+    /// The platform of the brand account (where its status updates are posted).
+    pub source: Source,
     pub account: String,
     /// The key term that spiked (normalized and stemmed, e.g. `outag` for outage/outages).
     pub topic: String,
@@ -187,6 +190,7 @@ impl Incident {
     /// The incident a spike of `topic` opens, with an id derived from the account, the term and
     /// the window: workers that see the same spike at once open the same incident.
     pub fn open(
+        source: Source,
         account: &str,
         topic: &str,
         example: &str,
@@ -198,6 +202,7 @@ impl Incident {
                 spike.window_start,
                 &format!("incident:{account}:{topic}:{}", spike.window_start),
             ),
+            source,
             account: account.to_string(),
             topic: topic.to_string(),
             status: IncidentStatus::Active,
@@ -206,6 +211,19 @@ impl Incident {
             spike,
             resolved_at: None,
             version: 1,
+        }
+    }
+
+    /// The incident resolved at `at` (as it was, when it already is).
+    pub fn resolved(&self, at: DateTime<Utc>) -> Self {
+        match self.status {
+            IncidentStatus::Resolved => self.clone(),
+            IncidentStatus::Active => Self {
+                status: IncidentStatus::Resolved,
+                resolved_at: Some(at),
+                version: self.version + 1,
+                ..self.clone()
+            },
         }
     }
 
@@ -309,6 +327,7 @@ where
             continue;
         };
         let incident = Incident::open(
+            ticket.source,
             &ticket.account,
             &term,
             &ticket.subject,
@@ -466,21 +485,35 @@ mod tests {
     #[test]
     fn the_same_spike_opens_the_same_incident() {
         let s = spike(25, at(9, 10), &[], &SpikeRules::default()).unwrap();
-        let a = Incident::open("acme", "outag", "down again", at(9, 14), s.clone());
-        let b = Incident::open("acme", "outag", "still down", at(9, 15), s.clone());
+        let a = Incident::open(
+            Source::X,
+            "acme",
+            "outag",
+            "down again",
+            at(9, 14),
+            s.clone(),
+        );
+        let b = Incident::open(
+            Source::X,
+            "acme",
+            "outag",
+            "still down",
+            at(9, 15),
+            s.clone(),
+        );
         assert_eq!(a.id, b.id);
-        let other = Incident::open("acme", "internet", "down again", at(9, 14), s);
+        let other = Incident::open(Source::X, "acme", "internet", "down again", at(9, 14), s);
         assert_ne!(a.id, other.id);
     }
 
     #[test]
     fn a_ticket_joins_the_oldest_matching_incident_of_its_account() {
         let s = spike(25, at(9, 10), &[], &SpikeRules::default()).unwrap();
-        let older = Incident::open("acme", "outag", "x", at(9, 14), s.clone()).active();
+        let older = Incident::open(Source::X, "acme", "outag", "x", at(9, 14), s.clone()).active();
         let mut later = s.clone();
         later.window_start = at(9, 20);
-        let newer = Incident::open("acme", "internet", "y", at(9, 24), later).active();
-        let elsewhere = Incident::open("other", "outag", "z", at(9, 14), s).active();
+        let newer = Incident::open(Source::X, "acme", "internet", "y", at(9, 24), later).active();
+        let elsewhere = Incident::open(Source::X, "other", "outag", "z", at(9, 14), s).active();
         let active = [newer.clone(), older.clone(), elsewhere];
         let terms = |t: &[&str]| t.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         assert_eq!(

@@ -27,10 +27,11 @@ pub mod threading;
 pub mod ticket;
 pub mod timers;
 pub mod triage;
+pub mod updates;
 
 pub use customer::{Customer, Identity};
 pub use events::{Actor, EventKind, TicketEvent};
-pub use ids::{CustomerId, EventId, IncidentId, MessageId, TicketId};
+pub use ids::{CustomerId, EventId, IncidentId, MessageId, TicketId, UpdateId};
 pub use ingest::{ChangeEvent, ChangeOutcome, InboundEvent, IngestOutcome, QueuedEvent};
 pub use message::{
     Attachment, Author, ChangeKind, Channel, Direction, Message, MessageChange, NormalizedMessage,

@@ -6,7 +6,7 @@
 use crate::access::ApiKey;
 use crate::customer::{Customer, Identity};
 use crate::events::TicketEvent;
-use crate::ids::{CustomerId, IncidentId, MessageId, TicketId};
+use crate::ids::{CustomerId, IncidentId, MessageId, TicketId, UpdateId};
 use crate::incidents::{ActiveIncident, Incident};
 use crate::message::Message;
 use crate::page::Page;
@@ -15,6 +15,7 @@ use crate::sla::Policies;
 use crate::templates::Template;
 use crate::ticket::{Ticket, TicketDetail, TicketQuery};
 use crate::timers::Reminder;
+use crate::updates::IncidentUpdate;
 use chrono::{DateTime, NaiveDate, Utc};
 use std::future::Future;
 use std::sync::Mutex;
@@ -348,6 +349,50 @@ pub trait IncidentStore: Send + Sync {
         id: &IncidentId,
         query: &TicketQuery,
     ) -> impl Future<Output = Result<Page<Ticket>, StoreError>> + Send;
+
+    /// Stores the incident as resolved (`Conflict` when its version moved from
+    /// `version_before`) and ends its active marker, atomically: new complaints no longer
+    /// join it.
+    fn resolve_incident(
+        &self,
+        incident: &Incident,
+        version_before: u64,
+    ) -> impl Future<Output = Result<(), CommitError>> + Send;
+
+    /// Stores a new status update; an id already stored is `Duplicate`.
+    fn create_update(
+        &self,
+        update: &IncidentUpdate,
+    ) -> impl Future<Output = Result<(), CommitError>> + Send;
+
+    fn get_update(
+        &self,
+        incident: &IncidentId,
+        id: &UpdateId,
+    ) -> impl Future<Output = Result<Option<IncidentUpdate>, StoreError>> + Send;
+
+    /// Replaces an update unless its version moved from `version_before` (`Conflict`).
+    fn put_update(
+        &self,
+        update: &IncidentUpdate,
+        version_before: u64,
+    ) -> impl Future<Output = Result<(), CommitError>> + Send;
+
+    /// The incident's updates, oldest first.
+    fn incident_updates(
+        &self,
+        incident: &IncidentId,
+    ) -> impl Future<Output = Result<Vec<IncidentUpdate>, StoreError>> + Send;
+
+    /// Takes up to `wanted` of the `allowance` posts the account may make in the pacing slice
+    /// that starts at `slice_start`, atomically across workers; how many it got (0: spent).
+    fn reserve_posts(
+        &self,
+        account: &str,
+        slice_start: DateTime<Utc>,
+        wanted: u32,
+        allowance: u32,
+    ) -> impl Future<Output = Result<u32, StoreError>> + Send;
 }
 
 /// The queue could not be reached or refused the request; nothing was enqueued.

@@ -343,6 +343,15 @@ pub trait Platform: Send + Sync {
     /// Posts `reply` (its text, source, account) to its delivery target and returns the
     /// platform's id of the post.
     fn post(&self, reply: &Message) -> impl Future<Output = Result<String, PostError>> + Send;
+
+    /// Posts `text` publicly as the brand `account` on `source`, answering no one (a status
+    /// update), and returns the platform's id of the post.
+    fn publish(
+        &self,
+        source: Source,
+        account: &str,
+        text: &str,
+    ) -> impl Future<Output = Result<String, PostError>> + Send;
 }
 
 /// What the outbox consumer does with the job after [`deliver`].

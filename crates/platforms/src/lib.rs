@@ -151,6 +151,39 @@ impl Platform for HttpPlatform {
         }
         result
     }
+    async fn publish(
+        &self,
+        source: Source,
+        account: &str,
+        text: &str,
+    ) -> Result<String, PostError> {
+        let result = self.publish_on(source, account, text).await;
+        match &result {
+            Ok(id) => tracing::info!(%source, account, post_id = %id, "status posted"),
+            Err(error) => tracing::warn!(%source, account, %error, "the status was not posted"),
+        }
+        result
+    }
+}
+
+impl HttpPlatform {
+    async fn publish_on(
+        &self,
+        source: Source,
+        account: &str,
+        text: &str,
+    ) -> Result<String, PostError> {
+        match source {
+            Source::X => x::publish(self, account, text).await,
+            Source::Facebook => meta::publish(self, source, account, text).await,
+            Source::Instagram => Err(PostError::Permanent(
+                "Instagram posts need an image; post the status from Instagram itself".into(),
+            )),
+            Source::Integration => Err(PostError::Permanent(
+                "an integration has no public channel to post a status on".into(),
+            )),
+        }
+    }
 }
 
 fn target_kind(target: &Target) -> &'static str {

@@ -28,11 +28,6 @@ pub(crate) async fn post(
 ) -> Result<String, PostError> {
     let source = reply.body.source;
     let account = &reply.body.account;
-    let Some((app, page)) = platform.credentials.meta_page(account) else {
-        return Err(PostError::Permanent(format!(
-            "no Meta credentials for {source} account {account}; add them to the platform credentials"
-        )));
-    };
     let text = &reply.body.text;
     let (node, edge, body, id_field) = match target {
         Target::Public { to } => {
@@ -72,6 +67,37 @@ pub(crate) async fn post(
             return Err(PostError::Permanent(format!("{source} has no callbacks")));
         }
     };
+    call(platform, source, account, node, edge, &body, id_field).await
+}
+
+/// A post on the brand's Facebook page that answers no one: a status update. (Instagram
+/// posts need an image; the caller does not ask for one.)
+pub(crate) async fn publish(
+    platform: &HttpPlatform,
+    source: Source,
+    account: &str,
+    text: &str,
+) -> Result<String, PostError> {
+    let page = path_id("the page", account)?;
+    let body = json!({ "message": text });
+    call(platform, source, account, page, "feed", &body, "id").await
+}
+
+/// POSTs `body` to the `edge` of `node` with the page's token; the id Meta gives the post.
+async fn call(
+    platform: &HttpPlatform,
+    source: Source,
+    account: &str,
+    node: &str,
+    edge: &str,
+    body: &Value,
+    id_field: &str,
+) -> Result<String, PostError> {
+    let Some((app, page)) = platform.credentials.meta_page(account) else {
+        return Err(PostError::Permanent(format!(
+            "no Meta credentials for {source} account {account}; add them to the platform credentials"
+        )));
+    };
     let proof = appsecret_proof(&app.app_secret, &page.access_token)?;
     let endpoints = &platform.endpoints;
     let address = format!(
@@ -86,7 +112,7 @@ pub(crate) async fn post(
     let url = reqwest::Url::parse_with_params(&address, params).map_err(|e| {
         PostError::Permanent(format!("the Graph API address {address} is not valid: {e}"))
     })?;
-    let request = platform.client.post(url).json(&body);
+    let request = platform.client.post(url).json(body);
     let answer = send(platform, "Meta", request).await?;
     outcome(&answer, id_field, Utc::now())
 }

@@ -16,19 +16,7 @@ pub(crate) async fn post(
     reply: &Message,
     target: &Target,
 ) -> Result<String, PostError> {
-    let account = &reply.body.account;
-    let Some((app, user)) = platform.credentials.x_account(account) else {
-        return Err(PostError::Permanent(format!(
-            "no X credentials for account {account}; add them to the platform credentials"
-        )));
-    };
     let base = &platform.endpoints.x_api;
-    if base.contains(['?', '#']) {
-        // The signature covers the URL without its query; a query here would be signed wrong.
-        return Err(PostError::Permanent(
-            "the X API base URL must not have a query or fragment".into(),
-        ));
-    }
     let text = &reply.body.text;
     let (url, body, id_field) = match target {
         Target::Public { to } => (
@@ -50,6 +38,38 @@ pub(crate) async fn post(
             ));
         }
     };
+    call(platform, &reply.body.account, &url, &body, id_field).await
+}
+
+/// A tweet of the brand account that answers no one: a status update.
+pub(crate) async fn publish(
+    platform: &HttpPlatform,
+    account: &str,
+    text: &str,
+) -> Result<String, PostError> {
+    let url = format!("{}/2/tweets", platform.endpoints.x_api);
+    call(platform, account, &url, &json!({ "text": text }), "id").await
+}
+
+/// POSTs `body` to `url` as the brand `account`; the id X gives the post.
+async fn call(
+    platform: &HttpPlatform,
+    account: &str,
+    url: &str,
+    body: &Value,
+    id_field: &str,
+) -> Result<String, PostError> {
+    let Some((app, user)) = platform.credentials.x_account(account) else {
+        return Err(PostError::Permanent(format!(
+            "no X credentials for account {account}; add them to the platform credentials"
+        )));
+    };
+    if platform.endpoints.x_api.contains(['?', '#']) {
+        // The signature covers the URL without its query; a query here would be signed wrong.
+        return Err(PostError::Permanent(
+            "the X API base URL must not have a query or fragment".into(),
+        ));
+    }
     // A JSON body is not signed: only the oauth_* parameters and the query (none here) are.
     let token = oauth1_request::Token::from_parts(
         app.consumer_key.as_str(),
@@ -59,12 +79,12 @@ pub(crate) async fn post(
     );
     let authorization = oauth1_request::Builder::with_token(token, oauth1_request::HMAC_SHA1)
         .version(true)
-        .post(&url, &());
+        .post(url, &());
     let request = platform
         .client
-        .post(&url)
+        .post(url)
         .header(reqwest::header::AUTHORIZATION, authorization)
-        .json(&body);
+        .json(body);
     let answer = send(platform, "X", request).await?;
     outcome(&answer, id_field, Utc::now())
 }

@@ -70,6 +70,36 @@ async fn a_facebook_public_reply_is_a_comment_on_the_comment() {
 }
 
 #[tokio::test]
+async fn a_facebook_status_update_is_a_post_on_the_pages_feed() {
+    let answer = ResponseTemplate::new(200).set_body_json(json!({ "id": "5678_333" }));
+    let server = graph_answering("/v21.0/5678/feed", answer).await;
+
+    let posted = platform(&server.uri())
+        .publish(Source::Facebook, PAGE, TEXT)
+        .await;
+
+    assert_eq!(posted, Ok("5678_333".to_string()));
+    let body = graph_request(&server, PAGE_TOKEN, PAGE_PROOF).await;
+    assert_eq!(body, json!({ "message": TEXT }));
+}
+
+#[tokio::test]
+async fn instagram_and_integrations_have_no_text_only_public_post() {
+    let server = MockServer::start().await;
+    let platform = platform(&server.uri());
+    for (source, account) in [
+        (Source::Instagram, IG_ACCOUNT),
+        (Source::Integration, "crm"),
+    ] {
+        match platform.publish(source, account, TEXT).await {
+            Err(PostError::Permanent(reason)) => assert!(!reason.is_empty()),
+            other => panic!("{source}: {other:?}"),
+        }
+    }
+    assert!(server.received_requests().await.unwrap().is_empty());
+}
+
+#[tokio::test]
 async fn a_facebook_direct_message_answers_in_messenger() {
     let answer = ResponseTemplate::new(200)
         .set_body_json(json!({ "recipient_id": "24000001", "message_id": "m_AbC-123" }));

@@ -189,6 +189,23 @@ async fn a_public_reply_is_a_tweet_in_reply_to_the_customers_tweet() {
 }
 
 #[tokio::test]
+async fn a_status_update_is_a_tweet_of_the_brand_answering_no_one() {
+    let answer = ResponseTemplate::new(201).set_body_json(json!({
+        "data": { "id": "1860000000000000009", "text": TEXT, "edit_history_tweet_ids": ["1860000000000000009"] }
+    }));
+    let server = x_answering("/2/tweets", answer).await;
+
+    let posted = platform(&server.uri())
+        .publish(Source::X, X_ACCOUNT, TEXT)
+        .await;
+
+    assert_eq!(posted, Ok("1860000000000000009".to_string()));
+    let request = only_request(&server).await;
+    assert_eq!(assert_json_request(&request), json!({ "text": TEXT }));
+    assert_signed_as_the_brand(&request, &format!("{}/2/tweets", server.uri()));
+}
+
+#[tokio::test]
 async fn a_private_reply_is_a_direct_message_to_the_customer() {
     let route = "/2/dm_conversations/with/98765/messages";
     let answer = ResponseTemplate::new(201).set_body_json(json!({

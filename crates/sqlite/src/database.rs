@@ -107,6 +107,22 @@ CREATE TABLE IF NOT EXISTS active_incidents (
 );
 CREATE INDEX IF NOT EXISTS tickets_by_incident
     ON tickets (json_extract(data, '$.incident_id'), sort_key);
+-- Status updates on incidents, oldest first by created_at.
+CREATE TABLE IF NOT EXISTS incident_updates (
+    incident_id TEXT NOT NULL,
+    id          TEXT NOT NULL,
+    created_at  TEXT NOT NULL,
+    version     INTEGER NOT NULL,
+    data        TEXT NOT NULL,
+    PRIMARY KEY (incident_id, id)
+);
+-- Posts taken from each account's budget per pacing slice (incident updates).
+CREATE TABLE IF NOT EXISTS post_budgets (
+    account     TEXT NOT NULL,
+    slice_start TEXT NOT NULL,
+    used        INTEGER NOT NULL,
+    PRIMARY KEY (account, slice_start)
+);
 
 CREATE TABLE IF NOT EXISTS settings (
     name TEXT PRIMARY KEY,

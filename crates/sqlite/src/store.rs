@@ -15,10 +15,11 @@ use socialcare_domain::report::{Counters, GroupBy, Sample};
 use socialcare_domain::sla::Policies;
 use socialcare_domain::templates::Template;
 use socialcare_domain::timers::Reminder;
+use socialcare_domain::updates::IncidentUpdate;
 use socialcare_domain::{
     Cursor, Customer, Message, MessageId, Page, Ticket, TicketDetail, TicketId, TicketQuery,
 };
-use socialcare_domain::{CustomerId, Identity, IncidentId, TicketEvent};
+use socialcare_domain::{CustomerId, Identity, IncidentId, TicketEvent, UpdateId};
 
 /// The ticket store on SQLite. Rows keep the domain value as JSON beside the columns that are
 /// looked up or sorted on.
@@ -999,5 +1000,152 @@ impl IncidentStore for SqliteStore {
             })
             .await?;
         Ok(query.page(tickets))
+    }
+
+    async fn resolve_incident(
+        &self,
+        incident: &Incident,
+        version_before: u64,
+    ) -> Result<(), CommitError> {
+        let incident = incident.clone();
+        transaction(&self.db, move |tx| {
+            let updated = tx.execute(
+                "UPDATE incidents SET data = ?2
+                 WHERE id = ?1 AND json_extract(data, '$.version') = ?3",
+                params![
+                    incident.id.as_str(),
+                    to_json(&incident)?,
+                    version(version_before)
+                ],
+            )?;
+            if updated == 0 {
+                return Ok(Err(CommitError::Conflict));
+            }
+            tx.execute(
+                "DELETE FROM active_incidents WHERE incident_id = ?1",
+                [incident.id.as_str()],
+            )?;
+            Ok(Ok(()))
+        })
+        .await
+    }
+
+    async fn create_update(&self, update: &IncidentUpdate) -> Result<(), CommitError> {
+        let update = update.clone();
+        transaction(&self.db, move |tx| {
+            let inserted = tx.execute(
+                "INSERT INTO incident_updates (incident_id, id, created_at, version, data)
+                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+                params![
+                    update.incident_id.as_str(),
+                    update.id.as_str(),
+                    sortable_time(update.created_at),
+                    version(update.version),
+                    to_json(&update)?
+                ],
+            )?;
+            Ok(match inserted {
+                0 => Err(CommitError::Duplicate),
+                _ => Ok(()),
+            })
+        })
+        .await
+    }
+
+    async fn get_update(
+        &self,
+        incident: &IncidentId,
+        id: &UpdateId,
+    ) -> Result<Option<IncidentUpdate>, StoreError> {
+        let (incident, id) = (incident.to_string(), id.to_string());
+        self.read(move |conn| {
+            one(
+                conn,
+                "SELECT data FROM incident_updates WHERE incident_id = ?1 AND id = ?2",
+                [incident, id],
+            )
+        })
+        .await
+    }
+
+    async fn put_update(
+        &self,
+        update: &IncidentUpdate,
+        version_before: u64,
+    ) -> Result<(), CommitError> {
+        let update = update.clone();
+        transaction(&self.db, move |tx| {
+            let updated = tx.execute(
+                "UPDATE incident_updates SET version = ?3, data = ?4
+                 WHERE incident_id = ?1 AND id = ?2 AND version = ?5",
+                params![
+                    update.incident_id.as_str(),
+                    update.id.as_str(),
+                    version(update.version),
+                    to_json(&update)?,
+                    version(version_before)
+                ],
+            )?;
+            Ok(match updated {
+                0 => Err(CommitError::Conflict),
+                _ => Ok(()),
+            })
+        })
+        .await
+    }
+
+    async fn incident_updates(
+        &self,
+        incident: &IncidentId,
+    ) -> Result<Vec<IncidentUpdate>, StoreError> {
+        let incident = incident.to_string();
+        self.read(move |conn| {
+            all(
+                conn,
+                "SELECT data FROM incident_updates WHERE incident_id = ?1
+                 ORDER BY created_at, id",
+                [incident],
+            )
+        })
+        .await
+    }
+
+    async fn reserve_posts(
+        &self,
+        account: &str,
+        slice_start: DateTime<Utc>,
+        wanted: u32,
+        allowance: u32,
+    ) -> Result<u32, StoreError> {
+        let account = account.to_string();
+        let slice = sortable_time(slice_start);
+        // Budgets of slices a day old are of no use to anyone.
+        let stale = sortable_time(slice_start - chrono::Duration::days(1));
+        self.read(move |conn| {
+            let tx = conn.unchecked_transaction()?;
+            let used: u32 = tx
+                .query_row(
+                    "SELECT used FROM post_budgets WHERE account = ?1 AND slice_start = ?2",
+                    params![account, slice],
+                    |row| row.get(0),
+                )
+                .optional()?
+                .unwrap_or(0);
+            let granted = wanted.min(allowance.saturating_sub(used));
+            if granted > 0 {
+                tx.execute(
+                    "INSERT INTO post_budgets (account, slice_start, used) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (account, slice_start) DO UPDATE SET used = used + ?3",
+                    params![account, slice, granted],
+                )?;
+            }
+            tx.execute(
+                "DELETE FROM post_budgets WHERE account = ?1 AND slice_start < ?2",
+                params![account, stale],
+            )?;
+            tx.commit()?;
+            Ok(granted)
+        })
+        .await
     }
 }

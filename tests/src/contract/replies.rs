@@ -66,6 +66,11 @@ impl Platform for ScriptedPlatform {
         let scripted = self.answers.lock().unwrap().pop_front();
         scripted.unwrap_or_else(|| Ok(format!("post-{count}")))
     }
+    async fn publish(&self, _: Source, _: &str, _: &str) -> Result<String, PostError> {
+        Err(PostError::Permanent(
+            "the replies contract posts no status".into(),
+        ))
+    }
 }
 
 const ACCOUNT: &str = "1100000000000000001";
