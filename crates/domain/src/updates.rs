@@ -154,7 +154,7 @@ impl IncidentUpdate {
             resolves: request.resolves,
             pace: request.pace,
             created_at: now,
-            public_post: public.then(|| StatusPost {
+            public_post: public.then_some(StatusPost {
                 state: DeliveryState::Pending,
                 attempts: 0,
                 attempt_started_at: None,
