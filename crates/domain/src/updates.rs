@@ -171,9 +171,10 @@ impl IncidentUpdate {
         }
     }
 
-    /// The key of this update's reply on each ticket.
-    fn reply_key(&self) -> String {
-        format!("update:{}", self.id)
+    /// The key of this update's reply on a ticket (reply keys are unique per brand account, so
+    /// the ticket is part of it).
+    fn reply_key(&self, ticket: &TicketId) -> String {
+        format!("update:{}:{ticket}", self.id)
     }
 }
 
@@ -364,7 +365,7 @@ where
     let request = ReplyRequest {
         text: update.text.clone(),
         channel: ReplyChannel::Auto,
-        key: update.reply_key(),
+        key: update.reply_key(&ticket.id),
         author: Actor::Agent {
             id: update.author.clone(),
         },

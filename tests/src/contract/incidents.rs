@@ -5,13 +5,21 @@
 use crate::events::x_mention;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use socialcare_app::ingest::{QueueRecord, ingest_batch};
+use socialcare_domain::incidents::Incident;
 use socialcare_domain::incidents::IncidentStatus;
 use socialcare_domain::ingest::QueuedEvent;
 use socialcare_domain::ports::TicketStore as Store;
+use socialcare_domain::ports::{Clock, FixedClock};
+use socialcare_domain::replies::{
+    DeliveryState, OutboxJob, Platform, PostError, SendPolicy, Step, deliver as deliver_reply,
+};
 use socialcare_domain::threading::Rules;
 use socialcare_domain::triage::Intent;
+use socialcare_domain::updates::{IncidentUpdate, Pace, UpdateRequest, advance, start_update};
 use socialcare_domain::{EventKind, Priority, Ticket, TicketId, TicketQuery, TicketStatus};
+use socialcare_domain::{Message, Source};
 use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
 
 const ACCOUNT: &str = "1100000000000000001";
 
@@ -204,12 +212,291 @@ pub async fn praise_and_noise_are_kept_but_need_no_answer<S: Store>(store: &S) {
     );
 }
 
+/// A platform with X's kind of limit: at most `posts` posts in any `per` of the test's clock,
+/// answered 429 beyond it. It records every post and when it was made.
+pub struct LimitedPlatform {
+    clock: Arc<FixedClock>,
+    posts: usize,
+    per: Duration,
+    log: Mutex<Vec<Posted>>,
+    refused: Mutex<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Posted {
+    pub at: DateTime<Utc>,
+    /// `None` for the public status post.
+    pub ticket_id: Option<TicketId>,
+    pub text: String,
+}
+
+impl LimitedPlatform {
+    pub fn new(clock: Arc<FixedClock>, posts: usize, per: Duration) -> Self {
+        Self {
+            clock,
+            posts,
+            per,
+            log: Mutex::new(Vec::new()),
+            refused: Mutex::new(0),
+        }
+    }
+
+    pub fn log(&self) -> Vec<Posted> {
+        self.log.lock().unwrap().clone()
+    }
+
+    pub fn refused(&self) -> u32 {
+        *self.refused.lock().unwrap()
+    }
+
+    fn take(&self, ticket_id: Option<TicketId>, text: &str) -> Result<String, PostError> {
+        let now = self.clock.now();
+        let mut log = self.log.lock().unwrap();
+        let recent = log.iter().filter(|p| p.at > now - self.per).count();
+        if recent >= self.posts {
+            *self.refused.lock().unwrap() += 1;
+            return Err(PostError::RateLimited {
+                retry_at: now + self.per,
+                reason: "Too Many Requests".into(),
+            });
+        }
+        log.push(Posted {
+            at: now,
+            ticket_id,
+            text: text.into(),
+        });
+        Ok(format!("post-{}", log.len()))
+    }
+}
+
+impl Platform for LimitedPlatform {
+    async fn post(&self, reply: &Message) -> Result<String, PostError> {
+        self.take(Some(reply.ticket_id.clone()), &reply.body.text)
+    }
+
+    async fn publish(&self, _: Source, _: &str, text: &str) -> Result<String, PostError> {
+        self.take(None, text)
+    }
+}
+
+/// Twelve complaints about the internet within a minute: an incident with all of them.
+async fn small_outage<S: Store>(store: &S) -> (Incident, BTreeSet<TicketId>) {
+    let complaints: Vec<_> = (0..12i64)
+        .map(|i| {
+            let text = OUTAGE[i as usize % OUTAGE.len()];
+            message(format!("out-{i}"), text, noon() + Duration::seconds(5 * i))
+        })
+        .collect();
+    deliver(store, &complaints).await;
+    let incidents = store.list_incidents(10).await.unwrap();
+    assert_eq!(incidents.len(), 1, "{incidents:#?}");
+    let tickets: BTreeSet<TicketId> = all_tickets(store).await.into_iter().map(|t| t.id).collect();
+    assert_eq!(tickets.len(), 12);
+    (incidents[0].clone(), tickets)
+}
+
+/// 24 posts a minute: two per six-second slice.
+fn pace() -> Pace {
+    Pace {
+        posts: 24,
+        per_seconds: 60,
+    }
+}
+
+fn update_request(text: &str, resolves: bool, post_publicly: bool) -> UpdateRequest {
+    UpdateRequest {
+        text: text.into(),
+        post_publicly,
+        resolves,
+        key: "status-1".into(),
+        author: "sally".into(),
+        pace: pace(),
+    }
+}
+
+/// Runs the update to its end as the outbox would: each step when it asks to run, and every
+/// reply it writes posted at once; every step is delivered twice (queues deliver at least
+/// once). Returns the steps taken.
+async fn run_update<S: Store>(
+    store: &S,
+    platform: &LimitedPlatform,
+    clock: &FixedClock,
+    update: &IncidentUpdate,
+) -> usize {
+    let policy = SendPolicy::default();
+    let mut steps = 0;
+    let mut now = clock.now();
+    loop {
+        clock.set(now);
+        let mut next = None;
+        for _ in 0..2 {
+            let step = advance(store, platform, &update.incident_id, &update.id, now)
+                .await
+                .unwrap();
+            for reply in &step.replies {
+                let posted = deliver_reply(store, platform, &OutboxJob::of(reply), 1, now, &policy)
+                    .await
+                    .unwrap();
+                assert_eq!(posted, Step::Done(DeliveryState::Sent), "{reply:?}");
+            }
+            next = next.or(step.next);
+        }
+        steps += 1;
+        assert!(steps < 200, "the update never finished");
+        match next {
+            Some(at) => now = at.max(now),
+            None => return steps,
+        }
+    }
+}
+
+pub async fn one_update_answers_every_attached_ticket_once_within_the_rate_limit<S: Store>(
+    store: &S,
+) {
+    let (incident, attached) = small_outage(store).await;
+    let start = noon() + Duration::minutes(20);
+    let clock = Arc::new(FixedClock::new(start));
+    let platform = LimitedPlatform::new(clock.clone(), 24, Duration::seconds(60));
+    let text = "We know: a fibre cut in the north. Engineers are on it, next update 14:00.";
+    let request = update_request(text, false, true);
+
+    let update = start_update(store, &incident.id, &request, start)
+        .await
+        .unwrap();
+    // The same request again (a retried POST) is the same update.
+    let again = start_update(store, &incident.id, &request, start + Duration::seconds(3))
+        .await
+        .unwrap();
+    assert_eq!(again, update);
+    assert_eq!(
+        store.incident_updates(&incident.id).await.unwrap(),
+        vec![update.clone()]
+    );
+
+    let steps = run_update(store, &platform, &clock, &update).await;
+
+    // Within the platform's limit: never refused, and no minute holds more than 24 posts.
+    assert_eq!(platform.refused(), 0);
+    let log = platform.log();
+    for post in &log {
+        let window = log
+            .iter()
+            .filter(|p| p.at >= post.at && p.at < post.at + Duration::seconds(60))
+            .count();
+        assert!(
+            window <= 24,
+            "{window} posts in the minute from {}",
+            post.at
+        );
+    }
+    // One public post and one reply per attached ticket, each once, all with the text.
+    assert_eq!(log.len(), 13);
+    assert!(log.iter().all(|p| p.text == text));
+    assert_eq!(log.iter().filter(|p| p.ticket_id.is_none()).count(), 1);
+    let answered: Vec<TicketId> = log.iter().filter_map(|p| p.ticket_id.clone()).collect();
+    assert_eq!(answered.iter().cloned().collect::<BTreeSet<_>>(), attached);
+    assert_eq!(answered.len(), attached.len());
+    // Paced: two posts per six-second slice, so thirteen posts span six slices at least.
+    assert!(steps >= 7, "{steps} steps");
+    assert!(
+        log.last().unwrap().at - log[0].at >= Duration::seconds(36),
+        "{:?}",
+        log.iter().map(|p| p.at).collect::<Vec<_>>()
+    );
+
+    let done = store
+        .get_update(&incident.id, &update.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(done.answered, 12);
+    assert_eq!(done.skipped, 0);
+    assert!(done.finished_at.is_some());
+    let post = done.public_post.as_ref().unwrap();
+    assert_eq!(post.state, DeliveryState::Sent);
+    assert_eq!(post.platform_id.as_deref(), Some("post-1"));
+    for id in &attached {
+        let detail = store.ticket_detail(id).await.unwrap().unwrap();
+        let replies: Vec<_> = detail
+            .messages
+            .iter()
+            .filter(|m| m.body.text == text)
+            .collect();
+        assert_eq!(replies.len(), 1, "{id}");
+        let delivery = replies[0].delivery.as_ref().unwrap();
+        assert_eq!(delivery.state, DeliveryState::Sent);
+        assert!(!delivery.automatic);
+        // Not resolved: the incident goes on, and so do the tickets.
+        assert_eq!(detail.ticket.status, TicketStatus::Open);
+        assert!(detail.ticket.first_response_at.is_some());
+    }
+    let still = store.get_incident(&incident.id).await.unwrap().unwrap();
+    assert_eq!(still.status, IncidentStatus::Active);
+    // A finished update does nothing more.
+    let after = advance(store, &platform, &incident.id, &update.id, clock.now())
+        .await
+        .unwrap();
+    assert_eq!((after.replies.len(), after.next), (0, None));
+    assert_eq!(platform.log().len(), 13);
+}
+
+pub async fn a_resolving_update_resolves_the_incident_and_its_tickets<S: Store>(store: &S) {
+    let (incident, attached) = small_outage(store).await;
+    let start = noon() + Duration::minutes(90);
+    let clock = Arc::new(FixedClock::new(start));
+    let platform = LimitedPlatform::new(clock.clone(), 24, Duration::seconds(60));
+    let text = "Fixed: the fibre is repaired and everyone is back online. Sorry for the wait.";
+
+    let update = start_update(
+        store,
+        &incident.id,
+        &update_request(text, true, false),
+        start,
+    )
+    .await
+    .unwrap();
+    assert_eq!(update.public_post, None);
+    let resolved = store.get_incident(&incident.id).await.unwrap().unwrap();
+    assert_eq!(resolved.status, IncidentStatus::Resolved);
+    assert_eq!(resolved.resolved_at, Some(start));
+    assert_eq!(store.active_incidents().await.unwrap(), vec![]);
+
+    run_update(store, &platform, &clock, &update).await;
+
+    assert_eq!(platform.refused(), 0);
+    let log = platform.log();
+    assert_eq!(log.len(), 12);
+    assert!(log.iter().all(|p| p.ticket_id.is_some() && p.text == text));
+    for id in &attached {
+        let ticket = store.get_ticket(id).await.unwrap().unwrap();
+        assert_eq!(ticket.status, TicketStatus::Resolved, "{id}");
+        assert!(ticket.resolved_at.is_some());
+    }
+    // The next complaint about the internet is a ticket of its own, not the old incident's.
+    deliver(
+        store,
+        &[message(
+            "late".into(),
+            OUTAGE[0],
+            start + Duration::minutes(1),
+        )],
+    )
+    .await;
+    let tickets = all_tickets(store).await;
+    assert_eq!(tickets.len(), 13);
+    let late = tickets.iter().find(|t| !attached.contains(&t.id)).unwrap();
+    assert_eq!(late.incident_id, None);
+    assert_eq!(late.status, TicketStatus::Open);
+}
+
 #[macro_export]
 macro_rules! incidents_contract {
     ($make:expr) => {
         $crate::incidents_contract!(@cases $make;
             an_outage_opens_one_incident_with_exactly_its_complaints,
-            praise_and_noise_are_kept_but_need_no_answer
+            praise_and_noise_are_kept_but_need_no_answer,
+            one_update_answers_every_attached_ticket_once_within_the_rate_limit,
+            a_resolving_update_resolves_the_incident_and_its_tickets
         );
     };
     (@cases $make:expr; $($case:ident),+) => {
