@@ -44,6 +44,17 @@
 //!
 //! `answer_praise_and_noise = true` in an `[[accounts]]` entry opens praise and noise as tickets
 //! that need an answer (by default they are stored, closed).
+//!
+//! How fast an incident's status update may post replies for the account: at most `posts` in
+//! any `per_seconds` (defaults: X 100 per 900 s, the Pro tier's limit for posts; Facebook and
+//! Instagram 200 per 3600 s; integrations 600 per 60 s). Set it to your API tier's limit, or
+//! lower to leave room for the agents' own replies:
+//!
+//! ```toml
+//! [accounts.pace]
+//! posts = 100
+//! per_seconds = 900
+//! ```
 
 use serde::Deserialize;
 use socialcare_domain::Source;
@@ -52,6 +63,7 @@ use socialcare_domain::incidents::SpikeRules;
 use socialcare_domain::ownership::{Team, Teams};
 use socialcare_domain::threading::Rules;
 use socialcare_domain::triage::TriageRules;
+use socialcare_domain::updates::Pace;
 use std::collections::{BTreeMap, HashMap};
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -71,6 +83,8 @@ pub struct Account {
     /// How spikes of complaints are detected (the defaults when left out).
     #[serde(default)]
     pub spikes: SpikeRules,
+    /// How fast incident updates may post (the platform's default when left out).
+    pub pace: Option<Pace>,
 }
 
 /// How an account acknowledges new public complaints.
@@ -203,6 +217,15 @@ pub fn parse_rules(text: &str) -> Result<Rules, String> {
             )
         })?;
         let id = account.id.clone();
+        if let Some(pace) = account.pace {
+            pace.check().map_err(|e| {
+                format!(
+                    "accounts configuration: pace of {:?} account {}: {e}",
+                    account.platform, account.id
+                )
+            })?;
+            rules.paces.insert(id.clone(), pace);
+        }
         rules.triage.insert(id.clone(), account.triage.clone());
         rules
             .spikes
@@ -376,6 +399,9 @@ mod tests {
             [accounts.spikes]
             floor = 50
             factor = 3.0
+            [accounts.pace]
+            posts = 50
+            per_seconds = 900
 
             [[accounts]]
             platform = "facebook"
@@ -393,6 +419,18 @@ mod tests {
         assert_eq!(spikes.window_minutes, 10);
         assert_eq!(rules.spikes.of("2"), &SpikeRules::default());
         assert_eq!(rules.answer_everything, BTreeSet::from(["1".to_string()]));
+        let pace = |posts, per_seconds| Pace { posts, per_seconds };
+        assert_eq!(rules.pace_of("1", Source::X), pace(50, 900));
+        assert_eq!(rules.pace_of("2", Source::Facebook), pace(200, 3600));
+
+        let too_slow = parse_rules(
+            "[[accounts]]\nplatform = \"x\"\nid = \"1\"\n[accounts.pace]\nposts = 5\nper_seconds = 900",
+        )
+        .unwrap_err();
+        assert!(
+            too_slow.contains("pace") && too_slow.contains("at least 12"),
+            "{too_slow}"
+        );
 
         let refused = parse_rules(
             "[[accounts]]\nplatform = \"x\"\nid = \"1\"\n[accounts.spikes]\nfactor = 0.5",

@@ -1,4 +1,6 @@
-//! The outbox: replies queued for posting, and the sender that posts them.
+//! The outbox: replies queued for posting, and the sender that posts them. The same queue
+//! carries the steps of incident updates (one answer for all), which the sender takes too: it
+//! holds the platform clients their public posts need.
 //!
 //! The outbox queue is a standard queue, not FIFO: replies to different customers must not
 //! wait behind each other (a FIFO group blocks while one reply waits out a rate limit), and
@@ -7,9 +9,11 @@
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use futures::future::{BoxFuture, join_all};
+use serde::Deserialize;
 use socialcare_domain::Message;
-use socialcare_domain::ports::{Clock, IngestStore, Outgoing, Queue, QueueError};
-use socialcare_domain::replies::{OutboxJob, Platform, SendPolicy, Step, deliver};
+use socialcare_domain::ports::{Clock, IngestStore, Outgoing, Queue, QueueError, TicketStore};
+use socialcare_domain::replies::{OutboxJob, Platform, SendPolicy, Step, deliver, wait_until};
+use socialcare_domain::updates::{UpdateJob, advance};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -36,14 +40,12 @@ impl Outbox {
 
     /// Queues the job of `reply`; returns once the queue holds it.
     pub async fn enqueue(&self, job: &OutboxJob) -> Result<(), QueueError> {
-        let body = serde_json::to_string(job).map_err(|e| QueueError(e.to_string()))?;
-        (self.0)(Outgoing {
-            body,
-            group_id: None,
-            dedupe_id: None,
-            delay: Duration::ZERO,
-        })
-        .await
+        (self.0)(job.outgoing()?).await
+    }
+
+    /// Queues the next step of an incident update, to run after `delay`.
+    pub async fn enqueue_update(&self, job: &UpdateJob, delay: Duration) -> Result<(), QueueError> {
+        (self.0)(job.outgoing(delay)?).await
     }
 
     pub async fn enqueue_reply(&self, reply: &Message) -> Result<(), QueueError> {
@@ -71,27 +73,49 @@ pub enum Disposition {
     DeadLetter,
 }
 
-/// Posts the job of one record; what to do with the record after.
-pub async fn send_one<S: IngestStore, P: Platform>(
+/// What the outbox queue carries: a reply to post, or the next step of an incident update.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum Task {
+    Reply(OutboxJob),
+    Update(UpdateJob),
+}
+
+/// Handles the job of one record (its follow-up jobs go on `queue`); what to do with the
+/// record after.
+pub async fn send_one<S: TicketStore, P: Platform, Q: Queue>(
     store: &S,
     platform: &P,
+    queue: &Q,
     record: &OutboxRecord,
     clock: &dyn Clock,
     policy: &SendPolicy,
 ) -> Disposition {
     let queue_message_id = record.message_id.as_str();
-    let job: OutboxJob = match serde_json::from_str(&record.body) {
-        Ok(job) => job,
+    match serde_json::from_str(&record.body) {
+        Ok(Task::Reply(job)) => post_reply(store, platform, record, &job, clock, policy).await,
+        Ok(Task::Update(job)) => take_step(store, platform, queue, &job, clock).await,
         Err(e) => {
             // No redelivery will make it readable.
             tracing::error!(queue_message_id, error = %e, "unreadable outbox job dropped");
-            return Disposition::Delete;
+            Disposition::Delete
         }
-    };
+    }
+}
+
+async fn post_reply<S: IngestStore, P: Platform>(
+    store: &S,
+    platform: &P,
+    record: &OutboxRecord,
+    job: &OutboxJob,
+    clock: &dyn Clock,
+    policy: &SendPolicy,
+) -> Disposition {
+    let queue_message_id = record.message_id.as_str();
     match deliver(
         store,
         platform,
-        &job,
+        job,
         record.receive_count,
         clock.now(),
         policy,
@@ -117,9 +141,51 @@ pub async fn send_one<S: IngestStore, P: Platform>(
     }
 }
 
+/// Takes an incident update's next step and queues the one after it. Each step is a job of its
+/// own (rather than this one hidden and shown again), so that a long update never reaches the
+/// queue's receive limit.
+async fn take_step<S: TicketStore, P: Platform, Q: Queue>(
+    store: &S,
+    platform: &P,
+    queue: &Q,
+    job: &UpdateJob,
+    clock: &dyn Clock,
+) -> Disposition {
+    let now = clock.now();
+    let step = match advance(store, platform, queue, job, now).await {
+        Ok(step) => step,
+        Err(e) => {
+            tracing::error!(update_id = %job.update_id, error = %e, "incident update step failed; it comes again");
+            return Disposition::Retry(Duration::from_secs(5));
+        }
+    };
+    crate::metrics::report(&step.samples);
+    tracing::info!(incident_id = %job.incident_id, update_id = %job.update_id, replies = step.queued.len(), next = ?step.next, "incident update step");
+    let Some(next) = step.next else {
+        return Disposition::Delete;
+    };
+    let delay = match next > now {
+        true => wait_until(next, now).min(crate::reminders::MAX_DELAY),
+        false => Duration::ZERO,
+    };
+    match job.outgoing(delay) {
+        Ok(message) => match queue.send(message).await {
+            Ok(()) => Disposition::Delete,
+            Err(e) => {
+                tracing::warn!(update_id = %job.update_id, error = %e, "could not queue the next step; this one comes again");
+                Disposition::Retry(Duration::from_secs(5))
+            }
+        },
+        Err(e) => {
+            tracing::error!(update_id = %job.update_id, error = %e, "could not write the next step");
+            Disposition::Delete
+        }
+    }
+}
+
 /// Posts a batch concurrently and applies each disposition to the queue; returns the ids of
 /// the records that must stay on the queue.
-pub async fn send_batch<S: IngestStore, P: Platform, Q: Queue>(
+pub async fn send_batch<S: TicketStore, P: Platform, Q: Queue>(
     store: &S,
     platform: &P,
     queue: &Q,
@@ -128,7 +194,7 @@ pub async fn send_batch<S: IngestStore, P: Platform, Q: Queue>(
     policy: &SendPolicy,
 ) -> Vec<String> {
     let handled = join_all(records.iter().map(|record| async move {
-        let disposition = send_one(store, platform, record, clock, policy).await;
+        let disposition = send_one(store, platform, queue, record, clock, policy).await;
         settle_record(queue, record, &disposition).await
     }))
     .await;
@@ -192,7 +258,7 @@ pub(crate) async fn receive_records<Q: Queue>(
 }
 
 /// The Lambda entry: posts an SQS batch and reports what stays on the queue.
-pub async fn handle_sqs_event<S: IngestStore, P: Platform, Q: Queue>(
+pub async fn handle_sqs_event<S: TicketStore, P: Platform, Q: Queue>(
     store: &S,
     platform: &P,
     queue: &Q,
@@ -223,7 +289,7 @@ impl Default for Sender {
 
 impl Sender {
     /// One receive-post round; returns how many jobs it received.
-    pub async fn once<Q: Queue, S: IngestStore, P: Platform>(
+    pub async fn once<Q: Queue, S: TicketStore, P: Platform>(
         &self,
         queue: &Q,
         store: &S,

@@ -10,7 +10,7 @@
 use crate::events::{EventKind, TicketEvent};
 use crate::ids::{MessageId, TicketId};
 use crate::message::{Author, Channel, Direction, Message, NormalizedMessage, Source};
-use crate::ports::{CommitError, IngestStore, StoreError};
+use crate::ports::{CommitError, IngestStore, Outgoing, QueueError, StoreError};
 use crate::ticket::{Ticket, TicketDetail};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -316,6 +316,25 @@ impl OutboxJob {
             message_key: reply.body.dedupe_key(),
         }
     }
+
+    /// The job as a message for the outbox queue (a standard queue: no group, no dedupe id).
+    pub fn outgoing(&self) -> Result<Outgoing, QueueError> {
+        outgoing(self, std::time::Duration::ZERO)
+    }
+}
+
+/// `job` as a message for the outbox queue, delivered after `delay`.
+pub(crate) fn outgoing<T: Serialize>(
+    job: &T,
+    delay: std::time::Duration,
+) -> Result<Outgoing, QueueError> {
+    let body = serde_json::to_string(job).map_err(|e| QueueError(e.to_string()))?;
+    Ok(Outgoing {
+        body,
+        group_id: None,
+        dedupe_id: None,
+        delay,
+    })
 }
 
 /// Why a platform did not take a post.

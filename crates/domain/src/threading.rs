@@ -58,6 +58,9 @@ pub struct Rules {
     pub spikes: crate::incidents::Spikes,
     /// The active incidents (read from the store) that new complaints join.
     pub incidents: Vec<crate::incidents::ActiveIncident>,
+    /// How fast incident updates may post for each brand account (the platform's default for
+    /// one not named).
+    pub paces: std::collections::BTreeMap<String, crate::updates::Pace>,
 }
 
 impl Rules {
@@ -65,6 +68,13 @@ impl Rules {
         static DEFAULT: std::sync::LazyLock<crate::triage::TriageRules> =
             std::sync::LazyLock::new(Default::default);
         self.triage.get(account).unwrap_or(&DEFAULT)
+    }
+
+    pub fn pace_of(&self, account: &str, source: crate::Source) -> crate::updates::Pace {
+        self.paces
+            .get(account)
+            .copied()
+            .unwrap_or_else(|| crate::updates::Pace::default_for(source))
     }
 }
 
@@ -79,6 +89,7 @@ impl Default for Rules {
             answer_everything: Default::default(),
             spikes: Default::default(),
             incidents: Vec::new(),
+            paces: Default::default(),
         }
     }
 }

@@ -15,10 +15,12 @@ use crate::lifecycle::{CommandError, change_status};
 use crate::message::{Message, Source};
 use crate::page::Cursor;
 use crate::ports::{
-    CommitError, IncidentStore, IngestStore, SettingsStore, StoreError, TicketCommands, TicketReads,
+    CommitError, IncidentStore, IngestStore, Outgoing, Queue, QueueError, SettingsStore,
+    StoreError, TicketCommands, TicketReads,
 };
 use crate::replies::{
-    DeliveryState, Platform, PostError, ReplyChannel, ReplyError, ReplyRequest, write_reply,
+    DeliveryState, OutboxJob, Platform, PostError, ReplyChannel, ReplyError, ReplyRequest,
+    write_reply,
 };
 use crate::report::Sample;
 use crate::ticket::{Ticket, TicketQuery, TicketStatus};
@@ -233,15 +235,44 @@ pub async fn start_update<S: IncidentStore>(
     Err(UpdateError::Contention)
 }
 
+/// What the outbox queue carries to take an update's next step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpdateJob {
+    pub incident_id: IncidentId,
+    pub update_id: UpdateId,
+}
+
+impl UpdateJob {
+    pub fn of(update: &IncidentUpdate) -> Self {
+        Self {
+            incident_id: update.incident_id.clone(),
+            update_id: update.id.clone(),
+        }
+    }
+
+    /// The job as a message for the outbox queue, delivered after `delay`.
+    pub fn outgoing(&self, delay: std::time::Duration) -> Result<Outgoing, QueueError> {
+        crate::replies::outgoing(self, delay)
+    }
+}
+
 /// What a step did.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Advanced {
-    /// Replies written (or found still pending) that must go on the outbox queue.
-    pub replies: Vec<Message>,
+    /// Replies put on the outbox queue (written now, or found written and still pending).
+    pub queued: Vec<Message>,
     /// What the replies added to the response-time report.
     pub samples: Vec<Sample>,
     /// When to take the next step; `None` when the update is finished (or gone).
     pub next: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StepError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Queue(#[from] QueueError),
 }
 
 /// How long a public post's attempt holds before another worker takes it as dead.
@@ -253,20 +284,23 @@ fn lease() -> Duration {
 const STEP_TICKETS: u32 = 25;
 
 /// Takes one step of the update: the public post while it is pending, then the next tickets,
-/// as many as the account's budget allows now.
-pub async fn advance<S, P>(
+/// as many as the account's budget allows now, their replies put on the `outbox` queue before
+/// the step is recorded (so a step that fails in between is taken again, not skipped).
+pub async fn advance<S, P, Q>(
     store: &S,
     platform: &P,
-    incident_id: &IncidentId,
-    id: &UpdateId,
+    outbox: &Q,
+    job: &UpdateJob,
     now: DateTime<Utc>,
-) -> Result<Advanced, StoreError>
+) -> Result<Advanced, StepError>
 where
     S: IncidentStore + IngestStore + TicketReads + TicketCommands + SettingsStore,
     P: Platform,
+    Q: Queue,
 {
+    let (incident_id, id) = (&job.incident_id, &job.update_id);
     let mut advanced = Advanced {
-        replies: Vec::new(),
+        queued: Vec::new(),
         samples: Vec::new(),
         next: None,
     };
@@ -321,7 +355,8 @@ where
                         .as_ref()
                         .is_some_and(|d| d.state == DeliveryState::Pending)
                     {
-                        advanced.replies.push(reply);
+                        outbox.send(OutboxJob::of(&reply).outgoing()?).await?;
+                        advanced.queued.push(reply);
                     }
                 }
                 Err(why) => {
@@ -334,7 +369,7 @@ where
             Ok(()) => {}
             // Another worker took this step too: its record stands, the replies are the same.
             Err(CommitError::Conflict) | Err(CommitError::Duplicate) => continue,
-            Err(CommitError::Store(e)) => return Err(e),
+            Err(CommitError::Store(e)) => return Err(e.into()),
         }
         advanced.next = match (next.finished_at, granted == wanted) {
             (Some(_), _) => None,

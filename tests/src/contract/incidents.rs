@@ -8,6 +8,7 @@ use socialcare_app::ingest::{QueueRecord, ingest_batch};
 use socialcare_domain::incidents::Incident;
 use socialcare_domain::incidents::IncidentStatus;
 use socialcare_domain::ingest::QueuedEvent;
+use socialcare_domain::ports::Queue;
 use socialcare_domain::ports::TicketStore as Store;
 use socialcare_domain::ports::{Clock, FixedClock};
 use socialcare_domain::replies::{
@@ -15,9 +16,12 @@ use socialcare_domain::replies::{
 };
 use socialcare_domain::threading::Rules;
 use socialcare_domain::triage::Intent;
-use socialcare_domain::updates::{IncidentUpdate, Pace, UpdateRequest, advance, start_update};
+use socialcare_domain::updates::{
+    IncidentUpdate, Pace, UpdateJob, UpdateRequest, advance, start_update,
+};
 use socialcare_domain::{EventKind, Priority, Ticket, TicketId, TicketQuery, TicketStatus};
 use socialcare_domain::{Message, Source};
+use socialcare_sqlite::{Database, SqliteQueue};
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
@@ -314,32 +318,34 @@ fn update_request(text: &str, resolves: bool, post_publicly: bool) -> UpdateRequ
     }
 }
 
-/// Runs the update to its end as the outbox would: each step when it asks to run, and every
-/// reply it writes posted at once; every step is delivered twice (queues deliver at least
-/// once). Returns the steps taken.
+/// Runs the update to its end as the sender would: each step when it asks to run, and every
+/// reply it queues taken off a real (SQLite) outbox queue and posted at once; every step is
+/// delivered twice (queues deliver at least once). Returns the steps taken.
 async fn run_update<S: Store>(
     store: &S,
     platform: &LimitedPlatform,
     clock: &FixedClock,
     update: &IncidentUpdate,
 ) -> usize {
+    let outbox = SqliteQueue::outbox(Database::in_memory().unwrap());
     let policy = SendPolicy::default();
+    let job = UpdateJob::of(update);
     let mut steps = 0;
     let mut now = clock.now();
     loop {
         clock.set(now);
         let mut next = None;
         for _ in 0..2 {
-            let step = advance(store, platform, &update.incident_id, &update.id, now)
-                .await
-                .unwrap();
-            for reply in &step.replies {
-                let posted = deliver_reply(store, platform, &OutboxJob::of(reply), 1, now, &policy)
+            let step = advance(store, platform, &outbox, &job, now).await.unwrap();
+            next = next.or(step.next);
+            for delivery in outbox.receive(10, std::time::Duration::ZERO).await.unwrap() {
+                let reply: OutboxJob = serde_json::from_str(&delivery.body).unwrap();
+                let posted = deliver_reply(store, platform, &reply, 1, now, &policy)
                     .await
                     .unwrap();
                 assert_eq!(posted, Step::Done(DeliveryState::Sent), "{reply:?}");
+                outbox.delete(&delivery.receipt).await.unwrap();
             }
-            next = next.or(step.next);
         }
         steps += 1;
         assert!(steps < 200, "the update never finished");
@@ -433,10 +439,17 @@ pub async fn one_update_answers_every_attached_ticket_once_within_the_rate_limit
     let still = store.get_incident(&incident.id).await.unwrap().unwrap();
     assert_eq!(still.status, IncidentStatus::Active);
     // A finished update does nothing more.
-    let after = advance(store, &platform, &incident.id, &update.id, clock.now())
-        .await
-        .unwrap();
-    assert_eq!((after.replies.len(), after.next), (0, None));
+    let outbox = SqliteQueue::outbox(Database::in_memory().unwrap());
+    let after = advance(
+        store,
+        &platform,
+        &outbox,
+        &UpdateJob::of(&update),
+        clock.now(),
+    )
+    .await
+    .unwrap();
+    assert_eq!((after.queued.len(), after.next), (0, None));
     assert_eq!(platform.log().len(), 13);
 }
 
