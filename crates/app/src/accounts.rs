@@ -224,7 +224,7 @@ pub fn parse_rules(text: &str) -> Result<Rules, String> {
                     account.platform, account.id
                 )
             })?;
-            rules.paces.insert(id.clone(), pace);
+            rules.paces.0.insert(id.clone(), pace);
         }
         rules.triage.insert(id.clone(), account.triage.clone());
         rules
@@ -420,8 +420,8 @@ mod tests {
         assert_eq!(rules.spikes.of("2"), &SpikeRules::default());
         assert_eq!(rules.answer_everything, BTreeSet::from(["1".to_string()]));
         let pace = |posts, per_seconds| Pace { posts, per_seconds };
-        assert_eq!(rules.pace_of("1", Source::X), pace(50, 900));
-        assert_eq!(rules.pace_of("2", Source::Facebook), pace(200, 3600));
+        assert_eq!(rules.paces.of("1", Source::X), pace(50, 900));
+        assert_eq!(rules.paces.of("2", Source::Facebook), pace(200, 3600));
 
         let too_slow = parse_rules(
             "[[accounts]]\nplatform = \"x\"\nid = \"1\"\n[accounts.pace]\nposts = 5\nper_seconds = 900",

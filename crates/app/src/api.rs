@@ -41,6 +41,8 @@ pub struct ApiState<S> {
     pub teams: Teams,
     /// Where replies are queued for the sender.
     pub outbox: Option<crate::outbox::Outbox>,
+    /// How fast incident updates may post, per brand account.
+    pub paces: socialcare_domain::updates::Paces,
     /// Kept as its SHA-256, so the comparison time says nothing about the key.
     api_key_digest: [u8; 32],
 }
@@ -49,6 +51,11 @@ impl<S> ApiState<S> {
     /// The same, with teams to assign tickets to.
     pub fn with_teams(self, teams: Teams) -> Self {
         Self { teams, ..self }
+    }
+
+    /// The same, with the accounts' paces for incident updates.
+    pub fn with_paces(self, paces: socialcare_domain::updates::Paces) -> Self {
+        Self { paces, ..self }
     }
 
     /// The same, with the outbox queue replies go through.
@@ -64,6 +71,7 @@ impl<S> ApiState<S> {
             store,
             teams: Teams::default(),
             outbox: None,
+            paces: Default::default(),
             api_key_digest: Sha256::digest(api_key.as_bytes()).into(),
         }
     }
@@ -87,6 +95,10 @@ pub fn routes<S: Store + 'static>(state: Arc<ApiState<S>>) -> Router {
         )
         .route("/v1/incidents", get(incidents::list_incidents::<S>))
         .route("/v1/incidents/{id}", get(incidents::get_incident::<S>))
+        .route(
+            "/v1/incidents/{id}/updates",
+            get(incidents::list_updates::<S>).post(incidents::post_update::<S>),
+        )
         .route(
             "/v1/incidents/{id}/tickets",
             get(incidents::incident_tickets::<S>),
@@ -776,6 +788,7 @@ impl utoipa::Modify for BearerKey {
         list_templates, get_template, create_template, replace_template, delete_template,
         sla::get_policies, sla::put_policies, metrics::response_times,
         incidents::list_incidents, incidents::get_incident, incidents::incident_tickets,
+        incidents::post_update, incidents::list_updates,
     ),
     components(schemas(ErrorBody, ErrorDetail)),
     modifiers(&BearerKey),

@@ -60,7 +60,7 @@ pub struct Rules {
     pub incidents: Vec<crate::incidents::ActiveIncident>,
     /// How fast incident updates may post for each brand account (the platform's default for
     /// one not named).
-    pub paces: std::collections::BTreeMap<String, crate::updates::Pace>,
+    pub paces: crate::updates::Paces,
 }
 
 impl Rules {
@@ -68,13 +68,6 @@ impl Rules {
         static DEFAULT: std::sync::LazyLock<crate::triage::TriageRules> =
             std::sync::LazyLock::new(Default::default);
         self.triage.get(account).unwrap_or(&DEFAULT)
-    }
-
-    pub fn pace_of(&self, account: &str, source: crate::Source) -> crate::updates::Pace {
-        self.paces
-            .get(account)
-            .copied()
-            .unwrap_or_else(|| crate::updates::Pace::default_for(source))
     }
 }
 

@@ -81,6 +81,20 @@ impl Pace {
     }
 }
 
+/// The paces of the brand accounts that set one.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Paces(pub std::collections::BTreeMap<String, Pace>);
+
+impl Paces {
+    /// The account's pace, or its platform's default.
+    pub fn of(&self, account: &str, source: Source) -> Pace {
+        self.0
+            .get(account)
+            .copied()
+            .unwrap_or_else(|| Pace::default_for(source))
+    }
+}
+
 /// What an agent asks to say.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UpdateRequest {

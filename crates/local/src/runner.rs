@@ -158,6 +158,7 @@ where
     let api = api::routes(Arc::new(
         ApiState::new(store.clone(), &credentials.api_key)
             .with_teams(rules.teams.clone())
+            .with_paces(rules.paces.clone())
             .with_outbox(Outbox::new(outbox.clone())),
     ));
     let app = socialcare_app::error::json_errors(webhooks.merge(api));

@@ -1,6 +1,6 @@
 //! Lambda `api`: the tickets API (HTTP API `/v1/*`).
 
-use socialcare_app::accounts::parse_teams;
+use socialcare_app::accounts::parse_rules;
 use socialcare_app::api::{ApiState, routes};
 use socialcare_app::error::json_errors;
 use socialcare_app::outbox::Outbox;
@@ -16,14 +16,15 @@ async fn main() -> Result<(), lambda_http::Error> {
     let secrets = aws_sdk_secretsmanager::Client::new(&config);
     let api_key = secret_string(&secrets, &key_arn).await?;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), table);
-    let teams = match optional_secret(&secrets, "ACCOUNTS_SECRET_ARN").await? {
-        Some(config) => parse_teams(&config)?,
+    let rules = match optional_secret(&secrets, "ACCOUNTS_SECRET_ARN").await? {
+        Some(config) => parse_rules(&config)?,
         None => Default::default(),
     };
     let outbox_url = std::env::var("OUTBOX_QUEUE_URL").expect("OUTBOX_QUEUE_URL is set");
     let outbox = Outbox::new(SqsQueue::new(aws_sdk_sqs::Client::new(&config), outbox_url));
     let state = ApiState::new(store, &api_key)
-        .with_teams(teams)
+        .with_teams(rules.teams)
+        .with_paces(rules.paces)
         .with_outbox(outbox);
     let app = json_errors(routes(Arc::new(state)));
     lambda_http::run(app).await

@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use socialcare_domain::access::Role;
 use socialcare_domain::replies::{self, ReplyChannel, ReplyError, ReplyRequest, RouteError};
 use socialcare_domain::templates::{self, Values};
-use socialcare_domain::{Direction, Message, Source, TicketDetail, TicketId};
+use socialcare_domain::{Direction, Message, Source, TicketDetail};
 use socialcare_webhooks::payload::parse;
 use std::sync::Arc;
 use utoipa::ToSchema;
@@ -63,7 +63,7 @@ pub(super) async fn add_reply<S: Store>(
     caller.require(Role::Agent)?;
     let id = ticket_id(&id)?;
     let request: NewReply = parse(&body)?;
-    let key = request_key(&headers, &caller, &id)?;
+    let key = request_key(&headers, &caller, id.as_str())?;
     let outbox = state.outbox.as_ref().ok_or_else(|| {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -116,16 +116,16 @@ pub(super) async fn add_reply<S: Store>(
     Ok((StatusCode::ACCEPTED, Json(ReplyEnvelope { message: reply })))
 }
 
-/// The reply's key: from the `Idempotency-Key` header (per caller and ticket, so the same key
-/// on another ticket is another reply), or new.
-fn request_key(
+/// A request's key: from the `Idempotency-Key` header (per caller and `scope`, the ticket or
+/// incident, so the same key on another one is another request), or new.
+pub(super) fn request_key(
     headers: &HeaderMap,
     caller: &Caller,
-    ticket: &TicketId,
+    scope: &str,
 ) -> Result<String, ApiError> {
     match headers.get("idempotency-key").map(|v| v.to_str()) {
         Some(Ok(given)) if !given.is_empty() && given.len() <= 200 => {
-            let digest = Sha256::digest(format!("{}\n{ticket}\n{given}", caller.name).as_bytes());
+            let digest = Sha256::digest(format!("{}\n{scope}\n{given}", caller.name).as_bytes());
             Ok(format!("api-{}", hex::encode(&digest[..16])))
         }
         Some(_) => Err(ApiError::bad_request(
