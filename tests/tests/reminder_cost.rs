@@ -11,6 +11,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use socialcare_app::outbox::Outbox;
 use socialcare_app::reminders::{Scheduler, Worker};
 use socialcare_domain::escalation::{Notice, Notifier};
+use socialcare_domain::incidents::IncidentNotice;
 use socialcare_domain::ingest::{IngestOutcome, ingest_with};
 use socialcare_domain::ownership::Teams;
 use socialcare_domain::ports::{
@@ -172,6 +173,9 @@ struct NoNotices;
 impl Notifier for NoNotices {
     async fn notify(&self, notice: &Notice) -> Result<(), PostError> {
         panic!("no notice expected, got {notice:?}");
+    }
+    async fn announce(&self, notice: &IncidentNotice) -> Result<(), PostError> {
+        panic!("no incident notice expected, got {notice:?}");
     }
 }
 

@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use futures::future::join_all;
 use serde::{Deserialize, Serialize};
 use socialcare_domain::escalation::{Notice, Notifier};
+use socialcare_domain::incidents::{Incident, IncidentNotice};
 use socialcare_domain::ownership::Teams;
 use socialcare_domain::ports::{
     Clock, CommitError, Outgoing, Queue, QueueError, ReminderStore, StoreError, TicketStore,
@@ -25,11 +26,13 @@ use socialcare_domain::timers::Reminder;
 use std::time::Duration;
 
 /// What the reminders queue carries.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ReminderJob {
     Reminder(Reminder),
     Notice(Box<Notice>),
+    /// An incident opened: its account's escalation target is told once.
+    Incident(Box<IncidentNotice>),
 }
 
 /// The longest delay a queue takes.
@@ -92,6 +95,62 @@ impl Scheduler {
             }
         }
         Ok(moved)
+    }
+}
+
+impl Scheduler {
+    /// Queues the notice of every active incident whose account's escalation target has not
+    /// been told yet, then records that it was (once queued: the target dedupes a notice sent
+    /// twice by its id). An account without a target is recorded as told. Returns how many
+    /// notices it queued.
+    pub async fn announce_incidents<S: TicketStore, Q: Queue>(
+        &self,
+        store: &S,
+        queue: &Q,
+        now: DateTime<Utc>,
+    ) -> Result<usize, ScheduleError> {
+        let active = store.active_incidents().await?;
+        if active.is_empty() {
+            return Ok(0);
+        }
+        let policies = store.sla_policies().await?;
+        let mut queued = 0;
+        for active in active {
+            let Some(incident) = store.get_incident(&active.id).await? else {
+                continue;
+            };
+            if incident.notified_at.is_some() {
+                continue;
+            }
+            let url = policies
+                .of(&incident.account)
+                .and_then(|policy| policy.escalation_url.clone());
+            if let Some(url) = url {
+                let notice = IncidentNotice::opened(&incident, &url);
+                let job = ReminderJob::Incident(Box::new(notice));
+                let body = serde_json::to_string(&job).map_err(|e| QueueError(e.to_string()))?;
+                queue
+                    .send(Outgoing {
+                        body,
+                        group_id: None,
+                        dedupe_id: None,
+                        delay: Duration::ZERO,
+                    })
+                    .await?;
+                queued += 1;
+            }
+            let told = Incident {
+                notified_at: Some(now),
+                version: incident.version + 1,
+                ..incident.clone()
+            };
+            match store.put_incident(&told, incident.version).await {
+                // Changed meanwhile (resolved, or told by another run): the next run looks again.
+                Ok(()) | Err(CommitError::Conflict) | Err(CommitError::Duplicate) => {}
+                Err(CommitError::Store(e)) => return Err(e.into()),
+            }
+        }
+        Ok(queued)
     }
 }
 
@@ -160,6 +219,9 @@ impl<N: Notifier> Worker<N> {
                 self.notify(store, notice, record.receive_count, clock.now())
                     .await
             }
+            ReminderJob::Incident(notice) => Ok(self
+                .announce(notice, record.receive_count, clock.now())
+                .await),
         };
         result.unwrap_or_else(|e| {
             tracing::error!(queue_message_id, error = %e, "reminder job failed; it comes again");
@@ -259,6 +321,36 @@ impl<N: Notifier> Worker<N> {
                     return Ok(Disposition::DeadLetter);
                 }
                 Ok(Disposition::Retry(backoff(receive_count, &self.policy)))
+            }
+        }
+    }
+
+    /// Tells the escalation target an incident opened; retried like notices, then given up.
+    async fn announce(
+        &self,
+        notice: &IncidentNotice,
+        receive_count: u32,
+        now: DateTime<Utc>,
+    ) -> Disposition {
+        let incident_id = notice.incident_id.as_str();
+        match self.notifier.announce(notice).await {
+            Ok(()) => {
+                tracing::info!(incident_id, "escalation target told of the incident");
+                Disposition::Delete
+            }
+            Err(PostError::RateLimited { retry_at, .. }) => {
+                Disposition::Retry(wait_until(retry_at, now))
+            }
+            Err(PostError::Permanent(error)) => {
+                tracing::error!(incident_id, %error, "the incident notice was refused for good");
+                Disposition::Delete
+            }
+            Err(PostError::Transient(error)) | Err(PostError::Unknown(error)) => {
+                if receive_count >= self.policy.max_receives {
+                    tracing::error!(incident_id, %error, "gave up on the incident notice");
+                    return Disposition::DeadLetter;
+                }
+                Disposition::Retry(backoff(receive_count, &self.policy))
             }
         }
     }

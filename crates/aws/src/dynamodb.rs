@@ -1274,6 +1274,19 @@ impl IncidentStore for DynamoStore {
             .await
     }
 
+    async fn put_incident(
+        &self,
+        incident: &Incident,
+        version_before: u64,
+    ) -> Result<(), CommitError> {
+        let record = to_item(
+            incident,
+            [("pk", INCIDENTS.into()), ("sk", incident.id.to_string())],
+        )?;
+        let writes = vec![put_versioned(&self.table, record, version_before)?];
+        self.transact(writes, "put incident").await
+    }
+
     async fn resolve_incident(
         &self,
         incident: &Incident,

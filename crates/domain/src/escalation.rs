@@ -59,4 +59,10 @@ pub trait Notifier: Send + Sync {
     /// transient (back off), permanent (give up), unknown (it may have arrived; the receiver
     /// has the idempotency key, so it is sent again).
     fn notify(&self, notice: &Notice) -> impl Future<Output = Result<(), PostError>> + Send;
+
+    /// Posts `notice` (an incident opened) to `notice.url`, with the same errors.
+    fn announce(
+        &self,
+        notice: &crate::incidents::IncidentNotice,
+    ) -> impl Future<Output = Result<(), PostError>> + Send;
 }

@@ -175,6 +175,9 @@ pub struct Incident {
     pub spike: Spike,
     #[serde(default)]
     pub resolved_at: Option<DateTime<Utc>>,
+    /// When the escalation target was told it opened (or found to have none).
+    #[serde(default)]
+    pub notified_at: Option<DateTime<Utc>>,
     pub version: u64,
 }
 
@@ -210,6 +213,7 @@ impl Incident {
             example: example.chars().take(120).collect(),
             spike,
             resolved_at: None,
+            notified_at: None,
             version: 1,
         }
     }
@@ -232,6 +236,51 @@ impl Incident {
             id: self.id.clone(),
             account: self.account.clone(),
             topic: self.topic.clone(),
+        }
+    }
+}
+
+/// What the account's escalation target is told when an incident opens.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IncidentNotice {
+    /// Stable across retries: the receiver's idempotency key.
+    pub id: String,
+    /// Where it is POSTed.
+    pub url: String,
+    pub incident_id: IncidentId,
+    pub account: String,
+    pub topic: String,
+    pub spike: Spike,
+    pub example: String,
+    pub opened_at: DateTime<Utc>,
+    /// For people: one line saying what happened (Slack shows it as the message).
+    pub text: String,
+}
+
+impl IncidentNotice {
+    /// The notice of `incident` opening, to `url`.
+    pub fn opened(incident: &Incident, url: &str) -> Self {
+        let spike = &incident.spike;
+        let text = format!(
+            "Incident {}: {} new complaints about \"{}\" in {} minutes on account {} (usually {:.1}). For example: \"{}\"",
+            incident.id,
+            spike.count,
+            incident.topic,
+            spike.window_minutes,
+            incident.account,
+            spike.baseline,
+            incident.example
+        );
+        Self {
+            id: format!("{}:opened", incident.id),
+            url: url.to_string(),
+            incident_id: incident.id.clone(),
+            account: incident.account.clone(),
+            topic: incident.topic.clone(),
+            spike: spike.clone(),
+            example: incident.example.clone(),
+            opened_at: incident.opened_at,
+            text,
         }
     }
 }

@@ -350,6 +350,13 @@ pub trait IncidentStore: Send + Sync {
         query: &TicketQuery,
     ) -> impl Future<Output = Result<Page<Ticket>, StoreError>> + Send;
 
+    /// Replaces the incident unless its version moved from `version_before` (`Conflict`).
+    fn put_incident(
+        &self,
+        incident: &Incident,
+        version_before: u64,
+    ) -> impl Future<Output = Result<(), CommitError>> + Send;
+
     /// Stores the incident as resolved (`Conflict` when its version moved from
     /// `version_before`) and ends its active marker, atomically: new complaints no longer
     /// join it.

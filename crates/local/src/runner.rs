@@ -191,8 +191,12 @@ where
         tokio::spawn(async move {
             let scheduler = Scheduler::default();
             loop {
-                if let Err(e) = scheduler.run(&store, &reminders, SystemClock.now()).await {
+                let now = SystemClock.now();
+                if let Err(e) = scheduler.run(&store, &reminders, now).await {
                     tracing::error!(error = %e, "scheduler failed; retrying");
+                }
+                if let Err(e) = scheduler.announce_incidents(&store, &reminders, now).await {
+                    tracing::error!(error = %e, "incident notices failed; retrying");
                 }
                 tokio::time::sleep(SCHEDULE_EVERY).await;
             }

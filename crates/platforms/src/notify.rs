@@ -7,6 +7,7 @@ use crate::{Answer, ConfigError, describe, retry_after, send_within};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::json;
 use socialcare_domain::escalation::{Notice, Notifier};
+use socialcare_domain::incidents::IncidentNotice;
 use socialcare_domain::replies::PostError;
 use socialcare_webhooks::integration::signature;
 use std::net::IpAddr;
@@ -62,7 +63,7 @@ impl HttpNotifier {
 
 impl Notifier for HttpNotifier {
     async fn notify(&self, notice: &Notice) -> Result<(), PostError> {
-        let result = self.post(notice).await;
+        let result = self.post(&notice.id, &notice.url, escalation(notice)).await;
         if let Err(error) = &result {
             // The URL is not logged either.
             tracing::warn!(notice_id = %notice.id, reason = notice.reason.as_str(), %error,
@@ -70,17 +71,28 @@ impl Notifier for HttpNotifier {
         }
         result
     }
+
+    async fn announce(&self, notice: &IncidentNotice) -> Result<(), PostError> {
+        let result = self.post(&notice.id, &notice.url, incident(notice)).await;
+        if let Err(error) = &result {
+            tracing::warn!(notice_id = %notice.id, %error, "the incident notice was not delivered");
+        }
+        result
+    }
 }
 
 impl HttpNotifier {
-    async fn post(&self, notice: &Notice) -> Result<(), PostError> {
-        let url = allowed_url(&notice.url)?;
-        let body = body(notice)?;
+    /// POSTs `body` to `url`, signed, with `id` as its idempotency key.
+    async fn post(&self, id: &str, url: &str, body: serde_json::Value) -> Result<(), PostError> {
+        let url = allowed_url(url)?;
+        // The signature covers these exact bytes.
+        let body = serde_json::to_vec(&body)
+            .map_err(|e| PostError::Permanent(format!("could not write the notice: {e}")))?;
         let mut request = self
             .client
             .post(url)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .header("Idempotency-Key", notice.id.as_str());
+            .header("Idempotency-Key", id);
         if !self.secret.is_empty() {
             request = request.header(
                 "X-Socialcare-Signature",
@@ -92,10 +104,13 @@ impl HttpNotifier {
     }
 }
 
-/// The JSON sent, as bytes: the signature covers these exact bytes.
-fn body(notice: &Notice) -> Result<Vec<u8>, PostError> {
-    let time = |at: DateTime<Utc>| at.to_rfc3339_opts(SecondsFormat::AutoSi, true);
-    let body = json!({
+fn time(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+}
+
+/// The JSON of an escalation notice.
+fn escalation(notice: &Notice) -> serde_json::Value {
+    json!({
         // What a Slack-style webhook shows; the rest is for integrators.
         "text": notice.text,
         "type": "escalation",
@@ -110,9 +125,25 @@ fn body(notice: &Notice) -> Result<Vec<u8>, PostError> {
         "subject": notice.subject,
         "due_at": time(notice.due_at),
         "at": time(notice.at),
-    });
-    serde_json::to_vec(&body)
-        .map_err(|e| PostError::Permanent(format!("could not write the notice: {e}")))
+    })
+}
+
+/// The JSON of an incident notice.
+fn incident(notice: &IncidentNotice) -> serde_json::Value {
+    json!({
+        "text": notice.text,
+        "type": "incident",
+        "id": notice.id,
+        "incident_id": notice.incident_id.as_str(),
+        "account": notice.account,
+        "topic": notice.topic,
+        "count": notice.spike.count,
+        "baseline": notice.spike.baseline,
+        "window_start": time(notice.spike.window_start),
+        "window_minutes": notice.spike.window_minutes,
+        "example": notice.example,
+        "at": time(notice.opened_at),
+    })
 }
 
 /// HTTPS only, except plain HTTP to this machine (local runs and tests): a notice carries
@@ -259,6 +290,62 @@ mod tests {
                 "subject": "Order never arrived",
                 "due_at": "2026-11-22T09:55:00Z",
                 "at": "2026-11-22T10:00:00Z"
+            })
+        );
+    }
+
+    #[tokio::test]
+    async fn an_incident_notice_is_posted_signed_with_its_own_shape() {
+        let server = target_answering(ResponseTemplate::new(204)).await;
+        let at = Utc.with_ymd_and_hms(2026, 11, 20, 12, 4, 0).unwrap();
+        let spike = socialcare_domain::incidents::Spike {
+            window_start: Utc.with_ymd_and_hms(2026, 11, 20, 12, 0, 0).unwrap(),
+            window_minutes: 10,
+            count: 23,
+            baseline: 0.5,
+        };
+        let incident = socialcare_domain::incidents::Incident::open(
+            socialcare_domain::Source::X,
+            "acme",
+            "fibr",
+            "@acme_care fibre down again",
+            at,
+            spike,
+        );
+        let sent = IncidentNotice::opened(&incident, &url(&server));
+
+        assert_eq!(notifier(SECRET).announce(&sent).await, Ok(()));
+
+        let requests = server.received_requests().await.unwrap();
+        let request = &requests[0];
+        let header = |name: &str| request.headers.get(name).map(|v| v.to_str().unwrap());
+        let id = format!("{}:opened", incident.id);
+        assert_eq!(header("idempotency-key"), Some(id.as_str()));
+        assert_eq!(
+            signature::verify(
+                SECRET,
+                header("x-socialcare-signature").map(str::as_bytes),
+                &request.body,
+                Utc::now()
+            ),
+            Ok(())
+        );
+        let body: serde_json::Value = serde_json::from_slice(&request.body).unwrap();
+        assert_eq!(
+            body,
+            json!({
+                "text": format!("Incident {}: 23 new complaints about \"fibr\" in 10 minutes on account acme (usually 0.5). For example: \"@acme_care fibre down again\"", incident.id),
+                "type": "incident",
+                "id": id,
+                "incident_id": incident.id.as_str(),
+                "account": "acme",
+                "topic": "fibr",
+                "count": 23,
+                "baseline": 0.5,
+                "window_start": "2026-11-20T12:00:00Z",
+                "window_minutes": 10,
+                "example": "@acme_care fibre down again",
+                "at": "2026-11-20T12:04:00Z"
             })
         );
     }

@@ -211,6 +211,15 @@ where
     .map_err(StoreError)?
 }
 
+/// Replaces the incident if it still has version `before`; whether it did.
+fn replace_incident(conn: &Connection, incident: &Incident, before: u64) -> rusqlite::Result<bool> {
+    let updated = conn.execute(
+        "UPDATE incidents SET data = ?2 WHERE id = ?1 AND json_extract(data, '$.version') = ?3",
+        params![incident.id.as_str(), to_json(incident)?, version(before)],
+    )?;
+    Ok(updated == 1)
+}
+
 fn get_ticket(conn: &Connection, id: &str) -> rusqlite::Result<Option<Ticket>> {
     one(conn, "SELECT data FROM tickets WHERE id = ?1", [id])
 }
@@ -1002,6 +1011,21 @@ impl IncidentStore for SqliteStore {
         Ok(query.page(tickets))
     }
 
+    async fn put_incident(
+        &self,
+        incident: &Incident,
+        version_before: u64,
+    ) -> Result<(), CommitError> {
+        let incident = incident.clone();
+        transaction(&self.db, move |tx| {
+            Ok(match replace_incident(tx, &incident, version_before)? {
+                true => Ok(()),
+                false => Err(CommitError::Conflict),
+            })
+        })
+        .await
+    }
+
     async fn resolve_incident(
         &self,
         incident: &Incident,
@@ -1009,16 +1033,7 @@ impl IncidentStore for SqliteStore {
     ) -> Result<(), CommitError> {
         let incident = incident.clone();
         transaction(&self.db, move |tx| {
-            let updated = tx.execute(
-                "UPDATE incidents SET data = ?2
-                 WHERE id = ?1 AND json_extract(data, '$.version') = ?3",
-                params![
-                    incident.id.as_str(),
-                    to_json(&incident)?,
-                    version(version_before)
-                ],
-            )?;
-            if updated == 0 {
+            if !replace_incident(tx, &incident, version_before)? {
                 return Ok(Err(CommitError::Conflict));
             }
             tx.execute(

@@ -1,5 +1,6 @@
 //! Lambda `scheduler`: every minute (EventBridge schedule), moves the reminders due within 15
-//! minutes from the due index onto the reminders queue, delayed until they are due.
+//! minutes from the due index onto the reminders queue, delayed until they are due, and queues
+//! the notice of each incident opened since (the reminders worker sends it).
 
 use lambda_runtime::{LambdaEvent, service_fn};
 use socialcare_app::reminders::Scheduler;
@@ -19,8 +20,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     // Lambda's logs and error metrics show it (what it had moved stays moved).
     lambda_runtime::run(service_fn(
         move |_: LambdaEvent<serde_json::Value>| async move {
-            let moved = scheduler.run(store, queue, chrono::Utc::now()).await?;
-            tracing::info!(moved, "reminders queued");
+            let now = chrono::Utc::now();
+            let moved = scheduler.run(store, queue, now).await?;
+            let announced = scheduler.announce_incidents(store, queue, now).await?;
+            tracing::info!(moved, announced, "reminders and incident notices queued");
             Ok::<(), lambda_runtime::Error>(())
         },
     ))

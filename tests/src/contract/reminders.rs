@@ -11,6 +11,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use socialcare_app::outbox::Outbox;
 use socialcare_app::reminders::{ReminderJob, Scheduler, Worker};
 use socialcare_domain::escalation::{Notice, NoticeReason, Notifier};
+use socialcare_domain::incidents::{Incident, IncidentNotice, Spike};
 use socialcare_domain::ingest::{InboundEvent, IngestOutcome, ingest_with};
 use socialcare_domain::lifecycle::change_status;
 use socialcare_domain::ownership::{Team, Teams};
@@ -47,17 +48,28 @@ fn minutes(m: i64) -> DateTime<Utc> {
 pub struct RecordingNotifier {
     answers: Arc<Mutex<VecDeque<Result<(), PostError>>>>,
     sent: Arc<Mutex<Vec<Notice>>>,
+    incidents: Arc<Mutex<Vec<IncidentNotice>>>,
 }
 
 impl RecordingNotifier {
     fn sent(&self) -> Vec<Notice> {
         self.sent.lock().unwrap().clone()
     }
+
+    fn incidents(&self) -> Vec<IncidentNotice> {
+        self.incidents.lock().unwrap().clone()
+    }
 }
 
 impl Notifier for RecordingNotifier {
     async fn notify(&self, notice: &Notice) -> Result<(), PostError> {
         self.sent.lock().unwrap().push(notice.clone());
+        let scripted = self.answers.lock().unwrap().pop_front();
+        scripted.unwrap_or(Ok(()))
+    }
+
+    async fn announce(&self, notice: &IncidentNotice) -> Result<(), PostError> {
+        self.incidents.lock().unwrap().push(notice.clone());
         let scripted = self.answers.lock().unwrap().pop_front();
         scripted.unwrap_or(Ok(()))
     }
@@ -207,10 +219,15 @@ impl<'a, S: Store> Harness<'a, S> {
         // A reminder that acts may make the ticket's next one due at once: the next minute's
         // scheduler run would move it, so this runs until nothing is left to do.
         for _ in 0..20 {
-            let moved = Scheduler::default()
+            let scheduler = Scheduler::default();
+            let moved = scheduler
                 .run(self.store, &self.reminders, at)
                 .await
-                .unwrap();
+                .unwrap()
+                + scheduler
+                    .announce_incidents(self.store, &self.reminders, at)
+                    .await
+                    .unwrap();
             let mut handled = 0;
             loop {
                 let round = self
@@ -664,6 +681,65 @@ pub async fn a_notice_is_retried_until_the_target_takes_it<S: Store>(store: &S) 
     assert_eq!(failed, 1);
 }
 
+pub async fn an_opened_incident_is_announced_to_the_target_once<S: Store>(store: &S) {
+    let h = Harness::new(store, policy()).await;
+    let open = |account: &str, topic: &str| {
+        let spike = Spike {
+            window_start: t0(),
+            window_minutes: 10,
+            count: 25,
+            baseline: 1.5,
+        };
+        let example = "@acme_care internet down in the whole street";
+        Incident::open(
+            socialcare_domain::Source::X,
+            account,
+            topic,
+            example,
+            t0() + Duration::minutes(4),
+            spike,
+        )
+    };
+    let incident = open(ACCOUNT, "internet");
+    // An account with no escalation target: nobody to tell.
+    let elsewhere = open("2200000000000000002", "internet");
+    store.open_incident(&incident).await.unwrap();
+    store.open_incident(&elsewhere).await.unwrap();
+    // The target fails once, then takes it.
+    h.notifier
+        .answers
+        .lock()
+        .unwrap()
+        .push_back(Err(PostError::Transient("503".into())));
+
+    h.at(minutes(5)).await;
+    h.at(minutes(5) + Duration::seconds(2)).await;
+    h.at(minutes(6)).await;
+    h.at(minutes(7)).await;
+
+    let told = h.notifier.incidents();
+    assert_eq!(told.len(), 2, "{told:#?}");
+    assert_eq!(told[0], told[1]);
+    let notice = &told[0];
+    assert_eq!(notice.id, format!("{}:opened", incident.id));
+    assert_eq!(notice.url, "http://127.0.0.1:9/hooks/account");
+    assert_eq!(notice.incident_id, incident.id);
+    assert_eq!(notice.account, ACCOUNT);
+    assert_eq!(notice.topic, "internet");
+    assert_eq!((notice.spike.count, notice.spike.baseline), (25, 1.5));
+    assert!(
+        notice.text.contains("25 new complaints about \"internet\""),
+        "{}",
+        notice.text
+    );
+    let stored = store.get_incident(&incident.id).await.unwrap().unwrap();
+    assert_eq!(stored.notified_at, Some(minutes(5)));
+    let other = store.get_incident(&elsewhere.id).await.unwrap().unwrap();
+    assert_eq!(other.notified_at, Some(minutes(5)));
+    // No ticket notices came of it.
+    assert_eq!(h.notifier.sent(), vec![]);
+}
+
 /// Four complaints on Friday 20 November 2026 (all on X), worked out by hand:
 ///
 /// | ticket | opened | first answer            | first human answer | resolved     | breach |
@@ -794,6 +870,7 @@ macro_rules! reminders_contract {
             a_ticket_left_pending_customer_closes,
             business_hours_move_the_deadline_across_the_weekend,
             a_notice_is_retried_until_the_target_takes_it,
+            an_opened_incident_is_announced_to_the_target_once,
             the_report_matches_a_hand_computed_day
         );
     };
