@@ -40,6 +40,7 @@
 //! baseline_windows = 12          # the windows before it that make the baseline
 //! factor = 4.0                   # a spike is this many times the baseline...
 //! floor = 20                     # ...and at least this many new complaints in the window
+//! ignore_terms = []              # words never a topic: your brand and product names
 //! ```
 //!
 //! `answer_praise_and_noise = true` in an `[[accounts]]` entry opens praise and noise as tickets

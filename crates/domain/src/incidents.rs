@@ -39,6 +39,10 @@ pub struct SpikeRules {
     /// The count a term must reach in one window, whatever its baseline.
     #[serde(default = "twenty")]
     pub floor: u64,
+    /// Words that never make a topic for this account, such as its brand and product names:
+    /// they are in every complaint, so they would rise with any busy hour.
+    #[serde(default)]
+    pub ignore_terms: Vec<String>,
 }
 
 fn yes() -> bool {
@@ -65,6 +69,7 @@ impl Default for SpikeRules {
             baseline_windows: twelve(),
             factor: four(),
             floor: twenty(),
+            ignore_terms: Vec::new(),
         }
     }
 }
@@ -84,6 +89,20 @@ impl SpikeRules {
             return Err("floor must be at least 1");
         }
         Ok(())
+    }
+
+    /// The topic terms of a ticket that count: all but the ignored ones (compared stemmed).
+    pub fn counted_terms(&self, topics: &[String]) -> Vec<String> {
+        let ignored: Vec<String> = self
+            .ignore_terms
+            .iter()
+            .flat_map(|term| crate::triage::topic_terms(term))
+            .collect();
+        topics
+            .iter()
+            .filter(|term| !ignored.contains(term))
+            .cloned()
+            .collect()
     }
 
     pub fn window(&self) -> Duration {
@@ -349,10 +368,12 @@ where
     if !rules.enabled || !counts(ticket) || ticket.incident_id.is_some() {
         return Ok(Watched::Counted);
     }
+    let terms = rules.counted_terms(&ticket.topics);
+    if terms.is_empty() {
+        return Ok(Watched::Counted);
+    }
     let window = rules.window_start(ticket.created_at);
-    let counted = store
-        .count_topics(&ticket.account, window, &ticket.topics)
-        .await?;
+    let counted = store.count_topics(&ticket.account, window, &terms).await?;
     let mut over_floor: Vec<(String, u64)> = counted
         .into_iter()
         .filter(|(_, count)| *count >= rules.floor)
@@ -529,6 +550,18 @@ mod tests {
             ..SpikeRules::default()
         };
         assert_eq!(spike(1000, start, &[], &off), None);
+    }
+
+    #[test]
+    fn ignored_terms_do_not_count_however_they_are_written() {
+        let rules = SpikeRules {
+            ignore_terms: vec!["Acme".into(), "routers".into()],
+            ..SpikeRules::default()
+        };
+        let topics = crate::triage::topic_terms("my acme router is down, acme fibre too");
+        assert_eq!(topics, ["acm", "down", "fibr", "router"]);
+        assert_eq!(rules.counted_terms(&topics), ["down", "fibr"]);
+        assert_eq!(SpikeRules::default().counted_terms(&topics), topics);
     }
 
     #[test]

@@ -419,7 +419,8 @@ const QUESTION_WORDS: &[&str] = &[
 ];
 
 /// Words too common to say what a message is about (English; "again" included, "down" not:
-/// an outage spike is made of it).
+/// an outage spike is made of it), and the time and courtesy words of any complaint ("last",
+/// "today", "since", "help", "thanks"), which rise with every busy hour.
 static STOPWORDS: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
     "a about above after again against ain't all am an and any are aren't as at be because \
      been before being below between both but by can can't cannot could couldn't did didn't do \
@@ -430,7 +431,10 @@ static STOPWORDS: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
      should so some still such than that that's the their theirs them themselves then there \
      there's these they they're this those through to too u under until up very was wasn't we \
      we're were weren't what what's when where which while who whom why will with won't would you \
-     you're your yours yourself yourselves"
+     you're your yours yourself yourselves \
+     ago already also anyone anything back day days hello help hour hours know last minute \
+     minutes month need ok okay one really someone something since thank thanks time today try \
+     tried trying want week yet yesterday"
         .split_whitespace()
         .collect()
 });
@@ -919,7 +923,12 @@ mod tests {
         );
         assert_eq!(
             topic_terms("Outages everywhere!!! My phone has no signal since 9am #outage 😡"),
-            vec!["9am", "everywher", "outag", "phone", "signal", "sinc"]
+            vec!["9am", "everywher", "outag", "phone", "signal"]
+        );
+        // Time and courtesy words are in every complaint: never a topic.
+        assert_eq!(
+            topic_terms("Help! My app crashed again since last week, thanks for nothing"),
+            vec!["app", "crash", "noth"]
         );
         assert_eq!(
             topic_terms("@acme 🙂 123 https://t.co/x"),
