@@ -7,14 +7,19 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::Value;
 use socialcare_app::ingest::{QueueRecord, ingest_batch};
+use socialcare_domain::Source;
 use socialcare_domain::ingest::QueuedEvent;
+use socialcare_domain::ports::FixedClock;
 use socialcare_domain::ports::{IncidentStore, TicketReads};
 use socialcare_domain::threading::Rules;
+use socialcare_domain::updates::{Pace, UpdateRequest, start_update};
 use socialcare_domain::{TicketId, TicketQuery};
 use socialcare_sqlite::{Database, SqliteStore};
+use socialcare_tests::contract::incidents::{LimitedPlatform, run_update};
 use socialcare_tests::events::x_mention;
 use socialcare_tests::{every_ticket, fixture};
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 /// The first customer turn of every conversation in a fixture file.
 fn first_turns(file: &str) -> Vec<String> {
@@ -154,5 +159,50 @@ async fn an_outage_among_real_traffic_opens_one_incident_with_exactly_its_compla
         incident.spike.baseline,
         attached.len(),
         tickets.len()
+    );
+
+    // One answer for all: an update on the 2,000 tickets, at X's default pace against a fake
+    // that refuses the 101st post in any 15 minutes, driven by the test's clock.
+    let start = incident.opened_at + Duration::hours(1);
+    let clock = Arc::new(FixedClock::new(start));
+    let platform = LimitedPlatform::new(clock.clone(), 100, Duration::minutes(15));
+    let text = "A fibre cut in the north: engineers are on it, next update at 16:00. Sorry!";
+    let request = UpdateRequest {
+        text: text.into(),
+        post_publicly: true,
+        resolves: false,
+        key: "outage-1".into(),
+        author: "sally".into(),
+        pace: Pace::default_for(Source::X),
+    };
+    let update = start_update(store, &incident.id, &request, start)
+        .await
+        .unwrap();
+    let steps = run_update(store, &platform, &clock, &update).await;
+    assert_eq!(platform.refused(), 0);
+    let log = platform.log();
+    let mut window_start = 0;
+    for (i, post) in log.iter().enumerate() {
+        while log[window_start].at <= post.at - Duration::minutes(15) {
+            window_start += 1;
+        }
+        assert!(
+            i - window_start < 100,
+            "{} posts in the 15 minutes to {}",
+            i - window_start + 1,
+            post.at
+        );
+    }
+    assert_eq!(log.len(), 2001);
+    assert_eq!(log.iter().filter(|p| p.ticket_id.is_none()).count(), 1);
+    let answered: Vec<TicketId> = log.iter().filter_map(|p| p.ticket_id.clone()).collect();
+    assert_eq!(answered.len(), 2000);
+    assert_eq!(answered.into_iter().collect::<BTreeSet<_>>(), outage);
+    assert!(log.iter().all(|p| p.text == text));
+    let took = log[2000].at - log[0].at;
+    println!(
+        "one update: 1 public post and 2000 replies, each ticket once, in {steps} steps over {} h {} min of platform time, never over 100 posts in 15 minutes",
+        took.num_hours(),
+        took.num_minutes() % 60
     );
 }
