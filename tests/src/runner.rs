@@ -54,6 +54,8 @@ impl Driver {
             backend: "sqlite".into(),
             config,
             platform_credentials,
+            // The fake integrators and escalation targets listen on loopback.
+            allow_private_targets: true,
         };
         let running = socialcare_local::start(settings)
             .await

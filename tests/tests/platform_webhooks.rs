@@ -121,6 +121,40 @@ async fn the_x_crc_challenge_is_answered_with_the_known_vector() {
     assert_eq!(answer["error"]["code"], "missing_crc_token");
 }
 
+/// The CRC oracle (issue 14): the challenge's answer is the HMAC of the token, which is exactly
+/// the signature of a body equal to the token, so the "CRC" of a delivery body must not be
+/// answered.
+#[tokio::test]
+async fn the_crc_challenge_never_signs_a_delivery_body() {
+    let queue = queue();
+    let app = app(queue.clone(), FIXTURE_ACCOUNTS);
+    let body = fixture_bytes("x/tweet-mention.json");
+    let token: String = url_encode(std::str::from_utf8(&body).unwrap());
+    let (status, answer) = call(
+        &app,
+        Request::get(format!("/webhooks/x?crc_token={token}"))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    assert_eq!(answer["error"]["code"], "invalid_crc_token");
+    assert_eq!(answer.get("response_token"), None);
+    assert!(queued(&queue).await.is_empty());
+}
+
+/// Percent-encodes every byte outside the unreserved set, as a browser would in a query.
+fn url_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 #[tokio::test]
 async fn x_and_meta_are_404_until_configured() {
     let app = json_errors(routes(Arc::new(WebhookState::new(

@@ -145,6 +145,70 @@ async fn a_missing_or_garbled_signature_is_401() {
     .await;
 }
 
+/// Issue 14: `t=now` and 2,000 empty `v1=` entries cost an HMAC of the body each.
+#[tokio::test]
+async fn a_header_of_many_or_empty_entries_is_401_malformed() {
+    let bytes = serde_json::to_vec(&event()).unwrap();
+    let t = now().timestamp();
+    let good = signature(SECRET, now(), &bytes);
+    let v1 = good.split_once(",v1=").unwrap().1.to_string();
+    for header in [
+        format!("t={t}{}", ",v1=".repeat(2000)),
+        format!("t={t}{}", format!(",v1={v1}").repeat(5)),
+        format!("t={t},v1=,v1={v1}"),
+    ] {
+        refused_and_nothing_queued(
+            post(bytes.clone(), Some(header)),
+            StatusCode::UNAUTHORIZED,
+            "malformed_signature",
+        )
+        .await;
+    }
+}
+
+/// Issue 14: a callback URL on this machine or its network (on Lambda, the runtime API on
+/// 127.0.0.1:9001) is refused at intake, before anything is queued.
+#[tokio::test]
+async fn a_callback_url_that_can_never_be_called_is_422() {
+    for (url, says) in [
+        (
+            "http://127.0.0.1:9001/2018-06-01/runtime/invocation/next",
+            "callback_url: must use https",
+        ),
+        (
+            "https://127.0.0.1:9001/2018-06-01/runtime/invocation/next",
+            "callback_url: points at a private",
+        ),
+        (
+            "https://169.254.169.254/latest/",
+            "callback_url: points at a private",
+        ),
+        (
+            "https://[fd00::1]/replies",
+            "callback_url: points at a private",
+        ),
+        (
+            "https://localhost/replies",
+            "callback_url: names a host of this machine",
+        ),
+    ] {
+        let mut body = event();
+        body["callback_url"] = json!(url);
+        let answer = refused_and_nothing_queued(
+            signed(&body),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_event",
+        )
+        .await;
+        let message = answer["error"]["message"].as_str().unwrap();
+        assert!(message.starts_with(says), "{url}: {message}");
+    }
+    let mut body = event();
+    body["callback_url"] = json!("https://crm.example.com/replies");
+    let (status, answer) = call(&app(sqlite_queue()), signed(&body)).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+}
+
 #[tokio::test]
 async fn a_stale_timestamp_is_401() {
     let bytes = serde_json::to_vec(&event()).unwrap();

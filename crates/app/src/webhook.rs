@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use socialcare_domain::ids::key_digest;
 use socialcare_domain::ports::{Clock, Outgoing, Queue};
 use socialcare_domain::{ChangeEvent, InboundEvent, NormalizedMessage, QueuedEvent};
+use socialcare_platforms::OutboundGuard;
 use socialcare_webhooks::integration::{self, signature};
 use socialcare_webhooks::payload::Delivery;
 use socialcare_webhooks::payload::PayloadError;
@@ -38,6 +39,9 @@ pub struct WebhookState<Q> {
     pub meta_verify_token: Option<String>,
     /// The brand accounts this deployment serves; events for others are dropped.
     pub accounts: Accounts,
+    /// Which callback URLs an integrator's event may give: one that can never be called is
+    /// refused at once.
+    pub guard: OutboundGuard,
     pub clock: Arc<dyn Clock>,
 }
 
@@ -51,6 +55,7 @@ impl<Q> WebhookState<Q> {
             meta_app_secret: None,
             meta_verify_token: None,
             accounts: Accounts::default(),
+            guard: OutboundGuard::strict(),
             clock,
         }
     }
@@ -78,6 +83,15 @@ async fn receive_generic<Q: Queue>(
     let header = headers.get(signature::HEADER).map(|value| value.as_bytes());
     signature::verify(&state.integration_secret, header, &body, now).map_err(refused)?;
     let message = integration::normalize(&body).map_err(invalid)?;
+    if let Some(url) = &message.callback_url {
+        state.guard.check(url).map_err(|refused| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_event",
+                format!("callback_url: {refused}"),
+            )
+        })?;
+    }
     enqueue(&state.inbound, message, now).await
 }
 
@@ -226,13 +240,15 @@ async fn x_challenge<Q: Queue>(
         .as_deref()
         .ok_or_else(|| not_configured("X"))?;
     let params = params(query)?;
-    let token = params
-        .get("crc_token")
-        .filter(|token| !token.is_empty())
-        .ok_or_else(|| ApiError::bad_request("missing_crc_token", "crc_token is required"))?;
-    Ok(Json(
-        json!({ "response_token": x::signature::crc_response_token(secret, token) }),
-    ))
+    let token = params.get("crc_token").map(String::as_str).unwrap_or("");
+    let answer = x::signature::crc_response_token(secret, token).map_err(|e| {
+        let code = match e {
+            x::signature::CrcTokenError::Missing => "missing_crc_token",
+            x::signature::CrcTokenError::Shape => "invalid_crc_token",
+        };
+        ApiError::bad_request(code, e.to_string())
+    })?;
+    Ok(Json(json!({ "response_token": answer })))
 }
 
 async fn receive_x<Q: Queue>(

@@ -132,13 +132,30 @@ fn private_reply_window() -> Duration {
     Duration::days(7)
 }
 
+/// Whether `message` was written by the ticket's customer: by one of their identities, or
+/// (for a ticket whose customer record is not at hand) by the customer its first message is
+/// from or to. Others may write in the same public thread; a reply never goes to them.
+pub fn is_from_customer(detail: &TicketDetail, message: &Message) -> bool {
+    if message.body.direction != Direction::Inbound {
+        return false;
+    }
+    let author = message.body.author_key();
+    match &detail.customer {
+        Some(customer) => customer.identities.iter().any(|i| i.key() == author),
+        None => detail
+            .messages
+            .first()
+            .is_some_and(|first| first.body.customer_key() == author),
+    }
+}
+
 /// Where a reply on this ticket goes, given what the customer wrote and where.
 pub fn route(
     detail: &TicketDetail,
     channel: ReplyChannel,
     now: DateTime<Utc>,
 ) -> Result<(Target, Channel), RouteError> {
-    let from_customer = |m: &&Message| m.body.direction == Direction::Inbound;
+    let from_customer = |m: &&Message| is_from_customer(detail, m);
     let latest = detail
         .messages
         .iter()
@@ -203,7 +220,7 @@ fn private(
             .messages
             .iter()
             .rev()
-            .filter(|m| m.body.direction == Direction::Inbound)
+            .filter(|m| is_from_customer(detail, m))
     };
     let dm = inbound().find(|m| m.body.channel == Channel::Private);
     if let Some(dm) = dm {
@@ -255,7 +272,7 @@ pub fn compose(
         .messages
         .iter()
         .rev()
-        .find(|m| m.body.direction == Direction::Inbound);
+        .find(|m| is_from_customer(detail, m));
     let in_reply_to = match &target {
         Target::Public { to } => Some(to.clone()),
         Target::PrivateReply { comment_id } => Some(comment_id.clone()),
@@ -921,6 +938,100 @@ mod tests {
         assert_eq!(
             route(&dm_only, ReplyChannel::Auto, at(5)).unwrap().1,
             Private
+        );
+    }
+
+    fn from(mut message: Message, author: &str) -> Message {
+        message.body.author.id = author.into();
+        message
+    }
+
+    /// Issue 14: ann complains, the brand answers publicly, bob replies in the thread. A
+    /// private reply goes to ann, never to bob; a public one answers ann's tweet.
+    #[test]
+    fn replies_go_to_the_tickets_customer_never_to_a_bystander() {
+        let mut ticket = detail(
+            Source::X,
+            vec![
+                message(Source::X, "t1", Public, Inbound, 0),
+                message(Source::X, "b1", Public, Outbound, 1),
+                from(message(Source::X, "t2", Public, Inbound, 2), "bob"),
+            ],
+        );
+        let to_ann = Target::Direct {
+            to: "ann".into(),
+            window_ends: None,
+        };
+        for channel in [ReplyChannel::Private, ReplyChannel::Auto] {
+            assert_eq!(
+                route(&ticket, channel, at(5)),
+                Ok((to_ann.clone(), Private)),
+                "{channel:?}"
+            );
+        }
+        assert_eq!(
+            route(&ticket, ReplyChannel::Public, at(5)),
+            Ok((Target::Public { to: "t1".into() }, Public))
+        );
+        let reply = compose(
+            &ticket,
+            (to_ann.clone(), Private),
+            "hi".into(),
+            "k",
+            false,
+            at(5),
+        );
+        assert_eq!(reply.body.recipient_id.as_deref(), Some("ann"));
+        assert_eq!(reply.body.in_reply_to.as_deref(), Some("t1"));
+        // With the customer record at hand, their identities decide, whoever wrote first.
+        ticket.messages.swap(0, 2);
+        ticket.customer = Some(Customer {
+            id: CustomerId::derive(at(0), "ann"),
+            account: "brand".into(),
+            name: None,
+            email: None,
+            identities: vec![crate::customer::Identity {
+                source: Source::X,
+                account: "brand".into(),
+                user_id: "ann".into(),
+                handle: None,
+            }],
+            latest_ticket_id: None,
+            created_at: at(0),
+            updated_at: at(0),
+            acknowledged_at: None,
+            version: 1,
+        });
+        assert_eq!(
+            route(&ticket, ReplyChannel::Private, at(5)),
+            Ok((to_ann, Private))
+        );
+        // A thread where only bystanders wrote has nothing to answer.
+        ticket.messages.retain(|m| m.body.author.id != "ann");
+        assert_eq!(
+            route(&ticket, ReplyChannel::Private, at(5)),
+            Err(RouteError::NothingToAnswer)
+        );
+
+        // On Facebook, bob's comment in ann's thread gets no private reply, and bob's DM
+        // window is not ann's.
+        let fb = Source::Facebook;
+        let ticket = detail(
+            fb,
+            vec![
+                message(fb, "c1", Public, Inbound, 0),
+                from(message(fb, "c2", Public, Inbound, 2), "bob"),
+                from(message(fb, "m1", Private, Inbound, 3), "bob"),
+            ],
+        );
+        assert_eq!(
+            route(&ticket, ReplyChannel::Private, at(5)),
+            Ok((
+                Target::PrivateReply {
+                    comment_id: "c1".into()
+                },
+                Private
+            ))
         );
     }
 

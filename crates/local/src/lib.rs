@@ -34,4 +34,8 @@ pub struct Settings {
     /// `sqlite` (default) or `aws`; the same as --aws.
     #[arg(long, env = "SOCIALCARE_BACKEND", default_value = "sqlite")]
     pub backend: String,
+    /// Let integrators' callbacks and escalation notices reach private and loopback addresses
+    /// over plain http too: for development and tests only (never on a shared network).
+    #[arg(long, env = "SOCIALCARE_ALLOW_PRIVATE_TARGETS")]
+    pub allow_private_targets: bool,
 }

@@ -14,7 +14,7 @@ use socialcare_app::webhook::{self, WebhookState};
 use socialcare_aws::{DynamoStore, SqsQueue};
 use socialcare_domain::ports::{Clock, Queue, SystemClock};
 use socialcare_domain::replies::SendPolicy;
-use socialcare_platforms::{DEFAULT_TIMEOUT, Endpoints, HttpNotifier, HttpPlatform};
+use socialcare_platforms::{DEFAULT_TIMEOUT, Endpoints, HttpNotifier, HttpPlatform, OutboundGuard};
 use socialcare_sqlite::{Database, SqliteQueue, SqliteStore};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -138,10 +138,15 @@ where
         .with_context(|| format!("platform credentials {}", path.display()))?,
         None => Default::default(),
     };
+    let guard = match settings.allow_private_targets {
+        true => OutboundGuard::allowing_private_targets(),
+        false => OutboundGuard::strict(),
+    };
     let platform = HttpPlatform::new(
         platform_credentials,
         credentials.integration_secret.clone().into_bytes(),
         Endpoints::from_env(),
+        guard,
         DEFAULT_TIMEOUT,
     )?;
     let webhooks = webhook::routes(Arc::new(WebhookState {
@@ -149,6 +154,7 @@ where
         meta_app_secret: secret("META_APP_SECRET").map(String::into_bytes),
         meta_verify_token: secret("META_VERIFY_TOKEN"),
         accounts,
+        guard,
         ..WebhookState::new(
             inbound.clone(),
             credentials.integration_secret.as_bytes(),
@@ -208,6 +214,7 @@ where
             teams,
             notifier: HttpNotifier::new(
                 credentials.integration_secret.clone().into_bytes(),
+                guard,
                 DEFAULT_TIMEOUT,
             )?,
             policy: SendPolicy::default(),

@@ -14,6 +14,10 @@ pub(crate) async fn post(
     reply: &Message,
     url: &str,
 ) -> Result<String, PostError> {
+    let url = platform
+        .guard
+        .check(url)
+        .map_err(|refused| PostError::Permanent(format!("the callback URL {refused}")))?;
     if platform.integration_secret.is_empty() {
         return Err(PostError::Permanent(
             "no integration secret is configured to sign callbacks".into(),
@@ -38,7 +42,7 @@ pub(crate) async fn post(
         .map_err(|e| PostError::Permanent(format!("could not write the callback: {e}")))?;
     let signed = signature::sign(&platform.integration_secret, Utc::now(), &body);
     let request = platform
-        .client
+        .callbacks
         .post(url)
         .header(reqwest::header::CONTENT_TYPE, "application/json")
         .header("X-Socialcare-Signature", signed)

@@ -6,12 +6,14 @@ mod callback;
 pub mod credentials;
 mod meta;
 mod notify;
+pub mod outbound;
 mod x;
 
 pub use credentials::{
     ConfigError, Credentials, MetaCredentials, MetaPage, XAccount, XCredentials,
 };
 pub use notify::HttpNotifier;
+pub use outbound::OutboundGuard;
 
 use chrono::{DateTime, Utc};
 use socialcare_domain::message::{Message, Source};
@@ -20,6 +22,10 @@ use std::time::Duration;
 
 /// How long one call to a platform may take, connecting and reading the answer included.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The most of an answer that is read: the platforms' answers are a few hundred bytes, and an
+/// integrator's endpoint could answer without end.
+pub const MAX_ANSWER_BYTES: usize = 64 * 1024;
 
 /// Where the platforms' APIs are: configurable so tests and local runs can point them at a
 /// fake.
@@ -59,7 +65,11 @@ impl Endpoints {
 
 /// Posts replies over HTTPS with the brands' credentials.
 pub struct HttpPlatform {
+    /// For the platforms' APIs, at the configured endpoints.
     client: reqwest::Client,
+    /// For integrators' callback URLs, which are theirs to choose: through the outbound guard.
+    callbacks: reqwest::Client,
+    guard: OutboundGuard,
     credentials: Credentials,
     integration_secret: Vec<u8>,
     endpoints: Endpoints,
@@ -72,17 +82,20 @@ impl std::fmt::Debug for HttpPlatform {
             .field("credentials", &self.credentials)
             .field("integration_secret", &"<redacted>")
             .field("endpoints", &self.endpoints)
+            .field("guard", &self.guard)
             .field("timeout", &self.timeout)
             .finish()
     }
 }
 
 impl HttpPlatform {
-    /// `integration_secret` signs the callbacks to integrators; `timeout` bounds each call.
+    /// `integration_secret` signs the callbacks to integrators, whose URLs pass `guard`;
+    /// `timeout` bounds each call.
     pub fn new(
         credentials: Credentials,
         integration_secret: Vec<u8>,
         endpoints: Endpoints,
+        guard: OutboundGuard,
         timeout: Duration,
     ) -> Result<Self, ConfigError> {
         let client = reqwest::Client::builder()
@@ -96,6 +109,9 @@ impl HttpPlatform {
             .user_agent(concat!("socialcare/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| ConfigError::HttpClient(describe(e)))?;
+        let callbacks = guard
+            .client(timeout)
+            .map_err(|e| ConfigError::HttpClient(describe(e)))?;
         let trim = |url: String| url.trim_end_matches('/').to_string();
         let endpoints = Endpoints {
             x_api: trim(endpoints.x_api),
@@ -104,6 +120,8 @@ impl HttpPlatform {
         };
         Ok(Self {
             client,
+            callbacks,
+            guard,
             credentials,
             integration_secret,
             endpoints,
@@ -234,7 +252,10 @@ async fn send_within(
     request: reqwest::RequestBuilder,
 ) -> Result<Answer, PostError> {
     let response = request.send().await.map_err(|e| {
-        if e.is_builder() {
+        if let Some(refused) = refusal(&e) {
+            // The guard refused every address the name has: trying again will not help.
+            PostError::Permanent(format!("{name} was not called: its host {refused}"))
+        } else if e.is_builder() {
             PostError::Permanent(format!(
                 "could not make the request to {name}: {}",
                 describe(e)
@@ -249,8 +270,8 @@ async fn send_within(
     })?;
     let status = response.status();
     let headers = response.headers().clone();
-    let body = match response.bytes().await {
-        Ok(body) => body.to_vec(),
+    let body = match read_capped(response, MAX_ANSWER_BYTES).await {
+        Ok(body) => body,
         // It was posted, or not, as the status says; its id is lost with the body.
         Err(e) if status.is_success() => {
             return Err(PostError::Unknown(format!(
@@ -265,6 +286,32 @@ async fn send_within(
         headers,
         body,
     })
+}
+
+/// Reads the answer's body up to `cap` bytes and stops there: what follows is not read at all
+/// (the connection is dropped with the response).
+async fn read_capped(mut response: reqwest::Response, cap: usize) -> reqwest::Result<Vec<u8>> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        let room = cap - body.len();
+        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if body.len() == cap {
+            break;
+        }
+    }
+    Ok(body)
+}
+
+/// The outbound guard's refusal, when that is why the request failed.
+fn refusal(error: &reqwest::Error) -> Option<&outbound::Refused> {
+    let mut cause = std::error::Error::source(error);
+    while let Some(inner) = cause {
+        if let Some(refused) = inner.downcast_ref::<outbound::Refused>() {
+            return Some(refused);
+        }
+        cause = inner.source();
+    }
+    None
 }
 
 /// The error and its causes, without the URL (Graph API URLs carry the access token).

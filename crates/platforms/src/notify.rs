@@ -3,14 +3,13 @@
 //! can check it came from us. The notice id is the idempotency key: a notice sent again (after
 //! an answer was lost) is recognised as the same one.
 
-use crate::{Answer, ConfigError, describe, retry_after, send_within};
+use crate::{Answer, ConfigError, OutboundGuard, describe, retry_after, send_within};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::json;
 use socialcare_domain::escalation::{Notice, Notifier};
 use socialcare_domain::incidents::IncidentNotice;
 use socialcare_domain::replies::PostError;
 use socialcare_webhooks::integration::signature;
-use std::net::IpAddr;
 use std::time::Duration;
 
 /// How the target is named in errors. Never the URL: a Slack webhook URL is itself the secret.
@@ -24,6 +23,7 @@ const TARGET: &str = "the escalation target";
 #[derive(Clone)]
 pub struct HttpNotifier {
     client: reqwest::Client,
+    guard: OutboundGuard,
     secret: Vec<u8>,
     timeout: Duration,
 }
@@ -36,25 +36,26 @@ impl std::fmt::Debug for HttpNotifier {
         };
         f.debug_struct("HttpNotifier")
             .field("secret", &secret)
+            .field("guard", &self.guard)
             .field("timeout", &self.timeout)
             .finish()
     }
 }
 
 impl HttpNotifier {
-    /// `secret` signs the notices (empty: unsigned); `timeout` bounds each call.
-    pub fn new(secret: Vec<u8>, timeout: Duration) -> Result<Self, ConfigError> {
-        // Configured as `HttpPlatform`'s client, for the same reasons: a connect failure in
-        // half the time means nothing was sent, and a redirected POST would become a GET.
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout / 2)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("socialcare/", env!("CARGO_PKG_VERSION")))
-            .build()
+    /// `secret` signs the notices (empty: unsigned); targets pass `guard`; `timeout` bounds
+    /// each call.
+    pub fn new(
+        secret: Vec<u8>,
+        guard: OutboundGuard,
+        timeout: Duration,
+    ) -> Result<Self, ConfigError> {
+        let client = guard
+            .client(timeout)
             .map_err(|e| ConfigError::HttpClient(describe(e)))?;
         Ok(Self {
             client,
+            guard,
             secret,
             timeout,
         })
@@ -84,7 +85,10 @@ impl Notifier for HttpNotifier {
 impl HttpNotifier {
     /// POSTs `body` to `url`, signed, with `id` as its idempotency key.
     async fn post(&self, id: &str, url: &str, body: serde_json::Value) -> Result<(), PostError> {
-        let url = allowed_url(url)?;
+        let url = self
+            .guard
+            .check(url)
+            .map_err(|refused| PostError::Permanent(format!("{TARGET}'s URL {refused}")))?;
         // The signature covers these exact bytes.
         let body = serde_json::to_vec(&body)
             .map_err(|e| PostError::Permanent(format!("could not write the notice: {e}")))?;
@@ -146,29 +150,6 @@ fn incident(notice: &IncidentNotice) -> serde_json::Value {
     })
 }
 
-/// HTTPS only, except plain HTTP to this machine (local runs and tests): a notice carries
-/// customer text and must not cross a network in the clear.
-fn allowed_url(raw: &str) -> Result<reqwest::Url, PostError> {
-    let url = reqwest::Url::parse(raw)
-        .map_err(|_| PostError::Permanent(format!("{TARGET}'s URL is not a valid URL")))?;
-    let loopback = match url.host_str() {
-        Some("localhost") => true,
-        // IPv6 hosts come bracketed.
-        Some(host) => host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .parse::<IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback()),
-        None => false,
-    };
-    match (url.scheme(), loopback) {
-        ("https", _) | ("http", true) => Ok(url),
-        _ => Err(PostError::Permanent(format!(
-            "{TARGET}'s URL must be https (plain http only to localhost)"
-        ))),
-    }
-}
-
 fn outcome(answer: &Answer, now: DateTime<Utc>) -> Result<(), PostError> {
     let status = answer.status;
     if status.is_success() {
@@ -224,8 +205,10 @@ mod tests {
         }
     }
 
+    /// A notifier for the fake target on loopback.
     fn notifier(secret: &[u8]) -> HttpNotifier {
-        HttpNotifier::new(secret.to_vec(), Duration::from_secs(5)).unwrap()
+        let guard = OutboundGuard::allowing_private_targets();
+        HttpNotifier::new(secret.to_vec(), guard, Duration::from_secs(5)).unwrap()
     }
 
     async fn target_answering(answer: ResponseTemplate) -> MockServer {
@@ -406,28 +389,37 @@ mod tests {
         }
     }
 
+    /// Issue 14: an escalation URL on this machine or its network is never called.
     #[tokio::test]
-    async fn only_https_or_local_http_urls_are_called() {
+    async fn a_private_or_plain_http_target_is_refused_without_a_call() {
+        let server = MockServer::start().await;
+        let on_loopback = format!("https://{}{ROUTE}", server.address());
+        let strict = HttpNotifier::new(
+            SECRET.to_vec(),
+            OutboundGuard::strict(),
+            Duration::from_secs(5),
+        )
+        .unwrap();
         // A request to any of these would fail as Transient (unreachable or no such name), so
         // Permanent shows it was refused before anything was sent.
         for url in [
+            on_loopback.as_str(),
             "http://hooks.example.invalid/services/x",
-            "http://10.0.0.1/hook",
-            "http://localhost.example.invalid/hook",
-            "http://127.0.0.1@hooks.example.invalid/hook",
-            "ftp://127.0.0.1/hook",
+            "https://10.0.0.1/hook",
+            "https://169.254.169.254/latest/meta-data/",
+            "https://localhost/hook",
+            "https://127.0.0.1@hooks.example.invalid/hook",
+            "ftp://hooks.example.invalid/hook",
             "not a url",
         ] {
-            match notifier(SECRET).notify(&notice(url.into())).await {
+            match strict.notify(&notice(url.into())).await {
                 Err(PostError::Permanent(reason)) => {
                     assert!(!reason.contains(url), "{reason}")
                 }
                 other => panic!("{url}: {other:?}"),
             }
         }
-        assert!(allowed_url("http://[::1]:8080/hook").is_ok());
-        assert!(allowed_url("http://localhost/hook").is_ok());
-        assert!(allowed_url("https://hooks.slack.com/services/x").is_ok());
+        assert_eq!(server.received_requests().await.unwrap().len(), 0);
     }
 
     #[tokio::test]
@@ -450,7 +442,9 @@ mod tests {
     async fn no_answer_within_the_timeout_is_unknown() {
         let late = ResponseTemplate::new(200).set_delay(Duration::from_secs(5));
         let server = target_answering(late).await;
-        let notifier = HttpNotifier::new(SECRET.to_vec(), Duration::from_millis(300)).unwrap();
+        let guard = OutboundGuard::allowing_private_targets();
+        let notifier =
+            HttpNotifier::new(SECRET.to_vec(), guard, Duration::from_millis(300)).unwrap();
 
         match notifier.notify(&notice(url(&server))).await {
             Err(PostError::Unknown(reason)) => {

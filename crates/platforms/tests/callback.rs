@@ -7,6 +7,7 @@ use common::*;
 use serde_json::json;
 use socialcare_domain::message::{Message, Source};
 use socialcare_domain::replies::{Platform, PostError, Target};
+use socialcare_platforms::OutboundGuard;
 use socialcare_webhooks::integration::signature;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -168,4 +169,85 @@ async fn a_callback_url_that_is_not_a_url_is_refused_for_good() {
         .await;
 
     assert!(matches!(posted, Err(PostError::Permanent(_))), "{posted:?}");
+}
+
+/// Issue 14: an integrator's callback URL on loopback (on Lambda, the runtime API on
+/// 127.0.0.1:9001) is never called, and the reply fails for good with the reason.
+#[tokio::test]
+async fn a_callback_to_this_machine_is_refused_without_a_call() {
+    let server = MockServer::start().await;
+    let strict = platform_guarded(
+        &server.uri(),
+        OutboundGuard::strict(),
+        std::time::Duration::from_secs(5),
+    );
+    let port = server.address().port();
+    for (url, reason) in [
+        (format!("{}{ROUTE}", server.uri()), "must use https"),
+        (
+            format!("https://127.0.0.1:{port}{ROUTE}"),
+            "private, loopback or otherwise non-public address (127.0.0.1)",
+        ),
+        (
+            format!("https://[::ffff:127.0.0.1]:{port}{ROUTE}"),
+            "non-public address (::ffff:127.0.0.1)",
+        ),
+        (format!("https://localhost:{port}{ROUTE}"), "(localhost)"),
+    ] {
+        let target = Target::Callback { url: url.clone() };
+        match strict
+            .post(&reply(Source::Integration, "acme-helpdesk", target))
+            .await
+        {
+            Err(PostError::Permanent(why)) => assert!(why.contains(reason), "{url}: {why}"),
+            other => panic!("{url}: {other:?}"),
+        }
+    }
+    assert!(server.received_requests().await.unwrap().is_empty());
+}
+
+/// Issue 14: an answer without end is read up to 64 KiB, not into memory whole.
+#[tokio::test]
+async fn an_endless_callback_answer_is_read_up_to_its_cap() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut request = vec![0u8; 64 * 1024];
+        let _ = socket.read(&mut request).await.unwrap();
+        socket
+            .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n")
+            .await
+            .unwrap();
+        let chunk = format!("4000\r\n{}\r\n", " ".repeat(0x4000));
+        let mut written = 0usize;
+        // Until the client stops reading (or a gigabyte, which it must never take).
+        while written < 1 << 30 {
+            if socket.write_all(chunk.as_bytes()).await.is_err() {
+                break;
+            }
+            written += 0x4000;
+        }
+        written
+    });
+    let sent = reply(
+        Source::Integration,
+        "acme-helpdesk",
+        Target::Callback {
+            url: format!("http://{address}{ROUTE}"),
+        },
+    );
+
+    let posted = platform_with_timeout("http://127.0.0.1:9", std::time::Duration::from_secs(20))
+        .post(&sent)
+        .await;
+
+    // 2xx: posted; the body (blank so far) names no id of theirs, so ours is kept.
+    assert_eq!(posted, Ok(sent.id.as_str().to_string()));
+    let written = server.await.unwrap();
+    assert!(
+        written < 16 << 20,
+        "the client read on: {written} bytes were taken"
+    );
 }

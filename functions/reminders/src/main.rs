@@ -9,7 +9,7 @@ use socialcare_app::reminders::Worker;
 use socialcare_aws::{DynamoStore, SqsQueue, load_config, optional_secret, secret_string};
 use socialcare_domain::ports::SystemClock;
 use socialcare_domain::replies::SendPolicy;
-use socialcare_platforms::{DEFAULT_TIMEOUT, HttpNotifier};
+use socialcare_platforms::{DEFAULT_TIMEOUT, HttpNotifier, OutboundGuard};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
@@ -26,7 +26,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         Some(text) => parse_teams(&text)?,
         None => Default::default(),
     };
-    let notifier = HttpNotifier::new(integration_secret.into_bytes(), DEFAULT_TIMEOUT)?;
+    let notifier = HttpNotifier::new(
+        integration_secret.into_bytes(),
+        OutboundGuard::from_env(),
+        DEFAULT_TIMEOUT,
+    )?;
     let worker = Worker {
         teams,
         notifier,

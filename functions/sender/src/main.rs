@@ -7,7 +7,7 @@ use socialcare_app::outbox::handle_sqs_event;
 use socialcare_aws::{DynamoStore, SqsQueue, load_config, optional_secret, secret_string};
 use socialcare_domain::ports::SystemClock;
 use socialcare_domain::replies::SendPolicy;
-use socialcare_platforms::{Credentials, DEFAULT_TIMEOUT, Endpoints, HttpPlatform};
+use socialcare_platforms::{Credentials, DEFAULT_TIMEOUT, Endpoints, HttpPlatform, OutboundGuard};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
@@ -27,6 +27,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         credentials,
         integration_secret.into_bytes(),
         Endpoints::from_env(),
+        OutboundGuard::from_env(),
         DEFAULT_TIMEOUT,
     )?;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), table);

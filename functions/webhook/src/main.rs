@@ -27,6 +27,7 @@ async fn main() -> Result<(), lambda_http::Error> {
             .map(String::into_bytes),
         meta_verify_token: optional_secret(&secrets, "META_VERIFY_TOKEN_ARN").await?,
         accounts,
+        guard: socialcare_platforms::OutboundGuard::from_env(),
         ..WebhookState::new(
             SqsQueue::new(aws_sdk_sqs::Client::new(&config), queue_url),
             secret_string(&secrets, &secret_arn).await?.as_bytes(),

@@ -7,7 +7,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use socialcare_domain::ids::TicketId;
 use socialcare_domain::message::{Author, Channel, Direction, Message, NormalizedMessage, Source};
 use socialcare_domain::replies::{Delivery, Target};
-use socialcare_platforms::{Credentials, Endpoints, HttpPlatform};
+use socialcare_platforms::{Credentials, Endpoints, HttpPlatform, OutboundGuard};
 use std::time::Duration;
 
 pub const X_ACCOUNT: &str = "1234";
@@ -59,6 +59,11 @@ pub fn platform(base: &str) -> HttpPlatform {
 }
 
 pub fn platform_with_timeout(base: &str, timeout: Duration) -> HttpPlatform {
+    // The fakes listen on loopback.
+    platform_guarded(base, OutboundGuard::allowing_private_targets(), timeout)
+}
+
+pub fn platform_guarded(base: &str, guard: OutboundGuard, timeout: Duration) -> HttpPlatform {
     HttpPlatform::new(
         credentials(),
         INTEGRATION_SECRET.to_vec(),
@@ -67,6 +72,7 @@ pub fn platform_with_timeout(base: &str, timeout: Duration) -> HttpPlatform {
             meta_graph: base.to_string(),
             meta_version: "v21.0".into(),
         },
+        guard,
         timeout,
     )
     .expect("the client builds")

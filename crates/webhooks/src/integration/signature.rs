@@ -1,11 +1,13 @@
 //! The socialcare signature: `X-Socialcare-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256>`
 //! over `"<t>.<raw body>"`. Integrators sign what they send us; we sign what we send them.
 //!
-//! Several `v1=` entries may be given (while a secret is being rotated); one match is enough.
+//! Up to [`MAX_SIGNATURES`] `v1=` entries may be given (while a secret is being rotated); one
+//! match is enough.
 
-use crate::signature::{SignatureError, hmac_sha256, matches};
+use crate::signature::{SignatureError, hmac_sha256};
 use chrono::{DateTime, Utc};
 use hmac::Mac;
+use subtle::ConstantTimeEq;
 
 pub const HEADER: &str = "x-socialcare-signature";
 /// How far the signed time may be from ours, either way.
@@ -26,23 +28,51 @@ pub fn sign(secret: &[u8], at: DateTime<Utc>, body: &[u8]) -> String {
     )
 }
 
+/// The most `v1=` entries a header may carry: two during a rotation, with room to spare.
+pub const MAX_SIGNATURES: usize = 4;
+/// The most entries of any scheme; more is not a header anyone sends.
+const MAX_ENTRIES: usize = 8;
+
 /// Checks a header value against the raw body, in constant time, before anything parses it.
+///
+/// The MAC of the body is computed once, whatever the header holds: a header with many
+/// entries costs no more to refuse than one with a single entry.
 pub fn verify(
     secret: &[u8],
     header: Option<&[u8]>,
     body: &[u8],
     now: DateTime<Utc>,
 ) -> Result<(), SignatureError> {
+    verify_any(&[secret], header, body, now).map(|_| ())
+}
+
+/// [`verify`] against each of `secrets` (the current one and, during a rotation, the one
+/// before it); answers the index of the secret that signed. One MAC per secret.
+pub fn verify_any(
+    secrets: &[&[u8]],
+    header: Option<&[u8]>,
+    body: &[u8],
+    now: DateTime<Utc>,
+) -> Result<usize, SignatureError> {
     let header = header.ok_or(SignatureError::Missing {
         header: "X-Socialcare-Signature",
     })?;
     let header = std::str::from_utf8(header).map_err(|_| MALFORMED)?;
     let mut timestamp: Option<i64> = None;
     let mut signatures: Vec<Vec<u8>> = Vec::new();
-    for part in header.split(',') {
+    for (index, part) in header.split(',').enumerate() {
+        if index >= MAX_ENTRIES {
+            return Err(MALFORMED);
+        }
         match part.trim().split_once('=') {
-            Some(("t", value)) => timestamp = Some(value.parse().map_err(|_| MALFORMED)?),
-            Some(("v1", value)) => signatures.push(hex::decode(value).map_err(|_| MALFORMED)?),
+            Some((_, "")) => return Err(MALFORMED),
+            Some(("t", value)) if timestamp.is_none() => {
+                timestamp = Some(value.parse().map_err(|_| MALFORMED)?)
+            }
+            Some(("v1", value)) if signatures.len() < MAX_SIGNATURES => {
+                signatures.push(hex::decode(value).map_err(|_| MALFORMED)?)
+            }
+            Some(("t" | "v1", _)) => return Err(MALFORMED),
             // Unknown schemes are skipped, so a future v2 can be sent beside v1.
             Some(_) => {}
             None => return Err(MALFORMED),
@@ -56,14 +86,21 @@ pub fn verify(
         return Err(SignatureError::Stale);
     }
     let signed = timestamp.to_string();
-    let parts: [&[u8]; 3] = [signed.as_bytes(), b".", body];
-    match signatures
-        .iter()
-        .any(|signature| matches(secret, &parts, signature))
-    {
-        true => Ok(()),
-        false => Err(SignatureError::Mismatch),
+    for (index, secret) in secrets.iter().enumerate() {
+        let expected = hmac_sha256(secret, &[signed.as_bytes(), b".", body])
+            .finalize()
+            .into_bytes();
+        // Every entry is compared, in constant time, so the time taken tells nothing.
+        let matched = signatures
+            .iter()
+            .fold(subtle::Choice::from(0), |found, given| {
+                found | expected.as_slice().ct_eq(given.as_slice())
+            });
+        if bool::from(matched) {
+            return Ok(index);
+        }
     }
+    Err(SignatureError::Mismatch)
 }
 
 #[cfg(test)]
@@ -136,6 +173,37 @@ mod tests {
         let edge = now() + chrono::Duration::seconds(300);
         assert_eq!(
             verify(SECRET, Some(header.as_bytes()), b"body", edge),
+            Ok(())
+        );
+    }
+
+    /// Issue 14: `t=now` and 2,000 empty `v1=` entries cost one HMAC of the body per entry.
+    #[test]
+    fn refuses_many_or_empty_entries_as_malformed() {
+        let t = now().timestamp();
+        let good = sign(SECRET, now(), b"body");
+        let v1 = good.split_once(",v1=").unwrap().1;
+        let many_empty = format!("t={t}{}", ",v1=".repeat(2000));
+        let five = format!("t={t}{}", format!(",v1={v1}").repeat(5));
+        let four = format!("t={t}{}", format!(",v1={v1}").repeat(4));
+        let cases = [
+            many_empty,
+            five,
+            format!("t={t},v1="),
+            format!("t={t},v1={v1},"),
+            format!("t={t},,v1={v1}"),
+            format!("t={t},t={t},v1={v1}"),
+            format!("t={t}{},v1={v1}", ",v2=00".repeat(8)),
+        ];
+        for header in cases {
+            assert_eq!(
+                verify(SECRET, Some(header.as_bytes()), b"body", now()),
+                Err(MALFORMED),
+                "{header:.80}"
+            );
+        }
+        assert_eq!(
+            verify(SECRET, Some(four.as_bytes()), b"body", now()),
             Ok(())
         );
     }
