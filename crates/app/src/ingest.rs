@@ -149,7 +149,14 @@ async fn watch_for_spikes<S: IngestDeps>(store: &S, rules: &Rules, ticket: &Tick
     let mut active = rules.incidents.clone();
     let spike_rules = rules.spikes.of(&ticket.account);
     match incidents::watch(store, ticket, spike_rules, &mut active).await {
-        Ok(Watched::Counted) => {}
+        Ok(Watched::Counted { window_full }) => {
+            if window_full {
+                // Spike detection no longer hears new words on this account until the window
+                // turns: an alarm, not a log line.
+                tracing::warn!(ticket_id = %ticket.id, account = %ticket.account, "topic window full");
+                metrics::count_total("TopicsRecordFull", 1);
+            }
+        }
         Ok(Watched::Attached(incident_id)) => {
             tracing::info!(ticket_id = %ticket.id, %incident_id, "attached to incident");
         }

@@ -14,6 +14,22 @@ pub fn count(name: &str, value: u64, source: &str) {
     );
 }
 
+/// Emits `name` = `value` (a count) without dimensions, for an alarm on the whole deployment.
+pub fn count_total(name: &str, value: u64) {
+    let line = json!({
+        "_aws": {
+            "Timestamp": chrono::Utc::now().timestamp_millis(),
+            "CloudWatchMetrics": [{
+                "Namespace": NAMESPACE,
+                "Dimensions": [[]],
+                "Metrics": [{"Name": name, "Unit": "Count"}],
+            }],
+        },
+        name: value,
+    });
+    println!("{line}");
+}
+
 /// Emits what a ticket change added to the response-time report, as one line: the same figures
 /// as `GET /v1/metrics/response-times`, with the brand account and the channel as dimensions.
 /// Times are values in seconds (CloudWatch takes medians and p90s of them); counts are counts.

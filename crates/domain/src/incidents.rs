@@ -338,11 +338,28 @@ pub fn counts(ticket: &Ticket) -> bool {
     !ticket.topics.is_empty() && ticket.status.is_active()
 }
 
+/// How many messages a window's topic record counts in full. A message adds at most
+/// [`crate::triage::MAX_TOPIC_TERMS`] terms of at most [`crate::triage::MAX_TERM_BYTES`]
+/// bytes, each stored with its count (about 30 bytes on DynamoDB), so a full window holds at
+/// most 500 x 24 x 30 = 360,000 bytes: under DynamoDB's 400 KB item limit. An outage's
+/// complaints join its incident and count no more, so only unrelated traffic fills it.
+pub const WINDOW_CAPACITY: u32 = 500;
+
+/// What counting a message's terms gave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicCounts {
+    /// Each term with its count after this message (0: not counted, the window being full).
+    pub counts: Vec<(String, u64)>,
+    /// The window had counted `capacity` messages already.
+    pub full: bool,
+}
+
 /// What [`watch`] did.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Watched {
-    /// Counted; nothing spiked.
-    Counted,
+    /// Counted; nothing spiked. `window_full`: the window's record had reached its capacity,
+    /// so the terms it did not have yet went uncounted.
+    Counted { window_full: bool },
     /// The ticket joined an incident another worker had opened.
     Attached(IncidentId),
     /// The ticket's complaint tipped a spike: the incident opened, with these many tickets
@@ -366,20 +383,24 @@ where
     // A complaint already part of an incident counts towards no other: the other words of an
     // outage ("down", "since", "again") must not open incidents of their own.
     if !rules.enabled || !counts(ticket) || ticket.incident_id.is_some() {
-        return Ok(Watched::Counted);
+        return Ok(Watched::Counted { window_full: false });
     }
     let terms = rules.counted_terms(&ticket.topics);
     if terms.is_empty() {
-        return Ok(Watched::Counted);
+        return Ok(Watched::Counted { window_full: false });
     }
     let window = rules.window_start(ticket.created_at);
-    let counted = store.count_topics(&ticket.account, window, &terms).await?;
+    let counted = store
+        .count_topics(&ticket.account, window, &terms, WINDOW_CAPACITY)
+        .await?;
+    let window_full = counted.full;
     let mut over_floor: Vec<(String, u64)> = counted
+        .counts
         .into_iter()
         .filter(|(_, count)| *count >= rules.floor)
         .collect();
     if over_floor.is_empty() {
-        return Ok(Watched::Counted);
+        return Ok(Watched::Counted { window_full });
     }
     // Busy terms first: the one most complained about names the incident.
     over_floor.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
@@ -425,7 +446,7 @@ where
         let attached = attach_recent(store, &joined, window - rules.window()).await?;
         return Ok(Watched::Opened(Box::new(incident), attached));
     }
-    Ok(Watched::Counted)
+    Ok(Watched::Counted { window_full })
 }
 
 /// Attaches the stored tickets of the incident's account opened since `since` that name its

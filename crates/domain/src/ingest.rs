@@ -489,7 +489,6 @@ fn plan(
         ticket.triage = Some(triage);
         if needs_answer {
             ticket.topics = triage::topic_terms(&message.text);
-            ticket.topics.truncate(MAX_TOPICS);
             let joins = incidents::incident_for(&rules.incidents, &ticket.account, &ticket.topics);
             if let Some(incident) = joins {
                 let event = incidents::attach(&mut ticket, incident, at);
@@ -660,9 +659,6 @@ fn subject_of(message: &NormalizedMessage) -> String {
 }
 
 const SUBJECT_CHARS: usize = 120;
-
-/// A message's topic terms counted for spikes, at most (a tweet has fewer).
-const MAX_TOPICS: usize = 24;
 
 fn new_ticket(message: &NormalizedMessage, around: &Surroundings) -> Ticket {
     let identity_key = message.customer_key();

@@ -303,12 +303,17 @@ pub trait TicketReads: Send + Sync {
 pub trait IncidentStore: Send + Sync {
     /// Adds one to the count of each term in the account's window starting at `window_start`,
     /// atomically (concurrent writers never lose a count); the counts after.
+    ///
+    /// A window counts the terms of at most `capacity` messages in full, so that its record
+    /// stays bounded (on DynamoDB, within the item size limit). Past that, only the terms the
+    /// window already has are counted (a new term's count is 0) and the counts say `full`.
     fn count_topics(
         &self,
         account: &str,
         window_start: DateTime<Utc>,
         terms: &[String],
-    ) -> impl Future<Output = Result<Vec<(String, u64)>, StoreError>> + Send;
+        capacity: u32,
+    ) -> impl Future<Output = Result<crate::incidents::TopicCounts, StoreError>> + Send;
 
     /// The counts of `term` in the account's windows that start at `windows`; windows without
     /// a count are missing.

@@ -499,6 +499,13 @@ pub fn triage(text: &str, followers: Option<u64>, rules: &TriageRules) -> Triage
     }
 }
 
+/// The most key terms kept of one message: a tweet rarely has more, and each is a counter in the
+/// window's topic record.
+pub const MAX_TOPIC_TERMS: usize = 24;
+/// The longest key term kept, in bytes: longer "words" are links, codes or noise, never what an
+/// outage is called.
+pub const MAX_TERM_BYTES: usize = 24;
+
 /// The normalized key terms of a message, for spike detection: lowercased, with `@handles`,
 /// links, numbers, emoji and stopwords left out, English Snowball-stemmed, deduplicated and
 /// sorted. "@acme_care my internet is DOWN again!! https://t.co/x" gives ["down", "internet"].
@@ -511,10 +518,11 @@ pub fn topic_terms(text: &str) -> Vec<String> {
         .filter(|word| word.chars().any(char::is_alphabetic))
         .filter(|word| !STOPWORDS.contains(word.as_str()))
         .map(|word| stemmer.stem(word).into_owned())
-        .filter(|term| term.chars().count() > 1)
+        .filter(|term| term.chars().count() > 1 && term.len() <= MAX_TERM_BYTES)
         .collect();
     terms.sort();
     terms.dedup();
+    terms.truncate(MAX_TOPIC_TERMS);
     terms
 }
 
@@ -913,6 +921,31 @@ mod tests {
             r#""complaint""#
         );
         assert_eq!(Intent::Noise.as_str(), "noise");
+    }
+
+    /// Issue 14: a long message of long words once gave terms of any length and number.
+    #[test]
+    fn topic_terms_are_bounded_in_length_and_number() {
+        let long = "x".repeat(MAX_TERM_BYTES + 1);
+        let words: Vec<String> = (0..40)
+            .map(|i| {
+                format!(
+                    "word{}",
+                    "abcdefghijklmnopqrstuvwxyz"
+                        .chars()
+                        .nth(i % 26)
+                        .unwrap()
+                        .to_string()
+                        .repeat(1 + i / 26)
+                )
+            })
+            .collect();
+        let text = format!("internet {long} {}", words.join(" "));
+        let terms = topic_terms(&text);
+        assert_eq!(terms.len(), MAX_TOPIC_TERMS);
+        assert!(terms.iter().all(|t| t.len() <= MAX_TERM_BYTES), "{terms:?}");
+        assert!(!terms.contains(&long));
+        assert!(topic_terms(&"é".repeat(13)).is_empty());
     }
 
     #[test]

@@ -94,6 +94,14 @@ CREATE TABLE IF NOT EXISTS topic_counts (
     PRIMARY KEY (account, term, window_start)
 );
 
+-- How many messages each window has counted, to hold it to its capacity as DynamoDB must.
+CREATE TABLE IF NOT EXISTS topic_windows (
+    account      TEXT NOT NULL,
+    window_start TEXT NOT NULL,
+    messages     INTEGER NOT NULL,
+    PRIMARY KEY (account, window_start)
+);
+
 CREATE TABLE IF NOT EXISTS incidents (
     id   TEXT PRIMARY KEY,
     data TEXT NOT NULL

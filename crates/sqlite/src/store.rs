@@ -4,7 +4,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use socialcare_domain::access::ApiKey;
-use socialcare_domain::incidents::{ActiveIncident, Incident};
+use socialcare_domain::incidents::{ActiveIncident, Incident, TopicCounts};
 use socialcare_domain::page::sortable_time;
 use socialcare_domain::ports::{
     ApiKeyStore, CommitError, CustomerStore, IncidentStore, IngestChange, IngestStore, MessageRef,
@@ -880,28 +880,59 @@ impl IncidentStore for SqliteStore {
         account: &str,
         window_start: DateTime<Utc>,
         terms: &[String],
-    ) -> Result<Vec<(String, u64)>, StoreError> {
+        capacity: u32,
+    ) -> Result<TopicCounts, StoreError> {
         let (account, window, terms) = (
             account.to_string(),
             sortable_time(window_start),
             terms.to_vec(),
         );
-        self.read(move |conn| {
-            let mut counts = Vec::with_capacity(terms.len());
-            for term in terms {
-                let count: i64 = conn.query_row(
-                    "INSERT INTO topic_counts (account, term, window_start, count)
-                     VALUES (?1, ?2, ?3, 1)
-                     ON CONFLICT (account, term, window_start) DO UPDATE SET count = count + 1
-                     RETURNING count",
-                    params![account, term, window],
-                    |row| row.get(0),
-                )?;
-                counts.push((term, u64::try_from(count).unwrap_or(0)));
-            }
-            Ok(counts)
-        })
-        .await
+        self.db
+            .run(move |conn| {
+                let tx = conn.transaction().map_err(describe)?;
+                // The message is counted in full while the window has room for it.
+                let roomy = tx
+                    .query_row(
+                        "INSERT INTO topic_windows (account, window_start, messages)
+                         VALUES (?1, ?2, 1)
+                         ON CONFLICT (account, window_start) DO UPDATE
+                            SET messages = messages + 1 WHERE messages < ?3
+                         RETURNING messages",
+                        params![account, window, capacity],
+                        |row| row.get::<_, i64>(0),
+                    )
+                    .optional()
+                    .map_err(describe)?
+                    .is_some();
+                let mut counts = Vec::with_capacity(terms.len());
+                for term in terms {
+                    let sql = match roomy {
+                        true => {
+                            "INSERT INTO topic_counts (account, term, window_start, count)
+                             VALUES (?1, ?2, ?3, 1)
+                             ON CONFLICT (account, term, window_start) DO UPDATE SET count = count + 1
+                             RETURNING count"
+                        }
+                        false => {
+                            "UPDATE topic_counts SET count = count + 1
+                             WHERE account = ?1 AND term = ?2 AND window_start = ?3
+                             RETURNING count"
+                        }
+                    };
+                    let count: Option<i64> = tx
+                        .query_row(sql, params![account, term, window], |row| row.get(0))
+                        .optional()
+                        .map_err(describe)?;
+                    counts.push((term, count.and_then(|c| u64::try_from(c).ok()).unwrap_or(0)));
+                }
+                tx.commit().map_err(describe)?;
+                Ok(TopicCounts {
+                    counts,
+                    full: !roomy,
+                })
+            })
+            .await
+            .map_err(StoreError)
     }
 
     async fn topic_history(

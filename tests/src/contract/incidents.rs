@@ -502,6 +502,96 @@ pub async fn a_resolving_update_resolves_the_incident_and_its_tickets<S: Store>(
     assert_eq!(late.status, TicketStatus::Open);
 }
 
+/// A word of `length` letters that names `n` (base 26), so that every one is distinct.
+fn long_word(n: usize, length: usize) -> String {
+    let mut letters = Vec::with_capacity(length);
+    let mut rest = n;
+    for _ in 0..length {
+        letters.push((b'a' + (rest % 26) as u8) as char);
+        rest /= 26;
+    }
+    letters.into_iter().rev().collect()
+}
+
+/// Issue 14: complaints of long distinct words (a DM or an integrator's e-mail can be long: 30
+/// words of 400 letters here) once pushed the window's topic record past DynamoDB's 400 KB item limit, after which no
+/// complaint of the account was counted and spike detection stopped without a sound.
+pub async fn long_word_complaints_never_stop_spike_detection<S: Store>(store: &S) {
+    let mut flood = Vec::new();
+    for i in 0..100usize {
+        let words: Vec<String> = (0..30).map(|j| long_word(i * 30 + j, 400)).collect();
+        let text = format!("@acme_care my complaint: {}", words.join(" "));
+        let at = noon() + Duration::seconds(i as i64);
+        flood.push(message(format!("long-{i}"), &text, at));
+    }
+    deliver(store, &flood).await;
+    let tickets = all_tickets(store).await;
+    assert_eq!(tickets.len(), 100);
+    let longest = tickets.iter().map(|t| t.topics.len()).max().unwrap();
+    assert!(
+        longest <= socialcare_domain::triage::MAX_TOPIC_TERMS,
+        "{longest}"
+    );
+    assert!(
+        tickets
+            .iter()
+            .flat_map(|t| &t.topics)
+            .all(|term| term.len() <= socialcare_domain::triage::MAX_TERM_BYTES)
+    );
+    // Then an outage in the same window: it still opens its incident.
+    let outage: Vec<_> = (0..12)
+        .map(|i| {
+            let at = noon() + Duration::seconds(200 + i);
+            message(format!("outage-{i}"), OUTAGE[i as usize % OUTAGE.len()], at)
+        })
+        .collect();
+    deliver(store, &outage).await;
+    // (The flood's own common word, "complaint", spiked too.)
+    let incidents = store.list_incidents(10).await.unwrap();
+    let topics: BTreeSet<&str> = incidents.iter().map(|i| i.topic.as_str()).collect();
+    assert_eq!(topics, BTreeSet::from(["complaint", "internet"]));
+    assert!(incidents.iter().all(|i| i.spike.window_start == noon()));
+}
+
+/// A window counts the terms of `capacity` messages in full; past that, only the terms it has
+/// (so that its record stays bounded), saying it is full. The next window starts empty.
+pub async fn a_full_window_counts_only_the_terms_it_has<S: Store>(store: &S) {
+    let terms = |list: &[&str]| list.iter().map(|t| t.to_string()).collect::<Vec<_>>();
+    let count = |list: Vec<String>, window: DateTime<Utc>| async move {
+        store.count_topics(ACCOUNT, window, &list, 3).await.unwrap()
+    };
+    for expected in 1..=3u64 {
+        let counted = count(terms(&["fibr", "router"]), noon()).await;
+        assert_eq!(
+            counted.counts,
+            vec![
+                ("fibr".to_string(), expected),
+                ("router".to_string(), expected)
+            ]
+        );
+        assert!(!counted.full);
+    }
+    let counted = count(terms(&["fibr", "zebra"]), noon()).await;
+    assert_eq!(
+        counted.counts,
+        vec![("fibr".to_string(), 4), ("zebra".to_string(), 0)]
+    );
+    assert!(counted.full);
+    let counted = count(terms(&["zebra"]), noon()).await;
+    assert_eq!(counted.counts, vec![("zebra".to_string(), 0)]);
+    assert!(counted.full);
+    // The baseline reads what was counted.
+    let history = store
+        .topic_history(ACCOUNT, "fibr", &[noon()])
+        .await
+        .unwrap();
+    assert_eq!(history, vec![4]);
+    let later = noon() + Duration::minutes(10);
+    let counted = count(terms(&["zebra"]), later).await;
+    assert_eq!(counted.counts, vec![("zebra".to_string(), 1)]);
+    assert!(!counted.full);
+}
+
 #[macro_export]
 macro_rules! incidents_contract {
     ($make:expr) => {
@@ -509,7 +599,9 @@ macro_rules! incidents_contract {
             an_outage_opens_one_incident_with_exactly_its_complaints,
             praise_and_noise_are_kept_but_need_no_answer,
             one_update_answers_every_attached_ticket_once_within_the_rate_limit,
-            a_resolving_update_resolves_the_incident_and_its_tickets
+            a_resolving_update_resolves_the_incident_and_its_tickets,
+            long_word_complaints_never_stop_spike_detection,
+            a_full_window_counts_only_the_terms_it_has
         );
     };
     (@cases $make:expr; $($case:ident),+) => {
