@@ -61,15 +61,127 @@ impl Acknowledgement {
             .or_else(|| self.texts.values().next())
             .cloned()
             .unwrap_or_default();
+        // The brand posts this in public, unread by anyone: what the customer named themselves
+        // must not carry links, mentions or hashtags into it.
         let values = Values {
             customer_name: author
                 .name
-                .clone()
-                .or_else(|| customer.and_then(|c| c.name.clone())),
-            customer_handle: author.handle.clone(),
+                .as_deref()
+                .and_then(public_name)
+                .or_else(|| customer.and_then(|c| c.name.as_deref().and_then(public_name))),
+            customer_handle: author.handle.as_deref().and_then(public_handle),
             ..Values::default()
         };
         templates::render(&text, &values).unwrap_or(text)
+    }
+}
+
+/// The longest name put into an automatic public text.
+pub const MAX_PUBLIC_NAME_CHARS: usize = 40;
+
+/// A display name made safe to post: without links or domain names, `@` or `#`, control or
+/// bidirectional-override characters or runs of spaces, at most [`MAX_PUBLIC_NAME_CHARS`]; `None` when nothing is left.
+pub fn public_name(raw: &str) -> Option<String> {
+    let looks_like_link = |word: &str| {
+        let lower = word.to_ascii_lowercase();
+        lower.contains("://")
+            || lower.starts_with("www.")
+            || word
+                .split('.')
+                .skip(1)
+                .any(|part| part.chars().filter(|c| c.is_alphabetic()).count() >= 2)
+    };
+    let words: Vec<String> = raw
+        .split_whitespace()
+        .filter(|word| !looks_like_link(word))
+        .map(|word| {
+            word.chars()
+                .filter(|c| {
+                    // Bidirectional overrides could make the brand's text read backwards.
+                    let bidi = matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
+                    !c.is_control() && !bidi && !matches!(c, '@' | '#' | '\u{FF20}' | '\u{FF03}')
+                })
+                .collect::<String>()
+        })
+        .filter(|word| !word.is_empty())
+        .collect();
+    let name: String = words
+        .join(" ")
+        .chars()
+        .take(MAX_PUBLIC_NAME_CHARS)
+        .collect();
+    let name = name.trim().to_string();
+    (!name.is_empty()).then_some(name)
+}
+
+/// A handle made safe to post after an `@`: letters, digits, `_` and `.`, at most 30.
+fn public_handle(raw: &str) -> Option<String> {
+    let handle: String = raw
+        .trim_start_matches('@')
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.'))
+        .take(30)
+        .collect();
+    (!handle.is_empty()).then_some(handle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 14: a display name went verbatim into the brand's public acknowledgement.
+    #[test]
+    fn names_lose_links_mentions_and_hashtags() {
+        let cases = [
+            ("Ann Lee", Some("Ann Lee")),
+            ("J.R. Smith", Some("J.R. Smith")),
+            ("Ann @everyone #scam", Some("Ann everyone scam")),
+            ("Win at evil.example now", Some("Win at now")),
+            ("see https://evil.example/x", Some("see")),
+            ("www.evil.example", None),
+            ("@ #", None),
+            ("Ann\u{202e}\u{0007}\nLee", Some("Ann Lee")),
+            ("Ｘ＠ｓｃａｍ", Some("Ｘｓｃａｍ")),
+        ];
+        for (raw, expected) in cases {
+            assert_eq!(public_name(raw).as_deref(), expected, "{raw:?}");
+        }
+        let long = "A".repeat(100);
+        assert_eq!(
+            public_name(&long).unwrap().chars().count(),
+            MAX_PUBLIC_NAME_CHARS
+        );
+        assert_eq!(
+            public_handle("@ann_lee evil.example").as_deref(),
+            Some("ann_lee")
+        );
+        assert_eq!(public_handle("#x"), None);
+    }
+
+    #[test]
+    fn the_acknowledgement_greets_by_the_safe_name_or_handle() {
+        let author = |name: Option<&str>, handle: Option<&str>| crate::message::Author {
+            id: "1".into(),
+            name: name.map(str::to_string),
+            handle: handle.map(str::to_string),
+            email: None,
+            followers: None,
+        };
+        let ack = Acknowledgement::default();
+        let text = ack.text_for(
+            None,
+            None,
+            &author(Some("Ann #free https://x.example"), None),
+        );
+        assert!(
+            text.starts_with("Thanks for reaching out, Ann free."),
+            "{text}"
+        );
+        let text = ack.text_for(None, None, &author(Some("@@@"), Some("ann_lee")));
+        assert!(
+            text.starts_with("Thanks for reaching out, ann_lee."),
+            "{text}"
+        );
     }
 }
 

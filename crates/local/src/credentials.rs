@@ -7,11 +7,12 @@ use std::path::Path;
 pub struct Credentials {
     pub integration_secret: String,
     pub api_key: String,
-    /// Whether they were generated (and should be shown to the user).
+    /// Whether they were generated just now (and should be shown to the user, this once).
     pub generated: bool,
 }
 
-const FILE: &str = "credentials.env";
+/// Where they are kept, in the data directory, readable by its owner alone.
+pub const FILE: &str = "credentials.env";
 
 pub fn load_or_create(data: &Path) -> anyhow::Result<Credentials> {
     let from_env = |name| std::env::var(name).ok().filter(|v: &String| !v.is_empty());
@@ -39,6 +40,7 @@ pub fn load_or_create(data: &Path) -> anyhow::Result<Credentials> {
             }
         }
     }
+    let generated = integration_secret.is_none() || api_key.is_none();
     let credentials = Credentials {
         integration_secret: from_env("SOCIALCARE_INTEGRATION_SECRET")
             .or(integration_secret)
@@ -46,15 +48,19 @@ pub fn load_or_create(data: &Path) -> anyhow::Result<Credentials> {
         api_key: from_env("SOCIALCARE_API_KEY")
             .or(api_key)
             .map_or_else(|| random_token("sk_"), Ok)?,
-        generated: true,
+        generated,
     };
-    write_private(
-        &path,
-        &format!(
-            "SOCIALCARE_INTEGRATION_SECRET={}\nSOCIALCARE_API_KEY={}\n",
-            credentials.integration_secret, credentials.api_key
-        ),
-    )?;
+    if generated {
+        write_private(
+            &path,
+            &format!(
+                "SOCIALCARE_INTEGRATION_SECRET={}\nSOCIALCARE_API_KEY={}\n",
+                credentials.integration_secret, credentials.api_key
+            ),
+        )?;
+    }
+    // A file copied in or made by an older version may be readable by others.
+    keep_private(&path)?;
     Ok(credentials)
 }
 
@@ -75,4 +81,56 @@ fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
         .with_context(|| format!("writing {}", path.display()))?;
     file.write_all(text.as_bytes())?;
     Ok(())
+}
+
+/// Makes the file readable and writable by its owner alone, whatever it was.
+fn keep_private(path: &Path) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path)
+            .with_context(|| format!("reading {}", path.display()))?
+            .permissions()
+            .mode();
+        if mode & 0o077 != 0 {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+                .with_context(|| format!("making {} private", path.display()))?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn mode(path: &Path) -> u32 {
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    /// Issue 14: a credentials file left readable by others stayed so; and the secrets were
+    /// printed at every start, not only when generated.
+    #[test]
+    fn generated_once_shown_once_and_kept_private() {
+        // SAFETY: no other test of this crate reads these variables.
+        unsafe {
+            std::env::remove_var("SOCIALCARE_INTEGRATION_SECRET");
+            std::env::remove_var("SOCIALCARE_API_KEY");
+        }
+        let data = tempfile::tempdir().unwrap();
+        let path = data.path().join(FILE);
+        let first = load_or_create(data.path()).unwrap();
+        assert!(first.generated);
+        assert!(first.integration_secret.starts_with("whsec_"));
+        assert!(first.api_key.starts_with("sk_"));
+        assert_eq!(mode(&path), 0o600);
+
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let again = load_or_create(data.path()).unwrap();
+        assert!(!again.generated, "shown only when generated");
+        assert_eq!(again.integration_secret, first.integration_secret);
+        assert_eq!(again.api_key, first.api_key);
+        assert_eq!(mode(&path), 0o600);
+    }
 }

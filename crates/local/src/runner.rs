@@ -17,6 +17,7 @@ use socialcare_domain::replies::SendPolicy;
 use socialcare_platforms::{DEFAULT_TIMEOUT, Endpoints, HttpNotifier, HttpPlatform, OutboundGuard};
 use socialcare_sqlite::{Database, SqliteQueue, SqliteStore};
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -173,7 +174,7 @@ where
         .await
         .with_context(|| format!("listening on {}", settings.addr))?;
     let addr = listener.local_addr()?;
-    let banner = banner(addr, backend, &credentials);
+    let banner = banner(addr, backend, &credentials, &settings.data);
 
     let teams = rules.teams.clone();
     let consumer = Consumer {
@@ -261,7 +262,7 @@ where
     })
 }
 
-fn banner(addr: SocketAddr, backend: &str, credentials: &Credentials) -> String {
+fn banner(addr: SocketAddr, backend: &str, credentials: &Credentials, data: &Path) -> String {
     use std::fmt::Write;
     let mut out = String::new();
     let base = format!("http://{addr}");
@@ -269,12 +270,19 @@ fn banner(addr: SocketAddr, backend: &str, credentials: &Credentials) -> String 
     if credentials.generated {
         let _ = writeln!(
             out,
-            "\nCredentials (generated once, kept in the data directory):"
+            "\nCredentials (generated now, shown this once, kept in {}):",
+            data.join(credentials::FILE).display()
         );
         let _ = writeln!(
             out,
             "  export SOCIALCARE_INTEGRATION_SECRET={} SOCIALCARE_API_KEY={}",
             credentials.integration_secret, credentials.api_key
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "\nCredentials: set in the environment, or kept in {} (load them with `set -a; . {0}; set +a`)",
+            data.join(credentials::FILE).display()
         );
     }
     let _ = writeln!(out, "\nSend a signed sample event:");
