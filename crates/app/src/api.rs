@@ -28,6 +28,7 @@ use std::sync::Arc;
 use utoipa::ToSchema;
 
 mod incidents;
+mod integrations;
 mod metrics;
 mod replies;
 mod sla;
@@ -43,6 +44,8 @@ pub struct ApiState<S> {
     pub outbox: Option<crate::outbox::Outbox>,
     /// How fast incident updates may post, per brand account.
     pub paces: socialcare_domain::updates::Paces,
+    /// The configured secret of the default integration, which its first rotation replaces.
+    pub integration_secret: Option<String>,
     /// Kept as its SHA-256, so the comparison time says nothing about the key.
     api_key_digest: [u8; 32],
 }
@@ -56,6 +59,14 @@ impl<S> ApiState<S> {
     /// The same, with the accounts' paces for incident updates.
     pub fn with_paces(self, paces: socialcare_domain::updates::Paces) -> Self {
         Self { paces, ..self }
+    }
+
+    /// The same, knowing the configured secret of the default integration.
+    pub fn with_integration_secret(self, secret: &str) -> Self {
+        Self {
+            integration_secret: Some(secret.to_string()),
+            ..self
+        }
     }
 
     /// The same, with the outbox queue replies go through.
@@ -72,6 +83,7 @@ impl<S> ApiState<S> {
             teams: Teams::default(),
             outbox: None,
             paces: Default::default(),
+            integration_secret: None,
             api_key_digest: Sha256::digest(api_key.as_bytes()).into(),
         }
     }
@@ -118,6 +130,14 @@ pub fn routes<S: Store + 'static>(state: Arc<ApiState<S>>) -> Router {
                 .delete(delete_template::<S>),
         )
         .route("/v1/api-keys", get(list_keys::<S>).post(create_key::<S>))
+        .route(
+            "/v1/integrations",
+            get(integrations::list_integrations::<S>).post(integrations::create_integration::<S>),
+        )
+        .route(
+            "/v1/integrations/{source}/rotate",
+            post(integrations::rotate_integration::<S>),
+        )
         .route("/v1/api-keys/{id}", delete(revoke_key::<S>))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
@@ -789,6 +809,8 @@ impl utoipa::Modify for BearerKey {
         sla::get_policies, sla::put_policies, metrics::response_times,
         incidents::list_incidents, incidents::get_incident, incidents::incident_tickets,
         incidents::post_update, incidents::list_updates,
+        integrations::create_integration, integrations::list_integrations,
+        integrations::rotate_integration,
     ),
     components(schemas(ErrorBody, ErrorDetail)),
     modifiers(&BearerKey),

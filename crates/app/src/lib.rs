@@ -8,6 +8,7 @@ pub mod accounts;
 pub mod api;
 pub mod error;
 pub mod ingest;
+pub mod integrations;
 pub mod logging;
 pub mod metrics;
 pub mod outbox;

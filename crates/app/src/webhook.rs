@@ -2,8 +2,10 @@
 
 use crate::accounts::Accounts;
 use crate::error::ApiError;
+use crate::integrations::IntegrationDirectory;
 use crate::metrics;
 use axum::body::{Body, Bytes};
+use axum::extract::Path;
 use axum::extract::Query;
 use axum::extract::State;
 use axum::extract::rejection::QueryRejection;
@@ -13,6 +15,7 @@ use axum::{Json, Router};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde_json::{Value, json};
 use socialcare_domain::ids::key_digest;
+use socialcare_domain::integrations::{DEFAULT_INTEGRATION, check_source};
 use socialcare_domain::ports::{Clock, Outgoing, Queue};
 use socialcare_domain::{ChangeEvent, InboundEvent, NormalizedMessage, QueuedEvent};
 use socialcare_platforms::OutboundGuard;
@@ -42,6 +45,8 @@ pub struct WebhookState<Q> {
     /// Which callback URLs an integrator's event may give: one that can never be called is
     /// refused at once.
     pub guard: OutboundGuard,
+    /// The registered integrations, each with its own secret and source.
+    pub integrations: IntegrationDirectory,
     pub clock: Arc<dyn Clock>,
 }
 
@@ -56,6 +61,7 @@ impl<Q> WebhookState<Q> {
             meta_verify_token: None,
             accounts: Accounts::default(),
             guard: OutboundGuard::strict(),
+            integrations: IntegrationDirectory::none(),
             clock,
         }
     }
@@ -65,6 +71,7 @@ impl<Q> WebhookState<Q> {
 pub fn routes<Q: Queue + 'static>(state: Arc<WebhookState<Q>>) -> Router {
     Router::new()
         .route("/webhooks/generic", post(receive_generic::<Q>))
+        .route("/webhooks/generic/{source}", post(receive_integration::<Q>))
         .route("/webhooks/x", get(x_challenge::<Q>).post(receive_x::<Q>))
         .route(
             "/webhooks/meta",
@@ -73,6 +80,9 @@ pub fn routes<Q: Queue + 'static>(state: Arc<WebhookState<Q>>) -> Router {
         .with_state(state)
 }
 
+/// `POST /webhooks/generic`: the default integration, signed with the configured secret (or,
+/// once the default integration was rotated, with its stored secrets). It may name any source
+/// but a registered integration's.
 async fn receive_generic<Q: Queue>(
     State(state): State<Arc<WebhookState<Q>>>,
     headers: HeaderMap,
@@ -81,8 +91,73 @@ async fn receive_generic<Q: Queue>(
     let body = read_body(body).await?;
     let now = state.clock.now();
     let header = headers.get(signature::HEADER).map(|value| value.as_bytes());
-    signature::verify(&state.integration_secret, header, &body, now).map_err(refused)?;
+    let default = lookup(&state, DEFAULT_INTEGRATION).await?;
+    let secrets = match &default {
+        Some(rotated) => rotated.inbound_secrets(now),
+        None => vec![state.integration_secret.as_slice()],
+    };
+    signature::verify_any(&secrets, header, &body, now).map_err(refused)?;
     let message = integration::normalize(&body).map_err(invalid)?;
+    if lookup(&state, &message.account).await?.is_some() {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "source_registered",
+            format!(
+                "source {:?} is a registered integration: post its events to /webhooks/generic/{0}, signed with its own secret",
+                message.account
+            ),
+        ));
+    }
+    queue_integration_event(&state, message, now).await
+}
+
+/// `POST /webhooks/generic/{source}`: a registered integration, signed with its own secret. Its
+/// events name its source, or none.
+async fn receive_integration<Q: Queue>(
+    State(state): State<Arc<WebhookState<Q>>>,
+    Path(source): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let unknown = || ApiError::not_found(format!("no integration is registered as {source:?}"));
+    if check_source(&source).is_err() || source == DEFAULT_INTEGRATION {
+        return Err(unknown());
+    }
+    let body = read_body(body).await?;
+    let now = state.clock.now();
+    let integration = lookup(&state, &source).await?.ok_or_else(unknown)?;
+    let header = headers.get(signature::HEADER).map(|value| value.as_bytes());
+    signature::verify_any(&integration.inbound_secrets(now), header, &body, now)
+        .map_err(refused)?;
+    let event = integration::event::parse_event(&body).map_err(invalid)?;
+    if let Some(named) = event.source.as_deref().filter(|named| *named != source) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "source_mismatch",
+            format!("this integration's events are filed under {source:?}, not {named:?}"),
+        ));
+    }
+    let message = event.into_message(&source).map_err(invalid)?;
+    queue_integration_event(&state, message, now).await
+}
+
+async fn lookup<Q>(
+    state: &WebhookState<Q>,
+    source: &str,
+) -> Result<Option<socialcare_domain::integrations::Integration>, ApiError> {
+    state
+        .integrations
+        .get(source)
+        .await
+        .map_err(|e| ApiError::unavailable("store_unavailable", e))
+}
+
+/// Refuses a callback URL that can never be called, then queues the message.
+async fn queue_integration_event<Q: Queue>(
+    state: &WebhookState<Q>,
+    message: NormalizedMessage,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     if let Some(url) = &message.callback_url {
         state.guard.check(url).map_err(|refused| {
             ApiError::new(

@@ -30,11 +30,12 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use socialcare_domain::access::ApiKey;
 use socialcare_domain::incidents::{ActiveIncident, Incident, TopicCounts};
+use socialcare_domain::integrations::Integration;
 use socialcare_domain::page::sortable_time;
 use socialcare_domain::ports::{
-    ApiKeyStore, CommitError, CustomerStore, IncidentStore, IngestChange, IngestStore, MessageRef,
-    MetricsStore, ReminderStore, SettingsStore, StoreError, TeamTurns, TemplateStore,
-    TicketCommands, TicketReads, TicketUpdate,
+    ApiKeyStore, CommitError, CustomerStore, IncidentStore, IngestChange, IngestStore,
+    IntegrationStore, MessageRef, MetricsStore, ReminderStore, SettingsStore, StoreError,
+    TeamTurns, TemplateStore, TicketCommands, TicketReads, TicketUpdate,
 };
 use socialcare_domain::report::{Counters, GroupBy, Sample};
 use socialcare_domain::sla::Policies;
@@ -692,6 +693,67 @@ const API_KEYS: &str = "APIKEYS";
 
 fn key_item(key: &ApiKey) -> Result<Item, StoreError> {
     to_item(key, [("pk", API_KEYS.to_string()), ("sk", key.id.clone())])
+}
+
+const INTEGRATIONS: &str = "INTEGRATIONS";
+
+fn integration_item(integration: &Integration) -> Result<Item, StoreError> {
+    to_item(
+        integration,
+        [
+            ("pk", INTEGRATIONS.to_string()),
+            ("sk", integration.source.clone()),
+        ],
+    )
+}
+
+impl IntegrationStore for DynamoStore {
+    async fn create_integration(&self, integration: &Integration) -> Result<(), CommitError> {
+        self.put_new_item(integration_item(integration)?, "create integration")
+            .await
+    }
+
+    async fn get_integration(&self, source: &str) -> Result<Option<Integration>, StoreError> {
+        self.get(INTEGRATIONS.to_string(), source)
+            .await?
+            .map(from_item)
+            .transpose()
+    }
+
+    async fn replace_integration(
+        &self,
+        integration: &Integration,
+        version_before: u64,
+    ) -> Result<(), CommitError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(integration_item(integration)?))
+            .condition_expression("version = :before")
+            .expression_attribute_values(":before", AttributeValue::N(version_before.to_string()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Err(CommitError::Conflict)
+            }
+            Err(e) => Err(CommitError::Store(failed("replace integration", e))),
+        }
+    }
+
+    async fn list_integrations(&self) -> Result<Vec<Integration>, StoreError> {
+        // The sort key is the source: the partition comes back in order.
+        self.partition(INTEGRATIONS.into(), "query integrations")
+            .await?
+            .into_iter()
+            .map(from_item)
+            .collect()
+    }
 }
 
 const TEMPLATES: &str = "TEMPLATES";

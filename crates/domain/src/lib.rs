@@ -12,6 +12,7 @@ pub mod events;
 pub mod ids;
 pub mod incidents;
 pub mod ingest;
+pub mod integrations;
 pub mod lifecycle;
 pub mod message;
 pub mod ownership;

@@ -8,6 +8,7 @@ use crate::customer::{Customer, Identity};
 use crate::events::TicketEvent;
 use crate::ids::{CustomerId, IncidentId, MessageId, TicketId, UpdateId};
 use crate::incidents::{ActiveIncident, Incident};
+use crate::integrations::Integration;
 use crate::message::Message;
 use crate::page::Page;
 use crate::report::{Counters, GroupBy, Sample};
@@ -468,6 +469,32 @@ pub trait Queue: Send + Sync {
     ) -> impl Future<Output = Result<(), QueueError>> + Send;
 }
 
+/// Registered integrations and their signing secrets.
+pub trait IntegrationStore: Send + Sync {
+    /// Stores a new integration; `Duplicate` when its source is registered already.
+    fn create_integration(
+        &self,
+        integration: &Integration,
+    ) -> impl Future<Output = Result<(), CommitError>> + Send;
+
+    fn get_integration(
+        &self,
+        source: &str,
+    ) -> impl Future<Output = Result<Option<Integration>, StoreError>> + Send;
+
+    /// Replaces it; `Conflict` when the stored one is no longer at `version_before`.
+    fn replace_integration(
+        &self,
+        integration: &Integration,
+        version_before: u64,
+    ) -> impl Future<Output = Result<(), CommitError>> + Send;
+
+    /// All of them, by source.
+    fn list_integrations(
+        &self,
+    ) -> impl Future<Output = Result<Vec<Integration>, StoreError>> + Send;
+}
+
 /// Every store port together: what a complete store adapter (SQLite, DynamoDB) implements.
 pub trait TicketStore:
     IngestStore
@@ -481,6 +508,7 @@ pub trait TicketStore:
     + ReminderStore
     + MetricsStore
     + IncidentStore
+    + IntegrationStore
 {
 }
 impl<T> TicketStore for T where
@@ -495,6 +523,7 @@ impl<T> TicketStore for T where
         + ReminderStore
         + MetricsStore
         + IncidentStore
+        + IntegrationStore
 {
 }
 

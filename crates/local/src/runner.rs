@@ -8,6 +8,7 @@ use anyhow::Context;
 use socialcare_app::accounts::{Accounts, parse_rules};
 use socialcare_app::api::{self, ApiState};
 use socialcare_app::ingest::Consumer;
+use socialcare_app::integrations::IntegrationDirectory;
 use socialcare_app::outbox::{Outbox, Sender};
 use socialcare_app::reminders::{Scheduler, Worker};
 use socialcare_app::webhook::{self, WebhookState};
@@ -156,6 +157,8 @@ where
         meta_verify_token: secret("META_VERIFY_TOKEN"),
         accounts,
         guard,
+        // Local: a change is seen at once.
+        integrations: IntegrationDirectory::of(store.clone(), Duration::ZERO),
         ..WebhookState::new(
             inbound.clone(),
             credentials.integration_secret.as_bytes(),
@@ -164,6 +167,7 @@ where
     }));
     let api = api::routes(Arc::new(
         ApiState::new(store.clone(), &credentials.api_key)
+            .with_integration_secret(&credentials.integration_secret)
             .with_teams(rules.teams.clone())
             .with_paces(rules.paces.clone())
             .with_outbox(Outbox::new(outbox.clone())),

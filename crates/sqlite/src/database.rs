@@ -94,6 +94,13 @@ CREATE TABLE IF NOT EXISTS topic_counts (
     PRIMARY KEY (account, term, window_start)
 );
 
+-- Registered integrations with their signing secrets.
+CREATE TABLE IF NOT EXISTS integrations (
+    source  TEXT PRIMARY KEY,
+    version INTEGER NOT NULL,
+    data    TEXT NOT NULL
+);
+
 -- How many messages each window has counted, to hold it to its capacity as DynamoDB must.
 CREATE TABLE IF NOT EXISTS topic_windows (
     account      TEXT NOT NULL,

@@ -5,11 +5,12 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use socialcare_domain::access::ApiKey;
 use socialcare_domain::incidents::{ActiveIncident, Incident, TopicCounts};
+use socialcare_domain::integrations::Integration;
 use socialcare_domain::page::sortable_time;
 use socialcare_domain::ports::{
-    ApiKeyStore, CommitError, CustomerStore, IncidentStore, IngestChange, IngestStore, MessageRef,
-    MetricsStore, ReminderStore, SettingsStore, StoreError, TeamTurns, TemplateStore,
-    TicketCommands, TicketReads, TicketUpdate,
+    ApiKeyStore, CommitError, CustomerStore, IncidentStore, IngestChange, IngestStore,
+    IntegrationStore, MessageRef, MetricsStore, ReminderStore, SettingsStore, StoreError,
+    TeamTurns, TemplateStore, TicketCommands, TicketReads, TicketUpdate,
 };
 use socialcare_domain::report::{Counters, GroupBy, Sample};
 use socialcare_domain::sla::Policies;
@@ -652,6 +653,72 @@ impl ApiKeyStore for SqliteStore {
             )
         })
         .await
+    }
+}
+
+impl IntegrationStore for SqliteStore {
+    async fn create_integration(&self, integration: &Integration) -> Result<(), CommitError> {
+        let integration = integration.clone();
+        let written = self
+            .read(move |conn| {
+                conn.execute(
+                    "INSERT INTO integrations (source, version, data) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (source) DO NOTHING",
+                    params![
+                        integration.source,
+                        version(integration.version),
+                        to_json(&integration)?
+                    ],
+                )
+            })
+            .await?;
+        match written {
+            0 => Err(CommitError::Duplicate),
+            _ => Ok(()),
+        }
+    }
+
+    async fn get_integration(&self, source: &str) -> Result<Option<Integration>, StoreError> {
+        let source = source.to_string();
+        self.read(move |conn| {
+            one(
+                conn,
+                "SELECT data FROM integrations WHERE source = ?1",
+                [source],
+            )
+        })
+        .await
+    }
+
+    async fn replace_integration(
+        &self,
+        integration: &Integration,
+        version_before: u64,
+    ) -> Result<(), CommitError> {
+        let integration = integration.clone();
+        let written = self
+            .read(move |conn| {
+                conn.execute(
+                    "UPDATE integrations SET version = ?2, data = ?3
+                     WHERE source = ?1 AND version = ?4",
+                    params![
+                        integration.source,
+                        version(integration.version),
+                        to_json(&integration)?,
+                        version(version_before)
+                    ],
+                )
+            })
+            .await?;
+        match written {
+            0 => Err(CommitError::Conflict),
+            _ => Ok(()),
+        }
+    }
+
+    async fn list_integrations(&self) -> Result<Vec<Integration>, StoreError> {
+        self.read(|conn| all(conn, "SELECT data FROM integrations ORDER BY source", []))
+            .await
     }
 }
 

@@ -22,7 +22,12 @@ async fn main() -> Result<(), lambda_http::Error> {
     };
     let outbox_url = std::env::var("OUTBOX_QUEUE_URL").expect("OUTBOX_QUEUE_URL is set");
     let outbox = Outbox::new(SqsQueue::new(aws_sdk_sqs::Client::new(&config), outbox_url));
-    let state = ApiState::new(store, &api_key)
+    let mut state = ApiState::new(store, &api_key);
+    // For the first rotation of the default integration, which replaces this secret.
+    if let Some(secret) = optional_secret(&secrets, "INTEGRATION_SECRET_ARN").await? {
+        state = state.with_integration_secret(&secret);
+    }
+    let state = state
         .with_teams(rules.teams)
         .with_paces(rules.paces)
         .with_outbox(outbox);

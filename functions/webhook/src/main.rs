@@ -2,9 +2,11 @@
 
 use socialcare_app::accounts::Accounts;
 use socialcare_app::error::json_errors;
+use socialcare_app::integrations::IntegrationDirectory;
 use socialcare_app::webhook::{WebhookState, routes};
-use socialcare_aws::{SqsQueue, load_config, optional_secret, secret_string};
+use socialcare_aws::{DynamoStore, SqsQueue, load_config, optional_secret, secret_string};
 use std::sync::Arc;
+use std::time::Duration;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
@@ -28,6 +30,14 @@ async fn main() -> Result<(), lambda_http::Error> {
         meta_verify_token: optional_secret(&secrets, "META_VERIFY_TOKEN_ARN").await?,
         accounts,
         guard: socialcare_platforms::OutboundGuard::from_env(),
+        // Registered integrations, each with its own secret; a change is seen within a minute.
+        integrations: match std::env::var("TABLE_NAME") {
+            Ok(table) => IntegrationDirectory::of(
+                DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), table),
+                Duration::from_secs(60),
+            ),
+            Err(_) => IntegrationDirectory::none(),
+        },
         ..WebhookState::new(
             SqsQueue::new(aws_sdk_sqs::Client::new(&config), queue_url),
             secret_string(&secrets, &secret_arn).await?.as_bytes(),

@@ -577,6 +577,36 @@ pub async fn api_keys_are_stored_once_and_revocable<S: Store>(store: &S) {
     assert_eq!(store.list_keys().await.unwrap(), vec![bridge, revoked]);
 }
 
+pub async fn integrations_are_stored_once_and_replaced_by_version<S: Store>(store: &S) {
+    use socialcare_domain::integrations::Integration;
+    let crm = Integration::new("crm", "whsec_a".into(), "whout_a".into(), at(0));
+    let erp = Integration::new("erp", "whsec_b".into(), "whout_b".into(), at(1));
+    store.create_integration(&erp).await.unwrap();
+    store.create_integration(&crm).await.unwrap();
+    assert!(matches!(
+        store.create_integration(&crm).await,
+        Err(CommitError::Duplicate)
+    ));
+    assert_eq!(
+        store.get_integration("crm").await.unwrap(),
+        Some(crm.clone())
+    );
+    assert_eq!(store.get_integration("nobody").await.unwrap(), None);
+    let rotated = crm.rotated("whsec_c".into(), "whout_c".into(), at(2));
+    store.replace_integration(&rotated, 1).await.unwrap();
+    // A second writer that read version 1 too is refused.
+    let other = crm.rotated("whsec_d".into(), "whout_d".into(), at(3));
+    assert!(matches!(
+        store.replace_integration(&other, 1).await,
+        Err(CommitError::Conflict)
+    ));
+    assert_eq!(
+        store.get_integration("crm").await.unwrap(),
+        Some(rotated.clone())
+    );
+    assert_eq!(store.list_integrations().await.unwrap(), vec![rotated, erp]);
+}
+
 fn x_identity(user_id: &str) -> Identity {
     Identity {
         source: Source::X,
@@ -1090,6 +1120,7 @@ macro_rules! store_contract {
             a_stale_ticket_version_is_a_conflict,
             notes_are_kept_in_order_and_once,
             api_keys_are_stored_once_and_revocable,
+            integrations_are_stored_once_and_replaced_by_version,
             a_linked_identity_threads_with_the_customer,
             a_customers_tickets_come_newest_first,
             a_reply_that_overtakes_its_parent_still_converges,

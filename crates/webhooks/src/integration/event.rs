@@ -38,7 +38,12 @@ const MAX_SOURCE_CHARS: usize = 64;
 
 /// Parses and checks a body, then maps it to the normalized message.
 pub fn normalize(body: &[u8]) -> Result<NormalizedMessage, EventError> {
-    parse::<GenericEvent>(body)?.into_message()
+    parse_event(body)?.into_message(DEFAULT_SOURCE)
+}
+
+/// Parses a body, unchecked; [`GenericEvent::into_message`] checks it.
+pub fn parse_event(body: &[u8]) -> Result<GenericEvent, EventError> {
+    parse::<GenericEvent>(body)
 }
 
 fn check_id(field: &str, value: &str) -> Result<(), EventError> {
@@ -58,13 +63,15 @@ fn check_id(field: &str, value: &str) -> Result<(), EventError> {
 }
 
 impl GenericEvent {
-    fn into_message(self) -> Result<NormalizedMessage, EventError> {
+    /// Checks it and maps it to the normalized message, filed under its `source` or, when it
+    /// names none, `default_source`.
+    pub fn into_message(self, default_source: &str) -> Result<NormalizedMessage, EventError> {
         check_id("id", &self.id)?;
         check_id("customer.id", &self.customer.id)?;
         if let Some(parent) = &self.in_reply_to {
             check_id("in_reply_to", parent)?;
         }
-        let source = self.source.unwrap_or_else(|| DEFAULT_SOURCE.to_string());
+        let source = self.source.unwrap_or_else(|| default_source.to_string());
         let source_ok = !source.is_empty()
             && source.len() <= MAX_SOURCE_CHARS
             && source
