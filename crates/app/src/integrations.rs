@@ -2,8 +2,9 @@
 //! kept for a short while (on Lambda, every request would otherwise read the table).
 
 use futures::future::BoxFuture;
-use socialcare_domain::integrations::Integration;
+use socialcare_domain::integrations::{DEFAULT_INTEGRATION, Integration};
 use socialcare_domain::ports::{IntegrationStore, StoreError};
+use socialcare_platforms::SigningSecrets;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -61,6 +62,35 @@ impl IntegrationDirectory {
             ttl,
             remembered: Arc::default(),
         }
+    }
+
+    /// The secrets that sign what is sent to `source`: its own once registered, else the
+    /// default integration's once rotated, else `configured`.
+    pub fn signing_secrets(&self, configured: Vec<u8>) -> SigningSecrets {
+        let directory = self.clone();
+        Arc::new(move |source: String| {
+            let (directory, configured) = (directory.clone(), configured.clone());
+            Box::pin(async move {
+                let now = chrono::Utc::now();
+                for name in [source.as_str(), DEFAULT_INTEGRATION] {
+                    match directory.get(name).await {
+                        Ok(Some(integration)) => {
+                            return integration
+                                .outbound_secrets(now)
+                                .into_iter()
+                                .map(<[u8]>::to_vec)
+                                .collect();
+                        }
+                        Ok(None) => {}
+                        Err(e) => {
+                            tracing::warn!(source = name, error = %e, "integration lookup failed; signing with the configured secret");
+                            break;
+                        }
+                    }
+                }
+                vec![configured]
+            })
+        })
     }
 
     pub async fn get(&self, source: &str) -> Result<Option<Integration>, StoreError> {

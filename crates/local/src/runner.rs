@@ -144,21 +144,25 @@ where
         true => OutboundGuard::allowing_private_targets(),
         false => OutboundGuard::strict(),
     };
+    // Registered integrations, seen at once: their secrets check what they send and sign
+    // what is sent to them.
+    let integrations = IntegrationDirectory::of(store.clone(), Duration::ZERO);
+    let signing = integrations.signing_secrets(credentials.integration_secret.clone().into_bytes());
     let platform = HttpPlatform::new(
         platform_credentials,
         credentials.integration_secret.clone().into_bytes(),
         Endpoints::from_env(),
         guard,
         DEFAULT_TIMEOUT,
-    )?;
+    )?
+    .with_integration_secrets(signing.clone());
     let webhooks = webhook::routes(Arc::new(WebhookState {
         x_consumer_secret: secret("X_CONSUMER_SECRET").map(String::into_bytes),
         meta_app_secret: secret("META_APP_SECRET").map(String::into_bytes),
         meta_verify_token: secret("META_VERIFY_TOKEN"),
         accounts,
         guard,
-        // Local: a change is seen at once.
-        integrations: IntegrationDirectory::of(store.clone(), Duration::ZERO),
+        integrations,
         ..WebhookState::new(
             inbound.clone(),
             credentials.integration_secret.as_bytes(),
@@ -221,7 +225,8 @@ where
                 credentials.integration_secret.clone().into_bytes(),
                 guard,
                 DEFAULT_TIMEOUT,
-            )?,
+            )?
+            .with_signing_secrets(signing),
             policy: SendPolicy::default(),
         };
         tokio::spawn(async move {

@@ -18,7 +18,13 @@ pub(crate) async fn post(
         .guard
         .check(url)
         .map_err(|refused| PostError::Permanent(format!("the callback URL {refused}")))?;
-    if platform.integration_secret.is_empty() {
+    let secrets = (platform.integration_secrets)(reply.body.account.clone()).await;
+    let secrets: Vec<&[u8]> = secrets
+        .iter()
+        .map(Vec::as_slice)
+        .filter(|secret| !secret.is_empty())
+        .collect();
+    if secrets.is_empty() {
         return Err(PostError::Permanent(
             "no integration secret is configured to sign callbacks".into(),
         ));
@@ -40,7 +46,7 @@ pub(crate) async fn post(
     // The signature covers these exact bytes, so they are what is sent.
     let body = serde_json::to_vec(&body)
         .map_err(|e| PostError::Permanent(format!("could not write the callback: {e}")))?;
-    let signed = signature::sign(&platform.integration_secret, Utc::now(), &body);
+    let signed = signature::sign_with_each(&secrets, Utc::now(), &body);
     let request = platform
         .callbacks
         .post(url)

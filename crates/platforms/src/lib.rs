@@ -18,6 +18,7 @@ pub use outbound::OutboundGuard;
 use chrono::{DateTime, Utc};
 use socialcare_domain::message::{Message, Source};
 use socialcare_domain::replies::{Platform, PostError, Target};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How long one call to a platform may take, connecting and reading the answer included.
@@ -63,6 +64,19 @@ impl Endpoints {
     }
 }
 
+/// The secrets that sign what is sent to an integration, by its source (current first); the
+/// wiring looks them up in the store, so that a rotation is seen without a restart.
+pub type SigningSecrets =
+    Arc<dyn Fn(String) -> futures::future::BoxFuture<'static, Vec<Vec<u8>>> + Send + Sync>;
+
+/// Always the same secret: a deployment without registered integrations.
+pub fn fixed_secret(secret: Vec<u8>) -> SigningSecrets {
+    Arc::new(move |_source| {
+        let secret = secret.clone();
+        Box::pin(async move { vec![secret] })
+    })
+}
+
 /// Posts replies over HTTPS with the brands' credentials.
 pub struct HttpPlatform {
     /// For the platforms' APIs, at the configured endpoints.
@@ -71,7 +85,7 @@ pub struct HttpPlatform {
     callbacks: reqwest::Client,
     guard: OutboundGuard,
     credentials: Credentials,
-    integration_secret: Vec<u8>,
+    integration_secrets: SigningSecrets,
     endpoints: Endpoints,
     timeout: Duration,
 }
@@ -80,7 +94,7 @@ impl std::fmt::Debug for HttpPlatform {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HttpPlatform")
             .field("credentials", &self.credentials)
-            .field("integration_secret", &"<redacted>")
+            .field("integration_secrets", &"<redacted>")
             .field("endpoints", &self.endpoints)
             .field("guard", &self.guard)
             .field("timeout", &self.timeout)
@@ -123,10 +137,21 @@ impl HttpPlatform {
             callbacks,
             guard,
             credentials,
-            integration_secret,
+            integration_secrets: fixed_secret(integration_secret),
             endpoints,
             timeout,
         })
+    }
+}
+
+impl HttpPlatform {
+    /// The same, signing each integration's callbacks with the secrets `lookup` gives for its
+    /// source (instead of the one configured secret).
+    pub fn with_integration_secrets(self, lookup: SigningSecrets) -> Self {
+        Self {
+            integration_secrets: lookup,
+            ..self
+        }
     }
 }
 

@@ -3,11 +3,14 @@
 //! can check it came from us. The notice id is the idempotency key: a notice sent again (after
 //! an answer was lost) is recognised as the same one.
 
-use crate::{Answer, ConfigError, OutboundGuard, describe, retry_after, send_within};
+use crate::{
+    Answer, ConfigError, OutboundGuard, SigningSecrets, describe, retry_after, send_within,
+};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::json;
 use socialcare_domain::escalation::{Notice, Notifier};
 use socialcare_domain::incidents::IncidentNotice;
+use socialcare_domain::integrations::DEFAULT_INTEGRATION;
 use socialcare_domain::replies::PostError;
 use socialcare_webhooks::integration::signature;
 use std::time::Duration;
@@ -25,6 +28,8 @@ pub struct HttpNotifier {
     client: reqwest::Client,
     guard: OutboundGuard,
     secret: Vec<u8>,
+    /// Once the default integration is rotated, its outbound secrets sign instead.
+    secrets: Option<SigningSecrets>,
     timeout: Duration,
 }
 
@@ -57,8 +62,17 @@ impl HttpNotifier {
             client,
             guard,
             secret,
+            secrets: None,
             timeout,
         })
+    }
+
+    /// The same, signing with the default integration's secrets as `lookup` gives them.
+    pub fn with_signing_secrets(self, lookup: SigningSecrets) -> Self {
+        Self {
+            secrets: Some(lookup),
+            ..self
+        }
     }
 }
 
@@ -97,10 +111,19 @@ impl HttpNotifier {
             .post(url)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header("Idempotency-Key", id);
-        if !self.secret.is_empty() {
+        let secrets = match &self.secrets {
+            Some(lookup) => lookup(DEFAULT_INTEGRATION.to_string()).await,
+            None => vec![self.secret.clone()],
+        };
+        let secrets: Vec<&[u8]> = secrets
+            .iter()
+            .map(Vec::as_slice)
+            .filter(|secret| !secret.is_empty())
+            .collect();
+        if !secrets.is_empty() {
             request = request.header(
                 "X-Socialcare-Signature",
-                signature::sign(&self.secret, Utc::now(), &body),
+                signature::sign_with_each(&secrets, Utc::now(), &body),
             );
         }
         let answer = send_within(self.timeout, TARGET, request.body(body)).await?;

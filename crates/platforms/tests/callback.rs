@@ -251,3 +251,52 @@ async fn an_endless_callback_answer_is_read_up_to_its_cap() {
         "the client read on: {written} bytes were taken"
     );
 }
+
+/// Issue 14: a registered integration's callbacks are signed with its own outbound secrets
+/// (both, during a rotation), never with the secret that signs what integrators send us.
+#[tokio::test]
+async fn callbacks_are_signed_with_the_integrations_outbound_secrets() {
+    let server = integrator_answering(ResponseTemplate::new(200)).await;
+    let sent = callback_reply(&server);
+    let asked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let lookup: socialcare_platforms::SigningSecrets = {
+        let asked = asked.clone();
+        std::sync::Arc::new(move |source: String| {
+            asked.lock().unwrap().push(source);
+            Box::pin(async { vec![b"whout_new".to_vec(), b"whout_old".to_vec()] })
+        })
+    };
+
+    let posted = platform(&server.uri())
+        .with_integration_secrets(lookup)
+        .post(&sent)
+        .await;
+
+    assert_eq!(posted, Ok(sent.id.as_str().to_string()));
+    assert_eq!(*asked.lock().unwrap(), vec!["acme-helpdesk".to_string()]);
+    let requests = server.received_requests().await.unwrap();
+    let header = requests[0]
+        .headers
+        .get("x-socialcare-signature")
+        .unwrap()
+        .as_bytes()
+        .to_vec();
+    assert_eq!(String::from_utf8_lossy(&header).matches(",v1=").count(), 2);
+    for secret in [b"whout_new".as_slice(), b"whout_old"] {
+        assert_eq!(
+            signature::verify(secret, Some(&header), &requests[0].body, Utc::now()),
+            Ok(()),
+            "{}",
+            String::from_utf8_lossy(secret)
+        );
+    }
+    assert_eq!(
+        signature::verify(
+            INTEGRATION_SECRET,
+            Some(&header),
+            &requests[0].body,
+            Utc::now()
+        ),
+        Err(socialcare_webhooks::signature::SignatureError::Mismatch)
+    );
+}

@@ -4,12 +4,14 @@
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{LambdaEvent, service_fn};
 use socialcare_app::accounts::parse_teams;
+use socialcare_app::integrations::IntegrationDirectory;
 use socialcare_app::outbox::Outbox;
 use socialcare_app::reminders::Worker;
 use socialcare_aws::{DynamoStore, SqsQueue, load_config, optional_secret, secret_string};
 use socialcare_domain::ports::SystemClock;
 use socialcare_domain::replies::SendPolicy;
 use socialcare_platforms::{DEFAULT_TIMEOUT, HttpNotifier, OutboundGuard};
+use std::time::Duration;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
@@ -26,18 +28,21 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         Some(text) => parse_teams(&text)?,
         None => Default::default(),
     };
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), table);
+    // Notices are signed with the default integration's outbound secrets once it is rotated.
+    let integrations = IntegrationDirectory::of(store.clone(), Duration::from_secs(60));
     let notifier = HttpNotifier::new(
-        integration_secret.into_bytes(),
+        integration_secret.clone().into_bytes(),
         OutboundGuard::from_env(),
         DEFAULT_TIMEOUT,
-    )?;
+    )?
+    .with_signing_secrets(integrations.signing_secrets(integration_secret.into_bytes()));
     let worker = Worker {
         teams,
         notifier,
         policy: SendPolicy::default(),
     };
     let sqs = aws_sdk_sqs::Client::new(&config);
-    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), table);
     let queue = SqsQueue::new(sqs.clone(), reminders_url);
     let outbox = Outbox::new(SqsQueue::new(sqs, outbox_url));
     let (store, queue, outbox, worker) = (&store, &queue, &outbox, &worker);

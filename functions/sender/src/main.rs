@@ -3,11 +3,13 @@
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{LambdaEvent, service_fn};
+use socialcare_app::integrations::IntegrationDirectory;
 use socialcare_app::outbox::handle_sqs_event;
 use socialcare_aws::{DynamoStore, SqsQueue, load_config, optional_secret, secret_string};
 use socialcare_domain::ports::SystemClock;
 use socialcare_domain::replies::SendPolicy;
 use socialcare_platforms::{Credentials, DEFAULT_TIMEOUT, Endpoints, HttpPlatform, OutboundGuard};
+use std::time::Duration;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
@@ -23,14 +25,17 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         Some(text) => Credentials::parse(&text)?,
         None => Credentials::default(),
     };
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), table);
+    // Each integration's callbacks are signed with its own outbound secrets.
+    let integrations = IntegrationDirectory::of(store.clone(), Duration::from_secs(60));
     let platform = HttpPlatform::new(
         credentials,
-        integration_secret.into_bytes(),
+        integration_secret.clone().into_bytes(),
         Endpoints::from_env(),
         OutboundGuard::from_env(),
         DEFAULT_TIMEOUT,
-    )?;
-    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), table);
+    )?
+    .with_integration_secrets(integrations.signing_secrets(integration_secret.into_bytes()));
     let outbox = SqsQueue::new(aws_sdk_sqs::Client::new(&config), outbox_url);
     let policy = SendPolicy::default();
     let (store, platform, outbox, policy) = (&store, &platform, &outbox, &policy);

@@ -20,12 +20,20 @@ const MALFORMED: SignatureError = SignatureError::Malformed {
 
 /// The header value that signs `body` at `at`.
 pub fn sign(secret: &[u8], at: DateTime<Utc>, body: &[u8]) -> String {
+    sign_with_each(&[secret], at, body)
+}
+
+/// The header value with one `v1=` entry per secret (the current one first): during a
+/// rotation the receiver may check either.
+pub fn sign_with_each(secrets: &[&[u8]], at: DateTime<Utc>, body: &[u8]) -> String {
     let timestamp = at.timestamp().to_string();
-    let mac = hmac_sha256(secret, &[timestamp.as_bytes(), b".", body]);
-    format!(
-        "t={timestamp},v1={}",
-        hex::encode(mac.finalize().into_bytes())
-    )
+    let mut header = format!("t={timestamp}");
+    for secret in secrets.iter().take(MAX_SIGNATURES) {
+        let mac = hmac_sha256(secret, &[timestamp.as_bytes(), b".", body]);
+        header.push_str(",v1=");
+        header.push_str(&hex::encode(mac.finalize().into_bytes()));
+    }
+    header
 }
 
 /// The most `v1=` entries a header may carry: two during a rotation, with room to spare.
