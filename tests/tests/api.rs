@@ -150,6 +150,62 @@ async fn a_ticket_comes_with_its_customer_and_messages() {
     assert_eq!(detail["messages"][0]["channel"], "private");
 }
 
+/// Issue 14: a ticket's messages and events come in pages (a flooded ticket would pass
+/// Lambda's 6 MB answer whole).
+#[tokio::test]
+async fn a_tickets_messages_and_events_are_paged() {
+    let store = SqliteStore::new(Database::in_memory().unwrap());
+    for n in 0..5 {
+        ingest(
+            &store,
+            &inbound(&format!("q{n}"), "ann", &format!("try {n}"), at(n)),
+        )
+        .await
+        .unwrap();
+    }
+    let app = json_errors(api::routes(std::sync::Arc::new(ApiState::new(store, KEY))));
+    let (_, list) = get(&app, "/v1/tickets", Some(KEY)).await;
+    let id = list["tickets"][0]["id"].as_str().unwrap().to_string();
+    for (route, field, total) in [("", "messages", 5), ("/events", "events", 5)] {
+        let mut seen = Vec::new();
+        let mut path = format!("/v1/tickets/{id}{route}?limit=2");
+        let mut pages = 0;
+        loop {
+            let (status, page) = get(&app, &path, Some(KEY)).await;
+            assert_eq!(status, StatusCode::OK, "{page}");
+            pages += 1;
+            let items = page[field].as_array().unwrap();
+            assert!(items.len() <= 2);
+            seen.extend(items.iter().cloned());
+            match page["next_cursor"].as_str() {
+                Some(cursor) => path = format!("/v1/tickets/{id}{route}?limit=2&cursor={cursor}"),
+                None => break,
+            }
+        }
+        assert_eq!(seen.len(), total, "{route}");
+        assert_eq!(pages, 3, "{route}");
+        if field == "messages" {
+            let texts: Vec<&str> = seen.iter().map(|m| m["text"].as_str().unwrap()).collect();
+            assert_eq!(texts, ["try 0", "try 1", "try 2", "try 3", "try 4"]);
+        }
+        for (query, code) in [
+            ("limit=0", "invalid_limit"),
+            ("limit=201", "invalid_limit"),
+            ("cursor=%%%", "invalid_cursor"),
+            ("cursor=bm9oYXNo", "invalid_cursor"),
+        ] {
+            let (status, answer) =
+                get(&app, &format!("/v1/tickets/{id}{route}?{query}"), Some(KEY)).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{route} {query}");
+            assert_eq!(answer["error"]["code"], code, "{route} {query}");
+        }
+    }
+    // The default page holds them all, with no cursor.
+    let (_, whole) = get(&app, &format!("/v1/tickets/{id}"), Some(KEY)).await;
+    assert_eq!(whole["messages"].as_array().unwrap().len(), 5);
+    assert_eq!(whole["next_cursor"], Value::Null);
+}
+
 #[tokio::test]
 async fn an_unknown_or_malformed_ticket_id_is_404() {
     let app = api_with_tickets().await;

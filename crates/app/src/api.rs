@@ -20,8 +20,8 @@ use socialcare_domain::ownership::{self, AssignError, Assignment, Teams};
 use socialcare_domain::ports::{CommitError, CustomerStore};
 use socialcare_domain::templates::{self, Template, TemplateError};
 use socialcare_domain::{
-    Actor, Cursor, Customer, CustomerId, Identity, Source, Ticket, TicketDetail, TicketEvent,
-    TicketId, TicketQuery, TicketStatus,
+    Actor, Cursor, Customer, CustomerId, Identity, Source, Ticket, TicketEvent, TicketId,
+    TicketQuery, TicketStatus,
 };
 use socialcare_webhooks::payload::parse;
 use std::sync::Arc;
@@ -292,6 +292,8 @@ pub struct TicketEnvelope {
 pub struct EventList {
     /// Oldest first.
     pub events: Vec<TicketEvent>,
+    /// Continues the events; absent on the last page.
+    pub next_cursor: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -432,18 +434,24 @@ async fn add_note<S: Store>(
     Ok((StatusCode::CREATED, Json(event)))
 }
 
-/// `GET /v1/tickets/{id}/events`: the audit trail, oldest first.
+/// `GET /v1/tickets/{id}/events?limit=&cursor=`: a page of the audit trail, oldest first.
 #[utoipa::path(get, path = "/v1/tickets/{id}/events", tag = "tickets",
-    params(("id" = String, Path)),
-    responses((status = 200, body = EventList), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    params(("id" = String, Path), PageParams),
+    responses(
+        (status = 200, body = EventList),
+        (status = 400, description = "invalid_limit, invalid_cursor", body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+    ),
     security(("bearer" = [])))]
 async fn ticket_events<S: Store>(
     State(state): State<Arc<ApiState<S>>>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
+    params: Result<Query<PageParams>, QueryRejection>,
 ) -> Result<Json<EventList>, ApiError> {
     caller.require(Role::Integrator)?;
     let id = ticket_id(&id)?;
+    let (limit, after) = PageParams::read(params)?;
     if state
         .store
         .get_ticket(&id)
@@ -455,10 +463,17 @@ async fn ticket_events<S: Store>(
     }
     let events = state
         .store
-        .ticket_events(&id)
+        .ticket_events_page(&id, after.as_deref(), limit)
         .await
         .map_err(ApiError::store)?;
-    Ok(Json(EventList { events }))
+    let next_cursor = next_cursor(
+        events.len() == limit as usize,
+        events.last().map(TicketEvent::sort_key),
+    );
+    Ok(Json(EventList {
+        events,
+        next_cursor,
+    }))
 }
 
 /// `GET /v1/tickets?status=&owner=&limit=&cursor=`: newest first.
@@ -495,26 +510,124 @@ async fn list_tickets<S: Store>(
     }))
 }
 
-/// `GET /v1/tickets/{id}`: the ticket with its customer and messages.
+/// A page of a ticket's messages or events: `limit` 1 to 200 (default 100), `cursor` the
+/// `next_cursor` of the page before.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub(crate) struct PageParams {
+    limit: Option<String>,
+    cursor: Option<String>,
+}
+
+const PAGE_DEFAULT: u32 = 100;
+const PAGE_MAX: u32 = 200;
+
+impl PageParams {
+    /// The limit and the sort key to continue after.
+    fn read(
+        params: Result<Query<Self>, QueryRejection>,
+    ) -> Result<(u32, Option<String>), ApiError> {
+        let Query(params) =
+            params.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
+        let limit = match params.limit {
+            None => PAGE_DEFAULT,
+            Some(raw) => raw
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (1..=PAGE_MAX).contains(n))
+                .ok_or_else(|| {
+                    ApiError::bad_request(
+                        "invalid_limit",
+                        format!("limit must be a number from 1 to {PAGE_MAX}"),
+                    )
+                })?,
+        };
+        let bad = || {
+            ApiError::bad_request(
+                "invalid_cursor",
+                "the cursor is not one this API handed out",
+            )
+        };
+        let after = params
+            .cursor
+            .map(|raw| {
+                use base64::Engine;
+                let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(raw)
+                    .map_err(|_| bad())?;
+                String::from_utf8(bytes)
+                    .ok()
+                    .filter(|key| !key.is_empty() && key.len() <= 200 && key.contains('#'))
+                    .ok_or_else(bad)
+            })
+            .transpose()?;
+        Ok((limit, after))
+    }
+}
+
+/// The cursor that continues after `sort_key`, when the page was full.
+fn next_cursor(full: bool, sort_key: Option<String>) -> Option<String> {
+    use base64::Engine;
+    sort_key
+        .filter(|_| full)
+        .map(|key| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key))
+}
+
+/// A ticket with its customer and a page of its messages.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TicketPage {
+    pub ticket: Ticket,
+    pub customer: Option<Customer>,
+    /// Oldest first, by platform time.
+    pub messages: Vec<socialcare_domain::Message>,
+    /// Continues the messages; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// `GET /v1/tickets/{id}?limit=&cursor=`: the ticket with its customer and a page of its
+/// messages, oldest first.
 #[utoipa::path(get, path = "/v1/tickets/{id}", tag = "tickets",
-    params(("id" = String, Path)),
-    responses((status = 200, body = TicketDetail), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    params(("id" = String, Path), PageParams),
+    responses(
+        (status = 200, body = TicketPage),
+        (status = 400, description = "invalid_limit, invalid_cursor", body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+    ),
     security(("bearer" = [])))]
 async fn ticket_detail<S: Store>(
     State(state): State<Arc<ApiState<S>>>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
-) -> Result<Json<TicketDetail>, ApiError> {
+    params: Result<Query<PageParams>, QueryRejection>,
+) -> Result<Json<TicketPage>, ApiError> {
     caller.require(Role::Integrator)?;
-    let missing = || ApiError::not_found(format!("no ticket {id}"));
     let ticket_id = ticket_id(&id)?;
-    state
+    let (limit, after) = PageParams::read(params)?;
+    let ticket = state
         .store
-        .ticket_detail(&ticket_id)
+        .get_ticket(&ticket_id)
         .await
         .map_err(ApiError::store)?
-        .map(Json)
-        .ok_or_else(missing)
+        .ok_or_else(|| ApiError::not_found(format!("no ticket {id}")))?;
+    let customer = state
+        .store
+        .get_customer(&ticket.customer_id)
+        .await
+        .map_err(ApiError::store)?;
+    let messages = state
+        .store
+        .ticket_messages(&ticket_id, after.as_deref(), limit)
+        .await
+        .map_err(ApiError::store)?;
+    let next_cursor = next_cursor(
+        messages.len() == limit as usize,
+        messages.last().map(socialcare_domain::Message::sort_key),
+    );
+    Ok(Json(TicketPage {
+        ticket,
+        customer,
+        messages,
+        next_cursor,
+    }))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

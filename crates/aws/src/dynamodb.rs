@@ -179,12 +179,12 @@ fn event_item(event: &TicketEvent) -> Result<Item, StoreError> {
 }
 
 fn message_sk(message: &Message) -> String {
-    format!(
-        "MSG#{}#{}",
-        sortable_time(message.body.created_at),
-        message.id
-    )
+    format!("{MESSAGE_SK_PREFIX}{}", message.sort_key())
 }
+
+const MESSAGE_SK_PREFIX: &str = "MSG#";
+/// Above every sort key that starts with a prefix: their ranges end here.
+const HIGHEST: char = '\u{10FFFF}';
 
 /// The record that files a message under a dedupe key (its own, or the platform's id of a
 /// posted reply): it must be new.
@@ -376,6 +376,46 @@ impl DynamoStore {
             items.extend(output.items.unwrap_or_default());
             start = output.last_evaluated_key;
             if start.is_none() {
+                return Ok(items);
+            }
+        }
+    }
+
+    /// At most `limit` items of a partition with sort keys above `first` (excluded) and up to
+    /// `last`, in order: one Query, or a few when DynamoDB's 1 MB page cuts it short.
+    async fn range_page(
+        &self,
+        pk: String,
+        first: &str,
+        last: &str,
+        limit: u32,
+        what: &str,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut items: Vec<Item> = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let wanted = limit as usize - items.len();
+            // One more than wanted: the item at `first` itself is read when it exists.
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND sk BETWEEN :first AND :last")
+                .expression_attribute_values(":pk", s(pk.clone()))
+                .expression_attribute_values(":first", s(first))
+                .expression_attribute_values(":last", s(last))
+                .limit(i32::try_from(wanted + 1).unwrap_or(i32::MAX))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| failed(what, e))?;
+            let after_first = output.items.unwrap_or_default().into_iter().filter(
+                |item| !matches!(item.get("sk"), Some(AttributeValue::S(sk)) if sk == first),
+            );
+            items.extend(after_first);
+            start = output.last_evaluated_key;
+            if items.len() >= limit as usize || start.is_none() {
+                items.truncate(limit as usize);
                 return Ok(items);
             }
         }
@@ -1021,6 +1061,43 @@ impl ReminderStore for DynamoStore {
 }
 
 impl TicketReads for DynamoStore {
+    async fn ticket_messages(
+        &self,
+        id: &TicketId,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Message>, StoreError> {
+        let first = format!("{MESSAGE_SK_PREFIX}{}", after.unwrap_or(""));
+        let last = format!("{MESSAGE_SK_PREFIX}{HIGHEST}");
+        self.range_page(
+            ticket_pk(id.as_str()),
+            &first,
+            &last,
+            limit,
+            "page messages",
+        )
+        .await?
+        .into_iter()
+        .map(from_item)
+        .collect()
+    }
+
+    async fn ticket_events_page(
+        &self,
+        id: &TicketId,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<TicketEvent>, StoreError> {
+        let last = HIGHEST.to_string();
+        // A key condition may not hold an empty string; a space sorts before every time.
+        let first = after.unwrap_or(" ");
+        self.range_page(events_pk(id.as_str()), first, &last, limit, "page events")
+            .await?
+            .into_iter()
+            .map(from_item)
+            .collect()
+    }
+
     async fn ticket_events(&self, id: &TicketId) -> Result<Vec<TicketEvent>, StoreError> {
         self.partition(events_pk(id.as_str()), "query events")
             .await?

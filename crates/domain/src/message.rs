@@ -201,6 +201,17 @@ pub struct Message {
     pub version: u64,
 }
 
+impl Message {
+    /// Where it sits on its ticket: by platform time, then id, as one sortable string.
+    pub fn sort_key(&self) -> String {
+        format!(
+            "{}#{}",
+            crate::page::sortable_time(self.body.created_at),
+            self.id
+        )
+    }
+}
+
 fn first_version() -> u64 {
     1
 }

@@ -287,6 +287,24 @@ pub trait TicketReads: Send + Sync {
         id: &TicketId,
     ) -> impl Future<Output = Result<Option<TicketDetail>, StoreError>> + Send;
 
+    /// At most `limit` of the ticket's messages, oldest first, after the one whose
+    /// [`Message::sort_key`] is `after`: a page of a ticket that may hold thousands.
+    fn ticket_messages(
+        &self,
+        id: &TicketId,
+        after: Option<&str>,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<Message>, StoreError>> + Send;
+
+    /// At most `limit` of the ticket's events, oldest first, after the one whose
+    /// [`TicketEvent::sort_key`] is `after`.
+    fn ticket_events_page(
+        &self,
+        id: &TicketId,
+        after: Option<&str>,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<TicketEvent>, StoreError>> + Send;
+
     /// The ticket's audit trail, oldest first.
     fn ticket_events(
         &self,

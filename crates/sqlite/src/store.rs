@@ -62,7 +62,7 @@ fn version(v: u64) -> i64 {
 }
 
 fn message_sort_key(message: &Message) -> String {
-    format!("{}#{}", sortable_time(message.body.created_at), message.id)
+    message.sort_key()
 }
 
 /// The value in the `data` column of the one row `sql` selects, if any.
@@ -820,6 +820,42 @@ impl TicketReads for SqliteStore {
                 customer,
                 messages,
             }))
+        })
+        .await
+    }
+
+    async fn ticket_messages(
+        &self,
+        id: &TicketId,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Message>, StoreError> {
+        let (id, after) = (id.to_string(), after.unwrap_or("").to_string());
+        self.read(move |conn| {
+            all(
+                conn,
+                "SELECT data FROM messages WHERE ticket_id = ?1 AND sort_key > ?2
+                 ORDER BY sort_key LIMIT ?3",
+                params![id, after, limit],
+            )
+        })
+        .await
+    }
+
+    async fn ticket_events_page(
+        &self,
+        id: &TicketId,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<TicketEvent>, StoreError> {
+        let (id, after) = (id.to_string(), after.unwrap_or("").to_string());
+        self.read(move |conn| {
+            all(
+                conn,
+                "SELECT data FROM ticket_events WHERE ticket_id = ?1 AND sort_key > ?2
+                 ORDER BY sort_key LIMIT ?3",
+                params![id, after, limit],
+            )
         })
         .await
     }

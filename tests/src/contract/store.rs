@@ -170,6 +170,67 @@ pub async fn messages_are_ordered_by_platform_time_whatever_the_arrival<S: Store
     assert_eq!(found.ticket.last_message_at, at(5));
 }
 
+/// Issue 14: a flooded ticket came back whole (past Lambda's 6 MB answer); its messages and
+/// events now come in pages, in order, each continuing after the last one seen.
+pub async fn a_tickets_messages_and_events_come_in_pages<S: Store>(store: &S) {
+    let ticket_id = opened(
+        ingest(store, &inbound("p0", "ann", "message 0", at(0)))
+            .await
+            .unwrap(),
+    );
+    // Arriving out of order; the pages follow platform time.
+    for i in [4u32, 2, 1, 3, 6, 5] {
+        ingest(
+            store,
+            &inbound(&format!("p{i}"), "ann", &format!("message {i}"), at(i)),
+        )
+        .await
+        .unwrap();
+    }
+    let mut pages = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = store
+            .ticket_messages(&ticket_id, after.as_deref(), 3)
+            .await
+            .unwrap();
+        if page.is_empty() {
+            break;
+        }
+        after = page.last().map(|m| m.sort_key());
+        pages.push(page.iter().map(|m| m.body.text.clone()).collect::<Vec<_>>());
+    }
+    assert_eq!(
+        pages,
+        [
+            ["message 0", "message 1", "message 2"]
+                .map(String::from)
+                .to_vec(),
+            ["message 3", "message 4", "message 5"]
+                .map(String::from)
+                .to_vec(),
+            ["message 6"].map(String::from).to_vec(),
+        ]
+    );
+    let all = store.ticket_events(&ticket_id).await.unwrap();
+    assert_eq!(all.len(), 7, "{all:?}");
+    let first = store.ticket_events_page(&ticket_id, None, 4).await.unwrap();
+    assert_eq!(first, all[..4]);
+    let rest = store
+        .ticket_events_page(&ticket_id, Some(&first[3].sort_key()), 4)
+        .await
+        .unwrap();
+    assert_eq!(rest, all[4..]);
+    let unknown = TicketId::derive(at(0), "nobody");
+    assert!(
+        store
+            .ticket_messages(&unknown, None, 3)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
 pub async fn a_reply_joins_the_ticket_of_the_message_it_answers<S: Store>(store: &S) {
     let anns = opened(
         ingest(store, &inbound("m1", "ann", "down", at(0)))
@@ -1106,6 +1167,7 @@ macro_rules! store_contract {
             concurrent_deliveries_of_one_event_store_it_once,
             a_customers_next_message_joins_their_open_ticket,
             messages_are_ordered_by_platform_time_whatever_the_arrival,
+            a_tickets_messages_and_events_come_in_pages,
             a_reply_joins_the_ticket_of_the_message_it_answers,
             a_reply_to_an_unknown_message_threads_by_customer,
             an_unknown_ticket_is_absent,
