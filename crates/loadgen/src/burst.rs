@@ -62,8 +62,10 @@ pub struct Sent {
     pub gave_up: u64,
     /// Webhooks refused for good (a 4xx, a dropped event): never retried.
     pub rejected: u64,
-    /// Attempts that failed and were retried or given up.
+    /// Attempts that failed and were retried or given up; `answered_503` of them were answered
+    /// 503, the others not at all.
     pub failed_attempts: u64,
+    pub answered_503: u64,
     /// When the first and the last failed attempt started, after `started`.
     pub failures_between: Option<(Duration, Duration)>,
     /// Webhooks answered 2xx before the first failed attempt and after the last: the traffic
@@ -100,6 +102,7 @@ impl Default for Sent {
             gave_up: 0,
             rejected: 0,
             failed_attempts: 0,
+            answered_503: 0,
             failures_between: None,
             accepted_before_failures: 0,
             accepted_after_failures: 0,
@@ -132,6 +135,8 @@ struct Done {
     latencies: Vec<Duration>,
     /// When the failed attempts started.
     failed_at: Vec<Instant>,
+    /// How many of them were answered 503.
+    answered_503: u64,
     failure: Option<String>,
 }
 
@@ -267,6 +272,7 @@ pub async fn send(
             sent.latency.record(*latency);
         }
         sent.record_failures(&done.failed_at);
+        sent.answered_503 += done.answered_503;
         progress.inc(1);
         match done.outcome {
             Outcome::FirstTry => sent.first_try += 1,
@@ -341,8 +347,10 @@ impl Retries {
 /// One attempt's outcome.
 enum Attempt {
     Accepted,
-    /// 503 or no complete answer: worth sending again.
-    Passing(String),
+    /// Worth sending again: answered 503 (the runner could not queue it) ...
+    Unavailable(String),
+    /// ... or no complete answer (the runner may have queued it).
+    Unanswered(String),
     /// Refused for good.
     Refused(String),
 }
@@ -363,7 +371,7 @@ async fn deliver(
         None => format!("duplicate to {}", webhook.path),
     };
     let first = Instant::now();
-    let (mut latencies, mut failed_at) = (Vec::new(), Vec::new());
+    let (mut latencies, mut failed_at, mut answered_503) = (Vec::new(), Vec::new(), 0);
     let (outcome, failure) = loop {
         let started = Instant::now();
         let attempt = attempt(&http, &base, &composer, &webhook).await;
@@ -372,7 +380,11 @@ async fn deliver(
             Attempt::Accepted if failed_at.is_empty() => break (Outcome::FirstTry, None),
             Attempt::Accepted => break (Outcome::AfterRetry, None),
             Attempt::Refused(why) => break (Outcome::Rejected, Some(format!("{what}: {why}"))),
-            Attempt::Passing(why) => why,
+            Attempt::Unavailable(why) => {
+                answered_503 += 1;
+                why
+            }
+            Attempt::Unanswered(why) => why,
         };
         failed_at.push(started);
         let pause = retries.pause(failed_at.len() as u32);
@@ -397,6 +409,7 @@ async fn deliver(
         outcome,
         latencies,
         failed_at,
+        answered_503,
         failure,
     }
 }
@@ -419,16 +432,16 @@ async fn attempt(
     let answer = match answer {
         Ok(answer) => answer,
         // Refused, reset, timed out: the runner may or may not have queued it.
-        Err(e) => return Attempt::Passing(error_chain(&e)),
+        Err(e) => return Attempt::Unanswered(error_chain(&e)),
     };
     let status = answer.status();
     let text = match answer.text().await {
         Ok(text) => text,
-        Err(e) => return Attempt::Passing(format!("{status}, then {}", error_chain(&e))),
+        Err(e) => return Attempt::Unanswered(format!("{status}, then {}", error_chain(&e))),
     };
     match refusal(status, &text) {
         None => Attempt::Accepted,
-        Some(why) if status == StatusCode::SERVICE_UNAVAILABLE => Attempt::Passing(why),
+        Some(why) if status == StatusCode::SERVICE_UNAVAILABLE => Attempt::Unavailable(why),
         Some(why) => Attempt::Refused(why),
     }
 }
@@ -548,6 +561,7 @@ mod tests {
         let done = deliver_once(flaky_runner(2).await, Duration::from_secs(10)).await;
         assert_eq!(done.outcome, Outcome::AfterRetry);
         assert_eq!((done.failed_at.len(), done.latencies.len()), (2, 3));
+        assert_eq!(done.answered_503, 2);
         assert!(done.delivered.is_some() && done.unacknowledged.is_none());
     }
 
@@ -563,6 +577,7 @@ mod tests {
         let done = deliver_once(format!("http://127.0.0.1:{port}"), Duration::from_secs(1)).await;
         assert_eq!(done.outcome, Outcome::GaveUp);
         assert!(done.failed_at.len() >= 2);
+        assert_eq!(done.answered_503, 0);
         assert!(done.delivered.is_none() && done.unacknowledged.is_some());
         assert!(done.failure.unwrap().contains("gave up"));
     }

@@ -27,6 +27,7 @@ pub struct Summary {
     pub gave_up: u64,
     pub rejected: u64,
     pub failed_attempts: u64,
+    pub failed_attempts_answered_503: u64,
     /// When the first and the last failed attempt started, in seconds after the first send.
     pub failures_between_seconds: Option<(f64, f64)>,
     pub accepted_before_failures: u64,
@@ -83,6 +84,7 @@ impl Summary {
             gave_up: sent.gave_up,
             rejected: sent.rejected,
             failed_attempts: sent.failed_attempts,
+            failed_attempts_answered_503: sent.answered_503,
             failures_between_seconds: sent
                 .failures_between
                 .map(|(first, last)| (first.as_secs_f64(), last.as_secs_f64())),
@@ -145,8 +147,10 @@ impl Summary {
         if let Some((first, last)) = self.failures_between_seconds {
             let _ = writeln!(
                 out,
-                "  retried       {} failed attempts (503 or no answer), from {first:.1} s to {last:.1} s after the first send ({}); {} webhooks accepted before, {} after",
+                "  retried       {} failed attempts ({} answered 503, {} not answered), from {first:.1} s to {last:.1} s after the first send ({}); {} webhooks accepted before, {} after",
                 self.failed_attempts,
+                self.failed_attempts_answered_503,
+                self.failed_attempts - self.failed_attempts_answered_503,
                 self.started_at.format("%H:%M:%S%.3f UTC"),
                 self.accepted_before_failures,
                 self.accepted_after_failures
