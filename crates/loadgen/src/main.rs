@@ -12,6 +12,7 @@ mod burst;
 mod costs;
 mod counts;
 mod latency;
+mod outage;
 mod plan;
 mod proxy;
 mod putitem;
@@ -68,6 +69,13 @@ enum Command {
         /// The emulator, e.g. http://127.0.0.1:5300.
         #[arg(long)]
         upstream: String,
+        /// Make the emulator unreachable this many seconds after the start (connections
+        /// reset); `POST /__outage?after_secs=&secs=` plans one later instead.
+        #[arg(long, requires = "outage_secs")]
+        outage_after_secs: Option<f64>,
+        /// How long the outage lasts.
+        #[arg(long, requires = "outage_after_secs")]
+        outage_secs: Option<f64>,
     },
 }
 
@@ -110,6 +118,10 @@ struct BurstArgs {
     api_key: String,
     #[command(flatten)]
     brand: Brand,
+    /// How long a webhook answered 503 or not answered at all is sent again, from its first
+    /// attempt, in seconds (0: never).
+    #[arg(long, default_value_t = 120)]
+    retry_for: u64,
     /// How long to wait for ingest after the last webhook, in seconds.
     #[arg(long, default_value_t = 300)]
     timeout: u64,
@@ -120,6 +132,14 @@ struct BurstArgs {
     /// A count-proxy's `/__counts`: report the AWS requests per stored message.
     #[arg(long)]
     counts_url: Option<String>,
+    /// A count-proxy's `/__outage`: make the emulator unreachable during the burst, from
+    /// `--outage-after-secs` after the first send for `--outage-secs`.
+    #[arg(long, requires_all = ["outage_after_secs", "outage_secs"])]
+    outage_url: Option<String>,
+    #[arg(long, requires = "outage_url")]
+    outage_after_secs: Option<f64>,
+    #[arg(long, requires = "outage_url")]
+    outage_secs: Option<f64>,
     /// Also print the summary as one JSON line.
     #[arg(long)]
     json: bool,
@@ -164,8 +184,20 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
             .await?;
             Ok(true)
         }
-        Command::CountProxy { listen, upstream } => {
-            proxy::run(listen, &upstream).await?;
+        Command::CountProxy {
+            listen,
+            upstream,
+            outage_after_secs,
+            outage_secs,
+        } => {
+            let planned = match (outage_after_secs, outage_secs) {
+                (Some(after), Some(lasting)) => Some(proxy::PlannedOutage {
+                    after: Duration::try_from_secs_f64(after).context("--outage-after-secs")?,
+                    lasting: Duration::try_from_secs_f64(lasting).context("--outage-secs")?,
+                }),
+                _ => None,
+            };
+            proxy::run(listen, &upstream, planned).await?;
             Ok(true)
         }
     }
@@ -248,7 +280,21 @@ async fn burst(args: BurstArgs) -> anyhow::Result<bool> {
         duplicates: args.duplicates,
         replies: args.replies,
         customers: args.customers.unwrap_or(args.messages).max(1),
+        retry_for: Duration::from_secs(args.retry_for),
     };
+    let outage = args
+        .outage_url
+        .as_deref()
+        .map(outage::OutageEndpoint::new)
+        .transpose()?;
+    if let (Some(outage), Some(after), Some(lasting)) =
+        (&outage, args.outage_after_secs, args.outage_secs)
+    {
+        outage.plan(after, lasting).await?;
+        eprintln!(
+            "outage planned: the emulator unreachable {after} s after the first send, for {lasting} s"
+        );
+    }
     let sent = burst::send(&settings, composer, &mix, &mut rng).await?;
     eprintln!(
         "sent {} webhooks in {:.1} s; waiting for {} messages to be stored",
@@ -275,6 +321,7 @@ async fn burst(args: BurstArgs) -> anyhow::Result<bool> {
     let verification = verify::check(
         &mut scanner,
         &sent.expected,
+        &sent.unacknowledged,
         sent.started,
         deadline,
         poll_every,
@@ -305,6 +352,10 @@ async fn burst(args: BurstArgs) -> anyhow::Result<bool> {
         }
         _ => None,
     };
+    let outage = match &outage {
+        Some(outage) => Some(outage.read().await?),
+        None => None,
+    };
     let summary = summary::Summary::new(
         &args.url,
         format!("{run:06}"),
@@ -312,6 +363,7 @@ async fn burst(args: BurstArgs) -> anyhow::Result<bool> {
         ingested_after,
         &verification,
         requests,
+        outage,
     );
     print!("{}", summary.text());
     if args.json {

@@ -2,12 +2,16 @@
 //! came (method, path, query, headers including the signature, body) and counts them by
 //! operation, with DynamoDB write units estimated (see [`crate::counts`]). Point the runner's
 //! `AWS_ENDPOINT_URL` at it; `GET /__counts` shows the counts, `POST /__counts/reset` zeroes them.
+//!
+//! It can also play an outage of the emulator (see [`crate::outage`]):
+//! `POST /__outage?after_secs=20&secs=30` plans one, `GET /__outage` reports it.
 
 use crate::counts::{self, Counts};
+use crate::outage::{self, Outage};
 use anyhow::Context;
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::{Query, Request, State};
 use axum::http::{HeaderMap, HeaderName, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -24,6 +28,7 @@ struct Proxy {
     upstream: String,
     http: reqwest::Client,
     counts: Mutex<Counts>,
+    outage: Arc<Outage>,
 }
 
 impl Proxy {
@@ -33,8 +38,23 @@ impl Proxy {
     }
 }
 
+/// An outage planned from the command line, counted from the proxy's start.
+#[derive(Debug, Clone, Copy)]
+pub struct PlannedOutage {
+    pub after: Duration,
+    pub lasting: Duration,
+}
+
 /// Serves until Ctrl-C (or SIGTERM).
-pub async fn run(listen: SocketAddr, upstream: &str) -> anyhow::Result<()> {
+pub async fn run(
+    listen: SocketAddr,
+    upstream: &str,
+    planned: Option<PlannedOutage>,
+) -> anyhow::Result<()> {
+    let outage = Arc::new(Outage::default());
+    if let Some(planned) = planned {
+        outage.plan(planned.after, planned.lasting);
+    }
     let proxy = Arc::new(Proxy {
         upstream: upstream.trim_end_matches('/').to_string(),
         http: reqwest::Client::builder()
@@ -44,10 +64,12 @@ pub async fn run(listen: SocketAddr, upstream: &str) -> anyhow::Result<()> {
             .build()
             .context("building the HTTP client")?,
         counts: Mutex::new(Counts::default()),
+        outage: Arc::clone(&outage),
     });
     let app = Router::new()
         .route("/__counts", get(show_counts))
         .route("/__counts/reset", post(reset_counts))
+        .route("/__outage", get(show_outage).post(plan_outage))
         .fallback(forward)
         .with_state(proxy);
     let listener = tokio::net::TcpListener::bind(listen)
@@ -56,7 +78,7 @@ pub async fn run(listen: SocketAddr, upstream: &str) -> anyhow::Result<()> {
     let address = listener.local_addr()?;
     println!("count-proxy listening on http://{address}, forwarding to {upstream}");
     println!("  counts: curl -s http://{address}/__counts");
-    axum::serve(listener, app)
+    axum::serve(outage::Listener::new(listener, outage), app)
         .with_graceful_shutdown(shutdown())
         .await
         .context("serving")
@@ -91,6 +113,31 @@ async fn show_counts(State(proxy): State<Arc<Proxy>>) -> Response {
 async fn reset_counts(State(proxy): State<Arc<Proxy>>) -> Response {
     *proxy.counts() = Counts::default();
     StatusCode::NO_CONTENT.into_response()
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct OutagePlan {
+    after_secs: f64,
+    secs: f64,
+}
+
+/// `POST /__outage?after_secs=A&secs=S`: the emulator is unreachable from A seconds from now,
+/// for S seconds.
+async fn plan_outage(State(proxy): State<Arc<Proxy>>, Query(plan): Query<OutagePlan>) -> Response {
+    let seconds = |s: f64| Duration::try_from_secs_f64(s).ok();
+    let (Some(after), Some(lasting)) = (seconds(plan.after_secs), seconds(plan.secs)) else {
+        return (
+            StatusCode::BAD_REQUEST,
+            "after_secs and secs are seconds, 0 or more",
+        )
+            .into_response();
+    };
+    proxy.outage.plan(after, lasting);
+    axum::Json(proxy.outage.report()).into_response()
+}
+
+async fn show_outage(State(proxy): State<Arc<Proxy>>) -> Response {
+    axum::Json(proxy.outage.report()).into_response()
 }
 
 /// Headers that belong to one connection, not to the request (RFC 9110, 7.6.1); the length is

@@ -4,6 +4,7 @@
 use crate::burst::Sent;
 use crate::costs::RequestCosts;
 use crate::latency::Percentiles;
+use crate::outage;
 use crate::verify::Verification;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -21,7 +22,18 @@ pub struct Summary {
     pub replies: u64,
     pub by_kind: BTreeMap<&'static str, u64>,
     pub accepted: u64,
+    pub accepted_first_try: u64,
+    pub accepted_after_retry: u64,
+    pub gave_up: u64,
     pub rejected: u64,
+    pub failed_attempts: u64,
+    pub failed_attempts_answered_503: u64,
+    /// When the first and the last failed attempt started, in seconds after the first send.
+    pub failures_between_seconds: Option<(f64, f64)>,
+    pub accepted_before_failures: u64,
+    pub accepted_after_failures: u64,
+    /// The first send, on the wall clock (to place an outage or a kill against).
+    pub started_at: chrono::DateTime<chrono::Utc>,
     pub wall_seconds: f64,
     pub accepted_per_second: f64,
     pub latency_ms: Percentiles,
@@ -34,11 +46,15 @@ pub struct Summary {
     pub lost: u64,
     pub duplicated: u64,
     pub misthreaded: u64,
+    pub unacknowledged: u64,
+    pub stored_unacknowledged: u64,
     pub tickets: u64,
     pub first_errors: Vec<String>,
     pub problems: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub requests: Option<RequestCosts>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outage: Option<outage::Report>,
 }
 
 impl Summary {
@@ -49,6 +65,7 @@ impl Summary {
         ingested_after: Option<Duration>,
         verification: &Verification,
         requests: Option<RequestCosts>,
+        outage: Option<outage::Report>,
     ) -> Self {
         let wall = sent.wall.as_secs_f64();
         let expected = sent.expected.len() as u64;
@@ -62,7 +79,18 @@ impl Summary {
             replies: sent.replies,
             by_kind: sent.by_kind.clone(),
             accepted: sent.accepted,
+            accepted_first_try: sent.first_try,
+            accepted_after_retry: sent.after_retry,
+            gave_up: sent.gave_up,
             rejected: sent.rejected,
+            failed_attempts: sent.failed_attempts,
+            failed_attempts_answered_503: sent.answered_503,
+            failures_between_seconds: sent
+                .failures_between
+                .map(|(first, last)| (first.as_secs_f64(), last.as_secs_f64())),
+            accepted_before_failures: sent.accepted_before_failures,
+            accepted_after_failures: sent.accepted_after_failures,
+            started_at: sent.started_at,
             wall_seconds: wall,
             accepted_per_second: sent.accepted as f64 / wall.max(f64::EPSILON),
             latency_ms: sent.latency.percentiles(),
@@ -73,17 +101,24 @@ impl Summary {
             lost: verification.lost,
             duplicated: verification.duplicated,
             misthreaded: verification.misthreaded,
+            unacknowledged: sent.unacknowledged.len() as u64,
+            stored_unacknowledged: verification.stored_unacknowledged,
             tickets: verification.tickets,
             first_errors: sent.errors.clone(),
             problems: verification.examples.clone(),
             requests,
+            outage,
         }
     }
 
-    /// Whether the burst went as it must: every webhook accepted, every message stored once,
-    /// every follow-up on its parent's ticket.
+    /// Whether the burst went as it must: every webhook accepted (at the latest after
+    /// retries), every message stored once, every follow-up on its parent's ticket.
     pub fn passed(&self) -> bool {
-        self.rejected == 0 && self.lost == 0 && self.duplicated == 0 && self.misthreaded == 0
+        self.rejected == 0
+            && self.gave_up == 0
+            && self.lost == 0
+            && self.duplicated == 0
+            && self.misthreaded == 0
     }
 
     pub fn text(&self) -> String {
@@ -102,9 +137,25 @@ impl Summary {
         let _ = writeln!(out, "  mix           {}", kinds.join(", "));
         let _ = writeln!(
             out,
-            "  accepted      {} (2xx), rejected {}",
-            self.accepted, self.rejected
+            "  accepted      {} (2xx): {} at the first try, {} after retries; gave up {}, rejected {}",
+            self.accepted,
+            self.accepted_first_try,
+            self.accepted_after_retry,
+            self.gave_up,
+            self.rejected
         );
+        if let Some((first, last)) = self.failures_between_seconds {
+            let _ = writeln!(
+                out,
+                "  retried       {} failed attempts ({} answered 503, {} not answered), from {first:.1} s to {last:.1} s after the first send ({}); {} webhooks accepted before, {} after",
+                self.failed_attempts,
+                self.failed_attempts_answered_503,
+                self.failed_attempts - self.failed_attempts_answered_503,
+                self.started_at.format("%H:%M:%S%.3f UTC"),
+                self.accepted_before_failures,
+                self.accepted_after_failures
+            );
+        }
         let _ = writeln!(
             out,
             "  wall time     {:.2} s, {:.0} accepted webhooks/s",
@@ -133,6 +184,29 @@ impl Summary {
             "  stored        {} of {} on {} tickets: lost {}, duplicated {}, misthreaded {}",
             self.stored, self.expected, self.tickets, self.lost, self.duplicated, self.misthreaded
         );
+        if let Some(outage) = &self.outage {
+            let after_start = |at: Option<chrono::DateTime<chrono::Utc>>| {
+                at.map_or(f64::NAN, |at| {
+                    (at - self.started_at).num_milliseconds() as f64 / 1_000.0
+                })
+            };
+            let _ = writeln!(
+                out,
+                "  outage        emulator unreachable from {:.1} s to {:.1} s after the first send ({}): {} connections refused, {} reset",
+                after_start(outage.starts_at),
+                after_start(outage.ends_at),
+                outage.state,
+                outage.refused_connections,
+                outage.reset_connections
+            );
+        }
+        if self.unacknowledged > 0 {
+            let _ = writeln!(
+                out,
+                "  unacknowledged {} messages never answered 2xx, {} of them stored anyway (allowed, once)",
+                self.unacknowledged, self.stored_unacknowledged
+            );
+        }
         for error in &self.first_errors {
             let _ = writeln!(out, "  error         {error}");
         }

@@ -1,5 +1,7 @@
 //! Checks through the API that every accepted message became exactly one stored message, and
-//! that each follow-up sits on the ticket of the message it answers.
+//! that each follow-up sits on the ticket of the message it answers. A message that was never
+//! acknowledged may be stored (its webhook may have been queued before the answer was lost),
+//! but at most once.
 //!
 //! The ticket list is newest first by the platform time of each ticket's first message; the
 //! burst's messages are all written after it started, so paging stops at the first older
@@ -21,6 +23,8 @@ const DETAILS_AT_ONCE: usize = 8;
 /// Meta's times are whole seconds, and clocks drift a little: tickets this much older than the
 /// burst are still read.
 const CLOCK_SLACK: chrono::Duration = chrono::Duration::seconds(5);
+/// How long a read is retried while the runner answers 503 or not at all.
+const READ_RETRY_FOR: Duration = Duration::from_secs(120);
 /// Examples of each problem shown in the summary.
 const EXAMPLES: usize = 5;
 
@@ -43,14 +47,36 @@ impl Api {
         })
     }
 
+    /// GETs `path`, again while the runner answers 503 or not at all (a store outage, a
+    /// restart: the faults a burst may be run with), for up to [`READ_RETRY_FOR`].
     async fn get<T: serde::de::DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
-        let answer = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .bearer_auth(&self.key)
-            .send()
-            .await
-            .with_context(|| format!("GET {path}"))?;
+        let first = Instant::now();
+        let mut pause = Duration::from_millis(250);
+        loop {
+            let answer = self
+                .http
+                .get(format!("{}{path}", self.base))
+                .bearer_auth(&self.key)
+                .send()
+                .await;
+            let passing = match &answer {
+                Ok(answer) => answer.status() == reqwest::StatusCode::SERVICE_UNAVAILABLE,
+                Err(_) => true,
+            };
+            if !passing || first.elapsed() + pause > READ_RETRY_FOR {
+                let answer = answer.with_context(|| format!("GET {path}"))?;
+                return self.read(path, answer).await;
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_secs(5));
+        }
+    }
+
+    async fn read<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        answer: reqwest::Response,
+    ) -> anyhow::Result<T> {
         let status = answer.status();
         let text = answer.text().await.unwrap_or_default();
         anyhow::ensure!(
@@ -270,6 +296,8 @@ pub struct Verification {
     pub lost: u64,
     pub duplicated: u64,
     pub misthreaded: u64,
+    /// Messages never acknowledged that the store holds anyway (allowed, once).
+    pub stored_unacknowledged: u64,
     /// Tickets holding the burst's messages.
     pub tickets: u64,
     /// When every message was there, after the burst started.
@@ -285,6 +313,7 @@ pub struct Verification {
 pub async fn check(
     scanner: &mut Scanner<'_>,
     expected: &[Expected],
+    unacknowledged: &[MessageKey],
     started: Instant,
     deadline: Instant,
     poll_every: Duration,
@@ -313,7 +342,8 @@ pub async fn check(
         scanner.list().await?;
         scanner.read_changed().await?;
     }
-    let places = scanner.places(&keys);
+    let all: HashSet<&MessageKey> = keys.iter().copied().chain(unacknowledged).collect();
+    let places = scanner.places(&all);
     let mut verification = Verification {
         all_stored_after,
         detail_passes,
@@ -358,6 +388,20 @@ pub async fn check(
                     wanted.key
                 ),
             );
+        }
+    }
+    for key in unacknowledged {
+        match places.get(key).map_or(0, Vec::len) {
+            0 => {}
+            1 => verification.stored_unacknowledged += 1,
+            copies => {
+                verification.stored_unacknowledged += 1;
+                verification.duplicated += 1;
+                example(
+                    &mut verification,
+                    format!("never acknowledged, stored {copies} times: {key}"),
+                );
+            }
         }
     }
     verification.tickets = tickets.len() as u64;
