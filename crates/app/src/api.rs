@@ -1,5 +1,6 @@
 //! The HTTP API for agents and integrators: `/v1/...`, behind a bearer key.
 
+use crate::bootstrap::BootstrapKeys;
 use crate::error::ApiError;
 use axum::Extension;
 use axum::body::Bytes;
@@ -12,7 +13,6 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use socialcare_domain::access::{ApiKey, Role, key_hash, key_id};
 use socialcare_domain::customers::{self, LinkError};
 use socialcare_domain::lifecycle::{self, CommandError};
@@ -46,8 +46,8 @@ pub struct ApiState<S> {
     pub paces: socialcare_domain::updates::Paces,
     /// The configured secret of the default integration, which its first rotation replaces.
     pub integration_secret: Option<String>,
-    /// Kept as its SHA-256, so the comparison time says nothing about the key.
-    api_key_digest: [u8; 32],
+    /// The bootstrap admin key(s), kept as SHA-256 digests.
+    bootstrap: BootstrapKeys,
 }
 
 impl<S> ApiState<S> {
@@ -69,6 +69,11 @@ impl<S> ApiState<S> {
         }
     }
 
+    /// The same, with bootstrap keys that are read again (a rotation without a redeploy).
+    pub fn with_bootstrap_keys(self, bootstrap: BootstrapKeys) -> Self {
+        Self { bootstrap, ..self }
+    }
+
     /// The same, with the outbox queue replies go through.
     pub fn with_outbox(self, outbox: crate::outbox::Outbox) -> Self {
         Self {
@@ -84,7 +89,7 @@ impl<S> ApiState<S> {
             outbox: None,
             paces: Default::default(),
             integration_secret: None,
-            api_key_digest: Sha256::digest(api_key.as_bytes()).into(),
+            bootstrap: BootstrapKeys::fixed(api_key),
         }
     }
 }
@@ -209,8 +214,7 @@ async fn authorize<S: Store>(
     let Some(presented) = presented else {
         return unauthorized();
     };
-    let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
-    let caller = if digest == state.api_key_digest {
+    let caller = if state.bootstrap.admits(&presented).await {
         Caller {
             name: "bootstrap".into(),
             role: Role::Admin,

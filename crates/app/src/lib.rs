@@ -6,6 +6,7 @@
 
 pub mod accounts;
 pub mod api;
+pub mod bootstrap;
 pub mod error;
 pub mod ingest;
 pub mod integrations;

@@ -2,10 +2,12 @@
 
 use socialcare_app::accounts::parse_rules;
 use socialcare_app::api::{ApiState, routes};
+use socialcare_app::bootstrap::{BootstrapKeys, Reload};
 use socialcare_app::error::json_errors;
 use socialcare_app::outbox::Outbox;
 use socialcare_aws::{DynamoStore, SqsQueue, load_config, optional_secret, secret_string};
 use std::sync::Arc;
+use std::time::Duration;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
@@ -22,7 +24,16 @@ async fn main() -> Result<(), lambda_http::Error> {
     };
     let outbox_url = std::env::var("OUTBOX_QUEUE_URL").expect("OUTBOX_QUEUE_URL is set");
     let outbox = Outbox::new(SqsQueue::new(aws_sdk_sqs::Client::new(&config), outbox_url));
-    let mut state = ApiState::new(store, &api_key);
+    // Read again every five minutes: a rotated bootstrap key is seen without a redeploy.
+    let reload: Reload = {
+        let (secrets, key_arn) = (secrets.clone(), key_arn.clone());
+        Arc::new(move || {
+            let (secrets, key_arn) = (secrets.clone(), key_arn.clone());
+            Box::pin(async move { secret_string(&secrets, &key_arn).await })
+        })
+    };
+    let bootstrap = BootstrapKeys::reloading(&api_key, reload, Duration::from_secs(300));
+    let mut state = ApiState::new(store, &api_key).with_bootstrap_keys(bootstrap);
     // For the first rotation of the default integration, which replaces this secret.
     if let Some(secret) = optional_secret(&secrets, "INTEGRATION_SECRET_ARN").await? {
         state = state.with_integration_secret(&secret);
