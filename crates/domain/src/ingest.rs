@@ -314,9 +314,18 @@ fn plan(
         Placement::Open => None,
     };
     // The customer's answer to the survey, which a satisfied customer gives without reopening.
+    // Only the ticket's own customer answers it, not another author in the thread.
+    let by_its_customer = |t: &Ticket| {
+        around
+            .customer
+            .as_ref()
+            .is_some_and(|customer| customer.id == t.customer_id)
+    };
     let score = placement_ticket
         .as_ref()
-        .filter(|t| message.direction == Direction::Inbound && awaits_score(t))
+        .filter(|t| {
+            message.direction == Direction::Inbound && awaits_score(t) && by_its_customer(t)
+        })
         .and_then(|_| satisfaction::score_of(&message.text));
     let (ticket, ticket_version_before) = match placement {
         Placement::Join(ticket) => {

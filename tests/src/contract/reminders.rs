@@ -486,6 +486,36 @@ pub async fn a_resolved_ticket_sends_one_survey<S: Store>(store: &S) {
     assert_eq!(ticket.status, TicketStatus::Resolved);
 }
 
+/// Only the ticket's customer answers its survey: a bystander's "1" under the thread is a
+/// message on the ticket, not its rating.
+pub async fn a_bystanders_number_in_the_thread_rates_nothing<S: Store>(store: &S) {
+    let h = Harness::new(store, policy()).await;
+    let id = h.complaint_from("ann", "ann", t0()).await;
+    let agent = Actor::Agent { id: "sally".into() };
+    change_status(store, &id, TicketStatus::Resolved, agent, minutes(30))
+        .await
+        .unwrap();
+    h.at(minutes(90)).await;
+    let mut bystander = x_mention("dan-1", "dan", "1", minutes(95));
+    bystander.message.in_reply_to = Some("ann".into());
+    let outcome = h.customer_writes(&bystander).await;
+    assert!(
+        matches!(&outcome, IngestOutcome::Joined { ticket_id, .. } if *ticket_id == id),
+        "{outcome:?}"
+    );
+    let ann = h.ticket(&id).await;
+    assert_eq!(ann.satisfaction, None);
+    let events = h.events(&id).await;
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, EventKind::SatisfactionRated { .. })),
+        "{events:?}"
+    );
+    // Someone wrote in the thread: the ticket is open again for a person to look.
+    assert_eq!(ann.status, TicketStatus::Open);
+}
+
 pub async fn a_survey_answer_is_recorded_and_a_good_score_thanked_once<S: Store>(store: &S) {
     let h = Harness::new(store, policy()).await;
     let agent = Actor::Agent { id: "sally".into() };
@@ -867,6 +897,7 @@ macro_rules! reminders_contract {
             a_pending_internal_ticket_sends_the_customer_one_followup,
             a_resolved_ticket_sends_one_survey,
             a_survey_answer_is_recorded_and_a_good_score_thanked_once,
+            a_bystanders_number_in_the_thread_rates_nothing,
             a_ticket_left_pending_customer_closes,
             business_hours_move_the_deadline_across_the_weekend,
             a_notice_is_retried_until_the_target_takes_it,
