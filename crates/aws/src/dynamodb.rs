@@ -286,6 +286,30 @@ fn add_counters(
 
 impl DynamoStore {
     /// Puts an item unless one with its key exists (then `CommitError::Duplicate`).
+    /// Puts `item` over the stored one while that is still at version `before`; `Conflict`
+    /// when it moved.
+    async fn put_at_version(&self, item: Item, before: u64, what: &str) -> Result<(), CommitError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("version = :before")
+            .expression_attribute_values(":before", AttributeValue::N(before.to_string()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Err(CommitError::Conflict)
+            }
+            Err(e) => Err(CommitError::Store(failed(what, e))),
+        }
+    }
+
     async fn put_new_item(&self, item: Item, what: &str) -> Result<(), CommitError> {
         let result = self
             .client
@@ -616,26 +640,8 @@ impl IngestStore for DynamoStore {
         message: &Message,
         version_before: u64,
     ) -> Result<(), CommitError> {
-        let item = message_item(message)?;
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("version = :before")
-            .expression_attribute_values(":before", AttributeValue::N(version_before.to_string()))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Err(CommitError::Conflict)
-            }
-            Err(e) => Err(CommitError::Store(failed("replace message", e))),
-        }
+        self.put_at_version(message_item(message)?, version_before, "replace message")
+            .await
     }
 
     async fn record_delivery(
@@ -765,25 +771,9 @@ impl IntegrationStore for DynamoStore {
         integration: &Integration,
         version_before: u64,
     ) -> Result<(), CommitError> {
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(integration_item(integration)?))
-            .condition_expression("version = :before")
-            .expression_attribute_values(":before", AttributeValue::N(version_before.to_string()))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Err(CommitError::Conflict)
-            }
-            Err(e) => Err(CommitError::Store(failed("replace integration", e))),
-        }
+        let item = integration_item(integration)?;
+        self.put_at_version(item, version_before, "replace integration")
+            .await
     }
 
     async fn list_integrations(&self) -> Result<Vec<Integration>, StoreError> {
