@@ -39,8 +39,13 @@ impl Deployment {
 
     /// The webhook as it is at `now`.
     fn webhook(&self, now: DateTime<Utc>) -> axum::Router {
+        self.webhook_remembering(now, std::time::Duration::ZERO)
+    }
+
+    /// The same, remembering integrations for `ttl` (as on Lambda).
+    fn webhook_remembering(&self, now: DateTime<Utc>, ttl: std::time::Duration) -> axum::Router {
         json_errors(webhook::routes(Arc::new(WebhookState {
-            integrations: IntegrationDirectory::of(self.store.clone(), std::time::Duration::ZERO),
+            integrations: IntegrationDirectory::of(self.store.clone(), ttl),
             ..WebhookState::new(
                 self.queue.clone(),
                 CONFIGURED.as_bytes(),
@@ -327,4 +332,57 @@ async fn the_configured_secret_is_the_default_integration_until_rotated() {
         .unwrap();
     let (status, _) = call(&deployment.api, request).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+/// On Lambda the webhook remembers integrations for a minute; an integration created or
+/// rotated meanwhile is read again at once rather than refused.
+#[tokio::test]
+async fn a_remembered_integration_is_read_again_when_it_does_not_match() {
+    let deployment = Deployment::new();
+    let now = Utc::now();
+    let webhook = deployment.webhook_remembering(now, std::time::Duration::from_secs(60));
+    // Not registered yet: 404, and remembered as unknown.
+    let (status, _) = post(
+        &webhook,
+        "/webhooks/generic/crm",
+        &event("m-1", None, now),
+        "x",
+        now,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (old, _) = deployment.register("crm").await;
+    let (status, answer) = post(
+        &webhook,
+        "/webhooks/generic/crm",
+        &event("m-2", None, now),
+        &old,
+        now,
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+    let (_, rotated) = deployment
+        .admin("POST", "/v1/integrations/crm/rotate", None)
+        .await;
+    let new = rotated["secret"].as_str().unwrap();
+    let (status, answer) = post(
+        &webhook,
+        "/webhooks/generic/crm",
+        &event("m-3", None, now),
+        new,
+        now,
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+    // A wrong secret is still wrong after reading again.
+    let (status, answer) = post(
+        &webhook,
+        "/webhooks/generic/crm",
+        &event("m-4", None, now),
+        "whsec_wrong",
+        now,
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{answer}");
+    assert_eq!(deployment.queued().await.len(), 2);
 }

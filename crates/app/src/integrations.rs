@@ -93,11 +93,25 @@ impl IntegrationDirectory {
         })
     }
 
+    /// Whether answers are remembered for a while (so that one may be out of date).
+    pub fn remembers(&self) -> bool {
+        self.lookup.is_some() && !self.ttl.is_zero()
+    }
+
     pub async fn get(&self, source: &str) -> Result<Option<Integration>, StoreError> {
+        self.find(source, false).await
+    }
+
+    /// The same, read from the store whatever is remembered.
+    pub async fn get_fresh(&self, source: &str) -> Result<Option<Integration>, StoreError> {
+        self.find(source, true).await
+    }
+
+    async fn find(&self, source: &str, fresh: bool) -> Result<Option<Integration>, StoreError> {
         let Some(lookup) = &self.lookup else {
             return Ok(None);
         };
-        if !self.ttl.is_zero() {
+        if !self.ttl.is_zero() && !fresh {
             let remembered = self.remembered.lock().unwrap_or_else(|p| p.into_inner());
             if let Some((at, found)) = remembered.get(source)
                 && at.elapsed() < self.ttl

@@ -15,7 +15,7 @@ use axum::{Json, Router};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde_json::{Value, json};
 use socialcare_domain::ids::key_digest;
-use socialcare_domain::integrations::{DEFAULT_INTEGRATION, check_source};
+use socialcare_domain::integrations::{DEFAULT_INTEGRATION, Integration, check_source};
 use socialcare_domain::ports::{Clock, Outgoing, Queue};
 use socialcare_domain::{ChangeEvent, InboundEvent, NormalizedMessage, QueuedEvent};
 use socialcare_platforms::OutboundGuard;
@@ -91,12 +91,7 @@ async fn receive_generic<Q: Queue>(
     let body = read_body(body).await?;
     let now = state.clock.now();
     let header = headers.get(signature::HEADER).map(|value| value.as_bytes());
-    let default = lookup(&state, DEFAULT_INTEGRATION).await?;
-    let secrets = match &default {
-        Some(rotated) => rotated.inbound_secrets(now),
-        None => vec![state.integration_secret.as_slice()],
-    };
-    signature::verify_any(&secrets, header, &body, now).map_err(refused)?;
+    signed_by(&state, DEFAULT_INTEGRATION, header, &body, now).await?;
     let message = integration::normalize(&body).map_err(invalid)?;
     if lookup(&state, &message.account).await?.is_some() {
         return Err(ApiError::new(
@@ -125,10 +120,10 @@ async fn receive_integration<Q: Queue>(
     }
     let body = read_body(body).await?;
     let now = state.clock.now();
-    let integration = lookup(&state, &source).await?.ok_or_else(unknown)?;
     let header = headers.get(signature::HEADER).map(|value| value.as_bytes());
-    signature::verify_any(&integration.inbound_secrets(now), header, &body, now)
-        .map_err(refused)?;
+    signed_by(&state, &source, header, &body, now)
+        .await?
+        .ok_or_else(unknown)?;
     let event = integration::event::parse_event(&body).map_err(invalid)?;
     if let Some(named) = event.source.as_deref().filter(|named| *named != source) {
         return Err(ApiError::new(
@@ -141,15 +136,53 @@ async fn receive_integration<Q: Queue>(
     queue_integration_event(&state, message, now).await
 }
 
-async fn lookup<Q>(
-    state: &WebhookState<Q>,
-    source: &str,
-) -> Result<Option<socialcare_domain::integrations::Integration>, ApiError> {
+async fn lookup<Q>(state: &WebhookState<Q>, source: &str) -> Result<Option<Integration>, ApiError> {
     state
         .integrations
         .get(source)
         .await
         .map_err(|e| ApiError::unavailable("store_unavailable", e))
+}
+
+/// Checks that the integration registered as `source` signed the body (the default one: with
+/// its stored secrets once rotated, else the configured secret) and answers it; `None` for an
+/// unknown integration (and the default one before its first rotation). What the directory
+/// remembered is read again once when it does not match: it may have been created or rotated
+/// since.
+async fn signed_by<Q>(
+    state: &WebhookState<Q>,
+    source: &str,
+    header: Option<&[u8]>,
+    body: &[u8],
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Option<Integration>, ApiError> {
+    let check = |found: &Option<Integration>| {
+        let secrets = match found {
+            Some(integration) => integration.inbound_secrets(now),
+            None if source == DEFAULT_INTEGRATION => vec![state.integration_secret.as_slice()],
+            None => return Ok(()),
+        };
+        signature::verify_any(&secrets, header, body, now).map(|_| ())
+    };
+    let found = lookup(state, source).await?;
+    let first = check(&found);
+    let may_be_stale = state.integrations.remembers()
+        && match (&found, &first) {
+            (None, _) if source != DEFAULT_INTEGRATION => true,
+            (_, Err(SignatureError::Mismatch)) => true,
+            _ => false,
+        };
+    if !may_be_stale {
+        first.map_err(refused)?;
+        return Ok(found);
+    }
+    let fresh = state
+        .integrations
+        .get_fresh(source)
+        .await
+        .map_err(|e| ApiError::unavailable("store_unavailable", e))?;
+    check(&fresh).map_err(refused)?;
+    Ok(fresh)
 }
 
 /// Refuses a callback URL that can never be called, then queues the message.
