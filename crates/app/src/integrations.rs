@@ -18,12 +18,15 @@ type Remembered = Arc<Mutex<HashMap<String, (Instant, Option<Integration>)>>>;
 
 /// How many sources are remembered; an attacker naming endless sources cannot grow it further.
 const MAX_REMEMBERED: usize = 1_000;
+/// The least time between two reads of one source from the store, by default.
+const MIN_REREAD: Duration = Duration::from_secs(5);
 
 /// Looks integrations up by source, remembering each answer (found or not) for `ttl`.
 #[derive(Clone)]
 pub struct IntegrationDirectory {
     lookup: Option<Lookup>,
     ttl: Duration,
+    min_reread: Duration,
     remembered: Remembered,
 }
 
@@ -47,6 +50,7 @@ impl IntegrationDirectory {
         Self {
             lookup: None,
             ttl: Duration::ZERO,
+            min_reread: MIN_REREAD,
             remembered: Arc::default(),
         }
     }
@@ -60,6 +64,7 @@ impl IntegrationDirectory {
         Self {
             lookup: Some(lookup),
             ttl,
+            min_reread: MIN_REREAD,
             remembered: Arc::default(),
         }
     }
@@ -102,31 +107,113 @@ impl IntegrationDirectory {
         self.find(source, false).await
     }
 
-    /// The same, read from the store whatever is remembered.
+    /// The same, reading one source again at most every `min_reread` (5 s by default).
+    pub fn with_min_reread(self, min_reread: Duration) -> Self {
+        Self { min_reread, ..self }
+    }
+
+    /// The same, read from the store unless it was read less than `min_reread` ago.
     pub async fn get_fresh(&self, source: &str) -> Result<Option<Integration>, StoreError> {
         self.find(source, true).await
+    }
+
+    /// Whether `source` is a registered integration's, read again when remembered as free.
+    pub async fn registered(&self, source: &str) -> Result<bool, StoreError> {
+        match self.get(source).await? {
+            Some(_) => Ok(true),
+            None if self.remembers() => Ok(self.get_fresh(source).await?.is_some()),
+            None => Ok(false),
+        }
     }
 
     async fn find(&self, source: &str, fresh: bool) -> Result<Option<Integration>, StoreError> {
         let Some(lookup) = &self.lookup else {
             return Ok(None);
         };
-        if !self.ttl.is_zero() && !fresh {
+        if !self.ttl.is_zero() {
             let remembered = self.remembered.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some((at, found)) = remembered.get(source)
-                && at.elapsed() < self.ttl
-            {
-                return Ok(found.clone());
+            if let Some((at, found)) = remembered.get(source) {
+                // A fresh read is asked for when what is remembered does not fit; at most
+                // one per source every few seconds, so that no request can make every one
+                // read the store.
+                let young = at.elapsed() < self.ttl;
+                if young && (!fresh || at.elapsed() < self.min_reread) {
+                    return Ok(found.clone());
+                }
             }
         }
         let found = lookup(source.to_string()).await?;
         if !self.ttl.is_zero() {
             let mut remembered = self.remembered.lock().unwrap_or_else(|p| p.into_inner());
             if remembered.len() >= MAX_REMEMBERED {
-                remembered.clear();
+                let ttl = self.ttl;
+                remembered.retain(|_, (at, _)| at.elapsed() < ttl);
+                let oldest = remembered
+                    .iter()
+                    .min_by_key(|(_, (at, _))| *at)
+                    .map(|(source, _)| source.clone());
+                if remembered.len() >= MAX_REMEMBERED
+                    && let Some(oldest) = oldest
+                {
+                    remembered.remove(&oldest);
+                }
             }
             remembered.insert(source.to_string(), (Instant::now(), found.clone()));
         }
         Ok(found)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use socialcare_domain::ports::StoreError;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    fn counting(reads: Arc<AtomicUsize>, ttl: Duration) -> IntegrationDirectory {
+        let lookup: Lookup = Arc::new(move |_source: String| {
+            reads.fetch_add(1, Ordering::SeqCst);
+            Box::pin(async { Ok::<_, StoreError>(None) })
+        });
+        IntegrationDirectory {
+            lookup: Some(lookup),
+            ttl,
+            min_reread: MIN_REREAD,
+            remembered: Arc::default(),
+        }
+    }
+
+    /// Review of issue 14: a request naming an unknown source, or with a wrong signature,
+    /// asked for a fresh read every time, so junk traffic read the store per request.
+    #[tokio::test]
+    async fn fresh_reads_are_at_most_one_per_source_every_few_seconds() {
+        let reads = Arc::new(AtomicUsize::new(0));
+        let directory = counting(reads.clone(), Duration::from_secs(60));
+        for _ in 0..100 {
+            assert_eq!(directory.get("junk").await.unwrap(), None);
+            assert_eq!(directory.get_fresh("junk").await.unwrap(), None);
+            assert!(!directory.registered("junk").await.unwrap());
+        }
+        assert_eq!(reads.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_full_memory_forgets_the_oldest_not_everything() {
+        let reads = Arc::new(AtomicUsize::new(0));
+        let directory = counting(reads.clone(), Duration::from_secs(60));
+        for i in 0..=MAX_REMEMBERED {
+            directory.get(&format!("source-{i}")).await.unwrap();
+        }
+        assert_eq!(directory.remembered.lock().unwrap().len(), MAX_REMEMBERED);
+        let before = reads.load(Ordering::SeqCst);
+        directory
+            .get(&format!("source-{MAX_REMEMBERED}"))
+            .await
+            .unwrap();
+        assert_eq!(
+            reads.load(Ordering::SeqCst),
+            before,
+            "the newest is still remembered"
+        );
     }
 }

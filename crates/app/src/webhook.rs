@@ -93,7 +93,13 @@ async fn receive_generic<Q: Queue>(
     let header = headers.get(signature::HEADER).map(|value| value.as_bytes());
     signed_by(&state, DEFAULT_INTEGRATION, header, &body, now).await?;
     let message = integration::normalize(&body).map_err(invalid)?;
-    if lookup(&state, &message.account).await?.is_some() {
+    // Read again when remembered as free: it may have been registered a moment ago.
+    let registered = state
+        .integrations
+        .registered(&message.account)
+        .await
+        .map_err(|e| ApiError::unavailable("store_unavailable", e))?;
+    if registered {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "source_registered",
@@ -147,8 +153,9 @@ async fn lookup<Q>(state: &WebhookState<Q>, source: &str) -> Result<Option<Integ
 /// Checks that the integration registered as `source` signed the body (the default one: with
 /// its stored secrets once rotated, else the configured secret) and answers it; `None` for an
 /// unknown integration (and the default one before its first rotation). What the directory
-/// remembered is read again once when it does not match: it may have been created or rotated
-/// since.
+/// remembered is read again when it does not match (it may have been created or rotated
+/// since), at most every few seconds per source. A header that can never pass is refused
+/// before anything is looked up.
 async fn signed_by<Q>(
     state: &WebhookState<Q>,
     source: &str,
@@ -156,13 +163,14 @@ async fn signed_by<Q>(
     body: &[u8],
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Option<Integration>, ApiError> {
+    let signed = signature::SignedHeader::read(header, now).map_err(refused)?;
     let check = |found: &Option<Integration>| {
         let secrets = match found {
             Some(integration) => integration.inbound_secrets(now),
             None if source == DEFAULT_INTEGRATION => vec![state.integration_secret.as_slice()],
             None => return Ok(()),
         };
-        signature::verify_any(&secrets, header, body, now).map(|_| ())
+        signed.matches(&secrets, body).map(|_| ())
     };
     let found = lookup(state, source).await?;
     let first = check(&found);
