@@ -1,0 +1,222 @@
+//! IngestStore: one transaction per ingested message, made idempotent by its dedupe record.
+
+use super::items::{
+    dedupe_record, event_item, from_item, message_item, new_message, ticket_item, to_item,
+};
+use super::keys::{
+    AWAIT_SK, CUSTOMER_SK, IDENTITY_SK, MSGKEY_SK, TICKET_SK, customer_pk, identity_pk, msgkey_pk,
+    ticket_pk,
+};
+use super::metrics::add_counters;
+use super::{DynamoStore, Item, failed, put_new, put_versioned, s};
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use socialcare_domain::ports::{CommitError, IngestChange, IngestStore, MessageRef, StoreError};
+use socialcare_domain::{Customer, Message, MessageId, Ticket, TicketId};
+use std::collections::HashMap;
+
+impl DynamoStore {
+    /// Reads why a transaction was cancelled: the dedupe key taken (the first write) means a
+    /// duplicate; any other failed condition or a conflicting transaction means retry.
+    async fn cancellation(
+        &self,
+        error: SdkError<TransactWriteItemsError>,
+        dedupe_key: &str,
+    ) -> CommitError {
+        let reasons = match error.as_service_error() {
+            Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => {
+                cancelled.cancellation_reasons().to_vec()
+            }
+            _ => return CommitError::Store(failed("transact write", error)),
+        };
+        let first_failed = reasons
+            .first()
+            .and_then(|reason| reason.code())
+            .is_some_and(|code| code == "ConditionalCheckFailed");
+        if first_failed {
+            return CommitError::Duplicate;
+        }
+        if !reasons.is_empty() {
+            return CommitError::Conflict;
+        }
+        // No reasons given: look at the dedupe key to tell the two apart.
+        match self.find_message(dedupe_key).await {
+            Ok(Some(_)) => CommitError::Duplicate,
+            Ok(None) => CommitError::Conflict,
+            Err(e) => CommitError::Store(e),
+        }
+    }
+}
+
+impl IngestStore for DynamoStore {
+    async fn find_message(&self, dedupe_key: &str) -> Result<Option<MessageRef>, StoreError> {
+        let Some(item) = self.get(msgkey_pk(dedupe_key), MSGKEY_SK).await? else {
+            return Ok(None);
+        };
+        let text = |name: &str| match item.get(name) {
+            Some(AttributeValue::S(value)) => Some(value.as_str()),
+            _ => None,
+        };
+        let message_id = text("message_id").and_then(MessageId::parse);
+        let ticket_id = text("ticket_id").and_then(TicketId::parse);
+        match (message_id, ticket_id) {
+            (Some(message_id), Some(ticket_id)) => Ok(Some(MessageRef {
+                message_id,
+                ticket_id,
+            })),
+            _ => Err(StoreError(format!(
+                "malformed dedupe record for {dedupe_key:?}"
+            ))),
+        }
+    }
+
+    async fn find_awaiting(&self, dedupe_key: &str) -> Result<Option<TicketId>, StoreError> {
+        let Some(item) = self.get(format!("AWAIT#{dedupe_key}"), AWAIT_SK).await? else {
+            return Ok(None);
+        };
+        match item.get("ticket_id") {
+            Some(AttributeValue::S(id)) => TicketId::parse(id)
+                .map(Some)
+                .ok_or_else(|| StoreError(format!("bad ticket id {id:?}"))),
+            _ => Err(StoreError(format!(
+                "malformed awaited record for {dedupe_key:?}"
+            ))),
+        }
+    }
+
+    async fn find_customer(&self, identity_key: &str) -> Result<Option<Customer>, StoreError> {
+        let Some(item) = self.get(identity_pk(identity_key), IDENTITY_SK).await? else {
+            return Ok(None);
+        };
+        match item.get("customer_id") {
+            Some(AttributeValue::S(id)) => self.get_customer(id).await,
+            _ => Err(StoreError(format!(
+                "malformed identity record for {identity_key:?}"
+            ))),
+        }
+    }
+
+    async fn get_ticket(&self, id: &TicketId) -> Result<Option<Ticket>, StoreError> {
+        self.get(ticket_pk(id.as_str()), TICKET_SK)
+            .await?
+            .map(from_item)
+            .transpose()
+    }
+
+    async fn get_message(&self, dedupe_key: &str) -> Result<Option<Message>, StoreError> {
+        let Some(record) = self.get(msgkey_pk(dedupe_key), MSGKEY_SK).await? else {
+            return Ok(None);
+        };
+        let (Some(AttributeValue::S(ticket_id)), Some(AttributeValue::S(sk))) =
+            (record.get("ticket_id"), record.get("message_sk"))
+        else {
+            return Err(StoreError(format!(
+                "malformed dedupe record for {dedupe_key:?}"
+            )));
+        };
+        self.get(ticket_pk(ticket_id), sk)
+            .await?
+            .map(from_item)
+            .transpose()
+    }
+
+    async fn replace_message(
+        &self,
+        message: &Message,
+        version_before: u64,
+    ) -> Result<(), CommitError> {
+        self.put_at_version(message_item(message)?, version_before, "replace message")
+            .await
+    }
+
+    async fn record_delivery(
+        &self,
+        message: &Message,
+        version_before: u64,
+        platform_key: Option<&str>,
+    ) -> Result<(), CommitError> {
+        let Some(platform_key) = platform_key else {
+            return self.replace_message(message, version_before).await;
+        };
+        let writes = vec![
+            put_versioned(&self.table, message_item(message)?, version_before)?,
+            dedupe_record(&self.table, platform_key, message)?,
+        ];
+        self.transact(writes, "record delivery").await
+    }
+
+    async fn commit(&self, change: &IngestChange) -> Result<(), CommitError> {
+        let table = self.table.as_str();
+        let message = &change.message;
+        let dedupe_key = message.body.dedupe_key();
+
+        // The dedupe record goes first: its failed condition is how a duplicate is recognised.
+        let mut writes = new_message(table, message, &dedupe_key)?;
+        for reply in &change.replies {
+            writes.extend(new_message(table, reply, &reply.body.dedupe_key())?);
+        }
+
+        let ticket = ticket_item(&change.ticket)?;
+        writes.push(match change.ticket_version_before {
+            None => put_new(table, ticket)?,
+            Some(before) => put_versioned(table, ticket, before)?,
+        });
+
+        let customer = to_item(
+            &change.customer,
+            [
+                ("pk", customer_pk(change.customer.id.as_str())),
+                ("sk", CUSTOMER_SK.into()),
+            ],
+        )?;
+        writes.push(match change.customer_version_before {
+            None => put_new(table, customer)?,
+            Some(before) => put_versioned(table, customer, before)?,
+        });
+
+        for identity in &change.new_identities {
+            let mut item: Item = HashMap::new();
+            item.insert("pk".into(), s(identity_pk(&identity.key())));
+            item.insert("sk".into(), s(IDENTITY_SK));
+            item.insert("customer_id".into(), s(change.customer.id.as_str()));
+            writes.push(put_new(table, item)?);
+        }
+
+        for event in &change.events {
+            writes.push(put_new(table, event_item(event)?)?);
+        }
+        for sample in &change.samples {
+            writes.push(add_counters(table, sample, &change.ticket.id)?);
+        }
+        if let Some(parent) = &change.awaited_parent {
+            // Only useful while the parent may still come: the table's TTL removes it.
+            let expires = chrono::Utc::now() + chrono::Duration::days(7);
+            let mut awaited: Item = HashMap::new();
+            awaited.insert("pk".into(), s(format!("AWAIT#{parent}")));
+            awaited.insert("sk".into(), s(AWAIT_SK));
+            awaited.insert("ticket_id".into(), s(change.ticket.id.as_str()));
+            awaited.insert(
+                "expires_at".into(),
+                AttributeValue::N(expires.timestamp().to_string()),
+            );
+            let put = Put::builder()
+                .table_name(table)
+                .set_item(Some(awaited))
+                .build()
+                .map_err(|e| StoreError(e.to_string()))?;
+            writes.push(TransactWriteItem::builder().put(put).build());
+        }
+
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(writes))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) => Err(self.cancellation(e, &dedupe_key).await),
+        }
+    }
+}

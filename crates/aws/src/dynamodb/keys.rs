@@ -1,0 +1,109 @@
+//! The key formats of the table (the table in `mod.rs` shows them all), and the sharding of
+//! the ticket lists.
+
+use chrono::{DateTime, Utc};
+use socialcare_domain::page::sortable_time;
+use socialcare_domain::report::GroupBy;
+use socialcare_domain::timers::Reminder;
+use socialcare_domain::{IncidentId, Message, TicketId};
+
+pub(super) const TICKET_SK: &str = "#TICKET";
+pub(super) const MSGKEY_SK: &str = "#MSGKEY";
+pub(super) const CUSTOMER_SK: &str = "#CUSTOMER";
+pub(super) const IDENTITY_SK: &str = "#IDENTITY";
+pub(super) const AWAIT_SK: &str = "#AWAIT";
+pub(super) const ALL_TICKETS: &str = "TICKETS";
+
+pub(super) fn ticket_pk(id: &str) -> String {
+    format!("TICKET#{id}")
+}
+pub(super) fn msgkey_pk(dedupe_key: &str) -> String {
+    format!("MSGKEY#{dedupe_key}")
+}
+pub(super) fn customer_pk(id: &str) -> String {
+    format!("CUSTOMER#{id}")
+}
+pub(super) fn identity_pk(key: &str) -> String {
+    format!("IDENTITY#{key}")
+}
+pub(super) fn events_pk(ticket_id: &str) -> String {
+    format!("EVENTS#{ticket_id}")
+}
+pub(super) fn status_pk(status: &str) -> String {
+    format!("TICKETS#{status}")
+}
+
+/// The lists of all tickets and of tickets by status are spread over this many partitions
+/// (write sharding), so that a burst of new open tickets does not pile onto one; a page reads
+/// every shard and merges them newest first.
+pub const LIST_SHARDS: u32 = 8;
+
+pub(super) fn shard_of(id: &TicketId) -> u32 {
+    // FNV-1a: stable across processes and releases, unlike the std hasher.
+    let hash = id.as_str().bytes().fold(0x811c9dc5u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x01000193)
+    });
+    hash % LIST_SHARDS
+}
+
+pub(super) fn incident_pk(id: &IncidentId) -> String {
+    format!("INCIDENT#{id}")
+}
+
+pub(super) const DUE: &str = "DUE";
+pub(super) const INCIDENTS: &str = "INCIDENTS";
+pub(super) const ACTIVE_INCIDENTS: &str = "ACTIVE_INCIDENTS";
+pub(super) const COUNTS_SK: &str = "#COUNTS";
+
+pub(super) fn due_sort_key(reminder: &Reminder) -> String {
+    format!("{}#{}", sortable_time(reminder.due_at), reminder.ticket_id)
+}
+
+pub(super) fn message_sk(message: &Message) -> String {
+    format!("{MESSAGE_SK_PREFIX}{}", message.sort_key())
+}
+
+pub(super) const MESSAGE_SK_PREFIX: &str = "MSG#";
+/// Above every sort key that starts with a prefix: their ranges end here.
+pub(super) const HIGHEST: char = '\u{10FFFF}';
+
+/// The report's counters of one account, grouping, shard, day and group: added to, never
+/// read-modify-written. Sharded by ticket like the lists, so that a burst of new tickets does
+/// not make every transaction of the day wait on one item.
+pub(super) fn metrics_pk(account: &str, group_by: GroupBy, shard: u32) -> String {
+    format!("METRICS#{account}#{}#{shard}", group_by.as_str())
+}
+
+pub(super) const API_KEYS: &str = "APIKEYS";
+pub(super) const INTEGRATIONS: &str = "INTEGRATIONS";
+pub(super) const TEMPLATES: &str = "TEMPLATES";
+pub(super) const SETTINGS: &str = "SETTINGS";
+pub(super) const SLA_POLICIES_SK: &str = "SLA_POLICIES";
+
+pub(super) fn updates_pk(incident: &IncidentId) -> String {
+    format!("UPDATES#{incident}")
+}
+
+pub(super) fn topics_pk(account: &str, window_start: DateTime<Utc>) -> String {
+    format!("TOPICS#{account}#{}", sortable_time(window_start))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn tickets_spread_over_every_shard_the_same_way_every_time() {
+        let at = Utc.with_ymd_and_hms(2026, 11, 22, 10, 0, 0).unwrap();
+        let ids: Vec<TicketId> = (0..200)
+            .map(|n| TicketId::derive(at, &n.to_string()))
+            .collect();
+        let mut counts = [0u32; LIST_SHARDS as usize];
+        for id in &ids {
+            counts[shard_of(id) as usize] += 1;
+        }
+        assert!(counts.iter().all(|&c| c >= 10), "{counts:?}");
+        assert_eq!(shard_of(&ids[0]), shard_of(&ids[0].clone()));
+    }
+}

@@ -1,0 +1,72 @@
+//! MetricsStore: the report's counters, added to by ingest and ticket changes, read per day.
+
+use super::keys::{LIST_SHARDS, metrics_pk, shard_of};
+use super::{DynamoStore, s};
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
+use chrono::NaiveDate;
+use socialcare_domain::TicketId;
+use socialcare_domain::ports::{MetricsStore, StoreError};
+use socialcare_domain::report::{Counters, GroupBy, Sample};
+
+pub(super) fn add_counters(
+    table: &str,
+    sample: &Sample,
+    ticket: &TicketId,
+) -> Result<TransactWriteItem, StoreError> {
+    let mut update = Update::builder()
+        .table_name(table)
+        .key(
+            "pk",
+            s(metrics_pk(
+                &sample.account,
+                sample.group_by,
+                shard_of(ticket),
+            )),
+        )
+        .key("sk", s(format!("{}#{}", sample.day, sample.group)));
+    let mut adds = Vec::new();
+    for (n, (name, value)) in sample.counters.iter().enumerate() {
+        adds.push(format!("#c{n} :c{n}"));
+        update = update
+            .expression_attribute_names(format!("#c{n}"), name)
+            .expression_attribute_values(format!(":c{n}"), AttributeValue::N(value.to_string()));
+    }
+    let update = update
+        .update_expression(format!("ADD {}", adds.join(", ")))
+        .build()
+        .map_err(|e| StoreError(e.to_string()))?;
+    Ok(TransactWriteItem::builder().update(update).build())
+}
+
+impl MetricsStore for DynamoStore {
+    async fn metric_rows(
+        &self,
+        account: &str,
+        group_by: GroupBy,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<(String, Counters)>, StoreError> {
+        let (first, last) = (format!("{from}#"), format!("{to}#\u{10ffff}"));
+        let mut rows = Vec::new();
+        for shard in 0..LIST_SHARDS {
+            let pk = metrics_pk(account, group_by, shard);
+            let range = Some((first.as_str(), last.as_str()));
+            for item in self.partition_between(pk, range, "query metrics").await? {
+                let group = match item.get("sk") {
+                    Some(AttributeValue::S(sk)) => sk.split_once('#').map(|(_, g)| g.to_string()),
+                    _ => None,
+                }
+                .ok_or_else(|| StoreError("a metrics item without its group".into()))?;
+                let counters = item
+                    .iter()
+                    .filter_map(|(name, value)| match value {
+                        AttributeValue::N(n) => Some((name.clone(), n.parse().ok()?)),
+                        _ => None,
+                    })
+                    .collect();
+                rows.push((group, counters));
+            }
+        }
+        Ok(rows)
+    }
+}

@@ -1,0 +1,268 @@
+//! The ticket store on one DynamoDB table (see template.yaml for its keys and indexes).
+//!
+//! | item       | pk                    | sk                  | indexes                                  |
+//! |------------|-----------------------|---------------------|------------------------------------------|
+//! | ticket     | `TICKET#<id>`         | `#TICKET`           | gsi1: all, gsi2: by status, gsi3: by customer, gsi4: by owner, gsi5: next reminder due, gsi6: by incident |
+//! | message    | `TICKET#<ticket id>`  | `MSG#<time>#<id>`   |                                          |
+//! | dedupe key | `MSGKEY#<dedupe key>` | `#MSGKEY`           |                                          |
+//! | customer   | `CUSTOMER#<id>`       | `#CUSTOMER`         |                                          |
+//! | identity   | `IDENTITY#<key>`      | `#IDENTITY`         |                                          |
+//! | event      | `EVENTS#<ticket id>`  | `<time>#<id>`       |                                          |
+//! | API key    | `APIKEYS`             | `<key id>`          |                                          |
+//! | template   | `TEMPLATES`           | `<template id>`     |                                          |
+//! | SLA policies | `SETTINGS`          | `SLA_POLICIES`      | one document                             |
+//! | report     | `METRICS#<account>#<grouping>#<shard>` | `<day>#<group>` | counters that only add |
+//! | topic counts | `TOPICS#<account>#<window start>` | `#COUNTS` | one number attribute per term (ADD) |
+//! | incident   | `INCIDENTS`           | `<incident id>`     | newest first by id (time-ordered)        |
+//! | active incident | `ACTIVE_INCIDENTS` | `<account>#<topic>` | one per account and topic          |
+//! | team turns | `TEAM#<name>`         | `#TURNS`            | round-robin counter                      |
+//! | awaited    | `AWAIT#<dedupe key>`  | `#AWAIT`            | a reply that came before its parent (TTL 7 d) |
+//!
+//! A ticket and its messages share a partition, so one Query reads a whole conversation.
+//! Every write of an ingested message is one transaction whose conditions make it idempotent.
+//!
+//! One file per port, with the same names as in the SQLite adapter (`socialcare-sqlite`'s
+//! `store/`): `ingest` (IngestStore), `tickets` (TicketReads, TicketCommands), `customers`
+//! (CustomerStore), `teams` (TeamTurns), `settings` (SettingsStore, TemplateStore,
+//! ApiKeyStore, IntegrationStore), `reminders` (ReminderStore), `metrics` (MetricsStore),
+//! `incidents` (IncidentStore). Beside them: `keys` (every key format of the table above) and
+//! `items` (the mapping of the records several ports write: tickets, messages, events).
+
+mod customers;
+mod incidents;
+mod ingest;
+mod items;
+mod keys;
+mod metrics;
+mod reminders;
+mod settings;
+mod teams;
+mod tickets;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::DisplayErrorContext;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use socialcare_domain::ports::{CommitError, StoreError};
+use std::collections::HashMap;
+
+type Item = HashMap<String, AttributeValue>;
+
+#[derive(Clone)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+fn failed(action: &str, e: impl std::error::Error) -> StoreError {
+    StoreError(format!("dynamodb {action}: {}", DisplayErrorContext(e)))
+}
+
+/// A put that only succeeds when no item has this key yet.
+fn put_new(table: &str, item: Item) -> Result<TransactWriteItem, StoreError> {
+    let put = Put::builder()
+        .table_name(table)
+        .set_item(Some(item))
+        .condition_expression("attribute_not_exists(pk)")
+        .build()
+        .map_err(|e| StoreError(e.to_string()))?;
+    Ok(TransactWriteItem::builder().put(put).build())
+}
+
+/// A put that only succeeds when the stored item still has version `before`.
+fn put_versioned(table: &str, item: Item, before: u64) -> Result<TransactWriteItem, StoreError> {
+    let put = Put::builder()
+        .table_name(table)
+        .set_item(Some(item))
+        .condition_expression("version = :before")
+        .expression_attribute_values(":before", AttributeValue::N(before.to_string()))
+        .build()
+        .map_err(|e| StoreError(e.to_string()))?;
+    Ok(TransactWriteItem::builder().put(put).build())
+}
+
+impl DynamoStore {
+    /// Puts `item` over the stored one while that is still at version `before`; `Conflict`
+    /// when it moved.
+    async fn put_at_version(&self, item: Item, before: u64, what: &str) -> Result<(), CommitError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("version = :before")
+            .expression_attribute_values(":before", AttributeValue::N(before.to_string()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Err(CommitError::Conflict)
+            }
+            Err(e) => Err(CommitError::Store(failed(what, e))),
+        }
+    }
+
+    /// Puts an item unless one with its key exists (then `CommitError::Duplicate`).
+    async fn put_new_item(&self, item: Item, what: &str) -> Result<(), CommitError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Err(CommitError::Duplicate)
+            }
+            Err(e) => Err(CommitError::Store(failed(what, e))),
+        }
+    }
+
+    /// Puts an item, replacing any with its key.
+    async fn put_item(&self, item: Item, what: &str) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| failed(what, e))?;
+        Ok(())
+    }
+
+    /// Writes all or nothing; a failed condition (a version moved, a key taken) is
+    /// `CommitError::Conflict`, to be read again and retried.
+    async fn transact(
+        &self,
+        writes: Vec<TransactWriteItem>,
+        what: &str,
+    ) -> Result<(), CommitError> {
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(writes))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) => match e.as_service_error() {
+                Some(TransactWriteItemsError::TransactionCanceledException(_)) => {
+                    Err(CommitError::Conflict)
+                }
+                _ => Err(CommitError::Store(failed(what, e))),
+            },
+        }
+    }
+
+    /// Every item of a partition, in sort-key order, page after page.
+    async fn partition(&self, pk: String, what: &str) -> Result<Vec<Item>, StoreError> {
+        self.partition_between(pk, None, what).await
+    }
+
+    /// The items of a partition whose sort keys lie between `sk` (both included), or all of
+    /// them, in sort-key order, page after page.
+    async fn partition_between(
+        &self,
+        pk: String,
+        sk: Option<(&str, &str)>,
+        what: &str,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let mut query = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", s(pk.clone()))
+                .set_exclusive_start_key(start);
+            if let Some((first, last)) = sk {
+                query = query
+                    .key_condition_expression("pk = :pk AND sk BETWEEN :first AND :last")
+                    .expression_attribute_values(":first", s(first))
+                    .expression_attribute_values(":last", s(last));
+            }
+            let output = query.send().await.map_err(|e| failed(what, e))?;
+            items.extend(output.items.unwrap_or_default());
+            start = output.last_evaluated_key;
+            if start.is_none() {
+                return Ok(items);
+            }
+        }
+    }
+
+    /// At most `limit` items of a partition with sort keys above `first` (excluded) and up to
+    /// `last`, in order: one Query, or a few when DynamoDB's 1 MB page cuts it short.
+    async fn range_page(
+        &self,
+        pk: String,
+        first: &str,
+        last: &str,
+        limit: u32,
+        what: &str,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut items: Vec<Item> = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let wanted = limit as usize - items.len();
+            // One more than wanted: the item at `first` itself is read when it exists.
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND sk BETWEEN :first AND :last")
+                .expression_attribute_values(":pk", s(pk.clone()))
+                .expression_attribute_values(":first", s(first))
+                .expression_attribute_values(":last", s(last))
+                .limit(i32::try_from(wanted + 1).unwrap_or(i32::MAX))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| failed(what, e))?;
+            let after_first = output.items.unwrap_or_default().into_iter().filter(
+                |item| !matches!(item.get("sk"), Some(AttributeValue::S(sk)) if sk == first),
+            );
+            items.extend(after_first);
+            start = output.last_evaluated_key;
+            if items.len() >= limit as usize || start.is_none() {
+                items.truncate(limit as usize);
+                return Ok(items);
+            }
+        }
+    }
+
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    async fn get(&self, pk: String, sk: &str) -> Result<Option<Item>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .send()
+            .await
+            .map_err(|e| failed("get", e))?;
+        Ok(output.item)
+    }
+}

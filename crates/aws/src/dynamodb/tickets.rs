@@ -1,0 +1,254 @@
+//! TicketReads and TicketCommands, and the ticket lists over the indexes (also used by the
+//! customer and incident ports).
+
+use super::items::{event_item, from_item, new_message, ticket_item};
+use super::keys::{
+    ALL_TICKETS, HIGHEST, LIST_SHARDS, MESSAGE_SK_PREFIX, TICKET_SK, events_pk, status_pk,
+    ticket_pk,
+};
+use super::metrics::add_counters;
+use super::{DynamoStore, Item, failed, put_new, put_versioned, s};
+use aws_sdk_dynamodb::types::AttributeValue;
+use socialcare_domain::ports::{
+    CommitError, StoreError, TicketCommands, TicketReads, TicketUpdate,
+};
+use socialcare_domain::{Message, Page, Ticket, TicketDetail, TicketEvent, TicketId, TicketQuery};
+
+impl TicketCommands for DynamoStore {
+    async fn change_ticket(
+        &self,
+        ticket: &Ticket,
+        version_before: u64,
+        event: &TicketEvent,
+    ) -> Result<(), CommitError> {
+        // Either the version moved or the event is recorded: the caller reads again.
+        let writes = vec![
+            put_versioned(&self.table, ticket_item(ticket)?, version_before)?,
+            put_new(&self.table, event_item(event)?)?,
+        ];
+        self.transact(writes, "change ticket").await
+    }
+
+    async fn update_ticket(&self, update: &TicketUpdate) -> Result<(), CommitError> {
+        let table = self.table.as_str();
+        let mut writes = Vec::new();
+        for reply in &update.replies {
+            writes.extend(new_message(table, reply, &reply.body.dedupe_key())?);
+        }
+        writes.push(put_versioned(
+            table,
+            ticket_item(&update.ticket)?,
+            update.version_before,
+        )?);
+        for event in &update.events {
+            writes.push(put_new(table, event_item(event)?)?);
+        }
+        for sample in &update.samples {
+            writes.push(add_counters(table, sample, &update.ticket.id)?);
+        }
+        self.transact(writes, "update ticket").await
+    }
+
+    async fn add_event(&self, event: &TicketEvent) -> Result<(), CommitError> {
+        self.put_new_item(event_item(event)?, "add event").await
+    }
+}
+
+impl TicketReads for DynamoStore {
+    async fn ticket_messages(
+        &self,
+        id: &TicketId,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Message>, StoreError> {
+        let first = format!("{MESSAGE_SK_PREFIX}{}", after.unwrap_or(""));
+        let last = format!("{MESSAGE_SK_PREFIX}{HIGHEST}");
+        self.range_page(
+            ticket_pk(id.as_str()),
+            &first,
+            &last,
+            limit,
+            "page messages",
+        )
+        .await?
+        .into_iter()
+        .map(from_item)
+        .collect()
+    }
+
+    async fn ticket_events_page(
+        &self,
+        id: &TicketId,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<TicketEvent>, StoreError> {
+        let last = HIGHEST.to_string();
+        // A key condition may not hold an empty string; a space sorts before every time.
+        let first = after.unwrap_or(" ");
+        self.range_page(events_pk(id.as_str()), first, &last, limit, "page events")
+            .await?
+            .into_iter()
+            .map(from_item)
+            .collect()
+    }
+
+    async fn ticket_events(&self, id: &TicketId) -> Result<Vec<TicketEvent>, StoreError> {
+        self.partition(events_pk(id.as_str()), "query events")
+            .await?
+            .into_iter()
+            .map(from_item)
+            .collect()
+    }
+
+    async fn ticket_detail(&self, id: &TicketId) -> Result<Option<TicketDetail>, StoreError> {
+        let mut ticket: Option<Ticket> = None;
+        let mut messages: Vec<Message> = Vec::new();
+        for item in self
+            .partition(ticket_pk(id.as_str()), "query ticket")
+            .await?
+        {
+            match item.get("sk") {
+                Some(AttributeValue::S(sk)) if sk == TICKET_SK => ticket = Some(from_item(item)?),
+                Some(AttributeValue::S(sk)) if sk.starts_with("MSG#") => {
+                    messages.push(from_item(item)?)
+                }
+                _ => {}
+            }
+        }
+        let Some(ticket) = ticket else {
+            return Ok(None);
+        };
+        let customer = self.get_customer(ticket.customer_id.as_str()).await?;
+        Ok(Some(TicketDetail {
+            ticket,
+            customer,
+            messages,
+        }))
+    }
+
+    async fn list_tickets(&self, query: &TicketQuery) -> Result<Page<Ticket>, StoreError> {
+        match (&query.owner, query.status) {
+            (Some(owner), _) => {
+                self.query_tickets(TicketIndex::Owner, format!("OWNER#{owner}"), query)
+                    .await
+            }
+            (None, Some(status)) => {
+                self.query_shards(TicketIndex::Status, &status_pk(status.as_str()), query)
+                    .await
+            }
+            (None, None) => {
+                self.query_shards(TicketIndex::All, ALL_TICKETS, query)
+                    .await
+            }
+        }
+    }
+}
+
+/// The indexes tickets are listed by, newest first.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum TicketIndex {
+    All,
+    Status,
+    Customer,
+    Owner,
+    Incident,
+}
+
+impl TicketIndex {
+    fn names(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            TicketIndex::Incident => ("gsi6", "gsi6pk", "gsi6sk"),
+            TicketIndex::All => ("gsi1", "gsi1pk", "gsi1sk"),
+            TicketIndex::Status => ("gsi2", "gsi2pk", "gsi2sk"),
+            TicketIndex::Customer => ("gsi3", "gsi3pk", "gsi3sk"),
+            TicketIndex::Owner => ("gsi4", "gsi4pk", "gsi4sk"),
+        }
+    }
+}
+
+impl DynamoStore {
+    /// One page over every shard of a sharded list: each shard gives its newest tickets after
+    /// the cursor, and the page is the newest of them all (the cursor is a sort key, valid in
+    /// every shard).
+    async fn query_shards(
+        &self,
+        index: TicketIndex,
+        prefix: &str,
+        query: &TicketQuery,
+    ) -> Result<Page<Ticket>, StoreError> {
+        let shards = futures::future::join_all(
+            (0..LIST_SHARDS)
+                .map(|shard| self.fetch_tickets(index, format!("{prefix}#{shard}"), query)),
+        )
+        .await;
+        let mut tickets: Vec<Ticket> = Vec::new();
+        for shard in shards {
+            tickets.extend(shard?);
+        }
+        tickets.sort_by_key(|t| std::cmp::Reverse(t.cursor().sort_key()));
+        tickets.truncate(query.fetch_size() as usize);
+        Ok(query.page(tickets))
+    }
+
+    /// One page of the tickets under `pk` in `index`, newest first, after the query's cursor.
+    pub(super) async fn query_tickets(
+        &self,
+        index: TicketIndex,
+        pk: String,
+        query: &TicketQuery,
+    ) -> Result<Page<Ticket>, StoreError> {
+        Ok(query.page(self.fetch_tickets(index, pk, query).await?))
+    }
+
+    /// Up to [`TicketQuery::fetch_size`] tickets under `pk` in `index`, newest first.
+    async fn fetch_tickets(
+        &self,
+        index: TicketIndex,
+        pk: String,
+        query: &TicketQuery,
+    ) -> Result<Vec<Ticket>, StoreError> {
+        let index_kind = index;
+        let (index, pk_name, sk_name) = index.names();
+        let wanted = query.fetch_size() as usize;
+        let mut tickets: Vec<Ticket> = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let mut request = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(index)
+                .scan_index_forward(false)
+                .limit((wanted - tickets.len()) as i32)
+                .expression_attribute_names("#pk", pk_name)
+                .expression_attribute_values(":pk", s(pk.clone()))
+                .set_exclusive_start_key(start);
+            request = match &query.after {
+                Some(cursor) => request
+                    .key_condition_expression("#pk = :pk AND #sk < :after")
+                    .expression_attribute_names("#sk", sk_name)
+                    .expression_attribute_values(":after", s(cursor.sort_key())),
+                None => request.key_condition_expression("#pk = :pk"),
+            };
+            // By owner, the status (if asked) is a filter: the index holds every status.
+            if let (TicketIndex::Owner, Some(status)) = (index_kind, query.status) {
+                request = request
+                    .filter_expression("#status = :status")
+                    .expression_attribute_names("#status", "status")
+                    .expression_attribute_values(":status", s(status.as_str()));
+            }
+            let output = request
+                .send()
+                .await
+                .map_err(|e| failed("query tickets", e))?;
+            for item in output.items.unwrap_or_default() {
+                tickets.push(from_item(item)?);
+            }
+            start = output.last_evaluated_key;
+            if start.is_none() || tickets.len() >= wanted {
+                break;
+            }
+        }
+        Ok(tickets)
+    }
+}

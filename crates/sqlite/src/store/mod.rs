@@ -1,0 +1,67 @@
+//! The ticket store on SQLite (the tables are in `database.rs`).
+//!
+//! One file per port, with the same names as in the DynamoDB adapter (`socialcare-aws`'s
+//! `dynamodb/`): `ingest` (IngestStore), `tickets` (TicketReads, TicketCommands), `customers`
+//! (CustomerStore), `teams` (TeamTurns), `settings` (SettingsStore, TemplateStore,
+//! ApiKeyStore, IntegrationStore), `reminders` (ReminderStore), `metrics` (MetricsStore),
+//! `incidents` (IncidentStore). Beside them: `items` (the mapping of records to rows, and the
+//! writes of the records several ports write: messages, tickets, events). DynamoDB's `keys`
+//! has no counterpart here: rows are found by their columns.
+
+mod customers;
+mod incidents;
+mod ingest;
+mod items;
+mod metrics;
+mod reminders;
+mod settings;
+mod teams;
+mod tickets;
+
+use crate::database::{Database, describe};
+use rusqlite::{Connection, Transaction};
+use socialcare_domain::ports::{CommitError, StoreError};
+
+/// The ticket store on SQLite. Rows keep the domain value as JSON beside the columns that are
+/// looked up or sorted on.
+#[derive(Clone)]
+pub struct SqliteStore {
+    db: Database,
+}
+
+impl SqliteStore {
+    pub fn new(db: Database) -> Self {
+        Self { db }
+    }
+
+    async fn read<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        self.db
+            .run(move |conn| work(conn).map_err(describe))
+            .await
+            .map_err(StoreError)
+    }
+}
+
+/// Runs `work` in a transaction, committed when it returns `Ok(Ok(_))`.
+async fn transaction<F>(db: &Database, work: F) -> Result<(), CommitError>
+where
+    F: FnOnce(&Transaction) -> rusqlite::Result<Result<(), CommitError>> + Send + 'static,
+{
+    db.run(move |conn| {
+        let tx = conn.transaction().map_err(describe)?;
+        match work(&tx).map_err(describe)? {
+            Ok(()) => {
+                tx.commit().map_err(describe)?;
+                Ok(Ok(()))
+            }
+            // dropping the transaction rolls it back
+            Err(refused) => Ok(Err(refused)),
+        }
+    })
+    .await
+    .map_err(StoreError)?
+}

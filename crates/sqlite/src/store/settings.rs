@@ -1,0 +1,212 @@
+//! The brand's configuration: SettingsStore (SLA policies), TemplateStore, ApiKeyStore and
+//! IntegrationStore.
+
+use super::SqliteStore;
+use super::items::{all, one, to_json, version};
+use crate::database::describe;
+use rusqlite::params;
+use socialcare_domain::access::ApiKey;
+use socialcare_domain::integrations::Integration;
+use socialcare_domain::ports::{
+    ApiKeyStore, CommitError, IntegrationStore, SettingsStore, StoreError, TemplateStore,
+};
+use socialcare_domain::sla::Policies;
+use socialcare_domain::templates::Template;
+
+impl TemplateStore for SqliteStore {
+    async fn create_template(&self, template: &Template) -> Result<(), CommitError> {
+        let template = template.clone();
+        let written = self
+            .read(move |conn| {
+                conn.execute(
+                    "INSERT INTO templates (id, data) VALUES (?1, ?2) ON CONFLICT (id) DO NOTHING",
+                    params![template.id, to_json(&template)?],
+                )
+            })
+            .await?;
+        match written {
+            0 => Err(CommitError::Duplicate),
+            _ => Ok(()),
+        }
+    }
+
+    async fn get_template(&self, id: &str) -> Result<Option<Template>, StoreError> {
+        let id = id.to_string();
+        self.read(move |conn| one(conn, "SELECT data FROM templates WHERE id = ?1", [id]))
+            .await
+    }
+
+    async fn put_template(&self, template: &Template) -> Result<(), StoreError> {
+        let template = template.clone();
+        self.read(move |conn| {
+            conn.execute(
+                "INSERT INTO templates (id, data) VALUES (?1, ?2)
+                 ON CONFLICT (id) DO UPDATE SET data = excluded.data",
+                params![template.id, to_json(&template)?],
+            )
+        })
+        .await?;
+        Ok(())
+    }
+
+    async fn delete_template(&self, id: &str) -> Result<bool, StoreError> {
+        let id = id.to_string();
+        let deleted = self
+            .read(move |conn| conn.execute("DELETE FROM templates WHERE id = ?1", [id]))
+            .await?;
+        Ok(deleted > 0)
+    }
+
+    async fn list_templates(&self) -> Result<Vec<Template>, StoreError> {
+        self.read(|conn| all(conn, "SELECT data FROM templates ORDER BY id", []))
+            .await
+    }
+}
+
+impl ApiKeyStore for SqliteStore {
+    async fn create_key(&self, key: &ApiKey) -> Result<(), CommitError> {
+        let key = key.clone();
+        let written = self
+            .read(move |conn| {
+                conn.execute(
+                    "INSERT INTO api_keys (id, created_at, data) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (id) DO NOTHING",
+                    // nanoseconds: keys made in the same millisecond keep their order
+                    params![
+                        key.id,
+                        key.created_at
+                            .to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+                        to_json(&key)?
+                    ],
+                )
+            })
+            .await?;
+        match written {
+            0 => Err(CommitError::Duplicate),
+            _ => Ok(()),
+        }
+    }
+
+    async fn get_key(&self, id: &str) -> Result<Option<ApiKey>, StoreError> {
+        let id = id.to_string();
+        self.read(move |conn| one(conn, "SELECT data FROM api_keys WHERE id = ?1", [id]))
+            .await
+    }
+
+    async fn put_key(&self, key: &ApiKey) -> Result<(), StoreError> {
+        let key = key.clone();
+        self.read(move |conn| {
+            conn.execute(
+                "UPDATE api_keys SET data = ?2 WHERE id = ?1",
+                params![key.id, to_json(&key)?],
+            )
+        })
+        .await?;
+        Ok(())
+    }
+
+    async fn list_keys(&self) -> Result<Vec<ApiKey>, StoreError> {
+        self.read(|conn| {
+            all(
+                conn,
+                "SELECT data FROM api_keys ORDER BY created_at, id",
+                [],
+            )
+        })
+        .await
+    }
+}
+
+impl IntegrationStore for SqliteStore {
+    async fn create_integration(&self, integration: &Integration) -> Result<(), CommitError> {
+        let integration = integration.clone();
+        let written = self
+            .read(move |conn| {
+                conn.execute(
+                    "INSERT INTO integrations (source, version, data) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (source) DO NOTHING",
+                    params![
+                        integration.source,
+                        version(integration.version),
+                        to_json(&integration)?
+                    ],
+                )
+            })
+            .await?;
+        match written {
+            0 => Err(CommitError::Duplicate),
+            _ => Ok(()),
+        }
+    }
+
+    async fn get_integration(&self, source: &str) -> Result<Option<Integration>, StoreError> {
+        let source = source.to_string();
+        self.read(move |conn| {
+            one(
+                conn,
+                "SELECT data FROM integrations WHERE source = ?1",
+                [source],
+            )
+        })
+        .await
+    }
+
+    async fn replace_integration(
+        &self,
+        integration: &Integration,
+        version_before: u64,
+    ) -> Result<(), CommitError> {
+        let integration = integration.clone();
+        let written = self
+            .read(move |conn| {
+                conn.execute(
+                    "UPDATE integrations SET version = ?2, data = ?3
+                     WHERE source = ?1 AND version = ?4",
+                    params![
+                        integration.source,
+                        version(integration.version),
+                        to_json(&integration)?,
+                        version(version_before)
+                    ],
+                )
+            })
+            .await?;
+        match written {
+            0 => Err(CommitError::Conflict),
+            _ => Ok(()),
+        }
+    }
+
+    async fn list_integrations(&self) -> Result<Vec<Integration>, StoreError> {
+        self.read(|conn| all(conn, "SELECT data FROM integrations ORDER BY source", []))
+            .await
+    }
+}
+
+impl SettingsStore for SqliteStore {
+    async fn sla_policies(&self) -> Result<Policies, StoreError> {
+        let stored: Option<Policies> = self
+            .read(|conn| {
+                one(
+                    conn,
+                    "SELECT data FROM settings WHERE name = 'sla_policies'",
+                    [],
+                )
+            })
+            .await?;
+        Ok(stored.unwrap_or_default())
+    }
+
+    async fn put_sla_policies(&self, policies: &Policies) -> Result<(), StoreError> {
+        let data = to_json(policies).map_err(|e| StoreError(describe(e)))?;
+        self.read(move |conn| {
+            conn.execute(
+                "INSERT INTO settings (name, data) VALUES ('sla_policies', ?1)
+                 ON CONFLICT (name) DO UPDATE SET data = excluded.data",
+                [data],
+            )
+        })
+        .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,186 @@
+//! TicketReads and TicketCommands, and the newest-first ticket pages (also used by the
+//! customer and incident ports).
+
+use super::customers::get_customer;
+use super::items::{all, insert_event, insert_message, one, update_ticket};
+use super::metrics::add_samples;
+use super::{SqliteStore, transaction};
+use rusqlite::{Connection, params};
+use socialcare_domain::ports::{
+    CommitError, StoreError, TicketCommands, TicketReads, TicketUpdate,
+};
+use socialcare_domain::{
+    Cursor, Message, Page, Ticket, TicketDetail, TicketEvent, TicketId, TicketQuery,
+};
+
+pub(super) fn get_ticket(conn: &Connection, id: &str) -> rusqlite::Result<Option<Ticket>> {
+    one(conn, "SELECT data FROM tickets WHERE id = ?1", [id])
+}
+
+/// The sort key a newest-first page starts below.
+pub(super) fn before_cursor(query: &TicketQuery) -> String {
+    // The sort keys are ASCII and start with a year; "~" sorts after every one of them.
+    query
+        .after
+        .as_ref()
+        .map(Cursor::sort_key)
+        .unwrap_or_else(|| "~".to_string())
+}
+
+impl TicketCommands for SqliteStore {
+    async fn change_ticket(
+        &self,
+        ticket: &Ticket,
+        version_before: u64,
+        event: &TicketEvent,
+    ) -> Result<(), CommitError> {
+        let (ticket, event) = (ticket.clone(), event.clone());
+        transaction(&self.db, move |tx| {
+            if !update_ticket(tx, &ticket, version_before)? {
+                return Ok(Err(CommitError::Conflict));
+            }
+            if insert_event(tx, &event)? == 0 {
+                return Ok(Err(CommitError::Duplicate));
+            }
+            Ok(Ok(()))
+        })
+        .await
+    }
+
+    async fn update_ticket(&self, update: &TicketUpdate) -> Result<(), CommitError> {
+        let update = update.clone();
+        transaction(&self.db, move |tx| {
+            for reply in &update.replies {
+                if !insert_message(tx, reply)? {
+                    return Ok(Err(CommitError::Duplicate));
+                }
+            }
+            if !update_ticket(tx, &update.ticket, update.version_before)? {
+                return Ok(Err(CommitError::Conflict));
+            }
+            for event in &update.events {
+                if insert_event(tx, event)? == 0 {
+                    return Ok(Err(CommitError::Conflict));
+                }
+            }
+            add_samples(tx, &update.samples)?;
+            Ok(Ok(()))
+        })
+        .await
+    }
+
+    async fn add_event(&self, event: &TicketEvent) -> Result<(), CommitError> {
+        let event = event.clone();
+        let written = self.read(move |conn| insert_event(conn, &event)).await?;
+        match written {
+            0 => Err(CommitError::Duplicate),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl TicketReads for SqliteStore {
+    async fn ticket_detail(&self, id: &TicketId) -> Result<Option<TicketDetail>, StoreError> {
+        let id = id.to_string();
+        self.read(move |conn| {
+            let Some(ticket) = get_ticket(conn, &id)? else {
+                return Ok(None);
+            };
+            let customer = get_customer(conn, ticket.customer_id.as_str())?;
+            let messages = all(
+                conn,
+                "SELECT data FROM messages WHERE ticket_id = ?1 ORDER BY sort_key",
+                [&id],
+            )?;
+            Ok(Some(TicketDetail {
+                ticket,
+                customer,
+                messages,
+            }))
+        })
+        .await
+    }
+
+    async fn ticket_messages(
+        &self,
+        id: &TicketId,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Message>, StoreError> {
+        let (id, after) = (id.to_string(), after.unwrap_or("").to_string());
+        self.read(move |conn| {
+            all(
+                conn,
+                "SELECT data FROM messages WHERE ticket_id = ?1 AND sort_key > ?2
+                 ORDER BY sort_key LIMIT ?3",
+                params![id, after, limit],
+            )
+        })
+        .await
+    }
+
+    async fn ticket_events_page(
+        &self,
+        id: &TicketId,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<TicketEvent>, StoreError> {
+        let (id, after) = (id.to_string(), after.unwrap_or("").to_string());
+        self.read(move |conn| {
+            all(
+                conn,
+                "SELECT data FROM ticket_events WHERE ticket_id = ?1 AND sort_key > ?2
+                 ORDER BY sort_key LIMIT ?3",
+                params![id, after, limit],
+            )
+        })
+        .await
+    }
+
+    async fn ticket_events(&self, id: &TicketId) -> Result<Vec<TicketEvent>, StoreError> {
+        let id = id.to_string();
+        self.read(move |conn| {
+            all(
+                conn,
+                "SELECT data FROM ticket_events WHERE ticket_id = ?1 ORDER BY sort_key",
+                [id],
+            )
+        })
+        .await
+    }
+
+    async fn list_tickets(&self, query: &TicketQuery) -> Result<Page<Ticket>, StoreError> {
+        let status = query.status.map(|s| s.as_str().to_string());
+        let owner = query.owner.clone();
+        let before = before_cursor(query);
+        let fetch = query.fetch_size();
+        let tickets = self
+            .read(move |conn| {
+                // One statement per access path, so that each walks its own index.
+                match (owner, status) {
+                    (Some(owner), status) => all(
+                        conn,
+                        "SELECT data FROM tickets
+                         WHERE json_extract(data, '$.owner') = ?1 AND sort_key < ?2
+                           AND (?3 IS NULL OR status = ?3)
+                         ORDER BY sort_key DESC LIMIT ?4",
+                        params![owner, before, status, fetch],
+                    ),
+                    (None, Some(status)) => all(
+                        conn,
+                        "SELECT data FROM tickets WHERE status = ?1 AND sort_key < ?2
+                         ORDER BY sort_key DESC LIMIT ?3",
+                        params![status, before, fetch],
+                    ),
+                    (None, None) => all(
+                        conn,
+                        "SELECT data FROM tickets WHERE sort_key < ?1
+                         ORDER BY sort_key DESC LIMIT ?2",
+                        params![before, fetch],
+                    ),
+                }
+            })
+            .await?;
+        Ok(query.page(tickets))
+    }
+}
