@@ -193,6 +193,8 @@ async fn a_tickets_messages_and_events_are_paged() {
             ("limit=201", "invalid_limit"),
             ("cursor=%%%", "invalid_cursor"),
             ("cursor=bm9oYXNo", "invalid_cursor"),
+            // "\u{10FFFF}#": above every sort key (DynamoDB would refuse the range)
+            ("cursor=9I-_vyM", "invalid_cursor"),
         ] {
             let (status, answer) =
                 get(&app, &format!("/v1/tickets/{id}{route}?{query}"), Some(KEY)).await;
@@ -204,6 +206,45 @@ async fn a_tickets_messages_and_events_are_paged() {
     let (_, whole) = get(&app, &format!("/v1/tickets/{id}"), Some(KEY)).await;
     assert_eq!(whole["messages"].as_array().unwrap().len(), 5);
     assert_eq!(whole["next_cursor"], Value::Null);
+}
+
+/// Review of issue 14: 200 long messages in one page would pass Lambda's 6 MB answer; a page
+/// stops before 4 MB and its cursor goes on from there.
+#[tokio::test]
+async fn a_page_of_long_messages_stops_before_lambdas_answer_limit() {
+    let store = SqliteStore::new(Database::in_memory().unwrap());
+    let long = "x".repeat(200 * 1024);
+    for n in 0..25 {
+        ingest(
+            &store,
+            &inbound(&format!("l{n}"), "ann", &format!("{n} {long}"), at(n)),
+        )
+        .await
+        .unwrap();
+    }
+    let app = json_errors(api::routes(std::sync::Arc::new(ApiState::new(store, KEY))));
+    let (_, list) = get(&app, "/v1/tickets", Some(KEY)).await;
+    let id = list["tickets"][0]["id"].as_str().unwrap().to_string();
+    let (status, first) = get(&app, &format!("/v1/tickets/{id}"), Some(KEY)).await;
+    assert_eq!(status, StatusCode::OK);
+    let shown = first["messages"].as_array().unwrap().len();
+    assert!((10..25).contains(&shown), "{shown}");
+    assert!(first.to_string().len() < 5 * 1024 * 1024);
+    let cursor = first["next_cursor"].as_str().expect("a cursor to go on");
+    let (_, rest) = get(
+        &app,
+        &format!("/v1/tickets/{id}?cursor={cursor}"),
+        Some(KEY),
+    )
+    .await;
+    let more = rest["messages"].as_array().unwrap();
+    assert_eq!(shown + more.len(), 25);
+    assert!(
+        more[0]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{shown} "))
+    );
 }
 
 #[tokio::test]

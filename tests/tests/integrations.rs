@@ -397,3 +397,48 @@ async fn a_remembered_integration_is_read_again_when_it_does_not_match() {
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{answer}");
     assert_eq!(deployment.queued().await.len(), 2);
 }
+
+/// After a leak, a rotation can end the previous secret at once.
+#[tokio::test]
+async fn a_rotation_can_end_the_previous_secret_at_once() {
+    let deployment = Deployment::new();
+    let (old, _) = deployment.register("crm").await;
+    let (status, rotated) = deployment
+        .admin(
+            "POST",
+            "/v1/integrations/crm/rotate?expire_previous=true",
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{rotated}");
+    assert_eq!(rotated["previous_valid_until"], Value::Null);
+    let new = rotated["secret"].as_str().unwrap().to_string();
+    let now = Utc::now();
+    let webhook = deployment.webhook(now);
+    let (status, _) = post(
+        &webhook,
+        "/webhooks/generic/crm",
+        &event("x-1", None, now),
+        &old,
+        now,
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = post(
+        &webhook,
+        "/webhooks/generic/crm",
+        &event("x-2", None, now),
+        &new,
+        now,
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let (status, answer) = deployment
+        .admin(
+            "POST",
+            "/v1/integrations/crm/rotate?expire_previous=maybe",
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+}

@@ -558,14 +558,38 @@ impl PageParams {
                 let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
                     .decode(raw)
                     .map_err(|_| bad())?;
+                // A sort key this API handed out: a time, then ids.
                 String::from_utf8(bytes)
                     .ok()
-                    .filter(|key| !key.is_empty() && key.len() <= 200 && key.contains('#'))
+                    .filter(|key| {
+                        key.len() <= 200
+                            && key.split_once('#').is_some_and(|(time, rest)| {
+                                !rest.is_empty()
+                                    && chrono::DateTime::parse_from_rfc3339(time).is_ok()
+                            })
+                    })
                     .ok_or_else(bad)
             })
             .transpose()?;
         Ok((limit, after))
     }
+}
+
+/// Lambda answers at most 6 MB; a page stops before its messages pass this many bytes of JSON.
+const PAGE_BUDGET_BYTES: usize = 4 * 1024 * 1024;
+
+/// How many of `messages` fit in [`PAGE_BUDGET_BYTES`]; at least one, so a page always moves on.
+fn within_budget(messages: &[socialcare_domain::Message]) -> usize {
+    let mut used = 0;
+    for (index, message) in messages.iter().enumerate() {
+        used += serde_json::to_vec(message)
+            .map(|json| json.len())
+            .unwrap_or(0);
+        if used > PAGE_BUDGET_BYTES && index > 0 {
+            return index;
+        }
+    }
+    messages.len()
 }
 
 /// The cursor that continues after `sort_key`, when the page was full.
@@ -617,13 +641,16 @@ async fn ticket_detail<S: Store>(
         .get_customer(&ticket.customer_id)
         .await
         .map_err(ApiError::store)?;
-    let messages = state
+    let mut messages = state
         .store
         .ticket_messages(&ticket_id, after.as_deref(), limit)
         .await
         .map_err(ApiError::store)?;
+    let cut = within_budget(&messages);
+    let full = messages.len() == limit as usize || cut < messages.len();
+    messages.truncate(cut);
     let next_cursor = next_cursor(
-        messages.len() == limit as usize,
+        full,
         messages.last().map(socialcare_domain::Message::sort_key),
     );
     Ok(Json(TicketPage {

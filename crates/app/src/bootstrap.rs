@@ -58,11 +58,9 @@ impl BootstrapKeys {
             if stale {
                 match reload().await {
                     Ok(text) => {
-                        let digests = digests_of(&text);
+                        // An emptied secret switches the bootstrap key off.
                         let mut loaded = self.lock();
-                        if !digests.is_empty() {
-                            loaded.digests = digests;
-                        }
+                        loaded.digests = digests_of(&text);
                         loaded.at = Instant::now();
                     }
                     Err(e) => {
@@ -99,7 +97,7 @@ mod tests {
     /// Issue 14: rotating the bootstrap key needed a redeploy.
     #[tokio::test]
     async fn a_rotation_is_seen_when_the_secret_is_read_again() {
-        let texts = ["sk_new,sk_old", "sk_new"];
+        let texts = ["sk_new,sk_old", "sk_new,sk_old", "sk_new", ""];
         let reads = Arc::new(AtomicUsize::new(0));
         let reload: Reload = {
             let reads = reads.clone();
@@ -117,8 +115,10 @@ mod tests {
         assert!(keys.admits("sk_old").await, "during the switch, both");
         assert!(keys.admits("sk_new").await);
         assert!(!keys.admits("sk_old").await, "after it, only the new one");
-        // The secret cannot be read: the keys read before stay.
-        assert!(keys.admits("sk_new").await);
-        assert_eq!(reads.load(Ordering::SeqCst), 4);
+        // An emptied secret switches the bootstrap key off.
+        assert!(!keys.admits("sk_new").await);
+        // The secret cannot be read: the keys read before stay (none, here).
+        assert!(!keys.admits("sk_new").await);
+        assert_eq!(reads.load(Ordering::SeqCst), 5);
     }
 }

@@ -113,6 +113,17 @@ impl Integration {
         }
     }
 
+    /// The same with every secret but the current ones expired at `now`: after a leak, the
+    /// previous secret must not keep working for a day.
+    pub fn without_previous(mut self, now: DateTime<Utc>) -> Self {
+        for list in [&mut self.inbound, &mut self.outbound] {
+            for secret in list.iter_mut().skip(1) {
+                secret.valid_until = Some(now);
+            }
+        }
+        self
+    }
+
     /// The secrets an event may be signed with at `now`.
     pub fn inbound_secrets(&self, now: DateTime<Utc>) -> Vec<&[u8]> {
         valid(&self.inbound, now)
@@ -169,6 +180,12 @@ mod tests {
         assert_eq!(second.previous_valid_until(at(2)), Some(at(25)));
         assert_eq!(second.inbound_secrets(at(25)), vec![b"in-2".as_slice()]);
         assert_eq!(second.previous_valid_until(at(25)), None);
+
+        // After a leak: the previous ones end at once.
+        let revoked = second.clone().without_previous(at(2));
+        assert_eq!(revoked.inbound_secrets(at(2)), vec![b"in-2".as_slice()]);
+        assert_eq!(revoked.outbound_secrets(at(2)), vec![b"out-2".as_slice()]);
+        assert_eq!(revoked.previous_valid_until(at(2)), None);
 
         // Two valid at once, never three: a second rotation drops the oldest.
         let third = second.rotated("in-3".into(), "out-3".into(), at(3));

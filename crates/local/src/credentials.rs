@@ -16,10 +16,14 @@ pub const FILE: &str = "credentials.env";
 
 pub fn load_or_create(data: &Path) -> anyhow::Result<Credentials> {
     let from_env = |name| std::env::var(name).ok().filter(|v: &String| !v.is_empty());
+    let path = data.join(FILE);
     if let (Some(integration_secret), Some(api_key)) = (
         from_env("SOCIALCARE_INTEGRATION_SECRET"),
         from_env("SOCIALCARE_API_KEY"),
     ) {
+        if path.exists() {
+            keep_private(&path)?;
+        }
         return Ok(Credentials {
             integration_secret,
             api_key,
@@ -27,15 +31,15 @@ pub fn load_or_create(data: &Path) -> anyhow::Result<Credentials> {
         });
     }
     std::fs::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
-    let path = data.join(FILE);
     let (mut integration_secret, mut api_key) = (None, None);
     if let Ok(text) = std::fs::read_to_string(&path) {
         for line in text.lines() {
             match line.split_once('=') {
-                Some(("SOCIALCARE_INTEGRATION_SECRET", v)) => {
+                // An empty value is no secret: a new one is made.
+                Some(("SOCIALCARE_INTEGRATION_SECRET", v)) if !v.is_empty() => {
                     integration_secret = Some(v.to_string())
                 }
-                Some(("SOCIALCARE_API_KEY", v)) => api_key = Some(v.to_string()),
+                Some(("SOCIALCARE_API_KEY", v)) if !v.is_empty() => api_key = Some(v.to_string()),
                 _ => {}
             }
         }
@@ -131,6 +135,31 @@ mod tests {
         assert!(!again.generated, "shown only when generated");
         assert_eq!(again.integration_secret, first.integration_secret);
         assert_eq!(again.api_key, first.api_key);
+        assert_eq!(mode(&path), 0o600);
+
+        // An empty value is no secret (anyone can sign with an empty key): a new one is made.
+        std::fs::write(
+            &path,
+            "SOCIALCARE_INTEGRATION_SECRET=\nSOCIALCARE_API_KEY=sk_kept\n",
+        )
+        .unwrap();
+        let renewed = load_or_create(data.path()).unwrap();
+        assert!(renewed.generated);
+        assert!(renewed.integration_secret.starts_with("whsec_"));
+        assert_eq!(renewed.api_key, "sk_kept");
+        // With both in the environment the file is not used, but still made private.
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        unsafe {
+            std::env::set_var("SOCIALCARE_INTEGRATION_SECRET", "whsec_env");
+            std::env::set_var("SOCIALCARE_API_KEY", "sk_env");
+        }
+        let from_env = load_or_create(data.path()).unwrap();
+        unsafe {
+            std::env::remove_var("SOCIALCARE_INTEGRATION_SECRET");
+            std::env::remove_var("SOCIALCARE_API_KEY");
+        }
+        assert!(!from_env.generated);
+        assert_eq!(from_env.integration_secret, "whsec_env");
         assert_eq!(mode(&path), 0o600);
     }
 }

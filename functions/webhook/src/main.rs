@@ -31,13 +31,14 @@ async fn main() -> Result<(), lambda_http::Error> {
         accounts,
         guard: socialcare_platforms::OutboundGuard::from_env(),
         // Registered integrations, each with its own secret; a change is seen within a minute.
-        integrations: match std::env::var("TABLE_NAME") {
-            Ok(table) => IntegrationDirectory::of(
-                DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), table),
-                Duration::from_secs(60),
+        // Without them, registered sources would not be refused: no table, no start.
+        integrations: IntegrationDirectory::of(
+            DynamoStore::new(
+                aws_sdk_dynamodb::Client::new(&config),
+                std::env::var("TABLE_NAME").expect("TABLE_NAME is set"),
             ),
-            Err(_) => IntegrationDirectory::none(),
-        },
+            Duration::from_secs(60),
+        ),
         ..WebhookState::new(
             SqsQueue::new(aws_sdk_sqs::Client::new(&config), queue_url),
             secret_string(&secrets, &secret_arn).await?.as_bytes(),

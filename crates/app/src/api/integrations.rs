@@ -8,7 +8,8 @@ use crate::error::ApiError;
 use axum::Extension;
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -69,6 +70,12 @@ impl IntegrationView {
             ..Self::of(integration, now)
         }
     }
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub(super) struct RotateParams {
+    /// `true`: the previous secrets stop working at once (default: in 24 hours).
+    expire_previous: Option<bool>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -164,12 +171,13 @@ pub(super) async fn list_integrations<S: Store>(
     }))
 }
 
-/// `POST /v1/integrations/{source}/rotate` (admin): new secrets, shown once; the previous
-/// ones keep working for 24 hours. Rotating `default` replaces the configured secret the same
+/// `POST /v1/integrations/{source}/rotate?expire_previous=` (admin): new secrets, shown once;
+/// the previous ones keep working for 24 hours, or stop at once with `expire_previous=true`
+/// (after a leak; on Lambda a warm function may accept them for up to a minute more). Rotating `default` replaces the configured secret the same
 /// way (it becomes the previous one), and gives the default integration an outbound secret of
 /// its own.
 #[utoipa::path(post, path = "/v1/integrations/{source}/rotate", tag = "integrations",
-    params(("source" = String, Path)),
+    params(("source" = String, Path), RotateParams),
     responses(
         (status = 200, body = IntegrationView),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
@@ -180,8 +188,12 @@ pub(super) async fn rotate_integration<S: Store>(
     State(state): State<Arc<ApiState<S>>>,
     Extension(caller): Extension<Caller>,
     Path(source): Path<String>,
+    params: Result<Query<RotateParams>, QueryRejection>,
 ) -> Result<Json<IntegrationView>, ApiError> {
     caller.require(Role::Admin)?;
+    let Query(params) =
+        params.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
+    let expire_previous = params.expire_previous.unwrap_or(false);
     let missing = || ApiError::not_found(format!("no integration {source:?}"));
     check_source(&source).map_err(|_| missing())?;
     let now = Utc::now();
@@ -197,7 +209,10 @@ pub(super) async fn rotate_integration<S: Store>(
     };
     let rotated = match stored {
         Some(current) => {
-            let rotated = current.rotated(inbound, outbound, now);
+            let mut rotated = current.rotated(inbound, outbound, now);
+            if expire_previous {
+                rotated = rotated.without_previous(now);
+            }
             state
                 .store
                 .replace_integration(&rotated, current.version)
@@ -209,10 +224,13 @@ pub(super) async fn rotate_integration<S: Store>(
             // The configured secret becomes the previous one of the stored default integration.
             let configured = state.integration_secret.clone().ok_or_else(missing)?;
             let before = Integration::new(DEFAULT_INTEGRATION, configured.clone(), configured, now);
-            let rotated = Integration {
+            let mut rotated = Integration {
                 version: 1,
                 ..before.rotated(inbound, outbound, now)
             };
+            if expire_previous {
+                rotated = rotated.without_previous(now);
+            }
             state
                 .store
                 .create_integration(&rotated)

@@ -367,6 +367,8 @@ impl DynamoStore {
             .get_item()
             .table_name(&self.table)
             .set_key(Some(key()))
+            // Terms added a moment ago by another worker must be seen.
+            .consistent_read(true)
             .set_expression_attribute_names(Some(names.iter().cloned().collect()))
             .projection_expression(projection.join(", "))
             .send()
