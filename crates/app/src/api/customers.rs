@@ -1,0 +1,116 @@
+//! `GET /v1/customers/{id}` and `POST /v1/customers/{id}/identities`: a customer with every
+//! identity and ticket, and linking another identity.
+
+use super::*;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CustomerHistory {
+    pub customer: Customer,
+    /// The customer's tickets, newest first.
+    pub tickets: Vec<Ticket>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CustomerEnvelope {
+    pub customer: Customer,
+}
+
+pub(super) fn customer_id(raw: &str) -> Result<CustomerId, ApiError> {
+    CustomerId::parse(raw).ok_or_else(|| ApiError::not_found(format!("no customer {raw}")))
+}
+
+/// `GET /v1/customers/{id}?limit=&cursor=`: the profile with every identity, and the
+/// customer's tickets, newest first.
+#[utoipa::path(get, path = "/v1/customers/{id}", tag = "customers",
+    params(
+        ("id" = String, Path),
+        ("limit" = Option<u32>, Query), ("cursor" = Option<String>, Query),
+    ),
+    responses((status = 200, body = CustomerHistory), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub(super) async fn customer_history<S: Store>(
+    State(state): State<Arc<ApiState<S>>>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    params: Result<Query<ListParams>, QueryRejection>,
+) -> Result<Json<CustomerHistory>, ApiError> {
+    caller.require(Role::Integrator)?;
+    let id = customer_id(&id)?;
+    let Query(params) =
+        params.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
+    let query = TicketQuery {
+        status: None,
+        owner: None,
+        ..params.into_query()?
+    };
+    let customer = CustomerStore::get_customer(&state.store, &id)
+        .await
+        .map_err(ApiError::store)?
+        .ok_or_else(|| ApiError::not_found(format!("no customer {id}")))?;
+    let page = state
+        .store
+        .customer_tickets(&id, &query)
+        .await
+        .map_err(ApiError::store)?;
+    Ok(Json(CustomerHistory {
+        customer,
+        tickets: page.items,
+        next_cursor: page.next.map(|cursor| cursor.encode()),
+    }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct NewIdentity {
+    source: Source,
+    account: String,
+    user_id: String,
+    handle: Option<String>,
+}
+
+/// `POST /v1/customers/{id}/identities`: links another identity (an X account, a page-scoped
+/// id, an e-mail or CRM id) to the customer.
+#[utoipa::path(post, path = "/v1/customers/{id}/identities", tag = "customers",
+    params(("id" = String, Path)), request_body = NewIdentity,
+    responses(
+        (status = 200, body = CustomerEnvelope),
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, description = "identity_taken", body = ErrorBody),
+        (status = 422, body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub(super) async fn link_identity<S: Store>(
+    State(state): State<Arc<ApiState<S>>>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<CustomerEnvelope>, ApiError> {
+    caller.require(Role::Integrator)?;
+    let id = customer_id(&id)?;
+    let request: NewIdentity = parse(&body)?;
+    if request.account.trim().is_empty() || request.user_id.trim().is_empty() {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_identity",
+            "account and user_id must not be empty",
+        ));
+    }
+    let identity = Identity {
+        source: request.source,
+        account: request.account,
+        user_id: request.user_id,
+        handle: request.handle,
+    };
+    let customer =
+        socialcare_domain::customers::link_identity(&state.store, &id, identity, Utc::now())
+            .await
+            .map_err(|e| match e {
+                LinkError::NotFound(_) => ApiError::not_found(e.to_string()),
+                LinkError::Taken(_) => {
+                    ApiError::new(StatusCode::CONFLICT, "identity_taken", e.to_string())
+                }
+                LinkError::Contention => ApiError::new(StatusCode::CONFLICT, "busy", e.to_string()),
+                LinkError::Store(e) => ApiError::store(e),
+            })?;
+    Ok(Json(CustomerEnvelope { customer }))
+}
