@@ -18,6 +18,7 @@ use socialcare_domain::threading::Rules;
 use socialcare_domain::{QueuedEvent, Ticket};
 use std::collections::BTreeMap;
 use std::time::Duration;
+use tracing::Instrument;
 
 /// One message of a batch, whichever queue it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,7 +64,12 @@ pub async fn ingest_batch<S: IngestDeps>(
     let per_group = groups.into_values().map(|records| async move {
         let mut failed = Vec::new();
         for record in records {
-            if !failed.is_empty() || ingest_one(store, rules, outbox, &record).await.is_err() {
+            // Every line logged for this message carries its queue message id.
+            let span = tracing::info_span!("ingest", queue_message_id = %record.message_id);
+            let ingested = async {
+                failed.is_empty() && ingest_one(store, rules, outbox, &record).await.is_ok()
+            };
+            if !ingested.instrument(span).await {
                 failed.push(record.message_id);
             }
         }

@@ -16,6 +16,7 @@ use socialcare_domain::replies::{OutboxJob, Platform, SendPolicy, Step, deliver,
 use socialcare_domain::updates::{UpdateJob, advance};
 use std::sync::Arc;
 use std::time::Duration;
+use tracing::Instrument;
 
 type SendFn =
     dyn Fn(Outgoing) -> BoxFuture<'static, Result<(), QueueError>> + std::marker::Send + Sync;
@@ -92,15 +93,20 @@ pub async fn send_one<S: TicketStore, P: Platform, Q: Queue>(
     policy: &SendPolicy,
 ) -> Disposition {
     let queue_message_id = record.message_id.as_str();
-    match serde_json::from_str(&record.body) {
-        Ok(Task::Reply(job)) => post_reply(store, platform, record, &job, clock, policy).await,
-        Ok(Task::Update(job)) => take_step(store, platform, queue, &job, clock).await,
-        Err(e) => {
-            // No redelivery will make it readable.
-            tracing::error!(queue_message_id, error = %e, "unreadable outbox job dropped");
-            Disposition::Delete
+    let span = tracing::info_span!("send", queue_message_id);
+    async {
+        match serde_json::from_str(&record.body) {
+            Ok(Task::Reply(job)) => post_reply(store, platform, record, &job, clock, policy).await,
+            Ok(Task::Update(job)) => take_step(store, platform, queue, &job, clock).await,
+            Err(e) => {
+                // No redelivery will make it readable.
+                tracing::error!(queue_message_id, error = %e, "unreadable outbox job dropped");
+                Disposition::Delete
+            }
         }
     }
+    .instrument(span)
+    .await
 }
 
 async fn post_reply<S: IngestStore, P: Platform>(

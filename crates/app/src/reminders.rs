@@ -24,6 +24,7 @@ use socialcare_domain::replies::{OutboxJob, PostError, SendPolicy, backoff, wait
 use socialcare_domain::sla::Policies;
 use socialcare_domain::timers::Reminder;
 use std::time::Duration;
+use tracing::Instrument;
 
 /// What the reminders queue carries.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -194,6 +195,22 @@ const STORE_RETRY: Duration = Duration::from_secs(5);
 impl<N: Notifier> Worker<N> {
     /// Handles one job under `policies`; what to do with its record after.
     pub async fn handle<S: TicketStore, Q: Queue>(
+        &self,
+        store: &S,
+        queue: &Q,
+        outbox: &Outbox,
+        record: &OutboxRecord,
+        policies: &Policies,
+        clock: &dyn Clock,
+    ) -> Disposition {
+        let queue_message_id = record.message_id.as_str();
+        let span = tracing::info_span!("remind", queue_message_id);
+        self.handle_job(store, queue, outbox, record, policies, clock)
+            .instrument(span)
+            .await
+    }
+
+    async fn handle_job<S: TicketStore, Q: Queue>(
         &self,
         store: &S,
         queue: &Q,

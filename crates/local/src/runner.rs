@@ -176,7 +176,8 @@ where
             .with_paces(rules.paces.clone())
             .with_outbox(Outbox::new(outbox.clone())),
     ));
-    let app = socialcare_app::error::json_errors(webhooks.merge(api));
+    let app =
+        socialcare_app::logging::traced(socialcare_app::error::json_errors(webhooks.merge(api)));
 
     let listener = tokio::net::TcpListener::bind(settings.addr)
         .await

@@ -4,6 +4,7 @@ use socialcare_app::accounts::parse_rules;
 use socialcare_app::api::{ApiState, routes};
 use socialcare_app::bootstrap::{BootstrapKeys, Reload};
 use socialcare_app::error::json_errors;
+use socialcare_app::logging::traced;
 use socialcare_app::outbox::Outbox;
 use socialcare_aws::{DynamoStore, SqsQueue, load_config, optional_secret, secret_string};
 use std::sync::Arc;
@@ -42,6 +43,6 @@ async fn main() -> Result<(), lambda_http::Error> {
         .with_teams(rules.teams)
         .with_paces(rules.paces)
         .with_outbox(outbox);
-    let app = json_errors(routes(Arc::new(state)));
+    let app = traced(json_errors(routes(Arc::new(state))));
     lambda_http::run(app).await
 }

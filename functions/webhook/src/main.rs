@@ -3,6 +3,7 @@
 use socialcare_app::accounts::Accounts;
 use socialcare_app::error::json_errors;
 use socialcare_app::integrations::IntegrationDirectory;
+use socialcare_app::logging::traced;
 use socialcare_app::webhook::{WebhookState, routes};
 use socialcare_aws::{DynamoStore, SqsQueue, load_config, optional_secret, secret_string};
 use std::sync::Arc;
@@ -45,5 +46,5 @@ async fn main() -> Result<(), lambda_http::Error> {
             Arc::new(socialcare_domain::ports::SystemClock),
         )
     };
-    lambda_http::run(json_errors(routes(Arc::new(state)))).await
+    lambda_http::run(traced(json_errors(routes(Arc::new(state))))).await
 }
