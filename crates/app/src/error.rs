@@ -4,6 +4,7 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
+use socialcare_domain::ports::{Failure, StoreError};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
@@ -31,9 +32,21 @@ impl ApiError {
         Self::new(StatusCode::BAD_REQUEST, code, message)
     }
 
-    /// The store failed; the client may retry.
-    pub fn store(detail: impl std::fmt::Display) -> Self {
-        Self::unavailable("store_unavailable", detail)
+    /// The store failed: 503 when trying again may help (throttled: a little later), 500 when
+    /// it will not (a bug or bad data; the detail goes to the log, not the client).
+    pub fn store(e: StoreError) -> Self {
+        match e.failure {
+            Failure::Throttled => Self::unavailable("store_throttled", e),
+            Failure::Unavailable => Self::unavailable("store_unavailable", e),
+            Failure::Invalid => {
+                tracing::error!(error = %e, "the store refused the request");
+                Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "store_failed",
+                    "the request failed on our side and was logged; retrying will not help",
+                )
+            }
+        }
     }
 
     /// A dependency failed; the client may retry. The detail goes to the log, not the client.
@@ -86,4 +99,38 @@ async fn wrong_method() -> ApiError {
         "method_not_allowed",
         "this route does not take that method",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_store_failure_says_whether_to_retry() {
+        let cases = [
+            (
+                StoreError::throttled("slow down"),
+                StatusCode::SERVICE_UNAVAILABLE,
+                "store_throttled",
+            ),
+            (
+                StoreError::unavailable("timeout"),
+                StatusCode::SERVICE_UNAVAILABLE,
+                "store_unavailable",
+            ),
+            (
+                StoreError::invalid("bad item"),
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "store_failed",
+            ),
+        ];
+        for (error, status, code) in cases {
+            let answer = ApiError::store(error.clone());
+            assert_eq!((answer.status, answer.code), (status, code), "{error}");
+            assert!(
+                !answer.message.contains(&error.detail),
+                "the detail stays in the log"
+            );
+        }
+    }
 }

@@ -129,7 +129,8 @@ impl Scheduler {
             if let Some(url) = url {
                 let notice = IncidentNotice::opened(&incident, &url);
                 let job = ReminderJob::Incident(Box::new(notice));
-                let body = serde_json::to_string(&job).map_err(|e| QueueError(e.to_string()))?;
+                let body =
+                    serde_json::to_string(&job).map_err(|e| QueueError::invalid(e.to_string()))?;
                 queue
                     .send(Outgoing {
                         body,
@@ -157,7 +158,7 @@ impl Scheduler {
 
 fn reminder_message(reminder: &Reminder, now: DateTime<Utc>) -> Result<Outgoing, QueueError> {
     let body = serde_json::to_string(&ReminderJob::Reminder(reminder.clone()))
-        .map_err(|e| QueueError(e.to_string()))?;
+        .map_err(|e| QueueError::invalid(e.to_string()))?;
     let delay = match reminder.due_at > now {
         true => wait_until(reminder.due_at, now).min(MAX_DELAY),
         false => Duration::ZERO,
@@ -172,7 +173,7 @@ fn reminder_message(reminder: &Reminder, now: DateTime<Utc>) -> Result<Outgoing,
 
 fn notice_message(notice: &Notice) -> Result<Outgoing, QueueError> {
     let body = serde_json::to_string(&ReminderJob::Notice(Box::new(notice.clone())))
-        .map_err(|e| QueueError(e.to_string()))?;
+        .map_err(|e| QueueError::invalid(e.to_string()))?;
     Ok(Outgoing {
         body,
         group_id: None,

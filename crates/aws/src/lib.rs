@@ -2,6 +2,7 @@
 //! Manager. Clients take their endpoint from `AWS_ENDPOINT_URL` when it is set (the emulator).
 
 mod dynamodb;
+mod failure;
 mod secrets;
 mod sqs;
 

@@ -1,5 +1,5 @@
 use aws_sdk_sqs::Client;
-use aws_sdk_sqs::error::DisplayErrorContext;
+use aws_sdk_sqs::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_sqs::types::MessageSystemAttributeName;
 use socialcare_domain::ports::{Delivery, Outgoing, Queue, QueueError};
 use std::time::Duration;
@@ -24,8 +24,13 @@ impl SqsQueue {
     }
 }
 
-fn failed(action: &str, e: impl std::error::Error) -> QueueError {
-    QueueError(format!("sqs {action}: {}", DisplayErrorContext(e)))
+fn failed<E, R>(action: &str, e: SdkError<E, R>) -> QueueError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let failure = crate::failure::failure_of(&e);
+    QueueError::new(failure, format!("sqs {action}: {}", DisplayErrorContext(e)))
 }
 
 fn seconds(duration: Duration) -> i32 {

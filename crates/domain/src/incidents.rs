@@ -437,7 +437,10 @@ where
             .find(|i| i.account == ticket.account && i.topic == term)
             .cloned()
         else {
-            return Err(StoreError(format!("incident {} did not open", incident.id)));
+            return Err(StoreError::unavailable(format!(
+                "incident {} did not open",
+                incident.id
+            )));
         };
         if joined.id != incident.id {
             attach_stored(store, &ticket.id, &joined, ticket.created_at).await?;
@@ -520,7 +523,7 @@ where
             Err(CommitError::Store(e)) => return Err(e),
         }
     }
-    Err(StoreError(format!(
+    Err(StoreError::unavailable(format!(
         "ticket {id} kept changing while it was attached to incident {}",
         incident.id
     )))

@@ -22,10 +22,62 @@ use std::future::Future;
 use std::sync::Mutex;
 use std::time::Duration;
 
-/// The store could not be reached or answered with an error; the caller may retry.
+/// What kind of failure a store or queue call had: whether trying again can help, and how soon.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// Asked too fast: try again after a pause.
+    Throttled,
+    /// Could not be reached, or failed on its side: try again.
+    Unavailable,
+    /// Refused what was asked, or answered what cannot be read: trying again will not help
+    /// (a bug, bad data or a missing resource).
+    Invalid,
+}
+
+impl Failure {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Failure::Throttled => "throttled",
+            Failure::Unavailable => "unavailable",
+            Failure::Invalid => "invalid",
+        }
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The store failed; [`Failure`] says how.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("ticket store failed: {0}")]
-pub struct StoreError(pub String);
+#[error("ticket store failed ({failure}): {detail}")]
+pub struct StoreError {
+    pub failure: Failure,
+    pub detail: String,
+}
+
+impl StoreError {
+    pub fn new(failure: Failure, detail: impl Into<String>) -> Self {
+        Self {
+            failure,
+            detail: detail.into(),
+        }
+    }
+
+    pub fn throttled(detail: impl Into<String>) -> Self {
+        Self::new(Failure::Throttled, detail)
+    }
+
+    pub fn unavailable(detail: impl Into<String>) -> Self {
+        Self::new(Failure::Unavailable, detail)
+    }
+
+    pub fn invalid(detail: impl Into<String>) -> Self {
+        Self::new(Failure::Invalid, detail)
+    }
+}
 
 /// Where a message landed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -426,10 +478,31 @@ pub trait IncidentStore: Send + Sync {
     ) -> impl Future<Output = Result<u32, StoreError>> + Send;
 }
 
-/// The queue could not be reached or refused the request; nothing was enqueued.
+/// The queue could not be reached or refused the request (nothing was enqueued); [`Failure`]
+/// says how.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("queue failed: {0}")]
-pub struct QueueError(pub String);
+#[error("queue failed ({failure}): {detail}")]
+pub struct QueueError {
+    pub failure: Failure,
+    pub detail: String,
+}
+
+impl QueueError {
+    pub fn new(failure: Failure, detail: impl Into<String>) -> Self {
+        Self {
+            failure,
+            detail: detail.into(),
+        }
+    }
+
+    pub fn unavailable(detail: impl Into<String>) -> Self {
+        Self::new(Failure::Unavailable, detail)
+    }
+
+    pub fn invalid(detail: impl Into<String>) -> Self {
+        Self::new(Failure::Invalid, detail)
+    }
+}
 
 /// A message to enqueue.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -345,7 +345,7 @@ pub(crate) fn outgoing<T: Serialize>(
     job: &T,
     delay: std::time::Duration,
 ) -> Result<Outgoing, QueueError> {
-    let body = serde_json::to_string(job).map_err(|e| QueueError(e.to_string()))?;
+    let body = serde_json::to_string(job).map_err(|e| QueueError::invalid(e.to_string()))?;
     Ok(Outgoing {
         body,
         group_id: None,

@@ -230,7 +230,7 @@ pub async fn start_update<S: IncidentStore>(
             Err(CommitError::Duplicate) => store
                 .get_update(incident_id, &update.id)
                 .await?
-                .ok_or_else(|| StoreError(format!("update {} vanished", update.id)))?,
+                .ok_or_else(|| StoreError::unavailable(format!("update {} vanished", update.id)))?,
             Err(CommitError::Conflict) => continue,
             Err(CommitError::Store(e)) => return Err(e.into()),
         };

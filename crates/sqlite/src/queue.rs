@@ -151,7 +151,7 @@ impl SqliteQueue {
                 Ok(value)
             })
             .await
-            .map_err(QueueError)
+            .map_err(QueueError::unavailable)
     }
 
     /// One receive attempt: moves exhausted messages to the dead-letter queue, then takes up
@@ -242,19 +242,19 @@ fn millis(duration: Duration) -> i64 {
 impl Queue for SqliteQueue {
     async fn send(&self, message: Outgoing) -> Result<(), QueueError> {
         if self.options.fifo && message.group_id.is_none() {
-            return Err(QueueError(format!(
+            return Err(QueueError::invalid(format!(
                 "{}: a FIFO queue needs a message group id",
                 self.name
             )));
         }
         if self.options.fifo && !message.delay.is_zero() {
-            return Err(QueueError(format!(
+            return Err(QueueError::invalid(format!(
                 "{}: a FIFO queue takes no per-message delay",
                 self.name
             )));
         }
         if message.delay > MAX_DELAY {
-            return Err(QueueError(format!(
+            return Err(QueueError::invalid(format!(
                 "{}: a delay is at most 15 minutes",
                 self.name
             )));

@@ -102,7 +102,7 @@ impl IncidentStore for DynamoStore {
                 .projection_expression("#t")
                 .expression_attribute_names("#t", term_attribute(term))
                 .build()
-                .map_err(|e| StoreError(e.to_string()))?;
+                .map_err(|e| StoreError::invalid(e.to_string()))?;
             let mut pending = Some(HashMap::from([(self.table.clone(), request)]));
             while let Some(items) = pending.take().filter(|p| !p.is_empty()) {
                 let output = self
@@ -239,7 +239,7 @@ impl IncidentStore for DynamoStore {
             .condition_expression("attribute_not_exists(pk) OR incident_id = :id")
             .expression_attribute_values(":id", s(incident.id.as_str()))
             .build()
-            .map_err(|e| StoreError(e.to_string()))?;
+            .map_err(|e| StoreError::invalid(e.to_string()))?;
         let writes = vec![
             put_versioned(&self.table, record, version_before)?,
             TransactWriteItem::builder().delete(marker).build(),

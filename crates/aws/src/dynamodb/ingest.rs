@@ -65,7 +65,7 @@ impl IngestStore for DynamoStore {
                 message_id,
                 ticket_id,
             })),
-            _ => Err(StoreError(format!(
+            _ => Err(StoreError::invalid(format!(
                 "malformed dedupe record for {dedupe_key:?}"
             ))),
         }
@@ -78,8 +78,8 @@ impl IngestStore for DynamoStore {
         match item.get("ticket_id") {
             Some(AttributeValue::S(id)) => TicketId::parse(id)
                 .map(Some)
-                .ok_or_else(|| StoreError(format!("bad ticket id {id:?}"))),
-            _ => Err(StoreError(format!(
+                .ok_or_else(|| StoreError::invalid(format!("bad ticket id {id:?}"))),
+            _ => Err(StoreError::invalid(format!(
                 "malformed awaited record for {dedupe_key:?}"
             ))),
         }
@@ -91,7 +91,7 @@ impl IngestStore for DynamoStore {
         };
         match item.get("customer_id") {
             Some(AttributeValue::S(id)) => self.get_customer(id).await,
-            _ => Err(StoreError(format!(
+            _ => Err(StoreError::invalid(format!(
                 "malformed identity record for {identity_key:?}"
             ))),
         }
@@ -111,7 +111,7 @@ impl IngestStore for DynamoStore {
         let (Some(AttributeValue::S(ticket_id)), Some(AttributeValue::S(sk))) =
             (record.get("ticket_id"), record.get("message_sk"))
         else {
-            return Err(StoreError(format!(
+            return Err(StoreError::invalid(format!(
                 "malformed dedupe record for {dedupe_key:?}"
             )));
         };
@@ -204,7 +204,7 @@ impl IngestStore for DynamoStore {
                 .table_name(table)
                 .set_item(Some(awaited))
                 .build()
-                .map_err(|e| StoreError(e.to_string()))?;
+                .map_err(|e| StoreError::invalid(e.to_string()))?;
             writes.push(TransactWriteItem::builder().put(put).build());
         }
 

@@ -17,8 +17,8 @@ pub(super) fn to_item<T: Serialize>(
     value: &T,
     keys: [(&str, String); 2],
 ) -> Result<Item, StoreError> {
-    let mut item: Item =
-        serde_dynamo::to_item(value).map_err(|e| StoreError(format!("encoding item: {e}")))?;
+    let mut item: Item = serde_dynamo::to_item(value)
+        .map_err(|e| StoreError::invalid(format!("encoding item: {e}")))?;
     for (name, key) in keys {
         item.insert(name.to_string(), s(key));
     }
@@ -26,7 +26,7 @@ pub(super) fn to_item<T: Serialize>(
 }
 
 pub(super) fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
-    serde_dynamo::from_item(item).map_err(|e| StoreError(format!("decoding item: {e}")))
+    serde_dynamo::from_item(item).map_err(|e| StoreError::invalid(format!("decoding item: {e}")))
 }
 
 pub(super) fn ticket_item(ticket: &Ticket) -> Result<Item, StoreError> {
@@ -56,7 +56,7 @@ pub(super) fn ticket_item(ticket: &Ticket) -> Result<Item, StoreError> {
     // the lists so a burst of new tickets spreads over partitions).
     if let Some(reminder) = ticket.timers.next(&ticket.id) {
         let json = serde_json::to_string(&reminder)
-            .map_err(|e| StoreError(format!("encoding reminder: {e}")))?;
+            .map_err(|e| StoreError::invalid(format!("encoding reminder: {e}")))?;
         item.insert("gsi5pk".into(), s(format!("{DUE}#{shard}")));
         item.insert("gsi5sk".into(), s(due_sort_key(&reminder)));
         item.insert("reminder".into(), s(json));

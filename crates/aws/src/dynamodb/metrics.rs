@@ -34,7 +34,7 @@ pub(super) fn add_counters(
     let update = update
         .update_expression(format!("ADD {}", adds.join(", ")))
         .build()
-        .map_err(|e| StoreError(e.to_string()))?;
+        .map_err(|e| StoreError::invalid(e.to_string()))?;
     Ok(TransactWriteItem::builder().update(update).build())
 }
 
@@ -56,7 +56,7 @@ impl MetricsStore for DynamoStore {
                     Some(AttributeValue::S(sk)) => sk.split_once('#').map(|(_, g)| g.to_string()),
                     _ => None,
                 }
-                .ok_or_else(|| StoreError("a metrics item without its group".into()))?;
+                .ok_or_else(|| StoreError::invalid("a metrics item without its group"))?;
                 let counters = item
                     .iter()
                     .filter_map(|(name, value)| match value {

@@ -40,7 +40,7 @@ mod teams;
 mod tickets;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::DisplayErrorContext;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use socialcare_domain::ports::{CommitError, StoreError};
@@ -58,8 +58,16 @@ fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
 }
 
-fn failed(action: &str, e: impl std::error::Error) -> StoreError {
-    StoreError(format!("dynamodb {action}: {}", DisplayErrorContext(e)))
+fn failed<E, R>(action: &str, e: SdkError<E, R>) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let failure = crate::failure::failure_of(&e);
+    StoreError::new(
+        failure,
+        format!("dynamodb {action}: {}", DisplayErrorContext(e)),
+    )
 }
 
 /// A put that only succeeds when no item has this key yet.
@@ -69,7 +77,7 @@ fn put_new(table: &str, item: Item) -> Result<TransactWriteItem, StoreError> {
         .set_item(Some(item))
         .condition_expression("attribute_not_exists(pk)")
         .build()
-        .map_err(|e| StoreError(e.to_string()))?;
+        .map_err(|e| StoreError::invalid(e.to_string()))?;
     Ok(TransactWriteItem::builder().put(put).build())
 }
 
@@ -81,7 +89,7 @@ fn put_versioned(table: &str, item: Item, before: u64) -> Result<TransactWriteIt
         .condition_expression("version = :before")
         .expression_attribute_values(":before", AttributeValue::N(before.to_string()))
         .build()
-        .map_err(|e| StoreError(e.to_string()))?;
+        .map_err(|e| StoreError::invalid(e.to_string()))?;
     Ok(TransactWriteItem::builder().put(put).build())
 }
 

@@ -33,10 +33,10 @@ impl ReminderStore for DynamoStore {
             let output = shard.map_err(|e| failed("query due reminders", e))?;
             for item in output.items.unwrap_or_default() {
                 let Some(AttributeValue::S(json)) = item.get("reminder") else {
-                    return Err(StoreError("a due ticket without its reminder".into()));
+                    return Err(StoreError::invalid("a due ticket without its reminder"));
                 };
                 let reminder: Reminder = serde_json::from_str(json)
-                    .map_err(|e| StoreError(format!("decoding reminder: {e}")))?;
+                    .map_err(|e| StoreError::invalid(format!("decoding reminder: {e}")))?;
                 reminders.push(reminder);
             }
         }

@@ -69,13 +69,14 @@ impl SettingsStore for DynamoStore {
         };
         match item.get("data") {
             Some(AttributeValue::S(json)) => serde_json::from_str(json)
-                .map_err(|e| StoreError(format!("decoding SLA policies: {e}"))),
-            _ => Err(StoreError("malformed SLA policies item".into())),
+                .map_err(|e| StoreError::invalid(format!("decoding SLA policies: {e}"))),
+            _ => Err(StoreError::invalid("malformed SLA policies item")),
         }
     }
 
     async fn put_sla_policies(&self, policies: &Policies) -> Result<(), StoreError> {
-        let json = serde_json::to_string(policies).map_err(|e| StoreError(e.to_string()))?;
+        let json =
+            serde_json::to_string(policies).map_err(|e| StoreError::invalid(e.to_string()))?;
         let item: Item = HashMap::from([
             ("pk".to_string(), s(SETTINGS)),
             ("sk".to_string(), s(SLA_POLICIES_SK)),

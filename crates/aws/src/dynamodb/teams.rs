@@ -24,7 +24,7 @@ impl TeamTurns for DynamoStore {
                 Some(AttributeValue::N(n)) => n.parse::<u64>().ok(),
                 _ => None,
             })
-            .ok_or_else(|| StoreError("the turn counter came back empty".into()))?;
+            .ok_or_else(|| StoreError::invalid("the turn counter came back empty"))?;
         Ok(turns.saturating_sub(1))
     }
 }

@@ -53,7 +53,7 @@ impl CustomerStore for SqliteStore {
                 Ok(Ok(()))
             })
             .await
-            .map_err(StoreError)?
+            .map_err(StoreError::unavailable)?
     }
 
     async fn customer_tickets(

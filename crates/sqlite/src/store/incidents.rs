@@ -80,7 +80,7 @@ impl IncidentStore for SqliteStore {
                 })
             })
             .await
-            .map_err(StoreError)
+            .map_err(StoreError::unavailable)
     }
 
     async fn topic_history(

@@ -30,9 +30,9 @@ impl IngestStore for SqliteStore {
         .map(|(message_id, ticket_id)| {
             Ok(MessageRef {
                 message_id: MessageId::parse(&message_id)
-                    .ok_or_else(|| StoreError(format!("bad message id {message_id:?}")))?,
+                    .ok_or_else(|| StoreError::invalid(format!("bad message id {message_id:?}")))?,
                 ticket_id: TicketId::parse(&ticket_id)
-                    .ok_or_else(|| StoreError(format!("bad ticket id {ticket_id:?}")))?,
+                    .ok_or_else(|| StoreError::invalid(format!("bad ticket id {ticket_id:?}")))?,
             })
         })
         .transpose()
@@ -52,7 +52,8 @@ impl IngestStore for SqliteStore {
             .await?;
         found
             .map(|id| {
-                TicketId::parse(&id).ok_or_else(|| StoreError(format!("bad ticket id {id:?}")))
+                TicketId::parse(&id)
+                    .ok_or_else(|| StoreError::invalid(format!("bad ticket id {id:?}")))
             })
             .transpose()
     }
@@ -98,7 +99,7 @@ impl IngestStore for SqliteStore {
         version_before: u64,
     ) -> Result<(), CommitError> {
         let key = message.body.dedupe_key();
-        let data = to_json(message).map_err(|e| StoreError(describe(e)))?;
+        let data = to_json(message).map_err(|e| StoreError::invalid(describe(e)))?;
         let replaced = self
             .read(move |conn| {
                 conn.execute(

@@ -42,7 +42,7 @@ impl SqliteStore {
         self.db
             .run(move |conn| work(conn).map_err(describe))
             .await
-            .map_err(StoreError)
+            .map_err(StoreError::unavailable)
     }
 }
 
@@ -63,5 +63,5 @@ where
         }
     })
     .await
-    .map_err(StoreError)?
+    .map_err(StoreError::unavailable)?
 }

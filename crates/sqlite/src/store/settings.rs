@@ -198,7 +198,7 @@ impl SettingsStore for SqliteStore {
     }
 
     async fn put_sla_policies(&self, policies: &Policies) -> Result<(), StoreError> {
-        let data = to_json(policies).map_err(|e| StoreError(describe(e)))?;
+        let data = to_json(policies).map_err(|e| StoreError::invalid(describe(e)))?;
         self.read(move |conn| {
             conn.execute(
                 "INSERT INTO settings (name, data) VALUES ('sla_policies', ?1)
