@@ -8,26 +8,14 @@ pub const NAMESPACE: &str = "socialcare";
 
 /// Emits `name` = `value` (a count) with a `Source` dimension.
 pub fn count(name: &str, value: u64, source: &str) {
-    println!(
-        "{}",
-        line(name, value, source, chrono::Utc::now().timestamp_millis())
-    );
+    let now = chrono::Utc::now().timestamp_millis();
+    println!("{}", line(name, value, Some(source), now));
 }
 
 /// Emits `name` = `value` (a count) without dimensions, for an alarm on the whole deployment.
 pub fn count_total(name: &str, value: u64) {
-    let line = json!({
-        "_aws": {
-            "Timestamp": chrono::Utc::now().timestamp_millis(),
-            "CloudWatchMetrics": [{
-                "Namespace": NAMESPACE,
-                "Dimensions": [[]],
-                "Metrics": [{"Name": name, "Unit": "Count"}],
-            }],
-        },
-        name: value,
-    });
-    println!("{line}");
+    let now = chrono::Utc::now().timestamp_millis();
+    println!("{}", line(name, value, None, now));
 }
 
 /// Emits what a ticket change added to the response-time report, as one line: the same figures
@@ -82,20 +70,27 @@ fn report_line(samples: &[Sample], timestamp_millis: i64) -> Option<String> {
     Some(Value::Object(line).to_string())
 }
 
-fn line(name: &str, value: u64, source: &str, timestamp_millis: i64) -> String {
-    json!({
+/// One count as an EMF line, with a `Source` dimension or none.
+fn line(name: &str, value: u64, source: Option<&str>, timestamp_millis: i64) -> String {
+    let dimensions: &[&str] = match source {
+        Some(_) => &["Source"],
+        None => &[],
+    };
+    let mut line = json!({
         "_aws": {
             "Timestamp": timestamp_millis,
             "CloudWatchMetrics": [{
                 "Namespace": NAMESPACE,
-                "Dimensions": [["Source"]],
+                "Dimensions": [dimensions],
                 "Metrics": [{"Name": name, "Unit": "Count"}],
             }],
         },
-        "Source": source,
         name: value,
-    })
-    .to_string()
+    });
+    if let Some(source) = source {
+        line["Source"] = json!(source);
+    }
+    line.to_string()
 }
 
 #[cfg(test)]
@@ -104,9 +99,13 @@ mod tests {
 
     #[test]
     fn writes_an_embedded_metric_format_line() {
-        let parsed: serde_json::Value =
-            serde_json::from_str(&line("DroppedUnknownAccount", 2, "x", 1_795_341_600_000))
-                .unwrap();
+        let parsed: serde_json::Value = serde_json::from_str(&line(
+            "DroppedUnknownAccount",
+            2,
+            Some("x"),
+            1_795_341_600_000,
+        ))
+        .unwrap();
         assert_eq!(parsed["_aws"]["Timestamp"], 1_795_341_600_000i64);
         let directive = &parsed["_aws"]["CloudWatchMetrics"][0];
         assert_eq!(directive["Namespace"], "socialcare");
@@ -115,6 +114,18 @@ mod tests {
         assert_eq!(directive["Metrics"][0]["Unit"], "Count");
         assert_eq!(parsed["Source"], "x");
         assert_eq!(parsed["DroppedUnknownAccount"], 2);
+    }
+
+    /// The template's TopicsRecordFull alarm has no dimensions; the metric must have none.
+    #[test]
+    fn a_deployment_wide_count_has_no_dimensions() {
+        let parsed: serde_json::Value =
+            serde_json::from_str(&line("TopicsRecordFull", 1, None, 1_795_341_600_000)).unwrap();
+        let directive = &parsed["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(directive["Dimensions"], serde_json::json!([[]]));
+        assert_eq!(directive["Metrics"][0]["Name"], "TopicsRecordFull");
+        assert_eq!(parsed["TopicsRecordFull"], 1);
+        assert_eq!(parsed.get("Source"), None);
     }
 
     fn sample(group_by: GroupBy, group: &str, counters: &[(&str, i64)]) -> Sample {

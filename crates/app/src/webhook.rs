@@ -98,7 +98,7 @@ async fn receive_generic<Q: Queue>(
         .integrations
         .registered(&message.account)
         .await
-        .map_err(|e| ApiError::unavailable("store_unavailable", e))?;
+        .map_err(ApiError::store)?;
     if registered {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
@@ -147,7 +147,7 @@ async fn lookup<Q>(state: &WebhookState<Q>, source: &str) -> Result<Option<Integ
         .integrations
         .get(source)
         .await
-        .map_err(|e| ApiError::unavailable("store_unavailable", e))
+        .map_err(ApiError::store)
 }
 
 /// Checks that the integration registered as `source` signed the body (the default one: with
@@ -188,7 +188,7 @@ async fn signed_by<Q>(
         .integrations
         .get_fresh(source)
         .await
-        .map_err(|e| ApiError::unavailable("store_unavailable", e))?;
+        .map_err(ApiError::store)?;
     check(&fresh).map_err(refused)?;
     Ok(fresh)
 }
