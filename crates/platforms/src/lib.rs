@@ -112,15 +112,7 @@ impl HttpPlatform {
         guard: OutboundGuard,
         timeout: Duration,
     ) -> Result<Self, ConfigError> {
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            // A connection that cannot be made in half the time fails as a connect error:
-            // nothing was sent, so the reply is safe to post again.
-            .connect_timeout(timeout / 2)
-            // A redirected POST turns into a GET and loses the reply; none of these APIs
-            // redirects, so one is reported instead.
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("socialcare/", env!("CARGO_PKG_VERSION")))
+        let client = client_builder(timeout)
             .build()
             .map_err(|e| ConfigError::HttpClient(describe(e)))?;
         let callbacks = guard
@@ -236,6 +228,18 @@ fn target_kind(target: &Target) -> &'static str {
         Target::PrivateReply { .. } => "private_reply",
         Target::Callback { .. } => "callback",
     }
+}
+
+/// How every client here starts: `timeout` for a whole call; a connection that cannot be made
+/// in half of it fails as a connect error (nothing was sent, so it is safe to try again); no
+/// redirect (a redirected POST turns into a GET and loses the reply; none of these APIs
+/// redirects, so one is reported instead).
+fn client_builder(timeout: Duration) -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout / 2)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("socialcare/", env!("CARGO_PKG_VERSION")))
 }
 
 /// What an answer was: its status, headers and body (empty if it could not be read).

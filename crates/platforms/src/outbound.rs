@@ -100,15 +100,8 @@ impl OutboundGuard {
     /// A client for guarded calls: it resolves through [`GuardedResolver`] (unless private
     /// targets are allowed), follows no redirect and uses no proxy.
     pub fn client(&self, timeout: Duration) -> reqwest::Result<reqwest::Client> {
-        let builder = reqwest::Client::builder()
-            .timeout(timeout)
-            // A connection that cannot be made in half the time fails as a connect error:
-            // nothing was sent, so it is safe to try again.
-            .connect_timeout(timeout / 2)
-            // A redirect could lead anywhere, and a redirected POST becomes a GET.
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
-            .user_agent(concat!("socialcare/", env!("CARGO_PKG_VERSION")));
+        // No redirect (it could lead anywhere) and no proxy (it would resolve the name).
+        let builder = crate::client_builder(timeout).no_proxy();
         match self.allow_private {
             true => builder.build(),
             false => builder.dns_resolver(Arc::new(GuardedResolver)).build(),

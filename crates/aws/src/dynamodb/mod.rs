@@ -97,44 +97,54 @@ impl DynamoStore {
     /// Puts `item` over the stored one while that is still at version `before`; `Conflict`
     /// when it moved.
     async fn put_at_version(&self, item: Item, before: u64, what: &str) -> Result<(), CommitError> {
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("version = :before")
-            .expression_attribute_values(":before", AttributeValue::N(before.to_string()))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Err(CommitError::Conflict)
-            }
-            Err(e) => Err(CommitError::Store(failed(what, e))),
-        }
+        let before = (":before", AttributeValue::N(before.to_string()));
+        self.put_if(
+            item,
+            "version = :before",
+            Some(before),
+            CommitError::Conflict,
+            what,
+        )
+        .await
     }
 
     /// Puts an item unless one with its key exists (then `CommitError::Duplicate`).
     async fn put_new_item(&self, item: Item, what: &str) -> Result<(), CommitError> {
-        let result = self
+        self.put_if(
+            item,
+            "attribute_not_exists(pk)",
+            None,
+            CommitError::Duplicate,
+            what,
+        )
+        .await
+    }
+
+    /// Puts `item` when `condition` holds; `refused` when it does not.
+    async fn put_if(
+        &self,
+        item: Item,
+        condition: &str,
+        value: Option<(&str, AttributeValue)>,
+        refused: CommitError,
+        what: &str,
+    ) -> Result<(), CommitError> {
+        let mut put = self
             .client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        match result {
+            .condition_expression(condition);
+        if let Some((name, value)) = value {
+            put = put.expression_attribute_values(name, value);
+        }
+        match put.send().await {
             Ok(_) => Ok(()),
             Err(e)
                 if e.as_service_error()
                     .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
             {
-                Err(CommitError::Duplicate)
+                Err(refused)
             }
             Err(e) => Err(CommitError::Store(failed(what, e))),
         }
