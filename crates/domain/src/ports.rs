@@ -368,6 +368,12 @@ pub trait TicketReads: Send + Sync {
         &self,
         query: &TicketQuery,
     ) -> impl Future<Output = Result<Page<Ticket>, StoreError>> + Send;
+
+    /// The first tickets of an inbox view, in its order (see [`crate::inbox`]).
+    fn inbox(
+        &self,
+        query: &crate::inbox::InboxQuery,
+    ) -> impl Future<Output = Result<Vec<Ticket>, StoreError>> + Send;
 }
 
 /// Spike counters and incidents.
@@ -586,6 +592,22 @@ pub trait IntegrationStore: Send + Sync {
     ) -> impl Future<Output = Result<Vec<Integration>, StoreError>> + Send;
 }
 
+/// Console sessions (see [`crate::sessions`]).
+pub trait SessionStore: Send + Sync {
+    /// Stores a new session.
+    fn create_session(
+        &self,
+        session: &crate::sessions::Session,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// The session with this id, expired or not (the caller checks).
+    fn get_session(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<crate::sessions::Session>, StoreError>> + Send;
+    /// Ends a session; ending one that is gone is fine.
+    fn delete_session(&self, id: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
 /// Every store port together: what a complete store adapter (SQLite, DynamoDB) implements.
 pub trait TicketStore:
     IngestStore
@@ -600,6 +622,7 @@ pub trait TicketStore:
     + MetricsStore
     + IncidentStore
     + IntegrationStore
+    + SessionStore
 {
 }
 impl<T> TicketStore for T where
@@ -615,6 +638,7 @@ impl<T> TicketStore for T where
         + MetricsStore
         + IncidentStore
         + IntegrationStore
+        + SessionStore
 {
 }
 

@@ -23,6 +23,8 @@ CREATE INDEX IF NOT EXISTS tickets_newest ON tickets (sort_key);
 CREATE INDEX IF NOT EXISTS tickets_by_status ON tickets (status, sort_key);
 CREATE INDEX IF NOT EXISTS tickets_by_customer
     ON tickets (json_extract(data, '$.customer_id'), sort_key);
+-- The inbox's order: each ticket's nearest service-level deadline (store/tickets.rs DEADLINE).
+CREATE INDEX IF NOT EXISTS tickets_by_deadline ON tickets (status, coalesce(min(json_extract(data, '$.timers.response.due_at'), json_extract(data, '$.timers.resolution.due_at')), json_extract(data, '$.timers.response.due_at'), json_extract(data, '$.timers.resolution.due_at')));
 CREATE INDEX IF NOT EXISTS tickets_by_owner
     ON tickets (json_extract(data, '$.owner'), sort_key);
 
@@ -152,6 +154,13 @@ CREATE TABLE IF NOT EXISTS templates (
 CREATE TABLE IF NOT EXISTS team_turns (
     team  TEXT PRIMARY KEY,
     turns INTEGER NOT NULL
+);
+
+-- Console sign-ins, by the hash of the browser's token; expires_at in Unix seconds.
+CREATE TABLE IF NOT EXISTS sessions (
+    id         TEXT PRIMARY KEY,
+    expires_at INTEGER NOT NULL,
+    data       TEXT NOT NULL
 );
 
 CREATE TABLE IF NOT EXISTS api_keys (

@@ -7,7 +7,9 @@ use socialcare_domain::customers::{self, LinkError};
 use socialcare_domain::ingest::{ChangeOutcome, IngestOutcome, apply_change, ingest, ingest_with};
 use socialcare_domain::lifecycle::{self, CommandError};
 use socialcare_domain::ports::CommitError;
-use socialcare_domain::ports::{CustomerStore, IngestStore};
+use socialcare_domain::ports::{
+    CustomerStore, IngestStore, SessionStore, TicketCommands, TicketReads,
+};
 use socialcare_domain::{
     Actor, ChangeKind, Channel, Direction, EventKind, Identity, MessageChange, Source, Ticket,
     TicketDetail, TicketEvent, TicketId, TicketQuery, TicketStatus,
@@ -668,6 +670,156 @@ pub async fn integrations_are_stored_once_and_replaced_by_version<S: Store>(stor
     assert_eq!(store.list_integrations().await.unwrap(), vec![rotated, erp]);
 }
 
+pub async fn sessions_are_kept_by_token_hash_and_ended<S: Store>(store: &S) {
+    use socialcare_domain::sessions::{Session, session_id};
+    let sally = Session::open("tok_sally", "csrf_s", "hash_s", "sally", Role::Agent, at(0));
+    let tim = Session::open("tok_tim", "csrf_t", "hash_t", "tim", Role::Admin, at(1));
+    store.create_session(&sally).await.unwrap();
+    store.create_session(&tim).await.unwrap();
+    assert_eq!(
+        store.get_session(&session_id("tok_sally")).await.unwrap(),
+        Some(sally.clone())
+    );
+    assert_eq!(
+        store.get_session("tok_sally").await.unwrap(),
+        None,
+        "only by hash"
+    );
+    store.delete_session(&sally.id).await.unwrap();
+    assert_eq!(store.get_session(&sally.id).await.unwrap(), None);
+    // Ending it twice is fine; the other session stays.
+    store.delete_session(&sally.id).await.unwrap();
+    assert_eq!(store.get_session(&tim.id).await.unwrap(), Some(tim));
+}
+
+/// Writes `change` over the stored ticket `id` (a test's shortcut to any state).
+async fn rewrite<S: Store>(store: &S, id: &TicketId, change: impl FnOnce(&mut Ticket)) -> Ticket {
+    let before = store.get_ticket(id).await.unwrap().unwrap();
+    let mut ticket = before.clone();
+    change(&mut ticket);
+    ticket.version = before.version + 1;
+    store
+        .update_ticket(&socialcare_domain::ports::TicketUpdate {
+            ticket: ticket.clone(),
+            version_before: before.version,
+            events: vec![],
+            replies: vec![],
+            samples: vec![],
+        })
+        .await
+        .unwrap();
+    ticket
+}
+
+pub async fn the_inbox_orders_each_view_by_the_nearest_deadline<S: Store>(store: &S) {
+    use socialcare_domain::inbox::{InboxQuery, InboxView};
+    use socialcare_domain::sla::Measure;
+    use socialcare_domain::timers::Deadline;
+    let deadline = |measure, minute| Deadline {
+        measure,
+        due_at: at(minute),
+        warn_at: at(minute),
+        warned: true,
+        breached: false,
+    };
+    let mut ids = Vec::new();
+    for (n, name) in ["a", "b", "c", "d", "e"].iter().enumerate() {
+        let event = inbound(
+            &format!("inbox-{name}"),
+            &format!("cust-{name}"),
+            "help",
+            at(n as u32),
+        );
+        ids.push(opened(ingest(store, &event).await.unwrap()));
+    }
+    let a = rewrite(store, &ids[0], |t| {
+        t.owner = Some("sally".into());
+        t.priority = socialcare_domain::Priority::High;
+        t.timers.response = Some(Deadline {
+            breached: true,
+            ..deadline(Measure::FirstResponse, 30)
+        });
+    })
+    .await;
+    let b = rewrite(store, &ids[1], |t| {
+        t.owner = None;
+        t.timers.response = None;
+        t.timers.resolution = Some(deadline(Measure::Resolution, 20));
+    })
+    .await;
+    let c = rewrite(store, &ids[2], |t| {
+        t.owner = None;
+        t.timers = Default::default();
+    })
+    .await;
+    let d = rewrite(store, &ids[3], |t| {
+        t.owner = Some("sally".into());
+        t.team = Some("billing".into());
+        t.status = TicketStatus::PendingCustomer;
+        t.timers.response = Some(deadline(Measure::NextResponse, 40));
+        t.timers.resolution = Some(deadline(Measure::Resolution, 25));
+    })
+    .await;
+    let e = rewrite(store, &ids[4], |t| {
+        t.owner = Some("sally".into());
+        t.status = TicketStatus::Resolved;
+        t.resolved_at = Some(at(50));
+    })
+    .await;
+    let view = |view, f: fn(&mut InboxQuery)| {
+        let mut query = InboxQuery::new(view, "sally");
+        f(&mut query);
+        query
+    };
+    let shown = |tickets: Vec<Ticket>| tickets.into_iter().map(|t| t.id).collect::<Vec<_>>();
+    let cases: Vec<(InboxQuery, Vec<&Ticket>)> = vec![
+        (view(InboxView::Open, |_| {}), vec![&b, &a, &c]),
+        (view(InboxView::Unassigned, |_| {}), vec![&b, &c]),
+        (view(InboxView::Mine, |_| {}), vec![&d, &a]),
+        (view(InboxView::Pending, |_| {}), vec![&d]),
+        (view(InboxView::Resolved, |_| {}), vec![&e]),
+        (
+            view(InboxView::Open, |q| {
+                q.priority = Some(socialcare_domain::Priority::High)
+            }),
+            vec![&a],
+        ),
+        (
+            view(InboxView::Pending, |q| q.team = Some("billing".into())),
+            vec![&d],
+        ),
+        (
+            view(InboxView::Open, |q| q.team = Some("billing".into())),
+            vec![],
+        ),
+        (
+            view(InboxView::Open, |q| q.source = Some(Source::X)),
+            vec![],
+        ),
+        (
+            view(InboxView::Open, |q| q.account = Some("nobody".into())),
+            vec![],
+        ),
+        (view(InboxView::Open, |q| q.limit = 1), vec![&b]),
+    ];
+    for (query, expected) in cases {
+        let expected: Vec<TicketId> = expected.into_iter().map(|t| t.id.clone()).collect();
+        assert_eq!(
+            shown(store.inbox(&query).await.unwrap()),
+            expected,
+            "{query:?}"
+        );
+    }
+    // The filters match what the tickets hold.
+    let mut by_account = view(InboxView::Open, |_| {});
+    by_account.account = Some(a.account.clone());
+    by_account.source = Some(a.source);
+    assert_eq!(
+        shown(store.inbox(&by_account).await.unwrap()),
+        vec![b.id.clone(), a.id.clone(), c.id.clone()]
+    );
+}
+
 fn x_identity(user_id: &str) -> Identity {
     Identity {
         source: Source::X,
@@ -1183,6 +1335,7 @@ macro_rules! store_contract {
             notes_are_kept_in_order_and_once,
             api_keys_are_stored_once_and_revocable,
             integrations_are_stored_once_and_replaced_by_version,
+            sessions_are_kept_by_token_hash_and_ended,
             a_linked_identity_threads_with_the_customer,
             a_customers_tickets_come_newest_first,
             a_reply_that_overtakes_its_parent_still_converges,
@@ -1191,6 +1344,7 @@ macro_rules! store_contract {
             team_turns_count_up_once_each_even_when_concurrent,
             a_returning_customer_gets_their_previous_owner_back,
             tickets_list_by_owner_and_status,
+            the_inbox_orders_each_view_by_the_nearest_deadline,
             templates_are_kept_by_id,
             sla_policies_are_one_document_replaced_whole
         );

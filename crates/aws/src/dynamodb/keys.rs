@@ -75,6 +75,11 @@ pub(super) fn metrics_pk(account: &str, group_by: GroupBy, shard: u32) -> String
 }
 
 pub(super) const API_KEYS: &str = "APIKEYS";
+pub(super) const SESSION_SK: &str = "#SESSION";
+
+pub(super) fn session_pk(id: &str) -> String {
+    format!("SESSION#{id}")
+}
 pub(super) const INTEGRATIONS: &str = "INTEGRATIONS";
 pub(super) const TEMPLATES: &str = "TEMPLATES";
 pub(super) const SETTINGS: &str = "SETTINGS";

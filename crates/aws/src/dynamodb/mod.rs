@@ -16,6 +16,7 @@
 //! | incident   | `INCIDENTS`           | `<incident id>`     | newest first by id (time-ordered)        |
 //! | active incident | `ACTIVE_INCIDENTS` | `<account>#<topic>` | one per account and topic          |
 //! | team turns | `TEAM#<name>`         | `#TURNS`            | round-robin counter                      |
+//! | session    | `SESSION#<token hash>` | `#SESSION`         | a console sign-in (TTL at its expiry)    |
 //! | awaited    | `AWAIT#<dedupe key>`  | `#AWAIT`            | a reply that came before its parent (TTL 7 d) |
 //!
 //! A ticket and its messages share a partition, so one Query reads a whole conversation.
@@ -24,7 +25,7 @@
 //! One file per port, with the same names as in the SQLite adapter (`socialcare-sqlite`'s
 //! `store/`): `ingest` (IngestStore), `tickets` (TicketReads, TicketCommands), `customers`
 //! (CustomerStore), `teams` (TeamTurns), `settings` (SettingsStore, TemplateStore,
-//! ApiKeyStore, IntegrationStore), `reminders` (ReminderStore), `metrics` (MetricsStore),
+//! ApiKeyStore, IntegrationStore), `sessions` (SessionStore), `reminders` (ReminderStore), `metrics` (MetricsStore),
 //! `incidents` (IncidentStore). Beside them: `keys` (every key format of the table above) and
 //! `items` (the mapping of the records several ports write: tickets, messages, events).
 
@@ -35,6 +36,7 @@ mod items;
 mod keys;
 mod metrics;
 mod reminders;
+mod sessions;
 mod settings;
 mod teams;
 mod tickets;

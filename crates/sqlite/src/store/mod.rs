@@ -3,7 +3,7 @@
 //! One file per port, with the same names as in the DynamoDB adapter (`socialcare-aws`'s
 //! `dynamodb/`): `ingest` (IngestStore), `tickets` (TicketReads, TicketCommands), `customers`
 //! (CustomerStore), `teams` (TeamTurns), `settings` (SettingsStore, TemplateStore,
-//! ApiKeyStore, IntegrationStore), `reminders` (ReminderStore), `metrics` (MetricsStore),
+//! ApiKeyStore, IntegrationStore), `sessions` (SessionStore), `reminders` (ReminderStore), `metrics` (MetricsStore),
 //! `incidents` (IncidentStore). Beside them: `items` (the mapping of records to rows, and the
 //! writes of the records several ports write: messages, tickets, events). DynamoDB's `keys`
 //! has no counterpart here: rows are found by their columns.
@@ -14,6 +14,7 @@ mod ingest;
 mod items;
 mod metrics;
 mod reminders;
+mod sessions;
 mod settings;
 mod teams;
 mod tickets;

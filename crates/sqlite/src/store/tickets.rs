@@ -6,6 +6,7 @@ use super::items::{all, insert_event, insert_message, one, update_ticket};
 use super::metrics::add_samples;
 use super::{SqliteStore, transaction};
 use rusqlite::{Connection, params};
+use socialcare_domain::inbox::{InboxQuery, InboxView};
 use socialcare_domain::ports::{
     CommitError, StoreError, TicketCommands, TicketReads, TicketUpdate,
 };
@@ -183,4 +184,50 @@ impl TicketReads for SqliteStore {
             .await?;
         Ok(query.page(tickets))
     }
+
+    async fn inbox(&self, query: &InboxQuery) -> Result<Vec<Ticket>, StoreError> {
+        let statuses: Vec<&str> = query.view.statuses().iter().map(|s| s.as_str()).collect();
+        let statuses =
+            serde_json::to_string(&statuses).map_err(|e| StoreError::invalid(e.to_string()))?;
+        let owner = (query.view == InboxView::Mine).then(|| query.agent.clone());
+        let unowned = query.view == InboxView::Unassigned;
+        let account = query.account.clone();
+        let source = query.source.map(|s| s.as_str());
+        let priority = query.priority.map(|p| p.as_str());
+        let team = query.team.clone();
+        let limit = query.limit;
+        let order = match query.view {
+            InboxView::Resolved => "sort_key DESC".to_string(),
+            _ => format!("{DEADLINE} IS NULL, {DEADLINE}, sort_key"),
+        };
+        let sql = format!(
+            "SELECT data FROM tickets
+             WHERE status IN (SELECT value FROM json_each(?1))
+               AND (?2 IS NULL OR json_extract(data, '$.owner') = ?2)
+               AND (?3 = 0 OR json_extract(data, '$.owner') IS NULL)
+               AND (?4 IS NULL OR json_extract(data, '$.account') = ?4)
+               AND (?5 IS NULL OR json_extract(data, '$.source') = ?5)
+               AND (?6 IS NULL OR json_extract(data, '$.priority') = ?6)
+               AND (?7 IS NULL OR json_extract(data, '$.team') = ?7)
+             ORDER BY {order} LIMIT ?8"
+        );
+        let tickets = self
+            .read(move |conn| {
+                all(
+                    conn,
+                    &sql,
+                    params![
+                        statuses, owner, unowned, account, source, priority, team, limit
+                    ],
+                )
+            })
+            .await?;
+        // SQLite compares the deadlines as text; the domain's order settles ties within a second.
+        Ok(query.select(tickets))
+    }
 }
+
+/// The inbox's deadline of a ticket row (as [`socialcare_domain::inbox::deadline`]): the
+/// earlier of the two, or the one that is set. Written as in the `tickets_by_deadline` index,
+/// so that the index serves the order.
+pub(crate) const DEADLINE: &str = "coalesce(min(json_extract(data, '$.timers.response.due_at'), json_extract(data, '$.timers.resolution.due_at')), json_extract(data, '$.timers.response.due_at'), json_extract(data, '$.timers.resolution.due_at'))";
