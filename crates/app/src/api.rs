@@ -39,8 +39,10 @@ mod tickets;
 
 use customers::*;
 use keys::*;
+pub use replies::{NewReply, idempotent_key, reply_by, template_text};
 use templates::*;
 use tickets::*;
+pub use tickets::{add_note_by, assign_by, change_status_by};
 
 /// What the API needs of the store.
 pub use socialcare_domain::ports::TicketStore as Store;
@@ -57,6 +59,35 @@ pub struct ApiState<S> {
     pub integration_secret: Option<String>,
     /// The bootstrap admin key(s), kept as SHA-256 digests.
     bootstrap: BootstrapKeys,
+}
+
+impl<S: Store> ApiState<S> {
+    /// The holder of `presented`, when it is a valid key (a bootstrap key or a stored one).
+    pub async fn caller_of_key(&self, presented: &str) -> Result<Option<Caller>, ApiError> {
+        if self.bootstrap.admits(presented).await {
+            return Ok(Some(Caller::bootstrap()));
+        }
+        match self.store.get_key(&key_id(&key_hash(presented))).await {
+            Ok(Some(key)) if key.admits(presented) => Ok(Some(Caller::of(&key))),
+            Ok(_) => Ok(None),
+            Err(e) => Err(ApiError::store(e)),
+        }
+    }
+
+    /// The holder of the key with this hash while it is still valid (a console session's
+    /// key: revoking it ends the session).
+    pub async fn caller_of_key_hash(&self, hash: &str) -> Result<Option<Caller>, ApiError> {
+        if self.bootstrap.admits_hash(hash).await {
+            return Ok(Some(Caller::bootstrap()));
+        }
+        match self.store.get_key(&key_id(hash)).await {
+            Ok(Some(key)) if key.hash == hash && key.revoked_at.is_none() => {
+                Ok(Some(Caller::of(&key)))
+            }
+            Ok(_) => Ok(None),
+            Err(e) => Err(ApiError::store(e)),
+        }
+    }
 }
 
 impl<S> ApiState<S> {
@@ -170,8 +201,22 @@ pub struct Caller {
 }
 
 impl Caller {
+    fn bootstrap() -> Self {
+        Caller {
+            name: "bootstrap".into(),
+            role: Role::Admin,
+        }
+    }
+
+    fn of(key: &ApiKey) -> Self {
+        Caller {
+            name: key.name.clone(),
+            role: key.role,
+        }
+    }
+
     /// Refuses (403) a caller whose role is below `needed`.
-    fn require(&self, needed: Role) -> Result<(), ApiError> {
+    pub fn require(&self, needed: Role) -> Result<(), ApiError> {
         if self.role >= needed {
             return Ok(());
         }
@@ -187,7 +232,7 @@ impl Caller {
         ))
     }
 
-    fn actor(&self) -> Actor {
+    pub fn actor(&self) -> Actor {
         Actor::Agent {
             id: self.name.clone(),
         }
@@ -223,20 +268,10 @@ async fn authorize<S: Store>(
     let Some(presented) = presented else {
         return unauthorized();
     };
-    let caller = if state.bootstrap.admits(&presented).await {
-        Caller {
-            name: "bootstrap".into(),
-            role: Role::Admin,
-        }
-    } else {
-        match state.store.get_key(&key_id(&key_hash(&presented))).await {
-            Ok(Some(key)) if key.admits(&presented) => Caller {
-                name: key.name,
-                role: key.role,
-            },
-            Ok(_) => return unauthorized(),
-            Err(e) => return ApiError::store(e).into_response(),
-        }
+    let caller = match state.caller_of_key(&presented).await {
+        Ok(Some(caller)) => caller,
+        Ok(None) => return unauthorized(),
+        Err(e) => return e.into_response(),
     };
     request.extensions_mut().insert(caller);
     next.run(request).await

@@ -53,6 +53,22 @@ impl BootstrapKeys {
 
     /// Whether `presented` is one of the keys. A failed reload keeps the keys it had.
     pub async fn admits(&self, presented: &str) -> bool {
+        self.admits_digest(Sha256::digest(presented.as_bytes()).into())
+            .await
+    }
+
+    /// Whether the key with this hex SHA-256 (a console session's) is still one of the keys.
+    pub async fn admits_hash(&self, hex_digest: &str) -> bool {
+        match hex::decode(hex_digest)
+            .ok()
+            .and_then(|d| <[u8; 32]>::try_from(d).ok())
+        {
+            Some(digest) => self.admits_digest(digest).await,
+            None => false,
+        }
+    }
+
+    async fn admits_digest(&self, digest: [u8; 32]) -> bool {
         if let Some((reload, every)) = &self.reload {
             let stale = self.lock().at.elapsed() >= *every;
             if stale {
@@ -70,7 +86,6 @@ impl BootstrapKeys {
                 }
             }
         }
-        let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
         self.lock().digests.contains(&digest)
     }
 
@@ -92,6 +107,14 @@ mod tests {
         assert!(!keys.admits("sk_new,sk_old").await);
         assert!(!keys.admits("").await);
         assert!(!BootstrapKeys::fixed("").admits("").await);
+        let hash = socialcare_domain::access::key_hash("sk_old");
+        assert!(keys.admits_hash(&hash).await);
+        assert!(
+            !keys
+                .admits_hash(&socialcare_domain::access::key_hash("sk_other"))
+                .await
+        );
+        assert!(!keys.admits_hash("not hex").await);
     }
 
     /// Issue 14: rotating the bootstrap key needed a redeploy.

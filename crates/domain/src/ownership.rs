@@ -36,6 +36,11 @@ impl Teams {
         Self(teams)
     }
 
+    /// Every team, in the configured order.
+    pub fn iter(&self) -> impl Iterator<Item = &Team> {
+        self.0.iter()
+    }
+
     pub fn get(&self, name: &str) -> Option<&Team> {
         self.0.iter().find(|team| team.name == name)
     }

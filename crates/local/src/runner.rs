@@ -13,6 +13,7 @@ use socialcare_app::outbox::{Outbox, Sender};
 use socialcare_app::reminders::{Scheduler, Worker};
 use socialcare_app::webhook::{self, WebhookState};
 use socialcare_aws::{DynamoStore, SqsQueue};
+use socialcare_console::ConsoleSettings;
 use socialcare_domain::ports::{Clock, Queue, SystemClock};
 use socialcare_domain::replies::SendPolicy;
 use socialcare_platforms::{DEFAULT_TIMEOUT, Endpoints, HttpNotifier, HttpPlatform, OutboundGuard};
@@ -169,15 +170,19 @@ where
             Arc::new(SystemClock),
         )
     }));
-    let api = api::routes(Arc::new(
+    let api_state = Arc::new(
         ApiState::new(store.clone(), &credentials.api_key)
             .with_integration_secret(&credentials.integration_secret)
             .with_teams(rules.teams.clone())
             .with_paces(rules.paces.clone())
             .with_outbox(Outbox::new(outbox.clone())),
+    );
+    // The console over the same state; over plain http locally (no Secure cookies).
+    let console = socialcare_console::routes(api_state.clone(), ConsoleSettings::default());
+    let api = api::routes(api_state);
+    let app = socialcare_app::logging::traced(socialcare_app::error::json_errors(
+        webhooks.merge(api).merge(console),
     ));
-    let app =
-        socialcare_app::logging::traced(socialcare_app::error::json_errors(webhooks.merge(api)));
 
     let listener = tokio::net::TcpListener::bind(settings.addr)
         .await

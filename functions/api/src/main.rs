@@ -7,6 +7,7 @@ use socialcare_app::error::json_errors;
 use socialcare_app::logging::traced;
 use socialcare_app::outbox::Outbox;
 use socialcare_aws::{DynamoStore, SqsQueue, load_config, optional_secret, secret_string};
+use socialcare_console::ConsoleSettings;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -43,6 +44,9 @@ async fn main() -> Result<(), lambda_http::Error> {
         .with_teams(rules.teams)
         .with_paces(rules.paces)
         .with_outbox(outbox);
-    let app = traced(json_errors(routes(Arc::new(state))));
+    let state = Arc::new(state);
+    // The console beside the API, over https (API Gateway): Secure, __Host- cookies.
+    let console = socialcare_console::routes(state.clone(), ConsoleSettings { https: true });
+    let app = traced(json_errors(routes(state).merge(console)));
     lambda_http::run(app).await
 }

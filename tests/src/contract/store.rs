@@ -7,9 +7,7 @@ use socialcare_domain::customers::{self, LinkError};
 use socialcare_domain::ingest::{ChangeOutcome, IngestOutcome, apply_change, ingest, ingest_with};
 use socialcare_domain::lifecycle::{self, CommandError};
 use socialcare_domain::ports::CommitError;
-use socialcare_domain::ports::{
-    CustomerStore, IngestStore, SessionStore, TicketCommands, TicketReads,
-};
+use socialcare_domain::ports::{CustomerStore, IngestStore};
 use socialcare_domain::{
     Actor, ChangeKind, Channel, Direction, EventKind, Identity, MessageChange, Source, Ticket,
     TicketDetail, TicketEvent, TicketId, TicketQuery, TicketStatus,

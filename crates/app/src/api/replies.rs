@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use socialcare_domain::access::Role;
 use socialcare_domain::replies::{self, ReplyChannel, ReplyError, ReplyRequest, RouteError};
 use socialcare_domain::templates::{self, Values};
-use socialcare_domain::{Direction, Message, Source, TicketDetail};
+use socialcare_domain::{Message, Source, TicketDetail};
 use socialcare_webhooks::payload::parse;
 use std::sync::Arc;
 use utoipa::ToSchema;
@@ -22,12 +22,12 @@ use utoipa::ToSchema;
 #[serde(deny_unknown_fields)]
 pub struct NewReply {
     /// What to say; or give `template`.
-    text: Option<String>,
+    pub text: Option<String>,
     /// A template id, filled with the ticket's customer and the calling agent.
-    template: Option<String>,
+    pub template: Option<String>,
     /// `public`, `private` or `auto` (the default).
     #[serde(default)]
-    channel: ReplyChannel,
+    pub channel: ReplyChannel,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -61,9 +61,23 @@ pub(super) async fn add_reply<S: Store>(
     body: Bytes,
 ) -> Result<(StatusCode, Json<ReplyEnvelope>), ApiError> {
     caller.require(Role::Agent)?;
-    let id = ticket_id(&id)?;
     let request: NewReply = parse(&body)?;
-    let key = request_key(&headers, &caller, id.as_str())?;
+    let key = request_key(&headers, &caller, ticket_id(&id)?.as_str())?;
+    let reply = reply_by(&state, &caller, &id, &request, key).await?;
+    Ok((StatusCode::ACCEPTED, Json(ReplyEnvelope { message: reply })))
+}
+
+/// An agent answers ticket `id`: the reply is recorded as pending and queued for the sender;
+/// `key` makes a repeated request (same key) the same reply.
+pub async fn reply_by<S: Store>(
+    state: &ApiState<S>,
+    caller: &Caller,
+    id: &str,
+    request: &NewReply,
+    key: String,
+) -> Result<Message, ApiError> {
+    caller.require(Role::Agent)?;
+    let id = ticket_id(id)?;
     let outbox = state.outbox.as_ref().ok_or_else(|| {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -77,7 +91,7 @@ pub(super) async fn add_reply<S: Store>(
         .await
         .map_err(ApiError::store)?
         .ok_or_else(|| ApiError::not_found(format!("no ticket {id}")))?;
-    let text = reply_text(&state.store, &request, &detail, &caller).await?;
+    let text = reply_text(&state.store, request, &detail, caller).await?;
     let limit = match detail.ticket.source {
         Source::X => X_MAX_CHARS,
         _ => MAX_CHARS,
@@ -113,7 +127,7 @@ pub(super) async fn add_reply<S: Store>(
             ),
         ));
     }
-    Ok((StatusCode::ACCEPTED, Json(ReplyEnvelope { message: reply })))
+    Ok(reply)
 }
 
 /// A request's key: from the `Idempotency-Key` header (per caller and `scope`, the ticket or
@@ -125,8 +139,7 @@ pub(super) fn request_key(
 ) -> Result<String, ApiError> {
     match headers.get("idempotency-key").map(|v| v.to_str()) {
         Some(Ok(given)) if !given.is_empty() && given.len() <= 200 => {
-            let digest = Sha256::digest(format!("{}\n{scope}\n{given}", caller.name).as_bytes());
-            Ok(format!("api-{}", hex::encode(&digest[..16])))
+            Ok(idempotent_key(caller, scope, given))
         }
         Some(_) => Err(ApiError::bad_request(
             "invalid_idempotency_key",
@@ -134,6 +147,13 @@ pub(super) fn request_key(
         )),
         None => Ok(format!("api-{}", ulid::Ulid::generate())),
     }
+}
+
+/// The key of a request the caller identified as `given` (an `Idempotency-Key`, a console
+/// form's own key): the same caller, scope and `given` make the same key.
+pub fn idempotent_key(caller: &Caller, scope: &str, given: &str) -> String {
+    let digest = Sha256::digest(format!("{}\n{scope}\n{given}", caller.name).as_bytes());
+    format!("api-{}", hex::encode(&digest[..16]))
 }
 
 async fn reply_text<S: Store>(
@@ -144,39 +164,50 @@ async fn reply_text<S: Store>(
 ) -> Result<String, ApiError> {
     match (&request.text, &request.template) {
         (Some(text), None) => Ok(text.trim().to_string()),
-        (None, Some(template_id)) => {
-            let template = store
-                .get_template(template_id)
-                .await
-                .map_err(ApiError::store)?
-                .ok_or_else(|| {
-                    ApiError::new(
-                        StatusCode::UNPROCESSABLE_ENTITY,
-                        "unknown_template",
-                        format!("no template {template_id}"),
-                    )
-                })?;
-            let author = detail
-                .messages
-                .iter()
-                .rev()
-                .find(|m| m.body.direction == Direction::Inbound)
-                .map(|m| &m.body.author);
-            let values = Values {
-                customer_name: detail
-                    .customer
-                    .as_ref()
-                    .and_then(|c| c.name.clone())
-                    .or_else(|| author.and_then(|a| a.name.clone())),
-                customer_handle: author.and_then(|a| a.handle.clone()),
-                agent_name: caller.name.clone(),
-                ticket_id: detail.ticket.id.to_string(),
-                ticket_subject: detail.ticket.subject.clone(),
-            };
-            templates::render(&template.text, &values).map_err(|e| invalid(e.to_string()))
-        }
+        (None, Some(template_id)) => template_text(store, template_id, detail, caller).await,
         _ => Err(invalid("give exactly one of text and template".into())),
     }
+}
+
+/// Template `template_id` filled for this ticket's customer and the calling agent: what a
+/// reply from it says (the console shows it before it is sent).
+pub async fn template_text<S: Store>(
+    store: &S,
+    template_id: &str,
+    detail: &TicketDetail,
+    caller: &Caller,
+) -> Result<String, ApiError> {
+    let template = store
+        .get_template(template_id)
+        .await
+        .map_err(ApiError::store)?
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unknown_template",
+                format!("no template {template_id}"),
+            )
+        })?;
+    // The ticket's customer, not whoever wrote last in the thread (a bystander's name is not
+    // the one to greet).
+    let author = detail
+        .messages
+        .iter()
+        .rev()
+        .find(|m| replies::is_from_customer(detail, m))
+        .map(|m| &m.body.author);
+    let values = Values {
+        customer_name: detail
+            .customer
+            .as_ref()
+            .and_then(|c| c.name.clone())
+            .or_else(|| author.and_then(|a| a.name.clone())),
+        customer_handle: author.and_then(|a| a.handle.clone()),
+        agent_name: caller.name.clone(),
+        ticket_id: detail.ticket.id.to_string(),
+        ticket_subject: detail.ticket.subject.clone(),
+    };
+    templates::render(&template.text, &values).map_err(|e| invalid(e.to_string()))
 }
 
 fn invalid(message: String) -> ApiError {

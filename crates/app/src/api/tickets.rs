@@ -109,20 +109,28 @@ pub(super) async fn change_status<S: Store>(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Json<TicketEnvelope>, ApiError> {
-    caller.require(Role::Agent)?;
-    let id = ticket_id(&id)?;
     let request: StatusChange = parse(&body)?;
-    let next = request
-        .status
+    let ticket = change_status_by(&state, &caller, &id, &request.status).await?;
+    Ok(Json(TicketEnvelope { ticket }))
+}
+
+/// An agent moves ticket `id` to `status` (the API's and the console's way).
+pub async fn change_status_by<S: Store>(
+    state: &ApiState<S>,
+    caller: &Caller,
+    id: &str,
+    status: &str,
+) -> Result<Ticket, ApiError> {
+    caller.require(Role::Agent)?;
+    let id = ticket_id(id)?;
+    let next = status
         .parse::<TicketStatus>()
         .map_err(|e| ApiError::bad_request("invalid_status", e.to_string()))?;
     let changed = lifecycle::change_status(&state.store, &id, next, caller.actor(), Utc::now())
         .await
         .map_err(command_failed)?;
     crate::metrics::report(&changed.samples);
-    Ok(Json(TicketEnvelope {
-        ticket: changed.ticket,
-    }))
+    Ok(changed.ticket)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -147,10 +155,21 @@ pub(super) async fn add_note<S: Store>(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<TicketEvent>), ApiError> {
-    caller.require(Role::Agent)?;
-    let id = ticket_id(&id)?;
     let note: NewNote = parse(&body)?;
-    let text = note.text.trim();
+    let event = add_note_by(&state, &caller, &id, &note.text).await?;
+    Ok((StatusCode::CREATED, Json(event)))
+}
+
+/// An agent writes an internal note on ticket `id`.
+pub async fn add_note_by<S: Store>(
+    state: &ApiState<S>,
+    caller: &Caller,
+    id: &str,
+    text: &str,
+) -> Result<TicketEvent, ApiError> {
+    caller.require(Role::Agent)?;
+    let id = ticket_id(id)?;
+    let text = text.trim();
     if text.is_empty() || text.chars().count() > MAX_NOTE_CHARS {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -158,10 +177,9 @@ pub(super) async fn add_note<S: Store>(
             "text: must be 1 to 10000 characters",
         ));
     }
-    let event = lifecycle::add_note(&state.store, &id, text, caller.actor(), Utc::now())
+    lifecycle::add_note(&state.store, &id, text, caller.actor(), Utc::now())
         .await
-        .map_err(command_failed)?;
-    Ok((StatusCode::CREATED, Json(event)))
+        .map_err(command_failed)
 }
 
 /// `GET /v1/tickets/{id}/events?limit=&cursor=`: a page of the audit trail, oldest first.
@@ -411,17 +429,28 @@ pub(super) async fn assign<S: Store>(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Json<TicketEnvelope>, ApiError> {
-    caller.require(Role::Agent)?;
-    let id = ticket_id(&id)?;
     let request: AssignRequest = parse(&body)?;
     let assignment = Assignment {
         agent: request.agent,
         team: request.team,
     };
-    let ticket = ownership::assign(
+    let ticket = assign_by(&state, &caller, &id, &assignment).await?;
+    Ok(Json(TicketEnvelope { ticket }))
+}
+
+/// An agent gives ticket `id` to an agent, a team, or both.
+pub async fn assign_by<S: Store>(
+    state: &ApiState<S>,
+    caller: &Caller,
+    id: &str,
+    assignment: &Assignment,
+) -> Result<Ticket, ApiError> {
+    caller.require(Role::Agent)?;
+    let id = ticket_id(id)?;
+    ownership::assign(
         &state.store,
         &id,
-        &assignment,
+        assignment,
         &state.teams,
         caller.actor(),
         Utc::now(),
@@ -447,6 +476,5 @@ pub(super) async fn assign<S: Store>(
             ApiError::new(StatusCode::CONFLICT, "nobody_active", e.to_string())
         }
         AssignError::Command(e) => command_failed(e),
-    })?;
-    Ok(Json(TicketEnvelope { ticket }))
+    })
 }

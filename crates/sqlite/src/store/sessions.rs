@@ -15,11 +15,7 @@ impl SessionStore for SqliteStore {
             conn.execute("DELETE FROM sessions WHERE expires_at <= ?1", [now])?;
             conn.execute(
                 "INSERT INTO sessions (id, expires_at, data) VALUES (?1, ?2, ?3)",
-                params![
-                    session.id,
-                    session.ends_at.timestamp(),
-                    to_json(&session)?
-                ],
+                params![session.id, session.ends_at.timestamp(), to_json(&session)?],
             )
         })
         .await?;

@@ -1,0 +1,62 @@
+//! The agent console: server-rendered HTML pages (askama templates, checked when compiled,
+//! escaping everything they print) over the same state and operations as the HTTP API, so a
+//! reply sent from the browser is the API's reply. One small ES module improves the pages
+//! (refreshing the inbox, shortcuts, the reply counter); every page and form works without it.
+//!
+//! Served by the same router as the API: by the `api` function on AWS and by
+//! `socialcare-local`.
+
+mod assets;
+mod format;
+mod inbox;
+mod page;
+mod session;
+mod ticket;
+
+use axum::Router;
+use axum::middleware;
+use axum::routing::{get, post};
+use socialcare_app::api::{ApiState, Store};
+use std::sync::Arc;
+
+pub use session::SESSION_COOKIE;
+
+/// How the console is served.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ConsoleSettings {
+    /// Served over https (always on AWS): cookies are `Secure` and `__Host-` named.
+    pub https: bool,
+}
+
+pub(crate) struct Console<S> {
+    api: Arc<ApiState<S>>,
+    settings: ConsoleSettings,
+}
+
+/// The console's routes, to merge with the API's before [`socialcare_app::error::json_errors`].
+pub fn routes<S: Store + 'static>(api: Arc<ApiState<S>>, settings: ConsoleSettings) -> Router {
+    let console = Arc::new(Console { api, settings });
+    let signed_in = Router::new()
+        .route("/", get(inbox::page::<S>))
+        .route("/inbox/rows", get(inbox::rows::<S>))
+        .route("/tickets/{id}", get(ticket::page::<S>))
+        .route("/tickets/{id}/preview", get(ticket::preview::<S>))
+        .route("/tickets/{id}/reply", post(ticket::reply::<S>))
+        .route("/tickets/{id}/assign", post(ticket::assign::<S>))
+        .route("/tickets/{id}/status", post(ticket::status::<S>))
+        .route("/tickets/{id}/note", post(ticket::note::<S>))
+        .route("/logout", post(session::logout::<S>))
+        .route_layer(middleware::from_fn_with_state(
+            console.clone(),
+            session::require::<S>,
+        ));
+    Router::new()
+        .merge(signed_in)
+        .route(
+            "/login",
+            get(session::login_page::<S>).post(session::login::<S>),
+        )
+        .route("/assets/{name}", get(assets::serve))
+        .layer(middleware::from_fn(page::security_headers))
+        .with_state(console)
+}

@@ -1,0 +1,721 @@
+//! `GET /tickets/{id}`: the conversation, the customer, and what an agent does with it. Each
+//! form posts to the API's own operation (reply, assign, status, note) and comes back here.
+
+use crate::Console;
+use crate::format::{SlaBadge, customer_name, sla_badge, when};
+use crate::inbox::Choice;
+use crate::page::{self, Layout, render};
+use crate::session::{SignedIn, random_token};
+use askama::Template;
+use axum::Extension;
+use axum::extract::rejection::{FormRejection, QueryRejection};
+use axum::extract::{Form, Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use socialcare_app::api::{self, NewReply, Store};
+use socialcare_app::error::ApiError;
+use socialcare_domain::ownership::Assignment;
+use socialcare_domain::replies::{DeliveryState, ReplyChannel};
+use socialcare_domain::{
+    Actor, Channel, Direction, EventKind, Message, Source, Ticket, TicketDetail, TicketId,
+    TicketQuery, TicketStatus,
+};
+use std::sync::Arc;
+
+/// How many messages and trail entries a page shows (the API pages through the rest).
+const SHOWN: u32 = 200;
+
+pub struct TicketView {
+    pub id: String,
+    pub subject: String,
+    pub status: &'static str,
+    pub priority: &'static str,
+    pub channel: &'static str,
+    pub account: String,
+    pub sla: Option<SlaBadge>,
+    pub incident: Option<String>,
+    pub owner: Option<String>,
+    pub owner_value: String,
+    pub team: Option<String>,
+}
+
+pub struct DeliveryView {
+    pub state: &'static str,
+    pub link: Option<String>,
+    pub reason: Option<String>,
+}
+
+pub struct AttachmentView {
+    pub kind: String,
+    pub url: String,
+    /// Only http(s) addresses become links (a `javascript:` one stays text).
+    pub href: Option<String>,
+}
+
+pub struct MessageView {
+    pub id: String,
+    pub direction: &'static str,
+    pub author: String,
+    pub channel: &'static str,
+    pub at: String,
+    pub at_iso: String,
+    pub text: String,
+    pub edited: bool,
+    pub removed: bool,
+    pub hidden: bool,
+    pub delivery: Option<DeliveryView>,
+    pub attachments: Vec<AttachmentView>,
+}
+
+pub struct IdentityView {
+    pub source: &'static str,
+    pub label: String,
+}
+
+pub struct OtherTicket {
+    pub id: String,
+    pub subject: String,
+    pub status: &'static str,
+    pub created: String,
+    pub current: bool,
+}
+
+pub struct CustomerView {
+    pub name: String,
+    pub identities: Vec<IdentityView>,
+    pub tickets: Vec<OtherTicket>,
+}
+
+pub struct EventView {
+    pub at: String,
+    pub at_iso: String,
+    pub actor: String,
+    pub what: String,
+}
+
+#[derive(Template)]
+#[template(path = "ticket.html")]
+struct TicketPage {
+    layout: Layout,
+    layout_csrf: String,
+    ticket: TicketView,
+    messages: Vec<MessageView>,
+    more_messages: bool,
+    customer: Option<CustomerView>,
+    trail: Vec<EventView>,
+    templates: Vec<Choice>,
+    teams: Vec<Choice>,
+    statuses: Vec<Choice>,
+    form_key: String,
+    draft: String,
+    draft_chars: usize,
+    reply_limit: usize,
+    notice: Option<&'static str>,
+    error: Option<String>,
+}
+
+/// X counts 280 characters; elsewhere the API allows 2,000.
+fn reply_limit(source: Source) -> usize {
+    match source {
+        Source::X => 280,
+        _ => 2_000,
+    }
+}
+
+fn delivery_state(state: DeliveryState) -> &'static str {
+    match state {
+        DeliveryState::Pending => "pending",
+        DeliveryState::Sending => "sending",
+        DeliveryState::Sent => "sent",
+        DeliveryState::Failed => "failed",
+        DeliveryState::Unconfirmed => "unconfirmed",
+    }
+}
+
+/// Where a posted reply can be seen, when the platform's id is one we can link to.
+fn post_link(source: Source, platform_id: &str) -> Option<String> {
+    if platform_id.is_empty()
+        || !platform_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    {
+        return None;
+    }
+    match source {
+        Source::X => Some(format!("https://x.com/i/web/status/{platform_id}")),
+        Source::Facebook => Some(format!("https://www.facebook.com/{platform_id}")),
+        _ => None,
+    }
+}
+
+fn safe_href(url: &str) -> Option<String> {
+    let lower = url.trim().to_ascii_lowercase();
+    (lower.starts_with("https://") || lower.starts_with("http://")).then(|| url.trim().to_string())
+}
+
+fn message_view(message: &Message) -> MessageView {
+    let body = &message.body;
+    let author = body
+        .author
+        .name
+        .clone()
+        .or_else(|| body.author.handle.as_ref().map(|h| format!("@{h}")))
+        .unwrap_or_else(|| body.author.id.clone());
+    let author = match (body.direction, &message.delivery) {
+        (Direction::Outbound, Some(d)) if d.automatic => format!("{author} (automatic)"),
+        _ => author,
+    };
+    MessageView {
+        id: message.id.to_string(),
+        direction: match body.direction {
+            Direction::Inbound => "inbound",
+            Direction::Outbound => "outbound",
+        },
+        author,
+        channel: match body.channel {
+            Channel::Public => "public",
+            Channel::Private => "private",
+        },
+        at: when(body.created_at),
+        at_iso: body.created_at.to_rfc3339(),
+        text: body.text.clone(),
+        edited: message.edited_at.is_some(),
+        removed: message.removed_at.is_some(),
+        hidden: message.hidden_at.is_some(),
+        delivery: message.delivery.as_ref().map(|d| DeliveryView {
+            state: delivery_state(d.state),
+            link: d
+                .platform_id
+                .as_deref()
+                .filter(|_| d.state == DeliveryState::Sent)
+                .and_then(|id| post_link(body.source, id)),
+            reason: d.error.clone(),
+        }),
+        attachments: body
+            .attachments
+            .iter()
+            .map(|a| AttachmentView {
+                kind: a.kind.clone(),
+                url: a.url.clone(),
+                href: safe_href(&a.url),
+            })
+            .collect(),
+    }
+}
+
+fn actor(actor: &Actor) -> String {
+    match actor {
+        Actor::System => "socialcare".into(),
+        Actor::Customer { .. } => "customer".into(),
+        Actor::Brand { account } => format!("brand {account}"),
+        Actor::Agent { id } => id.clone(),
+    }
+}
+
+fn what(kind: &EventKind) -> String {
+    match kind {
+        EventKind::Created { .. } => "opened the ticket".into(),
+        EventKind::MessageAdded { direction, .. } => match direction {
+            Direction::Inbound => "a message from the customer".into(),
+            Direction::Outbound => "a message from the brand".into(),
+        },
+        EventKind::StatusChanged { from, to } => format!("status {from} → {to}"),
+        EventKind::Note { text } => format!("note: {text}"),
+        EventKind::Assigned { owner, team } => format!(
+            "assigned to {}{}",
+            owner.as_deref().unwrap_or("nobody"),
+            team.as_deref()
+                .map(|t| format!(" (team {t})"))
+                .unwrap_or_default()
+        ),
+        EventKind::SlaWarning { measure, due_at } => {
+            format!("{} due {}: warned", measure.as_str(), when(*due_at))
+        }
+        EventKind::SlaBreached { measure, due_at } => {
+            format!("{} deadline {} passed", measure.as_str(), when(*due_at))
+        }
+        EventKind::PriorityChanged { from, to } => format!("priority {from} → {to}"),
+        EventKind::AttachedToIncident { incident_id, topic } => {
+            format!("attached to incident {incident_id} ({topic})")
+        }
+        EventKind::SatisfactionRated { score } => format!("rated {score} of 5"),
+        EventKind::Notified { reason, target, .. } => {
+            format!("{} told {target}", reason.as_str())
+        }
+        EventKind::NotificationFailed {
+            reason,
+            target,
+            error,
+            ..
+        } => {
+            format!("{} could not tell {target}: {error}", reason.as_str())
+        }
+    }
+}
+
+fn ticket_view(ticket: &Ticket, now: DateTime<Utc>) -> TicketView {
+    TicketView {
+        id: ticket.id.to_string(),
+        subject: ticket.subject.clone(),
+        status: ticket.status.as_str(),
+        priority: ticket.priority.as_str(),
+        channel: ticket.source.as_str(),
+        account: ticket.account.clone(),
+        sla: sla_badge(ticket, now),
+        incident: ticket.incident_id.as_ref().map(|i| i.to_string()),
+        owner: ticket.owner.clone(),
+        owner_value: ticket.owner.clone().unwrap_or_default(),
+        team: ticket.team.clone(),
+    }
+}
+
+/// What the page shows besides the ticket itself.
+struct Shown {
+    detail: TicketDetail,
+    more_messages: bool,
+    trail: Vec<EventView>,
+    customer: Option<CustomerView>,
+    templates: Vec<(String, String)>,
+}
+
+async fn gather<S: Store>(store: &S, id: &TicketId) -> Result<Option<Shown>, ApiError> {
+    let Some(ticket) = store.get_ticket(id).await.map_err(ApiError::store)? else {
+        return Ok(None);
+    };
+    let (customer, messages, events, templates) = futures::join!(
+        store.get_customer(&ticket.customer_id),
+        store.ticket_messages(id, None, SHOWN),
+        store.ticket_events_page(id, None, SHOWN),
+        store.list_templates(),
+    );
+    let customer = customer.map_err(ApiError::store)?;
+    let messages = messages.map_err(ApiError::store)?;
+    let events = events.map_err(ApiError::store)?;
+    let templates = templates.map_err(ApiError::store)?;
+    let others = store
+        .customer_tickets(&ticket.customer_id, &TicketQuery::newest(20))
+        .await
+        .map_err(ApiError::store)?
+        .items;
+    let customer_view = customer.as_ref().map(|c| CustomerView {
+        name: customer_name(Some(c)),
+        identities: c
+            .identities
+            .iter()
+            .map(|i| IdentityView {
+                source: i.source.as_str(),
+                label: match &i.handle {
+                    Some(handle) => format!("@{handle} ({})", i.user_id),
+                    None => i.user_id.clone(),
+                },
+            })
+            .collect(),
+        tickets: others
+            .iter()
+            .map(|t| OtherTicket {
+                id: t.id.to_string(),
+                subject: t.subject.clone(),
+                status: t.status.as_str(),
+                created: when(t.created_at),
+                current: t.id == ticket.id,
+            })
+            .collect(),
+    });
+    Ok(Some(Shown {
+        more_messages: messages.len() == SHOWN as usize,
+        trail: events
+            .iter()
+            .map(|e| EventView {
+                at: when(e.at),
+                at_iso: e.at.to_rfc3339(),
+                actor: actor(&e.actor),
+                what: what(&e.kind),
+            })
+            .collect(),
+        customer: customer_view,
+        templates: templates
+            .into_iter()
+            .map(|t| {
+                let label = match &t.language {
+                    Some(language) => format!("{} ({language})", t.id),
+                    None => t.id.clone(),
+                };
+                (t.id, label)
+            })
+            .collect(),
+        detail: TicketDetail {
+            ticket,
+            customer,
+            messages,
+        },
+    }))
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct PageParams {
+    /// A template to fill the reply box with (the no-script way of the template picker).
+    #[serde(default)]
+    template: String,
+    /// What was just done, for the notice.
+    #[serde(default)]
+    done: String,
+}
+
+/// What a page shows on top of the ticket: a notice, an error, a draft.
+#[derive(Default)]
+struct Outcome {
+    status: Option<StatusCode>,
+    notice: Option<&'static str>,
+    error: Option<String>,
+    draft: String,
+    template: String,
+}
+
+async fn show<S: Store>(
+    console: &Console<S>,
+    signed_in: &SignedIn,
+    id: &str,
+    outcome: Outcome,
+) -> Response {
+    let agent = || Some(signed_in.agent());
+    let Some(ticket_id) = TicketId::parse(id) else {
+        return page::error(
+            StatusCode::NOT_FOUND,
+            &format!("no ticket {id}"),
+            agent(),
+            "/",
+        );
+    };
+    let shown = match gather(&console.api.store, &ticket_id).await {
+        Ok(Some(shown)) => shown,
+        Ok(None) => {
+            return page::error(
+                StatusCode::NOT_FOUND,
+                &format!("no ticket {id}"),
+                agent(),
+                "/",
+            );
+        }
+        Err(e) => return page::api_error(&e, agent(), "/"),
+    };
+    let mut draft = outcome.draft;
+    let mut error = outcome.error;
+    if draft.is_empty() && !outcome.template.is_empty() {
+        match api::template_text(
+            &console.api.store,
+            &outcome.template,
+            &shown.detail,
+            &signed_in.caller,
+        )
+        .await
+        {
+            Ok(text) => draft = text,
+            Err(e) => error = Some(e.message),
+        }
+    }
+    let Some(form_key) = random_token() else {
+        return page::error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no randomness",
+            agent(),
+            "/",
+        );
+    };
+    let ticket = &shown.detail.ticket;
+    let teams: Vec<String> = console.api.teams.iter().map(|t| t.name.clone()).collect();
+    let page = TicketPage {
+        layout: Layout::new(ticket.subject.clone(), agent(), "inbox"),
+        layout_csrf: signed_in.session.csrf_token.clone(),
+        ticket: ticket_view(ticket, Utc::now()),
+        messages: shown.detail.messages.iter().map(message_view).collect(),
+        more_messages: shown.more_messages,
+        customer: shown.customer,
+        trail: shown.trail,
+        templates: shown
+            .templates
+            .iter()
+            .map(|(id, name)| Choice {
+                value: id.clone(),
+                label: name.clone(),
+                selected: *id == outcome.template,
+            })
+            .collect(),
+        teams: teams
+            .iter()
+            .map(|name| Choice {
+                value: name.clone(),
+                label: name.clone(),
+                selected: ticket.team.as_deref() == Some(name),
+            })
+            .collect(),
+        statuses: TicketStatus::ALL
+            .iter()
+            .map(|s| Choice {
+                value: s.as_str().into(),
+                label: s.as_str().replace('_', " "),
+                selected: *s == ticket.status,
+            })
+            .collect(),
+        form_key,
+        draft_chars: draft.chars().count(),
+        draft,
+        reply_limit: reply_limit(ticket.source),
+        notice: outcome.notice,
+        error,
+    };
+    render(outcome.status.unwrap_or(StatusCode::OK), &page)
+}
+
+/// `GET /tickets/{id}?template=&done=`
+pub async fn page<S: Store>(
+    State(console): State<Arc<Console<S>>>,
+    Extension(signed_in): Extension<SignedIn>,
+    Path(id): Path<String>,
+    params: Result<Query<PageParams>, QueryRejection>,
+) -> Response {
+    let params = params.map(|Query(p)| p).unwrap_or_default();
+    let notice = match params.done.as_str() {
+        "reply" => Some("Reply queued: it shows as sent once the platform has it."),
+        "assign" => Some("Assigned."),
+        "status" => Some("Status changed."),
+        "note" => Some("Note added."),
+        _ => None,
+    };
+    let outcome = Outcome {
+        notice,
+        template: params.template,
+        ..Outcome::default()
+    };
+    show(&console, &signed_in, &id, outcome).await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PreviewParams {
+    template: String,
+}
+
+/// `GET /tickets/{id}/preview?template=`: the template filled for this ticket, as text.
+pub async fn preview<S: Store>(
+    State(console): State<Arc<Console<S>>>,
+    Extension(signed_in): Extension<SignedIn>,
+    Path(id): Path<String>,
+    params: Result<Query<PreviewParams>, QueryRejection>,
+) -> Response {
+    let text_error = |status: StatusCode, message: String| {
+        (
+            status,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            message,
+        )
+            .into_response()
+    };
+    let Ok(Query(params)) = params else {
+        return text_error(StatusCode::BAD_REQUEST, "give ?template=<id>".into());
+    };
+    let Some(ticket_id) = TicketId::parse(&id) else {
+        return text_error(StatusCode::NOT_FOUND, format!("no ticket {id}"));
+    };
+    let detail = match console.api.store.ticket_detail(&ticket_id).await {
+        Ok(Some(detail)) => detail,
+        Ok(None) => return text_error(StatusCode::NOT_FOUND, format!("no ticket {id}")),
+        Err(e) => {
+            let e = ApiError::store(e);
+            return text_error(e.status, e.message);
+        }
+    };
+    match api::template_text(
+        &console.api.store,
+        &params.template,
+        &detail,
+        &signed_in.caller,
+    )
+    .await
+    {
+        Ok(text) => ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response(),
+        Err(e) => text_error(e.status, e.message),
+    }
+}
+
+fn done(id: &str, what: &str) -> Response {
+    Redirect::to(&format!("/tickets/{id}?done={what}")).into_response()
+}
+
+fn unreadable(signed_in: &SignedIn, id: &str) -> Response {
+    page::error(
+        StatusCode::BAD_REQUEST,
+        "The form could not be read.",
+        Some(signed_in.agent()),
+        &format!("/tickets/{id}"),
+    )
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ReplyForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    form_key: String,
+    #[serde(default)]
+    text: String,
+    #[serde(default)]
+    template: String,
+    #[serde(default)]
+    channel: String,
+}
+
+/// `POST /tickets/{id}/reply`: one reply per form, however often it is sent (the form's own
+/// key is the reply's idempotency key).
+pub async fn reply<S: Store>(
+    State(console): State<Arc<Console<S>>>,
+    Extension(signed_in): Extension<SignedIn>,
+    Path(id): Path<String>,
+    form: Result<Form<ReplyForm>, FormRejection>,
+) -> Response {
+    let Ok(Form(form)) = form else {
+        return unreadable(&signed_in, &id);
+    };
+    if let Some(refused) = signed_in.refuse_without_csrf(&form.csrf) {
+        return refused;
+    }
+    let channel = match form.channel.as_str() {
+        "public" => ReplyChannel::Public,
+        "private" => ReplyChannel::Private,
+        _ => ReplyChannel::Auto,
+    };
+    let text = form.text.trim().to_string();
+    let request = NewReply {
+        text: (!text.is_empty()).then(|| text.clone()),
+        template: (text.is_empty() && !form.template.is_empty()).then(|| form.template.clone()),
+        channel,
+    };
+    let form_key = match form.form_key.as_str() {
+        key if (16..=100).contains(&key.len()) => key.to_string(),
+        _ => return unreadable(&signed_in, &id),
+    };
+    let key = api::idempotent_key(&signed_in.caller, &id, &form_key);
+    match api::reply_by(&console.api, &signed_in.caller, &id, &request, key).await {
+        Ok(_) => done(&id, "reply"),
+        Err(e) if e.status == StatusCode::NOT_FOUND => {
+            page::api_error(&e, Some(signed_in.agent()), "/")
+        }
+        Err(e) => {
+            let outcome = Outcome {
+                status: Some(e.status),
+                error: Some(e.message),
+                draft: form.text,
+                template: form.template,
+                ..Outcome::default()
+            };
+            show(&console, &signed_in, &id, outcome).await
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AssignForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    agent: String,
+    #[serde(default)]
+    team: String,
+}
+
+/// `POST /tickets/{id}/assign`
+pub async fn assign<S: Store>(
+    State(console): State<Arc<Console<S>>>,
+    Extension(signed_in): Extension<SignedIn>,
+    Path(id): Path<String>,
+    form: Result<Form<AssignForm>, FormRejection>,
+) -> Response {
+    let Ok(Form(form)) = form else {
+        return unreadable(&signed_in, &id);
+    };
+    if let Some(refused) = signed_in.refuse_without_csrf(&form.csrf) {
+        return refused;
+    }
+    let filled = |v: &str| Some(v.trim().to_string()).filter(|v| !v.is_empty());
+    let assignment = Assignment {
+        agent: filled(&form.agent),
+        team: filled(&form.team),
+    };
+    match api::assign_by(&console.api, &signed_in.caller, &id, &assignment).await {
+        Ok(_) => done(&id, "assign"),
+        Err(e) => failed(&console, &signed_in, &id, e).await,
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct StatusForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    status: String,
+}
+
+/// `POST /tickets/{id}/status`
+pub async fn status<S: Store>(
+    State(console): State<Arc<Console<S>>>,
+    Extension(signed_in): Extension<SignedIn>,
+    Path(id): Path<String>,
+    form: Result<Form<StatusForm>, FormRejection>,
+) -> Response {
+    let Ok(Form(form)) = form else {
+        return unreadable(&signed_in, &id);
+    };
+    if let Some(refused) = signed_in.refuse_without_csrf(&form.csrf) {
+        return refused;
+    }
+    match api::change_status_by(&console.api, &signed_in.caller, &id, &form.status).await {
+        Ok(_) => done(&id, "status"),
+        Err(e) => failed(&console, &signed_in, &id, e).await,
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct NoteForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    text: String,
+}
+
+/// `POST /tickets/{id}/note`
+pub async fn note<S: Store>(
+    State(console): State<Arc<Console<S>>>,
+    Extension(signed_in): Extension<SignedIn>,
+    Path(id): Path<String>,
+    form: Result<Form<NoteForm>, FormRejection>,
+) -> Response {
+    let Ok(Form(form)) = form else {
+        return unreadable(&signed_in, &id);
+    };
+    if let Some(refused) = signed_in.refuse_without_csrf(&form.csrf) {
+        return refused;
+    }
+    match api::add_note_by(&console.api, &signed_in.caller, &id, &form.text).await {
+        Ok(_) => done(&id, "note"),
+        Err(e) => failed(&console, &signed_in, &id, e).await,
+    }
+}
+
+/// A refused action: the ticket page again with the reason on top (or an error page when
+/// there is no ticket to show).
+async fn failed<S: Store>(
+    console: &Console<S>,
+    signed_in: &SignedIn,
+    id: &str,
+    e: ApiError,
+) -> Response {
+    if e.status == StatusCode::NOT_FOUND {
+        return page::api_error(&e, Some(signed_in.agent()), "/");
+    }
+    let outcome = Outcome {
+        status: Some(e.status),
+        error: Some(e.message),
+        ..Outcome::default()
+    };
+    show(console, signed_in, id, outcome).await
+}
