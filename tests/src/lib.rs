@@ -6,6 +6,7 @@
 //! - [`http`]: calls a router in-process.
 //! - [`runner`]: starts the real `socialcare-local` binary and drives it over HTTP.
 
+pub mod browser;
 pub mod contract;
 pub mod emulator;
 pub mod events;

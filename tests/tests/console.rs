@@ -1,0 +1,482 @@
+//! The console over HTTP, through `socialcare-local` on the embedded store: sign-in, sessions,
+//! CSRF, escaping, and the forms doing what the API does.
+
+use chrono::{Duration, Utc};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use socialcare_tests::browser::{Page, Visitor};
+use socialcare_tests::events::generic_body;
+use socialcare_tests::runner::Driver;
+
+const KEY: &str = "sk_console_test_key_0001";
+
+async fn start() -> (tempfile::TempDir, Driver) {
+    let data = tempfile::tempdir().unwrap();
+    let driver = Driver::start(data.path(), false, "whsec_console", KEY).await;
+    (data, driver)
+}
+
+/// A ticket from an integrator's customer; its id.
+async fn ticket(driver: &Driver, body: Value) -> String {
+    let now = Utc::now();
+    let (status, answer) = driver.post_generic(&body, now).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+    let external = body["id"].as_str().unwrap().to_string();
+    for _ in 0..100 {
+        let (_, list) = driver.get("/v1/tickets").await;
+        for ticket in list["tickets"].as_array().unwrap() {
+            let id = ticket["id"].as_str().unwrap();
+            let (_, detail) = driver.get(&format!("/v1/tickets/{id}")).await;
+            if detail["messages"][0]["external_id"] == external.as_str() {
+                return id.to_string();
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the ticket of {external} never opened");
+}
+
+fn event(id: &str, text: &str) -> Value {
+    let mut body = generic_body(id, "c-7", text, Utc::now() - Duration::minutes(2));
+    body["callback_url"] = json!("https://crm.example/hooks/replies");
+    body
+}
+
+async fn signed_in(driver: &Driver) -> Visitor {
+    let mut visitor = Visitor::new(&driver.base);
+    let answer = visitor.sign_in(KEY).await;
+    assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
+    visitor
+}
+
+fn assert_to_sign_in(page: &Page, what: &str) {
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{what}: {}", page.body);
+    assert_eq!(page.location(), Some("/login"), "{what}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_page_sends_a_stranger_to_sign_in() {
+    let (_data, driver) = start().await;
+    let mut stranger = Visitor::new(&driver.base);
+    for path in [
+        "/",
+        "/?view=mine",
+        "/inbox/rows",
+        "/tickets/tkt_01M8RW5PCRMSPW4KGVKY7R52C4",
+    ] {
+        assert_to_sign_in(&stranger.get(path).await, path);
+    }
+    let post = stranger
+        .post(
+            "/tickets/tkt_01M8RW5PCRMSPW4KGVKY7R52C4/note",
+            &[("text", "x")],
+        )
+        .await;
+    assert_to_sign_in(&post, "a form");
+    // A made-up session is nobody's.
+    stranger
+        .cookies
+        .insert("sc_session".into(), "made-up".into());
+    assert_to_sign_in(&stranger.get("/").await, "a made-up session");
+
+    let login = stranger.get("/login").await;
+    assert_eq!(login.status, StatusCode::OK);
+    let csp = login.headers["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("script-src 'self'"), "{csp}");
+    assert!(
+        !csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"),
+        "{csp}"
+    );
+    assert_eq!(login.headers["x-frame-options"], "DENY");
+    assert!(login.body.contains(r#"<label for="key">API key</label>"#));
+    assert!(
+        login
+            .body
+            .contains(r#"<button type="submit">Sign in</button>"#)
+    );
+    assert!(!login.body.contains("<script>"), "no inline script");
+    driver.running.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn signing_in_takes_the_forms_token_and_an_agents_key() {
+    let (_data, driver) = start().await;
+    let mut visitor = Visitor::new(&driver.base);
+    // Without the form's token (a forged sign-in from another site): refused.
+    let forged = visitor
+        .post("/login", &[("csrf", "guess"), ("key", KEY)])
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    assert!(!visitor.cookies.contains_key("sc_session"));
+
+    let wrong = visitor.sign_in("sk_not_a_key").await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert!(wrong.body.contains("not valid"), "{}", wrong.body);
+
+    let (status, made) = driver
+        .post_api(
+            "/v1/api-keys",
+            &json!({"name": "crm-bridge", "role": "integrator"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    let integrator = visitor.sign_in(made["key"].as_str().unwrap()).await;
+    assert_eq!(integrator.status, StatusCode::FORBIDDEN);
+    assert!(
+        integrator.body.contains("integrator role"),
+        "{}",
+        integrator.body
+    );
+    assert!(!visitor.cookies.contains_key("sc_session"));
+
+    let answer = visitor.sign_in(KEY).await;
+    assert_eq!(answer.status, StatusCode::SEE_OTHER);
+    assert_eq!(answer.location(), Some("/"));
+    let cookie = answer
+        .set_cookies()
+        .into_iter()
+        .find(|c| c.starts_with("sc_session="))
+        .expect("a session cookie");
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+    assert!(cookie.contains("SameSite=Strict"), "{cookie}");
+    assert!(cookie.contains("Path=/"), "{cookie}");
+    assert!(!cookie.contains("Secure"), "plain http locally: {cookie}");
+    let token = &visitor.cookies["sc_session"];
+    assert!(token.len() >= 40 && !token.contains(KEY) && !KEY.contains(token.as_str()));
+    let inbox = visitor.get("/").await;
+    assert_eq!(inbox.status, StatusCode::OK);
+    assert!(inbox.body.contains("bootstrap"), "the signed-in name shows");
+    assert!(!inbox.body.contains(KEY), "the key is never on a page");
+    driver.running.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn what_a_customer_wrote_is_shown_inert() {
+    let (_data, driver) = start().await;
+    let mut body = event(
+        "hostile-1",
+        "<script>alert('text')</script> my bill is wrong",
+    );
+    body["customer"]["name"] = json!("<img src=x onerror=alert('name')>");
+    body["attachments"] = json!([
+        {"kind": "image", "url": "javascript:alert('attachment')"},
+        {"kind": "file", "url": "https://files.example/\"><script>alert(1)</script>"}
+    ]);
+    let id = ticket(&driver, body).await;
+    let mut visitor = signed_in(&driver).await;
+    for page in [
+        visitor.get("/").await,
+        visitor.get(&format!("/tickets/{id}")).await,
+    ] {
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        assert!(
+            page.body.contains("&#60;script&#62;alert"),
+            "escaped text:\n{}",
+            page.body
+        );
+        assert!(
+            page.body.contains("&#60;img src=x onerror="),
+            "escaped name"
+        );
+        assert!(!page.body.contains("<script>alert"), "{}", page.body);
+        assert!(!page.body.contains("<img src=x"), "{}", page.body);
+        assert!(
+            !page.body.to_lowercase().contains("href=\"javascript:"),
+            "{}",
+            page.body
+        );
+    }
+    let ticket_page = visitor.get(&format!("/tickets/{id}")).await;
+    // The javascript: address stays text; the https one is a link that opens apart.
+    assert!(
+        ticket_page
+            .body
+            .contains("image: javascript:alert(&#39;attachment&#39;)"),
+        "{}",
+        ticket_page.body
+    );
+    assert!(ticket_page.body.contains(
+        r#"<a href="https://files.example/&#34;&#62;&#60;script&#62;alert(1)&#60;/script&#62;" rel="noopener noreferrer" target="_blank">"#
+    ), "{}", ticket_page.body);
+    driver.running.stop().await.unwrap();
+}
+
+async fn notes(driver: &Driver, id: &str) -> Vec<String> {
+    let (_, events) = driver.get(&format!("/v1/tickets/{id}/events")).await;
+    events["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["event"] == "note")
+        .map(|e| e["text"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_form_without_the_sessions_csrf_token_changes_nothing() {
+    let (_data, driver) = start().await;
+    let id = ticket(&driver, event("csrf-1", "the router blinks red")).await;
+    let mut visitor = signed_in(&driver).await;
+    let page = visitor.get(&format!("/tickets/{id}")).await;
+    let csrf = page.hidden("csrf");
+    let note = format!("/tickets/{id}/note");
+    for forged in [
+        vec![("text", "forged")],
+        vec![("text", "forged"), ("csrf", "not-it")],
+    ] {
+        let answer = visitor.post(&note, &forged).await;
+        assert_eq!(answer.status, StatusCode::FORBIDDEN, "{}", answer.body);
+        assert!(
+            answer.body.contains("CSRF"),
+            "a readable page: {}",
+            answer.body
+        );
+    }
+    let status = visitor
+        .post(&format!("/tickets/{id}/status"), &[("status", "resolved")])
+        .await;
+    assert_eq!(status.status, StatusCode::FORBIDDEN);
+    assert_eq!(notes(&driver, &id).await, Vec::<String>::new());
+    let (_, detail) = driver.get(&format!("/v1/tickets/{id}")).await;
+    assert_eq!(detail["ticket"]["status"], "open");
+
+    // Another site's page posting with the right token is refused too (its Origin says so).
+    let foreign = visitor
+        .post_from(
+            "https://evil.example",
+            &note,
+            &[("text", "from elsewhere"), ("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(foreign.status, StatusCode::FORBIDDEN, "{}", foreign.body);
+    assert_eq!(notes(&driver, &id).await, Vec::<String>::new());
+    let answer = visitor
+        .post(
+            &note,
+            &[("text", "the modem was replaced"), ("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
+    assert_eq!(
+        answer.location(),
+        Some(format!("/tickets/{id}?done=note").as_str())
+    );
+    assert_eq!(notes(&driver, &id).await, ["the modem was replaced"]);
+    let shown = visitor.get(&format!("/tickets/{id}?done=note")).await;
+    assert!(
+        shown.body.contains("note: the modem was replaced"),
+        "{}",
+        shown.body
+    );
+    driver.running.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reply_form_sent_twice_is_one_reply_and_the_other_forms_act() {
+    let (_data, driver) = start().await;
+    let (status, made) = driver
+        .post_api("/v1/api-keys", &json!({"name": "tim", "role": "agent"}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    let id = ticket(&driver, event("reply-1", "no signal since Monday")).await;
+    let mut visitor = signed_in(&driver).await;
+    let page = visitor.get(&format!("/tickets/{id}")).await;
+    assert!(page.body.contains(r#"<label for="reply">Reply</label>"#));
+    assert!(page.body.contains(r#"<button type="submit">Send</button>"#));
+    let (csrf, form_key) = (page.hidden("csrf"), page.hidden("form_key"));
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("form_key", form_key.as_str()),
+        ("text", "Sorry about that, an engineer is on the way."),
+        ("channel", "auto"),
+    ];
+    let reply = format!("/tickets/{id}/reply");
+    for _ in 0..2 {
+        let answer = visitor.post(&reply, &form).await;
+        assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
+        assert_eq!(
+            answer.location(),
+            Some(format!("/tickets/{id}?done=reply").as_str())
+        );
+    }
+    let (_, detail) = driver.get(&format!("/v1/tickets/{id}")).await;
+    let replies: Vec<&Value> = detail["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["direction"] == "outbound")
+        .collect();
+    assert_eq!(replies.len(), 1, "{detail}");
+    assert_eq!(
+        replies[0]["text"],
+        "Sorry about that, an engineer is on the way."
+    );
+    assert!(replies[0]["delivery"]["state"].is_string());
+
+    // An empty reply is refused with the reason on the page, and nothing is written.
+    let page = visitor.get(&format!("/tickets/{id}")).await;
+    let empty = visitor
+        .post(
+            &reply,
+            &[
+                ("csrf", &csrf),
+                ("form_key", &page.hidden("form_key")),
+                ("text", "  "),
+            ],
+        )
+        .await;
+    assert_eq!(
+        empty.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        empty.body
+    );
+    assert!(empty.body.contains("class=\"error\""), "{}", empty.body);
+
+    let status = visitor
+        .post(
+            &format!("/tickets/{id}/status"),
+            &[("csrf", &csrf), ("status", "pending_customer")],
+        )
+        .await;
+    assert_eq!(status.status, StatusCode::SEE_OTHER, "{}", status.body);
+    let refused = visitor
+        .post(
+            &format!("/tickets/{id}/status"),
+            &[("csrf", &csrf), ("status", "sideways")],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert!(
+        refused.body.contains("unknown ticket status"),
+        "{}",
+        refused.body
+    );
+    let assign = visitor
+        .post(
+            &format!("/tickets/{id}/assign"),
+            &[("csrf", &csrf), ("agent", "tim"), ("team", "")],
+        )
+        .await;
+    assert_eq!(assign.status, StatusCode::SEE_OTHER, "{}", assign.body);
+    let (_, detail) = driver.get(&format!("/v1/tickets/{id}")).await;
+    assert_eq!(detail["ticket"]["status"], "pending_customer");
+    assert_eq!(detail["ticket"]["owner"], "tim");
+    // Now it is tim's and pending: not in "open", nor in the bootstrap key's "mine".
+    let mine = visitor.get("/inbox/rows?view=mine").await;
+    assert!(!mine.body.contains(&id), "{}", mine.body);
+    let pending = visitor.get("/inbox/rows?view=pending").await;
+    assert!(pending.body.contains(&id));
+    let open = visitor.get("/inbox/rows?view=open").await;
+    assert!(!open.body.contains(&id));
+    let bad = visitor.get("/?view=everything").await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.body.contains("unknown view"), "{}", bad.body);
+    driver.running.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn signing_out_and_revoking_the_key_end_the_session() {
+    let (_data, driver) = start().await;
+    let (status, made) = driver
+        .post_api("/v1/api-keys", &json!({"name": "sally", "role": "agent"}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    let mut sally = Visitor::new(&driver.base);
+    assert_eq!(
+        sally.sign_in(made["key"].as_str().unwrap()).await.status,
+        StatusCode::SEE_OTHER
+    );
+    let mut admin = signed_in(&driver).await;
+    assert_eq!(sally.get("/").await.status, StatusCode::OK);
+    assert!(sally.get("/").await.body.contains("sally"));
+
+    // Sign-out needs the token too, then ends the session for good (the old cookie is dead).
+    let page = admin.get("/").await;
+    let csrf = page.hidden("csrf");
+    let token = admin.cookies["sc_session"].clone();
+    assert_eq!(
+        admin.post("/logout", &[]).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let out = admin.post("/logout", &[("csrf", &csrf)]).await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER);
+    assert_eq!(out.location(), Some("/login"));
+    assert!(
+        !admin.cookies.contains_key("sc_session"),
+        "the cookie is cleared"
+    );
+    admin.cookies.insert("sc_session".into(), token);
+    assert_to_sign_in(&admin.get("/").await, "after sign-out");
+
+    // Revoking sally's key ends her session at her next request.
+    let key_id = made["id"].as_str().unwrap();
+    let response = reqwest::Client::new()
+        .delete(format!("{}/v1/api-keys/{key_id}", driver.base))
+        .bearer_auth(KEY)
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success(), "{}", response.status());
+    assert_to_sign_in(&sally.get("/").await, "after revocation");
+    driver.running.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn assets_are_served_by_content_hash_for_a_year() {
+    let (_data, driver) = start().await;
+    let mut visitor = Visitor::new(&driver.base);
+    let login = visitor.get("/login").await;
+    let css = login
+        .body
+        .split("href=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    let js = login
+        .body
+        .split("src=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(
+        css.starts_with("/assets/console.") && css.ends_with(".css"),
+        "{css}"
+    );
+    assert!(
+        js.starts_with("/assets/console.") && js.ends_with(".js"),
+        "{js}"
+    );
+    for (path, kind) in [(&css, "text/css"), (&js, "text/javascript")] {
+        let asset = visitor.get(path).await;
+        assert_eq!(asset.status, StatusCode::OK);
+        assert!(
+            asset.headers["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with(kind)
+        );
+        assert_eq!(
+            asset.headers["cache-control"],
+            "public, max-age=31536000, immutable"
+        );
+    }
+    assert_eq!(
+        visitor
+            .get("/assets/console.0000000000000000.css")
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    // A page's own weight: HTML, CSS and script under 100 KB before compression.
+    let weight =
+        login.body.len() + visitor.get(&css).await.body.len() + visitor.get(&js).await.body.len();
+    assert!(weight < 100 * 1024, "{weight} bytes");
+    driver.running.stop().await.unwrap();
+}
