@@ -12,6 +12,7 @@ pub mod emulator;
 pub mod events;
 pub mod http;
 pub mod runner;
+pub mod webdriver;
 
 use std::path::PathBuf;
 

@@ -427,24 +427,17 @@ async fn assets_are_served_by_content_hash_for_a_year() {
     let (_data, driver) = start().await;
     let mut visitor = Visitor::new(&driver.base);
     let login = visitor.get("/login").await;
-    let css = login
-        .body
-        .split("href=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_string();
-    let js = login
-        .body
-        .split("src=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_string();
+    let attribute = |before: &str| {
+        let start = login
+            .body
+            .find(before)
+            .unwrap_or_else(|| panic!("{before}"))
+            + before.len();
+        login.body[start..].split('"').next().unwrap().to_string()
+    };
+    let css = attribute(r#"rel="stylesheet" href=""#);
+    let js = attribute(r#"type="module" src=""#);
+    let icon = attribute(r#"rel="icon" href=""#);
     assert!(
         css.starts_with("/assets/console.") && css.ends_with(".css"),
         "{css}"
@@ -453,7 +446,15 @@ async fn assets_are_served_by_content_hash_for_a_year() {
         js.starts_with("/assets/console.") && js.ends_with(".js"),
         "{js}"
     );
-    for (path, kind) in [(&css, "text/css"), (&js, "text/javascript")] {
+    assert!(
+        icon.starts_with("/assets/icon.") && icon.ends_with(".svg"),
+        "{icon}"
+    );
+    for (path, kind) in [
+        (&css, "text/css"),
+        (&js, "text/javascript"),
+        (&icon, "image/svg+xml"),
+    ] {
         let asset = visitor.get(path).await;
         assert_eq!(asset.status, StatusCode::OK);
         assert!(

@@ -24,7 +24,7 @@ fn asset(stem: &str, ext: &str, content_type: &'static str, body: &'static [u8])
     }
 }
 
-static ASSETS: LazyLock<[Asset; 2]> = LazyLock::new(|| {
+static ASSETS: LazyLock<[Asset; 3]> = LazyLock::new(|| {
     [
         asset(
             "console",
@@ -38,6 +38,12 @@ static ASSETS: LazyLock<[Asset; 2]> = LazyLock::new(|| {
             "text/javascript; charset=utf-8",
             include_bytes!("../assets/console.js"),
         ),
+        asset(
+            "icon",
+            "svg",
+            "image/svg+xml",
+            include_bytes!("../assets/icon.svg"),
+        ),
     ]
 });
 
@@ -49,6 +55,11 @@ pub fn stylesheet() -> String {
 /// The path the script is served at.
 pub fn script() -> String {
     format!("/assets/{}", ASSETS[1].name)
+}
+
+/// The path the icon is served at.
+pub fn icon() -> String {
+    format!("/assets/{}", ASSETS[2].name)
 }
 
 /// `GET /assets/{name}`: only the current names; anything else is 404.

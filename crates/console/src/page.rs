@@ -20,6 +20,7 @@ pub struct Layout {
     pub title: String,
     pub stylesheet: String,
     pub script: String,
+    pub icon: String,
     pub agent: Option<Agent>,
     /// The header's current section.
     pub section: &'static str,
@@ -31,6 +32,7 @@ impl Layout {
             title: title.into(),
             stylesheet: assets::stylesheet(),
             script: assets::script(),
+            icon: assets::icon(),
             agent,
             section,
         }
@@ -93,7 +95,8 @@ pub async fn security_headers(request: Request, next: Next) -> Response {
     for (name, value) in [
         (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        (header::REFERRER_POLICY, "no-referrer"),
+        // `same-origin`, not `no-referrer`: with that, browsers send `Origin: null` on our own forms.
+        (header::REFERRER_POLICY, "same-origin"),
         (header::X_FRAME_OPTIONS, "DENY"),
     ] {
         headers.insert(name, HeaderValue::from_static(value));

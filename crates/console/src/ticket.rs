@@ -157,12 +157,17 @@ fn safe_href(url: &str) -> Option<String> {
 
 fn message_view(message: &Message) -> MessageView {
     let body = &message.body;
-    let author = body
+    let named = body
         .author
         .name
         .clone()
-        .or_else(|| body.author.handle.as_ref().map(|h| format!("@{h}")))
-        .unwrap_or_else(|| body.author.id.clone());
+        .or_else(|| body.author.handle.as_ref().map(|h| format!("@{h}")));
+    let author = match (named, body.direction) {
+        (Some(name), _) => name,
+        // Replies written here carry the brand account's id only.
+        (None, Direction::Outbound) => "the brand".to_string(),
+        (None, Direction::Inbound) => body.author.id.clone(),
+    };
     let author = match (body.direction, &message.delivery) {
         (Direction::Outbound, Some(d)) if d.automatic => format!("{author} (automatic)"),
         _ => author,

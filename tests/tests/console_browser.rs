@@ -1,0 +1,371 @@
+//! The console in a real headless Chromium (WebDriver), through `socialcare-local` on the
+//! embedded store with X faked by a local server: an agent signs in, finds the complaint in
+//! the inbox, answers it from a template and sees the reply turn `sent`, assigns and resolves
+//! it; the page works at a phone's width; nothing is written to the browser's console.
+//! Screenshots land in target/console-screenshots/.
+
+use chrono::{Duration as Span, Utc};
+use fantoccini::Locator;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use socialcare_tests::events::{
+    fixture_accounts_without_acknowledgements, x_activity_mention, x_signature,
+};
+use socialcare_tests::runner::Driver;
+use socialcare_tests::webdriver::Browser;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate, matchers};
+
+const X_SECRET: &str = "x-consumer-secret-for-the-console";
+const BRAND: &str = "1100000000000000001";
+const KEY: &str = "sk_console_browser_key_01";
+
+/// Fake `POST /2/tweets`: accepts every post, records each body.
+#[derive(Clone, Default)]
+struct FakeTweets {
+    posted: Arc<Mutex<Vec<Value>>>,
+}
+
+impl Respond for FakeTweets {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+        let mut posted = self.posted.lock().unwrap();
+        posted.push(body.clone());
+        let id = format!("19930000000000009{:02}", posted.len());
+        ResponseTemplate::new(201).set_body_json(json!({"data": {"id": id, "text": body["text"]}}))
+    }
+}
+
+async fn start(x: &MockServer) -> (tempfile::TempDir, Driver) {
+    let data = tempfile::tempdir().unwrap();
+    let config = data.path().join("socialcare.toml");
+    std::fs::write(&config, fixture_accounts_without_acknowledgements()).unwrap();
+    let credentials = data.path().join("platforms.toml");
+    std::fs::write(
+        &credentials,
+        format!(
+            "[x]\nconsumer_key = \"ck-console\"\nconsumer_secret = \"cs-console\"\n[[x.accounts]]\nid = \"{BRAND}\"\naccess_token = \"{BRAND}-at\"\naccess_token_secret = \"ats-console\"\n"
+        ),
+    )
+    .unwrap();
+    // SAFETY: set before the runner reads the environment; this test process runs one test.
+    unsafe {
+        std::env::set_var("X_CONSUMER_SECRET", X_SECRET);
+        std::env::set_var("X_API_BASE_URL", x.uri());
+    }
+    let driver = Driver::start_with_files(
+        data.path(),
+        false,
+        "whsec_console_browser",
+        KEY,
+        Some(config),
+        Some(credentials),
+    )
+    .await;
+    (data, driver)
+}
+
+async fn complaint(driver: &Driver, text: &str) -> String {
+    let body = x_activity_mention(1993000000000000001, text, Utc::now() - Span::minutes(4));
+    let bytes = serde_json::to_vec(&body).unwrap();
+    let (status, answer) = driver
+        .post_raw(
+            "/webhooks/x",
+            &[(
+                "x-twitter-webhooks-signature",
+                x_signature(X_SECRET, &bytes),
+            )],
+            bytes,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let tickets = driver.tickets_when(|t| t.len() == 1).await;
+    tickets[0]["id"].as_str().unwrap().to_string()
+}
+
+/// Polls `check` on the page until it holds (at most ~15 s).
+async fn eventually(browser: &Browser, what: &str, script: &str) {
+    for _ in 0..150 {
+        let holds = browser
+            .client
+            .execute(script, vec![])
+            .await
+            .expect("the script runs");
+        if holds == Value::Bool(true) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{what}: never happened");
+}
+
+async fn text_of(browser: &Browser, css: &str) -> String {
+    browser
+        .client
+        .find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .text()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_agent_answers_a_complaint_from_the_browser() {
+    let x = MockServer::start().await;
+    let tweets = FakeTweets::default();
+    Mock::given(matchers::method("POST"))
+        .and(matchers::path("/2/tweets"))
+        .respond_with(tweets.clone())
+        .mount(&x)
+        .await;
+    let (_data, driver) = start(&x).await;
+    let (status, tim) = driver
+        .post_api("/v1/api-keys", &json!({"name": "tim", "role": "agent"}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{tim}");
+    let (status, template) = driver
+        .post_api(
+            "/v1/templates",
+            &json!({"id": "outage", "text": "Sorry {{customer.name}}, there is an outage in your area; {{agent.name}} will update you."}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{template}");
+    let ticket = complaint(&driver, "@acme_care my internet has been down all morning").await;
+
+    let browser = Browser::start(1280, 800).await;
+    let client = &browser.client;
+    // Sign in: the page sends a stranger to /login.
+    client.goto(&driver.base).await.unwrap();
+    assert_eq!(client.current_url().await.unwrap().path(), "/login");
+    assert_eq!(text_of(&browser, "label[for=key]").await, "API key");
+    client
+        .find(Locator::Id("key"))
+        .await
+        .unwrap()
+        .send_keys(KEY)
+        .await
+        .unwrap();
+    client
+        .find(Locator::XPath("//button[normalize-space()='Sign in']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    // The inbox, with the complaint in it.
+    let row = client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(&format!("tr[data-id='{ticket}'] a")))
+        .await;
+    let row = match row {
+        Ok(row) => row,
+        Err(e) => panic!(
+            "the ticket is not in the inbox ({e}): {} {}",
+            client.current_url().await.unwrap(),
+            client.source().await.unwrap()
+        ),
+    };
+    assert_eq!(
+        row.text().await.unwrap(),
+        "@acme_care my internet has been down all morning"
+    );
+    assert_eq!(
+        text_of(&browser, &format!("tr[data-id='{ticket}'] td")).await,
+        "Jordan Brinks"
+    );
+    browser.screenshot("inbox").await;
+    // The shortcuts: ? opens the list.
+    client
+        .find(Locator::Css("body"))
+        .await
+        .unwrap()
+        .send_keys("?")
+        .await
+        .unwrap();
+    eventually(
+        &browser,
+        "the shortcuts open",
+        "return document.getElementById('shortcuts').open",
+    )
+    .await;
+    browser.screenshot("shortcuts").await;
+    client
+        .find(Locator::Css("body"))
+        .await
+        .unwrap()
+        .send_keys("\u{e00c}")
+        .await
+        .unwrap(); // Escape
+    eventually(
+        &browser,
+        "the shortcuts close",
+        "return !document.getElementById('shortcuts').open",
+    )
+    .await;
+    // Enter opens the selected (first) ticket.
+    client
+        .find(Locator::Css("body"))
+        .await
+        .unwrap()
+        .send_keys("j\u{e007}")
+        .await
+        .unwrap();
+    client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_url(&url::Url::parse(&format!("{}/tickets/{ticket}", driver.base)).unwrap())
+        .await
+        .expect("Enter opened the ticket");
+
+    // Reply from the template: picking it fills the box with its text for this ticket.
+    let picker = client.find(Locator::Id("template")).await.unwrap();
+    picker.select_by_value("outage").await.unwrap();
+    let expected =
+        "Sorry Jordan Brinks, there is an outage in your area; bootstrap will update you.";
+    eventually(
+        &browser,
+        "the template fills the reply box",
+        &format!(
+            "return document.getElementById('reply').value === {}",
+            json!(expected)
+        ),
+    )
+    .await;
+    assert_eq!(text_of(&browser, "label[for=reply]").await, "Reply");
+    assert_eq!(
+        text_of(&browser, "#reply-count").await,
+        format!("{} / 280", expected.chars().count())
+    );
+    let send = client
+        .find(Locator::XPath("//button[normalize-space()='Send']"))
+        .await
+        .unwrap();
+    // Pressed twice: one reply.
+    client
+        .execute(
+            "const b = arguments[0]; b.click(); b.click(); return true",
+            vec![serde_json::to_value(&send).unwrap()],
+        )
+        .await
+        .unwrap();
+    eventually(
+        &browser,
+        "the reply is queued",
+        "return location.search.includes('done=reply')",
+    )
+    .await;
+    // It turns sent against the fake X once the sender posted it (the page is reloaded to see).
+    for _ in 0..150 {
+        client.refresh().await.unwrap();
+        let states: Value = client
+            .execute("return [...document.querySelectorAll('[data-delivery]')].map(e => e.dataset.delivery)", vec![])
+            .await
+            .unwrap();
+        if states == json!(["sent"]) {
+            break;
+        }
+        assert!(
+            states == json!(["pending"])
+                || states == json!(["sending"])
+                || states == json!(["sent"]),
+            "{states}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (_, detail) = driver.get(&format!("/v1/tickets/{ticket}")).await;
+    assert_eq!(
+        text_of(&browser, "[data-delivery]").await,
+        "sent",
+        "{detail} {:?}",
+        tweets.posted.lock().unwrap()
+    );
+    let posted = tweets.posted.lock().unwrap().clone();
+    assert_eq!(
+        posted,
+        vec![json!({"text": expected, "reply": {"in_reply_to_tweet_id": "1993000000000000001"}})]
+    );
+    browser.screenshot("ticket").await;
+
+    // Assign to tim, then resolve.
+    client
+        .find(Locator::Id("agent"))
+        .await
+        .unwrap()
+        .send_keys("tim")
+        .await
+        .unwrap();
+    client
+        .find(Locator::XPath("//button[normalize-space()='Assign']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    eventually(
+        &browser,
+        "assigned",
+        "return location.search.includes('done=assign')",
+    )
+    .await;
+    assert!(text_of(&browser, "main").await.contains("owner: tim"));
+    client
+        .find(Locator::Id("status"))
+        .await
+        .unwrap()
+        .select_by_value("resolved")
+        .await
+        .unwrap();
+    client
+        .find(Locator::XPath(
+            "//button[normalize-space()='Change status']",
+        ))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    eventually(
+        &browser,
+        "resolved",
+        "return location.search.includes('done=status')",
+    )
+    .await;
+    let (_, detail) = driver.get(&format!("/v1/tickets/{ticket}")).await;
+    assert_eq!(detail["ticket"]["status"], "resolved");
+    assert_eq!(detail["ticket"]["owner"], "tim");
+    let outbound = detail["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["direction"] == "outbound")
+        .count();
+    assert_eq!(outbound, 1, "one reply on the ticket: {detail}");
+
+    // At a phone's width the ticket page does not scroll sideways.
+    client.set_window_size(375, 800).await.unwrap();
+    client
+        .goto(&format!("{}/tickets/{ticket}", driver.base))
+        .await
+        .unwrap();
+    let fits = client
+        .execute(
+            "return document.documentElement.scrollWidth <= window.innerWidth + 1",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(fits, Value::Bool(true), "the page fits 375 px");
+    browser.screenshot("ticket-phone").await;
+
+    let entries = browser.console_entries().await;
+    let errors: Vec<&Value> = entries
+        .iter()
+        .filter(|e| e["level"] == "SEVERE" || e["level"] == "WARNING")
+        .collect();
+    assert!(errors.is_empty(), "the browser's console: {errors:?}");
+    browser.stop().await;
+    driver.running.stop().await.unwrap();
+}
