@@ -481,3 +481,111 @@ async fn assets_are_served_by_content_hash_for_a_year() {
     assert!(weight < 100 * 1024, "{weight} bytes");
     driver.running.stop().await.unwrap();
 }
+
+/// Issue 16's "done when": a newcomer starts the runner (nothing set, a new data folder),
+/// signs in with the printed key, finds the sample complaint, answers it from the console, and
+/// the reply is on the ticket once, sent.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_newcomer_answers_the_sample_complaint() {
+    let data = tempfile::tempdir().unwrap();
+    // SAFETY: this test process runs one test; nothing else reads the environment yet.
+    unsafe {
+        std::env::remove_var("SOCIALCARE_API_KEY");
+        std::env::remove_var("SOCIALCARE_INTEGRATION_SECRET");
+    }
+    let running = socialcare_local::start(socialcare_local::Settings {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        data: data.path().to_path_buf(),
+        aws: false,
+        backend: "sqlite".into(),
+        config: None,
+        platform_credentials: None,
+        allow_private_targets: false,
+    })
+    .await
+    .unwrap();
+    let base = format!("http://{}", running.addr);
+    assert!(
+        running
+            .banner
+            .contains(&format!("open {base}/ and sign in")),
+        "{}",
+        running.banner
+    );
+    let key = running
+        .banner
+        .split("SOCIALCARE_API_KEY=")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("the banner prints the key")
+        .to_string();
+    let mut visitor = Visitor::new(&base);
+    assert_eq!(visitor.sign_in(&key).await.status, StatusCode::SEE_OTHER);
+    let mut inbox = visitor.get("/").await;
+    for _ in 0..100 {
+        if inbox.body.contains("Ann Example") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        inbox = visitor.get("/").await;
+    }
+    assert!(inbox.body.contains("Ann Example"), "{}", inbox.body);
+    assert!(
+        inbox
+            .body
+            .contains("My internet has been down since this morning.")
+    );
+    let start = inbox.body.find("href=\"/tickets/").unwrap() + "href=\"".len();
+    let path = inbox.body[start..].split('"').next().unwrap().to_string();
+    let page = visitor.get(&path).await;
+    let form = [
+        ("csrf", page.hidden("csrf")),
+        ("form_key", page.hidden("form_key")),
+        ("text", "Sorry Ann, we are on it.".to_string()),
+        ("channel", "auto".to_string()),
+    ];
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let sent = visitor.post(&format!("{path}/reply"), &form).await;
+    assert_eq!(sent.status, StatusCode::SEE_OTHER, "{}", sent.body);
+    let api = reqwest::Client::new();
+    let id = path.trim_start_matches("/tickets/");
+    let mut detail = Value::Null;
+    for _ in 0..100 {
+        detail = api
+            .get(format!("{base}/v1/tickets/{id}"))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let states: Vec<&Value> = detail["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["direction"] == "outbound")
+            .map(|m| &m["delivery"]["state"])
+            .collect();
+        if states == [&json!("sent")] {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let replies: Vec<&Value> = detail["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["direction"] == "outbound")
+        .collect();
+    assert_eq!(replies.len(), 1, "{detail}");
+    assert_eq!(replies[0]["text"], "Sorry Ann, we are on it.");
+    assert_eq!(replies[0]["delivery"]["state"], "sent", "{detail}");
+    let shown = visitor.get(&path).await;
+    assert!(
+        shown.body.contains(r#"data-delivery="sent""#),
+        "{}",
+        shown.body
+    );
+    running.stop().await.unwrap();
+}

@@ -3,6 +3,7 @@
 
 mod credentials;
 mod runner;
+mod sample;
 
 pub use runner::{Running, start};
 

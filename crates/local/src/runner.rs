@@ -4,6 +4,7 @@
 use crate::Settings;
 use crate::credentials;
 use crate::credentials::Credentials;
+use crate::sample::{self, WithSampleCustomer};
 use anyhow::Context;
 use socialcare_app::accounts::{Accounts, parse_rules};
 use socialcare_app::api::{self, ApiState};
@@ -58,8 +59,21 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
 async fn on_sqlite(settings: &Settings, credentials: Credentials) -> anyhow::Result<Running> {
     std::fs::create_dir_all(&settings.data)?;
     let path = settings.data.join("socialcare.db");
+    let fresh = !path.exists();
     let db = Database::open(&path).with_context(|| format!("opening {}", path.display()))?;
     let backend = format!("embedded SQLite at {}", path.display());
+    // A newcomer's first start (a new store, credentials made now): one sample complaint to
+    // answer in the console.
+    if fresh && credentials.generated {
+        let now = SystemClock.now();
+        let _queued = webhook::enqueue(
+            &SqliteQueue::inbound(db.clone()),
+            sample::complaint(now),
+            now,
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("queueing the sample complaint: {}", e.message))?;
+    }
     serve(
         settings,
         credentials,
@@ -251,6 +265,7 @@ where
             }
         })
     };
+    let platform = WithSampleCustomer(platform);
     let sending = tokio::spawn(async move {
         let sender = Sender::default();
         loop {
@@ -282,6 +297,10 @@ fn banner(addr: SocketAddr, backend: &str, credentials: &Credentials, data: &Pat
     let mut out = String::new();
     let base = format!("http://{addr}");
     let _ = writeln!(out, "socialcare-local listening on {base} ({backend})");
+    let _ = writeln!(
+        out,
+        "\nThe agent console: open {base}/ and sign in with the API key below."
+    );
     if credentials.generated {
         let _ = writeln!(
             out,
@@ -293,6 +312,10 @@ fn banner(addr: SocketAddr, backend: &str, credentials: &Credentials, data: &Pat
             "  export SOCIALCARE_INTEGRATION_SECRET={} SOCIALCARE_API_KEY={}",
             credentials.integration_secret, credentials.api_key
         );
+        let _ = writeln!(
+            out,
+            "\nA sample complaint from Ann Example waits in the inbox: answer it from the console."
+        );
     } else {
         let _ = writeln!(
             out,
@@ -300,7 +323,10 @@ fn banner(addr: SocketAddr, backend: &str, credentials: &Credentials, data: &Pat
             data.join(credentials::FILE).display()
         );
     }
-    let _ = writeln!(out, "\nSend a signed sample event:");
+    let _ = writeln!(
+        out,
+        "\nSend an integrator's event, signed, as your systems would:"
+    );
     let _ = writeln!(
         out,
         r#"  t=$(date +%s); body='{{"id":"sample-'$t'","source":"demo","customer":{{"id":"ann","name":"Ann Example","handle":"ann"}},"text":"My internet has been down since this morning. Can you help?","created_at":"'$(date -u +%Y-%m-%dT%H:%M:%SZ)'"}}'; curl -sS -X POST {base}/webhooks/generic -H 'Content-Type: application/json' -H "X-Socialcare-Signature: t=$t,v1=$(printf '%s.%s' "$t" "$body" | openssl dgst -sha256 -hmac "$SOCIALCARE_INTEGRATION_SECRET" -r | cut -d' ' -f1)" -d "$body""#
