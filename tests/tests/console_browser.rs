@@ -132,6 +132,18 @@ async fn an_agent_answers_a_complaint_from_the_browser() {
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{template}");
+    // A service level, so the inbox shows the deadline (first response within an hour).
+    let policies = json!({"policies": {BRAND: {"targets": {"normal": {
+        "first_response_minutes": 60, "next_response_minutes": 60, "resolution_minutes": 1440
+    }}}}});
+    let response = reqwest::Client::new()
+        .put(format!("{}/v1/sla-policies", driver.base))
+        .bearer_auth(KEY)
+        .json(&policies)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
     let ticket = complaint(&driver, "@acme_care my internet has been down all morning").await;
 
     let browser = Browser::start(1280, 800).await;
@@ -175,6 +187,16 @@ async fn an_agent_answers_a_complaint_from_the_browser() {
     assert_eq!(
         text_of(&browser, &format!("tr[data-id='{ticket}'] td")).await,
         "Jordan Brinks"
+    );
+    // The complaint is 4 minutes old; its first response is due within the hour.
+    let badge = text_of(
+        &browser,
+        &format!("tr[data-id='{ticket}'] .badge.due, tr[data-id='{ticket}'] .badge.soon"),
+    )
+    .await;
+    assert!(
+        badge.starts_with("due in 5") || badge.starts_with("due in 4"),
+        "{badge}"
     );
     browser.screenshot("inbox").await;
     // The shortcuts: ? opens the list.
