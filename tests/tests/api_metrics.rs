@@ -62,7 +62,7 @@ async fn the_report_counts_what_ingest_wrote_and_refuses_bad_queries() {
     assert_eq!(body["groups"], Value::Array(vec![]));
 
     for (query, code) in [
-        ("from=2026-11-20&account=a", "invalid_query"),
+        ("from=2026-11-20&from=2026-11-21&account=a", "invalid_query"),
         ("from=20-11-2026&to=2026-11-21&account=a", "invalid_date"),
         ("from=2026-11-22&to=2026-11-21&account=a", "invalid_range"),
         ("from=2025-01-01&to=2026-11-21&account=a", "invalid_range"),
@@ -77,4 +77,50 @@ async fn the_report_counts_what_ingest_wrote_and_refuses_bad_queries() {
     }
     let (status, _) = get(&app, "sk_wrong", "from=2026-11-20&to=2026-11-20&account=a").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+/// Issue 16: without `from`/`to` the last 30 days, without `account` every account the report
+/// counted, and the totals over the whole range.
+#[tokio::test]
+async fn without_a_range_or_an_account_the_report_covers_the_last_30_days_of_all() {
+    let store = SqliteStore::new(Database::in_memory().unwrap());
+    let today = Utc::now();
+    let days_ago = |n: i64| today - chrono::Duration::days(n);
+    for (id, customer, at, account) in [
+        ("m1", "ann", days_ago(1), ACCOUNT),
+        ("m2", "bob", days_ago(3), "2200000000000000002"),
+        ("m3", "cy", days_ago(3), "2200000000000000002"),
+        ("m4", "di", days_ago(45), ACCOUNT),
+    ] {
+        let mut event = x_mention(id, customer, "@acme_care help", at);
+        event.message.account = account.into();
+        ingest(&store, &event).await.unwrap();
+    }
+    let app = json_errors(routes(Arc::new(ApiState::new(store, ADMIN))));
+    let (status, body) = get(&app, ADMIN, "").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["account"], Value::Null);
+    assert_eq!(
+        body["accounts"],
+        serde_json::json!([ACCOUNT, "2200000000000000002"])
+    );
+    assert_eq!(body["to"], today.date_naive().to_string());
+    assert_eq!(body["from"], days_ago(29).date_naive().to_string());
+    let groups = body["groups"].as_array().unwrap();
+    let days: Vec<&str> = groups
+        .iter()
+        .map(|g| g["group"].as_str().unwrap())
+        .collect();
+    let mut expected = vec![
+        days_ago(3).date_naive().to_string(),
+        days_ago(1).date_naive().to_string(),
+    ];
+    expected.dedup();
+    assert_eq!(days, expected, "the 45-day-old ticket is outside");
+    assert_eq!(body["totals"]["group"], "total");
+    assert_eq!(body["totals"]["tickets"], 3);
+    // One account of the two, over the same default range.
+    let (_, one) = get(&app, ADMIN, &format!("account={ACCOUNT}")).await;
+    assert_eq!(one["accounts"], serde_json::json!([ACCOUNT]));
+    assert_eq!(one["totals"]["tickets"], 1);
 }

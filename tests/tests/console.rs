@@ -60,6 +60,10 @@ async fn every_page_sends_a_stranger_to_sign_in() {
     let mut stranger = Visitor::new(&driver.base);
     for path in [
         "/",
+        "/incidents",
+        "/incidents/inc_01M8RW5PCRMSPW4KGVKY7R52C4",
+        "/report",
+        "/report.csv",
         "/?view=mine",
         "/inbox/rows",
         "/tickets/tkt_01M8RW5PCRMSPW4KGVKY7R52C4",
@@ -588,4 +592,50 @@ async fn a_newcomer_answers_the_sample_complaint() {
         shown.body
     );
     running.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_report_shows_charts_and_downloads_as_csv() {
+    let (_data, driver) = start().await;
+    ticket(&driver, event("report-1", "my parcel is lost")).await;
+    let mut visitor = signed_in(&driver).await;
+    let page = visitor.get("/report").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(
+        page.body
+            .contains(r#"<div class="figure" data-figure="tickets">1</div>"#),
+        "{}",
+        page.body
+    );
+    assert_eq!(page.body.matches("<svg ").count(), 5, "five charts");
+    assert!(
+        page.body.contains("all 1 accounts"),
+        "every account by default"
+    );
+    let today = Utc::now().date_naive();
+    let from = today - Duration::days(29);
+    assert!(
+        page.body.contains(&format!(r#"value="{from}""#)),
+        "the last 30 days"
+    );
+    let csv = visitor
+        .get(&format!("/report.csv?from={from}&to={today}"))
+        .await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert_eq!(csv.headers["content-type"], "text/csv; charset=utf-8");
+    assert!(
+        csv.headers["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment;")
+    );
+    let lines: Vec<&str> = csv.body.lines().collect();
+    assert_eq!(lines.len(), 3, "{}", csv.body);
+    assert!(lines[0].starts_with("day,tickets,first_response_median_seconds"));
+    assert!(lines[1].starts_with(&format!("{today},1,")), "{}", lines[1]);
+    assert!(lines[2].starts_with("total,1,"), "{}", lines[2]);
+    let bad = visitor.get("/report?from=yesterday").await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.body.contains("from must be a date"), "{}", bad.body);
+    driver.running.stop().await.unwrap();
 }

@@ -38,7 +38,9 @@ mod templates;
 mod tickets;
 
 use customers::*;
+pub use incidents::{NewUpdate, post_update_by};
 use keys::*;
+pub use metrics::{ReportParams, ResponseTimes, response_times_by};
 pub use replies::{NewReply, idempotent_key, reply_by, template_text};
 use templates::*;
 use tickets::*;

@@ -7,9 +7,12 @@
 //! `socialcare-local`.
 
 mod assets;
+mod chart;
 mod format;
 mod inbox;
+mod incidents;
 mod page;
+mod report;
 mod session;
 mod ticket;
 
@@ -45,6 +48,11 @@ pub fn routes<S: Store + 'static>(api: Arc<ApiState<S>>, settings: ConsoleSettin
         .route("/tickets/{id}/assign", post(ticket::assign::<S>))
         .route("/tickets/{id}/status", post(ticket::status::<S>))
         .route("/tickets/{id}/note", post(ticket::note::<S>))
+        .route("/incidents", get(incidents::list::<S>))
+        .route("/incidents/{id}", get(incidents::detail::<S>))
+        .route("/incidents/{id}/updates", post(incidents::post_update::<S>))
+        .route("/report", get(report::page::<S>))
+        .route("/report.csv", get(report::csv::<S>))
         .route("/logout", post(session::logout::<S>))
         .route_layer(middleware::from_fn_with_state(
             console.clone(),

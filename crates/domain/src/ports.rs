@@ -246,6 +246,9 @@ pub trait MetricsStore: Send + Sync {
         from: NaiveDate,
         to: NaiveDate,
     ) -> impl Future<Output = Result<Vec<(String, Counters)>, StoreError>> + Send;
+
+    /// Every account the report has counters of (for the report over all accounts).
+    fn report_accounts(&self) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
 }
 
 /// Customers and the identities they are known by.

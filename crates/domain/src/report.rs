@@ -93,6 +93,14 @@ pub fn samples(before: Option<&Ticket>, after: &Ticket, actor: Option<&str>) -> 
         add("resolution_seconds", seconds);
         add(&format!("resolution_b{}", bucket(seconds)), 1);
     }
+    // The survey's answer counts once, when it comes (1 poor to 5 great).
+    if let Some(score) = after
+        .satisfaction
+        .filter(|_| before.is_none_or(|b| b.satisfaction.is_none()))
+    {
+        add("rated", 1);
+        add("rating_sum", i64::from(score));
+    }
     if counters.is_empty() {
         return Vec::new();
     }
@@ -162,6 +170,11 @@ pub struct Figures {
     pub answered_within_48h: Option<f64>,
     pub sla_breaches: i64,
     pub resolution: Times,
+    /// Satisfaction surveys answered, and their mean score (1 poor to 5 great).
+    #[serde(default)]
+    pub rated: i64,
+    #[serde(default)]
+    pub satisfaction: Option<f64>,
 }
 
 impl Figures {
@@ -184,6 +197,8 @@ impl Figures {
             answered_within_48h: share(get("responded_within_48h"), responded),
             sla_breaches: get("breaches"),
             resolution: times(c, "resolution", get("resolved"), get("resolution_seconds")),
+            rated: get("rated"),
+            satisfaction: mean(get("rating_sum"), get("rated")),
         }
     }
 }
@@ -217,6 +232,17 @@ fn times(c: &Counters, prefix: &str, count: i64, sum: i64) -> Times {
     }
 }
 
+/// The figures of every row together: the whole range, every group.
+pub fn totals(rows: &[(String, Counters)]) -> Figures {
+    let mut sum = Counters::new();
+    for (_, counters) in rows {
+        for (name, n) in counters {
+            *sum.entry(name.clone()).or_default() += n;
+        }
+    }
+    Figures::of("total".into(), &sum)
+}
+
 /// Sums the stored counters by group (rows of several days or shards of one group add up).
 pub fn report(rows: Vec<(String, Counters)>) -> Vec<Figures> {
     let mut groups: BTreeMap<String, Counters> = BTreeMap::new();
@@ -245,5 +271,38 @@ mod tests {
         }
         assert_eq!(bucket(0), 0);
         assert!(bucket(100) < bucket(102));
+    }
+
+    #[test]
+    fn a_survey_answer_counts_once_towards_the_mean_score() {
+        use crate::ticket::Ticket;
+        let ticket: Ticket = serde_json::from_value(serde_json::json!({
+            "id": "tkt_01M8RW5PCRMSPW4KGVKY7R52C4", "account": "a", "source": "x",
+            "customer_id": "cus_01M8RW5PCRMSPW4KGVKY7R52C4", "status": "resolved",
+            "subject": "s", "created_at": "2026-11-20T09:00:00Z",
+            "last_message_at": "2026-11-20T09:00:00Z", "message_count": 1,
+            "resolved_at": "2026-11-20T10:00:00Z", "version": 3
+        }))
+        .unwrap();
+        let rated = |score| Ticket {
+            satisfaction: Some(score),
+            version: 4,
+            ..ticket.clone()
+        };
+        let first = samples(Some(&ticket), &rated(4), None);
+        assert_eq!(first.len(), 3, "one sample per grouping");
+        assert_eq!(first[0].counters.get("rated"), Some(&1));
+        assert_eq!(first[0].counters.get("rating_sum"), Some(&4));
+        // Written again (a redelivery, another change): not counted twice.
+        assert!(samples(Some(&rated(4)), &rated(4), None).is_empty());
+        let rows = vec![
+            ("d".to_string(), first[0].counters.clone()),
+            (
+                "d".to_string(),
+                Counters::from([("rated".into(), 1), ("rating_sum".into(), 1)]),
+            ),
+        ];
+        let figures = &report(rows)[0];
+        assert_eq!((figures.rated, figures.satisfaction), (2, Some(2.5)));
     }
 }

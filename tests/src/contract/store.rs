@@ -818,6 +818,23 @@ pub async fn the_inbox_orders_each_view_by_the_nearest_deadline<S: Store>(store:
     );
 }
 
+pub async fn the_report_knows_the_accounts_it_counts<S: Store>(store: &S) {
+    use socialcare_domain::ports::MetricsStore;
+    assert_eq!(store.report_accounts().await.unwrap(), Vec::<String>::new());
+    let mut first = inbound("acct-1", "ann", "my bill is wrong", at(0));
+    first.message.account = "shop-b".into();
+    let mut second = inbound("acct-2", "bo", "my bill is wrong too", at(1));
+    second.message.account = "shop-a".into();
+    let third = inbound("acct-3", "cy", "the bill again", at(2));
+    let third_account = third.message.account.clone();
+    for event in [&first, &second, &second, &third] {
+        ingest(store, event).await.unwrap();
+    }
+    let mut expected = vec!["shop-a".to_string(), "shop-b".to_string(), third_account];
+    expected.sort();
+    assert_eq!(store.report_accounts().await.unwrap(), expected);
+}
+
 fn x_identity(user_id: &str) -> Identity {
     Identity {
         source: Source::X,
@@ -1343,6 +1360,7 @@ macro_rules! store_contract {
             a_returning_customer_gets_their_previous_owner_back,
             tickets_list_by_owner_and_status,
             the_inbox_orders_each_view_by_the_nearest_deadline,
+            the_report_knows_the_accounts_it_counts,
             templates_are_kept_by_id,
             sla_policies_are_one_document_replaced_whole
         );

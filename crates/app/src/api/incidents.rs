@@ -143,17 +143,17 @@ pub(super) async fn incident_tickets<S: Store>(
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub(super) struct NewUpdate {
+pub struct NewUpdate {
     /// What to tell everyone: the public post and the reply on every attached ticket.
-    text: String,
+    pub text: String,
     /// Also post it once publicly as the brand account (X and Facebook; Instagram and
     /// integrations have no text-only public post). Default true.
     #[serde(default = "yes")]
-    post_publicly: bool,
+    pub post_publicly: bool,
     /// Resolve the incident now (new complaints no longer join it) and each ticket after its
     /// reply: the text is the closing message. Default false.
     #[serde(default)]
-    resolve: bool,
+    pub resolve: bool,
 }
 
 fn yes() -> bool {
@@ -194,6 +194,22 @@ pub(super) async fn post_update<S: Store>(
     caller.require(Role::Agent)?;
     let incident_id = incident_id(&id)?;
     let request: NewUpdate = parse(&body)?;
+    let key = request_key(&headers, &caller, incident_id.as_str())?;
+    let update = post_update_by(&state, &caller, &id, &request, key).await?;
+    Ok((StatusCode::ACCEPTED, Json(update)))
+}
+
+/// An agent's one answer for all on incident `id` (the API's and the console's way); `key`
+/// makes a repeated request the same update.
+pub async fn post_update_by<S: Store>(
+    state: &ApiState<S>,
+    caller: &Caller,
+    id: &str,
+    request: &NewUpdate,
+    key: String,
+) -> Result<IncidentUpdate, ApiError> {
+    caller.require(Role::Agent)?;
+    let incident_id = incident_id(id)?;
     let text = request.text.trim().to_string();
     if text.is_empty() || text.chars().count() > MAX_CHARS {
         return Err(ApiError::new(
@@ -202,7 +218,6 @@ pub(super) async fn post_update<S: Store>(
             format!("text: must be 1 to {MAX_CHARS} characters (it is posted on every platform)"),
         ));
     }
-    let key = request_key(&headers, &caller, incident_id.as_str())?;
     let outbox = state.outbox.as_ref().ok_or_else(|| {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -251,7 +266,7 @@ pub(super) async fn post_update<S: Store>(
             ),
         ));
     }
-    Ok((StatusCode::ACCEPTED, Json(update)))
+    Ok(update)
 }
 
 /// `GET /v1/incidents/{id}/updates`: the incident's updates, oldest first, each with how far it

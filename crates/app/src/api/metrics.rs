@@ -1,4 +1,4 @@
-//! `GET /v1/metrics/response-times` (agent): the response-time report of one brand account,
+//! `GET /v1/metrics/response-times` (agent): the response-time report of a brand account (or all),
 //! read from counters kept at write time (a handful of reads, whatever the number of tickets).
 
 use super::{ApiState, Caller, ErrorBody, Store};
@@ -7,39 +7,48 @@ use axum::Extension;
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use chrono::NaiveDate;
+use chrono::{NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use socialcare_domain::access::Role;
-use socialcare_domain::report::{Figures, GroupBy, report};
+use socialcare_domain::report::{Figures, GroupBy, report, totals};
 use std::sync::Arc;
 
 /// The longest range one request reads.
 const MAX_DAYS: i64 = 366;
+/// The range without `from` and `to`: the last 30 days, today included.
+const DEFAULT_DAYS: i64 = 30;
 
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-pub(super) struct ReportParams {
-    /// First UTC day, `YYYY-MM-DD` (tickets opened that day or later).
-    from: String,
-    /// Last UTC day, included.
-    to: String,
-    /// The brand account's platform id (as in the accounts configuration).
-    account: String,
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+pub struct ReportParams {
+    /// First UTC day, `YYYY-MM-DD` (tickets opened that day or later); default 29 days before `to`.
+    pub from: Option<String>,
+    /// Last UTC day, included; default today.
+    pub to: Option<String>,
+    /// The brand account's platform id (as in the accounts configuration); default every
+    /// account the report has counted.
+    pub account: Option<String>,
     /// `day` (default), `agent` or `channel`.
-    group_by: Option<String>,
+    pub group_by: Option<String>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-pub(super) struct ResponseTimes {
-    account: String,
-    from: NaiveDate,
-    to: NaiveDate,
-    group_by: GroupBy,
-    groups: Vec<Figures>,
+pub struct ResponseTimes {
+    /// The account asked for; null for every account.
+    pub account: Option<String>,
+    /// The accounts the figures are of.
+    pub accounts: Vec<String>,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub group_by: GroupBy,
+    pub groups: Vec<Figures>,
+    /// The whole range, every group together.
+    pub totals: Figures,
 }
 
 /// `GET /v1/metrics/response-times?from=&to=&account=&group_by=day|agent|channel`: tickets,
 /// time to acknowledgement, time to the first human response (median, p90, mean), the shares
 /// answered within 1 h and 48 h, SLA breaches and resolution time, from platform timestamps.
+/// Without `from`/`to`, the last 30 days; without `account`, every account.
 #[utoipa::path(get, path = "/v1/metrics/response-times", tag = "metrics",
     params(ReportParams),
     responses(
@@ -53,9 +62,23 @@ pub(super) async fn response_times<S: Store>(
     Extension(caller): Extension<Caller>,
     params: Result<Query<ReportParams>, QueryRejection>,
 ) -> Result<Json<ResponseTimes>, ApiError> {
-    caller.require(Role::Agent)?;
     let Query(params) =
         params.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
+    Ok(Json(response_times_by(&state, &caller, &params).await?))
+}
+
+/// A parameter that was given and is not blank.
+fn given(value: &Option<String>) -> Option<&str> {
+    value.as_deref().filter(|v| !v.trim().is_empty())
+}
+
+/// The report an agent asks for (the API's and the console's way).
+pub async fn response_times_by<S: Store>(
+    state: &ApiState<S>,
+    caller: &Caller,
+    params: &ReportParams,
+) -> Result<ResponseTimes, ApiError> {
+    caller.require(Role::Agent)?;
     let day = |name: &str, text: &str| {
         NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| {
             ApiError::bad_request(
@@ -64,14 +87,21 @@ pub(super) async fn response_times<S: Store>(
             )
         })
     };
-    let (from, to) = (day("from", &params.from)?, day("to", &params.to)?);
+    let to = match given(&params.to) {
+        Some(text) => day("to", text)?,
+        None => Utc::now().date_naive(),
+    };
+    let from = match given(&params.from) {
+        Some(text) => day("from", text)?,
+        None => to - chrono::Duration::days(DEFAULT_DAYS - 1),
+    };
     if to < from || (to - from).num_days() >= MAX_DAYS {
         return Err(ApiError::bad_request(
             "invalid_range",
             format!("from must not be after to, and the range at most {MAX_DAYS} days"),
         ));
     }
-    let group_by = match params.group_by.as_deref().unwrap_or("day") {
+    let group_by = match given(&params.group_by).unwrap_or("day") {
         "day" => GroupBy::Day,
         "agent" => GroupBy::Agent,
         "channel" => GroupBy::Channel,
@@ -82,16 +112,32 @@ pub(super) async fn response_times<S: Store>(
             ));
         }
     };
-    let rows = state
-        .store
-        .metric_rows(&params.account, group_by, from, to)
-        .await
-        .map_err(ApiError::store)?;
-    Ok(Json(ResponseTimes {
-        account: params.account,
+    let account = given(&params.account).map(str::to_string);
+    let accounts = match &account {
+        Some(account) => vec![account.clone()],
+        None => state
+            .store
+            .report_accounts()
+            .await
+            .map_err(ApiError::store)?,
+    };
+    let reads = futures::future::join_all(
+        accounts
+            .iter()
+            .map(|account| state.store.metric_rows(account, group_by, from, to)),
+    )
+    .await;
+    let mut rows = Vec::new();
+    for read in reads {
+        rows.extend(read.map_err(ApiError::store)?);
+    }
+    Ok(ResponseTimes {
+        account,
+        accounts,
         from,
         to,
         group_by,
+        totals: totals(&rows),
         groups: report(rows),
-    }))
+    })
 }

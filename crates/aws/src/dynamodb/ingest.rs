@@ -150,6 +150,7 @@ impl IngestStore for DynamoStore {
         let table = self.table.as_str();
         let message = &change.message;
         let dedupe_key = message.body.dedupe_key();
+        self.note_report_accounts(&change.samples).await?;
 
         // The dedupe record goes first: its failed condition is how a duplicate is recognised.
         let mut writes = new_message(table, message, &dedupe_key)?;

@@ -75,6 +75,8 @@ pub(super) fn metrics_pk(account: &str, group_by: GroupBy, shard: u32) -> String
 }
 
 pub(super) const API_KEYS: &str = "APIKEYS";
+/// The accounts the report has counters of, one item each (sk: the account).
+pub(super) const REPORT_ACCOUNTS: &str = "REPORT_ACCOUNTS";
 pub(super) const SESSION_SK: &str = "#SESSION";
 
 pub(super) fn session_pk(id: &str) -> String {

@@ -1,6 +1,6 @@
 //! MetricsStore: the report's counters, added to by ingest and ticket changes, read per day.
 
-use super::keys::{LIST_SHARDS, metrics_pk, shard_of};
+use super::keys::{LIST_SHARDS, REPORT_ACCOUNTS, metrics_pk, shard_of};
 use super::{DynamoStore, s};
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 use chrono::NaiveDate;
@@ -38,7 +38,48 @@ pub(super) fn add_counters(
     Ok(TransactWriteItem::builder().update(update).build())
 }
 
+impl DynamoStore {
+    /// Records the accounts of `samples` as accounts the report has counters of: one small
+    /// item each, put before the counters (so the report over all accounts never misses one),
+    /// once per account in this process (the put is idempotent; the cache only saves writes).
+    pub(super) async fn note_report_accounts(&self, samples: &[Sample]) -> Result<(), StoreError> {
+        for sample in samples {
+            let known = self
+                .report_accounts_noted
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .contains(&sample.account);
+            if known {
+                continue;
+            }
+            let mut item = std::collections::HashMap::new();
+            item.insert("pk".to_string(), s(REPORT_ACCOUNTS));
+            item.insert("sk".to_string(), s(sample.account.as_str()));
+            self.put_item(item, "note report account").await?;
+            self.report_accounts_noted
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(sample.account.clone());
+        }
+        Ok(())
+    }
+}
+
 impl MetricsStore for DynamoStore {
+    async fn report_accounts(&self) -> Result<Vec<String>, StoreError> {
+        let mut accounts: Vec<String> = self
+            .partition(REPORT_ACCOUNTS.into(), "query report accounts")
+            .await?
+            .into_iter()
+            .filter_map(|item| match item.get("sk") {
+                Some(AttributeValue::S(account)) => Some(account.clone()),
+                _ => None,
+            })
+            .collect();
+        accounts.sort();
+        Ok(accounts)
+    }
+
     async fn metric_rows(
         &self,
         account: &str,

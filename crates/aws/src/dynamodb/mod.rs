@@ -12,6 +12,7 @@
 //! | template   | `TEMPLATES`           | `<template id>`     |                                          |
 //! | SLA policies | `SETTINGS`          | `SLA_POLICIES`      | one document                             |
 //! | report     | `METRICS#<account>#<grouping>#<shard>` | `<day>#<group>` | counters that only add |
+//! | report accounts | `REPORT_ACCOUNTS` | `<account>`        | the accounts the report has counters of |
 //! | topic counts | `TOPICS#<account>#<window start>` | `#COUNTS` | one number attribute per term (ADD) |
 //! | incident   | `INCIDENTS`           | `<incident id>`     | newest first by id (time-ordered)        |
 //! | active incident | `ACTIVE_INCIDENTS` | `<account>#<topic>` | one per account and topic          |
@@ -54,6 +55,8 @@ type Item = HashMap<String, AttributeValue>;
 pub struct DynamoStore {
     client: Client,
     table: String,
+    /// The report accounts this process has written (see `metrics::note_report_accounts`).
+    report_accounts_noted: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
 }
 
 fn s(value: impl Into<String>) -> AttributeValue {
@@ -270,6 +273,7 @@ impl DynamoStore {
         Self {
             client,
             table: table.into(),
+            report_accounts_noted: Default::default(),
         }
     }
 

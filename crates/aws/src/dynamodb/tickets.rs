@@ -31,6 +31,7 @@ impl TicketCommands for DynamoStore {
     }
 
     async fn update_ticket(&self, update: &TicketUpdate) -> Result<(), CommitError> {
+        self.note_report_accounts(&update.samples).await?;
         let table = self.table.as_str();
         let mut writes = Vec::new();
         for reply in &update.replies {

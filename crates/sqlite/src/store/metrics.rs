@@ -30,6 +30,16 @@ pub(super) fn add_samples(conn: &Connection, samples: &[Sample]) -> rusqlite::Re
 }
 
 impl MetricsStore for SqliteStore {
+    async fn report_accounts(&self) -> Result<Vec<String>, StoreError> {
+        self.read(|conn| {
+            let mut statement =
+                conn.prepare("SELECT DISTINCT account FROM metrics ORDER BY account")?;
+            let accounts = statement.query_map([], |row| row.get(0))?;
+            accounts.collect()
+        })
+        .await
+    }
+
     async fn metric_rows(
         &self,
         account: &str,
