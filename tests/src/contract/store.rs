@@ -819,7 +819,6 @@ pub async fn the_inbox_orders_each_view_by_the_nearest_deadline<S: Store>(store:
 }
 
 pub async fn the_report_knows_the_accounts_it_counts<S: Store>(store: &S) {
-    use socialcare_domain::ports::MetricsStore;
     assert_eq!(store.report_accounts().await.unwrap(), Vec::<String>::new());
     let mut first = inbound("acct-1", "ann", "my bill is wrong", at(0));
     first.message.account = "shop-b".into();
