@@ -64,6 +64,8 @@ async fn every_page_sends_a_stranger_to_sign_in() {
         "/incidents/inc_01M8RW5PCRMSPW4KGVKY7R52C4",
         "/report",
         "/report.csv",
+        "/settings/templates",
+        "/settings/keys",
         "/?view=mine",
         "/inbox/rows",
         "/tickets/tkt_01M8RW5PCRMSPW4KGVKY7R52C4",
@@ -609,7 +611,7 @@ async fn the_report_shows_charts_and_downloads_as_csv() {
     );
     assert_eq!(page.body.matches("<svg ").count(), 5, "five charts");
     assert!(
-        page.body.contains("all 1 accounts"),
+        page.body.contains("every account (1)"),
         "every account by default"
     );
     let today = Utc::now().date_naive();
@@ -637,5 +639,166 @@ async fn the_report_shows_charts_and_downloads_as_csv() {
     let bad = visitor.get("/report?from=yesterday").await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     assert!(bad.body.contains("from must be a date"), "{}", bad.body);
+    driver.running.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn settings_are_for_admins_and_say_why_they_refuse() {
+    let (_data, driver) = start().await;
+    let mut admin = signed_in(&driver).await;
+    let csrf = admin.get("/").await.hidden("csrf");
+
+    // A key made here is shown once, works, and its revocation ends it.
+    let made = admin
+        .post(
+            "/settings/keys",
+            &[("csrf", &csrf), ("name", "sally"), ("role", "agent")],
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::OK, "{}", made.body);
+    let start = made
+        .body
+        .find(r#"<code id="new-key">"#)
+        .expect("the key is shown")
+        + 19;
+    let key = made.body[start..].split('<').next().unwrap().to_string();
+    assert!(key.starts_with("sc_"), "{key}");
+    let listed = admin.get("/settings/keys").await;
+    assert!(
+        listed.body.contains("sally") && !listed.body.contains(&key),
+        "shown once"
+    );
+    let mut sally = Visitor::new(&driver.base);
+    assert_eq!(sally.sign_in(&key).await.status, StatusCode::SEE_OTHER);
+    // An agent is no admin: settings refuse her with a reason, and the menu has none.
+    let home = sally.get("/").await;
+    assert!(!home.body.contains(r#"href="/settings""#));
+    let refused = sally.get("/settings/keys").await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert!(
+        refused.body.contains("Settings are for admins"),
+        "{}",
+        refused.body
+    );
+    let sally_csrf = home.hidden("csrf");
+    let forbidden = sally
+        .post(
+            "/settings/keys",
+            &[
+                ("csrf", &sally_csrf),
+                ("name", "mallory"),
+                ("role", "admin"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        forbidden.status,
+        StatusCode::FORBIDDEN,
+        "{}",
+        forbidden.body
+    );
+    let key_id = listed
+        .body
+        .split("<code>key_")
+        .nth(1)
+        .unwrap()
+        .split('<')
+        .next()
+        .unwrap();
+    let revoked = admin
+        .post(
+            &format!("/settings/keys/key_{key_id}/revoke"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(revoked.status, StatusCode::OK, "{}", revoked.body);
+    assert!(revoked.body.contains("revoked 20"), "{}", revoked.body);
+    assert_to_sign_in(&sally.get("/").await, "the revoked key's session");
+
+    // A template with an unknown variable: refused, with the check's words, the text kept.
+    let bad = admin
+        .post(
+            "/settings/templates",
+            &[
+                ("csrf", &csrf),
+                ("id", "thanks"),
+                ("language", ""),
+                ("text", "Hi {{customer.nickname}}"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.body.contains("unknown variable"), "{}", bad.body);
+    assert!(
+        bad.body.contains("Hi {{customer.nickname}}"),
+        "the text is kept"
+    );
+    let good = admin
+        .post(
+            "/settings/templates",
+            &[
+                ("csrf", &csrf),
+                ("id", "thanks"),
+                ("language", "en"),
+                ("text", "Thanks {{customer.name}}!"),
+            ],
+        )
+        .await;
+    assert_eq!(good.status, StatusCode::OK, "{}", good.body);
+    let (_, templates) = driver.get("/v1/templates").await;
+    assert_eq!(templates["templates"][0]["id"], "thanks");
+    assert_eq!(templates["templates"][0]["language"], "en");
+    let edited = admin
+        .post(
+            "/settings/templates/thanks",
+            &[
+                ("csrf", &csrf),
+                ("language", "en"),
+                ("text", "Thank you, {{customer.name}}."),
+            ],
+        )
+        .await;
+    assert!(edited.body.contains("Template saved."), "{}", edited.body);
+    let (_, template) = driver.get("/v1/templates/thanks").await;
+    assert_eq!(template["text"], "Thank you, {{customer.name}}.");
+    let deleted = admin
+        .post("/settings/templates/thanks/delete", &[("csrf", &csrf)])
+        .await;
+    assert!(deleted.body.contains("Template deleted."));
+    assert_eq!(
+        driver.get("/v1/templates/thanks").await.0,
+        StatusCode::NOT_FOUND
+    );
+
+    // SLA policies: a broken document is refused whole with the reason; a good one saved.
+    let broken = admin
+        .post(
+            "/settings/sla",
+            &[
+                ("csrf", &csrf),
+                ("document", r#"{"policies": {"crm": {"targets": {}}}}"#),
+            ],
+        )
+        .await;
+    assert_eq!(
+        broken.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        broken.body
+    );
+    assert!(broken.body.contains("policies.crm"), "{}", broken.body);
+    let document = r#"{"policies": {"crm": {"targets": {"normal": {"first_response_minutes": 30, "next_response_minutes": 60, "resolution_minutes": 600}}}}}"#;
+    let saved = admin
+        .post("/settings/sla", &[("csrf", &csrf), ("document", document)])
+        .await;
+    assert_eq!(saved.status, StatusCode::OK, "{}", saved.body);
+    let (_, policies) = driver.get("/v1/sla-policies").await;
+    assert_eq!(
+        policies["policies"]["crm"]["targets"]["normal"]["first_response_minutes"],
+        30
+    );
+    let accounts = admin.get("/settings/accounts").await;
+    assert_eq!(accounts.status, StatusCode::OK);
+    assert!(accounts.body.contains("No brand accounts configured."));
     driver.running.stop().await.unwrap();
 }

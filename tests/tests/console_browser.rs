@@ -38,9 +38,13 @@ impl Respond for FakeTweets {
 }
 
 async fn start(x: &MockServer) -> (tempfile::TempDir, Driver) {
+    start_with(x, &fixture_accounts_without_acknowledgements()).await
+}
+
+async fn start_with(x: &MockServer, accounts: &str) -> (tempfile::TempDir, Driver) {
     let data = tempfile::tempdir().unwrap();
     let config = data.path().join("socialcare.toml");
-    std::fs::write(&config, fixture_accounts_without_acknowledgements()).unwrap();
+    std::fs::write(&config, accounts).unwrap();
     let credentials = data.path().join("platforms.toml");
     std::fs::write(
         &credentials,
@@ -68,7 +72,13 @@ async fn start(x: &MockServer) -> (tempfile::TempDir, Driver) {
 
 async fn complaint(driver: &Driver, text: &str) -> String {
     let body = x_activity_mention(1993000000000000001, text, Utc::now() - Span::minutes(4));
-    let bytes = serde_json::to_vec(&body).unwrap();
+    post_x(driver, &body).await;
+    let tickets = driver.tickets_when(|t| t.len() == 1).await;
+    tickets[0]["id"].as_str().unwrap().to_string()
+}
+
+async fn post_x(driver: &Driver, body: &Value) {
+    let bytes = serde_json::to_vec(body).unwrap();
     let (status, answer) = driver
         .post_raw(
             "/webhooks/x",
@@ -80,8 +90,6 @@ async fn complaint(driver: &Driver, text: &str) -> String {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{answer}");
-    let tickets = driver.tickets_when(|t| t.len() == 1).await;
-    tickets[0]["id"].as_str().unwrap().to_string()
 }
 
 /// Polls `check` on the page until it holds (at most ~15 s).
@@ -382,6 +390,208 @@ async fn an_agent_answers_a_complaint_from_the_browser() {
     assert_eq!(fits, Value::Bool(true), "the page fits 375 px");
     browser.screenshot("ticket-phone").await;
 
+    let entries = browser.console_entries().await;
+    let errors: Vec<&Value> = entries
+        .iter()
+        .filter(|e| e["level"] == "SEVERE" || e["level"] == "WARNING")
+        .collect();
+    assert!(errors.is_empty(), "the browser's console: {errors:?}");
+    browser.stop().await;
+    driver.running.stop().await.unwrap();
+}
+
+/// The brand account with a pace that lets a test finish (600 posts per 10 s) and spikes from
+/// five complaints, no acknowledgements.
+const OUTAGE_ACCOUNTS: &str = r#"
+[[accounts]]
+platform = "x"
+id = "1100000000000000001"
+handle = "acme_care"
+[accounts.acknowledgement]
+enabled = false
+[accounts.pace]
+posts = 600
+per_seconds = 10
+[accounts.spikes]
+floor = 5
+"#;
+
+async fn sign_in(browser: &Browser, driver: &Driver) {
+    let client = &browser.client;
+    client
+        .goto(&format!("{}/login", driver.base))
+        .await
+        .unwrap();
+    client
+        .find(Locator::Id("key"))
+        .await
+        .unwrap()
+        .send_keys(KEY)
+        .await
+        .unwrap();
+    client
+        .find(Locator::XPath("//button[normalize-space()='Sign in']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    eventually(browser, "signed in", "return location.pathname === '/'").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_agent_answers_an_outage_at_once_and_reads_the_report() {
+    let x = MockServer::start().await;
+    let tweets = FakeTweets::default();
+    Mock::given(matchers::method("POST"))
+        .and(matchers::path("/2/tweets"))
+        .respond_with(tweets.clone())
+        .mount(&x)
+        .await;
+    let (_data, driver) = start_with(&x, OUTAGE_ACCOUNTS).await;
+    // Six customers report the same outage within a minute: one incident.
+    let at = Utc::now() - Span::minutes(2);
+    for n in 0..6u64 {
+        let mut body = x_activity_mention(
+            1993000000000000100 + n,
+            "@acme_care mobile data outage again, nothing loads",
+            at + Span::seconds(10 * n as i64),
+        );
+        let user = &mut body["tweet_create_events"][0]["user"];
+        user["id_str"] = json!(format!("40000000{n}"));
+        user["id"] = json!(400000000 + n);
+        user["screen_name"] = json!(format!("customer{n}"));
+        user["name"] = json!(format!("Customer {n}"));
+        post_x(&driver, &body).await;
+    }
+    driver.tickets_when(|t| t.len() == 6).await;
+    let mut incidents = Value::Null;
+    for _ in 0..100 {
+        incidents = driver.get("/v1/incidents").await.1;
+        if incidents["incidents"]
+            .as_array()
+            .is_some_and(|i| !i.is_empty())
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let incident = incidents["incidents"][0]["id"]
+        .as_str()
+        .expect("an incident")
+        .to_string();
+
+    let browser = Browser::start(1280, 800).await;
+    let client = &browser.client;
+    sign_in(&browser, &driver).await;
+    client
+        .find(Locator::LinkText("Incidents"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(&format!("a[href='/incidents/{incident}']")))
+        .await
+        .expect("the incident is listed")
+        .click()
+        .await
+        .unwrap();
+    // The chart: the spike's window marked among the windows before it.
+    eventually(
+        &browser,
+        "the chart",
+        "return document.querySelectorAll('.chart rect.bar.spike').length === 1",
+    )
+    .await;
+    let attached: Value = client
+        .execute(
+            "return document.querySelectorAll('aside a[href^=\"/tickets/\"]').length",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(attached, json!(6));
+    let text = "We know about the mobile data outage and are fixing it; sorry for the trouble.";
+    client
+        .find(Locator::Id("update"))
+        .await
+        .unwrap()
+        .send_keys(text)
+        .await
+        .unwrap();
+    client
+        .find(Locator::Id("resolve"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    client
+        .find(Locator::XPath("//button[normalize-space()='Send update']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    eventually(
+        &browser,
+        "the update is queued",
+        "return location.search.includes('done=update')",
+    )
+    .await;
+    // Its progress, until every ticket is answered.
+    for _ in 0..150 {
+        client.refresh().await.unwrap();
+        let finished: Value = client
+            .execute("const p = document.querySelector('[data-progress]'); return !!p && p.textContent.startsWith('finished')", vec![])
+            .await
+            .unwrap();
+        if finished == json!(true) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(text_of(&browser, "[data-answered]").await, "6");
+    assert!(
+        text_of(&browser, "[data-progress]")
+            .await
+            .starts_with("finished")
+    );
+    browser.screenshot("incident").await;
+    let posted = tweets.posted.lock().unwrap().clone();
+    let replies = posted.iter().filter(|p| p.get("reply").is_some()).count();
+    let public = posted.iter().filter(|p| p.get("reply").is_none()).count();
+    assert_eq!((replies, public), (6, 1), "{posted:?}");
+    assert!(posted.iter().all(|p| p["text"] == text));
+
+    // The report: six tickets today, all answered, charts drawn.
+    client
+        .find(Locator::LinkText("Report"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    eventually(
+        &browser,
+        "the report",
+        "return location.pathname === '/report'",
+    )
+    .await;
+    assert_eq!(text_of(&browser, "[data-figure=tickets]").await, "6");
+    let charts: Value = client
+        .execute(
+            "return document.querySelectorAll('figure.chart svg').length",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(charts, json!(5));
+    browser.screenshot("report").await;
     let entries = browser.console_entries().await;
     let errors: Vec<&Value> = entries
         .iter()

@@ -269,6 +269,15 @@ impl Accounts {
         self.by_id.get(&(source, id.to_string()))
     }
 
+    /// Every account, by platform and id.
+    pub fn all(&self) -> Vec<&Account> {
+        let mut all: Vec<&Account> = self.by_id.values().collect();
+        all.sort_by(|a, b| {
+            (a.platform.source().as_str(), &a.id).cmp(&(b.platform.source().as_str(), &b.id))
+        });
+        all
+    }
+
     pub fn len(&self) -> usize {
         self.by_id.len()
     }

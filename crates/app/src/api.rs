@@ -40,9 +40,12 @@ mod tickets;
 use customers::*;
 pub use incidents::{NewUpdate, post_update_by};
 use keys::*;
+pub use keys::{KeyView, NewKey, create_key_by, revoke_key_by};
 pub use metrics::{ReportParams, ResponseTimes, response_times_by};
 pub use replies::{NewReply, idempotent_key, reply_by, template_text};
+pub use sla::put_policies_by;
 use templates::*;
+pub use templates::{NewTemplate, create_template_by, delete_template_by, replace_template_by};
 use tickets::*;
 pub use tickets::{add_note_by, assign_by, change_status_by};
 
@@ -61,6 +64,8 @@ pub struct ApiState<S> {
     pub integration_secret: Option<String>,
     /// The bootstrap admin key(s), kept as SHA-256 digests.
     bootstrap: BootstrapKeys,
+    /// The configured brand accounts, as the console's settings show them.
+    pub accounts: Vec<crate::accounts::Account>,
 }
 
 impl<S: Store> ApiState<S> {
@@ -116,6 +121,14 @@ impl<S> ApiState<S> {
         Self { bootstrap, ..self }
     }
 
+    /// The same, knowing the configured brand accounts (shown, read-only, in the console).
+    pub fn with_accounts(self, accounts: &crate::accounts::Accounts) -> Self {
+        Self {
+            accounts: accounts.all().into_iter().cloned().collect(),
+            ..self
+        }
+    }
+
     /// The same, with the outbox queue replies go through.
     pub fn with_outbox(self, outbox: crate::outbox::Outbox) -> Self {
         Self {
@@ -132,6 +145,7 @@ impl<S> ApiState<S> {
             paces: Default::default(),
             integration_secret: None,
             bootstrap: BootstrapKeys::fixed(api_key),
+            accounts: Vec::new(),
         }
     }
 }

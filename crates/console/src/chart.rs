@@ -163,6 +163,14 @@ pub fn lines(
             points.join(" "),
             escape(name)
         );
+        // A dot on each value, so a lone day shows too.
+        for point in &points {
+            let (x, y) = point.split_once(',').unwrap_or(("0", "0"));
+            let _ = write!(
+                out,
+                r#"<circle class="dot {class}" cx="{x}" cy="{y}" r="3"/>"#
+            );
+        }
     }
     out.push_str("</svg>");
     out

@@ -14,6 +14,7 @@ mod incidents;
 mod page;
 mod report;
 mod session;
+mod settings;
 mod ticket;
 
 use axum::Router;
@@ -53,6 +54,32 @@ pub fn routes<S: Store + 'static>(api: Arc<ApiState<S>>, settings: ConsoleSettin
         .route("/incidents/{id}/updates", post(incidents::post_update::<S>))
         .route("/report", get(report::page::<S>))
         .route("/report.csv", get(report::csv::<S>))
+        .route("/settings", get(settings::index))
+        .route(
+            "/settings/templates",
+            get(settings::templates::<S>).post(settings::create_template::<S>),
+        )
+        .route(
+            "/settings/templates/{id}",
+            get(settings::template::<S>).post(settings::save_template::<S>),
+        )
+        .route(
+            "/settings/templates/{id}/delete",
+            post(settings::delete_template::<S>),
+        )
+        .route(
+            "/settings/keys",
+            get(settings::keys::<S>).post(settings::create_key::<S>),
+        )
+        .route(
+            "/settings/keys/{id}/revoke",
+            post(settings::revoke_key::<S>),
+        )
+        .route(
+            "/settings/sla",
+            get(settings::sla::<S>).post(settings::save_sla::<S>),
+        )
+        .route("/settings/accounts", get(settings::accounts::<S>))
         .route("/logout", post(session::logout::<S>))
         .route_layer(middleware::from_fn_with_state(
             console.clone(),

@@ -257,7 +257,7 @@ pub async fn page<S: Store>(
         to: report.to.to_string(),
         scope: match &report.account {
             Some(account) => format!("account {account}"),
-            None => format!("all {} accounts", report.accounts.len()),
+            None => format!("every account ({})", report.accounts.len()),
         },
         accounts: every
             .iter()

@@ -146,6 +146,7 @@ where
         None => String::new(),
     };
     let accounts = Accounts::parse(&config).map_err(anyhow::Error::msg)?;
+    let accounts_shown = accounts.clone();
     let rules = parse_rules(&config).map_err(anyhow::Error::msg)?;
     let platform_credentials = match &settings.platform_credentials {
         Some(path) => socialcare_platforms::Credentials::parse(
@@ -186,6 +187,7 @@ where
     }));
     let api_state = Arc::new(
         ApiState::new(store.clone(), &credentials.api_key)
+            .with_accounts(&accounts_shown)
             .with_integration_secret(&credentials.integration_secret)
             .with_teams(rules.teams.clone())
             .with_paces(rules.paces.clone())

@@ -1,6 +1,6 @@
 //! Lambda `api`: the tickets API (HTTP API `/v1/*`).
 
-use socialcare_app::accounts::parse_rules;
+use socialcare_app::accounts::{Accounts, parse_rules};
 use socialcare_app::api::{ApiState, routes};
 use socialcare_app::bootstrap::{BootstrapKeys, Reload};
 use socialcare_app::error::json_errors;
@@ -20,10 +20,11 @@ async fn main() -> Result<(), lambda_http::Error> {
     let secrets = aws_sdk_secretsmanager::Client::new(&config);
     let api_key = secret_string(&secrets, &key_arn).await?;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), table);
-    let rules = match optional_secret(&secrets, "ACCOUNTS_SECRET_ARN").await? {
-        Some(config) => parse_rules(&config)?,
-        None => Default::default(),
-    };
+    let accounts_config = optional_secret(&secrets, "ACCOUNTS_SECRET_ARN")
+        .await?
+        .unwrap_or_default();
+    let rules = parse_rules(&accounts_config)?;
+    let accounts = Accounts::parse(&accounts_config)?;
     let outbox_url = std::env::var("OUTBOX_QUEUE_URL").expect("OUTBOX_QUEUE_URL is set");
     let outbox = Outbox::new(SqsQueue::new(aws_sdk_sqs::Client::new(&config), outbox_url));
     // Read again every five minutes: a rotated bootstrap key is seen without a redeploy.
@@ -41,6 +42,7 @@ async fn main() -> Result<(), lambda_http::Error> {
         state = state.with_integration_secret(&secret);
     }
     let state = state
+        .with_accounts(&accounts)
         .with_teams(rules.teams)
         .with_paces(rules.paces)
         .with_outbox(outbox);

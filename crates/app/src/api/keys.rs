@@ -36,8 +36,8 @@ pub struct KeyList {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct NewKey {
-    name: String,
-    role: Role,
+    pub name: String,
+    pub role: Role,
 }
 
 /// `POST /v1/api-keys` `{"name": "sally", "role": "agent"}` (admin): the key is in the answer,
@@ -55,6 +55,19 @@ pub(super) async fn create_key<S: Store>(
 ) -> Result<(StatusCode, Json<KeyView>), ApiError> {
     caller.require(Role::Admin)?;
     let request: NewKey = parse(&body)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(create_key_by(&state, &caller, &request).await?),
+    ))
+}
+
+/// An admin makes a key; the answer holds it, the only time it is shown.
+pub async fn create_key_by<S: Store>(
+    state: &ApiState<S>,
+    caller: &Caller,
+    request: &NewKey,
+) -> Result<KeyView, ApiError> {
+    caller.require(Role::Admin)?;
     let name = request.name.trim();
     if name.is_empty() || name.chars().count() > 100 {
         return Err(ApiError::new(
@@ -71,11 +84,10 @@ pub(super) async fn create_key<S: Store>(
         CommitError::Store(e) => ApiError::store(e),
         other => ApiError::unavailable("key_not_created", other),
     })?;
-    let view = KeyView {
+    Ok(KeyView {
         key: Some(secret),
         ..KeyView::of(&key)
-    };
-    Ok((StatusCode::CREATED, Json(view)))
+    })
 }
 
 /// `GET /v1/api-keys` (admin).
@@ -106,10 +118,20 @@ pub(super) async fn revoke_key<S: Store>(
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
+    revoke_key_by(&state, &caller, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// An admin revokes key `id`: it stops working at once (and so do its console sessions).
+pub async fn revoke_key_by<S: Store>(
+    state: &ApiState<S>,
+    caller: &Caller,
+    id: &str,
+) -> Result<(), ApiError> {
     caller.require(Role::Admin)?;
     let key = state
         .store
-        .get_key(&id)
+        .get_key(id)
         .await
         .map_err(ApiError::store)?
         .ok_or_else(|| ApiError::not_found(format!("no API key {id}")))?;
@@ -124,5 +146,5 @@ pub(super) async fn revoke_key<S: Store>(
             .await
             .map_err(ApiError::store)?;
     }
-    Ok(StatusCode::NO_CONTENT)
+    Ok(())
 }

@@ -61,8 +61,9 @@ pub(super) async fn add_reply<S: Store>(
     body: Bytes,
 ) -> Result<(StatusCode, Json<ReplyEnvelope>), ApiError> {
     caller.require(Role::Agent)?;
+    let ticket = ticket_id(&id)?;
     let request: NewReply = parse(&body)?;
-    let key = request_key(&headers, &caller, ticket_id(&id)?.as_str())?;
+    let key = request_key(&headers, &caller, ticket.as_str())?;
     let reply = reply_by(&state, &caller, &id, &request, key).await?;
     Ok((StatusCode::ACCEPTED, Json(ReplyEnvelope { message: reply })))
 }

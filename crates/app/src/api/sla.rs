@@ -43,6 +43,16 @@ pub(super) async fn put_policies<S: Store>(
 ) -> Result<Json<Policies>, ApiError> {
     caller.require(Role::Admin)?;
     let policies: Policies = parse(&body)?;
+    Ok(Json(put_policies_by(&state, &caller, policies).await?))
+}
+
+/// An admin replaces the SLA policies, checked whole first.
+pub async fn put_policies_by<S: Store>(
+    state: &ApiState<S>,
+    caller: &Caller,
+    policies: Policies,
+) -> Result<Policies, ApiError> {
+    caller.require(Role::Admin)?;
     policies
         .check()
         .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_policy", e))?;
@@ -51,5 +61,5 @@ pub(super) async fn put_policies<S: Store>(
         .put_sla_policies(&policies)
         .await
         .map_err(ApiError::store)?;
-    Ok(Json(policies))
+    Ok(policies)
 }

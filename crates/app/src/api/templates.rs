@@ -10,10 +10,10 @@ pub struct TemplateList {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct NewTemplate {
     /// letters, digits, '-' and '_'
-    id: String,
+    pub id: String,
     /// with {{customer.name}}, {{customer.handle}}, {{agent.name}}, {{ticket.id}}, {{ticket.subject}}
-    text: String,
-    language: Option<String>,
+    pub text: String,
+    pub language: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -86,6 +86,17 @@ pub(super) async fn create_template<S: Store>(
 ) -> Result<(StatusCode, Json<Template>), ApiError> {
     caller.require(Role::Admin)?;
     let request: NewTemplate = parse(&body)?;
+    let template = create_template_by(&state, &caller, request).await?;
+    Ok((StatusCode::CREATED, Json(template)))
+}
+
+/// An admin saves a new template, checked first.
+pub async fn create_template_by<S: Store>(
+    state: &ApiState<S>,
+    caller: &Caller,
+    request: NewTemplate,
+) -> Result<Template, ApiError> {
+    caller.require(Role::Admin)?;
     socialcare_domain::templates::check(&request.id, &request.text).map_err(invalid_template)?;
     let now = Utc::now();
     let template = Template {
@@ -96,7 +107,7 @@ pub(super) async fn create_template<S: Store>(
         updated_at: now,
     };
     match state.store.create_template(&template).await {
-        Ok(()) => Ok((StatusCode::CREATED, Json(template))),
+        Ok(()) => Ok(template),
         Err(CommitError::Store(e)) => Err(ApiError::store(e)),
         Err(_) => Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -122,16 +133,30 @@ pub(super) async fn replace_template<S: Store>(
 ) -> Result<Json<Template>, ApiError> {
     caller.require(Role::Admin)?;
     let request: TemplateText = parse(&body)?;
-    socialcare_domain::templates::check(&id, &request.text).map_err(invalid_template)?;
+    Ok(Json(
+        replace_template_by(&state, &caller, &id, &request.text, request.language).await?,
+    ))
+}
+
+/// An admin replaces the text (and language) of template `id`, checked first.
+pub async fn replace_template_by<S: Store>(
+    state: &ApiState<S>,
+    caller: &Caller,
+    id: &str,
+    text: &str,
+    language: Option<String>,
+) -> Result<Template, ApiError> {
+    caller.require(Role::Admin)?;
+    socialcare_domain::templates::check(id, text).map_err(invalid_template)?;
     let existing = state
         .store
-        .get_template(&id)
+        .get_template(id)
         .await
         .map_err(ApiError::store)?
-        .ok_or_else(|| no_template(&id))?;
+        .ok_or_else(|| no_template(id))?;
     let template = Template {
-        text: request.text,
-        language: request.language,
+        text: text.to_string(),
+        language,
         updated_at: Utc::now(),
         ..existing
     };
@@ -140,7 +165,7 @@ pub(super) async fn replace_template<S: Store>(
         .put_template(&template)
         .await
         .map_err(ApiError::store)?;
-    Ok(Json(template))
+    Ok(template)
 }
 
 #[utoipa::path(delete, path = "/v1/templates/{id}", tag = "templates", params(("id" = String, Path)),
@@ -155,10 +180,20 @@ pub(super) async fn delete_template<S: Store>(
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
+    delete_template_by(&state, &caller, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// An admin deletes template `id`.
+pub async fn delete_template_by<S: Store>(
+    state: &ApiState<S>,
+    caller: &Caller,
+    id: &str,
+) -> Result<(), ApiError> {
     caller.require(Role::Admin)?;
-    match state.store.delete_template(&id).await {
-        Ok(true) => Ok(StatusCode::NO_CONTENT),
-        Ok(false) => Err(no_template(&id)),
+    match state.store.delete_template(id).await {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(no_template(id)),
         Err(e) => Err(ApiError::store(e)),
     }
 }

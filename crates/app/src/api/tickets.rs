@@ -109,6 +109,8 @@ pub(super) async fn change_status<S: Store>(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Json<TicketEnvelope>, ApiError> {
+    caller.require(Role::Agent)?;
+    ticket_id(&id)?;
     let request: StatusChange = parse(&body)?;
     let ticket = change_status_by(&state, &caller, &id, &request.status).await?;
     Ok(Json(TicketEnvelope { ticket }))
@@ -155,6 +157,8 @@ pub(super) async fn add_note<S: Store>(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<TicketEvent>), ApiError> {
+    caller.require(Role::Agent)?;
+    ticket_id(&id)?;
     let note: NewNote = parse(&body)?;
     let event = add_note_by(&state, &caller, &id, &note.text).await?;
     Ok((StatusCode::CREATED, Json(event)))
@@ -429,6 +433,8 @@ pub(super) async fn assign<S: Store>(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Json<TicketEnvelope>, ApiError> {
+    caller.require(Role::Agent)?;
+    ticket_id(&id)?;
     let request: AssignRequest = parse(&body)?;
     let assignment = Assignment {
         agent: request.agent,
