@@ -802,3 +802,50 @@ async fn settings_are_for_admins_and_say_why_they_refuse() {
     assert!(accounts.body.contains("No brand accounts configured."));
     driver.running.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn another_identity_is_linked_from_the_customer_panel() {
+    let (_data, driver) = start().await;
+    let first = ticket(&driver, event("link-1", "the e-mail I sent got no answer")).await;
+    let mut other = generic_body("link-2", "c-8", "me too", Utc::now() - Duration::minutes(1));
+    other["callback_url"] = json!("https://crm.example/hooks/replies");
+    let second = ticket(&driver, other).await;
+    let mut visitor = signed_in(&driver).await;
+    let page = visitor.get(&format!("/tickets/{first}")).await;
+    assert!(page.body.contains("Link another identity"));
+    let csrf = page.hidden("csrf");
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("source", "x"),
+        ("account", "1100000000000000001"),
+        ("user_id", "3001969357"),
+        ("handle", "@furiouscamper"),
+    ];
+    let linked = visitor
+        .post(&format!("/tickets/{first}/identities"), &form)
+        .await;
+    assert_eq!(linked.status, StatusCode::SEE_OTHER, "{}", linked.body);
+    let (_, detail) = driver.get(&format!("/v1/tickets/{first}")).await;
+    let identities = detail["customer"]["identities"].as_array().unwrap();
+    assert_eq!(identities.len(), 2, "{detail}");
+    assert_eq!(identities[1]["user_id"], "3001969357");
+    assert_eq!(identities[1]["handle"], "furiouscamper");
+    let shown = visitor.get(&format!("/tickets/{first}")).await;
+    assert!(
+        shown.body.contains("@furiouscamper (3001969357)"),
+        "{}",
+        shown.body
+    );
+    // The same identity for another customer: refused, with the reason, nothing changed.
+    let taken = visitor
+        .post(&format!("/tickets/{second}/identities"), &form)
+        .await;
+    assert_eq!(taken.status, StatusCode::CONFLICT, "{}", taken.body);
+    assert!(taken.body.contains("class=\"error\""), "{}", taken.body);
+    let (_, detail) = driver.get(&format!("/v1/tickets/{second}")).await;
+    assert_eq!(
+        detail["customer"]["identities"].as_array().unwrap().len(),
+        1
+    );
+    driver.running.stop().await.unwrap();
+}

@@ -38,6 +38,7 @@ mod templates;
 mod tickets;
 
 use customers::*;
+pub use customers::{NewIdentity, link_identity_by};
 pub use incidents::{NewUpdate, post_update_by};
 use keys::*;
 pub use keys::{KeyView, NewKey, create_key_by, revoke_key_by};

@@ -486,6 +486,7 @@ pub async fn page<S: Store>(
         "assign" => Some("Assigned."),
         "status" => Some("Status changed."),
         "note" => Some("Note added."),
+        "identity" => Some("Identity linked: their messages from it join this customer."),
         _ => None,
     };
     let outcome = Outcome {
@@ -723,4 +724,73 @@ async fn failed<S: Store>(
         ..Outcome::default()
     };
     show(console, signed_in, id, outcome).await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct IdentityForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    source: String,
+    #[serde(default)]
+    account: String,
+    #[serde(default)]
+    user_id: String,
+    #[serde(default)]
+    handle: String,
+}
+
+/// `POST /tickets/{id}/identities`: links another identity to the ticket's customer.
+pub async fn link_identity<S: Store>(
+    State(console): State<Arc<Console<S>>>,
+    Extension(signed_in): Extension<SignedIn>,
+    Path(id): Path<String>,
+    form: Result<Form<IdentityForm>, FormRejection>,
+) -> Response {
+    let Ok(Form(form)) = form else {
+        return unreadable(&signed_in, &id);
+    };
+    if let Some(refused) = signed_in.refuse_without_csrf(&form.csrf) {
+        return refused;
+    }
+    let source = match form.source.as_str() {
+        "x" => Source::X,
+        "facebook" => Source::Facebook,
+        "instagram" => Source::Instagram,
+        "integration" => Source::Integration,
+        _ => return unreadable(&signed_in, &id),
+    };
+    let customer = match TicketId::parse(&id) {
+        Some(ticket_id) => match console.api.store.get_ticket(&ticket_id).await {
+            Ok(Some(ticket)) => ticket.customer_id,
+            Ok(None) => {
+                return page::error(
+                    StatusCode::NOT_FOUND,
+                    &format!("no ticket {id}"),
+                    Some(signed_in.agent()),
+                    "/",
+                );
+            }
+            Err(e) => return page::api_error(&ApiError::store(e), Some(signed_in.agent()), "/"),
+        },
+        None => {
+            return page::error(
+                StatusCode::NOT_FOUND,
+                &format!("no ticket {id}"),
+                Some(signed_in.agent()),
+                "/",
+            );
+        }
+    };
+    let request = api::NewIdentity {
+        source,
+        account: form.account.trim().to_string(),
+        user_id: form.user_id.trim().to_string(),
+        handle: Some(form.handle.trim().trim_start_matches('@').to_string())
+            .filter(|h| !h.is_empty()),
+    };
+    match api::link_identity_by(&console.api, &signed_in.caller, customer.as_str(), request).await {
+        Ok(_) => done(&id, "identity"),
+        Err(e) => failed(&console, &signed_in, &id, e).await,
+    }
 }

@@ -62,10 +62,10 @@ pub(super) async fn customer_history<S: Store>(
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct NewIdentity {
-    source: Source,
-    account: String,
-    user_id: String,
-    handle: Option<String>,
+    pub source: Source,
+    pub account: String,
+    pub user_id: String,
+    pub handle: Option<String>,
 }
 
 /// `POST /v1/customers/{id}/identities`: links another identity (an X account, a page-scoped
@@ -86,8 +86,21 @@ pub(super) async fn link_identity<S: Store>(
     body: Bytes,
 ) -> Result<Json<CustomerEnvelope>, ApiError> {
     caller.require(Role::Integrator)?;
-    let id = customer_id(&id)?;
+    customer_id(&id)?;
     let request: NewIdentity = parse(&body)?;
+    let customer = link_identity_by(&state, &caller, &id, request).await?;
+    Ok(Json(CustomerEnvelope { customer }))
+}
+
+/// Links another identity to customer `id` (the API's and the console's way).
+pub async fn link_identity_by<S: Store>(
+    state: &ApiState<S>,
+    caller: &Caller,
+    id: &str,
+    request: NewIdentity,
+) -> Result<Customer, ApiError> {
+    caller.require(Role::Integrator)?;
+    let id = customer_id(id)?;
     if request.account.trim().is_empty() || request.user_id.trim().is_empty() {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -112,5 +125,5 @@ pub(super) async fn link_identity<S: Store>(
                 LinkError::Contention => ApiError::new(StatusCode::CONFLICT, "busy", e.to_string()),
                 LinkError::Store(e) => ApiError::store(e),
             })?;
-    Ok(Json(CustomerEnvelope { customer }))
+    Ok(customer)
 }
