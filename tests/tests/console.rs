@@ -849,3 +849,61 @@ async fn another_identity_is_linked_from_the_customer_panel() {
     );
     driver.running.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn odd_paths_and_forms_get_readable_refusals_not_failures() {
+    let (_data, driver) = start().await;
+    let mut visitor = signed_in(&driver).await;
+    let csrf = visitor.get("/").await.hidden("csrf");
+    for path in [
+        "/tickets/%0D%0ASet-Cookie:%20x=1",
+        "/tickets/..%2F..%2Fv1",
+        "/tickets/tkt_00000000000000000000000000",
+        "/incidents/%22%3E%3Cscript%3E",
+        "/settings/templates/%3Cb%3E",
+    ] {
+        let page = visitor.get(path).await;
+        assert_eq!(page.status, StatusCode::NOT_FOUND, "{path}: {}", page.body);
+        assert!(
+            page.body.contains("<h1>Not found</h1>"),
+            "{path}: {}",
+            page.body
+        );
+        assert!(
+            !page.body.contains("<script>") && !page.body.contains("<b>"),
+            "{path}"
+        );
+        let post = visitor
+            .post(&format!("{path}/note"), &[("csrf", &csrf), ("text", "x")])
+            .await;
+        assert!(post.status.is_client_error(), "{path}: {}", post.status);
+        assert!(
+            post.headers
+                .get("set-cookie")
+                .is_none_or(|c| !c.to_str().unwrap().starts_with("x="))
+        );
+    }
+    // A form that is not a form: a readable 400 page.
+    let raw = reqwest::Client::new()
+        .post(format!(
+            "{}/tickets/tkt_00000000000000000000000000/note",
+            driver.base
+        ))
+        .header(
+            "cookie",
+            format!("sc_session={}", visitor.cookies["sc_session"]),
+        )
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(raw.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        raw.text()
+            .await
+            .unwrap()
+            .contains("The form could not be read.")
+    );
+    driver.running.stop().await.unwrap();
+}

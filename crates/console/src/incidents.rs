@@ -348,7 +348,9 @@ pub async fn post_update<S: Store>(
     };
     let key = api::idempotent_key(&signed_in.caller, &id, &form.form_key);
     match api::post_update_by(&console.api, &signed_in.caller, &id, &request, key).await {
-        Ok(_) => Redirect::to(&format!("/incidents/{id}?done=update")).into_response(),
+        Ok(update) => {
+            Redirect::to(&format!("/incidents/{}?done=update", update.incident_id)).into_response()
+        }
         Err(e) if e.status == StatusCode::NOT_FOUND => {
             page::api_error(&e, Some(signed_in.agent()), "/incidents")
         }

@@ -544,8 +544,12 @@ pub async fn preview<S: Store>(
     }
 }
 
+/// Back to the ticket after an action (a redirect only to a ticket id's own page).
 fn done(id: &str, what: &str) -> Response {
-    Redirect::to(&format!("/tickets/{id}?done={what}")).into_response()
+    match TicketId::parse(id) {
+        Some(id) => Redirect::to(&format!("/tickets/{id}?done={what}")).into_response(),
+        None => Redirect::to("/").into_response(),
+    }
 }
 
 fn unreadable(signed_in: &SignedIn, id: &str) -> Response {
