@@ -16,6 +16,7 @@ use crate::message::Source;
 use crate::ports::{
     CommitError, IncidentStore, StoreError, TicketCommands, TicketReads, TicketUpdate,
 };
+use crate::retry::{Round, optimistic};
 use crate::ticket::{Ticket, TicketQuery};
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use serde::{Deserialize, Serialize};
@@ -499,37 +500,40 @@ async fn attach_stored<S>(
 where
     S: TicketReads + TicketCommands,
 {
-    for _ in 0..ATTEMPTS {
-        let Some(detail) = store.ticket_detail(id).await? else {
-            return Ok(false);
-        };
-        let mut ticket = detail.ticket;
-        if ticket.incident_id.is_some() {
-            return Ok(false);
-        }
-        let version_before = ticket.version;
-        ticket.version += 1;
-        let event = attach(&mut ticket, incident, at);
-        let update = TicketUpdate {
-            ticket,
-            version_before,
-            events: vec![event],
-            replies: Vec::new(),
-            samples: Vec::new(),
-        };
-        match store.update_ticket(&update).await {
-            Ok(()) => return Ok(true),
-            Err(CommitError::Conflict) | Err(CommitError::Duplicate) => continue,
-            Err(CommitError::Store(e)) => return Err(e),
-        }
-    }
-    Err(StoreError::unavailable(format!(
-        "ticket {id} kept changing while it was attached to incident {}",
-        incident.id
-    )))
+    optimistic(
+        move || async move {
+            let Some(detail) = store.ticket_detail(id).await? else {
+                return Ok(Round::Done(false));
+            };
+            let mut ticket = detail.ticket;
+            if ticket.incident_id.is_some() {
+                return Ok(Round::Done(false));
+            }
+            let version_before = ticket.version;
+            ticket.version += 1;
+            let event = attach(&mut ticket, incident, at);
+            let update = TicketUpdate {
+                ticket,
+                version_before,
+                events: vec![event],
+                replies: Vec::new(),
+                samples: Vec::new(),
+            };
+            match store.update_ticket(&update).await {
+                Ok(()) => Ok(Round::Done(true)),
+                Err(CommitError::Conflict) | Err(CommitError::Duplicate) => Ok(Round::ReadAgain),
+                Err(CommitError::Store(e)) => Err(e),
+            }
+        },
+        || {
+            StoreError::unavailable(format!(
+                "ticket {id} kept changing while it was attached to incident {}",
+                incident.id
+            ))
+        },
+    )
+    .await
 }
-
-const ATTEMPTS: u32 = 5;
 
 #[cfg(test)]
 mod tests {

@@ -12,6 +12,7 @@ use crate::ports::{
 };
 use crate::replies::{self, ReplyChannel};
 use crate::report::Sample;
+use crate::retry::{ATTEMPTS, Round, optimistic};
 use crate::satisfaction;
 use crate::threading::{self, Placement, Rules, Surroundings};
 use crate::ticket::{Ticket, TicketDetail, TicketStatus};
@@ -62,26 +63,27 @@ pub async fn apply_change<S: IngestStore>(
     store: &S,
     change: &MessageChange,
 ) -> Result<ChangeOutcome, IngestError> {
-    let key = change.message_key();
-    for _ in 0..ATTEMPTS {
-        let Some(stored) = store.get_message(&key).await? else {
-            return Ok(ChangeOutcome::UnknownMessage);
-        };
-        let Some(next) = stored.changed(change) else {
-            return Ok(ChangeOutcome::AlreadyApplied);
-        };
-        match store.replace_message(&next, stored.version).await {
-            Ok(()) => {
-                return Ok(ChangeOutcome::Applied {
+    let key = &change.message_key();
+    optimistic(
+        move || async move {
+            let Some(stored) = store.get_message(key).await? else {
+                return Ok(Round::Done(ChangeOutcome::UnknownMessage));
+            };
+            let Some(next) = stored.changed(change) else {
+                return Ok(Round::Done(ChangeOutcome::AlreadyApplied));
+            };
+            match store.replace_message(&next, stored.version).await {
+                Ok(()) => Ok(Round::Done(ChangeOutcome::Applied {
                     ticket_id: next.ticket_id,
                     message_id: next.id,
-                });
+                })),
+                Err(CommitError::Conflict) | Err(CommitError::Duplicate) => Ok(Round::ReadAgain),
+                Err(CommitError::Store(e)) => Err(e.into()),
             }
-            Err(CommitError::Conflict) | Err(CommitError::Duplicate) => continue,
-            Err(CommitError::Store(e)) => return Err(e.into()),
-        }
-    }
-    Err(IngestError::TooMuchContention(ATTEMPTS))
+        },
+        || IngestError::TooMuchContention(ATTEMPTS),
+    )
+    .await
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -116,9 +118,6 @@ pub enum IngestError {
     TooMuchContention(u32),
 }
 
-/// Optimistic writes retry this many times when the ticket or customer changed under them.
-const ATTEMPTS: u32 = 5;
-
 /// What ingest needs of the store: threading reads and writes, and the staff to pick owners.
 pub trait IngestDeps:
     IngestStore + TicketReads + TicketCommands + ApiKeyStore + TeamTurns + SettingsStore + IncidentStore
@@ -148,57 +147,60 @@ pub async fn ingest_with<S: IngestDeps>(
     event: &InboundEvent,
     rules: &Rules,
 ) -> Result<IngestOutcome, IngestError> {
-    let dedupe_key = event.message.dedupe_key();
-    for _ in 0..ATTEMPTS {
-        if let Some(stored) = store.find_message(&dedupe_key).await? {
-            return Ok(IngestOutcome::Duplicate {
-                ticket_id: stored.ticket_id,
-                message_id: stored.message_id,
-            });
-        }
-        let around = surroundings(store, &event.message).await?;
-        let placement = threading::place(&around, event.message.created_at, rules);
-        if let Placement::Join(ticket) = &placement
-            && event.message.direction == Direction::Outbound
-        {
-            match confirm_echo(store, ticket, &event.message).await? {
-                Some(Ok(outcome)) => return Ok(outcome),
-                Some(Err(())) => continue,
-                None => {}
+    let dedupe_key = &event.message.dedupe_key();
+    optimistic(
+        move || async move {
+            if let Some(stored) = store.find_message(dedupe_key).await? {
+                return Ok(Round::Done(IngestOutcome::Duplicate {
+                    ticket_id: stored.ticket_id,
+                    message_id: stored.message_id,
+                }));
             }
-        }
-        let opens = placement == Placement::Open;
-        // A returning customer's new ticket goes back to whoever had their last one.
-        let owner = match (&placement, &around.customer_ticket) {
-            (Placement::Open, Some(previous)) => {
-                sticky_owner(store, previous, &rules.teams).await?
+            let around = surroundings(store, &event.message).await?;
+            let placement = threading::place(&around, event.message.created_at, rules);
+            if let Placement::Join(ticket) = &placement
+                && event.message.direction == Direction::Outbound
+            {
+                match confirm_echo(store, ticket, &event.message).await? {
+                    Some(Ok(outcome)) => return Ok(Round::Done(outcome)),
+                    Some(Err(())) => return Ok(Round::ReadAgain),
+                    None => {}
+                }
             }
-            _ => (None, None),
-        };
-        let change = plan(event, placement, &around, owner, rules);
-        let (ticket_id, message_id) = (change.ticket.id.clone(), change.message.id.clone());
-        let samples = change.samples.clone();
-        let outcome = match opens {
-            true => IngestOutcome::Opened {
-                ticket_id,
-                message_id,
-                samples,
-                ticket: Box::new(change.ticket.clone()),
-            },
-            false => IngestOutcome::Joined {
-                ticket_id,
-                message_id,
-                samples,
-            },
-        };
-        match store.commit(&change).await {
-            Ok(()) => return Ok(outcome),
-            // Raced with a redelivery of the same message: the next round reports it.
-            Err(CommitError::Duplicate) | Err(CommitError::Conflict) => continue,
-            Err(CommitError::Store(e)) => return Err(e.into()),
-        }
-    }
-    Err(IngestError::TooMuchContention(ATTEMPTS))
+            let opens = placement == Placement::Open;
+            // A returning customer's new ticket goes back to whoever had their last one.
+            let owner = match (&placement, &around.customer_ticket) {
+                (Placement::Open, Some(previous)) => {
+                    sticky_owner(store, previous, &rules.teams).await?
+                }
+                _ => (None, None),
+            };
+            let change = plan(event, placement, &around, owner, rules);
+            let (ticket_id, message_id) = (change.ticket.id.clone(), change.message.id.clone());
+            let samples = change.samples.clone();
+            let outcome = match opens {
+                true => IngestOutcome::Opened {
+                    ticket_id,
+                    message_id,
+                    samples,
+                    ticket: Box::new(change.ticket.clone()),
+                },
+                false => IngestOutcome::Joined {
+                    ticket_id,
+                    message_id,
+                    samples,
+                },
+            };
+            match store.commit(&change).await {
+                Ok(()) => Ok(Round::Done(outcome)),
+                // Raced with a redelivery of the same message: the next round reports it.
+                Err(CommitError::Duplicate) | Err(CommitError::Conflict) => Ok(Round::ReadAgain),
+                Err(CommitError::Store(e)) => Err(e.into()),
+            }
+        },
+        || IngestError::TooMuchContention(ATTEMPTS),
+    )
+    .await
 }
 
 /// When `echo` is the platform sending back a reply written through socialcare, confirms the

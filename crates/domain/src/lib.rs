@@ -22,6 +22,7 @@ pub mod ports;
 pub mod reminders;
 pub mod replies;
 pub mod report;
+pub mod retry;
 pub mod satisfaction;
 pub mod sessions;
 pub mod sla;

@@ -11,6 +11,7 @@ use crate::events::{EventKind, TicketEvent};
 use crate::ids::{MessageId, TicketId};
 use crate::message::{Author, Channel, Direction, Message, NormalizedMessage, Source};
 use crate::ports::{CommitError, IngestStore, Outgoing, QueueError, StoreError};
+use crate::retry::{Round, optimistic, within_attempts};
 use crate::ticket::{Ticket, TicketDetail};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -424,8 +425,6 @@ impl Default for SendPolicy {
     }
 }
 
-const ATTEMPTS: u32 = 5;
-
 /// Posts the job's reply unless it is posted, failed or being posted; records the outcome on
 /// the reply. `receive_count` is the queue's count for this job, this delivery included.
 pub async fn deliver<S: IngestStore, P: Platform>(
@@ -436,22 +435,25 @@ pub async fn deliver<S: IngestStore, P: Platform>(
     now: DateTime<Utc>,
     policy: &SendPolicy,
 ) -> Result<Step, StoreError> {
-    for _ in 0..ATTEMPTS {
+    let step = within_attempts(move || async move {
         let Some(reply) = store.get_message(&job.message_key).await? else {
             // Nothing to post: the job outlived its reply (or names none).
-            return Ok(Step::Done(DeliveryState::Failed));
+            return Ok(Round::Done(Step::Done(DeliveryState::Failed)));
         };
         let Some(delivery) = reply.delivery.clone() else {
-            return Ok(Step::Done(DeliveryState::Failed));
+            return Ok(Round::Done(Step::Done(DeliveryState::Failed)));
         };
         match delivery.state {
             DeliveryState::Sent | DeliveryState::Failed | DeliveryState::Unconfirmed => {
-                return Ok(Step::Done(delivery.state));
+                return Ok(Round::Done(Step::Done(delivery.state)));
             }
             DeliveryState::Sending => {
                 let started = delivery.attempt_started_at.unwrap_or(now);
                 if now < started + policy.lease {
-                    return Ok(Step::RetryIn(wait_until(started + policy.lease, now)));
+                    return Ok(Round::Done(Step::RetryIn(wait_until(
+                        started + policy.lease,
+                        now,
+                    ))));
                 }
                 // The attempt died. Integrators dedupe by the reply's id, so calling again is
                 // safe; a platform may have posted it and must not get it twice.
@@ -463,10 +465,7 @@ pub async fn deliver<S: IngestStore, P: Platform>(
                         )),
                         ..delivery
                     };
-                    match conclude(store, &reply, unconfirmed).await? {
-                        Some(step) => return Ok(step),
-                        None => continue,
-                    }
+                    return conclude(store, &reply, unconfirmed).await;
                 }
             }
             DeliveryState::Pending => {}
@@ -482,10 +481,7 @@ pub async fn deliver<S: IngestStore, P: Platform>(
                 error: Some(RouteError::WindowClosed(ends).to_string()),
                 ..delivery
             };
-            match conclude(store, &reply, failed).await? {
-                Some(step) => return Ok(step),
-                None => continue,
-            }
+            return conclude(store, &reply, failed).await;
         }
 
         // Claim the attempt; a racing worker's claim makes this one read again.
@@ -499,28 +495,31 @@ pub async fn deliver<S: IngestStore, P: Platform>(
         match store.record_delivery(&sending, reply.version, None).await {
             Ok(()) => {}
             Err(CommitError::Store(e)) => return Err(e),
-            Err(_) => continue,
+            Err(_) => return Ok(Round::ReadAgain),
         }
         let result = platform.post(&sending).await;
-        return settle(store, &sending, claim, result, receive_count, now, policy).await;
-    }
-    Ok(Step::RetryIn(std::time::Duration::from_secs(1)))
+        settle(store, &sending, claim, result, receive_count, now, policy)
+            .await
+            .map(Round::Done)
+    })
+    .await?;
+    Ok(step.unwrap_or(Step::RetryIn(std::time::Duration::from_secs(1))))
 }
 
-/// Records a final state of the reply as read; `None` when it changed meanwhile (read again).
+/// Records a final state of the reply as read, unless it changed meanwhile (read again).
 async fn conclude<S: IngestStore>(
     store: &S,
     reply: &Message,
     last: Delivery,
-) -> Result<Option<Step>, StoreError> {
+) -> Result<Round<Step>, StoreError> {
     let state = last.state;
     match store
         .record_delivery(&with_delivery(reply, last), reply.version, None)
         .await
     {
-        Ok(()) => Ok(Some(Step::Done(state))),
+        Ok(()) => Ok(Round::Done(Step::Done(state))),
         Err(CommitError::Store(e)) => Err(e),
-        Err(_) => Ok(None),
+        Err(_) => Ok(Round::ReadAgain),
     }
 }
 
@@ -733,76 +732,77 @@ pub async fn write_reply<S>(
 where
     S: IngestStore + crate::ports::TicketReads + crate::ports::TicketCommands,
 {
-    for _ in 0..ATTEMPTS {
-        let detail = store
-            .ticket_detail(ticket_id)
-            .await?
-            .ok_or_else(|| ReplyError::NotFound(ticket_id.clone()))?;
-        let key = scoped_reply_key(&detail, &request.key);
-        if let Some(reply) = store.get_message(&key).await? {
-            return Ok(Written {
-                reply,
-                samples: Vec::new(),
-            });
-        }
-        let routed = route(&detail, request.channel, now)?;
-        let reply = compose(
-            &detail,
-            routed,
-            request.text.clone(),
-            &request.key,
-            request.automatic,
-            now,
-        );
-        let ticket = &detail.ticket;
-        let mut answered = Ticket {
-            last_message_at: ticket.last_message_at.max(now),
-            message_count: ticket.message_count + 1,
-            acknowledged_at: Some(ticket.acknowledged_at.map_or(now, |at| at.min(now))),
-            first_response_at: match request.automatic {
-                true => ticket.first_response_at,
-                false => Some(ticket.first_response_at.map_or(now, |at| at.min(now))),
-            },
-            version: ticket.version + 1,
-            ..ticket.clone()
-        };
-        if !request.automatic {
-            crate::timers::retime(&mut answered, crate::timers::Happened::Answered, now, None);
-        }
-        let event = TicketEvent::new(
-            ticket.id.clone(),
-            now,
-            request.author.clone(),
-            EventKind::MessageAdded {
-                message_id: reply.id.clone(),
-                direction: Direction::Outbound,
-            },
-            &format!("message:{}", reply.id),
-        );
-        let agent = match &request.author {
-            crate::events::Actor::Agent { id } if !request.automatic => Some(id.as_str()),
-            _ => None,
-        };
-        let update = crate::ports::TicketUpdate {
-            samples: crate::report::samples(Some(ticket), &answered, agent),
-            ticket: answered,
-            version_before: ticket.version,
-            events: vec![event],
-            replies: vec![reply.clone()],
-        };
-        match store.update_ticket(&update).await {
-            Ok(()) => {
-                return Ok(Written {
+    optimistic(
+        move || async move {
+            let detail = store
+                .ticket_detail(ticket_id)
+                .await?
+                .ok_or_else(|| ReplyError::NotFound(ticket_id.clone()))?;
+            let key = scoped_reply_key(&detail, &request.key);
+            if let Some(reply) = store.get_message(&key).await? {
+                return Ok(Round::Done(Written {
+                    reply,
+                    samples: Vec::new(),
+                }));
+            }
+            let routed = route(&detail, request.channel, now)?;
+            let reply = compose(
+                &detail,
+                routed,
+                request.text.clone(),
+                &request.key,
+                request.automatic,
+                now,
+            );
+            let ticket = &detail.ticket;
+            let mut answered = Ticket {
+                last_message_at: ticket.last_message_at.max(now),
+                message_count: ticket.message_count + 1,
+                acknowledged_at: Some(ticket.acknowledged_at.map_or(now, |at| at.min(now))),
+                first_response_at: match request.automatic {
+                    true => ticket.first_response_at,
+                    false => Some(ticket.first_response_at.map_or(now, |at| at.min(now))),
+                },
+                version: ticket.version + 1,
+                ..ticket.clone()
+            };
+            if !request.automatic {
+                crate::timers::retime(&mut answered, crate::timers::Happened::Answered, now, None);
+            }
+            let event = TicketEvent::new(
+                ticket.id.clone(),
+                now,
+                request.author.clone(),
+                EventKind::MessageAdded {
+                    message_id: reply.id.clone(),
+                    direction: Direction::Outbound,
+                },
+                &format!("message:{}", reply.id),
+            );
+            let agent = match &request.author {
+                crate::events::Actor::Agent { id } if !request.automatic => Some(id.as_str()),
+                _ => None,
+            };
+            let update = crate::ports::TicketUpdate {
+                samples: crate::report::samples(Some(ticket), &answered, agent),
+                ticket: answered,
+                version_before: ticket.version,
+                events: vec![event],
+                replies: vec![reply.clone()],
+            };
+            match store.update_ticket(&update).await {
+                Ok(()) => Ok(Round::Done(Written {
                     reply,
                     samples: update.samples,
-                });
+                })),
+                Err(CommitError::Store(e)) => Err(e.into()),
+                // A racing retry of the same request, or a change to the ticket: read again.
+                Err(CommitError::Duplicate) | Err(CommitError::Conflict) => Ok(Round::ReadAgain),
             }
-            Err(CommitError::Store(e)) => return Err(e.into()),
-            // A racing retry of the same request, or a change to the ticket: read again.
-            Err(CommitError::Duplicate) | Err(CommitError::Conflict) => continue,
-        }
-    }
-    Err(ReplyError::Contention)
+        },
+        || ReplyError::Contention,
+    )
+    .await
 }
 
 /// The dedupe key a reply written with `key` has on this ticket.

@@ -23,6 +23,7 @@ use crate::replies::{
     write_reply,
 };
 use crate::report::Sample;
+use crate::retry::{ATTEMPTS, Round, optimistic};
 use crate::ticket::{Ticket, TicketQuery, TicketStatus};
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use serde::{Deserialize, Serialize};
@@ -219,34 +220,39 @@ pub async fn start_update<S: IncidentStore>(
     request: &UpdateRequest,
     now: DateTime<Utc>,
 ) -> Result<IncidentUpdate, UpdateError> {
-    for _ in 0..5 {
-        let incident = store
-            .get_incident(incident_id)
-            .await?
-            .ok_or_else(|| UpdateError::NotFound(incident_id.clone()))?;
-        let update = IncidentUpdate::new(&incident, request, now);
-        let update = match store.create_update(&update).await {
-            Ok(()) => update,
-            Err(CommitError::Duplicate) => store
-                .get_update(incident_id, &update.id)
+    optimistic(
+        move || async move {
+            let incident = store
+                .get_incident(incident_id)
                 .await?
-                .ok_or_else(|| StoreError::unavailable(format!("update {} vanished", update.id)))?,
-            Err(CommitError::Conflict) => continue,
-            Err(CommitError::Store(e)) => return Err(e.into()),
-        };
-        if update.resolves && incident.status == IncidentStatus::Active {
-            match store
-                .resolve_incident(&incident.resolved(now), incident.version)
-                .await
-            {
-                Ok(()) | Err(CommitError::Duplicate) => {}
-                Err(CommitError::Conflict) => continue,
+                .ok_or_else(|| UpdateError::NotFound(incident_id.clone()))?;
+            let update = IncidentUpdate::new(&incident, request, now);
+            let update = match store.create_update(&update).await {
+                Ok(()) => update,
+                Err(CommitError::Duplicate) => store
+                    .get_update(incident_id, &update.id)
+                    .await?
+                    .ok_or_else(|| {
+                        StoreError::unavailable(format!("update {} vanished", update.id))
+                    })?,
+                Err(CommitError::Conflict) => return Ok(Round::ReadAgain),
                 Err(CommitError::Store(e)) => return Err(e.into()),
+            };
+            if update.resolves && incident.status == IncidentStatus::Active {
+                match store
+                    .resolve_incident(&incident.resolved(now), incident.version)
+                    .await
+                {
+                    Ok(()) | Err(CommitError::Duplicate) => {}
+                    Err(CommitError::Conflict) => return Ok(Round::ReadAgain),
+                    Err(CommitError::Store(e)) => return Err(e.into()),
+                }
             }
-        }
-        return Ok(update);
-    }
-    Err(UpdateError::Contention)
+            Ok(Round::Done(update))
+        },
+        || UpdateError::Contention,
+    )
+    .await
 }
 
 /// What the outbox queue carries to take an update's next step.
@@ -318,7 +324,9 @@ where
         samples: Vec::new(),
         next: None,
     };
-    for _ in 0..5 {
+    // Not `retry::optimistic`: what a raced round queued is reported too, so `advanced` outlives
+    // the rounds (and a round's future cannot borrow it mutably from a closure).
+    for _ in 0..ATTEMPTS {
         let Some(update) = store.get_update(incident_id, id).await? else {
             return Ok(advanced);
         };
