@@ -11,6 +11,16 @@ make a dependency of the module they test.
 
     python3 infra/module_cycles.py crates/domain            # cycles, one line each
     python3 infra/module_cycles.py crates/domain --edges    # and every edge
+
+With `--layer NAME=a,b,c` (bottom layer first, repeated), it also prints every arrow that runs
+from a layer up to a higher one; modules named in no layer form the top layer. The domain's
+layers (records, then ports, then the behaviours):
+
+    python3 infra/module_cycles.py crates/domain \
+      --layer records=access,customer,delivery,events,ids,incident,integrations,message,page,report,sla,templates,ticket,timers,update \
+      --layer ports=ports
+
+Exits 1 when there is a cycle or an arrow upwards.
 """
 
 import argparse
@@ -160,8 +170,31 @@ def main():
     parser.add_argument("crate", help="the crate's directory (holding src/)")
     parser.add_argument("--with-tests", action="store_true", help="count test code too")
     parser.add_argument("--edges", action="store_true", help="print every edge")
+    parser.add_argument(
+        "--layer",
+        action="append",
+        default=[],
+        metavar="NAME=a,b",
+        help="a layer of modules, bottom first; unnamed modules are the top layer",
+    )
     args = parser.parse_args()
     edges = graph(args.crate, args.with_tests)
+    level, names = {}, []
+    for i, spec in enumerate(args.layer):
+        name, _, members = spec.partition("=")
+        names.append(name)
+        for module in members.split(","):
+            if module not in edges:
+                parser.error(f"layer {name}: no module {module}")
+            level[module] = i
+    names.append("the rest")
+    top = len(args.layer)
+    upwards = [
+        (a, b)
+        for a in sorted(edges)
+        for b in sorted(edges[a])
+        if level.get(a, top) < level.get(b, top)
+    ]
     if args.edges:
         for module in sorted(edges):
             print(f"{module} -> {', '.join(sorted(edges[module]))}")
@@ -170,7 +203,11 @@ def main():
     print(f"{len(edges)} modules, {in_cycles} in {len(cycles)} cycle(s)")
     for c in sorted(cycles, key=len, reverse=True):
         print(f"  {len(c)}: {' '.join(c)}")
-    return 1 if cycles else 0
+    if args.layer:
+        print(f"{len(upwards)} arrow(s) from a layer up to a higher one")
+        for a, b in upwards:
+            print(f"  {a} ({names[level.get(a, top)]}) -> {b} ({names[level.get(b, top)]})")
+    return 1 if cycles or upwards else 0
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 //! Ingest: put one queued message on its ticket, exactly once.
 
 use crate::ids::{MessageId, TicketId};
+use crate::lifecycle::CommandError;
 use crate::message::{Direction, MessageChange, NormalizedMessage};
 use crate::ownership::{Teams, active_agents, next_member};
 use crate::ports::{
@@ -113,6 +114,16 @@ pub enum IngestError {
     Store(#[from] StoreError),
     #[error("the ticket kept changing during {0} attempts")]
     TooMuchContention(u32),
+}
+
+// Here rather than in `lifecycle`, which knows nothing of ingest.
+impl From<IngestError> for CommandError {
+    fn from(e: IngestError) -> Self {
+        match e {
+            IngestError::Store(e) => CommandError::Store(e),
+            IngestError::TooMuchContention(_) => CommandError::Contention,
+        }
+    }
 }
 
 /// What ingest needs of the store: threading reads and writes, and the staff to pick owners.

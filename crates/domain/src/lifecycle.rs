@@ -1,15 +1,14 @@
 //! What agents do to a ticket through the API: move its status, write internal notes.
 
+use crate::clocks::{Happened, retime};
 use crate::events::{Actor, EventKind, TicketEvent};
 use crate::ids::TicketId;
-use crate::ingest::IngestError;
 use crate::ports::{
     CommitError, IngestStore, SettingsStore, StoreError, TicketCommands, TicketUpdate,
 };
 use crate::report::Sample;
 use crate::retry::{Round, optimistic};
 use crate::ticket::{InvalidTransition, Ticket, TicketStatus};
-use crate::timers::{Happened, retime};
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
@@ -23,15 +22,6 @@ pub enum CommandError {
     Store(#[from] StoreError),
     #[error("the ticket kept changing; try again")]
     Contention,
-}
-
-impl From<IngestError> for CommandError {
-    fn from(e: IngestError) -> Self {
-        match e {
-            IngestError::Store(e) => CommandError::Store(e),
-            IngestError::TooMuchContention(_) => CommandError::Contention,
-        }
-    }
 }
 
 /// A ticket after a command, and what the change added to the response-time report.

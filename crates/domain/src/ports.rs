@@ -7,7 +7,7 @@ use crate::access::ApiKey;
 use crate::customer::{Customer, Identity};
 use crate::events::TicketEvent;
 use crate::ids::{CustomerId, IncidentId, MessageId, TicketId, UpdateId};
-use crate::incidents::{ActiveIncident, Incident};
+use crate::incident::{ActiveIncident, Incident, TopicCounts};
 use crate::integrations::Integration;
 use crate::message::Message;
 use crate::page::Page;
@@ -16,7 +16,7 @@ use crate::sla::Policies;
 use crate::templates::Template;
 use crate::ticket::{Ticket, TicketDetail, TicketQuery};
 use crate::timers::Reminder;
-use crate::updates::IncidentUpdate;
+use crate::update::IncidentUpdate;
 use chrono::{DateTime, NaiveDate, Utc};
 use std::future::Future;
 use std::sync::Mutex;
@@ -393,7 +393,7 @@ pub trait IncidentStore: Send + Sync {
         window_start: DateTime<Utc>,
         terms: &[String],
         capacity: u32,
-    ) -> impl Future<Output = Result<crate::incidents::TopicCounts, StoreError>> + Send;
+    ) -> impl Future<Output = Result<TopicCounts, StoreError>> + Send;
 
     /// The counts of `term` in the account's windows that start at `windows`; windows without
     /// a count are missing.

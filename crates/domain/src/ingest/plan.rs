@@ -3,6 +3,7 @@
 
 use super::InboundEvent;
 use crate::acknowledgement;
+use crate::clocks::{Happened, retime};
 use crate::customer::{Customer, Identity};
 use crate::events::{Actor, EventKind, TicketEvent};
 use crate::ids::{CustomerId, TicketId};
@@ -14,7 +15,6 @@ use crate::satisfaction;
 use crate::sla::Policy;
 use crate::threading::{self, Placement, Rules, Surroundings};
 use crate::ticket::{Ticket, TicketDetail, TicketStatus};
-use crate::timers::{Happened, retime};
 use crate::triage::{self, Intent};
 use chrono::{DateTime, Utc};
 
