@@ -6,8 +6,8 @@
 //! Three layers, each using only those below it:
 //! - **records**, what is stored and sent: [`ids`], [`page`], [`message`], [`delivery`],
 //!   [`customer`], [`ticket`] (with the triage result), [`timers`], [`events`], [`incident`],
-//!   [`update`], [`report`], and the settings [`sla`], [`templates`], [`access`],
-//!   [`integrations`];
+//!   [`update`], [`report`], [`inbox`] (its views), [`sessions`], and the settings [`sla`],
+//!   [`templates`], [`access`], [`integrations`];
 //! - **[`ports`]**, the traits over those records;
 //! - **behaviours**, the rest: [`ingest`], [`threading`], [`triage`], [`replies`], [`clocks`],
 //!   [`reminders`], [`incidents`], [`updates`], [`lifecycle`], [`ownership`], ...
