@@ -127,7 +127,7 @@ impl TicketEvent {
     }
 }
 
-/// Why an escalation notice went out.
+// Why an escalation notice went out; here, with the events that record one.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
