@@ -1,14 +1,16 @@
 //! Ingest: put one queued message on its ticket, exactly once.
 
+use crate::acknowledgement;
 use crate::ids::{MessageId, TicketId};
+use crate::incidents::{self, Watched};
 use crate::lifecycle::CommandError;
-use crate::message::{Direction, MessageChange, NormalizedMessage};
+use crate::message::{Direction, Message, MessageChange, NormalizedMessage};
 use crate::ownership::{Teams, active_agents, next_member};
 use crate::ports::{
     ApiKeyStore, CommitError, IncidentStore, IngestStore, SettingsStore, StoreError, TeamTurns,
     TicketCommands, TicketReads,
 };
-use crate::replies;
+use crate::replies::{self, OutboxJob};
 use crate::report::Sample;
 use crate::retry::{ATTEMPTS, Round, optimistic};
 use crate::threading::{self, Placement, Rules, Surroundings};
@@ -155,14 +157,68 @@ pub async fn ingest_with<S: IngestDeps>(
     event: &InboundEvent,
     rules: &Rules,
 ) -> Result<IngestOutcome, IngestError> {
+    place(store, event, rules).await.map(|(outcome, _)| outcome)
+}
+
+/// What ingesting a message leaves its caller to do, besides reporting the outcome.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ingested {
+    pub outcome: IngestOutcome,
+    /// Jobs for the outbox queue: the acknowledgement of a new complaint, as written with its
+    /// ticket, or found still pending on a redelivery (the first delivery may have stored it
+    /// and died before it was queued).
+    pub jobs: Vec<OutboxJob>,
+    /// What counting a new ticket's complaint towards spikes found; `None` when the message
+    /// opened no ticket. A failure is the caller's to log, not to retry: the ticket is stored,
+    /// and the next complaint on the topic counts and checks again.
+    pub spikes: Option<Result<Watched, StoreError>>,
+}
+
+/// Ingests a message as [`ingest_with`] does, then counts a new ticket towards spikes, and
+/// says which jobs to queue, so that the caller reads nothing back.
+pub async fn ingest_message<S: IngestDeps>(
+    store: &S,
+    event: &InboundEvent,
+    rules: &Rules,
+) -> Result<Ingested, IngestError> {
+    let (outcome, replies) = place(store, event, rules).await?;
+    let acknowledgements = &rules.acknowledgements;
+    let (jobs, spikes) = match &outcome {
+        IngestOutcome::Opened { ticket, .. } => {
+            let job = acknowledgement::written_job(acknowledgements, &event.message, &replies);
+            let mut active = rules.incidents.clone();
+            let spike_rules = rules.spikes.of(&ticket.account);
+            let watched = incidents::watch(store, ticket, spike_rules, &mut active).await;
+            (job, Some(watched))
+        }
+        IngestOutcome::Joined { .. } => (None, None),
+        IngestOutcome::Duplicate { .. } => (
+            acknowledgement::pending_job(store, acknowledgements, &event.message).await?,
+            None,
+        ),
+    };
+    Ok(Ingested {
+        outcome,
+        jobs: jobs.into_iter().collect(),
+        spikes,
+    })
+}
+
+/// Places the message; the outcome, and the replies written with it.
+async fn place<S: IngestDeps>(
+    store: &S,
+    event: &InboundEvent,
+    rules: &Rules,
+) -> Result<(IngestOutcome, Vec<Message>), IngestError> {
     let dedupe_key = &event.message.dedupe_key();
     optimistic(
         move || async move {
             if let Some(stored) = store.find_message(dedupe_key).await? {
-                return Ok(Round::Done(IngestOutcome::Duplicate {
+                let duplicate = IngestOutcome::Duplicate {
                     ticket_id: stored.ticket_id,
                     message_id: stored.message_id,
-                }));
+                };
+                return Ok(Round::Done((duplicate, Vec::new())));
             }
             let around = surroundings(store, &event.message).await?;
             let placement = threading::place(&around, event.message.created_at, rules);
@@ -170,7 +226,7 @@ pub async fn ingest_with<S: IngestDeps>(
                 && event.message.direction == Direction::Outbound
             {
                 match confirm_echo(store, ticket, &event.message).await? {
-                    Some(Ok(outcome)) => return Ok(Round::Done(outcome)),
+                    Some(Ok(outcome)) => return Ok(Round::Done((outcome, Vec::new()))),
                     Some(Err(())) => return Ok(Round::ReadAgain),
                     None => {}
                 }
@@ -200,7 +256,7 @@ pub async fn ingest_with<S: IngestDeps>(
                 },
             };
             match store.commit(&change).await {
-                Ok(()) => Ok(Round::Done(outcome)),
+                Ok(()) => Ok(Round::Done((outcome, change.replies))),
                 // Raced with a redelivery of the same message: the next round reports it.
                 Err(CommitError::Duplicate) | Err(CommitError::Conflict) => Ok(Round::ReadAgain),
                 Err(CommitError::Store(e)) => Err(e.into()),
