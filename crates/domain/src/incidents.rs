@@ -14,7 +14,8 @@ use crate::events::{Actor, EventKind, TicketEvent};
 use crate::ids::{IncidentId, TicketId};
 pub use crate::incident::{ActiveIncident, Incident, IncidentStatus, Spike, TopicCounts};
 use crate::ports::{
-    CommitError, IncidentStore, StoreError, TicketCommands, TicketReads, TicketUpdate,
+    CommitError, IncidentRecords, SpikeCounters, StoreError, TicketCommands, TicketReads,
+    TicketUpdate,
 };
 use crate::retry::{Round, optimistic};
 use crate::ticket::{Ticket, TicketQuery};
@@ -266,7 +267,7 @@ pub async fn watch<S>(
     active: &mut Vec<ActiveIncident>,
 ) -> Result<Watched, StoreError>
 where
-    S: IncidentStore + TicketReads + TicketCommands,
+    S: SpikeCounters + IncidentRecords + TicketReads + TicketCommands,
 {
     // A complaint already part of an incident counts towards no other: the other words of an
     // outage ("down", "since", "again") must not open incidents of their own.

@@ -7,8 +7,8 @@ use crate::lifecycle::CommandError;
 use crate::message::{Direction, Message, MessageChange, NormalizedMessage};
 use crate::ownership::{Teams, active_agents, next_member};
 use crate::ports::{
-    ApiKeyStore, CommitError, IncidentStore, IngestStore, SettingsStore, StoreError, TeamTurns,
-    TicketCommands, TicketReads,
+    ApiKeyStore, CommitError, IncidentRecords, IngestStore, SettingsStore, SpikeCounters,
+    StoreError, TeamTurns, TicketCommands, TicketReads,
 };
 use crate::replies::{self, OutboxJob};
 use crate::report::Sample;
@@ -130,7 +130,14 @@ impl From<IngestError> for CommandError {
 
 /// What ingest needs of the store: threading reads and writes, and the staff to pick owners.
 pub trait IngestDeps:
-    IngestStore + TicketReads + TicketCommands + ApiKeyStore + TeamTurns + SettingsStore + IncidentStore
+    IngestStore
+    + TicketReads
+    + TicketCommands
+    + ApiKeyStore
+    + TeamTurns
+    + SettingsStore
+    + SpikeCounters
+    + IncidentRecords
 {
 }
 impl<T> IngestDeps for T where
@@ -140,7 +147,8 @@ impl<T> IngestDeps for T where
         + ApiKeyStore
         + TeamTurns
         + SettingsStore
-        + IncidentStore
+        + SpikeCounters
+        + IncidentRecords
 {
 }
 

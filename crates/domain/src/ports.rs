@@ -379,8 +379,8 @@ pub trait TicketReads: Send + Sync {
     ) -> impl Future<Output = Result<Vec<Ticket>, StoreError>> + Send;
 }
 
-/// Spike counters and incidents.
-pub trait IncidentStore: Send + Sync {
+/// The topic counters that spikes are told from.
+pub trait SpikeCounters: Send + Sync {
     /// Adds one to the count of each term in the account's window starting at `window_start`,
     /// atomically (concurrent writers never lose a count); the counts after.
     ///
@@ -403,7 +403,10 @@ pub trait IncidentStore: Send + Sync {
         term: &str,
         windows: &[DateTime<Utc>],
     ) -> impl Future<Output = Result<Vec<u64>, StoreError>> + Send;
+}
 
+/// Incidents, with their active markers and their tickets.
+pub trait IncidentRecords: Send + Sync {
     /// Stores a new incident, active. `Duplicate` when the account already has an active
     /// incident on the topic (another worker opened it first, or this is a redelivery).
     fn open_incident(
@@ -450,7 +453,10 @@ pub trait IncidentStore: Send + Sync {
         incident: &Incident,
         version_before: u64,
     ) -> impl Future<Output = Result<(), CommitError>> + Send;
+}
 
+/// Status updates on incidents.
+pub trait IncidentUpdateStore: Send + Sync {
     /// Stores a new status update; an id already stored is `Duplicate`.
     fn create_update(
         &self,
@@ -475,7 +481,10 @@ pub trait IncidentStore: Send + Sync {
         &self,
         incident: &IncidentId,
     ) -> impl Future<Output = Result<Vec<IncidentUpdate>, StoreError>> + Send;
+}
 
+/// The posts each brand account may make per slice of time, shared by every worker.
+pub trait PostAllowance: Send + Sync {
     /// Takes up to `wanted` of the `allowance` posts the account may make in the pacing slice
     /// that starts at `slice_start`, atomically across workers; how many it got (0: spent).
     fn reserve_posts(
@@ -485,6 +494,16 @@ pub trait IncidentStore: Send + Sync {
         wanted: u32,
         allowance: u32,
     ) -> impl Future<Output = Result<u32, StoreError>> + Send;
+}
+
+/// Spike counters, incidents, their updates and the post allowance together.
+pub trait IncidentStore:
+    SpikeCounters + IncidentRecords + IncidentUpdateStore + PostAllowance
+{
+}
+impl<T> IncidentStore for T where
+    T: SpikeCounters + IncidentRecords + IncidentUpdateStore + PostAllowance
+{
 }
 
 /// The queue could not be reached or refused the request (nothing was enqueued); [`Failure`]

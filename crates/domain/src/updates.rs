@@ -15,8 +15,8 @@ use crate::lifecycle::{CommandError, change_status};
 use crate::message::{Message, Source};
 use crate::page::Cursor;
 use crate::ports::{
-    CommitError, IncidentStore, IngestStore, Outgoing, Queue, QueueError, SettingsStore,
-    StoreError, TicketCommands, TicketReads,
+    CommitError, IncidentRecords, IncidentUpdateStore, IngestStore, Outgoing, PostAllowance, Queue,
+    QueueError, SettingsStore, StoreError, TicketCommands, TicketReads,
 };
 use crate::replies::{
     DeliveryState, OutboxJob, Platform, PostError, ReplyChannel, ReplyError, ReplyRequest,
@@ -56,7 +56,7 @@ pub enum UpdateError {
 /// Stores the update (the one already stored when the key was used before) and, when it
 /// resolves the incident, resolves it: new complaints no longer join it. Advancing the update
 /// is the caller's next step.
-pub async fn start_update<S: IncidentStore>(
+pub async fn start_update<S: IncidentRecords + IncidentUpdateStore>(
     store: &S,
     incident_id: &IncidentId,
     request: &UpdateRequest,
@@ -156,7 +156,13 @@ pub async fn advance<S, P, Q>(
     now: DateTime<Utc>,
 ) -> Result<Advanced, StepError>
 where
-    S: IncidentStore + IngestStore + TicketReads + TicketCommands + SettingsStore,
+    S: IncidentRecords
+        + IncidentUpdateStore
+        + PostAllowance
+        + IngestStore
+        + TicketReads
+        + TicketCommands
+        + SettingsStore,
     P: Platform,
     Q: Queue,
 {
@@ -309,7 +315,7 @@ enum Posting {
 
 /// Posts the update publicly, at most once: claimed (`sending`) before the call, and an attempt
 /// that died mid-call is not made again (`unconfirmed`).
-async fn post_publicly<S: IncidentStore, P: Platform>(
+async fn post_publicly<S: IncidentUpdateStore + PostAllowance, P: Platform>(
     store: &S,
     platform: &P,
     update: &IncidentUpdate,
