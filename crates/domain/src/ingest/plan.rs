@@ -51,15 +51,13 @@ pub(super) fn plan(
     let actor = actor_of(message, &customer);
     let mut events = placement_events(&ticket, &stored, status_before, &actor, owner, team);
     if let Some(score) = score {
-        push_next(
+        record(
             &mut events,
-            TicketEvent::new(
-                ticket.id.clone(),
-                at,
-                actor.clone(),
-                EventKind::SatisfactionRated { score },
-                "satisfaction",
-            ),
+            &ticket.id,
+            at,
+            actor.clone(),
+            EventKind::SatisfactionRated { score },
+            "satisfaction",
         );
     }
     // A new complaint is triaged; praise and noise need no answer unless the account says so.
@@ -111,6 +109,21 @@ pub(super) fn plan(
             .map(|parent| message.dedupe_key_of(parent)),
         replies,
     }
+}
+
+/// Records an event on the ticket, after the events the change already records.
+fn record(
+    events: &mut Vec<TicketEvent>,
+    ticket_id: &TicketId,
+    at: DateTime<Utc>,
+    actor: Actor,
+    kind: EventKind,
+    key: &str,
+) {
+    push_next(
+        events,
+        TicketEvent::new(ticket_id.clone(), at, actor, kind, key),
+    );
 }
 
 /// Adds `event` after the events the change already records.
@@ -250,58 +263,50 @@ fn placement_events(
     let mut events = Vec::new();
     match status_before {
         None => {
-            push_next(
+            record(
                 &mut events,
-                TicketEvent::new(
-                    ticket.id.clone(),
-                    at,
-                    actor.clone(),
-                    EventKind::Created {
-                        message_id: message_id.clone(),
-                    },
-                    "created",
-                ),
+                &ticket.id,
+                at,
+                actor.clone(),
+                EventKind::Created {
+                    message_id: message_id.clone(),
+                },
+                "created",
             );
             if owner.is_some() || team.is_some() {
-                push_next(
+                record(
                     &mut events,
-                    TicketEvent::new(
-                        ticket.id.clone(),
-                        at,
-                        Actor::System,
-                        EventKind::Assigned { owner, team },
-                        "assigned:sticky",
-                    ),
+                    &ticket.id,
+                    at,
+                    Actor::System,
+                    EventKind::Assigned { owner, team },
+                    "assigned:sticky",
                 );
             }
         }
         Some(before) => {
-            push_next(
+            record(
                 &mut events,
-                TicketEvent::new(
-                    ticket.id.clone(),
-                    at,
-                    actor.clone(),
-                    EventKind::MessageAdded {
-                        message_id: message_id.clone(),
-                        direction: stored.body.direction,
-                    },
-                    &format!("message:{message_id}"),
-                ),
+                &ticket.id,
+                at,
+                actor.clone(),
+                EventKind::MessageAdded {
+                    message_id: message_id.clone(),
+                    direction: stored.body.direction,
+                },
+                &format!("message:{message_id}"),
             );
             if before != ticket.status {
-                push_next(
+                record(
                     &mut events,
-                    TicketEvent::new(
-                        ticket.id.clone(),
-                        at,
-                        actor.clone(),
-                        EventKind::StatusChanged {
-                            from: before,
-                            to: ticket.status,
-                        },
-                        &format!("status:{}", ticket.version),
-                    ),
+                    &ticket.id,
+                    at,
+                    actor.clone(),
+                    EventKind::StatusChanged {
+                        from: before,
+                        to: ticket.status,
+                    },
+                    &format!("status:{}", ticket.version),
                 );
             }
         }
@@ -337,18 +342,16 @@ fn triage_new(
     } else {
         ticket.status = TicketStatus::Closed;
         ticket.resolved_at = Some(at);
-        push_next(
+        record(
             events,
-            TicketEvent::new(
-                ticket.id.clone(),
-                at,
-                Actor::System,
-                EventKind::StatusChanged {
-                    from: TicketStatus::Open,
-                    to: TicketStatus::Closed,
-                },
-                "status:triage",
-            ),
+            &ticket.id,
+            at,
+            Actor::System,
+            EventKind::StatusChanged {
+                from: TicketStatus::Open,
+                to: TicketStatus::Closed,
+            },
+            "status:triage",
         );
     }
     needs_answer
