@@ -18,8 +18,9 @@ pub enum Round<T> {
 /// Runs `round` until it is done, at most [`ATTEMPTS`] times; the error `exhausted` makes when
 /// every round had to read again. An error of a round ends the rounds at once.
 ///
-/// `round` is a closure making a future, not an async closure: the future of an async closure
-/// that borrows the closure is not seen as `Send` by the handlers' routers (rust-lang/rust#110338).
+/// `round` is a closure making a future, not an async closure: with an async closure that
+/// borrows what it captures, the handlers' futures stop being `Send` ("implementation of `Send`
+/// is not general enough" at the API's routes).
 pub async fn optimistic<T, E, F: Future<Output = Result<Round<T>, E>>>(
     round: impl FnMut() -> F,
     exhausted: impl FnOnce() -> E,
