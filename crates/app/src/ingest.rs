@@ -8,12 +8,12 @@ use crate::metrics;
 use crate::outbox::Outbox;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use futures::future::join_all;
-use socialcare_domain::acknowledgement::pending_job;
-use socialcare_domain::incidents::{self, Watched};
+use socialcare_domain::incidents::Watched;
 use socialcare_domain::ingest::{
-    ChangeOutcome, IngestDeps, IngestOutcome, apply_change, ingest_with,
+    ChangeOutcome, IngestDeps, IngestOutcome, Ingested, apply_change, ingest_message,
 };
-use socialcare_domain::ports::{Queue, QueueError};
+use socialcare_domain::ports::{Queue, QueueError, StoreError};
+use socialcare_domain::replies::OutboxJob;
 use socialcare_domain::threading::Rules;
 use socialcare_domain::{QueuedEvent, Ticket};
 use std::collections::BTreeMap;
@@ -89,11 +89,12 @@ async fn ingest_one<S: IngestDeps>(
         tracing::error!(queue_message_id, error = %e, "unreadable queue message");
     })?;
     match event {
-        QueuedEvent::Message(event) => match ingest_with(store, &event, rules).await {
-            Ok(outcome) => {
-                // Only a message that opens a ticket is acknowledged; its redelivery may still
-                // have to queue the acknowledgement.
-                let may_acknowledge = !matches!(outcome, IngestOutcome::Joined { .. });
+        QueuedEvent::Message(event) => match ingest_message(store, &event, rules).await {
+            Ok(Ingested {
+                outcome,
+                jobs,
+                spikes,
+            }) => {
                 let (what, ticket_id, message_id) = match outcome {
                     IngestOutcome::Opened {
                         ticket_id,
@@ -102,7 +103,9 @@ async fn ingest_one<S: IngestDeps>(
                         ticket,
                     } => {
                         metrics::report(&samples);
-                        watch_for_spikes(store, rules, &ticket).await;
+                        if let Some(watched) = spikes {
+                            report_spikes(&ticket, watched);
+                        }
                         ("opened", ticket_id, message_id)
                     }
                     IngestOutcome::Joined {
@@ -119,10 +122,7 @@ async fn ingest_one<S: IngestDeps>(
                     } => ("duplicate", ticket_id, message_id),
                 };
                 tracing::info!(queue_message_id, %ticket_id, %message_id, outcome = what, "ingested");
-                match may_acknowledge {
-                    true => queue_acknowledgement(store, rules, outbox, &event.message).await,
-                    false => Ok(()),
-                }
+                queue_jobs(outbox, &jobs).await
             }
             Err(e) => {
                 tracing::error!(queue_message_id, error = %e, "ingest failed");
@@ -149,12 +149,10 @@ async fn ingest_one<S: IngestDeps>(
     }
 }
 
-/// Counts a new complaint towards spikes of its topics. A failure is logged, not retried: the
-/// ticket is stored, and the next complaint on the topic counts and checks again.
-async fn watch_for_spikes<S: IngestDeps>(store: &S, rules: &Rules, ticket: &Ticket) {
-    let mut active = rules.incidents.clone();
-    let spike_rules = rules.spikes.of(&ticket.account);
-    match incidents::watch(store, ticket, spike_rules, &mut active).await {
+/// Logs what counting a new complaint towards spikes found. A failure is logged, not retried:
+/// the ticket is stored, and the next complaint on the topic counts and checks again.
+fn report_spikes(ticket: &Ticket, watched: Result<Watched, StoreError>) {
+    match watched {
         Ok(Watched::Counted { window_full }) => {
             if window_full {
                 // Spike detection no longer hears new words on this account until the window
@@ -177,22 +175,13 @@ async fn watch_for_spikes<S: IngestDeps>(store: &S, rules: &Rules, ticket: &Tick
     }
 }
 
-/// Queues the message's acknowledgement while it waits (after a redelivery too: the first
-/// delivery may have stored it and died before queuing it).
-async fn queue_acknowledgement<S: IngestDeps>(
-    store: &S,
-    rules: &Rules,
-    outbox: Option<&Outbox>,
-    message: &socialcare_domain::NormalizedMessage,
-) -> Result<(), ()> {
+/// Queues what ingest left to queue (the acknowledgement); with no outbox, it stays pending.
+async fn queue_jobs(outbox: Option<&Outbox>, jobs: &[OutboxJob]) -> Result<(), ()> {
     let Some(outbox) = outbox else {
         return Ok(());
     };
-    let job = pending_job(store, &rules.acknowledgements, message)
-        .await
-        .map_err(|e| tracing::error!(error = %e, "could not read the acknowledgement"))?;
-    if let Some(job) = job {
-        outbox.enqueue(&job).await.map_err(|e| {
+    for job in jobs {
+        outbox.enqueue(job).await.map_err(|e| {
             tracing::error!(error = %e, message_id = %job.message_id, "could not queue the acknowledgement");
         })?;
     }

@@ -21,6 +21,7 @@ use socialcare_domain::reminders::{
     pending_replies,
 };
 use socialcare_domain::replies::{OutboxJob, PostError, SendPolicy, backoff, wait_until};
+use socialcare_domain::retry::{Round, optimistic};
 use socialcare_domain::sla::Policies;
 use socialcare_domain::timers::Reminder;
 use std::time::Duration;
@@ -190,7 +191,6 @@ pub struct Worker<N> {
     pub policy: SendPolicy,
 }
 
-const ATTEMPTS: u32 = 5;
 const STORE_RETRY: Duration = Duration::from_secs(5);
 
 impl<N: Notifier> Worker<N> {
@@ -256,18 +256,19 @@ impl<N: Notifier> Worker<N> {
         policies: &Policies,
         clock: &dyn Clock,
     ) -> Result<Disposition, String> {
-        for _ in 0..ATTEMPTS {
+        optimistic(
+            move || async move {
             let Some(detail) = store
                 .ticket_detail(&reminder.ticket_id)
                 .await
                 .map_err(|e| e.to_string())?
             else {
-                return Ok(Disposition::Delete);
+                return Ok(Round::Done(Disposition::Delete));
             };
             let policy = policies.of(&detail.ticket.account);
             let decision = reminders::decide(&detail, reminder, policy, &self.teams, clock.now());
             let firing = match decision {
-                Decision::Early(wait) => return Ok(Disposition::Retry(wait)),
+                Decision::Early(wait) => return Ok(Round::Done(Disposition::Retry(wait))),
                 Decision::Stale => {
                     // A redelivery after the write but before the queueing finishes the job.
                     let events = store
@@ -281,7 +282,7 @@ impl<N: Notifier> Worker<N> {
                         let replies: Vec<_> = replies.into_iter().cloned().collect();
                         queue_effects(queue, outbox, &replies, &notices).await?;
                     }
-                    return Ok(Disposition::Delete);
+                    return Ok(Round::Done(Disposition::Delete));
                 }
                 Decision::Act(firing) => firing,
             };
@@ -290,13 +291,15 @@ impl<N: Notifier> Worker<N> {
                     tracing::info!(ticket_id = %reminder.ticket_id, kind = reminder.kind.key(), due_at = %reminder.due_at, "reminder acted");
                     crate::metrics::report(&firing.update.samples);
                     queue_effects(queue, outbox, &firing.update.replies, &firing.notices).await?;
-                    return Ok(Disposition::Delete);
+                    Ok(Round::Done(Disposition::Delete))
                 }
-                Err(CommitError::Conflict) | Err(CommitError::Duplicate) => continue,
-                Err(CommitError::Store(e)) => return Err(e.to_string()),
+                Err(CommitError::Conflict) | Err(CommitError::Duplicate) => Ok(Round::ReadAgain),
+                Err(CommitError::Store(e)) => Err(e.to_string()),
             }
-        }
-        Err("the ticket kept changing".into())
+        },
+            || "the ticket kept changing".into(),
+        )
+        .await
     }
 
     async fn notify<S: TicketStore>(

@@ -3,7 +3,7 @@
 //! customer acknowledged in the last 24 hours (a second "we've seen this" reads as a bot).
 
 use crate::customer::Customer;
-use crate::message::{Channel, Direction, NormalizedMessage, Source};
+use crate::message::{Channel, Direction, Message, NormalizedMessage, Source};
 use crate::ports::{IngestStore, StoreError};
 use crate::replies::{DeliveryState, OutboxJob, reply_external_id};
 use crate::templates::{self, TemplateError, Values};
@@ -242,11 +242,35 @@ pub async fn pending_job<S: IngestStore>(
     if !acknowledgements.may_acknowledge(message) {
         return Ok(None);
     }
-    let key = message.dedupe_key_of(&reply_external_id(&key_of(message)));
-    let waiting = store.get_message(&key).await?.filter(|ack| {
-        ack.delivery
-            .as_ref()
-            .is_some_and(|d| d.state == DeliveryState::Pending)
-    });
-    Ok(waiting.as_ref().map(OutboxJob::of))
+    let waiting = store.get_message(&stored_key(message)).await?;
+    Ok(job_while_pending(waiting.as_ref()))
+}
+
+/// [`pending_job`] of the acknowledgement ingest has just written with `message`'s new ticket,
+/// among the `replies` written with it: nothing to read back.
+pub fn written_job(
+    acknowledgements: &Acknowledgements,
+    message: &NormalizedMessage,
+    replies: &[Message],
+) -> Option<OutboxJob> {
+    if !acknowledgements.may_acknowledge(message) {
+        return None;
+    }
+    let key = stored_key(message);
+    job_while_pending(replies.iter().find(|reply| reply.body.dedupe_key() == key))
+}
+
+/// The dedupe key the acknowledgement of `message` is stored under.
+fn stored_key(message: &NormalizedMessage) -> String {
+    message.dedupe_key_of(&reply_external_id(&key_of(message)))
+}
+
+fn job_while_pending(acknowledgement: Option<&Message>) -> Option<OutboxJob> {
+    acknowledgement
+        .filter(|ack| {
+            ack.delivery
+                .as_ref()
+                .is_some_and(|d| d.state == DeliveryState::Pending)
+        })
+        .map(OutboxJob::of)
 }

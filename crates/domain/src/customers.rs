@@ -3,6 +3,7 @@
 use crate::customer::{Customer, Identity};
 use crate::ids::CustomerId;
 use crate::ports::{CommitError, CustomerStore, IngestStore, StoreError};
+use crate::retry::{Round, optimistic};
 use chrono::{DateTime, Utc};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -25,34 +26,38 @@ pub async fn link_identity<S: CustomerStore + IngestStore>(
     identity: Identity,
     now: DateTime<Utc>,
 ) -> Result<Customer, LinkError> {
-    for _ in 0..5 {
-        let customer = store
-            .get_customer(id)
-            .await?
-            .ok_or_else(|| LinkError::NotFound(id.clone()))?;
-        if let Some(owner) = store.find_customer(&identity.key()).await? {
-            return match owner.id == customer.id {
-                true => Ok(customer),
-                false => Err(LinkError::Taken(owner.id)),
+    let identity = &identity;
+    optimistic(
+        move || async move {
+            let customer = store
+                .get_customer(id)
+                .await?
+                .ok_or_else(|| LinkError::NotFound(id.clone()))?;
+            if let Some(owner) = store.find_customer(&identity.key()).await? {
+                return match owner.id == customer.id {
+                    true => Ok(Round::Done(customer)),
+                    false => Err(LinkError::Taken(owner.id)),
+                };
+            }
+            let mut identities = customer.identities.clone();
+            identities.push(identity.clone());
+            let linked = Customer {
+                identities,
+                updated_at: customer.updated_at.max(now),
+                version: customer.version + 1,
+                ..customer.clone()
             };
-        }
-        let mut identities = customer.identities.clone();
-        identities.push(identity.clone());
-        let linked = Customer {
-            identities,
-            updated_at: customer.updated_at.max(now),
-            version: customer.version + 1,
-            ..customer.clone()
-        };
-        match store
-            .link_identity(&linked, customer.version, &identity)
-            .await
-        {
-            Ok(()) => return Ok(linked),
-            // The identity was claimed meanwhile, or the customer moved: look again.
-            Err(CommitError::Conflict) | Err(CommitError::Duplicate) => continue,
-            Err(CommitError::Store(e)) => return Err(e.into()),
-        }
-    }
-    Err(LinkError::Contention)
+            match store
+                .link_identity(&linked, customer.version, identity)
+                .await
+            {
+                Ok(()) => Ok(Round::Done(linked)),
+                // The identity was claimed meanwhile, or the customer moved: look again.
+                Err(CommitError::Conflict) | Err(CommitError::Duplicate) => Ok(Round::ReadAgain),
+                Err(CommitError::Store(e)) => Err(e.into()),
+            }
+        },
+        || LinkError::Contention,
+    )
+    .await
 }

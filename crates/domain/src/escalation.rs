@@ -1,6 +1,7 @@
 //! Escalation notices: what a team's escalation target (a Slack-style incoming webhook or an
 //! integrator's system) is told when a ticket is about to miss, or missed, its service level.
 
+pub use crate::events::NoticeReason;
 use crate::ids::TicketId;
 use crate::replies::PostError;
 use crate::sla::Measure;
@@ -8,25 +9,6 @@ use crate::ticket::Priority;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::future::Future;
-
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum NoticeReason {
-    /// Most of the way to the deadline: the owner should answer now.
-    SlaWarning,
-    /// The deadline passed: the ticket was escalated.
-    SlaBreach,
-}
-
-impl NoticeReason {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            NoticeReason::SlaWarning => "sla_warning",
-            NoticeReason::SlaBreach => "sla_breach",
-        }
-    }
-}
 
 /// One notice to one target.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,6 +1,5 @@
 //! The audit trail: every change to a ticket is an event with its actor and time.
 
-use crate::escalation::NoticeReason;
 use crate::ids::{CustomerId, EventId, MessageId, TicketId};
 use crate::message::Direction;
 use crate::sla::Measure;
@@ -125,5 +124,25 @@ impl TicketEvent {
             self.seq,
             self.id
         )
+    }
+}
+
+// Why an escalation notice went out; here, with the events that record one.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoticeReason {
+    /// Most of the way to the deadline: the owner should answer now.
+    SlaWarning,
+    /// The deadline passed: the ticket was escalated.
+    SlaBreach,
+}
+
+impl NoticeReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NoticeReason::SlaWarning => "sla_warning",
+            NoticeReason::SlaBreach => "sla_breach",
+        }
     }
 }

@@ -12,10 +12,12 @@
 
 use crate::events::{Actor, EventKind, TicketEvent};
 use crate::ids::{IncidentId, TicketId};
-use crate::message::Source;
+pub use crate::incident::{ActiveIncident, Incident, IncidentStatus, Spike, TopicCounts};
 use crate::ports::{
-    CommitError, IncidentStore, StoreError, TicketCommands, TicketReads, TicketUpdate,
+    CommitError, IncidentRecords, SpikeCounters, StoreError, TicketCommands, TicketReads,
+    TicketUpdate,
 };
+use crate::retry::{Round, optimistic};
 use crate::ticket::{Ticket, TicketQuery};
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use serde::{Deserialize, Serialize};
@@ -134,18 +136,6 @@ impl Spikes {
     }
 }
 
-/// A term's count in a window against its baseline.
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Spike {
-    pub window_start: DateTime<Utc>,
-    pub window_minutes: u32,
-    /// New complaints naming the term in the window.
-    pub count: u64,
-    /// The mean count of the windows before.
-    pub baseline: f64,
-}
-
 /// Whether `count` in the window starting at `window_start` is a spike over `history` (the
 /// counts of the baseline windows; windows without complaints may be missing: they are zero).
 pub fn spike(
@@ -165,98 +155,6 @@ pub fn spike(
         count,
         baseline: (baseline * 100.0).round() / 100.0,
     })
-}
-
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum IncidentStatus {
-    Active,
-    Resolved,
-}
-
-/// Many customers complaining about one thing at once.
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Incident {
-    pub id: IncidentId,
-    /// The platform of the brand account (where its status updates are posted).
-    pub source: Source,
-    pub account: String,
-    /// The key term that spiked (normalized and stemmed, e.g. `outag` for outage/outages).
-    pub topic: String,
-    pub status: IncidentStatus,
-    /// Platform time of the complaint that opened it.
-    pub opened_at: DateTime<Utc>,
-    /// The start of the complaint that opened it, to recognise the incident in a list.
-    pub example: String,
-    /// What opened it.
-    pub spike: Spike,
-    #[serde(default)]
-    pub resolved_at: Option<DateTime<Utc>>,
-    /// When the escalation target was told it opened (or found to have none).
-    #[serde(default)]
-    pub notified_at: Option<DateTime<Utc>>,
-    pub version: u64,
-}
-
-/// What a worker needs to know of an active incident to attach tickets to it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ActiveIncident {
-    pub id: IncidentId,
-    pub account: String,
-    pub topic: String,
-}
-
-impl Incident {
-    /// The incident a spike of `topic` opens, with an id derived from the account, the term and
-    /// the window: workers that see the same spike at once open the same incident.
-    pub fn open(
-        source: Source,
-        account: &str,
-        topic: &str,
-        example: &str,
-        at: DateTime<Utc>,
-        spike: Spike,
-    ) -> Self {
-        Self {
-            id: IncidentId::derive(
-                spike.window_start,
-                &format!("incident:{account}:{topic}:{}", spike.window_start),
-            ),
-            source,
-            account: account.to_string(),
-            topic: topic.to_string(),
-            status: IncidentStatus::Active,
-            opened_at: at,
-            example: example.chars().take(120).collect(),
-            spike,
-            resolved_at: None,
-            notified_at: None,
-            version: 1,
-        }
-    }
-
-    /// The incident resolved at `at` (as it was, when it already is).
-    pub fn resolved(&self, at: DateTime<Utc>) -> Self {
-        match self.status {
-            IncidentStatus::Resolved => self.clone(),
-            IncidentStatus::Active => Self {
-                status: IncidentStatus::Resolved,
-                resolved_at: Some(at),
-                version: self.version + 1,
-                ..self.clone()
-            },
-        }
-    }
-
-    pub fn active(&self) -> ActiveIncident {
-        ActiveIncident {
-            id: self.id.clone(),
-            account: self.account.clone(),
-            topic: self.topic.clone(),
-        }
-    }
 }
 
 /// What the account's escalation target is told when an incident opens.
@@ -345,15 +243,6 @@ pub fn counts(ticket: &Ticket) -> bool {
 /// complaints join its incident and count no more, so only unrelated traffic fills it.
 pub const WINDOW_CAPACITY: u32 = 500;
 
-/// What counting a message's terms gave.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TopicCounts {
-    /// Each term with its count after this message (0: not counted, the window being full).
-    pub counts: Vec<(String, u64)>,
-    /// The window had counted `capacity` messages already.
-    pub full: bool,
-}
-
 /// What [`watch`] did.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Watched {
@@ -378,7 +267,7 @@ pub async fn watch<S>(
     active: &mut Vec<ActiveIncident>,
 ) -> Result<Watched, StoreError>
 where
-    S: IncidentStore + TicketReads + TicketCommands,
+    S: SpikeCounters + IncidentRecords + TicketReads + TicketCommands,
 {
     // A complaint already part of an incident counts towards no other: the other words of an
     // outage ("down", "since", "again") must not open incidents of their own.
@@ -499,41 +388,45 @@ async fn attach_stored<S>(
 where
     S: TicketReads + TicketCommands,
 {
-    for _ in 0..ATTEMPTS {
-        let Some(detail) = store.ticket_detail(id).await? else {
-            return Ok(false);
-        };
-        let mut ticket = detail.ticket;
-        if ticket.incident_id.is_some() {
-            return Ok(false);
-        }
-        let version_before = ticket.version;
-        ticket.version += 1;
-        let event = attach(&mut ticket, incident, at);
-        let update = TicketUpdate {
-            ticket,
-            version_before,
-            events: vec![event],
-            replies: Vec::new(),
-            samples: Vec::new(),
-        };
-        match store.update_ticket(&update).await {
-            Ok(()) => return Ok(true),
-            Err(CommitError::Conflict) | Err(CommitError::Duplicate) => continue,
-            Err(CommitError::Store(e)) => return Err(e),
-        }
-    }
-    Err(StoreError::unavailable(format!(
-        "ticket {id} kept changing while it was attached to incident {}",
-        incident.id
-    )))
+    optimistic(
+        move || async move {
+            let Some(detail) = store.ticket_detail(id).await? else {
+                return Ok(Round::Done(false));
+            };
+            let mut ticket = detail.ticket;
+            if ticket.incident_id.is_some() {
+                return Ok(Round::Done(false));
+            }
+            let version_before = ticket.version;
+            ticket.version += 1;
+            let event = attach(&mut ticket, incident, at);
+            let update = TicketUpdate {
+                ticket,
+                version_before,
+                events: vec![event],
+                replies: Vec::new(),
+                samples: Vec::new(),
+            };
+            match store.update_ticket(&update).await {
+                Ok(()) => Ok(Round::Done(true)),
+                Err(CommitError::Conflict) | Err(CommitError::Duplicate) => Ok(Round::ReadAgain),
+                Err(CommitError::Store(e)) => Err(e),
+            }
+        },
+        || {
+            StoreError::unavailable(format!(
+                "ticket {id} kept changing while it was attached to incident {}",
+                incident.id
+            ))
+        },
+    )
+    .await
 }
-
-const ATTEMPTS: u32 = 5;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::message::Source;
     use chrono::TimeZone;
 
     fn at(h: u32, m: u32) -> DateTime<Utc> {

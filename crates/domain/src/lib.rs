@@ -2,15 +2,31 @@
 //!
 //! Nothing here knows about AWS or HTTP. The outside world is reached through the traits in
 //! [`ports`]; the adapters (SQLite, DynamoDB, SQS) implement them in their own crates.
+//!
+//! Three layers, each using only those below it:
+//! - **records**, what is stored and sent: [`ids`], [`page`], [`message`], [`delivery`],
+//!   [`customer`], [`ticket`] (with the triage result), [`timers`], [`events`], [`incident`],
+//!   [`update`], [`report`], [`inbox`] (its views), [`sessions`], and the settings [`sla`],
+//!   [`templates`], [`access`], [`integrations`];
+//! - **[`ports`]**, the traits over those records;
+//! - **behaviours**, the rest: [`ingest`], [`threading`], [`triage`], [`replies`], [`clocks`],
+//!   [`reminders`], [`incidents`], [`updates`], [`lifecycle`], [`ownership`], ...
+//!
+//! A behaviour's own records (`replies::Delivery`, `incidents::Incident`, ...) are re-exported
+//! from it. `python3 infra/module_cycles.py crates/domain --layer ...` checks the layers (its
+//! docstring has the command).
 
 pub mod access;
 pub mod acknowledgement;
+pub mod clocks;
 pub mod customer;
 pub mod customers;
+pub mod delivery;
 pub mod escalation;
 pub mod events;
 pub mod ids;
 pub mod inbox;
+pub mod incident;
 pub mod incidents;
 pub mod ingest;
 pub mod integrations;
@@ -22,6 +38,7 @@ pub mod ports;
 pub mod reminders;
 pub mod replies;
 pub mod report;
+pub mod retry;
 pub mod satisfaction;
 pub mod sessions;
 pub mod sla;
@@ -30,6 +47,7 @@ pub mod threading;
 pub mod ticket;
 pub mod timers;
 pub mod triage;
+pub mod update;
 pub mod updates;
 
 pub use customer::{Customer, Identity};

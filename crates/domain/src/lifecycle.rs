@@ -1,14 +1,14 @@
 //! What agents do to a ticket through the API: move its status, write internal notes.
 
+use crate::clocks::{Happened, retime};
 use crate::events::{Actor, EventKind, TicketEvent};
 use crate::ids::TicketId;
-use crate::ingest::IngestError;
 use crate::ports::{
     CommitError, IngestStore, SettingsStore, StoreError, TicketCommands, TicketUpdate,
 };
 use crate::report::Sample;
+use crate::retry::{Round, optimistic};
 use crate::ticket::{InvalidTransition, Ticket, TicketStatus};
-use crate::timers::{Happened, retime};
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
@@ -23,17 +23,6 @@ pub enum CommandError {
     #[error("the ticket kept changing; try again")]
     Contention,
 }
-
-impl From<IngestError> for CommandError {
-    fn from(e: IngestError) -> Self {
-        match e {
-            IngestError::Store(e) => CommandError::Store(e),
-            IngestError::TooMuchContention(_) => CommandError::Contention,
-        }
-    }
-}
-
-const ATTEMPTS: u32 = 5;
 
 /// A ticket after a command, and what the change added to the response-time report.
 #[derive(Debug, Clone, PartialEq)]
@@ -51,57 +40,59 @@ pub async fn change_status<S: IngestStore + TicketCommands + SettingsStore>(
     actor: Actor,
     now: DateTime<Utc>,
 ) -> Result<Changed, CommandError> {
-    let policies = store.sla_policies().await?;
-    for _ in 0..ATTEMPTS {
-        let ticket = store
-            .get_ticket(id)
-            .await?
-            .ok_or_else(|| CommandError::NotFound(id.clone()))?;
-        if ticket.status == next {
-            return Ok(Changed {
-                ticket,
-                samples: Vec::new(),
-            });
-        }
-        let mut changed = ticket.with_status(next, now)?;
-        let status = Happened::Status {
-            from: ticket.status,
-            to: next,
-        };
-        retime(&mut changed, status, now, policies.of(&ticket.account));
-        let event = TicketEvent::new(
-            id.clone(),
-            now,
-            actor.clone(),
-            EventKind::StatusChanged {
+    let policies = &store.sla_policies().await?;
+    let actor = &actor;
+    optimistic(
+        move || async move {
+            let ticket = store
+                .get_ticket(id)
+                .await?
+                .ok_or_else(|| CommandError::NotFound(id.clone()))?;
+            if ticket.status == next {
+                return Ok(Round::Done(Changed {
+                    ticket,
+                    samples: Vec::new(),
+                }));
+            }
+            let mut changed = ticket.with_status(next, now)?;
+            let status = Happened::Status {
                 from: ticket.status,
                 to: next,
-            },
-            &format!("status:{}", changed.version),
-        );
-        let actor_name = match &actor {
-            Actor::Agent { id } => Some(id.as_str()),
-            _ => None,
-        };
-        let update = TicketUpdate {
-            samples: crate::report::samples(Some(&ticket), &changed, actor_name),
-            ticket: changed.clone(),
-            version_before: ticket.version,
-            events: vec![event],
-            replies: Vec::new(),
-        };
-        match store.update_ticket(&update).await {
-            Ok(()) => {
-                return Ok(Changed {
+            };
+            retime(&mut changed, status, now, policies.of(&ticket.account));
+            let event = TicketEvent::new(
+                id.clone(),
+                now,
+                actor.clone(),
+                EventKind::StatusChanged {
+                    from: ticket.status,
+                    to: next,
+                },
+                &format!("status:{}", changed.version),
+            );
+            let actor_name = match &actor {
+                Actor::Agent { id } => Some(id.as_str()),
+                _ => None,
+            };
+            let update = TicketUpdate {
+                samples: crate::report::samples(Some(&ticket), &changed, actor_name),
+                ticket: changed.clone(),
+                version_before: ticket.version,
+                events: vec![event],
+                replies: Vec::new(),
+            };
+            match store.update_ticket(&update).await {
+                Ok(()) => Ok(Round::Done(Changed {
                     ticket: changed,
                     samples: update.samples,
-                });
+                })),
+                Err(CommitError::Conflict) | Err(CommitError::Duplicate) => Ok(Round::ReadAgain),
+                Err(CommitError::Store(e)) => Err(e.into()),
             }
-            Err(CommitError::Conflict) | Err(CommitError::Duplicate) => continue,
-            Err(CommitError::Store(e)) => return Err(e.into()),
-        }
-    }
-    Err(CommandError::Contention)
+        },
+        || CommandError::Contention,
+    )
+    .await
 }
 
 /// Adds an internal note (never shown to the customer) to the ticket's trail.

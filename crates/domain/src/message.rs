@@ -195,7 +195,7 @@ pub struct Message {
     pub hidden_at: Option<DateTime<Utc>>,
     /// For replies written through socialcare: where it goes and whether it got there.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub delivery: Option<crate::replies::Delivery>,
+    pub delivery: Option<crate::delivery::Delivery>,
     /// Bumped on every write; writes are conditional on it.
     #[serde(default = "first_version")]
     pub version: u64,

@@ -6,6 +6,7 @@ use crate::events::{Actor, EventKind, TicketEvent};
 use crate::ids::TicketId;
 use crate::lifecycle::CommandError;
 use crate::ports::{ApiKeyStore, CommitError, IngestStore, StoreError, TeamTurns, TicketCommands};
+use crate::retry::{Round, optimistic};
 use crate::ticket::Ticket;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -150,35 +151,39 @@ pub async fn assign<S: IngestStore + TicketCommands + TeamTurns + ApiKeyStore>(
             (owner, Some(team.name.clone()))
         }
     };
-    for _ in 0..5 {
-        let ticket = store
-            .get_ticket(id)
-            .await?
-            .ok_or_else(|| CommandError::NotFound(id.clone()))?;
-        if ticket.owner.as_deref() == Some(owner.as_str()) && ticket.team == team {
-            return Ok(ticket);
-        }
-        let assigned = Ticket {
-            owner: Some(owner.clone()),
-            team: team.clone(),
-            version: ticket.version + 1,
-            ..ticket.clone()
-        };
-        let event = TicketEvent::new(
-            id.clone(),
-            now,
-            actor.clone(),
-            EventKind::Assigned {
+    let (owner, team, actor) = (&owner, &team, &actor);
+    optimistic(
+        move || async move {
+            let ticket = store
+                .get_ticket(id)
+                .await?
+                .ok_or_else(|| CommandError::NotFound(id.clone()))?;
+            if ticket.owner.as_deref() == Some(owner.as_str()) && &ticket.team == team {
+                return Ok(Round::Done(ticket));
+            }
+            let assigned = Ticket {
                 owner: Some(owner.clone()),
                 team: team.clone(),
-            },
-            &format!("assigned:{}", assigned.version),
-        );
-        match store.change_ticket(&assigned, ticket.version, &event).await {
-            Ok(()) => return Ok(assigned),
-            Err(CommitError::Conflict) | Err(CommitError::Duplicate) => continue,
-            Err(CommitError::Store(e)) => return Err(e.into()),
-        }
-    }
-    Err(CommandError::Contention.into())
+                version: ticket.version + 1,
+                ..ticket.clone()
+            };
+            let event = TicketEvent::new(
+                id.clone(),
+                now,
+                actor.clone(),
+                EventKind::Assigned {
+                    owner: Some(owner.clone()),
+                    team: team.clone(),
+                },
+                &format!("assigned:{}", assigned.version),
+            );
+            match store.change_ticket(&assigned, ticket.version, &event).await {
+                Ok(()) => Ok(Round::Done(assigned)),
+                Err(CommitError::Conflict) | Err(CommitError::Duplicate) => Ok(Round::ReadAgain),
+                Err(CommitError::Store(e)) => Err(e.into()),
+            }
+        },
+        || CommandError::Contention.into(),
+    )
+    .await
 }

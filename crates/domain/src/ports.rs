@@ -7,7 +7,7 @@ use crate::access::ApiKey;
 use crate::customer::{Customer, Identity};
 use crate::events::TicketEvent;
 use crate::ids::{CustomerId, IncidentId, MessageId, TicketId, UpdateId};
-use crate::incidents::{ActiveIncident, Incident};
+use crate::incident::{ActiveIncident, Incident, TopicCounts};
 use crate::integrations::Integration;
 use crate::message::Message;
 use crate::page::Page;
@@ -16,11 +16,13 @@ use crate::sla::Policies;
 use crate::templates::Template;
 use crate::ticket::{Ticket, TicketDetail, TicketQuery};
 use crate::timers::Reminder;
-use crate::updates::IncidentUpdate;
+use crate::update::IncidentUpdate;
 use chrono::{DateTime, NaiveDate, Utc};
 use std::future::Future;
 use std::sync::Mutex;
-use std::time::Duration;
+
+mod queue;
+pub use queue::{Delivery, Outgoing, Queue, QueueError};
 
 /// What kind of failure a store or queue call had: whether trying again can help, and how soon.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -379,8 +381,8 @@ pub trait TicketReads: Send + Sync {
     ) -> impl Future<Output = Result<Vec<Ticket>, StoreError>> + Send;
 }
 
-/// Spike counters and incidents.
-pub trait IncidentStore: Send + Sync {
+/// The topic counters that spikes are told from.
+pub trait SpikeCounters: Send + Sync {
     /// Adds one to the count of each term in the account's window starting at `window_start`,
     /// atomically (concurrent writers never lose a count); the counts after.
     ///
@@ -393,7 +395,7 @@ pub trait IncidentStore: Send + Sync {
         window_start: DateTime<Utc>,
         terms: &[String],
         capacity: u32,
-    ) -> impl Future<Output = Result<crate::incidents::TopicCounts, StoreError>> + Send;
+    ) -> impl Future<Output = Result<TopicCounts, StoreError>> + Send;
 
     /// The counts of `term` in the account's windows that start at `windows`; windows without
     /// a count are missing.
@@ -403,7 +405,10 @@ pub trait IncidentStore: Send + Sync {
         term: &str,
         windows: &[DateTime<Utc>],
     ) -> impl Future<Output = Result<Vec<u64>, StoreError>> + Send;
+}
 
+/// Incidents, with their active markers and their tickets.
+pub trait IncidentRecords: Send + Sync {
     /// Stores a new incident, active. `Duplicate` when the account already has an active
     /// incident on the topic (another worker opened it first, or this is a redelivery).
     fn open_incident(
@@ -450,7 +455,10 @@ pub trait IncidentStore: Send + Sync {
         incident: &Incident,
         version_before: u64,
     ) -> impl Future<Output = Result<(), CommitError>> + Send;
+}
 
+/// Status updates on incidents.
+pub trait IncidentUpdateStore: Send + Sync {
     /// Stores a new status update; an id already stored is `Duplicate`.
     fn create_update(
         &self,
@@ -475,7 +483,10 @@ pub trait IncidentStore: Send + Sync {
         &self,
         incident: &IncidentId,
     ) -> impl Future<Output = Result<Vec<IncidentUpdate>, StoreError>> + Send;
+}
 
+/// The posts each brand account may make per slice of time, shared by every worker.
+pub trait PostAllowance: Send + Sync {
     /// Takes up to `wanted` of the `allowance` posts the account may make in the pacing slice
     /// that starts at `slice_start`, atomically across workers; how many it got (0: spent).
     fn reserve_posts(
@@ -487,86 +498,14 @@ pub trait IncidentStore: Send + Sync {
     ) -> impl Future<Output = Result<u32, StoreError>> + Send;
 }
 
-/// The queue could not be reached or refused the request (nothing was enqueued); [`Failure`]
-/// says how.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("queue failed ({failure}): {detail}")]
-pub struct QueueError {
-    pub failure: Failure,
-    pub detail: String,
+/// Spike counters, incidents, their updates and the post allowance together.
+pub trait IncidentStore:
+    SpikeCounters + IncidentRecords + IncidentUpdateStore + PostAllowance
+{
 }
-
-impl QueueError {
-    pub fn new(failure: Failure, detail: impl Into<String>) -> Self {
-        Self {
-            failure,
-            detail: detail.into(),
-        }
-    }
-
-    pub fn unavailable(detail: impl Into<String>) -> Self {
-        Self::new(Failure::Unavailable, detail)
-    }
-
-    pub fn invalid(detail: impl Into<String>) -> Self {
-        Self::new(Failure::Invalid, detail)
-    }
-}
-
-/// A message to enqueue.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Outgoing {
-    pub body: String,
-    /// FIFO queues: messages of one group are delivered in order, one at a time.
-    pub group_id: Option<String>,
-    /// FIFO queues: a second message with the same id within five minutes is dropped.
-    pub dedupe_id: Option<String>,
-    /// Standard queues: not delivered before this delay (at most 15 minutes).
-    pub delay: Duration,
-}
-
-impl Outgoing {
-    pub fn fifo(body: String, group_id: String, dedupe_id: String) -> Self {
-        Self {
-            body,
-            group_id: Some(group_id),
-            dedupe_id: Some(dedupe_id),
-            delay: Duration::ZERO,
-        }
-    }
-}
-
-/// A received message; hidden from other consumers until its visibility timeout passes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Delivery {
-    pub message_id: String,
-    /// Handle for `delete` and `change_visibility` of this receipt.
-    pub receipt: String,
-    pub body: String,
-    pub group_id: Option<String>,
-    /// How many times it has been received, this time included.
-    pub receive_count: u32,
-}
-
-pub trait Queue: Send + Sync {
-    /// Returns once the message is durably stored by the queue.
-    fn send(&self, message: Outgoing) -> impl Future<Output = Result<(), QueueError>> + Send;
-
-    /// Up to `max` visible messages, waiting up to `wait` for the first one.
-    fn receive(
-        &self,
-        max: u32,
-        wait: Duration,
-    ) -> impl Future<Output = Result<Vec<Delivery>, QueueError>> + Send;
-
-    fn delete(&self, receipt: &str) -> impl Future<Output = Result<(), QueueError>> + Send;
-
-    /// Makes a received message visible again after `timeout` (zero: at once).
-    fn change_visibility(
-        &self,
-        receipt: &str,
-        timeout: Duration,
-    ) -> impl Future<Output = Result<(), QueueError>> + Send;
+impl<T> IncidentStore for T where
+    T: SpikeCounters + IncidentRecords + IncidentUpdateStore + PostAllowance
+{
 }
 
 /// Registered integrations and their signing secrets.

@@ -6,6 +6,7 @@
 //! ([`crate::timers::Timers::next`]); what it writes moves the timers on, so a second delivery
 //! of it finds it stale.
 
+use crate::clocks::{Happened, retime};
 use crate::escalation::{Notice, NoticeReason};
 use crate::events::{Actor, EventKind, TicketEvent};
 use crate::ids::EventId;
@@ -15,7 +16,7 @@ use crate::ports::TicketUpdate;
 use crate::replies::{self, ReplyChannel};
 use crate::sla::{Measure, Policy};
 use crate::ticket::{Ticket, TicketDetail, TicketStatus};
-use crate::timers::{Deadline, Happened, Reminder, ReminderKind, retime};
+use crate::timers::{Deadline, Reminder, ReminderKind};
 use chrono::{DateTime, Utc};
 
 /// What to do with a reminder now.

@@ -7,87 +7,21 @@
 //! knows an earlier attempt died mid-call and does not post again (`unconfirmed`, until the
 //! platform's echo of the post confirms it).
 
+pub use crate::delivery::{Delivery, DeliveryState, Target};
 use crate::events::{EventKind, TicketEvent};
 use crate::ids::{MessageId, TicketId};
 use crate::message::{Author, Channel, Direction, Message, NormalizedMessage, Source};
 use crate::ports::{CommitError, IngestStore, Outgoing, QueueError, StoreError};
+use crate::retry::{Round, optimistic};
 use crate::ticket::{Ticket, TicketDetail};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
-use std::future::Future;
 
-/// Where a reply is posted, chosen when it is written.
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Target {
-    /// In the public thread, answering the platform message `to` (a tweet, a post or comment).
-    Public { to: String },
-    /// A direct message to the platform user `to`. Meta delivers one only within 24 hours of
-    /// the customer's last message: until `window_ends`.
-    Direct {
-        to: String,
-        window_ends: Option<DateTime<Utc>>,
-    },
-    /// Facebook and Instagram: a private reply to the comment `comment_id`, which opens a
-    /// conversation with its author (once per comment, within 7 days).
-    PrivateReply { comment_id: String },
-    /// An integrator's system: the reply is POSTed to this URL, signed.
-    Callback { url: String },
-}
-
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DeliveryState {
-    /// Written and queued; not posted yet (or waiting to try again).
-    Pending,
-    /// A worker is posting it.
-    Sending,
-    /// The platform accepted it: `platform_id` is its id there.
-    Sent,
-    /// It will not be posted: `error` says why.
-    Failed,
-    /// An attempt died after calling the platform, which may have posted it; it is not posted
-    /// again. The platform's echo of the post turns it `sent`.
-    Unconfirmed,
-}
-
-/// How a reply is getting to the customer.
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Delivery {
-    pub state: DeliveryState,
-    pub target: Target,
-    /// Written by socialcare (an acknowledgement), not by a person.
-    #[serde(default)]
-    pub automatic: bool,
-    /// Calls made to the platform so far.
-    #[serde(default)]
-    pub attempts: u32,
-    /// When the current call started (`sending`).
-    #[serde(default)]
-    pub attempt_started_at: Option<DateTime<Utc>>,
-    pub platform_id: Option<String>,
-    pub sent_at: Option<DateTime<Utc>>,
-    /// Why it failed, or the last reason it is still waiting (the platform's words).
-    pub error: Option<String>,
-}
-
-impl Delivery {
-    pub fn pending(target: Target, automatic: bool) -> Self {
-        Self {
-            state: DeliveryState::Pending,
-            target,
-            automatic,
-            attempts: 0,
-            attempt_started_at: None,
-            platform_id: None,
-            sent_at: None,
-            error: None,
-        }
-    }
-}
+mod sending;
+pub use sending::{
+    Platform, PostError, SendPolicy, Step, backoff, confirmed_by_echo, deliver, is_echo_of,
+    wait_until,
+};
 
 /// Where the agent wants the reply to go.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -354,342 +288,6 @@ pub(crate) fn outgoing<T: Serialize>(
     })
 }
 
-/// Why a platform did not take a post.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PostError {
-    /// Over the rate limit: try again at `retry_at`.
-    #[error("rate limited until {retry_at}: {reason}")]
-    RateLimited {
-        retry_at: DateTime<Utc>,
-        reason: String,
-    },
-    /// Worth trying again later (5xx, connection refused).
-    #[error("{0}")]
-    Transient(String),
-    /// Will never succeed (deleted post, closed window, blocked user, bad credentials).
-    #[error("{0}")]
-    Permanent(String),
-    /// The request went out and no answer came back: it may have been posted.
-    #[error("{0}")]
-    Unknown(String),
-}
-
-/// A platform that posts replies: X, Facebook and Instagram, integrators' callbacks.
-pub trait Platform: Send + Sync {
-    /// Posts `reply` (its text, source, account) to its delivery target and returns the
-    /// platform's id of the post.
-    fn post(&self, reply: &Message) -> impl Future<Output = Result<String, PostError>> + Send;
-
-    /// Posts `text` publicly as the brand `account` on `source`, answering no one (a status
-    /// update), and returns the platform's id of the post.
-    fn publish(
-        &self,
-        source: Source,
-        account: &str,
-        text: &str,
-    ) -> impl Future<Output = Result<String, PostError>> + Send;
-}
-
-/// What the outbox consumer does with the job after [`deliver`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Step {
-    /// Finished with the reply in this state: delete the job.
-    Done(DeliveryState),
-    /// Keep the job and show it again after this long.
-    RetryIn(std::time::Duration),
-    /// Retries are spent (the reply is marked failed): leave the job for the dead-letter queue.
-    DeadLetter,
-}
-
-/// Timings of [`deliver`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SendPolicy {
-    /// How long a `sending` mark holds before another worker takes the attempt as dead.
-    pub lease: Duration,
-    /// The queue's receive count at which the job goes to the dead-letter queue.
-    pub max_receives: u32,
-    /// The first retry's wait; it doubles each attempt up to `max_backoff`.
-    pub first_backoff: Duration,
-    pub max_backoff: Duration,
-}
-
-impl Default for SendPolicy {
-    fn default() -> Self {
-        Self {
-            lease: Duration::seconds(60),
-            max_receives: 10,
-            first_backoff: Duration::seconds(2),
-            max_backoff: Duration::minutes(15),
-        }
-    }
-}
-
-const ATTEMPTS: u32 = 5;
-
-/// Posts the job's reply unless it is posted, failed or being posted; records the outcome on
-/// the reply. `receive_count` is the queue's count for this job, this delivery included.
-pub async fn deliver<S: IngestStore, P: Platform>(
-    store: &S,
-    platform: &P,
-    job: &OutboxJob,
-    receive_count: u32,
-    now: DateTime<Utc>,
-    policy: &SendPolicy,
-) -> Result<Step, StoreError> {
-    for _ in 0..ATTEMPTS {
-        let Some(reply) = store.get_message(&job.message_key).await? else {
-            // Nothing to post: the job outlived its reply (or names none).
-            return Ok(Step::Done(DeliveryState::Failed));
-        };
-        let Some(delivery) = reply.delivery.clone() else {
-            return Ok(Step::Done(DeliveryState::Failed));
-        };
-        match delivery.state {
-            DeliveryState::Sent | DeliveryState::Failed | DeliveryState::Unconfirmed => {
-                return Ok(Step::Done(delivery.state));
-            }
-            DeliveryState::Sending => {
-                let started = delivery.attempt_started_at.unwrap_or(now);
-                if now < started + policy.lease {
-                    return Ok(Step::RetryIn(wait_until(started + policy.lease, now)));
-                }
-                // The attempt died. Integrators dedupe by the reply's id, so calling again is
-                // safe; a platform may have posted it and must not get it twice.
-                if !matches!(delivery.target, Target::Callback { .. }) {
-                    let unconfirmed = Delivery {
-                        state: DeliveryState::Unconfirmed,
-                        error: Some(format!(
-                            "the attempt of {started} ended without an answer; the platform may have posted it, so it is not posted again"
-                        )),
-                        ..delivery
-                    };
-                    match conclude(store, &reply, unconfirmed).await? {
-                        Some(step) => return Ok(step),
-                        None => continue,
-                    }
-                }
-            }
-            DeliveryState::Pending => {}
-        }
-        if let Target::Direct {
-            window_ends: Some(ends),
-            ..
-        } = delivery.target
-            && now >= ends
-        {
-            let failed = Delivery {
-                state: DeliveryState::Failed,
-                error: Some(RouteError::WindowClosed(ends).to_string()),
-                ..delivery
-            };
-            match conclude(store, &reply, failed).await? {
-                Some(step) => return Ok(step),
-                None => continue,
-            }
-        }
-
-        // Claim the attempt; a racing worker's claim makes this one read again.
-        let claim = Delivery {
-            state: DeliveryState::Sending,
-            attempts: delivery.attempts + 1,
-            attempt_started_at: Some(now),
-            ..delivery
-        };
-        let sending = with_delivery(&reply, claim.clone());
-        match store.record_delivery(&sending, reply.version, None).await {
-            Ok(()) => {}
-            Err(CommitError::Store(e)) => return Err(e),
-            Err(_) => continue,
-        }
-        let result = platform.post(&sending).await;
-        return settle(store, &sending, claim, result, receive_count, now, policy).await;
-    }
-    Ok(Step::RetryIn(std::time::Duration::from_secs(1)))
-}
-
-/// Records a final state of the reply as read; `None` when it changed meanwhile (read again).
-async fn conclude<S: IngestStore>(
-    store: &S,
-    reply: &Message,
-    last: Delivery,
-) -> Result<Option<Step>, StoreError> {
-    let state = last.state;
-    match store
-        .record_delivery(&with_delivery(reply, last), reply.version, None)
-        .await
-    {
-        Ok(()) => Ok(Some(Step::Done(state))),
-        Err(CommitError::Store(e)) => Err(e),
-        Err(_) => Ok(None),
-    }
-}
-
-/// Records what the platform answered to the attempt `delivery` (as claimed on `sending`).
-async fn settle<S: IngestStore>(
-    store: &S,
-    sending: &Message,
-    delivery: Delivery,
-    result: Result<String, PostError>,
-    receive_count: u32,
-    now: DateTime<Utc>,
-    policy: &SendPolicy,
-) -> Result<Step, StoreError> {
-    let (next, step, alias) = match result {
-        Ok(platform_id) => {
-            let alias = sending.body.dedupe_key_of(&platform_id);
-            (
-                Delivery {
-                    state: DeliveryState::Sent,
-                    platform_id: Some(platform_id),
-                    sent_at: Some(now),
-                    attempt_started_at: None,
-                    error: None,
-                    ..delivery
-                },
-                Step::Done(DeliveryState::Sent),
-                Some(alias),
-            )
-        }
-        Err(PostError::Permanent(reason)) => (
-            Delivery {
-                state: DeliveryState::Failed,
-                attempt_started_at: None,
-                error: Some(reason),
-                ..delivery
-            },
-            Step::Done(DeliveryState::Failed),
-            None,
-        ),
-        Err(PostError::Unknown(reason)) if !matches!(delivery.target, Target::Callback { .. }) => (
-            Delivery {
-                state: DeliveryState::Unconfirmed,
-                attempt_started_at: None,
-                error: Some(format!(
-                    "no answer from the platform ({reason}); it may have posted it, so it is not posted again"
-                )),
-                ..delivery
-            },
-            Step::Done(DeliveryState::Unconfirmed),
-            None,
-        ),
-        Err(error) if receive_count >= policy.max_receives => (
-            Delivery {
-                state: DeliveryState::Failed,
-                attempt_started_at: None,
-                error: Some(format!(
-                    "gave up after {} attempts, moved to the dead-letter queue; last error: {error}",
-                    delivery.attempts
-                )),
-                ..delivery
-            },
-            Step::DeadLetter,
-            None,
-        ),
-        Err(error) => {
-            let wait = match &error {
-                PostError::RateLimited { retry_at, .. } => wait_until(*retry_at, now),
-                _ => backoff(delivery.attempts, policy),
-            };
-            (
-                Delivery {
-                    state: DeliveryState::Pending,
-                    attempt_started_at: None,
-                    error: Some(error.to_string()),
-                    ..delivery
-                },
-                Step::RetryIn(wait),
-                None,
-            )
-        }
-    };
-    let settled = with_delivery(sending, next);
-    match store
-        .record_delivery(&settled, sending.version, alias.as_deref())
-        .await
-    {
-        Ok(()) => Ok(step),
-        // The echo of the post came first and confirmed it already.
-        Err(CommitError::Conflict) | Err(CommitError::Duplicate) => {
-            match store.get_message(&sending.body.dedupe_key()).await? {
-                Some(now_stored) => Ok(Step::Done(
-                    now_stored
-                        .delivery
-                        .map(|d| d.state)
-                        .unwrap_or(DeliveryState::Sent),
-                )),
-                None => Ok(step),
-            }
-        }
-        Err(CommitError::Store(e)) => Err(e),
-    }
-}
-
-fn with_delivery(reply: &Message, delivery: Delivery) -> Message {
-    Message {
-        delivery: Some(delivery),
-        version: reply.version + 1,
-        ..reply.clone()
-    }
-}
-
-/// How long until `at` in whole seconds rounded up (queues hide messages by the second, and
-/// early is too early), at least one and at most the 12 hours a queue can hide a message.
-pub fn wait_until(at: DateTime<Utc>, now: DateTime<Utc>) -> std::time::Duration {
-    let milliseconds = (at - now).num_milliseconds();
-    let seconds = (milliseconds + 999).div_euclid(1000).clamp(1, 12 * 3600);
-    std::time::Duration::from_secs(seconds as u64)
-}
-
-/// The wait before attempt `attempts + 1`: doubling from the first backoff up to the most.
-pub fn backoff(attempts: u32, policy: &SendPolicy) -> std::time::Duration {
-    let doublings = attempts.saturating_sub(1).min(20);
-    let wait = policy.first_backoff * 2_i32.pow(doublings);
-    let wait = wait.min(policy.max_backoff);
-    std::time::Duration::from_secs(wait.num_seconds().max(1) as u64)
-}
-
-/// Whether `echo`, a brand message a platform delivered, is the post of `reply`: platforms send
-/// the brand's own posts back, and the echo may come before the sender recorded the post.
-pub fn is_echo_of(reply: &Message, echo: &NormalizedMessage) -> bool {
-    let Some(delivery) = &reply.delivery else {
-        return false;
-    };
-    matches!(
-        delivery.state,
-        DeliveryState::Pending | DeliveryState::Sending | DeliveryState::Unconfirmed
-    ) && echo.direction == Direction::Outbound
-        && reply.body.source == echo.source
-        && reply.body.account == echo.account
-        && reply.body.channel == echo.channel
-        && words(&reply.body.text) == words(&echo.text)
-}
-
-/// The words of a post as platforms rewrite it: X puts the handles answered in front of a
-/// reply and shortens links, so leading mentions and links do not count.
-fn words(text: &str) -> Vec<&str> {
-    text.split_whitespace()
-        .skip_while(|word| word.starts_with('@'))
-        .filter(|word| !word.starts_with("http://") && !word.starts_with("https://"))
-        .collect()
-}
-
-/// The reply with the platform's echo as its proof of posting.
-pub fn confirmed_by_echo(reply: &Message, echo: &NormalizedMessage) -> Message {
-    let delivery = reply.delivery.clone().map(|d| Delivery {
-        state: DeliveryState::Sent,
-        platform_id: Some(echo.external_id.clone()),
-        sent_at: Some(echo.created_at),
-        attempt_started_at: None,
-        error: None,
-        ..d
-    });
-    Message {
-        delivery,
-        version: reply.version + 1,
-        ..reply.clone()
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ReplyError {
     #[error("no ticket {0}")]
@@ -733,76 +331,77 @@ pub async fn write_reply<S>(
 where
     S: IngestStore + crate::ports::TicketReads + crate::ports::TicketCommands,
 {
-    for _ in 0..ATTEMPTS {
-        let detail = store
-            .ticket_detail(ticket_id)
-            .await?
-            .ok_or_else(|| ReplyError::NotFound(ticket_id.clone()))?;
-        let key = scoped_reply_key(&detail, &request.key);
-        if let Some(reply) = store.get_message(&key).await? {
-            return Ok(Written {
-                reply,
-                samples: Vec::new(),
-            });
-        }
-        let routed = route(&detail, request.channel, now)?;
-        let reply = compose(
-            &detail,
-            routed,
-            request.text.clone(),
-            &request.key,
-            request.automatic,
-            now,
-        );
-        let ticket = &detail.ticket;
-        let mut answered = Ticket {
-            last_message_at: ticket.last_message_at.max(now),
-            message_count: ticket.message_count + 1,
-            acknowledged_at: Some(ticket.acknowledged_at.map_or(now, |at| at.min(now))),
-            first_response_at: match request.automatic {
-                true => ticket.first_response_at,
-                false => Some(ticket.first_response_at.map_or(now, |at| at.min(now))),
-            },
-            version: ticket.version + 1,
-            ..ticket.clone()
-        };
-        if !request.automatic {
-            crate::timers::retime(&mut answered, crate::timers::Happened::Answered, now, None);
-        }
-        let event = TicketEvent::new(
-            ticket.id.clone(),
-            now,
-            request.author.clone(),
-            EventKind::MessageAdded {
-                message_id: reply.id.clone(),
-                direction: Direction::Outbound,
-            },
-            &format!("message:{}", reply.id),
-        );
-        let agent = match &request.author {
-            crate::events::Actor::Agent { id } if !request.automatic => Some(id.as_str()),
-            _ => None,
-        };
-        let update = crate::ports::TicketUpdate {
-            samples: crate::report::samples(Some(ticket), &answered, agent),
-            ticket: answered,
-            version_before: ticket.version,
-            events: vec![event],
-            replies: vec![reply.clone()],
-        };
-        match store.update_ticket(&update).await {
-            Ok(()) => {
-                return Ok(Written {
+    optimistic(
+        move || async move {
+            let detail = store
+                .ticket_detail(ticket_id)
+                .await?
+                .ok_or_else(|| ReplyError::NotFound(ticket_id.clone()))?;
+            let key = scoped_reply_key(&detail, &request.key);
+            if let Some(reply) = store.get_message(&key).await? {
+                return Ok(Round::Done(Written {
+                    reply,
+                    samples: Vec::new(),
+                }));
+            }
+            let routed = route(&detail, request.channel, now)?;
+            let reply = compose(
+                &detail,
+                routed,
+                request.text.clone(),
+                &request.key,
+                request.automatic,
+                now,
+            );
+            let ticket = &detail.ticket;
+            let mut answered = Ticket {
+                last_message_at: ticket.last_message_at.max(now),
+                message_count: ticket.message_count + 1,
+                acknowledged_at: Some(ticket.acknowledged_at.map_or(now, |at| at.min(now))),
+                first_response_at: match request.automatic {
+                    true => ticket.first_response_at,
+                    false => Some(ticket.first_response_at.map_or(now, |at| at.min(now))),
+                },
+                version: ticket.version + 1,
+                ..ticket.clone()
+            };
+            if !request.automatic {
+                crate::clocks::retime(&mut answered, crate::clocks::Happened::Answered, now, None);
+            }
+            let event = TicketEvent::new(
+                ticket.id.clone(),
+                now,
+                request.author.clone(),
+                EventKind::MessageAdded {
+                    message_id: reply.id.clone(),
+                    direction: Direction::Outbound,
+                },
+                &format!("message:{}", reply.id),
+            );
+            let agent = match &request.author {
+                crate::events::Actor::Agent { id } if !request.automatic => Some(id.as_str()),
+                _ => None,
+            };
+            let update = crate::ports::TicketUpdate {
+                samples: crate::report::samples(Some(ticket), &answered, agent),
+                ticket: answered,
+                version_before: ticket.version,
+                events: vec![event],
+                replies: vec![reply.clone()],
+            };
+            match store.update_ticket(&update).await {
+                Ok(()) => Ok(Round::Done(Written {
                     reply,
                     samples: update.samples,
-                });
+                })),
+                Err(CommitError::Store(e)) => Err(e.into()),
+                // A racing retry of the same request, or a change to the ticket: read again.
+                Err(CommitError::Duplicate) | Err(CommitError::Conflict) => Ok(Round::ReadAgain),
             }
-            Err(CommitError::Store(e)) => return Err(e.into()),
-            // A racing retry of the same request, or a change to the ticket: read again.
-            Err(CommitError::Duplicate) | Err(CommitError::Conflict) => continue,
-        }
-    }
-    Err(ReplyError::Contention)
+        },
+        || ReplyError::Contention,
+    )
+    .await
 }
 
 /// The dedupe key a reply written with `key` has on this ticket.
@@ -815,394 +414,4 @@ fn scoped_reply_key(detail: &TicketDetail, key: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::customer::Customer;
-    use crate::ids::CustomerId;
-    use crate::ticket::TicketStatus;
-    use chrono::TimeZone;
-
-    fn at(minutes: i64) -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2026, 11, 22, 9, 0, 0).unwrap() + Duration::minutes(minutes)
-    }
-
-    fn message(
-        source: Source,
-        id: &str,
-        channel: Channel,
-        direction: Direction,
-        minute: i64,
-    ) -> Message {
-        let body = NormalizedMessage {
-            source,
-            account: "brand".into(),
-            channel,
-            direction,
-            external_id: id.into(),
-            in_reply_to: None,
-            thread_id: None,
-            conversation_id: None,
-            recipient_id: None,
-            author: Author {
-                id: match direction {
-                    Direction::Inbound => "ann".into(),
-                    Direction::Outbound => "brand".into(),
-                },
-                name: Some("Ann".into()),
-                handle: None,
-                email: None,
-                followers: None,
-            },
-            text: "text".into(),
-            attachments: vec![],
-            created_at: at(minute),
-            callback_url: None,
-        };
-        Message::new(TicketId::derive(at(0), "t"), body, at(minute))
-    }
-
-    fn detail(source: Source, messages: Vec<Message>) -> TicketDetail {
-        TicketDetail {
-            ticket: Ticket {
-                id: TicketId::derive(at(0), "t"),
-                account: "brand".into(),
-                source,
-                customer_id: CustomerId::derive(at(0), "ann"),
-                status: TicketStatus::Open,
-                subject: "text".into(),
-                created_at: at(0),
-                last_message_at: at(0),
-                message_count: messages.len() as u32,
-                resolved_at: None,
-                priority: Default::default(),
-                timers: Default::default(),
-                satisfaction: None,
-                triage: None,
-                topics: Vec::new(),
-                incident_id: None,
-                first_response_at: None,
-                acknowledged_at: None,
-                owner: None,
-                team: None,
-                version: 1,
-            },
-            customer: None::<Customer>,
-            messages,
-        }
-    }
-
-    use Channel::{Private, Public};
-    use Direction::{Inbound, Outbound};
-
-    #[test]
-    fn x_replies_go_public_to_the_latest_public_post_or_by_dm() {
-        let ticket = detail(
-            Source::X,
-            vec![
-                message(Source::X, "t1", Public, Inbound, 0),
-                message(Source::X, "t2", Public, Inbound, 1),
-            ],
-        );
-        assert_eq!(
-            route(&ticket, ReplyChannel::Public, at(5)),
-            Ok((Target::Public { to: "t2".into() }, Public))
-        );
-        assert_eq!(
-            route(&ticket, ReplyChannel::Private, at(5)),
-            Ok((
-                Target::Direct {
-                    to: "ann".into(),
-                    window_ends: None
-                },
-                Private
-            ))
-        );
-        // auto: public to a first public contact, private once answered in public
-        assert_eq!(route(&ticket, ReplyChannel::Auto, at(5)).unwrap().1, Public);
-        let mut answered = ticket.clone();
-        answered
-            .messages
-            .push(message(Source::X, "b1", Public, Outbound, 2));
-        assert_eq!(
-            route(&answered, ReplyChannel::Auto, at(5)).unwrap().1,
-            Private
-        );
-        let dm_only = detail(
-            Source::X,
-            vec![message(Source::X, "d1", Private, Inbound, 0)],
-        );
-        assert_eq!(
-            route(&dm_only, ReplyChannel::Public, at(5)),
-            Err(RouteError::NoPublicThread)
-        );
-        assert_eq!(
-            route(&dm_only, ReplyChannel::Auto, at(5)).unwrap().1,
-            Private
-        );
-    }
-
-    fn from(mut message: Message, author: &str) -> Message {
-        message.body.author.id = author.into();
-        message
-    }
-
-    /// Issue 14: ann complains, the brand answers publicly, bob replies in the thread. A
-    /// private reply goes to ann, never to bob; a public one answers ann's tweet.
-    #[test]
-    fn replies_go_to_the_tickets_customer_never_to_a_bystander() {
-        let mut ticket = detail(
-            Source::X,
-            vec![
-                message(Source::X, "t1", Public, Inbound, 0),
-                message(Source::X, "b1", Public, Outbound, 1),
-                from(message(Source::X, "t2", Public, Inbound, 2), "bob"),
-            ],
-        );
-        let to_ann = Target::Direct {
-            to: "ann".into(),
-            window_ends: None,
-        };
-        for channel in [ReplyChannel::Private, ReplyChannel::Auto] {
-            assert_eq!(
-                route(&ticket, channel, at(5)),
-                Ok((to_ann.clone(), Private)),
-                "{channel:?}"
-            );
-        }
-        assert_eq!(
-            route(&ticket, ReplyChannel::Public, at(5)),
-            Ok((Target::Public { to: "t1".into() }, Public))
-        );
-        let reply = compose(
-            &ticket,
-            (to_ann.clone(), Private),
-            "hi".into(),
-            "k",
-            false,
-            at(5),
-        );
-        assert_eq!(reply.body.recipient_id.as_deref(), Some("ann"));
-        assert_eq!(reply.body.in_reply_to.as_deref(), Some("t1"));
-        // With the customer record at hand, their identities decide, whoever wrote first.
-        ticket.messages.swap(0, 2);
-        ticket.customer = Some(Customer {
-            id: CustomerId::derive(at(0), "ann"),
-            account: "brand".into(),
-            name: None,
-            email: None,
-            identities: vec![crate::customer::Identity {
-                source: Source::X,
-                account: "brand".into(),
-                user_id: "ann".into(),
-                handle: None,
-            }],
-            latest_ticket_id: None,
-            created_at: at(0),
-            updated_at: at(0),
-            acknowledged_at: None,
-            version: 1,
-        });
-        assert_eq!(
-            route(&ticket, ReplyChannel::Private, at(5)),
-            Ok((to_ann, Private))
-        );
-        // A thread where only bystanders wrote has nothing to answer.
-        ticket.messages.retain(|m| m.body.author.id != "ann");
-        assert_eq!(
-            route(&ticket, ReplyChannel::Private, at(5)),
-            Err(RouteError::NothingToAnswer)
-        );
-
-        // On Facebook, bob's comment in ann's thread gets no private reply, and bob's DM
-        // window is not ann's.
-        let fb = Source::Facebook;
-        let ticket = detail(
-            fb,
-            vec![
-                message(fb, "c1", Public, Inbound, 0),
-                from(message(fb, "c2", Public, Inbound, 2), "bob"),
-                from(message(fb, "m1", Private, Inbound, 3), "bob"),
-            ],
-        );
-        assert_eq!(
-            route(&ticket, ReplyChannel::Private, at(5)),
-            Ok((
-                Target::PrivateReply {
-                    comment_id: "c1".into()
-                },
-                Private
-            ))
-        );
-    }
-
-    #[test]
-    fn meta_private_replies_respect_the_windows() {
-        let fb = Source::Facebook;
-        let dm = detail(fb, vec![message(fb, "m1", Private, Inbound, 0)]);
-        assert_eq!(
-            route(&dm, ReplyChannel::Private, at(60)),
-            Ok((
-                Target::Direct {
-                    to: "ann".into(),
-                    window_ends: Some(at(24 * 60))
-                },
-                Private
-            ))
-        );
-        assert_eq!(
-            route(&dm, ReplyChannel::Private, at(24 * 60)),
-            Err(RouteError::WindowClosed(at(24 * 60)))
-        );
-        // a closed DM window falls back to a private reply to a recent comment
-        let both = detail(
-            fb,
-            vec![
-                message(fb, "m1", Private, Inbound, 0),
-                message(fb, "c9", Public, Inbound, 30 * 60),
-            ],
-        );
-        assert_eq!(
-            route(&both, ReplyChannel::Private, at(31 * 60)),
-            Ok((
-                Target::PrivateReply {
-                    comment_id: "c9".into()
-                },
-                Private
-            ))
-        );
-        // a comment gets one private reply, within 7 days
-        let comment = detail(fb, vec![message(fb, "c1", Public, Inbound, 0)]);
-        assert_eq!(
-            route(&comment, ReplyChannel::Private, at(60)),
-            Ok((
-                Target::PrivateReply {
-                    comment_id: "c1".into()
-                },
-                Private
-            ))
-        );
-        assert_eq!(
-            route(&comment, ReplyChannel::Private, at(8 * 24 * 60)),
-            Err(RouteError::NoPrivateRoute)
-        );
-        let mut replied = comment.clone();
-        let first = compose(
-            &comment,
-            route(&comment, ReplyChannel::Private, at(60)).unwrap(),
-            "DM us".into(),
-            "k1",
-            false,
-            at(60),
-        );
-        replied.messages.push(first);
-        assert_eq!(
-            route(&replied, ReplyChannel::Private, at(61)),
-            Err(RouteError::NoPrivateRoute)
-        );
-    }
-
-    #[test]
-    fn integrators_get_the_callback_of_the_customers_messages() {
-        let mut with_url = message(Source::Integration, "e1", Private, Inbound, 0);
-        with_url.body.callback_url = Some("https://crm.example/hooks/replies".into());
-        let ticket = detail(
-            Source::Integration,
-            vec![
-                with_url,
-                message(Source::Integration, "e2", Private, Inbound, 1),
-            ],
-        );
-        assert_eq!(
-            route(&ticket, ReplyChannel::Auto, at(5)),
-            Ok((
-                Target::Callback {
-                    url: "https://crm.example/hooks/replies".into()
-                },
-                Private
-            ))
-        );
-        let without = detail(
-            Source::Integration,
-            vec![message(Source::Integration, "e3", Private, Inbound, 0)],
-        );
-        assert_eq!(
-            route(&without, ReplyChannel::Auto, at(5)),
-            Err(RouteError::NoCallback)
-        );
-        let nothing = detail(
-            Source::X,
-            vec![message(Source::X, "b", Public, Outbound, 0)],
-        );
-        assert_eq!(
-            route(&nothing, ReplyChannel::Auto, at(5)),
-            Err(RouteError::NothingToAnswer)
-        );
-    }
-
-    #[test]
-    fn a_composed_reply_is_pending_and_addressed() {
-        let ticket = detail(
-            Source::X,
-            vec![message(Source::X, "t1", Public, Inbound, 0)],
-        );
-        let reply = compose(
-            &ticket,
-            (Target::Public { to: "t1".into() }, Public),
-            "On it".into(),
-            "k1",
-            true,
-            at(3),
-        );
-        assert_eq!(reply.body.external_id, "socialcare:k1");
-        assert_eq!(reply.body.in_reply_to.as_deref(), Some("t1"));
-        assert_eq!(reply.body.recipient_id.as_deref(), Some("ann"));
-        assert_eq!(reply.body.direction, Outbound);
-        assert_eq!(reply.body.created_at, at(3));
-        let delivery = reply.delivery.unwrap();
-        assert_eq!(delivery.state, DeliveryState::Pending);
-        assert!(delivery.automatic);
-        assert_eq!(delivery.attempts, 0);
-    }
-
-    #[test]
-    fn an_echo_matches_despite_mentions_and_shortened_links() {
-        let ticket = detail(
-            Source::X,
-            vec![message(Source::X, "t1", Public, Inbound, 0)],
-        );
-        let reply = compose(
-            &ticket,
-            (Target::Public { to: "t1".into() }, Public),
-            "Status: https://status.acme.example/outage  back soon".into(),
-            "k1",
-            false,
-            at(3),
-        );
-        let mut echo = message(Source::X, "p1", Public, Outbound, 3).body;
-        echo.text = "@ann Status: https://t.co/xyz back soon".into();
-        assert!(is_echo_of(&reply, &echo));
-        echo.text = "@ann Status: back later".into();
-        assert!(!is_echo_of(&reply, &echo));
-        echo.text = "@ann Status: https://t.co/xyz back soon".into();
-        echo.channel = Private;
-        assert!(!is_echo_of(&reply, &echo));
-        let confirmed = confirmed_by_echo(&reply, &echo);
-        let delivery = confirmed.delivery.unwrap();
-        assert_eq!(delivery.state, DeliveryState::Sent);
-        assert_eq!(delivery.platform_id.as_deref(), Some("p1"));
-        assert_eq!(confirmed.version, reply.version + 1);
-    }
-
-    #[test]
-    fn waits_round_up_and_back_off_to_a_cap() {
-        let now = at(0);
-        let secs = |d: std::time::Duration| d.as_secs();
-        assert_eq!(secs(wait_until(now + Duration::milliseconds(1100), now)), 2);
-        assert_eq!(secs(wait_until(now + Duration::seconds(90), now)), 90);
-        assert_eq!(secs(wait_until(now - Duration::seconds(5), now)), 1);
-        assert_eq!(secs(wait_until(now + Duration::days(3), now)), 12 * 3600);
-        let policy = SendPolicy::default();
-        let waits: Vec<u64> = (1..=11).map(|n| secs(backoff(n, &policy))).collect();
-        assert_eq!(waits, [2, 4, 8, 16, 32, 64, 128, 256, 512, 900, 900]);
-    }
-}
+mod tests;

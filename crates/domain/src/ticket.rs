@@ -165,7 +165,7 @@ pub struct Ticket {
     /// What triage made of the first message: intent, sentiment, urgency, reach, language, and
     /// why the priority is what it is.
     #[serde(default)]
-    pub triage: Option<crate::triage::Triage>,
+    pub triage: Option<Triage>,
     /// The key terms of the first message, for spike detection.
     #[serde(default)]
     pub topics: Vec<String>,
@@ -268,6 +268,57 @@ impl TicketQuery {
             next,
         }
     }
+}
+
+// What triage (crate::triage) made of the message that opened a ticket, kept on the ticket.
+
+/// What the customer is doing.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Intent {
+    Complaint,
+    Question,
+    Praise,
+    /// Spam, or nothing to answer.
+    Noise,
+}
+
+impl Intent {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Intent::Complaint => "complaint",
+            Intent::Question => "question",
+            Intent::Praise => "praise",
+            Intent::Noise => "noise",
+        }
+    }
+}
+
+impl fmt::Display for Intent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The triage of one message.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Triage {
+    pub intent: Intent,
+    /// VADER compound score, -1 (most negative) to 1, rounded to 2 decimals.
+    pub sentiment: f64,
+    /// The urgency words found (normalized, e.g. "outage", "can't call", "emergency", "safety").
+    pub urgent_terms: Vec<String>,
+    /// The author's follower count when the platform gave it.
+    pub followers: Option<u64>,
+    /// ISO 639-1 code when the language is told reliably (e.g. "en", "es"), else none.
+    pub language: Option<String>,
+    /// The priority that follows from the above.
+    pub priority: Priority,
+    /// Why, in short human sentences, one per rule that set or raised the priority (e.g.
+    /// "urgent words: outage", "very negative (-0.81)", "reach: 120000 followers", "praise").
+    pub reasons: Vec<String>,
 }
 
 #[cfg(test)]

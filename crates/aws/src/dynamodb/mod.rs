@@ -27,9 +27,11 @@
 //! `store/`): `ingest` (IngestStore), `tickets` (TicketReads, TicketCommands), `customers`
 //! (CustomerStore), `teams` (TeamTurns), `settings` (SettingsStore, TemplateStore,
 //! ApiKeyStore, IntegrationStore), `sessions` (SessionStore), `reminders` (ReminderStore), `metrics` (MetricsStore),
-//! `incidents` (IncidentStore). Beside them: `keys` (every key format of the table above) and
+//! and IncidentStore in four: `spikes` (SpikeCounters), `incidents` (IncidentRecords),
+//! `updates` (IncidentUpdateStore), `allowance` (PostAllowance). Beside them: `keys` (every key format of the table above) and
 //! `items` (the mapping of the records several ports write: tickets, messages, events).
 
+mod allowance;
 mod customers;
 mod incidents;
 mod ingest;
@@ -39,8 +41,10 @@ mod metrics;
 mod reminders;
 mod sessions;
 mod settings;
+mod spikes;
 mod teams;
 mod tickets;
+mod updates;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};

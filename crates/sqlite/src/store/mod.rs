@@ -4,10 +4,12 @@
 //! `dynamodb/`): `ingest` (IngestStore), `tickets` (TicketReads, TicketCommands), `customers`
 //! (CustomerStore), `teams` (TeamTurns), `settings` (SettingsStore, TemplateStore,
 //! ApiKeyStore, IntegrationStore), `sessions` (SessionStore), `reminders` (ReminderStore), `metrics` (MetricsStore),
-//! `incidents` (IncidentStore). Beside them: `items` (the mapping of records to rows, and the
+//! and IncidentStore in four: `spikes` (SpikeCounters), `incidents` (IncidentRecords),
+//! `updates` (IncidentUpdateStore), `allowance` (PostAllowance). Beside them: `items` (the mapping of records to rows, and the
 //! writes of the records several ports write: messages, tickets, events). DynamoDB's `keys`
 //! has no counterpart here: rows are found by their columns.
 
+mod allowance;
 mod customers;
 mod incidents;
 mod ingest;
@@ -16,8 +18,10 @@ mod metrics;
 mod reminders;
 mod sessions;
 mod settings;
+mod spikes;
 mod teams;
 mod tickets;
+mod updates;
 
 use crate::database::{Database, describe};
 use rusqlite::{Connection, Transaction};
