@@ -1,0 +1,325 @@
+//! What a ticket page shows, read and shaped for its template: the conversation with each
+//! reply's delivery, the customer with their tickets, the trail.
+
+use crate::format::{SlaBadge, customer_name, sla_badge, when};
+use chrono::{DateTime, Utc};
+use socialcare_app::api::Store;
+use socialcare_app::error::ApiError;
+use socialcare_domain::replies::DeliveryState;
+use socialcare_domain::{
+    Actor, Channel, Direction, EventKind, Message, Source, Ticket, TicketDetail, TicketId,
+    TicketQuery,
+};
+
+/// How many messages and trail entries a page shows (the API pages through the rest).
+pub(super) const SHOWN: u32 = 200;
+
+pub struct TicketView {
+    pub id: String,
+    pub subject: String,
+    pub status: &'static str,
+    pub priority: &'static str,
+    pub channel: &'static str,
+    pub account: String,
+    pub sla: Option<SlaBadge>,
+    pub incident: Option<String>,
+    pub owner: Option<String>,
+    pub owner_value: String,
+    pub team: Option<String>,
+}
+
+pub struct DeliveryView {
+    pub state: &'static str,
+    pub link: Option<String>,
+    pub reason: Option<String>,
+}
+
+pub struct AttachmentView {
+    pub kind: String,
+    pub url: String,
+    /// Only http(s) addresses become links (a `javascript:` one stays text).
+    pub href: Option<String>,
+}
+
+pub struct MessageView {
+    pub id: String,
+    pub direction: &'static str,
+    pub author: String,
+    pub channel: &'static str,
+    pub at: String,
+    pub at_iso: String,
+    pub text: String,
+    pub edited: bool,
+    pub removed: bool,
+    pub hidden: bool,
+    pub delivery: Option<DeliveryView>,
+    pub attachments: Vec<AttachmentView>,
+}
+
+pub struct IdentityView {
+    pub source: &'static str,
+    pub label: String,
+}
+
+pub struct OtherTicket {
+    pub id: String,
+    pub subject: String,
+    pub status: &'static str,
+    pub created: String,
+    pub current: bool,
+}
+
+pub struct CustomerView {
+    pub name: String,
+    pub identities: Vec<IdentityView>,
+    pub tickets: Vec<OtherTicket>,
+}
+
+pub struct EventView {
+    pub at: String,
+    pub at_iso: String,
+    pub actor: String,
+    pub what: String,
+}
+
+/// X counts 280 characters; elsewhere the API allows 2,000.
+pub(super) fn reply_limit(source: Source) -> usize {
+    match source {
+        Source::X => 280,
+        _ => 2_000,
+    }
+}
+
+pub(super) fn delivery_state(state: DeliveryState) -> &'static str {
+    match state {
+        DeliveryState::Pending => "pending",
+        DeliveryState::Sending => "sending",
+        DeliveryState::Sent => "sent",
+        DeliveryState::Failed => "failed",
+        DeliveryState::Unconfirmed => "unconfirmed",
+    }
+}
+
+/// Where a posted reply can be seen, when the platform's id is one we can link to.
+pub(super) fn post_link(source: Source, platform_id: &str) -> Option<String> {
+    if platform_id.is_empty()
+        || !platform_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    {
+        return None;
+    }
+    match source {
+        Source::X => Some(format!("https://x.com/i/web/status/{platform_id}")),
+        Source::Facebook => Some(format!("https://www.facebook.com/{platform_id}")),
+        _ => None,
+    }
+}
+
+pub(super) fn safe_href(url: &str) -> Option<String> {
+    let lower = url.trim().to_ascii_lowercase();
+    (lower.starts_with("https://") || lower.starts_with("http://")).then(|| url.trim().to_string())
+}
+
+pub(super) fn message_view(message: &Message) -> MessageView {
+    let body = &message.body;
+    let named = body
+        .author
+        .name
+        .clone()
+        .or_else(|| body.author.handle.as_ref().map(|h| format!("@{h}")));
+    let author = match (named, body.direction) {
+        (Some(name), _) => name,
+        // Replies written here carry the brand account's id only.
+        (None, Direction::Outbound) => "the brand".to_string(),
+        (None, Direction::Inbound) => body.author.id.clone(),
+    };
+    let author = match (body.direction, &message.delivery) {
+        (Direction::Outbound, Some(d)) if d.automatic => format!("{author} (automatic)"),
+        _ => author,
+    };
+    MessageView {
+        id: message.id.to_string(),
+        direction: match body.direction {
+            Direction::Inbound => "inbound",
+            Direction::Outbound => "outbound",
+        },
+        author,
+        channel: match body.channel {
+            Channel::Public => "public",
+            Channel::Private => "private",
+        },
+        at: when(body.created_at),
+        at_iso: body.created_at.to_rfc3339(),
+        text: body.text.clone(),
+        edited: message.edited_at.is_some(),
+        removed: message.removed_at.is_some(),
+        hidden: message.hidden_at.is_some(),
+        delivery: message.delivery.as_ref().map(|d| DeliveryView {
+            state: delivery_state(d.state),
+            link: d
+                .platform_id
+                .as_deref()
+                .filter(|_| d.state == DeliveryState::Sent)
+                .and_then(|id| post_link(body.source, id)),
+            reason: d.error.clone(),
+        }),
+        attachments: body
+            .attachments
+            .iter()
+            .map(|a| AttachmentView {
+                kind: a.kind.clone(),
+                url: a.url.clone(),
+                href: safe_href(&a.url),
+            })
+            .collect(),
+    }
+}
+
+pub(super) fn actor(actor: &Actor) -> String {
+    match actor {
+        Actor::System => "socialcare".into(),
+        Actor::Customer { .. } => "customer".into(),
+        Actor::Brand { account } => format!("brand {account}"),
+        Actor::Agent { id } => id.clone(),
+    }
+}
+
+pub(super) fn what(kind: &EventKind) -> String {
+    match kind {
+        EventKind::Created { .. } => "opened the ticket".into(),
+        EventKind::MessageAdded { direction, .. } => match direction {
+            Direction::Inbound => "a message from the customer".into(),
+            Direction::Outbound => "a message from the brand".into(),
+        },
+        EventKind::StatusChanged { from, to } => format!("status {from} → {to}"),
+        EventKind::Note { text } => format!("note: {text}"),
+        EventKind::Assigned { owner, team } => format!(
+            "assigned to {}{}",
+            owner.as_deref().unwrap_or("nobody"),
+            team.as_deref()
+                .map(|t| format!(" (team {t})"))
+                .unwrap_or_default()
+        ),
+        EventKind::SlaWarning { measure, due_at } => {
+            format!("{} due {}: warned", measure.as_str(), when(*due_at))
+        }
+        EventKind::SlaBreached { measure, due_at } => {
+            format!("{} deadline {} passed", measure.as_str(), when(*due_at))
+        }
+        EventKind::PriorityChanged { from, to } => format!("priority {from} → {to}"),
+        EventKind::AttachedToIncident { incident_id, topic } => {
+            format!("attached to incident {incident_id} ({topic})")
+        }
+        EventKind::SatisfactionRated { score } => format!("rated {score} of 5"),
+        EventKind::Notified { reason, target, .. } => {
+            format!("{} told {target}", reason.as_str())
+        }
+        EventKind::NotificationFailed {
+            reason,
+            target,
+            error,
+            ..
+        } => {
+            format!("{} could not tell {target}: {error}", reason.as_str())
+        }
+    }
+}
+
+pub(super) fn ticket_view(ticket: &Ticket, now: DateTime<Utc>) -> TicketView {
+    TicketView {
+        id: ticket.id.to_string(),
+        subject: ticket.subject.clone(),
+        status: ticket.status.as_str(),
+        priority: ticket.priority.as_str(),
+        channel: ticket.source.as_str(),
+        account: ticket.account.clone(),
+        sla: sla_badge(ticket, now),
+        incident: ticket.incident_id.as_ref().map(|i| i.to_string()),
+        owner: ticket.owner.clone(),
+        owner_value: ticket.owner.clone().unwrap_or_default(),
+        team: ticket.team.clone(),
+    }
+}
+
+/// What the page shows besides the ticket itself.
+pub(super) struct Shown {
+    pub detail: TicketDetail,
+    pub more_messages: bool,
+    pub trail: Vec<EventView>,
+    pub customer: Option<CustomerView>,
+    pub templates: Vec<(String, String)>,
+}
+
+pub(super) async fn gather<S: Store>(store: &S, id: &TicketId) -> Result<Option<Shown>, ApiError> {
+    let Some(ticket) = store.get_ticket(id).await.map_err(ApiError::store)? else {
+        return Ok(None);
+    };
+    let (customer, messages, events, templates) = futures::join!(
+        store.get_customer(&ticket.customer_id),
+        store.ticket_messages(id, None, SHOWN),
+        store.ticket_events_page(id, None, SHOWN),
+        store.list_templates(),
+    );
+    let customer = customer.map_err(ApiError::store)?;
+    let messages = messages.map_err(ApiError::store)?;
+    let events = events.map_err(ApiError::store)?;
+    let templates = templates.map_err(ApiError::store)?;
+    let others = store
+        .customer_tickets(&ticket.customer_id, &TicketQuery::newest(20))
+        .await
+        .map_err(ApiError::store)?
+        .items;
+    let customer_view = customer.as_ref().map(|c| CustomerView {
+        name: customer_name(Some(c)),
+        identities: c
+            .identities
+            .iter()
+            .map(|i| IdentityView {
+                source: i.source.as_str(),
+                label: match &i.handle {
+                    Some(handle) => format!("@{handle} ({})", i.user_id),
+                    None => i.user_id.clone(),
+                },
+            })
+            .collect(),
+        tickets: others
+            .iter()
+            .map(|t| OtherTicket {
+                id: t.id.to_string(),
+                subject: t.subject.clone(),
+                status: t.status.as_str(),
+                created: when(t.created_at),
+                current: t.id == ticket.id,
+            })
+            .collect(),
+    });
+    Ok(Some(Shown {
+        more_messages: messages.len() == SHOWN as usize,
+        trail: events
+            .iter()
+            .map(|e| EventView {
+                at: when(e.at),
+                at_iso: e.at.to_rfc3339(),
+                actor: actor(&e.actor),
+                what: what(&e.kind),
+            })
+            .collect(),
+        customer: customer_view,
+        templates: templates
+            .into_iter()
+            .map(|t| {
+                let label = match &t.language {
+                    Some(language) => format!("{} ({language})", t.id),
+                    None => t.id.clone(),
+                };
+                (t.id, label)
+            })
+            .collect(),
+        detail: TicketDetail {
+            ticket,
+            customer,
+            messages,
+        },
+    }))
+}
