@@ -365,9 +365,24 @@ async fn a_reply_form_sent_twice_is_one_reply_and_the_other_forms_act() {
         )
         .await;
     assert_eq!(assign.status, StatusCode::SEE_OTHER, "{}", assign.body);
+    let priority = visitor
+        .post(
+            &format!("/tickets/{id}/priority"),
+            &[("csrf", &csrf), ("priority", "urgent")],
+        )
+        .await;
+    assert_eq!(priority.status, StatusCode::SEE_OTHER, "{}", priority.body);
     let (_, detail) = driver.get(&format!("/v1/tickets/{id}")).await;
     assert_eq!(detail["ticket"]["status"], "pending_customer");
     assert_eq!(detail["ticket"]["owner"], "tim");
+    assert_eq!(detail["ticket"]["priority"], "urgent");
+    let trail = visitor.get(&format!("/tickets/{id}")).await;
+    assert!(
+        trail.body.contains("priority high → urgent")
+            || trail.body.contains("priority normal → urgent"),
+        "{}",
+        trail.body
+    );
     // Now it is tim's and pending: not in "open", nor in the bootstrap key's "mine".
     let mine = visitor.get("/inbox/rows?view=mine").await;
     assert!(!mine.body.contains(&id), "{}", mine.body);

@@ -77,6 +77,7 @@ async fn the_document_is_served_without_a_key_and_describes_every_route() {
             "post /v1/templates",
             "post /v1/tickets/{id}/assign",
             "post /v1/tickets/{id}/notes",
+            "post /v1/tickets/{id}/priority",
             "post /v1/tickets/{id}/replies",
             "post /v1/tickets/{id}/status",
             "put /v1/sla-policies",

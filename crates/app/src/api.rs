@@ -48,7 +48,7 @@ pub use sla::put_policies_by;
 use templates::*;
 pub use templates::{NewTemplate, create_template_by, delete_template_by, replace_template_by};
 use tickets::*;
-pub use tickets::{add_note_by, assign_by, change_status_by};
+pub use tickets::{add_note_by, assign_by, change_priority_by, change_status_by};
 
 /// What the API needs of the store.
 pub use socialcare_domain::ports::TicketStore as Store;
@@ -157,6 +157,7 @@ pub fn routes<S: Store + 'static>(state: Arc<ApiState<S>>) -> Router {
         .route("/v1/tickets", get(list_tickets::<S>))
         .route("/v1/tickets/{id}", get(ticket_detail::<S>))
         .route("/v1/tickets/{id}/status", post(change_status::<S>))
+        .route("/v1/tickets/{id}/priority", post(change_priority::<S>))
         .route("/v1/tickets/{id}/notes", post(add_note::<S>))
         .route("/v1/tickets/{id}/replies", post(replies::add_reply::<S>))
         .route(
@@ -326,7 +327,7 @@ impl utoipa::Modify for BearerKey {
 #[openapi(
     info(title = "socialcare API", description = "Tickets, customers and keys of socialcare."),
     paths(
-        list_tickets, ticket_detail, change_status, add_note, replies::add_reply, ticket_events, assign,
+        list_tickets, ticket_detail, change_status, change_priority, add_note, replies::add_reply, ticket_events, assign,
         customer_history, link_identity, create_key, list_keys, revoke_key,
         list_templates, get_template, create_template, replace_template, delete_template,
         sla::get_policies, sla::put_policies, metrics::response_times,

@@ -49,6 +49,7 @@ pub fn routes<S: Store + 'static>(api: Arc<ApiState<S>>, settings: ConsoleSettin
         .route("/tickets/{id}/assign", post(ticket::assign::<S>))
         .route("/tickets/{id}/status", post(ticket::status::<S>))
         .route("/tickets/{id}/note", post(ticket::note::<S>))
+        .route("/tickets/{id}/priority", post(ticket::priority::<S>))
         .route("/tickets/{id}/identities", post(ticket::link_identity::<S>))
         .route("/incidents", get(incidents::list::<S>))
         .route("/incidents/{id}", get(incidents::detail::<S>))

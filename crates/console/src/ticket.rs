@@ -17,7 +17,7 @@ use socialcare_app::api::{self, NewReply, Store};
 use socialcare_app::error::ApiError;
 use socialcare_domain::ownership::Assignment;
 use socialcare_domain::replies::ReplyChannel;
-use socialcare_domain::{Source, TicketId, TicketStatus};
+use socialcare_domain::{Priority, Source, TicketId, TicketStatus};
 use std::sync::Arc;
 
 mod view;
@@ -37,6 +37,7 @@ struct TicketPage {
     templates: Vec<Choice>,
     teams: Vec<Choice>,
     statuses: Vec<Choice>,
+    priorities: Vec<Choice>,
     form_key: String,
     draft: String,
     draft_chars: usize,
@@ -150,6 +151,19 @@ async fn show<S: Store>(
                 selected: *s == ticket.status,
             })
             .collect(),
+        priorities: [
+            Priority::Urgent,
+            Priority::High,
+            Priority::Normal,
+            Priority::Low,
+        ]
+        .iter()
+        .map(|p| Choice {
+            value: p.as_str().into(),
+            label: p.as_str().into(),
+            selected: *p == ticket.priority,
+        })
+        .collect(),
         form_key,
         draft_chars: draft.chars().count(),
         draft,
@@ -172,6 +186,7 @@ pub async fn page<S: Store>(
         "reply" => Some("Reply queued: it shows as sent once the platform has it."),
         "assign" => Some("Assigned."),
         "status" => Some("Status changed."),
+        "priority" => Some("Priority changed."),
         "note" => Some("Note added."),
         "identity" => Some("Identity linked: their messages from it join this customer."),
         _ => None,
@@ -367,6 +382,33 @@ pub async fn status<S: Store>(
     }
     match api::change_status_by(&console.api, &signed_in.caller, &id, &form.status).await {
         Ok(_) => done(&id, "status"),
+        Err(e) => failed(&console, &signed_in, &id, e).await,
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PriorityForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    priority: String,
+}
+
+/// `POST /tickets/{id}/priority`
+pub async fn priority<S: Store>(
+    State(console): State<Arc<Console<S>>>,
+    Extension(signed_in): Extension<SignedIn>,
+    Path(id): Path<String>,
+    form: Result<Form<PriorityForm>, FormRejection>,
+) -> Response {
+    let Ok(Form(form)) = form else {
+        return unreadable(&signed_in, &id);
+    };
+    if let Some(refused) = signed_in.refuse_without_csrf(&form.csrf) {
+        return refused;
+    }
+    match api::change_priority_by(&console.api, &signed_in.caller, &id, &form.priority).await {
+        Ok(_) => done(&id, "priority"),
         Err(e) => failed(&console, &signed_in, &id, e).await,
     }
 }

@@ -1,4 +1,5 @@
-//! What agents do to a ticket through the API: move its status, write internal notes.
+//! What agents do to a ticket through the API: move its status, set its priority, write
+//! internal notes.
 
 use crate::clocks::{Happened, retime};
 use crate::events::{Actor, EventKind, TicketEvent};
@@ -8,7 +9,7 @@ use crate::ports::{
 };
 use crate::report::Sample;
 use crate::retry::{Round, optimistic};
-use crate::ticket::{InvalidTransition, Ticket, TicketStatus};
+use crate::ticket::{InvalidTransition, Priority, Ticket, TicketStatus};
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
@@ -86,6 +87,59 @@ pub async fn change_status<S: IngestStore + TicketCommands + SettingsStore>(
                     ticket: changed,
                     samples: update.samples,
                 })),
+                Err(CommitError::Conflict) | Err(CommitError::Duplicate) => Ok(Round::ReadAgain),
+                Err(CommitError::Store(e)) => Err(e.into()),
+            }
+        },
+        || CommandError::Contention,
+    )
+    .await
+}
+
+/// Sets a ticket's priority. Asking for the one it has changes nothing. The deadlines already
+/// running stay as they are (as when an escalation raises the priority); those that start
+/// later follow the new priority's targets.
+pub async fn change_priority<S: IngestStore + TicketCommands>(
+    store: &S,
+    id: &TicketId,
+    next: Priority,
+    actor: Actor,
+    now: DateTime<Utc>,
+) -> Result<Ticket, CommandError> {
+    let actor = &actor;
+    optimistic(
+        move || async move {
+            let ticket = store
+                .get_ticket(id)
+                .await?
+                .ok_or_else(|| CommandError::NotFound(id.clone()))?;
+            if ticket.priority == next {
+                return Ok(Round::Done(ticket));
+            }
+            let changed = Ticket {
+                priority: next,
+                version: ticket.version + 1,
+                ..ticket.clone()
+            };
+            let event = TicketEvent::new(
+                id.clone(),
+                now,
+                actor.clone(),
+                EventKind::PriorityChanged {
+                    from: ticket.priority,
+                    to: next,
+                },
+                &format!("priority:{}", changed.version),
+            );
+            let update = TicketUpdate {
+                samples: Vec::new(),
+                ticket: changed.clone(),
+                version_before: ticket.version,
+                events: vec![event],
+                replies: Vec::new(),
+            };
+            match store.update_ticket(&update).await {
+                Ok(()) => Ok(Round::Done(changed)),
                 Err(CommitError::Conflict) | Err(CommitError::Duplicate) => Ok(Round::ReadAgain),
                 Err(CommitError::Store(e)) => Err(e.into()),
             }

@@ -834,6 +834,48 @@ pub async fn the_report_knows_the_accounts_it_counts<S: Store>(store: &S) {
     assert_eq!(store.report_accounts().await.unwrap(), expected);
 }
 
+pub async fn an_agent_sets_the_priority_once<S: Store>(store: &S) {
+    use socialcare_domain::Priority;
+    let id = opened(
+        ingest(store, &inbound("prio-1", "ann", "please help", at(0)))
+            .await
+            .unwrap(),
+    );
+    let before = store.get_ticket(&id).await.unwrap().unwrap();
+    let next = if before.priority == Priority::Urgent {
+        Priority::Low
+    } else {
+        Priority::Urgent
+    };
+    let changed = lifecycle::change_priority(store, &id, next, agent(), at(1))
+        .await
+        .unwrap();
+    assert_eq!(changed.priority, next);
+    assert_eq!(changed.version, before.version + 1);
+    assert_eq!(store.get_ticket(&id).await.unwrap().unwrap(), changed);
+    // Again: nothing changes, no second event.
+    let again = lifecycle::change_priority(store, &id, next, agent(), at(2))
+        .await
+        .unwrap();
+    assert_eq!(again, changed);
+    let changes: Vec<(Priority, Priority)> = store
+        .ticket_events(&id)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|e| match e.kind {
+            EventKind::PriorityChanged { from, to } => Some((from, to)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(changes, vec![(before.priority, next)]);
+    let missing = TicketId::derive(at(0), "missing");
+    assert_eq!(
+        lifecycle::change_priority(store, &missing, next, agent(), at(3)).await,
+        Err(CommandError::NotFound(missing))
+    );
+}
+
 fn x_identity(user_id: &str) -> Identity {
     Identity {
         source: Source::X,
@@ -1347,6 +1389,7 @@ macro_rules! store_contract {
             a_forbidden_transition_changes_nothing,
             a_stale_ticket_version_is_a_conflict,
             notes_are_kept_in_order_and_once,
+            an_agent_sets_the_priority_once,
             api_keys_are_stored_once_and_revocable,
             integrations_are_stored_once_and_replaced_by_version,
             sessions_are_kept_by_token_hash_and_ended,

@@ -136,6 +136,52 @@ pub async fn change_status_by<S: Store>(
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+pub struct PriorityChange {
+    /// low, normal, high or urgent
+    priority: String,
+}
+
+/// `POST /v1/tickets/{id}/priority` `{"priority": "urgent"}` (agent): the deadlines already
+/// running stay; later ones follow the new priority.
+#[utoipa::path(post, path = "/v1/tickets/{id}/priority", tag = "tickets",
+    params(("id" = String, Path)), request_body = PriorityChange,
+    responses(
+        (status = 200, body = TicketEnvelope),
+        (status = 400, description = "invalid_priority", body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub(super) async fn change_priority<S: Store>(
+    State(state): State<Arc<ApiState<S>>>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<TicketEnvelope>, ApiError> {
+    caller.require(Role::Agent)?;
+    ticket_id(&id)?;
+    let request: PriorityChange = parse(&body)?;
+    let ticket = change_priority_by(&state, &caller, &id, &request.priority).await?;
+    Ok(Json(TicketEnvelope { ticket }))
+}
+
+/// An agent sets the priority of ticket `id`.
+pub async fn change_priority_by<S: Store>(
+    state: &ApiState<S>,
+    caller: &Caller,
+    id: &str,
+    priority: &str,
+) -> Result<Ticket, ApiError> {
+    caller.require(Role::Agent)?;
+    let id = ticket_id(id)?;
+    let next = priority
+        .parse::<socialcare_domain::Priority>()
+        .map_err(|e| ApiError::bad_request("invalid_priority", e.to_string()))?;
+    lifecycle::change_priority(&state.store, &id, next, caller.actor(), Utc::now())
+        .await
+        .map_err(command_failed)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct NewNote {
     text: String,
 }
