@@ -64,8 +64,13 @@ async fn every_page_sends_a_stranger_to_sign_in() {
         "/incidents/inc_01M8RW5PCRMSPW4KGVKY7R52C4",
         "/report",
         "/report.csv",
+        "/settings",
         "/settings/templates",
+        "/settings/templates/thanks",
         "/settings/keys",
+        "/settings/sla",
+        "/settings/accounts",
+        "/tickets/tkt_01M8RW5PCRMSPW4KGVKY7R52C4/preview?template=x",
         "/?view=mine",
         "/inbox/rows",
         "/tickets/tkt_01M8RW5PCRMSPW4KGVKY7R52C4",
@@ -919,6 +924,96 @@ async fn odd_paths_and_forms_get_readable_refusals_not_failures() {
             .await
             .unwrap()
             .contains("The form could not be read.")
+    );
+    driver.running.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_form_refuses_a_request_without_the_sessions_token() {
+    let (_data, driver) = start().await;
+    let id = ticket(&driver, event("forms-1", "the app crashes")).await;
+    let mut visitor = signed_in(&driver).await;
+    let (status, _) = driver
+        .post_api("/v1/templates", &json!({"id": "thanks", "text": "Thanks!"}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let forms: Vec<(String, Vec<(&str, &str)>)> = vec![
+        (
+            format!("/tickets/{id}/reply"),
+            vec![("form_key", "0123456789abcdef0123"), ("text", "hello")],
+        ),
+        (
+            format!("/tickets/{id}/assign"),
+            vec![("agent", "bootstrap")],
+        ),
+        (
+            format!("/tickets/{id}/status"),
+            vec![("status", "resolved")],
+        ),
+        (format!("/tickets/{id}/priority"), vec![("priority", "low")]),
+        (format!("/tickets/{id}/note"), vec![("text", "x")]),
+        (
+            format!("/tickets/{id}/identities"),
+            vec![("source", "x"), ("account", "a"), ("user_id", "1")],
+        ),
+        (
+            "/incidents/inc_01M8RW5PCRMSPW4KGVKY7R52C4/updates".into(),
+            vec![("form_key", "0123456789abcdef0123"), ("text", "x")],
+        ),
+        (
+            "/settings/templates".into(),
+            vec![("id", "other"), ("text", "x")],
+        ),
+        (
+            "/settings/templates/thanks".into(),
+            vec![("text", "changed")],
+        ),
+        ("/settings/templates/thanks/delete".into(), vec![]),
+        (
+            "/settings/keys".into(),
+            vec![("name", "mallory"), ("role", "admin")],
+        ),
+        ("/settings/keys/key_0000000000000000/revoke".into(), vec![]),
+        (
+            "/settings/sla".into(),
+            vec![("document", "{\"policies\": {}}")],
+        ),
+        ("/logout".into(), vec![]),
+    ];
+    for (path, fields) in &forms {
+        for csrf in [None, Some("not-the-token")] {
+            let mut form = fields.clone();
+            if let Some(csrf) = csrf {
+                form.push(("csrf", csrf));
+            }
+            let answer = visitor.post(path, &form).await;
+            assert_eq!(
+                answer.status,
+                StatusCode::FORBIDDEN,
+                "{path} {csrf:?}: {}",
+                answer.body
+            );
+            assert!(answer.body.contains("CSRF"), "{path}: a readable page");
+        }
+    }
+    // Nothing changed: the ticket, its trail, the template, the keys, the session.
+    let (_, detail) = driver.get(&format!("/v1/tickets/{id}")).await;
+    assert_eq!(detail["ticket"]["status"], "open");
+    assert_eq!(detail["ticket"]["owner"], Value::Null);
+    assert_eq!(detail["messages"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        detail["customer"]["identities"].as_array().unwrap().len(),
+        1
+    );
+    assert_eq!(notes(&driver, &id).await, Vec::<String>::new());
+    let (_, template) = driver.get("/v1/templates/thanks").await;
+    assert_eq!(template["text"], "Thanks!");
+    let (_, keys) = driver.get("/v1/api-keys").await;
+    assert_eq!(keys["api_keys"], json!([]));
+    assert_eq!(
+        visitor.get("/").await.status,
+        StatusCode::OK,
+        "still signed in"
     );
     driver.running.stop().await.unwrap();
 }

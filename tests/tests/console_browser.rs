@@ -374,7 +374,21 @@ async fn an_agent_answers_a_complaint_from_the_browser() {
         .count();
     assert_eq!(outbound, 1, "one reply on the ticket: {detail}");
 
-    // At a phone's width the ticket page does not scroll sideways.
+    // At a phone's width the inbox and the ticket page do not scroll sideways.
+    client.set_window_size(375, 800).await.unwrap();
+    client
+        .goto(&format!("{}/?view=resolved", driver.base))
+        .await
+        .unwrap();
+    let fits = client
+        .execute(
+            "return document.documentElement.scrollWidth <= window.innerWidth + 1",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(fits, Value::Bool(true), "the inbox fits 375 px");
+    browser.screenshot("inbox-phone").await;
     client.set_window_size(375, 800).await.unwrap();
     client
         .goto(&format!("{}/tickets/{ticket}", driver.base))
