@@ -108,6 +108,19 @@ async fn eventually(browser: &Browser, what: &str, script: &str) {
     panic!("{what}: never happened");
 }
 
+/// The page does not scroll sideways at the window's width.
+async fn assert_fits(browser: &Browser, what: &str) {
+    let fits = browser
+        .client
+        .execute(
+            "return document.documentElement.scrollWidth <= window.innerWidth + 1",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(fits, Value::Bool(true), "{what}");
+}
+
 async fn text_of(browser: &Browser, css: &str) -> String {
     browser
         .client
@@ -380,28 +393,14 @@ async fn an_agent_answers_a_complaint_from_the_browser() {
         .goto(&format!("{}/?view=resolved", driver.base))
         .await
         .unwrap();
-    let fits = client
-        .execute(
-            "return document.documentElement.scrollWidth <= window.innerWidth + 1",
-            vec![],
-        )
-        .await
-        .unwrap();
-    assert_eq!(fits, Value::Bool(true), "the inbox fits 375 px");
+    assert_fits(&browser, "the inbox fits 375 px").await;
     browser.screenshot("inbox-phone").await;
     client.set_window_size(375, 800).await.unwrap();
     client
         .goto(&format!("{}/tickets/{ticket}", driver.base))
         .await
         .unwrap();
-    let fits = client
-        .execute(
-            "return document.documentElement.scrollWidth <= window.innerWidth + 1",
-            vec![],
-        )
-        .await
-        .unwrap();
-    assert_eq!(fits, Value::Bool(true), "the page fits 375 px");
+    assert_fits(&browser, "the page fits 375 px").await;
     browser.screenshot("ticket-phone").await;
 
     let entries = browser.console_entries().await;

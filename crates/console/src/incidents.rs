@@ -5,11 +5,11 @@ use crate::Console;
 use crate::chart;
 use crate::format::{span, when};
 use crate::page::{self, Layout, render};
-use crate::session::{SignedIn, random_token};
+use crate::session::{Checked, SignedIn, random_token};
 use askama::Template;
 use axum::Extension;
-use axum::extract::rejection::{FormRejection, QueryRejection};
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{Duration, Utc};
@@ -303,8 +303,6 @@ pub async fn detail<S: Store>(
 #[derive(Debug, Deserialize)]
 pub struct UpdateForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     form_key: String,
     #[serde(default)]
     text: String,
@@ -320,19 +318,8 @@ pub async fn post_update<S: Store>(
     State(console): State<Arc<Console<S>>>,
     Extension(signed_in): Extension<SignedIn>,
     Path(id): Path<String>,
-    form: Result<Form<UpdateForm>, FormRejection>,
+    Checked(form): Checked<UpdateForm>,
 ) -> Response {
-    let Ok(Form(form)) = form else {
-        return page::error(
-            StatusCode::BAD_REQUEST,
-            "The form could not be read.",
-            Some(signed_in.agent()),
-            &format!("/incidents/{id}"),
-        );
-    };
-    if let Some(refused) = signed_in.refuse_without_csrf(&form.csrf) {
-        return refused;
-    }
     if !(16..=100).contains(&form.form_key.len()) {
         return page::error(
             StatusCode::BAD_REQUEST,

@@ -284,22 +284,64 @@ pub async fn login<S: Store>(
     (AppendHeaders(cookies), Redirect::to("/")).into_response()
 }
 
+/// A state-changing form of a signed-in agent, read and checked: refused with a readable
+/// page when it cannot be read (400) or lacks the session's CSRF token (403), so a handler
+/// only ever sees a form it may act on.
+pub struct Checked<T>(pub T);
+
+/// No fields besides the token (sign-out, delete, revoke).
 #[derive(Deserialize)]
-pub struct CsrfForm {
+pub struct Nothing {}
+
+#[derive(Deserialize)]
+struct WithToken<T> {
     #[serde(default)]
-    pub csrf: String,
+    csrf: String,
+    #[serde(flatten)]
+    form: T,
+}
+
+impl<S, T> axum::extract::FromRequest<S> for Checked<T>
+where
+    S: Send + Sync,
+    T: serde::de::DeserializeOwned + Send,
+{
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let Some(signed_in) = request.extensions().get::<SignedIn>().cloned() else {
+            return Err(to_login());
+        };
+        // Back to the page the form was on: the action's parent path.
+        let back = request
+            .uri()
+            .path()
+            .rsplit_once('/')
+            .map(|(parent, _)| parent)
+            .filter(|parent| !parent.is_empty())
+            .unwrap_or("/")
+            .to_string();
+        let Ok(Form(read)) = Form::<WithToken<T>>::from_request(request, state).await else {
+            return Err(page::error(
+                StatusCode::BAD_REQUEST,
+                "The form could not be read.",
+                Some(signed_in.agent()),
+                &back,
+            ));
+        };
+        match signed_in.refuse_without_csrf(&read.csrf) {
+            Some(refused) => Err(refused),
+            None => Ok(Checked(read.form)),
+        }
+    }
 }
 
 /// `POST /logout`: ends the session here and in the store.
 pub async fn logout<S: Store>(
     State(console): State<Arc<Console<S>>>,
     axum::Extension(signed_in): axum::Extension<SignedIn>,
-    form: Result<Form<CsrfForm>, FormRejection>,
+    Checked(Nothing {}): Checked<Nothing>,
 ) -> Response {
-    let csrf = form.map(|Form(f)| f.csrf).unwrap_or_default();
-    if let Some(refused) = signed_in.refuse_without_csrf(&csrf) {
-        return refused;
-    }
     if let Err(e) = console
         .api
         .store

@@ -5,11 +5,10 @@
 use crate::Console;
 use crate::format::when;
 use crate::page::{self, Layout, render};
-use crate::session::SignedIn;
+use crate::session::{Checked, Nothing, SignedIn};
 use askama::Template;
 use axum::Extension;
-use axum::extract::rejection::FormRejection;
-use axum::extract::{Form, Path, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
@@ -60,15 +59,6 @@ fn admin_only(signed_in: &SignedIn) -> Option<Response> {
     })
 }
 
-fn unreadable(signed_in: &SignedIn, back: &str) -> Response {
-    page::error(
-        StatusCode::BAD_REQUEST,
-        "The form could not be read.",
-        Some(signed_in.agent()),
-        back,
-    )
-}
-
 fn given(value: &str) -> Option<String> {
     Some(value.trim().to_string()).filter(|v| !v.is_empty())
 }
@@ -102,8 +92,6 @@ struct TemplatesPage {
 
 #[derive(Debug, Default, Deserialize)]
 pub struct TemplateForm {
-    #[serde(default)]
-    csrf: String,
     #[serde(default)]
     id: String,
     #[serde(default)]
@@ -165,14 +153,8 @@ pub async fn templates<S: Store>(
 pub async fn create_template<S: Store>(
     State(console): State<Arc<Console<S>>>,
     Extension(signed_in): Extension<SignedIn>,
-    form: Result<Form<TemplateForm>, FormRejection>,
+    Checked(form): Checked<TemplateForm>,
 ) -> Response {
-    let Ok(Form(form)) = form else {
-        return unreadable(&signed_in, "/settings/templates");
-    };
-    if let Some(refused) = signed_in.refuse_without_csrf(&form.csrf) {
-        return refused;
-    }
     let request = NewTemplate {
         id: form.id.trim().to_string(),
         text: form.text.clone(),
@@ -265,14 +247,8 @@ pub async fn save_template<S: Store>(
     State(console): State<Arc<Console<S>>>,
     Extension(signed_in): Extension<SignedIn>,
     Path(id): Path<String>,
-    form: Result<Form<TemplateForm>, FormRejection>,
+    Checked(form): Checked<TemplateForm>,
 ) -> Response {
-    let Ok(Form(form)) = form else {
-        return unreadable(&signed_in, "/settings/templates");
-    };
-    if let Some(refused) = signed_in.refuse_without_csrf(&form.csrf) {
-        return refused;
-    }
     match api::replace_template_by(
         &console.api,
         &signed_in.caller,
@@ -302,23 +278,13 @@ pub async fn save_template<S: Store>(
     }
 }
 
-#[derive(Debug, Deserialize)]
-pub struct CsrfOnly {
-    #[serde(default)]
-    csrf: String,
-}
-
 /// `POST /settings/templates/{id}/delete`
 pub async fn delete_template<S: Store>(
     State(console): State<Arc<Console<S>>>,
     Extension(signed_in): Extension<SignedIn>,
     Path(id): Path<String>,
-    form: Result<Form<CsrfOnly>, FormRejection>,
+    Checked(Nothing {}): Checked<Nothing>,
 ) -> Response {
-    let csrf = form.map(|Form(f)| f.csrf).unwrap_or_default();
-    if let Some(refused) = signed_in.refuse_without_csrf(&csrf) {
-        return refused;
-    }
     let outcome = match api::delete_template_by(&console.api, &signed_in.caller, &id).await {
         Ok(()) => Outcome::done("Template deleted."),
         Err(e) => Outcome::failed(e),
@@ -399,8 +365,6 @@ pub async fn keys<S: Store>(
 #[derive(Debug, Deserialize)]
 pub struct KeyForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     name: String,
     #[serde(default)]
     role: String,
@@ -410,14 +374,8 @@ pub struct KeyForm {
 pub async fn create_key<S: Store>(
     State(console): State<Arc<Console<S>>>,
     Extension(signed_in): Extension<SignedIn>,
-    form: Result<Form<KeyForm>, FormRejection>,
+    Checked(form): Checked<KeyForm>,
 ) -> Response {
-    let Ok(Form(form)) = form else {
-        return unreadable(&signed_in, "/settings/keys");
-    };
-    if let Some(refused) = signed_in.refuse_without_csrf(&form.csrf) {
-        return refused;
-    }
     let role = match form.role.as_str() {
         "agent" => Role::Agent,
         "integrator" => Role::Integrator,
@@ -449,12 +407,8 @@ pub async fn revoke_key<S: Store>(
     State(console): State<Arc<Console<S>>>,
     Extension(signed_in): Extension<SignedIn>,
     Path(id): Path<String>,
-    form: Result<Form<CsrfOnly>, FormRejection>,
+    Checked(Nothing {}): Checked<Nothing>,
 ) -> Response {
-    let csrf = form.map(|Form(f)| f.csrf).unwrap_or_default();
-    if let Some(refused) = signed_in.refuse_without_csrf(&csrf) {
-        return refused;
-    }
     let outcome = match api::revoke_key_by(&console.api, &signed_in.caller, &id).await {
         Ok(()) => Outcome::done("Key revoked."),
         Err(e) => Outcome::failed(e),
@@ -508,8 +462,6 @@ pub async fn sla<S: Store>(
 #[derive(Debug, Deserialize)]
 pub struct SlaForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     document: String,
 }
 
@@ -517,14 +469,8 @@ pub struct SlaForm {
 pub async fn save_sla<S: Store>(
     State(console): State<Arc<Console<S>>>,
     Extension(signed_in): Extension<SignedIn>,
-    form: Result<Form<SlaForm>, FormRejection>,
+    Checked(form): Checked<SlaForm>,
 ) -> Response {
-    let Ok(Form(form)) = form else {
-        return unreadable(&signed_in, "/settings/sla");
-    };
-    if let Some(refused) = signed_in.refuse_without_csrf(&form.csrf) {
-        return refused;
-    }
     let policies: Policies = match serde_json::from_str(&form.document) {
         Ok(policies) => policies,
         Err(e) => {

@@ -4,11 +4,11 @@
 use crate::Console;
 use crate::inbox::Choice;
 use crate::page::{self, Layout, render};
-use crate::session::{SignedIn, random_token};
+use crate::session::{Checked, SignedIn, random_token};
 use askama::Template;
 use axum::Extension;
-use axum::extract::rejection::{FormRejection, QueryRejection};
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Utc;
@@ -266,8 +266,6 @@ fn unreadable(signed_in: &SignedIn, id: &str) -> Response {
 #[derive(Debug, Deserialize)]
 pub struct ReplyForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     form_key: String,
     #[serde(default)]
     text: String,
@@ -283,14 +281,8 @@ pub async fn reply<S: Store>(
     State(console): State<Arc<Console<S>>>,
     Extension(signed_in): Extension<SignedIn>,
     Path(id): Path<String>,
-    form: Result<Form<ReplyForm>, FormRejection>,
+    Checked(form): Checked<ReplyForm>,
 ) -> Response {
-    let Ok(Form(form)) = form else {
-        return unreadable(&signed_in, &id);
-    };
-    if let Some(refused) = signed_in.refuse_without_csrf(&form.csrf) {
-        return refused;
-    }
     let channel = match form.channel.as_str() {
         "public" => ReplyChannel::Public,
         "private" => ReplyChannel::Private,
@@ -328,8 +320,6 @@ pub async fn reply<S: Store>(
 #[derive(Debug, Deserialize)]
 pub struct AssignForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     agent: String,
     #[serde(default)]
     team: String,
@@ -340,14 +330,8 @@ pub async fn assign<S: Store>(
     State(console): State<Arc<Console<S>>>,
     Extension(signed_in): Extension<SignedIn>,
     Path(id): Path<String>,
-    form: Result<Form<AssignForm>, FormRejection>,
+    Checked(form): Checked<AssignForm>,
 ) -> Response {
-    let Ok(Form(form)) = form else {
-        return unreadable(&signed_in, &id);
-    };
-    if let Some(refused) = signed_in.refuse_without_csrf(&form.csrf) {
-        return refused;
-    }
     let filled = |v: &str| Some(v.trim().to_string()).filter(|v| !v.is_empty());
     let assignment = Assignment {
         agent: filled(&form.agent),
@@ -362,8 +346,6 @@ pub async fn assign<S: Store>(
 #[derive(Debug, Deserialize)]
 pub struct StatusForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     status: String,
 }
 
@@ -372,14 +354,8 @@ pub async fn status<S: Store>(
     State(console): State<Arc<Console<S>>>,
     Extension(signed_in): Extension<SignedIn>,
     Path(id): Path<String>,
-    form: Result<Form<StatusForm>, FormRejection>,
+    Checked(form): Checked<StatusForm>,
 ) -> Response {
-    let Ok(Form(form)) = form else {
-        return unreadable(&signed_in, &id);
-    };
-    if let Some(refused) = signed_in.refuse_without_csrf(&form.csrf) {
-        return refused;
-    }
     match api::change_status_by(&console.api, &signed_in.caller, &id, &form.status).await {
         Ok(_) => done(&id, "status"),
         Err(e) => failed(&console, &signed_in, &id, e).await,
@@ -389,8 +365,6 @@ pub async fn status<S: Store>(
 #[derive(Debug, Deserialize)]
 pub struct PriorityForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     priority: String,
 }
 
@@ -399,14 +373,8 @@ pub async fn priority<S: Store>(
     State(console): State<Arc<Console<S>>>,
     Extension(signed_in): Extension<SignedIn>,
     Path(id): Path<String>,
-    form: Result<Form<PriorityForm>, FormRejection>,
+    Checked(form): Checked<PriorityForm>,
 ) -> Response {
-    let Ok(Form(form)) = form else {
-        return unreadable(&signed_in, &id);
-    };
-    if let Some(refused) = signed_in.refuse_without_csrf(&form.csrf) {
-        return refused;
-    }
     match api::change_priority_by(&console.api, &signed_in.caller, &id, &form.priority).await {
         Ok(_) => done(&id, "priority"),
         Err(e) => failed(&console, &signed_in, &id, e).await,
@@ -416,8 +384,6 @@ pub async fn priority<S: Store>(
 #[derive(Debug, Deserialize)]
 pub struct NoteForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     text: String,
 }
 
@@ -426,14 +392,8 @@ pub async fn note<S: Store>(
     State(console): State<Arc<Console<S>>>,
     Extension(signed_in): Extension<SignedIn>,
     Path(id): Path<String>,
-    form: Result<Form<NoteForm>, FormRejection>,
+    Checked(form): Checked<NoteForm>,
 ) -> Response {
-    let Ok(Form(form)) = form else {
-        return unreadable(&signed_in, &id);
-    };
-    if let Some(refused) = signed_in.refuse_without_csrf(&form.csrf) {
-        return refused;
-    }
     match api::add_note_by(&console.api, &signed_in.caller, &id, &form.text).await {
         Ok(_) => done(&id, "note"),
         Err(e) => failed(&console, &signed_in, &id, e).await,
@@ -462,8 +422,6 @@ async fn failed<S: Store>(
 #[derive(Debug, Deserialize)]
 pub struct IdentityForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     source: String,
     #[serde(default)]
     account: String,
@@ -478,14 +436,8 @@ pub async fn link_identity<S: Store>(
     State(console): State<Arc<Console<S>>>,
     Extension(signed_in): Extension<SignedIn>,
     Path(id): Path<String>,
-    form: Result<Form<IdentityForm>, FormRejection>,
+    Checked(form): Checked<IdentityForm>,
 ) -> Response {
-    let Ok(Form(form)) = form else {
-        return unreadable(&signed_in, &id);
-    };
-    if let Some(refused) = signed_in.refuse_without_csrf(&form.csrf) {
-        return refused;
-    }
     let source = match form.source.as_str() {
         "x" => Source::X,
         "facebook" => Source::Facebook,

@@ -75,21 +75,8 @@ pub async fn change_status<S: IngestStore + TicketCommands + SettingsStore>(
                 Actor::Agent { id } => Some(id.as_str()),
                 _ => None,
             };
-            let update = TicketUpdate {
-                samples: crate::report::samples(Some(&ticket), &changed, actor_name),
-                ticket: changed.clone(),
-                version_before: ticket.version,
-                events: vec![event],
-                replies: Vec::new(),
-            };
-            match store.update_ticket(&update).await {
-                Ok(()) => Ok(Round::Done(Changed {
-                    ticket: changed,
-                    samples: update.samples,
-                })),
-                Err(CommitError::Conflict) | Err(CommitError::Duplicate) => Ok(Round::ReadAgain),
-                Err(CommitError::Store(e)) => Err(e.into()),
-            }
+            let samples = crate::report::samples(Some(&ticket), &changed, actor_name);
+            write(store, &ticket, changed, event, samples).await
         },
         || CommandError::Contention,
     )
@@ -131,22 +118,41 @@ pub async fn change_priority<S: IngestStore + TicketCommands>(
                 },
                 &format!("priority:{}", changed.version),
             );
-            let update = TicketUpdate {
-                samples: Vec::new(),
-                ticket: changed.clone(),
-                version_before: ticket.version,
-                events: vec![event],
-                replies: Vec::new(),
-            };
-            match store.update_ticket(&update).await {
-                Ok(()) => Ok(Round::Done(changed)),
-                Err(CommitError::Conflict) | Err(CommitError::Duplicate) => Ok(Round::ReadAgain),
-                Err(CommitError::Store(e)) => Err(e.into()),
-            }
+            let written = write(store, &ticket, changed, event, Vec::new()).await?;
+            Ok(match written {
+                Round::Done(done) => Round::Done(done.ticket),
+                Round::ReadAgain => Round::ReadAgain,
+            })
         },
         || CommandError::Contention,
     )
     .await
+}
+
+/// Writes `changed` over `before` with its event and report samples; a version that moved
+/// meanwhile (another writer) reads the ticket again.
+async fn write<S: TicketCommands>(
+    store: &S,
+    before: &Ticket,
+    changed: Ticket,
+    event: TicketEvent,
+    samples: Vec<Sample>,
+) -> Result<Round<Changed>, CommandError> {
+    let update = TicketUpdate {
+        samples,
+        ticket: changed,
+        version_before: before.version,
+        events: vec![event],
+        replies: Vec::new(),
+    };
+    match store.update_ticket(&update).await {
+        Ok(()) => Ok(Round::Done(Changed {
+            ticket: update.ticket,
+            samples: update.samples,
+        })),
+        Err(CommitError::Conflict) | Err(CommitError::Duplicate) => Ok(Round::ReadAgain),
+        Err(CommitError::Store(e)) => Err(e.into()),
+    }
 }
 
 /// Adds an internal note (never shown to the customer) to the ticket's trail.
