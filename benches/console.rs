@@ -188,6 +188,11 @@ async fn main() {
             .collect()
     };
     let now = Utc::now();
+    // A session of this run (a reused store holds the last run's).
+    store
+        .delete_session(&socialcare_domain::sessions::session_id(SESSION_TOKEN))
+        .await
+        .unwrap();
     store
         .create_session(&Session::open(
             SESSION_TOKEN,
@@ -233,6 +238,7 @@ async fn main() {
         ("inbox rows (the refresh)", "/inbox/rows?view=open"),
         ("inbox, resolved", "/?view=resolved"),
         ("ticket page (5 messages)", &format!("/tickets/{ticket}")),
+        ("report, last 30 days", "/report"),
     ] {
         let (p50, p95, p99, bytes) = measure(&http, &base, path).await;
         println!("{name:<34} {p50:>8.2} {p95:>8.2} {p99:>8.2} {bytes:>9}");

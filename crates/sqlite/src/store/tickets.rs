@@ -200,10 +200,15 @@ impl TicketReads for SqliteStore {
             InboxView::Resolved => "sort_key DESC".to_string(),
             _ => format!("{DEADLINE} IS NULL, {DEADLINE}, sort_key"),
         };
+        // The owner as a plain condition when it is one, so that "mine" walks the owner index.
+        let by_owner = match query.view {
+            InboxView::Mine => "AND json_extract(data, '$.owner') = ?2",
+            _ => "AND ?2 IS NULL",
+        };
         let sql = format!(
             "SELECT data FROM tickets
              WHERE status IN (SELECT value FROM json_each(?1))
-               AND (?2 IS NULL OR json_extract(data, '$.owner') = ?2)
+               {by_owner}
                AND (?3 = 0 OR json_extract(data, '$.owner') IS NULL)
                AND (?4 IS NULL OR json_extract(data, '$.account') = ?4)
                AND (?5 IS NULL OR json_extract(data, '$.source') = ?5)
