@@ -1017,3 +1017,47 @@ async fn every_form_refuses_a_request_without_the_sessions_token() {
     );
     driver.running.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_long_view_shows_more_on_demand() {
+    let (_data, driver) = start().await;
+    for n in 0..3 {
+        let mut body = generic_body(
+            &format!("more-{n}"),
+            &format!("c-m{n}"),
+            "help",
+            Utc::now() - Duration::minutes(5 - n),
+        );
+        body["callback_url"] = json!("https://crm.example/hooks/replies");
+        driver.post_generic(&body, Utc::now()).await;
+    }
+    driver.tickets_when(|t| t.len() == 3).await;
+    let mut visitor = signed_in(&driver).await;
+    let page = visitor.get("/?view=open&limit=2").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert_eq!(page.body.matches("<tr data-id=").count(), 2);
+    assert!(
+        page.body
+            .contains(r#"<a href="/?view=open&#38;limit=102">Show more</a>"#),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body
+            .contains(r#"data-refresh="/inbox/rows?view=open&#38;limit=2""#),
+        "the refresh keeps the length"
+    );
+    let all = visitor.get("/?view=open").await;
+    assert_eq!(all.body.matches("<tr data-id=").count(), 3);
+    assert!(!all.body.contains("Show more"));
+    for bad in ["0", "501", "many"] {
+        let refused = visitor.get(&format!("/?view=open&limit={bad}")).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{bad}");
+        assert!(
+            refused
+                .body
+                .contains("limit must be a number from 1 to 500")
+        );
+    }
+    driver.running.stop().await.unwrap();
+}

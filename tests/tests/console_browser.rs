@@ -300,24 +300,34 @@ async fn an_agent_answers_a_complaint_from_the_browser() {
         "return location.search.includes('done=reply')",
     )
     .await;
-    // It turns sent against the fake X once the sender posted it (the page is reloaded to see).
-    for _ in 0..150 {
-        client.refresh().await.unwrap();
-        let states: Value = client
-            .execute("return [...document.querySelectorAll('[data-delivery]')].map(e => e.dataset.delivery)", vec![])
-            .await
-            .unwrap();
-        if states == json!(["sent"]) {
-            break;
-        }
-        assert!(
-            states == json!(["pending"])
-                || states == json!(["sending"])
-                || states == json!(["sent"]),
-            "{states}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    // It turns sent against the fake X once the sender posted it: the conversation refreshes
+    // itself, no reload.
+    assert!(
+        ["pending", "sending", "sent"]
+            .contains(&text_of(&browser, "[data-delivery]").await.as_str())
+    );
+    client
+        .execute(
+            "document.getElementById('reply').value = 'typed, not sent'; return true",
+            vec![],
+        )
+        .await
+        .unwrap();
+    eventually(
+        &browser,
+        "the reply shows sent",
+        "const d = [...document.querySelectorAll('[data-delivery]')].map(e => e.dataset.delivery); return d.length === 1 && d[0] === 'sent'",
+    )
+    .await;
+    let kept: Value = client
+        .execute("return document.getElementById('reply').value", vec![])
+        .await
+        .unwrap();
+    assert_eq!(
+        kept,
+        json!("typed, not sent"),
+        "the refresh keeps what the agent types"
+    );
     let (_, detail) = driver.get(&format!("/v1/tickets/{ticket}")).await;
     assert_eq!(
         text_of(&browser, "[data-delivery]").await,

@@ -3,8 +3,8 @@
 
 const typing = (el) => el && (el.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(el.tagName));
 
-// The inbox refreshes its rows every few seconds; the filters and whatever the agent types
-// sit outside the rows, and the selected row stays selected.
+// Parts of a page refresh themselves every few seconds (the inbox's rows, a ticket's
+// conversation): what the agent types sits outside them, and the selected row stays selected.
 const rows = document.querySelector("tbody[data-refresh]");
 let selected = rows?.querySelector("tr.selected")?.dataset.id ?? null;
 
@@ -16,21 +16,23 @@ function select(row) {
   row.scrollIntoView({ block: "nearest" });
 }
 
-async function refresh() {
+async function refresh(part) {
   if (document.hidden) return;
   try {
-    const answer = await fetch(rows.dataset.refresh, { credentials: "same-origin", headers: { Accept: "text/html" } });
+    const answer = await fetch(part.dataset.refresh, { credentials: "same-origin", headers: { Accept: "text/html" } });
     if (answer.redirected || !answer.ok) return;
-    rows.innerHTML = await answer.text();
-    const again = [...rows.querySelectorAll("tr[data-id]")].find((r) => r.dataset.id === selected);
-    if (again) again.classList.add("selected");
+    part.innerHTML = await answer.text();
+    if (part === rows) {
+      const again = [...rows.querySelectorAll("tr[data-id]")].find((r) => r.dataset.id === selected);
+      if (again) again.classList.add("selected");
+    }
   } catch {
     // offline for a moment: the next round tries again
   }
 }
 
-if (rows) {
-  setInterval(refresh, Number(rows.dataset.every || 5000));
+for (const part of document.querySelectorAll("[data-refresh]")) {
+  setInterval(() => refresh(part), Number(part.dataset.every || 5000));
 }
 
 document.addEventListener("keydown", (event) => {

@@ -31,7 +31,12 @@ pub struct InboxParams {
     priority: String,
     #[serde(default)]
     team: String,
+    #[serde(default)]
+    limit: String,
 }
+
+/// The most rows one view shows ("Show more" adds a hundred at a time).
+const MAX_ROWS: u32 = 500;
 
 const SOURCES: [Source; 4] = [
     Source::X,
@@ -73,13 +78,32 @@ impl InboxParams {
             ),
         };
         query.team = Some(self.team.clone()).filter(|t| !t.is_empty());
+        query.limit = match self.limit.as_str() {
+            "" => InboxQuery::DEFAULT_LIMIT,
+            raw => raw
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (1..=MAX_ROWS).contains(n))
+                .ok_or_else(|| format!("limit must be a number from 1 to {MAX_ROWS}"))?,
+        };
         Ok(query)
     }
 
-    /// This query with another view (the filters stay).
+    /// This query with another view (the filters stay, the length starts again).
     fn with_view(&self, view: InboxView) -> String {
         let params = InboxParams {
             view: view.as_str().into(),
+            limit: String::new(),
+            ..self.clone()
+        };
+        encode(&params)
+    }
+
+    /// This query showing `limit` rows.
+    fn with_limit(&self, view: InboxView, limit: u32) -> String {
+        let params = InboxParams {
+            view: view.as_str().into(),
+            limit: limit.to_string(),
             ..self.clone()
         };
         encode(&params)
@@ -94,6 +118,7 @@ fn encode(params: &InboxParams) -> String {
         ("channel", &params.channel),
         ("priority", &params.priority),
         ("team", &params.team),
+        ("limit", &params.limit),
     ] {
         if !value.is_empty() {
             query.append_pair(name, value);
@@ -149,6 +174,8 @@ struct InboxPage {
     teams: Vec<Choice>,
     rows_href: String,
     rows: Vec<Row>,
+    /// When the view may hold more rows than shown.
+    more_href: Option<String>,
 }
 
 #[derive(Template)]
@@ -244,7 +271,13 @@ pub async fn page<S: Store>(
         channels: choices(SOURCES.iter().map(|s| s.as_str()), &params.channel),
         priorities: choices(PRIORITIES.iter().map(|p| p.as_str()), &params.priority),
         teams: choices(team_names.iter().map(String::as_str), &params.team),
-        rows_href: format!("/inbox/rows?{}", params.with_view(query.view)),
+        rows_href: format!("/inbox/rows?{}", params.with_limit(query.view, query.limit)),
+        more_href: (rows.len() == query.limit as usize && query.limit < MAX_ROWS).then(|| {
+            format!(
+                "/?{}",
+                params.with_limit(query.view, (query.limit + 100).min(MAX_ROWS))
+            )
+        }),
         filters: params,
         rows,
     };

@@ -45,6 +45,7 @@ pub fn routes<S: Store + 'static>(api: Arc<ApiState<S>>, settings: ConsoleSettin
         .route("/inbox/rows", get(inbox::rows::<S>))
         .route("/tickets/{id}", get(ticket::page::<S>))
         .route("/tickets/{id}/preview", get(ticket::preview::<S>))
+        .route("/tickets/{id}/conversation", get(ticket::conversation::<S>))
         .route("/tickets/{id}/reply", post(ticket::reply::<S>))
         .route("/tickets/{id}/assign", post(ticket::assign::<S>))
         .route("/tickets/{id}/status", post(ticket::status::<S>))

@@ -204,6 +204,52 @@ pub struct PreviewParams {
     template: String,
 }
 
+#[derive(Template)]
+#[template(path = "conversation.html")]
+struct ConversationPart {
+    messages: Vec<MessageView>,
+}
+
+/// `GET /tickets/{id}/conversation`: the messages alone, for the page to refresh itself (a
+/// reply turning sent shows without a reload).
+pub async fn conversation<S: Store>(
+    State(console): State<Arc<Console<S>>>,
+    Extension(signed_in): Extension<SignedIn>,
+    Path(id): Path<String>,
+) -> Response {
+    let agent = || Some(signed_in.agent());
+    let Some(ticket_id) = TicketId::parse(&id) else {
+        return page::error(
+            StatusCode::NOT_FOUND,
+            &format!("no ticket {id}"),
+            agent(),
+            "/",
+        );
+    };
+    let store = &console.api.store;
+    match store.get_ticket(&ticket_id).await {
+        Ok(Some(_)) => {}
+        Ok(None) => {
+            return page::error(
+                StatusCode::NOT_FOUND,
+                &format!("no ticket {id}"),
+                agent(),
+                "/",
+            );
+        }
+        Err(e) => return page::api_error(&ApiError::store(e), agent(), "/"),
+    }
+    match store.ticket_messages(&ticket_id, None, SHOWN).await {
+        Ok(messages) => render(
+            StatusCode::OK,
+            &ConversationPart {
+                messages: messages.iter().map(message_view).collect(),
+            },
+        ),
+        Err(e) => page::api_error(&ApiError::store(e), agent(), "/"),
+    }
+}
+
 /// `GET /tickets/{id}/preview?template=`: the template filled for this ticket, as text.
 pub async fn preview<S: Store>(
     State(console): State<Arc<Console<S>>>,
