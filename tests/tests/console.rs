@@ -324,6 +324,37 @@ async fn a_reply_form_sent_twice_is_one_reply_and_the_other_forms_act() {
     );
     assert!(replies[0]["delivery"]["state"].is_string());
 
+    // The same form with other words is refused, not passed off as the first reply.
+    let other = [
+        ("csrf", csrf.as_str()),
+        ("form_key", form_key.as_str()),
+        ("text", "Something else entirely."),
+        ("channel", "auto"),
+    ];
+    let reused = visitor.post(&reply, &other).await;
+    assert_eq!(reused.status, StatusCode::CONFLICT, "{}", reused.body);
+    assert!(
+        reused.body.contains("this key was used for another reply"),
+        "{}",
+        reused.body
+    );
+    assert_eq!(
+        reused.hidden("form_key"),
+        form_key,
+        "the form keeps its key after an error"
+    );
+    let odd = visitor
+        .post(
+            &reply,
+            &[
+                ("csrf", &csrf),
+                ("form_key", &form_key),
+                ("text", "x"),
+                ("channel", "carrier pigeon"),
+            ],
+        )
+        .await;
+    assert_eq!(odd.status, StatusCode::BAD_REQUEST);
     // An empty reply is refused with the reason on the page, and nothing is written.
     let page = visitor.get(&format!("/tickets/{id}")).await;
     let empty = visitor
@@ -656,6 +687,13 @@ async fn the_report_shows_charts_and_downloads_as_csv() {
     assert!(lines[0].starts_with("day,tickets,first_response_median_seconds"));
     assert!(lines[1].starts_with(&format!("{today},1,")), "{}", lines[1]);
     assert!(lines[2].starts_with("total,1,"), "{}", lines[2]);
+    for extreme in [
+        "/report?from=%2B262142-12-31&to=%2B262142-12-31",
+        "/report?to=-262143-01-01",
+    ] {
+        let refused = visitor.get(extreme).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{extreme}");
+    }
     let bad = visitor.get("/report?from=yesterday").await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     assert!(bad.body.contains("from must be a date"), "{}", bad.body);

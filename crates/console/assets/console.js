@@ -75,7 +75,7 @@ for (const picker of document.querySelectorAll("select[data-preview]")) {
     box.dispatchEvent(new Event("input"));
     box.focus();
   });
-  picker.form?.querySelector("button[data-nojs]")?.remove();
+  document.querySelectorAll("button[data-nojs]").forEach((b) => b.remove());
 }
 
 // A form sends once: a second press while it is on its way does nothing (the server also

@@ -120,7 +120,8 @@ struct IncidentPage {
     error: Option<String>,
 }
 
-fn update_view(update: &IncidentUpdate, attached: usize) -> UpdateView {
+/// `attached`: the incident's tickets counted, `None` when there are more than one page.
+fn update_view(update: &IncidentUpdate, attached: Option<usize>) -> UpdateView {
     let public_post = match &update.public_post {
         None => "not posted publicly".to_string(),
         Some(post) => match post.state {
@@ -140,9 +141,9 @@ fn update_view(update: &IncidentUpdate, attached: usize) -> UpdateView {
         },
     };
     let done = update.answered + update.skipped;
-    let progress = match update.finished_at {
-        Some(at) => format!("finished {}", when(at)),
-        None => {
+    let progress = match (update.finished_at, attached) {
+        (Some(at), _) => format!("finished {}", when(at)),
+        (None, Some(attached)) => {
             let left = (attached as u64).saturating_sub(done);
             let pace = update.pace;
             // The pace allows `posts` every `per_seconds`: what is left takes that long.
@@ -154,6 +155,10 @@ fn update_view(update: &IncidentUpdate, attached: usize) -> UpdateView {
                 pace.per_seconds
             )
         }
+        (None, None) => format!(
+            "{done} done so far, at {} posts per {} s",
+            update.pace.posts, update.pace.per_seconds
+        ),
     };
     UpdateView {
         id: update.id.to_string(),
@@ -209,6 +214,7 @@ async fn show<S: Store>(
     id: &str,
     notice: Option<&'static str>,
     error: Option<(StatusCode, String)>,
+    form_key: Option<String>,
 ) -> Response {
     let agent = || Some(signed_in.agent());
     let missing = || {
@@ -244,7 +250,7 @@ async fn show<S: Store>(
         Ok(read) => read,
         Err(e) => return page::api_error(&e, agent(), "/incidents"),
     };
-    let Some(form_key) = random_token() else {
+    let Some(form_key) = form_key.or_else(random_token) else {
         return page::error(
             StatusCode::SERVICE_UNAVAILABLE,
             "no randomness",
@@ -252,7 +258,7 @@ async fn show<S: Store>(
             "/incidents",
         );
     };
-    let attached = tickets.items.len();
+    let attached = tickets.next.is_none().then_some(tickets.items.len());
     let pace = console.api.paces.of(&incident.account, incident.source);
     let (status, error) = match error {
         Some((status, message)) => (status, Some(message)),
@@ -297,7 +303,7 @@ pub async fn detail<S: Store>(
 ) -> Response {
     let done = params.map(|Query(p)| p.done).unwrap_or_default();
     let notice = (done == "update").then_some("Update queued: its progress shows below.");
-    show(&console, &signed_in, &id, notice, None).await
+    show(&console, &signed_in, &id, notice, None, None).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -341,6 +347,10 @@ pub async fn post_update<S: Store>(
         Err(e) if e.status == StatusCode::NOT_FOUND => {
             page::api_error(&e, Some(signed_in.agent()), "/incidents")
         }
-        Err(e) => show(&console, &signed_in, &id, None, Some((e.status, e.message))).await,
+        // The form comes back with its key: sending it again is the same update.
+        Err(e) => {
+            let failed = Some((e.status, e.message));
+            show(&console, &signed_in, &id, None, failed, Some(form.form_key)).await
+        }
     }
 }

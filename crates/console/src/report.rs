@@ -111,12 +111,12 @@ struct ReportPage {
 /// Every day of the range, with its figures when it had tickets.
 fn by_day(report: &ResponseTimes) -> Vec<(String, Option<&Figures>)> {
     let mut days = Vec::new();
-    let mut day = report.from;
-    while day <= report.to {
-        let label = day.to_string();
+    let mut day = Some(report.from);
+    while let Some(today) = day.filter(|d| *d <= report.to) {
+        let label = today.to_string();
         let figures = report.groups.iter().find(|g| g.group == label);
         days.push((label, figures));
-        day += Duration::days(1);
+        day = today.succ_opt();
     }
     days
 }

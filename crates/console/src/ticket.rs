@@ -64,6 +64,8 @@ struct Outcome {
     error: Option<String>,
     draft: String,
     template: String,
+    /// The form's key when it comes back after an error: sending it again is the same reply.
+    form_key: Option<String>,
 }
 
 async fn show<S: Store>(
@@ -108,7 +110,7 @@ async fn show<S: Store>(
             Err(e) => error = Some(e.message),
         }
     }
-    let Some(form_key) = random_token() else {
+    let Some(form_key) = outcome.form_key.clone().or_else(random_token) else {
         return page::error(
             StatusCode::SERVICE_UNAVAILABLE,
             "no randomness",
@@ -332,7 +334,8 @@ pub async fn reply<S: Store>(
     let channel = match form.channel.as_str() {
         "public" => ReplyChannel::Public,
         "private" => ReplyChannel::Private,
-        _ => ReplyChannel::Auto,
+        "auto" | "" => ReplyChannel::Auto,
+        _ => return unreadable(&signed_in, &id),
     };
     let text = form.text.trim().to_string();
     let request = NewReply {
@@ -356,6 +359,7 @@ pub async fn reply<S: Store>(
                 error: Some(e.message),
                 draft: form.text,
                 template: form.template,
+                form_key: Some(form_key),
                 ..Outcome::default()
             };
             show(&console, &signed_in, &id, outcome).await

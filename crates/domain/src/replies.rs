@@ -298,6 +298,9 @@ pub enum ReplyError {
     Store(#[from] StoreError),
     #[error("the ticket kept changing; try again")]
     Contention,
+    /// The request's key names a reply with other text: a new reply needs a new key.
+    #[error("this key was used for another reply ({0}); send a new key for a new reply")]
+    KeyReused(crate::ids::MessageId),
 }
 
 /// What an agent asks to send.
@@ -339,6 +342,11 @@ where
                 .ok_or_else(|| ReplyError::NotFound(ticket_id.clone()))?;
             let key = scoped_reply_key(&detail, &request.key);
             if let Some(reply) = store.get_message(&key).await? {
+                // A retry is the same request; the same key with other words is a mistake
+                // that must not pass for "sent".
+                if reply.body.text != request.text {
+                    return Err(ReplyError::KeyReused(reply.id));
+                }
                 return Ok(Round::Done(Written {
                     reply,
                     samples: Vec::new(),

@@ -37,6 +37,8 @@ pub enum Refused {
     PrivateAddress(IpAddr),
     #[error("names a host of this machine or its network ({0})")]
     LocalName(String),
+    #[error("names a reserved host that never resolves ({0})")]
+    NeverResolves(String),
 }
 
 /// Which URLs may be called on someone's behalf.
@@ -85,6 +87,14 @@ impl OutboundGuard {
         }
         if !url.username().is_empty() || url.password().is_some() {
             return Err(Refused::Credentials);
+        }
+        // `.invalid` never resolves (RFC 6761); socialcare-local answers its sample customer's
+        // callback under that name itself, so nobody else may name it.
+        if let Some(url::Host::Domain(name)) = url.host() {
+            let name = name.trim_end_matches('.').to_ascii_lowercase();
+            if name == "invalid" || name.ends_with(".invalid") {
+                return Err(Refused::NeverResolves(name));
+            }
         }
         if self.allow_private {
             return url.host().map(|_| url.clone()).ok_or(Refused::NoHost);
@@ -268,6 +278,30 @@ mod tests {
             let ip: IpAddr = public.parse().unwrap();
             assert!(is_public(ip), "{public} is public");
         }
+    }
+
+    /// The local runner answers its sample customer's `.invalid` callback itself: no
+    /// integrator may name such a host, even where private targets are allowed.
+    #[test]
+    fn a_reserved_name_that_never_resolves_is_refused_everywhere() {
+        for guard in [
+            OutboundGuard::strict(),
+            OutboundGuard::allowing_private_targets(),
+        ] {
+            assert_eq!(
+                guard.check("https://sample.socialcare.invalid/replies"),
+                Err(Refused::NeverResolves("sample.socialcare.invalid".into()))
+            );
+            assert_eq!(
+                guard.check("https://INVALID./x"),
+                Err(Refused::NeverResolves("invalid".into()))
+            );
+        }
+        assert!(
+            OutboundGuard::strict()
+                .check("https://crm.example.com/hooks")
+                .is_ok()
+        );
     }
 
     #[test]

@@ -7,7 +7,7 @@ use axum::Extension;
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use chrono::{NaiveDate, Utc};
+use chrono::{Datelike, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use socialcare_domain::access::Role;
 use socialcare_domain::report::{Figures, GroupBy, report, totals};
@@ -79,13 +79,17 @@ pub async fn response_times_by<S: Store>(
     params: &ReportParams,
 ) -> Result<ResponseTimes, ApiError> {
     caller.require(Role::Agent)?;
+    // Years far from ours are refused: date arithmetic at chrono's ends would overflow.
     let day = |name: &str, text: &str| {
-        NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| {
-            ApiError::bad_request(
-                "invalid_date",
-                format!("{name} must be a date like 2026-11-23"),
-            )
-        })
+        NaiveDate::parse_from_str(text, "%Y-%m-%d")
+            .ok()
+            .filter(|day| (1970..=9999).contains(&day.year()))
+            .ok_or_else(|| {
+                ApiError::bad_request(
+                    "invalid_date",
+                    format!("{name} must be a date like 2026-11-23"),
+                )
+            })
     };
     let to = match given(&params.to) {
         Some(text) => day("to", text)?,

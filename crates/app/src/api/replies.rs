@@ -49,6 +49,7 @@ const MAX_CHARS: usize = 2_000;
     responses(
         (status = 202, body = ReplyEnvelope),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, description = "idempotency_key_reused: the key names a reply with other text", body = ErrorBody),
         (status = 422, description = "invalid_reply, unknown_template or no_route (e.g. the 24-hour window closed)", body = ErrorBody),
         (status = 503, description = "queue_unavailable", body = ErrorBody),
     ),
@@ -226,6 +227,11 @@ fn reply_failed(e: ReplyError) -> ApiError {
             ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, route.to_string())
         }
         ReplyError::Contention => ApiError::new(StatusCode::CONFLICT, "busy", e.to_string()),
+        ReplyError::KeyReused(_) => ApiError::new(
+            StatusCode::CONFLICT,
+            "idempotency_key_reused",
+            e.to_string(),
+        ),
         ReplyError::Store(e) => ApiError::store(e),
     }
 }

@@ -282,12 +282,28 @@ impl DynamoStore {
     }
 
     async fn get(&self, pk: String, sk: &str) -> Result<Option<Item>, StoreError> {
+        self.get_item(pk, sk, false).await
+    }
+
+    /// A strongly consistent read (twice the read units): for what must be seen the moment it
+    /// is written or removed, such as a session just opened or a key just revoked.
+    async fn get_consistent(&self, pk: String, sk: &str) -> Result<Option<Item>, StoreError> {
+        self.get_item(pk, sk, true).await
+    }
+
+    async fn get_item(
+        &self,
+        pk: String,
+        sk: &str,
+        consistent: bool,
+    ) -> Result<Option<Item>, StoreError> {
         let output = self
             .client
             .get_item()
             .table_name(&self.table)
             .key("pk", s(pk))
             .key("sk", s(sk))
+            .consistent_read(consistent)
             .send()
             .await
             .map_err(|e| failed("get", e))?;

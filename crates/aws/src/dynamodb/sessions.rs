@@ -22,7 +22,7 @@ impl SessionStore for DynamoStore {
     }
 
     async fn get_session(&self, id: &str) -> Result<Option<Session>, StoreError> {
-        self.get(session_pk(id), SESSION_SK)
+        self.get_consistent(session_pk(id), SESSION_SK)
             .await?
             .map(from_item)
             .transpose()

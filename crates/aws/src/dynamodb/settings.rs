@@ -139,7 +139,8 @@ impl ApiKeyStore for DynamoStore {
     }
 
     async fn get_key(&self, id: &str) -> Result<Option<ApiKey>, StoreError> {
-        self.get(API_KEYS.to_string(), id)
+        // Consistent: a revoked key stops working at once.
+        self.get_consistent(API_KEYS.to_string(), id)
             .await?
             .map(from_item)
             .transpose()
