@@ -6,12 +6,14 @@ use crate::credentials;
 use crate::credentials::Credentials;
 use crate::sample::{self, WithSampleCustomer};
 use anyhow::Context;
-use socialcare_app::accounts::{Accounts, parse_rules};
+use socialcare_app::accounts::Configuration;
 use socialcare_app::api::{self, ApiState};
 use socialcare_app::ingest::Consumer;
 use socialcare_app::integrations::IntegrationDirectory;
-use socialcare_app::outbox::{Outbox, Sender};
-use socialcare_app::reminders::{Scheduler, Worker};
+use socialcare_app::outbox::Outbox;
+use socialcare_app::reminders::Worker;
+use socialcare_app::scheduler::Scheduler;
+use socialcare_app::sender::Sender;
 use socialcare_app::webhook::{self, WebhookState};
 use socialcare_aws::{DynamoStore, SqsQueue};
 use socialcare_console::ConsoleSettings;
@@ -145,9 +147,8 @@ where
             .with_context(|| format!("reading SOCIALCARE_CONFIG {}", path.display()))?,
         None => String::new(),
     };
-    let accounts = Accounts::parse(&config).map_err(anyhow::Error::msg)?;
+    let Configuration { accounts, rules } = Configuration::parse(&config)?;
     let accounts_shown = accounts.clone();
-    let rules = parse_rules(&config).map_err(anyhow::Error::msg)?;
     let platform_credentials = match &settings.platform_credentials {
         Some(path) => socialcare_platforms::Credentials::parse(
             &std::fs::read_to_string(path)

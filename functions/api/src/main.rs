@@ -1,8 +1,8 @@
 //! Lambda `api`: the tickets API (HTTP API `/v1/*`).
 
-use socialcare_app::accounts::{Accounts, parse_rules};
+use socialcare_app::accounts::Configuration;
 use socialcare_app::api::{ApiState, routes};
-use socialcare_app::bootstrap::{BootstrapKeys, Reload};
+use socialcare_app::bootstrap::{BootstrapKeys, Reload, ReloadError};
 use socialcare_app::error::json_errors;
 use socialcare_app::logging::traced;
 use socialcare_app::outbox::Outbox;
@@ -23,8 +23,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     let accounts_config = optional_secret(&secrets, "ACCOUNTS_SECRET_ARN")
         .await?
         .unwrap_or_default();
-    let rules = parse_rules(&accounts_config)?;
-    let accounts = Accounts::parse(&accounts_config)?;
+    let Configuration { accounts, rules } = Configuration::parse(&accounts_config)?;
     let outbox_url = std::env::var("OUTBOX_QUEUE_URL").expect("OUTBOX_QUEUE_URL is set");
     let outbox = Outbox::new(SqsQueue::new(aws_sdk_sqs::Client::new(&config), outbox_url));
     // Read again every five minutes: a rotated bootstrap key is seen without a redeploy.
@@ -32,7 +31,11 @@ async fn main() -> Result<(), lambda_http::Error> {
         let (secrets, key_arn) = (secrets.clone(), key_arn.clone());
         Arc::new(move || {
             let (secrets, key_arn) = (secrets.clone(), key_arn.clone());
-            Box::pin(async move { secret_string(&secrets, &key_arn).await })
+            Box::pin(async move {
+                secret_string(&secrets, &key_arn)
+                    .await
+                    .map_err(ReloadError::from)
+            })
         })
     };
     let bootstrap = BootstrapKeys::reloading(&api_key, reload, Duration::from_secs(300));

@@ -3,7 +3,7 @@
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{LambdaEvent, service_fn};
-use socialcare_app::accounts::parse_rules;
+use socialcare_app::accounts::Configuration;
 use socialcare_app::ingest::handle_sqs_event;
 use socialcare_app::outbox::Outbox;
 use socialcare_aws::{DynamoStore, SqsQueue, load_config, optional_secret};
@@ -15,7 +15,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let table = std::env::var("TABLE_NAME").expect("TABLE_NAME is set");
     let secrets = aws_sdk_secretsmanager::Client::new(&config);
     let rules = match optional_secret(&secrets, "ACCOUNTS_SECRET_ARN").await? {
-        Some(text) => parse_rules(&text)?,
+        Some(text) => Configuration::parse(&text)?.rules,
         None => Default::default(),
     };
     let outbox_url = std::env::var("OUTBOX_QUEUE_URL").expect("OUTBOX_QUEUE_URL is set");

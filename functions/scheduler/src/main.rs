@@ -3,7 +3,7 @@
 //! the notice of each incident opened since (the reminders worker sends it).
 
 use lambda_runtime::{LambdaEvent, service_fn};
-use socialcare_app::reminders::Scheduler;
+use socialcare_app::scheduler::Scheduler;
 use socialcare_aws::{DynamoStore, SqsQueue, load_config};
 
 #[tokio::main]
