@@ -2,11 +2,22 @@
 //! it, what to do with it after, and the answer to an SQS event source.
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use chrono::{DateTime, Utc};
 use socialcare_domain::ports::{Queue, QueueError};
+use socialcare_domain::replies::wait_until;
 use std::time::Duration;
 
 /// The longest delay a queue takes.
 pub const MAX_DELAY: Duration = Duration::from_secs(15 * 60);
+
+/// The delay that shows a message at `at` (at once when that has passed), at most
+/// [`MAX_DELAY`]: what is further away comes early and waits again.
+pub fn delay_until(at: DateTime<Utc>, now: DateTime<Utc>) -> Duration {
+    match at > now {
+        true => wait_until(at, now).min(MAX_DELAY),
+        false => Duration::ZERO,
+    }
+}
 
 /// One job as the queue delivered it.
 #[derive(Debug, Clone, PartialEq, Eq)]

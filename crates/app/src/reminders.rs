@@ -37,6 +37,19 @@ pub enum ReminderJob {
     Incident(Box<IncidentNotice>),
 }
 
+impl ReminderJob {
+    /// The job as a reminders queue message, shown after `delay`.
+    pub fn outgoing(&self, delay: Duration) -> Result<Outgoing, QueueError> {
+        let body = serde_json::to_string(self).map_err(|e| QueueError::invalid(e.to_string()))?;
+        Ok(Outgoing {
+            body,
+            group_id: None,
+            dedupe_id: None,
+            delay,
+        })
+    }
+}
+
 /// Why a reminder job did not finish; it comes again.
 #[derive(Debug, thiserror::Error)]
 enum JobError {
@@ -54,17 +67,6 @@ enum JobError {
 pub trait WorkerStore: TicketReads + TicketCommands + SettingsStore {}
 
 impl<T> WorkerStore for T where T: TicketReads + TicketCommands + SettingsStore {}
-
-fn notice_message(notice: &Notice) -> Result<Outgoing, QueueError> {
-    let body = serde_json::to_string(&ReminderJob::Notice(Box::new(notice.clone())))
-        .map_err(|e| QueueError::invalid(e.to_string()))?;
-    Ok(Outgoing {
-        body,
-        group_id: None,
-        dedupe_id: None,
-        delay: Duration::ZERO,
-    })
-}
 
 /// What the worker needs besides the store and the queues.
 pub struct Worker<N> {
@@ -329,7 +331,8 @@ async fn queue_effects<Q: Queue>(
         outbox.enqueue(&OutboxJob::of(reply)).await?;
     }
     for notice in notices {
-        queue.send(notice_message(notice)?).await?;
+        let job = ReminderJob::Notice(Box::new(notice.clone()));
+        queue.send(job.outgoing(Duration::ZERO)?).await?;
     }
     Ok(())
 }

@@ -5,7 +5,7 @@
 //! close, then rides the queue with the rest of the wait as its delay: one send, one receive,
 //! one delete per reminder however far away it was set, and one index query per minute.
 
-use crate::queues::MAX_DELAY;
+use crate::queues::{MAX_DELAY, delay_until};
 use crate::reminders::ReminderJob;
 use chrono::{DateTime, Utc};
 use futures::future::join_all;
@@ -14,7 +14,6 @@ use socialcare_domain::ports::{
     CommitError, IncidentRecords, Outgoing, Queue, QueueError, ReminderStore, SettingsStore,
     StoreError,
 };
-use socialcare_domain::replies::wait_until;
 use socialcare_domain::timers::Reminder;
 use std::time::Duration;
 
@@ -108,16 +107,7 @@ impl Scheduler {
             if let Some(url) = url {
                 let notice = IncidentNotice::opened(&incident, &url);
                 let job = ReminderJob::Incident(Box::new(notice));
-                let body =
-                    serde_json::to_string(&job).map_err(|e| QueueError::invalid(e.to_string()))?;
-                queue
-                    .send(Outgoing {
-                        body,
-                        group_id: None,
-                        dedupe_id: None,
-                        delay: Duration::ZERO,
-                    })
-                    .await?;
+                queue.send(job.outgoing(Duration::ZERO)?).await?;
                 queued += 1;
             }
             let told = Incident {
@@ -136,16 +126,5 @@ impl Scheduler {
 }
 
 fn reminder_message(reminder: &Reminder, now: DateTime<Utc>) -> Result<Outgoing, QueueError> {
-    let body = serde_json::to_string(&ReminderJob::Reminder(reminder.clone()))
-        .map_err(|e| QueueError::invalid(e.to_string()))?;
-    let delay = match reminder.due_at > now {
-        true => wait_until(reminder.due_at, now).min(MAX_DELAY),
-        false => Duration::ZERO,
-    };
-    Ok(Outgoing {
-        body,
-        group_id: None,
-        dedupe_id: None,
-        delay,
-    })
+    ReminderJob::Reminder(reminder.clone()).outgoing(delay_until(reminder.due_at, now))
 }

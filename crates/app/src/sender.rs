@@ -3,7 +3,7 @@
 //! queue carries: the sender holds the platform clients their public posts need.
 
 use crate::queues::{
-    Disposition, JobRecord, MAX_DELAY, batch_response, receive_records, records_of, settle_record,
+    Disposition, JobRecord, batch_response, delay_until, receive_records, records_of, settle_record,
 };
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use futures::future::join_all;
@@ -12,7 +12,7 @@ use socialcare_domain::ports::{
     Clock, IncidentRecords, IncidentUpdateStore, IngestStore, PostAllowance, Queue, QueueError,
     SettingsStore, TicketCommands, TicketReads,
 };
-use socialcare_domain::replies::{OutboxJob, Platform, SendPolicy, Step, deliver, wait_until};
+use socialcare_domain::replies::{OutboxJob, Platform, SendPolicy, Step, deliver};
 use socialcare_domain::updates::{UpdateJob, advance};
 use std::time::Duration;
 use tracing::Instrument;
@@ -137,11 +137,7 @@ async fn take_step<S: SenderStore, P: Platform, Q: Queue>(
     let Some(next) = step.next else {
         return Disposition::Delete;
     };
-    let delay = match next > now {
-        true => wait_until(next, now).min(MAX_DELAY),
-        false => Duration::ZERO,
-    };
-    match job.outgoing(delay) {
+    match job.outgoing(delay_until(next, now)) {
         Ok(message) => match queue.send(message).await {
             Ok(()) => Disposition::Delete,
             Err(e) => {
