@@ -9,7 +9,8 @@
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use socialcare_app::outbox::Outbox;
-use socialcare_app::reminders::{Scheduler, Worker};
+use socialcare_app::reminders::Worker;
+use socialcare_app::scheduler::Scheduler;
 use socialcare_domain::escalation::{Notice, Notifier};
 use socialcare_domain::incidents::IncidentNotice;
 use socialcare_domain::ingest::{IngestOutcome, ingest_with};

@@ -21,6 +21,6 @@ async fn a_secret_is_read_by_arn_and_a_missing_one_is_an_error() {
     );
 
     let missing = secret_string(&client, &format!("{}-nothing", stack.name)).await;
-    let error = missing.unwrap_err();
+    let error = missing.unwrap_err().to_string();
     assert!(error.contains("-nothing"), "{error}");
 }

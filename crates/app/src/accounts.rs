@@ -59,7 +59,7 @@
 
 use serde::Deserialize;
 use socialcare_domain::Source;
-use socialcare_domain::acknowledgement::{Acknowledgement, Acknowledgements};
+use socialcare_domain::acknowledgement::{Acknowledgement, AcknowledgementError, Acknowledgements};
 use socialcare_domain::incidents::SpikeRules;
 use socialcare_domain::ownership::{Team, Teams};
 use socialcare_domain::threading::Rules;
@@ -156,53 +156,108 @@ struct Document {
     teams: Vec<Team>,
 }
 
+/// Why the accounts document is refused; the message names the part at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{section} configuration: {error}")]
+    Syntax {
+        section: &'static str,
+        error: toml::de::Error,
+    },
+    #[error("teams configuration: team {0:?} needs a name and members")]
+    IncompleteTeam(String),
+    #[error("teams configuration: team {0:?}: escalation_url must be an https:// URL")]
+    EscalationUrl(String),
+    #[error("teams configuration: team {team:?} escalates to {next:?}, which is not a team")]
+    UnknownEscalation { team: String, next: String },
+    #[error("accounts configuration: an account has an empty id")]
+    EmptyId,
+    #[error("accounts configuration: {platform:?} account {id} is listed twice")]
+    ListedTwice { platform: Platform, id: String },
+    #[error("accounts configuration: acknowledgement of {platform:?} account {id}: {error}")]
+    Acknowledgement {
+        platform: Platform,
+        id: String,
+        error: AcknowledgementError,
+    },
+    #[error("accounts configuration: spikes of {platform:?} account {id}: {error}")]
+    Spikes {
+        platform: Platform,
+        id: String,
+        error: &'static str,
+    },
+    #[error("accounts configuration: pace of {platform:?} account {id}: {error}")]
+    Pace {
+        platform: Platform,
+        id: String,
+        error: &'static str,
+    },
+}
+
+fn document(text: &str, section: &'static str) -> Result<Document, ConfigError> {
+    toml::from_str(text).map_err(|error| ConfigError::Syntax { section, error })
+}
+
+/// The whole document, read once: the accounts (whose webhooks are ours) and the rules they
+/// set (teams, acknowledgements, triage, spikes, paces).
+#[derive(Debug, Clone, Default)]
+pub struct Configuration {
+    pub accounts: Accounts,
+    pub rules: Rules,
+}
+
+impl Configuration {
+    pub fn parse(text: &str) -> Result<Self, ConfigError> {
+        let document = document(text, "accounts")?;
+        let teams = teams_of(document.teams)?;
+        let accounts = Accounts::of(document.accounts)?;
+        let rules = rules_of(teams, &accounts)?;
+        Ok(Self { accounts, rules })
+    }
+}
+
 /// The teams of the same document.
-pub fn parse_teams(text: &str) -> Result<Teams, String> {
-    let document: Document =
-        toml::from_str(text).map_err(|e| format!("teams configuration: {e}"))?;
-    for team in &document.teams {
+pub fn parse_teams(text: &str) -> Result<Teams, ConfigError> {
+    teams_of(document(text, "teams")?.teams)
+}
+
+fn teams_of(teams: Vec<Team>) -> Result<Teams, ConfigError> {
+    for team in &teams {
         if team.name.trim().is_empty() || team.members.is_empty() {
-            return Err(format!(
-                "teams configuration: team {:?} needs a name and members",
-                team.name
-            ));
+            return Err(ConfigError::IncompleteTeam(team.name.clone()));
         }
         if let Some(url) = &team.escalation_url
             && !socialcare_domain::sla::is_https(url)
         {
-            return Err(format!(
-                "teams configuration: team {:?}: escalation_url must be an https:// URL",
-                team.name
-            ));
+            return Err(ConfigError::EscalationUrl(team.name.clone()));
         }
         if let Some(next) = &team.escalates_to
-            && !document.teams.iter().any(|t| &t.name == next)
+            && !teams.iter().any(|t| &t.name == next)
         {
-            return Err(format!(
-                "teams configuration: team {:?} escalates to {next:?}, which is not a team",
-                team.name
-            ));
+            return Err(ConfigError::UnknownEscalation {
+                team: team.name.clone(),
+                next: next.clone(),
+            });
         }
     }
-    Ok(Teams::new(document.teams))
+    Ok(Teams::new(teams))
 }
 
-/// Threading, ownership and acknowledgement rules of the same document.
-pub fn parse_rules(text: &str) -> Result<Rules, String> {
-    let teams = parse_teams(text)?;
-    let accounts = Accounts::parse(text)?;
+/// Threading, ownership and acknowledgement rules of the accounts.
+fn rules_of(teams: Teams, accounts: &Accounts) -> Result<Rules, ConfigError> {
     let mut acknowledgements = Acknowledgements::default();
     for account in accounts.by_id.values() {
         if !account.acknowledgement.enabled {
             continue;
         }
         let acknowledgement = account.acknowledgement.acknowledgement();
-        acknowledgement.check().map_err(|e| {
-            format!(
-                "accounts configuration: acknowledgement of {:?} account {}: {e}",
-                account.platform, account.id
-            )
-        })?;
+        acknowledgement
+            .check()
+            .map_err(|error| ConfigError::Acknowledgement {
+                platform: account.platform,
+                id: account.id.clone(),
+                error,
+            })?;
         acknowledgements.insert(account.platform.source(), &account.id, acknowledgement);
     }
     let mut rules = Rules {
@@ -211,19 +266,20 @@ pub fn parse_rules(text: &str) -> Result<Rules, String> {
         ..Rules::default()
     };
     for account in accounts.by_id.values() {
-        account.spikes.check().map_err(|e| {
-            format!(
-                "accounts configuration: spikes of {:?} account {}: {e}",
-                account.platform, account.id
-            )
-        })?;
+        account
+            .spikes
+            .check()
+            .map_err(|error| ConfigError::Spikes {
+                platform: account.platform,
+                id: account.id.clone(),
+                error,
+            })?;
         let id = account.id.clone();
         if let Some(pace) = account.pace {
-            pace.check().map_err(|e| {
-                format!(
-                    "accounts configuration: pace of {:?} account {}: {e}",
-                    account.platform, account.id
-                )
+            pace.check().map_err(|error| ConfigError::Pace {
+                platform: account.platform,
+                id: account.id.clone(),
+                error,
             })?;
             rules.paces.0.insert(id.clone(), pace);
         }
@@ -246,20 +302,22 @@ pub struct Accounts {
 }
 
 impl Accounts {
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let document: Document =
-            toml::from_str(text).map_err(|e| format!("accounts configuration: {e}"))?;
+    pub fn parse(text: &str) -> Result<Self, ConfigError> {
+        Self::of(document(text, "accounts")?.accounts)
+    }
+
+    fn of(entries: Vec<Account>) -> Result<Self, ConfigError> {
         let mut by_id = HashMap::new();
-        for account in document.accounts {
+        for account in entries {
             if account.id.trim().is_empty() {
-                return Err("accounts configuration: an account has an empty id".into());
+                return Err(ConfigError::EmptyId);
             }
             let key = (account.platform.source(), account.id.clone());
             if by_id.insert(key, account.clone()).is_some() {
-                return Err(format!(
-                    "accounts configuration: {:?} account {} is listed twice",
-                    account.platform, account.id
-                ));
+                return Err(ConfigError::ListedTwice {
+                    platform: account.platform,
+                    id: account.id,
+                });
             }
         }
         Ok(Self { by_id })
@@ -291,6 +349,12 @@ impl Accounts {
 mod tests {
     use super::*;
     use std::collections::BTreeSet;
+
+    fn parse_rules(text: &str) -> Result<Rules, String> {
+        Configuration::parse(text)
+            .map(|configuration| configuration.rules)
+            .map_err(|e| e.to_string())
+    }
 
     #[test]
     fn reads_accounts_of_every_platform() {
@@ -473,7 +537,7 @@ mod tests {
             ("[[accounts]]\nplatform = \"x\"", "id"),
             ("accounts = 3", "accounts"),
         ] {
-            let error = Accounts::parse(text).unwrap_err();
+            let error = Accounts::parse(text).unwrap_err().to_string();
             assert!(error.contains(says), "{text:?}: {error}");
         }
     }

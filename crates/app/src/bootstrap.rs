@@ -8,8 +8,11 @@ use sha2::{Digest, Sha256};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// Why a reload failed: whatever the secret's store said (the keys read before stay).
+pub type ReloadError = Box<dyn std::error::Error + Send + Sync>;
+
 /// Reads the secret's current text again.
-pub type Reload = Arc<dyn Fn() -> BoxFuture<'static, Result<String, String>> + Send + Sync>;
+pub type Reload = Arc<dyn Fn() -> BoxFuture<'static, Result<String, ReloadError>> + Send + Sync>;
 
 /// The accepted bootstrap keys, as SHA-256 digests (so comparing says nothing about a key).
 #[derive(Clone)]
@@ -129,7 +132,7 @@ mod tests {
                 Box::pin(async move {
                     match texts.get(n) {
                         Some(text) => Ok(text.to_string()),
-                        None => Err("unavailable".to_string()),
+                        None => Err("unavailable".into()),
                     }
                 })
             })

@@ -6,7 +6,8 @@
 
 use crate::metrics;
 use crate::outbox::Outbox;
-use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use crate::queues::batch_response;
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use futures::future::join_all;
 use socialcare_domain::incidents::Watched;
 use socialcare_domain::ingest::{
@@ -205,20 +206,6 @@ pub async fn handle_sqs_event<S: IngestDeps>(
         })
         .collect();
     batch_response(ingest_batch(store, rules, outbox, records).await)
-}
-
-/// The answer to an SQS event source: the ids of the records to deliver again.
-pub(crate) fn batch_response(kept: Vec<String>) -> SqsBatchResponse {
-    let mut response = SqsBatchResponse::default();
-    response.batch_item_failures = kept
-        .into_iter()
-        .map(|id| {
-            let mut failure = BatchItemFailure::default();
-            failure.item_identifier = id;
-            failure
-        })
-        .collect();
-    response
 }
 
 /// The local runner's stand-in for the Lambda event source mapping: receive a batch, ingest

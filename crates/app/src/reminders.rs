@@ -1,20 +1,20 @@
-//! Reminders: the scheduler that moves reminders coming due from the due index onto the
-//! reminders queue, and the worker that acts on them and sends escalation notices.
-//!
-//! SQS delays reach 15 minutes, so a reminder waits in the store's due index until it is that
-//! close, then rides the queue with the rest of the wait as its delay: one send, one receive,
-//! one delete per reminder however far away it was set, and one index query per minute.
+//! The reminders worker: acts on reminders as they come due (SLA escalation, follow-ups,
+//! surveys, auto-close) and sends escalation and incident notices.
 
-use crate::outbox::{Disposition, Outbox, OutboxRecord};
+use crate::outbox::Outbox;
+use crate::queues::{
+    Disposition, JobRecord, batch_response, receive_records, records_of, settle_record,
+};
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use chrono::{DateTime, Utc};
 use futures::future::join_all;
 use serde::{Deserialize, Serialize};
 use socialcare_domain::escalation::{Notice, Notifier};
-use socialcare_domain::incidents::{Incident, IncidentNotice};
+use socialcare_domain::incidents::IncidentNotice;
 use socialcare_domain::ownership::Teams;
 use socialcare_domain::ports::{
-    Clock, CommitError, Outgoing, Queue, QueueError, ReminderStore, StoreError, TicketStore,
+    Clock, CommitError, Outgoing, Queue, QueueError, SettingsStore, StoreError, TicketCommands,
+    TicketReads,
 };
 use socialcare_domain::reminders::{
     self, Decision, firing_event_id, notices_of, notification_failed_event, notified_event,
@@ -37,151 +37,36 @@ pub enum ReminderJob {
     Incident(Box<IncidentNotice>),
 }
 
-/// The longest delay a queue takes.
-pub const MAX_DELAY: Duration = Duration::from_secs(15 * 60);
-
-/// Moves the reminders due within `lookahead` onto the queue.
-#[derive(Debug, Clone)]
-pub struct Scheduler {
-    pub lookahead: Duration,
-    /// Reminders read per index query.
-    pub page: u32,
-}
-
-impl Default for Scheduler {
-    fn default() -> Self {
-        Self {
-            lookahead: MAX_DELAY,
-            page: 100,
-        }
+impl ReminderJob {
+    /// The job as a reminders queue message, shown after `delay`.
+    pub fn outgoing(&self, delay: Duration) -> Result<Outgoing, QueueError> {
+        let body = serde_json::to_string(self).map_err(|e| QueueError::invalid(e.to_string()))?;
+        Ok(Outgoing {
+            body,
+            group_id: None,
+            dedupe_id: None,
+            delay,
+        })
     }
 }
 
-/// Why a scheduler run stopped early; what it had moved stays moved.
+/// Why a reminder job did not finish; it comes again.
 #[derive(Debug, thiserror::Error)]
-pub enum ScheduleError {
+enum JobError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
+    Commit(#[from] CommitError),
+    #[error(transparent)]
     Queue(#[from] QueueError),
+    #[error("the ticket kept changing")]
+    KeptChanging,
 }
 
-impl Scheduler {
-    /// One run: every reminder due by `now + lookahead` goes on the queue with the rest of its
-    /// wait as the delay, then leaves the due index. Returns how many it moved.
-    pub async fn run<S: ReminderStore, Q: Queue>(
-        &self,
-        store: &S,
-        queue: &Q,
-        now: DateTime<Utc>,
-    ) -> Result<usize, ScheduleError> {
-        let until = now + chrono::Duration::from_std(self.lookahead).unwrap_or_default();
-        let mut moved = 0;
-        // A bound on one run; what is left waits for the next minute.
-        for _ in 0..50 {
-            let due = store.due_reminders(until, self.page).await?;
-            let sent = join_all(due.iter().map(|reminder| async move {
-                // Sent before it leaves the index: a crash in between sends it twice, and
-                // the second finds it stale; the other order could lose it.
-                queue.send(reminder_message(reminder, now)?).await?;
-                store.mark_queued(reminder).await?;
-                Ok::<(), ScheduleError>(())
-            }))
-            .await;
-            for result in sent {
-                result?;
-                moved += 1;
-            }
-            if due.len() < self.page as usize {
-                break;
-            }
-        }
-        Ok(moved)
-    }
-}
+/// The ports the worker uses: the ticket it acts on, its events, and the service levels.
+pub trait WorkerStore: TicketReads + TicketCommands + SettingsStore {}
 
-impl Scheduler {
-    /// Queues the notice of every active incident whose account's escalation target has not
-    /// been told yet, then records that it was (once queued: the target dedupes a notice sent
-    /// twice by its id). An account without a target is recorded as told. Returns how many
-    /// notices it queued.
-    pub async fn announce_incidents<S: TicketStore, Q: Queue>(
-        &self,
-        store: &S,
-        queue: &Q,
-        now: DateTime<Utc>,
-    ) -> Result<usize, ScheduleError> {
-        let active = store.active_incidents().await?;
-        if active.is_empty() {
-            return Ok(0);
-        }
-        let policies = store.sla_policies().await?;
-        let mut queued = 0;
-        for active in active {
-            let Some(incident) = store.get_incident(&active.id).await? else {
-                continue;
-            };
-            if incident.notified_at.is_some() {
-                continue;
-            }
-            let url = policies
-                .of(&incident.account)
-                .and_then(|policy| policy.escalation_url.clone());
-            if let Some(url) = url {
-                let notice = IncidentNotice::opened(&incident, &url);
-                let job = ReminderJob::Incident(Box::new(notice));
-                let body =
-                    serde_json::to_string(&job).map_err(|e| QueueError::invalid(e.to_string()))?;
-                queue
-                    .send(Outgoing {
-                        body,
-                        group_id: None,
-                        dedupe_id: None,
-                        delay: Duration::ZERO,
-                    })
-                    .await?;
-                queued += 1;
-            }
-            let told = Incident {
-                notified_at: Some(now),
-                version: incident.version + 1,
-                ..incident.clone()
-            };
-            match store.put_incident(&told, incident.version).await {
-                // Changed meanwhile (resolved, or told by another run): the next run looks again.
-                Ok(()) | Err(CommitError::Conflict) | Err(CommitError::Duplicate) => {}
-                Err(CommitError::Store(e)) => return Err(e.into()),
-            }
-        }
-        Ok(queued)
-    }
-}
-
-fn reminder_message(reminder: &Reminder, now: DateTime<Utc>) -> Result<Outgoing, QueueError> {
-    let body = serde_json::to_string(&ReminderJob::Reminder(reminder.clone()))
-        .map_err(|e| QueueError::invalid(e.to_string()))?;
-    let delay = match reminder.due_at > now {
-        true => wait_until(reminder.due_at, now).min(MAX_DELAY),
-        false => Duration::ZERO,
-    };
-    Ok(Outgoing {
-        body,
-        group_id: None,
-        dedupe_id: None,
-        delay,
-    })
-}
-
-fn notice_message(notice: &Notice) -> Result<Outgoing, QueueError> {
-    let body = serde_json::to_string(&ReminderJob::Notice(Box::new(notice.clone())))
-        .map_err(|e| QueueError::invalid(e.to_string()))?;
-    Ok(Outgoing {
-        body,
-        group_id: None,
-        dedupe_id: None,
-        delay: Duration::ZERO,
-    })
-}
+impl<T> WorkerStore for T where T: TicketReads + TicketCommands + SettingsStore {}
 
 /// What the worker needs besides the store and the queues.
 pub struct Worker<N> {
@@ -195,12 +80,12 @@ const STORE_RETRY: Duration = Duration::from_secs(5);
 
 impl<N: Notifier> Worker<N> {
     /// Handles one job under `policies`; what to do with its record after.
-    pub async fn handle<S: TicketStore, Q: Queue>(
+    pub async fn handle<S: WorkerStore, Q: Queue>(
         &self,
         store: &S,
         queue: &Q,
         outbox: &Outbox,
-        record: &OutboxRecord,
+        record: &JobRecord,
         policies: &Policies,
         clock: &dyn Clock,
     ) -> Disposition {
@@ -211,12 +96,12 @@ impl<N: Notifier> Worker<N> {
             .await
     }
 
-    async fn handle_job<S: TicketStore, Q: Queue>(
+    async fn handle_job<S: WorkerStore, Q: Queue>(
         &self,
         store: &S,
         queue: &Q,
         outbox: &Outbox,
-        record: &OutboxRecord,
+        record: &JobRecord,
         policies: &Policies,
         clock: &dyn Clock,
     ) -> Disposition {
@@ -247,7 +132,7 @@ impl<N: Notifier> Worker<N> {
         })
     }
 
-    async fn remind<S: TicketStore, Q: Queue>(
+    async fn remind<S: WorkerStore, Q: Queue>(
         &self,
         store: &S,
         queue: &Q,
@@ -255,13 +140,12 @@ impl<N: Notifier> Worker<N> {
         reminder: &Reminder,
         policies: &Policies,
         clock: &dyn Clock,
-    ) -> Result<Disposition, String> {
+    ) -> Result<Disposition, JobError> {
         optimistic(
             move || async move {
             let Some(detail) = store
                 .ticket_detail(&reminder.ticket_id)
-                .await
-                .map_err(|e| e.to_string())?
+                .await?
             else {
                 return Ok(Round::Done(Disposition::Delete));
             };
@@ -273,8 +157,7 @@ impl<N: Notifier> Worker<N> {
                     // A redelivery after the write but before the queueing finishes the job.
                     let events = store
                         .ticket_events(&reminder.ticket_id)
-                        .await
-                        .map_err(|e| e.to_string())?;
+                        .await?;
                     let id = firing_event_id(reminder);
                     if events.iter().any(|event| event.id == id) {
                         let replies = pending_replies(&detail, reminder);
@@ -294,33 +177,30 @@ impl<N: Notifier> Worker<N> {
                     Ok(Round::Done(Disposition::Delete))
                 }
                 Err(CommitError::Conflict) | Err(CommitError::Duplicate) => Ok(Round::ReadAgain),
-                Err(CommitError::Store(e)) => Err(e.to_string()),
+                Err(CommitError::Store(e)) => Err(e.into()),
             }
         },
-            || "the ticket kept changing".into(),
+            || JobError::KeptChanging,
         )
         .await
     }
 
-    async fn notify<S: TicketStore>(
+    async fn notify<S: WorkerStore>(
         &self,
         store: &S,
         notice: &Notice,
         receive_count: u32,
         now: DateTime<Utc>,
-    ) -> Result<Disposition, String> {
+    ) -> Result<Disposition, JobError> {
         let done = notified_event(notice);
-        let events = store
-            .ticket_events(&notice.ticket_id)
-            .await
-            .map_err(|e| e.to_string())?;
+        let events = store.ticket_events(&notice.ticket_id).await?;
         if events.iter().any(|event| event.id == done.id) {
             return Ok(Disposition::Delete);
         }
         let record = |event| async move {
             match store.add_event(&event).await {
                 Ok(()) | Err(CommitError::Duplicate) => Ok(()),
-                Err(e) => Err(e.to_string()),
+                Err(e) => Err(JobError::from(e)),
             }
         };
         match self.notifier.notify(notice).await {
@@ -378,12 +258,12 @@ impl<N: Notifier> Worker<N> {
 
     /// Handles a batch concurrently and applies each disposition to the queue; returns the
     /// ids of the records that stay on the queue.
-    pub async fn handle_batch<S: TicketStore, Q: Queue>(
+    pub async fn handle_batch<S: WorkerStore, Q: Queue>(
         &self,
         store: &S,
         queue: &Q,
         outbox: &Outbox,
-        records: &[OutboxRecord],
+        records: &[JobRecord],
         clock: &dyn Clock,
     ) -> Vec<String> {
         // The service levels are read once per batch, not once per reminder.
@@ -403,14 +283,14 @@ impl<N: Notifier> Worker<N> {
                 }
                 None => Disposition::Retry(STORE_RETRY),
             };
-            crate::outbox::settle_record(queue, record, &disposition).await
+            settle_record(queue, record, &disposition).await
         }))
         .await;
         handled.into_iter().flatten().collect()
     }
 
     /// The Lambda entry: an SQS batch in, the records to deliver again out.
-    pub async fn handle_sqs_event<S: TicketStore, Q: Queue>(
+    pub async fn handle_sqs_event<S: WorkerStore, Q: Queue>(
         &self,
         store: &S,
         queue: &Q,
@@ -418,15 +298,15 @@ impl<N: Notifier> Worker<N> {
         event: SqsEvent,
         clock: &dyn Clock,
     ) -> SqsBatchResponse {
-        let records = crate::outbox::records_of(event);
-        crate::ingest::batch_response(
+        let records = records_of(event);
+        batch_response(
             self.handle_batch(store, queue, outbox, &records, clock)
                 .await,
         )
     }
 
     /// The local runner's round: receive a batch from the reminders queue and handle it.
-    pub async fn once<S: TicketStore, Q: Queue>(
+    pub async fn once<S: WorkerStore, Q: Queue>(
         &self,
         store: &S,
         queue: &Q,
@@ -434,7 +314,7 @@ impl<N: Notifier> Worker<N> {
         wait: Duration,
         clock: &dyn Clock,
     ) -> Result<usize, QueueError> {
-        let records = crate::outbox::receive_records(queue, wait).await?;
+        let records = receive_records(queue, wait).await?;
         self.handle_batch(store, queue, outbox, &records, clock)
             .await;
         Ok(records.len())
@@ -446,16 +326,13 @@ async fn queue_effects<Q: Queue>(
     outbox: &Outbox,
     replies: &[socialcare_domain::Message],
     notices: &[Notice],
-) -> Result<(), String> {
+) -> Result<(), QueueError> {
     for reply in replies {
-        outbox
-            .enqueue(&OutboxJob::of(reply))
-            .await
-            .map_err(|e| e.to_string())?;
+        outbox.enqueue(&OutboxJob::of(reply)).await?;
     }
     for notice in notices {
-        let message = notice_message(notice).map_err(|e| e.to_string())?;
-        queue.send(message).await.map_err(|e| e.to_string())?;
+        let job = ReminderJob::Notice(Box::new(notice.clone()));
+        queue.send(job.outgoing(Duration::ZERO)?).await?;
     }
     Ok(())
 }

@@ -7,7 +7,7 @@ mod secrets;
 mod sqs;
 
 pub use dynamodb::DynamoStore;
-pub use secrets::{optional_secret, secret_string};
+pub use secrets::{SecretError, optional_secret, secret_string};
 pub use sqs::SqsQueue;
 
 /// The shared SDK configuration, from the environment (region, credentials, endpoint).

@@ -32,18 +32,29 @@ impl Default for Acknowledgement {
     }
 }
 
+/// Why an account's acknowledgement cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AcknowledgementError {
+    #[error("no text for the default language {0:?}")]
+    NoDefaultText(String),
+    #[error("text {language:?}: {error}")]
+    Text {
+        language: String,
+        error: TemplateError,
+    },
+}
+
 impl Acknowledgement {
     /// Checks every text as a template is checked, and that the default language has one.
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), AcknowledgementError> {
         if !self.texts.contains_key(&self.language) {
-            return Err(format!(
-                "no text for the default language {:?}",
-                self.language
-            ));
+            return Err(AcknowledgementError::NoDefaultText(self.language.clone()));
         }
         for (language, text) in &self.texts {
-            templates::variables(text)
-                .map_err(|e: TemplateError| format!("text {language:?}: {e}"))?;
+            templates::variables(text).map_err(|error| AcknowledgementError::Text {
+                language: language.clone(),
+                error,
+            })?;
         }
         Ok(())
     }

@@ -372,6 +372,15 @@ pub fn is_https(url: &str) -> bool {
     rest.is_some_and(|host| !host.is_empty() && !url.contains(char::is_whitespace))
 }
 
+/// Why a set of policies is refused; the message names the account.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PoliciesError {
+    #[error("policies: an account id is empty")]
+    EmptyAccount,
+    #[error("policies.{account}.{error}")]
+    Policy { account: String, error: PolicyError },
+}
+
 /// Every brand account's policy, by account id: one small document, replaced as a whole.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -382,14 +391,15 @@ pub struct Policies {
 
 impl Policies {
     /// Checks every policy; the error names the account.
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), PoliciesError> {
         for (account, policy) in &self.policies {
             if account.trim().is_empty() {
-                return Err("policies: an account id is empty".into());
+                return Err(PoliciesError::EmptyAccount);
             }
-            policy
-                .check()
-                .map_err(|e| format!("policies.{account}.{e}"))?;
+            policy.check().map_err(|error| PoliciesError::Policy {
+                account: account.clone(),
+                error,
+            })?;
         }
         Ok(())
     }

@@ -253,6 +253,15 @@ where
     Ok(advanced)
 }
 
+/// Why an update skips one of its incident's tickets (it goes on with the rest).
+#[derive(Debug, thiserror::Error)]
+enum Skip {
+    #[error("the ticket is closed")]
+    Closed,
+    #[error(transparent)]
+    Refused(ReplyError),
+}
+
 /// Writes the update on one ticket (and resolves it when the update does); the reason when it
 /// cannot be.
 async fn answer<S>(
@@ -260,12 +269,12 @@ async fn answer<S>(
     update: &IncidentUpdate,
     ticket: &Ticket,
     now: DateTime<Utc>,
-) -> Result<Result<(Message, Vec<Sample>), String>, StoreError>
+) -> Result<Result<(Message, Vec<Sample>), Skip>, StoreError>
 where
     S: IngestStore + TicketReads + TicketCommands + SettingsStore,
 {
     if ticket.status == TicketStatus::Closed {
-        return Ok(Err("the ticket is closed".into()));
+        return Ok(Err(Skip::Closed));
     }
     let request = ReplyRequest {
         text: update.text.clone(),
@@ -279,7 +288,7 @@ where
     let written = match write_reply(store, &ticket.id, &request, now).await {
         Ok(written) => written,
         Err(ReplyError::Store(e)) => return Err(e),
-        Err(e) => return Ok(Err(e.to_string())),
+        Err(e) => return Ok(Err(Skip::Refused(e))),
     };
     let mut samples = written.samples;
     if update.resolves {

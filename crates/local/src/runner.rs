@@ -6,19 +6,20 @@ use crate::credentials;
 use crate::credentials::Credentials;
 use crate::sample::{self, WithSampleCustomer};
 use anyhow::Context;
-use socialcare_app::accounts::{Accounts, parse_rules};
-use socialcare_app::api::{self, ApiState};
+use socialcare_app::accounts::Configuration;
+use socialcare_app::api;
 use socialcare_app::ingest::Consumer;
 use socialcare_app::integrations::IntegrationDirectory;
-use socialcare_app::outbox::{Outbox, Sender};
-use socialcare_app::reminders::{Scheduler, Worker};
-use socialcare_app::webhook::{self, WebhookState};
+use socialcare_app::outbox::Outbox;
+use socialcare_app::scheduler::Scheduler;
+use socialcare_app::sender::Sender;
+use socialcare_app::webhook;
 use socialcare_aws::{DynamoStore, SqsQueue};
 use socialcare_console::ConsoleSettings;
 use socialcare_domain::ports::{Clock, Queue, SystemClock};
-use socialcare_domain::replies::SendPolicy;
-use socialcare_platforms::{DEFAULT_TIMEOUT, Endpoints, HttpNotifier, HttpPlatform, OutboundGuard};
+use socialcare_platforms::OutboundGuard;
 use socialcare_sqlite::{Database, SqliteQueue, SqliteStore};
+use socialcare_wiring::WebhookSecrets;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -139,15 +140,12 @@ where
     S: api::Store + Clone + 'static,
     Q: Queue + Clone + 'static,
 {
-    let secret = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     let config = match &settings.config {
         Some(path) => std::fs::read_to_string(path)
             .with_context(|| format!("reading SOCIALCARE_CONFIG {}", path.display()))?,
         None => String::new(),
     };
-    let accounts = Accounts::parse(&config).map_err(anyhow::Error::msg)?;
-    let accounts_shown = accounts.clone();
-    let rules = parse_rules(&config).map_err(anyhow::Error::msg)?;
+    let configuration = Configuration::parse(&config)?;
     let platform_credentials = match &settings.platform_credentials {
         Some(path) => socialcare_platforms::Credentials::parse(
             &std::fs::read_to_string(path)
@@ -163,42 +161,43 @@ where
     // Registered integrations, seen at once: their secrets check what they send and sign
     // what is sent to them.
     let integrations = IntegrationDirectory::of(store.clone(), Duration::ZERO);
-    let signing = integrations.signing_secrets(credentials.integration_secret.clone().into_bytes());
-    let platform = HttpPlatform::new(
+    let platform = socialcare_wiring::platform(
         platform_credentials,
-        credentials.integration_secret.clone().into_bytes(),
-        Endpoints::from_env(),
+        &credentials.integration_secret,
         guard,
-        DEFAULT_TIMEOUT,
-    )?
-    .with_integration_secrets(signing.clone());
-    let webhooks = webhook::routes(Arc::new(WebhookState {
-        x_consumer_secret: secret("X_CONSUMER_SECRET").map(String::into_bytes),
-        meta_app_secret: secret("META_APP_SECRET").map(String::into_bytes),
-        meta_verify_token: secret("META_VERIFY_TOKEN"),
-        accounts,
+        &integrations,
+    )?;
+    let worker = socialcare_wiring::reminders_worker(
+        configuration.rules.teams.clone(),
+        &credentials.integration_secret,
+        guard,
+        &integrations,
+    )?;
+    let secret = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let webhooks = webhook::routes(Arc::new(socialcare_wiring::webhook_state(
+        inbound.clone(),
+        &credentials.integration_secret,
+        WebhookSecrets {
+            x_consumer_secret: secret("X_CONSUMER_SECRET"),
+            meta_app_secret: secret("META_APP_SECRET"),
+            meta_verify_token: secret("META_VERIFY_TOKEN"),
+        },
+        configuration.accounts.clone(),
         guard,
         integrations,
-        ..WebhookState::new(
-            inbound.clone(),
-            credentials.integration_secret.as_bytes(),
-            Arc::new(SystemClock),
-        )
-    }));
-    let api_state = Arc::new(
-        ApiState::new(store.clone(), &credentials.api_key)
-            .with_accounts(&accounts_shown)
-            .with_integration_secret(&credentials.integration_secret)
-            .with_teams(rules.teams.clone())
-            .with_paces(rules.paces.clone())
-            .with_outbox(Outbox::new(outbox.clone())),
-    );
+    )));
+    let api_state = Arc::new(socialcare_wiring::api_state(
+        store.clone(),
+        &credentials.api_key,
+        None,
+        Some(&credentials.integration_secret),
+        &configuration,
+        Outbox::new(outbox.clone()),
+    ));
     // The console over the same state; over plain http locally (no Secure cookies).
     let console = socialcare_console::routes(api_state.clone(), ConsoleSettings::default());
     let api = api::routes(api_state);
-    let app = socialcare_app::logging::traced(socialcare_app::error::json_errors(
-        webhooks.merge(api).merge(console),
-    ));
+    let app = socialcare_wiring::http_app(webhooks.merge(api).merge(console));
 
     let listener = tokio::net::TcpListener::bind(settings.addr)
         .await
@@ -206,9 +205,8 @@ where
     let addr = listener.local_addr()?;
     let banner = banner(addr, backend, &credentials, &settings.data);
 
-    let teams = rules.teams.clone();
     let consumer = Consumer {
-        rules,
+        rules: configuration.rules,
         outbox: Some(Outbox::new(outbox.clone())),
         ..Consumer::default()
     };
@@ -241,16 +239,6 @@ where
     };
     let reminding = {
         let (store, outbox) = (store.clone(), Outbox::new(outbox.clone()));
-        let worker = Worker {
-            teams,
-            notifier: HttpNotifier::new(
-                credentials.integration_secret.clone().into_bytes(),
-                guard,
-                DEFAULT_TIMEOUT,
-            )?
-            .with_signing_secrets(signing),
-            policy: SendPolicy::default(),
-        };
         tokio::spawn(async move {
             loop {
                 let round = worker.once(

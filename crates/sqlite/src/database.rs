@@ -1,4 +1,5 @@
 use rusqlite::Connection;
+use socialcare_domain::ports::{QueueError, StoreError};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -215,22 +216,39 @@ impl Database {
     }
 
     /// Runs `work` with the connection on the blocking pool.
-    pub(crate) async fn run<T, F>(&self, work: F) -> Result<T, String>
+    pub(crate) async fn run<T, F>(&self, work: F) -> Result<T, SqliteError>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Connection) -> Result<T, String> + Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, SqliteError> + Send + 'static,
     {
         let conn = self.conn.clone();
         tokio::task::spawn_blocking(move || {
             let mut conn = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
             work(&mut conn)
         })
-        .await
-        .map_err(|e| format!("sqlite worker failed: {e}"))?
+        .await?
     }
 }
 
-/// rusqlite's errors as the message the ports carry.
-pub(crate) fn describe(e: rusqlite::Error) -> String {
-    format!("sqlite: {e}")
+/// What went wrong in a call to the database.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum SqliteError {
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// The blocking task panicked or was cancelled.
+    #[error("sqlite worker failed: {0}")]
+    Worker(#[from] tokio::task::JoinError),
+}
+
+// The ports see a failed call as the database being unavailable, whatever SQLite said.
+impl From<SqliteError> for StoreError {
+    fn from(e: SqliteError) -> Self {
+        StoreError::unavailable(e.to_string())
+    }
+}
+
+impl From<SqliteError> for QueueError {
+    fn from(e: SqliteError) -> Self {
+        QueueError::unavailable(e.to_string())
+    }
 }

@@ -1,4 +1,4 @@
-use crate::database::{Database, describe};
+use crate::database::Database;
 use rusqlite::{OptionalExtension, Transaction, params};
 use socialcare_domain::ports::{Clock, Delivery, Outgoing, Queue, QueueError, SystemClock};
 use std::sync::Arc;
@@ -145,13 +145,13 @@ impl SqliteQueue {
     {
         self.db
             .run(move |conn| {
-                let tx = conn.transaction().map_err(describe)?;
-                let value = work(&tx).map_err(describe)?;
-                tx.commit().map_err(describe)?;
+                let tx = conn.transaction()?;
+                let value = work(&tx)?;
+                tx.commit()?;
                 Ok(value)
             })
             .await
-            .map_err(QueueError::unavailable)
+            .map_err(QueueError::from)
     }
 
     /// One receive attempt: moves exhausted messages to the dead-letter queue, then takes up

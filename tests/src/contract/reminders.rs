@@ -9,7 +9,8 @@
 use crate::events::x_mention;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use socialcare_app::outbox::Outbox;
-use socialcare_app::reminders::{ReminderJob, Scheduler, Worker};
+use socialcare_app::reminders::{ReminderJob, Worker};
+use socialcare_app::scheduler::Scheduler;
 use socialcare_domain::escalation::{Notice, NoticeReason, Notifier};
 use socialcare_domain::incidents::{Incident, IncidentNotice, Spike};
 use socialcare_domain::ingest::{InboundEvent, IngestOutcome, ingest_with};

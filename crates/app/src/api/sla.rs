@@ -53,9 +53,13 @@ pub async fn put_policies_by<S: Store>(
     policies: Policies,
 ) -> Result<Policies, ApiError> {
     caller.require(Role::Admin)?;
-    policies
-        .check()
-        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_policy", e))?;
+    policies.check().map_err(|e| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_policy",
+            e.to_string(),
+        )
+    })?;
     state
         .store
         .put_sla_policies(&policies)

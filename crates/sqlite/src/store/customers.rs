@@ -3,7 +3,6 @@
 use super::SqliteStore;
 use super::items::{all, one, to_json, version};
 use super::tickets::before_cursor;
-use crate::database::describe;
 use rusqlite::{Connection, params};
 use socialcare_domain::ports::{CommitError, CustomerStore, StoreError};
 use socialcare_domain::{Customer, CustomerId, Identity, Page, Ticket, TicketQuery};
@@ -27,33 +26,29 @@ impl CustomerStore for SqliteStore {
         let (customer, key) = (customer.clone(), identity.key());
         self.db
             .run(move |conn| {
-                let tx = conn.transaction().map_err(describe)?;
-                let claimed = tx
-                    .execute(
-                        "INSERT INTO identities (key, customer_id) VALUES (?1, ?2)
+                let tx = conn.transaction()?;
+                let claimed = tx.execute(
+                    "INSERT INTO identities (key, customer_id) VALUES (?1, ?2)
                          ON CONFLICT (key) DO NOTHING",
-                        params![key, customer.id.as_str()],
-                    )
-                    .map_err(describe)?;
-                let updated = tx
-                    .execute(
-                        "UPDATE customers SET version = ?2, data = ?3 WHERE id = ?1 AND version = ?4",
-                        params![
-                            customer.id.as_str(),
-                            version(customer.version),
-                            to_json(&customer).map_err(describe)?,
-                            version(version_before)
-                        ],
-                    )
-                    .map_err(describe)?;
+                    params![key, customer.id.as_str()],
+                )?;
+                let updated = tx.execute(
+                    "UPDATE customers SET version = ?2, data = ?3 WHERE id = ?1 AND version = ?4",
+                    params![
+                        customer.id.as_str(),
+                        version(customer.version),
+                        to_json(&customer)?,
+                        version(version_before)
+                    ],
+                )?;
                 if claimed == 0 || updated == 0 {
                     return Ok(Err(CommitError::Conflict));
                 }
-                tx.commit().map_err(describe)?;
+                tx.commit()?;
                 Ok(Ok(()))
             })
             .await
-            .map_err(StoreError::unavailable)?
+            .map_err(StoreError::from)?
     }
 
     async fn customer_tickets(

@@ -6,7 +6,7 @@ use super::metrics::add_samples;
 use super::reminders::index_reminder;
 use super::tickets::get_ticket;
 use super::{SqliteStore, transaction};
-use crate::database::describe;
+use crate::database::SqliteError;
 use rusqlite::{OptionalExtension, Transaction, params};
 use socialcare_domain::ports::{CommitError, IngestChange, IngestStore, MessageRef, StoreError};
 use socialcare_domain::{Customer, Message, MessageId, Ticket, TicketId};
@@ -99,7 +99,8 @@ impl IngestStore for SqliteStore {
         version_before: u64,
     ) -> Result<(), CommitError> {
         let key = message.body.dedupe_key();
-        let data = to_json(message).map_err(|e| StoreError::invalid(describe(e)))?;
+        let data =
+            to_json(message).map_err(|e| StoreError::invalid(SqliteError::from(e).to_string()))?;
         let replaced = self
             .read(move |conn| {
                 conn.execute(

@@ -23,7 +23,7 @@ mod teams;
 mod tickets;
 mod updates;
 
-use crate::database::{Database, describe};
+use crate::database::{Database, SqliteError};
 use rusqlite::{Connection, Transaction};
 use socialcare_domain::ports::{CommitError, StoreError};
 
@@ -45,9 +45,9 @@ impl SqliteStore {
         F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     {
         self.db
-            .run(move |conn| work(conn).map_err(describe))
+            .run(move |conn| work(conn).map_err(SqliteError::from))
             .await
-            .map_err(StoreError::unavailable)
+            .map_err(StoreError::from)
     }
 }
 
@@ -57,10 +57,10 @@ where
     F: FnOnce(&Transaction) -> rusqlite::Result<Result<(), CommitError>> + Send + 'static,
 {
     db.run(move |conn| {
-        let tx = conn.transaction().map_err(describe)?;
-        match work(&tx).map_err(describe)? {
+        let tx = conn.transaction()?;
+        match work(&tx)? {
             Ok(()) => {
-                tx.commit().map_err(describe)?;
+                tx.commit()?;
                 Ok(Ok(()))
             }
             // dropping the transaction rolls it back
@@ -68,5 +68,5 @@ where
         }
     })
     .await
-    .map_err(StoreError::unavailable)?
+    .map_err(StoreError::from)?
 }

@@ -3,7 +3,7 @@
 
 use super::SqliteStore;
 use super::items::{all, one, to_json, version};
-use crate::database::describe;
+use crate::database::SqliteError;
 use rusqlite::params;
 use socialcare_domain::access::ApiKey;
 use socialcare_domain::integrations::Integration;
@@ -198,7 +198,8 @@ impl SettingsStore for SqliteStore {
     }
 
     async fn put_sla_policies(&self, policies: &Policies) -> Result<(), StoreError> {
-        let data = to_json(policies).map_err(|e| StoreError::invalid(describe(e)))?;
+        let data =
+            to_json(policies).map_err(|e| StoreError::invalid(SqliteError::from(e).to_string()))?;
         self.read(move |conn| {
             conn.execute(
                 "INSERT INTO settings (name, data) VALUES ('sla_policies', ?1)

@@ -1,7 +1,6 @@
 //! SpikeCounters: the topic counts of each account's windows.
 
 use super::SqliteStore;
-use crate::database::describe;
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, params};
 use socialcare_domain::incidents::TopicCounts;
@@ -23,7 +22,7 @@ impl SpikeCounters for SqliteStore {
         );
         self.db
             .run(move |conn| {
-                let tx = conn.transaction().map_err(describe)?;
+                let tx = conn.transaction()?;
                 // The message is counted in full while the window has room for it.
                 let roomy = tx
                     .query_row(
@@ -36,7 +35,7 @@ impl SpikeCounters for SqliteStore {
                         |row| row.get::<_, i64>(0),
                     )
                     .optional()
-                    .map_err(describe)?
+                    ?
                     .is_some();
                 let mut counts = Vec::with_capacity(terms.len());
                 for term in terms {
@@ -56,17 +55,17 @@ impl SpikeCounters for SqliteStore {
                     let count: Option<i64> = tx
                         .query_row(sql, params![account, term, window], |row| row.get(0))
                         .optional()
-                        .map_err(describe)?;
+                        ?;
                     counts.push((term, count.and_then(|c| u64::try_from(c).ok()).unwrap_or(0)));
                 }
-                tx.commit().map_err(describe)?;
+                tx.commit()?;
                 Ok(TopicCounts {
                     counts,
                     full: !roomy,
                 })
             })
             .await
-            .map_err(StoreError::unavailable)
+            .map_err(StoreError::from)
     }
 
     async fn topic_history(

@@ -1,0 +1,130 @@
+//! The scheduler: every minute, moves the reminders coming due from the due index onto the
+//! reminders queue, and queues the notice of each incident opened since.
+//!
+//! SQS delays reach 15 minutes, so a reminder waits in the store's due index until it is that
+//! close, then rides the queue with the rest of the wait as its delay: one send, one receive,
+//! one delete per reminder however far away it was set, and one index query per minute.
+
+use crate::queues::{MAX_DELAY, delay_until};
+use crate::reminders::ReminderJob;
+use chrono::{DateTime, Utc};
+use futures::future::join_all;
+use socialcare_domain::incidents::{Incident, IncidentNotice};
+use socialcare_domain::ports::{
+    CommitError, IncidentRecords, Outgoing, Queue, QueueError, ReminderStore, SettingsStore,
+    StoreError,
+};
+use socialcare_domain::timers::Reminder;
+use std::time::Duration;
+
+/// Moves the reminders due within `lookahead` onto the queue.
+#[derive(Debug, Clone)]
+pub struct Scheduler {
+    pub lookahead: Duration,
+    /// Reminders read per index query.
+    pub page: u32,
+}
+
+impl Default for Scheduler {
+    fn default() -> Self {
+        Self {
+            lookahead: MAX_DELAY,
+            page: 100,
+        }
+    }
+}
+
+/// Why a scheduler run stopped early; what it had moved stays moved.
+#[derive(Debug, thiserror::Error)]
+pub enum ScheduleError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+}
+
+impl Scheduler {
+    /// One run: every reminder due by `now + lookahead` goes on the queue with the rest of its
+    /// wait as the delay, then leaves the due index. Returns how many it moved.
+    pub async fn run<S: ReminderStore, Q: Queue>(
+        &self,
+        store: &S,
+        queue: &Q,
+        now: DateTime<Utc>,
+    ) -> Result<usize, ScheduleError> {
+        let until = now + chrono::Duration::from_std(self.lookahead).unwrap_or_default();
+        let mut moved = 0;
+        // A bound on one run; what is left waits for the next minute.
+        for _ in 0..50 {
+            let due = store.due_reminders(until, self.page).await?;
+            let sent = join_all(due.iter().map(|reminder| async move {
+                // Sent before it leaves the index: a crash in between sends it twice, and
+                // the second finds it stale; the other order could lose it.
+                queue.send(reminder_message(reminder, now)?).await?;
+                store.mark_queued(reminder).await?;
+                Ok::<(), ScheduleError>(())
+            }))
+            .await;
+            for result in sent {
+                result?;
+                moved += 1;
+            }
+            if due.len() < self.page as usize {
+                break;
+            }
+        }
+        Ok(moved)
+    }
+}
+
+impl Scheduler {
+    /// Queues the notice of every active incident whose account's escalation target has not
+    /// been told yet, then records that it was (once queued: the target dedupes a notice sent
+    /// twice by its id). An account without a target is recorded as told. Returns how many
+    /// notices it queued.
+    pub async fn announce_incidents<S: IncidentRecords + SettingsStore, Q: Queue>(
+        &self,
+        store: &S,
+        queue: &Q,
+        now: DateTime<Utc>,
+    ) -> Result<usize, ScheduleError> {
+        let active = store.active_incidents().await?;
+        if active.is_empty() {
+            return Ok(0);
+        }
+        let policies = store.sla_policies().await?;
+        let mut queued = 0;
+        for active in active {
+            let Some(incident) = store.get_incident(&active.id).await? else {
+                continue;
+            };
+            if incident.notified_at.is_some() {
+                continue;
+            }
+            let url = policies
+                .of(&incident.account)
+                .and_then(|policy| policy.escalation_url.clone());
+            if let Some(url) = url {
+                let notice = IncidentNotice::opened(&incident, &url);
+                let job = ReminderJob::Incident(Box::new(notice));
+                queue.send(job.outgoing(Duration::ZERO)?).await?;
+                queued += 1;
+            }
+            let told = Incident {
+                notified_at: Some(now),
+                version: incident.version + 1,
+                ..incident.clone()
+            };
+            match store.put_incident(&told, incident.version).await {
+                // Changed meanwhile (resolved, or told by another run): the next run looks again.
+                Ok(()) | Err(CommitError::Conflict) | Err(CommitError::Duplicate) => {}
+                Err(CommitError::Store(e)) => return Err(e.into()),
+            }
+        }
+        Ok(queued)
+    }
+}
+
+fn reminder_message(reminder: &Reminder, now: DateTime<Utc>) -> Result<Outgoing, QueueError> {
+    ReminderJob::Reminder(reminder.clone()).outgoing(delay_until(reminder.due_at, now))
+}

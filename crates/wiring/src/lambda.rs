@@ -1,0 +1,287 @@
+//! The Lambda functions' wiring: clients from the environment (`AWS_ENDPOINT_URL` points them
+//! at the emulator), names from the template's variables, secrets from Secrets Manager, each
+//! read once per container.
+
+use crate::{WebhookSecrets, WiringError};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use axum::Router;
+use socialcare_app::accounts::Configuration;
+use socialcare_app::api::ApiState;
+use socialcare_app::bootstrap::{Reload, ReloadError};
+use socialcare_app::integrations::IntegrationDirectory;
+use socialcare_app::outbox::Outbox;
+use socialcare_app::reminders::Worker;
+use socialcare_app::scheduler::{ScheduleError, Scheduler};
+use socialcare_aws::{DynamoStore, SecretError, SqsQueue, optional_secret, secret_string};
+use socialcare_domain::ports::SystemClock;
+use socialcare_domain::replies::SendPolicy;
+use socialcare_domain::threading::Rules;
+use socialcare_platforms::{Credentials, HttpNotifier, HttpPlatform, OutboundGuard};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long a Lambda container trusts what it read of the registered integrations.
+const INTEGRATIONS_TTL: Duration = Duration::from_secs(60);
+
+/// A variable the template always sets.
+fn variable(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|e| panic!("{name} is set: {e:?}"))
+}
+
+/// The SDK clients of one container.
+pub struct Lambda {
+    secrets: aws_sdk_secretsmanager::Client,
+    dynamodb: aws_sdk_dynamodb::Client,
+    sqs: aws_sdk_sqs::Client,
+}
+
+impl Lambda {
+    /// Logging on, then the SDK configuration and clients from the environment.
+    pub async fn start() -> Self {
+        socialcare_app::logging::init();
+        let config = socialcare_aws::load_config().await;
+        Self {
+            secrets: aws_sdk_secretsmanager::Client::new(&config),
+            dynamodb: aws_sdk_dynamodb::Client::new(&config),
+            sqs: aws_sdk_sqs::Client::new(&config),
+        }
+    }
+
+    /// The ticket store, the table `TABLE_NAME`.
+    pub fn store(&self) -> DynamoStore {
+        DynamoStore::new(self.dynamodb.clone(), variable("TABLE_NAME"))
+    }
+
+    /// The queue whose URL the variable `url_variable` holds.
+    pub fn queue(&self, url_variable: &str) -> SqsQueue {
+        SqsQueue::new(self.sqs.clone(), variable(url_variable))
+    }
+
+    /// The secret whose ARN the variable `arn_variable` holds.
+    pub async fn secret(&self, arn_variable: &str) -> Result<String, SecretError> {
+        secret_string(&self.secrets, &variable(arn_variable)).await
+    }
+
+    /// The same for a secret the deployment may leave off (the variable unset or empty).
+    pub async fn optional_secret(&self, arn_variable: &str) -> Result<Option<String>, SecretError> {
+        optional_secret(&self.secrets, arn_variable).await
+    }
+
+    /// The accounts document (`ACCOUNTS_SECRET_ARN`), read and parsed once; without it, no
+    /// accounts and the default rules.
+    pub async fn configuration(&self) -> Result<Configuration, WiringError> {
+        match self.optional_secret("ACCOUNTS_SECRET_ARN").await? {
+            Some(text) => Ok(Configuration::parse(&text)?),
+            None => Ok(Configuration::default()),
+        }
+    }
+
+    /// The registered integrations of `store`; a change is seen within a minute.
+    fn integrations(store: &DynamoStore) -> IntegrationDirectory {
+        IntegrationDirectory::of(store.clone(), INTEGRATIONS_TTL)
+    }
+
+    /// The `webhook` function's router.
+    pub async fn webhook(&self) -> Result<Router, WiringError> {
+        let secrets = WebhookSecrets {
+            x_consumer_secret: self.optional_secret("X_CONSUMER_SECRET_ARN").await?,
+            meta_app_secret: self.optional_secret("META_APP_SECRET_ARN").await?,
+            meta_verify_token: self.optional_secret("META_VERIFY_TOKEN_ARN").await?,
+        };
+        let state = crate::webhook_state(
+            self.queue("INBOUND_QUEUE_URL"),
+            &self.secret("INTEGRATION_SECRET_ARN").await?,
+            secrets,
+            self.configuration().await?.accounts,
+            OutboundGuard::from_env(),
+            // Without them, registered sources would not be refused: no table, no start.
+            Self::integrations(&self.store()),
+        );
+        Ok(crate::http_app(socialcare_app::webhook::routes(Arc::new(
+            state,
+        ))))
+    }
+
+    /// The `api` function's state (the console's too). The bootstrap key (`API_KEY_SECRET_ARN`)
+    /// is read again every five minutes.
+    pub async fn api_state(&self) -> Result<ApiState<DynamoStore>, WiringError> {
+        let key_arn = variable("API_KEY_SECRET_ARN");
+        let api_key = secret_string(&self.secrets, &key_arn).await?;
+        let reload: Reload = {
+            let secrets = self.secrets.clone();
+            Arc::new(move || {
+                let (secrets, key_arn) = (secrets.clone(), key_arn.clone());
+                Box::pin(async move {
+                    secret_string(&secrets, &key_arn)
+                        .await
+                        .map_err(ReloadError::from)
+                })
+            })
+        };
+        // For the first rotation of the default integration, which replaces this secret.
+        let integration_secret = self.optional_secret("INTEGRATION_SECRET_ARN").await?;
+        Ok(crate::api_state(
+            self.store(),
+            &api_key,
+            Some(reload),
+            integration_secret.as_deref(),
+            &self.configuration().await?,
+            Outbox::new(self.queue("OUTBOX_QUEUE_URL")),
+        ))
+    }
+
+    /// The `ingest` function.
+    pub async fn ingest(&self) -> Result<IngestFunction, WiringError> {
+        Ok(IngestFunction {
+            rules: self.configuration().await?.rules,
+            outbox: Outbox::new(self.queue("OUTBOX_QUEUE_URL")),
+            store: self.store(),
+        })
+    }
+
+    /// The `sender` function; platform tokens from `PLATFORM_CREDENTIALS_SECRET_ARN`.
+    pub async fn sender(&self) -> Result<SenderFunction, WiringError> {
+        let integration_secret = self.secret("INTEGRATION_SECRET_ARN").await?;
+        let credentials = match self
+            .optional_secret("PLATFORM_CREDENTIALS_SECRET_ARN")
+            .await?
+        {
+            Some(text) => Credentials::parse(&text)?,
+            None => Credentials::default(),
+        };
+        let store = self.store();
+        let platform = crate::platform(
+            credentials,
+            &integration_secret,
+            OutboundGuard::from_env(),
+            &Self::integrations(&store),
+        )?;
+        Ok(SenderFunction {
+            store,
+            platform,
+            outbox: self.queue("OUTBOX_QUEUE_URL"),
+            policy: SendPolicy::default(),
+        })
+    }
+
+    /// The `reminders` function.
+    pub async fn reminders(&self) -> Result<RemindersFunction, WiringError> {
+        let integration_secret = self.secret("INTEGRATION_SECRET_ARN").await?;
+        let store = self.store();
+        let worker = crate::reminders_worker(
+            self.configuration().await?.rules.teams,
+            &integration_secret,
+            OutboundGuard::from_env(),
+            &Self::integrations(&store),
+        )?;
+        Ok(RemindersFunction {
+            store,
+            queue: self.queue("REMINDERS_QUEUE_URL"),
+            outbox: Outbox::new(self.queue("OUTBOX_QUEUE_URL")),
+            worker,
+        })
+    }
+
+    /// The `scheduler` function.
+    pub fn scheduler(&self) -> SchedulerFunction {
+        SchedulerFunction {
+            store: self.store(),
+            queue: self.queue("REMINDERS_QUEUE_URL"),
+            scheduler: Scheduler::default(),
+        }
+    }
+}
+
+/// Serves an SQS event source with `handle`, which reports the records to deliver again.
+pub async fn serve_sqs<F, R>(handle: F) -> Result<(), lambda_runtime::Error>
+where
+    F: Fn(SqsEvent) -> R,
+    R: Future<Output = SqsBatchResponse>,
+{
+    let handle = &handle;
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |event: lambda_runtime::LambdaEvent<SqsEvent>| async move {
+            Ok::<SqsBatchResponse, lambda_runtime::Error>(handle(event.payload).await)
+        },
+    ))
+    .await
+}
+
+/// Ingest: inbound events become messages on tickets; acknowledgements go on the outbox.
+pub struct IngestFunction {
+    store: DynamoStore,
+    rules: Rules,
+    outbox: Outbox,
+}
+
+impl IngestFunction {
+    pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
+        socialcare_app::ingest::handle_sqs_event(
+            &self.store,
+            &self.rules,
+            Some(&self.outbox),
+            event,
+        )
+        .await
+    }
+}
+
+/// The sender: posts the outbox's replies and takes incident updates' steps.
+pub struct SenderFunction {
+    store: DynamoStore,
+    platform: HttpPlatform,
+    outbox: SqsQueue,
+    policy: SendPolicy,
+}
+
+impl SenderFunction {
+    pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
+        let (store, platform, outbox) = (&self.store, &self.platform, &self.outbox);
+        socialcare_app::sender::handle_sqs_event(
+            store,
+            platform,
+            outbox,
+            event,
+            &SystemClock,
+            &self.policy,
+        )
+        .await
+    }
+}
+
+/// The reminders worker: acts on reminders as they come due and sends notices.
+pub struct RemindersFunction {
+    store: DynamoStore,
+    queue: SqsQueue,
+    outbox: Outbox,
+    worker: Worker<HttpNotifier>,
+}
+
+impl RemindersFunction {
+    pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
+        let (store, queue, outbox) = (&self.store, &self.queue, &self.outbox);
+        self.worker
+            .handle_sqs_event(store, queue, outbox, event, &SystemClock)
+            .await
+    }
+}
+
+/// The scheduler: moves reminders coming due onto the reminders queue, and queues the notices
+/// of new incidents.
+pub struct SchedulerFunction {
+    store: DynamoStore,
+    queue: SqsQueue,
+    scheduler: Scheduler,
+}
+
+impl SchedulerFunction {
+    /// One run; an error stops it (what it had moved stays moved).
+    pub async fn run(&self, now: chrono::DateTime<chrono::Utc>) -> Result<(), ScheduleError> {
+        let (store, queue) = (&self.store, &self.queue);
+        let moved = self.scheduler.run(store, queue, now).await?;
+        let announced = self.scheduler.announce_incidents(store, queue, now).await?;
+        tracing::info!(moved, announced, "reminders and incident notices queued");
+        Ok(())
+    }
+}

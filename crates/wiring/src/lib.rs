@@ -1,0 +1,138 @@
+//! The wiring: the configuration, clients and handler states, built once per process and the
+//! same way for the six Lambda functions ([`lambda`]) and for the local runner (the builders
+//! below, over whichever store and queues it runs on).
+
+pub mod lambda;
+
+use axum::Router;
+use socialcare_app::accounts::{Accounts, Configuration};
+use socialcare_app::api::ApiState;
+use socialcare_app::bootstrap::{BootstrapKeys, Reload};
+use socialcare_app::integrations::IntegrationDirectory;
+use socialcare_app::outbox::Outbox;
+use socialcare_app::reminders::Worker;
+use socialcare_app::webhook::WebhookState;
+use socialcare_domain::ownership::Teams;
+use socialcare_domain::ports::SystemClock;
+use socialcare_domain::replies::SendPolicy;
+use socialcare_platforms::{
+    Credentials, DEFAULT_TIMEOUT, Endpoints, HttpNotifier, HttpPlatform, OutboundGuard,
+};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Why a process could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum WiringError {
+    #[error(transparent)]
+    Secret(#[from] socialcare_aws::SecretError),
+    #[error(transparent)]
+    Accounts(#[from] socialcare_app::accounts::ConfigError),
+    #[error(transparent)]
+    Platforms(#[from] socialcare_platforms::ConfigError),
+}
+
+/// How often the bootstrap admin key is read again: a rotated key is seen without a redeploy.
+pub const BOOTSTRAP_RELOAD: Duration = Duration::from_secs(300);
+
+/// The platform webhooks' own secrets; a platform without them answers 404.
+#[derive(Debug, Clone, Default)]
+pub struct WebhookSecrets {
+    pub x_consumer_secret: Option<String>,
+    pub meta_app_secret: Option<String>,
+    pub meta_verify_token: Option<String>,
+}
+
+/// Serves `router` as every HTTP entry does: errors as JSON, a span per request.
+pub fn http_app(router: Router) -> Router {
+    socialcare_app::logging::traced(socialcare_app::error::json_errors(router))
+}
+
+/// The webhook intake's state: events go on `inbound`, events of integrations are checked
+/// with their own secrets (`integrations`), else with `integration_secret`.
+pub fn webhook_state<Q>(
+    inbound: Q,
+    integration_secret: &str,
+    secrets: WebhookSecrets,
+    accounts: Accounts,
+    guard: OutboundGuard,
+    integrations: IntegrationDirectory,
+) -> WebhookState<Q> {
+    WebhookState {
+        x_consumer_secret: secrets.x_consumer_secret.map(String::into_bytes),
+        meta_app_secret: secrets.meta_app_secret.map(String::into_bytes),
+        meta_verify_token: secrets.meta_verify_token,
+        accounts,
+        guard,
+        integrations,
+        ..WebhookState::new(
+            inbound,
+            integration_secret.as_bytes(),
+            Arc::new(SystemClock),
+        )
+    }
+}
+
+/// The API's (and the console's) state: the document's accounts (shown), teams and paces,
+/// replies through `outbox`. With `reload`, the bootstrap key is read again every
+/// [`BOOTSTRAP_RELOAD`]; `integration_secret` is the default integration's before its first
+/// rotation.
+pub fn api_state<S>(
+    store: S,
+    api_key: &str,
+    reload: Option<Reload>,
+    integration_secret: Option<&str>,
+    configuration: &Configuration,
+    outbox: Outbox,
+) -> ApiState<S> {
+    let mut state = ApiState::new(store, api_key);
+    if let Some(reload) = reload {
+        state =
+            state.with_bootstrap_keys(BootstrapKeys::reloading(api_key, reload, BOOTSTRAP_RELOAD));
+    }
+    if let Some(secret) = integration_secret {
+        state = state.with_integration_secret(secret);
+    }
+    state
+        .with_accounts(&configuration.accounts)
+        .with_teams(configuration.rules.teams.clone())
+        .with_paces(configuration.rules.paces.clone())
+        .with_outbox(outbox)
+}
+
+/// The sender's platform clients. Each integration's callbacks are signed with its own
+/// outbound secrets, the others with `integration_secret`.
+pub fn platform(
+    credentials: Credentials,
+    integration_secret: &str,
+    guard: OutboundGuard,
+    integrations: &IntegrationDirectory,
+) -> Result<HttpPlatform, WiringError> {
+    let secret = integration_secret.as_bytes().to_vec();
+    let platform = HttpPlatform::new(
+        credentials,
+        secret.clone(),
+        Endpoints::from_env(),
+        guard,
+        DEFAULT_TIMEOUT,
+    )?;
+    Ok(platform.with_integration_secrets(integrations.signing_secrets(secret)))
+}
+
+/// The reminders worker. Its notices are signed with the default integration's outbound
+/// secrets once it is rotated, with `integration_secret` before.
+pub fn reminders_worker(
+    teams: Teams,
+    integration_secret: &str,
+    guard: OutboundGuard,
+    integrations: &IntegrationDirectory,
+) -> Result<Worker<HttpNotifier>, WiringError> {
+    let secret = integration_secret.as_bytes().to_vec();
+    let notifier = HttpNotifier::new(secret.clone(), guard, DEFAULT_TIMEOUT)?
+        .with_signing_secrets(integrations.signing_secrets(secret));
+    Ok(Worker {
+        teams,
+        notifier,
+        policy: SendPolicy::default(),
+    })
+}
