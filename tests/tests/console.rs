@@ -99,6 +99,10 @@ async fn every_page_sends_a_stranger_to_sign_in() {
         "{csp}"
     );
     assert_eq!(login.headers["x-frame-options"], "DENY");
+    assert!(
+        login.headers.get("strict-transport-security").is_none(),
+        "plain http locally"
+    );
     assert!(login.body.contains(r#"<label for="key">API key</label>"#));
     assert!(
         login
@@ -1097,5 +1101,108 @@ async fn a_long_view_shows_more_on_demand() {
                 .contains("limit must be a number from 1 to 500")
         );
     }
+    driver.running.stop().await.unwrap();
+}
+
+/// On AWS (https) the session cookie is `__Host-` named and `Secure`, and every page asks the
+/// browser to keep to https.
+#[tokio::test]
+async fn over_https_the_cookie_is_secure_and_host_bound_and_hsts_is_sent() {
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt;
+    let store =
+        socialcare_sqlite::SqliteStore::new(socialcare_sqlite::Database::in_memory().unwrap());
+    let state = std::sync::Arc::new(socialcare_app::api::ApiState::new(store, KEY));
+    let app =
+        socialcare_console::routes(state, socialcare_console::ConsoleSettings { https: true });
+    let login = app
+        .clone()
+        .oneshot(Request::get("/login").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        login.headers()["strict-transport-security"],
+        "max-age=31536000; includeSubDomains"
+    );
+    let form_cookie = login.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(form_cookie.contains("Secure"), "{form_cookie}");
+    let token = form_cookie
+        .split(';')
+        .next()
+        .unwrap()
+        .trim_start_matches("sc_login=")
+        .to_string();
+    let answer = app
+        .oneshot(
+            Request::post("/login")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("cookie", format!("sc_login={token}"))
+                .body(Body::from(format!("csrf={token}&key={KEY}")))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::SEE_OTHER);
+    let session = answer
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|c| c.to_str().unwrap().to_string())
+        .find(|c| c.starts_with("__Host-sc_session="))
+        .expect("the __Host- session cookie");
+    for flag in ["HttpOnly", "SameSite=Strict", "Secure", "Path=/"] {
+        assert!(session.contains(flag), "{flag}: {session}");
+    }
+    assert!(
+        !session.contains("Domain="),
+        "a __Host- cookie has no Domain: {session}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_long_conversation_comes_in_parts() {
+    let (_data, driver) = start().await;
+    let start = Utc::now() - Duration::hours(5);
+    for n in 0..203 {
+        let mut body = generic_body(
+            &format!("long-{n:03}"),
+            "c-long",
+            &format!("message number {n:03}"),
+            start + Duration::seconds(n),
+        );
+        body["callback_url"] = json!("https://crm.example/hooks/replies");
+        let (status, _) = driver.post_generic(&body, Utc::now()).await;
+        assert_eq!(status, StatusCode::ACCEPTED);
+    }
+    let tickets = driver
+        .tickets_when(|t| t.len() == 1 && t[0]["message_count"] == 203)
+        .await;
+    let id = tickets[0]["id"].as_str().unwrap();
+    let mut visitor = signed_in(&driver).await;
+    let first = visitor.get(&format!("/tickets/{id}")).await;
+    assert_eq!(first.body.matches(r#"<li class="message"#).count(), 200);
+    assert!(first.body.contains("message number 000") && first.body.contains("message number 199"));
+    assert!(!first.body.contains("message number 200"));
+    let start = first
+        .body
+        .find(r#"<a href="/tickets/"#)
+        .map(|_| ())
+        .and(first.body.find("Later messages"))
+        .expect("a link on");
+    let href_end = first.body[..start].rfind("\">").unwrap();
+    let href_start = first.body[..href_end].rfind("href=\"").unwrap() + 6;
+    let later = first.body[href_start..href_end].replace("&#38;", "&");
+    let rest = visitor.get(&later).await;
+    assert_eq!(rest.status, StatusCode::OK, "{later}: {}", rest.body);
+    assert_eq!(
+        rest.body.matches(r#"<li class="message"#).count(),
+        3,
+        "{later}"
+    );
+    assert!(rest.body.contains("message number 202") && !rest.body.contains("message number 199"));
+    assert!(!rest.body.contains("Later messages"));
+    let bad = visitor.get(&format!("/tickets/{id}?after=nonsense")).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     driver.running.stop().await.unwrap();
 }

@@ -35,6 +35,22 @@ pub struct InboxParams {
     limit: String,
 }
 
+/// Why an inbox query is refused (400, with this text).
+#[derive(Debug, thiserror::Error)]
+enum BadInboxQuery {
+    #[error(transparent)]
+    View(#[from] socialcare_domain::inbox::UnknownView),
+    #[error("unknown channel {0:?}")]
+    Channel(String),
+    #[error("unknown priority {0:?}")]
+    Priority(String),
+    #[error("limit must be a number from 1 to {MAX_ROWS}")]
+    Limit,
+}
+
+/// How many customers of a page are read at the same time.
+const CUSTOMER_READS_AT_ONCE: usize = 16;
+
 /// The most rows one view shows ("Show more" adds a hundred at a time).
 const MAX_ROWS: u32 = 500;
 
@@ -52,10 +68,10 @@ const PRIORITIES: [Priority; 4] = [
 ];
 
 impl InboxParams {
-    fn query(&self, agent: &str) -> Result<InboxQuery, String> {
+    fn query(&self, agent: &str) -> Result<InboxQuery, BadInboxQuery> {
         let view = match self.view.as_str() {
             "" => InboxView::Open,
-            raw => raw.parse::<InboxView>().map_err(|e| e.to_string())?,
+            raw => raw.parse::<InboxView>()?,
         };
         let mut query = InboxQuery::new(view, agent);
         query.account = Some(self.account.trim().to_string()).filter(|a| !a.is_empty());
@@ -65,7 +81,7 @@ impl InboxParams {
                 SOURCES
                     .into_iter()
                     .find(|s| s.as_str() == raw)
-                    .ok_or_else(|| format!("unknown channel {raw:?}"))?,
+                    .ok_or_else(|| BadInboxQuery::Channel(raw.to_string()))?,
             ),
         };
         query.priority = match self.priority.as_str() {
@@ -74,7 +90,7 @@ impl InboxParams {
                 PRIORITIES
                     .into_iter()
                     .find(|p| p.as_str() == raw)
-                    .ok_or_else(|| format!("unknown priority {raw:?}"))?,
+                    .ok_or_else(|| BadInboxQuery::Priority(raw.to_string()))?,
             ),
         };
         query.team = Some(self.team.clone()).filter(|t| !t.is_empty());
@@ -84,7 +100,7 @@ impl InboxParams {
                 .parse::<u32>()
                 .ok()
                 .filter(|n| (1..=MAX_ROWS).contains(n))
-                .ok_or_else(|| format!("limit must be a number from 1 to {MAX_ROWS}"))?,
+                .ok_or(BadInboxQuery::Limit)?,
         };
         Ok(query)
     }
@@ -185,11 +201,15 @@ struct InboxRows {
 }
 
 async fn rows_of<S: Store>(store: &S, tickets: Vec<Ticket>) -> Result<Vec<Row>, Response> {
-    // One read per customer shown (at most the page's hundred), all at once.
+    // One read per customer shown, sixteen at a time (a long view must not burst the store).
     let mut ids: Vec<_> = tickets.iter().map(|t| t.customer_id.clone()).collect();
     ids.sort_by(|a, b| a.as_str().cmp(b.as_str()));
     ids.dedup();
-    let reads = futures::future::join_all(ids.iter().map(|id| store.get_customer(id))).await;
+    let mut reads = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(CUSTOMER_READS_AT_ONCE) {
+        reads
+            .extend(futures::future::join_all(chunk.iter().map(|id| store.get_customer(id))).await);
+    }
     let mut names = HashMap::new();
     for (id, read) in ids.iter().zip(reads) {
         let customer = read
@@ -230,7 +250,9 @@ async fn read<S: Store>(
         )
     };
     let Query(params) = params.map_err(|e| bad(e.body_text()))?;
-    let query = params.query(&signed_in.caller.name).map_err(bad)?;
+    let query = params
+        .query(&signed_in.caller.name)
+        .map_err(|e| bad(e.to_string()))?;
     let tickets = console.api.store.inbox(&query).await.map_err(|e| {
         page::api_error(
             &socialcare_app::error::ApiError::store(e),

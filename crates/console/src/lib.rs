@@ -39,6 +39,7 @@ pub(crate) struct Console<S> {
 
 /// The console's routes, to merge with the API's before [`socialcare_app::error::json_errors`].
 pub fn routes<S: Store + 'static>(api: Arc<ApiState<S>>, settings: ConsoleSettings) -> Router {
+    let https = settings.https;
     let console = Arc::new(Console { api, settings });
     let signed_in = Router::new()
         .route("/", get(inbox::page::<S>))
@@ -95,6 +96,8 @@ pub fn routes<S: Store + 'static>(api: Arc<ApiState<S>>, settings: ConsoleSettin
             get(session::login_page::<S>).post(session::login::<S>),
         )
         .route("/assets/{name}", get(assets::serve))
-        .layer(middleware::from_fn(page::security_headers))
+        .layer(middleware::from_fn(move |request, next| {
+            page::security_headers(https, request, next)
+        }))
         .with_state(console)
 }

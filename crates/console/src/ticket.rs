@@ -31,7 +31,9 @@ struct TicketPage {
     layout_csrf: String,
     ticket: TicketView,
     messages: Vec<MessageView>,
-    more_messages: bool,
+    /// The next part of a long conversation, and where this part starts.
+    later_href: Option<String>,
+    conversation_href: String,
     customer: Option<CustomerView>,
     trail: Vec<EventView>,
     templates: Vec<Choice>,
@@ -54,6 +56,9 @@ pub struct PageParams {
     /// What was just done, for the notice.
     #[serde(default)]
     done: String,
+    /// Show the conversation from after this message (a long one comes in parts).
+    #[serde(default)]
+    after: String,
 }
 
 /// What a page shows on top of the ticket: a notice, an error, a draft.
@@ -66,6 +71,8 @@ struct Outcome {
     template: String,
     /// The form's key when it comes back after an error: sending it again is the same reply.
     form_key: Option<String>,
+    /// Where the shown part of a long conversation starts (after this message).
+    after: Option<String>,
 }
 
 async fn show<S: Store>(
@@ -83,7 +90,7 @@ async fn show<S: Store>(
             "/",
         );
     };
-    let shown = match gather(&console.api.store, &ticket_id).await {
+    let shown = match gather(&console.api.store, &ticket_id, outcome.after.as_deref()).await {
         Ok(Some(shown)) => shown,
         Ok(None) => {
             return page::error(
@@ -125,7 +132,15 @@ async fn show<S: Store>(
         layout_csrf: signed_in.session.csrf_token.clone(),
         ticket: ticket_view(ticket, Utc::now()),
         messages: shown.detail.messages.iter().map(message_view).collect(),
-        more_messages: shown.more_messages,
+        later_href: shown
+            .more_messages
+            .then(|| shown.detail.messages.last().map(|m| m.sort_key()))
+            .flatten()
+            .map(|place| format!("/tickets/{}?{}", ticket.id, after_query(&place))),
+        conversation_href: match &outcome.after {
+            Some(place) => format!("/tickets/{}/conversation?{}", ticket.id, after_query(place)),
+            None => format!("/tickets/{}/conversation", ticket.id),
+        },
         customer: shown.customer,
         trail: shown.trail,
         templates: shown
@@ -193,9 +208,22 @@ pub async fn page<S: Store>(
         "identity" => Some("Identity linked: their messages from it join this customer."),
         _ => None,
     };
+    let after = match params.after.as_str() {
+        "" => None,
+        place if is_message_place(place) => Some(place.to_string()),
+        _ => {
+            return page::error(
+                StatusCode::BAD_REQUEST,
+                "That is not a place in a conversation.",
+                Some(signed_in.agent()),
+                &format!("/tickets/{id}"),
+            );
+        }
+    };
     let outcome = Outcome {
         notice,
         template: params.template,
+        after,
         ..Outcome::default()
     };
     show(&console, &signed_in, &id, outcome).await
@@ -218,7 +246,10 @@ pub async fn conversation<S: Store>(
     State(console): State<Arc<Console<S>>>,
     Extension(signed_in): Extension<SignedIn>,
     Path(id): Path<String>,
+    params: Result<Query<PageParams>, QueryRejection>,
 ) -> Response {
+    let params = params.map(|Query(p)| p).unwrap_or_default();
+    let after = Some(params.after.as_str()).filter(|a| is_message_place(a));
     let agent = || Some(signed_in.agent());
     let Some(ticket_id) = TicketId::parse(&id) else {
         return page::error(
@@ -241,7 +272,7 @@ pub async fn conversation<S: Store>(
         }
         Err(e) => return page::api_error(&ApiError::store(e), agent(), "/"),
     }
-    match store.ticket_messages(&ticket_id, None, SHOWN).await {
+    match store.ticket_messages(&ticket_id, after, SHOWN).await {
         Ok(messages) => render(
             StatusCode::OK,
             &ConversationPart {
@@ -292,6 +323,12 @@ pub async fn preview<S: Store>(
         Ok(text) => ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response(),
         Err(e) => text_error(e.status, e.message),
     }
+}
+
+fn after_query(place: &str) -> String {
+    url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("after", place)
+        .finish()
 }
 
 /// Back to the ticket after an action (a redirect only to a ticket id's own page).

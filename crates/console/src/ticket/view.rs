@@ -14,6 +14,9 @@ use socialcare_domain::{
 /// How many messages and trail entries a page shows (the API pages through the rest).
 pub(super) const SHOWN: u32 = 200;
 
+/// How many of the customer's tickets the panel lists, newest first.
+const CUSTOMER_TICKETS_SHOWN: u32 = 100;
+
 pub struct TicketView {
     pub id: String,
     pub subject: String,
@@ -251,13 +254,26 @@ pub(super) struct Shown {
     pub templates: Vec<(String, String)>,
 }
 
-pub(super) async fn gather<S: Store>(store: &S, id: &TicketId) -> Result<Option<Shown>, ApiError> {
+/// Whether `after` is a message's place as this page hands it out (a time, then ids).
+pub(super) fn is_message_place(after: &str) -> bool {
+    after.len() <= 200
+        && after.split_once('#').is_some_and(|(time, rest)| {
+            !rest.is_empty() && DateTime::parse_from_rfc3339(time).is_ok()
+        })
+}
+
+/// The ticket and what its page shows; the conversation from after the message at `after`.
+pub(super) async fn gather<S: Store>(
+    store: &S,
+    id: &TicketId,
+    after: Option<&str>,
+) -> Result<Option<Shown>, ApiError> {
     let Some(ticket) = store.get_ticket(id).await.map_err(ApiError::store)? else {
         return Ok(None);
     };
     let (customer, messages, events, templates) = futures::join!(
         store.get_customer(&ticket.customer_id),
-        store.ticket_messages(id, None, SHOWN),
+        store.ticket_messages(id, after, SHOWN),
         store.ticket_events_page(id, None, SHOWN),
         store.list_templates(),
     );
@@ -266,7 +282,10 @@ pub(super) async fn gather<S: Store>(store: &S, id: &TicketId) -> Result<Option<
     let events = events.map_err(ApiError::store)?;
     let templates = templates.map_err(ApiError::store)?;
     let others = store
-        .customer_tickets(&ticket.customer_id, &TicketQuery::newest(20))
+        .customer_tickets(
+            &ticket.customer_id,
+            &TicketQuery::newest(CUSTOMER_TICKETS_SHOWN),
+        )
         .await
         .map_err(ApiError::store)?
         .items;
