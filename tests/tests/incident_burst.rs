@@ -10,7 +10,7 @@ use socialcare_app::ingest::{QueueRecord, ingest_batch};
 use socialcare_domain::Source;
 use socialcare_domain::ingest::QueuedEvent;
 use socialcare_domain::ports::FixedClock;
-use socialcare_domain::ports::{IncidentRecords, TicketReads};
+use socialcare_domain::ports::{IncidentRecords, IncidentTickets, TicketLists};
 use socialcare_domain::threading::Rules;
 use socialcare_domain::updates::{Pace, UpdateRequest, start_update};
 use socialcare_domain::{TicketId, TicketQuery};

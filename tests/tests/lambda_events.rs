@@ -10,7 +10,7 @@ use socialcare_app::api::{self, ApiState};
 use socialcare_app::error::json_errors;
 use socialcare_app::ingest::handle_sqs_event;
 use socialcare_app::webhook::{self, WebhookState};
-use socialcare_domain::ports::{FixedClock, Queue, TicketReads};
+use socialcare_domain::ports::{FixedClock, Queue, TicketLists};
 use socialcare_domain::threading::Rules;
 use socialcare_domain::{QueuedEvent, TicketQuery};
 use socialcare_sqlite::{Database, SqliteQueue, SqliteStore};

@@ -9,8 +9,8 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use futures::future::join_all;
 use serde::Deserialize;
 use socialcare_domain::ports::{
-    Clock, IncidentRecords, IncidentUpdateStore, IngestStore, PostAllowance, Queue, QueueError,
-    SettingsStore, TicketCommands, TicketReads,
+    Clock, IncidentRecords, IncidentTickets, IncidentUpdateStore, IngestStore, PostAllowance,
+    Queue, QueueError, SettingsStore, TicketCommands, TicketReads,
 };
 use socialcare_domain::replies::{OutboxJob, Platform, SendPolicy, Step, deliver};
 use socialcare_domain::updates::{UpdateJob, advance};
@@ -25,6 +25,7 @@ pub trait SenderStore:
     + TicketCommands
     + SettingsStore
     + IncidentRecords
+    + IncidentTickets
     + IncidentUpdateStore
     + PostAllowance
 {
@@ -36,6 +37,7 @@ impl<T> SenderStore for T where
         + TicketCommands
         + SettingsStore
         + IncidentRecords
+        + IncidentTickets
         + IncidentUpdateStore
         + PostAllowance
 {

@@ -14,8 +14,8 @@ use crate::events::{Actor, EventKind, TicketEvent};
 use crate::ids::{IncidentId, TicketId};
 pub use crate::incident::{ActiveIncident, Incident, IncidentStatus, Spike, TopicCounts};
 use crate::ports::{
-    CommitError, IncidentRecords, SpikeCounters, StoreError, TicketCommands, TicketReads,
-    TicketUpdate,
+    CommitError, IncidentRecords, SpikeCounters, StoreError, TicketCommands, TicketLists,
+    TicketReads, TicketUpdate,
 };
 use crate::retry::{Round, optimistic};
 use crate::ticket::{Ticket, TicketQuery};
@@ -267,7 +267,7 @@ pub async fn watch<S>(
     active: &mut Vec<ActiveIncident>,
 ) -> Result<Watched, StoreError>
 where
-    S: SpikeCounters + IncidentRecords + TicketReads + TicketCommands,
+    S: SpikeCounters + IncidentRecords + TicketReads + TicketLists + TicketCommands,
 {
     // A complaint already part of an incident counts towards no other: the other words of an
     // outage ("down", "since", "again") must not open incidents of their own.
@@ -349,7 +349,7 @@ async fn attach_recent<S>(
     since: DateTime<Utc>,
 ) -> Result<usize, StoreError>
 where
-    S: TicketReads + TicketCommands,
+    S: TicketReads + TicketLists + TicketCommands,
 {
     let mut query = TicketQuery::newest(TicketQuery::MAX_LIMIT);
     let mut attached = 0;

@@ -8,7 +8,7 @@ use crate::message::{Direction, Message, MessageChange, NormalizedMessage};
 use crate::ownership::{Teams, active_agents, next_member};
 use crate::ports::{
     ApiKeyStore, CommitError, IncidentRecords, IngestStore, SettingsStore, SpikeCounters,
-    StoreError, TeamTurns, TicketCommands, TicketReads,
+    StoreError, TeamTurns, TicketCommands, TicketLists, TicketReads,
 };
 use crate::replies::{self, OutboxJob};
 use crate::report::Sample;
@@ -132,6 +132,7 @@ impl From<IngestError> for CommandError {
 pub trait IngestDeps:
     IngestStore
     + TicketReads
+    + TicketLists
     + TicketCommands
     + ApiKeyStore
     + TeamTurns
@@ -143,6 +144,7 @@ pub trait IngestDeps:
 impl<T> IngestDeps for T where
     T: IngestStore
         + TicketReads
+        + TicketLists
         + TicketCommands
         + ApiKeyStore
         + TeamTurns

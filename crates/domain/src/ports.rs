@@ -336,7 +336,7 @@ pub trait ApiKeyStore: Send + Sync {
     fn list_keys(&self) -> impl Future<Output = Result<Vec<ApiKey>, StoreError>> + Send;
 }
 
-/// What the API reads.
+/// One ticket's detail, messages and trail.
 pub trait TicketReads: Send + Sync {
     /// The ticket with its customer and messages (oldest first).
     fn ticket_detail(
@@ -367,7 +367,10 @@ pub trait TicketReads: Send + Sync {
         &self,
         id: &TicketId,
     ) -> impl Future<Output = Result<Vec<TicketEvent>, StoreError>> + Send;
+}
 
+/// Lists of tickets, read through the table's indexes (the API and the console).
+pub trait TicketLists: Send + Sync {
     /// Tickets newest first (by platform time of their first message).
     fn list_tickets(
         &self,
@@ -407,7 +410,7 @@ pub trait SpikeCounters: Send + Sync {
     ) -> impl Future<Output = Result<Vec<u64>, StoreError>> + Send;
 }
 
-/// Incidents, with their active markers and their tickets.
+/// Incidents, with their active markers.
 pub trait IncidentRecords: Send + Sync {
     /// Stores a new incident, active. `Duplicate` when the account already has an active
     /// incident on the topic (another worker opened it first, or this is a redelivery).
@@ -432,6 +435,16 @@ pub trait IncidentRecords: Send + Sync {
         limit: u32,
     ) -> impl Future<Output = Result<Vec<Incident>, StoreError>> + Send;
 
+    /// Replaces the incident unless its version moved from `version_before` (`Conflict`).
+    fn put_incident(
+        &self,
+        incident: &Incident,
+        version_before: u64,
+    ) -> impl Future<Output = Result<(), CommitError>> + Send;
+}
+
+/// The tickets attached to an incident (read through the incident index).
+pub trait IncidentTickets: Send + Sync {
     /// The tickets attached to an incident, newest first (`query.status` and `query.owner`
     /// are not filters here).
     fn incident_tickets(
@@ -439,14 +452,10 @@ pub trait IncidentRecords: Send + Sync {
         id: &IncidentId,
         query: &TicketQuery,
     ) -> impl Future<Output = Result<Page<Ticket>, StoreError>> + Send;
+}
 
-    /// Replaces the incident unless its version moved from `version_before` (`Conflict`).
-    fn put_incident(
-        &self,
-        incident: &Incident,
-        version_before: u64,
-    ) -> impl Future<Output = Result<(), CommitError>> + Send;
-
+/// Ending an incident.
+pub trait IncidentResolution: Send + Sync {
     /// Stores the incident as resolved (`Conflict` when its version moved from
     /// `version_before`) and ends its active marker, atomically: new complaints no longer
     /// join it.
@@ -500,11 +509,21 @@ pub trait PostAllowance: Send + Sync {
 
 /// Spike counters, incidents, their updates and the post allowance together.
 pub trait IncidentStore:
-    SpikeCounters + IncidentRecords + IncidentUpdateStore + PostAllowance
+    SpikeCounters
+    + IncidentRecords
+    + IncidentTickets
+    + IncidentResolution
+    + IncidentUpdateStore
+    + PostAllowance
 {
 }
 impl<T> IncidentStore for T where
-    T: SpikeCounters + IncidentRecords + IncidentUpdateStore + PostAllowance
+    T: SpikeCounters
+        + IncidentRecords
+        + IncidentTickets
+        + IncidentResolution
+        + IncidentUpdateStore
+        + PostAllowance
 {
 }
 
@@ -554,6 +573,7 @@ pub trait SessionStore: Send + Sync {
 pub trait TicketStore:
     IngestStore
     + TicketReads
+    + TicketLists
     + TicketCommands
     + ApiKeyStore
     + CustomerStore
@@ -570,6 +590,7 @@ pub trait TicketStore:
 impl<T> TicketStore for T where
     T: IngestStore
         + TicketReads
+        + TicketLists
         + TicketCommands
         + ApiKeyStore
         + CustomerStore

@@ -15,8 +15,9 @@ use crate::lifecycle::{CommandError, change_status};
 use crate::message::{Message, Source};
 use crate::page::Cursor;
 use crate::ports::{
-    CommitError, IncidentRecords, IncidentUpdateStore, IngestStore, Outgoing, PostAllowance, Queue,
-    QueueError, SettingsStore, StoreError, TicketCommands, TicketReads,
+    CommitError, IncidentRecords, IncidentResolution, IncidentTickets, IncidentUpdateStore,
+    IngestStore, Outgoing, PostAllowance, Queue, QueueError, SettingsStore, StoreError,
+    TicketCommands, TicketReads,
 };
 use crate::replies::{
     DeliveryState, OutboxJob, Platform, PostError, ReplyChannel, ReplyError, ReplyRequest,
@@ -56,7 +57,7 @@ pub enum UpdateError {
 /// Stores the update (the one already stored when the key was used before) and, when it
 /// resolves the incident, resolves it: new complaints no longer join it. Advancing the update
 /// is the caller's next step.
-pub async fn start_update<S: IncidentRecords + IncidentUpdateStore>(
+pub async fn start_update<S: IncidentRecords + IncidentResolution + IncidentUpdateStore>(
     store: &S,
     incident_id: &IncidentId,
     request: &UpdateRequest,
@@ -157,6 +158,7 @@ pub async fn advance<S, P, Q>(
 ) -> Result<Advanced, StepError>
 where
     S: IncidentRecords
+        + IncidentTickets
         + IncidentUpdateStore
         + PostAllowance
         + IngestStore

@@ -6,7 +6,9 @@ use super::tickets::TicketIndex;
 use super::{DynamoStore, Item, failed, put_new, put_versioned, s};
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use socialcare_domain::incidents::{ActiveIncident, Incident};
-use socialcare_domain::ports::{CommitError, IncidentRecords, StoreError};
+use socialcare_domain::ports::{
+    CommitError, IncidentRecords, IncidentResolution, IncidentTickets, StoreError,
+};
 use socialcare_domain::{IncidentId, Page, Ticket, TicketQuery};
 use std::collections::HashMap;
 
@@ -83,15 +85,6 @@ impl IncidentRecords for DynamoStore {
             .collect()
     }
 
-    async fn incident_tickets(
-        &self,
-        id: &IncidentId,
-        query: &TicketQuery,
-    ) -> Result<Page<Ticket>, StoreError> {
-        self.query_tickets(TicketIndex::Incident, incident_pk(id), query)
-            .await
-    }
-
     async fn put_incident(
         &self,
         incident: &Incident,
@@ -104,7 +97,20 @@ impl IncidentRecords for DynamoStore {
         let writes = vec![put_versioned(&self.table, record, version_before)?];
         self.transact(writes, "put incident").await
     }
+}
 
+impl IncidentTickets for DynamoStore {
+    async fn incident_tickets(
+        &self,
+        id: &IncidentId,
+        query: &TicketQuery,
+    ) -> Result<Page<Ticket>, StoreError> {
+        self.query_tickets(TicketIndex::Incident, incident_pk(id), query)
+            .await
+    }
+}
+
+impl IncidentResolution for DynamoStore {
     async fn resolve_incident(
         &self,
         incident: &Incident,

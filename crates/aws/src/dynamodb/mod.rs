@@ -24,10 +24,10 @@
 //! Every write of an ingested message is one transaction whose conditions make it idempotent.
 //!
 //! One file per port, with the same names as in the SQLite adapter (`socialcare-sqlite`'s
-//! `store/`): `ingest` (IngestStore), `tickets` (TicketReads, TicketCommands), `customers`
+//! `store/`): `ingest` (IngestStore), `tickets` (TicketReads, TicketLists, TicketCommands), `customers`
 //! (CustomerStore), `teams` (TeamTurns), `settings` (SettingsStore, TemplateStore,
 //! ApiKeyStore, IntegrationStore), `sessions` (SessionStore), `reminders` (ReminderStore), `metrics` (MetricsStore),
-//! and IncidentStore in four: `spikes` (SpikeCounters), `incidents` (IncidentRecords),
+//! and IncidentStore in six: `spikes` (SpikeCounters), `incidents` (IncidentRecords, IncidentTickets, IncidentResolution),
 //! `updates` (IncidentUpdateStore), `allowance` (PostAllowance). Beside them: `keys` (every key format of the table above) and
 //! `items` (the mapping of the records several ports write: tickets, messages, events).
 

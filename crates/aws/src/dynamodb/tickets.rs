@@ -11,7 +11,7 @@ use super::{DynamoStore, Item, failed, put_new, put_versioned, s};
 use aws_sdk_dynamodb::types::AttributeValue;
 use socialcare_domain::inbox::InboxQuery;
 use socialcare_domain::ports::{
-    CommitError, StoreError, TicketCommands, TicketReads, TicketUpdate,
+    CommitError, StoreError, TicketCommands, TicketLists, TicketReads, TicketUpdate,
 };
 use socialcare_domain::{Message, Page, Ticket, TicketDetail, TicketEvent, TicketId, TicketQuery};
 
@@ -127,7 +127,9 @@ impl TicketReads for DynamoStore {
             messages,
         }))
     }
+}
 
+impl TicketLists for DynamoStore {
     async fn list_tickets(&self, query: &TicketQuery) -> Result<Page<Ticket>, StoreError> {
         match (&query.owner, query.status) {
             (Some(owner), _) => {

@@ -5,7 +5,9 @@ use super::tickets::before_cursor;
 use super::{SqliteStore, transaction};
 use rusqlite::{Connection, params};
 use socialcare_domain::incidents::{ActiveIncident, Incident};
-use socialcare_domain::ports::{CommitError, IncidentRecords, StoreError};
+use socialcare_domain::ports::{
+    CommitError, IncidentRecords, IncidentResolution, IncidentTickets, StoreError,
+};
 use socialcare_domain::{IncidentId, Page, Ticket, TicketQuery};
 
 /// Replaces the incident if it still has version `before`; whether it did.
@@ -80,6 +82,23 @@ impl IncidentRecords for SqliteStore {
         .await
     }
 
+    async fn put_incident(
+        &self,
+        incident: &Incident,
+        version_before: u64,
+    ) -> Result<(), CommitError> {
+        let incident = incident.clone();
+        transaction(&self.db, move |tx| {
+            Ok(match replace_incident(tx, &incident, version_before)? {
+                true => Ok(()),
+                false => Err(CommitError::Conflict),
+            })
+        })
+        .await
+    }
+}
+
+impl IncidentTickets for SqliteStore {
     async fn incident_tickets(
         &self,
         id: &IncidentId,
@@ -99,22 +118,9 @@ impl IncidentRecords for SqliteStore {
             .await?;
         Ok(query.page(tickets))
     }
+}
 
-    async fn put_incident(
-        &self,
-        incident: &Incident,
-        version_before: u64,
-    ) -> Result<(), CommitError> {
-        let incident = incident.clone();
-        transaction(&self.db, move |tx| {
-            Ok(match replace_incident(tx, &incident, version_before)? {
-                true => Ok(()),
-                false => Err(CommitError::Conflict),
-            })
-        })
-        .await
-    }
-
+impl IncidentResolution for SqliteStore {
     async fn resolve_incident(
         &self,
         incident: &Incident,

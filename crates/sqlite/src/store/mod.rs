@@ -1,10 +1,10 @@
 //! The ticket store on SQLite (the tables are in `database.rs`).
 //!
 //! One file per port, with the same names as in the DynamoDB adapter (`socialcare-aws`'s
-//! `dynamodb/`): `ingest` (IngestStore), `tickets` (TicketReads, TicketCommands), `customers`
+//! `dynamodb/`): `ingest` (IngestStore), `tickets` (TicketReads, TicketLists, TicketCommands), `customers`
 //! (CustomerStore), `teams` (TeamTurns), `settings` (SettingsStore, TemplateStore,
 //! ApiKeyStore, IntegrationStore), `sessions` (SessionStore), `reminders` (ReminderStore), `metrics` (MetricsStore),
-//! and IncidentStore in four: `spikes` (SpikeCounters), `incidents` (IncidentRecords),
+//! and IncidentStore in six: `spikes` (SpikeCounters), `incidents` (IncidentRecords, IncidentTickets, IncidentResolution),
 //! `updates` (IncidentUpdateStore), `allowance` (PostAllowance). Beside them: `items` (the mapping of records to rows, and the
 //! writes of the records several ports write: messages, tickets, events). DynamoDB's `keys`
 //! has no counterpart here: rows are found by their columns.

@@ -8,7 +8,7 @@ use super::{SqliteStore, transaction};
 use rusqlite::{Connection, params};
 use socialcare_domain::inbox::{InboxQuery, InboxView};
 use socialcare_domain::ports::{
-    CommitError, StoreError, TicketCommands, TicketReads, TicketUpdate,
+    CommitError, StoreError, TicketCommands, TicketLists, TicketReads, TicketUpdate,
 };
 use socialcare_domain::{
     Cursor, Message, Page, Ticket, TicketDetail, TicketEvent, TicketId, TicketQuery,
@@ -149,7 +149,9 @@ impl TicketReads for SqliteStore {
         })
         .await
     }
+}
 
+impl TicketLists for SqliteStore {
     async fn list_tickets(&self, query: &TicketQuery) -> Result<Page<Ticket>, StoreError> {
         let status = query.status.map(|s| s.as_str().to_string());
         let owner = query.owner.clone();
