@@ -423,6 +423,11 @@ async fn a_reply_form_sent_twice_is_one_reply_and_the_other_forms_act() {
         "{}",
         trail.body
     );
+    let owned = visitor.get(&format!("/tickets/{id}")).await;
+    assert!(
+        owned.body.contains(">Unassign</button>"),
+        "offered once owned"
+    );
     // Now it is tim's and pending: not in "open", nor in the bootstrap key's "mine".
     let mine = visitor.get("/inbox/rows?view=mine").await;
     assert!(!mine.body.contains(&id), "{}", mine.body);
@@ -430,6 +435,18 @@ async fn a_reply_form_sent_twice_is_one_reply_and_the_other_forms_act() {
     assert!(pending.body.contains(&id));
     let open = visitor.get("/inbox/rows?view=open").await;
     assert!(!open.body.contains(&id));
+    let back = visitor
+        .post(&format!("/tickets/{id}/unassign"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(back.status, StatusCode::SEE_OTHER, "{}", back.body);
+    let (_, detail) = driver.get(&format!("/v1/tickets/{id}")).await;
+    assert_eq!(detail["ticket"]["owner"], Value::Null);
+    assert_eq!(detail["ticket"]["team"], Value::Null);
+    let page = visitor.get(&format!("/tickets/{id}")).await;
+    assert!(
+        !page.body.contains(">Unassign</button>"),
+        "nothing to unassign"
+    );
     let bad = visitor.get("/?view=everything").await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     assert!(bad.body.contains("unknown view"), "{}", bad.body);

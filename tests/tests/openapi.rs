@@ -80,6 +80,7 @@ async fn the_document_is_served_without_a_key_and_describes_every_route() {
             "post /v1/tickets/{id}/priority",
             "post /v1/tickets/{id}/replies",
             "post /v1/tickets/{id}/status",
+            "post /v1/tickets/{id}/unassign",
             "put /v1/sla-policies",
             "put /v1/templates/{id}",
         ]

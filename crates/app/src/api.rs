@@ -48,7 +48,7 @@ pub use sla::put_policies_by;
 use templates::*;
 pub use templates::{NewTemplate, create_template_by, delete_template_by, replace_template_by};
 use tickets::*;
-pub use tickets::{add_note_by, assign_by, change_priority_by, change_status_by};
+pub use tickets::{add_note_by, assign_by, change_priority_by, change_status_by, unassign_by};
 
 /// What the API needs of the store.
 pub use socialcare_domain::ports::TicketStore as Store;
@@ -179,6 +179,7 @@ pub fn routes<S: Store + 'static>(state: Arc<ApiState<S>>) -> Router {
             get(incidents::incident_tickets::<S>),
         )
         .route("/v1/tickets/{id}/assign", post(assign::<S>))
+        .route("/v1/tickets/{id}/unassign", post(unassign::<S>))
         .route("/v1/tickets/{id}/events", get(ticket_events::<S>))
         .route("/v1/customers/{id}", get(customer_history::<S>))
         .route("/v1/customers/{id}/identities", post(link_identity::<S>))
@@ -327,7 +328,7 @@ impl utoipa::Modify for BearerKey {
 #[openapi(
     info(title = "socialcare API", description = "Tickets, customers and keys of socialcare."),
     paths(
-        list_tickets, ticket_detail, change_status, change_priority, add_note, replies::add_reply, ticket_events, assign,
+        list_tickets, ticket_detail, change_status, change_priority, add_note, replies::add_reply, ticket_events, assign, unassign,
         customer_history, link_identity, create_key, list_keys, revoke_key,
         list_templates, get_template, create_template, replace_template, delete_template,
         sla::get_policies, sla::put_policies, metrics::response_times,

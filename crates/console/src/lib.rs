@@ -49,6 +49,7 @@ pub fn routes<S: Store + 'static>(api: Arc<ApiState<S>>, settings: ConsoleSettin
         .route("/tickets/{id}/conversation", get(ticket::conversation::<S>))
         .route("/tickets/{id}/reply", post(ticket::reply::<S>))
         .route("/tickets/{id}/assign", post(ticket::assign::<S>))
+        .route("/tickets/{id}/unassign", post(ticket::unassign::<S>))
         .route("/tickets/{id}/status", post(ticket::status::<S>))
         .route("/tickets/{id}/note", post(ticket::note::<S>))
         .route("/tickets/{id}/priority", post(ticket::priority::<S>))

@@ -4,7 +4,7 @@
 use crate::Console;
 use crate::inbox::Choice;
 use crate::page::{self, Layout, render};
-use crate::session::{Checked, SignedIn, random_token};
+use crate::session::{Checked, Nothing, SignedIn, random_token};
 use askama::Template;
 use axum::Extension;
 use axum::extract::rejection::QueryRejection;
@@ -202,6 +202,7 @@ pub async fn page<S: Store>(
     let notice = match params.done.as_str() {
         "reply" => Some("Reply queued: it shows as sent once the platform has it."),
         "assign" => Some("Assigned."),
+        "unassign" => Some("Unassigned: the ticket is back in the queue."),
         "status" => Some("Status changed."),
         "priority" => Some("Priority changed."),
         "note" => Some("Note added."),
@@ -426,6 +427,19 @@ pub async fn assign<S: Store>(
     };
     match api::assign_by(&console.api, &signed_in.caller, &id, &assignment).await {
         Ok(_) => done(&id, "assign"),
+        Err(e) => failed(&console, &signed_in, &id, e).await,
+    }
+}
+
+/// `POST /tickets/{id}/unassign`
+pub async fn unassign<S: Store>(
+    State(console): State<Arc<Console<S>>>,
+    Extension(signed_in): Extension<SignedIn>,
+    Path(id): Path<String>,
+    Checked(Nothing {}): Checked<Nothing>,
+) -> Response {
+    match api::unassign_by(&console.api, &signed_in.caller, &id).await {
+        Ok(_) => done(&id, "unassign"),
         Err(e) => failed(&console, &signed_in, &id, e).await,
     }
 }

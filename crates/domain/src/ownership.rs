@@ -151,6 +151,28 @@ pub async fn assign<S: IngestStore + TicketCommands + TeamTurns + ApiKeyStore>(
             (owner, Some(team.name.clone()))
         }
     };
+    give(store, id, Some(owner), team, actor, now).await
+}
+
+/// Gives a ticket back to the queue: no owner, no team (an agent hands it on).
+pub async fn unassign<S: IngestStore + TicketCommands>(
+    store: &S,
+    id: &TicketId,
+    actor: Actor,
+    now: DateTime<Utc>,
+) -> Result<Ticket, AssignError> {
+    give(store, id, None, None, actor, now).await
+}
+
+/// Writes the ticket's owner and team (unless it has them already) with their event.
+async fn give<S: IngestStore + TicketCommands>(
+    store: &S,
+    id: &TicketId,
+    owner: Option<String>,
+    team: Option<String>,
+    actor: Actor,
+    now: DateTime<Utc>,
+) -> Result<Ticket, AssignError> {
     let (owner, team, actor) = (&owner, &team, &actor);
     optimistic(
         move || async move {
@@ -158,11 +180,11 @@ pub async fn assign<S: IngestStore + TicketCommands + TeamTurns + ApiKeyStore>(
                 .get_ticket(id)
                 .await?
                 .ok_or_else(|| CommandError::NotFound(id.clone()))?;
-            if ticket.owner.as_deref() == Some(owner.as_str()) && &ticket.team == team {
+            if &ticket.owner == owner && &ticket.team == team {
                 return Ok(Round::Done(ticket));
             }
             let assigned = Ticket {
-                owner: Some(owner.clone()),
+                owner: owner.clone(),
                 team: team.clone(),
                 version: ticket.version + 1,
                 ..ticket.clone()
@@ -172,7 +194,7 @@ pub async fn assign<S: IngestStore + TicketCommands + TeamTurns + ApiKeyStore>(
                 now,
                 actor.clone(),
                 EventKind::Assigned {
-                    owner: Some(owner.clone()),
+                    owner: owner.clone(),
                     team: team.clone(),
                 },
                 &format!("assigned:{}", assigned.version),

@@ -876,6 +876,56 @@ pub async fn an_agent_sets_the_priority_once<S: Store>(store: &S) {
     );
 }
 
+pub async fn an_agent_gives_a_ticket_back_to_the_queue<S: Store>(store: &S) {
+    use socialcare_domain::ownership::{self, AssignError, Assignment, Teams};
+    store
+        .create_key(&ApiKey::new("sc_queue_sally", "sally", Role::Agent, at(0)))
+        .await
+        .unwrap();
+    let id = opened(
+        ingest(store, &inbound("queue-1", "ann", "help please", at(0)))
+            .await
+            .unwrap(),
+    );
+    let sallys = Assignment {
+        agent: Some("sally".into()),
+        team: None,
+    };
+    let assigned = ownership::assign(store, &id, &sallys, &Teams::default(), agent(), at(1))
+        .await
+        .unwrap();
+    assert_eq!(assigned.owner.as_deref(), Some("sally"));
+    let back = ownership::unassign(store, &id, agent(), at(2))
+        .await
+        .unwrap();
+    assert_eq!((back.owner.clone(), back.team.clone()), (None, None));
+    assert_eq!(back.version, assigned.version + 1);
+    assert_eq!(store.get_ticket(&id).await.unwrap().unwrap(), back);
+    // Again: nothing to do, no second event.
+    assert_eq!(
+        ownership::unassign(store, &id, agent(), at(3))
+            .await
+            .unwrap(),
+        back
+    );
+    let assignments: Vec<Option<String>> = store
+        .ticket_events(&id)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|e| match e.kind {
+            EventKind::Assigned { owner, .. } => Some(owner),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(assignments, vec![Some("sally".to_string()), None]);
+    let missing = TicketId::derive(at(0), "missing");
+    assert!(matches!(
+        ownership::unassign(store, &missing, agent(), at(4)).await,
+        Err(AssignError::Command(CommandError::NotFound(_)))
+    ));
+}
+
 fn x_identity(user_id: &str) -> Identity {
     Identity {
         source: Source::X,
@@ -1390,6 +1440,7 @@ macro_rules! store_contract {
             a_stale_ticket_version_is_a_conflict,
             notes_are_kept_in_order_and_once,
             an_agent_sets_the_priority_once,
+            an_agent_gives_a_ticket_back_to_the_queue,
             api_keys_are_stored_once_and_revocable,
             integrations_are_stored_once_and_replaced_by_version,
             sessions_are_kept_by_token_hash_and_ended,

@@ -508,7 +508,11 @@ pub async fn assign_by<S: Store>(
         Utc::now(),
     )
     .await
-    .map_err(|e| match e {
+    .map_err(assign_failed)
+}
+
+fn assign_failed(e: AssignError) -> ApiError {
+    match e {
         AssignError::UnknownAgent(_) => ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "unknown_agent",
@@ -528,5 +532,36 @@ pub async fn assign_by<S: Store>(
             ApiError::new(StatusCode::CONFLICT, "nobody_active", e.to_string())
         }
         AssignError::Command(e) => command_failed(e),
-    })
+    }
+}
+
+/// `POST /v1/tickets/{id}/unassign` (agent): no owner and no team; the ticket is back in the
+/// unassigned queue.
+#[utoipa::path(post, path = "/v1/tickets/{id}/unassign", tag = "tickets",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, body = TicketEnvelope),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub(super) async fn unassign<S: Store>(
+    State(state): State<Arc<ApiState<S>>>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<Json<TicketEnvelope>, ApiError> {
+    let ticket = unassign_by(&state, &caller, &id).await?;
+    Ok(Json(TicketEnvelope { ticket }))
+}
+
+/// An agent gives ticket `id` back to the queue.
+pub async fn unassign_by<S: Store>(
+    state: &ApiState<S>,
+    caller: &Caller,
+    id: &str,
+) -> Result<Ticket, ApiError> {
+    caller.require(Role::Agent)?;
+    let id = ticket_id(id)?;
+    ownership::unassign(&state.store, &id, caller.actor(), Utc::now())
+        .await
+        .map_err(assign_failed)
 }
