@@ -69,6 +69,60 @@ impl Driver {
         }
     }
 
+    /// The runner serving the brand `accounts` (a SOCIALCARE_CONFIG document) with the X API
+    /// faked at `x_api`: webhooks from X are signed with `x_consumer_secret`, and the brand
+    /// account `1100000000000000001` posts with credentials named after `name`
+    /// (`ck-<name>`, `cs-<name>`, `ats-<name>`). The temporary folder lives as long as it.
+    pub async fn start_with_fake_x(
+        name: &str,
+        api_key: &str,
+        accounts: &str,
+        x_api: &str,
+        x_consumer_secret: &str,
+    ) -> (tempfile::TempDir, Self) {
+        const BRAND: &str = "1100000000000000001";
+        let data = tempfile::tempdir().unwrap();
+        let config = data.path().join("socialcare.toml");
+        std::fs::write(&config, accounts).unwrap();
+        let credentials = data.path().join("platforms.toml");
+        std::fs::write(
+            &credentials,
+            format!(
+                "[x]\nconsumer_key = \"ck-{name}\"\nconsumer_secret = \"cs-{name}\"\n[[x.accounts]]\nid = \"{BRAND}\"\naccess_token = \"{BRAND}-at\"\naccess_token_secret = \"ats-{name}\"\n"
+            ),
+        )
+        .unwrap();
+        // SAFETY: set before the runner reads the environment; a test process runs one test.
+        unsafe {
+            std::env::set_var("X_CONSUMER_SECRET", x_consumer_secret);
+            std::env::set_var("X_API_BASE_URL", x_api);
+        }
+        let driver = Self::start_with_files(
+            data.path(),
+            false,
+            &format!("whsec_{name}"),
+            api_key,
+            Some(config),
+            Some(credentials),
+        )
+        .await;
+        (data, driver)
+    }
+
+    /// Posts an X Account Activity delivery signed with `x_consumer_secret`; it must be taken.
+    pub async fn post_x(&self, body: &Value, x_consumer_secret: &str) {
+        let bytes = serde_json::to_vec(body).unwrap();
+        let signature = crate::events::x_signature(x_consumer_secret, &bytes);
+        let (status, answer) = self
+            .post_raw(
+                "/webhooks/x",
+                &[("x-twitter-webhooks-signature", signature)],
+                bytes,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+    }
+
     /// Posts a signed integrator event; returns the status and the JSON answer.
     pub async fn post_generic(
         &self,

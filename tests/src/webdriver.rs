@@ -80,6 +80,16 @@ impl Browser {
         }
     }
 
+    /// Fails when the page wrote a warning or an error to the browser's console.
+    pub async fn assert_quiet_console(&self) {
+        let entries = self.console_entries().await;
+        let loud: Vec<&Value> = entries
+            .iter()
+            .filter(|e| e["level"] == "SEVERE" || e["level"] == "WARNING")
+            .collect();
+        assert!(loud.is_empty(), "the browser's console: {loud:?}");
+    }
+
     /// Saves a screenshot of the page as `name`.png; fails on a blank page.
     pub async fn screenshot(&self, name: &str) {
         let text: String = self

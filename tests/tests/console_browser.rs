@@ -8,9 +8,7 @@ use chrono::{Duration as Span, Utc};
 use fantoccini::Locator;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use socialcare_tests::events::{
-    fixture_accounts_without_acknowledgements, x_activity_mention, x_signature,
-};
+use socialcare_tests::events::{fixture_accounts_without_acknowledgements, x_activity_mention};
 use socialcare_tests::runner::Driver;
 use socialcare_tests::webdriver::Browser;
 use std::sync::{Arc, Mutex};
@@ -42,32 +40,7 @@ async fn start(x: &MockServer) -> (tempfile::TempDir, Driver) {
 }
 
 async fn start_with(x: &MockServer, accounts: &str) -> (tempfile::TempDir, Driver) {
-    let data = tempfile::tempdir().unwrap();
-    let config = data.path().join("socialcare.toml");
-    std::fs::write(&config, accounts).unwrap();
-    let credentials = data.path().join("platforms.toml");
-    std::fs::write(
-        &credentials,
-        format!(
-            "[x]\nconsumer_key = \"ck-console\"\nconsumer_secret = \"cs-console\"\n[[x.accounts]]\nid = \"{BRAND}\"\naccess_token = \"{BRAND}-at\"\naccess_token_secret = \"ats-console\"\n"
-        ),
-    )
-    .unwrap();
-    // SAFETY: set before the runner reads the environment; this test process runs one test.
-    unsafe {
-        std::env::set_var("X_CONSUMER_SECRET", X_SECRET);
-        std::env::set_var("X_API_BASE_URL", x.uri());
-    }
-    let driver = Driver::start_with_files(
-        data.path(),
-        false,
-        "whsec_console_browser",
-        KEY,
-        Some(config),
-        Some(credentials),
-    )
-    .await;
-    (data, driver)
+    Driver::start_with_fake_x("console", KEY, accounts, &x.uri(), X_SECRET).await
 }
 
 async fn complaint(driver: &Driver, text: &str) -> String {
@@ -78,18 +51,7 @@ async fn complaint(driver: &Driver, text: &str) -> String {
 }
 
 async fn post_x(driver: &Driver, body: &Value) {
-    let bytes = serde_json::to_vec(body).unwrap();
-    let (status, answer) = driver
-        .post_raw(
-            "/webhooks/x",
-            &[(
-                "x-twitter-webhooks-signature",
-                x_signature(X_SECRET, &bytes),
-            )],
-            bytes,
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{answer}");
+    driver.post_x(body, X_SECRET).await;
 }
 
 /// Polls `check` on the page until it holds (at most ~15 s).
@@ -106,6 +68,20 @@ async fn eventually(browser: &Browser, what: &str, script: &str) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     panic!("{what}: never happened");
+}
+
+/// Clicks the button that reads `label`.
+async fn press(browser: &Browser, label: &str) {
+    browser
+        .client
+        .find(Locator::XPath(&format!(
+            "//button[normalize-space()='{label}']"
+        )))
+        .await
+        .unwrap_or_else(|e| panic!("no button {label}: {e}"))
+        .click()
+        .await
+        .unwrap();
 }
 
 /// The page does not scroll sideways at the window's width.
@@ -180,13 +156,7 @@ async fn an_agent_answers_a_complaint_from_the_browser() {
         .send_keys(KEY)
         .await
         .unwrap();
-    client
-        .find(Locator::XPath("//button[normalize-space()='Sign in']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    press(&browser, "Sign in").await;
     // The inbox, with the complaint in it.
     let row = client
         .wait()
@@ -350,13 +320,7 @@ async fn an_agent_answers_a_complaint_from_the_browser() {
         .send_keys("tim")
         .await
         .unwrap();
-    client
-        .find(Locator::XPath("//button[normalize-space()='Assign']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    press(&browser, "Assign").await;
     eventually(
         &browser,
         "assigned",
@@ -371,15 +335,7 @@ async fn an_agent_answers_a_complaint_from_the_browser() {
         .select_by_value("resolved")
         .await
         .unwrap();
-    client
-        .find(Locator::XPath(
-            "//button[normalize-space()='Change status']",
-        ))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    press(&browser, "Change status").await;
     eventually(
         &browser,
         "resolved",
@@ -413,12 +369,7 @@ async fn an_agent_answers_a_complaint_from_the_browser() {
     assert_fits(&browser, "the page fits 375 px").await;
     browser.screenshot("ticket-phone").await;
 
-    let entries = browser.console_entries().await;
-    let errors: Vec<&Value> = entries
-        .iter()
-        .filter(|e| e["level"] == "SEVERE" || e["level"] == "WARNING")
-        .collect();
-    assert!(errors.is_empty(), "the browser's console: {errors:?}");
+    browser.assert_quiet_console().await;
     browser.stop().await;
     driver.running.stop().await.unwrap();
 }
@@ -452,13 +403,7 @@ async fn sign_in(browser: &Browser, driver: &Driver) {
         .send_keys(KEY)
         .await
         .unwrap();
-    client
-        .find(Locator::XPath("//button[normalize-space()='Sign in']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    press(browser, "Sign in").await;
     eventually(browser, "signed in", "return location.pathname === '/'").await;
 }
 
@@ -553,13 +498,7 @@ async fn an_agent_answers_an_outage_at_once_and_reads_the_report() {
         .click()
         .await
         .unwrap();
-    client
-        .find(Locator::XPath("//button[normalize-space()='Send update']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    press(&browser, "Send update").await;
     eventually(
         &browser,
         "the update is queued",
@@ -615,12 +554,7 @@ async fn an_agent_answers_an_outage_at_once_and_reads_the_report() {
         .unwrap();
     assert_eq!(charts, json!(5));
     browser.screenshot("report").await;
-    let entries = browser.console_entries().await;
-    let errors: Vec<&Value> = entries
-        .iter()
-        .filter(|e| e["level"] == "SEVERE" || e["level"] == "WARNING")
-        .collect();
-    assert!(errors.is_empty(), "the browser's console: {errors:?}");
+    browser.assert_quiet_console().await;
     browser.stop().await;
     driver.running.stop().await.unwrap();
 }

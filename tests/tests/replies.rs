@@ -5,7 +5,7 @@
 use chrono::{DateTime, Duration as Span, TimeZone, Utc};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use socialcare_tests::events::{FIXTURE_ACCOUNTS, x_activity_mention, x_signature};
+use socialcare_tests::events::{FIXTURE_ACCOUNTS, x_activity_mention};
 use socialcare_tests::runner::Driver;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -64,18 +64,7 @@ fn echo(id: &str, parent: u64, text: &str, at: DateTime<Utc>) -> Value {
 }
 
 async fn post_x(driver: &Driver, body: &Value) {
-    let bytes = serde_json::to_vec(body).unwrap();
-    let (status, answer) = driver
-        .post_raw(
-            "/webhooks/x",
-            &[(
-                "x-twitter-webhooks-signature",
-                x_signature(X_SECRET, &bytes),
-            )],
-            bytes,
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{answer}");
+    driver.post_x(body, X_SECRET).await;
 }
 
 /// Polls the ticket until `done` holds (at most ~15 s).
@@ -110,29 +99,12 @@ async fn acknowledged_once_answered_after_the_rate_limit_and_joined_by_the_echo(
         .mount(&x)
         .await;
 
-    let data = tempfile::tempdir().unwrap();
-    let config = data.path().join("socialcare.toml");
-    std::fs::write(&config, FIXTURE_ACCOUNTS).unwrap();
-    let credentials = data.path().join("platforms.toml");
-    std::fs::write(
-        &credentials,
-        format!(
-            "[x]\nconsumer_key = \"ck-replies\"\nconsumer_secret = \"cs-replies\"\n[[x.accounts]]\nid = \"{BRAND}\"\naccess_token = \"{BRAND}-at\"\naccess_token_secret = \"ats-replies\"\n"
-        ),
-    )
-    .unwrap();
-    // SAFETY: set before the runner reads the environment; this test process runs one test.
-    unsafe {
-        std::env::set_var("X_CONSUMER_SECRET", X_SECRET);
-        std::env::set_var("X_API_BASE_URL", x.uri());
-    }
-    let driver = Driver::start_with_files(
-        data.path(),
-        false,
-        "whsec_replies",
+    let (_data, driver) = Driver::start_with_fake_x(
+        "replies",
         "sk_replies_key_0001",
-        Some(config),
-        Some(credentials),
+        FIXTURE_ACCOUNTS,
+        &x.uri(),
+        X_SECRET,
     )
     .await;
 

@@ -425,10 +425,8 @@ pub async fn assign<S: Store>(
         agent: filled(&form.agent),
         team: filled(&form.team),
     };
-    match api::assign_by(&console.api, &signed_in.caller, &id, &assignment).await {
-        Ok(_) => done(&id, "assign"),
-        Err(e) => failed(&console, &signed_in, &id, e).await,
-    }
+    let result = api::assign_by(&console.api, &signed_in.caller, &id, &assignment).await;
+    acted(&console, &signed_in, &id, "assign", result).await
 }
 
 /// `POST /tickets/{id}/unassign`
@@ -438,10 +436,8 @@ pub async fn unassign<S: Store>(
     Path(id): Path<String>,
     Checked(Nothing {}): Checked<Nothing>,
 ) -> Response {
-    match api::unassign_by(&console.api, &signed_in.caller, &id).await {
-        Ok(_) => done(&id, "unassign"),
-        Err(e) => failed(&console, &signed_in, &id, e).await,
-    }
+    let result = api::unassign_by(&console.api, &signed_in.caller, &id).await;
+    acted(&console, &signed_in, &id, "unassign", result).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -457,10 +453,8 @@ pub async fn status<S: Store>(
     Path(id): Path<String>,
     Checked(form): Checked<StatusForm>,
 ) -> Response {
-    match api::change_status_by(&console.api, &signed_in.caller, &id, &form.status).await {
-        Ok(_) => done(&id, "status"),
-        Err(e) => failed(&console, &signed_in, &id, e).await,
-    }
+    let result = api::change_status_by(&console.api, &signed_in.caller, &id, &form.status).await;
+    acted(&console, &signed_in, &id, "status", result).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -476,10 +470,9 @@ pub async fn priority<S: Store>(
     Path(id): Path<String>,
     Checked(form): Checked<PriorityForm>,
 ) -> Response {
-    match api::change_priority_by(&console.api, &signed_in.caller, &id, &form.priority).await {
-        Ok(_) => done(&id, "priority"),
-        Err(e) => failed(&console, &signed_in, &id, e).await,
-    }
+    let result =
+        api::change_priority_by(&console.api, &signed_in.caller, &id, &form.priority).await;
+    acted(&console, &signed_in, &id, "priority", result).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -495,9 +488,21 @@ pub async fn note<S: Store>(
     Path(id): Path<String>,
     Checked(form): Checked<NoteForm>,
 ) -> Response {
-    match api::add_note_by(&console.api, &signed_in.caller, &id, &form.text).await {
-        Ok(_) => done(&id, "note"),
-        Err(e) => failed(&console, &signed_in, &id, e).await,
+    let result = api::add_note_by(&console.api, &signed_in.caller, &id, &form.text).await;
+    acted(&console, &signed_in, &id, "note", result).await
+}
+
+/// After an action: back to the ticket with its notice, or the ticket again with the reason.
+async fn acted<S: Store, T>(
+    console: &Console<S>,
+    signed_in: &SignedIn,
+    id: &str,
+    what: &str,
+    result: Result<T, ApiError>,
+) -> Response {
+    match result {
+        Ok(_) => done(id, what),
+        Err(e) => failed(console, signed_in, id, e).await,
     }
 }
 
@@ -575,8 +580,7 @@ pub async fn link_identity<S: Store>(
         handle: Some(form.handle.trim().trim_start_matches('@').to_string())
             .filter(|h| !h.is_empty()),
     };
-    match api::link_identity_by(&console.api, &signed_in.caller, customer.as_str(), request).await {
-        Ok(_) => done(&id, "identity"),
-        Err(e) => failed(&console, &signed_in, &id, e).await,
-    }
+    let result =
+        api::link_identity_by(&console.api, &signed_in.caller, customer.as_str(), request).await;
+    acted(&console, &signed_in, &id, "identity", result).await
 }
