@@ -7,7 +7,7 @@
 //! - **records**, what is stored and sent: [`ids`], [`page`], [`message`], [`delivery`],
 //!   [`customer`], [`ticket`] (with the triage result), [`timers`], [`events`], [`incident`],
 //!   [`update`], [`report`], [`inbox`] (its views), [`sessions`], and the settings [`sla`],
-//!   [`templates`], [`access`], [`integrations`];
+//!   [`templates`], [`access`], [`integrations`], [`configuration`];
 //! - **[`ports`]**, the traits over those records;
 //! - **behaviours**, the rest: [`ingest`], [`threading`], [`triage`], [`replies`], [`clocks`],
 //!   [`reminders`], [`incidents`], [`updates`], [`lifecycle`], [`ownership`], ...
@@ -19,6 +19,7 @@
 pub mod access;
 pub mod acknowledgement;
 pub mod clocks;
+pub mod configuration;
 pub mod customer;
 pub mod customers;
 pub mod delivery;

@@ -4,6 +4,7 @@
 //! Methods return `impl Future + Send` so handlers stay `Send` when generic over an adapter.
 
 use crate::access::ApiKey;
+use crate::configuration::{ConfigurationChange, ConfigurationVersion};
 use crate::customer::{Customer, Identity};
 use crate::events::TicketEvent;
 use crate::ids::{CustomerId, IncidentId, MessageId, TicketId, UpdateId};
@@ -322,6 +323,31 @@ pub trait SettingsStore: Send + Sync {
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
+/// The brand's configuration document, one version after another.
+pub trait ConfigurationStore: Send + Sync {
+    /// The newest version's number; `None` before the first. Cheap: read on every refresh.
+    fn configuration_version(&self)
+    -> impl Future<Output = Result<Option<u64>, StoreError>> + Send;
+
+    /// The newest version, document and all.
+    fn configuration(
+        &self,
+    ) -> impl Future<Output = Result<Option<ConfigurationVersion>, StoreError>> + Send;
+
+    /// Stores `next` as the newest version when it is the one after the newest stored (1 when
+    /// none is); `CommitError::Conflict` when another change came first.
+    fn put_configuration(
+        &self,
+        next: &ConfigurationVersion,
+    ) -> impl Future<Output = Result<(), CommitError>> + Send;
+
+    /// The changes, newest first, at most `limit`.
+    fn configuration_changes(
+        &self,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<ConfigurationChange>, StoreError>> + Send;
+}
+
 /// The API keys.
 pub trait ApiKeyStore: Send + Sync {
     /// Stores a new key; an id already taken is `CommitError::Duplicate`.
@@ -580,6 +606,7 @@ pub trait TicketStore:
     + TeamTurns
     + TemplateStore
     + SettingsStore
+    + ConfigurationStore
     + ReminderStore
     + MetricsStore
     + IncidentStore
@@ -597,6 +624,7 @@ impl<T> TicketStore for T where
         + TeamTurns
         + TemplateStore
         + SettingsStore
+        + ConfigurationStore
         + ReminderStore
         + MetricsStore
         + IncidentStore

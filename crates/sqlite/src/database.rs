@@ -97,6 +97,13 @@ CREATE TABLE IF NOT EXISTS topic_counts (
     PRIMARY KEY (account, term, window_start)
 );
 
+-- The brand's configuration document, one row per version (the newest is the one in force).
+CREATE TABLE IF NOT EXISTS configuration_versions (
+    version  INTEGER PRIMARY KEY,
+    change   TEXT NOT NULL,
+    document TEXT NOT NULL
+);
+
 -- Registered integrations with their signing secrets.
 CREATE TABLE IF NOT EXISTS integrations (
     source  TEXT PRIMARY KEY,

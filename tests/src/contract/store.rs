@@ -1415,6 +1415,62 @@ pub async fn sla_policies_are_one_document_replaced_whole<S: Store>(store: &S) {
     assert_eq!(store.sla_policies().await.unwrap(), second);
 }
 
+pub async fn the_configuration_is_versioned_and_changes_one_after_another<S: Store>(store: &S) {
+    use socialcare_domain::configuration::{ConfigurationChange, ConfigurationVersion};
+    assert_eq!(store.configuration_version().await.unwrap(), None);
+    assert_eq!(store.configuration().await.unwrap(), None);
+    assert!(store.configuration_changes(10).await.unwrap().is_empty());
+    let at = Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).unwrap();
+    let version = |n: u64, by: &str, document: &str| ConfigurationVersion {
+        version: n,
+        document: document.to_string(),
+        change: ConfigurationChange {
+            version: n,
+            at: at + Duration::minutes(n as i64),
+            by: by.to_string(),
+            summary: format!("change {n}"),
+        },
+    };
+    // Not the first version: nothing to follow.
+    assert!(matches!(
+        store.put_configuration(&version(2, "sally", "{}")).await,
+        Err(CommitError::Conflict)
+    ));
+    let first = version(1, "import", r#"{"accounts":[]}"#);
+    store.put_configuration(&first).await.unwrap();
+    assert_eq!(store.configuration_version().await.unwrap(), Some(1));
+    assert_eq!(store.configuration().await.unwrap(), Some(first.clone()));
+    // Two admins change version 1 at once: one wins, the other is told.
+    let sallys = version(2, "sally", r#"{"accounts":[{"id":"1"}]}"#);
+    let tims = version(2, "tim", r#"{"accounts":[{"id":"2"}]}"#);
+    store.put_configuration(&sallys).await.unwrap();
+    assert!(matches!(
+        store.put_configuration(&tims).await,
+        Err(CommitError::Conflict)
+    ));
+    assert!(matches!(
+        store.put_configuration(&first).await,
+        Err(CommitError::Conflict)
+    ));
+    assert_eq!(store.configuration().await.unwrap(), Some(sallys.clone()));
+    let third = version(3, "tim", r#"{"accounts":[{"id":"1"},{"id":"2"}]}"#);
+    store.put_configuration(&third).await.unwrap();
+    assert_eq!(store.configuration_version().await.unwrap(), Some(3));
+    assert_eq!(store.configuration().await.unwrap(), Some(third.clone()));
+    assert_eq!(
+        store.configuration_changes(10).await.unwrap(),
+        vec![
+            third.change.clone(),
+            sallys.change.clone(),
+            first.change.clone()
+        ]
+    );
+    assert_eq!(
+        store.configuration_changes(2).await.unwrap(),
+        vec![third.change, sallys.change]
+    );
+}
+
 /// Every case, by name, for the runner macro.
 #[macro_export]
 macro_rules! store_contract {
@@ -1455,7 +1511,8 @@ macro_rules! store_contract {
             the_inbox_orders_each_view_by_the_nearest_deadline,
             the_report_knows_the_accounts_it_counts,
             templates_are_kept_by_id,
-            sla_policies_are_one_document_replaced_whole
+            sla_policies_are_one_document_replaced_whole,
+            the_configuration_is_versioned_and_changes_one_after_another
         );
     };
     (@cases $make:expr; $($case:ident),+) => {

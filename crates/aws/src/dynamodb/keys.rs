@@ -86,6 +86,15 @@ pub(super) const INTEGRATIONS: &str = "INTEGRATIONS";
 pub(super) const TEMPLATES: &str = "TEMPLATES";
 pub(super) const SETTINGS: &str = "SETTINGS";
 pub(super) const SLA_POLICIES_SK: &str = "SLA_POLICIES";
+/// The configuration document: its newest version's number (`HEAD`) and each version.
+pub(super) const CONFIGURATION: &str = "CONFIGURATION";
+pub(super) const CONFIGURATION_HEAD_SK: &str = "HEAD";
+pub(super) const CONFIGURATION_VERSION_PREFIX: &str = "V#";
+
+/// Zero-padded, so that versions sort by number.
+pub(super) fn configuration_sk(version: u64) -> String {
+    format!("{CONFIGURATION_VERSION_PREFIX}{version:020}")
+}
 
 pub(super) fn updates_pk(incident: &IncidentId) -> String {
     format!("UPDATES#{incident}")

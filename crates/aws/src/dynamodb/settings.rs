@@ -1,14 +1,19 @@
-//! The brand's configuration: SettingsStore (SLA policies), TemplateStore, ApiKeyStore and
-//! IntegrationStore.
+//! The brand's configuration: SettingsStore (SLA policies), ConfigurationStore (accounts and
+//! teams), TemplateStore, ApiKeyStore and IntegrationStore.
 
 use super::items::{from_item, to_item};
-use super::keys::{API_KEYS, INTEGRATIONS, SETTINGS, SLA_POLICIES_SK, TEMPLATES};
-use super::{DynamoStore, Item, failed, s};
+use super::keys::{
+    API_KEYS, CONFIGURATION, CONFIGURATION_HEAD_SK, CONFIGURATION_VERSION_PREFIX, INTEGRATIONS,
+    SETTINGS, SLA_POLICIES_SK, TEMPLATES, configuration_sk,
+};
+use super::{DynamoStore, Item, failed, put_new, put_versioned, s};
 use aws_sdk_dynamodb::types::AttributeValue;
 use socialcare_domain::access::ApiKey;
+use socialcare_domain::configuration::{ConfigurationChange, ConfigurationVersion};
 use socialcare_domain::integrations::Integration;
 use socialcare_domain::ports::{
-    ApiKeyStore, CommitError, IntegrationStore, SettingsStore, StoreError, TemplateStore,
+    ApiKeyStore, CommitError, ConfigurationStore, IntegrationStore, SettingsStore, StoreError,
+    TemplateStore,
 };
 use socialcare_domain::sla::Policies;
 use socialcare_domain::templates::Template;
@@ -159,5 +164,114 @@ impl ApiKeyStore for DynamoStore {
             .collect::<Result<_, _>>()?;
         keys.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
         Ok(keys)
+    }
+}
+
+impl DynamoStore {
+    /// The newest `limit` versions' items, newest first.
+    async fn newest_configurations(
+        &self,
+        limit: usize,
+        projection: Option<&str>,
+    ) -> Result<Vec<Item>, StoreError> {
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", s(CONFIGURATION))
+            .expression_attribute_values(":prefix", s(CONFIGURATION_VERSION_PREFIX))
+            .scan_index_forward(false)
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+            .set_projection_expression(projection.map(str::to_string))
+            // A change saved a moment ago is read back by the admin who made it.
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| failed("query configuration", e))?;
+        Ok(output.items.unwrap_or_default())
+    }
+}
+
+fn configuration_change(item: &Item) -> Result<ConfigurationChange, StoreError> {
+    match item.get("change") {
+        Some(AttributeValue::S(json)) => serde_json::from_str(json)
+            .map_err(|e| StoreError::invalid(format!("decoding a configuration change: {e}"))),
+        _ => Err(StoreError::invalid("malformed configuration item")),
+    }
+}
+
+impl ConfigurationStore for DynamoStore {
+    // HEAD is a few bytes: the refresh every container makes each minute costs one read unit.
+    async fn configuration_version(&self) -> Result<Option<u64>, StoreError> {
+        let Some(head) = self
+            .get_consistent(CONFIGURATION.into(), CONFIGURATION_HEAD_SK)
+            .await?
+        else {
+            return Ok(None);
+        };
+        match head.get("version") {
+            Some(AttributeValue::N(n)) => n
+                .parse()
+                .map(Some)
+                .map_err(|_| StoreError::invalid("malformed configuration head")),
+            _ => Err(StoreError::invalid("malformed configuration head")),
+        }
+    }
+
+    async fn configuration(&self) -> Result<Option<ConfigurationVersion>, StoreError> {
+        let Some(item) = self.newest_configurations(1, None).await?.pop() else {
+            return Ok(None);
+        };
+        let change = configuration_change(&item)?;
+        match item.get("document") {
+            Some(AttributeValue::S(document)) => Ok(Some(ConfigurationVersion {
+                version: change.version,
+                document: document.clone(),
+                change,
+            })),
+            _ => Err(StoreError::invalid("malformed configuration item")),
+        }
+    }
+
+    async fn put_configuration(&self, next: &ConfigurationVersion) -> Result<(), CommitError> {
+        let change = serde_json::to_string(&next.change)
+            .map_err(|e| CommitError::Store(StoreError::invalid(e.to_string())))?;
+        let number = AttributeValue::N(next.version.to_string());
+        let version: Item = HashMap::from([
+            ("pk".to_string(), s(CONFIGURATION)),
+            ("sk".to_string(), s(configuration_sk(next.version))),
+            ("version".to_string(), number.clone()),
+            ("change".to_string(), s(change)),
+            ("document".to_string(), s(next.document.clone())),
+        ]);
+        let head: Item = HashMap::from([
+            ("pk".to_string(), s(CONFIGURATION)),
+            ("sk".to_string(), s(CONFIGURATION_HEAD_SK)),
+            ("version".to_string(), number),
+        ]);
+        // The head moves from the version before to this one, or is made with the first: a
+        // change saved meanwhile makes this one a conflict.
+        let head = match next.version {
+            0 => return Err(CommitError::Conflict),
+            1 => put_new(&self.table, head)?,
+            n => put_versioned(&self.table, head, n - 1)?,
+        };
+        let writes = vec![put_new(&self.table, version)?, head];
+        self.transact(writes, "put configuration").await
+    }
+
+    async fn configuration_changes(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<ConfigurationChange>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        self.newest_configurations(limit, Some("change"))
+            .await?
+            .iter()
+            .map(configuration_change)
+            .collect()
     }
 }

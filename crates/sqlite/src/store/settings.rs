@@ -1,14 +1,17 @@
-//! The brand's configuration: SettingsStore (SLA policies), TemplateStore, ApiKeyStore and
-//! IntegrationStore.
+//! The brand's configuration: SettingsStore (SLA policies), ConfigurationStore (accounts and
+//! teams), TemplateStore, ApiKeyStore and IntegrationStore.
 
 use super::SqliteStore;
 use super::items::{all, one, to_json, version};
 use crate::database::SqliteError;
+use rusqlite::OptionalExtension;
 use rusqlite::params;
 use socialcare_domain::access::ApiKey;
+use socialcare_domain::configuration::{ConfigurationChange, ConfigurationVersion};
 use socialcare_domain::integrations::Integration;
 use socialcare_domain::ports::{
-    ApiKeyStore, CommitError, IntegrationStore, SettingsStore, StoreError, TemplateStore,
+    ApiKeyStore, CommitError, ConfigurationStore, IntegrationStore, SettingsStore, StoreError,
+    TemplateStore,
 };
 use socialcare_domain::sla::Policies;
 use socialcare_domain::templates::Template;
@@ -209,5 +212,79 @@ impl SettingsStore for SqliteStore {
         })
         .await?;
         Ok(())
+    }
+}
+
+impl ConfigurationStore for SqliteStore {
+    async fn configuration_version(&self) -> Result<Option<u64>, StoreError> {
+        let newest: Option<i64> = self
+            .read(|conn| {
+                conn.query_row(
+                    "SELECT MAX(version) FROM configuration_versions",
+                    [],
+                    |row| row.get(0),
+                )
+            })
+            .await?;
+        Ok(newest.map(|v| u64::try_from(v).unwrap_or(0)))
+    }
+
+    async fn configuration(&self) -> Result<Option<ConfigurationVersion>, StoreError> {
+        let newest: Option<(String, String)> = self
+            .read(|conn| {
+                conn.query_row(
+                    "SELECT change, document FROM configuration_versions
+                     ORDER BY version DESC LIMIT 1",
+                    [],
+                    |row| Ok((row.get(0)?, row.get(1)?)),
+                )
+                .optional()
+            })
+            .await?;
+        let Some((change, document)) = newest else {
+            return Ok(None);
+        };
+        let change: ConfigurationChange = serde_json::from_str(&change)
+            .map_err(|e| StoreError::invalid(format!("decoding a configuration change: {e}")))?;
+        Ok(Some(ConfigurationVersion {
+            version: change.version,
+            document,
+            change,
+        }))
+    }
+
+    async fn put_configuration(&self, next: &ConfigurationVersion) -> Result<(), CommitError> {
+        let next = next.clone();
+        let written = self
+            .read(move |conn| {
+                // Only the version after the newest: a change made meanwhile wins, this one
+                // is a conflict (and is made again on what it did not see).
+                conn.execute(
+                    "INSERT INTO configuration_versions (version, change, document)
+                     SELECT ?1, ?2, ?3
+                     WHERE (SELECT COALESCE(MAX(version), 0) FROM configuration_versions) = ?1 - 1",
+                    params![version(next.version), to_json(&next.change)?, next.document],
+                )
+            })
+            .await?;
+        match written {
+            0 => Err(CommitError::Conflict),
+            _ => Ok(()),
+        }
+    }
+
+    async fn configuration_changes(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<ConfigurationChange>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.read(move |conn| {
+            all(
+                conn,
+                "SELECT change FROM configuration_versions ORDER BY version DESC LIMIT ?1",
+                [limit],
+            )
+        })
+        .await
     }
 }
