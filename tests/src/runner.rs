@@ -176,6 +176,25 @@ impl Driver {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
+    /// Any method on an API path with the API key, with a JSON body or none.
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.api_key);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await.expect("runner answers");
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
     /// `GET` an API path with the API key.
     pub async fn get(&self, path: &str) -> (StatusCode, Value) {
         let response = self

@@ -708,9 +708,10 @@ async fn api_with_teams() -> axum::Router {
         .await
         .unwrap();
     }
-    let teams = socialcare_app::accounts::parse_teams(TEAMS).unwrap();
+    let configuration = socialcare_app::accounts::Configuration::parse(TEAMS).unwrap();
+    let configuration = socialcare_app::configuration::ConfigurationCache::fixed(configuration);
     json_errors(api::routes(std::sync::Arc::new(
-        ApiState::new(store, KEY).with_teams(teams),
+        ApiState::new(store, KEY).with_configuration(configuration),
     )))
 }
 

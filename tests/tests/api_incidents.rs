@@ -8,6 +8,7 @@ use axum::http::{Request, StatusCode};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::Value;
 use socialcare_app::api::{ApiState, routes};
+use socialcare_app::configuration::ConfigurationCache;
 use socialcare_app::error::json_errors;
 use socialcare_app::ingest::{QueueRecord, ingest_batch};
 use socialcare_app::outbox::Outbox;
@@ -99,7 +100,10 @@ async fn one_update_answers_every_ticket_once_within_the_platforms_limit() {
     let platform = LimitedPlatform::new(clock.clone(), 24, Duration::seconds(60));
     let state = ApiState::new(store.clone(), ADMIN)
         .with_outbox(Outbox::new(outbox.clone()))
-        .with_paces(Paces([(ACCOUNT.to_string(), pace)].into()));
+        .with_configuration(ConfigurationCache::of_rules(Rules {
+            paces: Paces([(ACCOUNT.to_string(), pace)].into()),
+            ..Rules::default()
+        }));
     let app = json_errors(routes(Arc::new(state)));
     let (_, list) = get(&app, "/v1/incidents").await;
     let id = list["incidents"][0]["id"].as_str().unwrap().to_string();

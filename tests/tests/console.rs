@@ -878,7 +878,122 @@ async fn settings_are_for_admins_and_say_why_they_refuse() {
     );
     let accounts = admin.get("/settings/accounts").await;
     assert_eq!(accounts.status, StatusCode::OK);
-    assert!(accounts.body.contains("No brand accounts configured."));
+    assert!(accounts.body.contains("No brand accounts yet"));
+
+    // Accounts and teams: added from the page, each change listed with its author; a
+    // refused one comes back with the check's words and what was typed.
+    let added = admin
+        .post(
+            "/settings/accounts",
+            &[
+                ("csrf", &csrf),
+                ("platform", "facebook"),
+                ("id", "1234567890321"),
+                ("handle", "@acme"),
+                ("name", "Acme"),
+            ],
+        )
+        .await;
+    assert_eq!(added.status, StatusCode::OK, "{}", added.body);
+    assert!(added.body.contains("Account added"), "{}", added.body);
+    let (_, account) = driver.get("/v1/accounts/facebook/1234567890321").await;
+    assert_eq!(account["handle"], "acme");
+    assert_eq!(account["name"], "Acme");
+    let twice = admin
+        .post(
+            "/settings/accounts",
+            &[
+                ("csrf", &csrf),
+                ("platform", "facebook"),
+                ("id", "1234567890321"),
+            ],
+        )
+        .await;
+    assert_eq!(twice.status, StatusCode::CONFLICT, "{}", twice.body);
+    assert!(twice.body.contains("configured already"), "{}", twice.body);
+    let slow = admin
+        .post(
+            "/settings/accounts/facebook/1234567890321",
+            &[
+                ("csrf", &csrf),
+                ("handle", "acme"),
+                ("name", "Acme"),
+                ("settings", r#"{"pace": {"posts": 5, "per_seconds": 3600}}"#),
+            ],
+        )
+        .await;
+    assert_eq!(
+        slow.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        slow.body
+    );
+    assert!(
+        slow.body.contains("pace of Facebook account 1234567890321"),
+        "{}",
+        slow.body
+    );
+    assert!(
+        slow.body.contains("per_seconds"),
+        "what was typed stays: {}",
+        slow.body
+    );
+    let team = admin
+        .post(
+            "/settings/teams",
+            &[
+                ("csrf", &csrf),
+                ("name", "billing"),
+                ("members", "sally, tim"),
+                ("lead", "sally"),
+                ("escalates_to", "nobody"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        team.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        team.body
+    );
+    assert!(
+        team.body
+            .contains("escalates to \"nobody\", which is not a team")
+            || team.body.contains("which is not a team"),
+        "{}",
+        team.body
+    );
+    let team = admin
+        .post(
+            "/settings/teams",
+            &[
+                ("csrf", &csrf),
+                ("name", "billing"),
+                ("members", "sally, tim"),
+                ("lead", "sally"),
+            ],
+        )
+        .await;
+    assert_eq!(team.status, StatusCode::OK, "{}", team.body);
+    let (_, billing) = driver.get("/v1/teams/billing").await;
+    assert_eq!(billing["members"], json!(["sally", "tim"]));
+    assert_eq!(billing["lead"], "sally");
+    let page = admin.get("/settings/accounts").await;
+    assert!(
+        page.body.contains("added facebook account 1234567890321"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("added team billing"), "{}", page.body);
+    let removed = admin
+        .post(
+            "/settings/accounts/facebook/1234567890321/delete",
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert!(removed.body.contains("Account removed"), "{}", removed.body);
+    let (status, _) = driver.get("/v1/accounts/facebook/1234567890321").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
     driver.running.stop().await.unwrap();
 }
 
@@ -1037,6 +1152,27 @@ async fn every_form_refuses_a_request_without_the_sessions_token() {
             "/settings/sla".into(),
             vec![("document", "{\"policies\": {}}")],
         ),
+        (
+            "/settings/accounts".into(),
+            vec![("platform", "x"), ("id", "666")],
+        ),
+        (
+            "/settings/accounts/x/1100000000000000001".into(),
+            vec![("handle", "mallory")],
+        ),
+        (
+            "/settings/accounts/x/1100000000000000001/delete".into(),
+            vec![],
+        ),
+        (
+            "/settings/teams".into(),
+            vec![("name", "mallory"), ("members", "mallory")],
+        ),
+        (
+            "/settings/teams/support".into(),
+            vec![("members", "mallory")],
+        ),
+        ("/settings/teams/support/delete".into(), vec![]),
         ("/logout".into(), vec![]),
     ];
     for (path, fields) in &forms {
@@ -1069,6 +1205,8 @@ async fn every_form_refuses_a_request_without_the_sessions_token() {
     assert_eq!(template["text"], "Thanks!");
     let (_, keys) = driver.get("/v1/api-keys").await;
     assert_eq!(keys["api_keys"], json!([]));
+    let (_, changes) = driver.get("/v1/configuration/changes").await;
+    assert_eq!(changes["changes"], json!([]), "no account or team changed");
     assert_eq!(
         visitor.get("/").await.status,
         StatusCode::OK,

@@ -5,7 +5,8 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use chrono::{TimeZone, Utc};
 use serde_json::{Value, json};
-use socialcare_app::accounts::Accounts;
+use socialcare_app::accounts::Configuration;
+use socialcare_app::configuration::ConfigurationCache;
 use socialcare_app::error::json_errors;
 use socialcare_app::webhook::{WebhookState, routes};
 use socialcare_domain::QueuedEvent;
@@ -49,7 +50,7 @@ fn app(queue: SqliteQueue, accounts: &str) -> axum::Router {
         x_consumer_secret: Some(X_SECRET.as_bytes().to_vec()),
         meta_app_secret: Some(META_SECRET.as_bytes().to_vec()),
         meta_verify_token: Some(VERIFY_TOKEN.into()),
-        accounts: Accounts::parse(accounts).unwrap(),
+        configuration: ConfigurationCache::fixed(Configuration::parse(accounts).unwrap()),
         ..WebhookState::new(queue, b"integration-secret", clock)
     })))
 }

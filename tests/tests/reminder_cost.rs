@@ -14,7 +14,6 @@ use socialcare_app::scheduler::Scheduler;
 use socialcare_domain::escalation::{Notice, Notifier};
 use socialcare_domain::incidents::IncidentNotice;
 use socialcare_domain::ingest::{IngestOutcome, ingest_with};
-use socialcare_domain::ownership::Teams;
 use socialcare_domain::ports::{
     Delivery, FixedClock, IngestStore, Outgoing, Queue, QueueError, ReminderStore, SettingsStore,
     StoreError, TicketReads,
@@ -253,7 +252,7 @@ async fn simulate(label: &'static str, resolution_minutes: u32) -> Run {
     let outbox_queue = queue("outbox");
     let outbox = Outbox::new(outbox_queue.clone());
     let worker = Worker {
-        teams: Teams::default(),
+        configuration: Default::default(),
         notifier: NoNotices,
         policy: SendPolicy::default(),
     };

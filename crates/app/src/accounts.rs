@@ -1,7 +1,9 @@
 //! The brand accounts a deployment serves: which X user ids, Facebook pages and Instagram
-//! accounts it receives webhooks for. One TOML document: a file for the local runner
-//! (`SOCIALCARE_CONFIG`), a Secrets Manager secret on AWS. Later sections (credentials for
-//! replies, acknowledgement texts) live beside these fields in the same entries.
+//! accounts it receives webhooks for, with their settings, and the teams. One document, kept
+//! versioned in the store and changed through the admin API and the console
+//! ([`crate::configuration`]); the same document as TOML (a file for the local runner,
+//! `SOCIALCARE_CONFIG`, or the `AccountsConfig` secret on AWS) is imported once, into a store
+//! that has none yet:
 //!
 //! ```toml
 //! [[accounts]]
@@ -57,7 +59,7 @@
 //! per_seconds = 900
 //! ```
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use socialcare_domain::Source;
 use socialcare_domain::acknowledgement::{Acknowledgement, AcknowledgementError, Acknowledgements};
 use socialcare_domain::incidents::SpikeRules;
@@ -67,11 +69,15 @@ use socialcare_domain::triage::TriageRules;
 use socialcare_domain::updates::Pace;
 use std::collections::{BTreeMap, HashMap};
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+/// A brand account and its settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Account {
     pub platform: Platform,
+    /// The X user id, Facebook page id or Instagram account id.
     pub id: String,
+    #[serde(default)]
     pub handle: Option<String>,
+    #[serde(default)]
     pub name: Option<String>,
     #[serde(default)]
     pub acknowledgement: AcknowledgementConfig,
@@ -85,11 +91,12 @@ pub struct Account {
     #[serde(default)]
     pub spikes: SpikeRules,
     /// How fast incident updates may post (the platform's default when left out).
+    #[serde(default)]
     pub pace: Option<Pace>,
 }
 
 /// How an account acknowledges new public complaints.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AcknowledgementConfig {
     #[serde(default = "enabled")]
@@ -130,7 +137,19 @@ impl AcknowledgementConfig {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Platform {
     X,
@@ -139,6 +158,20 @@ pub enum Platform {
 }
 
 impl Platform {
+    /// The platform of a path segment: `x`, `facebook` or `instagram`.
+    pub fn named(name: &str) -> Option<Self> {
+        match name {
+            "x" => Some(Platform::X),
+            "facebook" => Some(Platform::Facebook),
+            "instagram" => Some(Platform::Instagram),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        self.source().as_str()
+    }
+
     pub fn source(self) -> Source {
         match self {
             Platform::X => Source::X,
@@ -148,12 +181,27 @@ impl Platform {
     }
 }
 
-#[derive(Debug, Deserialize)]
-struct Document {
+/// The whole document: the accounts and the teams, in the order they were added.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AccountsDocument {
     #[serde(default)]
-    accounts: Vec<Account>,
+    pub accounts: Vec<Account>,
     #[serde(default)]
-    teams: Vec<Team>,
+    pub teams: Vec<Team>,
+}
+
+impl AccountsDocument {
+    /// The account's place in the list.
+    pub fn account(&self, platform: Platform, id: &str) -> Option<usize> {
+        self.accounts
+            .iter()
+            .position(|a| a.platform == platform && a.id == id)
+    }
+
+    /// The team's place in the list.
+    pub fn team(&self, name: &str) -> Option<usize> {
+        self.teams.iter().position(|t| t.name == name)
+    }
 }
 
 /// Why the accounts document is refused; the message names the part at fault.
@@ -194,25 +242,35 @@ pub enum ConfigError {
     },
 }
 
-fn document(text: &str, section: &'static str) -> Result<Document, ConfigError> {
+fn document(text: &str, section: &'static str) -> Result<AccountsDocument, ConfigError> {
     toml::from_str(text).map_err(|error| ConfigError::Syntax { section, error })
 }
 
-/// The whole document, read once: the accounts (whose webhooks are ours) and the rules they
-/// set (teams, acknowledgements, triage, spikes, paces).
+/// The whole document, checked: the accounts (whose webhooks are ours) and the rules they
+/// set (teams, acknowledgements, triage, spikes, paces), with the document they came from.
 #[derive(Debug, Clone, Default)]
 pub struct Configuration {
     pub accounts: Accounts,
     pub rules: Rules,
+    pub document: AccountsDocument,
 }
 
 impl Configuration {
+    /// The TOML document, checked whole.
     pub fn parse(text: &str) -> Result<Self, ConfigError> {
-        let document = document(text, "accounts")?;
-        let teams = teams_of(document.teams)?;
-        let accounts = Accounts::of(document.accounts)?;
+        Self::of(document(text, "accounts")?)
+    }
+
+    /// The document, checked whole: the same checks, and messages, whichever way it came.
+    pub fn of(document: AccountsDocument) -> Result<Self, ConfigError> {
+        let teams = teams_of(document.teams.clone())?;
+        let accounts = Accounts::of(document.accounts.clone())?;
         let rules = rules_of(teams, &accounts)?;
-        Ok(Self { accounts, rules })
+        Ok(Self {
+            accounts,
+            rules,
+            document,
+        })
     }
 }
 

@@ -1,6 +1,7 @@
 //! The HTTP API for agents and integrators: `/v1/...`, behind a bearer key.
 
 use crate::bootstrap::BootstrapKeys;
+use crate::configuration::ConfigurationCache;
 use crate::error::ApiError;
 use axum::Extension;
 use axum::body::Bytes;
@@ -27,6 +28,7 @@ use socialcare_webhooks::payload::parse;
 use std::sync::Arc;
 use utoipa::ToSchema;
 
+mod accounts;
 mod customers;
 mod incidents;
 mod integrations;
@@ -37,6 +39,10 @@ mod sla;
 mod templates;
 mod tickets;
 
+pub use accounts::{
+    create_account_by, delete_account_by, delete_team_by, put_account_by, put_team_by,
+    stored_document,
+};
 use customers::*;
 pub use customers::{NewIdentity, link_identity_by};
 pub use incidents::{NewUpdate, post_update_by};
@@ -55,18 +61,15 @@ pub use socialcare_domain::ports::TicketStore as Store;
 
 pub struct ApiState<S> {
     pub store: S,
-    /// The teams tickets can be assigned to.
-    pub teams: Teams,
+    /// The accounts and teams in force: the teams tickets can be assigned to, how fast
+    /// incident updates may post per account. Changed through `/v1/accounts` and `/v1/teams`.
+    pub configuration: ConfigurationCache,
     /// Where replies are queued for the sender.
     pub outbox: Option<crate::outbox::Outbox>,
-    /// How fast incident updates may post, per brand account.
-    pub paces: socialcare_domain::updates::Paces,
     /// The configured secret of the default integration, which its first rotation replaces.
     pub integration_secret: Option<String>,
     /// The bootstrap admin key(s), kept as SHA-256 digests.
     bootstrap: BootstrapKeys,
-    /// The configured brand accounts, as the console's settings show them.
-    pub accounts: Vec<crate::accounts::Account>,
 }
 
 impl<S: Store> ApiState<S> {
@@ -99,14 +102,17 @@ impl<S: Store> ApiState<S> {
 }
 
 impl<S> ApiState<S> {
-    /// The same, with teams to assign tickets to.
-    pub fn with_teams(self, teams: Teams) -> Self {
-        Self { teams, ..self }
+    /// The same, with the configuration (accounts, teams, paces) from `configuration`.
+    pub fn with_configuration(self, configuration: ConfigurationCache) -> Self {
+        Self {
+            configuration,
+            ..self
+        }
     }
 
-    /// The same, with the accounts' paces for incident updates.
-    pub fn with_paces(self, paces: socialcare_domain::updates::Paces) -> Self {
-        Self { paces, ..self }
+    /// The teams in force.
+    pub async fn teams(&self) -> Teams {
+        self.configuration.current().await.rules.teams.clone()
     }
 
     /// The same, knowing the configured secret of the default integration.
@@ -122,14 +128,6 @@ impl<S> ApiState<S> {
         Self { bootstrap, ..self }
     }
 
-    /// The same, knowing the configured brand accounts (shown, read-only, in the console).
-    pub fn with_accounts(self, accounts: &crate::accounts::Accounts) -> Self {
-        Self {
-            accounts: accounts.all().into_iter().cloned().collect(),
-            ..self
-        }
-    }
-
     /// The same, with the outbox queue replies go through.
     pub fn with_outbox(self, outbox: crate::outbox::Outbox) -> Self {
         Self {
@@ -141,12 +139,10 @@ impl<S> ApiState<S> {
     pub fn new(store: S, api_key: &str) -> Self {
         Self {
             store,
-            teams: Teams::default(),
+            configuration: ConfigurationCache::default(),
             outbox: None,
-            paces: Default::default(),
             integration_secret: None,
             bootstrap: BootstrapKeys::fixed(api_key),
-            accounts: Vec::new(),
         }
     }
 }
@@ -194,6 +190,27 @@ pub fn routes<S: Store + 'static>(state: Arc<ApiState<S>>) -> Router {
                 .delete(delete_template::<S>),
         )
         .route("/v1/api-keys", get(list_keys::<S>).post(create_key::<S>))
+        .route(
+            "/v1/accounts",
+            get(accounts::list_accounts::<S>).post(accounts::create_account::<S>),
+        )
+        .route(
+            "/v1/accounts/{platform}/{id}",
+            get(accounts::get_account::<S>)
+                .put(accounts::put_account::<S>)
+                .delete(accounts::delete_account::<S>),
+        )
+        .route("/v1/teams", get(accounts::list_teams::<S>))
+        .route(
+            "/v1/teams/{name}",
+            get(accounts::get_team::<S>)
+                .put(accounts::put_team::<S>)
+                .delete(accounts::delete_team::<S>),
+        )
+        .route(
+            "/v1/configuration/changes",
+            get(accounts::list_changes::<S>),
+        )
         .route(
             "/v1/integrations",
             get(integrations::list_integrations::<S>).post(integrations::create_integration::<S>),
@@ -336,6 +353,9 @@ impl utoipa::Modify for BearerKey {
         incidents::post_update, incidents::list_updates,
         integrations::create_integration, integrations::list_integrations,
         integrations::rotate_integration,
+        accounts::list_accounts, accounts::create_account, accounts::get_account, accounts::put_account,
+        accounts::delete_account, accounts::list_teams, accounts::get_team, accounts::put_team,
+        accounts::delete_team, accounts::list_changes,
     ),
     components(schemas(ErrorBody, ErrorDetail)),
     modifiers(&BearerKey),

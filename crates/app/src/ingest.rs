@@ -4,6 +4,7 @@
 //! the messages of one group in order; when one fails, the rest of its group is reported as
 //! failed too, so that the queue redelivers them in order.
 
+use crate::configuration::ConfigurationCache;
 use crate::metrics;
 use crate::outbox::Outbox;
 use crate::queues::batch_response;
@@ -218,8 +219,8 @@ pub struct Consumer {
     /// How long a failed message stays hidden after its first failure; doubles each time.
     pub first_retry: Duration,
     pub max_retry: Duration,
-    /// Threading and ownership rules for what it ingests.
-    pub rules: Rules,
+    /// The accounts' threading and ownership rules in force.
+    pub configuration: ConfigurationCache,
     /// Where acknowledgements are queued (none: they stay pending).
     pub outbox: Option<Outbox>,
 }
@@ -230,7 +231,7 @@ impl Default for Consumer {
             wait: Duration::from_secs(1),
             first_retry: Duration::from_secs(1),
             max_retry: Duration::from_secs(60),
-            rules: Rules::default(),
+            configuration: ConfigurationCache::default(),
             outbox: None,
         }
     }
@@ -257,7 +258,8 @@ impl Consumer {
                 body: delivery.body.clone(),
             })
             .collect();
-        let failed = ingest_batch(store, &self.rules, self.outbox.as_ref(), records).await;
+        let configuration = self.configuration.current().await;
+        let failed = ingest_batch(store, &configuration.rules, self.outbox.as_ref(), records).await;
         for delivery in &deliveries {
             if failed.contains(&delivery.message_id) {
                 let hidden_for = self.retry_after(delivery.receive_count);

@@ -9,6 +9,7 @@
 pub mod accounts;
 pub mod api;
 pub mod bootstrap;
+pub mod configuration;
 pub mod error;
 pub mod ingest;
 pub mod integrations;

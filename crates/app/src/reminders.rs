@@ -1,6 +1,7 @@
 //! The reminders worker: acts on reminders as they come due (SLA escalation, follow-ups,
 //! surveys, auto-close) and sends escalation and incident notices.
 
+use crate::configuration::ConfigurationCache;
 use crate::outbox::Outbox;
 use crate::queues::{
     Disposition, JobRecord, batch_response, receive_records, records_of, settle_record,
@@ -11,7 +12,6 @@ use futures::future::join_all;
 use serde::{Deserialize, Serialize};
 use socialcare_domain::escalation::{Notice, Notifier};
 use socialcare_domain::incidents::IncidentNotice;
-use socialcare_domain::ownership::Teams;
 use socialcare_domain::ports::{
     Clock, CommitError, Outgoing, Queue, QueueError, SettingsStore, StoreError, TicketCommands,
     TicketReads,
@@ -70,7 +70,8 @@ impl<T> WorkerStore for T where T: TicketReads + TicketCommands + SettingsStore 
 
 /// What the worker needs besides the store and the queues.
 pub struct Worker<N> {
-    pub teams: Teams,
+    /// The teams (their leads and escalation) in force.
+    pub configuration: ConfigurationCache,
     pub notifier: N,
     /// Backoff and dead-lettering of notices (the same as replies').
     pub policy: SendPolicy,
@@ -141,6 +142,8 @@ impl<N: Notifier> Worker<N> {
         policies: &Policies,
         clock: &dyn Clock,
     ) -> Result<Disposition, JobError> {
+        let configuration = self.configuration.current().await;
+        let teams = &configuration.rules.teams;
         optimistic(
             move || async move {
             let Some(detail) = store
@@ -150,7 +153,7 @@ impl<N: Notifier> Worker<N> {
                 return Ok(Round::Done(Disposition::Delete));
             };
             let policy = policies.of(&detail.ticket.account);
-            let decision = reminders::decide(&detail, reminder, policy, &self.teams, clock.now());
+            let decision = reminders::decide(&detail, reminder, policy, teams, clock.now());
             let firing = match decision {
                 Decision::Early(wait) => return Ok(Round::Done(Disposition::Retry(wait))),
                 Decision::Stale => {
@@ -161,7 +164,7 @@ impl<N: Notifier> Worker<N> {
                     let id = firing_event_id(reminder);
                     if events.iter().any(|event| event.id == id) {
                         let replies = pending_replies(&detail, reminder);
-                        let notices = notices_of(&detail.ticket, reminder, policy, &self.teams);
+                        let notices = notices_of(&detail.ticket, reminder, policy, teams);
                         let replies: Vec<_> = replies.into_iter().cloned().collect();
                         queue_effects(queue, outbox, &replies, &notices).await?;
                     }

@@ -1,6 +1,6 @@
 //! The webhook intake: verify, normalize, enqueue, and only then answer 2xx.
 
-use crate::accounts::Accounts;
+use crate::configuration::ConfigurationCache;
 use crate::error::ApiError;
 use crate::integrations::IntegrationDirectory;
 use crate::metrics;
@@ -40,8 +40,9 @@ pub struct WebhookState<Q> {
     /// `/webhooks/meta` answers 404.
     pub meta_app_secret: Option<Vec<u8>>,
     pub meta_verify_token: Option<String>,
-    /// The brand accounts this deployment serves; events for others are dropped.
-    pub accounts: Accounts,
+    /// The brand accounts this deployment serves (in the configuration); events for others
+    /// are dropped.
+    pub configuration: ConfigurationCache,
     /// Which callback URLs an integrator's event may give: one that can never be called is
     /// refused at once.
     pub guard: OutboundGuard,
@@ -59,7 +60,7 @@ impl<Q> WebhookState<Q> {
             x_consumer_secret: None,
             meta_app_secret: None,
             meta_verify_token: None,
-            accounts: Accounts::default(),
+            configuration: ConfigurationCache::default(),
             guard: OutboundGuard::strict(),
             integrations: IntegrationDirectory::none(),
             clock,
@@ -286,7 +287,8 @@ async fn accept<Q: Queue>(
     platform: &str,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let received_at = state.clock.now();
-    let known = |source, account: &str| state.accounts.get(source, account).is_some();
+    let configuration = state.configuration.current().await;
+    let known = |source, account: &str| configuration.accounts.get(source, account).is_some();
     let (mut queued, mut dropped) = (0u64, 0u64);
     for message in delivery.messages {
         if !known(message.source, &message.account) {

@@ -274,7 +274,13 @@ pub async fn page<S: Store>(
         Ok(read) => read,
         Err(page) => return page,
     };
-    let team_names: Vec<String> = console.api.teams.iter().map(|t| t.name.clone()).collect();
+    let team_names: Vec<String> = console
+        .api
+        .teams()
+        .await
+        .iter()
+        .map(|t| t.name.clone())
+        .collect();
     let page = InboxPage {
         layout: Layout::new(
             format!("Inbox: {}", query.view.title()),

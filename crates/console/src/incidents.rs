@@ -259,7 +259,14 @@ async fn show<S: Store>(
         );
     };
     let attached = tickets.next.is_none().then_some(tickets.items.len());
-    let pace = console.api.paces.of(&incident.account, incident.source);
+    let pace = console
+        .api
+        .configuration
+        .current()
+        .await
+        .rules
+        .paces
+        .of(&incident.account, incident.source);
     let (status, error) = match error {
         Some((status, message)) => (status, Some(message)),
         None => (StatusCode::OK, None),

@@ -84,7 +84,27 @@ pub fn routes<S: Store + 'static>(api: Arc<ApiState<S>>, settings: ConsoleSettin
             "/settings/sla",
             get(settings::sla::<S>).post(settings::save_sla::<S>),
         )
-        .route("/settings/accounts", get(settings::accounts::<S>))
+        .route(
+            "/settings/accounts",
+            get(settings::accounts::<S>).post(settings::create_account::<S>),
+        )
+        .route(
+            "/settings/accounts/{platform}/{id}",
+            get(settings::account::<S>).post(settings::save_account::<S>),
+        )
+        .route(
+            "/settings/accounts/{platform}/{id}/delete",
+            post(settings::delete_account::<S>),
+        )
+        .route("/settings/teams", post(settings::create_team::<S>))
+        .route(
+            "/settings/teams/{name}",
+            get(settings::team::<S>).post(settings::save_team::<S>),
+        )
+        .route(
+            "/settings/teams/{name}/delete",
+            post(settings::delete_team::<S>),
+        )
         .route("/logout", post(session::logout::<S>))
         .route_layer(middleware::from_fn_with_state(
             console.clone(),

@@ -1,6 +1,7 @@
 //! `/settings/*` (admin): reply templates (list, create, edit with the check's message inline,
 //! delete), API keys (create, shown once; revoke), the SLA policies document (edited whole, the
-//! validation's message inline), and the configured accounts and teams, read-only.
+//! validation's message inline), and the brand accounts and teams (add, edit, remove, each
+//! change checked whole and listed with its author).
 
 use crate::Console;
 use crate::format::when;
@@ -12,9 +13,11 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
+use socialcare_app::accounts::{Account, Platform};
 use socialcare_app::api::{self, NewKey, NewTemplate, Store};
 use socialcare_app::error::ApiError;
 use socialcare_domain::access::Role;
+use socialcare_domain::ownership::Team;
 use socialcare_domain::sla::Policies;
 use std::sync::Arc;
 
@@ -505,6 +508,13 @@ pub struct TeamRow {
     pub escalates_to: String,
 }
 
+pub struct ChangeRow {
+    pub version: u64,
+    pub at: String,
+    pub by: String,
+    pub summary: String,
+}
+
 #[derive(Template)]
 #[template(path = "settings_accounts.html")]
 struct AccountsPage {
@@ -512,30 +522,48 @@ struct AccountsPage {
     tab: &'static str,
     notice: Option<&'static str>,
     error: Option<String>,
+    csrf: String,
     accounts: Vec<AccountRow>,
     teams: Vec<TeamRow>,
+    changes: Vec<ChangeRow>,
+    new_account: NewAccountForm,
+    new_team: TeamForm,
 }
 
-/// `GET /settings/accounts`: read-only. A team's escalation URL is not shown (it may carry a
-/// token), only whether it is set.
-pub async fn accounts<S: Store>(
-    State(console): State<Arc<Console<S>>>,
-    Extension(signed_in): Extension<SignedIn>,
+/// How many changes the page lists.
+const CHANGES_SHOWN: usize = 20;
+
+async fn accounts_page<S: Store>(
+    console: &Console<S>,
+    signed_in: &SignedIn,
+    outcome: Outcome,
+    new_account: NewAccountForm,
+    new_team: TeamForm,
 ) -> Response {
-    if let Some(refused) = admin_only(&signed_in) {
-        return refused;
-    }
+    let read = futures::future::try_join(api::stored_document(&console.api), async {
+        console
+            .api
+            .store
+            .configuration_changes(CHANGES_SHOWN)
+            .await
+            .map_err(ApiError::store)
+    })
+    .await;
+    let (document, changes) = match read {
+        Ok(read) => read,
+        Err(e) => return page::api_error(&e, Some(signed_in.agent()), "/"),
+    };
     let page = AccountsPage {
         layout: Layout::new("Accounts and teams", Some(signed_in.agent()), "settings"),
         tab: "accounts",
-        notice: None,
-        error: None,
-        accounts: console
-            .api
+        notice: outcome.notice,
+        error: outcome.error,
+        csrf: signed_in.session.csrf_token.clone(),
+        accounts: document
             .accounts
             .iter()
             .map(|a| AccountRow {
-                platform: a.platform.source().as_str(),
+                platform: a.platform.as_str(),
                 id: a.id.clone(),
                 handle: a
                     .handle
@@ -545,8 +573,7 @@ pub async fn accounts<S: Store>(
                 name: a.name.clone().unwrap_or_default(),
             })
             .collect(),
-        teams: console
-            .api
+        teams: document
             .teams
             .iter()
             .map(|t| TeamRow {
@@ -561,6 +588,519 @@ pub async fn accounts<S: Store>(
                 escalates_to: t.escalates_to.clone().unwrap_or_default(),
             })
             .collect(),
+        changes: changes
+            .into_iter()
+            .map(|c| ChangeRow {
+                version: c.version,
+                at: when(c.at),
+                by: c.by,
+                summary: c.summary,
+            })
+            .collect(),
+        new_account,
+        new_team,
     };
-    render(StatusCode::OK, &page)
+    render(outcome.status.unwrap_or(StatusCode::OK), &page)
+}
+
+/// `GET /settings/accounts`: the accounts and teams, forms to add them, the changes made. A
+/// team's escalation URL is not shown (it may carry a token), only whether it is set.
+pub async fn accounts<S: Store>(
+    State(console): State<Arc<Console<S>>>,
+    Extension(signed_in): Extension<SignedIn>,
+) -> Response {
+    if let Some(refused) = admin_only(&signed_in) {
+        return refused;
+    }
+    accounts_page(
+        &console,
+        &signed_in,
+        Outcome::default(),
+        NewAccountForm::default(),
+        TeamForm::default(),
+    )
+    .await
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct NewAccountForm {
+    #[serde(default)]
+    pub platform: String,
+    #[serde(default)]
+    pub id: String,
+    #[serde(default)]
+    pub handle: String,
+    #[serde(default)]
+    pub name: String,
+}
+
+/// `POST /settings/accounts`: adds an account with the default settings.
+pub async fn create_account<S: Store>(
+    State(console): State<Arc<Console<S>>>,
+    Extension(signed_in): Extension<SignedIn>,
+    Checked(form): Checked<NewAccountForm>,
+) -> Response {
+    let Some(platform) = Platform::named(form.platform.trim()) else {
+        let e = ApiError::bad_request("invalid_platform", "choose X, Facebook or Instagram");
+        return accounts_page(
+            &console,
+            &signed_in,
+            Outcome::failed(e),
+            form,
+            TeamForm::default(),
+        )
+        .await;
+    };
+    let account: Account = match serde_json::from_value(serde_json::json!({
+        "platform": platform,
+        "id": form.id.trim(),
+        "handle": given(form.handle.trim_start_matches('@')),
+        "name": given(&form.name),
+    })) {
+        Ok(account) => account,
+        Err(e) => {
+            let e = ApiError::bad_request("invalid_body", e.to_string());
+            return accounts_page(
+                &console,
+                &signed_in,
+                Outcome::failed(e),
+                form,
+                TeamForm::default(),
+            )
+            .await;
+        }
+    };
+    match api::create_account_by(&console.api, &signed_in.caller, account).await {
+        Ok(_) => {
+            accounts_page(
+                &console,
+                &signed_in,
+                Outcome::done("Account added: its webhooks are taken from now on."),
+                NewAccountForm::default(),
+                TeamForm::default(),
+            )
+            .await
+        }
+        Err(e) => {
+            accounts_page(
+                &console,
+                &signed_in,
+                Outcome::failed(e),
+                form,
+                TeamForm::default(),
+            )
+            .await
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "settings_account.html")]
+struct AccountPage {
+    layout: Layout,
+    tab: &'static str,
+    notice: Option<&'static str>,
+    error: Option<String>,
+    csrf: String,
+    platform: &'static str,
+    id: String,
+    handle: String,
+    name: String,
+    settings: String,
+}
+
+/// What the account page edits as JSON: everything but the platform, id, handle and name.
+fn settings_json(account: &Account) -> String {
+    let mut value = serde_json::to_value(account).unwrap_or_default();
+    if let Some(object) = value.as_object_mut() {
+        for field in ["platform", "id", "handle", "name"] {
+            object.remove(field);
+        }
+    }
+    serde_json::to_string_pretty(&value).unwrap_or_default()
+}
+
+fn account_page(
+    signed_in: &SignedIn,
+    outcome: Outcome,
+    platform: Platform,
+    form: AccountForm,
+) -> Response {
+    let page = AccountPage {
+        layout: Layout::new(
+            format!("{} account {}", platform.as_str(), form.id),
+            Some(signed_in.agent()),
+            "settings",
+        ),
+        tab: "accounts",
+        notice: outcome.notice,
+        error: outcome.error,
+        csrf: signed_in.session.csrf_token.clone(),
+        platform: platform.as_str(),
+        id: form.id,
+        handle: form.handle,
+        name: form.name,
+        settings: form.settings,
+    };
+    render(outcome.status.unwrap_or(StatusCode::OK), &page)
+}
+
+fn platform_page(signed_in: &SignedIn, platform: &str) -> Result<Platform, Box<Response>> {
+    Platform::named(platform).ok_or_else(|| {
+        Box::new(page::error(
+            StatusCode::NOT_FOUND,
+            &format!("no platform {platform:?}"),
+            Some(signed_in.agent()),
+            "/settings/accounts",
+        ))
+    })
+}
+
+/// `GET /settings/accounts/{platform}/{id}`
+pub async fn account<S: Store>(
+    State(console): State<Arc<Console<S>>>,
+    Extension(signed_in): Extension<SignedIn>,
+    Path((platform, id)): Path<(String, String)>,
+) -> Response {
+    if let Some(refused) = admin_only(&signed_in) {
+        return refused;
+    }
+    let platform = match platform_page(&signed_in, &platform) {
+        Ok(platform) => platform,
+        Err(page) => return *page,
+    };
+    let document = match api::stored_document(&console.api).await {
+        Ok(document) => document,
+        Err(e) => return page::api_error(&e, Some(signed_in.agent()), "/settings/accounts"),
+    };
+    let Some(at) = document.account(platform, &id) else {
+        return page::error(
+            StatusCode::NOT_FOUND,
+            &format!("no {} account {id}", platform.as_str()),
+            Some(signed_in.agent()),
+            "/settings/accounts",
+        );
+    };
+    let account = &document.accounts[at];
+    let form = AccountForm {
+        id: id.clone(),
+        handle: account.handle.clone().unwrap_or_default(),
+        name: account.name.clone().unwrap_or_default(),
+        settings: settings_json(account),
+    };
+    account_page(&signed_in, Outcome::default(), platform, form)
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct AccountForm {
+    #[serde(default)]
+    pub id: String,
+    #[serde(default)]
+    pub handle: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub settings: String,
+}
+
+/// `POST /settings/accounts/{platform}/{id}`: the handle, name and settings, checked whole.
+pub async fn save_account<S: Store>(
+    State(console): State<Arc<Console<S>>>,
+    Extension(signed_in): Extension<SignedIn>,
+    Path((platform, id)): Path<(String, String)>,
+    Checked(form): Checked<AccountForm>,
+) -> Response {
+    let platform = match platform_page(&signed_in, &platform) {
+        Ok(platform) => platform,
+        Err(page) => return *page,
+    };
+    let form = AccountForm { id, ..form };
+    let settings: serde_json::Value = match form.settings.trim() {
+        "" => serde_json::json!({}),
+        text => match serde_json::from_str(text) {
+            Ok(value) => value,
+            Err(e) => {
+                let e = ApiError::bad_request(
+                    "invalid_body",
+                    format!("the settings are not valid JSON: {e}"),
+                );
+                return account_page(&signed_in, Outcome::failed(e), platform, form);
+            }
+        },
+    };
+    let Some(mut fields) = settings.as_object().cloned() else {
+        let e = ApiError::bad_request("invalid_body", "the settings must be a JSON object");
+        return account_page(&signed_in, Outcome::failed(e), platform, form);
+    };
+    fields.insert("platform".into(), serde_json::json!(platform));
+    fields.insert("id".into(), serde_json::json!(form.id));
+    fields.insert(
+        "handle".into(),
+        serde_json::json!(given(form.handle.trim_start_matches('@'))),
+    );
+    fields.insert("name".into(), serde_json::json!(given(&form.name)));
+    let account: Account = match serde_json::from_value(serde_json::Value::Object(fields)) {
+        Ok(account) => account,
+        Err(e) => {
+            let e =
+                ApiError::bad_request("invalid_body", format!("the settings are not valid: {e}"));
+            return account_page(&signed_in, Outcome::failed(e), platform, form);
+        }
+    };
+    match api::put_account_by(&console.api, &signed_in.caller, account).await {
+        Ok((_, saved)) => {
+            let form = AccountForm {
+                id: saved.id.clone(),
+                handle: saved.handle.clone().unwrap_or_default(),
+                name: saved.name.clone().unwrap_or_default(),
+                settings: settings_json(&saved),
+            };
+            account_page(&signed_in, Outcome::done("Account saved."), platform, form)
+        }
+        Err(e) => account_page(&signed_in, Outcome::failed(e), platform, form),
+    }
+}
+
+/// `POST /settings/accounts/{platform}/{id}/delete`
+pub async fn delete_account<S: Store>(
+    State(console): State<Arc<Console<S>>>,
+    Extension(signed_in): Extension<SignedIn>,
+    Path((platform, id)): Path<(String, String)>,
+    Checked(Nothing {}): Checked<Nothing>,
+) -> Response {
+    let platform = match platform_page(&signed_in, &platform) {
+        Ok(platform) => platform,
+        Err(page) => return *page,
+    };
+    let outcome = match api::delete_account_by(&console.api, &signed_in.caller, platform, &id).await
+    {
+        Ok(()) => Outcome::done("Account removed: its webhooks are dropped from now on."),
+        Err(e) => Outcome::failed(e),
+    };
+    accounts_page(
+        &console,
+        &signed_in,
+        outcome,
+        NewAccountForm::default(),
+        TeamForm::default(),
+    )
+    .await
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct TeamForm {
+    #[serde(default)]
+    pub name: String,
+    /// Comma- or space-separated agent names.
+    #[serde(default)]
+    pub members: String,
+    #[serde(default)]
+    pub lead: String,
+    /// Left empty on the team's page: the one set stays (it is never shown).
+    #[serde(default)]
+    pub escalation_url: String,
+    #[serde(default)]
+    pub remove_escalation_url: Option<String>,
+    #[serde(default)]
+    pub escalates_to: String,
+}
+
+impl TeamForm {
+    /// The team the form describes; `kept_url` is the escalation URL it had.
+    fn team(&self, kept_url: Option<String>) -> Team {
+        let escalation_url = match (given(&self.escalation_url), &self.remove_escalation_url) {
+            (Some(url), _) => Some(url),
+            (None, Some(_)) => None,
+            (None, None) => kept_url,
+        };
+        Team {
+            name: self.name.trim().to_string(),
+            members: self
+                .members
+                .split(|c: char| c == ',' || c.is_whitespace())
+                .filter(|m| !m.is_empty())
+                .map(str::to_string)
+                .collect(),
+            lead: given(&self.lead),
+            escalation_url,
+            escalates_to: given(&self.escalates_to),
+        }
+    }
+
+    fn of(team: &Team) -> Self {
+        Self {
+            name: team.name.clone(),
+            members: team.members.join(", "),
+            lead: team.lead.clone().unwrap_or_default(),
+            escalation_url: String::new(),
+            remove_escalation_url: None,
+            escalates_to: team.escalates_to.clone().unwrap_or_default(),
+        }
+    }
+}
+
+/// `POST /settings/teams`: adds a team (or replaces one of that name).
+pub async fn create_team<S: Store>(
+    State(console): State<Arc<Console<S>>>,
+    Extension(signed_in): Extension<SignedIn>,
+    Checked(form): Checked<TeamForm>,
+) -> Response {
+    if given(&form.name).is_none() {
+        let e = ApiError::bad_request("invalid_body", "a team needs a name");
+        return accounts_page(
+            &console,
+            &signed_in,
+            Outcome::failed(e),
+            NewAccountForm::default(),
+            form,
+        )
+        .await;
+    }
+    match api::put_team_by(&console.api, &signed_in.caller, form.team(None)).await {
+        Ok(_) => {
+            accounts_page(
+                &console,
+                &signed_in,
+                Outcome::done("Team saved: the next assignments follow it."),
+                NewAccountForm::default(),
+                TeamForm::default(),
+            )
+            .await
+        }
+        Err(e) => {
+            accounts_page(
+                &console,
+                &signed_in,
+                Outcome::failed(e),
+                NewAccountForm::default(),
+                form,
+            )
+            .await
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "settings_team.html")]
+struct TeamPage {
+    layout: Layout,
+    tab: &'static str,
+    notice: Option<&'static str>,
+    error: Option<String>,
+    csrf: String,
+    escalation_set: bool,
+    form: TeamForm,
+}
+
+fn team_page(
+    signed_in: &SignedIn,
+    outcome: Outcome,
+    form: TeamForm,
+    escalation_set: bool,
+) -> Response {
+    let page = TeamPage {
+        layout: Layout::new(
+            format!("Team {}", form.name),
+            Some(signed_in.agent()),
+            "settings",
+        ),
+        tab: "accounts",
+        notice: outcome.notice,
+        error: outcome.error,
+        csrf: signed_in.session.csrf_token.clone(),
+        escalation_set,
+        form,
+    };
+    render(outcome.status.unwrap_or(StatusCode::OK), &page)
+}
+
+async fn stored_team<S: Store>(
+    console: &Console<S>,
+    signed_in: &SignedIn,
+    name: &str,
+) -> Result<Team, Response> {
+    let document = api::stored_document(&console.api)
+        .await
+        .map_err(|e| page::api_error(&e, Some(signed_in.agent()), "/settings/accounts"))?;
+    document
+        .team(name)
+        .map(|at| document.teams[at].clone())
+        .ok_or_else(|| {
+            page::error(
+                StatusCode::NOT_FOUND,
+                &format!("no team {name:?}"),
+                Some(signed_in.agent()),
+                "/settings/accounts",
+            )
+        })
+}
+
+/// `GET /settings/teams/{name}`
+pub async fn team<S: Store>(
+    State(console): State<Arc<Console<S>>>,
+    Extension(signed_in): Extension<SignedIn>,
+    Path(name): Path<String>,
+) -> Response {
+    if let Some(refused) = admin_only(&signed_in) {
+        return refused;
+    }
+    match stored_team(&console, &signed_in, &name).await {
+        Ok(team) => team_page(
+            &signed_in,
+            Outcome::default(),
+            TeamForm::of(&team),
+            team.escalation_url.is_some(),
+        ),
+        Err(page) => page,
+    }
+}
+
+/// `POST /settings/teams/{name}`: members, lead, escalation; checked whole.
+pub async fn save_team<S: Store>(
+    State(console): State<Arc<Console<S>>>,
+    Extension(signed_in): Extension<SignedIn>,
+    Path(name): Path<String>,
+    Checked(form): Checked<TeamForm>,
+) -> Response {
+    let before = match stored_team(&console, &signed_in, &name).await {
+        Ok(team) => team,
+        Err(page) => return page,
+    };
+    let form = TeamForm { name, ..form };
+    let team = form.team(before.escalation_url.clone());
+    match api::put_team_by(&console.api, &signed_in.caller, team).await {
+        Ok((_, saved)) => team_page(
+            &signed_in,
+            Outcome::done("Team saved: the next assignments follow it."),
+            TeamForm::of(&saved),
+            saved.escalation_url.is_some(),
+        ),
+        Err(e) => team_page(
+            &signed_in,
+            Outcome::failed(e),
+            form,
+            before.escalation_url.is_some(),
+        ),
+    }
+}
+
+/// `POST /settings/teams/{name}/delete`
+pub async fn delete_team<S: Store>(
+    State(console): State<Arc<Console<S>>>,
+    Extension(signed_in): Extension<SignedIn>,
+    Path(name): Path<String>,
+    Checked(Nothing {}): Checked<Nothing>,
+) -> Response {
+    let outcome = match api::delete_team_by(&console.api, &signed_in.caller, &name).await {
+        Ok(()) => Outcome::done("Team removed."),
+        Err(e) => Outcome::failed(e),
+    };
+    accounts_page(
+        &console,
+        &signed_in,
+        outcome,
+        NewAccountForm::default(),
+        TeamForm::default(),
+    )
+    .await
 }

@@ -126,7 +126,13 @@ async fn show<S: Store>(
         );
     };
     let ticket = &shown.detail.ticket;
-    let teams: Vec<String> = console.api.teams.iter().map(|t| t.name.clone()).collect();
+    let teams: Vec<String> = console
+        .api
+        .teams()
+        .await
+        .iter()
+        .map(|t| t.name.clone())
+        .collect();
     let page = TicketPage {
         layout: Layout::new(ticket.subject.clone(), agent(), "inbox"),
         layout_csrf: signed_in.session.csrf_token.clone(),

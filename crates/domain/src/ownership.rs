@@ -9,15 +9,19 @@ use crate::ports::{ApiKeyStore, CommitError, IngestStore, StoreError, TeamTurns,
 use crate::retry::{Round, optimistic};
 use crate::ticket::Ticket;
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+/// A team of agents tickets can be assigned to.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Team {
     pub name: String,
     /// Agents by the names of their API keys, in round-robin order.
     pub members: Vec<String>,
     /// Who a breached ticket is reassigned to.
+    #[serde(default)]
     pub lead: Option<String>,
     /// Where the team's warnings and breaches are POSTed (a Slack-style incoming webhook or an
     /// integrator's URL).

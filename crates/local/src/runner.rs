@@ -6,8 +6,8 @@ use crate::credentials;
 use crate::credentials::Credentials;
 use crate::sample::{self, WithSampleCustomer};
 use anyhow::Context;
-use socialcare_app::accounts::Configuration;
 use socialcare_app::api;
+use socialcare_app::configuration::{ConfigurationCache, Import, LoadError};
 use socialcare_app::ingest::Consumer;
 use socialcare_app::integrations::IntegrationDirectory;
 use socialcare_app::outbox::Outbox;
@@ -140,12 +140,25 @@ where
     S: api::Store + Clone + 'static,
     Q: Queue + Clone + 'static,
 {
-    let config = match &settings.config {
-        Some(path) => std::fs::read_to_string(path)
-            .with_context(|| format!("reading SOCIALCARE_CONFIG {}", path.display()))?,
-        None => String::new(),
+    // One cache for every handler of the process: a change saved through the API or the
+    // console is in force at once. The file is imported only into a store that has none.
+    let import = || async {
+        let Some(path) = &settings.config else {
+            return Ok(None);
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            LoadError::Source(format!("reading SOCIALCARE_CONFIG {}: {e}", path.display()))
+        })?;
+        Ok(Some(Import {
+            text,
+            origin: format!("SOCIALCARE_CONFIG ({})", path.display()),
+        }))
     };
-    let configuration = Configuration::parse(&config)?;
+    let configuration =
+        ConfigurationCache::load(store.clone(), Duration::from_secs(5), import).await?;
+    if let (Some(path), Some(version)) = (&settings.config, configuration.version()) {
+        tracing::info!(version, file = %path.display(), "the stored configuration is in force; SOCIALCARE_CONFIG is imported only into a store that has none");
+    }
     let platform_credentials = match &settings.platform_credentials {
         Some(path) => socialcare_platforms::Credentials::parse(
             &std::fs::read_to_string(path)
@@ -168,7 +181,7 @@ where
         &integrations,
     )?;
     let worker = socialcare_wiring::reminders_worker(
-        configuration.rules.teams.clone(),
+        configuration.clone(),
         &credentials.integration_secret,
         guard,
         &integrations,
@@ -182,7 +195,7 @@ where
             meta_app_secret: secret("META_APP_SECRET"),
             meta_verify_token: secret("META_VERIFY_TOKEN"),
         },
-        configuration.accounts.clone(),
+        configuration.clone(),
         guard,
         integrations,
     )));
@@ -191,7 +204,7 @@ where
         &credentials.api_key,
         None,
         Some(&credentials.integration_secret),
-        &configuration,
+        configuration.clone(),
         Outbox::new(outbox.clone()),
     ));
     // The console over the same state; over plain http locally (no Secure cookies).
@@ -206,7 +219,7 @@ where
     let banner = banner(addr, backend, &credentials, &settings.data);
 
     let consumer = Consumer {
-        rules: configuration.rules,
+        configuration,
         outbox: Some(Outbox::new(outbox.clone())),
         ..Consumer::default()
     };

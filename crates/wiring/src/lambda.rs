@@ -5,9 +5,9 @@
 use crate::{WebhookSecrets, WiringError};
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use axum::Router;
-use socialcare_app::accounts::Configuration;
 use socialcare_app::api::ApiState;
 use socialcare_app::bootstrap::{Reload, ReloadError};
+use socialcare_app::configuration::{self, ConfigurationCache, Import, LoadError};
 use socialcare_app::integrations::IntegrationDirectory;
 use socialcare_app::outbox::Outbox;
 use socialcare_app::reminders::Worker;
@@ -15,7 +15,6 @@ use socialcare_app::scheduler::{ScheduleError, Scheduler};
 use socialcare_aws::{DynamoStore, SecretError, SqsQueue, optional_secret, secret_string};
 use socialcare_domain::ports::SystemClock;
 use socialcare_domain::replies::SendPolicy;
-use socialcare_domain::threading::Rules;
 use socialcare_platforms::{Credentials, HttpNotifier, HttpPlatform, OutboundGuard};
 use std::future::Future;
 use std::sync::Arc;
@@ -68,13 +67,21 @@ impl Lambda {
         optional_secret(&self.secrets, arn_variable).await
     }
 
-    /// The accounts document (`ACCOUNTS_SECRET_ARN`), read and parsed once; without it, no
-    /// accounts and the default rules.
-    pub async fn configuration(&self) -> Result<Configuration, WiringError> {
-        match self.optional_secret("ACCOUNTS_SECRET_ARN").await? {
-            Some(text) => Ok(Configuration::parse(&text)?),
-            None => Ok(Configuration::default()),
-        }
+    /// The accounts and teams in the table, read again within a minute of a change. The
+    /// `AccountsConfig` secret (`ACCOUNTS_SECRET_ARN`) is read only while the table has none,
+    /// and imported as its first version.
+    pub async fn configuration(&self) -> Result<ConfigurationCache, WiringError> {
+        let import = || async {
+            let text = self
+                .optional_secret("ACCOUNTS_SECRET_ARN")
+                .await
+                .map_err(|e| LoadError::Source(e.to_string()))?;
+            Ok(text.map(|text| Import {
+                text,
+                origin: "the AccountsConfig secret".into(),
+            }))
+        };
+        Ok(ConfigurationCache::load(self.store(), configuration::LAMBDA_TTL, import).await?)
     }
 
     /// The registered integrations of `store`; a change is seen within a minute.
@@ -93,7 +100,7 @@ impl Lambda {
             self.queue("INBOUND_QUEUE_URL"),
             &self.secret("INTEGRATION_SECRET_ARN").await?,
             secrets,
-            self.configuration().await?.accounts,
+            self.configuration().await?,
             OutboundGuard::from_env(),
             // Without them, registered sources would not be refused: no table, no start.
             Self::integrations(&self.store()),
@@ -126,7 +133,7 @@ impl Lambda {
             &api_key,
             Some(reload),
             integration_secret.as_deref(),
-            &self.configuration().await?,
+            self.configuration().await?,
             Outbox::new(self.queue("OUTBOX_QUEUE_URL")),
         ))
     }
@@ -134,7 +141,7 @@ impl Lambda {
     /// The `ingest` function.
     pub async fn ingest(&self) -> Result<IngestFunction, WiringError> {
         Ok(IngestFunction {
-            rules: self.configuration().await?.rules,
+            configuration: self.configuration().await?,
             outbox: Outbox::new(self.queue("OUTBOX_QUEUE_URL")),
             store: self.store(),
         })
@@ -170,7 +177,7 @@ impl Lambda {
         let integration_secret = self.secret("INTEGRATION_SECRET_ARN").await?;
         let store = self.store();
         let worker = crate::reminders_worker(
-            self.configuration().await?.rules.teams,
+            self.configuration().await?,
             &integration_secret,
             OutboundGuard::from_env(),
             &Self::integrations(&store),
@@ -211,15 +218,16 @@ where
 /// Ingest: inbound events become messages on tickets; acknowledgements go on the outbox.
 pub struct IngestFunction {
     store: DynamoStore,
-    rules: Rules,
+    configuration: ConfigurationCache,
     outbox: Outbox,
 }
 
 impl IngestFunction {
     pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
+        let configuration = self.configuration.current().await;
         socialcare_app::ingest::handle_sqs_event(
             &self.store,
-            &self.rules,
+            &configuration.rules,
             Some(&self.outbox),
             event,
         )

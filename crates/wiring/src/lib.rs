@@ -5,14 +5,13 @@
 pub mod lambda;
 
 use axum::Router;
-use socialcare_app::accounts::{Accounts, Configuration};
 use socialcare_app::api::ApiState;
 use socialcare_app::bootstrap::{BootstrapKeys, Reload};
+use socialcare_app::configuration::ConfigurationCache;
 use socialcare_app::integrations::IntegrationDirectory;
 use socialcare_app::outbox::Outbox;
 use socialcare_app::reminders::Worker;
 use socialcare_app::webhook::WebhookState;
-use socialcare_domain::ownership::Teams;
 use socialcare_domain::ports::SystemClock;
 use socialcare_domain::replies::SendPolicy;
 use socialcare_platforms::{
@@ -27,9 +26,15 @@ pub enum WiringError {
     #[error(transparent)]
     Secret(#[from] socialcare_aws::SecretError),
     #[error(transparent)]
-    Accounts(#[from] socialcare_app::accounts::ConfigError),
+    Configuration(Box<socialcare_app::configuration::LoadError>),
     #[error(transparent)]
     Platforms(#[from] socialcare_platforms::ConfigError),
+}
+
+impl From<socialcare_app::configuration::LoadError> for WiringError {
+    fn from(e: socialcare_app::configuration::LoadError) -> Self {
+        Self::Configuration(Box::new(e))
+    }
 }
 
 /// How often the bootstrap admin key is read again: a rotated key is seen without a redeploy.
@@ -54,7 +59,7 @@ pub fn webhook_state<Q>(
     inbound: Q,
     integration_secret: &str,
     secrets: WebhookSecrets,
-    accounts: Accounts,
+    configuration: ConfigurationCache,
     guard: OutboundGuard,
     integrations: IntegrationDirectory,
 ) -> WebhookState<Q> {
@@ -62,7 +67,7 @@ pub fn webhook_state<Q>(
         x_consumer_secret: secrets.x_consumer_secret.map(String::into_bytes),
         meta_app_secret: secrets.meta_app_secret.map(String::into_bytes),
         meta_verify_token: secrets.meta_verify_token,
-        accounts,
+        configuration,
         guard,
         integrations,
         ..WebhookState::new(
@@ -73,7 +78,7 @@ pub fn webhook_state<Q>(
     }
 }
 
-/// The API's (and the console's) state: the document's accounts (shown), teams and paces,
+/// The API's (and the console's) state: the accounts, teams and paces of `configuration`,
 /// replies through `outbox`. With `reload`, the bootstrap key is read again every
 /// [`BOOTSTRAP_RELOAD`]; `integration_secret` is the default integration's before its first
 /// rotation.
@@ -82,7 +87,7 @@ pub fn api_state<S>(
     api_key: &str,
     reload: Option<Reload>,
     integration_secret: Option<&str>,
-    configuration: &Configuration,
+    configuration: ConfigurationCache,
     outbox: Outbox,
 ) -> ApiState<S> {
     let mut state = ApiState::new(store, api_key);
@@ -93,11 +98,7 @@ pub fn api_state<S>(
     if let Some(secret) = integration_secret {
         state = state.with_integration_secret(secret);
     }
-    state
-        .with_accounts(&configuration.accounts)
-        .with_teams(configuration.rules.teams.clone())
-        .with_paces(configuration.rules.paces.clone())
-        .with_outbox(outbox)
+    state.with_configuration(configuration).with_outbox(outbox)
 }
 
 /// The sender's platform clients. Each integration's callbacks are signed with its own
@@ -122,7 +123,7 @@ pub fn platform(
 /// The reminders worker. Its notices are signed with the default integration's outbound
 /// secrets once it is rotated, with `integration_secret` before.
 pub fn reminders_worker(
-    teams: Teams,
+    configuration: ConfigurationCache,
     integration_secret: &str,
     guard: OutboundGuard,
     integrations: &IntegrationDirectory,
@@ -131,7 +132,7 @@ pub fn reminders_worker(
     let notifier = HttpNotifier::new(secret.clone(), guard, DEFAULT_TIMEOUT)?
         .with_signing_secrets(integrations.signing_secrets(secret));
     Ok(Worker {
-        teams,
+        configuration,
         notifier,
         policy: SendPolicy::default(),
     })

@@ -144,7 +144,12 @@ impl<'a, S: Store> Harness<'a, S> {
             reminders,
             outbox_queue,
             worker: Worker {
-                teams: teams(),
+                configuration: socialcare_app::configuration::ConfigurationCache::of_rules(
+                    socialcare_domain::threading::Rules {
+                        teams: teams(),
+                        ..Default::default()
+                    },
+                ),
                 notifier: notifier.clone(),
                 policy: SendPolicy::default(),
             },

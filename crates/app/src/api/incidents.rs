@@ -237,7 +237,13 @@ pub async fn post_update_by<S: Store>(
         resolves: request.resolve,
         key,
         author: caller.name.clone(),
-        pace: state.paces.of(&incident.account, incident.source),
+        pace: state
+            .configuration
+            .current()
+            .await
+            .rules
+            .paces
+            .of(&incident.account, incident.source),
     };
     let update = start_update(&state.store, &incident_id, &request, Utc::now())
         .await

@@ -503,7 +503,7 @@ pub async fn assign_by<S: Store>(
         &state.store,
         &id,
         assignment,
-        &state.teams,
+        &state.teams().await,
         caller.actor(),
         Utc::now(),
     )
