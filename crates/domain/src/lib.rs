@@ -7,7 +7,7 @@
 //! - **records**, what is stored and sent: [`ids`], [`page`], [`message`], [`delivery`],
 //!   [`customer`], [`ticket`] (with the triage result), [`timers`], [`events`], [`incident`],
 //!   [`update`], [`report`], [`inbox`] (its views), [`sessions`], and the settings [`sla`],
-//!   [`templates`], [`access`], [`integrations`], [`configuration`];
+//!   [`templates`], [`access`], [`integrations`], [`configuration`], [`tokens`];
 //! - **[`ports`]**, the traits over those records;
 //! - **behaviours**, the rest: [`ingest`], [`threading`], [`triage`], [`replies`], [`clocks`],
 //!   [`reminders`], [`incidents`], [`updates`], [`lifecycle`], [`ownership`], ...
@@ -47,6 +47,7 @@ pub mod templates;
 pub mod threading;
 pub mod ticket;
 pub mod timers;
+pub mod tokens;
 pub mod triage;
 pub mod update;
 pub mod updates;

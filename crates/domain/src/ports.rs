@@ -10,13 +10,14 @@ use crate::events::TicketEvent;
 use crate::ids::{CustomerId, IncidentId, MessageId, TicketId, UpdateId};
 use crate::incident::{ActiveIncident, Incident, TopicCounts};
 use crate::integrations::Integration;
-use crate::message::Message;
+use crate::message::{Message, Source};
 use crate::page::Page;
 use crate::report::{Counters, GroupBy, Sample};
 use crate::sla::Policies;
 use crate::templates::Template;
 use crate::ticket::{Ticket, TicketDetail, TicketQuery};
 use crate::timers::Reminder;
+use crate::tokens::{AccountHealth, Observation, StoredToken};
 use crate::update::IncidentUpdate;
 use chrono::{DateTime, NaiveDate, Utc};
 use std::future::Future;
@@ -348,6 +349,41 @@ pub trait ConfigurationStore: Send + Sync {
     ) -> impl Future<Output = Result<Vec<ConfigurationChange>, StoreError>> + Send;
 }
 
+/// The brand accounts' sealed tokens and their health, by platform and account id.
+pub trait AccountStore: Send + Sync {
+    /// Stores the account's token, replacing the one before.
+    fn put_token(&self, token: &StoredToken)
+    -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    fn get_token(
+        &self,
+        source: Source,
+        account: &str,
+    ) -> impl Future<Output = Result<Option<StoredToken>, StoreError>> + Send;
+
+    /// Forgets the account's token; `false` when there was none.
+    fn delete_token(
+        &self,
+        source: Source,
+        account: &str,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// What was seen of the account; the default when nothing was.
+    fn account_health(
+        &self,
+        source: Source,
+        account: &str,
+    ) -> impl Future<Output = Result<AccountHealth, StoreError>> + Send;
+
+    /// Records what was seen, leaving the rest of the account's health as it is.
+    fn observe(
+        &self,
+        source: Source,
+        account: &str,
+        observation: &Observation,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
 /// The API keys.
 pub trait ApiKeyStore: Send + Sync {
     /// Stores a new key; an id already taken is `CommitError::Duplicate`.
@@ -607,6 +643,7 @@ pub trait TicketStore:
     + TemplateStore
     + SettingsStore
     + ConfigurationStore
+    + AccountStore
     + ReminderStore
     + MetricsStore
     + IncidentStore
@@ -625,6 +662,7 @@ impl<T> TicketStore for T where
         + TemplateStore
         + SettingsStore
         + ConfigurationStore
+        + AccountStore
         + ReminderStore
         + MetricsStore
         + IncidentStore

@@ -104,6 +104,21 @@ CREATE TABLE IF NOT EXISTS configuration_versions (
     document TEXT NOT NULL
 );
 
+-- The brand accounts' sealed platform tokens, and what was seen of each account.
+CREATE TABLE IF NOT EXISTS account_tokens (
+    source  TEXT NOT NULL,
+    account TEXT NOT NULL,
+    data    TEXT NOT NULL,
+    PRIMARY KEY (source, account)
+);
+
+CREATE TABLE IF NOT EXISTS account_health (
+    source  TEXT NOT NULL,
+    account TEXT NOT NULL,
+    data    TEXT NOT NULL,
+    PRIMARY KEY (source, account)
+);
+
 -- Registered integrations with their signing secrets.
 CREATE TABLE IF NOT EXISTS integrations (
     source  TEXT PRIMARY KEY,

@@ -1471,6 +1471,104 @@ pub async fn the_configuration_is_versioned_and_changes_one_after_another<S: Sto
     );
 }
 
+pub async fn account_tokens_are_kept_sealed_and_health_is_observed_piece_by_piece<S: Store>(
+    store: &S,
+) {
+    use socialcare_domain::Source;
+    use socialcare_domain::tokens::{AccountHealth, Observation, RateHeadroom, StoredToken};
+    let at = Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).unwrap();
+    let brand = "1100000000000000001";
+    assert_eq!(store.get_token(Source::X, brand).await.unwrap(), None);
+    assert!(!store.delete_token(Source::X, brand).await.unwrap());
+    let token = StoredToken {
+        source: Source::X,
+        account: brand.into(),
+        sealed: "c2VhbGVk".into(),
+        acts_as: Some("@acme_care".into()),
+        set_at: at,
+        set_by: "sally".into(),
+    };
+    store.put_token(&token).await.unwrap();
+    assert_eq!(
+        store.get_token(Source::X, brand).await.unwrap(),
+        Some(token.clone())
+    );
+    // The same id on another platform is another account.
+    assert_eq!(
+        store.get_token(Source::Facebook, brand).await.unwrap(),
+        None
+    );
+    let newer = StoredToken {
+        sealed: "bmV3ZXI=".into(),
+        set_at: at + Duration::hours(1),
+        ..token
+    };
+    store.put_token(&newer).await.unwrap();
+    assert_eq!(
+        store.get_token(Source::X, brand).await.unwrap(),
+        Some(newer)
+    );
+
+    assert_eq!(
+        store.account_health(Source::X, brand).await.unwrap(),
+        AccountHealth::default()
+    );
+    let rate = RateHeadroom {
+        remaining: 97,
+        limit: 100,
+        resets_at: Some(at + Duration::minutes(15)),
+    };
+    let observations = [
+        Observation::Webhook { at },
+        Observation::Posted {
+            at: at + Duration::minutes(1),
+            rate: Some(rate),
+        },
+        // A post whose answer said nothing of the limit keeps the headroom known.
+        Observation::Posted {
+            at: at + Duration::minutes(2),
+            rate: None,
+        },
+        Observation::Refused {
+            at: at + Duration::minutes(3),
+            reason: "Could not authenticate you.".into(),
+        },
+        Observation::Subscription {
+            at: at + Duration::minutes(4),
+            active: true,
+            detail: None,
+        },
+    ];
+    for observation in &observations {
+        store.observe(Source::X, brand, observation).await.unwrap();
+    }
+    let health = store.account_health(Source::X, brand).await.unwrap();
+    assert_eq!(
+        health,
+        AccountHealth {
+            webhook_at: Some(at),
+            posted_at: Some(at + Duration::minutes(2)),
+            rate: Some(rate),
+            refused_at: Some(at + Duration::minutes(3)),
+            refusal: Some("Could not authenticate you.".into()),
+            subscribed: Some(true),
+            subscription_checked_at: Some(at + Duration::minutes(4)),
+            subscription_detail: None,
+        }
+    );
+    assert!(!health.token_holds(at + Duration::minutes(2)));
+    assert!(health.token_holds(at + Duration::minutes(5)));
+    assert_eq!(
+        store
+            .account_health(Source::Instagram, brand)
+            .await
+            .unwrap(),
+        AccountHealth::default()
+    );
+    assert!(store.delete_token(Source::X, brand).await.unwrap());
+    assert_eq!(store.get_token(Source::X, brand).await.unwrap(), None);
+}
+
 /// Every case, by name, for the runner macro.
 #[macro_export]
 macro_rules! store_contract {
@@ -1512,7 +1610,8 @@ macro_rules! store_contract {
             the_report_knows_the_accounts_it_counts,
             templates_are_kept_by_id,
             sla_policies_are_one_document_replaced_whole,
-            the_configuration_is_versioned_and_changes_one_after_another
+            the_configuration_is_versioned_and_changes_one_after_another,
+            account_tokens_are_kept_sealed_and_health_is_observed_piece_by_piece
         );
     };
     (@cases $make:expr; $($case:ident),+) => {

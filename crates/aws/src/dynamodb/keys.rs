@@ -86,6 +86,13 @@ pub(super) const INTEGRATIONS: &str = "INTEGRATIONS";
 pub(super) const TEMPLATES: &str = "TEMPLATES";
 pub(super) const SETTINGS: &str = "SETTINGS";
 pub(super) const SLA_POLICIES_SK: &str = "SLA_POLICIES";
+/// A brand account's sealed token (`#TOKEN`) and health (`#HEALTH`).
+pub(super) fn account_pk(source: socialcare_domain::Source, account: &str) -> String {
+    format!("ACCOUNT#{}#{account}", source.as_str())
+}
+pub(super) const TOKEN_SK: &str = "#TOKEN";
+pub(super) const HEALTH_SK: &str = "#HEALTH";
+
 /// The configuration document: its newest version's number (`HEAD`) and each version.
 pub(super) const CONFIGURATION: &str = "CONFIGURATION";
 pub(super) const CONFIGURATION_HEAD_SK: &str = "HEAD";

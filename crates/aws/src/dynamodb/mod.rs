@@ -11,6 +11,8 @@
 //! | API key    | `APIKEYS`             | `<key id>`          |                                          |
 //! | template   | `TEMPLATES`           | `<template id>`     |                                          |
 //! | SLA policies | `SETTINGS`          | `SLA_POLICIES`      | one document                             |
+//! | account token | `ACCOUNT#<source>#<id>` | `#TOKEN`     | sealed (KMS), with who set it and when   |
+//! | account health | `ACCOUNT#<source>#<id>` | `#HEALTH`   | attributes set one at a time (UpdateItem) |
 //! | configuration | `CONFIGURATION`    | `HEAD`, `V#<version>` | the newest version's number; each version (document and change) |
 //! | report     | `METRICS#<account>#<grouping>#<shard>` | `<day>#<group>` | counters that only add |
 //! | report accounts | `REPORT_ACCOUNTS` | `<account>`        | the accounts the report has counters of |
@@ -26,7 +28,7 @@
 //!
 //! One file per port, with the same names as in the SQLite adapter (`socialcare-sqlite`'s
 //! `store/`): `ingest` (IngestStore), `tickets` (TicketReads, TicketLists, TicketCommands), `customers`
-//! (CustomerStore), `teams` (TeamTurns), `settings` (SettingsStore, ConfigurationStore, TemplateStore,
+//! (CustomerStore), `teams` (TeamTurns), `settings` (SettingsStore, ConfigurationStore, AccountStore, TemplateStore,
 //! ApiKeyStore, IntegrationStore), `sessions` (SessionStore), `reminders` (ReminderStore), `metrics` (MetricsStore),
 //! and IncidentStore in six: `spikes` (SpikeCounters), `incidents` (IncidentRecords, IncidentTickets, IncidentResolution),
 //! `updates` (IncidentUpdateStore), `allowance` (PostAllowance). Beside them: `keys` (every key format of the table above) and

@@ -3,20 +3,22 @@
 
 use super::items::{from_item, to_item};
 use super::keys::{
-    API_KEYS, CONFIGURATION, CONFIGURATION_HEAD_SK, CONFIGURATION_VERSION_PREFIX, INTEGRATIONS,
-    SETTINGS, SLA_POLICIES_SK, TEMPLATES, configuration_sk,
+    API_KEYS, CONFIGURATION, CONFIGURATION_HEAD_SK, CONFIGURATION_VERSION_PREFIX, HEALTH_SK,
+    INTEGRATIONS, SETTINGS, SLA_POLICIES_SK, TEMPLATES, TOKEN_SK, account_pk, configuration_sk,
 };
 use super::{DynamoStore, Item, failed, put_new, put_versioned, s};
 use aws_sdk_dynamodb::types::AttributeValue;
+use socialcare_domain::Source;
 use socialcare_domain::access::ApiKey;
 use socialcare_domain::configuration::{ConfigurationChange, ConfigurationVersion};
 use socialcare_domain::integrations::Integration;
 use socialcare_domain::ports::{
-    ApiKeyStore, CommitError, ConfigurationStore, IntegrationStore, SettingsStore, StoreError,
-    TemplateStore,
+    AccountStore, ApiKeyStore, CommitError, ConfigurationStore, IntegrationStore, SettingsStore,
+    StoreError, TemplateStore,
 };
 use socialcare_domain::sla::Policies;
 use socialcare_domain::templates::Template;
+use socialcare_domain::tokens::{AccountHealth, Observation, StoredToken};
 use std::collections::HashMap;
 
 fn key_item(key: &ApiKey) -> Result<Item, StoreError> {
@@ -273,5 +275,112 @@ impl ConfigurationStore for DynamoStore {
             .iter()
             .map(configuration_change)
             .collect()
+    }
+}
+
+fn attribute<T: serde::Serialize>(value: &T) -> Result<AttributeValue, StoreError> {
+    serde_dynamo::to_attribute_value(value).map_err(|e| StoreError::invalid(e.to_string()))
+}
+
+impl AccountStore for DynamoStore {
+    async fn put_token(&self, token: &StoredToken) -> Result<(), StoreError> {
+        let item = to_item(
+            token,
+            [
+                ("pk", account_pk(token.source, &token.account)),
+                ("sk", TOKEN_SK.into()),
+            ],
+        )?;
+        self.put_item(item, "put token").await
+    }
+
+    async fn get_token(
+        &self,
+        source: Source,
+        account: &str,
+    ) -> Result<Option<StoredToken>, StoreError> {
+        // Consistent: a token replaced a moment ago is the one used.
+        self.get_consistent(account_pk(source, account), TOKEN_SK)
+            .await?
+            .map(from_item)
+            .transpose()
+    }
+
+    async fn delete_token(&self, source: Source, account: &str) -> Result<bool, StoreError> {
+        let output = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(account_pk(source, account)))
+            .key("sk", s(TOKEN_SK))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(|e| failed("delete token", e))?;
+        Ok(output.attributes.is_some_and(|a| !a.is_empty()))
+    }
+
+    async fn account_health(
+        &self,
+        source: Source,
+        account: &str,
+    ) -> Result<AccountHealth, StoreError> {
+        let Some(mut item) = self.get(account_pk(source, account), HEALTH_SK).await? else {
+            return Ok(AccountHealth::default());
+        };
+        item.remove("pk");
+        item.remove("sk");
+        from_item(item)
+    }
+
+    // One UpdateItem of the attributes observed: no read, and observations made at once by
+    // several functions all land.
+    async fn observe(
+        &self,
+        source: Source,
+        account: &str,
+        observation: &Observation,
+    ) -> Result<(), StoreError> {
+        let mut set: Vec<(&str, AttributeValue)> = Vec::new();
+        match observation {
+            Observation::Webhook { at } => set.push(("webhook_at", attribute(at)?)),
+            Observation::Posted { at, rate } => {
+                set.push(("posted_at", attribute(at)?));
+                if let Some(rate) = rate {
+                    set.push(("rate", attribute(rate)?));
+                }
+            }
+            Observation::Refused { at, reason } => {
+                set.push(("refused_at", attribute(at)?));
+                set.push(("refusal", attribute(reason)?));
+            }
+            Observation::Subscription { at, active, detail } => {
+                set.push(("subscribed", attribute(active)?));
+                set.push(("subscription_checked_at", attribute(at)?));
+                set.push(("subscription_detail", attribute(detail)?));
+            }
+        }
+        let expression = set
+            .iter()
+            .map(|(name, _)| format!("#{name} = :{name}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(account_pk(source, account)))
+            .key("sk", s(HEALTH_SK))
+            .update_expression(format!("SET {expression}"));
+        for (name, value) in set {
+            update = update
+                .expression_attribute_names(format!("#{name}"), name)
+                .expression_attribute_values(format!(":{name}"), value);
+        }
+        update
+            .send()
+            .await
+            .map_err(|e| failed("observe account", e))?;
+        Ok(())
     }
 }

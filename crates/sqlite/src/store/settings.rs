@@ -1,20 +1,23 @@
 //! The brand's configuration: SettingsStore (SLA policies), ConfigurationStore (accounts and
-//! teams), TemplateStore, ApiKeyStore and IntegrationStore.
+//! teams), AccountStore (sealed tokens, health), TemplateStore, ApiKeyStore and
+//! IntegrationStore.
 
 use super::SqliteStore;
 use super::items::{all, one, to_json, version};
 use crate::database::SqliteError;
 use rusqlite::OptionalExtension;
 use rusqlite::params;
+use socialcare_domain::Source;
 use socialcare_domain::access::ApiKey;
 use socialcare_domain::configuration::{ConfigurationChange, ConfigurationVersion};
 use socialcare_domain::integrations::Integration;
 use socialcare_domain::ports::{
-    ApiKeyStore, CommitError, ConfigurationStore, IntegrationStore, SettingsStore, StoreError,
-    TemplateStore,
+    AccountStore, ApiKeyStore, CommitError, ConfigurationStore, IntegrationStore, SettingsStore,
+    StoreError, TemplateStore,
 };
 use socialcare_domain::sla::Policies;
 use socialcare_domain::templates::Template;
+use socialcare_domain::tokens::{AccountHealth, Observation, StoredToken};
 
 impl TemplateStore for SqliteStore {
     async fn create_template(&self, template: &Template) -> Result<(), CommitError> {
@@ -286,5 +289,96 @@ impl ConfigurationStore for SqliteStore {
             )
         })
         .await
+    }
+}
+
+impl AccountStore for SqliteStore {
+    async fn put_token(&self, token: &StoredToken) -> Result<(), StoreError> {
+        let token = token.clone();
+        self.read(move |conn| {
+            conn.execute(
+                "INSERT INTO account_tokens (source, account, data) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (source, account) DO UPDATE SET data = excluded.data",
+                params![token.source.as_str(), token.account, to_json(&token)?],
+            )
+        })
+        .await?;
+        Ok(())
+    }
+
+    async fn get_token(
+        &self,
+        source: Source,
+        account: &str,
+    ) -> Result<Option<StoredToken>, StoreError> {
+        let account = account.to_string();
+        self.read(move |conn| {
+            one(
+                conn,
+                "SELECT data FROM account_tokens WHERE source = ?1 AND account = ?2",
+                params![source.as_str(), account],
+            )
+        })
+        .await
+    }
+
+    async fn delete_token(&self, source: Source, account: &str) -> Result<bool, StoreError> {
+        let account = account.to_string();
+        let deleted = self
+            .read(move |conn| {
+                conn.execute(
+                    "DELETE FROM account_tokens WHERE source = ?1 AND account = ?2",
+                    params![source.as_str(), account],
+                )
+            })
+            .await?;
+        Ok(deleted > 0)
+    }
+
+    async fn account_health(
+        &self,
+        source: Source,
+        account: &str,
+    ) -> Result<AccountHealth, StoreError> {
+        let account = account.to_string();
+        let health: Option<AccountHealth> = self
+            .read(move |conn| {
+                one(
+                    conn,
+                    "SELECT data FROM account_health WHERE source = ?1 AND account = ?2",
+                    params![source.as_str(), account],
+                )
+            })
+            .await?;
+        Ok(health.unwrap_or_default())
+    }
+
+    async fn observe(
+        &self,
+        source: Source,
+        account: &str,
+        observation: &Observation,
+    ) -> Result<(), StoreError> {
+        let (account, observation) = (account.to_string(), observation.clone());
+        // Read and write in one transaction: observations made at once all land.
+        let written = super::transaction(&self.db, move |tx| {
+            let before: Option<AccountHealth> = one(
+                tx,
+                "SELECT data FROM account_health WHERE source = ?1 AND account = ?2",
+                params![source.as_str(), account],
+            )?;
+            let after = before.unwrap_or_default().with(&observation);
+            tx.execute(
+                "INSERT INTO account_health (source, account, data) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (source, account) DO UPDATE SET data = excluded.data",
+                params![source.as_str(), account, to_json(&after)?],
+            )?;
+            Ok(Ok(()))
+        })
+        .await;
+        written.map_err(|e| match e {
+            CommitError::Store(e) => e,
+            other => StoreError::invalid(other.to_string()),
+        })
     }
 }

@@ -1,0 +1,112 @@
+//! The brand accounts' platform tokens and how each account is doing.
+//!
+//! A token is stored sealed: the API seals it with the deployment's key (bound to its
+//! account) and only the functions that post can open it; no answer of the API carries it.
+//! The health of an account is what its traffic showed last: a webhook received, a reply
+//! posted (with the rate-limit headroom the platform reported), a token refused, the state of
+//! the platform's subscription.
+
+use crate::message::Source;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// A brand account's token, sealed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredToken {
+    pub source: Source,
+    pub account: String,
+    /// The sealed token (opaque; base64 of the sealer's output).
+    pub sealed: String,
+    /// Who the platform said the token acts as when it was checked: `@acme_care`, a page name.
+    #[serde(default)]
+    pub acts_as: Option<String>,
+    pub set_at: DateTime<Utc>,
+    /// The admin who set it (the name of their key).
+    pub set_by: String,
+}
+
+/// The platform's rate limit as its last answer reported it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RateHeadroom {
+    pub remaining: u64,
+    pub limit: u64,
+    #[serde(default)]
+    pub resets_at: Option<DateTime<Utc>>,
+}
+
+/// What an account's traffic showed last.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountHealth {
+    #[serde(default)]
+    pub webhook_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub posted_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub rate: Option<RateHeadroom>,
+    /// When the platform last refused the account's token, and its words.
+    #[serde(default)]
+    pub refused_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub refusal: Option<String>,
+    /// Whether the platform delivers the account's events to us, as last checked.
+    #[serde(default)]
+    pub subscribed: Option<bool>,
+    #[serde(default)]
+    pub subscription_checked_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub subscription_detail: Option<String>,
+}
+
+/// One thing seen of an account, recorded into its [`AccountHealth`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Observation {
+    Webhook {
+        at: DateTime<Utc>,
+    },
+    Posted {
+        at: DateTime<Utc>,
+        rate: Option<RateHeadroom>,
+    },
+    Refused {
+        at: DateTime<Utc>,
+        reason: String,
+    },
+    Subscription {
+        at: DateTime<Utc>,
+        active: bool,
+        detail: Option<String>,
+    },
+}
+
+impl AccountHealth {
+    /// The same with `observation` recorded.
+    pub fn with(mut self, observation: &Observation) -> Self {
+        match observation {
+            Observation::Webhook { at } => self.webhook_at = Some(*at),
+            Observation::Posted { at, rate } => {
+                self.posted_at = Some(*at);
+                if rate.is_some() {
+                    self.rate = *rate;
+                }
+            }
+            Observation::Refused { at, reason } => {
+                self.refused_at = Some(*at);
+                self.refusal = Some(reason.clone());
+            }
+            Observation::Subscription { at, active, detail } => {
+                self.subscribed = Some(*active);
+                self.subscription_checked_at = Some(*at);
+                self.subscription_detail = detail.clone();
+            }
+        }
+        self
+    }
+
+    /// Whether a token set at `set_at` still holds: the platform has not refused it since
+    /// (a refusal of the token before it is of no account).
+    pub fn token_holds(&self, set_at: DateTime<Utc>) -> bool {
+        self.refused_at.is_none_or(|refused| refused < set_at)
+    }
+}
