@@ -19,6 +19,8 @@ pub struct Stack {
     pub outbox_queue_url: String,
     pub outbox_dead_letter_queue_url: String,
     pub reminders_queue_url: String,
+    /// The KMS key that seals the brand accounts' tokens.
+    pub token_key: String,
 }
 
 impl Stack {
@@ -28,6 +30,10 @@ impl Stack {
 
     pub fn sqs(&self) -> aws_sdk_sqs::Client {
         aws_sdk_sqs::Client::new(&self.config)
+    }
+
+    pub fn kms(&self) -> aws_sdk_kms::Client {
+        aws_sdk_kms::Client::new(&self.config)
     }
 }
 
@@ -89,6 +95,7 @@ pub async fn deploy() -> Stack {
         outbox_queue_url: output("OutboxQueueUrl"),
         outbox_dead_letter_queue_url: output("OutboxDeadLetterQueueUrl"),
         reminders_queue_url: output("RemindersQueueUrl"),
+        token_key: output("TokenKeyArn"),
         name,
         config,
     }

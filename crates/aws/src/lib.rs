@@ -3,10 +3,12 @@
 
 mod dynamodb;
 mod failure;
+mod kms;
 mod secrets;
 mod sqs;
 
 pub use dynamodb::DynamoStore;
+pub use kms::KmsSealer;
 pub use secrets::{SecretError, optional_secret, secret_string};
 pub use sqs::SqsQueue;
 

@@ -384,6 +384,28 @@ pub trait AccountStore: Send + Sync {
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
+/// Why a token could not be sealed or opened (the key service is down, or the sealed token was
+/// made for another account or altered).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct SealError(pub String);
+
+/// Seals and opens secrets with a key the store never holds, each bound to its `context` (the
+/// account): a sealed token copied to another account does not open.
+pub trait Sealer: Send + Sync {
+    fn seal(
+        &self,
+        context: &str,
+        plaintext: &[u8],
+    ) -> impl Future<Output = Result<String, SealError>> + Send;
+
+    fn open(
+        &self,
+        context: &str,
+        sealed: &str,
+    ) -> impl Future<Output = Result<Vec<u8>, SealError>> + Send;
+}
+
 /// The API keys.
 pub trait ApiKeyStore: Send + Sync {
     /// Stores a new key; an id already taken is `CommitError::Duplicate`.

@@ -74,7 +74,7 @@ fn random_token(prefix: &str) -> anyhow::Result<String> {
     Ok(format!("{prefix}{}", hex::encode(bytes)))
 }
 
-fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+pub(crate) fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
     use std::io::Write;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
@@ -88,7 +88,7 @@ fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
 }
 
 /// Makes the file readable and writable by its owner alone, whatever it was.
-fn keep_private(path: &Path) -> anyhow::Result<()> {
+pub(crate) fn keep_private(path: &Path) -> anyhow::Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

@@ -4,6 +4,7 @@
 mod credentials;
 mod runner;
 mod sample;
+pub mod sealer;
 
 pub use runner::{Running, start};
 

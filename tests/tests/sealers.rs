@@ -1,0 +1,85 @@
+//! The sealers of the brand accounts' tokens: KMS (on moto, the key template.yaml creates) and
+//! the local runner's key file. A token opens only for the account it was sealed for, and an
+//! altered one does not open.
+
+use socialcare_aws::KmsSealer;
+use socialcare_domain::ports::Sealer;
+use socialcare_local::sealer::{KEY_FILE, LocalSealer};
+use socialcare_tests::emulator;
+
+async fn seals_for_one_account_only(sealer: &impl Sealer) {
+    let token = br#"{"x":{"access_token":"1100-at","access_token_secret":"ats"}}"#;
+    let sealed = sealer.seal("x:1100000000000000001", token).await.unwrap();
+    assert!(!String::from_utf8_lossy(&base64_decoded(&sealed)).contains("1100-at"));
+    assert_eq!(
+        sealer.open("x:1100000000000000001", &sealed).await.unwrap(),
+        token
+    );
+    let again = sealer.seal("x:1100000000000000001", token).await.unwrap();
+    assert_ne!(sealed, again, "each sealing is its own");
+    assert!(
+        sealer.open("x:1100000000000000002", &sealed).await.is_err(),
+        "another account's"
+    );
+    let mut altered = base64_decoded(&sealed);
+    let last = altered.len() - 1;
+    altered[last] ^= 1;
+    let altered = base64_encoded(&altered);
+    assert!(
+        sealer
+            .open("x:1100000000000000001", &altered)
+            .await
+            .is_err()
+    );
+    assert!(
+        sealer
+            .open("x:1100000000000000001", "not base64!")
+            .await
+            .is_err()
+    );
+}
+
+fn base64_decoded(text: &str) -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .unwrap()
+}
+
+fn base64_encoded(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+#[tokio::test]
+async fn kms_seals_for_one_account_only() {
+    let stack = emulator::deploy().await;
+    seals_for_one_account_only(&KmsSealer::new(stack.kms(), stack.token_key.clone())).await;
+}
+
+#[tokio::test]
+async fn the_local_key_seals_for_one_account_only_and_is_kept_private() {
+    let data = tempfile::tempdir().unwrap();
+    let sealer = LocalSealer::load_or_create(data.path()).unwrap();
+    seals_for_one_account_only(&sealer).await;
+    let sealed = sealer.seal("facebook:1", b"page-token").await.unwrap();
+    // The same key after a restart opens what was sealed before.
+    let again = LocalSealer::load_or_create(data.path()).unwrap();
+    assert_eq!(
+        again.open("facebook:1", &sealed).await.unwrap(),
+        b"page-token"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(data.path().join(KEY_FILE))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    // Another data directory's key opens none of it.
+    let other = tempfile::tempdir().unwrap();
+    let stranger = LocalSealer::load_or_create(other.path()).unwrap();
+    assert!(stranger.open("facebook:1", &sealed).await.is_err());
+}
