@@ -70,6 +70,8 @@ pub struct ApiState<S> {
     pub integration_secret: Option<String>,
     /// The bootstrap admin key(s), kept as SHA-256 digests.
     bootstrap: BootstrapKeys,
+    /// Seals the accounts' tokens before they are stored (none: tokens cannot be set).
+    pub sealer: Option<crate::tokens::SealFn>,
 }
 
 impl<S: Store> ApiState<S> {
@@ -110,6 +112,14 @@ impl<S> ApiState<S> {
         }
     }
 
+    /// The same, sealing the accounts' tokens with `sealer`.
+    pub fn with_sealer(self, sealer: crate::tokens::SealFn) -> Self {
+        Self {
+            sealer: Some(sealer),
+            ..self
+        }
+    }
+
     /// The teams in force.
     pub async fn teams(&self) -> Teams {
         self.configuration.current().await.rules.teams.clone()
@@ -143,6 +153,7 @@ impl<S> ApiState<S> {
             outbox: None,
             integration_secret: None,
             bootstrap: BootstrapKeys::fixed(api_key),
+            sealer: None,
         }
     }
 }

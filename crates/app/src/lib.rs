@@ -20,4 +20,5 @@ pub mod queues;
 pub mod reminders;
 pub mod scheduler;
 pub mod sender;
+pub mod tokens;
 pub mod webhook;

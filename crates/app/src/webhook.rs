@@ -48,6 +48,8 @@ pub struct WebhookState<Q> {
     pub guard: OutboundGuard,
     /// The registered integrations, each with its own secret and source.
     pub integrations: IntegrationDirectory,
+    /// Told which accounts a platform's delivery was for (their health's last webhook).
+    pub seen: Option<crate::tokens::SeenFn>,
     pub clock: Arc<dyn Clock>,
 }
 
@@ -63,6 +65,7 @@ impl<Q> WebhookState<Q> {
             configuration: ConfigurationCache::default(),
             guard: OutboundGuard::strict(),
             integrations: IntegrationDirectory::none(),
+            seen: None,
             clock,
         }
     }
@@ -290,12 +293,14 @@ async fn accept<Q: Queue>(
     let configuration = state.configuration.current().await;
     let known = |source, account: &str| configuration.accounts.get(source, account).is_some();
     let (mut queued, mut dropped) = (0u64, 0u64);
+    let mut served = std::collections::HashSet::new();
     for message in delivery.messages {
         if !known(message.source, &message.account) {
             tracing::warn!(source = %message.source, account = %message.account, "event for an account that is not configured; dropped");
             dropped += 1;
             continue;
         }
+        served.insert((message.source, message.account.clone()));
         let (group, dedupe) = (message.customer_key(), message.dedupe_key());
         let event = QueuedEvent::Message(InboundEvent {
             message,
@@ -324,6 +329,11 @@ async fn accept<Q: Queue>(
     }
     if dropped > 0 {
         metrics::count("DroppedUnknownAccount", dropped, platform);
+    }
+    if let Some(seen) = &state.seen {
+        for (source, account) in served {
+            seen(source, account).await;
+        }
     }
     if !delivery.ignored.is_empty() {
         tracing::debug!(platform, ignored = ?delivery.ignored, "accepted, not messages");

@@ -5,6 +5,7 @@ use crate::Settings;
 use crate::credentials;
 use crate::credentials::Credentials;
 use crate::sample::{self, WithSampleCustomer};
+use crate::sealer::LocalSealer;
 use anyhow::Context;
 use socialcare_app::api;
 use socialcare_app::configuration::{ConfigurationCache, Import, LoadError};
@@ -13,6 +14,7 @@ use socialcare_app::integrations::IntegrationDirectory;
 use socialcare_app::outbox::Outbox;
 use socialcare_app::scheduler::Scheduler;
 use socialcare_app::sender::Sender;
+use socialcare_app::tokens::{Observer, seal_fn};
 use socialcare_app::webhook;
 use socialcare_aws::{DynamoStore, SqsQueue};
 use socialcare_console::ConsoleSettings;
@@ -174,19 +176,32 @@ where
     // Registered integrations, seen at once: their secrets check what they send and sign
     // what is sent to them.
     let integrations = IntegrationDirectory::of(store.clone(), Duration::ZERO);
-    let platform = socialcare_wiring::platform(
+    // New setups keep only the apps' credentials in the environment and connect each
+    // account's token from the console, sealed with the data directory's key.
+    let secret = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let x_consumer = secret("X_CONSUMER_KEY").zip(secret("X_CONSUMER_SECRET"));
+    let platform_credentials = socialcare_wiring::with_app_credentials(
         platform_credentials,
-        &credentials.integration_secret,
-        guard,
-        &integrations,
-    )?;
+        x_consumer,
+        secret("META_APP_SECRET"),
+    );
+    let sealer = LocalSealer::load_or_create(&settings.data)?;
+    let platform = socialcare_wiring::platform_with_tokens(
+        socialcare_wiring::platform(
+            platform_credentials,
+            &credentials.integration_secret,
+            guard,
+            &integrations,
+        )?,
+        store.clone(),
+        sealer.clone(),
+    );
     let worker = socialcare_wiring::reminders_worker(
         configuration.clone(),
         &credentials.integration_secret,
         guard,
         &integrations,
     )?;
-    let secret = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     let webhooks = webhook::routes(Arc::new(socialcare_wiring::webhook_state(
         inbound.clone(),
         &credentials.integration_secret,
@@ -198,15 +213,19 @@ where
         configuration.clone(),
         guard,
         integrations,
+        Some(Observer::new(store.clone()).webhook_seen()),
     )));
-    let api_state = Arc::new(socialcare_wiring::api_state(
-        store.clone(),
-        &credentials.api_key,
-        None,
-        Some(&credentials.integration_secret),
-        configuration.clone(),
-        Outbox::new(outbox.clone()),
-    ));
+    let api_state = Arc::new(
+        socialcare_wiring::api_state(
+            store.clone(),
+            &credentials.api_key,
+            None,
+            Some(&credentials.integration_secret),
+            configuration.clone(),
+            Outbox::new(outbox.clone()),
+        )
+        .with_sealer(seal_fn(sealer)),
+    );
     // The console over the same state; over plain http locally (no Secure cookies).
     let console = socialcare_console::routes(api_state.clone(), ConsoleSettings::default());
     let api = api::routes(api_state);

@@ -7,6 +7,7 @@ pub mod credentials;
 mod meta;
 mod notify;
 pub mod outbound;
+pub mod tokens;
 mod x;
 
 pub use credentials::{
@@ -85,6 +86,10 @@ pub struct HttpPlatform {
     callbacks: reqwest::Client,
     guard: OutboundGuard,
     credentials: Credentials,
+    /// The accounts' connected tokens (before the credentials file's).
+    account_tokens: Option<tokens::TokenLookup>,
+    /// Told what each call with an account's token showed.
+    token_events: Option<tokens::TokenEvents>,
     integration_secrets: SigningSecrets,
     endpoints: Endpoints,
     timeout: Duration,
@@ -129,6 +134,8 @@ impl HttpPlatform {
             callbacks,
             guard,
             credentials,
+            account_tokens: None,
+            token_events: None,
             integration_secrets: fixed_secret(integration_secret),
             endpoints,
             timeout,
@@ -143,6 +150,33 @@ impl HttpPlatform {
         Self {
             integration_secrets: lookup,
             ..self
+        }
+    }
+
+    /// The same, posting with the accounts' connected tokens that `lookup` finds (the
+    /// credentials file's tokens are used for the accounts it has none of), and telling
+    /// `events` what each call showed.
+    pub fn with_account_tokens(
+        self,
+        lookup: tokens::TokenLookup,
+        events: tokens::TokenEvents,
+    ) -> Self {
+        Self {
+            account_tokens: Some(lookup),
+            token_events: Some(events),
+            ..self
+        }
+    }
+
+    async fn account_token(&self, source: Source, account: &str) -> Option<tokens::AccountToken> {
+        let lookup = self.account_tokens.as_ref()?;
+        lookup(source, account.to_string()).await
+    }
+
+    /// Tells the token events what an answer showed of the account's token.
+    async fn showed(&self, event: tokens::TokenEvent) {
+        if let Some(events) = &self.token_events {
+            events(event).await;
         }
     }
 }

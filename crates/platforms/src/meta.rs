@@ -2,6 +2,7 @@
 //! Instagram direct messages, private replies to comments. Every call carries the page access
 //! token and its `appsecret_proof`.
 
+use crate::tokens::{AccountToken, TokenEvent, meta_refused};
 use crate::{Answer, HttpPlatform, after, path_id, send};
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, KeyInit, Mac};
@@ -93,19 +94,30 @@ async fn call(
     body: &Value,
     id_field: &str,
 ) -> Result<String, PostError> {
-    let Some((app, page)) = platform.credentials.meta_page(account) else {
-        return Err(PostError::Permanent(format!(
-            "no Meta credentials for {source} account {account}; add them to the platform credentials"
-        )));
+    let Some(app) = &platform.credentials.meta else {
+        return Err(PostError::Permanent(
+            "no Meta app secret is configured".into(),
+        ));
     };
-    let proof = appsecret_proof(&app.app_secret, &page.access_token)?;
+    let page_token = match platform.account_token(source, account).await {
+        Some(AccountToken::Meta { page_token }) => page_token,
+        _ => match platform.credentials.meta_page(account) {
+            Some((_, page)) => page.access_token.clone(),
+            None => {
+                return Err(PostError::Permanent(format!(
+                    "{source} account {account} is not connected: connect it in the console's settings"
+                )));
+            }
+        },
+    };
+    let proof = appsecret_proof(&app.app_secret, &page_token)?;
     let endpoints = &platform.endpoints;
     let address = format!(
         "{}/{}/{node}/{edge}",
         endpoints.meta_graph, endpoints.meta_version
     );
     let params = [
-        ("access_token", page.access_token.as_str()),
+        ("access_token", page_token.as_str()),
         ("appsecret_proof", proof.as_str()),
     ];
     // The error names the address without the query, which holds the token.
@@ -114,7 +126,23 @@ async fn call(
     })?;
     let request = platform.client.post(url).json(body);
     let answer = send(platform, "Meta", request).await?;
-    outcome(&answer, id_field, Utc::now())
+    let result = outcome(&answer, id_field, Utc::now());
+    let account = account.to_string();
+    let event = match (&result, meta_refused(&answer)) {
+        (Err(error), true) => TokenEvent::Refused {
+            source,
+            account,
+            reason: error.to_string(),
+        },
+        _ => TokenEvent::Used {
+            source,
+            account,
+            posted: result.is_ok(),
+            rate: None,
+        },
+    };
+    platform.showed(event).await;
+    result
 }
 
 /// Hex HMAC-SHA256 of the access token keyed with the app secret: proves the call comes from

@@ -1,9 +1,11 @@
 //! The X API v2: a public reply is a tweet answering the customer's tweet, a private one a
 //! direct message. Calls are made as the brand's account (OAuth 1.0a user context).
 
+use crate::tokens::{AccountToken, TokenEvent, x_headroom, x_refused};
 use crate::{Answer, HttpPlatform, after, path_id, send};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
+use socialcare_domain::Source;
 use socialcare_domain::message::Message;
 use socialcare_domain::replies::{PostError, Target};
 
@@ -59,10 +61,25 @@ async fn call(
     body: &Value,
     id_field: &str,
 ) -> Result<String, PostError> {
-    let Some((app, user)) = platform.credentials.x_account(account) else {
-        return Err(PostError::Permanent(format!(
-            "no X credentials for account {account}; add them to the platform credentials"
-        )));
+    let Some(app) = &platform.credentials.x else {
+        return Err(PostError::Permanent(
+            "no X app credentials (consumer key and secret) are configured".into(),
+        ));
+    };
+    let (access_token, access_token_secret) = match platform.account_token(Source::X, account).await
+    {
+        Some(AccountToken::X {
+            access_token,
+            access_token_secret,
+        }) => (access_token, access_token_secret),
+        _ => match platform.credentials.x_account(account) {
+            Some((_, user)) => (user.access_token.clone(), user.access_token_secret.clone()),
+            None => {
+                return Err(PostError::Permanent(format!(
+                    "X account {account} is not connected: connect it in the console's settings"
+                )));
+            }
+        },
     };
     if platform.endpoints.x_api.contains(['?', '#']) {
         // The signature covers the URL without its query; a query here would be signed wrong.
@@ -74,8 +91,8 @@ async fn call(
     let token = oauth1_request::Token::from_parts(
         app.consumer_key.as_str(),
         app.consumer_secret.as_str(),
-        user.access_token.as_str(),
-        user.access_token_secret.as_str(),
+        access_token.as_str(),
+        access_token_secret.as_str(),
     );
     let authorization = oauth1_request::Builder::with_token(token, oauth1_request::HMAC_SHA1)
         .version(true)
@@ -86,7 +103,23 @@ async fn call(
         .header(reqwest::header::AUTHORIZATION, authorization)
         .json(body);
     let answer = send(platform, "X", request).await?;
-    outcome(&answer, id_field, Utc::now())
+    let result = outcome(&answer, id_field, Utc::now());
+    let account = account.to_string();
+    let event = match (&result, x_refused(&answer)) {
+        (Err(error), true) => TokenEvent::Refused {
+            source: Source::X,
+            account,
+            reason: error.to_string(),
+        },
+        _ => TokenEvent::Used {
+            source: Source::X,
+            account,
+            posted: result.is_ok(),
+            rate: x_headroom(&answer),
+        },
+    };
+    platform.showed(event).await;
+    result
 }
 
 fn outcome(answer: &Answer, id_field: &str, now: DateTime<Utc>) -> Result<String, PostError> {

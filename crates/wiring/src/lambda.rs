@@ -12,7 +12,10 @@ use socialcare_app::integrations::IntegrationDirectory;
 use socialcare_app::outbox::Outbox;
 use socialcare_app::reminders::Worker;
 use socialcare_app::scheduler::{ScheduleError, Scheduler};
-use socialcare_aws::{DynamoStore, SecretError, SqsQueue, optional_secret, secret_string};
+use socialcare_app::tokens::Observer;
+use socialcare_aws::{
+    DynamoStore, KmsSealer, SecretError, SqsQueue, optional_secret, secret_string,
+};
 use socialcare_domain::ports::SystemClock;
 use socialcare_domain::replies::SendPolicy;
 use socialcare_platforms::{Credentials, HttpNotifier, HttpPlatform, OutboundGuard};
@@ -33,6 +36,7 @@ pub struct Lambda {
     secrets: aws_sdk_secretsmanager::Client,
     dynamodb: aws_sdk_dynamodb::Client,
     sqs: aws_sdk_sqs::Client,
+    kms: aws_sdk_kms::Client,
 }
 
 impl Lambda {
@@ -44,7 +48,17 @@ impl Lambda {
             secrets: aws_sdk_secretsmanager::Client::new(&config),
             dynamodb: aws_sdk_dynamodb::Client::new(&config),
             sqs: aws_sdk_sqs::Client::new(&config),
+            kms: aws_sdk_kms::Client::new(&config),
         }
+    }
+
+    /// The sealer of the accounts' tokens: the key `TOKEN_KEY_ID` (none on a stack from
+    /// before it, which keeps its tokens in the credentials secret).
+    pub fn sealer(&self) -> Option<KmsSealer> {
+        let key = std::env::var("TOKEN_KEY_ID")
+            .ok()
+            .filter(|v| !v.is_empty())?;
+        Some(KmsSealer::new(self.kms.clone(), key))
     }
 
     /// The ticket store, the table `TABLE_NAME`.
@@ -104,6 +118,7 @@ impl Lambda {
             OutboundGuard::from_env(),
             // Without them, registered sources would not be refused: no table, no start.
             Self::integrations(&self.store()),
+            Some(Observer::new(self.store()).webhook_seen()),
         );
         Ok(crate::http_app(socialcare_app::webhook::routes(Arc::new(
             state,
@@ -128,14 +143,18 @@ impl Lambda {
         };
         // For the first rotation of the default integration, which replaces this secret.
         let integration_secret = self.optional_secret("INTEGRATION_SECRET_ARN").await?;
-        Ok(crate::api_state(
+        let state = crate::api_state(
             self.store(),
             &api_key,
             Some(reload),
             integration_secret.as_deref(),
             self.configuration().await?,
             Outbox::new(self.queue("OUTBOX_QUEUE_URL")),
-        ))
+        );
+        Ok(match self.sealer() {
+            Some(sealer) => state.with_sealer(socialcare_app::tokens::seal_fn(sealer)),
+            None => state,
+        })
     }
 
     /// The `ingest` function.
@@ -157,13 +176,27 @@ impl Lambda {
             Some(text) => Credentials::parse(&text)?,
             None => Credentials::default(),
         };
+        let x_consumer = match (
+            std::env::var("X_CONSUMER_KEY")
+                .ok()
+                .filter(|v| !v.is_empty()),
+            self.optional_secret("X_CONSUMER_SECRET_ARN").await?,
+        ) {
+            (Some(key), Some(secret)) => Some((key, secret)),
+            _ => None,
+        };
+        let meta_app_secret = self.optional_secret("META_APP_SECRET_ARN").await?;
+        let credentials = crate::with_app_credentials(credentials, x_consumer, meta_app_secret);
         let store = self.store();
-        let platform = crate::platform(
+        let mut platform = crate::platform(
             credentials,
             &integration_secret,
             OutboundGuard::from_env(),
             &Self::integrations(&store),
         )?;
+        if let Some(sealer) = self.sealer() {
+            platform = crate::platform_with_tokens(platform, store.clone(), sealer);
+        }
         Ok(SenderFunction {
             store,
             platform,

@@ -62,6 +62,7 @@ pub fn webhook_state<Q>(
     configuration: ConfigurationCache,
     guard: OutboundGuard,
     integrations: IntegrationDirectory,
+    seen: Option<socialcare_app::tokens::SeenFn>,
 ) -> WebhookState<Q> {
     WebhookState {
         x_consumer_secret: secrets.x_consumer_secret.map(String::into_bytes),
@@ -70,6 +71,7 @@ pub fn webhook_state<Q>(
         configuration,
         guard,
         integrations,
+        seen,
         ..WebhookState::new(
             inbound,
             integration_secret.as_bytes(),
@@ -101,6 +103,30 @@ pub fn api_state<S>(
     state.with_configuration(configuration).with_outbox(outbox)
 }
 
+/// The credentials file's (or secret's), with the app credentials the deployment has as
+/// parameters where the file has none: new deployments keep only app credentials there, and
+/// connect each account's token from the console.
+pub fn with_app_credentials(
+    mut credentials: Credentials,
+    x_consumer: Option<(String, String)>,
+    meta_app_secret: Option<String>,
+) -> Credentials {
+    if let (None, Some((consumer_key, consumer_secret))) = (&credentials.x, x_consumer) {
+        credentials.x = Some(socialcare_platforms::XCredentials {
+            consumer_key,
+            consumer_secret,
+            accounts: Vec::new(),
+        });
+    }
+    if let (None, Some(app_secret)) = (&credentials.meta, meta_app_secret) {
+        credentials.meta = Some(socialcare_platforms::MetaCredentials {
+            app_secret,
+            pages: Vec::new(),
+        });
+    }
+    credentials
+}
+
 /// The sender's platform clients. Each integration's callbacks are signed with its own
 /// outbound secrets, the others with `integration_secret`.
 pub fn platform(
@@ -118,6 +144,20 @@ pub fn platform(
         DEFAULT_TIMEOUT,
     )?;
     Ok(platform.with_integration_secrets(integrations.signing_secrets(secret)))
+}
+
+/// The same, posting with the accounts' connected tokens of `store`, opened with `sealer`,
+/// and recording what posting showed as their health.
+pub fn platform_with_tokens<S, K>(platform: HttpPlatform, store: S, sealer: K) -> HttpPlatform
+where
+    S: socialcare_domain::ports::AccountStore + Clone + 'static,
+    K: socialcare_domain::ports::Sealer + Clone + 'static,
+{
+    let observer = socialcare_app::tokens::Observer::new(store.clone());
+    platform.with_account_tokens(
+        socialcare_app::tokens::lookup(store, sealer),
+        observer.token_events(),
+    )
 }
 
 /// The reminders worker. Its notices are signed with the default integration's outbound
