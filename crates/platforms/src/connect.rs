@@ -101,6 +101,8 @@ fn what(status: u16, code: Option<i64>) -> String {
 struct Reply {
     status: reqwest::StatusCode,
     body: Vec<u8>,
+    /// Whether the body was longer than what is read.
+    truncated: bool,
 }
 
 impl Reply {
@@ -114,10 +116,16 @@ impl Reply {
     fn success_json(&self, platform: &'static str, what: &str) -> Result<Value, ConnectError> {
         self.json().ok_or_else(|| ConnectError::Unexpected {
             platform,
-            message: format!(
-                "answered {} to {what} with a body that is not JSON",
-                self.status
-            ),
+            message: match self.truncated {
+                true => format!(
+                    "answered {} to {what} with more than the {MAX_ANSWER_BYTES} bytes that are read",
+                    self.status
+                ),
+                false => format!(
+                    "answered {} to {what} with a body that is not JSON",
+                    self.status
+                ),
+            },
         })
     }
 
@@ -171,7 +179,11 @@ async fn send(
                     describe(e)
                 ),
             })?;
-    Ok(Reply { status, body })
+    Ok(Reply {
+        status,
+        truncated: body.len() >= MAX_ANSWER_BYTES,
+        body,
+    })
 }
 
 /// A platform API base: http(s), without a query or fragment (signatures and paths are
@@ -214,6 +226,15 @@ fn path_id<'a>(what: &str, id: &'a str) -> Result<&'a str, ConnectError> {
             "{what} {id:?} is not a valid id"
         ))),
     }
+}
+
+/// The most of a platform's words that is kept: enough for any error message it documents,
+/// bounded for a health view.
+const MAX_WORDS: usize = 300;
+
+/// A platform's words, bounded.
+fn words(text: &str) -> String {
+    text.chars().take(MAX_WORDS).collect()
 }
 
 /// A string field of a JSON object, when it is a string and not empty.
@@ -307,12 +328,41 @@ mod tests {
         let reply = Reply {
             status: reqwest::StatusCode::BAD_GATEWAY,
             body: Vec::new(),
+            truncated: false,
         };
         assert_eq!(reply.excerpt(), "HTTP 502 Bad Gateway");
         let reply = Reply {
             status: reqwest::StatusCode::UNAUTHORIZED,
             body: format!("  {}  ", "x".repeat(500)).into_bytes(),
+            truncated: false,
         };
         assert_eq!(reply.excerpt().len(), 198);
+    }
+
+    #[test]
+    fn a_success_body_that_is_not_json_is_named_and_not_quoted() {
+        let reply = Reply {
+            status: reqwest::StatusCode::OK,
+            body: b"oauth_token=secret-value".to_vec(),
+            truncated: false,
+        };
+        let error = reply.success_json("X", "the user").unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "X answered 200 OK to the user with a body that is not JSON"
+        );
+        let reply = Reply {
+            status: reqwest::StatusCode::OK,
+            body: br#"{"data":[{"access_token":"secret-value"#.to_vec(),
+            truncated: true,
+        };
+        let error = reply.success_json("Meta", "the pages").unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "Meta answered 200 OK to the pages with more than the {MAX_ANSWER_BYTES} bytes that are read"
+            )
+        );
+        assert!(!error.to_string().contains("secret-value"));
     }
 }

@@ -5,7 +5,7 @@
 //! (`/{page-id}/subscribed_apps`). Every Graph call that carries an access token carries its
 //! `appsecret_proof` too.
 
-use super::{ConnectError, Reply, base_url, path_id, required, send, text};
+use super::{ConnectError, Reply, base_url, path_id, required, send, text, words};
 use crate::credentials::ConfigError;
 use crate::{Endpoints, client_builder, describe};
 use serde::{Deserialize, Serialize};
@@ -35,9 +35,10 @@ pub const LOGIN_SCOPES: [&str; 9] = [
 ];
 
 /// How many answers of `/me/accounts` are read at most, of [`ACCOUNTS_PER_ANSWER`] pages
-/// each: a user who manages more pages sees the first thousand.
-const MAX_ACCOUNT_ANSWERS: usize = 10;
-const ACCOUNTS_PER_ANSWER: u32 = 100;
+/// each: a user who manages more pages sees the first thousand. (Fifty pages with their
+/// tokens are some 20 KB, well within what is read of an answer.)
+const MAX_ACCOUNT_ANSWERS: usize = 20;
+const ACCOUNTS_PER_ANSWER: u32 = 50;
 
 /// Meta error codes that mean the token was refused: invalid or expired access token (190),
 /// session key invalid (102).
@@ -446,7 +447,7 @@ fn error(reply: &Reply) -> ConnectError {
     let message = json
         .as_ref()
         .and_then(|json| text(json, "/error/message"))
-        .map(str::to_string)
+        .map(words)
         .unwrap_or_else(|| match reply.status.is_redirection() {
             true => "Meta answered with a redirect, which is not followed".to_string(),
             false => reply.excerpt(),
@@ -487,6 +488,7 @@ mod tests {
         Reply {
             status: StatusCode::from_u16(status).unwrap(),
             body: body.as_bytes().to_vec(),
+            truncated: false,
         }
     }
 
@@ -633,6 +635,35 @@ mod tests {
         assert!(!page_token.is_refused());
         let gateway = error(&reply(502, ""));
         assert_eq!(gateway.platform_message(), Some("HTTP 502 Bad Gateway"));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn no_answer_makes_reading_it_panic(
+            status in 100u16..600,
+            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400),
+        ) {
+            let reply = Reply { status: StatusCode::from_u16(status).unwrap(), body, truncated: false };
+            let error = error(&reply);
+            proptest::prop_assert!(error.platform_message().is_some_and(|m| m.chars().count() <= 300));
+            if let Some(json) = reply.json() {
+                let _ = managed_page(&json);
+                let _ = connect().success(&reply, "the pages");
+            }
+        }
+
+        #[test]
+        fn metas_words_reach_the_caller_whatever_they_are(
+            message in "[a-zA-Z0-9 #().,:'-]{1,80}",
+            code in proptest::prelude::any::<i32>(),
+        ) {
+            let message = message.trim().to_string();
+            proptest::prop_assume!(!message.is_empty());
+            let body = serde_json::json!({ "error": { "message": message, "type": "OAuthException", "code": code } });
+            let error = error(&reply(400, &body.to_string()));
+            proptest::prop_assert_eq!(error.platform_message(), Some(message.as_str()));
+            proptest::prop_assert_eq!(error.is_refused(), code == 190 || code == 102);
+        }
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! carries query or form parameters, so the signature covers the `oauth_*` parameters only
 //! (a JSON body is never signed).
 
-use super::{ConnectError, Reply, base_url, path_id, required, send, text};
+use super::{ConnectError, Reply, base_url, path_id, required, send, text, words};
 use crate::credentials::ConfigError;
 use crate::{Endpoints, client_builder, describe};
 use serde::{Deserialize, Serialize};
@@ -521,7 +521,7 @@ fn error(reply: &Reply) -> ConnectError {
             .iter()
             .find_map(|pointer| text(json, pointer))
         })
-        .map(str::to_string)
+        .map(words)
         .unwrap_or_else(|| match reply.status.is_redirection() {
             true => "X answered with a redirect, which is not followed".to_string(),
             false => reply.excerpt(),
@@ -597,6 +597,7 @@ mod tests {
         Reply {
             status: StatusCode::from_u16(status).unwrap(),
             body: body.as_bytes().to_vec(),
+            truncated: false,
         }
     }
 
@@ -734,6 +735,23 @@ mod tests {
             outage.to_string(),
             "X answered 503: <html>Over capacity</html>"
         );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn no_answer_makes_reading_it_panic(
+            status in 100u16..600,
+            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400),
+        ) {
+            let reply = Reply { status: StatusCode::from_u16(status).unwrap(), body, truncated: false };
+            let error = error(&reply);
+            proptest::prop_assert!(error.platform_message().is_some_and(|m| m.chars().count() <= 300));
+            let connect = connect();
+            let _ = connect.form(&reply, "the access token");
+            if let Ok(json) = connect.success(&reply, "the webhooks") {
+                let _ = webhook(&json);
+            }
+        }
     }
 
     #[test]
