@@ -2,6 +2,8 @@
 //!
 //! - [`emulator`]: deploys template.yaml into the moto emulator, one stack per test.
 //! - [`events`]: integrator events and their signatures, computed independently of the code.
+//! - [`fake_x`], [`fake_meta`]: stateful fakes of X and Meta for connecting accounts, which
+//!   check the OAuth 1.0a signatures ([`oauth1`]) and `appsecret_proof`s themselves.
 //! - [`contract`]: the behaviour every adapter of a port must have, as generic async functions.
 //! - [`http`]: calls a router in-process.
 //! - [`runner`]: starts the real `socialcare-local` binary and drives it over HTTP.
@@ -10,9 +12,15 @@ pub mod browser;
 pub mod contract;
 pub mod emulator;
 pub mod events;
+pub mod fake_meta;
+mod fake_server;
+pub mod fake_x;
 pub mod http;
+pub mod oauth1;
 pub mod runner;
 pub mod webdriver;
+
+pub use fake_server::Refusal;
 
 use std::path::PathBuf;
 

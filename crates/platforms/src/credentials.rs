@@ -21,6 +21,13 @@ pub enum ConfigError {
     Duplicate { section: &'static str, id: String },
     #[error("could not build the HTTP client: {0}")]
     HttpClient(String),
+    /// A platform address that cannot be used as the base of its API's URLs.
+    #[error("the {name} address {url:?} cannot be used: {reason}")]
+    Address {
+        name: &'static str,
+        url: String,
+        reason: String,
+    },
 }
 
 /// Everything needed to post as the brands. Either section may be left out when socialcare

@@ -1,8 +1,10 @@
 //! Posting replies to the platforms: the X API v2, the Graph API (Facebook pages and Instagram
 //! accounts), and integrators' signed callbacks. [`HttpPlatform`] implements the domain's
-//! [`Platform`] port.
+//! [`Platform`] port. [`connect`] holds the clients that connect a brand's account (X OAuth
+//! 1.0a and Account Activity, Facebook Login and page subscriptions).
 
 mod callback;
+pub mod connect;
 pub mod credentials;
 mod meta;
 mod notify;
@@ -10,6 +12,7 @@ pub mod outbound;
 pub mod tokens;
 mod x;
 
+pub use connect::{ConnectError, MetaConnect, XConnect};
 pub use credentials::{
     ConfigError, Credentials, MetaCredentials, MetaPage, XAccount, XCredentials,
 };
@@ -393,16 +396,20 @@ fn describe(error: reqwest::Error) -> String {
 /// An id that goes into a URL path: platform ids are letters, digits, `_` and `-`, and
 /// anything else could change which endpoint is called.
 fn path_id<'a>(what: &str, id: &'a str) -> Result<&'a str, PostError> {
-    let valid = !id.is_empty()
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-    match valid {
+    match is_platform_id(id) {
         true => Ok(id),
         false => Err(PostError::Permanent(format!(
             "{what} {id:?} is not a valid id"
         ))),
     }
+}
+
+/// Whether `id` has the shape of a platform id: letters, digits, `_` and `-`, not empty.
+fn is_platform_id(id: &str) -> bool {
+    !id.is_empty()
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 /// `now + seconds`; a wait beyond a day (or before now) is not believed.

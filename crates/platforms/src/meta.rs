@@ -147,7 +147,7 @@ async fn call(
 
 /// Hex HMAC-SHA256 of the access token keyed with the app secret: proves the call comes from
 /// the app's server, which Meta can require of every call.
-fn appsecret_proof(app_secret: &str, access_token: &str) -> Result<String, PostError> {
+pub(crate) fn appsecret_proof(app_secret: &str, access_token: &str) -> Result<String, PostError> {
     let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(app_secret.as_bytes())
         .map_err(|e| PostError::Permanent(format!("the Meta app secret cannot key HMAC: {e}")))?;
     mac.update(access_token.as_bytes());
