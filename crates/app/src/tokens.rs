@@ -110,12 +110,15 @@ where
 /// Told that a webhook for the account came in.
 pub type SeenFn = Arc<dyn Fn(Source, String) -> BoxFuture<'static, ()> + Send + Sync>;
 
+/// When each account's webhook and post were last recorded.
+type Recorded = Arc<Mutex<HashMap<(Source, String, &'static str), Instant>>>;
+
 /// Records observations of accounts in `store`, each account's webhooks and posts at most
 /// every [`OBSERVE_EVERY`] (refusals and subscription checks always).
 #[derive(Clone)]
 pub struct Observer<S> {
     store: S,
-    last: Arc<Mutex<HashMap<(Source, String, &'static str), Instant>>>,
+    last: Recorded,
 }
 
 impl<S: AccountStore + Clone + 'static> Observer<S> {
