@@ -17,7 +17,7 @@ use crate::sla::Policies;
 use crate::templates::Template;
 use crate::ticket::{Ticket, TicketDetail, TicketQuery};
 use crate::timers::Reminder;
-use crate::tokens::{AccountHealth, Observation, StoredToken};
+use crate::tokens::{AccountHealth, Observation, PendingConnect, StoredToken};
 use crate::update::IncidentUpdate;
 use chrono::{DateTime, NaiveDate, Utc};
 use std::future::Future;
@@ -374,6 +374,19 @@ pub trait AccountStore: Send + Sync {
         source: Source,
         account: &str,
     ) -> impl Future<Output = Result<AccountHealth, StoreError>> + Send;
+
+    /// Keeps a connection under way.
+    fn put_pending(
+        &self,
+        pending: &PendingConnect,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Takes the connection under way with this state: removes and returns it, once (a second
+    /// take finds nothing), expired or not (the caller checks).
+    fn take_pending(
+        &self,
+        state: &str,
+    ) -> impl Future<Output = Result<Option<PendingConnect>, StoreError>> + Send;
 
     /// Records what was seen, leaving the rest of the account's health as it is.
     fn observe(

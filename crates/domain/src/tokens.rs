@@ -110,3 +110,24 @@ impl AccountHealth {
         self.refused_at.is_none_or(|refused| refused < set_at)
     }
 }
+
+/// A connection under way: what the platform's answer to the admin's browser is checked
+/// against. Single-use, bound to the admin's console session, gone after ten minutes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingConnect {
+    /// The `state` given to the platform (for X, the request token it names in the callback).
+    pub state: String,
+    /// The console session that started it (its id, the hash of its token).
+    pub session_id: String,
+    /// `x` or `meta`.
+    pub platform: String,
+    /// What the flow needs again when the platform answers (the X request token's secret, a
+    /// Meta user token), sealed for this state.
+    #[serde(default)]
+    pub sealed: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// How long an admin has to answer the platform's page.
+pub const CONNECT_MINUTES: i64 = 10;

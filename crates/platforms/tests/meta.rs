@@ -372,8 +372,7 @@ async fn a_page_without_a_token_is_refused_without_a_call() {
     assert_eq!(
         posted,
         Err(PostError::Permanent(
-            "no Meta credentials for facebook account 4321; add them to the platform credentials"
-                .into()
+            "facebook account 4321 is not connected: connect it in the console's settings".into()
         ))
     );
     assert!(server.received_requests().await.unwrap().is_empty());

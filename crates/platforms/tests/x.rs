@@ -347,7 +347,7 @@ async fn an_account_without_credentials_is_refused_without_a_call() {
     assert_eq!(
         posted,
         Err(PostError::Permanent(
-            "no X credentials for account 999; add them to the platform credentials".into()
+            "X account 999 is not connected: connect it in the console's settings".into()
         ))
     );
     assert!(server.received_requests().await.unwrap().is_empty());

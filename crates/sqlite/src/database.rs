@@ -112,6 +112,11 @@ CREATE TABLE IF NOT EXISTS account_tokens (
     PRIMARY KEY (source, account)
 );
 
+CREATE TABLE IF NOT EXISTS pending_connects (
+    state TEXT PRIMARY KEY,
+    data  TEXT NOT NULL
+);
+
 CREATE TABLE IF NOT EXISTS account_health (
     source  TEXT NOT NULL,
     account TEXT NOT NULL,

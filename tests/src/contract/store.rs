@@ -1569,6 +1569,38 @@ pub async fn account_tokens_are_kept_sealed_and_health_is_observed_piece_by_piec
     assert_eq!(store.get_token(Source::X, brand).await.unwrap(), None);
 }
 
+pub async fn a_connection_under_way_is_taken_once<S: Store>(store: &S) {
+    use socialcare_domain::tokens::PendingConnect;
+    let at = Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).unwrap();
+    let pending = PendingConnect {
+        state: "st_0123456789abcdef".into(),
+        session_id: "ab".repeat(32),
+        platform: "x".into(),
+        sealed: Some("c2VhbGVk".into()),
+        created_at: at,
+        expires_at: at + Duration::minutes(10),
+    };
+    assert_eq!(store.take_pending(&pending.state).await.unwrap(), None);
+    store.put_pending(&pending).await.unwrap();
+    let other = PendingConnect {
+        state: "st_other".into(),
+        platform: "meta".into(),
+        sealed: None,
+        ..pending.clone()
+    };
+    store.put_pending(&other).await.unwrap();
+    assert_eq!(
+        store.take_pending(&pending.state).await.unwrap(),
+        Some(pending.clone())
+    );
+    assert_eq!(
+        store.take_pending(&pending.state).await.unwrap(),
+        None,
+        "once"
+    );
+    assert_eq!(store.take_pending("st_other").await.unwrap(), Some(other));
+}
+
 /// Every case, by name, for the runner macro.
 #[macro_export]
 macro_rules! store_contract {
@@ -1611,7 +1643,8 @@ macro_rules! store_contract {
             templates_are_kept_by_id,
             sla_policies_are_one_document_replaced_whole,
             the_configuration_is_versioned_and_changes_one_after_another,
-            account_tokens_are_kept_sealed_and_health_is_observed_piece_by_piece
+            account_tokens_are_kept_sealed_and_health_is_observed_piece_by_piece,
+            a_connection_under_way_is_taken_once
         );
     };
     (@cases $make:expr; $($case:ident),+) => {

@@ -91,6 +91,11 @@ pub(super) fn account_pk(source: socialcare_domain::Source, account: &str) -> St
     format!("ACCOUNT#{}#{account}", source.as_str())
 }
 pub(super) const TOKEN_SK: &str = "#TOKEN";
+/// A connection under way (TTL at its expiry).
+pub(super) fn pending_pk(state: &str) -> String {
+    format!("CONNECT#{state}")
+}
+pub(super) const PENDING_SK: &str = "#CONNECT";
 pub(super) const HEALTH_SK: &str = "#HEALTH";
 
 /// The configuration document: its newest version's number (`HEAD`) and each version.

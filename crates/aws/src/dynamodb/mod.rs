@@ -13,6 +13,7 @@
 //! | SLA policies | `SETTINGS`          | `SLA_POLICIES`      | one document                             |
 //! | account token | `ACCOUNT#<source>#<id>` | `#TOKEN`     | sealed (KMS), with who set it and when   |
 //! | account health | `ACCOUNT#<source>#<id>` | `#HEALTH`   | attributes set one at a time (UpdateItem) |
+//! | connect    | `CONNECT#<state>`     | `#CONNECT`          | a connection under way (TTL at its expiry) |
 //! | configuration | `CONFIGURATION`    | `HEAD`, `V#<version>` | the newest version's number; each version (document and change) |
 //! | report     | `METRICS#<account>#<grouping>#<shard>` | `<day>#<group>` | counters that only add |
 //! | report accounts | `REPORT_ACCOUNTS` | `<account>`        | the accounts the report has counters of |

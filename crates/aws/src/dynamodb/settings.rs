@@ -1,10 +1,12 @@
 //! The brand's configuration: SettingsStore (SLA policies), ConfigurationStore (accounts and
-//! teams), TemplateStore, ApiKeyStore and IntegrationStore.
+//! teams), AccountStore (sealed tokens, health, connections under way), TemplateStore,
+//! ApiKeyStore and IntegrationStore.
 
 use super::items::{from_item, to_item};
 use super::keys::{
     API_KEYS, CONFIGURATION, CONFIGURATION_HEAD_SK, CONFIGURATION_VERSION_PREFIX, HEALTH_SK,
-    INTEGRATIONS, SETTINGS, SLA_POLICIES_SK, TEMPLATES, TOKEN_SK, account_pk, configuration_sk,
+    INTEGRATIONS, PENDING_SK, SETTINGS, SLA_POLICIES_SK, TEMPLATES, TOKEN_SK, account_pk,
+    configuration_sk, pending_pk,
 };
 use super::{DynamoStore, Item, failed, put_new, put_versioned, s};
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -18,7 +20,7 @@ use socialcare_domain::ports::{
 };
 use socialcare_domain::sla::Policies;
 use socialcare_domain::templates::Template;
-use socialcare_domain::tokens::{AccountHealth, Observation, StoredToken};
+use socialcare_domain::tokens::{AccountHealth, Observation, PendingConnect, StoredToken};
 use std::collections::HashMap;
 
 fn key_item(key: &ApiKey) -> Result<Item, StoreError> {
@@ -331,6 +333,42 @@ impl AccountStore for DynamoStore {
         item.remove("pk");
         item.remove("sk");
         from_item(item)
+    }
+
+    async fn put_pending(&self, pending: &PendingConnect) -> Result<(), StoreError> {
+        let mut item = to_item(
+            pending,
+            [
+                ("pk", pending_pk(&pending.state)),
+                ("sk", PENDING_SK.into()),
+            ],
+        )?;
+        item.insert(
+            "expires_at".into(),
+            AttributeValue::N(pending.expires_at.timestamp().to_string()),
+        );
+        self.put_item(item, "put pending connect").await
+    }
+
+    // Deleted as it is read: a callback answered twice connects once.
+    async fn take_pending(&self, state: &str) -> Result<Option<PendingConnect>, StoreError> {
+        let output = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(pending_pk(state)))
+            .key("sk", s(PENDING_SK))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(|e| failed("take pending connect", e))?;
+        match output.attributes {
+            Some(mut item) if !item.is_empty() => {
+                item.remove("expires_at");
+                from_item(item).map(Some)
+            }
+            _ => Ok(None),
+        }
     }
 
     // One UpdateItem of the attributes observed: no read, and observations made at once by

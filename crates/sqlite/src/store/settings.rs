@@ -17,7 +17,7 @@ use socialcare_domain::ports::{
 };
 use socialcare_domain::sla::Policies;
 use socialcare_domain::templates::Template;
-use socialcare_domain::tokens::{AccountHealth, Observation, StoredToken};
+use socialcare_domain::tokens::{AccountHealth, Observation, PendingConnect, StoredToken};
 
 impl TemplateStore for SqliteStore {
     async fn create_template(&self, template: &Template) -> Result<(), CommitError> {
@@ -351,6 +351,31 @@ impl AccountStore for SqliteStore {
             })
             .await?;
         Ok(health.unwrap_or_default())
+    }
+
+    async fn put_pending(&self, pending: &PendingConnect) -> Result<(), StoreError> {
+        let pending = pending.clone();
+        self.read(move |conn| {
+            conn.execute(
+                "INSERT INTO pending_connects (state, data) VALUES (?1, ?2)
+                 ON CONFLICT (state) DO UPDATE SET data = excluded.data",
+                params![pending.state, to_json(&pending)?],
+            )
+        })
+        .await?;
+        Ok(())
+    }
+
+    async fn take_pending(&self, state: &str) -> Result<Option<PendingConnect>, StoreError> {
+        let state = state.to_string();
+        self.read(move |conn| {
+            one(
+                conn,
+                "DELETE FROM pending_connects WHERE state = ?1 RETURNING data",
+                [state],
+            )
+        })
+        .await
     }
 
     async fn observe(
