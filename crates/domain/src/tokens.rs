@@ -126,7 +126,7 @@ pub struct PendingConnect {
     #[serde(default)]
     pub sealed: Option<String>,
     pub created_at: DateTime<Utc>,
-    pub expires_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
 }
 
 /// How long an admin has to answer the platform's page.

@@ -1578,7 +1578,7 @@ pub async fn a_connection_under_way_is_taken_once<S: Store>(store: &S) {
         platform: "x".into(),
         sealed: Some("c2VhbGVk".into()),
         created_at: at,
-        expires_at: at + Duration::minutes(10),
+        ends_at: at + Duration::minutes(10),
     };
     assert_eq!(store.take_pending(&pending.state).await.unwrap(), None);
     store.put_pending(&pending).await.unwrap();

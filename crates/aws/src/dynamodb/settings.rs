@@ -345,7 +345,7 @@ impl AccountStore for DynamoStore {
         )?;
         item.insert(
             "expires_at".into(),
-            AttributeValue::N(pending.expires_at.timestamp().to_string()),
+            AttributeValue::N(pending.ends_at.timestamp().to_string()),
         );
         self.put_item(item, "put pending connect").await
     }
