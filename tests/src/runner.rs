@@ -56,6 +56,7 @@ impl Driver {
             platform_credentials,
             // The fake integrators and escalation targets listen on loopback.
             allow_private_targets: true,
+            public_url: None,
         };
         let running = socialcare_local::start(settings)
             .await

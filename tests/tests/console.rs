@@ -579,6 +579,7 @@ async fn a_newcomer_answers_the_sample_complaint() {
         config: None,
         platform_credentials: None,
         allow_private_targets: false,
+        public_url: None,
     })
     .await
     .unwrap();

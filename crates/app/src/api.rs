@@ -10,7 +10,7 @@ use axum::extract::{Path, Query, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
@@ -39,6 +39,7 @@ mod sla;
 mod templates;
 mod tickets;
 
+pub use crate::connect::{delete_token_by, health_by, set_token_by};
 pub use accounts::{
     create_account_by, delete_account_by, delete_team_by, put_account_by, put_team_by,
     stored_document,
@@ -70,8 +71,8 @@ pub struct ApiState<S> {
     pub integration_secret: Option<String>,
     /// The bootstrap admin key(s), kept as SHA-256 digests.
     bootstrap: BootstrapKeys,
-    /// Seals the accounts' tokens before they are stored (none: tokens cannot be set).
-    pub sealer: Option<crate::tokens::SealFn>,
+    /// The platforms' apps, the public URL and the sealer the connect flows need.
+    pub connectors: Arc<crate::connect::Connectors>,
 }
 
 impl<S: Store> ApiState<S> {
@@ -112,10 +113,10 @@ impl<S> ApiState<S> {
         }
     }
 
-    /// The same, sealing the accounts' tokens with `sealer`.
-    pub fn with_sealer(self, sealer: crate::tokens::SealFn) -> Self {
+    /// The same, connecting accounts with `connectors`.
+    pub fn with_connectors(self, connectors: crate::connect::Connectors) -> Self {
         Self {
-            sealer: Some(sealer),
+            connectors: Arc::new(connectors),
             ..self
         }
     }
@@ -153,7 +154,7 @@ impl<S> ApiState<S> {
             outbox: None,
             integration_secret: None,
             bootstrap: BootstrapKeys::fixed(api_key),
-            sealer: None,
+            connectors: Arc::default(),
         }
     }
 }
@@ -210,6 +211,14 @@ pub fn routes<S: Store + 'static>(state: Arc<ApiState<S>>) -> Router {
             get(accounts::get_account::<S>)
                 .put(accounts::put_account::<S>)
                 .delete(accounts::delete_account::<S>),
+        )
+        .route(
+            "/v1/accounts/{platform}/{id}/token",
+            put(accounts::put_token::<S>).delete(accounts::delete_token::<S>),
+        )
+        .route(
+            "/v1/accounts/{platform}/{id}/health",
+            get(accounts::get_health::<S>),
         )
         .route("/v1/teams", get(accounts::list_teams::<S>))
         .route(
@@ -366,7 +375,8 @@ impl utoipa::Modify for BearerKey {
         integrations::rotate_integration,
         accounts::list_accounts, accounts::create_account, accounts::get_account, accounts::put_account,
         accounts::delete_account, accounts::list_teams, accounts::get_team, accounts::put_team,
-        accounts::delete_team, accounts::list_changes,
+        accounts::delete_team, accounts::list_changes, accounts::put_token, accounts::delete_token,
+        accounts::get_health,
     ),
     components(schemas(ErrorBody, ErrorDetail)),
     modifiers(&BearerKey),

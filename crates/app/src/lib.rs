@@ -10,6 +10,7 @@ pub mod accounts;
 pub mod api;
 pub mod bootstrap;
 pub mod configuration;
+pub mod connect;
 pub mod error;
 pub mod ingest;
 pub mod integrations;

@@ -8,6 +8,7 @@
 
 mod assets;
 mod chart;
+mod connect;
 mod format;
 mod inbox;
 mod incidents;
@@ -105,6 +106,8 @@ pub fn routes<S: Store + 'static>(api: Arc<ApiState<S>>, settings: ConsoleSettin
             "/settings/teams/{name}/delete",
             post(settings::delete_team::<S>),
         )
+        .route("/settings/connect/x", get(connect::start_x::<S>))
+        .route("/settings/connect/meta", get(connect::start_meta::<S>))
         .route("/logout", post(session::logout::<S>))
         .route_layer(middleware::from_fn_with_state(
             console.clone(),
@@ -117,6 +120,19 @@ pub fn routes<S: Store + 'static>(api: Arc<ApiState<S>>, settings: ConsoleSettin
             get(session::login_page::<S>).post(session::login::<S>),
         )
         .route("/assets/{name}", get(assets::serve))
+        // The platforms send the admin back here: no session cookie comes along (see connect).
+        .route(
+            "/settings/connect/x/callback",
+            get(connect::x_callback::<S>),
+        )
+        .route(
+            "/settings/connect/meta/callback",
+            get(connect::meta_callback::<S>),
+        )
+        .route(
+            "/settings/connect/meta/page",
+            post(connect::choose_page::<S>),
+        )
         .layer(middleware::from_fn(move |request, next| {
             page::security_headers(https, request, next)
         }))

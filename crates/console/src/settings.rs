@@ -707,6 +707,70 @@ struct AccountPage {
     handle: String,
     name: String,
     settings: String,
+    health: Option<HealthRow>,
+}
+
+/// The account's health, in words.
+pub struct HealthRow {
+    /// `valid`, `refused` or `none`.
+    pub token: &'static str,
+    pub token_text: String,
+    pub refusal: Option<String>,
+    pub subscription: String,
+    pub last_webhook: String,
+    pub last_post: String,
+    pub rate: String,
+}
+
+fn health_row(health: &socialcare_app::connect::HealthView) -> HealthRow {
+    let never =
+        |at: Option<chrono::DateTime<chrono::Utc>>| at.map(when).unwrap_or_else(|| "never".into());
+    let token = &health.token;
+    let (state, text) = match (token.set, token.valid) {
+        (false, _) => ("none", "not connected".to_string()),
+        (true, true) => (
+            "valid",
+            format!(
+                "connected{}, set by {} {}",
+                token
+                    .acts_as
+                    .as_ref()
+                    .map(|a| format!(" as {a}"))
+                    .unwrap_or_default(),
+                token.set_by.clone().unwrap_or_default(),
+                token.set_at.map(when).unwrap_or_default()
+            ),
+        ),
+        (true, false) => (
+            "refused",
+            "refused by the platform: connect the account again".to_string(),
+        ),
+    };
+    HealthRow {
+        token: state,
+        token_text: text,
+        refusal: (state == "refused")
+            .then(|| health.refusal.clone())
+            .flatten(),
+        subscription: match health.subscribed {
+            None => "not checked".into(),
+            Some(subscribed) => format!(
+                "{}{}",
+                if subscribed { "yes" } else { "no" },
+                health
+                    .subscription_detail
+                    .as_ref()
+                    .map(|d| format!(" ({d})"))
+                    .unwrap_or_default()
+            ),
+        },
+        last_webhook: never(health.last_webhook_at),
+        last_post: never(health.last_post_at),
+        rate: match &health.rate_limit {
+            Some(rate) => format!("{} of {} left", rate.remaining, rate.limit),
+            None => "not reported".into(),
+        },
+    }
 }
 
 /// What the account page edits as JSON: everything but the platform, id, handle and name.
@@ -725,6 +789,7 @@ fn account_page(
     outcome: Outcome,
     platform: Platform,
     form: AccountForm,
+    health: Option<HealthRow>,
 ) -> Response {
     let page = AccountPage {
         layout: Layout::new(
@@ -741,6 +806,7 @@ fn account_page(
         handle: form.handle,
         name: form.name,
         settings: form.settings,
+        health,
     };
     render(outcome.status.unwrap_or(StatusCode::OK), &page)
 }
@@ -788,7 +854,11 @@ pub async fn account<S: Store>(
         name: account.name.clone().unwrap_or_default(),
         settings: settings_json(account),
     };
-    account_page(&signed_in, Outcome::default(), platform, form)
+    let health = api::health_by(&console.api, &signed_in.caller, platform, &id)
+        .await
+        .ok()
+        .map(|h| health_row(&h));
+    account_page(&signed_in, Outcome::default(), platform, form, health)
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -824,13 +894,13 @@ pub async fn save_account<S: Store>(
                     "invalid_body",
                     format!("the settings are not valid JSON: {e}"),
                 );
-                return account_page(&signed_in, Outcome::failed(e), platform, form);
+                return account_page(&signed_in, Outcome::failed(e), platform, form, None);
             }
         },
     };
     let Some(mut fields) = settings.as_object().cloned() else {
         let e = ApiError::bad_request("invalid_body", "the settings must be a JSON object");
-        return account_page(&signed_in, Outcome::failed(e), platform, form);
+        return account_page(&signed_in, Outcome::failed(e), platform, form, None);
     };
     fields.insert("platform".into(), serde_json::json!(platform));
     fields.insert("id".into(), serde_json::json!(form.id));
@@ -844,7 +914,7 @@ pub async fn save_account<S: Store>(
         Err(e) => {
             let e =
                 ApiError::bad_request("invalid_body", format!("the settings are not valid: {e}"));
-            return account_page(&signed_in, Outcome::failed(e), platform, form);
+            return account_page(&signed_in, Outcome::failed(e), platform, form, None);
         }
     };
     match api::put_account_by(&console.api, &signed_in.caller, account).await {
@@ -855,9 +925,15 @@ pub async fn save_account<S: Store>(
                 name: saved.name.clone().unwrap_or_default(),
                 settings: settings_json(&saved),
             };
-            account_page(&signed_in, Outcome::done("Account saved."), platform, form)
+            account_page(
+                &signed_in,
+                Outcome::done("Account saved."),
+                platform,
+                form,
+                None,
+            )
         }
-        Err(e) => account_page(&signed_in, Outcome::failed(e), platform, form),
+        Err(e) => account_page(&signed_in, Outcome::failed(e), platform, form, None),
     }
 }
 

@@ -112,13 +112,16 @@ impl AccountHealth {
 }
 
 /// A connection under way: what the platform's answer to the admin's browser is checked
-/// against. Single-use, bound to the admin's console session, gone after ten minutes.
+/// against. Single-use, bound to the browser of the admin who started it (a cookie only it
+/// holds), gone after ten minutes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PendingConnect {
     /// The `state` given to the platform (for X, the request token it names in the callback).
     pub state: String,
-    /// The console session that started it (its id, the hash of its token).
-    pub session_id: String,
+    /// Hex SHA-256 of the binding cookie given to the admin's browser when it started.
+    pub binding: String,
+    /// The admin who started it (the name of their key), the author of what it changes.
+    pub by: String,
     /// `x` or `meta`.
     pub platform: String,
     /// What the flow needs again when the platform answers (the X request token's secret, a

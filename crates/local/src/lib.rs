@@ -29,6 +29,11 @@ pub struct Settings {
     /// Meta fail with a reason on the ticket; integrators' callbacks work without.
     #[arg(long, env = "SOCIALCARE_PLATFORM_CREDENTIALS")]
     pub platform_credentials: Option<PathBuf>,
+    /// The address the platforms reach this runner at (a tunnel's, e.g.
+    /// `https://care.example.ngrok.app`): where X and Meta send an admin back when an account
+    /// is connected, and deliver its webhooks. Defaults to the listening address.
+    #[arg(long, env = "SOCIALCARE_PUBLIC_URL")]
+    pub public_url: Option<String>,
     /// Use DynamoDB and SQS (TABLE_NAME, INBOUND_QUEUE_URL, OUTBOX_QUEUE_URL; AWS_ENDPOINT_URL
     /// for an emulator).
     #[arg(long)]

@@ -14,7 +14,7 @@ use socialcare_app::integrations::IntegrationDirectory;
 use socialcare_app::outbox::Outbox;
 use socialcare_app::scheduler::Scheduler;
 use socialcare_app::sender::Sender;
-use socialcare_app::tokens::{Observer, seal_fn};
+use socialcare_app::tokens::Observer;
 use socialcare_app::webhook;
 use socialcare_aws::{DynamoStore, SqsQueue};
 use socialcare_console::ConsoleSettings;
@@ -142,6 +142,16 @@ where
     S: api::Store + Clone + 'static,
     Q: Queue + Clone + 'static,
 {
+    let listener = tokio::net::TcpListener::bind(settings.addr)
+        .await
+        .with_context(|| format!("listening on {}", settings.addr))?;
+    let addr = listener.local_addr()?;
+    // Where the platforms send an admin back and deliver webhooks: a tunnel's address when
+    // real accounts are connected to this runner.
+    let public_url = settings
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}"));
     // One cache for every handler of the process: a change saved through the API or the
     // console is in force at once. The file is imported only into a store that has none.
     let import = || async {
@@ -224,17 +234,18 @@ where
             configuration.clone(),
             Outbox::new(outbox.clone()),
         )
-        .with_sealer(seal_fn(sealer)),
+        .with_connectors(socialcare_wiring::connectors(
+            secret("X_CONSUMER_KEY").zip(secret("X_CONSUMER_SECRET")),
+            secret("META_APP_ID").zip(secret("META_APP_SECRET")),
+            Some(public_url.clone()),
+            sealer,
+        )?),
     );
     // The console over the same state; over plain http locally (no Secure cookies).
     let console = socialcare_console::routes(api_state.clone(), ConsoleSettings::default());
     let api = api::routes(api_state);
     let app = socialcare_wiring::http_app(webhooks.merge(api).merge(console));
 
-    let listener = tokio::net::TcpListener::bind(settings.addr)
-        .await
-        .with_context(|| format!("listening on {}", settings.addr))?;
-    let addr = listener.local_addr()?;
     let banner = banner(addr, backend, &credentials, &settings.data);
 
     let consumer = Consumer {

@@ -151,10 +151,26 @@ impl Lambda {
             self.configuration().await?,
             Outbox::new(self.queue("OUTBOX_QUEUE_URL")),
         );
-        Ok(match self.sealer() {
-            Some(sealer) => state.with_sealer(socialcare_app::tokens::seal_fn(sealer)),
-            None => state,
-        })
+        let Some(sealer) = self.sealer() else {
+            return Ok(state);
+        };
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let x_app = match (
+            var("X_CONSUMER_KEY"),
+            self.optional_secret("X_CONSUMER_SECRET_ARN").await?,
+        ) {
+            (Some(key), Some(secret)) => Some((key, secret)),
+            _ => None,
+        };
+        let meta_app = match (
+            var("META_APP_ID"),
+            self.optional_secret("META_APP_SECRET_ARN").await?,
+        ) {
+            (Some(id), Some(secret)) => Some((id, secret)),
+            _ => None,
+        };
+        let connectors = crate::connectors(x_app, meta_app, var("PUBLIC_URL"), sealer)?;
+        Ok(state.with_connectors(connectors))
     }
 
     /// The `ingest` function.
@@ -231,6 +247,32 @@ impl Lambda {
             scheduler: Scheduler::default(),
         }
     }
+}
+
+/// The router, knowing the public origin of each request: the domain API Gateway received it
+/// on (the connect flows send the platforms back there).
+pub fn with_request_origin(router: Router) -> Router {
+    router.layer(axum::middleware::from_fn(
+        |mut request: axum::extract::Request, next: axum::middleware::Next| async move {
+            let domain = match request
+                .extensions()
+                .get::<lambda_http::request::RequestContext>()
+            {
+                Some(lambda_http::request::RequestContext::ApiGatewayV2(context)) => {
+                    context.domain_name.clone()
+                }
+                _ => None,
+            };
+            if let Some(domain) = domain {
+                request
+                    .extensions_mut()
+                    .insert(socialcare_app::connect::PublicOrigin(format!(
+                        "https://{domain}"
+                    )));
+            }
+            next.run(request).await
+        },
+    ))
 }
 
 /// Serves an SQS event source with `handle`, which reports the records to deliver again.

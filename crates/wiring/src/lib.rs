@@ -8,6 +8,7 @@ use axum::Router;
 use socialcare_app::api::ApiState;
 use socialcare_app::bootstrap::{BootstrapKeys, Reload};
 use socialcare_app::configuration::ConfigurationCache;
+use socialcare_app::connect::Connectors;
 use socialcare_app::integrations::IntegrationDirectory;
 use socialcare_app::outbox::Outbox;
 use socialcare_app::reminders::Worker;
@@ -15,7 +16,8 @@ use socialcare_app::webhook::WebhookState;
 use socialcare_domain::ports::SystemClock;
 use socialcare_domain::replies::SendPolicy;
 use socialcare_platforms::{
-    Credentials, DEFAULT_TIMEOUT, Endpoints, HttpNotifier, HttpPlatform, OutboundGuard,
+    Credentials, DEFAULT_TIMEOUT, Endpoints, HttpNotifier, HttpPlatform, MetaConnect,
+    OutboundGuard, XConnect,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -125,6 +127,50 @@ pub fn with_app_credentials(
         });
     }
     credentials
+}
+
+/// The connect flows' clients: the X app (consumer key and secret) and the Meta app (id and
+/// secret) where the deployment has them, at the endpoints of the environment
+/// (`X_API_BASE_URL`, `X_AUTHORIZE_BASE_URL`, `META_GRAPH_BASE_URL`, `META_LOGIN_BASE_URL`);
+/// the public URL the platforms send admins back to; `sealer` for the tokens.
+pub fn connectors<K>(
+    x_app: Option<(String, String)>,
+    meta_app: Option<(String, String)>,
+    public_url: Option<String>,
+    sealer: K,
+) -> Result<Connectors, WiringError>
+where
+    K: socialcare_domain::ports::Sealer + Clone + 'static,
+{
+    let endpoints = Endpoints::from_env();
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let x = match x_app {
+        Some((key, secret)) => {
+            let x = XConnect::new(&key, &secret, &endpoints, DEFAULT_TIMEOUT)?;
+            Some(match var("X_AUTHORIZE_BASE_URL") {
+                Some(base) => x.with_authorize_base(&base)?,
+                None => x,
+            })
+        }
+        None => None,
+    };
+    let meta = match meta_app {
+        Some((id, secret)) => {
+            let meta = MetaConnect::new(&id, &secret, &endpoints, DEFAULT_TIMEOUT)?;
+            Some(match var("META_LOGIN_BASE_URL") {
+                Some(base) => meta.with_login_base(&base)?,
+                None => meta,
+            })
+        }
+        None => None,
+    };
+    Ok(Connectors {
+        x,
+        meta,
+        public_url: public_url.map(|url| url.trim_end_matches('/').to_string()),
+        sealer: Some(socialcare_app::tokens::seal_fn(sealer.clone())),
+        opener: Some(socialcare_app::connect::open_fn(sealer)),
+    })
 }
 
 /// The sender's platform clients. Each integration's callbacks are signed with its own

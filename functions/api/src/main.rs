@@ -3,7 +3,7 @@
 use socialcare_app::api::routes;
 use socialcare_console::ConsoleSettings;
 use socialcare_wiring::http_app;
-use socialcare_wiring::lambda::Lambda;
+use socialcare_wiring::lambda::{Lambda, with_request_origin};
 use std::sync::Arc;
 
 #[tokio::main]
@@ -11,5 +11,5 @@ async fn main() -> Result<(), lambda_http::Error> {
     let state = Arc::new(Lambda::start().await.api_state().await?);
     // The console beside the API, over https (API Gateway): Secure, __Host- cookies.
     let console = socialcare_console::routes(state.clone(), ConsoleSettings { https: true });
-    lambda_http::run(http_app(routes(state).merge(console))).await
+    lambda_http::run(with_request_origin(http_app(routes(state).merge(console)))).await
 }

@@ -1574,7 +1574,8 @@ pub async fn a_connection_under_way_is_taken_once<S: Store>(store: &S) {
     let at = Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).unwrap();
     let pending = PendingConnect {
         state: "st_0123456789abcdef".into(),
-        session_id: "ab".repeat(32),
+        binding: "ab".repeat(32),
+        by: "sally".into(),
         platform: "x".into(),
         sealed: Some("c2VhbGVk".into()),
         created_at: at,

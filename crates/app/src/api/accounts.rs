@@ -6,6 +6,7 @@
 use super::{ApiState, Caller, ErrorBody, Store};
 use crate::accounts::{Account, AccountsDocument, Platform};
 use crate::configuration::{self, ChangeError};
+use crate::connect::{self, HealthView, NewToken, TokenView};
 use crate::error::ApiError;
 use axum::Extension;
 use axum::Json;
@@ -445,4 +446,65 @@ pub(super) async fn list_changes<S: Store>(
         .await
         .map_err(ApiError::store)?;
     Ok(Json(ChangeList { changes }))
+}
+
+/// `PUT /v1/accounts/{platform}/{id}/token` (admin): sets the account's token by hand (X:
+/// `access_token` and `access_token_secret`; Facebook: `page_token`; Instagram: `page_token`
+/// and the `page_id` of its Facebook page), checked with the platform first, stored sealed.
+/// The answer says whether one is set, never what it is.
+#[utoipa::path(put, path = "/v1/accounts/{platform}/{id}/token", tag = "configuration", request_body = NewToken,
+    params(("platform" = String, Path, description = "x, facebook or instagram"), ("id" = String, Path)),
+    responses(
+        (status = 200, body = TokenView),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 422, description = "platform_refused, in the platform's words", body = ErrorBody),
+        (status = 502, description = "platform_failed", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub(super) async fn put_token<S: Store>(
+    State(state): State<Arc<ApiState<S>>>,
+    Extension(caller): Extension<Caller>,
+    Path((platform, id)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Json<TokenView>, ApiError> {
+    caller.require(Role::Admin)?;
+    let platform = platform_of(&platform)?;
+    let token: NewToken = parse(&body)?;
+    Ok(Json(
+        connect::set_token_by(&state, &caller, platform, &id, token).await?,
+    ))
+}
+
+/// `DELETE /v1/accounts/{platform}/{id}/token` (admin): replies for the account fail until a
+/// token is connected again.
+#[utoipa::path(delete, path = "/v1/accounts/{platform}/{id}/token", tag = "configuration",
+    params(("platform" = String, Path, description = "x, facebook or instagram"), ("id" = String, Path)),
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub(super) async fn delete_token<S: Store>(
+    State(state): State<Arc<ApiState<S>>>,
+    Extension(caller): Extension<Caller>,
+    Path((platform, id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let platform = platform_of(&platform)?;
+    connect::delete_token_by(&state, &caller, platform, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /v1/accounts/{platform}/{id}/health` (admin): last webhook received, last successful
+/// post, whether the token is set and not refused since, the rate-limit headroom, whether the
+/// platform delivers the account's events.
+#[utoipa::path(get, path = "/v1/accounts/{platform}/{id}/health", tag = "configuration",
+    params(("platform" = String, Path, description = "x, facebook or instagram"), ("id" = String, Path)),
+    responses((status = 200, body = HealthView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub(super) async fn get_health<S: Store>(
+    State(state): State<Arc<ApiState<S>>>,
+    Extension(caller): Extension<Caller>,
+    Path((platform, id)): Path<(String, String)>,
+) -> Result<Json<HealthView>, ApiError> {
+    let platform = platform_of(&platform)?;
+    Ok(Json(
+        connect::health_by(&state, &caller, platform, &id).await?,
+    ))
 }
