@@ -112,6 +112,7 @@ struct XState {
     refused: HashSet<String>,
     refusals: Vec<Refusal>,
     crc_checks: Vec<CrcCheck>,
+    tweets: Vec<(String, Value)>,
 }
 
 struct Shared {
@@ -150,6 +151,7 @@ impl FakeX {
                 holder: XAccountHolder::default(),
                 deny: false,
                 approved_callbacks: None,
+                tweets: Vec::new(),
                 pending: HashMap::new(),
                 issued: Vec::new(),
                 bearer: bearer_token(),
@@ -266,6 +268,11 @@ impl FakeX {
     }
 
     /// The requests refused, in order, and why.
+    /// The tweets posted, by the user id of the token each was signed with, oldest first.
+    pub fn tweets(&self) -> Vec<(String, Value)> {
+        self.shared.state().tweets.clone()
+    }
+
     pub fn refusals(&self) -> Vec<Refusal> {
         self.shared.state().refusals.clone()
     }
@@ -341,6 +348,7 @@ async fn route(shared: &Shared, asked: &Asked) -> Result<Response, Refused> {
         ("POST", ["oauth", "access_token"]) => access_token(shared, asked),
         ("POST", ["oauth2", "token"]) => app_bearer(shared, asked),
         ("GET", ["2", "users", "me"]) => users_me(shared, asked),
+        ("POST", ["2", "tweets"]) => post_tweet(shared, asked),
         ("GET", ["2", "webhooks"]) => list_webhooks(shared, asked),
         ("POST", ["2", "webhooks"]) => register_webhook(shared, asked).await,
         ("PUT", ["2", "webhooks", id]) => revalidate_webhook(shared, asked, id).await,
@@ -711,6 +719,33 @@ fn users_me(shared: &Shared, asked: &Asked) -> Result<Response, Refused> {
         }
     }))
     .into_response())
+}
+
+/// `POST /2/tweets` as a user (OAuth 1.0a user context): the tweet is recorded.
+fn post_tweet(shared: &Shared, asked: &Asked) -> Result<Response, Refused> {
+    let signed = check_oauth(shared, asked, TokenKind::Access)?;
+    let token = signed.token.unwrap_or_default();
+    let mut state = shared.state();
+    let Some(user_id) = state
+        .issued
+        .iter()
+        .find(|issued| issued.token.token == token)
+        .map(|issued| issued.token.user_id.clone())
+    else {
+        return Err(refused(
+            StatusCode::UNAUTHORIZED,
+            errors(89, INVALID_TOKEN),
+            "unknown access token",
+        ));
+    };
+    let body: Value = serde_json::from_slice(&asked.body).unwrap_or(Value::Null);
+    state.tweets.push((user_id, body.clone()));
+    let id = format!("1999000000000000{:03}", state.tweets.len());
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(json!({ "data": { "id": id, "text": body["text"] } })),
+    )
+        .into_response())
 }
 
 /// `POST /oauth2/token`: `Authorization: Basic base64(key:secret)` (each form-encoded) and
