@@ -134,3 +134,60 @@ impl WebDriverCompatibleCommand for BrowserLog {
         )
     }
 }
+
+/// Polls `script` on the page until it returns true (at most ~15 s).
+pub async fn eventually(browser: &Browser, what: &str, script: &str) {
+    for _ in 0..150 {
+        let holds = browser
+            .client
+            .execute(script, vec![])
+            .await
+            .expect("the script runs");
+        if holds == Value::Bool(true) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{what}: never happened");
+}
+
+/// Clicks the button that reads `label`.
+pub async fn press(browser: &Browser, label: &str) {
+    browser
+        .client
+        .find(fantoccini::Locator::XPath(&format!(
+            "//button[normalize-space()='{label}']"
+        )))
+        .await
+        .unwrap_or_else(|e| panic!("no button {label}: {e}"))
+        .click()
+        .await
+        .unwrap();
+}
+
+/// The text of the first element `css` selects.
+pub async fn text_of(browser: &Browser, css: &str) -> String {
+    browser
+        .client
+        .find(fantoccini::Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .text()
+        .await
+        .unwrap()
+}
+
+/// Signs in to the console at `base` with `key`, on to the inbox.
+pub async fn sign_in(browser: &Browser, base: &str, key: &str) {
+    let client = &browser.client;
+    client.goto(&format!("{base}/login")).await.unwrap();
+    client
+        .find(fantoccini::Locator::Id("key"))
+        .await
+        .unwrap()
+        .send_keys(key)
+        .await
+        .unwrap();
+    press(browser, "Sign in").await;
+    eventually(browser, "signed in", "return location.pathname === '/'").await;
+}

@@ -10,7 +10,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use socialcare_tests::events::{fixture_accounts_without_acknowledgements, x_activity_mention};
 use socialcare_tests::runner::Driver;
-use socialcare_tests::webdriver::Browser;
+use socialcare_tests::webdriver::{Browser, eventually, press, sign_in, text_of};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate, matchers};
@@ -54,36 +54,6 @@ async fn post_x(driver: &Driver, body: &Value) {
     driver.post_x(body, X_SECRET).await;
 }
 
-/// Polls `check` on the page until it holds (at most ~15 s).
-async fn eventually(browser: &Browser, what: &str, script: &str) {
-    for _ in 0..150 {
-        let holds = browser
-            .client
-            .execute(script, vec![])
-            .await
-            .expect("the script runs");
-        if holds == Value::Bool(true) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("{what}: never happened");
-}
-
-/// Clicks the button that reads `label`.
-async fn press(browser: &Browser, label: &str) {
-    browser
-        .client
-        .find(Locator::XPath(&format!(
-            "//button[normalize-space()='{label}']"
-        )))
-        .await
-        .unwrap_or_else(|e| panic!("no button {label}: {e}"))
-        .click()
-        .await
-        .unwrap();
-}
-
 /// The page does not scroll sideways at the window's width.
 async fn assert_fits(browser: &Browser, what: &str) {
     let fits = browser
@@ -95,17 +65,6 @@ async fn assert_fits(browser: &Browser, what: &str) {
         .await
         .unwrap();
     assert_eq!(fits, Value::Bool(true), "{what}");
-}
-
-async fn text_of(browser: &Browser, css: &str) -> String {
-    browser
-        .client
-        .find(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
-        .text()
-        .await
-        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -390,23 +349,6 @@ per_seconds = 10
 floor = 5
 "#;
 
-async fn sign_in(browser: &Browser, driver: &Driver) {
-    let client = &browser.client;
-    client
-        .goto(&format!("{}/login", driver.base))
-        .await
-        .unwrap();
-    client
-        .find(Locator::Id("key"))
-        .await
-        .unwrap()
-        .send_keys(KEY)
-        .await
-        .unwrap();
-    press(browser, "Sign in").await;
-    eventually(browser, "signed in", "return location.pathname === '/'").await;
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn an_agent_answers_an_outage_at_once_and_reads_the_report() {
     let x = MockServer::start().await;
@@ -451,7 +393,7 @@ async fn an_agent_answers_an_outage_at_once_and_reads_the_report() {
 
     let browser = Browser::start(1280, 800).await;
     let client = &browser.client;
-    sign_in(&browser, &driver).await;
+    sign_in(&browser, &driver.base, KEY).await;
     client
         .find(Locator::LinkText("Incidents"))
         .await

@@ -59,8 +59,9 @@ pub async fn sealed(
 
 type Opened = Arc<Mutex<HashMap<(Source, String), (Instant, Option<AccountToken>)>>>;
 
-/// The sender's lookup: the account's stored token, opened, kept for [`OPENED_TTL`]. A token
-/// that cannot be read or opened is reported and not used (the credentials file's is, if any).
+/// The sender's lookup: the account's stored token, opened, kept for [`OPENED_TTL`] (none
+/// found is not kept). A token that cannot be read or opened is reported and not used (the
+/// credentials file's is, if any).
 pub fn lookup<S, K>(store: S, sealer: K) -> TokenLookup
 where
     S: AccountStore + Clone + 'static,
@@ -96,12 +97,16 @@ where
                     return None;
                 }
             };
-            let mut opened = opened.lock().unwrap_or_else(|p| p.into_inner());
-            // A bound on what a container remembers: brand accounts are few.
-            if opened.len() > 1_000 {
-                opened.clear();
+            // Only a token found is kept: an account connected a moment after a post found
+            // none posts with its token at once.
+            if let Some(token) = &token {
+                let mut opened = opened.lock().unwrap_or_else(|p| p.into_inner());
+                // A bound on what a container remembers: brand accounts are few.
+                if opened.len() > 1_000 {
+                    opened.clear();
+                }
+                opened.insert(key, (Instant::now(), Some(token.clone())));
             }
-            opened.insert(key, (Instant::now(), token.clone()));
             token
         })
     })
