@@ -209,7 +209,8 @@ impl<S: AccountStore + Clone + 'static> Observer<S> {
                         reason,
                     } => {
                         tracing::error!(%source, account, %reason, "the platform refused the account's token: connect the account again");
-                        crate::metrics::count("TokenRefused", 1, source.as_str());
+                        // Without dimensions, as the template's TokenRefused alarm has none.
+                        crate::metrics::count_total("TokenRefused", 1);
                         observer
                             .observe(source, &account, Observation::Refused { at, reason })
                             .await
