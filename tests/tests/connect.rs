@@ -245,6 +245,22 @@ async fn an_x_account_is_connected_posts_with_its_token_and_a_refusal_shows() {
         "{}",
         page.body
     );
+
+    // Removing the account forgets its token too.
+    let (status, _) = driver
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/v1/accounts/x/{BRAND}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = driver
+        .post_api("/v1/accounts", &json!({"platform": "x", "id": BRAND}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (_, health) = driver.get(&format!("/v1/accounts/x/{BRAND}/health")).await;
+    assert_eq!(health["token"]["set"], false, "{health}");
     driver.running.stop().await.unwrap();
 }
 

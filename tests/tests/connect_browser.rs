@@ -17,6 +17,28 @@ use std::time::Duration;
 const KEY: &str = "sk_connect_browser_key_01";
 const BRAND: &str = "1100000000000000001";
 
+/// How long each step of the onboarding took, printed (run with `--no-capture` to see it):
+/// a report of this run, not a limit.
+struct Steps(std::time::Instant, Vec<(&'static str, Duration)>);
+
+impl Steps {
+    fn done(&mut self, step: &'static str) {
+        self.1.push((step, self.0.elapsed()));
+        self.0 = std::time::Instant::now();
+    }
+}
+
+impl Drop for Steps {
+    fn drop(&mut self) {
+        for (step, took) in &self.1 {
+            eprintln!(
+                "onboarding step: {step}: {:.0} ms",
+                took.as_secs_f64() * 1000.0
+            );
+        }
+    }
+}
+
 async fn field(browser: &Browser, id: &str, text: &str) {
     browser
         .client
@@ -40,11 +62,15 @@ async fn an_admin_adds_and_connects_an_x_account_in_the_browser() {
         std::env::set_var("X_CONSUMER_KEY", FAKE_X_CONSUMER_KEY);
         std::env::set_var("X_CONSUMER_SECRET", FAKE_X_CONSUMER_SECRET);
     }
+    let mut steps = Steps(std::time::Instant::now(), Vec::new());
     let data = tempfile::tempdir().unwrap();
     let driver = Driver::start(data.path(), false, "whsec_connect_browser", KEY).await;
+    steps.done("the runner starts on a new store");
     let browser = Browser::start(1280, 900).await;
     let client = &browser.client;
+    steps.done("(the test's browser starts)");
     sign_in(&browser, &driver.base, KEY).await;
+    steps.done("sign in to the console");
 
     // Added by hand: taken at once.
     client
@@ -61,6 +87,7 @@ async fn an_admin_adds_and_connects_an_x_account_in_the_browser() {
     )
     .await;
     assert!(text_of(&browser, "#accounts").await.contains("@acme_care"));
+    steps.done("add the X account by hand");
     let body = serde_json::to_vec(&x_activity_mention(
         1_996_000_000_000_000_001,
         "@acme_care no signal since noon",
@@ -78,6 +105,7 @@ async fn an_admin_adds_and_connects_an_x_account_in_the_browser() {
     assert_eq!(status, StatusCode::OK, "{tally}");
     assert_eq!(tally["queued"], 1, "{tally}");
     driver.tickets_when(|t| t.len() == 1).await;
+    steps.done("its next webhook is a ticket");
 
     // Connected through X's pages and back.
     client
@@ -105,6 +133,7 @@ async fn an_admin_adds_and_connects_an_x_account_in_the_browser() {
         Some("true")
     );
     assert!(text_of(&browser, "#connected").await.contains("@acme_care"));
+    steps.done("connect it through X's pages (token checked, webhook CRC, subscription)");
     browser.screenshot("connected").await;
     let webhooks = x.webhooks();
     assert_eq!(webhooks.len(), 1);
@@ -139,6 +168,7 @@ async fn an_admin_adds_and_connects_an_x_account_in_the_browser() {
         Some("valid")
     );
     assert!(token.text().await.unwrap().contains("as @acme_care"));
+    steps.done("open its health view");
 
     // X refuses the token: the next reply fails, and the health view says so.
     x.refuse_token(&x.access_tokens()[0].token);

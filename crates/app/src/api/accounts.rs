@@ -190,7 +190,8 @@ pub async fn put_account_by<S: Store>(
     Ok((!existed, found_account(&document, platform, &id)?))
 }
 
-/// An admin removes an account: its webhooks are dropped from then on (its tickets stay).
+/// An admin removes an account: its webhooks are dropped from then on and its token is
+/// forgotten (its tickets stay).
 pub async fn delete_account_by<S: Store>(
     state: &ApiState<S>,
     caller: &Caller,
@@ -206,6 +207,11 @@ pub async fn delete_account_by<S: Store>(
         Ok(())
     })
     .await?;
+    state
+        .store
+        .delete_token(platform.source(), id)
+        .await
+        .map_err(ApiError::store)?;
     Ok(())
 }
 
