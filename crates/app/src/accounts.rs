@@ -228,6 +228,12 @@ pub enum ConfigError {
         id: String,
         error: AcknowledgementError,
     },
+    #[error("accounts configuration: triage of {platform:?} account {id}: {error}")]
+    Triage {
+        platform: Platform,
+        id: String,
+        error: &'static str,
+    },
     #[error("accounts configuration: spikes of {platform:?} account {id}: {error}")]
     Spikes {
         platform: Platform,
@@ -324,6 +330,14 @@ fn rules_of(teams: Teams, accounts: &Accounts) -> Result<Rules, ConfigError> {
         ..Rules::default()
     };
     for account in accounts.by_id.values() {
+        account
+            .triage
+            .check()
+            .map_err(|error| ConfigError::Triage {
+                platform: account.platform,
+                id: account.id.clone(),
+                error,
+            })?;
         account
             .spikes
             .check()
@@ -573,6 +587,83 @@ mod tests {
             parse_rules("[[accounts]]\nplatform = \"x\"\nid = \"1\"\n[accounts.spikes]\nflor = 5")
                 .unwrap_err();
         assert!(unknown.contains("flor"), "{unknown}");
+    }
+
+    /// Review of issue 17: TOML takes `nan` and `inf`, which JSON (the store's form) writes as
+    /// null and cannot read back: an import of one stopped every function at its next start.
+    #[test]
+    fn thresholds_that_are_not_numbers_are_refused() {
+        for (section, field) in [
+            ("triage", "negative"),
+            ("triage", "praise"),
+            ("spikes", "factor"),
+        ] {
+            for value in ["nan", "inf", "-inf"] {
+                let text = format!(
+                    "[[accounts]]\nplatform = \"x\"\nid = \"1\"\n[accounts.{section}]\n{field} = {value}"
+                );
+                let error = parse_rules(&text).unwrap_err();
+                assert!(
+                    error.contains(section) && error.contains(field),
+                    "{text}: {error}"
+                );
+            }
+        }
+        let refused = parse_rules(
+            "[[accounts]]\nplatform = \"x\"\nid = \"1\"\n[accounts.triage]\nnegative = -1.5",
+        )
+        .unwrap_err();
+        assert!(refused.contains("from -1 to 1"), "{refused}");
+    }
+
+    /// Whatever the checks accept is stored as JSON and read back the same.
+    #[test]
+    fn a_whole_document_survives_the_stores_json() {
+        let configuration = Configuration::parse(
+            r#"
+            [[accounts]]
+            platform = "x"
+            id = "1"
+            handle = "acme"
+            name = "Acme"
+            answer_praise_and_noise = true
+            [accounts.acknowledgement]
+            enabled = true
+            language = "es"
+            texts = { es = "Gracias {{customer.name}}", en = "Thanks" }
+            [accounts.triage]
+            high_reach_followers = 500
+            negative = -0.25
+            praise = 0.75
+            extra_urgent_terms = ["fibre box"]
+            [accounts.spikes]
+            enabled = false
+            window_minutes = 5
+            baseline_windows = 6
+            factor = 2.5
+            floor = 7
+            ignore_terms = ["acme"]
+            [accounts.pace]
+            posts = 50
+            per_seconds = 900
+
+            [[teams]]
+            name = "support"
+            members = ["sally", "tim"]
+            lead = "sally"
+            escalation_url = "https://hooks.example.com/x"
+            escalates_to = "tier2"
+
+            [[teams]]
+            name = "tier2"
+            members = ["ann"]
+            "#,
+        )
+        .unwrap();
+        let json = serde_json::to_string(&configuration.document).unwrap();
+        let back: AccountsDocument = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, configuration.document);
+        Configuration::of(back).unwrap();
     }
 
     #[test]

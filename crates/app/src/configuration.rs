@@ -84,8 +84,16 @@ fn decode(version: &ConfigurationVersion) -> Result<Configuration, String> {
     Configuration::of(document).map_err(|e| e.to_string())
 }
 
+/// The document as the store keeps it, checked to read back the same: a value JSON cannot
+/// carry is never stored (every function would fail to start on it).
 fn encode(document: &AccountsDocument) -> Result<String, StoreError> {
-    serde_json::to_string(document).map_err(|e| StoreError::invalid(e.to_string()))
+    let json = serde_json::to_string(document).map_err(|e| StoreError::invalid(e.to_string()))?;
+    match serde_json::from_str::<AccountsDocument>(&json) {
+        Ok(back) if &back == document => Ok(json),
+        _ => Err(StoreError::invalid(
+            "the configuration does not read back the same from JSON",
+        )),
+    }
 }
 
 impl ConfigurationCache {

@@ -74,6 +74,20 @@ impl Default for TriageRules {
     }
 }
 
+impl TriageRules {
+    /// Refuses thresholds that are not sentiments: a VADER compound is a number from -1 to 1.
+    pub fn check(&self) -> Result<(), &'static str> {
+        let sentiment = |v: f64| v.is_finite() && (-1.0..=1.0).contains(&v);
+        if !sentiment(self.negative) {
+            return Err("negative must be a number from -1 to 1");
+        }
+        if !sentiment(self.praise) {
+            return Err("praise must be a number from -1 to 1");
+        }
+        Ok(())
+    }
+}
+
 /// Below this compound a message leans negative (VADER's own convention).
 const NEGATIVE_LEANING: f64 = -0.05;
 
