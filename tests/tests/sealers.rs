@@ -83,3 +83,67 @@ async fn the_local_key_seals_for_one_account_only_and_is_kept_private() {
     let stranger = LocalSealer::load_or_create(other.path()).unwrap();
     assert!(stranger.open("facebook:1", &sealed).await.is_err());
 }
+
+/// Review of issue 17: after a reconnect, a sender still holding the old token had it
+/// refused for a minute and the new token showed as refused. Now a refused token is forgotten
+/// at once and its refusal is recorded against it.
+#[tokio::test]
+async fn a_refused_token_is_forgotten_and_its_refusal_is_the_old_tokens() {
+    use socialcare_app::tokens::{SenderTokens, seal_fn, sealed};
+    use socialcare_domain::Source;
+    use socialcare_domain::ports::AccountStore;
+    use socialcare_platforms::tokens::{AccountToken, TokenEvent};
+    use socialcare_sqlite::{Database, SqliteStore};
+    let data = tempfile::tempdir().unwrap();
+    let sealer = LocalSealer::load_or_create(data.path()).unwrap();
+    let store = SqliteStore::new(Database::in_memory().unwrap());
+    let token = |secret: &str| AccountToken::X {
+        access_token: format!("1100-{secret}"),
+        access_token_secret: secret.into(),
+    };
+    let seal = seal_fn(sealer.clone());
+    let brand = "1100000000000000001";
+    let old = sealed(&seal, Source::X, brand, &token("old"), None, "sally")
+        .await
+        .unwrap();
+    store.put_token(&old).await.unwrap();
+    let tokens = SenderTokens::new(store.clone(), sealer);
+    let (lookup, events) = (tokens.lookup(), tokens.events());
+    assert_eq!(
+        lookup(Source::X, brand.into()).await,
+        Ok(Some(token("old")))
+    );
+    // Reconnected meanwhile; the sender still holds the old one until X refuses it.
+    let new = sealed(&seal, Source::X, brand, &token("new"), None, "sally")
+        .await
+        .unwrap();
+    store.put_token(&new).await.unwrap();
+    assert_eq!(
+        lookup(Source::X, brand.into()).await,
+        Ok(Some(token("old")))
+    );
+    events(TokenEvent::Refused {
+        source: Source::X,
+        account: brand.into(),
+        reason: "X refused the post (401): Invalid or expired token.".into(),
+    })
+    .await;
+    assert_eq!(
+        lookup(Source::X, brand.into()).await,
+        Ok(Some(token("new")))
+    );
+    let health = store.account_health(Source::X, brand).await.unwrap();
+    assert_eq!(health.refused_token_set_at, Some(old.set_at));
+    assert!(health.token_holds(new.set_at), "the new token holds");
+    assert!(!health.token_holds(old.set_at));
+    // A token that does not open is an error to retry, not "none".
+    let mut broken = new.clone();
+    broken.sealed = "bm90IHNlYWxlZA==".into();
+    store.put_token(&broken).await.unwrap();
+    let fresh = SenderTokens::new(
+        store.clone(),
+        LocalSealer::load_or_create(data.path()).unwrap(),
+    );
+    assert!(fresh.lookup()(Source::X, brand.into()).await.is_err());
+    assert_eq!(fresh.lookup()(Source::X, "other".into()).await, Ok(None));
+}

@@ -3,7 +3,7 @@
 //! what posting showed recorded as the account's health: the last post and its rate-limit
 //! headroom, a refusal (with an alarm-worthy metric), the last webhook.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 use socialcare_domain::Source;
 use socialcare_domain::ports::{AccountStore, SealError, Sealer};
@@ -57,59 +57,128 @@ pub async fn sealed(
     })
 }
 
-type Opened = Arc<Mutex<HashMap<(Source, String), (Instant, Option<AccountToken>)>>>;
+/// What a sender opened: each account's token, when it was set, and when it was opened.
+type Opened = Arc<Mutex<HashMap<(Source, String), (Instant, AccountToken, DateTime<Utc>)>>>;
 
-/// The sender's lookup: the account's stored token, opened, kept for [`OPENED_TTL`] (none
-/// found is not kept). A token that cannot be read or opened is reported and not used (the
-/// credentials file's is, if any).
-pub fn lookup<S, K>(store: S, sealer: K) -> TokenLookup
+/// The sender's side of the tokens: the lookup it posts with and the events it tells, over
+/// one memory, so that a token the platform refuses is forgotten at once and its refusal is
+/// recorded against that token (not a newer one connected meanwhile).
+#[derive(Clone)]
+pub struct SenderTokens<S, K> {
+    store: S,
+    sealer: K,
+    opened: Opened,
+    observer: Observer<S>,
+}
+
+impl<S, K> SenderTokens<S, K>
 where
     S: AccountStore + Clone + 'static,
     K: Sealer + Clone + 'static,
 {
-    let opened: Opened = Arc::default();
-    Arc::new(move |source: Source, account: String| {
-        let (store, sealer, opened) = (store.clone(), sealer.clone(), opened.clone());
-        Box::pin(async move {
-            let key = (source, account.clone());
-            if let Some((at, token)) = opened.lock().unwrap_or_else(|p| p.into_inner()).get(&key)
-                && at.elapsed() < OPENED_TTL
-            {
-                return token.clone();
-            }
-            let token = match store.get_token(source, &account).await {
-                Ok(Some(stored)) => match sealer
-                    .open(&seal_context(source, &account), &stored.sealed)
-                    .await
-                    .map_err(|e| e.to_string())
-                    .and_then(|bytes| {
-                        serde_json::from_slice::<AccountToken>(&bytes).map_err(|e| e.to_string())
-                    }) {
-                    Ok(token) => Some(token),
-                    Err(error) => {
-                        tracing::error!(%source, account, %error, "the account's token does not open");
-                        return None;
-                    }
-                },
-                Ok(None) => None,
-                Err(e) => {
-                    tracing::warn!(%source, account, error = %e, "could not read the account's token");
-                    return None;
-                }
-            };
-            // Only a token found is kept: an account connected a moment after a post found
-            // none posts with its token at once.
-            if let Some(token) = &token {
-                let mut opened = opened.lock().unwrap_or_else(|p| p.into_inner());
-                // A bound on what a container remembers: brand accounts are few.
-                if opened.len() > 1_000 {
-                    opened.clear();
-                }
-                opened.insert(key, (Instant::now(), Some(token.clone())));
-            }
-            token
+    pub fn new(store: S, sealer: K) -> Self {
+        Self {
+            observer: Observer::new(store.clone()),
+            store,
+            sealer,
+            opened: Arc::default(),
+        }
+    }
+
+    fn opened(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<(Source, String), (Instant, AccountToken, DateTime<Utc>)>>
+    {
+        self.opened.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    async fn open(&self, source: Source, account: String) -> Result<Option<AccountToken>, String> {
+        let key = (source, account.clone());
+        if let Some((at, token, _)) = self.opened().get(&key)
+            && at.elapsed() < OPENED_TTL
+        {
+            return Ok(Some(token.clone()));
+        }
+        // Only a token found is kept: an account connected a moment after a post found none
+        // posts with its token at once.
+        let Some(stored) = self
+            .store
+            .get_token(source, &account)
+            .await
+            .map_err(|e| e.to_string())?
+        else {
+            return Ok(None);
+        };
+        let bytes = self
+            .sealer
+            .open(&seal_context(source, &account), &stored.sealed)
+            .await
+            .map_err(|e| e.to_string())?;
+        let token: AccountToken = serde_json::from_slice(&bytes).map_err(|e| {
+            tracing::error!(%source, account, error = %e, "the account's opened token does not read");
+            e.to_string()
+        })?;
+        let mut opened = self.opened();
+        // A bound on what a container remembers: brand accounts are few.
+        if opened.len() > 1_000 {
+            opened.clear();
+        }
+        opened.insert(key, (Instant::now(), token.clone(), stored.set_at));
+        Ok(Some(token))
+    }
+
+    /// The account's stored token, opened, kept for [`OPENED_TTL`]. A token that cannot be
+    /// read or opened just now is an error (the post is tried again), not "none".
+    pub fn lookup(&self) -> TokenLookup {
+        let tokens = self.clone();
+        Arc::new(move |source: Source, account: String| {
+            let tokens = tokens.clone();
+            Box::pin(async move { tokens.open(source, account).await })
         })
-    })
+    }
+
+    /// Posts and refusals recorded as the account's health; a refused token forgotten, and
+    /// counted as the `TokenRefused` metric (alarmed on AWS), since every reply of the account
+    /// fails until an admin connects it again.
+    pub fn events(&self) -> TokenEvents {
+        let tokens = self.clone();
+        Arc::new(move |event: TokenEvent| {
+            let tokens = tokens.clone();
+            Box::pin(async move {
+                let at = Utc::now();
+                match event {
+                    TokenEvent::Used {
+                        source,
+                        account,
+                        posted: true,
+                        rate,
+                    } => {
+                        tokens
+                            .observer
+                            .observe(source, &account, Observation::Posted { at, rate })
+                            .await
+                    }
+                    TokenEvent::Used { .. } => {}
+                    TokenEvent::Refused {
+                        source,
+                        account,
+                        reason,
+                    } => {
+                        let forgotten = tokens.opened().remove(&(source, account.clone()));
+                        tracing::error!(%source, account, %reason, "the platform refused the account's token: connect the account again");
+                        // Without dimensions, as the template's TokenRefused alarm has none.
+                        crate::metrics::count_total("TokenRefused", 1);
+                        let refused = Observation::Refused {
+                            at,
+                            reason,
+                            token_set_at: forgotten.map(|(_, _, set_at)| set_at),
+                        };
+                        tokens.observer.observe(source, &account, refused).await
+                    }
+                }
+            })
+        })
+    }
 }
 
 /// Told that a webhook for the account came in.
@@ -178,44 +247,6 @@ impl<S: AccountStore + Clone + 'static> Observer<S> {
                 observer
                     .observe(source, &account, Observation::Webhook { at })
                     .await
-            })
-        })
-    }
-
-    /// The sender's token events: posts and refusals recorded; a refusal also counted as the
-    /// `TokenRefused` metric (alarmed on AWS), since every reply of the account fails until an
-    /// admin connects it again.
-    pub fn token_events(&self) -> TokenEvents {
-        let observer = self.clone();
-        Arc::new(move |event: TokenEvent| {
-            let observer = observer.clone();
-            Box::pin(async move {
-                let at = Utc::now();
-                match event {
-                    TokenEvent::Used {
-                        source,
-                        account,
-                        posted: true,
-                        rate,
-                    } => {
-                        observer
-                            .observe(source, &account, Observation::Posted { at, rate })
-                            .await
-                    }
-                    TokenEvent::Used { .. } => {}
-                    TokenEvent::Refused {
-                        source,
-                        account,
-                        reason,
-                    } => {
-                        tracing::error!(%source, account, %reason, "the platform refused the account's token: connect the account again");
-                        // Without dimensions, as the template's TokenRefused alarm has none.
-                        crate::metrics::count_total("TokenRefused", 1);
-                        observer
-                            .observe(source, &account, Observation::Refused { at, reason })
-                            .await
-                    }
-                }
             })
         })
     }

@@ -50,6 +50,9 @@ pub struct AccountHealth {
     pub refused_at: Option<DateTime<Utc>>,
     #[serde(default)]
     pub refusal: Option<String>,
+    /// Which token it refused: the one set at this time (a token connected since holds).
+    #[serde(default)]
+    pub refused_token_set_at: Option<DateTime<Utc>>,
     /// Whether the platform delivers the account's events to us, as last checked.
     #[serde(default)]
     pub subscribed: Option<bool>,
@@ -72,6 +75,8 @@ pub enum Observation {
     Refused {
         at: DateTime<Utc>,
         reason: String,
+        /// The refused token's `set_at`, when the one who used it knew.
+        token_set_at: Option<DateTime<Utc>>,
     },
     Subscription {
         at: DateTime<Utc>,
@@ -91,9 +96,14 @@ impl AccountHealth {
                     self.rate = *rate;
                 }
             }
-            Observation::Refused { at, reason } => {
+            Observation::Refused {
+                at,
+                reason,
+                token_set_at,
+            } => {
                 self.refused_at = Some(*at);
                 self.refusal = Some(reason.clone());
+                self.refused_token_set_at = *token_set_at;
             }
             Observation::Subscription { at, active, detail } => {
                 self.subscribed = Some(*active);
@@ -104,10 +114,15 @@ impl AccountHealth {
         self
     }
 
-    /// Whether a token set at `set_at` still holds: the platform has not refused it since
-    /// (a refusal of the token before it is of no account).
+    /// Whether a token set at `set_at` still holds: the platform has not refused it (a
+    /// refusal of another token, the one before it, is of no account; when which token was
+    /// refused is not known, a refusal before it was set).
     pub fn token_holds(&self, set_at: DateTime<Utc>) -> bool {
-        self.refused_at.is_none_or(|refused| refused < set_at)
+        match (self.refused_at, self.refused_token_set_at) {
+            (None, _) => true,
+            (Some(_), Some(refused_token)) => refused_token != set_at,
+            (Some(refused), None) => refused < set_at,
+        }
     }
 }
 
@@ -134,3 +149,32 @@ pub struct PendingConnect {
 
 /// How long an admin has to answer the platform's page.
 pub const CONNECT_MINUTES: i64 = 10;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    /// Review of issue 17: a sender still holding the token before a reconnect had it refused
+    /// after the new one was set, and the new one showed as refused.
+    #[test]
+    fn a_refusal_of_the_token_before_does_not_mark_the_new_one() {
+        let at = |m| Utc.with_ymd_and_hms(2026, 12, 1, 9, m, 0).unwrap();
+        let (old, new) = (at(0), at(10));
+        let health = AccountHealth::default().with(&Observation::Refused {
+            at: at(11),
+            reason: "Invalid or expired token.".into(),
+            token_set_at: Some(old),
+        });
+        assert!(health.token_holds(new));
+        assert!(!health.token_holds(old));
+        let unknown = AccountHealth::default().with(&Observation::Refused {
+            at: at(11),
+            reason: "Invalid or expired token.".into(),
+            token_set_at: None,
+        });
+        assert!(!unknown.token_holds(new), "refused after it was set");
+        assert!(unknown.token_holds(at(12)), "set after the refusal");
+        assert!(AccountHealth::default().token_holds(new));
+    }
+}

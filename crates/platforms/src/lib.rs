@@ -171,9 +171,18 @@ impl HttpPlatform {
         }
     }
 
-    async fn account_token(&self, source: Source, account: &str) -> Option<tokens::AccountToken> {
-        let lookup = self.account_tokens.as_ref()?;
-        lookup(source, account.to_string()).await
+    /// The account's connected token; a lookup that failed just now is worth a retry.
+    async fn account_token(
+        &self,
+        source: Source,
+        account: &str,
+    ) -> Result<Option<tokens::AccountToken>, PostError> {
+        let Some(lookup) = self.account_tokens.as_ref() else {
+            return Ok(None);
+        };
+        lookup(source, account.to_string()).await.map_err(|e| {
+            PostError::Transient(format!("the account's token could not be read: {e}"))
+        })
     }
 
     /// Tells the token events what an answer showed of the account's token.

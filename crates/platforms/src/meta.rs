@@ -99,7 +99,7 @@ async fn call(
             "no Meta app secret is configured".into(),
         ));
     };
-    let page_token = match platform.account_token(source, account).await {
+    let page_token = match platform.account_token(source, account).await? {
         Some(AccountToken::Meta { page_token }) => page_token,
         _ => match platform.credentials.meta_page(account) {
             Some((_, page)) => page.access_token.clone(),

@@ -30,9 +30,13 @@ impl std::fmt::Debug for AccountToken {
     }
 }
 
-/// The account's stored token, if any (the wiring opens it from the store).
-pub type TokenLookup =
-    Arc<dyn Fn(Source, String) -> BoxFuture<'static, Option<AccountToken>> + Send + Sync>;
+/// The account's stored token, if any (the wiring opens it from the store); an error when it
+/// could not be read or opened just now (the post is tried again later).
+pub type TokenLookup = Arc<
+    dyn Fn(Source, String) -> BoxFuture<'static, Result<Option<AccountToken>, String>>
+        + Send
+        + Sync,
+>;
 
 /// What a call with an account's token showed.
 #[derive(Debug, Clone, PartialEq, Eq)]

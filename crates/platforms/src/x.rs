@@ -66,21 +66,21 @@ async fn call(
             "no X app credentials (consumer key and secret) are configured".into(),
         ));
     };
-    let (access_token, access_token_secret) = match platform.account_token(Source::X, account).await
-    {
-        Some(AccountToken::X {
-            access_token,
-            access_token_secret,
-        }) => (access_token, access_token_secret),
-        _ => match platform.credentials.x_account(account) {
-            Some((_, user)) => (user.access_token.clone(), user.access_token_secret.clone()),
-            None => {
-                return Err(PostError::Permanent(format!(
-                    "X account {account} is not connected: connect it in the console's settings"
-                )));
-            }
-        },
-    };
+    let (access_token, access_token_secret) =
+        match platform.account_token(Source::X, account).await? {
+            Some(AccountToken::X {
+                access_token,
+                access_token_secret,
+            }) => (access_token, access_token_secret),
+            _ => match platform.credentials.x_account(account) {
+                Some((_, user)) => (user.access_token.clone(), user.access_token_secret.clone()),
+                None => {
+                    return Err(PostError::Permanent(format!(
+                        "X account {account} is not connected: connect it in the console's settings"
+                    )));
+                }
+            },
+        };
     if platform.endpoints.x_api.contains(['?', '#']) {
         // The signature covers the URL without its query; a query here would be signed wrong.
         return Err(PostError::Permanent(

@@ -19,7 +19,7 @@ const CONNECTED_PAGE_TOKEN: &str = "EAAGconnectedpage";
 fn connected() -> TokenLookup {
     Arc::new(|source, account: String| {
         Box::pin(async move {
-            match (source, account.as_str()) {
+            Ok(match (source, account.as_str()) {
                 (Source::X, X_ACCOUNT) => Some(AccountToken::X {
                     access_token: CONNECTED_TOKEN.into(),
                     access_token_secret: "connected-secret".into(),
@@ -28,7 +28,7 @@ fn connected() -> TokenLookup {
                     page_token: CONNECTED_PAGE_TOKEN.into(),
                 }),
                 _ => None,
-            }
+            })
         })
     })
 }
@@ -166,4 +166,26 @@ async fn a_refused_page_token_is_told_and_another_refusal_is_not() {
         "{:?}",
         told.lock().unwrap()
     );
+}
+
+/// Review of issue 17: a token that could not be read just now (a throttled store or KMS)
+/// made the reply fail for good as "not connected".
+#[tokio::test]
+async fn a_token_that_cannot_be_read_now_is_tried_again_later() {
+    let server = MockServer::start().await;
+    let failing: TokenLookup =
+        Arc::new(|_, _| Box::pin(async { Err("kms decrypt: ThrottlingException".to_string()) }));
+    let (events, told) = recorder();
+    let platform = platform(&server.uri()).with_account_tokens(failing, events);
+    let posted = platform
+        .post(&reply(Source::X, X_ACCOUNT, public("1")))
+        .await;
+    assert_eq!(
+        posted,
+        Err(PostError::Transient(
+            "the account's token could not be read: kms decrypt: ThrottlingException".into()
+        ))
+    );
+    assert!(server.received_requests().await.unwrap().is_empty());
+    assert!(told.lock().unwrap().is_empty());
 }

@@ -199,11 +199,8 @@ where
     S: socialcare_domain::ports::AccountStore + Clone + 'static,
     K: socialcare_domain::ports::Sealer + Clone + 'static,
 {
-    let observer = socialcare_app::tokens::Observer::new(store.clone());
-    platform.with_account_tokens(
-        socialcare_app::tokens::lookup(store, sealer),
-        observer.token_events(),
-    )
+    let tokens = socialcare_app::tokens::SenderTokens::new(store, sealer);
+    platform.with_account_tokens(tokens.lookup(), tokens.events())
 }
 
 /// The reminders worker. Its notices are signed with the default integration's outbound

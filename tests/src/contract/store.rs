@@ -1532,6 +1532,7 @@ pub async fn account_tokens_are_kept_sealed_and_health_is_observed_piece_by_piec
         Observation::Refused {
             at: at + Duration::minutes(3),
             reason: "Could not authenticate you.".into(),
+            token_set_at: Some(at - Duration::hours(1)),
         },
         Observation::Subscription {
             at: at + Duration::minutes(4),
@@ -1551,13 +1552,20 @@ pub async fn account_tokens_are_kept_sealed_and_health_is_observed_piece_by_piec
             rate: Some(rate),
             refused_at: Some(at + Duration::minutes(3)),
             refusal: Some("Could not authenticate you.".into()),
+            refused_token_set_at: Some(at - Duration::hours(1)),
             subscribed: Some(true),
             subscription_checked_at: Some(at + Duration::minutes(4)),
             subscription_detail: None,
         }
     );
-    assert!(!health.token_holds(at + Duration::minutes(2)));
-    assert!(health.token_holds(at + Duration::minutes(5)));
+    assert!(
+        !health.token_holds(at - Duration::hours(1)),
+        "the token refused"
+    );
+    assert!(
+        health.token_holds(at + Duration::minutes(5)),
+        "another token"
+    );
     assert_eq!(
         store
             .account_health(Source::Instagram, brand)

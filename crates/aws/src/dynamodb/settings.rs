@@ -388,9 +388,14 @@ impl AccountStore for DynamoStore {
                     set.push(("rate", attribute(rate)?));
                 }
             }
-            Observation::Refused { at, reason } => {
+            Observation::Refused {
+                at,
+                reason,
+                token_set_at,
+            } => {
                 set.push(("refused_at", attribute(at)?));
                 set.push(("refusal", attribute(reason)?));
+                set.push(("refused_token_set_at", attribute(token_set_at)?));
             }
             Observation::Subscription { at, active, detail } => {
                 set.push(("subscribed", attribute(active)?));
