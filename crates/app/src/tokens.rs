@@ -57,8 +57,9 @@ pub async fn sealed(
     })
 }
 
-/// What a sender opened: each account's token, when it was set, and when it was opened.
-type Opened = Arc<Mutex<HashMap<(Source, String), (Instant, AccountToken, DateTime<Utc>)>>>;
+/// What a sender opened: each account's token, when it was opened and when it was set.
+type OpenedTokens = HashMap<(Source, String), (Instant, AccountToken, DateTime<Utc>)>;
+type Opened = Arc<Mutex<OpenedTokens>>;
 
 /// The sender's side of the tokens: the lookup it posts with and the events it tells, over
 /// one memory, so that a token the platform refuses is forgotten at once and its refusal is
@@ -85,10 +86,7 @@ where
         }
     }
 
-    fn opened(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<(Source, String), (Instant, AccountToken, DateTime<Utc>)>>
-    {
+    fn opened(&self) -> std::sync::MutexGuard<'_, OpenedTokens> {
         self.opened.lock().unwrap_or_else(|p| p.into_inner())
     }
 
