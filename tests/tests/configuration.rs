@@ -250,13 +250,58 @@ async fn an_account_added_through_the_api_takes_its_webhooks_at_once() {
     let (_, key) = driver
         .post_api("/v1/api-keys", &json!({"name": "ann", "role": "agent"}))
         .await;
-    let agent = reqwest::Client::new()
-        .get(format!("{}/v1/accounts", driver.base))
-        .bearer_auth(key["key"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(agent.status(), StatusCode::FORBIDDEN);
+    let agent_key = key["key"].as_str().unwrap().to_string();
+    let (_, changes) = driver.get("/v1/configuration/changes").await;
+    let http = reqwest::Client::new();
+    for (method, path, body) in [
+        (Method::GET, "/v1/accounts".to_string(), None),
+        (
+            Method::POST,
+            "/v1/accounts".into(),
+            Some(json!({"platform": "x", "id": "9"})),
+        ),
+        (Method::GET, format!("/v1/accounts/x/{BRAND}"), None),
+        (
+            Method::PUT,
+            format!("/v1/accounts/x/{BRAND}"),
+            Some(json!({})),
+        ),
+        (Method::DELETE, format!("/v1/accounts/x/{BRAND}"), None),
+        (
+            Method::PUT,
+            format!("/v1/accounts/x/{BRAND}/token"),
+            Some(json!({"access_token": "a", "access_token_secret": "b"})),
+        ),
+        (
+            Method::DELETE,
+            format!("/v1/accounts/x/{BRAND}/token"),
+            None,
+        ),
+        (Method::GET, format!("/v1/accounts/x/{BRAND}/health"), None),
+        (Method::GET, "/v1/teams".into(), None),
+        (Method::GET, "/v1/teams/support".into(), None),
+        (
+            Method::PUT,
+            "/v1/teams/support".into(),
+            Some(json!({"members": ["ann"]})),
+        ),
+        (Method::DELETE, "/v1/teams/support".into(), None),
+        (Method::GET, "/v1/configuration/changes".into(), None),
+    ] {
+        let mut request = http
+            .request(method.clone(), format!("{}{path}", driver.base))
+            .bearer_auth(&agent_key);
+        if let Some(body) = &body {
+            request = request.json(body);
+        }
+        let answer = request.send().await.unwrap();
+        assert_eq!(answer.status(), StatusCode::FORBIDDEN, "{method} {path}");
+    }
+    let (_, after) = driver.get("/v1/configuration/changes").await;
+    assert_eq!(
+        after["changes"], changes["changes"],
+        "an agent changed nothing"
+    );
     driver.running.stop().await.unwrap();
 }
 

@@ -107,10 +107,25 @@ async fn an_x_account_is_connected_posts_with_its_token_and_a_refusal_shows() {
     );
     let callback = platform_page(&authorize).await;
 
-    // Another browser (without the binding cookie) cannot finish it.
+    // Another browser cannot finish it: without a binding cookie, nor with its own (from a
+    // connection it started itself), and trying does not spend the admin's.
     let mut stranger = admin(&driver).await;
     let refused = stranger.get(&ours(&driver, &callback)).await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+    let own = stranger.get("/settings/connect/x").await;
+    assert_eq!(own.status, StatusCode::SEE_OTHER, "{}", own.body);
+    assert!(stranger.cookies.contains_key("sc_connect"));
+    let refused = stranger.get(&ours(&driver, &callback)).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
+    assert!(refused.body.contains("another browser"), "{}", refused.body);
+    // What no platform sends is refused before the store is asked (no 5xx to alarm on).
+    let long = "A".repeat(3_000);
+    let odd = stranger
+        .get(&format!(
+            "/settings/connect/x/callback?oauth_token={long}&oauth_verifier=v"
+        ))
+        .await;
+    assert_eq!(odd.status, StatusCode::BAD_REQUEST, "{}", odd.body);
 
     let connected = visitor.get(&ours(&driver, &callback)).await;
     assert_eq!(connected.status, StatusCode::OK, "{}", connected.body);
@@ -286,7 +301,7 @@ async fn a_facebook_page_and_its_instagram_account_are_connected_and_subscribed(
     }
     let page = meta.pages()[0].clone();
     let choice = chooser.hidden("choice");
-    // Another browser cannot choose.
+    // Another browser cannot choose, with or without a binding of its own.
     let mut stranger = admin(&driver).await;
     let refused = stranger
         .post(
@@ -295,6 +310,15 @@ async fn a_facebook_page_and_its_instagram_account_are_connected_and_subscribed(
         )
         .await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+    let own = stranger.get("/settings/connect/meta").await;
+    assert_eq!(own.status, StatusCode::SEE_OTHER, "{}", own.body);
+    let refused = stranger
+        .post(
+            "/settings/connect/meta/page",
+            &[("choice", &choice), ("page_id", &page.id)],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
 
     let connected = visitor
         .post(

@@ -136,9 +136,10 @@ fn pending_context(state: &str) -> String {
     format!("pending:{state}")
 }
 
-/// A connection under way, taken (once) and checked: of this platform, not expired, and
-/// started by the browser that presents `binding` (the cookie given when it started). Who
-/// started it, and what it sealed, opened.
+/// A connection under way, taken (once) and checked: started by the browser that presents
+/// `binding` (the cookie given when it started; another browser's take leaves it for its
+/// own), of this platform, not expired, by an admin whose key still holds. Who started it,
+/// and what it sealed, opened.
 async fn take<S: Store>(
     state: &ApiState<S>,
     binding: &str,
@@ -148,29 +149,29 @@ async fn take<S: Store>(
     let stale = || {
         ApiError::bad_request(
             "unknown_connection",
-            "this connection is unknown, used already or expired: start it again from the settings",
+            "this connection is unknown, started in another browser, used already or expired: start it again from the settings",
         )
     };
+    // What a platform gives back is a short token; anything else never reaches the store.
+    let plausible = |value: &str| {
+        (1..=128).contains(&value.len())
+            && value
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    };
+    if !plausible(flow_state) || !plausible(binding) {
+        return Err(stale());
+    }
     let pending = state
         .store
-        .take_pending(flow_state)
+        .take_pending(flow_state, &binding_hash(binding))
         .await
         .map_err(ApiError::store)?
         .ok_or_else(stale)?;
     if pending.platform != platform || pending.ends_at < Utc::now() {
         return Err(stale());
     }
-    if pending.binding != binding_hash(binding) {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "other_browser",
-            "this connection was started in another browser: start it again from the settings",
-        ));
-    }
-    let caller = Caller {
-        name: pending.by.clone(),
-        role: Role::Admin,
-    };
+    let caller = author(state, &pending.by).await?;
     match pending.sealed {
         None => Ok((caller, None)),
         Some(sealed) => {
@@ -180,6 +181,30 @@ async fn take<S: Store>(
                 .map_err(seal_failed)?;
             Ok((caller, Some(opened)))
         }
+    }
+}
+
+/// The admin who started a connection, if their key still holds (a key revoked meanwhile
+/// connects nothing).
+async fn author<S: Store>(state: &ApiState<S>, name: &str) -> Result<Caller, ApiError> {
+    let admin = Caller {
+        name: name.to_string(),
+        role: Role::Admin,
+    };
+    if name == "bootstrap" {
+        return Ok(admin);
+    }
+    let keys = state.store.list_keys().await.map_err(ApiError::store)?;
+    match keys
+        .iter()
+        .any(|key| key.name == name && key.role >= Role::Admin && key.revoked_at.is_none())
+    {
+        true => Ok(admin),
+        false => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!("the key of {name}, who started this connection, is no longer an admin's"),
+        )),
     }
 }
 
@@ -595,7 +620,7 @@ pub async fn finish_meta<S: Store>(
 
 /// `PUT /v1/accounts/{platform}/{id}/token`: an X user token, or a Meta page token (for an
 /// Instagram account, the token of its Facebook page, named by `page_id`).
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewToken {
     #[serde(default)]
@@ -606,6 +631,14 @@ pub struct NewToken {
     pub page_token: Option<String>,
     #[serde(default)]
     pub page_id: Option<String>,
+}
+
+impl std::fmt::Debug for NewToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewToken")
+            .field("page_id", &self.page_id)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What the API says of an account's token: never the token.

@@ -239,9 +239,11 @@ pub async fn meta_callback<S: Store>(
         ));
     };
     if let Some(words) = answer.error_description.or(answer.error_message) {
+        // The words come in the query, which anyone can write: shown as text, and short.
+        let words: String = words.chars().take(200).collect();
         return back_to_settings(&ApiError::bad_request(
             "denied",
-            format!("Facebook: {words}"),
+            format!("Facebook answered: {words}"),
         ));
     }
     let (Some(code), Some(state)) = (answer.code, answer.state) else {

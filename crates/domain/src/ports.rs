@@ -381,11 +381,13 @@ pub trait AccountStore: Send + Sync {
         pending: &PendingConnect,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// Takes the connection under way with this state: removes and returns it, once (a second
-    /// take finds nothing), expired or not (the caller checks).
+    /// Takes the connection under way with this state when it is bound to `binding`: removes
+    /// and returns it, once (a second take finds nothing), expired or not (the caller checks).
+    /// One bound to another binding is left as it is (and not returned).
     fn take_pending(
         &self,
         state: &str,
+        binding: &str,
     ) -> impl Future<Output = Result<Option<PendingConnect>, StoreError>> + Send;
 
     /// Records what was seen, leaving the rest of the account's health as it is.

@@ -241,8 +241,10 @@ where
             sealer,
         )?),
     );
-    // The console over the same state; over plain http locally (no Secure cookies).
-    let console = socialcare_console::routes(api_state.clone(), ConsoleSettings::default());
+    // The console over the same state: behind an https tunnel, Secure and __Host- cookies;
+    // over plain http locally, neither.
+    let https = public_url.starts_with("https://");
+    let console = socialcare_console::routes(api_state.clone(), ConsoleSettings { https });
     let api = api::routes(api_state);
     let app = socialcare_wiring::http_app(webhooks.merge(api).merge(console));
 

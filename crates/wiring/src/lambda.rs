@@ -83,7 +83,8 @@ impl Lambda {
 
     /// The accounts and teams in the table, read again within a minute of a change. The
     /// `AccountsConfig` secret (`ACCOUNTS_SECRET_ARN`) is read only while the table has none,
-    /// and imported as its first version.
+    /// and imported as its first version (by the functions that may write it: not the
+    /// internet-facing webhook, which waits for another function's import).
     pub async fn configuration(&self) -> Result<ConfigurationCache, WiringError> {
         let import = || async {
             let text = self
@@ -96,6 +97,13 @@ impl Lambda {
             }))
         };
         Ok(ConfigurationCache::load(self.store(), configuration::LAMBDA_TTL, import).await?)
+    }
+
+    /// The same, without importing: what the table holds (nothing yet, until another function
+    /// imports the secret, is seen within a minute).
+    pub async fn stored_configuration(&self) -> Result<ConfigurationCache, WiringError> {
+        let none = || std::future::ready(Ok(None));
+        Ok(ConfigurationCache::load(self.store(), configuration::LAMBDA_TTL, none).await?)
     }
 
     /// The registered integrations of `store`; a change is seen within a minute.
@@ -114,7 +122,7 @@ impl Lambda {
             self.queue("INBOUND_QUEUE_URL"),
             &self.secret("INTEGRATION_SECRET_ARN").await?,
             secrets,
-            self.configuration().await?,
+            self.stored_configuration().await?,
             OutboundGuard::from_env(),
             // Without them, registered sources would not be refused: no table, no start.
             Self::integrations(&self.store()),

@@ -1589,7 +1589,11 @@ pub async fn a_connection_under_way_is_taken_once<S: Store>(store: &S) {
         created_at: at,
         ends_at: at + Duration::minutes(10),
     };
-    assert_eq!(store.take_pending(&pending.state).await.unwrap(), None);
+    let binding = pending.binding.clone();
+    assert_eq!(
+        store.take_pending(&pending.state, &binding).await.unwrap(),
+        None
+    );
     store.put_pending(&pending).await.unwrap();
     let other = PendingConnect {
         state: "st_other".into(),
@@ -1598,16 +1602,27 @@ pub async fn a_connection_under_way_is_taken_once<S: Store>(store: &S) {
         ..pending.clone()
     };
     store.put_pending(&other).await.unwrap();
+    // Another browser's binding neither gets it nor spends it.
     assert_eq!(
-        store.take_pending(&pending.state).await.unwrap(),
+        store
+            .take_pending(&pending.state, &"cd".repeat(32))
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store.take_pending(&pending.state, &binding).await.unwrap(),
         Some(pending.clone())
     );
     assert_eq!(
-        store.take_pending(&pending.state).await.unwrap(),
+        store.take_pending(&pending.state, &binding).await.unwrap(),
         None,
         "once"
     );
-    assert_eq!(store.take_pending("st_other").await.unwrap(), Some(other));
+    assert_eq!(
+        store.take_pending("st_other", &binding).await.unwrap(),
+        Some(other)
+    );
 }
 
 /// Every case, by name, for the runner macro.

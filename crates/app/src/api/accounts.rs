@@ -198,6 +198,14 @@ pub async fn delete_account_by<S: Store>(
     platform: Platform,
     id: &str,
 ) -> Result<(), ApiError> {
+    caller.require(Role::Admin)?;
+    // The token first: a removal that fails half-way and is asked again leaves no token
+    // behind for an account added again later.
+    state
+        .store
+        .delete_token(platform.source(), id)
+        .await
+        .map_err(ApiError::store)?;
     let summary = format!("removed {} account {id}", platform.as_str());
     change(state, caller, &summary, |document| {
         let at = document
@@ -207,11 +215,6 @@ pub async fn delete_account_by<S: Store>(
         Ok(())
     })
     .await?;
-    state
-        .store
-        .delete_token(platform.source(), id)
-        .await
-        .map_err(ApiError::store)?;
     Ok(())
 }
 

@@ -172,28 +172,40 @@ impl ApiKeyStore for DynamoStore {
 }
 
 impl DynamoStore {
-    /// The newest `limit` versions' items, newest first.
+    /// The newest `limit` versions' items, newest first: page after page, since a page ends
+    /// at 1 MB of whole items (a projection does not shrink what is read).
     async fn newest_configurations(
         &self,
         limit: usize,
         projection: Option<&str>,
     ) -> Result<Vec<Item>, StoreError> {
-        let output = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-            .expression_attribute_values(":pk", s(CONFIGURATION))
-            .expression_attribute_values(":prefix", s(CONFIGURATION_VERSION_PREFIX))
-            .scan_index_forward(false)
-            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
-            .set_projection_expression(projection.map(str::to_string))
-            // A change saved a moment ago is read back by the admin who made it.
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| failed("query configuration", e))?;
-        Ok(output.items.unwrap_or_default())
+        let mut items: Vec<Item> = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let wanted = limit - items.len();
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                .expression_attribute_values(":pk", s(CONFIGURATION))
+                .expression_attribute_values(":prefix", s(CONFIGURATION_VERSION_PREFIX))
+                .scan_index_forward(false)
+                .limit(i32::try_from(wanted).unwrap_or(i32::MAX))
+                .set_projection_expression(projection.map(str::to_string))
+                .set_exclusive_start_key(start)
+                // A change saved a moment ago is read back by the admin who made it.
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(|e| failed("query configuration", e))?;
+            items.extend(output.items.unwrap_or_default());
+            start = output.last_evaluated_key;
+            if items.len() >= limit || start.is_none() {
+                items.truncate(limit);
+                return Ok(items);
+            }
+        }
     }
 }
 
@@ -350,18 +362,34 @@ impl AccountStore for DynamoStore {
         self.put_item(item, "put pending connect").await
     }
 
-    // Deleted as it is read: a callback answered twice connects once.
-    async fn take_pending(&self, state: &str) -> Result<Option<PendingConnect>, StoreError> {
-        let output = self
+    // Deleted as it is read, only by its own binding: a callback answered twice connects
+    // once, and another browser's cannot spend it.
+    async fn take_pending(
+        &self,
+        state: &str,
+        binding: &str,
+    ) -> Result<Option<PendingConnect>, StoreError> {
+        let taken = self
             .client
             .delete_item()
             .table_name(&self.table)
             .key("pk", s(pending_pk(state)))
             .key("sk", s(PENDING_SK))
+            .condition_expression("binding = :binding")
+            .expression_attribute_values(":binding", s(binding))
             .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
             .send()
-            .await
-            .map_err(|e| failed("take pending connect", e))?;
+            .await;
+        let output = match taken {
+            Ok(output) => output,
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                return Ok(None);
+            }
+            Err(e) => return Err(failed("take pending connect", e)),
+        };
         match output.attributes {
             Some(mut item) if !item.is_empty() => {
                 item.remove("expires_at");

@@ -356,6 +356,12 @@ impl AccountStore for SqliteStore {
     async fn put_pending(&self, pending: &PendingConnect) -> Result<(), StoreError> {
         let pending = pending.clone();
         self.read(move |conn| {
+            // The ones left unfinished go when the next starts (DynamoDB's TTL does this there).
+            conn.execute(
+                "DELETE FROM pending_connects
+                 WHERE julianday(json_extract(data, '$.ends_at')) < julianday(?1)",
+                [pending.created_at.to_rfc3339()],
+            )?;
             conn.execute(
                 "INSERT INTO pending_connects (state, data) VALUES (?1, ?2)
                  ON CONFLICT (state) DO UPDATE SET data = excluded.data",
@@ -366,13 +372,18 @@ impl AccountStore for SqliteStore {
         Ok(())
     }
 
-    async fn take_pending(&self, state: &str) -> Result<Option<PendingConnect>, StoreError> {
-        let state = state.to_string();
+    async fn take_pending(
+        &self,
+        state: &str,
+        binding: &str,
+    ) -> Result<Option<PendingConnect>, StoreError> {
+        let (state, binding) = (state.to_string(), binding.to_string());
         self.read(move |conn| {
             one(
                 conn,
-                "DELETE FROM pending_connects WHERE state = ?1 RETURNING data",
-                [state],
+                "DELETE FROM pending_connects
+                 WHERE state = ?1 AND json_extract(data, '$.binding') = ?2 RETURNING data",
+                [state, binding],
             )
         })
         .await
