@@ -411,6 +411,45 @@ pub async fn a_ticket_answered_before_its_deadline_fires_nothing<S: Store>(store
     assert_eq!(ticket.first_response_at, Some(minutes(41)));
 }
 
+/// Issue 18: on DynamoDB every write of the ticket put its queued reminder back in the due
+/// index, and the scheduler queued it again.
+pub async fn a_queued_reminder_is_not_queued_again_by_a_later_write<S: Store>(store: &S) {
+    let h = Harness::new(store, policy()).await;
+    let id = h.complaint("t1", t0()).await;
+    let due = store.due_reminders(minutes(60), 100).await.unwrap();
+    assert_eq!(due.len(), 1, "{due:?}");
+    assert_eq!(due[0].ticket_id, id);
+    store.mark_queued(&due[0]).await.unwrap();
+    assert_eq!(store.due_reminders(minutes(60), 100).await.unwrap(), []);
+    // The customer writes again: the ticket is written, its next reminder is the same.
+    let again = x_mention("t2", "ann", "@acme_care hello? still down", minutes(5));
+    h.customer_writes(&again).await;
+    assert_eq!(h.ticket(&id).await.message_count, 2);
+    assert_eq!(h.ticket(&id).await.timers.next(&id), Some(due[0].clone()));
+    assert_eq!(
+        store.due_reminders(minutes(60), 100).await.unwrap(),
+        [],
+        "queued once"
+    );
+    // The answer changes the next reminder: that one is due in its turn.
+    let reply = ReplyRequest {
+        text: "Sorry Ann, we're on it.".into(),
+        channel: ReplyChannel::Public,
+        key: "k1".into(),
+        author: Actor::Agent { id: "sally".into() },
+        automatic: false,
+    };
+    write_reply(store, &id, &reply, minutes(10)).await.unwrap();
+    let next = h
+        .ticket(&id)
+        .await
+        .timers
+        .next(&id)
+        .expect("the resolution's reminder");
+    assert_ne!(next, due[0]);
+    assert_eq!(store.due_reminders(next.due_at, 100).await.unwrap(), [next]);
+}
+
 pub async fn a_pending_internal_ticket_sends_the_customer_one_followup<S: Store>(store: &S) {
     let h = Harness::new(store, policy()).await;
     let id = h.complaint("t1", t0()).await;
@@ -900,6 +939,7 @@ macro_rules! reminders_contract {
         $crate::reminders_contract!(@cases $make;
             an_unanswered_ticket_warns_then_breaches_and_escalates_once,
             a_ticket_answered_before_its_deadline_fires_nothing,
+            a_queued_reminder_is_not_queued_again_by_a_later_write,
             a_pending_internal_ticket_sends_the_customer_one_followup,
             a_resolved_ticket_sends_one_survey,
             a_survey_answer_is_recorded_and_a_good_score_thanked_once,

@@ -55,6 +55,12 @@ pub(super) const INCIDENTS: &str = "INCIDENTS";
 pub(super) const ACTIVE_INCIDENTS: &str = "ACTIVE_INCIDENTS";
 pub(super) const COUNTS_SK: &str = "#COUNTS";
 
+/// The marker that a ticket's reminder is on the reminders queue (TTL a day after it is due).
+pub(super) fn queued_pk(ticket: &TicketId) -> String {
+    format!("QUEUED#{ticket}")
+}
+pub(super) const QUEUED_SK: &str = "#QUEUED";
+
 pub(super) fn due_sort_key(reminder: &Reminder) -> String {
     format!("{}#{}", sortable_time(reminder.due_at), reminder.ticket_id)
 }

@@ -22,6 +22,7 @@
 //! | active incident | `ACTIVE_INCIDENTS` | `<account>#<topic>` | one per account and topic          |
 //! | team turns | `TEAM#<name>`         | `#TURNS`            | round-robin counter                      |
 //! | session    | `SESSION#<token hash>` | `#SESSION`         | a console sign-in (TTL at its expiry)    |
+//! | queued     | `QUEUED#<ticket id>`  | `#QUEUED`           | the ticket's reminder on the reminders queue (TTL a day after it is due) |
 //! | awaited    | `AWAIT#<dedupe key>`  | `#AWAIT`            | a reply that came before its parent (TTL 7 d) |
 //!
 //! A ticket and its messages share a partition, so one Query reads a whole conversation.
