@@ -39,6 +39,11 @@ impl Stack {
 
 /// Deploys template.yaml as a new stack (fresh table and queues) and reads its outputs.
 pub async fn deploy() -> Stack {
+    deploy_with(&[]).await
+}
+
+/// The same, with these parameters besides the two required ones.
+pub async fn deploy_with(parameters: &[(&str, &str)]) -> Stack {
     assert!(
         std::env::var("AWS_ENDPOINT_URL").is_ok(),
         "the AWS tests run against the moto emulator: use ./infra/test, which starts it and sets AWS_ENDPOINT_URL"
@@ -58,8 +63,15 @@ pub async fn deploy() -> Stack {
         .create_stack()
         .stack_name(&name)
         .template_body(template)
-        .parameters(parameter("IntegrationSecret", INTEGRATION_SECRET))
-        .parameters(parameter("ApiKey", API_KEY))
+        .set_parameters(Some(
+            [
+                parameter("IntegrationSecret", INTEGRATION_SECRET),
+                parameter("ApiKey", API_KEY),
+            ]
+            .into_iter()
+            .chain(parameters.iter().map(|(key, value)| parameter(key, value)))
+            .collect(),
+        ))
         .capabilities(Capability::CapabilityIam)
         .capabilities(Capability::CapabilityAutoExpand)
         .send()
