@@ -9,7 +9,7 @@ mod sqs;
 
 pub use dynamodb::DynamoStore;
 pub use kms::KmsSealer;
-pub use secrets::{SecretError, optional_secret, secret_string};
+pub use secrets::{SecretError, SecretsError, optional_secret, secret_string, secret_strings};
 pub use sqs::SqsQueue;
 
 /// The shared SDK configuration, from the environment (region, credentials, endpoint).

@@ -5,6 +5,7 @@
 use crate::{WebhookSecrets, WiringError};
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use axum::Router;
+use futures::TryFutureExt;
 use socialcare_app::api::ApiState;
 use socialcare_app::bootstrap::{Reload, ReloadError};
 use socialcare_app::configuration::{self, ConfigurationCache, Import, LoadError};
@@ -14,7 +15,7 @@ use socialcare_app::reminders::Worker;
 use socialcare_app::scheduler::{ScheduleError, Scheduler};
 use socialcare_app::tokens::Observer;
 use socialcare_aws::{
-    DynamoStore, KmsSealer, SecretError, SqsQueue, optional_secret, secret_string,
+    DynamoStore, KmsSealer, SecretError, SqsQueue, optional_secret, secret_string, secret_strings,
 };
 use socialcare_domain::ports::SystemClock;
 use socialcare_domain::replies::SendPolicy;
@@ -106,23 +107,60 @@ impl Lambda {
         Ok(ConfigurationCache::load(self.store(), configuration::LAMBDA_TTL, none).await?)
     }
 
+    /// The secrets whose ARNs these variables hold (a variable unset or empty has none), read
+    /// in one request.
+    pub async fn secrets_of(&self, variables: &[&str]) -> Result<Secrets, WiringError> {
+        let arns: Vec<(String, String)> = variables
+            .iter()
+            .filter_map(|variable| {
+                let arn = std::env::var(variable).ok().filter(|v| !v.is_empty())?;
+                Some((variable.to_string(), arn))
+            })
+            .collect();
+        let ids: Vec<String> = arns.iter().map(|(_, arn)| arn.clone()).collect();
+        let mut values = match ids.is_empty() {
+            true => Default::default(),
+            false => secret_strings(&self.secrets, &ids).await?,
+        };
+        Ok(Secrets(
+            arns.into_iter()
+                .filter_map(|(variable, arn)| Some((variable, values.remove(&arn)?)))
+                .collect(),
+        ))
+    }
+
     /// The registered integrations of `store`; a change is seen within a minute.
     fn integrations(store: &DynamoStore) -> IntegrationDirectory {
         IntegrationDirectory::of(store.clone(), INTEGRATIONS_TTL)
     }
 
-    /// The `webhook` function's router.
+    /// The `webhook` function's router. Its secrets and the configuration are read at once
+    /// (each is a round trip to another service at cold start).
     pub async fn webhook(&self) -> Result<Router, WiringError> {
+        const SECRETS: [&str; 4] = [
+            "X_CONSUMER_SECRET_ARN",
+            "META_APP_SECRET_ARN",
+            "META_VERIFY_TOKEN_ARN",
+            "INTEGRATION_SECRET_ARN",
+        ];
+        let (mut read, configuration) =
+            futures::try_join!(self.secrets_of(&SECRETS), self.stored_configuration())?;
+        let integration_secret = read.required("INTEGRATION_SECRET_ARN")?;
+        let (x_consumer_secret, meta_app_secret, meta_verify_token) = (
+            read.optional("X_CONSUMER_SECRET_ARN"),
+            read.optional("META_APP_SECRET_ARN"),
+            read.optional("META_VERIFY_TOKEN_ARN"),
+        );
         let secrets = WebhookSecrets {
-            x_consumer_secret: self.optional_secret("X_CONSUMER_SECRET_ARN").await?,
-            meta_app_secret: self.optional_secret("META_APP_SECRET_ARN").await?,
-            meta_verify_token: self.optional_secret("META_VERIFY_TOKEN_ARN").await?,
+            x_consumer_secret,
+            meta_app_secret,
+            meta_verify_token,
         };
         let state = crate::webhook_state(
             self.queue("INBOUND_QUEUE_URL"),
-            &self.secret("INTEGRATION_SECRET_ARN").await?,
+            &integration_secret,
             secrets,
-            self.stored_configuration().await?,
+            configuration,
             OutboundGuard::from_env(),
             // Without them, registered sources would not be refused: no table, no start.
             Self::integrations(&self.store()),
@@ -134,10 +172,24 @@ impl Lambda {
     }
 
     /// The `api` function's state (the console's too). The bootstrap key (`API_KEY_SECRET_ARN`)
-    /// is read again every five minutes.
+    /// is read again every five minutes. Its secrets and the configuration are read at once.
     pub async fn api_state(&self) -> Result<ApiState<DynamoStore>, WiringError> {
         let key_arn = variable("API_KEY_SECRET_ARN");
-        let api_key = secret_string(&self.secrets, &key_arn).await?;
+        const SECRETS: [&str; 4] = [
+            "API_KEY_SECRET_ARN",
+            // For the first rotation of the default integration, which replaces this secret.
+            "INTEGRATION_SECRET_ARN",
+            "X_CONSUMER_SECRET_ARN",
+            "META_APP_SECRET_ARN",
+        ];
+        let (mut read, configuration) =
+            futures::try_join!(self.secrets_of(&SECRETS), self.configuration())?;
+        let api_key = read.required("API_KEY_SECRET_ARN")?;
+        let (integration_secret, x_secret, meta_secret) = (
+            read.optional("INTEGRATION_SECRET_ARN"),
+            read.optional("X_CONSUMER_SECRET_ARN"),
+            read.optional("META_APP_SECRET_ARN"),
+        );
         let reload: Reload = {
             let secrets = self.secrets.clone();
             Arc::new(move || {
@@ -149,34 +201,20 @@ impl Lambda {
                 })
             })
         };
-        // For the first rotation of the default integration, which replaces this secret.
-        let integration_secret = self.optional_secret("INTEGRATION_SECRET_ARN").await?;
         let state = crate::api_state(
             self.store(),
             &api_key,
             Some(reload),
             integration_secret.as_deref(),
-            self.configuration().await?,
+            configuration,
             Outbox::new(self.queue("OUTBOX_QUEUE_URL")),
         );
         let Some(sealer) = self.sealer() else {
             return Ok(state);
         };
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-        let x_app = match (
-            var("X_CONSUMER_KEY"),
-            self.optional_secret("X_CONSUMER_SECRET_ARN").await?,
-        ) {
-            (Some(key), Some(secret)) => Some((key, secret)),
-            _ => None,
-        };
-        let meta_app = match (
-            var("META_APP_ID"),
-            self.optional_secret("META_APP_SECRET_ARN").await?,
-        ) {
-            (Some(id), Some(secret)) => Some((id, secret)),
-            _ => None,
-        };
+        let x_app = var("X_CONSUMER_KEY").zip(x_secret);
+        let meta_app = var("META_APP_ID").zip(meta_secret);
         let connectors = crate::connectors(x_app, meta_app, var("PUBLIC_URL"), sealer)?;
         Ok(state.with_connectors(connectors))
     }
@@ -190,26 +228,31 @@ impl Lambda {
         })
     }
 
-    /// The `sender` function; platform tokens from `PLATFORM_CREDENTIALS_SECRET_ARN`.
+    /// The `sender` function; platform tokens from `PLATFORM_CREDENTIALS_SECRET_ARN`. Its
+    /// secrets are read at once.
     pub async fn sender(&self) -> Result<SenderFunction, WiringError> {
-        let integration_secret = self.secret("INTEGRATION_SECRET_ARN").await?;
-        let credentials = match self
-            .optional_secret("PLATFORM_CREDENTIALS_SECRET_ARN")
-            .await?
-        {
+        let mut read = self
+            .secrets_of(&[
+                "INTEGRATION_SECRET_ARN",
+                "PLATFORM_CREDENTIALS_SECRET_ARN",
+                "X_CONSUMER_SECRET_ARN",
+                "META_APP_SECRET_ARN",
+            ])
+            .await?;
+        let integration_secret = read.required("INTEGRATION_SECRET_ARN")?;
+        let (credentials, x_secret, meta_app_secret) = (
+            read.optional("PLATFORM_CREDENTIALS_SECRET_ARN"),
+            read.optional("X_CONSUMER_SECRET_ARN"),
+            read.optional("META_APP_SECRET_ARN"),
+        );
+        let credentials = match credentials {
             Some(text) => Credentials::parse(&text)?,
             None => Credentials::default(),
         };
-        let x_consumer = match (
-            std::env::var("X_CONSUMER_KEY")
-                .ok()
-                .filter(|v| !v.is_empty()),
-            self.optional_secret("X_CONSUMER_SECRET_ARN").await?,
-        ) {
-            (Some(key), Some(secret)) => Some((key, secret)),
-            _ => None,
-        };
-        let meta_app_secret = self.optional_secret("META_APP_SECRET_ARN").await?;
+        let x_consumer = std::env::var("X_CONSUMER_KEY")
+            .ok()
+            .filter(|v| !v.is_empty())
+            .zip(x_secret);
         let credentials = crate::with_app_credentials(credentials, x_consumer, meta_app_secret);
         let store = self.store();
         let mut platform = crate::platform(
@@ -231,10 +274,14 @@ impl Lambda {
 
     /// The `reminders` function.
     pub async fn reminders(&self) -> Result<RemindersFunction, WiringError> {
-        let integration_secret = self.secret("INTEGRATION_SECRET_ARN").await?;
+        let (integration_secret, configuration) = futures::try_join!(
+            self.secret("INTEGRATION_SECRET_ARN")
+                .map_err(WiringError::from),
+            self.configuration(),
+        )?;
         let store = self.store();
         let worker = crate::reminders_worker(
-            self.configuration().await?,
+            configuration,
             &integration_secret,
             OutboundGuard::from_env(),
             &Self::integrations(&store),
@@ -281,6 +328,23 @@ pub fn with_request_origin(router: Router) -> Router {
             next.run(request).await
         },
     ))
+}
+
+/// A function's secrets, by the variables that name them.
+pub struct Secrets(std::collections::HashMap<String, String>);
+
+impl Secrets {
+    /// One the template always sets.
+    pub fn required(&mut self, variable: &str) -> Result<String, WiringError> {
+        self.0
+            .remove(variable)
+            .ok_or_else(|| WiringError::MissingSecret(variable.to_string()))
+    }
+
+    /// One the deployment may leave off; an empty value is none.
+    pub fn optional(&mut self, variable: &str) -> Option<String> {
+        self.0.remove(variable).filter(|v| !v.is_empty())
+    }
 }
 
 /// Serves an SQS event source with `handle`, which reports the records to deliver again.

@@ -28,6 +28,11 @@ pub enum WiringError {
     #[error(transparent)]
     Secret(#[from] socialcare_aws::SecretError),
     #[error(transparent)]
+    Secrets(#[from] socialcare_aws::SecretsError),
+    /// A secret the template names that Secrets Manager did not return.
+    #[error("secret {0} was not returned")]
+    MissingSecret(String),
+    #[error(transparent)]
     Configuration(Box<socialcare_app::configuration::LoadError>),
     #[error(transparent)]
     Platforms(#[from] socialcare_platforms::ConfigError),
