@@ -57,15 +57,15 @@ impl Scheduler {
         // A bound on one run; what is left waits for the next minute.
         for _ in 0..50 {
             let due = store.due_reminders(until, self.page).await?;
-            let sent = join_all(due.iter().map(|reminder| async move {
-                // Sent before it leaves the index: a crash in between sends it twice, and
-                // the second finds it stale; the other order could lose it.
-                queue.send(reminder_message(reminder, now)?).await?;
-                store.mark_queued(reminder).await?;
-                Ok::<(), ScheduleError>(())
-            }))
-            .await;
-            for result in sent {
+            // Sent (ten a request) before they are marked queued: a crash in between sends
+            // them twice, and the second finds each stale; the other order could lose them.
+            let messages = due
+                .iter()
+                .map(|reminder| reminder_message(reminder, now))
+                .collect::<Result<Vec<_>, _>>()?;
+            queue.send_all(messages).await?;
+            let marked = join_all(due.iter().map(|reminder| store.mark_queued(reminder))).await;
+            for result in marked {
                 result?;
                 moved += 1;
             }

@@ -1,6 +1,6 @@
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use aws_sdk_sqs::types::MessageSystemAttributeName;
+use aws_sdk_sqs::types::{MessageSystemAttributeName, SendMessageBatchRequestEntry};
 use socialcare_domain::ports::{Delivery, Outgoing, Queue, QueueError};
 use std::time::Duration;
 
@@ -51,6 +51,54 @@ impl Queue for SqsQueue {
             request = request.delay_seconds(seconds(message.delay));
         }
         request.send().await.map_err(|e| failed("send", e))?;
+        Ok(())
+    }
+
+    async fn send_all(&self, messages: Vec<Outgoing>) -> Result<(), QueueError> {
+        for chunk in messages.chunks(10) {
+            let entries = chunk
+                .iter()
+                .enumerate()
+                .map(|(n, message)| {
+                    let mut entry = SendMessageBatchRequestEntry::builder()
+                        .id(n.to_string())
+                        .message_body(&message.body)
+                        .set_message_group_id(message.group_id.clone())
+                        .set_message_deduplication_id(message.dedupe_id.clone());
+                    // FIFO queues refuse a per-message delay, even a zero one.
+                    if !message.delay.is_zero() {
+                        entry = entry.delay_seconds(seconds(message.delay));
+                    }
+                    entry
+                        .build()
+                        .map_err(|e| QueueError::invalid(format!("a batch entry: {e}")))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let output = self
+                .client
+                .send_message_batch()
+                .queue_url(&self.url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .map_err(|e| failed("send batch", e))?;
+            // A batch answers 200 with the entries it refused: each is a failure to report.
+            if let Some(refused) = output.failed().first() {
+                let failure = match refused.sender_fault() {
+                    true => socialcare_domain::ports::Failure::Invalid,
+                    false => socialcare_domain::ports::Failure::Unavailable,
+                };
+                return Err(QueueError::new(
+                    failure,
+                    format!(
+                        "sqs send batch: entry {} refused: {}: {}",
+                        refused.id(),
+                        refused.code(),
+                        refused.message().unwrap_or_default()
+                    ),
+                ));
+            }
+        }
         Ok(())
     }
 

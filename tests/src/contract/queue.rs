@@ -188,12 +188,40 @@ pub async fn a_standard_queue_sends_exhausted_messages_to_its_dead_letter_queue<
     );
 }
 
+/// Issue 18: many messages in as few requests as the queue takes, each received once.
+pub async fn messages_sent_together_are_each_received_once<Q: Queue>(standard: &Standard<Q>) {
+    let sent: Vec<String> = (0..23).map(|n| format!("reminder {n}")).collect();
+    standard
+        .queue
+        .send_all(
+            sent.iter()
+                .map(|body| later(body, Duration::ZERO))
+                .collect(),
+        )
+        .await
+        .unwrap();
+    let mut got = Vec::new();
+    let started = std::time::Instant::now();
+    while got.len() < sent.len() && started.elapsed() < Duration::from_secs(10) {
+        for delivery in receive_all(&standard.queue).await {
+            standard.queue.delete(&delivery.receipt).await.unwrap();
+            got.push(delivery.body);
+        }
+    }
+    got.sort();
+    let mut expected = sent.clone();
+    expected.sort();
+    assert_eq!(got, expected);
+    assert!(receive_all(&standard.queue).await.is_empty(), "each once");
+}
+
 #[macro_export]
 macro_rules! standard_queue_contract {
     ($make:expr) => {
         $crate::standard_queue_contract!(@cases $make;
             a_delayed_message_waits_for_its_delay,
-            a_standard_queue_sends_exhausted_messages_to_its_dead_letter_queue
+            a_standard_queue_sends_exhausted_messages_to_its_dead_letter_queue,
+            messages_sent_together_are_each_received_once
         );
     };
     (@cases $make:expr; $($case:ident),+) => {

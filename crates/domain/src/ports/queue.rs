@@ -70,6 +70,21 @@ pub trait Queue: Send + Sync {
     /// Returns once the message is durably stored by the queue.
     fn send(&self, message: Outgoing) -> impl Future<Output = Result<(), QueueError>> + Send;
 
+    /// Sends several in as few requests as the queue takes (SQS: ten a request); returns once
+    /// all are stored. An error may leave some sent: what is sent this way is sent again
+    /// safely (its consumers are idempotent).
+    fn send_all(
+        &self,
+        messages: Vec<Outgoing>,
+    ) -> impl Future<Output = Result<(), QueueError>> + Send {
+        async move {
+            for message in messages {
+                self.send(message).await?;
+            }
+            Ok(())
+        }
+    }
+
     /// Up to `max` visible messages, waiting up to `wait` for the first one.
     fn receive(
         &self,
