@@ -28,7 +28,7 @@ use socialcare_webhooks::payload::parse;
 use std::sync::Arc;
 use utoipa::ToSchema;
 
-mod accounts;
+pub(crate) mod accounts;
 mod customers;
 mod incidents;
 mod integrations;

@@ -7,7 +7,6 @@
 
 use crate::accounts::{Account, Platform};
 use crate::api::{ApiState, Caller, Store};
-use crate::configuration;
 use crate::error::ApiError;
 use crate::tokens::{SealFn, sealed};
 use axum::http::StatusCode;
@@ -285,34 +284,13 @@ async fn ensure_account<S: Store>(
     }))
     .map_err(|e| ApiError::bad_request("invalid_account", e.to_string()))?;
     let summary = format!("connected {} account {id}", platform.as_str());
-    configuration::change(
-        &state.store,
-        &state.configuration,
-        &caller.name,
-        &summary,
-        Utc::now(),
-        |document| {
-            if document.account(platform, id).is_none() {
-                document.accounts.push(account.clone());
-            }
-            Ok::<(), ApiError>(())
-        },
-    )
-    .await
-    .map_err(|e| match e {
-        configuration::ChangeError::Edit(e) => e,
-        configuration::ChangeError::Invalid(e) => ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_configuration",
-            e.to_string(),
-        ),
-        configuration::ChangeError::Store(e) => ApiError::store(e),
-        configuration::ChangeError::Busy => ApiError::new(
-            StatusCode::CONFLICT,
-            "contention",
-            "the configuration kept changing; try again",
-        ),
-    })?;
+    crate::api::accounts::change(state, caller, &summary, |document| {
+        if document.account(platform, id).is_none() {
+            document.accounts.push(account.clone());
+        }
+        Ok(())
+    })
+    .await?;
     Ok(())
 }
 
@@ -750,9 +728,7 @@ pub async fn set_token_by<S: Store>(
         }
     };
     store_token(state, caller, platform.source(), id, &token, &acts_as).await?;
-    health_by(state, caller, platform, id)
-        .await
-        .map(|h| h.token)
+    Ok(account_health(state, platform, id).await?.token)
 }
 
 /// An admin forgets an account's token; 404 when none was set.
@@ -786,6 +762,15 @@ pub async fn health_by<S: Store>(
 ) -> Result<HealthView, ApiError> {
     caller.require(Role::Admin)?;
     configured(state, platform, id).await?;
+    account_health(state, platform, id).await
+}
+
+/// The health of an account known to be configured.
+async fn account_health<S: Store>(
+    state: &ApiState<S>,
+    platform: Platform,
+    id: &str,
+) -> Result<HealthView, ApiError> {
     let source = platform.source();
     let (token, health) = futures::future::try_join(
         state.store.get_token(source, id),

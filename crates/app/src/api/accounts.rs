@@ -80,7 +80,9 @@ pub async fn stored_document<S: Store>(state: &ApiState<S>) -> Result<AccountsDo
     }
 }
 
-async fn change<S: Store>(
+/// One change of the configuration in `caller`'s name (an admin's): the document it made, or
+/// the refusal in the API's words.
+pub(crate) async fn change<S: Store>(
     state: &ApiState<S>,
     caller: &Caller,
     summary: &str,
