@@ -301,6 +301,19 @@ async fn a_facebook_page_and_its_instagram_account_are_connected_and_subscribed(
     }
     let page = meta.pages()[0].clone();
     let choice = chooser.hidden("choice");
+    // Meta's words come back in a query anyone can write: shown as text, not markup.
+    let hostile = visitor
+        .get(
+            "/settings/connect/meta/callback?error_description=%3Cscript%3Ealert(1)%3C%2Fscript%3E",
+        )
+        .await;
+    assert_eq!(hostile.status, StatusCode::BAD_REQUEST, "{}", hostile.body);
+    assert!(
+        hostile.body.contains("&#60;script&#62;alert(1)"),
+        "{}",
+        hostile.body
+    );
+    assert!(!hostile.body.contains("<script>alert"), "{}", hostile.body);
     // Another browser cannot choose, with or without a binding of its own.
     let mut stranger = admin(&driver).await;
     let refused = stranger
