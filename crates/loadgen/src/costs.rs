@@ -90,7 +90,12 @@ pub struct RequestCosts {
     pub per_message: BTreeMap<String, f64>,
     pub dynamodb_per_message: f64,
     pub sqs_per_message: f64,
+    /// The table's and the indexes' write request units.
     pub write_units_per_message: f64,
+    pub table_write_units_per_message: f64,
+    pub index_write_units_per_message: BTreeMap<String, f64>,
+    /// Read request units, net of the verifier's reads.
+    pub read_units_per_message: f64,
     /// What the proxy counted, before any subtraction.
     pub raw: Counts,
     /// What the runner does when idle, per second (not subtracted).
@@ -123,6 +128,13 @@ impl Measured {
             })
             .map(|(name, count)| (name.clone(), (count.requests * self.list_pages) as f64))
             .collect();
+        let verifier_read_units: f64 = self
+            .list_page
+            .operations
+            .iter()
+            .filter(|(name, _)| verifier_requests.contains_key(*name))
+            .map(|(_, count)| count.read_units * self.list_pages as f64)
+            .sum();
         let per = |value: f64| value / messages.max(1) as f64;
         let per_message: BTreeMap<String, f64> = self
             .burst
@@ -149,6 +161,14 @@ impl Measured {
             dynamodb_per_message: service_total("DynamoDB"),
             sqs_per_message: service_total("AmazonSQS"),
             write_units_per_message: per(self.burst.write_units as f64),
+            table_write_units_per_message: per(self.burst.table_write_units as f64),
+            index_write_units_per_message: self
+                .burst
+                .index_write_units
+                .iter()
+                .map(|(index, units)| (index.clone(), per(*units as f64)))
+                .collect(),
+            read_units_per_message: per((self.burst.read_units - verifier_read_units).max(0.0)),
             per_message,
             raw: self.burst.clone(),
             idle_per_second,
@@ -160,18 +180,33 @@ impl Measured {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::counts::Request;
+    use crate::capacity::WriteUnits;
+    use crate::counts::{Billed, Request};
 
+    /// Requests of an operation: how many, each one's table and gsi1 write units, and read
+    /// units.
     fn counts(of: &[(&str, u64, u64)]) -> Counts {
         let mut counts = Counts::default();
         for (operation, times, write_units) in of {
+            let read = operation.contains(".Query");
+            let billed = Billed {
+                write: WriteUnits {
+                    table: *write_units,
+                    indexes: match write_units {
+                        0 => BTreeMap::new(),
+                        _ => BTreeMap::from([("gsi1".to_string(), 1)]),
+                    },
+                },
+                read_units: if read { 0.5 } else { 0.0 },
+                unpriced: false,
+            };
             for _ in 0..*times {
                 counts.record(
                     &Request {
                         operation: operation.to_string(),
                         queue: None,
-                        write_units: *write_units,
                     },
+                    &billed,
                     false,
                     Duration::ZERO,
                 );
@@ -209,6 +244,11 @@ mod tests {
         assert_eq!(per("DynamoDB_20120810.Query gsi5"), 0.8);
         assert_eq!(costs.idle_per_second["DynamoDB_20120810.Query gsi5"], 8.0);
         assert_eq!(costs.sqs_per_message, 1.0);
-        assert_eq!(costs.write_units_per_message, 6.0);
+        // 6 units on the table and 1 on gsi1 for each transaction.
+        assert_eq!(costs.write_units_per_message, 7.0);
+        assert_eq!(costs.table_write_units_per_message, 6.0);
+        assert_eq!(costs.index_write_units_per_message["gsi1"], 1.0);
+        // 96 queries of half a unit, less the verifier's 16.
+        assert_eq!(costs.read_units_per_message, (96.0 - 16.0) * 0.5 / 100.0);
     }
 }

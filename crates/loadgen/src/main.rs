@@ -6,18 +6,9 @@
 //! - `putitem`: the emulator's raw PutItem rate, to compare the ingest rate with.
 //! - `count-proxy`: counts the runner's DynamoDB and SQS requests (with `--aws`).
 
-mod accounts;
-mod bodies;
-mod burst;
-mod costs;
-mod counts;
-mod latency;
-mod outage;
-mod plan;
-mod proxy;
-mod putitem;
-mod summary;
-mod verify;
+use socialcare_loadgen::{
+    accounts, bodies, burst, costs, outage, plan, proxy, putitem, summary, verify,
+};
 
 use accounts::Brand;
 use anyhow::Context;

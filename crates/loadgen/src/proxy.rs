@@ -1,13 +1,17 @@
 //! `count-proxy`: a reverse proxy in front of the AWS emulator that forwards every request as it
 //! came (method, path, query, headers including the signature, body) and counts them by
-//! operation, with DynamoDB write units estimated (see [`crate::counts`]). Point the runner's
+//! operation, with the DynamoDB request units each is billed (see [`crate::counts`]; the items
+//! written are copied in [`crate::shadow`] to price each write by the whole item and its index
+//! entries). Point the runner's
 //! `AWS_ENDPOINT_URL` at it; `GET /__counts` shows the counts, `POST /__counts/reset` zeroes them.
 //!
 //! It can also play an outage of the emulator (see [`crate::outage`]):
 //! `POST /__outage?after_secs=20&secs=30` plans one, `GET /__outage` reports it.
 
-use crate::counts::{self, Counts};
+use crate::capacity;
+use crate::counts::{self, Billed, Counts};
 use crate::outage::{self, Outage};
+use crate::shadow::{self, Outcome, PendingWrite, Shadow};
 use anyhow::Context;
 use axum::Router;
 use axum::body::Body;
@@ -29,6 +33,7 @@ struct Proxy {
     http: reqwest::Client,
     counts: Mutex<Counts>,
     outage: Arc<Outage>,
+    shadow: Shadow,
 }
 
 impl Proxy {
@@ -51,18 +56,36 @@ pub async fn run(
     upstream: &str,
     planned: Option<PlannedOutage>,
 ) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("listening on {listen}"))?;
+    let address = listener.local_addr()?;
+    println!("count-proxy listening on http://{address}, forwarding to {upstream}");
+    println!("  counts: curl -s http://{address}/__counts");
+    serve(listener, upstream, planned, shutdown()).await
+}
+
+/// Serves on `listener` until `stop` completes.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    upstream: &str,
+    planned: Option<PlannedOutage>,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let outage = Arc::new(Outage::default());
     if let Some(planned) = planned {
         outage.plan(planned.after, planned.lasting);
     }
+    let http = reqwest::Client::builder()
+        .timeout(UPSTREAM_TIMEOUT)
+        // The proxy forwards redirects to its client, as it forwards everything else.
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .context("building the HTTP client")?;
     let proxy = Arc::new(Proxy {
         upstream: upstream.trim_end_matches('/').to_string(),
-        http: reqwest::Client::builder()
-            .timeout(UPSTREAM_TIMEOUT)
-            // The proxy forwards redirects to its client, as it forwards everything else.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .context("building the HTTP client")?,
+        shadow: Shadow::new(upstream, http.clone()),
+        http,
         counts: Mutex::new(Counts::default()),
         outage: Arc::clone(&outage),
     });
@@ -72,14 +95,8 @@ pub async fn run(
         .route("/__outage", get(show_outage).post(plan_outage))
         .fallback(forward)
         .with_state(proxy);
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("listening on {listen}"))?;
-    let address = listener.local_addr()?;
-    println!("count-proxy listening on http://{address}, forwarding to {upstream}");
-    println!("  counts: curl -s http://{address}/__counts");
     axum::serve(outage::Listener::new(listener, outage), app)
-        .with_graceful_shutdown(shutdown())
+        .with_graceful_shutdown(stop)
         .await
         .context("serving")
 }
@@ -174,13 +191,42 @@ async fn forward(State(proxy): State<Arc<Proxy>>, request: Request) -> Response 
         .headers
         .get("x-amz-target")
         .and_then(|value| value.to_str().ok());
+    let parsed = target.and_then(|_| serde_json::from_slice::<serde_json::Value>(&body).ok());
     let classified = counts::classify(
         target,
         parts.method.as_str(),
         parts.uri.path(),
         parts.uri.query(),
         &body,
+        parsed.as_ref(),
     );
+    let dynamodb_operation = target
+        .and_then(|target| target.split_once('.'))
+        .filter(|(service, _)| service.starts_with("DynamoDB"))
+        .map(|(_, operation)| operation.to_string());
+    let authorization = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_string);
+    // A write: the items it touches are read (and locked) before it goes, to be priced after.
+    let mut pending: Option<PendingWrite> = None;
+    let mut unpriced = false;
+    if let (Some(operation), Some(request)) = (&dynamodb_operation, &parsed)
+        && shadow::is_write(operation)
+    {
+        match proxy
+            .shadow
+            .before(operation, request, authorization.as_deref())
+            .await
+        {
+            Ok(write) => pending = Some(write),
+            Err(e) => {
+                eprintln!("count-proxy: cannot price a {operation}: {e:#}");
+                unpriced = true;
+            }
+        }
+    }
     let path_and_query = parts
         .uri
         .path_and_query()
@@ -199,10 +245,16 @@ async fn forward(State(proxy): State<Arc<Proxy>>, request: Request) -> Response 
         }
     }
     let sent = Instant::now();
+    let unbilled = Billed {
+        unpriced,
+        ..Billed::default()
+    };
     let answer = match upstream.send().await {
         Ok(answer) => answer,
         Err(e) => {
-            proxy.counts().record(&classified, true, sent.elapsed());
+            proxy
+                .counts()
+                .record(&classified, &unbilled, true, sent.elapsed());
             return (
                 StatusCode::BAD_GATEWAY,
                 format!("upstream {} failed: {e}", proxy.upstream),
@@ -220,7 +272,9 @@ async fn forward(State(proxy): State<Arc<Proxy>>, request: Request) -> Response 
     let bytes = match answer.bytes().await {
         Ok(bytes) => bytes,
         Err(e) => {
-            proxy.counts().record(&classified, true, sent.elapsed());
+            proxy
+                .counts()
+                .record(&classified, &unbilled, true, sent.elapsed());
             return (
                 StatusCode::BAD_GATEWAY,
                 format!("reading the upstream answer failed: {e}"),
@@ -228,8 +282,31 @@ async fn forward(State(proxy): State<Arc<Proxy>>, request: Request) -> Response 
                 .into_response();
         }
     };
+    let upstream_time = sent.elapsed();
     let failed = status.is_client_error() || status.is_server_error();
-    proxy.counts().record(&classified, failed, sent.elapsed());
+    let mut billed = unbilled;
+    if let (Some(operation), Some(request)) = (&dynamodb_operation, &parsed) {
+        let answered = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+        if let Some(write) = pending {
+            let outcome = Outcome::of(status.as_u16(), &answered);
+            match proxy
+                .shadow
+                .after(write, outcome, &answered, authorization.as_deref())
+                .await
+            {
+                Ok(units) => billed.write = units,
+                Err(e) => {
+                    eprintln!("count-proxy: cannot price a {operation}: {e:#}");
+                    billed.unpriced = true;
+                }
+            }
+        } else if status.is_success() {
+            billed.read_units = capacity::read_cost(operation, request, &answered);
+        }
+    }
+    proxy
+        .counts()
+        .record(&classified, &billed, failed, upstream_time);
     headers.insert(header::CONTENT_LENGTH, bytes.len().into());
     (status, headers, Body::from(bytes)).into_response()
 }

@@ -254,15 +254,39 @@ fn write_requests(out: &mut String, requests: &RequestCosts) {
     }
     let _ = writeln!(
         out,
-        "    {:<46} {:>7.3}\n    {:<46} {:>7.3}\n    {:<46} {:>7.3}   (estimated, raw {})",
-        "DynamoDB total",
-        requests.dynamodb_per_message,
-        "SQS total",
-        requests.sqs_per_message,
+        "    {:<46} {:>7.3}\n    {:<46} {:>7.3}",
+        "DynamoDB total", requests.dynamodb_per_message, "SQS total", requests.sqs_per_message,
+    );
+    let indexes: Vec<String> = requests
+        .index_write_units_per_message
+        .iter()
+        .map(|(index, units)| format!("{index} {units:.2}"))
+        .collect();
+    let _ = writeln!(
+        out,
+        "    {:<46} {:>7.3}   (table {:.2}; indexes: {}; raw {})",
         "DynamoDB write request units",
         requests.write_units_per_message,
+        requests.table_write_units_per_message,
+        if indexes.is_empty() {
+            "none".to_string()
+        } else {
+            indexes.join(", ")
+        },
         requests.raw.write_units
     );
+    let _ = writeln!(
+        out,
+        "    {:<46} {:>7.3}",
+        "DynamoDB read request units", requests.read_units_per_message
+    );
+    if requests.raw.unpriced_writes > 0 {
+        let _ = writeln!(
+            out,
+            "    {} writes could not be priced (the emulator did not answer the proxy's reads): the write units are too low",
+            requests.raw.unpriced_writes
+        );
+    }
     if !requests.raw.queues.is_empty() {
         let queues: Vec<String> = requests
             .raw
