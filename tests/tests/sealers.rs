@@ -87,6 +87,19 @@ async fn the_local_key_seals_for_one_account_only_and_is_kept_private() {
 /// Review of issue 17: after a reconnect, a sender still holding the old token had it
 /// refused for a minute and the new token showed as refused. Now a refused token is forgotten
 /// at once and its refusal is recorded against it.
+/// `socialcare-local --aws` keeps its tickets in DynamoDB and may have no data directory yet;
+/// the key makes it.
+#[tokio::test]
+async fn the_local_key_makes_its_data_directory_when_there_is_none() {
+    let parent = tempfile::tempdir().unwrap();
+    let data = parent.path().join("not").join("yet");
+    let sealer = LocalSealer::load_or_create(&data).unwrap();
+    seals_for_one_account_only(&sealer).await;
+    let key = std::fs::metadata(data.join(KEY_FILE)).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(key.permissions().mode() & 0o777, 0o600);
+}
+
 #[tokio::test]
 async fn a_refused_token_is_forgotten_and_its_refusal_is_the_old_tokens() {
     use socialcare_app::tokens::{SenderTokens, seal_fn, sealed};

@@ -27,6 +27,48 @@ pub fn report(samples: &[Sample]) {
     }
 }
 
+/// What one batch of a function consumed of the store, billed as request units: CloudWatch
+/// adds them up, and their sum over `Messages` is the cost per message a bill will show.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct StoreUsage {
+    pub messages: u64,
+    /// Write request units, the table's and its indexes'.
+    pub write_units: f64,
+    /// Of them, the indexes'.
+    pub index_write_units: f64,
+    pub read_units: f64,
+}
+
+/// Emits a batch's [`StoreUsage`] as one line, with the function as dimension.
+pub fn store_usage(function: &str, usage: &StoreUsage) {
+    let now = chrono::Utc::now().timestamp_millis();
+    println!("{}", store_usage_line(function, usage, now));
+}
+
+fn store_usage_line(function: &str, usage: &StoreUsage, timestamp_millis: i64) -> String {
+    json!({
+        "_aws": {
+            "Timestamp": timestamp_millis,
+            "CloudWatchMetrics": [{
+                "Namespace": NAMESPACE,
+                "Dimensions": [["Function"]],
+                "Metrics": [
+                    {"Name": "Messages", "Unit": "Count"},
+                    {"Name": "DynamoDBWriteUnits", "Unit": "Count"},
+                    {"Name": "DynamoDBIndexWriteUnits", "Unit": "Count"},
+                    {"Name": "DynamoDBReadUnits", "Unit": "Count"},
+                ],
+            }],
+        },
+        "Function": function,
+        "Messages": usage.messages,
+        "DynamoDBWriteUnits": usage.write_units,
+        "DynamoDBIndexWriteUnits": usage.index_write_units,
+        "DynamoDBReadUnits": usage.read_units,
+    })
+    .to_string()
+}
+
 /// The report's counters as metrics: (counter, metric name, unit). Bucket counters are left to
 /// the API's report; CloudWatch computes its own percentiles from the values.
 const REPORTED: [(&str, &str, &str); 8] = [
@@ -175,6 +217,41 @@ mod tests {
         assert_eq!(parsed["RespondedWithin1h"], 1);
         assert_eq!(parsed["RespondedWithin48h"], 1);
         assert_eq!(parsed.as_object().unwrap().len(), 6, "{line}");
+    }
+
+    #[test]
+    fn a_batchs_store_usage_is_one_line_by_function() {
+        let usage = StoreUsage {
+            messages: 10,
+            write_units: 95.0,
+            index_write_units: 30.0,
+            read_units: 12.5,
+        };
+        let parsed: Value =
+            serde_json::from_str(&store_usage_line("ingest", &usage, 1_795_341_600_000)).unwrap();
+        let directive = &parsed["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(directive["Namespace"], "socialcare");
+        assert_eq!(directive["Dimensions"], json!([["Function"]]));
+        let names: Vec<&str> = directive["Metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|metric| metric["Name"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "Messages",
+                "DynamoDBWriteUnits",
+                "DynamoDBIndexWriteUnits",
+                "DynamoDBReadUnits"
+            ]
+        );
+        assert_eq!(parsed["Function"], "ingest");
+        assert_eq!(parsed["Messages"], 10);
+        assert_eq!(parsed["DynamoDBWriteUnits"], 95.0);
+        assert_eq!(parsed["DynamoDBIndexWriteUnits"], 30.0);
+        assert_eq!(parsed["DynamoDBReadUnits"], 12.5);
     }
 
     #[test]

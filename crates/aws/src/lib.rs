@@ -7,7 +7,7 @@ mod kms;
 mod secrets;
 mod sqs;
 
-pub use dynamodb::DynamoStore;
+pub use dynamodb::{CapacityMeter, Consumed, DynamoStore, measured_client};
 pub use kms::KmsSealer;
 pub use secrets::{SecretError, SecretsError, optional_secret, secret_string, secret_strings};
 pub use sqs::SqsQueue;

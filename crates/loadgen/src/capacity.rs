@@ -51,6 +51,8 @@ pub enum Projection {
 pub struct WriteUnits {
     pub table: u64,
     pub indexes: BTreeMap<String, u64>,
+    /// The table's units by kind of item (see [`item_kind`]), to tell which items cost.
+    pub items: BTreeMap<String, u64>,
 }
 
 impl WriteUnits {
@@ -62,6 +64,9 @@ impl WriteUnits {
         self.table += other.table;
         for (index, units) in &other.indexes {
             *self.indexes.entry(index.clone()).or_default() += units;
+        }
+        for (kind, units) in &other.items {
+            *self.items.entry(kind.clone()).or_default() += units;
         }
     }
 }
@@ -182,16 +187,58 @@ impl TableSchema {
             })
             .filter(|(_, units)| *units > 0)
             .collect();
-        WriteUnits { table, indexes }
+        let items = self
+            .kind(before.or(after))
+            .map(|kind| (kind, table))
+            .into_iter()
+            .collect();
+        WriteUnits {
+            table,
+            indexes,
+            items,
+        }
+    }
+
+    fn kind(&self, item: Option<&Item>) -> Option<String> {
+        let text = |name: Option<&String>| {
+            name.and_then(|name| item?.get(name)?.get("S")?.as_str().map(str::to_string))
+        };
+        Some(item_kind(
+            &text(self.key.first())?,
+            &text(self.key.get(1)).unwrap_or_default(),
+        ))
     }
 
     /// A write refused (its condition failed, or its transaction was cancelled): the item as it
     /// is, at least one unit, no index written.
     pub fn refused(&self, current: Option<&Item>, transactional: bool) -> WriteUnits {
+        let table = write_units(current.map_or(0, item_size)) * if transactional { 2 } else { 1 };
         WriteUnits {
-            table: write_units(current.map_or(0, item_size)) * if transactional { 2 } else { 1 },
+            table,
             indexes: BTreeMap::new(),
+            items: self
+                .kind(current)
+                .map(|kind| (kind, table))
+                .into_iter()
+                .collect(),
         }
+    }
+}
+
+/// What kind of item a key names, from the words that open its parts: `TICKET#1` and
+/// `#TICKET` are `TICKET.TICKET`, `TICKET#1` and `MSG#2026...` `TICKET.MSG`, `EVENTS#1` and
+/// `2026-...#id` `EVENTS`.
+pub fn item_kind(pk: &str, sk: &str) -> String {
+    let word = |part: &str| {
+        part.split('#')
+            .find(|segment| !segment.is_empty())
+            .filter(|segment| segment.chars().all(|c| c.is_ascii_uppercase() || c == '_'))
+            .map(str::to_string)
+    };
+    match (word(pk), word(sk)) {
+        (Some(pk), Some(sk)) => format!("{pk}.{sk}"),
+        (Some(pk), None) => pk,
+        (None, _) => "other".to_string(),
     }
 }
 
@@ -440,13 +487,8 @@ mod tests {
         assert_eq!(units.indexes.get("keys"), None);
         // Nothing changes: the table is still written, no index.
         let units = schema.write(Some(&before), Some(&before), false);
-        assert_eq!(
-            units,
-            WriteUnits {
-                table: 3,
-                indexes: BTreeMap::new()
-            }
-        );
+        assert_eq!(units.table, 3);
+        assert_eq!(units.indexes, BTreeMap::new());
         // A shrinking item costs its larger size; a delete, the item it deletes.
         let small = item(json!({"pk": {"S": "t"}, "sk": {"S": "1"}}));
         assert_eq!(schema.write(Some(&before), Some(&small), false).table, 3);
@@ -464,15 +506,38 @@ mod tests {
         let existing = item(
             json!({"pk": {"S": "t"}, "sk": {"S": "1"}, "apk": {"S": "a"}, "ask": {"S": "1"}, "body": {"S": "x".repeat(1_100)}}),
         );
-        assert_eq!(
-            schema.refused(Some(&existing), false),
-            WriteUnits {
-                table: 2,
-                indexes: BTreeMap::new()
-            }
-        );
+        let refused = schema.refused(Some(&existing), false);
+        assert_eq!(refused.table, 2);
+        assert_eq!(refused.indexes, BTreeMap::new());
+        assert_eq!(refused.items, BTreeMap::from([("other".to_string(), 2)]));
         assert_eq!(schema.refused(None, false).table, 1);
         assert_eq!(schema.refused(Some(&existing), true).table, 4);
+    }
+
+    #[test]
+    fn tells_the_kind_of_an_item_by_its_keys() {
+        assert_eq!(item_kind("TICKET#01J", "#TICKET"), "TICKET.TICKET");
+        assert_eq!(
+            item_kind("TICKET#01J", "MSG#2026-12-01T10:00:00Z#01K"),
+            "TICKET.MSG"
+        );
+        assert_eq!(
+            item_kind("EVENTS#01J", "2026-12-01T10:00:00Z#01K"),
+            "EVENTS"
+        );
+        assert_eq!(
+            item_kind("METRICS#x#channel#3", "2026-12-01#public"),
+            "METRICS"
+        );
+        assert_eq!(item_kind("REPORT_ACCOUNTS", "x:42"), "REPORT_ACCOUNTS");
+        assert_eq!(item_kind("t", "1"), "other");
+        let schema = schema();
+        let ticket = item(json!({"pk": {"S": "TICKET#1"}, "sk": {"S": "#TICKET"}}));
+        let units = schema.write(None, Some(&ticket), true);
+        assert_eq!(
+            units.items,
+            BTreeMap::from([("TICKET.TICKET".to_string(), 2)])
+        );
     }
 
     #[test]

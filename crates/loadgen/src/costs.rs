@@ -94,6 +94,8 @@ pub struct RequestCosts {
     pub write_units_per_message: f64,
     pub table_write_units_per_message: f64,
     pub index_write_units_per_message: BTreeMap<String, f64>,
+    /// The table's write units by kind of item.
+    pub table_write_units_per_message_by_item: BTreeMap<String, f64>,
     /// Read request units, net of the verifier's reads.
     pub read_units_per_message: f64,
     /// What the proxy counted, before any subtraction.
@@ -168,6 +170,12 @@ impl Measured {
                 .iter()
                 .map(|(index, units)| (index.clone(), per(*units as f64)))
                 .collect(),
+            table_write_units_per_message_by_item: self
+                .burst
+                .table_write_units_by_item
+                .iter()
+                .map(|(kind, units)| (kind.clone(), per(*units as f64)))
+                .collect(),
             read_units_per_message: per((self.burst.read_units - verifier_read_units).max(0.0)),
             per_message,
             raw: self.burst.clone(),
@@ -196,6 +204,7 @@ mod tests {
                         0 => BTreeMap::new(),
                         _ => BTreeMap::from([("gsi1".to_string(), 1)]),
                     },
+                    items: BTreeMap::new(),
                 },
                 read_units: if read { 0.5 } else { 0.0 },
                 unpriced: false,

@@ -21,6 +21,9 @@ pub struct Counts {
     /// Of them, each global secondary index's.
     #[serde(default)]
     pub index_write_units: BTreeMap<String, u64>,
+    /// The table's units by kind of item (`TICKET.TICKET`, `TICKET.MSG`, `MSGKEY.MSGKEY`, ...).
+    #[serde(default)]
+    pub table_write_units_by_item: BTreeMap<String, u64>,
     /// Read request units of every DynamoDB read.
     #[serde(default)]
     pub read_units: f64,
@@ -83,6 +86,12 @@ impl Counts {
         for (index, units) in &billed.write.indexes {
             *self.index_write_units.entry(index.clone()).or_default() += units;
         }
+        for (kind, units) in &billed.write.items {
+            *self
+                .table_write_units_by_item
+                .entry(kind.clone())
+                .or_default() += units;
+        }
         self.read_units += billed.read_units;
         self.unpriced_writes += u64::from(billed.unpriced);
         let operation = self
@@ -119,6 +128,16 @@ impl Counts {
             delta
                 .index_write_units
                 .insert(index.clone(), units.saturating_sub(before));
+        }
+        for (kind, units) in &self.table_write_units_by_item {
+            let before = earlier
+                .table_write_units_by_item
+                .get(kind)
+                .copied()
+                .unwrap_or(0);
+            delta
+                .table_write_units_by_item
+                .insert(kind.clone(), units.saturating_sub(before));
         }
         for (name, count) in &self.operations {
             let before = earlier.operations.get(name).cloned().unwrap_or_default();
@@ -285,6 +304,7 @@ mod tests {
             write: WriteUnits {
                 table: 2,
                 indexes: BTreeMap::from([("gsi1".to_string(), 1), ("gsi2".to_string(), 3)]),
+                items: BTreeMap::from([("TICKET.TICKET".to_string(), 2)]),
             },
             read_units: 0.5,
             unpriced: false,
@@ -310,6 +330,7 @@ mod tests {
         assert_eq!(delta.write_units, 6);
         assert_eq!(delta.table_write_units, 2);
         assert_eq!(delta.index_write_units["gsi1"], 1);
+        assert_eq!(delta.table_write_units_by_item["TICKET.TICKET"], 2);
         assert_eq!(delta.read_units, 0.5);
         assert_eq!(delta.unpriced_writes, 1);
         assert_eq!(delta.operations["DynamoDB_20120810.PutItem"].write_units, 6);

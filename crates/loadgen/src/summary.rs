@@ -275,6 +275,15 @@ fn write_requests(out: &mut String, requests: &RequestCosts) {
         },
         requests.raw.write_units
     );
+    let items: Vec<String> = requests
+        .table_write_units_per_message_by_item
+        .iter()
+        .filter(|(_, units)| **units > 0.0)
+        .map(|(kind, units)| format!("{kind} {units:.2}"))
+        .collect();
+    if !items.is_empty() {
+        let _ = writeln!(out, "      the table's by item: {}", items.join(", "));
+    }
     let _ = writeln!(
         out,
         "    {:<46} {:>7.3}",

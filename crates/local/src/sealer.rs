@@ -32,6 +32,9 @@ impl LocalSealer {
                     .with_context(|| format!("{} is not a 256-bit hex key", path.display()))?
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                // With --aws the tickets are in DynamoDB and the directory may not exist yet.
+                std::fs::create_dir_all(data)
+                    .with_context(|| format!("making {}", data.display()))?;
                 let key = Aes256Gcm::generate_key(OsRng).to_vec();
                 crate::credentials::write_private(&path, &hex::encode(&key))?;
                 key

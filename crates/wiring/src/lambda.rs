@@ -10,12 +10,14 @@ use socialcare_app::api::ApiState;
 use socialcare_app::bootstrap::{Reload, ReloadError};
 use socialcare_app::configuration::{self, ConfigurationCache, Import, LoadError};
 use socialcare_app::integrations::IntegrationDirectory;
+use socialcare_app::metrics::StoreUsage;
 use socialcare_app::outbox::Outbox;
 use socialcare_app::reminders::Worker;
 use socialcare_app::scheduler::{ScheduleError, Scheduler};
 use socialcare_app::tokens::Observer;
 use socialcare_aws::{
-    DynamoStore, KmsSealer, SecretError, SqsQueue, optional_secret, secret_string, secret_strings,
+    CapacityMeter, DynamoStore, KmsSealer, SecretError, SqsQueue, optional_secret, secret_string,
+    secret_strings,
 };
 use socialcare_domain::ports::SystemClock;
 use socialcare_domain::replies::SendPolicy;
@@ -36,6 +38,8 @@ fn variable(name: &str) -> String {
 pub struct Lambda {
     secrets: aws_sdk_secretsmanager::Client,
     dynamodb: aws_sdk_dynamodb::Client,
+    /// What `dynamodb` consumed, as DynamoDB answers it.
+    consumed: CapacityMeter,
     sqs: aws_sdk_sqs::Client,
     kms: aws_sdk_kms::Client,
 }
@@ -45,9 +49,11 @@ impl Lambda {
     pub async fn start() -> Self {
         socialcare_app::logging::init();
         let config = socialcare_aws::load_config().await;
+        let (dynamodb, consumed) = socialcare_aws::measured_client(&config);
         Self {
             secrets: aws_sdk_secretsmanager::Client::new(&config),
-            dynamodb: aws_sdk_dynamodb::Client::new(&config),
+            dynamodb,
+            consumed,
             sqs: aws_sdk_sqs::Client::new(&config),
             kms: aws_sdk_kms::Client::new(&config),
         }
@@ -222,6 +228,7 @@ impl Lambda {
     /// The `ingest` function.
     pub async fn ingest(&self) -> Result<IngestFunction, WiringError> {
         Ok(IngestFunction {
+            consumed: self.consumed.clone(),
             configuration: self.configuration().await?,
             outbox: Outbox::new(self.queue("OUTBOX_QUEUE_URL")),
             store: self.store(),
@@ -365,20 +372,33 @@ where
 /// Ingest: inbound events become messages on tickets; acknowledgements go on the outbox.
 pub struct IngestFunction {
     store: DynamoStore,
+    consumed: CapacityMeter,
     configuration: ConfigurationCache,
     outbox: Outbox,
 }
 
 impl IngestFunction {
+    /// Ingests the batch, then emits what the store consumed since the last batch (the
+    /// configuration's reads included) with the number of messages ingested.
     pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
         let configuration = self.configuration.current().await;
-        socialcare_app::ingest::handle_sqs_event(
+        let received = event.records.len();
+        let response = socialcare_app::ingest::handle_sqs_event(
             &self.store,
             &configuration.rules,
             Some(&self.outbox),
             event,
         )
-        .await
+        .await;
+        let consumed = self.consumed.take();
+        let usage = StoreUsage {
+            messages: received.saturating_sub(response.batch_item_failures.len()) as u64,
+            write_units: consumed.write_units,
+            index_write_units: consumed.index_write_units,
+            read_units: consumed.read_units,
+        };
+        socialcare_app::metrics::store_usage("ingest", &usage);
+        response
     }
 }
 

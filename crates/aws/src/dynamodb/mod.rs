@@ -37,6 +37,7 @@
 //! `items` (the mapping of the records several ports write: tickets, messages, events).
 
 mod allowance;
+mod consumed;
 mod customers;
 mod incidents;
 mod ingest;
@@ -57,6 +58,8 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use socialcare_domain::ports::{CommitError, StoreError};
 use std::collections::HashMap;
+
+pub use consumed::{CapacityMeter, Consumed, measured_client};
 
 type Item = HashMap<String, AttributeValue>;
 
