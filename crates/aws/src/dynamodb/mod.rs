@@ -55,7 +55,7 @@ mod updates;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWriteItem};
 use socialcare_domain::ports::{CommitError, StoreError};
 use std::collections::HashMap;
 
@@ -291,6 +291,49 @@ impl DynamoStore {
 
     async fn get(&self, pk: String, sk: &str) -> Result<Option<Item>, StoreError> {
         self.get_item(pk, sk, false).await
+    }
+
+    /// The items under these keys that exist, in no particular order: one `BatchGetItem` per
+    /// hundred keys (eventually consistent), the keys DynamoDB leaves unprocessed asked again
+    /// after a short pause. `projection`: the attributes to read, else all.
+    async fn batch_get(
+        &self,
+        keys: Vec<Item>,
+        projection: Option<&str>,
+        what: &str,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut found = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(100) {
+            let request = KeysAndAttributes::builder()
+                .set_keys(Some(chunk.to_vec()))
+                .set_projection_expression(projection.map(str::to_string))
+                .build()
+                .map_err(|e| StoreError::invalid(e.to_string()))?;
+            let mut pending = Some(HashMap::from([(self.table.clone(), request)]));
+            let mut pause = std::time::Duration::from_millis(25);
+            while let Some(items) = pending.take().filter(|p| !p.is_empty()) {
+                let output = self
+                    .client
+                    .batch_get_item()
+                    .set_request_items(Some(items))
+                    .send()
+                    .await
+                    .map_err(|e| failed(what, e))?;
+                found.extend(
+                    output
+                        .responses
+                        .unwrap_or_default()
+                        .remove(&self.table)
+                        .unwrap_or_default(),
+                );
+                pending = output.unprocessed_keys;
+                if pending.as_ref().is_some_and(|p| !p.is_empty()) {
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(std::time::Duration::from_secs(1));
+                }
+            }
+        }
+        Ok(found)
     }
 
     /// A strongly consistent read (twice the read units): for what must be seen the moment it

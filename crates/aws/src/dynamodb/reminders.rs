@@ -5,7 +5,7 @@
 
 use super::keys::{DUE, LIST_SHARDS, QUEUED_SK, due_sort_key, queued_pk};
 use super::{DynamoStore, Item, failed, s};
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Duration, Utc};
 use socialcare_domain::page::sortable_time;
 use socialcare_domain::ports::{ReminderStore, StoreError};
@@ -37,32 +37,12 @@ impl DynamoStore {
                 ])
             })
             .collect();
-        for chunk in keys.chunks(100) {
-            let request = KeysAndAttributes::builder()
-                .set_keys(Some(chunk.to_vec()))
-                .projection_expression("reminder")
-                .build()
-                .map_err(|e| StoreError::invalid(e.to_string()))?;
-            let mut pending = Some(HashMap::from([(self.table.clone(), request)]));
-            while let Some(items) = pending.take().filter(|p| !p.is_empty()) {
-                let output = self
-                    .client
-                    .batch_get_item()
-                    .set_request_items(Some(items))
-                    .send()
-                    .await
-                    .map_err(|e| failed("read queued reminders", e))?;
-                for item in output
-                    .responses
-                    .unwrap_or_default()
-                    .remove(&self.table)
-                    .unwrap_or_default()
-                {
-                    if let Some(AttributeValue::S(key)) = item.get("reminder") {
-                        queued.insert(key.clone());
-                    }
-                }
-                pending = output.unprocessed_keys;
+        for item in self
+            .batch_get(keys, Some("reminder"), "read queued reminders")
+            .await?
+        {
+            if let Some(AttributeValue::S(key)) = item.get("reminder") {
+                queued.insert(key.clone());
             }
         }
         Ok(queued)

@@ -14,6 +14,7 @@ use socialcare_domain::ports::{
     CommitError, StoreError, TicketCommands, TicketLists, TicketReads, TicketUpdate,
 };
 use socialcare_domain::{Message, Page, Ticket, TicketDetail, TicketEvent, TicketId, TicketQuery};
+use std::collections::HashMap;
 
 impl TicketCommands for DynamoStore {
     async fn change_ticket(
@@ -200,6 +201,36 @@ impl TicketIndex {
 }
 
 impl DynamoStore {
+    /// The tickets of a list page, in its order. The list indexes hold keys only (a ticket
+    /// write then costs no index write unless a list key changes), so the tickets are read
+    /// from the table by key.
+    async fn tickets_of(&self, entries: Vec<Item>) -> Result<Vec<Ticket>, StoreError> {
+        let key = |item: &Item| match (item.get("pk"), item.get("sk")) {
+            (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) => {
+                Some((pk.clone(), sk.clone()))
+            }
+            _ => None,
+        };
+        let order: Vec<(String, String)> = entries.iter().filter_map(key).collect();
+        let keys = order
+            .iter()
+            .map(|(pk, sk)| HashMap::from([("pk".to_string(), s(pk)), ("sk".to_string(), s(sk))]))
+            .collect();
+        let mut found: HashMap<(String, String), Item> = self
+            .batch_get(keys, None, "read listed tickets")
+            .await?
+            .into_iter()
+            .filter_map(|item| Some((key(&item)?, item)))
+            .collect();
+        // An entry whose ticket is not there (the index is updated after the table) is left
+        // out of the page.
+        order
+            .into_iter()
+            .filter_map(|key| found.remove(&key))
+            .map(from_item)
+            .collect()
+    }
+
     /// One page over every shard of a sharded list: each shard gives its newest tickets after
     /// the cursor, and the page is the newest of them all (the cursor is a sort key, valid in
     /// every shard).
@@ -274,9 +305,7 @@ impl DynamoStore {
                 .send()
                 .await
                 .map_err(|e| failed("query tickets", e))?;
-            for item in output.items.unwrap_or_default() {
-                tickets.push(from_item(item)?);
-            }
+            tickets.extend(self.tickets_of(output.items.unwrap_or_default()).await?);
             start = output.last_evaluated_key;
             if start.is_none() || tickets.len() >= wanted {
                 break;
