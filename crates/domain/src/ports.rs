@@ -100,6 +100,10 @@ pub struct IngestChange {
     /// The customer as they are after the message; created when `customer_version_before` is `None`.
     pub customer: Customer,
     pub customer_version_before: Option<u64>,
+    /// Whether the customer is written: not when the message changes nothing of them but the
+    /// time they last wrote (they are then as stored, `updated_at` included). A joined
+    /// ticket's versioned write still catches whatever moved meanwhile.
+    pub customer_written: bool,
     /// Identities seen for the first time; each must not be claimed by anyone yet.
     pub new_identities: Vec<Identity>,
     /// What the audit trail records of it.

@@ -148,7 +148,47 @@ pub async fn a_customers_next_message_joins_their_open_ticket<S: Store>(store: &
         .map(|m| m.body.text.as_str())
         .collect();
     assert_eq!(texts, ["down", "still down"]);
-    assert_eq!(found.customer.unwrap().version, 2);
+    // The second message said nothing new of the customer: they are not written again.
+    assert_eq!(found.customer.unwrap().version, 1);
+}
+
+/// A customer is written when a message changes what is known of them, not when it only says
+/// they wrote again: a write of the customer costs as much as the message's.
+pub async fn a_customer_is_rewritten_only_when_a_message_changes_them<S: Store>(store: &S) {
+    let ticket_id = opened(
+        ingest(store, &inbound("m1", "ann", "down", at(0)))
+            .await
+            .unwrap(),
+    );
+    ingest(store, &inbound("m2", "ann", "still down", at(5)))
+        .await
+        .unwrap();
+    let customer = detail(store, &ticket_id).await.customer.unwrap();
+    assert_eq!(customer.version, 1);
+    assert_eq!(customer.updated_at, at(0));
+    assert_eq!(customer.name.as_deref(), Some("Customer ann"));
+    assert_eq!(customer.latest_ticket_id, Some(ticket_id.clone()));
+    // A new name is news: written, with the time it was learned.
+    let mut renamed = inbound("m3", "ann", "hello?", at(9));
+    renamed.message.author.name = Some("Ann Smith".into());
+    ingest(store, &renamed).await.unwrap();
+    let customer = detail(store, &ticket_id).await.customer.unwrap();
+    assert_eq!(customer.version, 2);
+    assert_eq!(customer.updated_at, at(9));
+    assert_eq!(customer.name.as_deref(), Some("Ann Smith"));
+    // So is a new ticket: their next message goes to it.
+    lifecycle::change_status(store, &ticket_id, TicketStatus::Closed, agent(), at(10))
+        .await
+        .unwrap();
+    let new = opened(
+        ingest(store, &inbound("m4", "ann", "down again", at(20)))
+            .await
+            .unwrap(),
+    );
+    assert_ne!(new, ticket_id);
+    let customer = detail(store, &new).await.customer.unwrap();
+    assert_eq!(customer.version, 3);
+    assert_eq!(customer.latest_ticket_id, Some(new));
 }
 
 pub async fn messages_are_ordered_by_platform_time_whatever_the_arrival<S: Store>(store: &S) {
@@ -1634,6 +1674,7 @@ macro_rules! store_contract {
             the_same_event_three_times_is_one_message,
             concurrent_deliveries_of_one_event_store_it_once,
             a_customers_next_message_joins_their_open_ticket,
+            a_customer_is_rewritten_only_when_a_message_changes_them,
             messages_are_ordered_by_platform_time_whatever_the_arrival,
             a_tickets_messages_and_events_come_in_pages,
             a_reply_joins_the_ticket_of_the_message_it_answers,

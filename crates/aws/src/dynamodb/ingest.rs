@@ -164,17 +164,19 @@ impl IngestStore for DynamoStore {
             Some(before) => put_versioned(table, ticket, before)?,
         });
 
-        let customer = to_item(
-            &change.customer,
-            [
-                ("pk", customer_pk(change.customer.id.as_str())),
-                ("sk", CUSTOMER_SK.into()),
-            ],
-        )?;
-        writes.push(match change.customer_version_before {
-            None => put_new(table, customer)?,
-            Some(before) => put_versioned(table, customer, before)?,
-        });
+        if change.customer_written {
+            let customer = to_item(
+                &change.customer,
+                [
+                    ("pk", customer_pk(change.customer.id.as_str())),
+                    ("sk", CUSTOMER_SK.into()),
+                ],
+            )?;
+            writes.push(match change.customer_version_before {
+                None => put_new(table, customer)?,
+                Some(before) => put_versioned(table, customer, before)?,
+            });
+        }
 
         for identity in &change.new_identities {
             let mut item: Item = HashMap::new();

@@ -88,6 +88,20 @@ pub(super) fn plan(
             (&mut events, &mut replies),
         );
     }
+    let customer_written = match &around.customer {
+        Some(known) => {
+            let unchanged = Customer {
+                updated_at: known.updated_at,
+                version: known.version,
+                ..customer.clone()
+            } == *known;
+            if unchanged {
+                customer = known.clone();
+            }
+            !unchanged
+        }
+        None => true,
+    };
     // What needs no answer stays out of the response-time report.
     let samples = match needs_answer {
         true => crate::report::samples(joined.as_ref(), &ticket, None),
@@ -100,6 +114,7 @@ pub(super) fn plan(
         ticket_version_before,
         customer,
         customer_version_before,
+        customer_written,
         new_identities,
         events,
         awaited_parent: message

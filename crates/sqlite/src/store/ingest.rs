@@ -188,6 +188,7 @@ fn apply(tx: &Transaction, change: &IngestChange) -> rusqlite::Result<Result<(),
     let customer = &change.customer;
     let customer_json = to_json(customer)?;
     let written = match change.customer_version_before {
+        Some(_) if !change.customer_written => 1,
         None => tx.execute(
             "INSERT INTO customers (id, version, data) VALUES (?1, ?2, ?3) ON CONFLICT (id) DO NOTHING",
             params![customer.id.as_str(), version(customer.version), customer_json],
