@@ -874,6 +874,55 @@ pub async fn the_report_knows_the_accounts_it_counts<S: Store>(store: &S) {
     assert_eq!(store.report_accounts().await.unwrap(), expected);
 }
 
+/// The report by day counts every channel of the day, day by day; by channel, every day of
+/// the range.
+pub async fn the_report_by_day_adds_up_every_channel_of_each_day<S: Store>(store: &S) {
+    use socialcare_domain::report::{GroupBy, report};
+    let day = |n: u32| Utc.with_ymd_and_hms(2026, 11, 20 + n, 9, 0, 0).unwrap();
+    let mut from_x = inbound("r1", "ann", "down", day(0));
+    from_x.message.source = Source::X;
+    let mut from_x_again = inbound("r2", "bo", "down too", day(1));
+    from_x_again.message.source = Source::X;
+    for event in [
+        &from_x,
+        &inbound("r3", "cy", "my bill", day(0)),
+        &inbound("r4", "di", "my bill too", day(0)),
+        &from_x_again,
+    ] {
+        ingest(store, event).await.unwrap();
+    }
+    let account = from_x.message.account.clone();
+    let (first, second) = (day(0).date_naive(), day(1).date_naive());
+    let rows = |group_by| store.metric_rows(&account, group_by, first, second);
+    let by_day: Vec<(String, i64)> = report(rows(GroupBy::Day).await.unwrap())
+        .into_iter()
+        .map(|figures| (figures.group, figures.tickets))
+        .collect();
+    assert_eq!(
+        by_day,
+        [("2026-11-20".to_string(), 3), ("2026-11-21".to_string(), 1)]
+    );
+    let by_channel: Vec<(String, i64)> = report(rows(GroupBy::Channel).await.unwrap())
+        .into_iter()
+        .map(|figures| (figures.group, figures.tickets))
+        .collect();
+    assert_eq!(
+        by_channel,
+        [("integration".to_string(), 2), ("x".to_string(), 2)]
+    );
+    let one_day = report(
+        store
+            .metric_rows(&account, GroupBy::Day, second, second)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(one_day.len(), 1);
+    assert_eq!(
+        (one_day[0].group.as_str(), one_day[0].tickets),
+        ("2026-11-21", 1)
+    );
+}
+
 pub async fn an_agent_sets_the_priority_once<S: Store>(store: &S) {
     use socialcare_domain::Priority;
     let id = opened(
@@ -1705,6 +1754,7 @@ macro_rules! store_contract {
             tickets_list_by_owner_and_status,
             the_inbox_orders_each_view_by_the_nearest_deadline,
             the_report_knows_the_accounts_it_counts,
+            the_report_by_day_adds_up_every_channel_of_each_day,
             templates_are_kept_by_id,
             sla_policies_are_one_document_replaced_whole,
             the_configuration_is_versioned_and_changes_one_after_another,

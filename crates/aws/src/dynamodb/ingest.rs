@@ -189,9 +189,7 @@ impl IngestStore for DynamoStore {
         for event in &change.events {
             writes.push(put_new(table, event_item(event)?)?);
         }
-        for sample in &change.samples {
-            writes.push(add_counters(table, sample, &change.ticket.id)?);
-        }
+        writes.extend(add_counters(table, &change.samples, &change.ticket.id)?);
         if let Some(parent) = &change.awaited_parent {
             // Only useful while the parent may still come: the table's TTL removes it.
             let expires = chrono::Utc::now() + chrono::Duration::days(7);

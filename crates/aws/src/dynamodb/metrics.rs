@@ -1,4 +1,8 @@
 //! MetricsStore: the report's counters, added to by ingest and ticket changes, read per day.
+//!
+//! The day grouping is not stored: every change adds the same counters to its day, its agent
+//! and its channel, so a day's counters are the sum of its channels' (the rows' sort key starts
+//! with the day), and a change writes two counter items, not three.
 
 use super::keys::{LIST_SHARDS, REPORT_ACCOUNTS, metrics_pk, shard_of};
 use super::{DynamoStore, s};
@@ -8,7 +12,21 @@ use socialcare_domain::TicketId;
 use socialcare_domain::ports::{MetricsStore, StoreError};
 use socialcare_domain::report::{Counters, GroupBy, Sample};
 
+/// The writes that add a change's samples to the report (the day grouping is read from the
+/// channels').
 pub(super) fn add_counters(
+    table: &str,
+    samples: &[Sample],
+    ticket: &TicketId,
+) -> Result<Vec<TransactWriteItem>, StoreError> {
+    samples
+        .iter()
+        .filter(|sample| sample.group_by != GroupBy::Day)
+        .map(|sample| add_sample(table, sample, ticket))
+        .collect()
+}
+
+fn add_sample(
     table: &str,
     sample: &Sample,
     ticket: &TicketId,
@@ -88,13 +106,23 @@ impl MetricsStore for DynamoStore {
         to: NaiveDate,
     ) -> Result<Vec<(String, Counters)>, StoreError> {
         let (first, last) = (format!("{from}#"), format!("{to}#\u{10ffff}"));
+        // A day's counters are its channels' rows, grouped by their day.
+        let stored = match group_by {
+            GroupBy::Day => GroupBy::Channel,
+            other => other,
+        };
         let mut rows = Vec::new();
         for shard in 0..LIST_SHARDS {
-            let pk = metrics_pk(account, group_by, shard);
+            let pk = metrics_pk(account, stored, shard);
             let range = Some((first.as_str(), last.as_str()));
             for item in self.partition_between(pk, range, "query metrics").await? {
                 let group = match item.get("sk") {
-                    Some(AttributeValue::S(sk)) => sk.split_once('#').map(|(_, g)| g.to_string()),
+                    Some(AttributeValue::S(sk)) => {
+                        sk.split_once('#').map(|(day, group)| match group_by {
+                            GroupBy::Day => day.to_string(),
+                            _ => group.to_string(),
+                        })
+                    }
                     _ => None,
                 }
                 .ok_or_else(|| StoreError::invalid("a metrics item without its group"))?;

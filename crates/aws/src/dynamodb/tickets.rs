@@ -46,9 +46,7 @@ impl TicketCommands for DynamoStore {
         for event in &update.events {
             writes.push(put_new(table, event_item(event)?)?);
         }
-        for sample in &update.samples {
-            writes.push(add_counters(table, sample, &update.ticket.id)?);
-        }
+        writes.extend(add_counters(table, &update.samples, &update.ticket.id)?);
         self.transact(writes, "update ticket").await
     }
 
