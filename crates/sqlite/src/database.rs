@@ -1,15 +1,113 @@
 use rusqlite::Connection;
 use socialcare_domain::ports::{QueueError, StoreError};
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, mpsc};
 
 /// One SQLite file shared by the store and the queues of a process.
 ///
 /// rusqlite is blocking, so every call runs on tokio's blocking pool. One connection serializes
 /// the writers, which is what SQLite does anyway.
+///
+/// The writes that must be durable before they are answered (a queued webhook, an ingested
+/// message) go through [`Database::write`]: group commit. One writer thread takes every write
+/// waiting, runs each under a savepoint of its own in one transaction (a write that fails or
+/// refuses is rolled back alone) and commits them together: one fsync for all of them, so under
+/// load each waits for one commit, not for a queue of them.
 #[derive(Clone)]
 pub struct Database {
     conn: Arc<Mutex<Connection>>,
+    writer: Arc<GroupWriter>,
+}
+
+/// At most this many writes share a commit.
+const MAX_GROUP: usize = 256;
+
+/// What a write tells its caller once its group is committed (or failed to commit).
+type Deliver = Box<dyn FnOnce(Result<(), String>) + Send>;
+/// A write: run inside the group's transaction (`None`: the group could not begin), it answers
+/// whether its changes stay and what to deliver after the commit.
+type Write = Box<dyn FnOnce(Option<&Connection>) -> (bool, Deliver) + Send>;
+
+struct GroupWriter {
+    jobs: Mutex<Option<mpsc::Sender<Write>>>,
+    counts: Arc<GroupCounts>,
+}
+
+#[derive(Default)]
+struct GroupCounts {
+    waiting: AtomicUsize,
+    commits: AtomicU64,
+}
+
+impl GroupWriter {
+    fn start(conn: Arc<Mutex<Connection>>) -> Self {
+        let (jobs, queue) = mpsc::channel::<Write>();
+        let counts = Arc::new(GroupCounts::default());
+        let thread_counts = Arc::clone(&counts);
+        std::thread::Builder::new()
+            .name("sqlite-group-commit".into())
+            .spawn(move || group_commits(&conn, &queue, &thread_counts))
+            .expect("starting the SQLite writer thread");
+        Self {
+            jobs: Mutex::new(Some(jobs)),
+            counts,
+        }
+    }
+}
+
+/// The writer thread: until every [`Database`] is dropped, takes the writes waiting and
+/// commits them together.
+fn group_commits(conn: &Mutex<Connection>, queue: &mpsc::Receiver<Write>, counts: &GroupCounts) {
+    while let Ok(first) = queue.recv() {
+        // The writes that came while the connection was busy join this group.
+        let conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match queue.try_recv() {
+                Ok(write) => group.push(write),
+                Err(_) => break,
+            }
+        }
+        counts.waiting.fetch_sub(group.len(), Ordering::SeqCst);
+        let mut delivers = Vec::with_capacity(group.len());
+        let mut failure = conn
+            .execute_batch("BEGIN IMMEDIATE")
+            .err()
+            .map(|e| e.to_string());
+        for write in group {
+            if failure.is_some() {
+                delivers.push(write(None).1);
+                continue;
+            }
+            if let Err(e) = conn.execute_batch("SAVEPOINT write") {
+                failure = Some(e.to_string());
+                delivers.push(write(None).1);
+                continue;
+            }
+            let (keep, deliver) = write(Some(&conn));
+            let end = match keep {
+                true => "RELEASE write",
+                false => "ROLLBACK TO write; RELEASE write",
+            };
+            if let Err(e) = conn.execute_batch(end) {
+                failure = Some(e.to_string());
+            }
+            delivers.push(deliver);
+        }
+        let outcome = match failure {
+            None => conn.execute_batch("COMMIT").map_err(|e| e.to_string()),
+            Some(e) => Err(e),
+        };
+        if outcome.is_err() && !conn.is_autocommit() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        counts.commits.fetch_add(1, Ordering::SeqCst);
+        drop(conn);
+        for deliver in delivers {
+            deliver(outcome.clone());
+        }
+    }
 }
 
 const SCHEMA: &str = r#"
@@ -237,9 +335,102 @@ impl Database {
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
+        let conn = Arc::new(Mutex::new(conn));
         Ok(Self {
-            conn: Arc::new(Mutex::new(conn)),
+            writer: Arc::new(GroupWriter::start(Arc::clone(&conn))),
+            conn,
         })
+    }
+
+    /// Runs `work` in the next group commit and answers once the group is durable. `work`
+    /// answers whether its changes stay (`true`) or are rolled back (`false`: a refusal, which
+    /// is answered as it is); an error rolls back its changes alone.
+    pub(crate) async fn write<T, F>(&self, work: F) -> Result<T, SqliteError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<(bool, T), SqliteError> + Send + 'static,
+    {
+        let (answer, answered) = tokio::sync::oneshot::channel::<Result<T, SqliteError>>();
+        let write: Write = Box::new(move |conn| {
+            let Some(conn) = conn else {
+                let deliver: Deliver = Box::new(move |outcome| {
+                    let _ = answer.send(Err(SqliteError::Commit(
+                        outcome
+                            .err()
+                            .unwrap_or_else(|| "the group did not begin".into()),
+                    )));
+                });
+                return (false, deliver);
+            };
+            match work(conn) {
+                Ok((keep, value)) => {
+                    let deliver: Deliver = Box::new(move |outcome| {
+                        let _ = answer.send(match (keep, outcome) {
+                            (true, Err(e)) => Err(SqliteError::Commit(e)),
+                            _ => Ok(value),
+                        });
+                    });
+                    (keep, deliver)
+                }
+                Err(e) => {
+                    let deliver: Deliver = Box::new(move |_| {
+                        let _ = answer.send(Err(e));
+                    });
+                    (false, deliver)
+                }
+            }
+        });
+        {
+            let jobs = self
+                .writer
+                .jobs
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            let sent = jobs.as_ref().map(|jobs| {
+                self.writer.counts.waiting.fetch_add(1, Ordering::SeqCst);
+                jobs.send(write)
+            });
+            if !matches!(sent, Some(Ok(()))) {
+                return Err(SqliteError::Commit("the writer thread has stopped".into()));
+            }
+        }
+        answered
+            .await
+            .unwrap_or_else(|_| Err(SqliteError::Commit("the writer thread stopped".into())))
+    }
+
+    /// How many group commits have run (each one fsync), for measurements and tests.
+    pub fn group_commits(&self) -> u64 {
+        self.writer.counts.commits.load(Ordering::SeqCst)
+    }
+
+    /// How many writes wait for the writer thread.
+    pub fn writes_waiting(&self) -> usize {
+        self.writer.counts.waiting.load(Ordering::SeqCst)
+    }
+
+    /// Tests: holds the connection (as a long read would) until the sender is used or dropped;
+    /// answers once it is held.
+    #[cfg(test)]
+    pub(crate) async fn hold(
+        &self,
+    ) -> (
+        std::sync::mpsc::Sender<()>,
+        tokio::task::JoinHandle<Result<(), SqliteError>>,
+    ) {
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let (held, holding) = tokio::sync::oneshot::channel();
+        let db = self.clone();
+        let busy = tokio::spawn(async move {
+            db.run(move |_| {
+                let _ = held.send(());
+                let _ = released.recv();
+                Ok(())
+            })
+            .await
+        });
+        holding.await.expect("the connection is held");
+        (release, busy)
     }
 
     /// Runs `work` with the connection on the blocking pool.
@@ -265,6 +456,9 @@ pub(crate) enum SqliteError {
     /// The blocking task panicked or was cancelled.
     #[error("sqlite worker failed: {0}")]
     Worker(#[from] tokio::task::JoinError),
+    /// The group commit a write was in did not commit.
+    #[error("sqlite commit: {0}")]
+    Commit(String),
 }
 
 // The ports see a failed call as the database being unavailable, whatever SQLite said.
@@ -277,5 +471,63 @@ impl From<SqliteError> for StoreError {
 impl From<SqliteError> for QueueError {
     fn from(e: SqliteError) -> Self {
         QueueError::unavailable(e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// In one group, a write that fails or refuses is rolled back alone; the others stay.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failed_or_refused_write_is_rolled_back_alone_in_its_group() {
+        let db = Database::in_memory().unwrap();
+        db.run(|conn| Ok(conn.execute_batch("CREATE TABLE t (n INTEGER PRIMARY KEY)")?))
+            .await
+            .unwrap();
+        let (release, busy) = db.hold().await;
+        let insert = |n: i64, keep: bool, fail: bool| {
+            let db = db.clone();
+            tokio::spawn(async move {
+                db.write(move |conn| {
+                    conn.execute("INSERT INTO t (n) VALUES (?1)", [n])?;
+                    if fail {
+                        // A second row with the same key: an error after a change.
+                        conn.execute("INSERT INTO t (n) VALUES (?1)", [n])?;
+                    }
+                    Ok((keep, n))
+                })
+                .await
+            })
+        };
+        let kept = insert(1, true, false);
+        while db.writes_waiting() < 1 {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        let failed = insert(2, true, true);
+        while db.writes_waiting() < 2 {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        let refused = insert(3, false, false);
+        while db.writes_waiting() < 3 {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        let commits_before = db.group_commits();
+        release.send(()).unwrap();
+        busy.await.unwrap().unwrap();
+        assert_eq!(kept.await.unwrap().unwrap(), 1);
+        assert!(matches!(failed.await.unwrap(), Err(SqliteError::Sqlite(_))));
+        // A refusal is answered with its value, its changes undone.
+        assert_eq!(refused.await.unwrap().unwrap(), 3);
+        assert_eq!(db.group_commits() - commits_before, 1);
+        let rows: Vec<i64> = db
+            .run(|conn| {
+                let mut statement = conn.prepare("SELECT n FROM t ORDER BY n")?;
+                let rows = statement.query_map([], |row| row.get(0))?;
+                Ok(rows.collect::<rusqlite::Result<Vec<i64>>>()?)
+            })
+            .await
+            .unwrap();
+        assert_eq!(rows, [1]);
     }
 }

@@ -262,7 +262,8 @@ impl Queue for SqliteQueue {
         let queue = self.name.clone();
         let now = self.now_millis();
         let dedupe_id = message.dedupe_id.filter(|_| self.options.fifo);
-        self.run(move |tx| {
+        // Group commit: the sends that arrive together share one durable commit.
+        let sent = move |tx: &rusqlite::Connection| -> rusqlite::Result<()> {
             if let Some(dedupe_id) = &dedupe_id {
                 let seen: Option<i64> = tx
                     .query_row(
@@ -293,8 +294,11 @@ impl Queue for SqliteQueue {
                 ],
             )?;
             Ok(())
-        })
-        .await?;
+        };
+        self.db
+            .write(move |conn| Ok((true, sent(conn)?)))
+            .await
+            .map_err(QueueError::from)?;
         self.sent.notify_waiters();
         Ok(())
     }
@@ -386,5 +390,70 @@ mod tests {
             ..delayed
         };
         assert!(queue.send(too_late).await.is_err());
+    }
+
+    /// Sends that arrive while the database is busy share one commit (one fsync), and each is
+    /// answered only once it is committed.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sends_that_wait_together_are_committed_together() {
+        let db = Database::in_memory().unwrap();
+        let options = QueueOptions {
+            fifo: false,
+            visibility_timeout: Duration::from_secs(30),
+            max_receive_count: 5,
+            dead_letter: None,
+        };
+        let queue = SqliteQueue::new(db.clone(), "together", options);
+        // Something else holds the connection while 64 webhooks send.
+        let (release, busy) = db.hold().await;
+        let commits_before = db.group_commits();
+        let sends: Vec<_> = (0..64)
+            .map(|n| {
+                let queue = queue.clone();
+                tokio::spawn(async move {
+                    queue
+                        .send(Outgoing {
+                            body: format!("webhook {n}"),
+                            group_id: None,
+                            dedupe_id: None,
+                            delay: Duration::ZERO,
+                        })
+                        .await
+                })
+            })
+            .collect();
+        let waited = std::time::Instant::now();
+        while db.writes_waiting() < 64 {
+            assert!(
+                waited.elapsed() < Duration::from_secs(10),
+                "the sends never queued"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        // None is answered while nothing is committed.
+        assert!(sends.iter().all(|send| !send.is_finished()));
+        release.send(()).unwrap();
+        busy.await.unwrap().unwrap();
+        for send in sends {
+            send.await.unwrap().unwrap();
+        }
+        assert_eq!(db.group_commits() - commits_before, 1);
+        let mut bodies: Vec<String> = queue
+            .receive(10, Duration::ZERO)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|delivery| delivery.body)
+            .collect();
+        let mut received = bodies.len();
+        while received < 64 {
+            let more = queue.receive(10, Duration::ZERO).await.unwrap();
+            assert!(!more.is_empty(), "only {received} of 64 received");
+            received += more.len();
+            bodies.extend(more.into_iter().map(|delivery| delivery.body));
+        }
+        bodies.sort();
+        bodies.dedup();
+        assert_eq!(bodies.len(), 64);
     }
 }

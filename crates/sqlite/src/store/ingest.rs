@@ -7,7 +7,7 @@ use super::reminders::index_reminder;
 use super::tickets::get_ticket;
 use super::{SqliteStore, transaction};
 use crate::database::SqliteError;
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use socialcare_domain::ports::{CommitError, IngestChange, IngestStore, MessageRef, StoreError};
 use socialcare_domain::{Customer, Message, MessageId, Ticket, TicketId};
 
@@ -155,7 +155,7 @@ impl IngestStore for SqliteStore {
 }
 
 /// The writes of one ingested message; `Err(CommitError)` when a condition fails.
-fn apply(tx: &Transaction, change: &IngestChange) -> rusqlite::Result<Result<(), CommitError>> {
+fn apply(tx: &Connection, change: &IngestChange) -> rusqlite::Result<Result<(), CommitError>> {
     if !insert_message(tx, &change.message)? {
         return Ok(Err(CommitError::Duplicate));
     }

@@ -24,7 +24,7 @@ mod tickets;
 mod updates;
 
 use crate::database::{Database, SqliteError};
-use rusqlite::{Connection, Transaction};
+use rusqlite::Connection;
 use socialcare_domain::ports::{CommitError, StoreError};
 
 /// The ticket store on SQLite. Rows keep the domain value as JSON beside the columns that are
@@ -51,21 +51,15 @@ impl SqliteStore {
     }
 }
 
-/// Runs `work` in a transaction, committed when it returns `Ok(Ok(_))`.
+/// Runs `work` in the next group commit, kept when it returns `Ok(Ok(_))` and answered once
+/// committed; a refusal (`Ok(Err(_))`) is rolled back and answered as it is.
 async fn transaction<F>(db: &Database, work: F) -> Result<(), CommitError>
 where
-    F: FnOnce(&Transaction) -> rusqlite::Result<Result<(), CommitError>> + Send + 'static,
+    F: FnOnce(&Connection) -> rusqlite::Result<Result<(), CommitError>> + Send + 'static,
 {
-    db.run(move |conn| {
-        let tx = conn.transaction()?;
-        match work(&tx)? {
-            Ok(()) => {
-                tx.commit()?;
-                Ok(Ok(()))
-            }
-            // dropping the transaction rolls it back
-            Err(refused) => Ok(Err(refused)),
-        }
+    db.write(move |conn| {
+        let result = work(conn)?;
+        Ok((result.is_ok(), result))
     })
     .await
     .map_err(StoreError::from)?
