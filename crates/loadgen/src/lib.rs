@@ -13,5 +13,6 @@ pub mod plan;
 pub mod proxy;
 pub mod putitem;
 pub mod shadow;
+pub mod sqlite_floor;
 pub mod summary;
 pub mod verify;

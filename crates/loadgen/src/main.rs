@@ -7,7 +7,7 @@
 //! - `count-proxy`: counts the runner's DynamoDB and SQS requests (with `--aws`).
 
 use socialcare_loadgen::{
-    accounts, bodies, burst, costs, outage, plan, proxy, putitem, summary, verify,
+    accounts, bodies, burst, costs, outage, plan, proxy, putitem, sqlite_floor, summary, verify,
 };
 
 use accounts::Brand;
@@ -52,6 +52,15 @@ enum Command {
         concurrency: usize,
         #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
         region: String,
+    },
+    /// Writes the rows of N messages straight into SQLite, two transactions each (WAL,
+    /// synchronous=FULL), and prints messages/s: the embedded store's floor.
+    SqliteFloor {
+        /// Where the throwaway database goes (a temporary directory by default).
+        #[arg(long)]
+        dir: Option<std::path::PathBuf>,
+        #[arg(long, default_value_t = 2_000)]
+        messages: u64,
     },
     /// Forwards requests to the AWS emulator and counts them by operation (GET /__counts).
     CountProxy {
@@ -173,6 +182,19 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
                 region,
             })
             .await?;
+            Ok(true)
+        }
+        Command::SqliteFloor { dir, messages } => {
+            let dir = dir.unwrap_or_else(std::env::temp_dir);
+            let floor = tokio::task::spawn_blocking(move || sqlite_floor::run(&dir, messages))
+                .await
+                .context("the floor's writer")??;
+            println!(
+                "sqlite-floor: {} messages in {:.2} s, {:.0} messages/s (two transactions each, WAL, synchronous=FULL)",
+                floor.messages,
+                floor.seconds,
+                floor.per_second()
+            );
             Ok(true)
         }
         Command::CountProxy {
