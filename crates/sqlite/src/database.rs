@@ -14,9 +14,16 @@ use std::sync::{Arc, Mutex, PoisonError, mpsc};
 /// waiting, runs each under a savepoint of its own in one transaction (a write that fails or
 /// refuses is rolled back alone) and commits them together: one fsync for all of them, so under
 /// load each waits for one commit, not for a queue of them.
+///
+/// Reads that stand alone ([`Database::read`]) have a connection of their own (WAL lets it
+/// read beside the writer): a list or a lookup does not wait for a commit, nor a commit for it.
+/// They see what is committed, and every write is answered only once committed.
 #[derive(Clone)]
 pub struct Database {
     conn: Arc<Mutex<Connection>>,
+    /// The same connection as `conn` for a database in memory (a second one would be another
+    /// database), read-only.
+    reader: Arc<Mutex<Connection>>,
     writer: Arc<GroupWriter>,
 }
 
@@ -320,7 +327,12 @@ CREATE TABLE IF NOT EXISTS queue_dedupe (
 impl Database {
     /// Opens (or creates) the database file and brings its schema up to date.
     pub fn open(path: &Path) -> rusqlite::Result<Self> {
-        Self::prepare(Connection::open(path)?)
+        let mut db = Self::prepare(Connection::open(path)?)?;
+        let reader = Connection::open(path)?;
+        reader.busy_timeout(std::time::Duration::from_secs(5))?;
+        reader.pragma_update(None, "query_only", true)?;
+        db.reader = Arc::new(Mutex::new(reader));
+        Ok(db)
     }
 
     /// A private database that lives as long as this value (tests, one-off runs).
@@ -338,8 +350,23 @@ impl Database {
         let conn = Arc::new(Mutex::new(conn));
         Ok(Self {
             writer: Arc::new(GroupWriter::start(Arc::clone(&conn))),
+            reader: Arc::clone(&conn),
             conn,
         })
+    }
+
+    /// Runs `work`, which only reads, with the reading connection on the blocking pool.
+    pub(crate) async fn read<T, F>(&self, work: F) -> Result<T, SqliteError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, SqliteError> + Send + 'static,
+    {
+        let reader = self.reader.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = reader.lock().unwrap_or_else(PoisonError::into_inner);
+            work(&conn)
+        })
+        .await?
     }
 
     /// Runs `work` in the next group commit and answers once the group is durable. `work`

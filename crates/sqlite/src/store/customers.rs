@@ -14,7 +14,7 @@ pub(super) fn get_customer(conn: &Connection, id: &str) -> rusqlite::Result<Opti
 impl CustomerStore for SqliteStore {
     async fn get_customer(&self, id: &CustomerId) -> Result<Option<Customer>, StoreError> {
         let id = id.to_string();
-        self.read(move |conn| get_customer(conn, &id)).await
+        self.query(move |conn| get_customer(conn, &id)).await
     }
 
     async fn link_identity(
@@ -60,7 +60,7 @@ impl CustomerStore for SqliteStore {
         let before = before_cursor(query);
         let fetch = query.fetch_size();
         let tickets = self
-            .read(move |conn| {
+            .query(move |conn| {
                 all(
                     conn,
                     "SELECT data FROM tickets

@@ -41,7 +41,7 @@ impl IncidentRecords for SqliteStore {
     }
 
     async fn active_incidents(&self) -> Result<Vec<ActiveIncident>, StoreError> {
-        self.read(|conn| {
+        self.query(|conn| {
             let mut statement = conn.prepare(
                 "SELECT account, topic, incident_id FROM active_incidents ORDER BY incident_id",
             )?;
@@ -67,12 +67,12 @@ impl IncidentRecords for SqliteStore {
 
     async fn get_incident(&self, id: &IncidentId) -> Result<Option<Incident>, StoreError> {
         let id = id.to_string();
-        self.read(move |conn| one(conn, "SELECT data FROM incidents WHERE id = ?1", [id]))
+        self.query(move |conn| one(conn, "SELECT data FROM incidents WHERE id = ?1", [id]))
             .await
     }
 
     async fn list_incidents(&self, limit: u32) -> Result<Vec<Incident>, StoreError> {
-        self.read(move |conn| {
+        self.query(move |conn| {
             all(
                 conn,
                 "SELECT data FROM incidents ORDER BY id DESC LIMIT ?1",
@@ -106,7 +106,7 @@ impl IncidentTickets for SqliteStore {
     ) -> Result<Page<Ticket>, StoreError> {
         let (id, before, fetch) = (id.to_string(), before_cursor(query), query.fetch_size());
         let tickets = self
-            .read(move |conn| {
+            .query(move |conn| {
                 all(
                     conn,
                     "SELECT data FROM tickets

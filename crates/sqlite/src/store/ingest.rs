@@ -18,7 +18,7 @@ const BY_KEY: &str = "dedupe_key = ?1
 impl IngestStore for SqliteStore {
     async fn find_message(&self, dedupe_key: &str) -> Result<Option<MessageRef>, StoreError> {
         let key = dedupe_key.to_string();
-        self.read(move |conn| {
+        self.query(move |conn| {
             conn.query_row(
                 &format!("SELECT id, ticket_id FROM messages WHERE {BY_KEY}"),
                 [key],
@@ -41,7 +41,7 @@ impl IngestStore for SqliteStore {
     async fn find_awaiting(&self, dedupe_key: &str) -> Result<Option<TicketId>, StoreError> {
         let key = dedupe_key.to_string();
         let found: Option<String> = self
-            .read(move |conn| {
+            .query(move |conn| {
                 conn.query_row(
                     "SELECT ticket_id FROM awaited_parents WHERE parent_key = ?1",
                     [key],
@@ -60,7 +60,7 @@ impl IngestStore for SqliteStore {
 
     async fn find_customer(&self, identity_key: &str) -> Result<Option<Customer>, StoreError> {
         let key = identity_key.to_string();
-        self.read(move |conn| {
+        self.query(move |conn| {
             let customer_id: Option<String> = conn
                 .query_row(
                     "SELECT customer_id FROM identities WHERE key = ?1",
@@ -78,12 +78,12 @@ impl IngestStore for SqliteStore {
 
     async fn get_ticket(&self, id: &TicketId) -> Result<Option<Ticket>, StoreError> {
         let id = id.to_string();
-        self.read(move |conn| get_ticket(conn, &id)).await
+        self.query(move |conn| get_ticket(conn, &id)).await
     }
 
     async fn get_message(&self, dedupe_key: &str) -> Result<Option<Message>, StoreError> {
         let key = dedupe_key.to_string();
-        self.read(move |conn| {
+        self.query(move |conn| {
             one(
                 conn,
                 &format!("SELECT data FROM messages WHERE {BY_KEY}"),

@@ -31,7 +31,7 @@ pub(super) fn add_samples(conn: &Connection, samples: &[Sample]) -> rusqlite::Re
 
 impl MetricsStore for SqliteStore {
     async fn report_accounts(&self) -> Result<Vec<String>, StoreError> {
-        self.read(|conn| {
+        self.query(|conn| {
             let mut statement =
                 conn.prepare("SELECT DISTINCT account FROM metrics ORDER BY account")?;
             let accounts = statement.query_map([], |row| row.get(0))?;
@@ -53,7 +53,7 @@ impl MetricsStore for SqliteStore {
             from.to_string(),
             to.to_string(),
         );
-        self.read(move |conn| {
+        self.query(move |conn| {
             let mut statement = conn.prepare(
                 "SELECT grp, name, SUM(value) FROM metrics
                  WHERE account = ?1 AND group_by = ?2 AND day BETWEEN ?3 AND ?4

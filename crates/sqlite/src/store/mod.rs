@@ -39,6 +39,7 @@ impl SqliteStore {
         Self { db }
     }
 
+    /// Runs `work` on the writing connection (a single statement commits on its own).
     async fn read<T, F>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
@@ -46,6 +47,19 @@ impl SqliteStore {
     {
         self.db
             .run(move |conn| work(conn).map_err(SqliteError::from))
+            .await
+            .map_err(StoreError::from)
+    }
+
+    /// Runs `work`, which only reads, on the reading connection: beside the writer, seeing
+    /// what is committed.
+    async fn query<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        self.db
+            .read(move |conn| work(conn).map_err(SqliteError::from))
             .await
             .map_err(StoreError::from)
     }

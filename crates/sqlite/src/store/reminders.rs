@@ -43,7 +43,7 @@ impl ReminderStore for SqliteStore {
         limit: u32,
     ) -> Result<Vec<Reminder>, StoreError> {
         let until = sortable_time(until);
-        self.read(move |conn| {
+        self.query(move |conn| {
             all(
                 conn,
                 "SELECT reminder FROM due_reminders WHERE queued = 0 AND due_at <= ?1

@@ -24,7 +24,7 @@ impl SessionStore for SqliteStore {
 
     async fn get_session(&self, id: &str) -> Result<Option<Session>, StoreError> {
         let id = id.to_string();
-        self.read(move |conn| one(conn, "SELECT data FROM sessions WHERE id = ?1", [id]))
+        self.query(move |conn| one(conn, "SELECT data FROM sessions WHERE id = ?1", [id]))
             .await
     }
 

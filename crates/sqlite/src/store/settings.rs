@@ -38,7 +38,7 @@ impl TemplateStore for SqliteStore {
 
     async fn get_template(&self, id: &str) -> Result<Option<Template>, StoreError> {
         let id = id.to_string();
-        self.read(move |conn| one(conn, "SELECT data FROM templates WHERE id = ?1", [id]))
+        self.query(move |conn| one(conn, "SELECT data FROM templates WHERE id = ?1", [id]))
             .await
     }
 
@@ -64,7 +64,7 @@ impl TemplateStore for SqliteStore {
     }
 
     async fn list_templates(&self) -> Result<Vec<Template>, StoreError> {
-        self.read(|conn| all(conn, "SELECT data FROM templates ORDER BY id", []))
+        self.query(|conn| all(conn, "SELECT data FROM templates ORDER BY id", []))
             .await
     }
 }
@@ -95,7 +95,7 @@ impl ApiKeyStore for SqliteStore {
 
     async fn get_key(&self, id: &str) -> Result<Option<ApiKey>, StoreError> {
         let id = id.to_string();
-        self.read(move |conn| one(conn, "SELECT data FROM api_keys WHERE id = ?1", [id]))
+        self.query(move |conn| one(conn, "SELECT data FROM api_keys WHERE id = ?1", [id]))
             .await
     }
 
@@ -112,7 +112,7 @@ impl ApiKeyStore for SqliteStore {
     }
 
     async fn list_keys(&self) -> Result<Vec<ApiKey>, StoreError> {
-        self.read(|conn| {
+        self.query(|conn| {
             all(
                 conn,
                 "SELECT data FROM api_keys ORDER BY created_at, id",
@@ -147,7 +147,7 @@ impl IntegrationStore for SqliteStore {
 
     async fn get_integration(&self, source: &str) -> Result<Option<Integration>, StoreError> {
         let source = source.to_string();
-        self.read(move |conn| {
+        self.query(move |conn| {
             one(
                 conn,
                 "SELECT data FROM integrations WHERE source = ?1",
@@ -184,7 +184,7 @@ impl IntegrationStore for SqliteStore {
     }
 
     async fn list_integrations(&self) -> Result<Vec<Integration>, StoreError> {
-        self.read(|conn| all(conn, "SELECT data FROM integrations ORDER BY source", []))
+        self.query(|conn| all(conn, "SELECT data FROM integrations ORDER BY source", []))
             .await
     }
 }
@@ -192,7 +192,7 @@ impl IntegrationStore for SqliteStore {
 impl SettingsStore for SqliteStore {
     async fn sla_policies(&self) -> Result<Policies, StoreError> {
         let stored: Option<Policies> = self
-            .read(|conn| {
+            .query(|conn| {
                 one(
                     conn,
                     "SELECT data FROM settings WHERE name = 'sla_policies'",
@@ -221,7 +221,7 @@ impl SettingsStore for SqliteStore {
 impl ConfigurationStore for SqliteStore {
     async fn configuration_version(&self) -> Result<Option<u64>, StoreError> {
         let newest: Option<i64> = self
-            .read(|conn| {
+            .query(|conn| {
                 conn.query_row(
                     "SELECT MAX(version) FROM configuration_versions",
                     [],
@@ -234,7 +234,7 @@ impl ConfigurationStore for SqliteStore {
 
     async fn configuration(&self) -> Result<Option<ConfigurationVersion>, StoreError> {
         let newest: Option<(String, String)> = self
-            .read(|conn| {
+            .query(|conn| {
                 conn.query_row(
                     "SELECT change, document FROM configuration_versions
                      ORDER BY version DESC LIMIT 1",
@@ -281,7 +281,7 @@ impl ConfigurationStore for SqliteStore {
         limit: usize,
     ) -> Result<Vec<ConfigurationChange>, StoreError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        self.read(move |conn| {
+        self.query(move |conn| {
             all(
                 conn,
                 "SELECT change FROM configuration_versions ORDER BY version DESC LIMIT ?1",
@@ -312,7 +312,7 @@ impl AccountStore for SqliteStore {
         account: &str,
     ) -> Result<Option<StoredToken>, StoreError> {
         let account = account.to_string();
-        self.read(move |conn| {
+        self.query(move |conn| {
             one(
                 conn,
                 "SELECT data FROM account_tokens WHERE source = ?1 AND account = ?2",
@@ -342,7 +342,7 @@ impl AccountStore for SqliteStore {
     ) -> Result<AccountHealth, StoreError> {
         let account = account.to_string();
         let health: Option<AccountHealth> = self
-            .read(move |conn| {
+            .query(move |conn| {
                 one(
                     conn,
                     "SELECT data FROM account_health WHERE source = ?1 AND account = ?2",

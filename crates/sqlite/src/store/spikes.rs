@@ -76,7 +76,7 @@ impl SpikeCounters for SqliteStore {
     ) -> Result<Vec<u64>, StoreError> {
         let (account, term) = (account.to_string(), term.to_string());
         let windows: Vec<String> = windows.iter().map(|w| sortable_time(*w)).collect();
-        self.read(move |conn| {
+        self.query(move |conn| {
             let mut statement = conn.prepare(
                 "SELECT count FROM topic_counts
                  WHERE account = ?1 AND term = ?2 AND window_start = ?3",

@@ -83,7 +83,7 @@ impl TicketCommands for SqliteStore {
 impl TicketReads for SqliteStore {
     async fn ticket_detail(&self, id: &TicketId) -> Result<Option<TicketDetail>, StoreError> {
         let id = id.to_string();
-        self.read(move |conn| {
+        self.query(move |conn| {
             let Some(ticket) = get_ticket(conn, &id)? else {
                 return Ok(None);
             };
@@ -109,7 +109,7 @@ impl TicketReads for SqliteStore {
         limit: u32,
     ) -> Result<Vec<Message>, StoreError> {
         let (id, after) = (id.to_string(), after.unwrap_or("").to_string());
-        self.read(move |conn| {
+        self.query(move |conn| {
             all(
                 conn,
                 "SELECT data FROM messages WHERE ticket_id = ?1 AND sort_key > ?2
@@ -127,7 +127,7 @@ impl TicketReads for SqliteStore {
         limit: u32,
     ) -> Result<Vec<TicketEvent>, StoreError> {
         let (id, after) = (id.to_string(), after.unwrap_or("").to_string());
-        self.read(move |conn| {
+        self.query(move |conn| {
             all(
                 conn,
                 "SELECT data FROM ticket_events WHERE ticket_id = ?1 AND sort_key > ?2
@@ -140,7 +140,7 @@ impl TicketReads for SqliteStore {
 
     async fn ticket_events(&self, id: &TicketId) -> Result<Vec<TicketEvent>, StoreError> {
         let id = id.to_string();
-        self.read(move |conn| {
+        self.query(move |conn| {
             all(
                 conn,
                 "SELECT data FROM ticket_events WHERE ticket_id = ?1 ORDER BY sort_key",
@@ -158,7 +158,7 @@ impl TicketLists for SqliteStore {
         let before = before_cursor(query);
         let fetch = query.fetch_size();
         let tickets = self
-            .read(move |conn| {
+            .query(move |conn| {
                 // One statement per access path, so that each walks its own index.
                 match (owner, status) {
                     (Some(owner), status) => all(
@@ -219,7 +219,7 @@ impl TicketLists for SqliteStore {
              ORDER BY {order} LIMIT ?8"
         );
         let tickets = self
-            .read(move |conn| {
+            .query(move |conn| {
                 all(
                     conn,
                     &sql,

@@ -37,7 +37,7 @@ impl IncidentUpdateStore for SqliteStore {
         id: &UpdateId,
     ) -> Result<Option<IncidentUpdate>, StoreError> {
         let (incident, id) = (incident.to_string(), id.to_string());
-        self.read(move |conn| {
+        self.query(move |conn| {
             one(
                 conn,
                 "SELECT data FROM incident_updates WHERE incident_id = ?1 AND id = ?2",
@@ -78,7 +78,7 @@ impl IncidentUpdateStore for SqliteStore {
         incident: &IncidentId,
     ) -> Result<Vec<IncidentUpdate>, StoreError> {
         let incident = incident.to_string();
-        self.read(move |conn| {
+        self.query(move |conn| {
             all(
                 conn,
                 "SELECT data FROM incident_updates WHERE incident_id = ?1
