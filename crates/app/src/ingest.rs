@@ -260,6 +260,7 @@ impl Consumer {
             .collect();
         let configuration = self.configuration.current().await;
         let failed = ingest_batch(store, &configuration.rules, self.outbox.as_ref(), records).await;
+        let mut ingested = Vec::new();
         for delivery in &deliveries {
             if failed.contains(&delivery.message_id) {
                 let hidden_for = self.retry_after(delivery.receive_count);
@@ -267,9 +268,10 @@ impl Consumer {
                     .change_visibility(&delivery.receipt, hidden_for)
                     .await?;
             } else {
-                queue.delete(&delivery.receipt).await?;
+                ingested.push(delivery.receipt.clone());
             }
         }
+        queue.delete_all(ingested).await?;
         Ok(deliveries.len())
     }
 }

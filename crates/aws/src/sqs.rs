@@ -1,6 +1,8 @@
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use aws_sdk_sqs::types::{MessageSystemAttributeName, SendMessageBatchRequestEntry};
+use aws_sdk_sqs::types::{
+    DeleteMessageBatchRequestEntry, MessageSystemAttributeName, SendMessageBatchRequestEntry,
+};
 use socialcare_domain::ports::{Delivery, Outgoing, Queue, QueueError};
 use std::time::Duration;
 
@@ -144,6 +146,46 @@ impl Queue for SqsQueue {
             .send()
             .await
             .map_err(|e| failed("delete", e))?;
+        Ok(())
+    }
+
+    async fn delete_all(&self, receipts: Vec<String>) -> Result<(), QueueError> {
+        for chunk in receipts.chunks(10) {
+            let entries = chunk
+                .iter()
+                .enumerate()
+                .map(|(n, receipt)| {
+                    DeleteMessageBatchRequestEntry::builder()
+                        .id(n.to_string())
+                        .receipt_handle(receipt)
+                        .build()
+                        .map_err(|e| QueueError::invalid(format!("a batch entry: {e}")))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let output = self
+                .client
+                .delete_message_batch()
+                .queue_url(&self.url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .map_err(|e| failed("delete batch", e))?;
+            if let Some(refused) = output.failed().first() {
+                let failure = match refused.sender_fault() {
+                    true => socialcare_domain::ports::Failure::Invalid,
+                    false => socialcare_domain::ports::Failure::Unavailable,
+                };
+                return Err(QueueError::new(
+                    failure,
+                    format!(
+                        "sqs delete batch: entry {} refused: {}: {}",
+                        refused.id(),
+                        refused.code(),
+                        refused.message().unwrap_or_default()
+                    ),
+                ));
+            }
+        }
         Ok(())
     }
 

@@ -126,6 +126,8 @@ struct Queues<Q> {
 /// second of their time (on AWS the schedule runs every minute and the queue delay does the
 /// rest).
 const SCHEDULE_EVERY: Duration = Duration::from_secs(1);
+/// Inbound consumers at once.
+const INGEST_CONSUMERS: usize = 2;
 
 async fn serve<S, Q>(
     settings: &Settings,
@@ -255,17 +257,22 @@ where
         outbox: Some(Outbox::new(outbox.clone())),
         ..Consumer::default()
     };
-    let ingesting = {
-        let store = store.clone();
-        tokio::spawn(async move {
-            loop {
-                if let Err(e) = consumer.once(&inbound, &store).await {
-                    tracing::error!(error = %e, "inbound queue unavailable; retrying");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
+    // Like the event source mapping's concurrent pollers: a customer's messages stay in order
+    // (the queue holds back a group with a message in flight), and the consumers' commits
+    // share group commits on the embedded store.
+    let ingesting = (0..INGEST_CONSUMERS)
+        .map(|_| {
+            let (consumer, inbound, store) = (consumer.clone(), inbound.clone(), store.clone());
+            tokio::spawn(async move {
+                loop {
+                    if let Err(e) = consumer.once(&inbound, &store).await {
+                        tracing::error!(error = %e, "inbound queue unavailable; retrying");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
                 }
-            }
+            })
         })
-    };
+        .collect::<Vec<_>>();
     let scheduling = {
         let (store, reminders) = (store.clone(), reminders.clone());
         tokio::spawn(async move {
@@ -322,7 +329,10 @@ where
         addr,
         banner,
         server,
-        workers: vec![ingesting, sending, scheduling, reminding],
+        workers: ingesting
+            .into_iter()
+            .chain([sending, scheduling, reminding])
+            .collect(),
         stop,
     })
 }

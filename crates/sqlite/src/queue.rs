@@ -330,6 +330,23 @@ impl Queue for SqliteQueue {
         Ok(())
     }
 
+    // One write in the next group commit, however many.
+    async fn delete_all(&self, receipts: Vec<String>) -> Result<(), QueueError> {
+        let queue = self.name.clone();
+        self.db
+            .write(move |conn| {
+                let mut statement = conn.prepare_cached(
+                    "DELETE FROM queue_messages WHERE queue = ?1 AND receipt = ?2",
+                )?;
+                for receipt in &receipts {
+                    statement.execute(params![queue, receipt])?;
+                }
+                Ok((true, ()))
+            })
+            .await
+            .map_err(QueueError::from)
+    }
+
     async fn change_visibility(&self, receipt: &str, timeout: Duration) -> Result<(), QueueError> {
         let queue = self.name.clone();
         let receipt = receipt.to_string();

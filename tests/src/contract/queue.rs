@@ -215,13 +215,60 @@ pub async fn messages_sent_together_are_each_received_once<Q: Queue>(standard: &
     assert!(receive_all(&standard.queue).await.is_empty(), "each once");
 }
 
+/// Issue 18: received messages deleted together are gone, more than one request's worth; the
+/// others come back.
+pub async fn messages_deleted_together_are_gone_and_the_others_come_back<Q: Queue>(
+    standard: &Standard<Q>,
+) {
+    let sent: Vec<Outgoing> = (0..23)
+        .map(|n| later(&format!("job {n:02}"), Duration::ZERO))
+        .collect();
+    standard.queue.send_all(sent).await.unwrap();
+    let mut received = Vec::new();
+    let started = std::time::Instant::now();
+    while received.len() < 23 && started.elapsed() < Duration::from_secs(10) {
+        received.extend(receive_all(&standard.queue).await);
+    }
+    assert_eq!(received.len(), 23);
+    received.sort_by(|a, b| a.body.cmp(&b.body));
+    let (done, kept) = received.split_at(15);
+    standard
+        .queue
+        .delete_all(done.iter().map(|d| d.receipt.clone()).collect())
+        .await
+        .unwrap();
+    for delivery in kept {
+        standard
+            .queue
+            .change_visibility(&delivery.receipt, Duration::ZERO)
+            .await
+            .unwrap();
+    }
+    let mut back = Vec::new();
+    let started = std::time::Instant::now();
+    while back.len() < kept.len() && started.elapsed() < Duration::from_secs(10) {
+        back.extend(receive_all(&standard.queue).await);
+    }
+    let mut bodies: Vec<String> = back.iter().map(|d| d.body.clone()).collect();
+    bodies.sort();
+    let expected: Vec<String> = (15..23).map(|n| format!("job {n:02}")).collect();
+    assert_eq!(bodies, expected);
+    standard
+        .queue
+        .delete_all(back.iter().map(|d| d.receipt.clone()).collect())
+        .await
+        .unwrap();
+    assert!(receive_all(&standard.queue).await.is_empty(), "all gone");
+}
+
 #[macro_export]
 macro_rules! standard_queue_contract {
     ($make:expr) => {
         $crate::standard_queue_contract!(@cases $make;
             a_delayed_message_waits_for_its_delay,
             a_standard_queue_sends_exhausted_messages_to_its_dead_letter_queue,
-            messages_sent_together_are_each_received_once
+            messages_sent_together_are_each_received_once,
+            messages_deleted_together_are_gone_and_the_others_come_back
         );
     };
     (@cases $make:expr; $($case:ident),+) => {

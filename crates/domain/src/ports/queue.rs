@@ -94,6 +94,20 @@ pub trait Queue: Send + Sync {
 
     fn delete(&self, receipt: &str) -> impl Future<Output = Result<(), QueueError>> + Send;
 
+    /// Deletes several received messages in as few requests as the queue takes (SQS: ten a
+    /// request). An error may leave some deleted: those come back only if not deleted.
+    fn delete_all(
+        &self,
+        receipts: Vec<String>,
+    ) -> impl Future<Output = Result<(), QueueError>> + Send {
+        async move {
+            for receipt in receipts {
+                self.delete(&receipt).await?;
+            }
+            Ok(())
+        }
+    }
+
     /// Makes a received message visible again after `timeout` (zero: at once).
     fn change_visibility(
         &self,
