@@ -1,7 +1,8 @@
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_sqs::types::{
-    DeleteMessageBatchRequestEntry, MessageSystemAttributeName, SendMessageBatchRequestEntry,
+    BatchResultErrorEntry, DeleteMessageBatchRequestEntry, MessageSystemAttributeName,
+    SendMessageBatchRequestEntry,
 };
 use socialcare_domain::ports::{Delivery, Outgoing, Queue, QueueError};
 use std::time::Duration;
@@ -37,6 +38,24 @@ where
 
 fn seconds(duration: Duration) -> i32 {
     i32::try_from(duration.as_secs()).unwrap_or(i32::MAX)
+}
+
+/// A batch answers 200 with the entries it refused: each is a failure to report, the
+/// caller's when SQS says so.
+fn refused_entry(action: &str, refused: &BatchResultErrorEntry) -> QueueError {
+    let failure = match refused.sender_fault() {
+        true => socialcare_domain::ports::Failure::Invalid,
+        false => socialcare_domain::ports::Failure::Unavailable,
+    };
+    QueueError::new(
+        failure,
+        format!(
+            "sqs {action}: entry {} refused: {}: {}",
+            refused.id(),
+            refused.code(),
+            refused.message().unwrap_or_default()
+        ),
+    )
 }
 
 impl Queue for SqsQueue {
@@ -84,21 +103,8 @@ impl Queue for SqsQueue {
                 .send()
                 .await
                 .map_err(|e| failed("send batch", e))?;
-            // A batch answers 200 with the entries it refused: each is a failure to report.
             if let Some(refused) = output.failed().first() {
-                let failure = match refused.sender_fault() {
-                    true => socialcare_domain::ports::Failure::Invalid,
-                    false => socialcare_domain::ports::Failure::Unavailable,
-                };
-                return Err(QueueError::new(
-                    failure,
-                    format!(
-                        "sqs send batch: entry {} refused: {}: {}",
-                        refused.id(),
-                        refused.code(),
-                        refused.message().unwrap_or_default()
-                    ),
-                ));
+                return Err(refused_entry("send batch", refused));
             }
         }
         Ok(())
@@ -171,19 +177,7 @@ impl Queue for SqsQueue {
                 .await
                 .map_err(|e| failed("delete batch", e))?;
             if let Some(refused) = output.failed().first() {
-                let failure = match refused.sender_fault() {
-                    true => socialcare_domain::ports::Failure::Invalid,
-                    false => socialcare_domain::ports::Failure::Unavailable,
-                };
-                return Err(QueueError::new(
-                    failure,
-                    format!(
-                        "sqs delete batch: entry {} refused: {}: {}",
-                        refused.id(),
-                        refused.code(),
-                        refused.message().unwrap_or_default()
-                    ),
-                ));
+                return Err(refused_entry("delete batch", refused));
             }
         }
         Ok(())

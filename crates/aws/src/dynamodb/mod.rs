@@ -295,18 +295,24 @@ impl DynamoStore {
 
     /// The items under these keys that exist, in no particular order: one `BatchGetItem` per
     /// hundred keys (eventually consistent), the keys DynamoDB leaves unprocessed asked again
-    /// after a short pause. `projection`: the attributes to read, else all.
+    /// after a short pause. `projection`: the attributes to read (with the names it uses),
+    /// else all.
     async fn batch_get(
         &self,
         keys: Vec<Item>,
-        projection: Option<&str>,
+        projection: Option<(&str, &[(&str, &str)])>,
         what: &str,
     ) -> Result<Vec<Item>, StoreError> {
         let mut found = Vec::with_capacity(keys.len());
         for chunk in keys.chunks(100) {
-            let request = KeysAndAttributes::builder()
-                .set_keys(Some(chunk.to_vec()))
-                .set_projection_expression(projection.map(str::to_string))
+            let mut request = KeysAndAttributes::builder().set_keys(Some(chunk.to_vec()));
+            if let Some((expression, names)) = projection {
+                request = request.projection_expression(expression);
+                for (placeholder, name) in names {
+                    request = request.expression_attribute_names(*placeholder, *name);
+                }
+            }
+            let request = request
                 .build()
                 .map_err(|e| StoreError::invalid(e.to_string()))?;
             let mut pending = Some(HashMap::from([(self.table.clone(), request)]));

@@ -38,7 +38,7 @@ impl DynamoStore {
             })
             .collect();
         for item in self
-            .batch_get(keys, Some("reminder"), "read queued reminders")
+            .batch_get(keys, Some(("reminder", &[])), "read queued reminders")
             .await?
         {
             if let Some(AttributeValue::S(key)) = item.get("reminder") {

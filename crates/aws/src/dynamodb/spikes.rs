@@ -91,33 +91,14 @@ impl SpikeCounters for DynamoStore {
                 ])
             })
             .collect();
-        for chunk in keys.chunks(100) {
-            let request = aws_sdk_dynamodb::types::KeysAndAttributes::builder()
-                .set_keys(Some(chunk.to_vec()))
-                .projection_expression("#t")
-                .expression_attribute_names("#t", term_attribute(term))
-                .build()
-                .map_err(|e| StoreError::invalid(e.to_string()))?;
-            let mut pending = Some(HashMap::from([(self.table.clone(), request)]));
-            while let Some(items) = pending.take().filter(|p| !p.is_empty()) {
-                let output = self
-                    .client
-                    .batch_get_item()
-                    .set_request_items(Some(items))
-                    .send()
-                    .await
-                    .map_err(|e| failed("read topic history", e))?;
-                for item in output
-                    .responses
-                    .unwrap_or_default()
-                    .remove(&self.table)
-                    .unwrap_or_default()
-                {
-                    if let Some(AttributeValue::N(n)) = item.get(&term_attribute(term)) {
-                        counts.push(n.parse().unwrap_or(0));
-                    }
-                }
-                pending = output.unprocessed_keys;
+        let attribute = term_attribute(term);
+        let projection = ("#t", &[("#t", attribute.as_str())][..]);
+        for item in self
+            .batch_get(keys, Some(projection), "read topic history")
+            .await?
+        {
+            if let Some(AttributeValue::N(n)) = item.get(&attribute) {
+                counts.push(n.parse().unwrap_or(0));
             }
         }
         Ok(counts)
