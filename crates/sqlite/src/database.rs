@@ -92,7 +92,14 @@ fn group_commits(conn: &Mutex<Connection>, queue: &mpsc::Receiver<Write>, counts
                 delivers.push(write(None).1);
                 continue;
             }
-            let (keep, deliver) = write(Some(&conn));
+            // Where panics unwind (not the release profile, which aborts), a write that panics
+            // is undone alone (its caller hears that the writer failed it) and the thread goes
+            // on for the others.
+            let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| write(Some(&conn))));
+            let (keep, deliver) = match ran {
+                Ok(ran) => ran,
+                Err(_) => (false, Box::new(|_| {}) as Deliver),
+            };
             let end = match keep {
                 true => "RELEASE write",
                 false => "ROLLBACK TO write; RELEASE write",
@@ -504,6 +511,36 @@ impl From<SqliteError> for QueueError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A write that panics is undone and answered as failed; the writer goes on.
+    #[tokio::test]
+    async fn a_write_that_panics_fails_alone_and_the_writer_goes_on() {
+        let db = Database::in_memory().unwrap();
+        db.run(|conn| Ok(conn.execute_batch("CREATE TABLE t (n INTEGER PRIMARY KEY)")?))
+            .await
+            .unwrap();
+        let panicked = db
+            .write(|conn| -> Result<(bool, ()), SqliteError> {
+                conn.execute("INSERT INTO t (n) VALUES (1)", [])?;
+                panic!("a bug in a write");
+            })
+            .await;
+        assert!(matches!(panicked, Err(SqliteError::Commit(_))));
+        let kept = db
+            .write(|conn| Ok((true, conn.execute("INSERT INTO t (n) VALUES (2)", [])?)))
+            .await
+            .unwrap();
+        assert_eq!(kept, 1);
+        let rows: Vec<i64> = db
+            .run(|conn| {
+                let mut statement = conn.prepare("SELECT n FROM t ORDER BY n")?;
+                let rows = statement.query_map([], |row| row.get(0))?;
+                Ok(rows.collect::<rusqlite::Result<Vec<i64>>>()?)
+            })
+            .await
+            .unwrap();
+        assert_eq!(rows, [2]);
+    }
 
     /// In one group, a write that fails or refuses is rolled back alone; the others stay.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
