@@ -154,6 +154,18 @@ impl SqliteQueue {
             .map_err(QueueError::from)
     }
 
+    /// Runs `work` in the next group commit (see [`Database::write`]), answered once durable.
+    async fn grouped<T, F>(&self, work: F) -> Result<T, QueueError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&rusqlite::Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        self.db
+            .write(move |conn| Ok((true, work(conn)?)))
+            .await
+            .map_err(QueueError::from)
+    }
+
     /// One receive attempt: moves exhausted messages to the dead-letter queue, then takes up
     /// to `max` deliverable messages and hides them for the visibility timeout.
     async fn receive_now(&self, max: u32) -> Result<Vec<Delivery>, QueueError> {
@@ -161,7 +173,7 @@ impl SqliteQueue {
         let options = self.options.clone();
         let now = self.now_millis();
         let hidden_until = now + millis(options.visibility_timeout);
-        self.run(move |tx| {
+        self.grouped(move |tx| {
             // A FIFO group with a message in flight delivers nothing until that one is done.
             let mut candidates = tx.prepare(
                 "SELECT seq, id, body, group_id, receive_count FROM queue_messages m
@@ -295,10 +307,7 @@ impl Queue for SqliteQueue {
             )?;
             Ok(())
         };
-        self.db
-            .write(move |conn| Ok((true, sent(conn)?)))
-            .await
-            .map_err(QueueError::from)?;
+        self.grouped(sent).await?;
         self.sent.notify_waiters();
         Ok(())
     }
@@ -320,7 +329,7 @@ impl Queue for SqliteQueue {
     async fn delete(&self, receipt: &str) -> Result<(), QueueError> {
         let queue = self.name.clone();
         let receipt = receipt.to_string();
-        self.run(move |tx| {
+        self.grouped(move |tx| {
             tx.execute(
                 "DELETE FROM queue_messages WHERE queue = ?1 AND receipt = ?2",
                 params![queue, receipt],
@@ -333,25 +342,22 @@ impl Queue for SqliteQueue {
     // One write in the next group commit, however many.
     async fn delete_all(&self, receipts: Vec<String>) -> Result<(), QueueError> {
         let queue = self.name.clone();
-        self.db
-            .write(move |conn| {
-                let mut statement = conn.prepare_cached(
-                    "DELETE FROM queue_messages WHERE queue = ?1 AND receipt = ?2",
-                )?;
-                for receipt in &receipts {
-                    statement.execute(params![queue, receipt])?;
-                }
-                Ok((true, ()))
-            })
-            .await
-            .map_err(QueueError::from)
+        self.grouped(move |conn| {
+            let mut statement = conn
+                .prepare_cached("DELETE FROM queue_messages WHERE queue = ?1 AND receipt = ?2")?;
+            for receipt in &receipts {
+                statement.execute(params![queue, receipt])?;
+            }
+            Ok(())
+        })
+        .await
     }
 
     async fn change_visibility(&self, receipt: &str, timeout: Duration) -> Result<(), QueueError> {
         let queue = self.name.clone();
         let receipt = receipt.to_string();
         let visible_at = self.now_millis() + millis(timeout);
-        self.run(move |tx| {
+        self.grouped(move |tx| {
             tx.execute(
                 "UPDATE queue_messages SET visible_at = ?3 WHERE queue = ?1 AND receipt = ?2",
                 params![queue, receipt, visible_at],
