@@ -512,13 +512,29 @@ impl From<SqliteError> for QueueError {
 mod tests {
     use super::*;
 
+    /// A table of numbers for the tests to write into.
+    async fn numbers_table(db: &Database) {
+        db.run(|conn| Ok(conn.execute_batch("CREATE TABLE t (n INTEGER PRIMARY KEY)")?))
+            .await
+            .unwrap();
+    }
+
+    /// The numbers committed, in order.
+    async fn numbers(db: &Database) -> Vec<i64> {
+        db.run(|conn| {
+            let mut statement = conn.prepare("SELECT n FROM t ORDER BY n")?;
+            let rows = statement.query_map([], |row| row.get(0))?;
+            Ok(rows.collect::<rusqlite::Result<Vec<i64>>>()?)
+        })
+        .await
+        .unwrap()
+    }
+
     /// A write that panics is undone and answered as failed; the writer goes on.
     #[tokio::test]
     async fn a_write_that_panics_fails_alone_and_the_writer_goes_on() {
         let db = Database::in_memory().unwrap();
-        db.run(|conn| Ok(conn.execute_batch("CREATE TABLE t (n INTEGER PRIMARY KEY)")?))
-            .await
-            .unwrap();
+        numbers_table(&db).await;
         let panicked = db
             .write(|conn| -> Result<(bool, ()), SqliteError> {
                 conn.execute("INSERT INTO t (n) VALUES (1)", [])?;
@@ -531,24 +547,14 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(kept, 1);
-        let rows: Vec<i64> = db
-            .run(|conn| {
-                let mut statement = conn.prepare("SELECT n FROM t ORDER BY n")?;
-                let rows = statement.query_map([], |row| row.get(0))?;
-                Ok(rows.collect::<rusqlite::Result<Vec<i64>>>()?)
-            })
-            .await
-            .unwrap();
-        assert_eq!(rows, [2]);
+        assert_eq!(numbers(&db).await, [2]);
     }
 
     /// In one group, a write that fails or refuses is rolled back alone; the others stay.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_failed_or_refused_write_is_rolled_back_alone_in_its_group() {
         let db = Database::in_memory().unwrap();
-        db.run(|conn| Ok(conn.execute_batch("CREATE TABLE t (n INTEGER PRIMARY KEY)")?))
-            .await
-            .unwrap();
+        numbers_table(&db).await;
         let (release, busy) = db.hold().await;
         let insert = |n: i64, keep: bool, fail: bool| {
             let db = db.clone();
@@ -584,14 +590,6 @@ mod tests {
         // A refusal is answered with its value, its changes undone.
         assert_eq!(refused.await.unwrap().unwrap(), 3);
         assert_eq!(db.group_commits() - commits_before, 1);
-        let rows: Vec<i64> = db
-            .run(|conn| {
-                let mut statement = conn.prepare("SELECT n FROM t ORDER BY n")?;
-                let rows = statement.query_map([], |row| row.get(0))?;
-                Ok(rows.collect::<rusqlite::Result<Vec<i64>>>()?)
-            })
-            .await
-            .unwrap();
-        assert_eq!(rows, [1]);
+        assert_eq!(numbers(&db).await, [1]);
     }
 }
