@@ -4,15 +4,18 @@
 mod dynamodb;
 mod failure;
 mod kms;
+mod lambda_config;
 mod secrets;
 mod sqs;
 
 pub use dynamodb::{CapacityMeter, Consumed, DynamoStore, measured_client};
 pub use kms::KmsSealer;
+pub use lambda_config::lambda_config;
 pub use secrets::{SecretError, SecretsError, optional_secret, secret_string, secret_strings};
 pub use sqs::SqsQueue;
 
-/// The shared SDK configuration, from the environment (region, credentials, endpoint).
+/// The shared SDK configuration, from the environment and the profiles (region, credentials,
+/// endpoint): for the local runner's `--aws` mode, run where any of them may be configured.
 pub async fn load_config() -> aws_config::SdkConfig {
     aws_config::load_from_env().await
 }

@@ -9,6 +9,7 @@ pub mod credentials;
 mod meta;
 mod notify;
 pub mod outbound;
+mod roots;
 pub mod tokens;
 mod x;
 
@@ -279,12 +280,13 @@ fn target_kind(target: &Target) -> &'static str {
 /// How every client here starts: `timeout` for a whole call; a connection that cannot be made
 /// in half of it fails as a connect error (nothing was sent, so it is safe to try again); no
 /// redirect (a redirected POST turns into a GET and loses the reply; none of these APIs
-/// redirects, so one is reported instead).
+/// redirects, so one is reported instead); the roots of [`roots`].
 fn client_builder(timeout: Duration) -> reqwest::ClientBuilder {
     reqwest::Client::builder()
         .timeout(timeout)
         .connect_timeout(timeout / 2)
         .redirect(reqwest::redirect::Policy::none())
+        .tls_certs_only(roots::roots())
         .user_agent(concat!("socialcare/", env!("CARGO_PKG_VERSION")))
 }
 

@@ -48,7 +48,7 @@ impl Lambda {
     /// Logging on, then the SDK configuration and clients from the environment.
     pub async fn start() -> Self {
         socialcare_app::logging::init();
-        let config = socialcare_aws::load_config().await;
+        let config = socialcare_aws::lambda_config().await;
         let (dynamodb, consumed) = socialcare_aws::measured_client(&config);
         Self {
             secrets: aws_sdk_secretsmanager::Client::new(&config),
