@@ -4,7 +4,7 @@
 //! it; the page works at a phone's width; nothing is written to the browser's console.
 //! Screenshots land in target/console-screenshots/.
 
-use chrono::{Duration as Span, Utc};
+use chrono::{Duration as Span, DurationRound, Utc};
 use fantoccini::Locator;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -359,8 +359,15 @@ async fn an_agent_answers_an_outage_at_once_and_reads_the_report() {
         .mount(&x)
         .await;
     let (_data, driver) = start_with(&x, OUTAGE_ACCOUNTS).await;
-    // Six customers report the same outage within a minute: one incident.
+    // Six customers report the same outage within a minute: one incident. All six in one
+    // spike window (ten minutes, starting on the clock's tens): a window starting among them
+    // would split them below the floor, and no incident would open.
     let at = Utc::now() - Span::minutes(2);
+    let next_window = at.duration_trunc(Span::minutes(10)).expect("a time") + Span::minutes(10);
+    let at = match at + Span::seconds(50) >= next_window {
+        true => next_window,
+        false => at,
+    };
     for n in 0..6u64 {
         let mut body = x_activity_mention(
             1993000000000000100 + n,
