@@ -169,7 +169,8 @@ async fn writes_are_priced_by_the_whole_item_and_each_index_entry() {
         .item("pk", s("S#1"))
         .item("sk", s("S"))
         .item("gsi2pk", s("OPEN"))
-        .item("gsi2sk", s("1"))
+        // gsi2 sorts on gsi1sk, as every list does; without gsi1pk, gsi1 has no entry.
+        .item("gsi1sk", s("1"))
         .build()
         .expect("a put");
     let check = ConditionCheck::builder()

@@ -3,26 +3,41 @@
 //! events).
 
 use super::keys::{
-    ALL_TICKETS, DUE, MSGKEY_SK, TICKET_SK, customer_pk, due_sort_key, events_pk, incident_pk,
-    message_sk, msgkey_pk, shard_of, status_pk, ticket_pk,
+    ALL_TICKETS, DUE, LIST_SORT_KEY, MSGKEY_SK, TICKET_SK, customer_pk, due_sort_key, events_pk,
+    incident_pk, message_sk, msgkey_pk, shard_of, status_pk, ticket_pk,
 };
 use super::{Item, StoreError, put_new, s};
-use aws_sdk_dynamodb::types::TransactWriteItem;
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use socialcare_domain::{Message, Ticket, TicketEvent};
 use std::collections::HashMap;
 
+/// `value` as an item under `keys`, without its empty fields: a field that is `None` would
+/// be stored as a NULL attribute, its name billed on every write of the item (a ticket had a
+/// dozen), and reads back as `None` just the same when it is missing.
 pub(super) fn to_item<T: Serialize>(
     value: &T,
     keys: [(&str, String); 2],
 ) -> Result<Item, StoreError> {
     let mut item: Item = serde_dynamo::to_item(value)
         .map_err(|e| StoreError::invalid(format!("encoding item: {e}")))?;
+    without_nulls(&mut item);
     for (name, key) in keys {
         item.insert(name.to_string(), s(key));
     }
     Ok(item)
+}
+
+/// Removes the NULL attributes of `item` and of the maps in it (a struct's fields; list
+/// elements stay, their places are their meaning).
+fn without_nulls(item: &mut Item) {
+    item.retain(|_, value| !matches!(value, AttributeValue::Null(_)));
+    for value in item.values_mut() {
+        if let AttributeValue::M(fields) = value {
+            without_nulls(fields);
+        }
+    }
 }
 
 pub(super) fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
@@ -39,18 +54,15 @@ pub(super) fn ticket_item(ticket: &Ticket) -> Result<Item, StoreError> {
         ],
     )?;
     let shard = shard_of(&ticket.id);
+    item.insert(LIST_SORT_KEY.into(), s(sort_key));
     item.insert("gsi1pk".into(), s(format!("{ALL_TICKETS}#{shard}")));
-    item.insert("gsi1sk".into(), s(sort_key.clone()));
     item.insert(
         "gsi2pk".into(),
         s(format!("{}#{shard}", status_pk(ticket.status.as_str()))),
     );
-    item.insert("gsi2sk".into(), s(sort_key.clone()));
     item.insert("gsi3pk".into(), s(customer_pk(ticket.customer_id.as_str())));
-    item.insert("gsi3sk".into(), s(sort_key.clone()));
     if let Some(owner) = &ticket.owner {
         item.insert("gsi4pk".into(), s(format!("OWNER#{owner}")));
-        item.insert("gsi4sk".into(), s(sort_key));
     }
     // The due index: the next reminder, until the scheduler takes it out (sparse, sharded like
     // the lists so a burst of new tickets spreads over partitions).
@@ -63,7 +75,6 @@ pub(super) fn ticket_item(ticket: &Ticket) -> Result<Item, StoreError> {
     }
     if let Some(incident) = &ticket.incident_id {
         item.insert("gsi6pk".into(), s(incident_pk(incident)));
-        item.insert("gsi6sk".into(), s(ticket.cursor().sort_key()));
     }
     Ok(item)
 }
@@ -152,6 +163,62 @@ mod tests {
         let message = Message::new(TicketId::derive(at, "t"), body, at);
         let item = to_item(&message, [("pk", "p".into()), ("sk", "s".into())]).unwrap();
         assert_eq!(item.get("text"), Some(&s("hello")));
+        let back: Message = from_item(item).unwrap();
+        assert_eq!(back, message);
+    }
+
+    fn nulls_in(item: &Item, path: &str, found: &mut Vec<String>) {
+        for (name, value) in item {
+            match value {
+                AttributeValue::Null(_) => found.push(format!("{path}{name}")),
+                AttributeValue::M(fields) => nulls_in(fields, &format!("{path}{name}."), found),
+                _ => {}
+            }
+        }
+    }
+
+    // A field that is None is left out of the item, at any depth (it was a NULL attribute
+    // whose name every write paid for), and reads back as None.
+    #[test]
+    fn empty_fields_are_left_out_and_read_back_as_none() {
+        let at = Utc.with_ymd_and_hms(2026, 11, 22, 10, 0, 0).unwrap();
+        let body = NormalizedMessage {
+            source: Source::X,
+            account: "42".into(),
+            channel: Channel::Public,
+            direction: Direction::Inbound,
+            external_id: "1".into(),
+            in_reply_to: None,
+            thread_id: None,
+            conversation_id: None,
+            recipient_id: None,
+            author: Author {
+                id: "7".into(),
+                name: None,
+                handle: None,
+                email: None,
+                followers: None,
+            },
+            text: "hello".into(),
+            attachments: vec![],
+            created_at: at,
+            callback_url: None,
+        };
+        let message = Message::new(TicketId::derive(at, "t"), body, at);
+        let plain = serde_dynamo::to_item::<_, Item>(&message).unwrap();
+        let mut before = Vec::new();
+        nulls_in(&plain, "", &mut before);
+        assert!(before.contains(&"in_reply_to".to_string()), "{before:?}");
+        assert!(before.contains(&"author.handle".to_string()), "{before:?}");
+
+        let item = message_item(&message).unwrap();
+        let mut after = Vec::new();
+        nulls_in(&item, "", &mut after);
+        assert_eq!(after, Vec::<String>::new());
+        assert_eq!(
+            item.len(),
+            plain.len() - before.iter().filter(|n| !n.contains('.')).count() + 2
+        );
         let back: Message = from_item(item).unwrap();
         assert_eq!(back, message);
     }

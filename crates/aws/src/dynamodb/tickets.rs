@@ -3,8 +3,8 @@
 
 use super::items::{event_item, from_item, new_message, ticket_item};
 use super::keys::{
-    ALL_TICKETS, HIGHEST, LIST_SHARDS, MESSAGE_SK_PREFIX, TICKET_SK, events_pk, status_pk,
-    ticket_pk,
+    ALL_TICKETS, HIGHEST, LIST_SHARDS, LIST_SORT_KEY, MESSAGE_SK_PREFIX, TICKET_SK, events_pk,
+    status_pk, ticket_pk,
 };
 use super::metrics::add_counters;
 use super::{DynamoStore, Item, failed, put_new, put_versioned, s};
@@ -187,14 +187,16 @@ pub(super) enum TicketIndex {
 }
 
 impl TicketIndex {
+    /// The index and its partition key; every list sorts on [`LIST_SORT_KEY`].
     fn names(self) -> (&'static str, &'static str, &'static str) {
-        match self {
-            TicketIndex::Incident => ("gsi6", "gsi6pk", "gsi6sk"),
-            TicketIndex::All => ("gsi1", "gsi1pk", "gsi1sk"),
-            TicketIndex::Status => ("gsi2", "gsi2pk", "gsi2sk"),
-            TicketIndex::Customer => ("gsi3", "gsi3pk", "gsi3sk"),
-            TicketIndex::Owner => ("gsi4", "gsi4pk", "gsi4sk"),
-        }
+        let (index, partition_key) = match self {
+            TicketIndex::Incident => ("gsi6", "gsi6pk"),
+            TicketIndex::All => ("gsi1", "gsi1pk"),
+            TicketIndex::Status => ("gsi2", "gsi2pk"),
+            TicketIndex::Customer => ("gsi3", "gsi3pk"),
+            TicketIndex::Owner => ("gsi4", "gsi4pk"),
+        };
+        (index, partition_key, LIST_SORT_KEY)
     }
 }
 
