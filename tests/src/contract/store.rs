@@ -9,8 +9,8 @@ use socialcare_domain::lifecycle::{self, CommandError};
 use socialcare_domain::ports::CommitError;
 use socialcare_domain::ports::{CustomerStore, IngestStore};
 use socialcare_domain::{
-    Actor, ChangeKind, Channel, Direction, EventKind, Identity, MessageChange, Source, Ticket,
-    TicketDetail, TicketEvent, TicketId, TicketQuery, TicketStatus,
+    Actor, ChangeKind, Channel, Direction, EventKind, Identity, MessageChange, MessageId, Source,
+    Ticket, TicketDetail, TicketEvent, TicketId, TicketQuery, TicketStatus,
 };
 
 pub use socialcare_domain::ports::TicketStore as Store;
@@ -269,6 +269,84 @@ pub async fn a_tickets_messages_and_events_come_in_pages<S: Store>(store: &S) {
             .unwrap()
             .is_empty()
     );
+}
+
+/// The trail, whole and in pages of every size, holds the messages' arrivals among the
+/// ticket's other events in time order (a reopening after the message that caused it), and a
+/// message's arrival stays on it after the message is edited.
+pub async fn the_trail_pages_in_order_across_messages_changes_and_edits<S: Store>(store: &S) {
+    let ticket_id = opened(
+        ingest(store, &inbound("m1", "ann", "down", at(0)))
+            .await
+            .unwrap(),
+    );
+    lifecycle::add_note(store, &ticket_id, "called", agent(), at(1))
+        .await
+        .unwrap();
+    ingest(store, &inbound("m2", "ann", "still down", at(2)))
+        .await
+        .unwrap();
+    lifecycle::change_status(store, &ticket_id, TicketStatus::Resolved, agent(), at(3))
+        .await
+        .unwrap();
+    ingest(store, &inbound("m3", "ann", "broken again", at(4)))
+        .await
+        .unwrap();
+    lifecycle::add_note(store, &ticket_id, "engineer booked", agent(), at(5))
+        .await
+        .unwrap();
+    apply_change(store, &change("m2", edited("still down, all day"), at(6)))
+        .await
+        .unwrap();
+    ingest(store, &inbound("m4", "ann", "thanks", at(7)))
+        .await
+        .unwrap();
+
+    let all = store.ticket_events(&ticket_id).await.unwrap();
+    let messages = detail(store, &ticket_id).await.messages;
+    let text = |id: &MessageId| {
+        messages
+            .iter()
+            .find(|m| m.id == *id)
+            .map(|m| m.body.text.clone())
+            .unwrap_or_default()
+    };
+    let label = |event: &TicketEvent| match &event.kind {
+        EventKind::Created { .. } => "created".to_string(),
+        EventKind::MessageAdded { message_id, .. } => format!("message {}", text(message_id)),
+        EventKind::Note { text } => format!("note {text}"),
+        EventKind::StatusChanged { to, .. } => format!("status {to}"),
+        other => format!("{other:?}"),
+    };
+    let labels: Vec<String> = all.iter().map(label).collect();
+    assert_eq!(
+        labels,
+        [
+            "created",
+            "note called",
+            "message still down, all day",
+            "status resolved",
+            "message broken again",
+            "status open",
+            "note engineer booked",
+            "message thanks",
+        ]
+    );
+    for size in [1u32, 2, 3, 8, 9] {
+        let mut paged = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let page = store
+                .ticket_events_page(&ticket_id, after.as_deref(), size)
+                .await
+                .unwrap();
+            assert!(page.len() <= size as usize, "a page of {size}: {page:?}");
+            let Some(last) = page.last() else { break };
+            after = Some(last.sort_key());
+            paged.extend(page);
+        }
+        assert_eq!(paged, all, "in pages of {size}");
+    }
 }
 
 pub async fn a_reply_joins_the_ticket_of_the_message_it_answers<S: Store>(store: &S) {
@@ -1726,6 +1804,7 @@ macro_rules! store_contract {
             a_customer_is_rewritten_only_when_a_message_changes_them,
             messages_are_ordered_by_platform_time_whatever_the_arrival,
             a_tickets_messages_and_events_come_in_pages,
+            the_trail_pages_in_order_across_messages_changes_and_edits,
             a_reply_joins_the_ticket_of_the_message_it_answers,
             a_reply_to_an_unknown_message_threads_by_customer,
             an_unknown_ticket_is_absent,
