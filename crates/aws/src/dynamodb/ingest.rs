@@ -1,11 +1,12 @@
 //! IngestStore: one transaction per ingested message, made idempotent by its dedupe record.
 
 use super::items::{
-    dedupe_record, event_item, from_item, message_item, new_message, ticket_item, to_item,
+    ARRIVAL_EVENT, dedupe_record, event_item, from_item, message_item, new_message,
+    records_arrival, ticket_item, to_item,
 };
 use super::keys::{
-    AWAIT_SK, CUSTOMER_SK, IDENTITY_SK, MSGKEY_SK, TICKET_SK, customer_pk, identity_pk, msgkey_pk,
-    ticket_pk,
+    AWAIT_SK, CUSTOMER_SK, IDENTITY_SK, MSGKEY_SK, TICKET_SK, customer_pk, identity_pk, message_sk,
+    msgkey_pk, ticket_pk,
 };
 use super::metrics::add_counters;
 use super::{DynamoStore, Item, failed, put_new, put_versioned, s};
@@ -126,7 +127,20 @@ impl IngestStore for DynamoStore {
         message: &Message,
         version_before: u64,
     ) -> Result<(), CommitError> {
-        self.put_at_version(message_item(message)?, version_before, "replace message")
+        // The item is replaced whole: the arrival event it carries goes over to the new one
+        // (an edit or a removal is rare; the read is what keeps the trail whole).
+        let mut item = message_item(message)?;
+        let stored = self
+            .get_item(
+                ticket_pk(message.ticket_id.as_str()),
+                &message_sk(message),
+                true,
+            )
+            .await?;
+        if let Some(arrival) = stored.and_then(|mut stored| stored.remove(ARRIVAL_EVENT)) {
+            item.insert(ARRIVAL_EVENT.into(), arrival);
+        }
+        self.put_at_version(item, version_before, "replace message")
             .await
     }
 
@@ -136,8 +150,11 @@ impl IngestStore for DynamoStore {
         version_before: u64,
         platform_key: Option<&str>,
     ) -> Result<(), CommitError> {
+        // A reply: it never carries an arrival event (only ingested messages do).
         let Some(platform_key) = platform_key else {
-            return self.replace_message(message, version_before).await;
+            return self
+                .put_at_version(message_item(message)?, version_before, "record delivery")
+                .await;
         };
         let writes = vec![
             put_versioned(&self.table, message_item(message)?, version_before)?,
@@ -153,9 +170,14 @@ impl IngestStore for DynamoStore {
         self.note_report_accounts(&change.samples).await?;
 
         // The dedupe record goes first: its failed condition is how a duplicate is recognised.
-        let mut writes = new_message(table, message, &dedupe_key)?;
+        // The event of the message's arrival rides on its item.
+        let arrival = change
+            .events
+            .iter()
+            .find(|event| records_arrival(event, message));
+        let mut writes = new_message(table, message, &dedupe_key, arrival)?;
         for reply in &change.replies {
-            writes.extend(new_message(table, reply, &reply.body.dedupe_key())?);
+            writes.extend(new_message(table, reply, &reply.body.dedupe_key(), None)?);
         }
 
         let ticket = ticket_item(&change.ticket)?;
@@ -186,7 +208,11 @@ impl IngestStore for DynamoStore {
             writes.push(put_new(table, item)?);
         }
 
-        for event in &change.events {
+        let others = change
+            .events
+            .iter()
+            .filter(|event| arrival.is_none_or(|arrival| arrival.id != event.id));
+        for event in others {
             writes.push(put_new(table, event_item(event)?)?);
         }
         writes.extend(add_counters(table, &change.samples, &change.ticket.id)?);

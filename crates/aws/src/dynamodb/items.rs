@@ -10,7 +10,8 @@ use super::{Item, StoreError, put_new, s};
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use socialcare_domain::{Message, Ticket, TicketEvent};
+use socialcare_domain::page::sortable_time;
+use socialcare_domain::{EventKind, Message, Ticket, TicketEvent};
 use std::collections::HashMap;
 
 /// `value` as an item under `keys`, without its empty fields: a field that is `None` would
@@ -115,16 +116,53 @@ pub(super) fn message_item(message: &Message) -> Result<Item, StoreError> {
     )
 }
 
-/// The writes of a message not stored yet: its dedupe record first, then the message.
+/// The writes of a message not stored yet: its dedupe record first, then the message (with
+/// the event of its `arrival` on its ticket, when it carries it: see [`ARRIVAL_EVENT`]).
 pub(super) fn new_message(
     table: &str,
     message: &Message,
     dedupe_key: &str,
+    arrival: Option<&TicketEvent>,
 ) -> Result<Vec<TransactWriteItem>, StoreError> {
+    let mut item = message_item(message)?;
+    if let Some(event) = arrival {
+        let mut fields: Item = serde_dynamo::to_item(event)
+            .map_err(|e| StoreError::invalid(format!("encoding event: {e}")))?;
+        without_nulls(&mut fields);
+        item.insert(ARRIVAL_EVENT.into(), AttributeValue::M(fields));
+    }
     Ok(vec![
         dedupe_record(table, dedupe_key, message)?,
-        put_new(table, message_item(message)?)?,
+        put_new(table, item)?,
     ])
+}
+
+/// The attribute of an ingested message's item that holds the event of its arrival (the
+/// ticket's opening, or a message added). That event only repeats the message, and as an item
+/// of its own it cost two write units more in every ingest transaction; the trail reads it
+/// from the messages (`TicketStore::ticket_events`).
+pub(super) const ARRIVAL_EVENT: &str = "arrival_event";
+
+/// Whether `event` records `message`'s arrival at the time the message sorts by, so that it
+/// can ride on the message's item and be read back in the trail's order.
+pub(super) fn records_arrival(event: &TicketEvent, message: &Message) -> bool {
+    let recorded = match &event.kind {
+        EventKind::Created { message_id } | EventKind::MessageAdded { message_id, .. } => {
+            message_id
+        }
+        _ => return false,
+    };
+    *recorded == message.id
+        && event.ticket_id == message.ticket_id
+        && sortable_time(event.at) == sortable_time(message.body.created_at)
+}
+
+/// The arrival event a message's item carries.
+pub(super) fn arrival_event(item: &Item) -> Result<Option<TicketEvent>, StoreError> {
+    match item.get(ARRIVAL_EVENT) {
+        Some(AttributeValue::M(fields)) => from_item(fields.clone()).map(Some),
+        _ => Ok(None),
+    }
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! TicketReads and TicketCommands, and the ticket lists over the indexes (also used by the
 //! customer and incident ports).
 
-use super::items::{event_item, from_item, new_message, ticket_item};
+use super::items::{ARRIVAL_EVENT, arrival_event, event_item, from_item, new_message, ticket_item};
 use super::keys::{
     ALL_TICKETS, HIGHEST, LIST_SHARDS, LIST_SORT_KEY, MESSAGE_SK_PREFIX, TICKET_SK, events_pk,
     status_pk, ticket_pk,
@@ -36,7 +36,7 @@ impl TicketCommands for DynamoStore {
         let table = self.table.as_str();
         let mut writes = Vec::new();
         for reply in &update.replies {
-            writes.extend(new_message(table, reply, &reply.body.dedupe_key())?);
+            writes.extend(new_message(table, reply, &reply.body.dedupe_key(), None)?);
         }
         writes.push(put_versioned(
             table,
@@ -86,19 +86,29 @@ impl TicketReads for DynamoStore {
         let last = HIGHEST.to_string();
         // A key condition may not hold an empty string; a space sorts before every time.
         let first = after.unwrap_or(" ");
-        self.range_page(events_pk(id.as_str()), first, &last, limit, "page events")
+        let mut events: Vec<TicketEvent> = self
+            .range_page(events_pk(id.as_str()), first, &last, limit, "page events")
             .await?
             .into_iter()
             .map(from_item)
-            .collect()
+            .collect::<Result<_, _>>()?;
+        // The first `limit` of each source hold the first `limit` of both.
+        events.extend(self.arrivals(id, after).await?);
+        events.sort_by_cached_key(TicketEvent::sort_key);
+        events.truncate(limit as usize);
+        Ok(events)
     }
 
     async fn ticket_events(&self, id: &TicketId) -> Result<Vec<TicketEvent>, StoreError> {
-        self.partition(events_pk(id.as_str()), "query events")
+        let mut events: Vec<TicketEvent> = self
+            .partition(events_pk(id.as_str()), "query events")
             .await?
             .into_iter()
             .map(from_item)
-            .collect()
+            .collect::<Result<_, _>>()?;
+        events.extend(self.arrivals(id, None).await?);
+        events.sort_by_cached_key(TicketEvent::sort_key);
+        Ok(events)
     }
 
     async fn ticket_detail(&self, id: &TicketId) -> Result<Option<TicketDetail>, StoreError> {
@@ -201,6 +211,52 @@ impl TicketIndex {
 }
 
 impl DynamoStore {
+    /// The arrival events the ticket's messages carry (see [`ARRIVAL_EVENT`]), after the event
+    /// whose sort key is `after`. A message sorts by the time of its arrival event, so the
+    /// messages from that time on hold them all; only their arrival attribute is asked for.
+    /// All of them, not a page: messages of one millisecond may hold their events in another
+    /// order than their own, and a page cut between them would lose one.
+    async fn arrivals(
+        &self,
+        id: &TicketId,
+        after: Option<&str>,
+    ) -> Result<Vec<TicketEvent>, StoreError> {
+        let from_time = after.and_then(|key| key.split('#').next()).unwrap_or("");
+        let first = format!("{MESSAGE_SK_PREFIX}{from_time}");
+        let last = format!("{MESSAGE_SK_PREFIX}{HIGHEST}");
+        let mut events = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND sk BETWEEN :first AND :last")
+                .filter_expression("attribute_exists(#arrival)")
+                .projection_expression("#arrival")
+                .expression_attribute_names("#arrival", ARRIVAL_EVENT)
+                .expression_attribute_values(":pk", s(ticket_pk(id.as_str())))
+                .expression_attribute_values(":first", s(first.as_str()))
+                .expression_attribute_values(":last", s(last.as_str()))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| failed("query arrivals", e))?;
+            for item in output.items.unwrap_or_default() {
+                let Some(event) = arrival_event(&item)? else {
+                    continue;
+                };
+                if after.is_none_or(|after| event.sort_key().as_str() > after) {
+                    events.push(event);
+                }
+            }
+            start = output.last_evaluated_key;
+            if start.is_none() {
+                return Ok(events);
+            }
+        }
+    }
+
     /// The tickets of a list page, in its order. The list indexes hold keys only (a ticket
     /// write then costs no index write unless a list key changes), so the tickets are read
     /// from the table by key.
