@@ -7,8 +7,8 @@ use crate::lifecycle::CommandError;
 use crate::message::{Direction, Message, MessageChange, NormalizedMessage};
 use crate::ownership::{Teams, active_agents, next_member};
 use crate::ports::{
-    ApiKeyStore, CommitError, IncidentRecords, IngestStore, SettingsStore, SpikeCounters,
-    StoreError, TeamTurns, TicketCommands, TicketLists, TicketReads,
+    ApiKeyStore, CommitError, IncidentRecords, IngestStore, LookedUp, Lookup, SettingsStore,
+    SpikeCounters, StoreError, TeamTurns, TicketCommands, TicketLists, TicketReads,
 };
 use crate::replies::{self, OutboxJob};
 use crate::report::Sample;
@@ -223,14 +223,25 @@ async fn place<S: IngestDeps>(
     let dedupe_key = &event.message.dedupe_key();
     optimistic(
         move || async move {
-            if let Some(stored) = store.find_message(dedupe_key).await? {
+            let parent_key = event
+                .message
+                .in_reply_to
+                .as_ref()
+                .map(|parent| event.message.dedupe_key_of(parent));
+            let keys = Lookup {
+                dedupe_key,
+                parent_key: parent_key.as_deref(),
+                identity_key: &event.message.customer_key(),
+            };
+            let found = store.look_up(&keys).await?;
+            if let Some(stored) = found.stored {
                 let duplicate = IngestOutcome::Duplicate {
                     ticket_id: stored.ticket_id,
                     message_id: stored.message_id,
                 };
                 return Ok(Round::Done((duplicate, Vec::new())));
             }
-            let around = surroundings(store, &event.message).await?;
+            let around = surroundings(store, found).await?;
             let placement = threading::place(&around, event.message.created_at, rules);
             if let Placement::Join(ticket) = &placement
                 && event.message.direction == Direction::Outbound
@@ -309,30 +320,20 @@ async fn confirm_echo<S: IngestDeps>(
     }
 }
 
+/// The tickets around a message not stored yet, from what [`IngestStore::look_up`] found.
 async fn surroundings<S: IngestStore>(
     store: &S,
-    message: &NormalizedMessage,
+    found: LookedUp,
 ) -> Result<Surroundings, StoreError> {
-    let parent_ticket = match &message.in_reply_to {
-        Some(parent_id) => {
-            match store
-                .find_message(&message.dedupe_key_of(parent_id))
-                .await?
-            {
-                Some(parent) => store.get_ticket(&parent.ticket_id).await?,
-                None => None,
-            }
-        }
+    let parent_ticket = match &found.parent {
+        Some(parent) => store.get_ticket(&parent.ticket_id).await?,
         None => None,
     };
-    let child_ticket = match parent_ticket {
-        Some(_) => None,
-        None => match store.find_awaiting(&message.dedupe_key()).await? {
-            Some(id) => store.get_ticket(&id).await?,
-            None => None,
-        },
+    let child_ticket = match (&parent_ticket, &found.awaiting) {
+        (None, Some(id)) => store.get_ticket(id).await?,
+        _ => None,
     };
-    let customer = store.find_customer(&message.customer_key()).await?;
+    let customer = found.customer;
     let customer_ticket = match customer.as_ref().and_then(|c| c.latest_ticket_id.as_ref()) {
         Some(id) if parent_ticket.is_none() && child_ticket.is_none() => {
             store.get_ticket(id).await?

@@ -130,6 +130,30 @@ pub enum CommitError {
 }
 
 /// What ingest reads to place a message, and the one atomic write that places it.
+/// The keys of [`IngestStore::look_up`].
+#[derive(Debug, Clone, Copy)]
+pub struct Lookup<'a> {
+    /// The message's own dedupe key.
+    pub dedupe_key: &'a str,
+    /// The dedupe key of the message it answers, if it answers one.
+    pub parent_key: Option<&'a str>,
+    /// Its author's identity key.
+    pub identity_key: &'a str,
+}
+
+/// What [`IngestStore::look_up`] found.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LookedUp {
+    /// The message itself, stored already (a duplicate).
+    pub stored: Option<MessageRef>,
+    /// The message it answers.
+    pub parent: Option<MessageRef>,
+    /// The ticket of a stored answer to it (see [`IngestStore::find_awaiting`]).
+    pub awaiting: Option<TicketId>,
+    /// Its author's customer (a store may leave it out when the message is stored already).
+    pub customer: Option<Customer>,
+}
+
 pub trait IngestStore: Send + Sync {
     /// The message stored under this dedupe key ([`crate::NormalizedMessage::dedupe_key`]), if any.
     fn find_message(
@@ -149,6 +173,27 @@ pub trait IngestStore: Send + Sync {
         &self,
         identity_key: &str,
     ) -> impl Future<Output = Result<Option<Customer>, StoreError>> + Send;
+
+    /// What placing a message reads first, together: whether it is stored already, its
+    /// parent's record, the ticket awaiting it as a parent, and its author's customer. A store
+    /// may read them in one request; by default, one after another.
+    fn look_up(
+        &self,
+        keys: &Lookup<'_>,
+    ) -> impl Future<Output = Result<LookedUp, StoreError>> + Send {
+        async move {
+            let parent = match keys.parent_key {
+                Some(parent_key) => self.find_message(parent_key).await?,
+                None => None,
+            };
+            Ok(LookedUp {
+                stored: self.find_message(keys.dedupe_key).await?,
+                parent,
+                awaiting: self.find_awaiting(keys.dedupe_key).await?,
+                customer: self.find_customer(keys.identity_key).await?,
+            })
+        }
+    }
 
     fn get_ticket(
         &self,

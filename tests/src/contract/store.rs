@@ -7,7 +7,7 @@ use socialcare_domain::customers::{self, LinkError};
 use socialcare_domain::ingest::{ChangeOutcome, IngestOutcome, apply_change, ingest, ingest_with};
 use socialcare_domain::lifecycle::{self, CommandError};
 use socialcare_domain::ports::CommitError;
-use socialcare_domain::ports::{CustomerStore, IngestStore};
+use socialcare_domain::ports::{CustomerStore, IngestStore, Lookup};
 use socialcare_domain::{
     Actor, ChangeKind, Channel, Direction, EventKind, Identity, MessageChange, MessageId, Source,
     Ticket, TicketDetail, TicketEvent, TicketId, TicketQuery, TicketStatus,
@@ -347,6 +347,62 @@ pub async fn the_trail_pages_in_order_across_messages_changes_and_edits<S: Store
         }
         assert_eq!(paged, all, "in pages of {size}");
     }
+}
+
+/// What ingest reads first, together, is what the lookups one by one find: the message (not
+/// stored yet), its parent's record, the ticket of an answer that came before it, and its
+/// author's customer; a message given as its own parent is stored like any other.
+pub async fn the_first_lookups_together_find_what_each_finds<S: Store>(store: &S) {
+    ingest(store, &inbound("m1", "ann", "down", at(0)))
+        .await
+        .unwrap();
+    // An answer to m9, which has not come yet.
+    let early = opened(
+        ingest(store, &reply("r1", "bob", "m9", at(1)))
+            .await
+            .unwrap(),
+    );
+    let m9 = reply("m9", "ann", "m1", at(2)).message;
+    let (dedupe_key, parent_key, identity_key) =
+        (m9.dedupe_key(), m9.dedupe_key_of("m1"), m9.customer_key());
+    let keys = Lookup {
+        dedupe_key: &dedupe_key,
+        parent_key: Some(&parent_key),
+        identity_key: &identity_key,
+    };
+    let found = store.look_up(&keys).await.unwrap();
+    let parent = store.find_message(&parent_key).await.unwrap();
+    assert!(parent.is_some());
+    assert_eq!(found.stored, None);
+    assert_eq!(found.parent, parent);
+    assert_eq!(found.awaiting, Some(early));
+    assert_eq!(
+        found.awaiting,
+        store.find_awaiting(&dedupe_key).await.unwrap()
+    );
+    let customer = store.find_customer(&identity_key).await.unwrap();
+    assert_eq!(
+        customer.as_ref().map(|c| c.name.clone()),
+        Some(Some("Customer ann".into()))
+    );
+    assert_eq!(found.customer, customer);
+
+    let selfish = reply("m5", "cat", "m5", at(3));
+    let outcome = ingest(store, &selfish).await.unwrap();
+    assert!(
+        matches!(outcome, IngestOutcome::Opened { .. }),
+        "{outcome:?}"
+    );
+    let key = selfish.message.dedupe_key();
+    let again = Lookup {
+        dedupe_key: &key,
+        parent_key: Some(&key),
+        identity_key: &selfish.message.customer_key(),
+    };
+    let found = store.look_up(&again).await.unwrap();
+    assert_eq!(found.stored, store.find_message(&key).await.unwrap());
+    assert!(found.stored.is_some());
+    assert_eq!(found.parent, found.stored);
 }
 
 pub async fn a_reply_joins_the_ticket_of_the_message_it_answers<S: Store>(store: &S) {
@@ -1805,6 +1861,7 @@ macro_rules! store_contract {
             messages_are_ordered_by_platform_time_whatever_the_arrival,
             a_tickets_messages_and_events_come_in_pages,
             the_trail_pages_in_order_across_messages_changes_and_edits,
+            the_first_lookups_together_find_what_each_finds,
             a_reply_joins_the_ticket_of_the_message_it_answers,
             a_reply_to_an_unknown_message_threads_by_customer,
             an_unknown_ticket_is_absent,

@@ -13,7 +13,9 @@ use super::{DynamoStore, Item, failed, put_new, put_versioned, s};
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
-use socialcare_domain::ports::{CommitError, IngestChange, IngestStore, MessageRef, StoreError};
+use socialcare_domain::ports::{
+    CommitError, IngestChange, IngestStore, LookedUp, Lookup, MessageRef, StoreError,
+};
 use socialcare_domain::{Customer, Message, MessageId, Ticket, TicketId};
 use std::collections::HashMap;
 
@@ -50,52 +52,120 @@ impl DynamoStore {
     }
 }
 
+/// The stored message a dedupe record files.
+fn message_ref(item: &Item, dedupe_key: &str) -> Result<MessageRef, StoreError> {
+    let text = |name: &str| match item.get(name) {
+        Some(AttributeValue::S(value)) => Some(value.as_str()),
+        _ => None,
+    };
+    let message_id = text("message_id").and_then(MessageId::parse);
+    let ticket_id = text("ticket_id").and_then(TicketId::parse);
+    match (message_id, ticket_id) {
+        (Some(message_id), Some(ticket_id)) => Ok(MessageRef {
+            message_id,
+            ticket_id,
+        }),
+        _ => Err(StoreError::invalid(format!(
+            "malformed dedupe record for {dedupe_key:?}"
+        ))),
+    }
+}
+
+/// The ticket an awaited-parent record names.
+fn awaited_ticket(item: &Item, dedupe_key: &str) -> Result<TicketId, StoreError> {
+    match item.get("ticket_id") {
+        Some(AttributeValue::S(id)) => {
+            TicketId::parse(id).ok_or_else(|| StoreError::invalid(format!("bad ticket id {id:?}")))
+        }
+        _ => Err(StoreError::invalid(format!(
+            "malformed awaited record for {dedupe_key:?}"
+        ))),
+    }
+}
+
+/// The customer id an identity record names.
+fn identity_customer(item: &Item, identity_key: &str) -> Result<String, StoreError> {
+    match item.get("customer_id") {
+        Some(AttributeValue::S(id)) => Ok(id.clone()),
+        _ => Err(StoreError::invalid(format!(
+            "malformed identity record for {identity_key:?}"
+        ))),
+    }
+}
+
+/// The partition of the record of a ticket awaiting the message of `dedupe_key` as parent.
+fn awaited_pk(dedupe_key: &str) -> String {
+    format!("AWAIT#{dedupe_key}")
+}
+
 impl IngestStore for DynamoStore {
     async fn find_message(&self, dedupe_key: &str) -> Result<Option<MessageRef>, StoreError> {
-        let Some(item) = self.get(msgkey_pk(dedupe_key), MSGKEY_SK).await? else {
-            return Ok(None);
-        };
-        let text = |name: &str| match item.get(name) {
-            Some(AttributeValue::S(value)) => Some(value.as_str()),
-            _ => None,
-        };
-        let message_id = text("message_id").and_then(MessageId::parse);
-        let ticket_id = text("ticket_id").and_then(TicketId::parse);
-        match (message_id, ticket_id) {
-            (Some(message_id), Some(ticket_id)) => Ok(Some(MessageRef {
-                message_id,
-                ticket_id,
-            })),
-            _ => Err(StoreError::invalid(format!(
-                "malformed dedupe record for {dedupe_key:?}"
-            ))),
-        }
+        let item = self.get(msgkey_pk(dedupe_key), MSGKEY_SK).await?;
+        item.map(|item| message_ref(&item, dedupe_key)).transpose()
     }
 
     async fn find_awaiting(&self, dedupe_key: &str) -> Result<Option<TicketId>, StoreError> {
-        let Some(item) = self.get(format!("AWAIT#{dedupe_key}"), AWAIT_SK).await? else {
-            return Ok(None);
-        };
-        match item.get("ticket_id") {
-            Some(AttributeValue::S(id)) => TicketId::parse(id)
-                .map(Some)
-                .ok_or_else(|| StoreError::invalid(format!("bad ticket id {id:?}"))),
-            _ => Err(StoreError::invalid(format!(
-                "malformed awaited record for {dedupe_key:?}"
-            ))),
-        }
+        let item = self.get(awaited_pk(dedupe_key), AWAIT_SK).await?;
+        item.map(|item| awaited_ticket(&item, dedupe_key))
+            .transpose()
     }
 
     async fn find_customer(&self, identity_key: &str) -> Result<Option<Customer>, StoreError> {
         let Some(item) = self.get(identity_pk(identity_key), IDENTITY_SK).await? else {
             return Ok(None);
         };
-        match item.get("customer_id") {
-            Some(AttributeValue::S(id)) => self.get_customer(id).await,
-            _ => Err(StoreError::invalid(format!(
-                "malformed identity record for {identity_key:?}"
-            ))),
+        self.get_customer(&identity_customer(&item, identity_key)?)
+            .await
+    }
+
+    /// The records in one BatchGetItem, then the customer by id: two requests where the
+    /// lookups one by one were four or five.
+    async fn look_up(&self, keys: &Lookup<'_>) -> Result<LookedUp, StoreError> {
+        let key = |pk: String, sk: &str| {
+            HashMap::from([("pk".to_string(), s(pk)), ("sk".to_string(), s(sk))])
+        };
+        let mut wanted = vec![
+            key(msgkey_pk(keys.dedupe_key), MSGKEY_SK),
+            key(awaited_pk(keys.dedupe_key), AWAIT_SK),
+            key(identity_pk(keys.identity_key), IDENTITY_SK),
+        ];
+        // A request may not name a key twice: a message given as its own parent (a hostile
+        // payload can) reads its record once.
+        if let Some(parent_key) = keys.parent_key.filter(|parent| *parent != keys.dedupe_key) {
+            wanted.push(key(msgkey_pk(parent_key), MSGKEY_SK));
         }
+        let items = self.batch_get(wanted, None, "look up").await?;
+        let of = |pk: String| {
+            items.iter().find(
+                |item| matches!(item.get("pk"), Some(AttributeValue::S(found)) if *found == pk),
+            )
+        };
+        let stored = of(msgkey_pk(keys.dedupe_key))
+            .map(|item| message_ref(item, keys.dedupe_key))
+            .transpose()?;
+        let parent = match keys.parent_key {
+            Some(parent_key) => of(msgkey_pk(parent_key))
+                .map(|item| message_ref(item, parent_key))
+                .transpose()?,
+            None => None,
+        };
+        let awaiting = of(awaited_pk(keys.dedupe_key))
+            .map(|item| awaited_ticket(item, keys.dedupe_key))
+            .transpose()?;
+        let customer = match of(identity_pk(keys.identity_key)) {
+            // A duplicate is told without its customer.
+            Some(identity) if stored.is_none() => {
+                self.get_customer(&identity_customer(identity, keys.identity_key)?)
+                    .await?
+            }
+            _ => None,
+        };
+        Ok(LookedUp {
+            stored,
+            parent,
+            awaiting,
+            customer,
+        })
     }
 
     async fn get_ticket(&self, id: &TicketId) -> Result<Option<Ticket>, StoreError> {
@@ -220,7 +290,7 @@ impl IngestStore for DynamoStore {
             // Only useful while the parent may still come: the table's TTL removes it.
             let expires = chrono::Utc::now() + chrono::Duration::days(7);
             let mut awaited: Item = HashMap::new();
-            awaited.insert("pk".into(), s(format!("AWAIT#{parent}")));
+            awaited.insert("pk".into(), s(awaited_pk(parent)));
             awaited.insert("sk".into(), s(AWAIT_SK));
             awaited.insert("ticket_id".into(), s(change.ticket.id.as_str()));
             awaited.insert(
