@@ -172,9 +172,8 @@ mod tests {
     use socialcare_domain::TicketId;
     use socialcare_domain::{Author, Channel, Direction, NormalizedMessage, Source};
 
-    // The mapping must survive serde_dynamo both ways, flattened fields and numbers included.
-    #[test]
-    fn a_message_round_trips_through_an_item() {
+    /// An X mention from Ann at 10:00 on 22 November 2026.
+    fn mention() -> Message {
         let at = Utc.with_ymd_and_hms(2026, 11, 22, 10, 0, 0).unwrap();
         let body = NormalizedMessage {
             source: Source::X,
@@ -198,7 +197,13 @@ mod tests {
             created_at: at,
             callback_url: None,
         };
-        let message = Message::new(TicketId::derive(at, "t"), body, at);
+        Message::new(TicketId::derive(at, "t"), body, at)
+    }
+
+    // The mapping must survive serde_dynamo both ways, flattened fields and numbers included.
+    #[test]
+    fn a_message_round_trips_through_an_item() {
+        let message = mention();
         let item = to_item(&message, [("pk", "p".into()), ("sk", "s".into())]).unwrap();
         assert_eq!(item.get("text"), Some(&s("hello")));
         let back: Message = from_item(item).unwrap();
@@ -219,30 +224,11 @@ mod tests {
     // whose name every write paid for), and reads back as None.
     #[test]
     fn empty_fields_are_left_out_and_read_back_as_none() {
-        let at = Utc.with_ymd_and_hms(2026, 11, 22, 10, 0, 0).unwrap();
-        let body = NormalizedMessage {
-            source: Source::X,
-            account: "42".into(),
-            channel: Channel::Public,
-            direction: Direction::Inbound,
-            external_id: "1".into(),
-            in_reply_to: None,
-            thread_id: None,
-            conversation_id: None,
-            recipient_id: None,
-            author: Author {
-                id: "7".into(),
-                name: None,
-                handle: None,
-                email: None,
-                followers: None,
-            },
-            text: "hello".into(),
-            attachments: vec![],
-            created_at: at,
-            callback_url: None,
-        };
-        let message = Message::new(TicketId::derive(at, "t"), body, at);
+        let mut message = mention();
+        message.body.in_reply_to = None;
+        message.body.author.name = None;
+        message.body.author.handle = None;
+        message.body.author.followers = None;
         let plain = serde_dynamo::to_item::<_, Item>(&message).unwrap();
         let mut before = Vec::new();
         nulls_in(&plain, "", &mut before);
