@@ -21,6 +21,7 @@ use serde_json::{Value, json};
 use socialcare_domain::QueuedEvent;
 use socialcare_tests::events::{generic_body, inbound, signature};
 use socialcare_tests::fixture;
+use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -48,41 +49,16 @@ fn lambda_command(
     command
 }
 
-/// One start: exec, then the wait for the first `/next` (at most 10 s).
+/// One start: exec, then the wait for the first `/next`.
 async fn start_once(binary: &PathBuf, env: &[(String, String)]) -> anyhow::Result<Duration> {
-    let (polled, mut first) = mpsc::unbounded_channel::<Instant>();
-    let app = Router::new().route(
-        "/2018-06-01/runtime/invocation/next",
-        get(move || {
-            let polled = polled.clone();
-            async move {
-                let _ = polled.send(Instant::now());
-                // Never answers: the function waits here until it is killed.
-                std::future::pending::<()>().await;
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let runtime_api = listener.local_addr()?.to_string();
-    let server = tokio::spawn(async move { axum::serve(listener, app).await });
-    let started = Instant::now();
-    let mut child = lambda_command(binary, env, &runtime_api).spawn()?;
-    let polled_at = tokio::time::timeout(Duration::from_secs(10), first.recv()).await;
-    let _ = child.kill().await;
-    server.abort();
-    match polled_at {
-        Ok(Some(at)) => Ok(at - started),
-        _ => {
-            let output = child.wait_with_output().await?;
-            let said = String::from_utf8_lossy(&output.stderr);
-            anyhow::bail!("{} never polled /next: {said}", binary.display())
-        }
-    }
+    Ok(serve(binary, env, Vec::new()).await?.first_poll)
 }
 
-/// What a function answered to its invocations, its peak resident memory in kB once started
-/// and after the last invocation, and the processor time the invocations took.
+/// How long a function took from exec to its first poll, what it answered to its
+/// invocations, its peak resident memory in kB once started and after the last invocation,
+/// and the processor time the invocations took.
 struct Served {
+    first_poll: Duration,
     answers: Vec<Value>,
     started_kb: u64,
     peak_kb: u64,
@@ -114,49 +90,48 @@ fn peak_kb(pid: u32) -> anyhow::Result<u64> {
         .ok_or_else(|| anyhow::anyhow!("no VmHWM for {pid}"))
 }
 
-/// Starts `binary`, gives it `events` one invocation each, and reads its memory.
+/// Starts `binary`, gives it `events` one invocation each, and reads its memory. At most
+/// 10 s for the first poll, 30 s for each answer.
 async fn serve(
     binary: &PathBuf,
     env: &[(String, String)],
     events: Vec<Value>,
 ) -> anyhow::Result<Served> {
     let count = events.len();
-    let events = Arc::new(Mutex::new(std::collections::VecDeque::from(events)));
-    let (polled, mut polls) = mpsc::unbounded_channel::<()>();
+    let events = Arc::new(Mutex::new(
+        events.into_iter().enumerate().collect::<VecDeque<_>>(),
+    ));
+    let (polled, mut polls) = mpsc::unbounded_channel::<Instant>();
     let (answered, mut answers) = mpsc::unbounded_channel::<Value>();
-    let next = {
-        let events = events.clone();
-        move || {
-            let (events, polled) = (events.clone(), polled.clone());
-            async move {
-                let _ = polled.send(());
-                let event = events
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .pop_front();
-                let Some(event) = event else {
-                    std::future::pending::<()>().await;
-                    unreachable!()
-                };
-                let id = format!("init-time-{}", Instant::now().elapsed().as_nanos());
-                let deadline =
-                    (chrono::Utc::now() + chrono::Duration::seconds(30)).timestamp_millis();
-                (
-                    [
-                        ("lambda-runtime-aws-request-id", id),
-                        ("lambda-runtime-deadline-ms", deadline.to_string()),
-                        (
-                            "lambda-runtime-invoked-function-arn",
-                            "arn:aws:lambda:us-east-1:123456789012:function:init-time".into(),
-                        ),
-                        (
-                            "lambda-runtime-trace-id",
-                            "Root=1-00000000-000000000000000000000000".into(),
-                        ),
-                    ],
-                    axum::Json(event),
-                )
-            }
+    let next = move || {
+        let (events, polled) = (events.clone(), polled.clone());
+        async move {
+            let _ = polled.send(Instant::now());
+            let event = events
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .pop_front();
+            let Some((n, event)) = event else {
+                // No more: the function waits here until it is killed.
+                std::future::pending::<()>().await;
+                unreachable!()
+            };
+            let deadline = (chrono::Utc::now() + chrono::Duration::seconds(30)).timestamp_millis();
+            (
+                [
+                    ("lambda-runtime-aws-request-id", format!("init-time-{n}")),
+                    ("lambda-runtime-deadline-ms", deadline.to_string()),
+                    (
+                        "lambda-runtime-invoked-function-arn",
+                        "arn:aws:lambda:us-east-1:123456789012:function:init-time".into(),
+                    ),
+                    (
+                        "lambda-runtime-trace-id",
+                        "Root=1-00000000-000000000000000000000000".into(),
+                    ),
+                ],
+                axum::Json(event),
+            )
         }
     };
     // Read as bytes: the runtime client does not always say its answer is JSON.
@@ -179,10 +154,20 @@ async fn serve(
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let runtime_api = listener.local_addr()?.to_string();
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let started = Instant::now();
     let mut child = lambda_command(binary, env, &runtime_api).spawn()?;
     let pid = child.id().ok_or_else(|| anyhow::anyhow!("no pid"))?;
+    let first_poll = match tokio::time::timeout(Duration::from_secs(10), polls.recv()).await {
+        Ok(Some(at)) => at - started,
+        _ => {
+            let _ = child.kill().await;
+            server.abort();
+            let output = child.wait_with_output().await?;
+            let said = String::from_utf8_lossy(&output.stderr);
+            anyhow::bail!("{} never polled /next: {said}", binary.display())
+        }
+    };
     let wait = Duration::from_secs(30);
-    tokio::time::timeout(wait, polls.recv()).await?;
     let started_kb = peak_kb(pid)?;
     let cpu_before = cpu_time(pid)?;
     let mut served = Vec::with_capacity(count);
@@ -201,6 +186,7 @@ async fn serve(
     let _ = child.kill().await;
     server.abort();
     Ok(Served {
+        first_poll,
         answers: served,
         started_kb,
         peak_kb,
