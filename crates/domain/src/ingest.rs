@@ -221,19 +221,20 @@ async fn place<S: IngestDeps>(
     rules: &Rules,
 ) -> Result<(IngestOutcome, Vec<Message>), IngestError> {
     let dedupe_key = &event.message.dedupe_key();
+    let parent_key = event
+        .message
+        .in_reply_to
+        .as_ref()
+        .map(|parent| event.message.dedupe_key_of(parent));
+    let identity_key = event.message.customer_key();
+    let keys = &Lookup {
+        dedupe_key,
+        parent_key: parent_key.as_deref(),
+        identity_key: &identity_key,
+    };
     optimistic(
         move || async move {
-            let parent_key = event
-                .message
-                .in_reply_to
-                .as_ref()
-                .map(|parent| event.message.dedupe_key_of(parent));
-            let keys = Lookup {
-                dedupe_key,
-                parent_key: parent_key.as_deref(),
-                identity_key: &event.message.customer_key(),
-            };
-            let found = store.look_up(&keys).await?;
+            let found = store.look_up(keys).await?;
             if let Some(stored) = found.stored {
                 let duplicate = IngestOutcome::Duplicate {
                     ticket_id: stored.ticket_id,

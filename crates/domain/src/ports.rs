@@ -129,7 +129,6 @@ pub enum CommitError {
     Store(#[from] StoreError),
 }
 
-/// What ingest reads to place a message, and the one atomic write that places it.
 /// The keys of [`IngestStore::look_up`].
 #[derive(Debug, Clone, Copy)]
 pub struct Lookup<'a> {
@@ -154,6 +153,7 @@ pub struct LookedUp {
     pub customer: Option<Customer>,
 }
 
+/// What ingest reads to place a message, and the one atomic write that places it.
 pub trait IngestStore: Send + Sync {
     /// The message stored under this dedupe key ([`crate::NormalizedMessage::dedupe_key`]), if any.
     fn find_message(

@@ -121,18 +121,15 @@ impl IngestStore for DynamoStore {
     /// The records in one BatchGetItem, then the customer by id: two requests where the
     /// lookups one by one were four or five.
     async fn look_up(&self, keys: &Lookup<'_>) -> Result<LookedUp, StoreError> {
-        let key = |pk: String, sk: &str| {
-            HashMap::from([("pk".to_string(), s(pk)), ("sk".to_string(), s(sk))])
-        };
         let mut wanted = vec![
-            key(msgkey_pk(keys.dedupe_key), MSGKEY_SK),
-            key(awaited_pk(keys.dedupe_key), AWAIT_SK),
-            key(identity_pk(keys.identity_key), IDENTITY_SK),
+            (msgkey_pk(keys.dedupe_key), MSGKEY_SK.to_string()),
+            (awaited_pk(keys.dedupe_key), AWAIT_SK.to_string()),
+            (identity_pk(keys.identity_key), IDENTITY_SK.to_string()),
         ];
         // A request may not name a key twice: a message given as its own parent (a hostile
         // payload can) reads its record once.
         if let Some(parent_key) = keys.parent_key.filter(|parent| *parent != keys.dedupe_key) {
-            wanted.push(key(msgkey_pk(parent_key), MSGKEY_SK));
+            wanted.push((msgkey_pk(parent_key), MSGKEY_SK.to_string()));
         }
         let items = self.batch_get(wanted, None, "look up").await?;
         let of = |pk: String| {

@@ -21,12 +21,18 @@ pub(super) fn to_item<T: Serialize>(
     value: &T,
     keys: [(&str, String); 2],
 ) -> Result<Item, StoreError> {
-    let mut item: Item = serde_dynamo::to_item(value)
-        .map_err(|e| StoreError::invalid(format!("encoding item: {e}")))?;
-    without_nulls(&mut item);
+    let mut item = encode(value)?;
     for (name, key) in keys {
         item.insert(name.to_string(), s(key));
     }
+    Ok(item)
+}
+
+/// `value`'s attributes, without its empty fields.
+fn encode<T: Serialize>(value: &T) -> Result<Item, StoreError> {
+    let mut item: Item = serde_dynamo::to_item(value)
+        .map_err(|e| StoreError::invalid(format!("encoding item: {e}")))?;
+    without_nulls(&mut item);
     Ok(item)
 }
 
@@ -126,10 +132,7 @@ pub(super) fn new_message(
 ) -> Result<Vec<TransactWriteItem>, StoreError> {
     let mut item = message_item(message)?;
     if let Some(event) = arrival {
-        let mut fields: Item = serde_dynamo::to_item(event)
-            .map_err(|e| StoreError::invalid(format!("encoding event: {e}")))?;
-        without_nulls(&mut fields);
-        item.insert(ARRIVAL_EVENT.into(), AttributeValue::M(fields));
+        item.insert(ARRIVAL_EVENT.into(), AttributeValue::M(encode(event)?));
     }
     Ok(vec![
         dedupe_record(table, dedupe_key, message)?,

@@ -293,16 +293,20 @@ impl DynamoStore {
         self.get_item(pk, sk, false).await
     }
 
-    /// The items under these keys that exist, in no particular order: one `BatchGetItem` per
-    /// hundred keys (eventually consistent), the keys DynamoDB leaves unprocessed asked again
-    /// after a short pause. `projection`: the attributes to read (with the names it uses),
-    /// else all.
+    /// The items under these keys (`pk`, `sk`) that exist, in no particular order: one
+    /// `BatchGetItem` per hundred keys (eventually consistent), the keys DynamoDB leaves
+    /// unprocessed asked again after a short pause. `projection`: the attributes to read (with
+    /// the names it uses), else all.
     async fn batch_get(
         &self,
-        keys: Vec<Item>,
+        keys: impl IntoIterator<Item = (String, String)>,
         projection: Option<(&str, &[(&str, &str)])>,
         what: &str,
     ) -> Result<Vec<Item>, StoreError> {
+        let keys: Vec<Item> = keys
+            .into_iter()
+            .map(|(pk, sk)| HashMap::from([("pk".to_string(), s(pk)), ("sk".to_string(), s(sk))]))
+            .collect();
         let mut found = Vec::with_capacity(keys.len());
         for chunk in keys.chunks(100) {
             let mut request = KeysAndAttributes::builder().set_keys(Some(chunk.to_vec()));

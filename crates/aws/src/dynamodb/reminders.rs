@@ -28,15 +28,9 @@ impl DynamoStore {
     /// the time and the kind).
     async fn queued_of(&self, reminders: &[Reminder]) -> Result<HashSet<String>, StoreError> {
         let mut queued = HashSet::new();
-        let keys: Vec<Item> = reminders
+        let keys = reminders
             .iter()
-            .map(|reminder| {
-                HashMap::from([
-                    ("pk".to_string(), s(queued_pk(&reminder.ticket_id))),
-                    ("sk".to_string(), s(QUEUED_SK)),
-                ])
-            })
-            .collect();
+            .map(|reminder| (queued_pk(&reminder.ticket_id), QUEUED_SK.to_string()));
         for item in self
             .batch_get(keys, Some(("reminder", &[])), "read queued reminders")
             .await?

@@ -2,7 +2,7 @@
 //! attributes are the terms.
 
 use super::keys::{COUNTS_SK, topics_pk};
-use super::{DynamoStore, Item, failed, s};
+use super::{DynamoStore, failed, s};
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use socialcare_domain::incidents::TopicCounts;
@@ -82,15 +82,9 @@ impl SpikeCounters for DynamoStore {
         // Each window is its own item (so a burst's hot counter stays off the others); the
         // baseline reads the one attribute of each.
         let mut counts = Vec::new();
-        let keys: Vec<Item> = windows
+        let keys = windows
             .iter()
-            .map(|window| {
-                HashMap::from([
-                    ("pk".to_string(), s(topics_pk(account, *window))),
-                    ("sk".to_string(), s(COUNTS_SK)),
-                ])
-            })
-            .collect();
+            .map(|window| (topics_pk(account, *window), COUNTS_SK.to_string()));
         let attribute = term_attribute(term);
         let projection = ("#t", &[("#t", attribute.as_str())][..]);
         for item in self

@@ -1,7 +1,7 @@
 //! TicketReads and TicketCommands, and the ticket lists over the indexes (also used by the
 //! customer and incident ports).
 
-use super::items::{ARRIVAL_EVENT, arrival_event, event_item, from_item, new_message, ticket_item};
+use super::items::{arrival_event, event_item, from_item, new_message, ticket_item};
 use super::keys::{
     ALL_TICKETS, HIGHEST, LIST_SHARDS, LIST_SORT_KEY, MESSAGE_SK_PREFIX, TICKET_SK, events_pk,
     status_pk, ticket_pk,
@@ -211,11 +211,11 @@ impl TicketIndex {
 }
 
 impl DynamoStore {
-    /// The arrival events the ticket's messages carry (see [`ARRIVAL_EVENT`]), after the event
-    /// whose sort key is `after`. A message sorts by the time of its arrival event, so the
-    /// messages from that time on hold them all; only their arrival attribute is asked for.
-    /// All of them, not a page: messages of one millisecond may hold their events in another
-    /// order than their own, and a page cut between them would lose one.
+    /// The arrival events the ticket's messages carry (see [`super::items::ARRIVAL_EVENT`]),
+    /// after the event whose sort key is `after`. A message sorts by the time of its arrival
+    /// event, so the messages from that time on hold them all. All of them, not a page:
+    /// messages of one millisecond may hold their events in another order than their own, and
+    /// a page cut between them would lose one.
     async fn arrivals(
         &self,
         id: &TicketId,
@@ -224,37 +224,22 @@ impl DynamoStore {
         let from_time = after.and_then(|key| key.split('#').next()).unwrap_or("");
         let first = format!("{MESSAGE_SK_PREFIX}{from_time}");
         let last = format!("{MESSAGE_SK_PREFIX}{HIGHEST}");
+        let messages = self
+            .partition_between(
+                ticket_pk(id.as_str()),
+                Some((&first, &last)),
+                "query arrivals",
+            )
+            .await?;
         let mut events = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND sk BETWEEN :first AND :last")
-                .filter_expression("attribute_exists(#arrival)")
-                .projection_expression("#arrival")
-                .expression_attribute_names("#arrival", ARRIVAL_EVENT)
-                .expression_attribute_values(":pk", s(ticket_pk(id.as_str())))
-                .expression_attribute_values(":first", s(first.as_str()))
-                .expression_attribute_values(":last", s(last.as_str()))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| failed("query arrivals", e))?;
-            for item in output.items.unwrap_or_default() {
-                let Some(event) = arrival_event(&item)? else {
-                    continue;
-                };
-                if after.is_none_or(|after| event.sort_key().as_str() > after) {
-                    events.push(event);
-                }
-            }
-            start = output.last_evaluated_key;
-            if start.is_none() {
-                return Ok(events);
+        for message in &messages {
+            if let Some(event) = arrival_event(message)?
+                && after.is_none_or(|after| event.sort_key().as_str() > after)
+            {
+                events.push(event);
             }
         }
+        Ok(events)
     }
 
     /// The tickets of a list page, in its order. The list indexes hold keys only (a ticket
@@ -268,12 +253,8 @@ impl DynamoStore {
             _ => None,
         };
         let order: Vec<(String, String)> = entries.iter().filter_map(key).collect();
-        let keys = order
-            .iter()
-            .map(|(pk, sk)| HashMap::from([("pk".to_string(), s(pk)), ("sk".to_string(), s(sk))]))
-            .collect();
         let mut found: HashMap<(String, String), Item> = self
-            .batch_get(keys, None, "read listed tickets")
+            .batch_get(order.iter().cloned(), None, "read listed tickets")
             .await?
             .into_iter()
             .filter_map(|item| Some((key(&item)?, item)))
