@@ -405,7 +405,7 @@ async fn the_secret_is_imported_once_on_sqlite() {
 #[tokio::test]
 async fn the_secret_is_imported_once_on_dynamodb() {
     let stack = emulator::deploy().await;
-    imports_once(DynamoStore::new(stack.dynamodb(), stack.table.clone())).await;
+    imports_once(DynamoStore::connect(&stack.config, stack.table.clone())).await;
 }
 
 /// On DynamoDB, what one container changes another sees when its time to live is up, by
@@ -414,7 +414,7 @@ async fn the_secret_is_imported_once_on_dynamodb() {
 async fn a_change_reaches_every_container_within_its_time_to_live() {
     assert!(configuration::LAMBDA_TTL <= Duration::from_secs(60));
     let stack = emulator::deploy().await;
-    let store = DynamoStore::new(stack.dynamodb(), stack.table.clone());
+    let store = DynamoStore::connect(&stack.config, stack.table.clone());
     let none = || std::future::ready(Ok(None));
     let api = ConfigurationCache::load(store.clone(), configuration::LAMBDA_TTL, none)
         .await

@@ -77,7 +77,7 @@ async fn on_sqs_and_dynamodb() {
     poison_goes_to_the_dead_letter_queue(
         SqsQueue::new(stack.sqs(), stack.inbound_queue_url.clone()),
         SqsQueue::new(stack.sqs(), stack.inbound_dead_letter_queue_url.clone()),
-        DynamoStore::new(stack.dynamodb(), stack.table.clone()),
+        DynamoStore::connect(&stack.config, stack.table.clone()),
     )
     .await;
 }

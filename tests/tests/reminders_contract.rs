@@ -13,6 +13,6 @@ mod dynamodb {
     use socialcare_tests::emulator;
     socialcare_tests::reminders_contract!(async {
         let stack = emulator::deploy().await;
-        DynamoStore::new(stack.dynamodb(), stack.table.clone())
+        DynamoStore::connect(&stack.config, stack.table.clone())
     });
 }

@@ -53,7 +53,7 @@ async fn receive_soon(queue: &SqsQueue, within: std::time::Duration) -> Vec<Deli
 #[tokio::test]
 async fn a_rate_limited_job_is_hidden_until_the_reset_then_posted_and_deleted() {
     let stack = emulator::deploy().await;
-    let store = DynamoStore::new(stack.dynamodb(), stack.table.clone());
+    let store = DynamoStore::connect(&stack.config, stack.table.clone());
     let outbox = SqsQueue::new(stack.sqs(), stack.outbox_queue_url.clone());
 
     let now = Utc::now();

@@ -10,7 +10,7 @@ mod dynamodb {
     use socialcare_tests::emulator;
     socialcare_tests::store_contract!(async {
         let stack = emulator::deploy().await;
-        DynamoStore::new(stack.dynamodb(), stack.table.clone())
+        DynamoStore::connect(&stack.config, stack.table.clone())
     });
 }
 
@@ -30,7 +30,7 @@ mod dynamodb_layout {
     #[tokio::test]
     async fn an_ingested_messages_arrival_rides_on_its_item() {
         let stack = emulator::deploy().await;
-        let store = DynamoStore::new(stack.dynamodb(), stack.table.clone());
+        let store = DynamoStore::connect(&stack.config, stack.table.clone());
         let at = |minute| Utc.with_ymd_and_hms(2026, 11, 22, 9, minute, 0).unwrap();
         let outcome = ingest(&store, &inbound("m1", "ann", "down", at(0)))
             .await

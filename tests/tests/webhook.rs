@@ -377,7 +377,7 @@ async fn posted_three_times_is_one_message_on_aws() {
     let stack = emulator::deploy().await;
     posted_three_times_is_one_message(
         SqsQueue::new(stack.sqs(), stack.inbound_queue_url.clone()),
-        DynamoStore::new(stack.dynamodb(), stack.table.clone()),
+        DynamoStore::connect(&stack.config, stack.table.clone()),
     )
     .await;
 }

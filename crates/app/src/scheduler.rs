@@ -1,5 +1,6 @@
 //! The scheduler: every minute, moves the reminders coming due from the due index onto the
-//! reminders queue, and queues the notice of each incident opened since.
+//! reminders queue, queues the notice of each incident opened since, and brings the report's
+//! counters up to date.
 //!
 //! SQS delays reach 15 minutes, so a reminder waits in the store's due index until it is that
 //! close, then rides the queue with the rest of the wait as its delay: one send, one receive,
@@ -11,8 +12,8 @@ use chrono::{DateTime, Utc};
 use futures::future::join_all;
 use socialcare_domain::incidents::{Incident, IncidentNotice};
 use socialcare_domain::ports::{
-    CommitError, IncidentRecords, Outgoing, Queue, QueueError, ReminderStore, SettingsStore,
-    StoreError,
+    CommitError, IncidentRecords, MetricsStore, Outgoing, Queue, QueueError, ReminderStore,
+    SettingsStore, StoreError,
 };
 use socialcare_domain::timers::Reminder;
 use std::time::Duration;
@@ -78,6 +79,14 @@ impl Scheduler {
 }
 
 impl Scheduler {
+    /// Adds the changes written since the last run to the report's counters, where the store
+    /// adds them from a change log (DynamoDB's stream keeps a day: a run a minute keeps the
+    /// counters near current and nothing is trimmed before it is counted). Returns how many
+    /// changes it added.
+    pub async fn count_report<S: MetricsStore>(&self, store: &S) -> Result<usize, ScheduleError> {
+        Ok(store.catch_up().await?)
+    }
+
     /// Queues the notice of every active incident whose account's escalation target has not
     /// been told yet, then records that it was (once queued: the target dedupes a notice sent
     /// twice by its id). An account without a target is recorded as told. Returns how many

@@ -302,6 +302,13 @@ pub trait MetricsStore: Send + Sync {
 
     /// Every account the report has counters of (for the report over all accounts).
     fn report_accounts(&self) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
+
+    /// Adds the changes written so far to the counters, where a store adds them after the
+    /// change (from a change log); returns how many changes it added. A store that counts in
+    /// the change's own transaction has nothing to do.
+    fn catch_up(&self) -> impl Future<Output = Result<usize, StoreError>> + Send {
+        async { Ok(0) }
+    }
 }
 
 /// Customers and the identities they are known by.

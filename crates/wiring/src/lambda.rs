@@ -40,6 +40,7 @@ pub struct Lambda {
     dynamodb: aws_sdk_dynamodb::Client,
     /// What `dynamodb` consumed, as DynamoDB answers it.
     consumed: CapacityMeter,
+    streams: aws_sdk_dynamodbstreams::Client,
     sqs: aws_sdk_sqs::Client,
     kms: aws_sdk_kms::Client,
 }
@@ -54,6 +55,7 @@ impl Lambda {
             secrets: aws_sdk_secretsmanager::Client::new(&config),
             dynamodb,
             consumed,
+            streams: aws_sdk_dynamodbstreams::Client::new(&config),
             sqs: aws_sdk_sqs::Client::new(&config),
             kms: aws_sdk_kms::Client::new(&config),
         }
@@ -70,7 +72,11 @@ impl Lambda {
 
     /// The ticket store, the table `TABLE_NAME`.
     pub fn store(&self) -> DynamoStore {
-        DynamoStore::new(self.dynamodb.clone(), variable("TABLE_NAME"))
+        DynamoStore::new(
+            self.dynamodb.clone(),
+            self.streams.clone(),
+            variable("TABLE_NAME"),
+        )
     }
 
     /// The queue whose URL the variable `url_variable` holds.
@@ -456,7 +462,13 @@ impl SchedulerFunction {
         let (store, queue) = (&self.store, &self.queue);
         let moved = self.scheduler.run(store, queue, now).await?;
         let announced = self.scheduler.announce_incidents(store, queue, now).await?;
-        tracing::info!(moved, announced, "reminders and incident notices queued");
+        let counted = self.scheduler.count_report(store).await?;
+        tracing::info!(
+            moved,
+            announced,
+            counted,
+            "reminders and incident notices queued, report counted"
+        );
         Ok(())
     }
 }

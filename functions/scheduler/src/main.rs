@@ -1,6 +1,7 @@
 //! Lambda `scheduler`: every minute (EventBridge schedule), moves the reminders due within 15
-//! minutes from the due index onto the reminders queue, delayed until they are due, and queues
-//! the notice of each incident opened since (the reminders worker sends it).
+//! minutes from the due index onto the reminders queue, delayed until they are due, queues
+//! the notice of each incident opened since (the reminders worker sends it), and adds the
+//! changes on the table's stream to the report's counters.
 
 use lambda_runtime::{LambdaEvent, service_fn};
 use socialcare_wiring::lambda::Lambda;

@@ -8,7 +8,7 @@ use super::keys::{
     AWAIT_SK, CUSTOMER_SK, IDENTITY_SK, MSGKEY_SK, TICKET_SK, customer_pk, identity_pk, message_sk,
     msgkey_pk, ticket_pk,
 };
-use super::metrics::add_counters;
+use super::metrics::samples_attribute;
 use super::{DynamoStore, Item, failed, put_new, put_versioned, s};
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
@@ -242,9 +242,17 @@ impl IngestStore for DynamoStore {
             .events
             .iter()
             .find(|event| records_arrival(event, message));
-        let mut writes = new_message(table, message, &dedupe_key, arrival)?;
+        // So do the report's samples of the change (the stream adds them to the counters).
+        let samples = samples_attribute(&change.samples);
+        let mut writes = new_message(table, message, &dedupe_key, arrival, samples)?;
         for reply in &change.replies {
-            writes.extend(new_message(table, reply, &reply.body.dedupe_key(), None)?);
+            writes.extend(new_message(
+                table,
+                reply,
+                &reply.body.dedupe_key(),
+                None,
+                None,
+            )?);
         }
 
         let ticket = ticket_item(&change.ticket)?;
@@ -282,7 +290,6 @@ impl IngestStore for DynamoStore {
         for event in others {
             writes.push(put_new(table, event_item(event)?)?);
         }
-        writes.extend(add_counters(table, &change.samples, &change.ticket.id)?);
         if let Some(parent) = &change.awaited_parent {
             // Only useful while the parent may still come: the table's TTL removes it.
             let expires = chrono::Utc::now() + chrono::Duration::days(7);

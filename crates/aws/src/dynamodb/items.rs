@@ -6,6 +6,7 @@ use super::keys::{
     ALL_TICKETS, DUE, LIST_SORT_KEY, MSGKEY_SK, TICKET_SK, customer_pk, due_sort_key, events_pk,
     incident_pk, message_sk, msgkey_pk, shard_of, status_pk, ticket_pk,
 };
+use super::metrics::REPORT_SAMPLES;
 use super::{Item, StoreError, put_new, s};
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use serde::Serialize;
@@ -123,16 +124,22 @@ pub(super) fn message_item(message: &Message) -> Result<Item, StoreError> {
 }
 
 /// The writes of a message not stored yet: its dedupe record first, then the message (with
-/// the event of its `arrival` on its ticket, when it carries it: see [`ARRIVAL_EVENT`]).
+/// the event of its `arrival` on its ticket, when it carries it: see [`ARRIVAL_EVENT`], and
+/// the report samples of the change it is part of, when it carries them: see
+/// [`REPORT_SAMPLES`]).
 pub(super) fn new_message(
     table: &str,
     message: &Message,
     dedupe_key: &str,
     arrival: Option<&TicketEvent>,
+    samples: Option<AttributeValue>,
 ) -> Result<Vec<TransactWriteItem>, StoreError> {
     let mut item = message_item(message)?;
     if let Some(event) = arrival {
         item.insert(ARRIVAL_EVENT.into(), AttributeValue::M(encode(event)?));
+    }
+    if let Some(samples) = samples {
+        item.insert(REPORT_SAMPLES.into(), samples);
     }
     Ok(vec![
         dedupe_record(table, dedupe_key, message)?,

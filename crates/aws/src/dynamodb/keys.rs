@@ -80,8 +80,8 @@ pub(super) const MESSAGE_SK_PREFIX: &str = "MSG#";
 pub(super) const HIGHEST: char = '\u{10FFFF}';
 
 /// The report's counters of one account, grouping, shard, day and group: added to, never
-/// read-modify-written. Sharded by ticket like the lists, so that a burst of new tickets does
-/// not make every transaction of the day wait on one item.
+/// read-modify-written. The report feed adds to shard 0; shards 1 to 7 hold the counts of
+/// before it, when each change added to a shard by its ticket (see `metrics`).
 pub(super) fn metrics_pk(account: &str, group_by: GroupBy, shard: u32) -> String {
     format!("METRICS#{account}#{}#{shard}", group_by.as_str())
 }
@@ -89,6 +89,13 @@ pub(super) fn metrics_pk(account: &str, group_by: GroupBy, shard: u32) -> String
 pub(super) const API_KEYS: &str = "APIKEYS";
 /// The accounts the report has counters of, one item each (sk: the account).
 pub(super) const REPORT_ACCOUNTS: &str = "REPORT_ACCOUNTS";
+/// Where the report's feed stands in each shard of the table's stream (sk: the shard id).
+pub(super) const REPORT_FEED: &str = "REPORT_FEED";
+/// The samples of a ticket change that has no message or event to carry them (sk: the
+/// ticket's version; TTL two days, long after the stream has carried them).
+pub(super) fn samples_pk(ticket: &TicketId) -> String {
+    format!("SAMPLES#{ticket}")
+}
 pub(super) const SESSION_SK: &str = "#SESSION";
 
 pub(super) fn session_pk(id: &str) -> String {

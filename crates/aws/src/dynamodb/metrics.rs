@@ -1,59 +1,134 @@
-//! MetricsStore: the report's counters, added to by ingest and ticket changes, read per day.
+//! MetricsStore: the report's counters, added to from the samples that ingest and ticket
+//! changes store with them (through the table's stream, `report_feed`), read per day.
 //!
 //! The day grouping is not stored: every change adds the same counters to its day, its agent
 //! and its channel, so a day's counters are the sum of its channels' (the rows' sort key starts
-//! with the day), and a change writes two counter items, not three.
+//! with the day), and a change adds to two counter items, not three.
+//!
+//! The counters were spread over eight shards by ticket while each change added to them in its
+//! own transaction (a burst made every transaction of the day wait on one item); the feed adds
+//! a page of changes in one update per item, so new counts go to shard 0, and the others,
+//! which hold counts from before, are still read.
 
-use super::keys::{LIST_SHARDS, REPORT_ACCOUNTS, metrics_pk, shard_of};
-use super::{DynamoStore, s};
-use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
+use super::keys::{LIST_SHARDS, REPORT_ACCOUNTS, metrics_pk};
+use super::{DynamoStore, Item, s};
+use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::NaiveDate;
-use socialcare_domain::TicketId;
 use socialcare_domain::ports::{MetricsStore, StoreError};
 use socialcare_domain::report::{Counters, GroupBy, Sample};
+use std::collections::HashMap;
 
-/// The writes that add a change's samples to the report (the day grouping is read from the
-/// channels').
-pub(super) fn add_counters(
-    table: &str,
-    samples: &[Sample],
-    ticket: &TicketId,
-) -> Result<Vec<TransactWriteItem>, StoreError> {
-    samples
-        .iter()
-        .filter(|sample| sample.group_by != GroupBy::Day)
-        .map(|sample| add_sample(table, sample, ticket))
-        .collect()
+/// The attribute of the item recording a change (an ingested message, a reply, an event)
+/// that holds the change's report samples, for the stream to add to the counters
+/// (`report_feed`). The samples of one change share their counters across groupings, so
+/// they are stored once per account, day and counters with the groups they go to (bytes here
+/// are billed on the item's write).
+pub(super) const REPORT_SAMPLES: &str = "report";
+
+/// The value of [`REPORT_SAMPLES`] for the `samples` of a change; none when nothing
+/// is added (the day grouping is not stored: it is read as the sum of the channels').
+pub(super) fn samples_attribute(samples: &[Sample]) -> Option<AttributeValue> {
+    let mut entries: Vec<(&Sample, Vec<AttributeValue>)> = Vec::new();
+    for sample in samples.iter().filter(|s| s.group_by != GroupBy::Day) {
+        let group = s(format!("{}#{}", sample.group_by.as_str(), sample.group));
+        let same = entries.iter_mut().find(|(first, _)| {
+            first.account == sample.account
+                && first.day == sample.day
+                && first.counters == sample.counters
+        });
+        match same {
+            Some((_, groups)) => groups.push(group),
+            None => entries.push((sample, vec![group])),
+        }
+    }
+    if entries.is_empty() {
+        return None;
+    }
+    Some(AttributeValue::L(
+        entries
+            .into_iter()
+            .map(|(sample, groups)| {
+                let counters = sample
+                    .counters
+                    .iter()
+                    .map(|(name, value)| (name.clone(), AttributeValue::N(value.to_string())))
+                    .collect();
+                AttributeValue::M(HashMap::from([
+                    ("account".to_string(), s(sample.account.as_str())),
+                    ("day".to_string(), s(sample.day.to_string())),
+                    ("groups".to_string(), AttributeValue::L(groups)),
+                    ("counters".to_string(), AttributeValue::M(counters)),
+                ]))
+            })
+            .collect(),
+    ))
 }
 
-fn add_sample(
-    table: &str,
-    sample: &Sample,
-    ticket: &TicketId,
-) -> Result<TransactWriteItem, StoreError> {
-    let mut update = Update::builder()
-        .table_name(table)
-        .key(
-            "pk",
-            s(metrics_pk(
-                &sample.account,
-                sample.group_by,
-                shard_of(ticket),
-            )),
+/// What one change adds to one counter item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Addition {
+    pub account: String,
+    pub group_by: GroupBy,
+    /// The counter item's sort key: `<day>#<group>`.
+    pub sort_key: String,
+    pub counters: Counters,
+}
+
+/// The additions an item's [`REPORT_SAMPLES`] holds; none when it has none.
+pub(super) fn additions_of(item: &Item) -> Result<Vec<Addition>, StoreError> {
+    let Some(report) = item.get(REPORT_SAMPLES) else {
+        return Ok(Vec::new());
+    };
+    let malformed = || StoreError::invalid("a malformed report attribute");
+    let AttributeValue::L(entries) = report else {
+        return Err(malformed());
+    };
+    let mut additions = Vec::new();
+    for entry in entries {
+        let AttributeValue::M(entry) = entry else {
+            return Err(malformed());
+        };
+        let (
+            Some(AttributeValue::S(account)),
+            Some(AttributeValue::S(day)),
+            Some(AttributeValue::L(groups)),
+            Some(AttributeValue::M(counters)),
+        ) = (
+            entry.get("account"),
+            entry.get("day"),
+            entry.get("groups"),
+            entry.get("counters"),
         )
-        .key("sk", s(format!("{}#{}", sample.day, sample.group)));
-    let mut adds = Vec::new();
-    for (n, (name, value)) in sample.counters.iter().enumerate() {
-        adds.push(format!("#c{n} :c{n}"));
-        update = update
-            .expression_attribute_names(format!("#c{n}"), name)
-            .expression_attribute_values(format!(":c{n}"), AttributeValue::N(value.to_string()));
+        else {
+            return Err(malformed());
+        };
+        let counters = counters
+            .iter()
+            .map(|(name, value)| match value {
+                AttributeValue::N(n) => n.parse().map(|n| (name.clone(), n)).ok(),
+                _ => None,
+            })
+            .collect::<Option<Counters>>()
+            .ok_or_else(malformed)?;
+        for group in groups {
+            let AttributeValue::S(group) = group else {
+                return Err(malformed());
+            };
+            let (group_by, group) = group.split_once('#').ok_or_else(malformed)?;
+            let group_by = match group_by {
+                "agent" => GroupBy::Agent,
+                "channel" => GroupBy::Channel,
+                _ => return Err(malformed()),
+            };
+            additions.push(Addition {
+                account: account.clone(),
+                group_by,
+                sort_key: format!("{day}#{group}"),
+                counters: counters.clone(),
+            });
+        }
     }
-    let update = update
-        .update_expression(format!("ADD {}", adds.join(", ")))
-        .build()
-        .map_err(|e| StoreError::invalid(e.to_string()))?;
-    Ok(TransactWriteItem::builder().update(update).build())
+    Ok(additions)
 }
 
 impl DynamoStore {
@@ -84,6 +159,10 @@ impl DynamoStore {
 }
 
 impl MetricsStore for DynamoStore {
+    async fn catch_up(&self) -> Result<usize, StoreError> {
+        self.catch_up_report().await
+    }
+
     async fn report_accounts(&self) -> Result<Vec<String>, StoreError> {
         let mut accounts: Vec<String> = self
             .partition(REPORT_ACCOUNTS.into(), "query report accounts")
@@ -105,6 +184,8 @@ impl MetricsStore for DynamoStore {
         from: NaiveDate,
         to: NaiveDate,
     ) -> Result<Vec<(String, Counters)>, StoreError> {
+        // The report counts every change written before it is read.
+        self.catch_up_report().await?;
         let (first, last) = (format!("{from}#"), format!("{to}#\u{10ffff}"));
         // A day's counters are its channels' rows, grouped by their day.
         let stored = match group_by {
@@ -137,5 +218,61 @@ impl MetricsStore for DynamoStore {
             }
         }
         Ok(rows)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(group_by: GroupBy, group: &str, counters: &[(&str, i64)]) -> Sample {
+        Sample {
+            account: "acme".into(),
+            day: NaiveDate::from_ymd_opt(2026, 12, 1).unwrap(),
+            group_by,
+            group: group.into(),
+            counters: counters.iter().map(|(n, v)| (n.to_string(), *v)).collect(),
+        }
+    }
+
+    #[test]
+    fn a_changes_samples_are_stored_once_per_counters_and_read_back_per_group() {
+        let responded = [("responded", 1), ("response_seconds", 90)];
+        let samples = [
+            sample(GroupBy::Day, "2026-12-01", &responded),
+            sample(GroupBy::Agent, "ann#1", &responded),
+            sample(GroupBy::Channel, "x", &responded),
+            sample(GroupBy::Agent, "bo", &[("resolved", 1)]),
+        ];
+        let attribute = samples_attribute(&samples).unwrap();
+        // The agent's and the channel's samples share their counters: one entry.
+        assert_eq!(attribute.as_l().unwrap().len(), 2);
+        let item = HashMap::from([(REPORT_SAMPLES.to_string(), attribute)]);
+        let additions = additions_of(&item).unwrap();
+        let read: Vec<(GroupBy, &str, &Counters)> = additions
+            .iter()
+            .map(|a| (a.group_by, a.sort_key.as_str(), &a.counters))
+            .collect();
+        let counters = |c: &[(&str, i64)]| -> Counters {
+            c.iter().map(|(n, v)| (n.to_string(), *v)).collect()
+        };
+        assert_eq!(
+            read,
+            [
+                (GroupBy::Agent, "2026-12-01#ann#1", &counters(&responded)),
+                (GroupBy::Channel, "2026-12-01#x", &counters(&responded)),
+                (
+                    GroupBy::Agent,
+                    "2026-12-01#bo",
+                    &counters(&[("resolved", 1)])
+                ),
+            ]
+        );
+        assert!(additions.iter().all(|a| a.account == "acme"));
+        // Nothing to add (only the day, which is not stored): no attribute.
+        assert_eq!(samples_attribute(&samples[..1]), None);
+        assert_eq!(additions_of(&HashMap::new()).unwrap(), []);
+        let broken = HashMap::from([(REPORT_SAMPLES.to_string(), s("x"))]);
+        assert!(additions_of(&broken).is_err());
     }
 }

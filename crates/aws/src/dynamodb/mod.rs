@@ -17,6 +17,8 @@
 //! | configuration | `CONFIGURATION`    | `HEAD`, `V#<version>` | the newest version's number; each version (document and change) |
 //! | report     | `METRICS#<account>#<grouping>#<shard>` | `<day>#<group>` | counters that only add |
 //! | report accounts | `REPORT_ACCOUNTS` | `<account>`        | the accounts the report has counters of |
+//! | report feed | `REPORT_FEED`       | `<stream shard id>` | where adding the stream's samples to the counters stands |
+//! | samples    | `SAMPLES#<ticket id>` | `<version>`       | a change's report samples with nothing else to carry them (TTL 2 d) |
 //! | topic counts | `TOPICS#<account>#<window start>` | `#COUNTS` | one number attribute per term (ADD) |
 //! | incident   | `INCIDENTS`           | `<incident id>`     | newest first by id (time-ordered)        |
 //! | active incident | `ACTIVE_INCIDENTS` | `<account>#<topic>` | one per account and topic          |
@@ -27,6 +29,7 @@
 //!
 //! A ticket and its messages share a partition, so one Query reads a whole conversation.
 //! Every write of an ingested message is one transaction whose conditions make it idempotent.
+//! The report's counters are added from the table's stream (`report_feed`), not in it.
 //!
 //! One file per port, with the same names as in the SQLite adapter (`socialcare-sqlite`'s
 //! `store/`): `ingest` (IngestStore), `tickets` (TicketReads, TicketLists, TicketCommands), `customers`
@@ -45,6 +48,7 @@ mod items;
 mod keys;
 mod metrics;
 mod reminders;
+mod report_feed;
 mod sessions;
 mod settings;
 mod spikes;
@@ -66,6 +70,10 @@ type Item = HashMap<String, AttributeValue>;
 #[derive(Clone)]
 pub struct DynamoStore {
     client: Client,
+    /// The table's change stream, which carries the report's samples to its counters.
+    streams: aws_sdk_dynamodbstreams::Client,
+    stream_arn: std::sync::Arc<tokio::sync::OnceCell<String>>,
+    feed: std::sync::Arc<tokio::sync::Mutex<report_feed::FeedState>>,
     table: String,
     /// The report accounts this process has written (see `metrics::note_report_accounts`).
     report_accounts_noted: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
@@ -281,12 +289,29 @@ impl DynamoStore {
         }
     }
 
-    pub fn new(client: Client, table: impl Into<String>) -> Self {
+    /// The store on `table`, with its clients for DynamoDB and the table's stream.
+    pub fn new(
+        client: Client,
+        streams: aws_sdk_dynamodbstreams::Client,
+        table: impl Into<String>,
+    ) -> Self {
         Self {
             client,
+            streams,
+            stream_arn: Default::default(),
+            feed: Default::default(),
             table: table.into(),
             report_accounts_noted: Default::default(),
         }
+    }
+
+    /// The store on `table`, its clients made from `config`.
+    pub fn connect(config: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
+        Self::new(
+            Client::new(config),
+            aws_sdk_dynamodbstreams::Client::new(config),
+            table,
+        )
     }
 
     async fn get(&self, pk: String, sk: &str) -> Result<Option<Item>, StoreError> {

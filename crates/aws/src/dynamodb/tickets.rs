@@ -4,9 +4,9 @@
 use super::items::{arrival_event, event_item, from_item, new_message, ticket_item};
 use super::keys::{
     ALL_TICKETS, HIGHEST, LIST_SHARDS, LIST_SORT_KEY, MESSAGE_SK_PREFIX, TICKET_SK, events_pk,
-    status_pk, ticket_pk,
+    samples_pk, status_pk, ticket_pk,
 };
-use super::metrics::add_counters;
+use super::metrics::{REPORT_SAMPLES, samples_attribute};
 use super::{DynamoStore, Item, failed, put_new, put_versioned, s};
 use aws_sdk_dynamodb::types::AttributeValue;
 use socialcare_domain::inbox::InboxQuery;
@@ -34,9 +34,19 @@ impl TicketCommands for DynamoStore {
     async fn update_ticket(&self, update: &TicketUpdate) -> Result<(), CommitError> {
         self.note_report_accounts(&update.samples).await?;
         let table = self.table.as_str();
+        // The report's samples ride on the first new item of the change (for the stream to
+        // add to the counters), or on an item of their own when it has none.
+        let mut samples = samples_attribute(&update.samples);
         let mut writes = Vec::new();
         for reply in &update.replies {
-            writes.extend(new_message(table, reply, &reply.body.dedupe_key(), None)?);
+            let dedupe_key = reply.body.dedupe_key();
+            writes.extend(new_message(
+                table,
+                reply,
+                &dedupe_key,
+                None,
+                samples.take(),
+            )?);
         }
         writes.push(put_versioned(
             table,
@@ -44,15 +54,35 @@ impl TicketCommands for DynamoStore {
             update.version_before,
         )?);
         for event in &update.events {
-            writes.push(put_new(table, event_item(event)?)?);
+            let mut item = event_item(event)?;
+            if let Some(samples) = samples.take() {
+                item.insert(REPORT_SAMPLES.into(), samples);
+            }
+            writes.push(put_new(table, item)?);
         }
-        writes.extend(add_counters(table, &update.samples, &update.ticket.id)?);
+        if let Some(samples) = samples {
+            writes.push(put_new(table, samples_item(&update.ticket, samples))?);
+        }
         self.transact(writes, "update ticket").await
     }
 
     async fn add_event(&self, event: &TicketEvent) -> Result<(), CommitError> {
         self.put_new_item(event_item(event)?, "add event").await
     }
+}
+
+/// The item of a change's samples when the change writes no message or event to carry them.
+fn samples_item(ticket: &Ticket, samples: AttributeValue) -> Item {
+    let expires = chrono::Utc::now() + chrono::Duration::days(2);
+    HashMap::from([
+        ("pk".to_string(), s(samples_pk(&ticket.id))),
+        ("sk".to_string(), s(ticket.version.to_string())),
+        (REPORT_SAMPLES.to_string(), samples),
+        (
+            "expires_at".to_string(),
+            AttributeValue::N(expires.timestamp().to_string()),
+        ),
+    ])
 }
 
 impl TicketReads for DynamoStore {
