@@ -10,7 +10,7 @@ use crate::outbox::Outbox;
 use crate::queues::batch_response;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use futures::future::join_all;
-use socialcare_domain::incidents::Watched;
+use socialcare_domain::incidents::{self, Watched};
 use socialcare_domain::ingest::{
     ChangeOutcome, IngestDeps, IngestOutcome, Ingested, apply_change, ingest_message,
 };
@@ -65,39 +65,59 @@ pub async fn ingest_batch<S: IngestDeps>(
     }
     let per_group = groups.into_values().map(|records| async move {
         let mut failed = Vec::new();
+        let mut opened = Vec::new();
         for record in records {
             // Every line logged for this message carries its queue message id.
             let span = tracing::info_span!("ingest", queue_message_id = %record.message_id);
             let ingested = async {
-                failed.is_empty() && ingest_one(store, rules, outbox, &record).await.is_ok()
+                if !failed.is_empty() {
+                    return false;
+                }
+                match ingest_one(store, rules, outbox, &record).await {
+                    Ok(new_ticket) => {
+                        opened.extend(new_ticket);
+                        true
+                    }
+                    Err(()) => false,
+                }
             };
             if !ingested.instrument(span).await {
                 failed.push(record.message_id);
             }
         }
-        failed
+        (failed, opened)
     });
-    join_all(per_group).await.into_iter().flatten().collect()
+    let (failed, opened): (Vec<_>, Vec<_>) = join_all(per_group).await.into_iter().unzip();
+    // The batch's new tickets count towards spikes together: one write per account and window.
+    // A failure is logged, not retried: the tickets are stored, and the next complaints on
+    // the topic count and check again.
+    let opened: Vec<Ticket> = opened.into_iter().flatten().collect();
+    if !opened.is_empty() {
+        let mut active = rules.incidents.clone();
+        let watched = incidents::watch_all(store, &opened, &rules.spikes, &mut active).await;
+        for (ticket, watched) in opened.iter().zip(watched) {
+            report_spikes(ticket, watched);
+        }
+    }
+    failed.into_iter().flatten().collect()
 }
 
+/// Ingests one queued event; the ticket it opened, if any, for the batch to count towards
+/// spikes.
 async fn ingest_one<S: IngestDeps>(
     store: &S,
     rules: &Rules,
     outbox: Option<&Outbox>,
     record: &QueueRecord,
-) -> Result<(), ()> {
+) -> Result<Option<Ticket>, ()> {
     let queue_message_id = record.message_id.as_str();
     let event: QueuedEvent = serde_json::from_str(&record.body).map_err(|e| {
         tracing::error!(queue_message_id, error = %e, "unreadable queue message");
     })?;
     match event {
         QueuedEvent::Message(event) => match ingest_message(store, &event, rules).await {
-            Ok(Ingested {
-                outcome,
-                jobs,
-                spikes,
-            }) => {
-                let (what, ticket_id, message_id) = match outcome {
+            Ok(Ingested { outcome, jobs }) => {
+                let (what, ticket_id, message_id, opened) = match outcome {
                     IngestOutcome::Opened {
                         ticket_id,
                         message_id,
@@ -105,10 +125,7 @@ async fn ingest_one<S: IngestDeps>(
                         ticket,
                     } => {
                         metrics::report(&samples);
-                        if let Some(watched) = spikes {
-                            report_spikes(&ticket, watched);
-                        }
-                        ("opened", ticket_id, message_id)
+                        ("opened", ticket_id, message_id, Some(*ticket))
                     }
                     IngestOutcome::Joined {
                         ticket_id,
@@ -116,15 +133,15 @@ async fn ingest_one<S: IngestDeps>(
                         samples,
                     } => {
                         metrics::report(&samples);
-                        ("joined", ticket_id, message_id)
+                        ("joined", ticket_id, message_id, None)
                     }
                     IngestOutcome::Duplicate {
                         ticket_id,
                         message_id,
-                    } => ("duplicate", ticket_id, message_id),
+                    } => ("duplicate", ticket_id, message_id, None),
                 };
                 tracing::info!(queue_message_id, %ticket_id, %message_id, outcome = what, "ingested");
-                queue_jobs(outbox, &jobs).await
+                queue_jobs(outbox, &jobs).await.map(|()| opened)
             }
             Err(e) => {
                 tracing::error!(queue_message_id, error = %e, "ingest failed");
@@ -137,11 +154,11 @@ async fn ingest_one<S: IngestDeps>(
                 message_id,
             }) => {
                 tracing::info!(queue_message_id, %ticket_id, %message_id, outcome = "changed", "ingested");
-                Ok(())
+                Ok(None)
             }
             Ok(outcome) => {
                 tracing::info!(queue_message_id, outcome = ?outcome, external_id = %event.change.external_id, "change not applied");
-                Ok(())
+                Ok(None)
             }
             Err(e) => {
                 tracing::error!(queue_message_id, error = %e, "change failed");

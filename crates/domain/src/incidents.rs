@@ -257,32 +257,97 @@ pub enum Watched {
     Opened(Box<Incident>, usize),
 }
 
-/// After a new ticket is stored: counts its topic terms in its window, and when one of them
-/// spikes, attaches the ticket to the account's active incident on it or opens one (then
-/// attaches the recent tickets that named the term). `active` is the caller's view of the active
-/// incidents; it is refreshed here when the store knows more.
-pub async fn watch<S>(
+/// After a batch's new tickets are stored: counts their topic terms, one write per account and
+/// window, and for each ticket whose terms spiked, attaches it to the account's active incident
+/// on them or opens one (then attaches the recent tickets that named the term). The outcomes
+/// are in the order of `tickets`. `active` is the caller's view of the active incidents; it is
+/// refreshed here when the store knows more.
+pub async fn watch_all<S>(
+    store: &S,
+    tickets: &[Ticket],
+    spikes: &Spikes,
+    active: &mut Vec<ActiveIncident>,
+) -> Vec<Result<Watched, StoreError>>
+where
+    S: SpikeCounters + IncidentRecords + TicketReads + TicketLists + TicketCommands,
+{
+    // Each counted ticket's terms, and the tickets of each account and window.
+    let mut windows: BTreeMap<(&str, DateTime<Utc>), Vec<usize>> = BTreeMap::new();
+    let terms: Vec<Vec<String>> = tickets
+        .iter()
+        .enumerate()
+        .map(|(i, ticket)| {
+            let rules = spikes.of(&ticket.account);
+            // A complaint already part of an incident counts towards no other: the other words
+            // of an outage ("down", "since", "again") must not open incidents of their own.
+            if !rules.enabled || !counts(ticket) || ticket.incident_id.is_some() {
+                return Vec::new();
+            }
+            let terms = rules.counted_terms(&ticket.topics);
+            if !terms.is_empty() {
+                let window = rules.window_start(ticket.created_at);
+                windows
+                    .entry((&ticket.account, window))
+                    .or_default()
+                    .push(i);
+            }
+            terms
+        })
+        .collect();
+    let mut counted: Vec<Option<Result<TopicCounts, StoreError>>> =
+        tickets.iter().map(|_| None).collect();
+    for ((account, window), members) in windows {
+        let mut named: BTreeMap<&str, u64> = BTreeMap::new();
+        for &i in &members {
+            for term in &terms[i] {
+                *named.entry(term).or_default() += 1;
+            }
+        }
+        let named: Vec<(String, u64)> = named.into_iter().map(|(t, n)| (t.into(), n)).collect();
+        let messages = members.len() as u64;
+        let result = store
+            .count_topics(account, window, &named, messages, WINDOW_CAPACITY)
+            .await;
+        for &i in &members {
+            counted[i] = Some(result.as_ref().map_err(Clone::clone).map(|all| {
+                TopicCounts {
+                    counts: all
+                        .counts
+                        .iter()
+                        .filter(|(term, _)| terms[i].contains(term))
+                        .cloned()
+                        .collect(),
+                    full: all.full,
+                }
+            }));
+        }
+    }
+    let mut outcomes = Vec::with_capacity(tickets.len());
+    for (ticket, counted) in tickets.iter().zip(counted) {
+        outcomes.push(match counted {
+            None => Ok(Watched::Counted { window_full: false }),
+            Some(Err(e)) => Err(e),
+            Some(Ok(counted)) => {
+                let rules = spikes.of(&ticket.account);
+                decide(store, ticket, counted, rules, active).await
+            }
+        });
+    }
+    outcomes
+}
+
+/// What a counted ticket's terms make of it: attached, an incident opened, or only counted.
+async fn decide<S>(
     store: &S,
     ticket: &Ticket,
+    counted: TopicCounts,
     rules: &SpikeRules,
     active: &mut Vec<ActiveIncident>,
 ) -> Result<Watched, StoreError>
 where
     S: SpikeCounters + IncidentRecords + TicketReads + TicketLists + TicketCommands,
 {
-    // A complaint already part of an incident counts towards no other: the other words of an
-    // outage ("down", "since", "again") must not open incidents of their own.
-    if !rules.enabled || !counts(ticket) || ticket.incident_id.is_some() {
-        return Ok(Watched::Counted { window_full: false });
-    }
-    let terms = rules.counted_terms(&ticket.topics);
-    if terms.is_empty() {
-        return Ok(Watched::Counted { window_full: false });
-    }
     let window = rules.window_start(ticket.created_at);
-    let counted = store
-        .count_topics(&ticket.account, window, &terms, WINDOW_CAPACITY)
-        .await?;
     let window_full = counted.full;
     let mut over_floor: Vec<(String, u64)> = counted
         .counts

@@ -2,7 +2,6 @@
 
 use crate::acknowledgement;
 use crate::ids::{MessageId, TicketId};
-use crate::incidents::{self, Watched};
 use crate::lifecycle::CommandError;
 use crate::message::{Direction, Message, MessageChange, NormalizedMessage};
 use crate::ownership::{Teams, active_agents, next_member};
@@ -178,14 +177,11 @@ pub struct Ingested {
     /// ticket, or found still pending on a redelivery (the first delivery may have stored it
     /// and died before it was queued).
     pub jobs: Vec<OutboxJob>,
-    /// What counting a new ticket's complaint towards spikes found; `None` when the message
-    /// opened no ticket. A failure is the caller's to log, not to retry: the ticket is stored,
-    /// and the next complaint on the topic counts and checks again.
-    pub spikes: Option<Result<Watched, StoreError>>,
 }
 
-/// Ingests a message as [`ingest_with`] does, then counts a new ticket towards spikes, and
-/// says which jobs to queue, so that the caller reads nothing back.
+/// Ingests a message as [`ingest_with`] does, and says which jobs to queue, so that the caller
+/// reads nothing back. A new ticket is the caller's to count towards spikes, with the rest of
+/// its batch ([`crate::incidents::watch_all`]).
 pub async fn ingest_message<S: IngestDeps>(
     store: &S,
     event: &InboundEvent,
@@ -193,24 +189,18 @@ pub async fn ingest_message<S: IngestDeps>(
 ) -> Result<Ingested, IngestError> {
     let (outcome, replies) = place(store, event, rules).await?;
     let acknowledgements = &rules.acknowledgements;
-    let (jobs, spikes) = match &outcome {
-        IngestOutcome::Opened { ticket, .. } => {
-            let job = acknowledgement::written_job(acknowledgements, &event.message, &replies);
-            let mut active = rules.incidents.clone();
-            let spike_rules = rules.spikes.of(&ticket.account);
-            let watched = incidents::watch(store, ticket, spike_rules, &mut active).await;
-            (job, Some(watched))
+    let jobs = match &outcome {
+        IngestOutcome::Opened { .. } => {
+            acknowledgement::written_job(acknowledgements, &event.message, &replies)
         }
-        IngestOutcome::Joined { .. } => (None, None),
-        IngestOutcome::Duplicate { .. } => (
-            acknowledgement::pending_job(store, acknowledgements, &event.message).await?,
-            None,
-        ),
+        IngestOutcome::Joined { .. } => None,
+        IngestOutcome::Duplicate { .. } => {
+            acknowledgement::pending_job(store, acknowledgements, &event.message).await?
+        }
     };
     Ok(Ingested {
         outcome,
         jobs: jobs.into_iter().collect(),
-        spikes,
     })
 }
 

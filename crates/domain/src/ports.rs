@@ -541,17 +541,21 @@ pub trait TicketLists: Send + Sync {
 
 /// The topic counters that spikes are told from.
 pub trait SpikeCounters: Send + Sync {
-    /// Adds one to the count of each term in the account's window starting at `window_start`,
-    /// atomically (concurrent writers never lose a count); the counts after.
+    /// Counts `messages` messages in the account's window starting at `window_start`: adds
+    /// to each term the number of them that name it (`terms`: each term once), atomically
+    /// (concurrent writers never lose a count); the counts after, in the order of `terms`.
+    /// A batch's messages are counted in one call, so one write per window and batch.
     ///
-    /// A window counts the terms of at most `capacity` messages in full, so that its record
-    /// stays bounded (on DynamoDB, within the item size limit). Past that, only the terms the
-    /// window already has are counted (a new term's count is 0) and the counts say `full`.
+    /// A window counts the terms of about `capacity` messages in full (a batch is counted in
+    /// full while the window is under it), so that its record stays bounded (on DynamoDB,
+    /// within the item size limit). Past that, only the terms the window already has are
+    /// counted (a new term's count is 0) and the counts say `full`.
     fn count_topics(
         &self,
         account: &str,
         window_start: DateTime<Utc>,
-        terms: &[String],
+        terms: &[(String, u64)],
+        messages: u64,
         capacity: u32,
     ) -> impl Future<Output = Result<TopicCounts, StoreError>> + Send;
 

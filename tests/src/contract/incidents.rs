@@ -558,7 +558,11 @@ pub async fn long_word_complaints_never_stop_spike_detection<S: Store>(store: &S
 pub async fn a_full_window_counts_only_the_terms_it_has<S: Store>(store: &S) {
     let terms = |list: &[&str]| list.iter().map(|t| t.to_string()).collect::<Vec<_>>();
     let count = |list: Vec<String>, window: DateTime<Utc>| async move {
-        store.count_topics(ACCOUNT, window, &list, 3).await.unwrap()
+        let once: Vec<(String, u64)> = list.into_iter().map(|term| (term, 1)).collect();
+        store
+            .count_topics(ACCOUNT, window, &once, 1, 3)
+            .await
+            .unwrap()
     };
     for expected in 1..=3u64 {
         let counted = count(terms(&["fibr", "router"]), noon()).await;
@@ -590,6 +594,27 @@ pub async fn a_full_window_counts_only_the_terms_it_has<S: Store>(store: &S) {
     let counted = count(terms(&["zebra"]), later).await;
     assert_eq!(counted.counts, vec![("zebra".to_string(), 1)]);
     assert!(!counted.full);
+    // A batch counts in one call: each term by the number of its messages that name it.
+    let batch = [("zebra".to_string(), 2), ("llama".to_string(), 1)];
+    let counted = store
+        .count_topics(ACCOUNT, later, &batch, 2, 3)
+        .await
+        .unwrap();
+    assert_eq!(
+        counted.counts,
+        vec![("zebra".to_string(), 3), ("llama".to_string(), 1)]
+    );
+    assert!(!counted.full);
+    // The window had room for it (1 message before): now at 3, the next batch is past it.
+    let counted = store
+        .count_topics(ACCOUNT, later, &batch, 2, 3)
+        .await
+        .unwrap();
+    assert_eq!(
+        counted.counts,
+        vec![("zebra".to_string(), 5), ("llama".to_string(), 2)]
+    );
+    assert!(counted.full);
 }
 
 #[macro_export]

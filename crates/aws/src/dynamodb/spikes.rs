@@ -14,7 +14,8 @@ impl SpikeCounters for DynamoStore {
         &self,
         account: &str,
         window_start: DateTime<Utc>,
-        terms: &[String],
+        terms: &[(String, u64)],
+        messages: u64,
         capacity: u32,
     ) -> Result<TopicCounts, StoreError> {
         if terms.is_empty() {
@@ -23,18 +24,15 @@ impl SpikeCounters for DynamoStore {
                 full: false,
             });
         }
-        // One item per account and window, one number per term: a single UpdateItem adds one
-        // to every term of the message (and to the window's message count, while it is under
-        // its capacity, which bounds the item's size) and returns the counts after.
+        // One item per account and window, one number per term: a single UpdateItem adds to
+        // every term of the batch's messages (and to the window's message count, while it is
+        // under its capacity, which bounds the item's size) and returns the counts after.
         let names: Vec<(String, String)> = terms
             .iter()
             .enumerate()
-            .map(|(i, term)| (format!("#t{i}"), term_attribute(term)))
+            .map(|(i, (term, _))| (format!("#t{i}"), term_attribute(term)))
             .collect();
-        let adds: Vec<String> = names
-            .iter()
-            .map(|(name, _)| format!("{name} :one"))
-            .collect();
+        let adds: Vec<String> = (0..terms.len()).map(|i| format!("#t{i} :n{i}")).collect();
         let update = self
             .client
             .update_item()
@@ -42,11 +40,12 @@ impl SpikeCounters for DynamoStore {
             .key("pk", s(topics_pk(account, window_start)))
             .key("sk", s(COUNTS_SK))
             .set_expression_attribute_names(Some(names.iter().cloned().collect()))
+            .set_expression_attribute_values(Some(named_values(terms)))
             .expression_attribute_names("#m", WINDOW_MESSAGES)
-            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .expression_attribute_values(":messages", AttributeValue::N(messages.to_string()))
             .expression_attribute_values(":capacity", AttributeValue::N(capacity.to_string()))
             .condition_expression("attribute_not_exists(#m) OR #m < :capacity")
-            .update_expression(format!("ADD #m :one, {}", adds.join(", ")))
+            .update_expression(format!("ADD #m :messages, {}", adds.join(", ")))
             .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedNew);
         let after = match update.send().await {
             Ok(output) => output.attributes.unwrap_or_default(),
@@ -55,10 +54,14 @@ impl SpikeCounters for DynamoStore {
                     .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
             {
                 let counts = self
-                    .count_known_topics(account, window_start, &names)
+                    .count_known_topics(account, window_start, terms, &names)
                     .await?;
                 return Ok(TopicCounts {
-                    counts: terms.iter().cloned().zip(counts).collect(),
+                    counts: terms
+                        .iter()
+                        .map(|(term, _)| term.clone())
+                        .zip(counts)
+                        .collect(),
                     full: true,
                 });
             }
@@ -67,7 +70,7 @@ impl SpikeCounters for DynamoStore {
         Ok(TopicCounts {
             counts: terms
                 .iter()
-                .map(|term| (term.clone(), number(after.get(&term_attribute(term)))))
+                .map(|(term, _)| (term.clone(), number(after.get(&term_attribute(term)))))
                 .collect(),
             full: false,
         })
@@ -100,13 +103,14 @@ impl SpikeCounters for DynamoStore {
 }
 
 impl DynamoStore {
-    /// A full window's counts: adds one to the terms it already has (no attribute is added, so
+    /// A full window's counts: adds to the terms it already has (no attribute is added, so
     /// the item does not grow) and 0 for the others. Terms are never removed from a window, so
     /// the ones read are still there when the update runs.
     async fn count_known_topics(
         &self,
         account: &str,
         window_start: DateTime<Utc>,
+        terms: &[(String, u64)],
         names: &[(String, String)],
     ) -> Result<Vec<u64>, StoreError> {
         let key = || {
@@ -130,24 +134,29 @@ impl DynamoStore {
             .map_err(|e| failed("read full topic window", e))?
             .item
             .unwrap_or_default();
-        let present: Vec<&(String, String)> = names
-            .iter()
-            .filter(|(_, attribute)| known.contains_key(attribute))
+        let present: Vec<usize> = (0..names.len())
+            .filter(|&i| known.contains_key(&names[i].1))
             .collect();
         if present.is_empty() {
             return Ok(vec![0; names.len()]);
         }
         let adds: Vec<String> = present
             .iter()
-            .map(|(name, _)| format!("{name} :one"))
+            .map(|i| format!("{} :n{i}", names[*i].0))
+            .collect();
+        let values = named_values(terms)
+            .into_iter()
+            .filter(|(name, _)| present.iter().any(|i| *name == format!(":n{i}")))
             .collect();
         let after = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key()))
-            .set_expression_attribute_names(Some(present.iter().map(|n| (*n).clone()).collect()))
-            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .set_expression_attribute_names(Some(
+                present.iter().map(|i| names[*i].clone()).collect(),
+            ))
+            .set_expression_attribute_values(Some(values))
             .update_expression(format!("ADD {}", adds.join(", ")))
             .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedNew)
             .send()
@@ -160,6 +169,15 @@ impl DynamoStore {
             .map(|(_, attribute)| number(after.get(attribute)))
             .collect())
     }
+}
+
+/// The expression values `:n<i>`: how many messages named the `i`th term.
+fn named_values(terms: &[(String, u64)]) -> HashMap<String, AttributeValue> {
+    terms
+        .iter()
+        .enumerate()
+        .map(|(i, (_, named))| (format!(":n{i}"), AttributeValue::N(named.to_string())))
+        .collect()
 }
 
 /// Terms are attribute names on the counts item, apart from its keys.

@@ -12,48 +12,55 @@ impl SpikeCounters for SqliteStore {
         &self,
         account: &str,
         window_start: DateTime<Utc>,
-        terms: &[String],
+        terms: &[(String, u64)],
+        messages: u64,
         capacity: u32,
     ) -> Result<TopicCounts, StoreError> {
-        let (account, window, terms) = (
+        // SQLite's integers are signed; a count past i64 is not one a window reaches.
+        let signed = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        let (account, window, messages) = (
             account.to_string(),
             sortable_time(window_start),
-            terms.to_vec(),
+            signed(messages),
         );
+        let terms: Vec<(String, i64)> = terms
+            .iter()
+            .map(|(term, named)| (term.clone(), signed(*named)))
+            .collect();
         self.db
             .run(move |conn| {
                 let tx = conn.transaction()?;
-                // The message is counted in full while the window has room for it.
+                // The messages are counted in full while the window has room.
                 let roomy = tx
                     .query_row(
                         "INSERT INTO topic_windows (account, window_start, messages)
-                         VALUES (?1, ?2, 1)
+                         VALUES (?1, ?2, ?4)
                          ON CONFLICT (account, window_start) DO UPDATE
-                            SET messages = messages + 1 WHERE messages < ?3
+                            SET messages = messages + ?4 WHERE messages < ?3
                          RETURNING messages",
-                        params![account, window, capacity],
+                        params![account, window, capacity, messages],
                         |row| row.get::<_, i64>(0),
                     )
                     .optional()
                     ?
                     .is_some();
                 let mut counts = Vec::with_capacity(terms.len());
-                for term in terms {
+                for (term, named) in terms {
                     let sql = match roomy {
                         true => {
                             "INSERT INTO topic_counts (account, term, window_start, count)
-                             VALUES (?1, ?2, ?3, 1)
-                             ON CONFLICT (account, term, window_start) DO UPDATE SET count = count + 1
+                             VALUES (?1, ?2, ?3, ?4)
+                             ON CONFLICT (account, term, window_start) DO UPDATE SET count = count + ?4
                              RETURNING count"
                         }
                         false => {
-                            "UPDATE topic_counts SET count = count + 1
+                            "UPDATE topic_counts SET count = count + ?4
                              WHERE account = ?1 AND term = ?2 AND window_start = ?3
                              RETURNING count"
                         }
                     };
                     let count: Option<i64> = tx
-                        .query_row(sql, params![account, term, window], |row| row.get(0))
+                        .query_row(sql, params![account, term, window, named], |row| row.get(0))
                         .optional()
                         ?;
                     counts.push((term, count.and_then(|c| u64::try_from(c).ok()).unwrap_or(0)));
