@@ -83,8 +83,9 @@ pub(super) const HIGHEST: char = '\u{10FFFF}';
 /// read-modify-written. The report feed adds to shard 0; shards 1 to 7 hold the counts of
 /// before it, when each change added to a shard by its ticket (see `metrics`).
 pub(super) fn metrics_pk(account: &str, group_by: GroupBy, shard: u32) -> String {
-    format!("METRICS#{account}#{}#{shard}", group_by.as_str())
+    format!("{METRICS_PREFIX}{account}#{}#{shard}", group_by.as_str())
 }
+pub(super) const METRICS_PREFIX: &str = "METRICS#";
 
 pub(super) const API_KEYS: &str = "APIKEYS";
 /// The accounts the report has counters of, one item each (sk: the account).

@@ -15,7 +15,7 @@
 //! The scheduler catches up every minute (the stream keeps 24 hours), and a report read
 //! catches up first, so it counts every change written before it.
 
-use super::keys::{REPORT_FEED, metrics_pk};
+use super::keys::{METRICS_PREFIX, REPORT_FEED, metrics_pk};
 use super::metrics::{Addition, additions_of};
 use super::{DynamoStore, Item, failed, s};
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -170,7 +170,7 @@ impl DynamoStore {
     ) -> Result<usize, StoreError> {
         let mut iterator = Some(self.shard_iterator(arn, shard, after).await?);
         let mut position = after.map(str::to_string);
-        let mut added = 0;
+        let (mut added, mut closed, mut foreign) = (0, false, false);
         for _ in 0..PAGES_PER_SHARD {
             let Some(current) = iterator.take() else {
                 break;
@@ -184,20 +184,27 @@ impl DynamoStore {
                 .map_err(|e| failed("get stream records", e))?;
             let records = page.records.unwrap_or_default();
             added += self.add_records(shard, &records, live).await?;
-            let last = records
+            foreign |= records.iter().any(|record| !feeds_own(record));
+            if let Some(last) = records
                 .iter()
                 .filter_map(|r| r.dynamodb.as_ref()?.sequence_number.clone())
-                .next_back();
-            let closed = page.next_shard_iterator.is_none();
-            if last.is_some() || closed {
-                position = last.or(position);
-                let sequence = position.as_deref().unwrap_or("0");
-                self.put_feed_checkpoint(shard, sequence, closed).await?;
+                .next_back()
+            {
+                position = Some(last);
             }
+            closed = page.next_shard_iterator.is_none();
             if records.is_empty() {
                 break;
             }
             iterator = page.next_shard_iterator;
+        }
+        // The feed's own writes (its checkpoint, the counters) are records of the stream too:
+        // a checkpoint written for them alone would be one more record for the next catch-up
+        // to read and write a checkpoint for, every minute, forever. Past them alone it stays
+        // put; the next catch-up reads them again (a page, no write).
+        if foreign || closed {
+            let sequence = position.as_deref().unwrap_or("0");
+            self.put_feed_checkpoint(shard, sequence, closed).await?;
         }
         Ok(added)
     }
@@ -419,6 +426,17 @@ impl DynamoStore {
             "counter {pk} {sk}: its checkpoint kept moving"
         )))
     }
+}
+
+/// Whether a stream record is of an item the feed itself writes: a counter or a checkpoint.
+fn feeds_own(record: &Record) -> bool {
+    let pk = record
+        .dynamodb
+        .as_ref()
+        .and_then(|change| change.keys.as_ref())
+        .and_then(|keys| keys.get("pk"))
+        .and_then(|pk| pk.as_s().ok());
+    pk.is_some_and(|pk| pk == REPORT_FEED || pk.starts_with(METRICS_PREFIX))
 }
 
 struct Checkpoint {
