@@ -4,7 +4,7 @@
 //! [`crate::capacity`] from the items the proxy keeps a copy of, see [`crate::shadow`]). A write
 //! whose condition fails still consumes its units, so every request counts, whatever its answer.
 
-use crate::capacity::WriteUnits;
+use crate::capacity::{WriteUnits, item_kind};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -179,11 +179,34 @@ pub fn classify(
             .and_then(Value::as_str)
             .map(queue_name);
         // Queries and scans are told apart by the index they read: the ticket lists, the due
-        // index the scheduler polls and ingest's lookups are different costs.
+        // index the scheduler polls and ingest's lookups are different costs; a query of the
+        // table and a GetItem by the kind of item they read, to tell whose reads they are.
+        let text = |value: Option<&Value>| {
+            value
+                .and_then(|v| v.get("S"))
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        };
         let operation = match (target.rsplit_once('.'), parsed) {
             (Some((_, "Query" | "Scan")), Some(body)) => {
-                let index = body.get("IndexName").and_then(Value::as_str);
-                format!("{target} {}", index.unwrap_or("table"))
+                match body.get("IndexName").and_then(Value::as_str) {
+                    Some(index) => format!("{target} {index}"),
+                    None => {
+                        let values = body.get("ExpressionAttributeValues");
+                        match text(values.and_then(|v| v.get(":pk"))) {
+                            Some(pk) => format!("{target} table {}", item_kind(&pk, "")),
+                            None => format!("{target} table"),
+                        }
+                    }
+                }
+            }
+            (Some((_, "GetItem")), Some(body)) => {
+                let key = body.get("Key");
+                let part = |name| text(key.and_then(|k| k.get(name)));
+                match (part("pk"), part("sk")) {
+                    (Some(pk), Some(sk)) => format!("{target} {}", item_kind(&pk, &sk)),
+                    _ => target.to_string(),
+                }
             }
             _ => target.to_string(),
         };
@@ -279,6 +302,19 @@ mod tests {
         assert_eq!(by_index.operation, "DynamoDB_20120810.Query gsi1");
         let on_table = classify_json("DynamoDB_20120810.Query", json!({}));
         assert_eq!(on_table.operation, "DynamoDB_20120810.Query table");
+        let of_partition = classify_json(
+            "DynamoDB_20120810.Query",
+            json!({"ExpressionAttributeValues": {":pk": {"S": "TICKET#tkt_1"}}}),
+        );
+        assert_eq!(
+            of_partition.operation,
+            "DynamoDB_20120810.Query table TICKET"
+        );
+        let get = classify_json(
+            "DynamoDB_20120810.GetItem",
+            json!({"Key": {"pk": {"S": "CUSTOMER#cus_1"}, "sk": {"S": "#CUSTOMER"}}}),
+        );
+        assert_eq!(get.operation, "DynamoDB_20120810.GetItem CUSTOMER.CUSTOMER");
         let other = classify(None, "GET", "/moto-api/", None, b"", None);
         assert_eq!(other.operation, "GET /moto-api/");
     }

@@ -246,6 +246,10 @@ fn write_requests(out: &mut String, requests: &RequestCosts) {
         if let Some(idle) = requests.idle_per_second.get(operation) {
             let _ = write!(notes, ", also {idle:.1}/s when idle");
         }
+        if raw.read_units > 0.0 {
+            let per = raw.read_units / requests.messages.max(1) as f64;
+            let _ = write!(notes, ", {per:.2} RRU per message");
+        }
         let mean_ms = 1_000.0 * raw.upstream_seconds / raw.requests.max(1) as f64;
         let _ = writeln!(
             out,
