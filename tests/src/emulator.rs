@@ -59,7 +59,7 @@ pub async fn deploy_with(parameters: &[(&str, &str)]) -> Stack {
             .parameter_value(value)
             .build()
     };
-    cloudformation
+    let created = cloudformation
         .create_stack()
         .stack_name(&name)
         .template_body(template)
@@ -75,8 +75,19 @@ pub async fn deploy_with(parameters: &[(&str, &str)]) -> Stack {
         .capabilities(Capability::CapabilityIam)
         .capabilities(Capability::CapabilityAutoExpand)
         .send()
-        .await
-        .expect("the emulator deploys template.yaml");
+        .await;
+    // The name is new (a ULID): a stack that already has it is this request's own, created by
+    // an attempt whose answer was lost (a loaded emulator closes the connection) and retried
+    // by the SDK.
+    if let Err(e) = created {
+        let retried_after_creating = e
+            .as_service_error()
+            .is_some_and(|e| e.is_already_exists_exception());
+        assert!(
+            retried_after_creating,
+            "the emulator deploys template.yaml: {e:?}"
+        );
+    }
     let described = cloudformation
         .describe_stacks()
         .stack_name(&name)

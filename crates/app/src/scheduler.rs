@@ -10,12 +10,15 @@ use crate::queues::{MAX_DELAY, delay_until};
 use crate::reminders::ReminderJob;
 use chrono::{DateTime, Utc};
 use futures::future::join_all;
+use socialcare_domain::IncidentId;
 use socialcare_domain::incidents::{Incident, IncidentNotice};
 use socialcare_domain::ports::{
     CommitError, IncidentRecords, MetricsStore, Outgoing, Queue, QueueError, ReminderStore,
     SettingsStore, StoreError,
 };
 use socialcare_domain::timers::Reminder;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Moves the reminders due within `lookahead` onto the queue.
@@ -24,6 +27,9 @@ pub struct Scheduler {
     pub lookahead: Duration,
     /// Reminders read per index query.
     pub page: u32,
+    /// The active incidents this process found told: told is for good, so each is read once,
+    /// not again every run while it stays active.
+    told: Arc<Mutex<HashSet<IncidentId>>>,
 }
 
 impl Default for Scheduler {
@@ -31,6 +37,7 @@ impl Default for Scheduler {
         Self {
             lookahead: MAX_DELAY,
             page: 100,
+            told: Default::default(),
         }
     }
 }
@@ -97,17 +104,35 @@ impl Scheduler {
         queue: &Q,
         now: DateTime<Utc>,
     ) -> Result<usize, ScheduleError> {
-        let active = store.active_incidents().await?;
-        if active.is_empty() {
+        let told = |id: &IncidentId| {
+            self.told
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .contains(id)
+        };
+        let untold: Vec<_> = store
+            .active_incidents()
+            .await?
+            .into_iter()
+            .filter(|active| !told(&active.id))
+            .collect();
+        if untold.is_empty() {
             return Ok(0);
         }
+        let remember = |id: &IncidentId| {
+            self.told
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(id.clone());
+        };
         let policies = store.sla_policies().await?;
         let mut queued = 0;
-        for active in active {
+        for active in untold {
             let Some(incident) = store.get_incident(&active.id).await? else {
                 continue;
             };
             if incident.notified_at.is_some() {
+                remember(&incident.id);
                 continue;
             }
             let url = policies
@@ -125,8 +150,9 @@ impl Scheduler {
                 ..incident.clone()
             };
             match store.put_incident(&told, incident.version).await {
+                Ok(()) => remember(&incident.id),
                 // Changed meanwhile (resolved, or told by another run): the next run looks again.
-                Ok(()) | Err(CommitError::Conflict) | Err(CommitError::Duplicate) => {}
+                Err(CommitError::Conflict) | Err(CommitError::Duplicate) => {}
                 Err(CommitError::Store(e)) => return Err(e.into()),
             }
         }
