@@ -16,7 +16,7 @@
 //! catches up first, so it counts every change written before it.
 
 use super::keys::{METRICS_PREFIX, REPORT_FEED, metrics_pk};
-use super::metrics::{Addition, additions_of};
+use super::metrics::{Addition, REPORT_SAMPLES, additions_of};
 use super::{DynamoStore, Item, failed, s};
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodbstreams::types::{
@@ -215,18 +215,20 @@ impl DynamoStore {
         shard: &str,
         after: Option<&str>,
     ) -> Result<String, StoreError> {
-        let request = self
-            .streams
-            .get_shard_iterator()
-            .stream_arn(arn)
-            .shard_id(shard);
-        let request = match after {
-            Some(sequence) => request
-                .shard_iterator_type(ShardIteratorType::AfterSequenceNumber)
-                .sequence_number(sequence),
-            None => request.shard_iterator_type(ShardIteratorType::TrimHorizon),
+        let request = |after: Option<&str>| {
+            let request = self
+                .streams
+                .get_shard_iterator()
+                .stream_arn(arn)
+                .shard_id(shard);
+            match after {
+                Some(sequence) => request
+                    .shard_iterator_type(ShardIteratorType::AfterSequenceNumber)
+                    .sequence_number(sequence),
+                None => request.shard_iterator_type(ShardIteratorType::TrimHorizon),
+            }
         };
-        let output = match request.send().await {
+        let output = match request(after).send().await {
             Ok(output) => output,
             // The checkpoint is older than the stream keeps (the scheduler stopped for a day):
             // what was trimmed is lost to the counters; read on from the oldest record kept.
@@ -238,11 +240,7 @@ impl DynamoStore {
                     shard,
                     "report feed: records trimmed before they were counted"
                 );
-                self.streams
-                    .get_shard_iterator()
-                    .stream_arn(arn)
-                    .shard_id(shard)
-                    .shard_iterator_type(ShardIteratorType::TrimHorizon)
+                request(None)
                     .send()
                     .await
                     .map_err(|e| failed("get shard iterator", e))?
@@ -289,11 +287,12 @@ impl DynamoStore {
             let (Some(sequence), Some(image)) = (&change.sequence_number, &change.new_image) else {
                 continue;
             };
-            let image: Item = image
-                .iter()
-                .map(|(name, value)| (name.clone(), from_stream(value)))
-                .collect();
-            let additions = additions_of(&image)?;
+            // Only the samples are read: the rest of the image (a message's text) is not.
+            let Some(samples) = image.get(REPORT_SAMPLES) else {
+                continue;
+            };
+            let carried = Item::from([(REPORT_SAMPLES.to_string(), from_stream(samples))]);
+            let additions = additions_of(&carried)?;
             if additions.is_empty() {
                 continue;
             }
