@@ -145,6 +145,7 @@ mod tests {
             triage: None,
             topics: Vec::new(),
             incident_id: None,
+            erased_at: None,
             version: 1,
         }
     }

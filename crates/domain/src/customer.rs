@@ -63,3 +63,21 @@ pub struct Customer {
     /// Bumped on every write; writes are conditional on it.
     pub version: u64,
 }
+
+/// The audit record of a customer's erasure: who asked, when it was done and how much it
+/// covered. It holds no personal data: the customer's id names nobody once they are gone.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Erasure {
+    pub customer_id: CustomerId,
+    /// The brand account the customer wrote to.
+    pub account: String,
+    /// The name of the API key (the admin) who asked.
+    pub requested_by: String,
+    pub requested_at: DateTime<Utc>,
+    /// Unset while it is under way: asking again finishes it.
+    pub completed_at: Option<DateTime<Utc>>,
+    /// The customer's tickets, and the messages on them, that were erased.
+    pub tickets: u32,
+    pub messages: u32,
+}

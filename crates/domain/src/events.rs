@@ -88,6 +88,9 @@ pub enum EventKind {
         reason: NoticeReason,
         target: String,
     },
+    /// The customer's data on the ticket was erased at their request (see
+    /// [`crate::privacy`]).
+    Erased,
     /// An escalation target could not be told.
     NotificationFailed {
         notice_id: String,

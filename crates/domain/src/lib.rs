@@ -10,7 +10,7 @@
 //!   [`templates`], [`access`], [`integrations`], [`configuration`], [`tokens`];
 //! - **[`ports`]**, the traits over those records;
 //! - **behaviours**, the rest: [`ingest`], [`threading`], [`triage`], [`replies`], [`clocks`],
-//!   [`reminders`], [`incidents`], [`updates`], [`lifecycle`], [`ownership`], ...
+//!   [`reminders`], [`incidents`], [`updates`], [`lifecycle`], [`ownership`], [`privacy`], ...
 //!
 //! A behaviour's own records (`replies::Delivery`, `incidents::Incident`, ...) are re-exported
 //! from it. `python3 infra/module_cycles.py crates/domain --layer ...` checks the layers (its
@@ -36,6 +36,7 @@ pub mod message;
 pub mod ownership;
 pub mod page;
 pub mod ports;
+pub mod privacy;
 pub mod reminders;
 pub mod replies;
 pub mod report;
@@ -52,7 +53,7 @@ pub mod triage;
 pub mod update;
 pub mod updates;
 
-pub use customer::{Customer, Identity};
+pub use customer::{Customer, Erasure, Identity};
 pub use events::{Actor, EventKind, TicketEvent};
 pub use ids::{CustomerId, EventId, IncidentId, MessageId, TicketId, UpdateId};
 pub use ingest::{ChangeEvent, ChangeOutcome, InboundEvent, IngestOutcome, QueuedEvent};

@@ -193,6 +193,10 @@ pub struct Message {
     pub removed_at: Option<DateTime<Utc>>,
     #[serde(default)]
     pub hidden_at: Option<DateTime<Utc>>,
+    /// When its customer's data was erased at their request: the text, the attachments and
+    /// whatever names them are gone, the place on the ticket stays.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub erased_at: Option<DateTime<Utc>>,
     /// For replies written through socialcare: where it goes and whether it got there.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delivery: Option<crate::delivery::Delivery>,
@@ -228,8 +232,43 @@ impl Message {
             edited_at: None,
             removed_at: None,
             hidden_at: None,
+            erased_at: None,
             delivery: None,
             version: 1,
+        }
+    }
+
+    /// The message with everything that tells of its customer erased: the text (and the
+    /// original before edits), the attachments, the author's names, the addresses of the
+    /// customer (the recipient, the callback, the DM conversation, which X names by both user
+    /// ids). Kept: the platform's id of the message (its dedupe key: a replay of it is a
+    /// duplicate, not a new message), its place and times on the ticket, its delivery.
+    pub fn erased(&self, at: DateTime<Utc>) -> Message {
+        let body = &self.body;
+        Message {
+            body: NormalizedMessage {
+                conversation_id: None,
+                recipient_id: None,
+                author: Author {
+                    id: match body.direction {
+                        // The brand's own account is not the customer's data.
+                        Direction::Outbound => body.author.id.clone(),
+                        Direction::Inbound => String::new(),
+                    },
+                    name: None,
+                    handle: None,
+                    email: None,
+                    followers: None,
+                },
+                text: String::new(),
+                attachments: Vec::new(),
+                callback_url: None,
+                ..body.clone()
+            },
+            original_text: None,
+            erased_at: Some(at),
+            version: self.version + 1,
+            ..self.clone()
         }
     }
 
@@ -239,7 +278,9 @@ impl Message {
         let mut next = self.clone();
         match &change.change {
             ChangeKind::Edited { text } => {
-                if self.edited_at.is_some_and(|seen| seen >= change.at) {
+                // A removed message keeps no text: a late edit cannot bring one back.
+                if self.removed_at.is_some() || self.edited_at.is_some_and(|seen| seen >= change.at)
+                {
                     return None;
                 }
                 next.original_text = Some(
@@ -250,7 +291,14 @@ impl Message {
                 next.body.text = text.clone();
                 next.edited_at = Some(change.at);
             }
-            ChangeKind::Removed if self.removed_at.is_none() => next.removed_at = Some(change.at),
+            ChangeKind::Removed if self.removed_at.is_none() => {
+                // The platforms' terms: what its author deleted is deleted here too; that it
+                // existed (and where it sat on the ticket) is kept.
+                next.removed_at = Some(change.at);
+                next.body.text.clear();
+                next.body.attachments.clear();
+                next.original_text = None;
+            }
             ChangeKind::Hidden if self.hidden_at.is_none() => next.hidden_at = Some(change.at),
             ChangeKind::Removed | ChangeKind::Hidden => return None,
         }

@@ -5,7 +5,7 @@
 
 use crate::access::ApiKey;
 use crate::configuration::{ConfigurationChange, ConfigurationVersion};
-use crate::customer::{Customer, Identity};
+use crate::customer::{Customer, Erasure, Identity};
 use crate::events::TicketEvent;
 use crate::ids::{CustomerId, IncidentId, MessageId, TicketId, UpdateId};
 use crate::incident::{ActiveIncident, Incident, TopicCounts};
@@ -728,6 +728,34 @@ pub trait SessionStore: Send + Sync {
     fn delete_session(&self, id: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
+/// What erasing a customer writes besides their tickets and messages (see [`crate::privacy`]).
+pub trait PrivacyStore: Send + Sync {
+    /// Replaces a recorded event (a note with its text erased) in its place in the trail.
+    fn replace_event(
+        &self,
+        event: &TicketEvent,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Deletes the customer and the records of their identities, atomically;
+    /// `CommitError::Conflict` when the customer's version moved from `customer.version`.
+    fn delete_customer(
+        &self,
+        customer: &Customer,
+    ) -> impl Future<Output = Result<(), CommitError>> + Send;
+
+    /// Stores the audit record of an erasure (replacing the one of the same customer).
+    fn put_erasure(&self, erasure: &Erasure)
+    -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    fn get_erasure(
+        &self,
+        customer_id: &CustomerId,
+    ) -> impl Future<Output = Result<Option<Erasure>, StoreError>> + Send;
+
+    /// Every erasure's record, the latest asked first.
+    fn list_erasures(&self) -> impl Future<Output = Result<Vec<Erasure>, StoreError>> + Send;
+}
+
 /// Every store port together: what a complete store adapter (SQLite, DynamoDB) implements.
 pub trait TicketStore:
     IngestStore
@@ -746,6 +774,7 @@ pub trait TicketStore:
     + IncidentStore
     + IntegrationStore
     + SessionStore
+    + PrivacyStore
 {
 }
 impl<T> TicketStore for T where
@@ -765,6 +794,7 @@ impl<T> TicketStore for T where
         + IncidentStore
         + IntegrationStore
         + SessionStore
+        + PrivacyStore
 {
 }
 

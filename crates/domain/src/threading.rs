@@ -144,6 +144,7 @@ mod tests {
             triage: None,
             topics: Vec::new(),
             incident_id: None,
+            erased_at: None,
             first_response_at: None,
             acknowledged_at: None,
             owner: None,

@@ -191,6 +191,9 @@ pub struct Ticket {
     /// The incident it belongs to, when it is one of many complaints about the same thing.
     #[serde(default)]
     pub incident_id: Option<crate::ids::IncidentId>,
+    /// When its customer's data was erased at their request (see [`crate::privacy`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub erased_at: Option<DateTime<Utc>>,
     /// Bumped on every write; writes are conditional on it.
     pub version: u64,
 }
@@ -226,6 +229,23 @@ impl Ticket {
             version: self.version + 1,
             ..self.clone()
         })
+    }
+
+    /// The ticket with what its customer wrote erased (the subject, the topic terms and the
+    /// triage read from the first message), closed, with nothing left due on it. Its times,
+    /// counts, owner and satisfaction stay: they are the report's, and name nobody.
+    pub fn erased(&self, at: DateTime<Utc>) -> Ticket {
+        Ticket {
+            subject: String::new(),
+            topics: Vec::new(),
+            triage: None,
+            status: TicketStatus::Closed,
+            resolved_at: self.resolved_at.or(Some(at)),
+            timers: Timers::default(),
+            erased_at: Some(at),
+            version: self.version + 1,
+            ..self.clone()
+        }
     }
 
     /// Where this ticket sits in a newest-first list.

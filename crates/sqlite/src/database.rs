@@ -171,6 +171,13 @@ CREATE TABLE IF NOT EXISTS identities (
     customer_id TEXT NOT NULL
 );
 
+-- The audit records of customers' erasures (they name nobody).
+CREATE TABLE IF NOT EXISTS erasures (
+    customer_id  TEXT PRIMARY KEY,
+    requested_at TEXT NOT NULL,
+    data         TEXT NOT NULL
+);
+
 CREATE TABLE IF NOT EXISTS ticket_events (
     id        TEXT PRIMARY KEY,
     ticket_id TEXT NOT NULL,

@@ -557,11 +557,15 @@ pub async fn an_edit_replaces_the_text_and_keeps_the_original<S: Store>(store: &
 }
 
 pub async fn a_removal_and_a_hiding_are_recorded_once<S: Store>(store: &S) {
-    let ticket_id = opened(
-        ingest(store, &inbound("m1", "ann", "rude words", at(0)))
-            .await
-            .unwrap(),
-    );
+    let mut event = inbound("m1", "ann", "rude words", at(0));
+    event.message.attachments = vec![socialcare_domain::Attachment {
+        kind: "image".into(),
+        url: "https://pbs.example/rude.jpg".into(),
+    }];
+    let ticket_id = opened(ingest(store, &event).await.unwrap());
+    apply_change(store, &change("m1", edited("ruder words"), at(1)))
+        .await
+        .unwrap();
     for _ in 0..2 {
         apply_change(store, &change("m1", ChangeKind::Hidden, at(3)))
             .await
@@ -577,8 +581,19 @@ pub async fn a_removal_and_a_hiding_are_recorded_once<S: Store>(store: &S) {
     let message = detail(store, &ticket_id).await.messages.remove(0);
     assert_eq!(message.hidden_at, Some(at(3)));
     assert_eq!(message.removed_at, Some(at(5)));
-    assert_eq!(message.body.text, "rude words");
-    assert_eq!(message.version, 3);
+    // What its author deleted is not kept (X's and Meta's terms): that it existed is.
+    assert_eq!(message.body.text, "");
+    assert_eq!(message.original_text, None);
+    assert_eq!(message.body.attachments, vec![]);
+    assert_eq!(message.body.external_id, "m1");
+    assert_eq!(message.version, 4);
+
+    // An edit delivered after the removal does not bring a text back.
+    let late = apply_change(store, &change("m1", edited("rude again"), at(6))).await;
+    assert_eq!(late.unwrap(), ChangeOutcome::AlreadyApplied);
+    let message = detail(store, &ticket_id).await.messages.remove(0);
+    assert_eq!(message.body.text, "");
+    assert_eq!(message.version, 4);
 }
 
 pub async fn a_change_to_an_unknown_message_changes_nothing<S: Store>(store: &S) {

@@ -26,6 +26,7 @@
 //! | session    | `SESSION#<token hash>` | `#SESSION`         | a console sign-in (TTL at its expiry)    |
 //! | queued     | `QUEUED#<ticket id>`  | `#QUEUED`           | the ticket's reminder on the reminders queue (TTL a day after it is due) |
 //! | awaited    | `AWAIT#<dedupe key>`  | `#AWAIT`            | a reply that came before its parent (TTL 7 d) |
+//! | erasure    | `ERASURES`            | `<customer id>`     | the audit record of a customer's erasure |
 //!
 //! A ticket and its messages share a partition, so one Query reads a whole conversation.
 //! Every write of an ingested message is one transaction whose conditions make it idempotent.
@@ -34,7 +35,7 @@
 //! One file per port, with the same names as in the SQLite adapter (`socialcare-sqlite`'s
 //! `store/`): `ingest` (IngestStore), `tickets` (TicketReads, TicketLists, TicketCommands), `customers`
 //! (CustomerStore), `teams` (TeamTurns), `settings` (SettingsStore, ConfigurationStore, AccountStore, TemplateStore,
-//! ApiKeyStore, IntegrationStore), `sessions` (SessionStore), `reminders` (ReminderStore), `metrics` (MetricsStore),
+//! ApiKeyStore, IntegrationStore), `sessions` (SessionStore), `privacy` (PrivacyStore), `reminders` (ReminderStore), `metrics` (MetricsStore),
 //! and IncidentStore in six: `spikes` (SpikeCounters), `incidents` (IncidentRecords, IncidentTickets, IncidentResolution),
 //! `updates` (IncidentUpdateStore), `allowance` (PostAllowance). Beside them: `keys` (every key format of the table above) and
 //! `items` (the mapping of the records several ports write: tickets, messages, events).
@@ -47,6 +48,7 @@ mod ingest;
 mod items;
 mod keys;
 mod metrics;
+mod privacy;
 mod reminders;
 mod report_feed;
 mod sessions;

@@ -196,7 +196,9 @@ pub(super) fn what(kind: &EventKind) -> String {
             Direction::Outbound => "a message from the brand".into(),
         },
         EventKind::StatusChanged { from, to } => format!("status {from} → {to}"),
+        EventKind::Note { text } if text.is_empty() => "note (erased)".into(),
         EventKind::Note { text } => format!("note: {text}"),
+        EventKind::Erased => "erased the customer's data".into(),
         EventKind::Assigned { owner, team } => format!(
             "assigned to {}{}",
             owner.as_deref().unwrap_or("nobody"),

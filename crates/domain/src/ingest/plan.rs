@@ -537,6 +537,7 @@ fn new_ticket(message: &NormalizedMessage, around: &Surroundings) -> Ticket {
         triage: None,
         topics: Vec::new(),
         incident_id: None,
+        erased_at: None,
         first_response_at: first_response(None, message),
         acknowledged_at: first_response(None, message),
         owner: None,

@@ -62,6 +62,7 @@ fn detail(source: Source, messages: Vec<Message>) -> TicketDetail {
             triage: None,
             topics: Vec::new(),
             incident_id: None,
+            erased_at: None,
             first_response_at: None,
             acknowledged_at: None,
             owner: None,

@@ -1,0 +1,312 @@
+//! A customer's data rights: everything about them as one document (export), and erasure.
+//!
+//! Erasure keeps what the report counts and what keeps a message from being stored twice:
+//! the tickets stay (closed, their subjects erased), the messages keep their platform ids and
+//! places (their texts, attachments and the author's names go), the dedupe records stay. A
+//! replayed webhook of an erased message is therefore a duplicate, and stays out. The
+//! customer and their identities are deleted; an [`Erasure`] record, which names nobody,
+//! says who asked and when. Each step is idempotent and the customer goes last, so an erasure
+//! cut short (a timeout, a crash) finishes when it is asked again.
+
+use crate::customer::{Customer, Erasure};
+use crate::events::{Actor, EventKind, TicketEvent};
+use crate::ids::{CustomerId, TicketId};
+use crate::message::Message;
+use crate::ports::{
+    CommitError, CustomerStore, IngestStore, PrivacyStore, StoreError, TicketCommands, TicketReads,
+    TicketUpdate,
+};
+use crate::retry::{Round, optimistic};
+use crate::ticket::{Ticket, TicketQuery};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// How many messages or events one read of a ticket takes.
+const PAGE: u32 = 200;
+
+/// Everything socialcare holds about a customer.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CustomerExport {
+    pub exported_at: DateTime<Utc>,
+    /// The profile with every identity.
+    pub customer: Customer,
+    /// Their tickets, newest first.
+    pub tickets: Vec<TicketExport>,
+}
+
+/// One ticket of an export: the ticket (its satisfaction score included), every message
+/// (attachments as the platforms' URLs) and the trail, oldest first.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TicketExport {
+    pub ticket: Ticket,
+    pub messages: Vec<Message>,
+    pub events: Vec<TicketEvent>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ErasureError {
+    #[error("no customer {0}")]
+    NotFound(CustomerId),
+    #[error("the customer's data kept changing; ask again")]
+    Contention,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The customer's export, or `None` when there is no such customer.
+pub async fn export_customer<S: CustomerStore + TicketReads>(
+    store: &S,
+    id: &CustomerId,
+    now: DateTime<Utc>,
+) -> Result<Option<CustomerExport>, StoreError> {
+    let Some(customer) = store.get_customer(id).await? else {
+        return Ok(None);
+    };
+    let mut tickets = Vec::new();
+    for ticket in all_tickets(store, id).await? {
+        let messages = all_messages(store, &ticket.id).await?;
+        let events = all_events(store, &ticket.id).await?;
+        tickets.push(TicketExport {
+            ticket,
+            messages,
+            events,
+        });
+    }
+    Ok(Some(CustomerExport {
+        exported_at: now,
+        customer,
+        tickets,
+    }))
+}
+
+/// Erases the customer (see the module's description) at the request of `by` (an API key's
+/// name) and returns the record of it. Asking again for an erased customer returns the same
+/// record; for an erasure cut short, it finishes it.
+pub async fn erase_customer<S>(
+    store: &S,
+    id: &CustomerId,
+    by: &str,
+    now: DateTime<Utc>,
+) -> Result<Erasure, ErasureError>
+where
+    S: CustomerStore + TicketReads + TicketCommands + IngestStore + PrivacyStore,
+{
+    let recorded = store.get_erasure(id).await?;
+    let customer = store.get_customer(id).await?;
+    let mut erasure = match (recorded, &customer) {
+        (Some(done), _) if done.completed_at.is_some() => return Ok(done),
+        (Some(started), _) => started,
+        (None, None) => return Err(ErasureError::NotFound(id.clone())),
+        (None, Some(customer)) => Erasure {
+            customer_id: id.clone(),
+            account: customer.account.clone(),
+            requested_by: by.to_string(),
+            requested_at: now,
+            completed_at: None,
+            tickets: 0,
+            messages: 0,
+        },
+    };
+    // Recorded first: a request cut short is still on the record, and is finished by the next.
+    store.put_erasure(&erasure).await?;
+    erase_tickets(store, id, by, now).await?;
+    delete_customer(store, id).await?;
+    // Once more after the customer is gone: a message that was being ingested while the
+    // tickets were erased may have opened one.
+    erase_tickets(store, id, by, now).await?;
+
+    let tickets = all_tickets(store, id).await?;
+    erasure.tickets = tickets.len() as u32;
+    erasure.messages = tickets.iter().map(|ticket| ticket.message_count).sum();
+    erasure.completed_at = Some(now);
+    store.put_erasure(&erasure).await?;
+    Ok(erasure)
+}
+
+async fn erase_tickets<S>(
+    store: &S,
+    id: &CustomerId,
+    by: &str,
+    now: DateTime<Utc>,
+) -> Result<(), ErasureError>
+where
+    S: CustomerStore + TicketReads + TicketCommands + IngestStore + PrivacyStore,
+{
+    for ticket in all_tickets(store, id).await? {
+        // A ticket is marked erased last, so a marked one has nothing left to erase.
+        if ticket.erased_at.is_none() {
+            erase_ticket(store, &ticket.id, by, now).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Erases the ticket's messages, then its notes, then the ticket.
+async fn erase_ticket<S>(
+    store: &S,
+    id: &TicketId,
+    by: &str,
+    now: DateTime<Utc>,
+) -> Result<(), ErasureError>
+where
+    S: TicketReads + TicketCommands + IngestStore + PrivacyStore,
+{
+    for message in all_messages(store, id).await? {
+        if message.erased_at.is_none() {
+            erase_message(store, message, now).await?;
+        }
+    }
+    for event in all_events(store, id).await? {
+        if let EventKind::Note { text } = &event.kind
+            && !text.is_empty()
+        {
+            let erased = TicketEvent {
+                kind: EventKind::Note {
+                    text: String::new(),
+                },
+                ..event
+            };
+            store.replace_event(&erased).await?;
+        }
+    }
+    optimistic(
+        move || async move {
+            let Some(ticket) = store.get_ticket(id).await? else {
+                return Ok(Round::Done(()));
+            };
+            if ticket.erased_at.is_some() {
+                return Ok(Round::Done(()));
+            }
+            let actor = Actor::Agent { id: by.to_string() };
+            let event = TicketEvent::new(id.clone(), now, actor, EventKind::Erased, "erased");
+            let update = TicketUpdate {
+                ticket: ticket.erased(now),
+                version_before: ticket.version,
+                events: vec![event],
+                replies: Vec::new(),
+                samples: Vec::new(),
+            };
+            match store.update_ticket(&update).await {
+                Ok(()) => Ok(Round::Done(())),
+                Err(CommitError::Conflict) | Err(CommitError::Duplicate) => Ok(Round::ReadAgain),
+                Err(CommitError::Store(e)) => Err(e.into()),
+            }
+        },
+        || ErasureError::Contention,
+    )
+    .await
+}
+
+async fn erase_message<S: IngestStore>(
+    store: &S,
+    first_read: Message,
+    now: DateTime<Utc>,
+) -> Result<(), ErasureError> {
+    let key = &first_read.body.dedupe_key();
+    let first_read = &first_read;
+    let mut read_again = false;
+    optimistic(
+        move || {
+            let again = std::mem::replace(&mut read_again, true);
+            async move {
+                // The page's copy the first time; the stored one after a conflict (a delivery
+                // recorded on a reply, an edit).
+                let message = match again {
+                    false => first_read.clone(),
+                    true => match store.get_message(key).await? {
+                        Some(message) => message,
+                        None => return Ok(Round::Done(())),
+                    },
+                };
+                if message.erased_at.is_some() {
+                    return Ok(Round::Done(()));
+                }
+                match store
+                    .replace_message(&message.erased(now), message.version)
+                    .await
+                {
+                    Ok(()) => Ok(Round::Done(())),
+                    Err(CommitError::Conflict) | Err(CommitError::Duplicate) => {
+                        Ok(Round::ReadAgain)
+                    }
+                    Err(CommitError::Store(e)) => Err(e.into()),
+                }
+            }
+        },
+        || ErasureError::Contention,
+    )
+    .await
+}
+
+async fn delete_customer<S: CustomerStore + PrivacyStore>(
+    store: &S,
+    id: &CustomerId,
+) -> Result<(), ErasureError> {
+    optimistic(
+        move || async move {
+            let Some(customer) = store.get_customer(id).await? else {
+                return Ok(Round::Done(()));
+            };
+            match store.delete_customer(&customer).await {
+                Ok(()) => Ok(Round::Done(())),
+                Err(CommitError::Conflict) | Err(CommitError::Duplicate) => Ok(Round::ReadAgain),
+                Err(CommitError::Store(e)) => Err(e.into()),
+            }
+        },
+        || ErasureError::Contention,
+    )
+    .await
+}
+
+async fn all_tickets<S: CustomerStore>(
+    store: &S,
+    id: &CustomerId,
+) -> Result<Vec<Ticket>, StoreError> {
+    let mut tickets = Vec::new();
+    let mut query = TicketQuery {
+        limit: TicketQuery::MAX_LIMIT,
+        ..TicketQuery::newest(TicketQuery::MAX_LIMIT)
+    };
+    loop {
+        let page = store.customer_tickets(id, &query).await?;
+        tickets.extend(page.items);
+        match page.next {
+            Some(next) => query.after = Some(next),
+            None => return Ok(tickets),
+        }
+    }
+}
+
+async fn all_messages<S: TicketReads>(
+    store: &S,
+    id: &TicketId,
+) -> Result<Vec<Message>, StoreError> {
+    let mut messages: Vec<Message> = Vec::new();
+    loop {
+        let after = messages.last().map(Message::sort_key);
+        let page = store.ticket_messages(id, after.as_deref(), PAGE).await?;
+        let full = page.len() == PAGE as usize;
+        messages.extend(page);
+        if !full {
+            return Ok(messages);
+        }
+    }
+}
+
+async fn all_events<S: TicketReads>(
+    store: &S,
+    id: &TicketId,
+) -> Result<Vec<TicketEvent>, StoreError> {
+    let mut events: Vec<TicketEvent> = Vec::new();
+    loop {
+        let after = events.last().map(TicketEvent::sort_key);
+        let page = store.ticket_events_page(id, after.as_deref(), PAGE).await?;
+        let full = page.len() == PAGE as usize;
+        events.extend(page);
+        if !full {
+            return Ok(events);
+        }
+    }
+}

@@ -1,0 +1,348 @@
+//! The data-rights contract (SQLite and DynamoDB): a customer's export, and their erasure.
+
+use crate::events::{brand_reply, inbound};
+use chrono::{DateTime, TimeZone, Utc};
+use socialcare_domain::ingest::{IngestOutcome, ingest};
+use socialcare_domain::lifecycle;
+use socialcare_domain::ports::CustomerStore;
+use socialcare_domain::privacy::{ErasureError, erase_customer, export_customer};
+use socialcare_domain::timers::Timers;
+use socialcare_domain::{
+    Actor, Attachment, Customer, CustomerId, Erasure, EventKind, Identity, Source, TicketDetail,
+    TicketId, TicketStatus,
+};
+
+pub use socialcare_domain::ports::TicketStore as Store;
+
+fn at(minute: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 22, 9, minute, 0).unwrap()
+}
+
+fn agent(id: &str) -> Actor {
+    Actor::Agent { id: id.into() }
+}
+
+async fn detail<S: Store>(store: &S, id: &TicketId) -> TicketDetail {
+    store
+        .ticket_detail(id)
+        .await
+        .unwrap()
+        .expect("ticket exists")
+}
+
+fn opened(outcome: IngestOutcome) -> TicketId {
+    match outcome {
+        IngestOutcome::Opened { ticket_id, .. } => ticket_id,
+        other => panic!("expected a new ticket, got {other:?}"),
+    }
+}
+
+fn x_identity() -> Identity {
+    Identity {
+        source: Source::X,
+        account: "1100000000000000001".into(),
+        user_id: "3001969357".into(),
+        handle: Some("ann_on_x".into()),
+    }
+}
+
+/// Ann: a complaint with a photo, the brand's answer, her follow-up and an agent's note on a
+/// ticket that is closed; then a second complaint on a new ticket; her X identity linked.
+/// Bob: one complaint of his own.
+struct Story {
+    ann: Customer,
+    first: TicketId,
+    second: TicketId,
+    bob_ticket: TicketId,
+}
+
+async fn story<S: Store>(store: &S) -> Story {
+    let mut complaint = inbound("m1", "ann", "charged twice on card 4111", at(0));
+    complaint.message.attachments = vec![Attachment {
+        kind: "image".into(),
+        url: "https://files.example/statement.png".into(),
+    }];
+    let first = opened(ingest(store, &complaint).await.unwrap());
+    ingest(store, &brand_reply("b1", "ann", "m1", at(1)))
+        .await
+        .unwrap();
+    ingest(
+        store,
+        &inbound("m2", "ann", "my number is 07700 900123", at(2)),
+    )
+    .await
+    .unwrap();
+    lifecycle::add_note(store, &first, "called Ann back", agent("sally"), at(3))
+        .await
+        .unwrap();
+    lifecycle::change_status(store, &first, TicketStatus::Closed, agent("sally"), at(4))
+        .await
+        .unwrap();
+    let second = opened(
+        ingest(store, &inbound("m3", "ann", "charged again", at(5)))
+            .await
+            .unwrap(),
+    );
+    let ann = detail(store, &second).await.customer.unwrap();
+    let ann = socialcare_domain::customers::link_identity(store, &ann.id, x_identity(), at(6))
+        .await
+        .unwrap();
+    let bob_ticket = opened(
+        ingest(store, &inbound("m9", "bob", "where is my parcel", at(7)))
+            .await
+            .unwrap(),
+    );
+    Story {
+        ann,
+        first,
+        second,
+        bob_ticket,
+    }
+}
+
+pub async fn an_export_holds_everything_about_the_customer<S: Store>(store: &S) {
+    let story = story(store).await;
+    let export = export_customer(store, &story.ann.id, at(20))
+        .await
+        .unwrap()
+        .expect("Ann is a customer");
+    assert_eq!(export.exported_at, at(20));
+    assert_eq!(export.customer, story.ann);
+    assert_eq!(export.customer.identities.len(), 2);
+    let tickets: Vec<&TicketId> = export.tickets.iter().map(|t| &t.ticket.id).collect();
+    assert_eq!(
+        tickets,
+        [&story.second, &story.first],
+        "newest first, Bob's not"
+    );
+
+    let first = &export.tickets[1];
+    assert_eq!(first.ticket.subject, "charged twice on card 4111");
+    assert_eq!(first.ticket.status, TicketStatus::Closed);
+    let texts: Vec<&str> = first
+        .messages
+        .iter()
+        .map(|m| m.body.text.as_str())
+        .collect();
+    assert_eq!(
+        texts,
+        [
+            "charged twice on card 4111",
+            "Sorry to hear that, we're on it",
+            "my number is 07700 900123"
+        ]
+    );
+    assert_eq!(
+        first.messages[0].body.attachments[0].url,
+        "https://files.example/statement.png"
+    );
+    let notes: Vec<&EventKind> = first
+        .events
+        .iter()
+        .map(|e| &e.kind)
+        .filter(|kind| matches!(kind, EventKind::Note { .. }))
+        .collect();
+    assert_eq!(
+        notes,
+        [&EventKind::Note {
+            text: "called Ann back".into()
+        }]
+    );
+    assert_eq!(first.events.len(), detail_events(store, &story.first).await);
+    assert_eq!(export.tickets[0].messages.len(), 1);
+    assert_eq!(export.tickets[0].messages[0].body.text, "charged again");
+
+    let nobody = CustomerId::derive(at(0), "nobody");
+    assert_eq!(export_customer(store, &nobody, at(20)).await.unwrap(), None);
+}
+
+async fn detail_events<S: Store>(store: &S, id: &TicketId) -> usize {
+    store.ticket_events(id).await.unwrap().len()
+}
+
+pub async fn an_erased_customer_is_gone_and_a_replay_stays_out<S: Store>(store: &S) {
+    let story = story(store).await;
+    let erasure = erase_customer(store, &story.ann.id, "admin", at(30))
+        .await
+        .unwrap();
+    let expected = Erasure {
+        customer_id: story.ann.id.clone(),
+        account: "crm".into(),
+        requested_by: "admin".into(),
+        requested_at: at(30),
+        completed_at: Some(at(30)),
+        tickets: 2,
+        messages: 4,
+    };
+    assert_eq!(erasure, expected);
+
+    // The customer and both identities are gone.
+    assert_eq!(
+        CustomerStore::get_customer(store, &story.ann.id)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store.find_customer("integration:crm:ann").await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store.find_customer(&x_identity().key()).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        export_customer(store, &story.ann.id, at(31)).await.unwrap(),
+        None
+    );
+
+    for id in [&story.first, &story.second] {
+        let found = detail(store, id).await;
+        assert_eq!(found.customer, None);
+        let ticket = &found.ticket;
+        assert_eq!(ticket.subject, "");
+        assert_eq!(ticket.topics, Vec::<String>::new());
+        assert_eq!(ticket.triage, None);
+        assert_eq!(ticket.status, TicketStatus::Closed);
+        assert_eq!(ticket.timers, Timers::default());
+        assert_eq!(ticket.erased_at, Some(at(30)));
+        for message in &found.messages {
+            assert_eq!(message.body.text, "", "{message:?}");
+            assert_eq!(message.body.attachments, vec![]);
+            assert_eq!(message.body.author.name, None);
+            assert_eq!(message.body.author.email, None);
+            assert_eq!(message.body.recipient_id, None);
+            assert_eq!(message.erased_at, Some(at(30)));
+        }
+        let events = store.ticket_events(id).await.unwrap();
+        let last = events.last().unwrap();
+        assert_eq!(last.kind, EventKind::Erased);
+        assert_eq!(last.actor, agent("admin"));
+    }
+    let first = detail(store, &story.first).await;
+    let ids: Vec<&str> = first
+        .messages
+        .iter()
+        .map(|m| m.body.external_id.as_str())
+        .collect();
+    assert_eq!(ids, ["m1", "b1", "m2"], "each message keeps its place");
+    assert_eq!(first.messages[0].body.author.id, "");
+    assert_eq!(
+        first.messages[1].body.author.id, "acme-support",
+        "the brand's own"
+    );
+    assert_eq!(first.ticket.message_count, 3);
+    let note = store
+        .ticket_events(&story.first)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|e| matches!(e.kind, EventKind::Note { .. }))
+        .unwrap();
+    assert_eq!(
+        note.kind,
+        EventKind::Note {
+            text: String::new()
+        }
+    );
+
+    // The original webhook, replayed, is a duplicate: the text does not come back.
+    let replay = inbound("m1", "ann", "charged twice on card 4111", at(0));
+    let outcome = ingest(store, &replay).await.unwrap();
+    assert!(
+        matches!(&outcome, IngestOutcome::Duplicate { ticket_id, .. } if *ticket_id == story.first),
+        "{outcome:?}"
+    );
+    let after = detail(store, &story.first).await;
+    assert_eq!(after.messages.len(), 3);
+    assert_eq!(after.messages[0].body.text, "");
+
+    // Asked again: the same record, nothing written.
+    let again = erase_customer(store, &story.ann.id, "someone-else", at(40))
+        .await
+        .unwrap();
+    assert_eq!(again, expected);
+    assert_eq!(store.list_erasures().await.unwrap(), vec![expected]);
+
+    // Bob is untouched.
+    let bob = detail(store, &story.bob_ticket).await;
+    assert_eq!(bob.ticket.subject, "where is my parcel");
+    assert_eq!(bob.ticket.erased_at, None);
+    assert_eq!(bob.messages[0].body.text, "where is my parcel");
+    assert!(bob.customer.is_some());
+
+    let nobody = CustomerId::derive(at(0), "nobody");
+    assert_eq!(
+        erase_customer(store, &nobody, "admin", at(41)).await,
+        Err(ErasureError::NotFound(nobody))
+    );
+}
+
+pub async fn an_erasure_cut_short_is_finished_when_asked_again<S: Store>(store: &S) {
+    let story = story(store).await;
+    // The first request recorded itself and erased one message before it stopped.
+    let started = Erasure {
+        customer_id: story.ann.id.clone(),
+        account: "crm".into(),
+        requested_by: "first-admin".into(),
+        requested_at: at(30),
+        completed_at: None,
+        tickets: 0,
+        messages: 0,
+    };
+    store.put_erasure(&started).await.unwrap();
+    let m3 = detail(store, &story.second).await.messages.remove(0);
+    store
+        .replace_message(&m3.erased(at(30)), m3.version)
+        .await
+        .unwrap();
+
+    let erasure = erase_customer(store, &story.ann.id, "second-admin", at(35))
+        .await
+        .unwrap();
+    assert_eq!(
+        erasure,
+        Erasure {
+            completed_at: Some(at(35)),
+            tickets: 2,
+            messages: 4,
+            ..started
+        }
+    );
+    let second = detail(store, &story.second).await;
+    assert_eq!(
+        second.messages[0].erased_at,
+        Some(at(30)),
+        "not erased twice"
+    );
+    assert_eq!(second.ticket.erased_at, Some(at(35)));
+    let first = detail(store, &story.first).await;
+    assert!(first.messages.iter().all(|m| m.erased_at == Some(at(35))));
+    assert_eq!(
+        CustomerStore::get_customer(store, &story.ann.id)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(store.list_erasures().await.unwrap(), vec![erasure]);
+}
+
+#[macro_export]
+macro_rules! privacy_contract {
+    ($make:expr) => {
+        $crate::privacy_contract!(@cases $make;
+            an_export_holds_everything_about_the_customer,
+            an_erased_customer_is_gone_and_a_replay_stays_out,
+            an_erasure_cut_short_is_finished_when_asked_again
+        );
+    };
+    (@cases $make:expr; $($case:ident),+) => {
+        $(
+            #[tokio::test]
+            async fn $case() {
+                let store = $make.await;
+                $crate::contract::privacy::$case(&store).await;
+            }
+        )+
+    };
+}
