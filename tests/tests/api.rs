@@ -682,6 +682,102 @@ async fn customer_routes_refuse_what_they_cannot_do() {
     );
 }
 
+#[tokio::test]
+async fn an_admin_exports_then_erases_a_customer_and_the_log_keeps_who_asked() {
+    let app = api_with_tickets().await;
+    let (_, list) = get(&app, "/v1/tickets", Some(KEY)).await;
+    let c2 = list["tickets"][0]["customer_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let ticket = list["tickets"][0]["id"].as_str().unwrap().to_string();
+    let (_, agent) = new_key(&app, "sally", "agent").await;
+    let (_, admin) = new_key(&app, "ops", "admin").await;
+    let export_path = format!("/v1/customers/{c2}/export");
+    let customer_path = format!("/v1/customers/{c2}");
+
+    // Only an admin exports or erases.
+    assert_eq!(
+        get(&app, &export_path, Some(&agent)).await.0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        delete(&app, &customer_path, Some(&agent)).await.0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        get(&app, "/v1/erasures", Some(&agent)).await.0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        delete(&app, &customer_path, None).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+
+    let (status, export) = get(&app, &export_path, Some(&admin)).await;
+    assert_eq!(status, StatusCode::OK, "{export}");
+    assert_eq!(export["customer"]["id"], c2);
+    assert_eq!(export["customer"]["email"], "c2@example.com");
+    assert_eq!(export["tickets"].as_array().unwrap().len(), 1);
+    assert_eq!(export["tickets"][0]["ticket"]["subject"], "problem 2");
+    assert_eq!(export["tickets"][0]["messages"][0]["text"], "problem 2");
+    assert_eq!(export["tickets"][0]["events"][0]["event"], "created");
+
+    let (status, erased) = delete(&app, &customer_path, Some(&admin)).await;
+    assert_eq!(status, StatusCode::OK, "{erased}");
+    let erasure = &erased["erasure"];
+    assert_eq!(erasure["customer_id"], c2);
+    assert_eq!(erasure["account"], "crm");
+    assert_eq!(erasure["requested_by"], "ops");
+    assert_eq!(erasure["tickets"], 1);
+    assert_eq!(erasure["messages"], 1);
+    assert!(erasure["completed_at"].is_string(), "{erasure}");
+    assert!(!erased.to_string().contains("problem 2"), "{erased}");
+
+    // Gone from the customer's routes; the ticket stays, closed, saying nothing of them.
+    assert_eq!(
+        get(&app, &customer_path, Some(&admin)).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        get(&app, &export_path, Some(&admin)).await.0,
+        StatusCode::NOT_FOUND
+    );
+    let (status, detail) = get(&app, &format!("/v1/tickets/{ticket}"), Some(&admin)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(detail["ticket"]["status"], "closed");
+    assert_eq!(detail["customer"], Value::Null);
+    let text = detail.to_string();
+    for personal in ["problem 2", "Customer c2", "c2@example.com"] {
+        assert!(!text.contains(personal), "{personal} in {text}");
+    }
+
+    // Asked again: the same record. The log lists it.
+    let (status, again) = delete(&app, &customer_path, Some(&admin)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(again, erased);
+    let (status, log) = get(&app, "/v1/erasures", Some(&admin)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(log["erasures"], serde_json::json!([erasure]));
+
+    for path in [
+        "/v1/customers/cus_01KAQ5Z0000000000000000000",
+        "/v1/customers/nope",
+    ] {
+        assert_eq!(
+            delete(&app, path, Some(&admin)).await.0,
+            StatusCode::NOT_FOUND,
+            "{path}"
+        );
+        let export = format!("{path}/export");
+        assert_eq!(
+            get(&app, &export, Some(&admin)).await.0,
+            StatusCode::NOT_FOUND,
+            "{path}"
+        );
+    }
+}
+
 const TEAMS: &str = r#"
 [[teams]]
 name = "support"

@@ -45,7 +45,7 @@ pub use accounts::{
     stored_document,
 };
 use customers::*;
-pub use customers::{NewIdentity, link_identity_by};
+pub use customers::{NewIdentity, erase_customer_by, link_identity_by};
 pub use incidents::{NewUpdate, post_update_by};
 use keys::*;
 pub use keys::{KeyView, NewKey, create_key_by, revoke_key_by};
@@ -189,7 +189,12 @@ pub fn routes<S: Store + 'static>(state: Arc<ApiState<S>>) -> Router {
         .route("/v1/tickets/{id}/assign", post(assign::<S>))
         .route("/v1/tickets/{id}/unassign", post(unassign::<S>))
         .route("/v1/tickets/{id}/events", get(ticket_events::<S>))
-        .route("/v1/customers/{id}", get(customer_history::<S>))
+        .route(
+            "/v1/customers/{id}",
+            get(customer_history::<S>).delete(erase_customer::<S>),
+        )
+        .route("/v1/customers/{id}/export", get(export_customer::<S>))
+        .route("/v1/erasures", get(list_erasures::<S>))
         .route("/v1/customers/{id}/identities", post(link_identity::<S>))
         .route(
             "/v1/templates",
@@ -366,7 +371,7 @@ impl utoipa::Modify for BearerKey {
     info(title = "socialcare API", description = "Tickets, customers and keys of socialcare."),
     paths(
         list_tickets, ticket_detail, change_status, change_priority, add_note, replies::add_reply, ticket_events, assign, unassign,
-        customer_history, link_identity, create_key, list_keys, revoke_key,
+        customer_history, link_identity, export_customer, erase_customer, list_erasures, create_key, list_keys, revoke_key,
         list_templates, get_template, create_template, replace_template, delete_template,
         sla::get_policies, sla::put_policies, metrics::response_times,
         incidents::list_incidents, incidents::get_incident, incidents::incident_tickets,

@@ -1,7 +1,10 @@
 //! `GET /v1/customers/{id}` and `POST /v1/customers/{id}/identities`: a customer with every
-//! identity and ticket, and linking another identity.
+//! identity and ticket, and linking another identity; the customer's data rights: `GET
+//! /v1/customers/{id}/export`, `DELETE /v1/customers/{id}` and the log of erasures.
 
 use super::*;
+use socialcare_domain::Erasure;
+use socialcare_domain::privacy::{self, CustomerExport, ErasureError};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CustomerHistory {
@@ -126,4 +129,92 @@ pub async fn link_identity_by<S: Store>(
                 LinkError::Store(e) => ApiError::store(e),
             })?;
     Ok(customer)
+}
+
+/// `GET /v1/customers/{id}/export` (admin): everything socialcare holds about the customer,
+/// as one document (a data subject's access request).
+#[utoipa::path(get, path = "/v1/customers/{id}/export", tag = "customers",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, body = CustomerExport),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub(super) async fn export_customer<S: Store>(
+    State(state): State<Arc<ApiState<S>>>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<Json<CustomerExport>, ApiError> {
+    caller.require(Role::Admin)?;
+    let id = customer_id(&id)?;
+    privacy::export_customer(&state.store, &id, Utc::now())
+        .await
+        .map_err(ApiError::store)?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("no customer {id}")))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErasureEnvelope {
+    pub erasure: Erasure,
+}
+
+/// `DELETE /v1/customers/{id}` (admin): erases the customer (their identities, the texts and
+/// attachments of their messages, their tickets' subjects and notes) and answers the record
+/// of it. Asking again answers the same record; an erasure cut short is finished.
+#[utoipa::path(delete, path = "/v1/customers/{id}", tag = "customers",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, body = ErasureEnvelope),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, description = "busy", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub(super) async fn erase_customer<S: Store>(
+    State(state): State<Arc<ApiState<S>>>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<Json<ErasureEnvelope>, ApiError> {
+    let erasure = erase_customer_by(&state, &caller, &id).await?;
+    Ok(Json(ErasureEnvelope { erasure }))
+}
+
+/// Erases customer `id` (the API's and the console's way).
+pub async fn erase_customer_by<S: Store>(
+    state: &ApiState<S>,
+    caller: &Caller,
+    id: &str,
+) -> Result<Erasure, ApiError> {
+    caller.require(Role::Admin)?;
+    let id = customer_id(id)?;
+    privacy::erase_customer(&state.store, &id, &caller.name, Utc::now())
+        .await
+        .map_err(|e| match e {
+            ErasureError::NotFound(_) => ApiError::not_found(e.to_string()),
+            ErasureError::Contention => ApiError::new(StatusCode::CONFLICT, "busy", e.to_string()),
+            ErasureError::Store(e) => ApiError::store(e),
+        })
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErasureList {
+    /// The latest asked first.
+    pub erasures: Vec<Erasure>,
+}
+
+/// `GET /v1/erasures` (admin): the audit log of erasures: who asked, when, how much.
+#[utoipa::path(get, path = "/v1/erasures", tag = "customers",
+    responses(
+        (status = 200, body = ErasureList),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub(super) async fn list_erasures<S: Store>(
+    State(state): State<Arc<ApiState<S>>>,
+    Extension(caller): Extension<Caller>,
+) -> Result<Json<ErasureList>, ApiError> {
+    caller.require(Role::Admin)?;
+    let erasures = state.store.list_erasures().await.map_err(ApiError::store)?;
+    Ok(Json(ErasureList { erasures }))
 }
