@@ -48,6 +48,10 @@
 //! `answer_praise_and_noise = true` in an `[[accounts]]` entry opens praise and noise as tickets
 //! that need an answer (by default they are stored, closed).
 //!
+//! `retention_days = 90` in an `[[accounts]]` entry deletes each closed ticket of the account,
+//! with its messages and trail, 90 days after it was resolved (the scheduler's hourly purge);
+//! without it, tickets are kept.
+//!
 //! How fast an incident's status update may post replies for the account: at most `posts` in
 //! any `per_seconds` (defaults: X 100 per 900 s, the Pro tier's limit for posts; Facebook and
 //! Instagram 200 per 3600 s; integrations 600 per 60 s). Set it to your API tier's limit, or
@@ -64,6 +68,7 @@ use socialcare_domain::Source;
 use socialcare_domain::acknowledgement::{Acknowledgement, AcknowledgementError, Acknowledgements};
 use socialcare_domain::incidents::SpikeRules;
 use socialcare_domain::ownership::{Team, Teams};
+use socialcare_domain::retention::Retention;
 use socialcare_domain::threading::Rules;
 use socialcare_domain::triage::TriageRules;
 use socialcare_domain::updates::Pace;
@@ -93,6 +98,10 @@ pub struct Account {
     /// How fast incident updates may post (the platform's default when left out).
     #[serde(default)]
     pub pace: Option<Pace>,
+    /// Days a closed ticket is kept after it was resolved (then it is deleted with its
+    /// messages and trail); kept for good when left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention_days: Option<u32>,
 }
 
 /// How an account acknowledges new public complaints.
@@ -240,6 +249,10 @@ pub enum ConfigError {
         id: String,
         error: &'static str,
     },
+    #[error(
+        "accounts configuration: retention_days of {platform:?} account {id} must be at least 1"
+    )]
+    Retention { platform: Platform, id: String },
     #[error("accounts configuration: pace of {platform:?} account {id}: {error}")]
     Pace {
         platform: Platform,
@@ -258,6 +271,8 @@ fn document(text: &str, section: &'static str) -> Result<AccountsDocument, Confi
 pub struct Configuration {
     pub accounts: Accounts,
     pub rules: Rules,
+    /// How long each account keeps its closed tickets.
+    pub retention: Retention,
     pub document: AccountsDocument,
 }
 
@@ -272,12 +287,31 @@ impl Configuration {
         let teams = teams_of(document.teams.clone())?;
         let accounts = Accounts::of(document.accounts.clone())?;
         let rules = rules_of(teams, &accounts)?;
+        let retention = retention_of(&accounts)?;
         Ok(Self {
             accounts,
             rules,
+            retention,
             document,
         })
     }
+}
+
+fn retention_of(accounts: &Accounts) -> Result<Retention, ConfigError> {
+    let mut retention = Retention::default();
+    for account in accounts.by_id.values() {
+        match account.retention_days {
+            None => {}
+            Some(0) => {
+                return Err(ConfigError::Retention {
+                    platform: account.platform,
+                    id: account.id.clone(),
+                });
+            }
+            Some(days) => retention.keep(account.platform.source(), &account.id, days),
+        }
+    }
+    Ok(retention)
 }
 
 /// The teams of the same document.
@@ -689,5 +723,22 @@ mod tests {
             let error = Accounts::parse(text).unwrap_err().to_string();
             assert!(error.contains(says), "{text:?}: {error}");
         }
+    }
+
+    #[test]
+    fn each_account_keeps_its_closed_tickets_for_its_own_days() {
+        let configuration = Configuration::parse(
+            "[[accounts]]\nplatform = \"x\"\nid = \"1\"\nretention_days = 90\n\
+             [[accounts]]\nplatform = \"facebook\"\nid = \"1\"",
+        )
+        .unwrap();
+        let mut expected = Retention::default();
+        expected.keep(Source::X, "1", 90);
+        assert_eq!(configuration.retention, expected);
+        let error =
+            Configuration::parse("[[accounts]]\nplatform = \"x\"\nid = \"1\"\nretention_days = 0")
+                .unwrap_err()
+                .to_string();
+        assert!(error.contains("retention_days"), "{error}");
     }
 }

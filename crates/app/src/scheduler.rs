@@ -1,6 +1,6 @@
 //! The scheduler: every minute, moves the reminders coming due from the due index onto the
 //! reminders queue, queues the notice of each incident opened since, and brings the report's
-//! counters up to date.
+//! counters up to date; every hour, deletes the closed tickets whose retention passed.
 //!
 //! SQS delays reach 15 minutes, so a reminder waits in the store's due index until it is that
 //! close, then rides the queue with the rest of the wait as its delay: one send, one receive,
@@ -14,8 +14,9 @@ use socialcare_domain::IncidentId;
 use socialcare_domain::incidents::{Incident, IncidentNotice};
 use socialcare_domain::ports::{
     CommitError, IncidentRecords, MetricsStore, Outgoing, Queue, QueueError, ReminderStore,
-    SettingsStore, StoreError,
+    RetentionStore, SettingsStore, StoreError, TicketLists,
 };
+use socialcare_domain::retention::{Purged, Retention, purge_expired};
 use socialcare_domain::timers::Reminder;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -30,7 +31,14 @@ pub struct Scheduler {
     /// The active incidents this process found told: told is for good, so each is read once,
     /// not again every run while it stays active.
     told: Arc<Mutex<HashSet<IncidentId>>>,
+    /// When this process last purged every ticket whose retention had passed.
+    purged_at: Arc<Mutex<Option<DateTime<Utc>>>>,
 }
+
+/// How often the scheduler deletes the closed tickets whose retention passed.
+pub const PURGE_EVERY: chrono::Duration = chrono::Duration::hours(1);
+/// Tickets one purge deletes at most; the rest go in the next run.
+const PURGE_MOST: usize = 200;
 
 impl Default for Scheduler {
     fn default() -> Self {
@@ -38,6 +46,7 @@ impl Default for Scheduler {
             lookahead: MAX_DELAY,
             page: 100,
             told: Default::default(),
+            purged_at: Default::default(),
         }
     }
 }
@@ -86,6 +95,30 @@ impl Scheduler {
 }
 
 impl Scheduler {
+    /// Whether a purge is due: none yet in this process, or the last a [`PURGE_EVERY`] ago.
+    pub fn purge_due(&self, now: DateTime<Utc>) -> bool {
+        let last = *self.purged_at.lock().unwrap_or_else(|p| p.into_inner());
+        last.is_none_or(|last| now - last >= PURGE_EVERY)
+    }
+
+    /// Deletes the closed tickets whose retention passed, when a purge is due; a purge that
+    /// reached its bound leaves the rest to the next run, not to the next hour.
+    pub async fn purge<S: TicketLists + RetentionStore>(
+        &self,
+        store: &S,
+        retention: &Retention,
+        now: DateTime<Utc>,
+    ) -> Result<Purged, ScheduleError> {
+        if !self.purge_due(now) {
+            return Ok(Purged::default());
+        }
+        let purged = purge_expired(store, retention, now, PURGE_MOST).await?;
+        if purged.tickets < PURGE_MOST {
+            *self.purged_at.lock().unwrap_or_else(|p| p.into_inner()) = Some(now);
+        }
+        Ok(purged)
+    }
+
     /// Adds the changes written since the last run to the report's counters, where the store
     /// adds them from a change log (DynamoDB's stream keeps a day: a run a minute keeps the
     /// counters near current and nothing is trimmed before it is counted). Returns how many

@@ -10,7 +10,8 @@
 //!   [`templates`], [`access`], [`integrations`], [`configuration`], [`tokens`];
 //! - **[`ports`]**, the traits over those records;
 //! - **behaviours**, the rest: [`ingest`], [`threading`], [`triage`], [`replies`], [`clocks`],
-//!   [`reminders`], [`incidents`], [`updates`], [`lifecycle`], [`ownership`], [`privacy`], ...
+//!   [`reminders`], [`incidents`], [`updates`], [`lifecycle`], [`ownership`], [`privacy`],
+//!   [`retention`], ...
 //!
 //! A behaviour's own records (`replies::Delivery`, `incidents::Incident`, ...) are re-exported
 //! from it. `python3 infra/module_cycles.py crates/domain --layer ...` checks the layers (its
@@ -40,6 +41,7 @@ pub mod privacy;
 pub mod reminders;
 pub mod replies;
 pub mod report;
+pub mod retention;
 pub mod retry;
 pub mod satisfaction;
 pub mod sessions;

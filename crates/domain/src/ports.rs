@@ -756,6 +756,19 @@ pub trait PrivacyStore: Send + Sync {
     fn list_erasures(&self) -> impl Future<Output = Result<Vec<Erasure>, StoreError>> + Send;
 }
 
+/// What retention deletes (see [`crate::retention`]).
+pub trait RetentionStore: Send + Sync {
+    /// Deletes the ticket with its messages and trail, the ticket last (a purge cut short
+    /// finds it again); what files each message under its dedupe key stays, with nothing of
+    /// the message but its ids (a store that keeps both in one row keeps the message erased as
+    /// of `now`). Returns how many messages it deleted.
+    fn purge_ticket(
+        &self,
+        ticket: &Ticket,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<usize, StoreError>> + Send;
+}
+
 /// Every store port together: what a complete store adapter (SQLite, DynamoDB) implements.
 pub trait TicketStore:
     IngestStore
@@ -775,6 +788,7 @@ pub trait TicketStore:
     + IntegrationStore
     + SessionStore
     + PrivacyStore
+    + RetentionStore
 {
 }
 impl<T> TicketStore for T where
@@ -795,6 +809,7 @@ impl<T> TicketStore for T where
         + IntegrationStore
         + SessionStore
         + PrivacyStore
+        + RetentionStore
 {
 }
 

@@ -259,7 +259,7 @@ where
     let banner = banner(addr, backend, &credentials, &settings.data);
 
     let consumer = Consumer {
-        configuration,
+        configuration: configuration.clone(),
         outbox: Some(Outbox::new(outbox.clone())),
         ..Consumer::default()
     };
@@ -283,6 +283,7 @@ where
         let (store, reminders) = (store.clone(), reminders.clone());
         tokio::spawn(async move {
             let scheduler = Scheduler::default();
+            let configuration = configuration;
             let mut counted = std::time::Instant::now();
             loop {
                 let now = SystemClock.now();
@@ -296,6 +297,22 @@ where
                     counted = std::time::Instant::now();
                     if let Err(e) = scheduler.count_report(&store).await {
                         tracing::error!(error = %e, "counting the report failed; retrying");
+                    }
+                }
+                if scheduler.purge_due(now) {
+                    let retention = &configuration.current().await.retention;
+                    match scheduler.purge(&store, retention, now).await {
+                        Ok(purged) if purged.tickets > 0 => {
+                            tracing::info!(
+                                tickets = purged.tickets,
+                                messages = purged.messages,
+                                "closed tickets past their retention deleted"
+                            );
+                        }
+                        Ok(_) => {}
+                        Err(e) => {
+                            tracing::error!(error = %e, "purging expired tickets failed; retrying")
+                        }
                     }
                 }
                 tokio::time::sleep(SCHEDULE_EVERY).await;

@@ -19,7 +19,7 @@ use socialcare_aws::{
     CapacityMeter, DynamoStore, KmsSealer, SecretError, SqsQueue, optional_secret, secret_string,
     secret_strings,
 };
-use socialcare_domain::ports::SystemClock;
+use socialcare_domain::ports::{StoreError, SystemClock};
 use socialcare_domain::replies::SendPolicy;
 use socialcare_platforms::{Credentials, HttpNotifier, HttpPlatform, OutboundGuard};
 use std::future::Future;
@@ -313,6 +313,7 @@ impl Lambda {
             store: self.store(),
             queue: self.queue("REMINDERS_QUEUE_URL"),
             scheduler: Scheduler::default(),
+            configuration: Default::default(),
         }
     }
 }
@@ -454,6 +455,8 @@ pub struct SchedulerFunction {
     store: DynamoStore,
     queue: SqsQueue,
     scheduler: Scheduler,
+    /// Read when the first purge is due, not at start: the other runs need none of it.
+    configuration: tokio::sync::OnceCell<ConfigurationCache>,
 }
 
 impl SchedulerFunction {
@@ -469,6 +472,26 @@ impl SchedulerFunction {
             counted,
             "reminders and incident notices queued, report counted"
         );
+        if self.scheduler.purge_due(now) {
+            let configuration = self
+                .configuration
+                .get_or_try_init(|| async {
+                    let none = || async { Ok(None) };
+                    ConfigurationCache::load(store.clone(), configuration::LAMBDA_TTL, none).await
+                })
+                .await
+                .map_err(|e| match e {
+                    LoadError::Store(e) => ScheduleError::Store(e),
+                    other => ScheduleError::Store(StoreError::invalid(other.to_string())),
+                })?;
+            let retention = &configuration.current().await.retention;
+            let purged = self.scheduler.purge(store, retention, now).await?;
+            tracing::info!(
+                tickets = purged.tickets,
+                messages = purged.messages,
+                "closed tickets past their retention deleted"
+            );
+        }
         Ok(())
     }
 }

@@ -1,11 +1,14 @@
-//! The data-rights contract (SQLite and DynamoDB): a customer's export, and their erasure.
+//! The data-rights contract (SQLite and DynamoDB): a customer's export, their erasure, and
+//! the retention of closed tickets.
 
 use crate::events::{brand_reply, inbound};
 use chrono::{DateTime, TimeZone, Utc};
+use socialcare_app::scheduler::{PURGE_EVERY, Scheduler};
 use socialcare_domain::ingest::{IngestOutcome, ingest};
 use socialcare_domain::lifecycle;
 use socialcare_domain::ports::CustomerStore;
 use socialcare_domain::privacy::{ErasureError, erase_customer, export_customer};
+use socialcare_domain::retention::{Purged, Retention, purge_expired};
 use socialcare_domain::timers::Timers;
 use socialcare_domain::{
     Actor, Attachment, Customer, CustomerId, Erasure, EventKind, Identity, Source, TicketDetail,
@@ -327,13 +330,152 @@ pub async fn an_erasure_cut_short_is_finished_when_asked_again<S: Store>(store: 
     assert_eq!(store.list_erasures().await.unwrap(), vec![erasure]);
 }
 
+fn days(n: i64) -> chrono::Duration {
+    chrono::Duration::days(n)
+}
+
+pub async fn a_closed_ticket_goes_once_its_accounts_retention_passed<S: Store>(store: &S) {
+    let close = |id: TicketId, when: DateTime<Utc>| async move {
+        lifecycle::change_status(store, &id, TicketStatus::Closed, agent("sally"), when)
+            .await
+            .unwrap();
+        id
+    };
+    let ann = close(
+        opened(
+            ingest(store, &inbound("m1", "ann", "refund please", at(0)))
+                .await
+                .unwrap(),
+        ),
+        at(10),
+    )
+    .await;
+    lifecycle::add_note(store, &ann, "refunded", agent("sally"), at(9))
+        .await
+        .unwrap();
+    let bob = close(
+        opened(
+            ingest(store, &inbound("m2", "bob", "late parcel", at(1)))
+                .await
+                .unwrap(),
+        ),
+        at(10) + days(10),
+    )
+    .await;
+    let cara = opened(
+        ingest(store, &inbound("m3", "cara", "still open", at(2)))
+            .await
+            .unwrap(),
+    );
+    let mut other = inbound("m4", "dan", "another brand's", at(3));
+    other.message.account = "other-crm".into();
+    let dan = close(opened(ingest(store, &other).await.unwrap()), at(10)).await;
+    let ann_customer = detail(store, &ann).await.customer.unwrap();
+
+    let mut retention = Retention::default();
+    retention.keep(Source::Integration, "crm", 30);
+    let retention = &retention;
+    let purge = |now| async move { purge_expired(store, retention, now, 100).await.unwrap() };
+
+    // A minute short of 30 days after Ann's was closed: nothing goes.
+    assert_eq!(purge(at(9) + days(30)).await, Purged::default());
+    assert!(store.ticket_detail(&ann).await.unwrap().is_some());
+
+    let purged = purge(at(10) + days(30)).await;
+    assert_eq!(
+        purged,
+        Purged {
+            tickets: 1,
+            messages: 1
+        }
+    );
+    assert_eq!(store.ticket_detail(&ann).await.unwrap(), None);
+    assert_eq!(store.ticket_events(&ann).await.unwrap(), vec![]);
+    assert_eq!(store.ticket_messages(&ann, None, 10).await.unwrap(), vec![]);
+    for kept in [&bob, &cara, &dan] {
+        assert!(store.ticket_detail(kept).await.unwrap().is_some(), "{kept}");
+    }
+    // The customer stays; the message's dedupe record too: a replay is a duplicate.
+    assert!(
+        CustomerStore::get_customer(store, &ann_customer.id)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let replay = ingest(store, &inbound("m1", "ann", "refund please", at(0)))
+        .await
+        .unwrap();
+    assert!(
+        matches!(&replay, IngestOutcome::Duplicate { ticket_id, .. } if *ticket_id == ann),
+        "{replay:?}"
+    );
+    assert_eq!(store.ticket_detail(&ann).await.unwrap(), None);
+
+    // Bob's 10 days later; the open one and the other account's stay.
+    assert_eq!(purge(at(9) + days(40)).await, Purged::default());
+    assert_eq!(
+        purge(at(10) + days(41)).await,
+        Purged {
+            tickets: 1,
+            messages: 1
+        }
+    );
+    assert_eq!(store.ticket_detail(&bob).await.unwrap(), None);
+    assert_eq!(purge(at(10) + days(400)).await, Purged::default());
+    assert!(store.ticket_detail(&cara).await.unwrap().is_some());
+    assert!(store.ticket_detail(&dan).await.unwrap().is_some());
+}
+
+pub async fn the_scheduler_purges_once_an_hour<S: Store>(store: &S) {
+    let ticket = opened(
+        ingest(store, &inbound("m1", "ann", "refund please", at(0)))
+            .await
+            .unwrap(),
+    );
+    lifecycle::change_status(store, &ticket, TicketStatus::Closed, agent("sally"), at(1))
+        .await
+        .unwrap();
+    let mut retention = Retention::default();
+    retention.keep(Source::Integration, "crm", 1);
+    let scheduler = Scheduler::default();
+    let first = at(0) + chrono::Duration::hours(2);
+    assert!(scheduler.purge_due(first));
+    assert_eq!(
+        scheduler.purge(store, &retention, first).await.unwrap(),
+        Purged::default()
+    );
+    // The last purge was less than an hour ago: none is due.
+    let within_the_hour = first + chrono::Duration::minutes(59);
+    assert!(!scheduler.purge_due(within_the_hour));
+    assert_eq!(
+        scheduler
+            .purge(store, &retention, within_the_hour)
+            .await
+            .unwrap(),
+        Purged::default()
+    );
+    assert!(store.ticket_detail(&ticket).await.unwrap().is_some());
+    let later = at(1) + days(1);
+    assert!(scheduler.purge_due(later));
+    assert_eq!(
+        scheduler.purge(store, &retention, later).await.unwrap(),
+        Purged {
+            tickets: 1,
+            messages: 1
+        }
+    );
+    assert_eq!(store.ticket_detail(&ticket).await.unwrap(), None);
+}
+
 #[macro_export]
 macro_rules! privacy_contract {
     ($make:expr) => {
         $crate::privacy_contract!(@cases $make;
             an_export_holds_everything_about_the_customer,
             an_erased_customer_is_gone_and_a_replay_stays_out,
-            an_erasure_cut_short_is_finished_when_asked_again
+            an_erasure_cut_short_is_finished_when_asked_again,
+            a_closed_ticket_goes_once_its_accounts_retention_passed,
+            the_scheduler_purges_once_an_hour
         );
     };
     (@cases $make:expr; $($case:ident),+) => {

@@ -3,7 +3,7 @@
 //! One file per port, with the same names as in the DynamoDB adapter (`socialcare-aws`'s
 //! `dynamodb/`): `ingest` (IngestStore), `tickets` (TicketReads, TicketLists, TicketCommands), `customers`
 //! (CustomerStore), `teams` (TeamTurns), `settings` (SettingsStore, TemplateStore,
-//! ApiKeyStore, IntegrationStore), `sessions` (SessionStore), `privacy` (PrivacyStore), `reminders` (ReminderStore), `metrics` (MetricsStore),
+//! ApiKeyStore, IntegrationStore), `sessions` (SessionStore), `privacy` (PrivacyStore), `retention` (RetentionStore), `reminders` (ReminderStore), `metrics` (MetricsStore),
 //! and IncidentStore in six: `spikes` (SpikeCounters), `incidents` (IncidentRecords, IncidentTickets, IncidentResolution),
 //! `updates` (IncidentUpdateStore), `allowance` (PostAllowance). Beside them: `items` (the mapping of records to rows, and the
 //! writes of the records several ports write: messages, tickets, events). DynamoDB's `keys`
@@ -17,6 +17,7 @@ mod items;
 mod metrics;
 mod privacy;
 mod reminders;
+mod retention;
 mod sessions;
 mod settings;
 mod spikes;

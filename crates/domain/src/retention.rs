@@ -1,0 +1,84 @@
+//! Retention: a closed ticket, with its messages and trail, is deleted once its account's
+//! retention has passed since it was resolved (or closed).
+//!
+//! The messages' dedupe records stay (they hold ids only): a webhook replayed after the purge
+//! is still a duplicate, never a ticket of its own. The customer stays, with their other
+//! tickets; an erasure ([`crate::privacy`]) removes them.
+
+use crate::message::Source;
+use crate::page::Cursor;
+use crate::ports::{RetentionStore, StoreError, TicketLists};
+use crate::ticket::{Ticket, TicketQuery, TicketStatus};
+use chrono::{DateTime, Duration, Utc};
+use std::collections::HashMap;
+
+/// How many days each brand account keeps its closed tickets; an account not named keeps
+/// them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Retention {
+    days: HashMap<(Source, String), u32>,
+}
+
+impl Retention {
+    pub fn keep(&mut self, source: Source, account: &str, days: u32) {
+        self.days.insert((source, account.to_string()), days);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.days.is_empty()
+    }
+
+    /// When the ticket is due to go, if its account sets a retention and it is closed.
+    pub fn expiry(&self, ticket: &Ticket) -> Option<DateTime<Utc>> {
+        let days = self.days.get(&(ticket.source, ticket.account.clone()))?;
+        let closed = ticket
+            .resolved_at
+            .filter(|_| ticket.status == TicketStatus::Closed)?;
+        Some(closed + Duration::days(i64::from(*days)))
+    }
+}
+
+/// What one purge deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Purged {
+    pub tickets: usize,
+    pub messages: usize,
+}
+
+/// Deletes the closed tickets whose retention has passed at `now`, at most `most` of them
+/// (the rest wait for the next run).
+pub async fn purge_expired<S: TicketLists + RetentionStore>(
+    store: &S,
+    retention: &Retention,
+    now: DateTime<Utc>,
+    most: usize,
+) -> Result<Purged, StoreError> {
+    let mut purged = Purged::default();
+    let Some(shortest) = retention.days.values().min() else {
+        return Ok(purged);
+    };
+    // A ticket is resolved after it is opened: only tickets opened before the shortest
+    // retention's start can have passed it. The list goes newest first from there.
+    let start = now - Duration::days(i64::from(*shortest)) + Duration::seconds(1);
+    let mut query = TicketQuery {
+        status: Some(TicketStatus::Closed),
+        after: Some(Cursor::new(start, crate::ids::TicketId::derive(start, ""))),
+        ..TicketQuery::newest(TicketQuery::MAX_LIMIT)
+    };
+    loop {
+        let page = store.list_tickets(&query).await?;
+        for ticket in &page.items {
+            if retention.expiry(ticket).is_some_and(|expiry| expiry <= now) {
+                purged.messages += store.purge_ticket(ticket, now).await?;
+                purged.tickets += 1;
+                if purged.tickets >= most {
+                    return Ok(purged);
+                }
+            }
+        }
+        match page.next {
+            Some(next) => query.after = Some(next),
+            None => return Ok(purged),
+        }
+    }
+}

@@ -1,0 +1,37 @@
+//! RetentionStore: deleting a ticket whose retention passed.
+
+use super::SqliteStore;
+use super::items::{all, to_json};
+use chrono::{DateTime, Utc};
+use rusqlite::params;
+use socialcare_domain::ports::{RetentionStore, StoreError};
+use socialcare_domain::{Message, Ticket};
+
+impl RetentionStore for SqliteStore {
+    async fn purge_ticket(&self, ticket: &Ticket, now: DateTime<Utc>) -> Result<usize, StoreError> {
+        let id = ticket.id.to_string();
+        self.db
+            .write(move |conn| {
+                // A message's row is also its dedupe record: it stays, erased, and out of its
+                // ticket's pages (they list sort keys above the empty one).
+                let messages: Vec<Message> = all(
+                    conn,
+                    "SELECT data FROM messages WHERE ticket_id = ?1",
+                    [&id],
+                )?;
+                for message in &messages {
+                    conn.execute(
+                        "UPDATE messages SET sort_key = '', data = ?2 WHERE dedupe_key = ?1",
+                        params![message.body.dedupe_key(), to_json(&message.erased(now))?],
+                    )?;
+                }
+                for table in ["ticket_events", "awaited_parents", "due_reminders"] {
+                    conn.execute(&format!("DELETE FROM {table} WHERE ticket_id = ?1"), [&id])?;
+                }
+                conn.execute("DELETE FROM tickets WHERE id = ?1", [&id])?;
+                Ok((true, messages.len()))
+            })
+            .await
+            .map_err(StoreError::from)
+    }
+}
