@@ -3,7 +3,7 @@
 
 use crate::events::{brand_reply, inbound};
 use chrono::{DateTime, TimeZone, Utc};
-use socialcare_app::scheduler::{PURGE_EVERY, Scheduler};
+use socialcare_app::scheduler::Scheduler;
 use socialcare_domain::ingest::{IngestOutcome, ingest};
 use socialcare_domain::lifecycle;
 use socialcare_domain::ports::CustomerStore;
