@@ -265,10 +265,7 @@ async fn all_tickets<S: CustomerStore>(
     id: &CustomerId,
 ) -> Result<Vec<Ticket>, StoreError> {
     let mut tickets = Vec::new();
-    let mut query = TicketQuery {
-        limit: TicketQuery::MAX_LIMIT,
-        ..TicketQuery::newest(TicketQuery::MAX_LIMIT)
-    };
+    let mut query = TicketQuery::newest(TicketQuery::MAX_LIMIT);
     loop {
         let page = store.customer_tickets(id, &query).await?;
         tickets.extend(page.items);
