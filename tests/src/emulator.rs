@@ -21,6 +21,8 @@ pub struct Stack {
     pub reminders_queue_url: String,
     /// The KMS key that seals the brand accounts' tokens.
     pub token_key: String,
+    /// The EventBridge bus the events go on.
+    pub event_bus: String,
 }
 
 impl Stack {
@@ -119,6 +121,7 @@ pub async fn deploy_with(parameters: &[(&str, &str)]) -> Stack {
         outbox_dead_letter_queue_url: output("OutboxDeadLetterQueueUrl"),
         reminders_queue_url: output("RemindersQueueUrl"),
         token_key: output("TokenKeyArn"),
+        event_bus: output("EventBusName"),
         name,
         config,
     }

@@ -383,7 +383,8 @@ impl utoipa::Modify for BearerKey {
         accounts::delete_team, accounts::list_changes, accounts::put_token, accounts::delete_token,
         accounts::get_health,
     ),
-    components(schemas(ErrorBody, ErrorDetail)),
+    // The events integrators hear (EventBridge's detail; docs/events.md).
+    components(schemas(ErrorBody, ErrorDetail, socialcare_domain::domain_events::DomainEvent)),
     modifiers(&BearerKey),
 )]
 pub struct ApiDoc;

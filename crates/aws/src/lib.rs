@@ -2,13 +2,15 @@
 //! Manager. Clients take their endpoint from `AWS_ENDPOINT_URL` when it is set (the emulator).
 
 mod dynamodb;
+mod eventbridge;
 mod failure;
 mod kms;
 mod lambda_config;
 mod secrets;
 mod sqs;
 
-pub use dynamodb::{CapacityMeter, Consumed, DynamoStore, measured_client};
+pub use dynamodb::{CapacityMeter, Consumed, DynamoStore, StreamChange, measured_client};
+pub use eventbridge::EventBus;
 pub use kms::KmsSealer;
 pub use lambda_config::lambda_config;
 pub use secrets::{SecretError, SecretsError, optional_secret, secret_string, secret_strings};

@@ -5,7 +5,8 @@
 //!
 //! Three layers, each using only those below it:
 //! - **records**, what is stored and sent: [`ids`], [`page`], [`message`], [`delivery`],
-//!   [`customer`], [`ticket`] (with the triage result), [`timers`], [`events`], [`incident`],
+//!   [`customer`], [`ticket`] (with the triage result), [`timers`], [`events`],
+//!   [`domain_events`] (what integrators hear of them), [`incident`],
 //!   [`update`], [`report`], [`inbox`] (its views), [`sessions`], and the settings [`sla`],
 //!   [`templates`], [`access`], [`integrations`], [`configuration`], [`tokens`];
 //! - **[`ports`]**, the traits over those records;
@@ -24,6 +25,7 @@ pub mod configuration;
 pub mod customer;
 pub mod customers;
 pub mod delivery;
+pub mod domain_events;
 pub mod escalation;
 pub mod events;
 pub mod ids;

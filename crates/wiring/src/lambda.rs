@@ -16,8 +16,8 @@ use socialcare_app::reminders::Worker;
 use socialcare_app::scheduler::{ScheduleError, Scheduler};
 use socialcare_app::tokens::Observer;
 use socialcare_aws::{
-    CapacityMeter, DynamoStore, KmsSealer, SecretError, SqsQueue, optional_secret, secret_string,
-    secret_strings,
+    CapacityMeter, DynamoStore, EventBus, KmsSealer, SecretError, SqsQueue, StreamChange,
+    optional_secret, secret_string, secret_strings,
 };
 use socialcare_domain::ports::{StoreError, SystemClock};
 use socialcare_domain::replies::SendPolicy;
@@ -43,6 +43,8 @@ pub struct Lambda {
     streams: aws_sdk_dynamodbstreams::Client,
     sqs: aws_sdk_sqs::Client,
     kms: aws_sdk_kms::Client,
+    /// For the clients only one function uses, made by that function.
+    config: aws_config::SdkConfig,
 }
 
 impl Lambda {
@@ -58,6 +60,7 @@ impl Lambda {
             streams: aws_sdk_dynamodbstreams::Client::new(&config),
             sqs: aws_sdk_sqs::Client::new(&config),
             kms: aws_sdk_kms::Client::new(&config),
+            config,
         }
     }
 
@@ -374,6 +377,54 @@ where
         },
     ))
     .await
+}
+
+impl Lambda {
+    /// The `events` function: the table's stream to the bus `EVENT_BUS_NAME`.
+    pub fn events(&self) -> EventsFunction {
+        EventsFunction::new(
+            self.store(),
+            EventBus::new(
+                aws_sdk_eventbridge::Client::new(&self.config),
+                variable("EVENT_BUS_NAME"),
+            ),
+        )
+    }
+}
+
+/// Events: what the table's stream reports becomes events on the EventBridge bus.
+pub struct EventsFunction {
+    store: DynamoStore,
+    bus: EventBus,
+}
+
+impl EventsFunction {
+    pub fn new(store: DynamoStore, bus: EventBus) -> Self {
+        Self { store, bus }
+    }
+
+    /// Publishes the events of a batch of stream records; an error fails the batch, which
+    /// Lambda gives again (split in halves, up to the mapping's retries, then to the dead
+    /// letters): the events put before the error are put again, with the same ids.
+    pub async fn handle(&self, changes: &[StreamChange]) -> Result<usize, StoreError> {
+        let events = self.store.domain_events(changes).await?;
+        self.bus.publish(&events).await?;
+        Ok(events.len())
+    }
+}
+
+/// The changes of a stream batch as Lambda delivers it (removals tell nothing).
+pub fn stream_changes(
+    records: &[aws_lambda_events::event::dynamodb::EventRecord],
+) -> Vec<StreamChange> {
+    records
+        .iter()
+        .filter(|record| matches!(record.event_name.as_str(), "INSERT" | "MODIFY"))
+        .map(|record| StreamChange {
+            inserted: record.event_name == "INSERT",
+            image: record.change.new_image.clone().into(),
+        })
+        .collect()
 }
 
 /// Ingest: inbound events become messages on tickets; acknowledgements go on the outbox.

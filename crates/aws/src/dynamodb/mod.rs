@@ -43,6 +43,7 @@
 mod allowance;
 mod consumed;
 mod customers;
+mod domain_events;
 mod incidents;
 mod ingest;
 mod items;
@@ -67,6 +68,7 @@ use socialcare_domain::ports::{CommitError, StoreError};
 use std::collections::HashMap;
 
 pub use consumed::{CapacityMeter, Consumed, measured_client};
+pub use domain_events::StreamChange;
 
 type Item = HashMap<String, AttributeValue>;
 

@@ -457,7 +457,7 @@ fn sequence_after(a: &str, b: &str) -> bool {
 }
 
 /// A stream image's value as the table's own type.
-fn from_stream(value: &StreamValue) -> AttributeValue {
+pub(super) fn from_stream(value: &StreamValue) -> AttributeValue {
     match value {
         StreamValue::S(v) => AttributeValue::S(v.clone()),
         StreamValue::N(v) => AttributeValue::N(v.clone()),

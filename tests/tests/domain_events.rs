@@ -1,0 +1,284 @@
+//! The events integrators hear, on AWS: the table's stream (read from moto's DynamoDB Streams)
+//! through the events function's handler onto the stack's EventBridge bus, and from there to
+//! an SQS queue a rule targets, as an integrator would set it up.
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, TimeZone, Utc};
+use serde_json::{Value, json};
+use socialcare_aws::{DynamoStore, EventBus, StreamChange};
+use socialcare_domain::ingest::ingest;
+use socialcare_domain::ports::TicketReads;
+use socialcare_domain::{Actor, TicketStatus, lifecycle, privacy};
+use socialcare_tests::emulator::{self, Stack};
+use socialcare_tests::events::{brand_reply, inbound};
+use socialcare_wiring::lambda::{EventsFunction, stream_changes};
+
+fn at(minute: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 22, 9, minute, 0).unwrap()
+}
+
+/// Every change on the table's stream so far, from its oldest record.
+async fn stream_so_far(stack: &Stack) -> Vec<StreamChange> {
+    let table = stack
+        .dynamodb()
+        .describe_table()
+        .table_name(&stack.table)
+        .send()
+        .await
+        .unwrap();
+    let arn = table
+        .table()
+        .unwrap()
+        .latest_stream_arn()
+        .unwrap()
+        .to_string();
+    let streams = aws_sdk_dynamodbstreams::Client::new(&stack.config);
+    let described = streams
+        .describe_stream()
+        .stream_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    let mut changes = Vec::new();
+    for shard in described.stream_description().unwrap().shards() {
+        let iterator = streams
+            .get_shard_iterator()
+            .stream_arn(&arn)
+            .shard_id(shard.shard_id().unwrap())
+            .shard_iterator_type(aws_sdk_dynamodbstreams::types::ShardIteratorType::TrimHorizon)
+            .send()
+            .await
+            .unwrap();
+        let mut next = iterator.shard_iterator().map(str::to_string);
+        while let Some(iterator) = next.take() {
+            let page = streams
+                .get_records()
+                .shard_iterator(iterator)
+                .send()
+                .await
+                .unwrap();
+            if page.records().is_empty() {
+                break;
+            }
+            changes.extend(page.records().iter().filter_map(StreamChange::of_record));
+            next = page.next_shard_iterator().map(str::to_string);
+        }
+    }
+    changes
+}
+
+/// A queue that a rule on the bus fills with every socialcare event.
+async fn subscribed_queue(stack: &Stack) -> String {
+    let sqs = stack.sqs();
+    let queue = sqs
+        .create_queue()
+        .queue_name(format!("{}-integrator", stack.name))
+        .send()
+        .await
+        .unwrap();
+    let url = queue.queue_url().unwrap().to_string();
+    let attributes = sqs
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap();
+    let arn =
+        attributes.attributes().unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn].clone();
+    let events = aws_sdk_eventbridge::Client::new(&stack.config);
+    events
+        .put_rule()
+        .name("integrator")
+        .event_bus_name(&stack.event_bus)
+        .event_pattern(json!({"source": ["socialcare"]}).to_string())
+        .send()
+        .await
+        .unwrap();
+    events
+        .put_targets()
+        .rule("integrator")
+        .event_bus_name(&stack.event_bus)
+        .targets(
+            aws_sdk_eventbridge::types::Target::builder()
+                .id("queue")
+                .arn(arn)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    url
+}
+
+/// The EventBridge envelopes the queue holds, oldest first.
+async fn received(stack: &Stack, url: &str) -> Vec<Value> {
+    let mut all = Vec::new();
+    loop {
+        let page = stack
+            .sqs()
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .unwrap();
+        if page.messages().is_empty() {
+            return all;
+        }
+        for message in page.messages() {
+            all.push(serde_json::from_str(message.body().unwrap()).unwrap());
+            stack
+                .sqs()
+                .delete_message()
+                .queue_url(url)
+                .receipt_handle(message.receipt_handle().unwrap())
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_tables_changes_go_on_the_bus_as_events_with_stable_ids() {
+    let stack = emulator::deploy().await;
+    let queue = subscribed_queue(&stack).await;
+    let store = DynamoStore::connect(&stack.config, stack.table.clone());
+    let function = EventsFunction::new(
+        store.clone(),
+        EventBus::new(
+            aws_sdk_eventbridge::Client::new(&stack.config),
+            &stack.event_bus,
+        ),
+    );
+
+    let opened = ingest(&store, &inbound("m1", "ann", "my fibre is down", at(0)))
+        .await
+        .unwrap();
+    let socialcare_domain::IngestOutcome::Opened { ticket_id, .. } = opened else {
+        panic!("{opened:?}")
+    };
+    ingest(&store, &brand_reply("b1", "ann", "m1", at(1)))
+        .await
+        .unwrap();
+    ingest(&store, &inbound("m2", "ann", "still down", at(2)))
+        .await
+        .unwrap();
+    let sally = Actor::Agent { id: "sally".into() };
+    lifecycle::add_note(&store, &ticket_id, "called her", sally.clone(), at(3))
+        .await
+        .unwrap();
+    lifecycle::change_status(
+        &store,
+        &ticket_id,
+        TicketStatus::Resolved,
+        sally.clone(),
+        at(4),
+    )
+    .await
+    .unwrap();
+
+    let changes = stream_so_far(&stack).await;
+    let published = function.handle(&changes).await.unwrap();
+    assert_eq!(published, 3, "created, received, status changed");
+    let envelopes = received(&stack, &queue).await;
+    let types: Vec<&str> = envelopes
+        .iter()
+        .map(|e| e["detail-type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "ticket.created",
+            "message.received",
+            "ticket.status_changed"
+        ]
+    );
+    for envelope in &envelopes {
+        assert_eq!(envelope["source"], "socialcare");
+        assert_eq!(envelope["detail"]["account"], "crm");
+        assert_eq!(envelope["detail"]["type"], envelope["detail-type"]);
+    }
+    let created = &envelopes[0]["detail"];
+    assert_eq!(created["data"]["ticket"]["id"], ticket_id.as_str());
+    assert_eq!(created["created_at"], "2026-11-22T09:00:00Z");
+    let status = &envelopes[2]["detail"];
+    assert_eq!(
+        status["data"],
+        json!({"ticket_id": ticket_id.as_str(), "from": "open", "to": "resolved",
+               "actor": {"type": "agent", "id": "sally"}})
+    );
+    assert_eq!(status["created_at"], "2026-11-22T09:04:00Z");
+
+    // The same records again (the mapping's retry): the same events, by id.
+    function.handle(&changes).await.unwrap();
+    let again = received(&stack, &queue).await;
+    let ids = |envelopes: &[Value]| -> Vec<String> {
+        envelopes
+            .iter()
+            .map(|e| e["detail"]["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(ids(&again), ids(&envelopes));
+
+    // An erasure tells customer.erased once it is done, and nothing of the rewritten items.
+    let customer = TicketReads::ticket_detail(&store, &ticket_id)
+        .await
+        .unwrap()
+        .unwrap()
+        .ticket
+        .customer_id;
+    privacy::erase_customer(&store, &customer, "ops", at(5))
+        .await
+        .unwrap();
+    let later: Vec<StreamChange> = stream_so_far(&stack).await.split_off(changes.len());
+    function.handle(&later).await.unwrap();
+    let erased = received(&stack, &queue).await;
+    let types: Vec<&str> = erased
+        .iter()
+        .map(|e| e["detail-type"].as_str().unwrap())
+        .collect();
+    assert_eq!(types, ["customer.erased"]);
+    assert_eq!(
+        erased[0]["detail"]["data"],
+        json!({"customer_id": customer.as_str(), "tickets": 1, "messages": 3})
+    );
+}
+
+#[test]
+fn a_lambda_stream_batch_reads_as_the_changes_it_holds() {
+    let image = json!({"pk": {"S": "EVENTS#tkt_1"}, "sk": {"S": "x"}, "version": {"N": "3"},
+                       "tags": {"L": [{"S": "a"}, {"BOOL": true}]}, "m": {"M": {"n": {"NULL": true}}}});
+    let record = |name: &str| {
+        json!({"eventID": "1", "eventName": name, "eventVersion": "1.1", "eventSource": "aws:dynamodb",
+               "awsRegion": "us-east-1",
+               "dynamodb": {"ApproximateCreationDateTime": 1764000000, "Keys": {"pk": {"S": "EVENTS#tkt_1"}, "sk": {"S": "x"}},
+                            "NewImage": if name == "REMOVE" { Value::Null } else { image.clone() },
+                            "SequenceNumber": "111", "SizeBytes": 26, "StreamViewType": "NEW_IMAGE"},
+               "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/2026-11-22T00:00:00.000"})
+    };
+    let event: aws_lambda_events::event::dynamodb::Event = serde_json::from_value(
+        json!({"Records": [record("INSERT"), record("MODIFY"), record("REMOVE")]}),
+    )
+    .unwrap();
+    let changes = stream_changes(&event.records);
+    assert_eq!(changes.len(), 2);
+    assert!(changes[0].inserted);
+    assert!(!changes[1].inserted);
+    let item = &changes[0].image;
+    assert_eq!(item["pk"], AttributeValue::S("EVENTS#tkt_1".into()));
+    assert_eq!(item["version"], AttributeValue::N("3".into()));
+    assert_eq!(
+        item["tags"],
+        AttributeValue::L(vec![
+            AttributeValue::S("a".into()),
+            AttributeValue::Bool(true)
+        ])
+    );
+    assert_eq!(
+        item["m"],
+        AttributeValue::M([("n".to_string(), AttributeValue::Null(true))].into())
+    );
+}
