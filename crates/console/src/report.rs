@@ -55,6 +55,7 @@ fn share(part: Option<f64>) -> String {
 
 pub struct Summary {
     pub tickets: i64,
+    pub opened_by_brand: i64,
     pub median: String,
     pub p90: String,
     pub within_1h: String,
@@ -66,6 +67,7 @@ pub struct Summary {
 fn summary(f: &Figures) -> Summary {
     Summary {
         tickets: f.tickets,
+        opened_by_brand: f.opened_by_brand,
         median: duration(f.first_response.median_seconds),
         p90: duration(f.first_response.p90_seconds),
         within_1h: share(f.answered_within_1h),

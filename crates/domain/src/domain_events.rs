@@ -201,6 +201,7 @@ mod tests {
             topics: Vec::new(),
             incident_id: None,
             erased_at: None,
+            opened_by_brand: false,
             version: 1,
         }
     }

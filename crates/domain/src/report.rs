@@ -61,11 +61,20 @@ pub fn samples(before: Option<&Ticket>, after: &Ticket, actor: Option<&str>) -> 
     let newly = |get: fn(&Ticket) -> Option<DateTime<Utc>>| {
         get(after).filter(|_| before.and_then(get).is_none())
     };
-    if let Some(at) = newly(|t| t.acknowledged_at) {
+    // A ticket the brand opened waited for no answer: its answers are no response times. It
+    // stops being one when the customer's earlier message comes after all (the counters add
+    // a one back), and its times count from that message.
+    let opened_by_brand = |t: &Ticket| t.opened_by_brand;
+    match (before.map(opened_by_brand), opened_by_brand(after)) {
+        (None | Some(false), true) => add("opened_by_brand", 1),
+        (Some(true), false) => add("opened_by_brand", -1),
+        _ => {}
+    }
+    if let Some(at) = newly(|t| t.acknowledged_at.filter(|_| !t.opened_by_brand)) {
         add("acknowledged", 1);
         add("acknowledgement_seconds", since_opened(at));
     }
-    if let Some(at) = newly(|t| t.first_response_at) {
+    if let Some(at) = newly(|t| t.first_response_at.filter(|_| !t.opened_by_brand)) {
         let seconds = since_opened(at);
         add("responded", 1);
         add("response_seconds", seconds);
@@ -162,6 +171,10 @@ pub struct Figures {
     pub group: String,
     /// Tickets opened.
     pub tickets: i64,
+    /// Of them, those whose first message is the brand's (outreach, or an answer to a
+    /// message socialcare never saw): they have no response times.
+    #[serde(default)]
+    pub opened_by_brand: i64,
     pub acknowledgement: Times,
     /// The brand's first human answer.
     pub first_response: Times,
@@ -186,6 +199,7 @@ impl Figures {
         Figures {
             group,
             tickets: get("tickets"),
+            opened_by_brand: get("opened_by_brand"),
             acknowledgement: Times {
                 count: get("acknowledged"),
                 mean_seconds: mean(get("acknowledgement_seconds"), get("acknowledged")),

@@ -145,6 +145,7 @@ mod tests {
             topics: Vec::new(),
             incident_id: None,
             erased_at: None,
+            opened_by_brand: false,
             first_response_at: None,
             acknowledged_at: None,
             owner: None,

@@ -167,6 +167,10 @@ pub struct Ticket {
     /// Platform time of the brand's first answer (its earliest outbound message).
     #[serde(default)]
     pub first_response_at: Option<DateTime<Utc>>,
+    /// Its earliest message is the brand's: outreach, or an answer to a customer's message
+    /// socialcare never saw. It has no response time (none was waited for), never one of 0 s.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub opened_by_brand: bool,
     /// Platform time of the brand's first answer of any kind, an acknowledgement included.
     #[serde(default)]
     pub acknowledged_at: Option<DateTime<Utc>>,

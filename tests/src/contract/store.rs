@@ -1025,6 +1025,66 @@ pub async fn the_report_knows_the_accounts_it_counts<S: Store>(store: &S) {
 
 /// The report by day counts every channel of the day, day by day; by channel, every day of
 /// the range.
+/// A report is a claim about the world: a ticket the brand opened (outreach, or an answer to
+/// a customer's message socialcare never saw) waited for no answer, so it has no response
+/// time, never one of 0 s; once the customer's message it answered comes after all, the time
+/// counts from that message.
+pub async fn a_ticket_the_brand_opened_has_no_response_time<S: Store>(store: &S) {
+    use socialcare_domain::report::{GroupBy, totals};
+    let mut outreach = brand_reply("o1", "ann", "none", at(0));
+    outreach.message.in_reply_to = None;
+    let outreach_ticket = opened(ingest(store, &outreach).await.unwrap());
+    ingest(store, &reply("a1", "ann", "o1", at(5)))
+        .await
+        .unwrap();
+    ingest(store, &brand_reply("o2", "ann", "a1", at(7)))
+        .await
+        .unwrap();
+    let ticket = detail(store, &outreach_ticket).await.ticket;
+    assert!(ticket.opened_by_brand);
+    assert_eq!(ticket.message_count, 3);
+
+    // The brand answers a tweet of Bo's that socialcare has not seen...
+    let answer = opened(
+        ingest(store, &brand_reply("b1", "bo", "t1", at(10)))
+            .await
+            .unwrap(),
+    );
+    let day = at(0).date_naive();
+    let report = || async {
+        store.catch_up().await.unwrap();
+        totals(
+            &store
+                .metric_rows("crm", GroupBy::Day, day, day)
+                .await
+                .unwrap(),
+        )
+    };
+    let figures = report().await;
+    assert_eq!(figures.tickets, 2);
+    assert_eq!(figures.opened_by_brand, 2);
+    assert_eq!(figures.first_response.count, 0, "{figures:?}");
+    assert_eq!(figures.acknowledgement.count, 0);
+
+    // ...then Bo's tweet comes: the ticket is his, answered 8 minutes after he wrote.
+    let outcome = ingest(store, &inbound("t1", "bo", "my router is dead", at(2)))
+        .await
+        .unwrap();
+    assert!(
+        matches!(&outcome, IngestOutcome::Joined { ticket_id, .. } if *ticket_id == answer),
+        "{outcome:?}"
+    );
+    let ticket = detail(store, &answer).await.ticket;
+    assert!(!ticket.opened_by_brand);
+    assert_eq!(ticket.created_at, at(2));
+    let figures = report().await;
+    assert_eq!(figures.tickets, 2);
+    assert_eq!(figures.opened_by_brand, 1);
+    assert_eq!(figures.first_response.count, 1);
+    assert_eq!(figures.first_response.mean_seconds, Some(480.0));
+    assert_eq!(figures.answered_within_1h, Some(1.0));
+}
+
 pub async fn the_report_by_day_adds_up_every_channel_of_each_day<S: Store>(store: &S) {
     use socialcare_domain::report::{GroupBy, report};
     let day = |n: u32| Utc.with_ymd_and_hms(2026, 11, 20 + n, 9, 0, 0).unwrap();
@@ -1906,6 +1966,7 @@ macro_rules! store_contract {
             the_inbox_orders_each_view_by_the_nearest_deadline,
             the_report_knows_the_accounts_it_counts,
             the_report_by_day_adds_up_every_channel_of_each_day,
+            a_ticket_the_brand_opened_has_no_response_time,
             templates_are_kept_by_id,
             sla_policies_are_one_document_replaced_whole,
             the_configuration_is_versioned_and_changes_one_after_another,

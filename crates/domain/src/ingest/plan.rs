@@ -188,6 +188,12 @@ fn join(ticket: Ticket, message: &NormalizedMessage, score: Option<u8>) -> (Tick
             false => ticket.subject.clone(),
         },
         satisfaction: score.or(ticket.satisfaction),
+        // The earliest message tells who opened it (a customer's message may come after the
+        // brand's answer to it).
+        opened_by_brand: match earlier {
+            true => message.direction == Direction::Outbound,
+            false => ticket.opened_by_brand,
+        },
         first_response_at: first_response(ticket.first_response_at, message),
         acknowledged_at: first_response(ticket.acknowledged_at, message),
         last_message_at: ticket.last_message_at.max(at),
@@ -539,6 +545,7 @@ fn new_ticket(message: &NormalizedMessage, around: &Surroundings) -> Ticket {
         incident_id: None,
         erased_at: None,
         first_response_at: first_response(None, message),
+        opened_by_brand: message.direction == Direction::Outbound,
         acknowledged_at: first_response(None, message),
         owner: None,
         team: None,

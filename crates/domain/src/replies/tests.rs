@@ -63,6 +63,7 @@ fn detail(source: Source, messages: Vec<Message>) -> TicketDetail {
             topics: Vec::new(),
             incident_id: None,
             erased_at: None,
+            opened_by_brand: false,
             first_response_at: None,
             acknowledged_at: None,
             owner: None,
