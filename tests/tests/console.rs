@@ -3,6 +3,7 @@
 
 use chrono::{Duration, Utc};
 use reqwest::StatusCode;
+use reqwest::header;
 use serde_json::{Value, json};
 use socialcare_tests::browser::{Page, Visitor};
 use socialcare_tests::events::generic_body;
@@ -1046,6 +1047,97 @@ async fn another_identity_is_linked_from_the_customer_panel() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn an_admin_exports_and_erases_the_customer_from_the_ticket_page() {
+    let (_data, driver) = start().await;
+    let id = ticket(&driver, event("rights-1", "the app crashes on login")).await;
+    let (status, key) = driver
+        .post_api("/v1/api-keys", &json!({"name": "sally", "role": "agent"}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{key}");
+
+    // An agent sees no such actions, and is refused them.
+    let mut agent = Visitor::new(&driver.base);
+    let answer = agent.sign_in(key["key"].as_str().unwrap()).await;
+    assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
+    let page = agent.get(&format!("/tickets/{id}")).await;
+    assert!(!page.body.contains("Their data"), "{}", page.body);
+    let csrf = page.hidden("csrf");
+    let refused = agent
+        .post(
+            &format!("/tickets/{id}/customer/erase"),
+            &[("csrf", csrf.as_str()), ("confirm", "erase")],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+    let export = agent.get(&format!("/tickets/{id}/customer/export")).await;
+    assert_eq!(export.status, StatusCode::FORBIDDEN);
+
+    let mut admin = signed_in(&driver).await;
+    let page = admin.get(&format!("/tickets/{id}")).await;
+    assert!(
+        page.body.contains("Their data (export, erase)"),
+        "{}",
+        page.body
+    );
+    let export = admin.get(&format!("/tickets/{id}/customer/export")).await;
+    assert_eq!(export.status, StatusCode::OK);
+    assert!(
+        export.headers[header::CONTENT_DISPOSITION]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment; filename=\"customer-cus_"),
+        "{:?}",
+        export.headers
+    );
+    let exported: Value = serde_json::from_str(&export.body).unwrap();
+    assert_eq!(
+        exported["tickets"][0]["messages"][0]["text"],
+        "the app crashes on login"
+    );
+
+    // Not confirmed: the ticket page again with the reason, nothing erased.
+    let csrf = page.hidden("csrf");
+    let unconfirmed = admin
+        .post(
+            &format!("/tickets/{id}/customer/erase"),
+            &[("csrf", csrf.as_str()), ("confirm", "yes")],
+        )
+        .await;
+    assert_eq!(unconfirmed.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        unconfirmed.body.contains("Type erase to confirm"),
+        "{}",
+        unconfirmed.body
+    );
+    let (_, detail) = driver.get(&format!("/v1/tickets/{id}")).await;
+    assert!(detail["customer"].is_object(), "{detail}");
+
+    let erased = admin
+        .post(
+            &format!("/tickets/{id}/customer/erase"),
+            &[("csrf", csrf.as_str()), ("confirm", "erase")],
+        )
+        .await;
+    assert_eq!(erased.status, StatusCode::SEE_OTHER, "{}", erased.body);
+    let shown = admin.get(erased.location().unwrap()).await;
+    assert!(
+        shown.body.contains("The customer&#39;s data is erased")
+            || shown.body.contains("The customer's data is erased"),
+        "{}",
+        shown.body
+    );
+    assert!(
+        !shown.body.contains("the app crashes on login"),
+        "{}",
+        shown.body
+    );
+    let (_, detail) = driver.get(&format!("/v1/tickets/{id}")).await;
+    assert_eq!(detail["customer"], Value::Null);
+    assert_eq!(detail["messages"][0]["text"], "");
+    driver.running.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn odd_paths_and_forms_get_readable_refusals_not_failures() {
     let (_data, driver) = start().await;
     let mut visitor = signed_in(&driver).await;
@@ -1130,6 +1222,10 @@ async fn every_form_refuses_a_request_without_the_sessions_token() {
         (
             format!("/tickets/{id}/identities"),
             vec![("source", "x"), ("account", "a"), ("user_id", "1")],
+        ),
+        (
+            format!("/tickets/{id}/customer/erase"),
+            vec![("confirm", "erase")],
         ),
         (
             "/incidents/inc_01M8RW5PCRMSPW4KGVKY7R52C4/updates".into(),

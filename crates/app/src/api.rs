@@ -45,7 +45,7 @@ pub use accounts::{
     stored_document,
 };
 use customers::*;
-pub use customers::{NewIdentity, erase_customer_by, link_identity_by};
+pub use customers::{NewIdentity, erase_customer_by, export_customer_by, link_identity_by};
 pub use incidents::{NewUpdate, post_update_by};
 use keys::*;
 pub use keys::{KeyView, NewKey, create_key_by, revoke_key_by};

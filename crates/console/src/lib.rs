@@ -55,6 +55,14 @@ pub fn routes<S: Store + 'static>(api: Arc<ApiState<S>>, settings: ConsoleSettin
         .route("/tickets/{id}/note", post(ticket::note::<S>))
         .route("/tickets/{id}/priority", post(ticket::priority::<S>))
         .route("/tickets/{id}/identities", post(ticket::link_identity::<S>))
+        .route(
+            "/tickets/{id}/customer/export",
+            get(ticket::export_customer::<S>),
+        )
+        .route(
+            "/tickets/{id}/customer/erase",
+            post(ticket::erase_customer::<S>),
+        )
         .route("/incidents", get(incidents::list::<S>))
         .route("/incidents/{id}", get(incidents::detail::<S>))
         .route("/incidents/{id}/updates", post(incidents::post_update::<S>))

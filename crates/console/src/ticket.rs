@@ -20,7 +20,10 @@ use socialcare_domain::replies::ReplyChannel;
 use socialcare_domain::{Priority, Source, TicketId, TicketStatus};
 use std::sync::Arc;
 
+mod data_rights;
 mod view;
+
+pub use data_rights::{erase_customer, export_customer};
 
 use view::*;
 
@@ -46,6 +49,8 @@ struct TicketPage {
     reply_limit: usize,
     notice: Option<&'static str>,
     error: Option<String>,
+    /// Admins export and erase the customer's data from here.
+    is_admin: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -136,6 +141,7 @@ async fn show<S: Store>(
     let page = TicketPage {
         layout: Layout::new(ticket.subject.clone(), agent(), "inbox"),
         layout_csrf: signed_in.session.csrf_token.clone(),
+        is_admin: signed_in.caller.role >= socialcare_domain::access::Role::Admin,
         ticket: ticket_view(ticket, Utc::now()),
         messages: shown.detail.messages.iter().map(message_view).collect(),
         later_href: shown
@@ -213,6 +219,9 @@ pub async fn page<S: Store>(
         "priority" => Some("Priority changed."),
         "note" => Some("Note added."),
         "identity" => Some("Identity linked: their messages from it join this customer."),
+        "erased" => {
+            Some("The customer's data is erased: this ticket keeps only what names nobody.")
+        }
         _ => None,
     };
     let after = match params.after.as_str() {

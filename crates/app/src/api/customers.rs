@@ -146,13 +146,7 @@ pub(super) async fn export_customer<S: Store>(
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<Json<CustomerExport>, ApiError> {
-    caller.require(Role::Admin)?;
-    let id = customer_id(&id)?;
-    privacy::export_customer(&state.store, &id, Utc::now())
-        .await
-        .map_err(ApiError::store)?
-        .map(Json)
-        .ok_or_else(|| ApiError::not_found(format!("no customer {id}")))
+    export_customer_by(&state, &caller, &id).await.map(Json)
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -217,4 +211,18 @@ pub(super) async fn list_erasures<S: Store>(
     caller.require(Role::Admin)?;
     let erasures = state.store.list_erasures().await.map_err(ApiError::store)?;
     Ok(Json(ErasureList { erasures }))
+}
+
+/// The export of customer `id` (the API's and the console's way).
+pub async fn export_customer_by<S: Store>(
+    state: &ApiState<S>,
+    caller: &Caller,
+    id: &str,
+) -> Result<CustomerExport, ApiError> {
+    caller.require(Role::Admin)?;
+    let id = customer_id(id)?;
+    privacy::export_customer(&state.store, &id, Utc::now())
+        .await
+        .map_err(ApiError::store)?
+        .ok_or_else(|| ApiError::not_found(format!("no customer {id}")))
 }

@@ -29,6 +29,8 @@ pub struct TicketView {
     pub owner: Option<String>,
     pub owner_value: String,
     pub team: Option<String>,
+    /// Its customer's data was erased.
+    pub erased: bool,
 }
 
 pub struct DeliveryView {
@@ -244,6 +246,7 @@ pub(super) fn ticket_view(ticket: &Ticket, now: DateTime<Utc>) -> TicketView {
         owner: ticket.owner.clone(),
         owner_value: ticket.owner.clone().unwrap_or_default(),
         team: ticket.team.clone(),
+        erased: ticket.erased_at.is_some(),
     }
 }
 
