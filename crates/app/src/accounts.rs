@@ -250,7 +250,7 @@ pub enum ConfigError {
         error: &'static str,
     },
     #[error(
-        "accounts configuration: retention_days of {platform:?} account {id} must be at least 1"
+        "accounts configuration: retention_days of {platform:?} account {id} must be 1 to 36500"
     )]
     Retention { platform: Platform, id: String },
     #[error("accounts configuration: pace of {platform:?} account {id}: {error}")]
@@ -302,7 +302,7 @@ fn retention_of(accounts: &Accounts) -> Result<Retention, ConfigError> {
     for account in accounts.by_id.values() {
         match account.retention_days {
             None => {}
-            Some(0) => {
+            Some(days) if days == 0 || days > socialcare_domain::retention::MOST_DAYS => {
                 return Err(ConfigError::Retention {
                     platform: account.platform,
                     id: account.id.clone(),
@@ -735,10 +735,11 @@ mod tests {
         let mut expected = Retention::default();
         expected.keep(Source::X, "1", 90);
         assert_eq!(configuration.retention, expected);
-        let error =
-            Configuration::parse("[[accounts]]\nplatform = \"x\"\nid = \"1\"\nretention_days = 0")
-                .unwrap_err()
-                .to_string();
-        assert!(error.contains("retention_days"), "{error}");
+        for days in [0, 36_501, u32::MAX] {
+            let text =
+                format!("[[accounts]]\nplatform = \"x\"\nid = \"1\"\nretention_days = {days}");
+            let error = Configuration::parse(&text).unwrap_err().to_string();
+            assert!(error.contains("retention_days"), "{days}: {error}");
+        }
     }
 }

@@ -25,6 +25,24 @@ pub enum Target {
     Callback { url: String },
 }
 
+impl Target {
+    /// The same kind of target with nothing that names the customer (see
+    /// [`crate::privacy`]).
+    pub fn erased(&self) -> Target {
+        match self {
+            Target::Public { .. } => Target::Public { to: String::new() },
+            Target::Direct { window_ends, .. } => Target::Direct {
+                to: String::new(),
+                window_ends: *window_ends,
+            },
+            Target::PrivateReply { .. } => Target::PrivateReply {
+                comment_id: String::new(),
+            },
+            Target::Callback { .. } => Target::Callback { url: String::new() },
+        }
+    }
+}
+
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -316,18 +316,21 @@ async fn surroundings<S: IngestStore>(
     store: &S,
     found: LookedUp,
 ) -> Result<Surroundings, StoreError> {
+    // A ticket whose customer was erased takes no new message: what comes now is new data,
+    // for a new ticket (see crate::privacy).
+    let live = |ticket: Option<Ticket>| ticket.filter(|t| t.erased_at.is_none());
     let parent_ticket = match &found.parent {
-        Some(parent) => store.get_ticket(&parent.ticket_id).await?,
+        Some(parent) => live(store.get_ticket(&parent.ticket_id).await?),
         None => None,
     };
     let child_ticket = match (&parent_ticket, &found.awaiting) {
-        (None, Some(id)) => store.get_ticket(id).await?,
+        (None, Some(id)) => live(store.get_ticket(id).await?),
         _ => None,
     };
     let customer = found.customer;
     let customer_ticket = match customer.as_ref().and_then(|c| c.latest_ticket_id.as_ref()) {
         Some(id) if parent_ticket.is_none() && child_ticket.is_none() => {
-            store.get_ticket(id).await?
+            live(store.get_ticket(id).await?)
         }
         _ => None,
     };

@@ -241,8 +241,9 @@ impl Message {
     /// The message with everything that tells of its customer erased: the text (and the
     /// original before edits), the attachments, the author's names, the addresses of the
     /// customer (the recipient, the callback, the DM conversation, which X names by both user
-    /// ids). Kept: the platform's id of the message (its dedupe key: a replay of it is a
-    /// duplicate, not a new message), its place and times on the ticket, its delivery.
+    /// ids, a reply's target). Kept: the platform's id of the message (its dedupe key: a replay
+    /// of it is a duplicate, not a new message), its place and times on the ticket, its
+    /// delivery's state and the platform's id of the post.
     pub fn erased(&self, at: DateTime<Utc>) -> Message {
         let body = &self.body;
         Message {
@@ -267,6 +268,16 @@ impl Message {
             },
             original_text: None,
             erased_at: Some(at),
+            // Where a reply went names the customer (their user id, their integrator's
+            // callback, their comment), and a failure's reason may quote it.
+            delivery: self
+                .delivery
+                .as_ref()
+                .map(|delivery| crate::delivery::Delivery {
+                    target: delivery.target.erased(),
+                    error: None,
+                    ..delivery.clone()
+                }),
             version: self.version + 1,
             ..self.clone()
         }
@@ -278,8 +289,10 @@ impl Message {
         let mut next = self.clone();
         match &change.change {
             ChangeKind::Edited { text } => {
-                // A removed message keeps no text: a late edit cannot bring one back.
-                if self.removed_at.is_some() || self.edited_at.is_some_and(|seen| seen >= change.at)
+                // A removed or erased message keeps no text: a late edit cannot bring one back.
+                if self.removed_at.is_some()
+                    || self.erased_at.is_some()
+                    || self.edited_at.is_some_and(|seen| seen >= change.at)
                 {
                     return None;
                 }
@@ -304,5 +317,80 @@ impl Message {
         }
         next.version = self.version + 1;
         Some(next)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::delivery::{Delivery, DeliveryState, Target};
+    use chrono::TimeZone;
+
+    #[test]
+    fn an_erased_reply_keeps_where_it_sat_and_nothing_of_whom_it_went_to() {
+        let at = Utc.with_ymd_and_hms(2026, 11, 22, 9, 0, 0).unwrap();
+        let body = NormalizedMessage {
+            source: Source::X,
+            account: "1100000000000000001".into(),
+            channel: Channel::Private,
+            direction: Direction::Outbound,
+            external_id: "reply-1".into(),
+            in_reply_to: Some("dm-1".into()),
+            thread_id: None,
+            conversation_id: Some("3001969357-1100000000000000001".into()),
+            recipient_id: Some("3001969357".into()),
+            author: Author {
+                id: "1100000000000000001".into(),
+                name: Some("Acme Care".into()),
+                handle: Some("acme_care".into()),
+                email: None,
+                followers: None,
+            },
+            text: "Sorry Ann, we have refunded card 4111".into(),
+            attachments: vec![],
+            created_at: at,
+            callback_url: None,
+        };
+        let mut reply = Message::new(TicketId::derive(at, "t"), body, at);
+        reply.delivery = Some(Delivery {
+            state: DeliveryState::Sent,
+            platform_id: Some("1866".into()),
+            error: Some("first try: 3001969357 could not be reached".into()),
+            ..Delivery::pending(
+                Target::Direct {
+                    to: "3001969357".into(),
+                    window_ends: None,
+                },
+                false,
+            )
+        });
+        let erased = reply.erased(at);
+        assert_eq!(erased.body.text, "");
+        assert_eq!(erased.body.recipient_id, None);
+        assert_eq!(erased.body.conversation_id, None);
+        assert_eq!(
+            erased.body.author.id, "1100000000000000001",
+            "the brand's own"
+        );
+        assert_eq!(erased.body.author.name, None);
+        assert_eq!(erased.body.in_reply_to.as_deref(), Some("dm-1"));
+        assert!(
+            !serde_json::to_string(&erased)
+                .unwrap()
+                .contains("3001969357")
+        );
+        let delivery = erased.delivery.clone().unwrap();
+        assert_eq!(
+            delivery.target,
+            Target::Direct {
+                to: String::new(),
+                window_ends: None
+            }
+        );
+        assert_eq!(delivery.error, None);
+        assert_eq!(delivery.state, DeliveryState::Sent);
+        assert_eq!(delivery.platform_id.as_deref(), Some("1866"));
+        assert_eq!(erased.erased_at, Some(at));
+        assert_eq!(erased.version, reply.version + 1);
     }
 }

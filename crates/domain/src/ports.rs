@@ -758,15 +758,22 @@ pub trait PrivacyStore: Send + Sync {
 
 /// What retention deletes (see [`crate::retention`]).
 pub trait RetentionStore: Send + Sync {
-    /// Deletes the ticket with its messages and trail, the ticket last (a purge cut short
-    /// finds it again); what files each message under its dedupe key stays, with nothing of
-    /// the message but its ids (a store that keeps both in one row keeps the message erased as
-    /// of `now`). Returns how many messages it deleted.
+    /// Deletes the ticket with its messages and trail, unless it changed since `ticket` was
+    /// read (a message reopened it): then `None`, and nothing is deleted. What files each
+    /// message under its dedupe key stays, with nothing of the message but its ids (a store
+    /// that keeps both in one row keeps the message erased as of `now`). Returns how many
+    /// messages it deleted.
     fn purge_ticket(
         &self,
         ticket: &Ticket,
         now: DateTime<Utc>,
-    ) -> impl Future<Output = Result<usize, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Option<usize>, StoreError>> + Send;
+
+    /// Finishes the purges a crash cut short, where a store deletes a ticket before its
+    /// messages; returns how many it finished.
+    fn finish_purges(&self) -> impl Future<Output = Result<usize, StoreError>> + Send {
+        async { Ok(0) }
+    }
 }
 
 /// Every store port together: what a complete store adapter (SQLite, DynamoDB) implements.

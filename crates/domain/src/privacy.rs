@@ -143,7 +143,8 @@ where
     Ok(())
 }
 
-/// Erases the ticket's messages, then its notes, then the ticket.
+/// Erases the ticket's messages, then its notes, then the ticket; a message that joined
+/// meanwhile moves the ticket's version, and the next round erases it too.
 async fn erase_ticket<S>(
     store: &S,
     id: &TicketId,
@@ -152,6 +153,61 @@ async fn erase_ticket<S>(
 ) -> Result<(), ErasureError>
 where
     S: TicketReads + TicketCommands + IngestStore + PrivacyStore,
+{
+    optimistic(
+        move || async move {
+            let Some(ticket) = store.get_ticket(id).await? else {
+                return Ok(Round::Done(()));
+            };
+            if ticket.erased_at.is_some() {
+                return Ok(Round::Done(()));
+            }
+            erase_contents(store, id, now).await?;
+            let actor = Actor::Agent { id: by.to_string() };
+            let erased = ticket.erased(now);
+            let mut events = vec![TicketEvent::new(
+                id.clone(),
+                now,
+                actor.clone(),
+                EventKind::Erased,
+                "erased",
+            )];
+            if ticket.status != erased.status {
+                let mut closed = TicketEvent::new(
+                    id.clone(),
+                    now,
+                    actor,
+                    EventKind::StatusChanged {
+                        from: ticket.status,
+                        to: erased.status,
+                    },
+                    "erased:closed",
+                );
+                closed.seq = 1;
+                events.push(closed);
+            }
+            let update = TicketUpdate {
+                ticket: erased,
+                version_before: ticket.version,
+                events,
+                replies: Vec::new(),
+                samples: Vec::new(),
+            };
+            match store.update_ticket(&update).await {
+                Ok(()) => Ok(Round::Done(())),
+                Err(CommitError::Conflict) | Err(CommitError::Duplicate) => Ok(Round::ReadAgain),
+                Err(CommitError::Store(e)) => Err(e.into()),
+            }
+        },
+        || ErasureError::Contention,
+    )
+    .await
+}
+
+/// Erases what the ticket's messages and notes hold.
+async fn erase_contents<S>(store: &S, id: &TicketId, now: DateTime<Utc>) -> Result<(), ErasureError>
+where
+    S: TicketReads + IngestStore + PrivacyStore,
 {
     for message in all_messages(store, id).await? {
         if message.erased_at.is_none() {
@@ -171,32 +227,7 @@ where
             store.replace_event(&erased).await?;
         }
     }
-    optimistic(
-        move || async move {
-            let Some(ticket) = store.get_ticket(id).await? else {
-                return Ok(Round::Done(()));
-            };
-            if ticket.erased_at.is_some() {
-                return Ok(Round::Done(()));
-            }
-            let actor = Actor::Agent { id: by.to_string() };
-            let event = TicketEvent::new(id.clone(), now, actor, EventKind::Erased, "erased");
-            let update = TicketUpdate {
-                ticket: ticket.erased(now),
-                version_before: ticket.version,
-                events: vec![event],
-                replies: Vec::new(),
-                samples: Vec::new(),
-            };
-            match store.update_ticket(&update).await {
-                Ok(()) => Ok(Round::Done(())),
-                Err(CommitError::Conflict) | Err(CommitError::Duplicate) => Ok(Round::ReadAgain),
-                Err(CommitError::Store(e)) => Err(e.into()),
-            }
-        },
-        || ErasureError::Contention,
-    )
-    .await
+    Ok(())
 }
 
 async fn erase_message<S: IngestStore>(

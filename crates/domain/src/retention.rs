@@ -14,6 +14,9 @@ use std::collections::HashMap;
 
 /// How many days each brand account keeps its closed tickets; an account not named keeps
 /// them.
+/// The longest retention an account may set: a century.
+pub const MOST_DAYS: u32 = 36_500;
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Retention {
     days: HashMap<(Source, String), u32>,
@@ -34,7 +37,7 @@ impl Retention {
         let closed = ticket
             .resolved_at
             .filter(|_| ticket.status == TicketStatus::Closed)?;
-        Some(closed + Duration::days(i64::from(*days)))
+        closed.checked_add_signed(Duration::days(i64::from(*days)))
     }
 }
 
@@ -57,9 +60,13 @@ pub async fn purge_expired<S: TicketLists + RetentionStore>(
     let Some(shortest) = retention.days.values().min() else {
         return Ok(purged);
     };
+    store.finish_purges().await?;
     // A ticket is resolved after it is opened: only tickets opened before the shortest
     // retention's start can have passed it. The list goes newest first from there.
-    let start = now - Duration::days(i64::from(*shortest)) + Duration::seconds(1);
+    let Some(start) = now.checked_sub_signed(Duration::days(i64::from(*shortest))) else {
+        return Ok(purged);
+    };
+    let start = start + Duration::seconds(1);
     let mut query = TicketQuery {
         status: Some(TicketStatus::Closed),
         after: Some(Cursor::new(start, crate::ids::TicketId::derive(start, ""))),
@@ -69,7 +76,11 @@ pub async fn purge_expired<S: TicketLists + RetentionStore>(
         let page = store.list_tickets(&query).await?;
         for ticket in &page.items {
             if retention.expiry(ticket).is_some_and(|expiry| expiry <= now) {
-                purged.messages += store.purge_ticket(ticket, now).await?;
+                // A ticket a message reopened since the list was read is kept.
+                let Some(messages) = store.purge_ticket(ticket, now).await? else {
+                    continue;
+                };
+                purged.messages += messages;
                 purged.tickets += 1;
                 if purged.tickets >= most {
                     return Ok(purged);

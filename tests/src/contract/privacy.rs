@@ -218,10 +218,26 @@ pub async fn an_erased_customer_is_gone_and_a_replay_stays_out<S: Store>(store: 
             assert_eq!(message.erased_at, Some(at(30)));
         }
         let events = store.ticket_events(id).await.unwrap();
-        let last = events.last().unwrap();
-        assert_eq!(last.kind, EventKind::Erased);
-        assert_eq!(last.actor, agent("admin"));
+        let erased = events.iter().find(|e| e.kind == EventKind::Erased).unwrap();
+        assert_eq!(erased.actor, agent("admin"));
+        assert_eq!(erased.at, at(30));
     }
+    // The open one was closed by the erasure, and the trail says so.
+    let closing = store
+        .ticket_events(&story.second)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|e| e.at == at(30) && matches!(e.kind, EventKind::StatusChanged { .. }))
+        .unwrap();
+    assert_eq!(
+        closing.kind,
+        EventKind::StatusChanged {
+            from: TicketStatus::Open,
+            to: TicketStatus::Closed
+        }
+    );
+    assert_eq!(closing.actor, agent("admin"));
     let first = detail(store, &story.first).await;
     let ids: Vec<&str> = first
         .messages
@@ -259,6 +275,33 @@ pub async fn an_erased_customer_is_gone_and_a_replay_stays_out<S: Store>(store: 
     let after = detail(store, &story.first).await;
     assert_eq!(after.messages.len(), 3);
     assert_eq!(after.messages[0].body.text, "");
+    // Nor through a late edit of it.
+    let edit = socialcare_domain::MessageChange {
+        source: Source::Integration,
+        account: "crm".into(),
+        external_id: "m1".into(),
+        change: socialcare_domain::ChangeKind::Edited {
+            text: "charged twice on card 4111, again".into(),
+        },
+        at: at(31),
+    };
+    let edited = socialcare_domain::ingest::apply_change(store, &edit)
+        .await
+        .unwrap();
+    assert_eq!(edited, socialcare_domain::ChangeOutcome::AlreadyApplied);
+    // A reply to an erased message is new data: a new ticket, a new customer.
+    let reply = crate::events::reply("m5", "ann", "m2", at(32));
+    let answer = ingest(store, &reply).await.unwrap();
+    let IngestOutcome::Opened {
+        ticket_id: fresh, ..
+    } = answer
+    else {
+        panic!("{answer:?}")
+    };
+    let fresh = detail(store, &fresh).await;
+    assert_eq!(fresh.ticket.erased_at, None);
+    assert_ne!(fresh.customer.unwrap().id, story.ann.id);
+    assert_eq!(detail(store, &story.first).await.messages.len(), 3);
 
     // Asked again: the same record, nothing written.
     let again = erase_customer(store, &story.ann.id, "someone-else", at(40))
@@ -410,6 +453,30 @@ pub async fn a_closed_ticket_goes_once_its_accounts_retention_passed<S: Store>(s
         "{replay:?}"
     );
     assert_eq!(store.ticket_detail(&ann).await.unwrap(), None);
+
+    // A ticket that changed since the purge read it (a message reopened it) is kept.
+    let listed = store.get_ticket(&bob).await.unwrap().unwrap();
+    lifecycle::change_priority(
+        store,
+        &bob,
+        socialcare_domain::Priority::High,
+        agent("sally"),
+        at(20),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        store
+            .purge_ticket(&listed, at(10) + days(41))
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(store.ticket_detail(&bob).await.unwrap().is_some());
+    assert_eq!(
+        store.ticket_messages(&bob, None, 10).await.unwrap().len(),
+        1
+    );
 
     // Bob's 10 days later; the open one and the other account's stay.
     assert_eq!(purge(at(9) + days(40)).await, Purged::default());

@@ -2,10 +2,12 @@
 
 use super::keys::{MESSAGE_SK_PREFIX, TICKET_SK, events_pk, ticket_pk};
 use super::{DynamoStore, Item, failed, s};
-use aws_sdk_dynamodb::types::{DeleteRequest, WriteRequest};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Delete, DeleteRequest, Put, TransactWriteItem, WriteRequest,
+};
 use chrono::{DateTime, Utc};
 use socialcare_domain::Ticket;
-use socialcare_domain::ports::{RetentionStore, StoreError};
+use socialcare_domain::ports::{CommitError, RetentionStore, StoreError};
 
 /// A BatchWriteItem holds at most 25 writes.
 const MOST_WRITES: usize = 25;
@@ -63,30 +65,80 @@ impl DynamoStore {
     }
 }
 
-impl RetentionStore for DynamoStore {
-    async fn purge_ticket(
-        &self,
-        ticket: &Ticket,
-        _now: DateTime<Utc>,
-    ) -> Result<usize, StoreError> {
-        let id = ticket.id.as_str();
+/// The partition of the markers of purges under way: a ticket deleted, its messages and
+/// trail not yet.
+const PURGES: &str = "PURGES";
+
+impl DynamoStore {
+    /// Deletes a purged ticket's messages and trail (the ticket is gone), then its marker.
+    async fn purge_contents(&self, id: &str) -> Result<usize, StoreError> {
         // The messages' dedupe records (MSGKEY#) are items of their own, and stay.
         let conversation = self.partition(ticket_pk(id), "purge ticket").await?;
         let trail = self.partition(events_pk(id), "purge ticket").await?;
-        let mut keys: Vec<(String, String)> = conversation
+        let keys: Vec<(String, String)> = conversation
             .iter()
             .chain(&trail)
             .filter_map(key_of)
-            .filter(|(_, sk)| sk != TICKET_SK)
             .collect();
         let messages = keys
             .iter()
             .filter(|(_, sk)| sk.starts_with(MESSAGE_SK_PREFIX))
             .count();
-        self.delete_all(std::mem::take(&mut keys)).await?;
-        // The ticket last: a purge cut short finds it again and finishes.
-        self.delete_all(vec![(ticket_pk(id), TICKET_SK.to_string())])
+        self.delete_all(keys).await?;
+        self.delete_all(vec![(PURGES.to_string(), id.to_string())])
             .await?;
         Ok(messages)
+    }
+}
+
+impl RetentionStore for DynamoStore {
+    async fn purge_ticket(
+        &self,
+        ticket: &Ticket,
+        _now: DateTime<Utc>,
+    ) -> Result<Option<usize>, StoreError> {
+        let id = ticket.id.as_str();
+        // The ticket first, while it is still closed at the version the purge listed (a
+        // message that reopened it since keeps it; one that comes after finds no ticket and
+        // opens a new one), with a marker in the same transaction: a purge cut short after it
+        // is finished by the next (`finish_purges`).
+        let ticket_gone = Delete::builder()
+            .table_name(&self.table)
+            .key("pk", s(ticket_pk(id)))
+            .key("sk", s(TICKET_SK))
+            .condition_expression("version = :version AND #status = :closed")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":version", AttributeValue::N(ticket.version.to_string()))
+            .expression_attribute_values(":closed", s("closed"))
+            .build()
+            .map_err(|e| StoreError::invalid(e.to_string()))?;
+        let mut marker: Item = std::collections::HashMap::new();
+        marker.insert("pk".into(), s(PURGES));
+        marker.insert("sk".into(), s(id));
+        let marker = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(marker))
+            .build()
+            .map_err(|e| StoreError::invalid(e.to_string()))?;
+        let writes = vec![
+            TransactWriteItem::builder().delete(ticket_gone).build(),
+            TransactWriteItem::builder().put(marker).build(),
+        ];
+        match self.transact(writes, "purge ticket").await {
+            Ok(()) => {}
+            Err(CommitError::Conflict) | Err(CommitError::Duplicate) => return Ok(None),
+            Err(CommitError::Store(e)) => return Err(e),
+        }
+        self.purge_contents(id).await.map(Some)
+    }
+
+    async fn finish_purges(&self) -> Result<usize, StoreError> {
+        let markers = self.partition(PURGES.into(), "finish purges").await?;
+        let mut finished = 0;
+        for (_, id) in markers.iter().filter_map(key_of) {
+            self.purge_contents(&id).await?;
+            finished += 1;
+        }
+        Ok(finished)
     }
 }

@@ -1,17 +1,34 @@
 //! RetentionStore: deleting a ticket whose retention passed.
 
 use super::SqliteStore;
-use super::items::{all, to_json};
+use super::items::{all, to_json, version};
 use chrono::{DateTime, Utc};
-use rusqlite::params;
+use rusqlite::{OptionalExtension, params};
 use socialcare_domain::ports::{RetentionStore, StoreError};
 use socialcare_domain::{Message, Ticket};
 
 impl RetentionStore for SqliteStore {
-    async fn purge_ticket(&self, ticket: &Ticket, now: DateTime<Utc>) -> Result<usize, StoreError> {
-        let id = ticket.id.to_string();
+    async fn purge_ticket(
+        &self,
+        ticket: &Ticket,
+        now: DateTime<Utc>,
+    ) -> Result<Option<usize>, StoreError> {
+        let (id, listed) = (ticket.id.to_string(), version(ticket.version));
         self.db
             .write(move |conn| {
+                // Still closed at the version the purge listed: a message that reopened it
+                // since keeps it.
+                let unchanged = conn
+                    .query_row(
+                        "SELECT 1 FROM tickets WHERE id = ?1 AND version = ?2 AND status = 'closed'",
+                        params![id, listed],
+                        |_| Ok(()),
+                    )
+                    .optional()?
+                    .is_some();
+                if !unchanged {
+                    return Ok((false, None));
+                }
                 // A message's row is also its dedupe record: it stays, erased, and out of its
                 // ticket's pages (they list sort keys above the empty one).
                 let messages: Vec<Message> = all(
@@ -29,7 +46,7 @@ impl RetentionStore for SqliteStore {
                     conn.execute(&format!("DELETE FROM {table} WHERE ticket_id = ?1"), [&id])?;
                 }
                 conn.execute("DELETE FROM tickets WHERE id = ?1", [&id])?;
-                Ok((true, messages.len()))
+                Ok((true, Some(messages.len())))
             })
             .await
             .map_err(StoreError::from)
