@@ -240,9 +240,15 @@ async fn the_tables_changes_go_on_the_bus_as_events_with_stable_ids() {
         .iter()
         .map(|e| e["detail-type"].as_str().unwrap())
         .collect();
-    assert_eq!(types, ["customer.erased"]);
+    // The erasure closed the resolved ticket, and says so.
+    assert_eq!(types, ["ticket.status_changed", "customer.erased"]);
     assert_eq!(
         erased[0]["detail"]["data"],
+        json!({"ticket_id": ticket_id.as_str(), "from": "resolved", "to": "closed",
+               "actor": {"type": "agent", "id": "ops"}})
+    );
+    assert_eq!(
+        erased[1]["detail"]["data"],
         json!({"customer_id": customer.as_str(), "tickets": 1, "messages": 3})
     );
 }

@@ -3,7 +3,7 @@
 use crate::acknowledgement;
 use crate::ids::{MessageId, TicketId};
 use crate::lifecycle::CommandError;
-use crate::message::{Direction, Message, MessageChange, NormalizedMessage};
+use crate::message::{ChangeKind, Direction, Message, MessageChange, NormalizedMessage};
 use crate::ownership::{Teams, active_agents, next_member};
 use crate::ports::{
     ApiKeyStore, CommitError, IncidentRecords, IngestStore, LookedUp, Lookup, SettingsStore,
@@ -57,8 +57,72 @@ pub enum ChangeOutcome {
     UnknownMessage,
 }
 
-/// Applies an edit, removal or hiding to the stored message it names.
-pub async fn apply_change<S: IngestStore>(
+/// Applies an edit, removal or hiding to the stored message it names. A removal of the
+/// message that opened its ticket also takes its copies off the ticket (the subject, the topic
+/// terms, the urgent words triage found in it).
+pub async fn apply_change<S: IngestStore + TicketCommands>(
+    store: &S,
+    change: &MessageChange,
+) -> Result<ChangeOutcome, IngestError> {
+    let outcome = change_message(store, change).await?;
+    if let (ChangeOutcome::Applied { ticket_id, .. }, ChangeKind::Removed) =
+        (&outcome, &change.change)
+    {
+        forget_removed_opening(store, ticket_id, change).await?;
+    }
+    Ok(outcome)
+}
+
+/// The ticket without what it copied of its opening message, when that is the one removed.
+async fn forget_removed_opening<S: IngestStore + TicketCommands>(
+    store: &S,
+    ticket_id: &crate::ids::TicketId,
+    change: &MessageChange,
+) -> Result<(), IngestError> {
+    let key = &change.message_key();
+    optimistic(
+        move || async move {
+            let (Some(ticket), Some(removed)) = (
+                store.get_ticket(ticket_id).await?,
+                store.get_message(key).await?,
+            ) else {
+                return Ok(Round::Done(()));
+            };
+            let opened_it = removed.body.direction == Direction::Inbound
+                && removed.body.created_at == ticket.created_at;
+            if !opened_it || (ticket.subject.is_empty() && ticket.topics.is_empty()) {
+                return Ok(Round::Done(()));
+            }
+            let forgotten = Ticket {
+                subject: String::new(),
+                topics: Vec::new(),
+                triage: ticket.triage.clone().map(|triage| crate::ticket::Triage {
+                    urgent_terms: Vec::new(),
+                    reasons: Vec::new(),
+                    ..triage
+                }),
+                version: ticket.version + 1,
+                ..ticket.clone()
+            };
+            let update = crate::ports::TicketUpdate {
+                ticket: forgotten,
+                version_before: ticket.version,
+                events: Vec::new(),
+                replies: Vec::new(),
+                samples: Vec::new(),
+            };
+            match store.update_ticket(&update).await {
+                Ok(()) => Ok(Round::Done(())),
+                Err(CommitError::Conflict) | Err(CommitError::Duplicate) => Ok(Round::ReadAgain),
+                Err(CommitError::Store(e)) => Err(e.into()),
+            }
+        },
+        || IngestError::TooMuchContention(ATTEMPTS),
+    )
+    .await
+}
+
+async fn change_message<S: IngestStore>(
     store: &S,
     change: &MessageChange,
 ) -> Result<ChangeOutcome, IngestError> {

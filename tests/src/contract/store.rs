@@ -588,6 +588,17 @@ pub async fn a_removal_and_a_hiding_are_recorded_once<S: Store>(store: &S) {
     assert_eq!(message.body.external_id, "m1");
     assert_eq!(message.version, 4);
 
+    // It opened the ticket: the ticket's copies of it go too.
+    let ticket = detail(store, &ticket_id).await.ticket;
+    assert_eq!(ticket.subject, "");
+    assert_eq!(ticket.topics, Vec::<String>::new());
+    assert!(
+        ticket
+            .triage
+            .as_ref()
+            .is_none_or(|t| t.urgent_terms.is_empty() && t.reasons.is_empty())
+    );
+
     // An edit delivered after the removal does not bring a text back.
     let late = apply_change(store, &change("m1", edited("rude again"), at(6))).await;
     assert_eq!(late.unwrap(), ChangeOutcome::AlreadyApplied);
