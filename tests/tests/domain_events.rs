@@ -7,7 +7,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use serde_json::{Value, json};
 use socialcare_aws::{DynamoStore, EventBus, StreamChange};
 use socialcare_domain::ingest::ingest;
-use socialcare_domain::ports::TicketReads;
+use socialcare_domain::ports::{IngestStore, TicketCommands, TicketReads};
 use socialcare_domain::{Actor, TicketStatus, lifecycle, privacy};
 use socialcare_tests::emulator::{self, Stack};
 use socialcare_tests::events::{brand_reply, inbound};
@@ -180,9 +180,52 @@ async fn the_tables_changes_go_on_the_bus_as_events_with_stable_ids() {
     .await
     .unwrap();
 
+    // A reply written through socialcare, then posted: reply.sent (nothing while pending).
+    let ticket = TicketReads::ticket_detail(&store, &ticket_id)
+        .await
+        .unwrap()
+        .unwrap()
+        .ticket;
+    let mut body = brand_reply("r1", "ann", "m2", at(3)).message;
+    body.external_id = "reply-key-1".into();
+    let mut reply = socialcare_domain::Message::new(ticket_id.clone(), body, at(3));
+    reply.delivery = Some(socialcare_domain::delivery::Delivery::pending(
+        socialcare_domain::delivery::Target::Callback {
+            url: "https://crm.example/hooks".into(),
+        },
+        false,
+    ));
+    let update = socialcare_domain::ports::TicketUpdate {
+        ticket: socialcare_domain::Ticket {
+            version: ticket.version + 1,
+            ..ticket.clone()
+        },
+        version_before: ticket.version,
+        events: vec![],
+        replies: vec![reply.clone()],
+        samples: vec![],
+    };
+    TicketCommands::update_ticket(&store, &update)
+        .await
+        .unwrap();
+    let mut sent = reply.clone();
+    sent.delivery = Some(socialcare_domain::delivery::Delivery {
+        state: socialcare_domain::delivery::DeliveryState::Sent,
+        platform_id: Some("their-1".into()),
+        sent_at: Some(at(3) + chrono::Duration::seconds(2)),
+        ..reply.delivery.clone().unwrap()
+    });
+    sent.version = reply.version + 1;
+    IngestStore::record_delivery(&store, &sent, reply.version, None)
+        .await
+        .unwrap();
+
     let changes = stream_so_far(&stack).await;
     let published = function.handle(&changes).await.unwrap();
-    assert_eq!(published, 3, "created, received, status changed");
+    assert_eq!(
+        published, 4,
+        "created, received, reply sent, status changed"
+    );
     let envelopes = received(&stack, &queue).await;
     let types: Vec<&str> = envelopes
         .iter()
@@ -193,7 +236,8 @@ async fn the_tables_changes_go_on_the_bus_as_events_with_stable_ids() {
         [
             "ticket.created",
             "message.received",
-            "ticket.status_changed"
+            "ticket.status_changed",
+            "reply.sent"
         ]
     );
     for envelope in &envelopes {
@@ -204,6 +248,13 @@ async fn the_tables_changes_go_on_the_bus_as_events_with_stable_ids() {
     let created = &envelopes[0]["detail"];
     assert_eq!(created["data"]["ticket"]["id"], ticket_id.as_str());
     assert_eq!(created["created_at"], "2026-11-22T09:00:00Z");
+    let posted = &envelopes[3]["detail"];
+    assert_eq!(
+        posted["data"],
+        json!({"ticket_id": ticket_id.as_str(), "message_id": reply.id.as_str(),
+               "platform_id": "their-1", "sent_at": "2026-11-22T09:03:02Z"})
+    );
+    assert_eq!(posted["created_at"], "2026-11-22T09:03:02Z");
     let status = &envelopes[2]["detail"];
     assert_eq!(
         status["data"],

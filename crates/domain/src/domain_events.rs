@@ -7,11 +7,14 @@
 //! consumer that keeps the ids it has seen acts once.
 
 use crate::customer::Erasure;
+use crate::delivery::DeliveryState;
 use crate::events::{Actor, EventKind, TicketEvent};
-use crate::ids::{CustomerId, MessageId, TicketId};
-use crate::message::Direction;
+use crate::ids::{CustomerId, EventId, IncidentId, MessageId, TicketId, UpdateId};
+use crate::incident::{Incident, IncidentStatus};
+use crate::message::{Direction, Message};
 use crate::sla::Measure;
 use crate::ticket::{Ticket, TicketStatus};
+use crate::update::IncidentUpdate;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -74,6 +77,36 @@ pub enum EventBody {
     /// The customer answered the satisfaction survey (1 poor to 5 great).
     #[serde(rename = "satisfaction.rated")]
     SatisfactionRated { ticket_id: TicketId, score: u8 },
+    /// A reply written through socialcare reached the platform (or the integrator).
+    #[serde(rename = "reply.sent")]
+    ReplySent {
+        ticket_id: TicketId,
+        message_id: MessageId,
+        /// The platform's id of the post.
+        platform_id: Option<String>,
+        sent_at: Option<DateTime<Utc>>,
+    },
+    /// A reply could not be posted (the reason is on the ticket).
+    #[serde(rename = "reply.failed")]
+    ReplyFailed {
+        ticket_id: TicketId,
+        message_id: MessageId,
+        reason: Option<String>,
+    },
+    /// A spike of complaints about one thing opened an incident.
+    #[serde(rename = "incident.opened")]
+    IncidentOpened { incident: Box<Incident> },
+    /// An agent posted a status update on an incident (one answer for all).
+    #[serde(rename = "incident.updated")]
+    IncidentUpdated {
+        incident_id: IncidentId,
+        update_id: UpdateId,
+        text: String,
+        resolves: bool,
+        author: String,
+    },
+    #[serde(rename = "incident.resolved")]
+    IncidentResolved { incident_id: IncidentId },
     /// A customer's data was erased (see [`crate::privacy`]).
     #[serde(rename = "customer.erased")]
     CustomerErased {
@@ -94,6 +127,11 @@ impl EventBody {
             EventBody::SlaWarning { .. } => "sla.warning",
             EventBody::SlaBreached { .. } => "sla.breached",
             EventBody::SatisfactionRated { .. } => "satisfaction.rated",
+            EventBody::ReplySent { .. } => "reply.sent",
+            EventBody::ReplyFailed { .. } => "reply.failed",
+            EventBody::IncidentOpened { .. } => "incident.opened",
+            EventBody::IncidentUpdated { .. } => "incident.updated",
+            EventBody::IncidentResolved { .. } => "incident.resolved",
             EventBody::CustomerErased { .. } => "customer.erased",
         }
     }
@@ -152,11 +190,101 @@ impl DomainEvent {
         })
     }
 
+    /// The event of a reply's delivery, once it is sent or failed for good. Its id derives
+    /// from the reply and the outcome: a later rewrite of the reply is the same event.
+    pub fn of_reply(reply: &Message) -> Option<DomainEvent> {
+        let delivery = reply.delivery.as_ref()?;
+        if reply.body.direction != Direction::Outbound || reply.erased_at.is_some() {
+            return None;
+        }
+        let (ticket_id, message_id) = (reply.ticket_id.clone(), reply.id.clone());
+        let (body, at) = match delivery.state {
+            DeliveryState::Sent => (
+                EventBody::ReplySent {
+                    ticket_id,
+                    message_id,
+                    platform_id: delivery.platform_id.clone(),
+                    sent_at: delivery.sent_at,
+                },
+                delivery.sent_at.unwrap_or(reply.body.created_at),
+            ),
+            DeliveryState::Failed => (
+                EventBody::ReplyFailed {
+                    ticket_id,
+                    message_id,
+                    reason: delivery.error.clone(),
+                },
+                reply.body.created_at,
+            ),
+            _ => return None,
+        };
+        Some(DomainEvent {
+            id: EventId::derive(at, &format!("{}:{}", body.kind(), reply.id)).to_string(),
+            created_at: at,
+            account: reply.body.account.clone(),
+            body,
+        })
+    }
+
+    /// The events a stored incident tells: its opening when it is new, its resolution once
+    /// resolved.
+    pub fn of_incident(incident: &Incident, new: bool) -> Vec<DomainEvent> {
+        let event = |at: DateTime<Utc>, body: EventBody| DomainEvent {
+            id: EventId::derive(at, &format!("{}:{}", body.kind(), incident.id)).to_string(),
+            created_at: at,
+            account: incident.account.clone(),
+            body,
+        };
+        let mut told = Vec::new();
+        if new {
+            told.push(event(
+                incident.opened_at,
+                EventBody::IncidentOpened {
+                    incident: Box::new(incident.clone()),
+                },
+            ));
+        }
+        if let Some(at) = incident
+            .resolved_at
+            .filter(|_| incident.status == IncidentStatus::Resolved)
+        {
+            told.push(event(
+                at,
+                EventBody::IncidentResolved {
+                    incident_id: incident.id.clone(),
+                },
+            ));
+        }
+        told
+    }
+
+    /// The event of a new status update on an incident.
+    pub fn of_incident_update(update: &IncidentUpdate) -> DomainEvent {
+        let body = EventBody::IncidentUpdated {
+            incident_id: update.incident_id.clone(),
+            update_id: update.id.clone(),
+            text: update.text.clone(),
+            resolves: update.resolves,
+            author: update.author.clone(),
+        };
+        DomainEvent {
+            id: EventId::derive(update.created_at, &format!("{}:{}", body.kind(), update.id))
+                .to_string(),
+            created_at: update.created_at,
+            account: update.account.clone(),
+            body,
+        }
+    }
+
     /// The event of a finished erasure.
     pub fn of_erasure(erasure: &Erasure) -> Option<DomainEvent> {
         let completed_at = erasure.completed_at?;
         Some(DomainEvent {
-            id: format!("evt_erased_{}", erasure.customer_id),
+            id: EventId::derive(
+                completed_at,
+                &format!("customer.erased:{}", erasure.customer_id),
+            )
+            .to_string(),
             created_at: completed_at,
             account: erasure.account.clone(),
             body: EventBody::CustomerErased {
@@ -265,5 +393,54 @@ mod tests {
                 "{kind:?}"
             );
         }
+    }
+
+    #[test]
+    fn an_incident_tells_its_opening_once_and_its_resolution_once_resolved() {
+        use crate::incident::{IncidentStatus, Spike};
+        let incident = Incident {
+            id: IncidentId::derive(at(), "fibre"),
+            source: crate::message::Source::X,
+            account: "acme".into(),
+            topic: "fibr".into(),
+            status: IncidentStatus::Active,
+            opened_at: at(),
+            example: "fibre down again".into(),
+            spike: Spike {
+                window_start: at(),
+                window_minutes: 10,
+                count: 25,
+                baseline: 1.5,
+            },
+            resolved_at: None,
+            notified_at: None,
+            version: 1,
+        };
+        let opened = DomainEvent::of_incident(&incident, true);
+        assert_eq!(opened.len(), 1);
+        assert_eq!(opened[0].body.kind(), "incident.opened");
+        assert_eq!(opened[0].account, "acme");
+        assert_eq!(DomainEvent::of_incident(&incident, false), vec![]);
+        let resolved = Incident {
+            status: IncidentStatus::Resolved,
+            resolved_at: Some(at() + chrono::Duration::hours(2)),
+            version: 2,
+            ..incident.clone()
+        };
+        let told = DomainEvent::of_incident(&resolved, false);
+        assert_eq!(told.len(), 1);
+        assert_eq!(
+            serde_json::to_value(&told[0]).unwrap()["data"],
+            serde_json::json!({"incident_id": incident.id.as_str()})
+        );
+        assert_eq!(told[0].created_at, at() + chrono::Duration::hours(2));
+        // Rewritten later (its notice recorded): the same event, by id.
+        let notified = Incident {
+            notified_at: Some(at()),
+            version: 3,
+            ..resolved
+        };
+        assert_eq!(DomainEvent::of_incident(&notified, false), told);
+        assert_ne!(opened[0].id, told[0].id);
     }
 }

@@ -5,18 +5,25 @@
 //! | a new trail item (`EVENTS#<ticket>`)  | its kind's event (status, assignment, SLA, satisfaction) |
 //! | a new message item with its arrival   | `ticket.created` or `message.received`     |
 //! | an erasure record, done               | `customer.erased`                          |
+//! | a reply's item, sent or failed        | `reply.sent`, `reply.failed`               |
+//! | a new incident; one resolved          | `incident.opened`, `incident.resolved`     |
+//! | a new status update (`UPDATES#`)      | `incident.updated`                         |
 //!
-//! Only new items count for the trail: a message item rewritten (an edit, an erasure) carries
-//! its arrival again, and is not a new arrival.
+//! Only new items count for the trail and the updates: a message item rewritten (an edit, an
+//! erasure) carries its arrival again, and is not a new arrival. An outcome (a reply sent, an
+//! incident resolved) is read from the item as it is, so a later rewrite tells it again, with
+//! the same id.
 
 use super::items::{arrival_event, from_item};
-use super::keys::{ERASURES, MESSAGE_SK_PREFIX, TICKET_SK, ticket_pk};
+use super::keys::{ERASURES, INCIDENTS, MESSAGE_SK_PREFIX, TICKET_SK, ticket_pk};
 use super::report_feed::from_stream;
 use super::{DynamoStore, Item};
 use aws_sdk_dynamodb::types::AttributeValue;
 use socialcare_domain::domain_events::DomainEvent;
+use socialcare_domain::incidents::Incident;
 use socialcare_domain::ports::StoreError;
-use socialcare_domain::{Erasure, Ticket, TicketEvent};
+use socialcare_domain::update::IncidentUpdate;
+use socialcare_domain::{Erasure, Message, Ticket, TicketEvent};
 use std::collections::{BTreeSet, HashMap};
 
 /// One record of the table's stream: the item as the change left it.
@@ -60,22 +67,37 @@ enum Told {
     Whole(DomainEvent),
 }
 
-fn told(change: &StreamChange) -> Result<Option<Told>, StoreError> {
+fn told(change: &StreamChange) -> Result<Vec<Told>, StoreError> {
     let item = &change.image;
     let (Some(pk), Some(sk)) = (text(item, "pk"), text(item, "sk")) else {
-        return Ok(None);
+        return Ok(Vec::new());
     };
+    let mut told = Vec::new();
     if pk.starts_with("EVENTS#") && change.inserted {
-        return Ok(Some(Told::Trail(from_item(item.clone())?)));
-    }
-    if pk.starts_with("TICKET#") && sk.starts_with(MESSAGE_SK_PREFIX) && change.inserted {
-        return Ok(arrival_event(item)?.map(Told::Trail));
-    }
-    if pk == ERASURES {
+        told.push(Told::Trail(from_item(item.clone())?));
+    } else if pk.starts_with("TICKET#") && sk.starts_with(MESSAGE_SK_PREFIX) {
+        if change.inserted {
+            told.extend(arrival_event(item)?.map(Told::Trail));
+        }
+        if item.contains_key("delivery") {
+            let reply: Message = from_item(item.clone())?;
+            told.extend(DomainEvent::of_reply(&reply).map(Told::Whole));
+        }
+    } else if pk == ERASURES {
         let erasure: Erasure = from_item(item.clone())?;
-        return Ok(DomainEvent::of_erasure(&erasure).map(Told::Whole));
+        told.extend(DomainEvent::of_erasure(&erasure).map(Told::Whole));
+    } else if pk == INCIDENTS {
+        let incident: Incident = from_item(item.clone())?;
+        told.extend(
+            DomainEvent::of_incident(&incident, change.inserted)
+                .into_iter()
+                .map(Told::Whole),
+        );
+    } else if pk.starts_with("UPDATES#") && change.inserted {
+        let update: IncidentUpdate = from_item(item.clone())?;
+        told.push(Told::Whole(DomainEvent::of_incident_update(&update)));
     }
-    Ok(None)
+    Ok(told)
 }
 
 impl DynamoStore {
@@ -88,9 +110,7 @@ impl DynamoStore {
     ) -> Result<Vec<DomainEvent>, StoreError> {
         let mut told_all = Vec::new();
         for change in changes {
-            if let Some(told) = told(change)? {
-                told_all.push(told);
-            }
+            told_all.extend(told(change)?);
         }
         let tickets: BTreeSet<String> = told_all
             .iter()
