@@ -10,7 +10,7 @@ use crate::customer::Erasure;
 use crate::delivery::DeliveryState;
 use crate::events::{Actor, EventKind, TicketEvent};
 use crate::ids::{CustomerId, EventId, IncidentId, MessageId, TicketId, UpdateId};
-use crate::incident::{Incident, IncidentStatus};
+use crate::incident::{Incident, IncidentStatus, Spike};
 use crate::message::{Direction, Message};
 use crate::sla::Measure;
 use crate::ticket::{Ticket, TicketStatus};
@@ -93,9 +93,15 @@ pub enum EventBody {
         message_id: MessageId,
         reason: Option<String>,
     },
-    /// A spike of complaints about one thing opened an incident.
+    /// A spike of complaints about one thing opened an incident (its example, a customer's
+    /// words, is not sent: `GET /v1/incidents/{id}` has it).
     #[serde(rename = "incident.opened")]
-    IncidentOpened { incident: Box<Incident> },
+    IncidentOpened {
+        incident_id: IncidentId,
+        topic: String,
+        opened_at: DateTime<Utc>,
+        spike: Spike,
+    },
     /// An agent posted a status update on an incident (one answer for all).
     #[serde(rename = "incident.updated")]
     IncidentUpdated {
@@ -240,7 +246,10 @@ impl DomainEvent {
             told.push(event(
                 incident.opened_at,
                 EventBody::IncidentOpened {
-                    incident: Box::new(incident.clone()),
+                    incident_id: incident.id.clone(),
+                    topic: incident.topic.clone(),
+                    opened_at: incident.opened_at,
+                    spike: incident.spike.clone(),
                 },
             ));
         }
@@ -420,6 +429,9 @@ mod tests {
         assert_eq!(opened.len(), 1);
         assert_eq!(opened[0].body.kind(), "incident.opened");
         assert_eq!(opened[0].account, "acme");
+        let data = serde_json::to_value(&opened[0]).unwrap()["data"].clone();
+        assert_eq!(data["topic"], "fibr");
+        assert!(!data.to_string().contains("fibre down again"), "{data}");
         assert_eq!(DomainEvent::of_incident(&incident, false), vec![]);
         let resolved = Incident {
             status: IncidentStatus::Resolved,

@@ -14,6 +14,7 @@ use crate::report::Sample;
 use crate::retry::{ATTEMPTS, Round, optimistic};
 use crate::threading::{self, Placement, Rules, Surroundings};
 use crate::ticket::Ticket;
+use crate::triage;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -57,53 +58,58 @@ pub enum ChangeOutcome {
     UnknownMessage,
 }
 
-/// Applies an edit, removal or hiding to the stored message it names. A removal of the
-/// message that opened its ticket also takes its copies off the ticket (the subject, the topic
-/// terms, the urgent words triage found in it).
+/// Applies an edit, removal or hiding to the stored message it names. A removal also takes
+/// the ticket's copies of the message off it (the subject, the topic terms and the urgent words
+/// triage found in it, when they came from this message), first: a removal delivered again
+/// after a failure between the two finds the text still there and does both.
 pub async fn apply_change<S: IngestStore + TicketCommands>(
     store: &S,
     change: &MessageChange,
 ) -> Result<ChangeOutcome, IngestError> {
-    let outcome = change_message(store, change).await?;
-    if let (ChangeOutcome::Applied { ticket_id, .. }, ChangeKind::Removed) =
-        (&outcome, &change.change)
+    if change.change == ChangeKind::Removed
+        && let Some(message) = store.get_message(&change.message_key()).await?
+        && message.removed_at.is_none()
     {
-        forget_removed_opening(store, ticket_id, change).await?;
+        forget_copies(store, &message).await?;
     }
-    Ok(outcome)
+    change_message(store, change).await
 }
 
-/// The ticket without what it copied of its opening message, when that is the one removed.
-async fn forget_removed_opening<S: IngestStore + TicketCommands>(
+/// The ticket without what it copied of `message` (matched by text: the subject is the start
+/// of one message, the topics the terms of one, not always the same one).
+async fn forget_copies<S: IngestStore + TicketCommands>(
     store: &S,
-    ticket_id: &crate::ids::TicketId,
-    change: &MessageChange,
+    message: &Message,
 ) -> Result<(), IngestError> {
-    let key = &change.message_key();
+    let text = message
+        .original_text
+        .as_deref()
+        .unwrap_or(&message.body.text);
+    let (subject, topics) = (&plan::subject_of(text), &triage::topic_terms(text));
+    let ticket_id = &message.ticket_id;
     optimistic(
         move || async move {
-            let (Some(ticket), Some(removed)) = (
-                store.get_ticket(ticket_id).await?,
-                store.get_message(key).await?,
-            ) else {
+            let Some(ticket) = store.get_ticket(ticket_id).await? else {
                 return Ok(Round::Done(()));
             };
-            let opened_it = removed.body.direction == Direction::Inbound
-                && removed.body.created_at == ticket.created_at;
-            if !opened_it || (ticket.subject.is_empty() && ticket.topics.is_empty()) {
+            let same_subject = !ticket.subject.is_empty() && ticket.subject == *subject;
+            let same_topics = !ticket.topics.is_empty() && ticket.topics == *topics;
+            if !same_subject && !same_topics {
                 return Ok(Round::Done(()));
             }
-            let forgotten = Ticket {
-                subject: String::new(),
-                topics: Vec::new(),
-                triage: ticket.triage.clone().map(|triage| crate::ticket::Triage {
+            let mut forgotten = ticket.clone();
+            if same_subject {
+                forgotten.subject.clear();
+            }
+            if same_topics {
+                forgotten.topics.clear();
+                forgotten.triage = ticket.triage.clone().map(|triage| crate::ticket::Triage {
                     urgent_terms: Vec::new(),
                     reasons: Vec::new(),
                     ..triage
-                }),
-                version: ticket.version + 1,
-                ..ticket.clone()
-            };
+                });
+            }
+            forgotten.version = ticket.version + 1;
             let update = crate::ports::TicketUpdate {
                 ticket: forgotten,
                 version_before: ticket.version,

@@ -65,9 +65,16 @@ pub fn samples(before: Option<&Ticket>, after: &Ticket, actor: Option<&str>) -> 
     // stops being one when the customer's earlier message comes after all (the counters add
     // a one back), and its times count from that message.
     let opened_by_brand = |t: &Ticket| t.opened_by_brand;
-    match (before.map(opened_by_brand), opened_by_brand(after)) {
-        (None | Some(false), true) => add("opened_by_brand", 1),
-        (Some(true), false) => add("opened_by_brand", -1),
+    // The one taken back is taken from the day and group it was added to (the ticket's
+    // opening moved to the customer's earlier message).
+    let mut taken_back = Vec::new();
+    match (before, opened_by_brand(after)) {
+        (None, true) => add("opened_by_brand", 1),
+        (Some(before), true) if !before.opened_by_brand => add("opened_by_brand", 1),
+        (Some(before), false) if before.opened_by_brand => {
+            let counters = Counters::from([("opened_by_brand".to_string(), -1)]);
+            taken_back = grouped(before, before.owner.as_deref(), counters);
+        }
         _ => {}
     }
     if let Some(at) = newly(|t| t.acknowledged_at.filter(|_| !t.opened_by_brand)) {
@@ -110,24 +117,28 @@ pub fn samples(before: Option<&Ticket>, after: &Ticket, actor: Option<&str>) -> 
         add("rated", 1);
         add("rating_sum", i64::from(score));
     }
-    if counters.is_empty() {
-        return Vec::new();
-    }
-    let day = after.created_at.date_naive();
-    let agent = actor
-        .or(after.owner.as_deref())
-        .unwrap_or("unassigned")
-        .to_string();
+    let mut all = match counters.is_empty() {
+        true => Vec::new(),
+        false => grouped(after, actor.or(after.owner.as_deref()), counters),
+    };
+    all.extend(taken_back);
+    all
+}
+
+/// `counters` in every grouping of `ticket`: its opening's day, the agent, its channel.
+fn grouped(ticket: &Ticket, agent: Option<&str>, counters: Counters) -> Vec<Sample> {
+    let day = ticket.created_at.date_naive();
+    let agent = agent.unwrap_or("unassigned").to_string();
     GroupBy::ALL
         .into_iter()
         .map(|group_by| Sample {
-            account: after.account.clone(),
+            account: ticket.account.clone(),
             day,
             group_by,
             group: match group_by {
                 GroupBy::Day => day.to_string(),
                 GroupBy::Agent => agent.clone(),
-                GroupBy::Channel => after.source.to_string(),
+                GroupBy::Channel => ticket.source.to_string(),
             },
             counters: counters.clone(),
         })
@@ -275,6 +286,81 @@ pub fn report(rows: Vec<(String, Counters)>) -> Vec<Figures> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The brand's reply at 00:10 opened a ticket; the customer's tweet it answered, from
+    /// 23:50 the day before, comes after: the "opened by the brand" one is taken back from the
+    /// day it was added to, and the 20-minute answer counts on the customer's day.
+    #[test]
+    fn a_ticket_that_turns_out_the_customers_is_taken_back_where_it_was_counted() {
+        use chrono::TimeZone;
+        let reply_at = Utc.with_ymd_and_hms(2026, 11, 23, 0, 10, 0).unwrap();
+        let tweet_at = Utc.with_ymd_and_hms(2026, 11, 22, 23, 50, 0).unwrap();
+        let before = Ticket {
+            id: crate::ids::TicketId::derive(reply_at, "t"),
+            account: "acme".into(),
+            source: crate::message::Source::X,
+            customer_id: crate::ids::CustomerId::derive(reply_at, "c"),
+            status: TicketStatus::Open,
+            subject: String::new(),
+            created_at: reply_at,
+            last_message_at: reply_at,
+            message_count: 1,
+            owner: Some("sally".into()),
+            team: None,
+            first_response_at: Some(reply_at),
+            opened_by_brand: true,
+            acknowledged_at: Some(reply_at),
+            resolved_at: None,
+            priority: Default::default(),
+            timers: Default::default(),
+            satisfaction: None,
+            triage: None,
+            topics: Vec::new(),
+            incident_id: None,
+            erased_at: None,
+            version: 1,
+        };
+        let opened = samples(None, &before, None);
+        assert!(opened.iter().all(|s| s.day == reply_at.date_naive()));
+        assert!(
+            opened
+                .iter()
+                .all(|s| s.counters.get("opened_by_brand") == Some(&1))
+        );
+        assert!(opened.iter().all(|s| !s.counters.contains_key("responded")));
+
+        let after = Ticket {
+            created_at: tweet_at,
+            opened_by_brand: false,
+            message_count: 2,
+            version: 2,
+            ..before.clone()
+        };
+        let joined = samples(Some(&before), &after, None);
+        let on = |day: NaiveDate| -> Vec<&Sample> {
+            joined
+                .iter()
+                .filter(|s| s.day == day && s.group_by == GroupBy::Day)
+                .collect()
+        };
+        let taken = on(reply_at.date_naive());
+        assert_eq!(taken.len(), 1);
+        assert_eq!(
+            taken[0].counters,
+            Counters::from([("opened_by_brand".into(), -1)])
+        );
+        let counted = on(tweet_at.date_naive());
+        assert_eq!(counted.len(), 1);
+        assert_eq!(counted[0].counters.get("responded"), Some(&1));
+        assert_eq!(counted[0].counters.get("response_seconds"), Some(&1200));
+        assert!(!counted[0].counters.contains_key("opened_by_brand"));
+        let by_agent: Vec<&Sample> = joined
+            .iter()
+            .filter(|s| s.group_by == GroupBy::Agent && s.counters.contains_key("opened_by_brand"))
+            .collect();
+        assert_eq!(by_agent.len(), 1);
+        assert_eq!(by_agent[0].group, "sally");
+    }
 
     #[test]
     fn every_bucket_is_within_one_percent_of_its_values() {

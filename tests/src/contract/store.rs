@@ -607,6 +607,41 @@ pub async fn a_removal_and_a_hiding_are_recorded_once<S: Store>(store: &S) {
     assert_eq!(message.version, 4);
 }
 
+/// The subject is the start of the earliest message, the topics the terms of the first one
+/// ingested: a removal takes off the ticket what came from that message, and only that.
+pub async fn a_removal_takes_only_its_own_copies_off_the_ticket<S: Store>(store: &S) {
+    let first_in = inbound("a", "ann", "fibre outage in leeds since dawn", at(5));
+    let ticket_id = opened(ingest(store, &first_in).await.unwrap());
+    let earlier = inbound("b", "ann", "router lights blinking red", at(1));
+    ingest(store, &earlier).await.unwrap();
+    let ticket = detail(store, &ticket_id).await.ticket;
+    assert_eq!(ticket.subject, "router lights blinking red");
+    assert!(
+        !ticket.topics.is_empty(),
+        "the opening complaint has topic terms"
+    );
+    let topics = ticket.topics.clone();
+
+    apply_change(store, &change("a", ChangeKind::Removed, at(6)))
+        .await
+        .unwrap();
+    let ticket = detail(store, &ticket_id).await.ticket;
+    assert_eq!(
+        ticket.subject, "router lights blinking red",
+        "not its subject"
+    );
+    assert_eq!(ticket.topics, Vec::<String>::new(), "its topics {topics:?}");
+    // Delivered again: nothing more.
+    let again = apply_change(store, &change("a", ChangeKind::Removed, at(6))).await;
+    assert_eq!(again.unwrap(), ChangeOutcome::AlreadyApplied);
+
+    apply_change(store, &change("b", ChangeKind::Removed, at(7)))
+        .await
+        .unwrap();
+    let ticket = detail(store, &ticket_id).await.ticket;
+    assert_eq!(ticket.subject, "");
+}
+
 pub async fn a_change_to_an_unknown_message_changes_nothing<S: Store>(store: &S) {
     let outcome = apply_change(store, &change("never", ChangeKind::Removed, at(1))).await;
     assert_eq!(outcome.unwrap(), ChangeOutcome::UnknownMessage);
@@ -1957,6 +1992,7 @@ macro_rules! store_contract {
             an_edit_replaces_the_text_and_keeps_the_original,
             a_removal_and_a_hiding_are_recorded_once,
             a_change_to_an_unknown_message_changes_nothing,
+            a_removal_takes_only_its_own_copies_off_the_ticket,
             the_trail_records_creation_messages_and_status_changes,
             a_forbidden_transition_changes_nothing,
             a_stale_ticket_version_is_a_conflict,

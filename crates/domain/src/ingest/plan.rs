@@ -184,7 +184,7 @@ fn join(ticket: Ticket, message: &NormalizedMessage, score: Option<u8>) -> (Tick
         // A message that was overtaken by its reply may be the ticket's first.
         created_at: ticket.created_at.min(at),
         subject: match earlier && message.direction == Direction::Inbound {
-            true => subject_of(message),
+            true => subject_of(&message.text),
             false => ticket.subject.clone(),
         },
         satisfaction: score.or(ticket.satisfaction),
@@ -511,8 +511,9 @@ fn first_response(
     }
 }
 
-fn subject_of(message: &NormalizedMessage) -> String {
-    message.text.chars().take(SUBJECT_CHARS).collect()
+/// A ticket's subject: the start of a message's text.
+pub(super) fn subject_of(text: &str) -> String {
+    text.chars().take(SUBJECT_CHARS).collect()
 }
 
 const SUBJECT_CHARS: usize = 120;
@@ -532,7 +533,7 @@ fn new_ticket(message: &NormalizedMessage, around: &Surroundings) -> Ticket {
             .map(|c| c.id.clone())
             .unwrap_or_else(|| CustomerId::derive(message.created_at, &identity_key)),
         status: TicketStatus::Open,
-        subject: subject_of(message),
+        subject: subject_of(&message.text),
         created_at: message.created_at,
         last_message_at: message.created_at,
         message_count: 1,
