@@ -90,12 +90,26 @@ pub async fn deploy_with(parameters: &[(&str, &str)]) -> Stack {
             "the emulator deploys template.yaml: {e:?}"
         );
     }
-    let described = cloudformation
-        .describe_stacks()
-        .stack_name(&name)
-        .send()
-        .await
-        .expect("describe the stack");
+    // A retried create finds the first still at work (the emulator answers it when done).
+    let mut waited = 0;
+    let described = loop {
+        let described = cloudformation
+            .describe_stacks()
+            .stack_name(&name)
+            .send()
+            .await
+            .expect("describe the stack");
+        let creating = described
+            .stacks()
+            .first()
+            .and_then(|stack| stack.stack_status())
+            .is_some_and(|status| status.as_str() == "CREATE_IN_PROGRESS");
+        if !creating || waited >= 600 {
+            break described;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        waited += 1;
+    };
     let stack = described.stacks().first().expect("the stack exists");
     assert_eq!(
         stack.stack_status().map(|s| s.as_str()),

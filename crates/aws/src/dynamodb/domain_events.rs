@@ -110,7 +110,16 @@ impl DynamoStore {
     ) -> Result<Vec<DomainEvent>, StoreError> {
         let mut told_all = Vec::new();
         for change in changes {
-            told_all.extend(told(change)?);
+            // A record that does not read would fail its batch again and again, then be lost
+            // with it: it is left out, loudly, and the rest published.
+            match told(change) {
+                Ok(told) => told_all.extend(told),
+                Err(error) => {
+                    let key =
+                        |name: &str| text(&change.image, name).unwrap_or_default().to_string();
+                    tracing::error!(%error, pk = %key("pk"), sk = %key("sk"), "a change of the table does not read as events; left out");
+                }
+            }
         }
         let tickets: BTreeSet<String> = told_all
             .iter()
