@@ -6,7 +6,8 @@
 //! Three layers, each using only those below it:
 //! - **records**, what is stored and sent: [`ids`], [`page`], [`message`], [`delivery`],
 //!   [`customer`], [`ticket`] (with the triage result), [`timers`], [`events`],
-//!   [`domain_events`] (what integrators hear of them), [`incident`],
+//!   [`domain_events`] (what integrators hear of them), [`subscriptions`] (who hears them by
+//!   webhook), [`incident`],
 //!   [`update`], [`report`], [`inbox`] (its views), [`sessions`], and the settings [`sla`],
 //!   [`templates`], [`access`], [`integrations`], [`configuration`], [`tokens`];
 //! - **[`ports`]**, the traits over those records;
@@ -48,6 +49,7 @@ pub mod retry;
 pub mod satisfaction;
 pub mod sessions;
 pub mod sla;
+pub mod subscriptions;
 pub mod templates;
 pub mod threading;
 pub mod ticket;

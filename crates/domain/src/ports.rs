@@ -14,6 +14,7 @@ use crate::message::{Message, Source};
 use crate::page::Page;
 use crate::report::{Counters, GroupBy, Sample};
 use crate::sla::Policies;
+use crate::subscriptions::{EventDelivery, WebhookSubscription};
 use crate::templates::Template;
 use crate::ticket::{Ticket, TicketDetail, TicketQuery};
 use crate::timers::Reminder;
@@ -756,6 +757,64 @@ pub trait PrivacyStore: Send + Sync {
     fn list_erasures(&self) -> impl Future<Output = Result<Vec<Erasure>, StoreError>> + Send;
 }
 
+/// Webhook subscriptions and their deliveries.
+pub trait WebhookStore: Send + Sync {
+    /// `CommitError::Duplicate` when one has its id.
+    fn create_subscription(
+        &self,
+        subscription: &WebhookSubscription,
+    ) -> impl Future<Output = Result<(), CommitError>> + Send;
+
+    fn get_subscription(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<WebhookSubscription>, StoreError>> + Send;
+
+    /// Every subscription, the oldest first.
+    fn list_subscriptions(
+        &self,
+    ) -> impl Future<Output = Result<Vec<WebhookSubscription>, StoreError>> + Send;
+
+    /// Replaces it unless its version moved from `version_before` (`CommitError::Conflict`).
+    fn put_subscription(
+        &self,
+        subscription: &WebhookSubscription,
+        version_before: u64,
+    ) -> impl Future<Output = Result<(), CommitError>> + Send;
+
+    /// Deletes it (and not its deliveries' records); whether there was one.
+    fn delete_subscription(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// `CommitError::Duplicate` when the event's delivery to the subscription is recorded.
+    fn create_delivery(
+        &self,
+        delivery: &EventDelivery,
+    ) -> impl Future<Output = Result<(), CommitError>> + Send;
+
+    fn get_delivery(
+        &self,
+        subscription_id: &str,
+        event_id: &str,
+    ) -> impl Future<Output = Result<Option<EventDelivery>, StoreError>> + Send;
+
+    /// Replaces it unless its version moved from `version_before` (`CommitError::Conflict`).
+    fn put_delivery(
+        &self,
+        delivery: &EventDelivery,
+        version_before: u64,
+    ) -> impl Future<Output = Result<(), CommitError>> + Send;
+
+    /// The subscription's latest `limit` deliveries, the latest event first.
+    fn list_deliveries(
+        &self,
+        subscription_id: &str,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<EventDelivery>, StoreError>> + Send;
+}
+
 /// What retention deletes (see [`crate::retention`]).
 pub trait RetentionStore: Send + Sync {
     /// Deletes the ticket with its messages and trail, unless it changed since `ticket` was
@@ -796,6 +855,7 @@ pub trait TicketStore:
     + SessionStore
     + PrivacyStore
     + RetentionStore
+    + WebhookStore
 {
 }
 impl<T> TicketStore for T where
@@ -817,6 +877,7 @@ impl<T> TicketStore for T where
         + SessionStore
         + PrivacyStore
         + RetentionStore
+        + WebhookStore
 {
 }
 

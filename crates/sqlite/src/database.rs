@@ -171,6 +171,21 @@ CREATE TABLE IF NOT EXISTS identities (
     customer_id TEXT NOT NULL
 );
 
+-- Webhook subscriptions, and each event's delivery to each.
+CREATE TABLE IF NOT EXISTS webhook_subscriptions (
+    id         TEXT PRIMARY KEY,
+    created_at TEXT NOT NULL,
+    version    INTEGER NOT NULL,
+    data       TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS webhook_deliveries (
+    subscription_id TEXT NOT NULL,
+    event_id        TEXT NOT NULL,
+    version         INTEGER NOT NULL,
+    data            TEXT NOT NULL,
+    PRIMARY KEY (subscription_id, event_id)
+);
+
 -- The audit records of customers' erasures (they name nobody).
 CREATE TABLE IF NOT EXISTS erasures (
     customer_id  TEXT PRIMARY KEY,

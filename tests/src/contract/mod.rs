@@ -7,3 +7,4 @@ pub mod queue;
 pub mod reminders;
 pub mod replies;
 pub mod store;
+pub mod webhooks;

@@ -27,6 +27,9 @@
 //! | queued     | `QUEUED#<ticket id>`  | `#QUEUED`           | the ticket's reminder on the reminders queue (TTL a day after it is due) |
 //! | awaited    | `AWAIT#<dedupe key>`  | `#AWAIT`            | a reply that came before its parent (TTL 7 d) |
 //! | erasure    | `ERASURES`            | `<customer id>`     | the audit record of a customer's erasure |
+//! | webhook subscription | `WEBHOOKS`  | `<subscription id>` | its URL, event types and secret          |
+//! | delivery   | `DELIVERIES#<subscription>` | `<event id>`  | one event's delivery, with its attempts  |
+//! | purge      | `PURGES`              | `<ticket id>`       | a purge under way (ticket deleted, messages not yet) |
 //!
 //! A ticket and its messages share a partition, so one Query reads a whole conversation.
 //! Every write of an ingested message is one transaction whose conditions make it idempotent.
@@ -35,7 +38,7 @@
 //! One file per port, with the same names as in the SQLite adapter (`socialcare-sqlite`'s
 //! `store/`): `ingest` (IngestStore), `tickets` (TicketReads, TicketLists, TicketCommands), `customers`
 //! (CustomerStore), `teams` (TeamTurns), `settings` (SettingsStore, ConfigurationStore, AccountStore, TemplateStore,
-//! ApiKeyStore, IntegrationStore), `sessions` (SessionStore), `privacy` (PrivacyStore), `retention` (RetentionStore), `reminders` (ReminderStore), `metrics` (MetricsStore),
+//! ApiKeyStore, IntegrationStore), `sessions` (SessionStore), `privacy` (PrivacyStore), `retention` (RetentionStore), `webhooks` (WebhookStore), `reminders` (ReminderStore), `metrics` (MetricsStore),
 //! and IncidentStore in six: `spikes` (SpikeCounters), `incidents` (IncidentRecords, IncidentTickets, IncidentResolution),
 //! `updates` (IncidentUpdateStore), `allowance` (PostAllowance). Beside them: `keys` (every key format of the table above) and
 //! `items` (the mapping of the records several ports write: tickets, messages, events).
@@ -59,6 +62,7 @@ mod spikes;
 mod teams;
 mod tickets;
 mod updates;
+mod webhooks;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};

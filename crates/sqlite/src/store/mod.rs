@@ -3,7 +3,7 @@
 //! One file per port, with the same names as in the DynamoDB adapter (`socialcare-aws`'s
 //! `dynamodb/`): `ingest` (IngestStore), `tickets` (TicketReads, TicketLists, TicketCommands), `customers`
 //! (CustomerStore), `teams` (TeamTurns), `settings` (SettingsStore, TemplateStore,
-//! ApiKeyStore, IntegrationStore), `sessions` (SessionStore), `privacy` (PrivacyStore), `retention` (RetentionStore), `reminders` (ReminderStore), `metrics` (MetricsStore),
+//! ApiKeyStore, IntegrationStore), `sessions` (SessionStore), `privacy` (PrivacyStore), `retention` (RetentionStore), `webhooks` (WebhookStore), `reminders` (ReminderStore), `metrics` (MetricsStore),
 //! and IncidentStore in six: `spikes` (SpikeCounters), `incidents` (IncidentRecords, IncidentTickets, IncidentResolution),
 //! `updates` (IncidentUpdateStore), `allowance` (PostAllowance). Beside them: `items` (the mapping of records to rows, and the
 //! writes of the records several ports write: messages, tickets, events). DynamoDB's `keys`
@@ -24,6 +24,7 @@ mod spikes;
 mod teams;
 mod tickets;
 mod updates;
+mod webhooks;
 
 use crate::database::{Database, SqliteError};
 use rusqlite::Connection;

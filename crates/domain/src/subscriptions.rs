@@ -1,0 +1,98 @@
+//! Webhook subscriptions: an integrator's URL that receives the events it chose, each POSTed
+//! signed with the subscription's own secret, and the record of every event's delivery.
+
+use crate::domain_events::DomainEvent;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Where events go, and which.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookSubscription {
+    /// `whk_<ULID>`.
+    pub id: String,
+    /// An `https://` URL (the outbound guard refuses private addresses).
+    pub url: String,
+    /// The event types it receives (`ticket.created`, ...); none: every type.
+    #[serde(default)]
+    pub events: Vec<String>,
+    /// Signs every delivery (`X-Socialcare-Signature`); shown once, when made or rotated.
+    pub secret: String,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+    /// Set when it failed for a day on end (or by hand): nothing more is sent.
+    #[serde(default)]
+    pub disabled_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub disabled_reason: Option<String>,
+    /// Since when every delivery has failed (cleared by one that arrives).
+    #[serde(default)]
+    pub failing_since: Option<DateTime<Utc>>,
+    /// Bumped on every write; writes are conditional on it.
+    pub version: u64,
+}
+
+impl WebhookSubscription {
+    /// Whether it receives events of type `kind`.
+    pub fn wants(&self, kind: &str) -> bool {
+        self.disabled_at.is_none()
+            && (self.events.is_empty() || self.events.iter().any(|e| e == kind))
+    }
+}
+
+/// Where one event's delivery to one subscription stands.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryOutcome {
+    /// On the queue, or waiting for its next attempt.
+    Pending,
+    /// The subscriber answered 2xx.
+    Delivered,
+    /// Every attempt for a day failed (or the subscription went): given up.
+    Dead,
+}
+
+/// One POST of an event.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attempt {
+    pub at: DateTime<Utc>,
+    /// The subscriber's answer, when it answered.
+    pub status: Option<u16>,
+    pub error: Option<String>,
+}
+
+/// One event's delivery to one subscription, with its attempts.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventDelivery {
+    pub subscription_id: String,
+    pub event: DomainEvent,
+    pub outcome: DeliveryOutcome,
+    /// The oldest first; the latest [`EventDelivery::KEPT_ATTEMPTS`].
+    #[serde(default)]
+    pub attempts: Vec<Attempt>,
+    /// When the first attempt was made (the day of retries counts from it).
+    #[serde(default)]
+    pub first_attempt_at: Option<DateTime<Utc>>,
+    /// Not before this (the subscriber's `Retry-After`).
+    #[serde(default)]
+    pub not_before: Option<DateTime<Utc>>,
+    pub version: u64,
+}
+
+impl EventDelivery {
+    pub const KEPT_ATTEMPTS: usize = 30;
+
+    pub fn pending(subscription_id: &str, event: &DomainEvent) -> Self {
+        Self {
+            subscription_id: subscription_id.to_string(),
+            event: event.clone(),
+            outcome: DeliveryOutcome::Pending,
+            attempts: Vec::new(),
+            first_attempt_at: None,
+            not_before: None,
+            version: 1,
+        }
+    }
+}
