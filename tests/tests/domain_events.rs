@@ -152,6 +152,7 @@ async fn the_tables_changes_go_on_the_bus_as_events_with_stable_ids() {
             aws_sdk_eventbridge::Client::new(&stack.config),
             &stack.event_bus,
         ),
+        socialcare_aws::SqsQueue::new(stack.sqs(), stack.reminders_queue_url.clone()),
     );
 
     let opened = ingest(&store, &inbound("m1", "ann", "my fibre is down", at(0)))
@@ -354,6 +355,7 @@ async fn a_change_that_does_not_read_is_left_out_not_a_failed_batch() {
             aws_sdk_eventbridge::Client::new(&stack.config),
             &stack.event_bus,
         ),
+        socialcare_aws::SqsQueue::new(stack.sqs(), stack.reminders_queue_url.clone()),
     );
     ingest(&store, &inbound("m1", "ann", "my fibre is down", at(0)))
         .await

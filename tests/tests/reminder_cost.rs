@@ -177,6 +177,14 @@ impl Notifier for NoNotices {
     async fn announce(&self, notice: &IncidentNotice) -> Result<(), PostError> {
         panic!("no incident notice expected, got {notice:?}");
     }
+    async fn deliver(
+        &self,
+        _url: &str,
+        _secret: &str,
+        event: &socialcare_domain::domain_events::DomainEvent,
+    ) -> socialcare_domain::subscriptions::Posted {
+        panic!("no webhook delivery expected, got {event:?}");
+    }
 }
 
 /// Resolution due after `resolution_minutes`, warned at 75 %; responses a week away; no

@@ -38,6 +38,7 @@ mod replies;
 mod sla;
 mod templates;
 mod tickets;
+mod webhooks;
 
 pub use crate::connect::{delete_token_by, health_by, set_token_by};
 pub use accounts::{
@@ -67,6 +68,8 @@ pub struct ApiState<S> {
     pub configuration: ConfigurationCache,
     /// Where replies are queued for the sender.
     pub outbox: Option<crate::outbox::Outbox>,
+    /// Where deliveries to webhook subscribers are queued again (the reminders queue).
+    pub jobs: Option<crate::outbox::Outbox>,
     /// The configured secret of the default integration, which its first rotation replaces.
     pub integration_secret: Option<String>,
     /// The bootstrap admin key(s), kept as SHA-256 digests.
@@ -147,11 +150,20 @@ impl<S> ApiState<S> {
         }
     }
 
+    /// Where redelivered events go (the reminders queue, whose worker delivers them).
+    pub fn with_jobs(self, jobs: crate::outbox::Outbox) -> Self {
+        Self {
+            jobs: Some(jobs),
+            ..self
+        }
+    }
+
     pub fn new(store: S, api_key: &str) -> Self {
         Self {
             store,
             configuration: ConfigurationCache::default(),
             outbox: None,
+            jobs: None,
             integration_secret: None,
             bootstrap: BootstrapKeys::fixed(api_key),
             connectors: Arc::default(),
@@ -245,6 +257,28 @@ pub fn routes<S: Store + 'static>(state: Arc<ApiState<S>>) -> Router {
             post(integrations::rotate_integration::<S>),
         )
         .route("/v1/api-keys/{id}", delete(revoke_key::<S>))
+        .route(
+            "/v1/webhook-subscriptions",
+            get(webhooks::list_subscriptions::<S>).post(webhooks::create_subscription::<S>),
+        )
+        .route(
+            "/v1/webhook-subscriptions/{id}",
+            get(webhooks::get_subscription::<S>)
+                .patch(webhooks::change_subscription::<S>)
+                .delete(webhooks::delete_subscription::<S>),
+        )
+        .route(
+            "/v1/webhook-subscriptions/{id}/rotate",
+            post(webhooks::rotate_secret::<S>),
+        )
+        .route(
+            "/v1/webhook-subscriptions/{id}/deliveries",
+            get(webhooks::list_deliveries::<S>),
+        )
+        .route(
+            "/v1/webhook-subscriptions/{id}/deliveries/{event_id}/redeliver",
+            post(webhooks::redeliver::<S>),
+        )
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             authorize::<S>,
@@ -382,6 +416,9 @@ impl utoipa::Modify for BearerKey {
         accounts::delete_account, accounts::list_teams, accounts::get_team, accounts::put_team,
         accounts::delete_team, accounts::list_changes, accounts::put_token, accounts::delete_token,
         accounts::get_health,
+        webhooks::create_subscription, webhooks::list_subscriptions, webhooks::get_subscription,
+        webhooks::change_subscription, webhooks::delete_subscription, webhooks::rotate_secret,
+        webhooks::list_deliveries, webhooks::redeliver,
     ),
     // The events integrators hear (EventBridge's detail; docs/events.md).
     components(schemas(ErrorBody, ErrorDetail, socialcare_domain::domain_events::DomainEvent)),

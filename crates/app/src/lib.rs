@@ -11,6 +11,7 @@ pub mod api;
 pub mod bootstrap;
 pub mod configuration;
 pub mod connect;
+pub mod deliveries;
 pub mod error;
 pub mod ingest;
 pub mod integrations;

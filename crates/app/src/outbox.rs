@@ -45,6 +45,15 @@ impl Outbox {
         (self.0)(job.outgoing(delay)?).await
     }
 
+    /// Queues a message already made (a job of another queue this sender stands for: the
+    /// API's deliveries to webhook subscribers, on the reminders queue).
+    pub async fn send(
+        &self,
+        message: socialcare_domain::ports::Outgoing,
+    ) -> Result<(), QueueError> {
+        (self.0)(message).await
+    }
+
     pub async fn enqueue_reply(&self, reply: &Message) -> Result<(), QueueError> {
         self.enqueue(&OutboxJob::of(reply)).await
     }

@@ -14,7 +14,7 @@ use socialcare_domain::escalation::{Notice, Notifier};
 use socialcare_domain::incidents::IncidentNotice;
 use socialcare_domain::ports::{
     Clock, CommitError, Outgoing, Queue, QueueError, SettingsStore, StoreError, TicketCommands,
-    TicketReads,
+    TicketReads, WebhookStore,
 };
 use socialcare_domain::reminders::{
     self, Decision, firing_event_id, notices_of, notification_failed_event, notified_event,
@@ -35,6 +35,8 @@ pub enum ReminderJob {
     Notice(Box<Notice>),
     /// An incident opened: its account's escalation target is told once.
     Incident(Box<IncidentNotice>),
+    /// An event for a webhook subscriber (see [`crate::deliveries`]).
+    Delivery(crate::deliveries::DeliveryJob),
 }
 
 impl ReminderJob {
@@ -64,9 +66,9 @@ enum JobError {
 }
 
 /// The ports the worker uses: the ticket it acts on, its events, and the service levels.
-pub trait WorkerStore: TicketReads + TicketCommands + SettingsStore {}
+pub trait WorkerStore: TicketReads + TicketCommands + SettingsStore + WebhookStore {}
 
-impl<T> WorkerStore for T where T: TicketReads + TicketCommands + SettingsStore {}
+impl<T> WorkerStore for T where T: TicketReads + TicketCommands + SettingsStore + WebhookStore {}
 
 /// What the worker needs besides the store and the queues.
 pub struct Worker<N> {
@@ -126,11 +128,37 @@ impl<N: Notifier> Worker<N> {
             ReminderJob::Incident(notice) => Ok(self
                 .announce(notice, record.receive_count, clock.now())
                 .await),
+            ReminderJob::Delivery(job) => self.deliver(store, queue, job, clock.now()).await,
         };
         result.unwrap_or_else(|e| {
             tracing::error!(queue_message_id, error = %e, "reminder job failed; it comes again");
             Disposition::Retry(STORE_RETRY)
         })
+    }
+
+    /// One attempt of an event's delivery; a retry rides a new job with its delay (a day of
+    /// retries is more than the queue's receives before its dead-letter queue).
+    async fn deliver<S: WorkerStore, Q: Queue>(
+        &self,
+        store: &S,
+        queue: &Q,
+        job: &crate::deliveries::DeliveryJob,
+        now: DateTime<Utc>,
+    ) -> Result<Disposition, JobError> {
+        use crate::deliveries::{DeliveryError, Next, deliver};
+        let next = deliver(store, &self.notifier, job, now)
+            .await
+            .map_err(|e| match e {
+                DeliveryError::Store(e) => JobError::Store(e),
+                DeliveryError::Queue(e) => JobError::Queue(e),
+                DeliveryError::KeptChanging => JobError::KeptChanging,
+            })?;
+        if let Next::Again(wait) = next {
+            queue
+                .send(ReminderJob::Delivery(job.clone()).outgoing(wait)?)
+                .await?;
+        }
+        Ok(Disposition::Delete)
     }
 
     async fn remind<S: WorkerStore, Q: Queue>(

@@ -47,4 +47,13 @@ pub trait Notifier: Send + Sync {
         &self,
         notice: &crate::incidents::IncidentNotice,
     ) -> impl Future<Output = Result<(), PostError>> + Send;
+
+    /// POSTs `event` to a webhook subscription's `url`, signed with its `secret`, the event's
+    /// id as the idempotency key.
+    fn deliver(
+        &self,
+        url: &str,
+        secret: &str,
+        event: &crate::domain_events::DomainEvent,
+    ) -> impl Future<Output = crate::subscriptions::Posted> + Send;
 }

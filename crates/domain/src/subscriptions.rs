@@ -96,3 +96,17 @@ impl EventDelivery {
         }
     }
 }
+
+/// What one POST of an event got.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Posted {
+    /// A 2xx answer.
+    Accepted { status: u16 },
+    /// Anything else: another answer, none in time, a refused address.
+    Refused {
+        status: Option<u16>,
+        reason: String,
+        /// The subscriber's `Retry-After`.
+        retry_at: Option<DateTime<Utc>>,
+    },
+}

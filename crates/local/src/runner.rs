@@ -241,6 +241,7 @@ where
             Some(&credentials.integration_secret),
             configuration.clone(),
             Outbox::new(outbox.clone()),
+            Outbox::new(reminders.clone()),
         )
         .with_connectors(socialcare_wiring::connectors(
             secret("X_CONSUMER_KEY").zip(secret("X_CONSUMER_SECRET")),

@@ -8,10 +8,12 @@ use crate::{
 };
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::json;
+use socialcare_domain::domain_events::DomainEvent;
 use socialcare_domain::escalation::{Notice, Notifier};
 use socialcare_domain::incidents::IncidentNotice;
 use socialcare_domain::integrations::DEFAULT_INTEGRATION;
 use socialcare_domain::replies::PostError;
+use socialcare_domain::subscriptions::Posted;
 use socialcare_webhooks::integration::signature;
 use std::time::Duration;
 
@@ -87,6 +89,15 @@ impl Notifier for HttpNotifier {
         result
     }
 
+    async fn deliver(&self, url: &str, secret: &str, event: &DomainEvent) -> Posted {
+        let posted = self.post_event(url, secret, event).await;
+        if let Posted::Refused { reason, .. } = &posted {
+            // Nor here is the URL logged.
+            tracing::warn!(event_id = %event.id, %reason, "an event was not delivered");
+        }
+        posted
+    }
+
     async fn announce(&self, notice: &IncidentNotice) -> Result<(), PostError> {
         let result = self.post(&notice.id, &notice.url, incident(notice)).await;
         if let Err(error) = &result {
@@ -97,6 +108,48 @@ impl Notifier for HttpNotifier {
 }
 
 impl HttpNotifier {
+    /// POSTs `event` to a subscription's URL, signed with its secret alone.
+    async fn post_event(&self, url: &str, secret: &str, event: &DomainEvent) -> Posted {
+        let refused = |status: Option<u16>, reason: String, retry_at| Posted::Refused {
+            status,
+            reason,
+            retry_at,
+        };
+        let url = match self.guard.check(url) {
+            Ok(url) => url,
+            Err(e) => return refused(None, format!("the subscription's URL {e}"), None),
+        };
+        let body = match serde_json::to_vec(event) {
+            Ok(body) => body,
+            Err(e) => return refused(None, format!("could not write the event: {e}"), None),
+        };
+        let request = self
+            .client
+            .post(url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header("Idempotency-Key", event.id.as_str())
+            .header(
+                "X-Socialcare-Signature",
+                signature::sign_with_each(&[secret.as_bytes()], Utc::now(), &body),
+            )
+            .body(body);
+        let answer = match send_within(self.timeout, "the subscriber", request).await {
+            Ok(answer) => answer,
+            Err(e) => return refused(None, e.to_string(), None),
+        };
+        let status = answer.status.as_u16();
+        match answer.status.is_success() {
+            true => Posted::Accepted { status },
+            false => refused(
+                Some(status),
+                format!("the subscriber answered {status}: {}", answer.excerpt()),
+                (status == 429 || status == 503)
+                    .then(|| retry_after(&answer, Utc::now()))
+                    .filter(|_| answer.headers.contains_key(reqwest::header::RETRY_AFTER)),
+            ),
+        }
+    }
+
     /// POSTs `body` to `url`, signed, with `id` as its idempotency key.
     async fn post(&self, id: &str, url: &str, body: serde_json::Value) -> Result<(), PostError> {
         let url = self

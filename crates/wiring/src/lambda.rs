@@ -223,6 +223,7 @@ impl Lambda {
             integration_secret.as_deref(),
             configuration,
             Outbox::new(self.queue("OUTBOX_QUEUE_URL")),
+            Outbox::new(self.queue("REMINDERS_QUEUE_URL")),
         );
         let Some(sealer) = self.sealer() else {
             return Ok(state);
@@ -388,19 +389,22 @@ impl Lambda {
                 aws_sdk_eventbridge::Client::new(&self.config),
                 variable("EVENT_BUS_NAME"),
             ),
+            self.queue("REMINDERS_QUEUE_URL"),
         )
     }
 }
 
-/// Events: what the table's stream reports becomes events on the EventBridge bus.
+/// Events: what the table's stream reports becomes events on the EventBridge bus, and
+/// deliveries to the webhook subscriptions that want them (jobs on the reminders queue).
 pub struct EventsFunction {
     store: DynamoStore,
     bus: EventBus,
+    jobs: SqsQueue,
 }
 
 impl EventsFunction {
-    pub fn new(store: DynamoStore, bus: EventBus) -> Self {
-        Self { store, bus }
+    pub fn new(store: DynamoStore, bus: EventBus, jobs: SqsQueue) -> Self {
+        Self { store, bus, jobs }
     }
 
     /// Publishes the events of a batch of stream records; an error fails the batch, which
@@ -409,6 +413,12 @@ impl EventsFunction {
     pub async fn handle(&self, changes: &[StreamChange]) -> Result<usize, StoreError> {
         let events = self.store.domain_events(changes).await?;
         self.bus.publish(&events).await?;
+        socialcare_app::deliveries::fan_out(&self.store, &self.jobs, &events)
+            .await
+            .map_err(|e| match e {
+                socialcare_app::deliveries::DeliveryError::Store(e) => e,
+                other => StoreError::unavailable(other.to_string()),
+            })?;
         Ok(events.len())
     }
 }

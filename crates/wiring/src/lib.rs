@@ -98,6 +98,7 @@ pub fn api_state<S>(
     integration_secret: Option<&str>,
     configuration: ConfigurationCache,
     outbox: Outbox,
+    jobs: Outbox,
 ) -> ApiState<S> {
     let mut state = ApiState::new(store, api_key);
     if let Some(reload) = reload {
@@ -107,7 +108,10 @@ pub fn api_state<S>(
     if let Some(secret) = integration_secret {
         state = state.with_integration_secret(secret);
     }
-    state.with_configuration(configuration).with_outbox(outbox)
+    state
+        .with_configuration(configuration)
+        .with_outbox(outbox)
+        .with_jobs(jobs)
 }
 
 /// The credentials file's (or secret's), with the app credentials the deployment has as

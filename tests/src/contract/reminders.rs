@@ -74,6 +74,15 @@ impl Notifier for RecordingNotifier {
         let scripted = self.answers.lock().unwrap().pop_front();
         scripted.unwrap_or(Ok(()))
     }
+
+    async fn deliver(
+        &self,
+        _url: &str,
+        _secret: &str,
+        event: &socialcare_domain::domain_events::DomainEvent,
+    ) -> socialcare_domain::subscriptions::Posted {
+        panic!("no webhook subscription here, got {event:?}");
+    }
 }
 
 /// A store with the policy below, the reminders machinery around it, and a clock.

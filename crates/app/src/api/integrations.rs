@@ -83,7 +83,7 @@ pub(super) struct IntegrationList {
     integrations: Vec<IntegrationView>,
 }
 
-fn new_secret(prefix: &str) -> Result<String, ApiError> {
+pub(super) fn new_secret(prefix: &str) -> Result<String, ApiError> {
     let mut random = [0u8; 32];
     getrandom::fill(&mut random).map_err(|e| ApiError::unavailable("no_randomness", e))?;
     Ok(format!("{prefix}{}", hex::encode(random)))
