@@ -14,6 +14,7 @@ pub mod emulator;
 pub mod events;
 pub mod fake_meta;
 mod fake_server;
+pub mod fake_subscriber;
 pub mod fake_x;
 pub mod http;
 pub mod oauth1;

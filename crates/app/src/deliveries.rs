@@ -24,6 +24,8 @@ use std::time::Duration;
 /// How long a delivery is tried again from its first attempt, and a subscription may fail
 /// before it is disabled.
 pub const RETRY_FOR: chrono::Duration = chrono::Duration::hours(24);
+/// How long a worker's claim on a delivery holds (longer than a POST's timeout).
+const CLAIM_FOR: chrono::Duration = chrono::Duration::minutes(2);
 /// The wait before the first retry; each after waits twice the one before (up to the
 /// queue's longest delay), give or take a fifth.
 const FIRST_RETRY: Duration = Duration::from_secs(10);
@@ -119,6 +121,31 @@ pub async fn deliver<S: WebhookStore, N: Notifier>(
     if let Some(wait) = delivery.not_before.filter(|at| *at > now) {
         return Ok(Next::Again(crate::queues::delay_until(wait, now)));
     }
+    // One POST at a time: another job of the same delivery (the fan-out queues one again for
+    // a delivery it finds pending) waits for this one's outcome, or for its claim to go stale
+    // (the worker that made it died; its own job comes back too).
+    if let Some(since) = delivery.attempting_since
+        && now - since < CLAIM_FOR
+    {
+        return Ok(Next::Again(crate::queues::delay_until(
+            since + CLAIM_FOR,
+            now,
+        )));
+    }
+    let claimed = EventDelivery {
+        attempting_since: Some(now),
+        version: delivery.version + 1,
+        ..delivery.clone()
+    };
+    match store.put_delivery(&claimed, delivery.version).await {
+        Ok(()) => {}
+        // Another job claimed it first: look again after its attempt.
+        Err(CommitError::Conflict) | Err(CommitError::Duplicate) => {
+            return Ok(Next::Again(FIRST_RETRY));
+        }
+        Err(CommitError::Store(e)) => return Err(e.into()),
+    }
+    let delivery = claimed;
     let subscription = store.get_subscription(&job.subscription_id).await?;
     let posted = match &subscription {
         Some(s) if s.disabled_at.is_none() => {
@@ -260,6 +287,7 @@ async fn record<S: WebhookStore>(
                 next.first_attempt_at = Some(delivery.first_attempt_at.unwrap_or(at));
                 next.outcome = outcome;
                 next.not_before = not_before;
+                next.attempting_since = None;
                 next.version = delivery.version + 1;
                 match store.put_delivery(&next, delivery.version).await {
                     Ok(()) => Ok(Round::Done(())),
@@ -318,6 +346,7 @@ pub async fn redeliver<S: WebhookStore>(
         outcome: DeliveryOutcome::Pending,
         first_attempt_at: None,
         not_before: None,
+        attempting_since: None,
         version: delivery.version + 1,
         ..delivery.clone()
     };

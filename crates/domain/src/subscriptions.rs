@@ -78,6 +78,9 @@ pub struct EventDelivery {
     /// Not before this (the subscriber's `Retry-After`).
     #[serde(default)]
     pub not_before: Option<DateTime<Utc>>,
+    /// A worker is POSTing it since then: another job of it waits (one POST at a time).
+    #[serde(default)]
+    pub attempting_since: Option<DateTime<Utc>>,
     pub version: u64,
 }
 
@@ -92,6 +95,7 @@ impl EventDelivery {
             attempts: Vec::new(),
             first_attempt_at: None,
             not_before: None,
+            attempting_since: None,
             version: 1,
         }
     }
