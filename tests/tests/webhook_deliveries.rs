@@ -380,3 +380,73 @@ async fn subscriptions_are_managed_by_admins_and_show_their_secret_once() {
         );
     }
 }
+
+/// The local runner end to end: a complaint becomes `ticket.created` (from the store's change
+/// log, in the change's transaction), and the subscriber that answered 500 gets it again,
+/// signed, about ten seconds later.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_local_runner_delivers_a_new_tickets_event_and_retries_a_refusal() {
+    let data = tempfile::tempdir().unwrap();
+    let driver = socialcare_tests::runner::Driver::start(
+        data.path(),
+        false,
+        "whsec_webhook_deliveries",
+        "sk_webhook_deliveries_key",
+    )
+    .await;
+    let subscriber = FakeSubscriber::start(&[500]);
+    let (status, created) = driver
+        .post_api(
+            "/v1/webhook-subscriptions",
+            &json!({"url": subscriber.url(), "events": ["ticket.created"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let secret = created["secret"].as_str().unwrap().to_string();
+    let id = created["subscription"]["id"].as_str().unwrap().to_string();
+
+    let body =
+        socialcare_tests::events::generic_body("hook-1", "c-9", "my order never came", Utc::now());
+    let (status, answer) = driver.post_generic(&body, Utc::now()).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+    let mut received = Vec::new();
+    for _ in 0..300 {
+        received = subscriber.received();
+        if received.len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(received.len(), 2, "the refused event comes again");
+    let key = received[0].idempotency_key.clone().unwrap();
+    for post in &received {
+        assert_eq!(post.idempotency_key.as_deref(), Some(key.as_str()));
+        let header = post.signature.as_deref().map(str::as_bytes);
+        signature::verify(secret.as_bytes(), header, &post.body, Utc::now()).unwrap();
+        let event: Value = serde_json::from_slice(&post.body).unwrap();
+        assert_eq!(event["type"], "ticket.created");
+        assert_eq!(event["data"]["ticket"]["subject"], "my order never came");
+    }
+    let mut deliveries = Value::Null;
+    for _ in 0..50 {
+        let (_, listed) = driver
+            .get(&format!("/v1/webhook-subscriptions/{id}/deliveries"))
+            .await;
+        deliveries = listed;
+        if deliveries["deliveries"][0]["outcome"] == "delivered" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let delivery = &deliveries["deliveries"][0];
+    assert_eq!(delivery["outcome"], "delivered", "{deliveries}");
+    assert_eq!(delivery["event"]["id"], key.as_str());
+    let statuses: Vec<&Value> = delivery["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| &a["status"])
+        .collect();
+    assert_eq!(statuses, [&json!(500), &json!(200)]);
+    driver.running.stop().await.unwrap();
+}

@@ -70,6 +70,8 @@ pub struct ApiState<S> {
     pub outbox: Option<crate::outbox::Outbox>,
     /// Where deliveries to webhook subscribers are queued again (the reminders queue).
     pub jobs: Option<crate::outbox::Outbox>,
+    /// Which URLs a webhook subscription may name.
+    pub guard: socialcare_platforms::OutboundGuard,
     /// The configured secret of the default integration, which its first rotation replaces.
     pub integration_secret: Option<String>,
     /// The bootstrap admin key(s), kept as SHA-256 digests.
@@ -150,6 +152,11 @@ impl<S> ApiState<S> {
         }
     }
 
+    /// The guard of the URLs subscriptions name (the process's own, which its deliveries pass).
+    pub fn with_guard(self, guard: socialcare_platforms::OutboundGuard) -> Self {
+        Self { guard, ..self }
+    }
+
     /// Where redelivered events go (the reminders queue, whose worker delivers them).
     pub fn with_jobs(self, jobs: crate::outbox::Outbox) -> Self {
         Self {
@@ -164,6 +171,7 @@ impl<S> ApiState<S> {
             configuration: ConfigurationCache::default(),
             outbox: None,
             jobs: None,
+            guard: socialcare_platforms::OutboundGuard::from_env(),
             integration_secret: None,
             bootstrap: BootstrapKeys::fixed(api_key),
             connectors: Arc::default(),

@@ -18,7 +18,8 @@ use socialcare_app::tokens::Observer;
 use socialcare_app::webhook;
 use socialcare_aws::{DynamoStore, SqsQueue};
 use socialcare_console::ConsoleSettings;
-use socialcare_domain::ports::{Clock, Queue, SystemClock};
+use socialcare_domain::domain_events::DomainEvent;
+use socialcare_domain::ports::{Clock, Queue, StoreError, SystemClock, WebhookStore};
 use socialcare_platforms::OutboundGuard;
 use socialcare_sqlite::{Database, SqliteQueue, SqliteStore};
 use socialcare_wiring::WebhookSecrets;
@@ -33,7 +34,7 @@ pub struct Running {
     /// Where it listens, the credentials when generated, and a ready-to-paste signed request.
     pub banner: String,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
-    /// The ingest consumer and the sender.
+    /// The ingest consumer, the sender, the scheduler, the reminders worker, the events.
     workers: Vec<tokio::task::JoinHandle<()>>,
     stop: tokio::sync::oneshot::Sender<()>,
 }
@@ -77,11 +78,13 @@ async fn on_sqlite(settings: &Settings, credentials: Credentials) -> anyhow::Res
         .await
         .map_err(|e| anyhow::anyhow!("queueing the sample complaint: {}", e.message))?;
     }
+    let store = SqliteStore::new(db.clone());
     serve(
         settings,
         credentials,
         &backend,
-        SqliteStore::new(db.clone()),
+        store.clone(),
+        Some(store),
         Queues {
             inbound: SqliteQueue::inbound(db.clone()),
             outbox: SqliteQueue::outbox(db.clone()),
@@ -106,6 +109,8 @@ async fn on_aws(settings: &Settings, credentials: Credentials) -> anyhow::Result
         credentials,
         &backend,
         DynamoStore::connect(&config, table),
+        // On AWS the events function reads the table's stream; this runner hears nothing.
+        None::<SqliteStore>,
         Queues {
             inbound: SqsQueue::new(sqs.clone(), queue_url),
             outbox: SqsQueue::new(sqs.clone(), outbox_url),
@@ -135,11 +140,54 @@ const COUNT_REPORT_EVERY: Duration = Duration::from_secs(60);
 /// one), so one, until a machine with more cores says otherwise.
 const INGEST_CONSUMERS: usize = 1;
 
-async fn serve<S, Q>(
+/// Where the runner reads the events for webhook subscribers: the embedded store's change log.
+trait EventFeed: Send + Sync + 'static {
+    fn unread(
+        &self,
+    ) -> impl Future<Output = Result<(Vec<DomainEvent>, Option<i64>), StoreError>> + Send;
+    fn mark_read(&self, seq: i64) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+impl EventFeed for SqliteStore {
+    async fn unread(&self) -> Result<(Vec<DomainEvent>, Option<i64>), StoreError> {
+        self.unread_events(100).await
+    }
+    async fn mark_read(&self, seq: i64) -> Result<(), StoreError> {
+        self.mark_events_read(seq).await
+    }
+}
+
+/// How often the runner looks for new events when it found none.
+const EVENTS_EVERY: Duration = Duration::from_millis(250);
+
+/// Turns the feed's events into deliveries to the webhook subscriptions, in order, for good.
+async fn dispatch_events<S: WebhookStore, Q: Queue, F: EventFeed>(store: S, jobs: Q, feed: F) {
+    loop {
+        let handled = async {
+            let (events, Some(last)) = feed.unread().await? else {
+                return Ok::<bool, anyhow::Error>(false);
+            };
+            socialcare_app::deliveries::fan_out(&store, &jobs, &events).await?;
+            feed.mark_read(last).await?;
+            Ok(true)
+        };
+        match handled.await {
+            Ok(true) => {}
+            Ok(false) => tokio::time::sleep(EVENTS_EVERY).await,
+            Err(e) => {
+                tracing::error!(error = %e, "events for webhook subscribers failed; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
+
+async fn serve<S, Q, F>(
     settings: &Settings,
     credentials: Credentials,
     backend: &str,
     store: S,
+    feed: Option<F>,
     Queues {
         inbound,
         outbox,
@@ -149,6 +197,7 @@ async fn serve<S, Q>(
 where
     S: api::Store + Clone + 'static,
     Q: Queue + Clone + 'static,
+    F: EventFeed,
 {
     let listener = tokio::net::TcpListener::bind(settings.addr)
         .await
@@ -243,6 +292,7 @@ where
             Outbox::new(outbox.clone()),
             Outbox::new(reminders.clone()),
         )
+        .with_guard(guard)
         .with_connectors(socialcare_wiring::connectors(
             secret("X_CONSUMER_KEY").zip(secret("X_CONSUMER_SECRET")),
             secret("META_APP_ID").zip(secret("META_APP_SECRET")),
@@ -320,6 +370,8 @@ where
             }
         })
     };
+    let dispatching =
+        feed.map(|feed| tokio::spawn(dispatch_events(store.clone(), reminders.clone(), feed)));
     let reminding = {
         let (store, outbox) = (store.clone(), Outbox::new(outbox.clone()));
         tokio::spawn(async move {
@@ -363,6 +415,7 @@ where
         workers: ingesting
             .into_iter()
             .chain([sending, scheduling, reminding])
+            .chain(dispatching)
             .collect(),
         stop,
     })

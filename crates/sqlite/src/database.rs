@@ -351,6 +351,52 @@ CREATE TABLE IF NOT EXISTS queue_dedupe (
     expires_at INTEGER NOT NULL,
     PRIMARY KEY (queue, dedupe_id)
 );
+
+-- What the integrators hear of, as the changes write it (the embedded store's stream): each
+-- trail event, each reply that was sent or failed, each incident opened or resolved, each
+-- status update, each erasure done, in the change's own transaction. The local runner turns
+-- them into events for webhook subscribers, then deletes them.
+CREATE TABLE IF NOT EXISTS change_log (
+    seq  INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS change_log_read (
+    reader TEXT PRIMARY KEY,
+    seq    INTEGER NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS change_log_trail AFTER INSERT ON ticket_events BEGIN
+    INSERT INTO change_log (kind, data) VALUES ('trail', NEW.data);
+END;
+CREATE TRIGGER IF NOT EXISTS change_log_reply AFTER UPDATE OF data ON messages
+WHEN json_extract(NEW.data, '$.delivery.state') IN ('sent', 'failed')
+ AND json_extract(NEW.data, '$.delivery.state') IS NOT json_extract(OLD.data, '$.delivery.state')
+BEGIN
+    INSERT INTO change_log (kind, data) VALUES ('reply', NEW.data);
+END;
+CREATE TRIGGER IF NOT EXISTS change_log_incident_opened AFTER INSERT ON incidents BEGIN
+    INSERT INTO change_log (kind, data) VALUES ('incident_opened', NEW.data);
+END;
+CREATE TRIGGER IF NOT EXISTS change_log_incident_resolved AFTER UPDATE OF data ON incidents
+WHEN json_extract(NEW.data, '$.status') = 'resolved'
+ AND json_extract(OLD.data, '$.status') IS NOT 'resolved'
+BEGIN
+    INSERT INTO change_log (kind, data) VALUES ('incident_resolved', NEW.data);
+END;
+CREATE TRIGGER IF NOT EXISTS change_log_update AFTER INSERT ON incident_updates BEGIN
+    INSERT INTO change_log (kind, data) VALUES ('update', NEW.data);
+END;
+CREATE TRIGGER IF NOT EXISTS change_log_erasure_new AFTER INSERT ON erasures
+WHEN json_extract(NEW.data, '$.completed_at') IS NOT NULL
+BEGIN
+    INSERT INTO change_log (kind, data) VALUES ('erasure', NEW.data);
+END;
+CREATE TRIGGER IF NOT EXISTS change_log_erasure_done AFTER UPDATE OF data ON erasures
+WHEN json_extract(NEW.data, '$.completed_at') IS NOT NULL
+ AND json_extract(OLD.data, '$.completed_at') IS NULL
+BEGIN
+    INSERT INTO change_log (kind, data) VALUES ('erasure', NEW.data);
+END;
 "#;
 
 impl Database {

@@ -122,8 +122,8 @@ fn invalid(message: impl Into<String>) -> ApiError {
     )
 }
 
-fn checked_url(raw: &str) -> Result<String, ApiError> {
-    OutboundGuard::from_env()
+fn checked_url(guard: &OutboundGuard, raw: &str) -> Result<String, ApiError> {
+    guard
         .check(raw.trim())
         .map(|url| url.to_string())
         .map_err(|refused| invalid(format!("url {refused}")))
@@ -171,7 +171,7 @@ pub(super) async fn create_subscription<S: Store>(
     let request: NewSubscription = parse(&body)?;
     let subscription = WebhookSubscription {
         id: format!("whk_{}", ulid::Ulid::generate()),
-        url: checked_url(&request.url)?,
+        url: checked_url(&state.guard, &request.url)?,
         events: checked_types(request.events)?,
         secret: new_secret("whsub_")?,
         created_by: caller.name.clone(),
@@ -249,7 +249,7 @@ pub(super) async fn change_subscription<S: Store>(
     let before = found(&state, &id).await?;
     let mut after = before.clone();
     if let Some(url) = &change.url {
-        after.url = checked_url(url)?;
+        after.url = checked_url(&state.guard, url)?;
     }
     if let Some(events) = change.events {
         after.events = checked_types(events)?;

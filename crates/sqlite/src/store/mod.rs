@@ -10,6 +10,7 @@
 //! has no counterpart here: rows are found by their columns.
 
 mod allowance;
+mod change_log;
 mod customers;
 mod incidents;
 mod ingest;
