@@ -683,6 +683,115 @@ async fn customer_routes_refuse_what_they_cannot_do() {
 }
 
 #[tokio::test]
+async fn an_agent_merges_two_customers_into_one_and_asking_again_is_the_same() {
+    let app = api_with_tickets().await;
+    let (_, list) = get(&app, "/v1/tickets", Some(KEY)).await;
+    let ann = list["tickets"][0]["customer_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let bob = list["tickets"][1]["customer_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let bobs_ticket = list["tickets"][1]["id"].as_str().unwrap().to_string();
+    let (_, integrator) = new_key(&app, "crm-bridge", "integrator").await;
+    let (_, agent) = new_key(&app, "sally", "agent").await;
+    let path = format!("/v1/customers/{ann}/merge");
+    let body = format!(r#"{{"customer_id": "{bob}"}}"#);
+
+    let (status, answer) = post(&app, &path, Some(&integrator), &body).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{answer}");
+    let (status, merged) = post(&app, &path, Some(&agent), &body).await;
+    assert_eq!(status, StatusCode::OK, "{merged}");
+    assert_eq!(merged["merge"]["customer_id"], bob);
+    assert_eq!(merged["merge"]["into"], ann);
+    assert_eq!(merged["merge"]["merged_by"], "sally");
+    assert_eq!(merged["merge"]["tickets"], 1);
+    assert_eq!(merged["merge"]["identities"], 1);
+    assert!(merged["merge"]["completed_at"].is_string());
+    assert_eq!(merged["customer"]["id"], ann);
+    assert_eq!(
+        merged["customer"]["identities"].as_array().unwrap().len(),
+        2
+    );
+
+    let (status, history) = get(&app, &format!("/v1/customers/{ann}"), Some(&agent)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(history["tickets"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        get(&app, &format!("/v1/customers/{bob}"), Some(&agent))
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    let (_, events) = get(
+        &app,
+        &format!("/v1/tickets/{bobs_ticket}/events"),
+        Some(&agent),
+    )
+    .await;
+    let merges: Vec<&Value> = events["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["event"] == "customer_merged")
+        .collect();
+    assert_eq!(merges.len(), 1, "{events}");
+    assert_eq!(merges[0]["from"], bob);
+    assert_eq!(merges[0]["into"], ann);
+    assert_eq!(merges[0]["actor"]["id"], "sally");
+
+    let (status, again) = post(&app, &path, Some(&agent), &body).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(again["merge"], merged["merge"]);
+
+    let nobody = "cus_01KAQ5Z0000000000000000000";
+    for (path, body, status, code) in [
+        (
+            format!("/v1/customers/{bob}/merge"),
+            format!(r#"{{"customer_id": "{ann}"}}"#),
+            StatusCode::CONFLICT,
+            "merged_elsewhere",
+        ),
+        (
+            path.clone(),
+            format!(r#"{{"customer_id": "{ann}"}}"#),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "same_customer",
+        ),
+        (
+            path.clone(),
+            format!(r#"{{"customer_id": "{nobody}"}}"#),
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        (
+            path.clone(),
+            r#"{"customer_id": "nope"}"#.to_string(),
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        (
+            path.clone(),
+            r#"{"id": 1}"#.to_string(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_event",
+        ),
+        (
+            path.clone(),
+            "{".to_string(),
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+        ),
+    ] {
+        let (got, answer) = post(&app, &path, Some(&agent), &body).await;
+        assert_eq!(got, status, "{path} {body}: {answer}");
+        assert_eq!(answer["error"]["code"], code, "{path} {body}");
+    }
+}
+
+#[tokio::test]
 async fn an_admin_exports_then_erases_a_customer_and_the_log_keeps_who_asked() {
     let app = api_with_tickets().await;
     let (_, list) = get(&app, "/v1/tickets", Some(KEY)).await;

@@ -305,6 +305,66 @@ async fn the_tables_changes_go_on_the_bus_as_events_with_stable_ids() {
     );
 }
 
+#[tokio::test]
+async fn a_merge_tells_customer_merged_once_it_is_done() {
+    let stack = emulator::deploy().await;
+    let queue = subscribed_queue(&stack).await;
+    let store = DynamoStore::connect(&stack.config, stack.table.clone());
+    let function = EventsFunction::new(
+        store.clone(),
+        EventBus::new(
+            aws_sdk_eventbridge::Client::new(&stack.config),
+            &stack.event_bus,
+        ),
+        socialcare_aws::SqsQueue::new(stack.sqs(), stack.reminders_queue_url.clone()),
+    );
+    let customer_of = |outcome: socialcare_domain::IngestOutcome| match outcome {
+        socialcare_domain::IngestOutcome::Opened { ticket, .. } => ticket.customer_id,
+        other => panic!("{other:?}"),
+    };
+    let ann = customer_of(
+        ingest(&store, &inbound("m1", "ann", "charged twice", at(0)))
+            .await
+            .unwrap(),
+    );
+    let smith = customer_of(
+        ingest(&store, &inbound("s1", "ann.smith", "no refund", at(1)))
+            .await
+            .unwrap(),
+    );
+    let before = stream_so_far(&stack).await.len();
+    socialcare_domain::customers::merge_customers(&store, &ann, &smith, "sally", at(2))
+        .await
+        .unwrap();
+    let merge: Vec<StreamChange> = stream_so_far(&stack).await.split_off(before);
+    assert_eq!(function.handle(&merge).await.unwrap(), 1);
+    let told = received(&stack, &queue).await;
+    let types: Vec<&str> = told
+        .iter()
+        .map(|e| e["detail-type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        ["customer.merged"],
+        "the moved ticket's trail tells nothing more"
+    );
+    assert_eq!(told[0]["detail"]["account"], "crm");
+    assert_eq!(told[0]["detail"]["created_at"], "2026-11-22T09:02:00Z");
+    assert_eq!(
+        told[0]["detail"]["data"],
+        json!({"customer_id": ann.as_str(), "merged": smith.as_str(), "identities": 1,
+               "tickets": 1, "merged_by": "sally"})
+    );
+    // Merging again writes nothing new, and the records read again are the same event.
+    socialcare_domain::customers::merge_customers(&store, &ann, &smith, "sally", at(3))
+        .await
+        .unwrap();
+    function.handle(&merge).await.unwrap();
+    let again = received(&stack, &queue).await;
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0]["detail"]["id"], told[0]["detail"]["id"]);
+}
+
 #[test]
 fn a_lambda_stream_batch_reads_as_the_changes_it_holds() {
     let image = json!({"pk": {"S": "EVENTS#tkt_1"}, "sk": {"S": "x"}, "version": {"N": "3"},

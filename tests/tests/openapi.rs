@@ -89,6 +89,7 @@ async fn the_document_is_served_without_a_key_and_describes_every_route() {
             "post /v1/accounts",
             "post /v1/api-keys",
             "post /v1/customers/{id}/identities",
+            "post /v1/customers/{id}/merge",
             "post /v1/incidents/{id}/updates",
             "post /v1/integrations",
             "post /v1/integrations/{source}/rotate",
@@ -124,4 +125,53 @@ async fn the_document_is_served_without_a_key_and_describes_every_route() {
         document["components"]["securitySchemes"]["bearer"]["scheme"],
         "bearer"
     );
+    // The events a webhook subscription receives, each type a signed POST of a DomainEvent.
+    let webhooks = document["webhooks"].as_object().unwrap();
+    let mut types: Vec<&str> = webhooks.keys().map(String::as_str).collect();
+    types.sort_unstable();
+    assert_eq!(
+        types,
+        [
+            "customer.erased",
+            "customer.merged",
+            "incident.opened",
+            "incident.resolved",
+            "incident.updated",
+            "message.received",
+            "reply.failed",
+            "reply.sent",
+            "satisfaction.rated",
+            "sla.breached",
+            "sla.warning",
+            "ticket.assigned",
+            "ticket.created",
+            "ticket.status_changed",
+        ]
+    );
+    for (kind, hook) in webhooks {
+        let post = &hook["post"];
+        assert_eq!(
+            post["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/DomainEvent",
+            "{kind}"
+        );
+        let headers: Vec<&str> = post["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            headers,
+            ["X-Socialcare-Signature", "Idempotency-Key"],
+            "{kind}"
+        );
+    }
+    let event_types = schemas["EventBody"].to_string();
+    for kind in &types {
+        assert!(
+            event_types.contains(&format!("\"{kind}\"")),
+            "{kind} has a schema"
+        );
+    }
 }

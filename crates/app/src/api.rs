@@ -46,7 +46,9 @@ pub use accounts::{
     stored_document,
 };
 use customers::*;
-pub use customers::{NewIdentity, erase_customer_by, export_customer_by, link_identity_by};
+pub use customers::{
+    NewIdentity, erase_customer_by, export_customer_by, link_identity_by, merge_customer_by,
+};
 pub use incidents::{NewUpdate, post_update_by};
 use keys::*;
 pub use keys::{KeyView, NewKey, create_key_by, revoke_key_by};
@@ -216,6 +218,7 @@ pub fn routes<S: Store + 'static>(state: Arc<ApiState<S>>) -> Router {
         .route("/v1/customers/{id}/export", get(export_customer::<S>))
         .route("/v1/erasures", get(list_erasures::<S>))
         .route("/v1/customers/{id}/identities", post(link_identity::<S>))
+        .route("/v1/customers/{id}/merge", post(merge_customer::<S>))
         .route(
             "/v1/templates",
             get(list_templates::<S>).post(create_template::<S>),
@@ -413,7 +416,7 @@ impl utoipa::Modify for BearerKey {
     info(title = "socialcare API", description = "Tickets, customers and keys of socialcare."),
     paths(
         list_tickets, ticket_detail, change_status, change_priority, add_note, replies::add_reply, ticket_events, assign, unassign,
-        customer_history, link_identity, export_customer, erase_customer, list_erasures, create_key, list_keys, revoke_key,
+        customer_history, link_identity, merge_customer, export_customer, erase_customer, list_erasures, create_key, list_keys, revoke_key,
         list_templates, get_template, create_template, replace_template, delete_template,
         sla::get_policies, sla::put_policies, metrics::response_times,
         incidents::list_incidents, incidents::get_incident, incidents::incident_tickets,
@@ -434,10 +437,64 @@ impl utoipa::Modify for BearerKey {
 )]
 pub struct ApiDoc;
 
+/// The webhooks a subscription receives (OpenAPI 3.1's `webhooks`): one per event type, each
+/// a signed `POST` of a [`DomainEvent`](socialcare_domain::domain_events::DomainEvent).
+fn event_webhooks() -> utoipa::openapi::Paths {
+    use utoipa::openapi::path::{OperationBuilder, ParameterBuilder, ParameterIn};
+    use utoipa::openapi::request_body::RequestBodyBuilder;
+    use utoipa::openapi::{
+        ContentBuilder, HttpMethod, ObjectBuilder, PathItem, PathsBuilder, Ref, Required, Response,
+        Type,
+    };
+    let header = |name: &str, description: &str| {
+        ParameterBuilder::new()
+            .name(name)
+            .parameter_in(ParameterIn::Header)
+            .required(Required::True)
+            .description(Some(description))
+            .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+            .build()
+    };
+    let mut paths = PathsBuilder::new();
+    for kind in webhooks::TYPES {
+        let operation = OperationBuilder::new()
+            .summary(Some(format!(
+                "A `{kind}` event, to a subscription that names it"
+            )))
+            .description(Some(
+                "Signed with the subscription's secret; retried with backoff for 24 hours \
+                 until the subscriber answers 2xx (docs/events.md).",
+            ))
+            .parameter(header(
+                "X-Socialcare-Signature",
+                "t=<unix seconds>,v1=<hex HMAC-SHA256 of \"<t>.<body>\" under the secret>",
+            ))
+            .parameter(header(
+                "Idempotency-Key",
+                "The event's id: the same on every attempt",
+            ))
+            .request_body(Some(
+                RequestBodyBuilder::new()
+                    .content(
+                        "application/json",
+                        ContentBuilder::new()
+                            .schema(Some(Ref::from_schema_name("DomainEvent")))
+                            .build(),
+                    )
+                    .required(Some(Required::True))
+                    .build(),
+            ))
+            .response("2XX", Response::new("Accepted: not sent again"));
+        paths = paths.path(kind, PathItem::new(HttpMethod::Post, operation));
+    }
+    paths.build()
+}
+
 /// The document as served and committed (`openapi.json` at the top of the repository).
 pub fn openapi_json() -> String {
     let mut document = <ApiDoc as utoipa::OpenApi>::openapi();
     document.info.version = env!("CARGO_PKG_VERSION").to_string();
+    document.webhooks = Some(event_webhooks());
     document.to_pretty_json().expect("the document serializes") + "\n"
 }
 

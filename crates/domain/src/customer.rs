@@ -81,3 +81,24 @@ pub struct Erasure {
     pub tickets: u32,
     pub messages: u32,
 }
+
+/// The record of a merge: the customer `customer_id` was found to be the same person as
+/// `into`, and everything of theirs moved there. Keyed by the merged-away customer, whose id
+/// is gone otherwise: it tells where they went, and makes asking again harmless.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Merge {
+    /// The customer merged away.
+    pub customer_id: CustomerId,
+    /// The customer who has their identities and tickets now.
+    pub into: CustomerId,
+    pub account: String,
+    /// The name of the API key (the agent or admin) who merged them.
+    pub merged_by: String,
+    pub requested_at: DateTime<Utc>,
+    /// Unset while it is under way: asking again finishes it.
+    pub completed_at: Option<DateTime<Utc>>,
+    /// How many identities and tickets moved.
+    pub identities: u32,
+    pub tickets: u32,
+}

@@ -1,16 +1,21 @@
-//! Customers across channels: linking the identities an integrator knows belong together.
+//! Customers across channels: linking the identities an integrator knows belong together,
+//! and merging two customers who turn out to be one person.
 
-use crate::customer::{Customer, Identity};
-use crate::ids::CustomerId;
-use crate::ports::{CommitError, CustomerStore, IngestStore, StoreError};
+use crate::customer::{Customer, Identity, Merge};
+use crate::events::{Actor, EventKind, TicketEvent};
+use crate::ids::{CustomerId, TicketId};
+use crate::ports::{
+    CommitError, CustomerStore, IngestStore, StoreError, TicketCommands, TicketUpdate,
+};
 use crate::retry::{Round, optimistic};
+use crate::ticket::Ticket;
 use chrono::{DateTime, Utc};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LinkError {
     #[error("no customer {0}")]
     NotFound(CustomerId),
-    #[error("that identity belongs to customer {0}; merging customers is not supported")]
+    #[error("that identity belongs to customer {0}; merge the two customers instead")]
     Taken(CustomerId),
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -60,4 +65,254 @@ pub async fn link_identity<S: CustomerStore + IngestStore>(
         || LinkError::Contention,
     )
     .await
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MergeError {
+    #[error("no customer {0}")]
+    NotFound(CustomerId),
+    #[error("a customer cannot be merged with themselves")]
+    Same,
+    #[error("customers {0} and {1} wrote to different brand accounts")]
+    OtherAccount(CustomerId, CustomerId),
+    #[error("customer {customer} was merged into {into}")]
+    MergedElsewhere {
+        customer: CustomerId,
+        into: CustomerId,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the customers kept changing; try again")]
+    Contention,
+}
+
+/// A merge done: its record and the customer who has everything now.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Merged {
+    pub merge: Merge,
+    pub customer: Customer,
+}
+
+/// Merges customer `other` into `into` at the request of `by` (an API key's name): their
+/// tickets move, each with a trail event saying who merged, then their identities, so that
+/// whatever either identity writes next (or a platform delivers again) threads to `into`;
+/// `other` is deleted. Recorded first and resumable like an erasure: asking again returns the
+/// same record, and finishes a merge cut short.
+pub async fn merge_customers<S>(
+    store: &S,
+    into: &CustomerId,
+    other: &CustomerId,
+    by: &str,
+    now: DateTime<Utc>,
+) -> Result<Merged, MergeError>
+where
+    S: CustomerStore + IngestStore + TicketCommands,
+{
+    if into == other {
+        return Err(MergeError::Same);
+    }
+    let mut merge = match store.get_merge(other).await? {
+        Some(merge) if merge.into != *into => {
+            return Err(MergeError::MergedElsewhere {
+                customer: other.clone(),
+                into: merge.into,
+            });
+        }
+        Some(merge) if merge.completed_at.is_some() => {
+            let customer = present(store, into).await?;
+            return Ok(Merged { merge, customer });
+        }
+        Some(started) => started,
+        None => {
+            let absorbed = present(store, other).await?;
+            let customer = present(store, into).await?;
+            if absorbed.account != customer.account {
+                return Err(MergeError::OtherAccount(into.clone(), other.clone()));
+            }
+            Merge {
+                customer_id: other.clone(),
+                into: into.clone(),
+                account: customer.account,
+                merged_by: by.to_string(),
+                requested_at: now,
+                completed_at: None,
+                identities: absorbed.identities.len() as u32,
+                tickets: 0,
+            }
+        }
+    };
+    // Recorded first: a merge cut short is still on the record, and is finished by the next.
+    store.put_merge(&merge).await?;
+    merge.tickets += move_tickets(store, &merge, now).await?;
+    store.put_merge(&merge).await?;
+    absorb(store, &merge, now).await?;
+    // Once more after the identities moved: a message that was being ingested meanwhile may
+    // have opened a ticket for the customer merged away.
+    merge.tickets += move_tickets(store, &merge, now).await?;
+    merge.completed_at = Some(now);
+    store.put_merge(&merge).await?;
+    let customer = present(store, into).await?;
+    Ok(Merged { merge, customer })
+}
+
+/// The customer, or why there is none: never was, or merged into another.
+async fn present<S: CustomerStore>(store: &S, id: &CustomerId) -> Result<Customer, MergeError> {
+    if let Some(customer) = store.get_customer(id).await? {
+        return Ok(customer);
+    }
+    Err(match store.get_merge(id).await? {
+        Some(merge) => MergeError::MergedElsewhere {
+            customer: id.clone(),
+            into: merge.into,
+        },
+        None => MergeError::NotFound(id.clone()),
+    })
+}
+
+/// Moves every ticket of the customer merged away; returns how many moved.
+async fn move_tickets<S>(store: &S, merge: &Merge, now: DateTime<Utc>) -> Result<u32, MergeError>
+where
+    S: CustomerStore + IngestStore + TicketCommands,
+{
+    let mut moved = 0;
+    for ticket in crate::privacy::all_tickets(store, &merge.customer_id).await? {
+        if move_ticket(store, &ticket.id, merge, now).await? {
+            moved += 1;
+        }
+    }
+    Ok(moved)
+}
+
+async fn move_ticket<S>(
+    store: &S,
+    id: &TicketId,
+    merge: &Merge,
+    now: DateTime<Utc>,
+) -> Result<bool, MergeError>
+where
+    S: IngestStore + TicketCommands,
+{
+    optimistic(
+        move || async move {
+            let Some(ticket) = store.get_ticket(id).await? else {
+                return Ok(Round::Done(false));
+            };
+            if ticket.customer_id != merge.customer_id {
+                return Ok(Round::Done(false));
+            }
+            let event = TicketEvent::new(
+                id.clone(),
+                now,
+                Actor::Agent {
+                    id: merge.merged_by.clone(),
+                },
+                EventKind::CustomerMerged {
+                    from: merge.customer_id.clone(),
+                    into: merge.into.clone(),
+                },
+                &format!("merged:{}", merge.customer_id),
+            );
+            let update = TicketUpdate {
+                ticket: Ticket {
+                    customer_id: merge.into.clone(),
+                    version: ticket.version + 1,
+                    ..ticket.clone()
+                },
+                version_before: ticket.version,
+                events: vec![event],
+                replies: Vec::new(),
+                samples: Vec::new(),
+            };
+            match store.update_ticket(&update).await {
+                Ok(()) => Ok(Round::Done(true)),
+                Err(CommitError::Conflict) | Err(CommitError::Duplicate) => Ok(Round::ReadAgain),
+                Err(CommitError::Store(e)) => Err(e.into()),
+            }
+        },
+        || MergeError::Contention,
+    )
+    .await
+}
+
+/// Moves the identities of the customer merged away to the other, and deletes them.
+async fn absorb<S>(store: &S, merge: &Merge, now: DateTime<Utc>) -> Result<(), MergeError>
+where
+    S: CustomerStore + IngestStore,
+{
+    optimistic(
+        move || async move {
+            let Some(absorbed) = store.get_customer(&merge.customer_id).await? else {
+                return Ok(Round::Done(()));
+            };
+            let customer = present(store, &merge.into).await?;
+            let latest = latest_ticket(store, &customer, &absorbed).await?;
+            let merged = combined(&customer, &absorbed, latest, now);
+            match store
+                .absorb_customer(&merged, customer.version, &absorbed)
+                .await
+            {
+                Ok(()) => Ok(Round::Done(())),
+                Err(CommitError::Conflict) | Err(CommitError::Duplicate) => Ok(Round::ReadAgain),
+                Err(CommitError::Store(e)) => Err(e.into()),
+            }
+        },
+        || MergeError::Contention,
+    )
+    .await
+}
+
+/// The ticket the merged customer's next message joins: of the two customers' latest, the
+/// active one with the latest message (an active one over one that is not).
+async fn latest_ticket<S: IngestStore>(
+    store: &S,
+    customer: &Customer,
+    absorbed: &Customer,
+) -> Result<Option<TicketId>, StoreError> {
+    let mut candidates = Vec::new();
+    for id in [&customer.latest_ticket_id, &absorbed.latest_ticket_id]
+        .into_iter()
+        .flatten()
+    {
+        if let Some(ticket) = store.get_ticket(id).await? {
+            candidates.push(ticket);
+        }
+    }
+    Ok(candidates
+        .into_iter()
+        .max_by_key(|t| {
+            (
+                t.status.is_active() && t.erased_at.is_none(),
+                t.last_message_at,
+            )
+        })
+        .map(|t| t.id)
+        .or_else(|| customer.latest_ticket_id.clone()))
+}
+
+/// One customer made of two: every identity (the first one's first), the first one's name
+/// and e-mail unless only the other has them.
+fn combined(
+    customer: &Customer,
+    absorbed: &Customer,
+    latest_ticket_id: Option<TicketId>,
+    now: DateTime<Utc>,
+) -> Customer {
+    let mut identities = customer.identities.clone();
+    for identity in &absorbed.identities {
+        if !identities.iter().any(|known| known.key() == identity.key()) {
+            identities.push(identity.clone());
+        }
+    }
+    Customer {
+        id: customer.id.clone(),
+        account: customer.account.clone(),
+        name: customer.name.clone().or_else(|| absorbed.name.clone()),
+        email: customer.email.clone().or_else(|| absorbed.email.clone()),
+        identities,
+        latest_ticket_id,
+        created_at: customer.created_at.min(absorbed.created_at),
+        updated_at: customer.updated_at.max(now),
+        acknowledged_at: customer.acknowledged_at.max(absorbed.acknowledged_at),
+        version: customer.version + 1,
+    }
 }

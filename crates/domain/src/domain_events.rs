@@ -6,7 +6,7 @@
 //! change: a change read twice (a stream record delivered again) is the same event, and a
 //! consumer that keeps the ids it has seen acts once.
 
-use crate::customer::Erasure;
+use crate::customer::{Erasure, Merge};
 use crate::delivery::DeliveryState;
 use crate::events::{Actor, EventKind, TicketEvent};
 use crate::ids::{CustomerId, EventId, IncidentId, MessageId, TicketId, UpdateId};
@@ -113,6 +113,16 @@ pub enum EventBody {
     },
     #[serde(rename = "incident.resolved")]
     IncidentResolved { incident_id: IncidentId },
+    /// Two customers were found to be one person: `merged` (gone now) moved into
+    /// `customer_id`, with their identities and tickets (see [`crate::customers`]).
+    #[serde(rename = "customer.merged")]
+    CustomerMerged {
+        customer_id: CustomerId,
+        merged: CustomerId,
+        identities: u32,
+        tickets: u32,
+        merged_by: String,
+    },
     /// A customer's data was erased (see [`crate::privacy`]).
     #[serde(rename = "customer.erased")]
     CustomerErased {
@@ -138,6 +148,7 @@ impl EventBody {
             EventBody::IncidentOpened { .. } => "incident.opened",
             EventBody::IncidentUpdated { .. } => "incident.updated",
             EventBody::IncidentResolved { .. } => "incident.resolved",
+            EventBody::CustomerMerged { .. } => "customer.merged",
             EventBody::CustomerErased { .. } => "customer.erased",
         }
     }
@@ -283,6 +294,27 @@ impl DomainEvent {
             account: update.account.clone(),
             body,
         }
+    }
+
+    /// The event of a finished merge.
+    pub fn of_merge(merge: &Merge) -> Option<DomainEvent> {
+        let completed_at = merge.completed_at?;
+        Some(DomainEvent {
+            id: EventId::derive(
+                completed_at,
+                &format!("customer.merged:{}", merge.customer_id),
+            )
+            .to_string(),
+            created_at: completed_at,
+            account: merge.account.clone(),
+            body: EventBody::CustomerMerged {
+                customer_id: merge.into.clone(),
+                merged: merge.customer_id.clone(),
+                identities: merge.identities,
+                tickets: merge.tickets,
+                merged_by: merge.merged_by.clone(),
+            },
+        })
     }
 
     /// The event of a finished erasure.

@@ -91,6 +91,12 @@ pub enum EventKind {
     /// The customer's data on the ticket was erased at their request (see
     /// [`crate::privacy`]).
     Erased,
+    /// The ticket's customer was merged into another, who has the ticket now (see
+    /// [`crate::customers::merge_customers`]).
+    CustomerMerged {
+        from: CustomerId,
+        into: CustomerId,
+    },
     /// An escalation target could not be told.
     NotificationFailed {
         notice_id: String,

@@ -59,7 +59,7 @@ pub mod triage;
 pub mod update;
 pub mod updates;
 
-pub use customer::{Customer, Erasure, Identity};
+pub use customer::{Customer, Erasure, Identity, Merge};
 pub use events::{Actor, EventKind, TicketEvent};
 pub use ids::{CustomerId, EventId, IncidentId, MessageId, TicketId, UpdateId};
 pub use ingest::{ChangeEvent, ChangeOutcome, InboundEvent, IngestOutcome, QueuedEvent};

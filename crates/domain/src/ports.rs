@@ -5,7 +5,7 @@
 
 use crate::access::ApiKey;
 use crate::configuration::{ConfigurationChange, ConfigurationVersion};
-use crate::customer::{Customer, Erasure, Identity};
+use crate::customer::{Customer, Erasure, Identity, Merge};
 use crate::events::TicketEvent;
 use crate::ids::{CustomerId, IncidentId, MessageId, TicketId, UpdateId};
 use crate::incident::{ActiveIncident, Incident, TopicCounts};
@@ -334,6 +334,27 @@ pub trait CustomerStore: Send + Sync {
         id: &CustomerId,
         query: &TicketQuery,
     ) -> impl Future<Output = Result<Page<Ticket>, StoreError>> + Send;
+
+    /// Merges `absorbed` into `into`: the records of the absorbed customer's identities name
+    /// `into` from then on, `into` is stored as given and `absorbed` is deleted, atomically
+    /// (a store may move identities ahead, in parts, when there are too many for one write);
+    /// `CommitError::Conflict` when either customer's version moved or an identity changed
+    /// hands.
+    fn absorb_customer(
+        &self,
+        into: &Customer,
+        into_version_before: u64,
+        absorbed: &Customer,
+    ) -> impl Future<Output = Result<(), CommitError>> + Send;
+
+    /// Stores the record of a merge (replacing the one of the same merged-away customer).
+    fn put_merge(&self, merge: &Merge) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The record of the merge of `customer_id` into another, if they were merged.
+    fn get_merge(
+        &self,
+        customer_id: &CustomerId,
+    ) -> impl Future<Output = Result<Option<Merge>, StoreError>> + Send;
 }
 
 /// Whose turn it is in a team.

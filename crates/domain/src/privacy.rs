@@ -291,7 +291,7 @@ async fn delete_customer<S: CustomerStore + PrivacyStore>(
     .await
 }
 
-async fn all_tickets<S: CustomerStore>(
+pub(crate) async fn all_tickets<S: CustomerStore>(
     store: &S,
     id: &CustomerId,
 ) -> Result<Vec<Ticket>, StoreError> {

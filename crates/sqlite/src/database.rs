@@ -186,6 +186,12 @@ CREATE TABLE IF NOT EXISTS webhook_deliveries (
     PRIMARY KEY (subscription_id, event_id)
 );
 
+-- Where each customer merged away went, and who merged them.
+CREATE TABLE IF NOT EXISTS merges (
+    customer_id TEXT PRIMARY KEY,
+    data        TEXT NOT NULL
+);
+
 -- The audit records of customers' erasures (they name nobody).
 CREATE TABLE IF NOT EXISTS erasures (
     customer_id  TEXT PRIMARY KEY,
@@ -354,7 +360,7 @@ CREATE TABLE IF NOT EXISTS queue_dedupe (
 
 -- What the integrators hear of, as the changes write it (the embedded store's stream): each
 -- trail event, each reply that was sent or failed, each incident opened or resolved, each
--- status update, each erasure done, in the change's own transaction. The local runner turns
+-- status update, each merge and erasure done, in the change's own transaction. The local runner turns
 -- them into events for webhook subscribers, then deletes them.
 CREATE TABLE IF NOT EXISTS change_log (
     seq  INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -385,6 +391,17 @@ BEGIN
 END;
 CREATE TRIGGER IF NOT EXISTS change_log_update AFTER INSERT ON incident_updates BEGIN
     INSERT INTO change_log (kind, data) VALUES ('update', NEW.data);
+END;
+CREATE TRIGGER IF NOT EXISTS change_log_merge_new AFTER INSERT ON merges
+WHEN json_extract(NEW.data, '$.completed_at') IS NOT NULL
+BEGIN
+    INSERT INTO change_log (kind, data) VALUES ('merge', NEW.data);
+END;
+CREATE TRIGGER IF NOT EXISTS change_log_merge_done AFTER UPDATE OF data ON merges
+WHEN json_extract(NEW.data, '$.completed_at') IS NOT NULL
+ AND json_extract(OLD.data, '$.completed_at') IS NULL
+BEGIN
+    INSERT INTO change_log (kind, data) VALUES ('merge', NEW.data);
 END;
 CREATE TRIGGER IF NOT EXISTS change_log_erasure_new AFTER INSERT ON erasures
 WHEN json_extract(NEW.data, '$.completed_at') IS NOT NULL

@@ -3,8 +3,9 @@
 //! /v1/customers/{id}/export`, `DELETE /v1/customers/{id}` and the log of erasures.
 
 use super::*;
-use socialcare_domain::Erasure;
+use socialcare_domain::customers::{MergeError, Merged};
 use socialcare_domain::privacy::{self, CustomerExport, ErasureError};
+use socialcare_domain::{Erasure, Merge};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CustomerHistory {
@@ -129,6 +130,87 @@ pub async fn link_identity_by<S: Store>(
                 LinkError::Store(e) => ApiError::store(e),
             })?;
     Ok(customer)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct MergeRequest {
+    /// The customer to merge into this one: their identities and tickets move here, and they
+    /// are gone.
+    pub customer_id: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MergeEnvelope {
+    pub merge: Merge,
+    /// The customer with everything of both.
+    pub customer: Customer,
+}
+
+/// `POST /v1/customers/{id}/merge` (agent): the customer in the body is the same person as
+/// this one; their identities, tickets and history move here. Asking again answers the same
+/// record.
+#[utoipa::path(post, path = "/v1/customers/{id}/merge", tag = "customers",
+    params(("id" = String, Path)), request_body = MergeRequest,
+    responses(
+        (status = 200, body = MergeEnvelope),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "merged_elsewhere (the other customer went to a third), busy", body = ErrorBody),
+        (status = 422, description = "same_customer, other_account", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub(super) async fn merge_customer<S: Store>(
+    State(state): State<Arc<ApiState<S>>>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<MergeEnvelope>, ApiError> {
+    caller.require(Role::Agent)?;
+    customer_id(&id)?;
+    let request: MergeRequest = parse(&body)?;
+    let merged = merge_customer_by(&state, &caller, &id, &request.customer_id).await?;
+    Ok(Json(MergeEnvelope {
+        merge: merged.merge,
+        customer: merged.customer,
+    }))
+}
+
+/// Merges customer `other` into `id` (the API's and the console's way).
+pub async fn merge_customer_by<S: Store>(
+    state: &ApiState<S>,
+    caller: &Caller,
+    id: &str,
+    other: &str,
+) -> Result<Merged, ApiError> {
+    caller.require(Role::Agent)?;
+    let id = customer_id(id)?;
+    let other = customer_id(other.trim())?;
+    socialcare_domain::customers::merge_customers(
+        &state.store,
+        &id,
+        &other,
+        &caller.name,
+        Utc::now(),
+    )
+    .await
+    .map_err(|e| match e {
+        MergeError::NotFound(_) => ApiError::not_found(e.to_string()),
+        MergeError::Same => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "same_customer",
+            e.to_string(),
+        ),
+        MergeError::OtherAccount(..) => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "other_account",
+            e.to_string(),
+        ),
+        MergeError::MergedElsewhere { .. } => {
+            ApiError::new(StatusCode::CONFLICT, "merged_elsewhere", e.to_string())
+        }
+        MergeError::Contention => ApiError::new(StatusCode::CONFLICT, "busy", e.to_string()),
+        MergeError::Store(e) => ApiError::store(e),
+    })
 }
 
 /// `GET /v1/customers/{id}/export` (admin): everything socialcare holds about the customer,

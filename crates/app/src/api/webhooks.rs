@@ -22,7 +22,7 @@ use std::sync::Arc;
 use utoipa::ToSchema;
 
 /// The event types a subscription may name.
-const TYPES: [&str; 14] = [
+pub(crate) const TYPES: [&str; 14] = [
     "ticket.created",
     "message.received",
     "ticket.status_changed",

@@ -4,6 +4,7 @@
 //! |---------------------------------------|--------------------------------------------|
 //! | a new trail item (`EVENTS#<ticket>`)  | its kind's event (status, assignment, SLA, satisfaction) |
 //! | a new message item with its arrival   | `ticket.created` or `message.received`     |
+//! | a merge record, done                  | `customer.merged`                          |
 //! | an erasure record, done               | `customer.erased`                          |
 //! | a reply's item, sent or failed        | `reply.sent`, `reply.failed`               |
 //! | a new incident; one resolved          | `incident.opened`, `incident.resolved`     |
@@ -15,7 +16,7 @@
 //! the same id.
 
 use super::items::{arrival_event, from_item};
-use super::keys::{ERASURES, INCIDENTS, MESSAGE_SK_PREFIX, TICKET_SK, ticket_pk};
+use super::keys::{ERASURES, INCIDENTS, MERGES, MESSAGE_SK_PREFIX, TICKET_SK, ticket_pk};
 use super::report_feed::from_stream;
 use super::{DynamoStore, Item};
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -23,7 +24,7 @@ use socialcare_domain::domain_events::DomainEvent;
 use socialcare_domain::incidents::Incident;
 use socialcare_domain::ports::StoreError;
 use socialcare_domain::update::IncidentUpdate;
-use socialcare_domain::{Erasure, Message, Ticket, TicketEvent};
+use socialcare_domain::{Erasure, Merge, Message, Ticket, TicketEvent};
 use std::collections::{BTreeSet, HashMap};
 
 /// One record of the table's stream: the item as the change left it.
@@ -86,6 +87,9 @@ fn told(change: &StreamChange) -> Result<Vec<Told>, StoreError> {
     } else if pk == ERASURES {
         let erasure: Erasure = from_item(item.clone())?;
         told.extend(DomainEvent::of_erasure(&erasure).map(Told::Whole));
+    } else if pk == MERGES {
+        let merge: Merge = from_item(item.clone())?;
+        told.extend(DomainEvent::of_merge(&merge).map(Told::Whole));
     } else if pk == INCIDENTS {
         let incident: Incident = from_item(item.clone())?;
         told.extend(

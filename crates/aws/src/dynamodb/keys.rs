@@ -14,6 +14,7 @@ pub(super) const IDENTITY_SK: &str = "#IDENTITY";
 pub(super) const AWAIT_SK: &str = "#AWAIT";
 pub(super) const ALL_TICKETS: &str = "TICKETS";
 pub(super) const ERASURES: &str = "ERASURES";
+pub(super) const MERGES: &str = "MERGES";
 
 pub(super) fn ticket_pk(id: &str) -> String {
     format!("TICKET#{id}")

@@ -27,6 +27,7 @@
 //! | queued     | `QUEUED#<ticket id>`  | `#QUEUED`           | the ticket's reminder on the reminders queue (TTL a day after it is due) |
 //! | awaited    | `AWAIT#<dedupe key>`  | `#AWAIT`            | a reply that came before its parent (TTL 7 d) |
 //! | erasure    | `ERASURES`            | `<customer id>`     | the audit record of a customer's erasure |
+//! | merge      | `MERGES`              | `<customer id>`     | where a customer merged away went, and who merged |
 //! | webhook subscription | `WEBHOOKS`  | `<subscription id>` | its URL, event types and secret          |
 //! | delivery   | `DELIVERIES#<subscription>` | `<event id>`  | one event's delivery, with its attempts  |
 //! | purge      | `PURGES`              | `<ticket id>`       | a purge under way (ticket deleted, messages not yet) |

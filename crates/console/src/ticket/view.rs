@@ -201,6 +201,9 @@ pub(super) fn what(kind: &EventKind) -> String {
         EventKind::Note { text } if text.is_empty() => "note (erased)".into(),
         EventKind::Note { text } => format!("note: {text}"),
         EventKind::Erased => "erased the customer's data".into(),
+        EventKind::CustomerMerged { from, into } => {
+            format!("merged customer {from} into {into}, the same person")
+        }
         EventKind::Assigned { owner, team } => format!(
             "assigned to {}{}",
             owner.as_deref().unwrap_or("nobody"),

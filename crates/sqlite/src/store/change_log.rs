@@ -8,7 +8,7 @@ use socialcare_domain::domain_events::DomainEvent;
 use socialcare_domain::incidents::Incident;
 use socialcare_domain::ports::{IngestStore, StoreError};
 use socialcare_domain::update::IncidentUpdate;
-use socialcare_domain::{Erasure, Message, TicketEvent};
+use socialcare_domain::{Erasure, Merge, Message, TicketEvent};
 
 /// The name the local runner reads the log under.
 const READER: &str = "events";
@@ -37,6 +37,11 @@ fn change(kind: &str, data: String) -> rusqlite::Result<Option<Change>> {
         "update" => Change::Whole(vec![DomainEvent::of_incident_update(&from_json::<
             IncidentUpdate,
         >(data)?)]),
+        "merge" => Change::Whole(
+            DomainEvent::of_merge(&from_json::<Merge>(data)?)
+                .into_iter()
+                .collect(),
+        ),
         "erasure" => Change::Whole(
             DomainEvent::of_erasure(&from_json::<Erasure>(data)?)
                 .into_iter()

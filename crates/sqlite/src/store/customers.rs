@@ -1,11 +1,11 @@
 //! CustomerStore: customers, their identities and their tickets.
 
-use super::SqliteStore;
 use super::items::{all, one, to_json, version};
 use super::tickets::before_cursor;
+use super::{SqliteStore, transaction};
 use rusqlite::{Connection, params};
 use socialcare_domain::ports::{CommitError, CustomerStore, StoreError};
-use socialcare_domain::{Customer, CustomerId, Identity, Page, Ticket, TicketQuery};
+use socialcare_domain::{Customer, CustomerId, Identity, Merge, Page, Ticket, TicketQuery};
 
 pub(super) fn get_customer(conn: &Connection, id: &str) -> rusqlite::Result<Option<Customer>> {
     one(conn, "SELECT data FROM customers WHERE id = ?1", [id])
@@ -71,5 +71,57 @@ impl CustomerStore for SqliteStore {
             })
             .await?;
         Ok(query.page(tickets))
+    }
+
+    async fn absorb_customer(
+        &self,
+        into: &Customer,
+        into_version_before: u64,
+        absorbed: &Customer,
+    ) -> Result<(), CommitError> {
+        let (into, absorbed) = (into.clone(), absorbed.clone());
+        transaction(&self.db, move |conn| {
+            let kept = conn.execute(
+                "UPDATE customers SET version = ?2, data = ?3 WHERE id = ?1 AND version = ?4",
+                params![
+                    into.id.as_str(),
+                    version(into.version),
+                    to_json(&into)?,
+                    version(into_version_before)
+                ],
+            )?;
+            let gone = conn.execute(
+                "DELETE FROM customers WHERE id = ?1 AND version = ?2",
+                params![absorbed.id.as_str(), version(absorbed.version)],
+            )?;
+            if kept == 0 || gone == 0 {
+                return Ok(Err(CommitError::Conflict));
+            }
+            conn.execute(
+                "UPDATE identities SET customer_id = ?2 WHERE customer_id = ?1",
+                params![absorbed.id.as_str(), into.id.as_str()],
+            )?;
+            Ok(Ok(()))
+        })
+        .await
+    }
+
+    async fn put_merge(&self, merge: &Merge) -> Result<(), StoreError> {
+        let merge = merge.clone();
+        self.read(move |conn| {
+            conn.execute(
+                "INSERT INTO merges (customer_id, data) VALUES (?1, ?2)
+                 ON CONFLICT (customer_id) DO UPDATE SET data = excluded.data",
+                params![merge.customer_id.as_str(), to_json(&merge)?],
+            )
+            .map(drop)
+        })
+        .await
+    }
+
+    async fn get_merge(&self, customer_id: &CustomerId) -> Result<Option<Merge>, StoreError> {
+        let id = customer_id.to_string();
+        self.query(move |conn| one(conn, "SELECT data FROM merges WHERE customer_id = ?1", [id]))
+            .await
     }
 }
