@@ -1047,6 +1047,104 @@ async fn another_identity_is_linked_from_the_customer_panel() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn two_customers_are_merged_from_the_customer_panel_by_a_tickets_link() {
+    let (_data, driver) = start().await;
+    let first = ticket(&driver, event("merge-1", "my order never came")).await;
+    let mut other = generic_body(
+        "merge-2",
+        "c-9",
+        "order 1234?",
+        Utc::now() - Duration::minutes(1),
+    );
+    other["callback_url"] = json!("https://crm.example/hooks/replies");
+    let second = ticket(&driver, other).await;
+    let (_, before) = driver.get(&format!("/v1/tickets/{second}")).await;
+    let absorbed = before["customer"]["id"].as_str().unwrap().to_string();
+    let mut visitor = signed_in(&driver).await;
+    let page = visitor.get(&format!("/tickets/{first}")).await;
+    assert!(
+        page.body.contains("Same person as another customer"),
+        "{}",
+        page.body
+    );
+    let csrf = page.hidden("csrf");
+
+    // What names nobody is refused on the ticket page, with the reason.
+    for (named, status, reason) in [
+        (
+            "someone",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Name the other customer",
+        ),
+        (
+            "tkt_01M8RW5PCRMSPW4KGVKY7R52C4",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "no ticket tkt_01M8RW5PCRMSPW4KGVKY7R52C4",
+        ),
+        (
+            &first,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "cannot be merged with themselves",
+        ),
+    ] {
+        let refused = visitor
+            .post(
+                &format!("/tickets/{first}/customer/merge"),
+                &[("csrf", csrf.as_str()), ("other", named)],
+            )
+            .await;
+        assert_eq!(refused.status, status, "{named}: {}", refused.body);
+        assert!(
+            refused.body.contains("class=\"error\""),
+            "{named}: {}",
+            refused.body
+        );
+        assert!(refused.body.contains(reason), "{named}: {}", refused.body);
+        assert!(
+            refused.body.contains("my order never came"),
+            "the ticket page"
+        );
+    }
+
+    let link = format!("{}/tickets/{second}?done=note", driver.base);
+    let merged = visitor
+        .post(
+            &format!("/tickets/{first}/customer/merge"),
+            &[("csrf", csrf.as_str()), ("other", link.as_str())],
+        )
+        .await;
+    assert_eq!(merged.status, StatusCode::SEE_OTHER, "{}", merged.body);
+    let shown = visitor.get(merged.location().unwrap()).await;
+    assert!(shown.body.contains("Customers merged"), "{}", shown.body);
+    assert!(
+        shown.body.contains("order 1234?"),
+        "her other ticket is listed: {}",
+        shown.body
+    );
+    let (_, detail) = driver.get(&format!("/v1/tickets/{second}")).await;
+    let (_, mine) = driver.get(&format!("/v1/tickets/{first}")).await;
+    assert_eq!(detail["customer"]["id"], mine["customer"]["id"]);
+    let keys: Vec<&str> = detail["customer"]["identities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["user_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys, ["c-7", "c-9"]);
+    let (status, _) = driver.get(&format!("/v1/customers/{absorbed}")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let trail = visitor.get(&format!("/tickets/{second}")).await;
+    assert!(
+        trail
+            .body
+            .contains(&format!("merged customer {absorbed} into")),
+        "{}",
+        trail.body
+    );
+    driver.running.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn an_admin_exports_and_erases_the_customer_from_the_ticket_page() {
     let (_data, driver) = start().await;
     let id = ticket(&driver, event("rights-1", "the app crashes on login")).await;
@@ -1226,6 +1324,10 @@ async fn every_form_refuses_a_request_without_the_sessions_token() {
         (
             format!("/tickets/{id}/customer/erase"),
             vec![("confirm", "erase")],
+        ),
+        (
+            format!("/tickets/{id}/customer/merge"),
+            vec![("other", "cus_01M8RW5PCRMSPW4KGVKY7R52C4")],
         ),
         (
             "/incidents/inc_01M8RW5PCRMSPW4KGVKY7R52C4/updates".into(),

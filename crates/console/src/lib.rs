@@ -63,6 +63,10 @@ pub fn routes<S: Store + 'static>(api: Arc<ApiState<S>>, settings: ConsoleSettin
             "/tickets/{id}/customer/erase",
             post(ticket::erase_customer::<S>),
         )
+        .route(
+            "/tickets/{id}/customer/merge",
+            post(ticket::merge_customer::<S>),
+        )
         .route("/incidents", get(incidents::list::<S>))
         .route("/incidents/{id}", get(incidents::detail::<S>))
         .route("/incidents/{id}/updates", post(incidents::post_update::<S>))

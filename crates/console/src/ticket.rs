@@ -21,9 +21,11 @@ use socialcare_domain::{Priority, Source, TicketId, TicketStatus};
 use std::sync::Arc;
 
 mod data_rights;
+mod merge;
 mod view;
 
 pub use data_rights::{erase_customer, export_customer};
+pub use merge::merge_customer;
 
 use view::*;
 
@@ -219,6 +221,9 @@ pub async fn page<S: Store>(
         "priority" => Some("Priority changed."),
         "note" => Some("Note added."),
         "identity" => Some("Identity linked: their messages from it join this customer."),
+        "merged" => {
+            Some("Customers merged: every identity and ticket of theirs is this customer's now.")
+        }
         "erased" => {
             Some("The customer's data is erased: this ticket keeps only what names nobody.")
         }

@@ -16,7 +16,7 @@ use socialcare_domain::{CustomerId, TicketId};
 use std::sync::Arc;
 
 /// The ticket's customer, or the page that says why there is none.
-async fn customer_of<S: Store>(
+pub(super) async fn customer_of<S: Store>(
     console: &Console<S>,
     signed_in: &SignedIn,
     id: &str,

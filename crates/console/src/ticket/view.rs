@@ -75,6 +75,7 @@ pub struct OtherTicket {
 }
 
 pub struct CustomerView {
+    pub id: String,
     pub name: String,
     pub identities: Vec<IdentityView>,
     pub tickets: Vec<OtherTicket>,
@@ -298,6 +299,7 @@ pub(super) async fn gather<S: Store>(
         .map_err(ApiError::store)?
         .items;
     let customer_view = customer.as_ref().map(|c| CustomerView {
+        id: c.id.to_string(),
         name: customer_name(Some(c)),
         identities: c
             .identities
