@@ -31,7 +31,9 @@ pub struct IncidentRow {
     pub account: String,
     pub channel: &'static str,
     pub topic: String,
+    /// The start of the complaint that opened it, or how to name it when that was erased.
     pub example: String,
+    pub example_erased: bool,
     pub status: &'static str,
     pub opened: String,
     pub opened_iso: String,
@@ -43,7 +45,11 @@ fn row(incident: &Incident) -> IncidentRow {
         account: incident.account.clone(),
         channel: incident.source.as_str(),
         topic: incident.topic.clone(),
-        example: incident.example.clone(),
+        example: match incident.example.is_empty() {
+            true => format!("{} (the example was erased)", incident.topic),
+            false => incident.example.clone(),
+        },
+        example_erased: incident.example.is_empty(),
         status: match incident.status {
             IncidentStatus::Active => "active",
             IncidentStatus::Resolved => "resolved",
@@ -359,5 +365,32 @@ pub async fn post_update<S: Store>(
             let failed = Some((e.status, e.message));
             show(&console, &signed_in, &id, None, failed, Some(form.form_key)).await
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use socialcare_domain::Source;
+    use socialcare_domain::incident::Spike;
+
+    #[test]
+    fn an_incident_whose_example_was_erased_is_named_by_its_term() {
+        let at = chrono::Utc.with_ymd_and_hms(2026, 11, 22, 9, 0, 0).unwrap();
+        let spike = Spike {
+            window_start: at,
+            window_minutes: 10,
+            count: 12,
+            baseline: 1.0,
+        };
+        let mut incident = Incident::open(Source::X, "acme", "outag", "fibre down", at, spike);
+        let shown = row(&incident);
+        assert_eq!(shown.example, "fibre down");
+        assert!(!shown.example_erased);
+        incident.example = String::new();
+        let shown = row(&incident);
+        assert_eq!(shown.example, "outag (the example was erased)");
+        assert!(shown.example_erased);
     }
 }

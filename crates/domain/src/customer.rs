@@ -60,8 +60,30 @@ pub struct Customer {
     /// When socialcare last acknowledged them automatically (one a day at most).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acknowledged_at: Option<DateTime<Utc>>,
+    /// Other customers' tickets they wrote in (an answer in someone else's public thread), the
+    /// latest last, at most [`Customer::MOST_ELSEWHERE`]: what their erasure reaches besides
+    /// their own tickets.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub elsewhere: Vec<TicketId>,
     /// Bumped on every write; writes are conditional on it.
     pub version: u64,
+}
+
+impl Customer {
+    /// How many of other customers' tickets a customer's record remembers writing in (it
+    /// stays a small item; past this, the oldest is forgotten).
+    pub const MOST_ELSEWHERE: usize = 100;
+
+    /// Remembers that they wrote in `ticket`, another customer's.
+    pub fn wrote_elsewhere(&mut self, ticket: &TicketId) {
+        if self.elsewhere.contains(ticket) {
+            return;
+        }
+        self.elsewhere.push(ticket.clone());
+        if self.elsewhere.len() > Self::MOST_ELSEWHERE {
+            self.elsewhere.remove(0);
+        }
+    }
 }
 
 /// The audit record of a customer's erasure: who asked, when it was done and how much it
@@ -77,9 +99,13 @@ pub struct Erasure {
     pub requested_at: DateTime<Utc>,
     /// Unset while it is under way: asking again finishes it.
     pub completed_at: Option<DateTime<Utc>>,
-    /// The customer's tickets, and the messages on them, that were erased.
+    /// The customer's tickets, and the messages that were erased: those on their tickets and
+    /// theirs on other customers' tickets.
     pub tickets: u32,
     pub messages: u32,
+    /// Of `messages`, those on other customers' tickets.
+    #[serde(default)]
+    pub elsewhere: u32,
 }
 
 /// The record of a merge: the customer `customer_id` was found to be the same person as

@@ -303,7 +303,7 @@ fn combined(
             identities.push(identity.clone());
         }
     }
-    Customer {
+    let mut merged = Customer {
         id: customer.id.clone(),
         account: customer.account.clone(),
         name: customer.name.clone().or_else(|| absorbed.name.clone()),
@@ -313,6 +313,11 @@ fn combined(
         created_at: customer.created_at.min(absorbed.created_at),
         updated_at: customer.updated_at.max(now),
         acknowledged_at: customer.acknowledged_at.max(absorbed.acknowledged_at),
+        elsewhere: customer.elsewhere.clone(),
         version: customer.version + 1,
+    };
+    for ticket in &absorbed.elsewhere {
+        merged.wrote_elsewhere(ticket);
     }
+    merged
 }

@@ -11,10 +11,11 @@
 use crate::customer::{Customer, Erasure};
 use crate::events::{Actor, EventKind, TicketEvent};
 use crate::ids::{CustomerId, TicketId};
+use crate::message::Direction;
 use crate::message::Message;
 use crate::ports::{
-    CommitError, CustomerStore, IngestStore, PrivacyStore, StoreError, TicketCommands, TicketReads,
-    TicketUpdate,
+    CommitError, CustomerStore, IncidentRecords, IngestStore, PrivacyStore, StoreError,
+    TicketCommands, TicketReads, TicketUpdate,
 };
 use crate::retry::{Round, optimistic};
 use crate::ticket::{Ticket, TicketQuery};
@@ -33,6 +34,8 @@ pub struct CustomerExport {
     pub customer: Customer,
     /// Their tickets, newest first.
     pub tickets: Vec<TicketExport>,
+    /// What they wrote on other customers' tickets (answers in someone else's public thread).
+    pub elsewhere: Vec<Message>,
 }
 
 /// One ticket of an export: the ticket (its satisfaction score included), every message
@@ -41,7 +44,10 @@ pub struct CustomerExport {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TicketExport {
     pub ticket: Ticket,
+    /// Theirs and the brand's; another person's message in the thread is theirs to ask for,
+    /// and is only counted.
     pub messages: Vec<Message>,
+    pub others_left_out: u32,
     pub events: Vec<TicketEvent>,
 }
 
@@ -64,20 +70,36 @@ pub async fn export_customer<S: CustomerStore + TicketReads>(
     let Some(customer) = store.get_customer(id).await? else {
         return Ok(None);
     };
+    let theirs: Vec<String> = customer.identities.iter().map(|i| i.key()).collect();
+    let by_them = |m: &Message| theirs.contains(&m.body.author_key());
     let mut tickets = Vec::new();
     for ticket in all_tickets(store, id).await? {
-        let messages = all_messages(store, &ticket.id).await?;
+        let (messages, others): (Vec<Message>, Vec<Message>) = all_messages(store, &ticket.id)
+            .await?
+            .into_iter()
+            .partition(|m| m.body.direction == Direction::Outbound || by_them(m));
         let events = all_events(store, &ticket.id).await?;
         tickets.push(TicketExport {
             ticket,
             messages,
+            others_left_out: others.len() as u32,
             events,
         });
+    }
+    let mut elsewhere = Vec::new();
+    for ticket in &customer.elsewhere {
+        elsewhere.extend(
+            all_messages(store, ticket)
+                .await?
+                .into_iter()
+                .filter(|m| m.body.direction == Direction::Inbound && by_them(m)),
+        );
     }
     Ok(Some(CustomerExport {
         exported_at: now,
         customer,
         tickets,
+        elsewhere,
     }))
 }
 
@@ -91,7 +113,7 @@ pub async fn erase_customer<S>(
     now: DateTime<Utc>,
 ) -> Result<Erasure, ErasureError>
 where
-    S: CustomerStore + TicketReads + TicketCommands + IngestStore + PrivacyStore,
+    S: CustomerStore + TicketReads + TicketCommands + IngestStore + PrivacyStore + IncidentRecords,
 {
     let recorded = store.get_erasure(id).await?;
     let customer = store.get_customer(id).await?;
@@ -107,11 +129,18 @@ where
             completed_at: None,
             tickets: 0,
             messages: 0,
+            elsewhere: 0,
         },
     };
     // Recorded first: a request cut short is still on the record, and is finished by the next.
     store.put_erasure(&erasure).await?;
     erase_tickets(store, id, by, now).await?;
+    // What they wrote in other customers' threads; counted before the customer (who lists
+    // those tickets) goes, so that a request cut short after it still counts them.
+    if let Some(customer) = &customer {
+        erasure.elsewhere = erase_elsewhere(store, customer, now).await?;
+        store.put_erasure(&erasure).await?;
+    }
     delete_customer(store, id).await?;
     // Once more after the customer is gone: a message that was being ingested while the
     // tickets were erased may have opened one.
@@ -119,7 +148,11 @@ where
 
     let tickets = all_tickets(store, id).await?;
     erasure.tickets = tickets.len() as u32;
-    erasure.messages = tickets.iter().map(|ticket| ticket.message_count).sum();
+    erasure.messages = tickets
+        .iter()
+        .map(|ticket| ticket.message_count)
+        .sum::<u32>()
+        + erasure.elsewhere;
     erasure.completed_at = Some(now);
     store.put_erasure(&erasure).await?;
     Ok(erasure)
@@ -132,7 +165,7 @@ async fn erase_tickets<S>(
     now: DateTime<Utc>,
 ) -> Result<(), ErasureError>
 where
-    S: CustomerStore + TicketReads + TicketCommands + IngestStore + PrivacyStore,
+    S: CustomerStore + TicketReads + TicketCommands + IngestStore + PrivacyStore + IncidentRecords,
 {
     for ticket in all_tickets(store, id).await? {
         // A ticket is marked erased last, so a marked one has nothing left to erase.
@@ -152,7 +185,7 @@ async fn erase_ticket<S>(
     now: DateTime<Utc>,
 ) -> Result<(), ErasureError>
 where
-    S: TicketReads + TicketCommands + IngestStore + PrivacyStore,
+    S: TicketReads + TicketCommands + IngestStore + PrivacyStore + IncidentRecords,
 {
     optimistic(
         move || async move {
@@ -163,6 +196,9 @@ where
                 return Ok(Round::Done(()));
             }
             erase_contents(store, id, now).await?;
+            if let Some(incident) = &ticket.incident_id {
+                erase_example(store, incident, &ticket.subject).await?;
+            }
             let actor = Actor::Agent { id: by.to_string() };
             let erased = ticket.erased(now);
             let mut events = vec![TicketEvent::new(
@@ -264,6 +300,67 @@ async fn erase_message<S: IngestStore>(
                     }
                     Err(CommitError::Store(e)) => Err(e.into()),
                 }
+            }
+        },
+        || ErasureError::Contention,
+    )
+    .await
+}
+
+/// Erases the customer's own messages on the other customers' tickets they wrote in; returns
+/// how many there are (erased now or before).
+async fn erase_elsewhere<S>(
+    store: &S,
+    customer: &Customer,
+    now: DateTime<Utc>,
+) -> Result<u32, ErasureError>
+where
+    S: TicketReads + IngestStore,
+{
+    let theirs: Vec<String> = customer.identities.iter().map(|i| i.key()).collect();
+    let mut count = 0;
+    for ticket in &customer.elsewhere {
+        for message in all_messages(store, ticket).await? {
+            let by_them = message.body.direction == Direction::Inbound
+                && theirs.contains(&message.body.author_key());
+            // An erased message has no author left to recognise: it was erased as theirs
+            // (or as its own customer's) already.
+            if !by_them {
+                continue;
+            }
+            count += 1;
+            if message.erased_at.is_none() {
+                erase_message(store, message, now).await?;
+            }
+        }
+    }
+    Ok(count)
+}
+
+/// Erases the incident's example when it is the start of this ticket's subject (the customer's
+/// first message opened the incident).
+async fn erase_example<S: IncidentRecords>(
+    store: &S,
+    id: &crate::ids::IncidentId,
+    subject: &str,
+) -> Result<(), ErasureError> {
+    optimistic(
+        move || async move {
+            let Some(incident) = store.get_incident(id).await? else {
+                return Ok(Round::Done(()));
+            };
+            if incident.example.is_empty() || !subject.starts_with(&incident.example) {
+                return Ok(Round::Done(()));
+            }
+            let erased = crate::incident::Incident {
+                example: String::new(),
+                version: incident.version + 1,
+                ..incident.clone()
+            };
+            match store.put_incident(&erased, incident.version).await {
+                Ok(()) => Ok(Round::Done(())),
+                Err(CommitError::Conflict) | Err(CommitError::Duplicate) => Ok(Round::ReadAgain),
+                Err(CommitError::Store(e)) => Err(e.into()),
             }
         },
         || ErasureError::Contention,

@@ -176,6 +176,7 @@ pub async fn an_erased_customer_is_gone_and_a_replay_stays_out<S: Store>(store: 
         completed_at: Some(at(30)),
         tickets: 2,
         messages: 4,
+        elsewhere: 0,
     };
     assert_eq!(erasure, expected);
 
@@ -324,6 +325,107 @@ pub async fn an_erased_customer_is_gone_and_a_replay_stays_out<S: Store>(store: 
     );
 }
 
+/// What the customer's own tickets do not hold: what they wrote in another customer's thread,
+/// and the incident a complaint of theirs opened (its example is their words).
+pub async fn an_erasure_reaches_their_words_on_others_tickets_and_incidents<S: Store>(store: &S) {
+    let story = story(store).await;
+    // Ann answers in Bob's thread: her message joins his ticket.
+    let mut in_bobs = crate::events::reply("a9", "ann", "m9", at(8));
+    in_bobs.message.text = "same here, my parcel is lost too".into();
+    let outcome = ingest(store, &in_bobs).await.unwrap();
+    assert!(
+        matches!(&outcome, IngestOutcome::Joined { ticket_id, .. } if *ticket_id == story.bob_ticket),
+        "{outcome:?}"
+    );
+    // Her first complaint opened an incident.
+    let ticket = detail(store, &story.first).await.ticket;
+    let incident = socialcare_domain::incident::Incident::open(
+        Source::Integration,
+        "crm",
+        "charg",
+        &ticket.subject,
+        ticket.created_at,
+        socialcare_domain::incident::Spike {
+            window_start: at(0),
+            window_minutes: 10,
+            count: 12,
+            baseline: 1.0,
+        },
+    );
+    store.open_incident(&incident).await.unwrap();
+    let attached = socialcare_domain::Ticket {
+        incident_id: Some(incident.id.clone()),
+        version: ticket.version + 1,
+        ..ticket.clone()
+    };
+    store
+        .update_ticket(&socialcare_domain::ports::TicketUpdate {
+            ticket: attached,
+            version_before: ticket.version,
+            events: vec![],
+            replies: vec![],
+            samples: vec![],
+        })
+        .await
+        .unwrap();
+
+    // Her export has what she wrote in Bob's thread; his leaves it out, counted.
+    let hers = export_customer(store, &story.ann.id, at(20))
+        .await
+        .unwrap()
+        .unwrap();
+    let elsewhere: Vec<&str> = hers
+        .elsewhere
+        .iter()
+        .map(|m| m.body.external_id.as_str())
+        .collect();
+    assert_eq!(elsewhere, ["a9"]);
+    assert_eq!(
+        hers.elsewhere[0].body.text,
+        "same here, my parcel is lost too"
+    );
+    assert!(hers.tickets.iter().all(|t| t.others_left_out == 0));
+    let bob_id = detail(store, &story.bob_ticket).await.ticket.customer_id;
+    let his = export_customer(store, &bob_id, at(20))
+        .await
+        .unwrap()
+        .unwrap();
+    let texts: Vec<&str> = his.tickets[0]
+        .messages
+        .iter()
+        .map(|m| m.body.text.as_str())
+        .collect();
+    assert_eq!(texts, ["where is my parcel"]);
+    assert_eq!(his.tickets[0].others_left_out, 1);
+    assert_eq!(his.elsewhere, vec![]);
+
+    let erasure = erase_customer(store, &story.ann.id, "admin", at(30))
+        .await
+        .unwrap();
+    assert_eq!(erasure.tickets, 2);
+    assert_eq!(erasure.messages, 5, "four on her tickets, one on Bob's");
+    assert_eq!(erasure.elsewhere, 1);
+
+    let bob = detail(store, &story.bob_ticket).await;
+    let texts: Vec<(&str, &str)> = bob
+        .messages
+        .iter()
+        .map(|m| (m.body.external_id.as_str(), m.body.text.as_str()))
+        .collect();
+    assert_eq!(texts, [("m9", "where is my parcel"), ("a9", "")]);
+    assert_eq!(bob.messages[1].erased_at, Some(at(30)));
+    assert_eq!(bob.messages[1].body.author.name, None);
+    assert_eq!(bob.messages[0].erased_at, None, "Bob's own stays");
+    assert_eq!(bob.ticket.subject, "where is my parcel");
+    assert_eq!(bob.ticket.erased_at, None);
+    assert_eq!(bob.ticket.status, TicketStatus::Open);
+
+    let stored = store.get_incident(&incident.id).await.unwrap().unwrap();
+    assert_eq!(stored.example, "", "her words");
+    assert_eq!(stored.topic, "charg", "the term names nobody");
+    assert_eq!(stored.spike, incident.spike);
+}
+
 pub async fn an_erasure_cut_short_is_finished_when_asked_again<S: Store>(store: &S) {
     let story = story(store).await;
     // The first request recorded itself and erased one message before it stopped.
@@ -335,6 +437,7 @@ pub async fn an_erasure_cut_short_is_finished_when_asked_again<S: Store>(store: 
         completed_at: None,
         tickets: 0,
         messages: 0,
+        elsewhere: 0,
     };
     store.put_erasure(&started).await.unwrap();
     let m3 = detail(store, &story.second).await.messages.remove(0);
@@ -352,6 +455,7 @@ pub async fn an_erasure_cut_short_is_finished_when_asked_again<S: Store>(store: 
             completed_at: Some(at(35)),
             tickets: 2,
             messages: 4,
+            elsewhere: 0,
             ..started
         }
     );
@@ -541,6 +645,7 @@ macro_rules! privacy_contract {
             an_export_holds_everything_about_the_customer,
             an_erased_customer_is_gone_and_a_replay_stays_out,
             an_erasure_cut_short_is_finished_when_asked_again,
+            an_erasure_reaches_their_words_on_others_tickets_and_incidents,
             a_closed_ticket_goes_once_its_accounts_retention_passed,
             the_scheduler_purges_once_an_hour
         );

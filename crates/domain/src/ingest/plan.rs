@@ -46,7 +46,7 @@ pub(super) fn plan(
         ),
     };
     let (mut customer, customer_version_before, new_identities) =
-        customer_after(message, around, &ticket.id);
+        customer_after(message, around, &ticket);
     let stored = Message::new(ticket.id.clone(), message.clone(), event.received_at);
     let actor = actor_of(message, &customer);
     let mut events = placement_events(&ticket, &stored, status_before, &actor, owner, team);
@@ -209,8 +209,9 @@ fn join(ticket: Ticket, message: &NormalizedMessage, score: Option<u8>) -> (Tick
 fn customer_after(
     message: &NormalizedMessage,
     around: &Surroundings,
-    ticket_id: &TicketId,
+    ticket: &Ticket,
 ) -> (Customer, Option<u64>, Vec<Identity>) {
+    let ticket_id = &ticket.id;
     let at = message.created_at;
     // The brand's own messages say nothing of the customer but whom they were sent to.
     let inbound = message.direction == Direction::Inbound;
@@ -221,7 +222,7 @@ fn customer_after(
     let identity = Identity::of_customer(message);
     match &around.customer {
         Some(known) => {
-            let customer = Customer {
+            let mut customer = Customer {
                 name: name.or_else(|| known.name.clone()),
                 email: email.or_else(|| known.email.clone()),
                 identities: known
@@ -237,10 +238,13 @@ fn customer_after(
                 version: known.version + 1,
                 ..known.clone()
             };
+            if inbound && ticket.customer_id != known.id {
+                customer.wrote_elsewhere(ticket_id);
+            }
             (customer, Some(known.version), Vec::new())
         }
         None => {
-            let customer = Customer {
+            let mut customer = Customer {
                 id: CustomerId::derive(at, &identity.key()),
                 account: message.account.clone(),
                 name,
@@ -250,8 +254,12 @@ fn customer_after(
                 created_at: at,
                 updated_at: at,
                 acknowledged_at: None,
+                elsewhere: Vec::new(),
                 version: 1,
             };
+            if inbound && ticket.customer_id != customer.id {
+                customer.wrote_elsewhere(ticket_id);
+            }
             (customer, None, vec![identity])
         }
     }

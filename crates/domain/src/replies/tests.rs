@@ -184,6 +184,7 @@ fn replies_go_to_the_tickets_customer_never_to_a_bystander() {
         created_at: at(0),
         updated_at: at(0),
         acknowledged_at: None,
+        elsewhere: Vec::new(),
         version: 1,
     });
     assert_eq!(
