@@ -180,7 +180,7 @@ impl Notifier for NoNotices {
     async fn deliver(
         &self,
         _url: &str,
-        _secret: &str,
+        _secrets: &[&str],
         event: &socialcare_domain::domain_events::DomainEvent,
     ) -> socialcare_domain::subscriptions::Posted {
         panic!("no webhook delivery expected, got {event:?}");

@@ -34,6 +34,8 @@ fn subscription(url: &str, events: &[&str]) -> WebhookSubscription {
         url: url.into(),
         events: events.iter().map(|e| e.to_string()).collect(),
         secret: SECRET.into(),
+        previous_secret: None,
+        previous_until: None,
         created_by: "ops".into(),
         created_at: at(0),
         disabled_at: None,
@@ -188,6 +190,53 @@ async fn a_subscriber_that_answers_500_once_gets_the_event_again_signed_and_take
         assert_eq!(body["created_at"], "2026-11-22T09:01:00Z");
         assert_eq!(body["data"]["to"], "resolved");
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rotated_secret_signs_beside_the_new_one_for_a_day() {
+    let db = Database::in_memory().unwrap();
+    let (store, queue) = (SqliteStore::new(db.clone()), SqliteQueue::reminders(db));
+    let subscriber = FakeSubscriber::start(&[]);
+    let created = subscription(&subscriber.url(), &[]);
+    store.create_subscription(&created).await.unwrap();
+    let rotated = created.rotated("whsub_the_new_one".into(), at(0));
+    assert_eq!(rotated.previous_until, Some(at(24 * 60)));
+    store
+        .put_subscription(&rotated, created.version)
+        .await
+        .unwrap();
+    let (soon, later) = (status_changed(1), status_changed(2));
+    fan_out(&store, &queue, &[soon.clone(), later.clone()])
+        .await
+        .unwrap();
+    let queued = jobs(&queue).await;
+    assert_eq!(queued.len(), 2);
+    for job in &queued {
+        let when = match job.event_id == soon.id {
+            true => at(10),
+            false => at(24 * 60 + 1),
+        };
+        assert_eq!(
+            deliver(&store, &notifier(), job, when).await.unwrap(),
+            Next::Done
+        );
+    }
+    let received = subscriber.received();
+    assert_eq!(received.len(), 2);
+    let verifies = |secret: &[u8], event: &DomainEvent| {
+        let post = received
+            .iter()
+            .find(|p| p.idempotency_key.as_deref() == Some(event.id.as_str()))
+            .unwrap();
+        let header = post.signature.as_deref().map(str::as_bytes);
+        signature::verify(secret, header, &post.body, Utc::now()).is_ok()
+    };
+    // Within the day: either secret checks it, so a subscriber switches when it likes.
+    assert!(verifies(b"whsub_the_new_one", &soon));
+    assert!(verifies(SECRET.as_bytes(), &soon));
+    // After it: the new one alone.
+    assert!(verifies(b"whsub_the_new_one", &later));
+    assert!(!verifies(SECRET.as_bytes(), &later));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -349,6 +398,10 @@ async fn subscriptions_are_managed_by_admins_and_show_their_secret_once() {
     assert_eq!(status, StatusCode::OK);
     let new_secret = rotated["secret"].as_str().unwrap();
     assert_ne!(new_secret, secret);
+    assert!(
+        rotated["subscription"]["previous_secret_until"].is_string(),
+        "{rotated}"
+    );
     assert_eq!(
         store.get_subscription(&id).await.unwrap().unwrap().secret,
         new_secret

@@ -149,7 +149,8 @@ pub async fn deliver<S: WebhookStore, N: Notifier>(
     let subscription = store.get_subscription(&job.subscription_id).await?;
     let posted = match &subscription {
         Some(s) if s.disabled_at.is_none() => {
-            notifier.deliver(&s.url, &s.secret, &delivery.event).await
+            let secrets = s.signing_secrets(now);
+            notifier.deliver(&s.url, &secrets, &delivery.event).await
         }
         _ => {
             // Gone or disabled: nothing is sent; the record says why.

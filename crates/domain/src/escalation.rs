@@ -48,12 +48,12 @@ pub trait Notifier: Send + Sync {
         notice: &crate::incidents::IncidentNotice,
     ) -> impl Future<Output = Result<(), PostError>> + Send;
 
-    /// POSTs `event` to a webhook subscription's `url`, signed with its `secret`, the event's
-    /// id as the idempotency key.
+    /// POSTs `event` to a webhook subscription's `url`, signed with each of its `secrets` (one
+    /// `v1=` each), the event's id as the idempotency key.
     fn deliver(
         &self,
         url: &str,
-        secret: &str,
+        secrets: &[&str],
         event: &crate::domain_events::DomainEvent,
     ) -> impl Future<Output = crate::subscriptions::Posted> + Send;
 }

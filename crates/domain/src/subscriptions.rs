@@ -17,6 +17,12 @@ pub struct WebhookSubscription {
     pub events: Vec<String>,
     /// Signs every delivery (`X-Socialcare-Signature`); shown once, when made or rotated.
     pub secret: String,
+    /// The secret before the last rotation, which signs beside the new one until
+    /// `previous_until` (a day), so a subscriber can switch without refusing a delivery.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_secret: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_until: Option<DateTime<Utc>>,
     pub created_by: String,
     pub created_at: DateTime<Utc>,
     /// Set when it failed for a day on end (or by hand): nothing more is sent.
@@ -32,6 +38,32 @@ pub struct WebhookSubscription {
 }
 
 impl WebhookSubscription {
+    /// How long a rotated-out secret still signs.
+    pub const ROTATION_OVERLAP: chrono::Duration = chrono::Duration::days(1);
+
+    /// The subscription with `secret` signing from `now`, the current one beside it for a day.
+    pub fn rotated(&self, secret: String, now: DateTime<Utc>) -> Self {
+        Self {
+            previous_secret: Some(self.secret.clone()),
+            previous_until: Some(now + Self::ROTATION_OVERLAP),
+            secret,
+            version: self.version + 1,
+            ..self.clone()
+        }
+    }
+
+    /// The secrets a delivery at `now` is signed with: the current one, and the one before it
+    /// during the day after a rotation.
+    pub fn signing_secrets(&self, now: DateTime<Utc>) -> Vec<&str> {
+        let mut secrets = vec![self.secret.as_str()];
+        if let (Some(previous), Some(until)) = (&self.previous_secret, self.previous_until)
+            && now < until
+        {
+            secrets.push(previous.as_str());
+        }
+        secrets
+    }
+
     /// Whether it receives events of type `kind`.
     pub fn wants(&self, kind: &str) -> bool {
         self.disabled_at.is_none()

@@ -89,8 +89,8 @@ impl Notifier for HttpNotifier {
         result
     }
 
-    async fn deliver(&self, url: &str, secret: &str, event: &DomainEvent) -> Posted {
-        let posted = self.post_event(url, secret, event).await;
+    async fn deliver(&self, url: &str, secrets: &[&str], event: &DomainEvent) -> Posted {
+        let posted = self.post_event(url, secrets, event).await;
         if let Posted::Refused { reason, .. } = &posted {
             // Nor here is the URL logged.
             tracing::warn!(event_id = %event.id, %reason, "an event was not delivered");
@@ -108,8 +108,8 @@ impl Notifier for HttpNotifier {
 }
 
 impl HttpNotifier {
-    /// POSTs `event` to a subscription's URL, signed with its secret alone.
-    async fn post_event(&self, url: &str, secret: &str, event: &DomainEvent) -> Posted {
+    /// POSTs `event` to a subscription's URL, signed with each of its secrets.
+    async fn post_event(&self, url: &str, secrets: &[&str], event: &DomainEvent) -> Posted {
         let refused = |status: Option<u16>, reason: String, retry_at| Posted::Refused {
             status,
             reason,
@@ -130,7 +130,11 @@ impl HttpNotifier {
             .header("Idempotency-Key", event.id.as_str())
             .header(
                 "X-Socialcare-Signature",
-                signature::sign_with_each(&[secret.as_bytes()], Utc::now(), &body),
+                signature::sign_with_each(
+                    &secrets.iter().map(|s| s.as_bytes()).collect::<Vec<_>>(),
+                    Utc::now(),
+                    &body,
+                ),
             )
             .body(body);
         let answer = match send_within(self.timeout, "the subscriber", request).await {

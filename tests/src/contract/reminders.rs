@@ -78,7 +78,7 @@ impl Notifier for RecordingNotifier {
     async fn deliver(
         &self,
         _url: &str,
-        _secret: &str,
+        _secrets: &[&str],
         event: &socialcare_domain::domain_events::DomainEvent,
     ) -> socialcare_domain::subscriptions::Posted {
         panic!("no webhook subscription here, got {event:?}");

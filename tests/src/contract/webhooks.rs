@@ -20,6 +20,8 @@ pub fn subscription(id: &str, minute: u32) -> WebhookSubscription {
         url: "https://crm.example/hooks/socialcare".into(),
         events: vec!["ticket.created".into()],
         secret: "whsec_sub".into(),
+        previous_secret: None,
+        previous_until: None,
         created_by: "ops".into(),
         created_at: at(minute),
         disabled_at: None,

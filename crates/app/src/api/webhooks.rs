@@ -53,6 +53,8 @@ pub struct SubscriptionView {
     pub disabled_reason: Option<String>,
     /// Since when every delivery has failed.
     pub failing_since: Option<DateTime<Utc>>,
+    /// After a rotation, until when the secret before it still signs beside the new one.
+    pub previous_secret_until: Option<DateTime<Utc>>,
 }
 
 impl From<&WebhookSubscription> for SubscriptionView {
@@ -67,6 +69,7 @@ impl From<&WebhookSubscription> for SubscriptionView {
             disabled_at: s.disabled_at,
             disabled_reason: s.disabled_reason.clone(),
             failing_since: s.failing_since,
+            previous_secret_until: s.previous_secret.as_ref().and(s.previous_until),
         }
     }
 }
@@ -174,6 +177,8 @@ pub(super) async fn create_subscription<S: Store>(
         url: checked_url(&state.guard, &request.url)?,
         events: checked_types(request.events)?,
         secret: new_secret("whsub_")?,
+        previous_secret: None,
+        previous_until: None,
         created_by: caller.name.clone(),
         created_at: Utc::now(),
         disabled_at: None,
@@ -308,7 +313,7 @@ pub(super) async fn delete_subscription<S: Store>(
 }
 
 /// `POST /v1/webhook-subscriptions/{id}/rotate` (admin): a new secret, shown this once; the
-/// old one stops signing at once.
+/// one before signs beside it for a day (two `v1=` in the signature), then stops.
 #[utoipa::path(post, path = "/v1/webhook-subscriptions/{id}/rotate", tag = "webhooks", params(("id" = String, Path)),
     responses((status = 200, body = SubscriptionWithSecret), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "busy", body = ErrorBody)),
@@ -320,11 +325,7 @@ pub(super) async fn rotate_secret<S: Store>(
 ) -> Result<Json<SubscriptionWithSecret>, ApiError> {
     caller.require(Role::Admin)?;
     let before = found(&state, &id).await?;
-    let after = WebhookSubscription {
-        secret: new_secret("whsub_")?,
-        version: before.version + 1,
-        ..before.clone()
-    };
+    let after = before.rotated(new_secret("whsub_")?, Utc::now());
     put(&state, &after, before.version).await?;
     Ok(Json(SubscriptionWithSecret {
         subscription: (&after).into(),
