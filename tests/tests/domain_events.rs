@@ -439,3 +439,97 @@ async fn a_change_that_does_not_read_is_left_out_not_a_failed_batch() {
     assert_eq!(envelopes.len(), 1);
     assert_eq!(envelopes[0]["detail-type"], "ticket.created");
 }
+
+/// The events function's other half on AWS: each event a subscription wants is recorded on the
+/// table and queued on the reminders queue (SQS), whose worker POSTs it, signed, once; the
+/// same stream records again queue nothing that is sent twice.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_subscription_on_aws_hears_the_streams_events_once() {
+    use socialcare_app::deliveries::{DeliveryJob, Next, deliver};
+    use socialcare_app::reminders::ReminderJob;
+    use socialcare_domain::ports::{Queue, WebhookStore};
+    use socialcare_domain::subscriptions::{DeliveryOutcome, WebhookSubscription};
+    use socialcare_platforms::{HttpNotifier, OutboundGuard};
+    use socialcare_tests::fake_subscriber::FakeSubscriber;
+    use socialcare_webhooks::integration::signature;
+
+    let stack = emulator::deploy().await;
+    let store = DynamoStore::connect(&stack.config, stack.table.clone());
+    let queue = socialcare_aws::SqsQueue::new(stack.sqs(), stack.reminders_queue_url.clone());
+    let function = EventsFunction::new(
+        store.clone(),
+        EventBus::new(
+            aws_sdk_eventbridge::Client::new(&stack.config),
+            &stack.event_bus,
+        ),
+        queue.clone(),
+    );
+    let subscriber = FakeSubscriber::start(&[]);
+    let subscription = WebhookSubscription {
+        id: "whk_aws".into(),
+        url: subscriber.url(),
+        events: vec!["ticket.created".into()],
+        secret: "whsub_aws_secret".into(),
+        previous_secret: None,
+        previous_until: None,
+        created_by: "ops".into(),
+        created_at: at(0),
+        disabled_at: None,
+        disabled_reason: None,
+        failing_since: None,
+        version: 1,
+    };
+    store.create_subscription(&subscription).await.unwrap();
+    ingest(&store, &inbound("m1", "ann", "my fibre is down", at(0)))
+        .await
+        .unwrap();
+    ingest(&store, &inbound("m2", "ann", "still down", at(1)))
+        .await
+        .unwrap();
+
+    let changes = stream_so_far(&stack).await;
+    function.handle(&changes).await.unwrap();
+    // The batch again, as the event source mapping retries it.
+    function.handle(&changes).await.unwrap();
+    let mut jobs: Vec<DeliveryJob> = Vec::new();
+    for _ in 0..5 {
+        for message in queue.receive(10, std::time::Duration::ZERO).await.unwrap() {
+            match serde_json::from_str(&message.body).unwrap() {
+                ReminderJob::Delivery(job) => jobs.push(job),
+                other => panic!("{other:?}"),
+            }
+            queue.delete(&message.receipt).await.unwrap();
+        }
+    }
+    assert!(!jobs.is_empty());
+    assert!(jobs.iter().all(|job| job.subscription_id == "whk_aws"));
+    let notifier = HttpNotifier::new(
+        Vec::new(),
+        OutboundGuard::allowing_private_targets(),
+        std::time::Duration::from_secs(5),
+    )
+    .unwrap();
+    for job in &jobs {
+        assert_eq!(
+            deliver(&store, &notifier, job, Utc::now()).await.unwrap(),
+            Next::Done
+        );
+    }
+    let received = subscriber.received();
+    assert_eq!(received.len(), 1, "ticket.created only, once");
+    let post = &received[0];
+    let body: Value = serde_json::from_slice(&post.body).unwrap();
+    assert_eq!(body["type"], "ticket.created");
+    assert_eq!(body["data"]["ticket"]["subject"], "my fibre is down");
+    assert_eq!(post.idempotency_key.as_deref(), body["id"].as_str());
+    let header = post.signature.as_deref().map(str::as_bytes);
+    signature::verify(b"whsub_aws_secret", header, &post.body, Utc::now())
+        .expect("signed with the subscription's secret");
+    let record = store
+        .get_delivery("whk_aws", body["id"].as_str().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(record.outcome, DeliveryOutcome::Delivered);
+    assert_eq!(record.attempts.len(), 1);
+}
