@@ -39,6 +39,9 @@ pub struct Scheduler {
 pub const PURGE_EVERY: chrono::Duration = chrono::Duration::hours(1);
 /// Tickets one purge deletes at most; the rest go in the next run.
 const PURGE_MOST: usize = 200;
+/// How many closed tickets one purge reads at most (keys-only index pages and a batched read
+/// of the tickets: about 10,000 read units an hour at most); the next goes on from there.
+const PURGE_READ_MOST: usize = 20_000;
 
 impl Default for Scheduler {
     fn default() -> Self {
@@ -112,7 +115,7 @@ impl Scheduler {
         if !self.purge_due(now) {
             return Ok(Purged::default());
         }
-        let purged = purge_expired(store, retention, now, PURGE_MOST).await?;
+        let purged = purge_expired(store, retention, now, PURGE_MOST, PURGE_READ_MOST).await?;
         if purged.tickets < PURGE_MOST {
             *self.purged_at.lock().unwrap_or_else(|p| p.into_inner()) = Some(now);
         }

@@ -11,7 +11,7 @@ use crate::ids::{CustomerId, IncidentId, MessageId, TicketId, UpdateId};
 use crate::incident::{ActiveIncident, Incident, TopicCounts};
 use crate::integrations::Integration;
 use crate::message::{Message, Source};
-use crate::page::Page;
+use crate::page::{Cursor, Page};
 use crate::report::{Counters, GroupBy, Sample};
 use crate::sla::Policies;
 use crate::subscriptions::{EventDelivery, WebhookSubscription};
@@ -854,6 +854,14 @@ pub trait RetentionStore: Send + Sync {
     fn finish_purges(&self) -> impl Future<Output = Result<usize, StoreError>> + Send {
         async { Ok(0) }
     }
+
+    /// Where the last purge stopped reading the closed tickets (`None`: at the newest).
+    fn purge_cursor(&self) -> impl Future<Output = Result<Option<Cursor>, StoreError>> + Send;
+
+    fn set_purge_cursor(
+        &self,
+        cursor: Option<&Cursor>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 /// Every store port together: what a complete store adapter (SQLite, DynamoDB) implements.

@@ -48,13 +48,20 @@ pub struct Purged {
     pub messages: usize,
 }
 
-/// Deletes the closed tickets whose retention has passed at `now`, at most `most` of them
-/// (the rest wait for the next run).
+/// Deletes the closed tickets whose retention has passed at `now`, at most `most` of them,
+/// reading at most `read_most` closed tickets (the rest wait for the next run).
+///
+/// The closed tickets old enough to have expired are read newest first, and most of them
+/// have not (an account that keeps its tickets, a longer retention, one resolved lately): a
+/// run goes on where the last one stopped (the store keeps its place), and starts again from
+/// the newest once it reached the oldest. What one run costs is bounded; a ticket waits for
+/// the round to reach it.
 pub async fn purge_expired<S: TicketLists + RetentionStore>(
     store: &S,
     retention: &Retention,
     now: DateTime<Utc>,
     most: usize,
+    read_most: usize,
 ) -> Result<Purged, StoreError> {
     let mut purged = Purged::default();
     let Some(shortest) = retention.days.values().min() else {
@@ -67,14 +74,23 @@ pub async fn purge_expired<S: TicketLists + RetentionStore>(
         return Ok(purged);
     };
     let start = start + Duration::seconds(1);
+    let newest = Cursor::new(start, crate::ids::TicketId::derive(start, ""));
+    let from = store
+        .purge_cursor()
+        .await?
+        .filter(|kept| kept.sort_key() < newest.sort_key())
+        .unwrap_or(newest);
+    let page_size = |read: usize| (read_most - read).min(TicketQuery::MAX_LIMIT as usize) as u32;
+    let mut read = 0;
     let mut query = TicketQuery {
         status: Some(TicketStatus::Closed),
-        after: Some(Cursor::new(start, crate::ids::TicketId::derive(start, ""))),
-        ..TicketQuery::newest(TicketQuery::MAX_LIMIT)
+        after: Some(from),
+        ..TicketQuery::newest(page_size(0))
     };
     loop {
         let page = store.list_tickets(&query).await?;
         for ticket in &page.items {
+            read += 1;
             if retention.expiry(ticket).is_some_and(|expiry| expiry <= now) {
                 // A ticket a message reopened since the list was read is kept.
                 let Some(messages) = store.purge_ticket(ticket, now).await? else {
@@ -83,13 +99,21 @@ pub async fn purge_expired<S: TicketLists + RetentionStore>(
                 purged.messages += messages;
                 purged.tickets += 1;
                 if purged.tickets >= most {
+                    store.set_purge_cursor(Some(&ticket.cursor())).await?;
                     return Ok(purged);
                 }
             }
         }
         match page.next {
-            Some(next) => query.after = Some(next),
-            None => return Ok(purged),
+            Some(next) if read < read_most => {
+                query.after = Some(next);
+                query.limit = page_size(read);
+            }
+            next => {
+                // The oldest reached: the next round starts from the newest again.
+                store.set_purge_cursor(next.as_ref()).await?;
+                return Ok(purged);
+            }
         }
     }
 }

@@ -186,6 +186,12 @@ CREATE TABLE IF NOT EXISTS webhook_deliveries (
     PRIMARY KEY (subscription_id, event_id)
 );
 
+-- Where the last retention purge stopped reading the closed tickets (one row, or none).
+CREATE TABLE IF NOT EXISTS purge_cursor (
+    id     INTEGER PRIMARY KEY CHECK (id = 1),
+    cursor TEXT NOT NULL
+);
+
 -- Where each customer merged away went, and who merged them.
 CREATE TABLE IF NOT EXISTS merges (
     customer_id TEXT PRIMARY KEY,

@@ -481,6 +481,60 @@ fn days(n: i64) -> chrono::Duration {
     chrono::Duration::days(n)
 }
 
+/// A purge reads a bounded number of closed tickets, and the next goes on from there: the
+/// tickets of an account that keeps its own are not all read again every hour.
+pub async fn a_purge_reads_a_bounded_part_and_the_next_goes_on_from_there<S: Store>(store: &S) {
+    let mut expiring = Vec::new();
+    // Five of an account with a retention (the oldest), three of one without (the newest).
+    for (n, account) in ["crm", "crm", "crm", "crm", "crm", "keeps", "keeps", "keeps"]
+        .into_iter()
+        .enumerate()
+    {
+        let mut event = inbound(&format!("p{n}"), &format!("c{n}"), "refund", at(n as u32));
+        event.message.account = account.into();
+        let id = opened(ingest(store, &event).await.unwrap());
+        lifecycle::change_status(store, &id, TicketStatus::Closed, agent("sally"), at(20))
+            .await
+            .unwrap();
+        if account == "crm" {
+            expiring.push(id);
+        }
+    }
+    let mut retention = Retention::default();
+    retention.keep(Source::Integration, "crm", 30);
+    let now = at(21) + days(30);
+    let expiring = &expiring;
+    let left = || async move {
+        let mut left = 0;
+        for id in expiring {
+            if store.get_ticket(id).await.unwrap().is_some() {
+                left += 1;
+            }
+        }
+        left
+    };
+    let run = || purge_expired(store, &retention, now, 100, 3);
+    // The newest three (the other account's) first: nothing expires there.
+    assert_eq!(run().await.unwrap(), Purged::default());
+    assert_eq!(left().await, 5);
+    assert!(store.purge_cursor().await.unwrap().is_some());
+    assert_eq!(run().await.unwrap().tickets, 3);
+    assert_eq!(left().await, 2);
+    // The last two, the oldest: the round is over, and the next starts from the newest.
+    assert_eq!(run().await.unwrap().tickets, 2);
+    assert_eq!(left().await, 0);
+    assert_eq!(store.purge_cursor().await.unwrap(), None);
+    assert_eq!(run().await.unwrap(), Purged::default());
+
+    // A purge that reached its own bound goes on after the last ticket it purged.
+    store.set_purge_cursor(None).await.unwrap();
+    let bounded = purge_expired(store, &retention, now, 1, 1000)
+        .await
+        .unwrap();
+    assert_eq!(bounded, Purged::default(), "nothing left to purge");
+    assert_eq!(store.purge_cursor().await.unwrap(), None);
+}
+
 pub async fn a_closed_ticket_goes_once_its_accounts_retention_passed<S: Store>(store: &S) {
     let close = |id: TicketId, when: DateTime<Utc>| async move {
         lifecycle::change_status(store, &id, TicketStatus::Closed, agent("sally"), when)
@@ -522,7 +576,11 @@ pub async fn a_closed_ticket_goes_once_its_accounts_retention_passed<S: Store>(s
     let mut retention = Retention::default();
     retention.keep(Source::Integration, "crm", 30);
     let retention = &retention;
-    let purge = |now| async move { purge_expired(store, retention, now, 100).await.unwrap() };
+    let purge = |now| async move {
+        purge_expired(store, retention, now, 100, 1000)
+            .await
+            .unwrap()
+    };
 
     // A minute short of 30 days after Ann's was closed: nothing goes.
     assert_eq!(purge(at(9) + days(30)).await, Purged::default());
@@ -647,6 +705,7 @@ macro_rules! privacy_contract {
             an_erasure_cut_short_is_finished_when_asked_again,
             an_erasure_reaches_their_words_on_others_tickets_and_incidents,
             a_closed_ticket_goes_once_its_accounts_retention_passed,
+            a_purge_reads_a_bounded_part_and_the_next_goes_on_from_there,
             the_scheduler_purges_once_an_hour
         );
     };

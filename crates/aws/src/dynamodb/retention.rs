@@ -6,8 +6,8 @@ use aws_sdk_dynamodb::types::{
     AttributeValue, Delete, DeleteRequest, Put, TransactWriteItem, WriteRequest,
 };
 use chrono::{DateTime, Utc};
-use socialcare_domain::Ticket;
 use socialcare_domain::ports::{CommitError, RetentionStore, StoreError};
+use socialcare_domain::{Cursor, Ticket};
 
 /// A BatchWriteItem holds at most 25 writes.
 const MOST_WRITES: usize = 25;
@@ -68,6 +68,8 @@ impl DynamoStore {
 /// The partition of the markers of purges under way: a ticket deleted, its messages and
 /// trail not yet.
 const PURGES: &str = "PURGES";
+/// Where the last purge stopped reading (not in `PURGES`, which holds only markers).
+const PURGE_CURSOR: &str = "PURGE_CURSOR";
 
 impl DynamoStore {
     /// Deletes a purged ticket's messages and trail (the ticket is gone), then its marker.
@@ -140,5 +142,33 @@ impl RetentionStore for DynamoStore {
             finished += 1;
         }
         Ok(finished)
+    }
+
+    async fn purge_cursor(&self) -> Result<Option<Cursor>, StoreError> {
+        let item = self
+            .get_consistent(PURGE_CURSOR.into(), PURGE_CURSOR)
+            .await?;
+        // A place that does not read is no place: the round starts from the newest.
+        Ok(item
+            .as_ref()
+            .and_then(|item| item.get("cursor"))
+            .and_then(|value| value.as_s().ok())
+            .and_then(|raw| Cursor::decode(raw).ok()))
+    }
+
+    async fn set_purge_cursor(&self, cursor: Option<&Cursor>) -> Result<(), StoreError> {
+        match cursor {
+            Some(cursor) => {
+                let mut item: Item = std::collections::HashMap::new();
+                item.insert("pk".into(), s(PURGE_CURSOR));
+                item.insert("sk".into(), s(PURGE_CURSOR));
+                item.insert("cursor".into(), s(cursor.encode()));
+                self.put_item(item, "keep the purge's place").await
+            }
+            None => {
+                self.delete_all(vec![(PURGE_CURSOR.to_string(), PURGE_CURSOR.to_string())])
+                    .await
+            }
+        }
     }
 }

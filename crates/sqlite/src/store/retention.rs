@@ -5,7 +5,7 @@ use super::items::{all, to_json, version};
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, params};
 use socialcare_domain::ports::{RetentionStore, StoreError};
-use socialcare_domain::{Message, Ticket};
+use socialcare_domain::{Cursor, Message, Ticket};
 
 impl RetentionStore for SqliteStore {
     async fn purge_ticket(
@@ -50,5 +50,33 @@ impl RetentionStore for SqliteStore {
             })
             .await
             .map_err(StoreError::from)
+    }
+
+    async fn purge_cursor(&self) -> Result<Option<Cursor>, StoreError> {
+        let kept: Option<String> = self
+            .query(|conn| {
+                conn.query_row("SELECT cursor FROM purge_cursor WHERE id = 1", [], |row| {
+                    row.get(0)
+                })
+                .optional()
+            })
+            .await?;
+        // A place that does not read is no place: the round starts from the newest.
+        Ok(kept.and_then(|raw| Cursor::decode(&raw).ok()))
+    }
+
+    async fn set_purge_cursor(&self, cursor: Option<&Cursor>) -> Result<(), StoreError> {
+        let cursor = cursor.map(Cursor::encode);
+        self.read(move |conn| match cursor {
+            Some(cursor) => conn
+                .execute(
+                    "INSERT INTO purge_cursor (id, cursor) VALUES (1, ?1)
+                     ON CONFLICT (id) DO UPDATE SET cursor = excluded.cursor",
+                    [cursor],
+                )
+                .map(drop),
+            None => conn.execute("DELETE FROM purge_cursor", []).map(drop),
+        })
+        .await
     }
 }
