@@ -227,9 +227,11 @@ pub async fn deliver<S: WebhookStore, N: Notifier>(
                 }
             })
             .await?;
-            if disable {
-                tracing::warn!(subscription_id = %subscription.id, metric = "WebhookSubscriptionDisabled",
+            if disable && subscription.disabled_at.is_none() {
+                tracing::warn!(subscription_id = %subscription.id,
                     "a webhook subscription failed for a day and is disabled");
+                // Without dimensions, as the template's alarm has none.
+                crate::metrics::count_total("WebhookSubscriptionDisabled", 1);
             }
             Ok(match give_up {
                 true => Next::Done,
