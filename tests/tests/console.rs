@@ -1144,6 +1144,160 @@ async fn two_customers_are_merged_from_the_customer_panel_by_a_tickets_link() {
     driver.running.stop().await.unwrap();
 }
 
+/// The text between `start` and the next `end` after it.
+fn between<'a>(body: &'a str, start: &str, end: &str) -> &'a str {
+    let from = body
+        .find(start)
+        .unwrap_or_else(|| panic!("{start} in {body}"))
+        + start.len();
+    let rest = &body[from..];
+    &rest[..rest.find(end).unwrap()]
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_admin_manages_webhook_subscriptions_and_sees_their_deliveries() {
+    let (_data, driver) = start().await;
+    let subscriber = socialcare_tests::fake_subscriber::FakeSubscriber::start(&[]);
+    let mut admin = signed_in(&driver).await;
+    let page = admin.get("/settings/webhooks").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("No subscriptions yet"), "{}", page.body);
+    let csrf = page.hidden("csrf");
+
+    // A URL the guard refuses: the reason, nothing made.
+    let refused = admin
+        .post(
+            "/settings/webhooks",
+            &[("csrf", csrf.as_str()), ("url", "ftp://crm.example/hooks")],
+        )
+        .await;
+    assert_eq!(
+        refused.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        refused.body
+    );
+    assert!(refused.body.contains("class=\"error\""), "{}", refused.body);
+    assert!(refused.body.contains("No subscriptions yet"));
+
+    let url = subscriber.url();
+    let made = admin
+        .post(
+            "/settings/webhooks",
+            &[
+                ("csrf", csrf.as_str()),
+                ("url", url.as_str()),
+                ("type:ticket.created", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::OK, "{}", made.body);
+    let secret = between(&made.body, "<code id=\"new-secret\">", "<").to_string();
+    assert!(secret.starts_with("whsub_"), "{secret}");
+    let id = between(&made.body, "href=\"/settings/webhooks/", "\"").to_string();
+    assert!(id.starts_with("whk_"), "{id}");
+    let (_, listed) = driver.get(&format!("/v1/webhook-subscriptions/{id}")).await;
+    assert_eq!(listed["events"], json!(["ticket.created"]));
+    assert_eq!(listed["url"], url.as_str());
+    let again = admin.get("/settings/webhooks").await;
+    assert!(!again.body.contains(&secret), "the secret is shown once");
+    assert!(again.body.contains("ticket.created"));
+
+    // A complaint: its ticket.created reaches the subscriber, and the page lists it.
+    ticket(&driver, event("hooks-1", "the router keeps rebooting")).await;
+    for _ in 0..100 {
+        if !subscriber.received().is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(subscriber.received().len(), 1);
+    let detail = admin.get(&format!("/settings/webhooks/{id}")).await;
+    assert_eq!(detail.status, StatusCode::OK);
+    assert!(detail.body.contains("ticket.created"), "{}", detail.body);
+    assert!(
+        detail.body.contains("<td>delivered</td>"),
+        "{}",
+        detail.body
+    );
+    let event_id = between(&detail.body, "<td><code>evt_", "<").to_string();
+
+    let off = admin
+        .post(
+            &format!("/settings/webhooks/{id}/state"),
+            &[("csrf", csrf.as_str()), ("enabled", "false")],
+        )
+        .await;
+    assert!(off.body.contains("Turned off"), "{}", off.body);
+    assert!(off.body.contains("off since"), "{}", off.body);
+    let on = admin
+        .post(
+            &format!("/settings/webhooks/{id}/state"),
+            &[("csrf", csrf.as_str()), ("enabled", "true")],
+        )
+        .await;
+    assert!(on.body.contains("Turned on"), "{}", on.body);
+    let rotated = admin
+        .post(
+            &format!("/settings/webhooks/{id}/rotate"),
+            &[("csrf", csrf.as_str())],
+        )
+        .await;
+    let new_secret = between(&rotated.body, "<code id=\"new-secret\">", "<");
+    assert!(
+        new_secret.starts_with("whsub_") && new_secret != secret,
+        "{new_secret}"
+    );
+    assert!(
+        rotated.body.contains("signs beside the new one until"),
+        "{}",
+        rotated.body
+    );
+    let resent = admin
+        .post(
+            &format!("/settings/webhooks/{id}/deliveries/evt_{event_id}/redeliver"),
+            &[("csrf", csrf.as_str())],
+        )
+        .await;
+    assert!(resent.body.contains("Queued"), "{}", resent.body);
+    for _ in 0..100 {
+        if subscriber.received().len() == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(subscriber.received().len(), 2, "sent again");
+
+    let deleted = admin
+        .post(
+            &format!("/settings/webhooks/{id}/delete"),
+            &[("csrf", csrf.as_str())],
+        )
+        .await;
+    assert_eq!(deleted.status, StatusCode::SEE_OTHER);
+    assert!(
+        admin
+            .get("/settings/webhooks")
+            .await
+            .body
+            .contains("No subscriptions yet")
+    );
+    let gone = admin.get(&format!("/settings/webhooks/{id}")).await;
+    assert_eq!(gone.status, StatusCode::NOT_FOUND);
+
+    // An agent is refused.
+    let (_, key) = driver
+        .post_api("/v1/api-keys", &json!({"name": "sally", "role": "agent"}))
+        .await;
+    let mut agent = Visitor::new(&driver.base);
+    agent.sign_in(key["key"].as_str().unwrap()).await;
+    assert_eq!(
+        agent.get("/settings/webhooks").await.status,
+        StatusCode::FORBIDDEN
+    );
+    driver.running.stop().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn an_admin_exports_and_erases_the_customer_from_the_ticket_page() {
     let (_data, driver) = start().await;
@@ -1328,6 +1482,10 @@ async fn every_form_refuses_a_request_without_the_sessions_token() {
         (
             format!("/tickets/{id}/customer/merge"),
             vec![("other", "cus_01M8RW5PCRMSPW4KGVKY7R52C4")],
+        ),
+        (
+            "/settings/webhooks".into(),
+            vec![("url", "https://crm.example/hooks")],
         ),
         (
             "/incidents/inc_01M8RW5PCRMSPW4KGVKY7R52C4/updates".into(),

@@ -59,6 +59,11 @@ use templates::*;
 pub use templates::{NewTemplate, create_template_by, delete_template_by, replace_template_by};
 use tickets::*;
 pub use tickets::{add_note_by, assign_by, change_priority_by, change_status_by, unassign_by};
+pub use webhooks::{
+    NewSubscription, SubscriptionChange, SubscriptionView, TYPES as EVENT_TYPES,
+    change_subscription_by, create_subscription_by, delete_subscription_by, list_deliveries_by,
+    list_subscriptions_by, redeliver_by, rotate_secret_by,
+};
 
 /// What the API needs of the store.
 pub use socialcare_domain::ports::TicketStore as Store;

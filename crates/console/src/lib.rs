@@ -17,6 +17,7 @@ mod report;
 mod session;
 mod settings;
 mod ticket;
+mod webhooks;
 
 use axum::Router;
 use axum::middleware;
@@ -108,6 +109,27 @@ pub fn routes<S: Store + 'static>(api: Arc<ApiState<S>>, settings: ConsoleSettin
         .route(
             "/settings/accounts/{platform}/{id}/delete",
             post(settings::delete_account::<S>),
+        )
+        .route(
+            "/settings/webhooks",
+            get(webhooks::list::<S>).post(webhooks::create::<S>),
+        )
+        .route("/settings/webhooks/{id}", get(webhooks::detail::<S>))
+        .route(
+            "/settings/webhooks/{id}/rotate",
+            post(webhooks::rotate::<S>),
+        )
+        .route(
+            "/settings/webhooks/{id}/state",
+            post(webhooks::set_state::<S>),
+        )
+        .route(
+            "/settings/webhooks/{id}/delete",
+            post(webhooks::delete::<S>),
+        )
+        .route(
+            "/settings/webhooks/{id}/deliveries/{event_id}/redeliver",
+            post(webhooks::redeliver::<S>),
         )
         .route("/settings/teams", post(settings::create_team::<S>))
         .route(

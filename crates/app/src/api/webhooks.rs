@@ -22,7 +22,7 @@ use std::sync::Arc;
 use utoipa::ToSchema;
 
 /// The event types a subscription may name.
-pub(crate) const TYPES: [&str; 14] = [
+pub const TYPES: [&str; 14] = [
     "ticket.created",
     "message.received",
     "ticket.status_changed",
@@ -170,8 +170,18 @@ pub(super) async fn create_subscription<S: Store>(
     Extension(caller): Extension<Caller>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<SubscriptionWithSecret>), ApiError> {
-    caller.require(Role::Admin)?;
     let request: NewSubscription = parse(&body)?;
+    let made = create_subscription_by(&state, &caller, request).await?;
+    Ok((StatusCode::CREATED, Json(made)))
+}
+
+/// Makes a subscription (the API's and the console's way): with its secret, shown this once.
+pub async fn create_subscription_by<S: Store>(
+    state: &ApiState<S>,
+    caller: &Caller,
+    request: NewSubscription,
+) -> Result<SubscriptionWithSecret, ApiError> {
+    caller.require(Role::Admin)?;
     let subscription = WebhookSubscription {
         id: format!("whk_{}", ulid::Ulid::generate()),
         url: checked_url(&state.guard, &request.url)?,
@@ -194,13 +204,10 @@ pub(super) async fn create_subscription<S: Store>(
             CommitError::Store(e) => ApiError::store(e),
             _ => busy(),
         })?;
-    Ok((
-        StatusCode::CREATED,
-        Json(SubscriptionWithSecret {
-            subscription: (&subscription).into(),
-            secret: subscription.secret.clone(),
-        }),
-    ))
+    Ok(SubscriptionWithSecret {
+        subscription: (&subscription).into(),
+        secret: subscription.secret.clone(),
+    })
 }
 
 /// `GET /v1/webhook-subscriptions` (admin).
@@ -211,15 +218,23 @@ pub(super) async fn list_subscriptions<S: Store>(
     State(state): State<Arc<ApiState<S>>>,
     Extension(caller): Extension<Caller>,
 ) -> Result<Json<SubscriptionList>, ApiError> {
+    list_subscriptions_by(&state, &caller).await.map(Json)
+}
+
+/// Every subscription, the oldest first (the API's and the console's way).
+pub async fn list_subscriptions_by<S: Store>(
+    state: &ApiState<S>,
+    caller: &Caller,
+) -> Result<SubscriptionList, ApiError> {
     caller.require(Role::Admin)?;
     let all = state
         .store
         .list_subscriptions()
         .await
         .map_err(ApiError::store)?;
-    Ok(Json(SubscriptionList {
+    Ok(SubscriptionList {
         subscriptions: all.iter().map(SubscriptionView::from).collect(),
-    }))
+    })
 }
 
 /// `GET /v1/webhook-subscriptions/{id}` (admin).
@@ -249,9 +264,21 @@ pub(super) async fn change_subscription<S: Store>(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Json<SubscriptionView>, ApiError> {
-    caller.require(Role::Admin)?;
     let change: SubscriptionChange = parse(&body)?;
-    let before = found(&state, &id).await?;
+    change_subscription_by(&state, &caller, &id, change)
+        .await
+        .map(Json)
+}
+
+/// Changes a subscription's URL, types or state (the API's and the console's way).
+pub async fn change_subscription_by<S: Store>(
+    state: &ApiState<S>,
+    caller: &Caller,
+    id: &str,
+    change: SubscriptionChange,
+) -> Result<SubscriptionView, ApiError> {
+    caller.require(Role::Admin)?;
+    let before = found(state, id).await?;
     let mut after = before.clone();
     if let Some(url) = &change.url {
         after.url = checked_url(&state.guard, url)?;
@@ -272,8 +299,8 @@ pub(super) async fn change_subscription<S: Store>(
         _ => {}
     }
     after.version = before.version + 1;
-    put(&state, &after, before.version).await?;
-    Ok(Json((&after).into()))
+    put(state, &after, before.version).await?;
+    Ok((&after).into())
 }
 
 async fn put<S: Store>(
@@ -300,14 +327,24 @@ pub(super) async fn delete_subscription<S: Store>(
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
+    delete_subscription_by(&state, &caller, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Deletes a subscription (the API's and the console's way): nothing more is sent to it.
+pub async fn delete_subscription_by<S: Store>(
+    state: &ApiState<S>,
+    caller: &Caller,
+    id: &str,
+) -> Result<(), ApiError> {
     caller.require(Role::Admin)?;
     match state
         .store
-        .delete_subscription(&id)
+        .delete_subscription(id)
         .await
         .map_err(ApiError::store)?
     {
-        true => Ok(StatusCode::NO_CONTENT),
+        true => Ok(()),
         false => Err(ApiError::not_found(format!("no webhook subscription {id}"))),
     }
 }
@@ -323,14 +360,23 @@ pub(super) async fn rotate_secret<S: Store>(
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<Json<SubscriptionWithSecret>, ApiError> {
+    rotate_secret_by(&state, &caller, &id).await.map(Json)
+}
+
+/// A new secret for the subscription (the API's and the console's way), shown this once.
+pub async fn rotate_secret_by<S: Store>(
+    state: &ApiState<S>,
+    caller: &Caller,
+    id: &str,
+) -> Result<SubscriptionWithSecret, ApiError> {
     caller.require(Role::Admin)?;
-    let before = found(&state, &id).await?;
+    let before = found(state, id).await?;
     let after = before.rotated(new_secret("whsub_")?, Utc::now());
-    put(&state, &after, before.version).await?;
-    Ok(Json(SubscriptionWithSecret {
+    put(state, &after, before.version).await?;
+    Ok(SubscriptionWithSecret {
         subscription: (&after).into(),
         secret: after.secret.clone(),
-    }))
+    })
 }
 
 /// `GET /v1/webhook-subscriptions/{id}/deliveries?limit=` (admin): each event's delivery with
@@ -346,17 +392,30 @@ pub(super) async fn list_deliveries<S: Store>(
     Path(id): Path<String>,
     params: Result<Query<DeliveryParams>, QueryRejection>,
 ) -> Result<Json<DeliveryList>, ApiError> {
-    caller.require(Role::Admin)?;
     let Query(params) =
         params.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
-    found(&state, &id).await?;
-    let limit = params.limit.unwrap_or(50).clamp(1, 200);
+    list_deliveries_by(&state, &caller, &id, params.limit)
+        .await
+        .map(Json)
+}
+
+/// The subscription's deliveries, the latest event first, 50 by default and at most 200 (the
+/// API's and the console's way).
+pub async fn list_deliveries_by<S: Store>(
+    state: &ApiState<S>,
+    caller: &Caller,
+    id: &str,
+    limit: Option<u32>,
+) -> Result<DeliveryList, ApiError> {
+    caller.require(Role::Admin)?;
+    found(state, id).await?;
+    let limit = limit.unwrap_or(50).clamp(1, 200);
     let deliveries = state
         .store
-        .list_deliveries(&id, limit)
+        .list_deliveries(id, limit)
         .await
         .map_err(ApiError::store)?;
-    Ok(Json(DeliveryList { deliveries }))
+    Ok(DeliveryList { deliveries })
 }
 
 /// `POST /v1/webhook-subscriptions/{id}/deliveries/{event_id}/redeliver` (admin): sends the
@@ -371,6 +430,17 @@ pub(super) async fn redeliver<S: Store>(
     Extension(caller): Extension<Caller>,
     Path((id, event_id)): Path<(String, String)>,
 ) -> Result<(StatusCode, Json<DeliveryEnvelope>), ApiError> {
+    let delivery = redeliver_by(&state, &caller, &id, &event_id).await?;
+    Ok((StatusCode::ACCEPTED, Json(DeliveryEnvelope { delivery })))
+}
+
+/// Sends an event to the subscription again (the API's and the console's way).
+pub async fn redeliver_by<S: Store>(
+    state: &ApiState<S>,
+    caller: &Caller,
+    id: &str,
+    event_id: &str,
+) -> Result<EventDelivery, ApiError> {
     caller.require(Role::Admin)?;
     let Some(jobs) = state.jobs.as_ref() else {
         return Err(ApiError::new(
@@ -379,7 +449,7 @@ pub(super) async fn redeliver<S: Store>(
             "this server queues no deliveries",
         ));
     };
-    let delivery = deliveries::redeliver(&state.store, jobs, &id, &event_id)
+    deliveries::redeliver(&state.store, jobs, id, event_id)
         .await
         .map_err(|e| match e {
             deliveries::DeliveryError::Store(e) => ApiError::store(e),
@@ -390,6 +460,5 @@ pub(super) async fn redeliver<S: Store>(
             ),
             deliveries::DeliveryError::KeptChanging => busy(),
         })?
-        .ok_or_else(|| ApiError::not_found(format!("no delivery of {event_id} to {id}")))?;
-    Ok((StatusCode::ACCEPTED, Json(DeliveryEnvelope { delivery })))
+        .ok_or_else(|| ApiError::not_found(format!("no delivery of {event_id} to {id}")))
 }
