@@ -1043,6 +1043,33 @@ async fn another_identity_is_linked_from_the_customer_panel() {
         detail["customer"]["identities"].as_array().unwrap().len(),
         1
     );
+    // The refusal offers the merge, in one action: the identity's customer into this one.
+    let (_, owner) = driver.get(&format!("/v1/tickets/{first}")).await;
+    let owner = owner["customer"]["id"].as_str().unwrap().to_string();
+    assert!(
+        taken
+            .body
+            .contains(&format!("Merge customer {owner} into this one")),
+        "{}",
+        taken.body
+    );
+    let offered = taken.hidden("other");
+    assert_eq!(offered, owner);
+    let merged = visitor
+        .post(
+            &format!("/tickets/{second}/customer/merge"),
+            &[("csrf", csrf.as_str()), ("other", offered.as_str())],
+        )
+        .await;
+    assert_eq!(merged.status, StatusCode::SEE_OTHER, "{}", merged.body);
+    let (_, detail) = driver.get(&format!("/v1/tickets/{first}")).await;
+    let users: Vec<&str> = detail["customer"]["identities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["user_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(users, ["c-8", "c-7", "3001969357"], "{detail}");
     driver.running.stop().await.unwrap();
 }
 

@@ -51,6 +51,8 @@ struct TicketPage {
     reply_limit: usize,
     notice: Option<&'static str>,
     error: Option<String>,
+    /// The customer a refused link found with that identity: "merge them" in one action.
+    merge_with: Option<String>,
     /// Admins export and erase the customer's data from here.
     is_admin: bool,
 }
@@ -80,6 +82,8 @@ struct Outcome {
     form_key: Option<String>,
     /// Where the shown part of a long conversation starts (after this message).
     after: Option<String>,
+    /// The customer who has the identity an agent tried to link: offered as one to merge.
+    merge_with: Option<String>,
 }
 
 async fn show<S: Store>(
@@ -201,6 +205,7 @@ async fn show<S: Store>(
         reply_limit: reply_limit(ticket.source),
         notice: outcome.notice,
         error,
+        merge_with: outcome.merge_with,
     };
     render(outcome.status.unwrap_or(StatusCode::OK), &page)
 }
@@ -600,7 +605,27 @@ pub async fn link_identity<S: Store>(
         handle: Some(form.handle.trim().trim_start_matches('@').to_string())
             .filter(|h| !h.is_empty()),
     };
+    let key = socialcare_domain::Identity {
+        source: request.source,
+        account: request.account.clone(),
+        user_id: request.user_id.clone(),
+        handle: None,
+    }
+    .key();
     let result =
         api::link_identity_by(&console.api, &signed_in.caller, customer.as_str(), request).await;
-    acted(&console, &signed_in, &id, "identity", result).await
+    match result {
+        // The identity is another customer's: the same person, most likely; offer the merge.
+        Err(e) if e.code == "identity_taken" => {
+            let owner = console.api.store.find_customer(&key).await.ok().flatten();
+            let outcome = Outcome {
+                status: Some(e.status),
+                error: Some(e.message),
+                merge_with: owner.map(|c| c.id.to_string()),
+                ..Outcome::default()
+            };
+            show(&console, &signed_in, &id, outcome).await
+        }
+        result => acted(&console, &signed_in, &id, "identity", result).await,
+    }
 }
