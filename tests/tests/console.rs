@@ -1171,6 +1171,39 @@ async fn two_customers_are_merged_from_the_customer_panel_by_a_tickets_link() {
     driver.running.stop().await.unwrap();
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_ticket_the_brand_opened_says_so() {
+    let (data, driver) = start().await;
+    // The brand's answer to a message socialcare never saw, written into the runner's store.
+    let store = socialcare_sqlite::SqliteStore::new(
+        socialcare_sqlite::Database::open(&data.path().join("socialcare.db")).unwrap(),
+    );
+    let answer = socialcare_tests::events::brand_reply("b-1", "c-5", "never-seen", Utc::now());
+    let outcome = socialcare_domain::ingest::ingest(&store, &answer)
+        .await
+        .unwrap();
+    let socialcare_domain::IngestOutcome::Opened { ticket_id, .. } = outcome else {
+        panic!("{outcome:?}")
+    };
+    let brand = ticket_id.to_string();
+    let customers = ticket(&driver, event("theirs-1", "my bill is wrong")).await;
+    let mut visitor = signed_in(&driver).await;
+    let page = visitor.get(&format!("/tickets/{brand}")).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(
+        page.body.contains(">opened by the brand</span>"),
+        "{}",
+        page.body
+    );
+    let theirs = visitor.get(&format!("/tickets/{customers}")).await;
+    assert!(
+        !theirs.body.contains("opened by the brand"),
+        "{}",
+        theirs.body
+    );
+    driver.running.stop().await.unwrap();
+}
+
 /// The text between `start` and the next `end` after it.
 fn between<'a>(body: &'a str, start: &str, end: &str) -> &'a str {
     let from = body

@@ -31,6 +31,8 @@ pub struct TicketView {
     pub team: Option<String>,
     /// Its customer's data was erased.
     pub erased: bool,
+    /// Its earliest message is the brand's: no response time is measured on it.
+    pub opened_by_brand: bool,
 }
 
 pub struct DeliveryView {
@@ -251,6 +253,7 @@ pub(super) fn ticket_view(ticket: &Ticket, now: DateTime<Utc>) -> TicketView {
         owner_value: ticket.owner.clone().unwrap_or_default(),
         team: ticket.team.clone(),
         erased: ticket.erased_at.is_some(),
+        opened_by_brand: ticket.opened_by_brand,
     }
 }
 
