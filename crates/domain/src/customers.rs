@@ -5,7 +5,7 @@ use crate::customer::{Customer, Identity, Merge};
 use crate::events::{Actor, EventKind, TicketEvent};
 use crate::ids::{CustomerId, TicketId};
 use crate::ports::{
-    CommitError, CustomerStore, IngestStore, StoreError, TicketCommands, TicketUpdate,
+    CommitError, CustomerStore, IngestStore, PrivacyStore, StoreError, TicketCommands, TicketUpdate,
 };
 use crate::retry::{Round, optimistic};
 use crate::ticket::Ticket;
@@ -106,10 +106,17 @@ pub async fn merge_customers<S>(
     now: DateTime<Utc>,
 ) -> Result<Merged, MergeError>
 where
-    S: CustomerStore + IngestStore + TicketCommands,
+    S: CustomerStore + IngestStore + TicketCommands + PrivacyStore,
 {
     if into == other {
         return Err(MergeError::Same);
+    }
+    // An erased customer is gone, and one being erased is going: neither merges (an erasure
+    // would otherwise miss what moved, or the merge bring back what was erased).
+    for id in [into, other] {
+        if store.get_erasure(id).await?.is_some() {
+            return Err(MergeError::NotFound(id.clone()));
+        }
     }
     let mut merge = match store.get_merge(other).await? {
         Some(merge) if merge.into != *into => {
@@ -141,18 +148,42 @@ where
             }
         }
     };
-    // Recorded first: a merge cut short is still on the record, and is finished by the next.
-    store.put_merge(&merge).await?;
+    // Where everything goes must be there and stay: not merged away, nor being merged away.
+    present(store, into).await?;
+    if let Some(elsewhere) = store.get_merge(into).await? {
+        return Err(MergeError::MergedElsewhere {
+            customer: into.clone(),
+            into: elsewhere.into,
+        });
+    }
+    // Recorded first: a merge cut short is still on the record, and is finished by the next;
+    // a second merge of the same customer into another is refused by the record.
+    record(store, &merge).await?;
     merge.tickets += move_tickets(store, &merge, now).await?;
-    store.put_merge(&merge).await?;
+    record(store, &merge).await?;
     absorb(store, &merge, now).await?;
     // Once more after the identities moved: a message that was being ingested meanwhile may
     // have opened a ticket for the customer merged away.
     merge.tickets += move_tickets(store, &merge, now).await?;
     merge.completed_at = Some(now);
-    store.put_merge(&merge).await?;
+    record(store, &merge).await?;
     let customer = present(store, into).await?;
     Ok(Merged { merge, customer })
+}
+
+/// Stores the merge's record, or says which merge of the same customer got there first.
+async fn record<S: CustomerStore>(store: &S, merge: &Merge) -> Result<(), MergeError> {
+    match store.put_merge(merge).await {
+        Ok(()) => Ok(()),
+        Err(CommitError::Store(e)) => Err(e.into()),
+        Err(_) => Err(match store.get_merge(&merge.customer_id).await? {
+            Some(first) => MergeError::MergedElsewhere {
+                customer: merge.customer_id.clone(),
+                into: first.into,
+            },
+            None => MergeError::Contention,
+        }),
+    }
 }
 
 /// The customer, or why there is none: never was, or merged into another.

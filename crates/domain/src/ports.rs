@@ -347,8 +347,10 @@ pub trait CustomerStore: Send + Sync {
         absorbed: &Customer,
     ) -> impl Future<Output = Result<(), CommitError>> + Send;
 
-    /// Stores the record of a merge (replacing the one of the same merged-away customer).
-    fn put_merge(&self, merge: &Merge) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Stores the record of a merge, replacing the one of the same merged-away customer only
+    /// when that one merges into the same customer: `CommitError::Conflict` when the stored one
+    /// names another (two merges of one customer at once: the first stored wins).
+    fn put_merge(&self, merge: &Merge) -> impl Future<Output = Result<(), CommitError>> + Send;
 
     /// The record of the merge of `customer_id` into another, if they were merged.
     fn get_merge(

@@ -135,13 +135,9 @@ where
     // Recorded first: a request cut short is still on the record, and is finished by the next.
     store.put_erasure(&erasure).await?;
     erase_tickets(store, id, by, now).await?;
-    // What they wrote in other customers' threads; counted before the customer (who lists
-    // those tickets) goes, so that a request cut short after it still counts them.
-    if let Some(customer) = &customer {
-        erasure.elsewhere = erase_elsewhere(store, customer, now).await?;
-        store.put_erasure(&erasure).await?;
-    }
-    delete_customer(store, id).await?;
+    // What they wrote in other customers' threads goes with the customer who lists those
+    // tickets: each try of the delete erases them first, from the customer it deletes.
+    erasure.elsewhere += delete_customer(store, id, now).await?;
     // Once more after the customer is gone: a message that was being ingested while the
     // tickets were erased may have opened one.
     erase_tickets(store, id, by, now).await?;
@@ -308,7 +304,8 @@ async fn erase_message<S: IngestStore>(
 }
 
 /// Erases the customer's own messages on the other customers' tickets they wrote in; returns
-/// how many there are (erased now or before).
+/// how many it erased (one erased before has no author left to recognise: it is not counted
+/// again).
 async fn erase_elsewhere<S>(
     store: &S,
     customer: &Customer,
@@ -325,13 +322,11 @@ where
                 && theirs.contains(&message.body.author_key());
             // An erased message has no author left to recognise: it was erased as theirs
             // (or as its own customer's) already.
-            if !by_them {
+            if !by_them || message.erased_at.is_some() {
                 continue;
             }
             count += 1;
-            if message.erased_at.is_none() {
-                erase_message(store, message, now).await?;
-            }
+            erase_message(store, message, now).await?;
         }
     }
     Ok(count)
@@ -349,7 +344,9 @@ async fn erase_example<S: IncidentRecords>(
             let Some(incident) = store.get_incident(id).await? else {
                 return Ok(Round::Done(()));
             };
-            if incident.example.is_empty() || !subject.starts_with(&incident.example) {
+            // The example is the opening ticket's subject, cut as an incident cuts it.
+            let opened_it = incident.example == subject.chars().take(120).collect::<String>();
+            if incident.example.is_empty() || !opened_it {
                 return Ok(Round::Done(()));
             }
             let erased = crate::incident::Incident {
@@ -368,15 +365,25 @@ async fn erase_example<S: IncidentRecords>(
     .await
 }
 
-async fn delete_customer<S: CustomerStore + PrivacyStore>(
+/// Deletes the customer, their messages on others' tickets erased first (a message that
+/// joined one meanwhile moves the customer's version, and the next round erases it too);
+/// returns how many of those it erased.
+async fn delete_customer<S>(
     store: &S,
     id: &CustomerId,
-) -> Result<(), ErasureError> {
+    now: DateTime<Utc>,
+) -> Result<u32, ErasureError>
+where
+    S: CustomerStore + PrivacyStore + TicketReads + IngestStore,
+{
+    let erased = &std::sync::atomic::AtomicU32::new(0);
     optimistic(
         move || async move {
             let Some(customer) = store.get_customer(id).await? else {
                 return Ok(Round::Done(()));
             };
+            let elsewhere = erase_elsewhere(store, &customer, now).await?;
+            erased.fetch_add(elsewhere, std::sync::atomic::Ordering::Relaxed);
             match store.delete_customer(&customer).await {
                 Ok(()) => Ok(Round::Done(())),
                 Err(CommitError::Conflict) | Err(CommitError::Duplicate) => Ok(Round::ReadAgain),
@@ -385,7 +392,8 @@ async fn delete_customer<S: CustomerStore + PrivacyStore>(
         },
         || ErasureError::Contention,
     )
-    .await
+    .await?;
+    Ok(erased.load(std::sync::atomic::Ordering::Relaxed))
 }
 
 pub(crate) async fn all_tickets<S: CustomerStore>(

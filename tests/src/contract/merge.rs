@@ -320,6 +320,72 @@ pub async fn a_merge_cut_short_is_finished_when_asked_again<S: Store>(store: &S)
     );
 }
 
+/// A customer merges once: a second merge of them into another is refused by the record, a
+/// merge into a customer who is going elsewhere or being erased moves nothing.
+pub async fn a_merge_that_would_split_or_lose_tickets_is_refused<S: Store>(store: &S) {
+    use socialcare_domain::ports::CommitError;
+    let story = story(store).await;
+    let started = Merge {
+        customer_id: story.smith.id.clone(),
+        into: story.ann.id.clone(),
+        account: "crm".into(),
+        merged_by: "sally".into(),
+        requested_at: at(10),
+        completed_at: None,
+        identities: 1,
+        tickets: 0,
+    };
+    store.put_merge(&started).await.unwrap();
+    let third = CustomerId::derive(at(0), "third");
+    let elsewhere = Merge {
+        into: third.clone(),
+        ..started.clone()
+    };
+    assert_eq!(
+        store.put_merge(&elsewhere).await,
+        Err(CommitError::Conflict),
+        "the first stored wins"
+    );
+    assert_eq!(
+        store.get_merge(&story.smith.id).await.unwrap(),
+        Some(started.clone())
+    );
+
+    // Ann into Smith, while Smith is being merged into Ann: nothing of Ann's moves.
+    assert_eq!(
+        merge_customers(store, &story.smith.id, &story.ann.id, "tom", at(11)).await,
+        Err(MergeError::MergedElsewhere {
+            customer: story.smith.id.clone(),
+            into: story.ann.id.clone()
+        })
+    );
+    for ticket in [&story.ann_open, &story.ann_closed] {
+        let kept = store.get_ticket(ticket).await.unwrap().unwrap();
+        assert_eq!(kept.customer_id, story.ann.id);
+    }
+
+    // A customer being erased is not merged, either way.
+    store
+        .put_erasure(&socialcare_domain::Erasure {
+            customer_id: story.ann.id.clone(),
+            account: "crm".into(),
+            requested_by: "ops".into(),
+            requested_at: at(12),
+            completed_at: None,
+            tickets: 0,
+            messages: 0,
+            elsewhere: 0,
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        merge_customers(store, &story.ann.id, &story.smith.id, "sally", at(13)).await,
+        Err(MergeError::NotFound(story.ann.id.clone()))
+    );
+    let smiths = store.get_ticket(&story.smith_open).await.unwrap().unwrap();
+    assert_eq!(smiths.customer_id, story.smith.id, "nothing moved");
+}
+
 #[macro_export]
 macro_rules! merge_contract {
     ($make:expr) => {
@@ -328,7 +394,8 @@ macro_rules! merge_contract {
             either_identity_threads_to_the_merged_customer,
             merging_again_answers_the_same_record,
             customers_of_two_brand_accounts_are_not_merged,
-            a_merge_cut_short_is_finished_when_asked_again
+            a_merge_cut_short_is_finished_when_asked_again,
+            a_merge_that_would_split_or_lose_tickets_is_refused
         );
     };
     (@cases $make:expr; $($case:ident),+) => {

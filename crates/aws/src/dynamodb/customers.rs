@@ -127,12 +127,22 @@ impl CustomerStore for DynamoStore {
         self.transact(writes, "merge customers").await
     }
 
-    async fn put_merge(&self, merge: &Merge) -> Result<(), StoreError> {
+    async fn put_merge(&self, merge: &Merge) -> Result<(), CommitError> {
         let item = to_item(
             merge,
             [("pk", MERGES.into()), ("sk", merge.customer_id.to_string())],
         )?;
-        self.put_item(item, "put merge").await
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            // INTO is a reserved word: the attribute goes by a name placeholder.
+            .condition_expression("attribute_not_exists(pk) OR #into = :into")
+            .expression_attribute_names("#into", "into")
+            .expression_attribute_values(":into", s(merge.into.as_str()))
+            .build()
+            .map_err(|e| StoreError::invalid(e.to_string()))?;
+        let write = TransactWriteItem::builder().put(put).build();
+        self.transact(vec![write], "put merge").await
     }
 
     async fn get_merge(&self, customer_id: &CustomerId) -> Result<Option<Merge>, StoreError> {

@@ -106,15 +106,23 @@ impl CustomerStore for SqliteStore {
         .await
     }
 
-    async fn put_merge(&self, merge: &Merge) -> Result<(), StoreError> {
+    async fn put_merge(&self, merge: &Merge) -> Result<(), CommitError> {
         let merge = merge.clone();
-        self.read(move |conn| {
-            conn.execute(
+        transaction(&self.db, move |conn| {
+            let stored = conn.execute(
                 "INSERT INTO merges (customer_id, data) VALUES (?1, ?2)
-                 ON CONFLICT (customer_id) DO UPDATE SET data = excluded.data",
-                params![merge.customer_id.as_str(), to_json(&merge)?],
-            )
-            .map(drop)
+                 ON CONFLICT (customer_id) DO UPDATE SET data = excluded.data
+                 WHERE json_extract(merges.data, '$.into') = ?3",
+                params![
+                    merge.customer_id.as_str(),
+                    to_json(&merge)?,
+                    merge.into.as_str()
+                ],
+            )?;
+            Ok(match stored {
+                0 => Err(CommitError::Conflict),
+                _ => Ok(()),
+            })
         })
         .await
     }
