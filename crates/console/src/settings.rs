@@ -47,7 +47,7 @@ impl Outcome {
 }
 
 /// Refuses (403, a page) a signed-in agent who is not an admin.
-fn admin_only(signed_in: &SignedIn) -> Option<Response> {
+pub(crate) fn admin_only(signed_in: &SignedIn) -> Option<Response> {
     (signed_in.caller.role < Role::Admin).then(|| {
         page::error(
             StatusCode::FORBIDDEN,

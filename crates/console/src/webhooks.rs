@@ -13,7 +13,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use socialcare_app::api::{self, EVENT_TYPES, NewSubscription, Store, SubscriptionChange};
 use socialcare_app::error::ApiError;
-use socialcare_domain::access::Role;
 use socialcare_domain::subscriptions::DeliveryOutcome;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -95,21 +94,6 @@ impl Outcome {
             ..Self::default()
         }
     }
-}
-
-fn refused_unless_admin(signed_in: &SignedIn) -> Option<Response> {
-    (signed_in.caller.role < Role::Admin).then(|| {
-        page::error(
-            StatusCode::FORBIDDEN,
-            &format!(
-                "Settings are for admins; {} has the {} role.",
-                signed_in.caller.name,
-                signed_in.caller.role.as_str()
-            ),
-            Some(signed_in.agent()),
-            "/",
-        )
-    })
 }
 
 fn row(view: &api::SubscriptionView) -> SubscriptionRow {
@@ -220,7 +204,7 @@ pub async fn list<S: Store>(
     State(console): State<Arc<Console<S>>>,
     Extension(signed_in): Extension<SignedIn>,
 ) -> Response {
-    if let Some(refused) = refused_unless_admin(&signed_in) {
+    if let Some(refused) = crate::settings::admin_only(&signed_in) {
         return refused;
     }
     list_page(&console, &signed_in, Outcome::default()).await
@@ -261,7 +245,7 @@ pub async fn detail<S: Store>(
     Extension(signed_in): Extension<SignedIn>,
     Path(id): Path<String>,
 ) -> Response {
-    if let Some(refused) = refused_unless_admin(&signed_in) {
+    if let Some(refused) = crate::settings::admin_only(&signed_in) {
         return refused;
     }
     detail_page(&console, &signed_in, &id, Outcome::default()).await
