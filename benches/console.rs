@@ -56,6 +56,7 @@ fn message(ticket: u32, n: u32, at: chrono::DateTime<Utc>) -> NormalizedMessage 
         attachments: vec![],
         created_at: at,
         callback_url: Some("https://crm.example/hooks/replies".into()),
+        found_by: None,
     }
 }
 

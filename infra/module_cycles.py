@@ -17,7 +17,7 @@ from a layer up to a higher one; modules named in no layer form the top layer. T
 layers (records, then ports, then the behaviours):
 
     python3 infra/module_cycles.py crates/domain \
-      --layer records=access,configuration,customer,delivery,events,ids,inbox,incident,integrations,message,page,report,sessions,sla,templates,ticket,timers,tokens,update \
+      --layer records=access,configuration,customer,delivery,events,ids,inbox,incident,integrations,message,page,report,search,sessions,sla,templates,ticket,timers,tokens,update \
       --layer ports=ports
 
 Exits 1 when there is a cycle or an arrow upwards.

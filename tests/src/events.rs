@@ -124,6 +124,7 @@ pub fn inbound(id: &str, customer: &str, text: &str, at: DateTime<Utc>) -> Inbou
             attachments: vec![],
             created_at: at,
             callback_url: None,
+            found_by: None,
         },
         received_at: at + chrono::Duration::seconds(1),
     }

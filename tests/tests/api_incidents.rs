@@ -71,7 +71,7 @@ async fn outage(store: &SqliteStore) {
             }
         })
         .collect();
-    let failed = ingest_batch(store, &Rules::default(), None, records).await;
+    let failed = ingest_batch(store, &Rules::default(), None, None, records).await;
     assert!(failed.is_empty(), "{failed:?}");
 }
 

@@ -101,7 +101,7 @@ async fn an_outage_among_real_traffic_opens_one_incident_with_exactly_its_compla
                 .unwrap(),
             })
             .collect();
-        let failed = ingest_batch(&store, &Rules::default(), None, records).await;
+        let failed = ingest_batch(&store, &Rules::default(), None, None, records).await;
         assert_eq!(failed, Vec::<String>::new());
     }
 

@@ -122,6 +122,7 @@ async fn a_signed_post_through_api_gateway_then_sqs_becomes_a_ticket() {
             &store,
             &Rules::default(),
             None,
+            None,
             sqs_event(&[("m-1", &group, queued[0].body.clone())]),
         )
         .await;
@@ -140,7 +141,7 @@ async fn the_sqs_fixtures_as_they_are_are_reported_as_failed() {
         let event: SqsEvent =
             serde_json::from_str(&fixture(&format!("lambda-events/{name}"))).unwrap();
         let store = SqliteStore::new(Database::in_memory().unwrap());
-        let response = handle_sqs_event(&store, &Rules::default(), None, event).await;
+        let response = handle_sqs_event(&store, &Rules::default(), None, None, event).await;
         let failed: Vec<&str> = response
             .batch_item_failures
             .iter()
@@ -165,6 +166,7 @@ async fn a_poison_record_fails_alone_and_holds_back_only_its_own_group() {
     let response = handle_sqs_event(
         &store,
         &Rules::default(),
+        None,
         None,
         sqs_event(&[
             ("a-1", "ann", body("a1", "ann", 0)),

@@ -70,7 +70,7 @@ async fn an_ingested_message_logs_under_its_queue_message_id() {
         body: serde_json::to_string(&QueuedEvent::Message(event)).unwrap(),
     };
 
-    let failed = ingest_batch(&store, &Rules::default(), None, vec![record]).await;
+    let failed = ingest_batch(&store, &Rules::default(), None, None, vec![record]).await;
 
     assert_eq!(failed, Vec::<String>::new());
     let line = lines.line("ingested");

@@ -67,6 +67,7 @@ use serde::{Deserialize, Serialize};
 use socialcare_domain::Source;
 use socialcare_domain::acknowledgement::{Acknowledgement, AcknowledgementError, Acknowledgements};
 use socialcare_domain::incidents::SpikeRules;
+use socialcare_domain::listening::{AccountSearches, Listening, ListeningError};
 use socialcare_domain::ownership::{Team, Teams};
 use socialcare_domain::retention::Retention;
 use socialcare_domain::threading::Rules;
@@ -102,6 +103,9 @@ pub struct Account {
     /// messages and trail); kept for good when left out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retention_days: Option<u32>,
+    /// What the account hears without being addressed: its search queries (X accounts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listening: Option<Listening>,
 }
 
 /// How an account acknowledges new public complaints.
@@ -259,6 +263,16 @@ pub enum ConfigError {
         id: String,
         error: &'static str,
     },
+    #[error("accounts configuration: {platform:?} account {id}: {error}")]
+    Listening {
+        platform: Platform,
+        id: String,
+        error: ListeningError,
+    },
+    #[error(
+        "accounts configuration: {platform:?} account {id}: listening queries are for X accounts (a search of X, with its operators)"
+    )]
+    ListeningPlatform { platform: Platform, id: String },
 }
 
 fn document(text: &str, section: &'static str) -> Result<AccountsDocument, ConfigError> {
@@ -273,6 +287,8 @@ pub struct Configuration {
     pub rules: Rules,
     /// How long each account keeps its closed tickets.
     pub retention: Retention,
+    /// What each account listens for, with what decides which results are ticketed.
+    pub searches: Vec<AccountSearches>,
     pub document: AccountsDocument,
 }
 
@@ -288,13 +304,50 @@ impl Configuration {
         let accounts = Accounts::of(document.accounts.clone())?;
         let rules = rules_of(teams, &accounts)?;
         let retention = retention_of(&accounts)?;
+        let searches = searches_of(&accounts)?;
         Ok(Self {
             accounts,
             rules,
             retention,
+            searches,
             document,
         })
     }
+}
+
+fn searches_of(accounts: &Accounts) -> Result<Vec<AccountSearches>, ConfigError> {
+    let mut searches = Vec::new();
+    let mut listening: Vec<&Account> = accounts
+        .by_id
+        .values()
+        .filter(|account| account.listening.is_some())
+        .collect();
+    listening.sort_by(|a, b| a.id.cmp(&b.id));
+    for account in listening {
+        let Some(listens) = &account.listening else {
+            continue;
+        };
+        let (platform, id) = (account.platform, account.id.clone());
+        if platform != Platform::X {
+            return Err(ConfigError::ListeningPlatform { platform, id });
+        }
+        listens.check().map_err(|error| ConfigError::Listening {
+            platform,
+            id: id.clone(),
+            error,
+        })?;
+        if listens.queries.is_empty() {
+            continue;
+        }
+        searches.push(AccountSearches {
+            source: platform.source(),
+            account: id,
+            listening: listens.clone(),
+            triage: account.triage.clone(),
+            ticket_everything: account.answer_praise_and_noise,
+        });
+    }
+    Ok(searches)
 }
 
 fn retention_of(accounts: &Accounts) -> Result<Retention, ConfigError> {

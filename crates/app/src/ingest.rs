@@ -5,6 +5,7 @@
 //! failed too, so that the queue redelivers them in order.
 
 use crate::configuration::ConfigurationCache;
+use crate::listening::Lookup;
 use crate::metrics;
 use crate::outbox::Outbox;
 use crate::queues::batch_response;
@@ -14,10 +15,13 @@ use socialcare_domain::incidents::{self, Watched};
 use socialcare_domain::ingest::{
     ChangeOutcome, IngestDeps, IngestOutcome, Ingested, apply_change, ingest_message,
 };
+use socialcare_domain::listening::{Recovered, fetch_awaited};
+use socialcare_domain::message::NormalizedMessage;
 use socialcare_domain::ports::{Queue, QueueError, StoreError};
 use socialcare_domain::replies::OutboxJob;
 use socialcare_domain::threading::Rules;
 use socialcare_domain::{QueuedEvent, Ticket};
+use socialcare_platforms::XListener;
 use std::collections::BTreeMap;
 use std::time::Duration;
 use tracing::Instrument;
@@ -30,11 +34,13 @@ pub struct QueueRecord {
     pub body: String,
 }
 
-/// Ingests a batch; returns the ids of the messages that must be delivered again.
+/// Ingests a batch; returns the ids of the messages that must be delivered again. With a
+/// `lookup`, a reply to a post no platform pushed fetches that post.
 pub async fn ingest_batch<S: IngestDeps>(
     store: &S,
     rules: &Rules,
     outbox: Option<&Outbox>,
+    lookup: Option<&Lookup>,
     records: Vec<QueueRecord>,
 ) -> Vec<String> {
     // An empty receive (the local consumer's long poll timing out) reads nothing.
@@ -73,7 +79,7 @@ pub async fn ingest_batch<S: IngestDeps>(
                 if !failed.is_empty() {
                     return false;
                 }
-                match ingest_one(store, rules, outbox, &record).await {
+                match ingest_one(store, rules, (outbox, lookup), &record).await {
                     Ok(new_ticket) => {
                         opened.extend(new_ticket);
                         true
@@ -107,7 +113,7 @@ pub async fn ingest_batch<S: IngestDeps>(
 async fn ingest_one<S: IngestDeps>(
     store: &S,
     rules: &Rules,
-    outbox: Option<&Outbox>,
+    (outbox, lookup): (Option<&Outbox>, Option<&Lookup>),
     record: &QueueRecord,
 ) -> Result<Option<Ticket>, ()> {
     let queue_message_id = record.message_id.as_str();
@@ -116,7 +122,11 @@ async fn ingest_one<S: IngestDeps>(
     })?;
     match event {
         QueuedEvent::Message(event) => match ingest_message(store, &event, rules).await {
-            Ok(Ingested { outcome, jobs }) => {
+            Ok(Ingested {
+                outcome,
+                jobs,
+                awaits,
+            }) => {
                 let (what, ticket_id, message_id, opened) = match outcome {
                     IngestOutcome::Opened {
                         ticket_id,
@@ -141,7 +151,13 @@ async fn ingest_one<S: IngestDeps>(
                     } => ("duplicate", ticket_id, message_id, None),
                 };
                 tracing::info!(queue_message_id, %ticket_id, %message_id, outcome = what, "ingested");
-                queue_jobs(outbox, &jobs).await.map(|()| opened)
+                queue_jobs(outbox, &jobs).await?;
+                if let (Some(parent), Some(lookup)) = (awaits, lookup)
+                    && let Some(listener) = lookup.get().await
+                {
+                    recover(store, listener, rules, &event.message, &parent).await;
+                }
+                Ok(opened)
             }
             Err(e) => {
                 tracing::error!(queue_message_id, error = %e, "ingest failed");
@@ -165,6 +181,51 @@ async fn ingest_one<S: IngestDeps>(
                 Err(())
             }
         },
+    }
+}
+
+/// Fetches the post a stored reply answers, which no platform pushed (X only: the Graph API
+/// pushes every comment of a page). What the platform cannot be asked now is logged and left:
+/// the ticket stays as the brand opened it (no response time) rather than holding up the
+/// customer's next messages behind retries.
+async fn recover<S: IngestDeps>(
+    store: &S,
+    lookup: &XListener,
+    rules: &Rules,
+    message: &NormalizedMessage,
+    parent: &str,
+) {
+    if message.source != socialcare_domain::Source::X {
+        return;
+    }
+    let external_id = message.external_id.as_str();
+    match fetch_awaited(store, lookup, rules, message, parent, chrono::Utc::now()).await {
+        Ok(Recovered::Stored(stored)) => {
+            for ingested in &stored {
+                if let IngestOutcome::Opened { samples, .. }
+                | IngestOutcome::Joined { samples, .. } = &ingested.outcome
+                {
+                    metrics::report(samples);
+                }
+            }
+            tracing::info!(
+                external_id,
+                parent,
+                fetched = stored.len(),
+                "fetched the posts it answers"
+            );
+        }
+        Ok(Recovered::NotTheCustomers) => {
+            tracing::info!(external_id, parent, "what it answers is not the customer's")
+        }
+        Ok(Recovered::Unknown { reason }) => {
+            tracing::warn!(external_id, parent, %reason, "the post it answers could not be fetched");
+            metrics::count_total("OpeningUnknown", 1);
+        }
+        Err(e) => {
+            tracing::warn!(external_id, parent, error = %e, "could not fetch the post it answers");
+            metrics::count_total("OpeningFetchFailed", 1);
+        }
     }
 }
 
@@ -212,6 +273,7 @@ pub async fn handle_sqs_event<S: IngestDeps>(
     store: &S,
     rules: &Rules,
     outbox: Option<&Outbox>,
+    lookup: Option<&Lookup>,
     event: SqsEvent,
 ) -> SqsBatchResponse {
     let records = event
@@ -223,7 +285,7 @@ pub async fn handle_sqs_event<S: IngestDeps>(
             body: message.body.unwrap_or_default(),
         })
         .collect();
-    batch_response(ingest_batch(store, rules, outbox, records).await)
+    batch_response(ingest_batch(store, rules, outbox, lookup, records).await)
 }
 
 /// The local runner's stand-in for the Lambda event source mapping: receive a batch, ingest
@@ -240,6 +302,8 @@ pub struct Consumer {
     pub configuration: ConfigurationCache,
     /// Where acknowledgements are queued (none: they stay pending).
     pub outbox: Option<Outbox>,
+    /// Fetches the posts replies answer that no platform pushed (none: they stay unknown).
+    pub lookup: Option<std::sync::Arc<Lookup>>,
 }
 
 impl Default for Consumer {
@@ -250,6 +314,7 @@ impl Default for Consumer {
             max_retry: Duration::from_secs(60),
             configuration: ConfigurationCache::default(),
             outbox: None,
+            lookup: None,
         }
     }
 }
@@ -276,7 +341,14 @@ impl Consumer {
             })
             .collect();
         let configuration = self.configuration.current().await;
-        let failed = ingest_batch(store, &configuration.rules, self.outbox.as_ref(), records).await;
+        let failed = ingest_batch(
+            store,
+            &configuration.rules,
+            self.outbox.as_ref(),
+            self.lookup.as_deref(),
+            records,
+        )
+        .await;
         let mut ingested = Vec::new();
         for delivery in &deliveries {
             if failed.contains(&delivery.message_id) {

@@ -15,6 +15,7 @@ pub mod deliveries;
 pub mod error;
 pub mod ingest;
 pub mod integrations;
+pub mod listening;
 pub mod logging;
 pub mod metrics;
 pub mod outbox;

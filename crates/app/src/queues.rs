@@ -7,6 +7,25 @@ use socialcare_domain::ports::{Queue, QueueError};
 use socialcare_domain::replies::wait_until;
 use std::time::Duration;
 
+/// A queued event for the inbound FIFO queue: one customer's messages share a group (`group`,
+/// their customer key) and the dedupe id (`dedupe`, the message's) drops a copy sent again
+/// within five minutes (ingest drops later ones). Both are digests: SQS limits their length
+/// and alphabet.
+pub fn inbound(
+    event: &socialcare_domain::QueuedEvent,
+    group: &str,
+    dedupe: &str,
+) -> Result<socialcare_domain::ports::Outgoing, QueueError> {
+    use socialcare_domain::ids::key_digest;
+    let body = serde_json::to_string(event)
+        .map_err(|e| QueueError::invalid(format!("encoding the queued event: {e}")))?;
+    Ok(socialcare_domain::ports::Outgoing::fifo(
+        body,
+        key_digest(group),
+        key_digest(dedupe),
+    ))
+}
+
 /// The longest delay a queue takes.
 pub const MAX_DELAY: Duration = Duration::from_secs(15 * 60);
 

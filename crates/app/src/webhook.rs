@@ -14,9 +14,8 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde_json::{Value, json};
-use socialcare_domain::ids::key_digest;
 use socialcare_domain::integrations::{DEFAULT_INTEGRATION, Integration, check_source};
-use socialcare_domain::ports::{Clock, Outgoing, Queue};
+use socialcare_domain::ports::{Clock, Queue};
 use socialcare_domain::{ChangeEvent, InboundEvent, NormalizedMessage, QueuedEvent};
 use socialcare_platforms::OutboundGuard;
 use socialcare_webhooks::integration::{self, signature};
@@ -273,10 +272,10 @@ async fn send<Q: Queue>(
     group: &str,
     dedupe: &str,
 ) -> Result<(), ApiError> {
-    let body =
-        serde_json::to_string(event).map_err(|e| ApiError::unavailable("encoding_failed", e))?;
+    let outgoing = crate::queues::inbound(event, group, dedupe)
+        .map_err(|e| ApiError::unavailable("encoding_failed", e))?;
     inbound
-        .send(Outgoing::fifo(body, key_digest(group), key_digest(dedupe)))
+        .send(outgoing)
         .await
         .map_err(|e| ApiError::unavailable("queue_unavailable", e))
 }

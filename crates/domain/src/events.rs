@@ -97,6 +97,14 @@ pub enum EventKind {
         from: CustomerId,
         into: CustomerId,
     },
+    /// The message the ticket's first message answers could not be fetched from the platform
+    /// (deleted, protected, or no credentials to read it): what opened the ticket is unknown,
+    /// and it has no response time.
+    OpeningUnknown {
+        /// The platform's id of the message that could not be fetched.
+        external_id: String,
+        reason: String,
+    },
     /// An escalation target could not be told.
     NotificationFailed {
         notice_id: String,

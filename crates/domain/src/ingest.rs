@@ -236,7 +236,9 @@ pub async fn ingest_with<S: IngestDeps>(
     event: &InboundEvent,
     rules: &Rules,
 ) -> Result<IngestOutcome, IngestError> {
-    place(store, event, rules).await.map(|(outcome, _)| outcome)
+    place(store, event, rules)
+        .await
+        .map(|(outcome, _, _)| outcome)
 }
 
 /// What ingesting a message leaves its caller to do, besides reporting the outcome.
@@ -247,6 +249,9 @@ pub struct Ingested {
     /// ticket, or found still pending on a redelivery (the first delivery may have stored it
     /// and died before it was queued).
     pub jobs: Vec<OutboxJob>,
+    /// The platform's id of the message this one answers, when that is not stored: no platform
+    /// pushed it (see [`crate::listening::fetch_awaited`]).
+    pub awaits: Option<String>,
 }
 
 /// Ingests a message as [`ingest_with`] does, and says which jobs to queue, so that the caller
@@ -257,7 +262,7 @@ pub async fn ingest_message<S: IngestDeps>(
     event: &InboundEvent,
     rules: &Rules,
 ) -> Result<Ingested, IngestError> {
-    let (outcome, replies) = place(store, event, rules).await?;
+    let (outcome, replies, parent_stored) = place(store, event, rules).await?;
     let acknowledgements = &rules.acknowledgements;
     let jobs = match &outcome {
         IngestOutcome::Opened { .. } => {
@@ -268,18 +273,24 @@ pub async fn ingest_message<S: IngestDeps>(
             acknowledgement::pending_job(store, acknowledgements, &event.message).await?
         }
     };
+    let awaits = match parent_stored {
+        true => None,
+        false => event.message.in_reply_to.clone(),
+    };
     Ok(Ingested {
         outcome,
         jobs: jobs.into_iter().collect(),
+        awaits,
     })
 }
 
-/// Places the message; the outcome, and the replies written with it.
+/// Places the message; the outcome, the replies written with it, and whether the message it
+/// answers (if any) is stored.
 async fn place<S: IngestDeps>(
     store: &S,
     event: &InboundEvent,
     rules: &Rules,
-) -> Result<(IngestOutcome, Vec<Message>), IngestError> {
+) -> Result<(IngestOutcome, Vec<Message>, bool), IngestError> {
     let dedupe_key = &event.message.dedupe_key();
     let parent_key = event
         .message
@@ -295,12 +306,13 @@ async fn place<S: IngestDeps>(
     optimistic(
         move || async move {
             let found = store.look_up(keys).await?;
+            let parent_stored = keys.parent_key.is_none() || found.parent.is_some();
             if let Some(stored) = found.stored {
                 let duplicate = IngestOutcome::Duplicate {
                     ticket_id: stored.ticket_id,
                     message_id: stored.message_id,
                 };
-                return Ok(Round::Done((duplicate, Vec::new())));
+                return Ok(Round::Done((duplicate, Vec::new(), parent_stored)));
             }
             let around = surroundings(store, found).await?;
             let placement = threading::place(&around, event.message.created_at, rules);
@@ -308,7 +320,9 @@ async fn place<S: IngestDeps>(
                 && event.message.direction == Direction::Outbound
             {
                 match confirm_echo(store, ticket, &event.message).await? {
-                    Some(Ok(outcome)) => return Ok(Round::Done((outcome, Vec::new()))),
+                    Some(Ok(outcome)) => {
+                        return Ok(Round::Done((outcome, Vec::new(), parent_stored)));
+                    }
                     Some(Err(())) => return Ok(Round::ReadAgain),
                     None => {}
                 }
@@ -338,7 +352,7 @@ async fn place<S: IngestDeps>(
                 },
             };
             match store.commit(&change).await {
-                Ok(()) => Ok(Round::Done((outcome, change.replies))),
+                Ok(()) => Ok(Round::Done((outcome, change.replies, parent_stored))),
                 // Raced with a redelivery of the same message: the next round reports it.
                 Err(CommitError::Duplicate) | Err(CommitError::Conflict) => Ok(Round::ReadAgain),
                 Err(CommitError::Store(e)) => Err(e.into()),

@@ -4,7 +4,7 @@
 //! [`ports`]; the adapters (SQLite, DynamoDB, SQS) implement them in their own crates.
 //!
 //! Three layers, each using only those below it:
-//! - **records**, what is stored and sent: [`ids`], [`page`], [`message`], [`delivery`],
+//! - **records**, what is stored and sent: [`ids`], [`page`], [`message`], [`search`], [`delivery`],
 //!   [`customer`], [`ticket`] (with the triage result), [`timers`], [`events`],
 //!   [`domain_events`] (what integrators hear of them), [`subscriptions`] (who hears them by
 //!   webhook), [`incident`],
@@ -13,7 +13,7 @@
 //! - **[`ports`]**, the traits over those records;
 //! - **behaviours**, the rest: [`ingest`], [`threading`], [`triage`], [`replies`], [`clocks`],
 //!   [`reminders`], [`incidents`], [`updates`], [`lifecycle`], [`ownership`], [`privacy`],
-//!   [`retention`], ...
+//!   [`retention`], [`listening`], ...
 //!
 //! A behaviour's own records (`replies::Delivery`, `incidents::Incident`, ...) are re-exported
 //! from it. `python3 infra/module_cycles.py crates/domain --layer ...` checks the layers (its
@@ -36,6 +36,7 @@ pub mod incidents;
 pub mod ingest;
 pub mod integrations;
 pub mod lifecycle;
+pub mod listening;
 pub mod message;
 pub mod ownership;
 pub mod page;
@@ -47,6 +48,7 @@ pub mod report;
 pub mod retention;
 pub mod retry;
 pub mod satisfaction;
+pub mod search;
 pub mod sessions;
 pub mod sla;
 pub mod subscriptions;

@@ -103,6 +103,21 @@ pub struct NormalizedMessage {
     pub created_at: DateTime<Utc>,
     /// Where replies to this customer are posted (integrators only).
     pub callback_url: Option<String>,
+    /// How socialcare came to hear of it, when no platform pushed it: a search found it, or it
+    /// was fetched because a reply answered it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub found_by: Option<FoundBy>,
+}
+
+/// How a message nobody pushed was found.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "by", rename_all = "snake_case")]
+pub enum FoundBy {
+    /// One of the account's search queries found it (it did not address the brand).
+    Search { query: String },
+    /// A reply answered it and socialcare fetched it from the platform.
+    Lookup,
 }
 
 impl NormalizedMessage {
@@ -264,6 +279,7 @@ impl Message {
                 text: String::new(),
                 attachments: Vec::new(),
                 callback_url: None,
+                found_by: None,
                 ..body.clone()
             },
             original_text: None,
@@ -350,6 +366,7 @@ mod tests {
             attachments: vec![],
             created_at: at,
             callback_url: None,
+            found_by: None,
         };
         let mut reply = Message::new(TicketId::derive(at, "t"), body, at);
         reply.delivery = Some(Delivery {

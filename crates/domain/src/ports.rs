@@ -13,6 +13,7 @@ use crate::integrations::Integration;
 use crate::message::{Message, Source};
 use crate::page::{Cursor, Page};
 use crate::report::{Counters, GroupBy, Sample};
+use crate::search::SearchState;
 use crate::sla::Policies;
 use crate::subscriptions::{EventDelivery, WebhookSubscription};
 use crate::templates::Template;
@@ -866,6 +867,23 @@ pub trait RetentionStore: Send + Sync {
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
+/// The searches' states, by source, account and query.
+pub trait ListeningStore: Send + Sync {
+    fn search_state(
+        &self,
+        source: Source,
+        account: &str,
+        query: &str,
+    ) -> impl Future<Output = Result<Option<SearchState>, StoreError>> + Send;
+
+    /// Stores `state` when the stored one is at `state.version - 1` (none stored, for version
+    /// 1); `CommitError::Conflict` when another poll wrote first.
+    fn put_search_state(
+        &self,
+        state: &SearchState,
+    ) -> impl Future<Output = Result<(), CommitError>> + Send;
+}
+
 /// Every store port together: what a complete store adapter (SQLite, DynamoDB) implements.
 pub trait TicketStore:
     IngestStore
@@ -887,6 +905,7 @@ pub trait TicketStore:
     + PrivacyStore
     + RetentionStore
     + WebhookStore
+    + ListeningStore
 {
 }
 impl<T> TicketStore for T where
@@ -909,6 +928,7 @@ impl<T> TicketStore for T where
         + PrivacyStore
         + RetentionStore
         + WebhookStore
+        + ListeningStore
 {
 }
 

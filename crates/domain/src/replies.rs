@@ -238,6 +238,7 @@ pub fn compose(
         attachments: Vec::new(),
         created_at: now,
         callback_url: None,
+        found_by: None,
     };
     Message {
         delivery: Some(Delivery::pending(target, automatic)),

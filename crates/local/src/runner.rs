@@ -11,6 +11,7 @@ use socialcare_app::api;
 use socialcare_app::configuration::{ConfigurationCache, Import, LoadError};
 use socialcare_app::ingest::Consumer;
 use socialcare_app::integrations::IntegrationDirectory;
+use socialcare_app::listening::Lookup;
 use socialcare_app::outbox::Outbox;
 use socialcare_app::scheduler::Scheduler;
 use socialcare_app::sender::Sender;
@@ -253,6 +254,11 @@ where
         secret("META_APP_SECRET"),
     );
     let sealer = LocalSealer::load_or_create(&settings.data)?;
+    // Reads X as the app: the accounts' searches, and the posts replies answer that no webhook
+    // delivered.
+    let lookup = Arc::new(Lookup::ready(socialcare_wiring::x_listener(
+        &platform_credentials,
+    )?));
     let platform = socialcare_wiring::platform_with_tokens(
         socialcare_wiring::platform(
             platform_credentials,
@@ -312,6 +318,7 @@ where
     let consumer = Consumer {
         configuration: configuration.clone(),
         outbox: Some(Outbox::new(outbox.clone())),
+        lookup: Some(lookup.clone()),
         ..Consumer::default()
     };
     // Like the event source mapping's pollers, there may be several: a customer's messages
@@ -331,7 +338,7 @@ where
         })
         .collect::<Vec<_>>();
     let scheduling = {
-        let (store, reminders) = (store.clone(), reminders.clone());
+        let (store, reminders, inbound) = (store.clone(), reminders.clone(), inbound.clone());
         tokio::spawn(async move {
             let scheduler = Scheduler::default();
             let configuration = configuration;
@@ -343,6 +350,25 @@ where
                 }
                 if let Err(e) = scheduler.announce_incidents(&store, &reminders, now).await {
                     tracing::error!(error = %e, "incident notices failed; retrying");
+                }
+                let searches = &configuration.current().await.searches;
+                if !searches.is_empty()
+                    && let Some(listener) = lookup.get().await
+                {
+                    let listened = socialcare_app::listening::listen(
+                        &store, listener, &inbound, searches, now,
+                    );
+                    match listened.await {
+                        Ok(listened) if listened.requests > 0 => tracing::info!(
+                            requests = listened.requests,
+                            queued = listened.queued,
+                            heard = listened.heard,
+                            failed = listened.failed,
+                            "searches polled"
+                        ),
+                        Ok(_) => {}
+                        Err(e) => tracing::error!(error = %e, "searches failed; retrying"),
+                    }
                 }
                 if counted.elapsed() >= COUNT_REPORT_EVERY {
                     counted = std::time::Instant::now();

@@ -32,6 +32,7 @@ pub fn complaint(now: chrono::DateTime<chrono::Utc>) -> NormalizedMessage {
         attachments: vec![],
         created_at: now,
         callback_url: Some(SAMPLE_CALLBACK.into()),
+        found_by: None,
     }
 }
 

@@ -1,11 +1,13 @@
 //! Posting replies to the platforms: the X API v2, the Graph API (Facebook pages and Instagram
 //! accounts), and integrators' signed callbacks. [`HttpPlatform`] implements the domain's
 //! [`Platform`] port. [`connect`] holds the clients that connect a brand's account (X OAuth
-//! 1.0a and Account Activity, Facebook Login and page subscriptions).
+//! 1.0a and Account Activity, Facebook Login and page subscriptions); [`XListener`] reads X
+//! (search, a post by its id).
 
 mod callback;
 pub mod connect;
 pub mod credentials;
+mod listen;
 mod meta;
 mod notify;
 pub mod outbound;
@@ -17,6 +19,7 @@ pub use connect::{ConnectError, MetaConnect, XConnect};
 pub use credentials::{
     ConfigError, Credentials, MetaCredentials, MetaPage, XAccount, XCredentials,
 };
+pub use listen::XListener;
 pub use notify::HttpNotifier;
 pub use outbound::OutboundGuard;
 

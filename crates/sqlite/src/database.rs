@@ -192,6 +192,16 @@ CREATE TABLE IF NOT EXISTS purge_cursor (
     cursor TEXT NOT NULL
 );
 
+-- How far each search of an account has read, and what it heard.
+CREATE TABLE IF NOT EXISTS search_states (
+    source  TEXT NOT NULL,
+    account TEXT NOT NULL,
+    query   TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    data    TEXT NOT NULL,
+    PRIMARY KEY (source, account, query)
+);
+
 -- Where each customer merged away went, and who merged them.
 CREATE TABLE IF NOT EXISTS merges (
     customer_id TEXT PRIMARY KEY,

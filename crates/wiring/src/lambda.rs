@@ -10,6 +10,7 @@ use socialcare_app::api::ApiState;
 use socialcare_app::bootstrap::{Reload, ReloadError};
 use socialcare_app::configuration::{self, ConfigurationCache, Import, LoadError};
 use socialcare_app::integrations::IntegrationDirectory;
+use socialcare_app::listening::Lookup;
 use socialcare_app::metrics::StoreUsage;
 use socialcare_app::outbox::Outbox;
 use socialcare_app::reminders::Worker;
@@ -235,12 +236,54 @@ impl Lambda {
         Ok(state.with_connectors(connectors))
     }
 
+    /// Reads X as the app, made when first needed (a reply to a post no platform pushed, a
+    /// search): the secrets are read then, not at start. The app's key is `X_CONSUMER_KEY`
+    /// with `X_CONSUMER_SECRET_ARN`, or the `[x]` of `PLATFORM_CREDENTIALS_SECRET_ARN`.
+    fn x_lookup(&self) -> Lookup {
+        let secrets = self.secrets.clone();
+        Lookup::lazy(Box::new(move || {
+            let secrets = secrets.clone();
+            Box::pin(async move {
+                const SECRETS: [&str; 2] =
+                    ["PLATFORM_CREDENTIALS_SECRET_ARN", "X_CONSUMER_SECRET_ARN"];
+                let arns: Vec<(&str, String)> = SECRETS
+                    .iter()
+                    .filter_map(|name| {
+                        Some((*name, std::env::var(name).ok().filter(|v| !v.is_empty())?))
+                    })
+                    .collect();
+                let ids: Vec<String> = arns.iter().map(|(_, arn)| arn.clone()).collect();
+                let mut values = match ids.is_empty() {
+                    true => Default::default(),
+                    false => secret_strings(&secrets, &ids)
+                        .await
+                        .map_err(|e| e.to_string())?,
+                };
+                let mut read = |name: &str| {
+                    let arn = arns.iter().find(|(n, _)| *n == name)?.1.clone();
+                    values.remove(&arn)
+                };
+                let credentials = match read("PLATFORM_CREDENTIALS_SECRET_ARN") {
+                    Some(text) => Credentials::parse(&text).map_err(|e| e.to_string())?,
+                    None => Credentials::default(),
+                };
+                let x_consumer = std::env::var("X_CONSUMER_KEY")
+                    .ok()
+                    .filter(|v| !v.is_empty())
+                    .zip(read("X_CONSUMER_SECRET_ARN"));
+                let credentials = crate::with_app_credentials(credentials, x_consumer, None);
+                crate::x_listener(&credentials).map_err(|e| e.to_string())
+            })
+        }))
+    }
+
     /// The `ingest` function.
     pub async fn ingest(&self) -> Result<IngestFunction, WiringError> {
         Ok(IngestFunction {
             consumed: self.consumed.clone(),
             configuration: self.configuration().await?,
             outbox: Outbox::new(self.queue("OUTBOX_QUEUE_URL")),
+            lookup: self.x_lookup(),
             store: self.store(),
         })
     }
@@ -316,8 +359,10 @@ impl Lambda {
         SchedulerFunction {
             store: self.store(),
             queue: self.queue("REMINDERS_QUEUE_URL"),
+            inbound: self.queue("INBOUND_QUEUE_URL"),
             scheduler: Scheduler::default(),
             configuration: Default::default(),
+            lookup: self.x_lookup(),
         }
     }
 }
@@ -443,6 +488,7 @@ pub struct IngestFunction {
     consumed: CapacityMeter,
     configuration: ConfigurationCache,
     outbox: Outbox,
+    lookup: Lookup,
 }
 
 impl IngestFunction {
@@ -455,6 +501,7 @@ impl IngestFunction {
             &self.store,
             &configuration.rules,
             Some(&self.outbox),
+            Some(&self.lookup),
             event,
         )
         .await;
@@ -515,9 +562,13 @@ impl RemindersFunction {
 pub struct SchedulerFunction {
     store: DynamoStore,
     queue: SqsQueue,
+    /// Where what the searches found goes, like a webhook's messages.
+    inbound: SqsQueue,
     scheduler: Scheduler,
-    /// Read when the first purge is due, not at start: the other runs need none of it.
+    /// Read at the first run, not at start.
     configuration: tokio::sync::OnceCell<ConfigurationCache>,
+    /// Made when an account first has a search to run.
+    lookup: Lookup,
 }
 
 impl SchedulerFunction {
@@ -533,19 +584,40 @@ impl SchedulerFunction {
             counted,
             "reminders and incident notices queued, report counted"
         );
+        let configuration = self
+            .configuration
+            .get_or_try_init(|| async {
+                let none = || async { Ok(None) };
+                ConfigurationCache::load(store.clone(), configuration::LAMBDA_TTL, none).await
+            })
+            .await
+            .map_err(|e| match e {
+                LoadError::Store(e) => ScheduleError::Store(e),
+                other => ScheduleError::Store(StoreError::invalid(other.to_string())),
+            })?
+            .current()
+            .await;
+        if !configuration.searches.is_empty()
+            && let Some(listener) = self.lookup.get().await
+        {
+            let listened = socialcare_app::listening::listen(
+                store,
+                listener,
+                &self.inbound,
+                &configuration.searches,
+                now,
+            )
+            .await?;
+            tracing::info!(
+                requests = listened.requests,
+                queued = listened.queued,
+                heard = listened.heard,
+                failed = listened.failed,
+                "searches polled"
+            );
+        }
         if self.scheduler.purge_due(now) {
-            let configuration = self
-                .configuration
-                .get_or_try_init(|| async {
-                    let none = || async { Ok(None) };
-                    ConfigurationCache::load(store.clone(), configuration::LAMBDA_TTL, none).await
-                })
-                .await
-                .map_err(|e| match e {
-                    LoadError::Store(e) => ScheduleError::Store(e),
-                    other => ScheduleError::Store(StoreError::invalid(other.to_string())),
-                })?;
-            let retention = &configuration.current().await.retention;
+            let retention = &configuration.retention;
             let purged = self.scheduler.purge(store, retention, now).await?;
             tracing::info!(
                 tickets = purged.tickets,

@@ -138,6 +138,18 @@ pub fn with_app_credentials(
     credentials
 }
 
+/// Reads X as the app (search, a post by its id) with the credentials' `[x]` consumer key and
+/// secret, at the environment's X endpoint (`X_API_BASE_URL`).
+pub fn x_listener(
+    credentials: &Credentials,
+) -> Result<socialcare_platforms::XListener, WiringError> {
+    Ok(socialcare_platforms::XListener::new(
+        credentials,
+        &Endpoints::from_env(),
+        DEFAULT_TIMEOUT,
+    )?)
+}
+
 /// The connect flows' clients: the X app (consumer key and secret) and the Meta app (id and
 /// secret) where the deployment has them, at the endpoints of the environment
 /// (`X_API_BASE_URL`, `X_AUTHORIZE_BASE_URL`, `META_GRAPH_BASE_URL`, `META_LOGIN_BASE_URL`);

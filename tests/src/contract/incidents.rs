@@ -47,7 +47,7 @@ async fn deliver<S: Store>(store: &S, messages: &[(String, String, String, DateT
                 .unwrap(),
             })
             .collect();
-        let failed = ingest_batch(store, &rules(), None, records).await;
+        let failed = ingest_batch(store, &rules(), None, None, records).await;
         assert_eq!(failed, Vec::<String>::new());
     }
 }

@@ -206,6 +206,7 @@ mod tests {
             attachments: vec![],
             created_at: at,
             callback_url: None,
+            found_by: None,
         };
         Message::new(TicketId::derive(at, "t"), body, at)
     }

@@ -16,6 +16,9 @@ pub(super) const ALL_TICKETS: &str = "TICKETS";
 pub(super) const ERASURES: &str = "ERASURES";
 pub(super) const MERGES: &str = "MERGES";
 
+pub(super) fn search_pk(source: socialcare_domain::Source, account: &str) -> String {
+    format!("SEARCH#{source}#{account}")
+}
 pub(super) fn ticket_pk(id: &str) -> String {
     format!("TICKET#{id}")
 }

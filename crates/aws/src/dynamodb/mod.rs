@@ -31,6 +31,7 @@
 //! | webhook subscription | `WEBHOOKS`  | `<subscription id>` | its URL, event types and secret          |
 //! | delivery   | `DELIVERIES#<subscription>` | `<event id>`  | one event's delivery, with its attempts  |
 //! | purge      | `PURGES`              | `<ticket id>`       | a purge under way (ticket deleted, messages not yet) |
+//! | search     | `SEARCH#<source>#<account>` | `<query digest>` | how far the query has read, what it heard |
 //!
 //! A ticket and its messages share a partition, so one Query reads a whole conversation.
 //! Every write of an ingested message is one transaction whose conditions make it idempotent.
@@ -39,7 +40,7 @@
 //! One file per port, with the same names as in the SQLite adapter (`socialcare-sqlite`'s
 //! `store/`): `ingest` (IngestStore), `tickets` (TicketReads, TicketLists, TicketCommands), `customers`
 //! (CustomerStore), `teams` (TeamTurns), `settings` (SettingsStore, ConfigurationStore, AccountStore, TemplateStore,
-//! ApiKeyStore, IntegrationStore), `sessions` (SessionStore), `privacy` (PrivacyStore), `retention` (RetentionStore), `webhooks` (WebhookStore), `reminders` (ReminderStore), `metrics` (MetricsStore),
+//! ApiKeyStore, IntegrationStore), `sessions` (SessionStore), `privacy` (PrivacyStore), `retention` (RetentionStore), `webhooks` (WebhookStore), `listening` (ListeningStore), `reminders` (ReminderStore), `metrics` (MetricsStore),
 //! and IncidentStore in six: `spikes` (SpikeCounters), `incidents` (IncidentRecords, IncidentTickets, IncidentResolution),
 //! `updates` (IncidentUpdateStore), `allowance` (PostAllowance). Beside them: `keys` (every key format of the table above) and
 //! `items` (the mapping of the records several ports write: tickets, messages, events).
@@ -52,6 +53,7 @@ mod incidents;
 mod ingest;
 mod items;
 mod keys;
+mod listening;
 mod metrics;
 mod privacy;
 mod reminders;

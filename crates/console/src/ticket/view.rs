@@ -228,6 +228,10 @@ pub(super) fn what(kind: &EventKind) -> String {
         EventKind::Notified { reason, target, .. } => {
             format!("{} told {target}", reason.as_str())
         }
+        EventKind::OpeningUnknown {
+            external_id,
+            reason,
+        } => format!("the message it answers ({external_id}) could not be fetched: {reason}"),
         EventKind::NotificationFailed {
             reason,
             target,

@@ -39,6 +39,7 @@ fn message(
         attachments: vec![],
         created_at: at(minute),
         callback_url: None,
+        found_by: None,
     };
     Message::new(TicketId::derive(at(0), "t"), body, at(minute))
 }

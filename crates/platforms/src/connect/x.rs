@@ -427,7 +427,8 @@ impl XConnect {
         result
     }
 
-    async fn bearer(&self) -> Result<AppBearer, ConnectError> {
+    /// The app's bearer token: the one asked for before, or a new one.
+    pub(crate) async fn bearer(&self) -> Result<AppBearer, ConnectError> {
         let cached = self
             .bearer
             .lock()
@@ -444,7 +445,8 @@ impl XConnect {
         Ok(bearer)
     }
 
-    fn forget_bearer(&self) {
+    /// Forgets the bearer token X refused: the next call asks for the current one.
+    pub(crate) fn forget_bearer(&self) {
         if let Ok(mut cache) = self.bearer.lock() {
             *cache = None;
         }

@@ -110,6 +110,7 @@ pub fn reply(source: Source, account: &str, target: Target) -> Message {
         attachments: Vec::new(),
         created_at: now,
         callback_url: None,
+        found_by: None,
     };
     Message {
         delivery: Some(Delivery::pending(target, false)),

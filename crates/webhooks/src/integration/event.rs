@@ -116,6 +116,7 @@ impl GenericEvent {
             attachments: self.attachments,
             created_at: self.created_at,
             callback_url: self.callback_url,
+            found_by: None,
         })
     }
 }

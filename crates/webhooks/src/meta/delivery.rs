@@ -250,6 +250,7 @@ impl Context<'_> {
             attachments: Vec::new(),
             created_at: created_at.or(self.entry_time)?,
             callback_url: None,
+            found_by: None,
         })
     }
 

@@ -9,3 +9,4 @@
 pub mod account_activity;
 pub mod model;
 pub mod signature;
+pub mod v2;

@@ -248,6 +248,7 @@ impl Tweet {
             attachments,
             created_at,
             callback_url: None,
+            found_by: None,
         })
     }
 }
@@ -332,6 +333,7 @@ impl DirectMessageEvent {
             attachments,
             created_at,
             callback_url: None,
+            found_by: None,
         })
     }
 }

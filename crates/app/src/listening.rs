@@ -1,0 +1,157 @@
+//! Listening on the scheduler's minute: each account's search queries, polled when due, their
+//! complaints and questions queued for ingest like a webhook's messages, the rest counted on
+//! the search's state. See [`socialcare_domain::listening`].
+
+use crate::queues::inbound;
+use crate::scheduler::ScheduleError;
+use chrono::{DateTime, Utc};
+use socialcare_domain::listening::{AccountSearches, Listener, read_page};
+use socialcare_domain::ports::{CommitError, ListeningStore, Queue};
+use socialcare_domain::search::SearchState;
+use socialcare_domain::{InboundEvent, QueuedEvent};
+use socialcare_platforms::XListener;
+
+/// Pages one query reads in one run at most; the rest waits for the next minute (the state
+/// says where to go on).
+const PAGES_PER_RUN: usize = 3;
+
+/// What one run of the searches did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Listened {
+    /// Requests made to the platform.
+    pub requests: usize,
+    /// Results queued to become messages on tickets.
+    pub queued: usize,
+    /// Results counted, not ticketed.
+    pub heard: usize,
+    /// Polls that failed (the state keeps why, and when to try again).
+    pub failed: usize,
+}
+
+/// Polls every query that is due, at most [`PAGES_PER_RUN`] pages each. A result is queued
+/// before the state that counts it is written: a run that dies in between reads the page
+/// again next time, and ingest drops what it queued twice.
+pub async fn listen<S: ListeningStore, L: Listener, Q: Queue>(
+    store: &S,
+    listener: &L,
+    queue: &Q,
+    searches: &[AccountSearches],
+    now: DateTime<Utc>,
+) -> Result<Listened, ScheduleError> {
+    let mut listened = Listened::default();
+    for account in searches {
+        for query in &account.listening.queries {
+            let state = store
+                .search_state(account.source, &account.account, query)
+                .await?
+                .unwrap_or_else(|| SearchState::new(account.source, &account.account, query));
+            if state.due(now) {
+                poll(store, listener, queue, account, state, now, &mut listened).await?;
+            }
+        }
+    }
+    Ok(listened)
+}
+
+async fn poll<S: ListeningStore, L: Listener, Q: Queue>(
+    store: &S,
+    listener: &L,
+    queue: &Q,
+    account: &AccountSearches,
+    mut state: SearchState,
+    now: DateTime<Utc>,
+    listened: &mut Listened,
+) -> Result<(), ScheduleError> {
+    for _ in 0..PAGES_PER_RUN {
+        listened.requests += 1;
+        let request = state.request(now);
+        let next = match listener
+            .search(account.source, &account.account, &request)
+            .await
+        {
+            Ok(page) => {
+                let read = read_page(&state, page, account, now);
+                let heard = |state: &SearchState| state.heard.values().sum::<u64>();
+                listened.heard += (heard(&read.state) - heard(&state)) as usize;
+                let messages = read
+                    .ticket
+                    .into_iter()
+                    .map(|message| {
+                        let (group, dedupe) = (message.customer_key(), message.dedupe_key());
+                        let event = QueuedEvent::Message(InboundEvent {
+                            message,
+                            received_at: now,
+                        });
+                        inbound(&event, &group, &dedupe)
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                listened.queued += messages.len();
+                queue.send_all(messages).await?;
+                read.state
+            }
+            Err(error) => {
+                tracing::warn!(account = %account.account, query = %state.query, %error, "search failed");
+                listened.failed += 1;
+                socialcare_domain::listening::failed(&state, &error, account.listening.every(), now)
+            }
+        };
+        match store.put_search_state(&next).await {
+            Ok(()) => {}
+            // Another run polled it meanwhile: it goes on from its own state.
+            Err(CommitError::Conflict) | Err(CommitError::Duplicate) => return Ok(()),
+            Err(CommitError::Store(e)) => return Err(e.into()),
+        }
+        let more = next.resume.is_some() && next.last_error.is_none();
+        state = next;
+        if !more {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// Makes the X reader, or says why it cannot be made now.
+pub type MakeListener =
+    Box<dyn Fn() -> futures::future::BoxFuture<'static, Result<XListener, String>> + Send + Sync>;
+
+/// The X reader that fetches the posts replies answer, made on first use: most batches never
+/// need it, and on AWS making it reads the app's secret.
+pub struct Lookup {
+    listener: tokio::sync::OnceCell<XListener>,
+    make: MakeListener,
+}
+
+impl std::fmt::Debug for Lookup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lookup")
+            .field("listener", &self.listener.get())
+            .finish()
+    }
+}
+
+impl Lookup {
+    pub fn ready(listener: XListener) -> Self {
+        Self {
+            listener: tokio::sync::OnceCell::new_with(Some(listener)),
+            make: Box::new(|| Box::pin(async { Err("made already".to_string()) })),
+        }
+    }
+
+    pub fn lazy(make: MakeListener) -> Self {
+        Self {
+            listener: tokio::sync::OnceCell::new(),
+            make,
+        }
+    }
+
+    /// The reader; `None` (logged) when it cannot be made now: the next batch tries again.
+    pub async fn get(&self) -> Option<&XListener> {
+        match self.listener.get_or_try_init(|| (self.make)()).await {
+            Ok(listener) => Some(listener),
+            Err(reason) => {
+                tracing::warn!(%reason, "the X reader could not be made");
+                None
+            }
+        }
+    }
+}
