@@ -1,6 +1,9 @@
 //! A stateful fake of X for connecting an account: the OAuth 1.0a three-legged flow, the
 //! app's bearer token, `GET /2/users/me`, the Account Activity webhook (with a real CRC
-//! check of the registered URL) and subscriptions.
+//! check of the registered URL) and subscriptions; and for reading it as the app: recent
+//! search (`GET /2/tweets/search/recent`: the posts whose text has every word of the query
+//! that is not an operator, newer than `since_id`, newest first, paged) and post lookup
+//! (`GET /2/tweets/:id`, with X's problem for a post it does not have).
 //!
 //! It checks every OAuth 1.0a signature itself ([`crate::oauth1`], RFC 5849 §3.4), the
 //! timestamp (within 5 minutes) and the nonce (never twice), and answers X's error bodies.
@@ -113,6 +116,14 @@ struct XState {
     refusals: Vec<Refusal>,
     crc_checks: Vec<CrcCheck>,
     tweets: Vec<(String, Value)>,
+    /// Posts to read back, as v2 gives them, with their authors.
+    posts: Vec<(Value, Value)>,
+    /// The queries of each search asked, in order.
+    searches: Vec<Vec<(String, String)>>,
+    /// The ids asked for by post lookup, in order.
+    lookups: Vec<String>,
+    /// Searches answer 429 until this (Unix seconds) once set.
+    search_limited_until: Option<i64>,
 }
 
 struct Shared {
@@ -152,6 +163,10 @@ impl FakeX {
                 deny: false,
                 approved_callbacks: None,
                 tweets: Vec::new(),
+                posts: Vec::new(),
+                searches: Vec::new(),
+                lookups: Vec::new(),
+                search_limited_until: None,
                 pending: HashMap::new(),
                 issued: Vec::new(),
                 bearer: bearer_token(),
@@ -225,6 +240,27 @@ impl FakeX {
                 webhook.valid = false;
             }
         }
+    }
+
+    /// A post X has from now on, found by search and lookup: `post` as v2 gives it (`id`,
+    /// `text`, `created_at`, `author_id`, ...), `author` as a v2 user.
+    pub fn add_post(&self, post: Value, author: Value) {
+        self.shared.state().posts.push((post, author));
+    }
+
+    /// The query parameters of each search asked, in order.
+    pub fn searches(&self) -> Vec<Vec<(String, String)>> {
+        self.shared.state().searches.clone()
+    }
+
+    /// The post ids asked for by lookup, in order.
+    pub fn lookups(&self) -> Vec<String> {
+        self.shared.state().lookups.clone()
+    }
+
+    /// Searches answer 429 (`x-rate-limit-reset: until`) from now on; `None` lifts it.
+    pub fn limit_searches_until(&self, until: Option<i64>) {
+        self.shared.state().search_limited_until = until;
     }
 
     /// The app's current bearer token.
@@ -348,6 +384,8 @@ async fn route(shared: &Shared, asked: &Asked) -> Result<Response, Refused> {
         ("POST", ["oauth", "access_token"]) => access_token(shared, asked),
         ("POST", ["oauth2", "token"]) => app_bearer(shared, asked),
         ("GET", ["2", "users", "me"]) => users_me(shared, asked),
+        ("GET", ["2", "tweets", "search", "recent"]) => search_recent(shared, asked),
+        ("GET", ["2", "tweets", id]) => lookup_post(shared, asked, id),
         ("POST", ["2", "tweets"]) => post_tweet(shared, asked),
         ("GET", ["2", "webhooks"]) => list_webhooks(shared, asked),
         ("POST", ["2", "webhooks"]) => register_webhook(shared, asked).await,
@@ -831,6 +869,106 @@ fn check_bearer(shared: &Shared, asked: &Asked) -> Result<(), Refused> {
             "not the app's bearer token, or a refused one",
         )),
     }
+}
+
+/// Posts are numbered: a longer id is newer, as X's snowflakes are.
+fn newer(a: &str, b: &str) -> bool {
+    (a.len(), a) > (b.len(), b)
+}
+
+/// `GET /2/tweets/search/recent`: a page of at most `max_results` posts whose text has every
+/// plain word of the query (operators such as `-from:` and `-is:retweet` are not matched),
+/// newer than `since_id`, newest first; `next_token` is the id to go on below.
+fn search_recent(shared: &Shared, asked: &Asked) -> Result<Response, Refused> {
+    check_bearer(shared, asked)?;
+    let pairs = query_pairs(&asked.uri);
+    let mut state = shared.state();
+    state.searches.push(pairs.clone());
+    if let Some(until) = state.search_limited_until {
+        let body = problem(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too Many Requests",
+            "Too Many Requests",
+            "about:blank",
+        );
+        let mut response = (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();
+        let headers = response.headers_mut();
+        headers.insert("x-rate-limit-remaining", "0".parse().unwrap());
+        headers.insert("x-rate-limit-reset", until.to_string().parse().unwrap());
+        return Ok(response);
+    }
+    let query = pair(&pairs, "query").unwrap_or_default().to_lowercase();
+    let words: Vec<&str> = query
+        .split_whitespace()
+        .filter(|word| !word.starts_with('-') && !word.contains(':'))
+        .collect();
+    let most: usize = pair(&pairs, "max_results")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(10);
+    let since = pair(&pairs, "since_id").map(str::to_string);
+    let below = pair(&pairs, "next_token").map(str::to_string);
+    let mut found: Vec<&(Value, Value)> = state
+        .posts
+        .iter()
+        .filter(|(post, _)| {
+            let text = post["text"].as_str().unwrap_or_default().to_lowercase();
+            let id = post["id"].as_str().unwrap_or_default();
+            words.iter().all(|word| text.contains(word))
+                && since.as_deref().is_none_or(|since| newer(id, since))
+                && below.as_deref().is_none_or(|below| newer(below, id))
+        })
+        .collect();
+    found.sort_by(|a, b| {
+        let (a, b) = (a.0["id"].as_str().unwrap(), b.0["id"].as_str().unwrap());
+        (b.len(), b).cmp(&(a.len(), a))
+    });
+    let more = found.len() > most;
+    found.truncate(most);
+    let data: Vec<Value> = found.iter().map(|(post, _)| post.clone()).collect();
+    let mut users: Vec<Value> = Vec::new();
+    for (_, author) in &found {
+        if !users.contains(author) {
+            users.push(author.clone());
+        }
+    }
+    let mut meta = json!({ "result_count": data.len() });
+    if let (Some(first), Some(last)) = (data.first(), data.last()) {
+        meta["newest_id"] = first["id"].clone();
+        meta["oldest_id"] = last["id"].clone();
+        if more {
+            meta["next_token"] = last["id"].clone();
+        }
+    }
+    let mut body = json!({ "meta": meta });
+    if !data.is_empty() {
+        body["data"] = json!(data);
+        body["includes"] = json!({ "users": users });
+    }
+    Ok(axum::Json(body).into_response())
+}
+
+/// `GET /2/tweets/:id`: the post with its author, or X's "Not Found Error" (a 200).
+fn lookup_post(shared: &Shared, asked: &Asked, id: &str) -> Result<Response, Refused> {
+    check_bearer(shared, asked)?;
+    let mut state = shared.state();
+    state.lookups.push(id.to_string());
+    let found = state
+        .posts
+        .iter()
+        .find(|(post, _)| post["id"].as_str() == Some(id));
+    let body = match found {
+        Some((post, author)) => json!({ "data": post, "includes": { "users": [author] } }),
+        None => json!({ "errors": [{
+            "value": id,
+            "detail": format!("Could not find tweet with id: [{id}]."),
+            "title": "Not Found Error",
+            "resource_type": "tweet",
+            "parameter": "id",
+            "resource_id": id,
+            "type": "https://api.twitter.com/2/problems/resource-not-found"
+        }] }),
+    };
+    Ok(axum::Json(body).into_response())
 }
 
 fn webhook_json(webhook: &FakeWebhook, created_at: &str) -> Value {

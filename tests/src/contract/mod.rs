@@ -2,6 +2,7 @@
 //! `tests/tests/*_contract.rs` runs every case against every adapter.
 
 pub mod incidents;
+pub mod listening;
 pub mod merge;
 pub mod privacy;
 pub mod queue;
