@@ -63,6 +63,7 @@ async fn the_document_is_served_without_a_key_and_describes_every_route() {
             "get /v1/accounts",
             "get /v1/accounts/{platform}/{id}",
             "get /v1/accounts/{platform}/{id}/health",
+            "get /v1/accounts/{platform}/{id}/searches",
             "get /v1/api-keys",
             "get /v1/configuration/changes",
             "get /v1/customers/{id}",

@@ -48,6 +48,16 @@
 //! `answer_praise_and_noise = true` in an `[[accounts]]` entry opens praise and noise as tickets
 //! that need an answer (by default they are stored, closed).
 //!
+//! What an X account hears without being addressed: its search queries, in X's own syntax,
+//! polled by the scheduler through recent search (complaints and questions become tickets;
+//! praise and noise are counted on the account's page, unless `answer_praise_and_noise`):
+//!
+//! ```toml
+//! [accounts.listening]
+//! queries = ["acme -from:acme_care -is:retweet", "\"acme fibre\" lang:en"]   # at most 10
+//! every_minutes = 5              # the default
+//! ```
+//!
 //! `retention_days = 90` in an `[[accounts]]` entry deletes each closed ticket of the account,
 //! with its messages and trail, 90 days after it was resolved (the scheduler's hourly purge);
 //! without it, tickets are kept.
@@ -793,6 +803,64 @@ mod tests {
                 format!("[[accounts]]\nplatform = \"x\"\nid = \"1\"\nretention_days = {days}");
             let error = Configuration::parse(&text).unwrap_err().to_string();
             assert!(error.contains("retention_days"), "{days}: {error}");
+        }
+    }
+
+    #[test]
+    fn an_x_account_listens_for_its_queries_and_others_are_refused_with_why() {
+        let configuration = Configuration::parse(
+            "[[accounts]]\nplatform = \"x\"\nid = \"1\"\nanswer_praise_and_noise = true\n\
+             [accounts.listening]\nqueries = [\"acme -from:acme\", \"acme fibre\"]\n\
+             [[accounts]]\nplatform = \"x\"\nid = \"2\"\n\
+             [accounts.listening]\nqueries = []",
+        )
+        .unwrap();
+        assert_eq!(
+            configuration.searches.len(),
+            1,
+            "an empty list polls nothing"
+        );
+        let searches = &configuration.searches[0];
+        assert_eq!(searches.account, "1");
+        assert_eq!(searches.source, Source::X);
+        assert_eq!(
+            searches.listening.queries,
+            ["acme -from:acme", "acme fibre"]
+        );
+        assert_eq!(searches.listening.every_minutes, 5);
+        assert!(searches.ticket_everything);
+        let too_many: Vec<String> = (0..11).map(|n| format!("\"q{n}\"")).collect();
+        for (text, says) in [
+            (
+                "[[accounts]]\nplatform = \"facebook\"\nid = \"1\"\n[accounts.listening]\nqueries = [\"acme\"]"
+                    .to_string(),
+                "listening queries are for X accounts",
+            ),
+            (
+                format!(
+                    "[[accounts]]\nplatform = \"x\"\nid = \"1\"\n[accounts.listening]\nqueries = [{}]",
+                    too_many.join(",")
+                ),
+                "at most 10 queries",
+            ),
+            (
+                "[[accounts]]\nplatform = \"x\"\nid = \"1\"\n[accounts.listening]\nqueries = [\" \"]"
+                    .to_string(),
+                "must not be empty",
+            ),
+            (
+                "[[accounts]]\nplatform = \"x\"\nid = \"1\"\n[accounts.listening]\nqueries = [\"a\"]\nevery_minutes = 0"
+                    .to_string(),
+                "every_minutes",
+            ),
+            (
+                "[[accounts]]\nplatform = \"x\"\nid = \"1\"\n[accounts.listening]\nquery = \"a\""
+                    .to_string(),
+                "unknown field",
+            ),
+        ] {
+            let error = Configuration::parse(&text).unwrap_err().to_string();
+            assert!(error.contains(says), "{text:?}: {error}");
         }
     }
 }

@@ -42,7 +42,7 @@ mod webhooks;
 
 pub use crate::connect::{delete_token_by, health_by, set_token_by};
 pub use accounts::{
-    create_account_by, delete_account_by, delete_team_by, put_account_by, put_team_by,
+    create_account_by, delete_account_by, delete_team_by, put_account_by, put_team_by, searches_by,
     stored_document,
 };
 use customers::*;
@@ -253,6 +253,10 @@ pub fn routes<S: Store + 'static>(state: Arc<ApiState<S>>) -> Router {
             "/v1/accounts/{platform}/{id}/health",
             get(accounts::get_health::<S>),
         )
+        .route(
+            "/v1/accounts/{platform}/{id}/searches",
+            get(accounts::get_searches::<S>),
+        )
         .route("/v1/teams", get(accounts::list_teams::<S>))
         .route(
             "/v1/teams/{name}",
@@ -432,6 +436,7 @@ impl utoipa::Modify for BearerKey {
         accounts::delete_account, accounts::list_teams, accounts::get_team, accounts::put_team,
         accounts::delete_team, accounts::list_changes, accounts::put_token, accounts::delete_token,
         accounts::get_health,
+        accounts::get_searches,
         webhooks::create_subscription, webhooks::list_subscriptions, webhooks::get_subscription,
         webhooks::change_subscription, webhooks::delete_subscription, webhooks::rotate_secret,
         webhooks::list_deliveries, webhooks::redeliver,

@@ -708,6 +708,71 @@ struct AccountPage {
     name: String,
     settings: String,
     health: Option<HealthRow>,
+    searches: Vec<SearchRow>,
+}
+
+/// One of the account's searches, in words.
+pub struct SearchRow {
+    pub query: String,
+    pub last_polled: String,
+    /// When it polls next, or why it waits.
+    pub next: String,
+    pub error: Option<String>,
+    pub found: u64,
+    pub ticketed: u64,
+    /// `12 praise, 30 noise`, or `none`.
+    pub heard: String,
+    pub latest: Vec<HeardRow>,
+}
+
+pub struct HeardRow {
+    pub at: String,
+    pub author: String,
+    pub intent: String,
+    pub text: String,
+    pub href: Option<String>,
+}
+
+fn search_row(state: &socialcare_domain::search::SearchState) -> SearchRow {
+    let heard: Vec<String> = state
+        .heard
+        .iter()
+        .map(|(intent, count)| format!("{count} {intent}"))
+        .collect();
+    SearchRow {
+        query: state.query.clone(),
+        last_polled: state
+            .last_polled_at
+            .map(when)
+            .unwrap_or_else(|| "never".into()),
+        next: match state.next_poll_at {
+            Some(at) if state.last_error.is_some() => format!("waits until {}", when(at)),
+            Some(at) => when(at),
+            None => "at the next run".into(),
+        },
+        error: state.last_error.clone(),
+        found: state.found,
+        ticketed: state.ticketed,
+        heard: match heard.is_empty() {
+            true => "none".into(),
+            false => heard.join(", "),
+        },
+        latest: state
+            .latest_heard
+            .iter()
+            .map(|heard| HeardRow {
+                at: when(heard.at),
+                author: heard
+                    .author_handle
+                    .as_ref()
+                    .map(|handle| format!("@{handle}"))
+                    .unwrap_or_default(),
+                intent: heard.intent.clone(),
+                text: heard.text.clone(),
+                href: crate::ticket::post_link(state.source, &heard.external_id),
+            })
+            .collect(),
+    }
 }
 
 /// The account's health, in words.
@@ -789,7 +854,7 @@ fn account_page(
     outcome: Outcome,
     platform: Platform,
     form: AccountForm,
-    health: Option<HealthRow>,
+    (health, searches): (Option<HealthRow>, Vec<SearchRow>),
 ) -> Response {
     let page = AccountPage {
         layout: Layout::new(
@@ -807,6 +872,7 @@ fn account_page(
         name: form.name,
         settings: form.settings,
         health,
+        searches,
     };
     render(outcome.status.unwrap_or(StatusCode::OK), &page)
 }
@@ -854,11 +920,34 @@ pub async fn account<S: Store>(
         name: account.name.clone().unwrap_or_default(),
         settings: settings_json(account),
     };
-    let health = api::health_by(&console.api, &signed_in.caller, platform, &id)
-        .await
-        .ok()
-        .map(|h| health_row(&h));
-    account_page(&signed_in, Outcome::default(), platform, form, health)
+    let (health, searches) = account_state(&console.api, &signed_in, platform, &id).await;
+    account_page(
+        &signed_in,
+        Outcome::default(),
+        platform,
+        form,
+        (health, searches),
+    )
+}
+
+/// What the account page shows beside its settings: its health and its searches.
+async fn account_state<S: Store>(
+    api: &socialcare_app::api::ApiState<S>,
+    signed_in: &SignedIn,
+    platform: Platform,
+    id: &str,
+) -> (Option<HealthRow>, Vec<SearchRow>) {
+    let (health, searches) = futures::future::join(
+        api::health_by(api, &signed_in.caller, platform, id),
+        api::searches_by(api, &signed_in.caller, platform, id),
+    )
+    .await;
+    (
+        health.ok().map(|h| health_row(&h)),
+        searches
+            .map(|states| states.iter().map(search_row).collect())
+            .unwrap_or_default(),
+    )
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -894,13 +983,25 @@ pub async fn save_account<S: Store>(
                     "invalid_body",
                     format!("the settings are not valid JSON: {e}"),
                 );
-                return account_page(&signed_in, Outcome::failed(e), platform, form, None);
+                return account_page(
+                    &signed_in,
+                    Outcome::failed(e),
+                    platform,
+                    form,
+                    (None, Vec::new()),
+                );
             }
         },
     };
     let Some(mut fields) = settings.as_object().cloned() else {
         let e = ApiError::bad_request("invalid_body", "the settings must be a JSON object");
-        return account_page(&signed_in, Outcome::failed(e), platform, form, None);
+        return account_page(
+            &signed_in,
+            Outcome::failed(e),
+            platform,
+            form,
+            (None, Vec::new()),
+        );
     };
     fields.insert("platform".into(), serde_json::json!(platform));
     fields.insert("id".into(), serde_json::json!(form.id));
@@ -914,7 +1015,13 @@ pub async fn save_account<S: Store>(
         Err(e) => {
             let e =
                 ApiError::bad_request("invalid_body", format!("the settings are not valid: {e}"));
-            return account_page(&signed_in, Outcome::failed(e), platform, form, None);
+            return account_page(
+                &signed_in,
+                Outcome::failed(e),
+                platform,
+                form,
+                (None, Vec::new()),
+            );
         }
     };
     match api::put_account_by(&console.api, &signed_in.caller, account).await {
@@ -925,15 +1032,22 @@ pub async fn save_account<S: Store>(
                 name: saved.name.clone().unwrap_or_default(),
                 settings: settings_json(&saved),
             };
+            let state = account_state(&console.api, &signed_in, platform, &saved.id).await;
             account_page(
                 &signed_in,
                 Outcome::done("Account saved."),
                 platform,
                 form,
-                None,
+                state,
             )
         }
-        Err(e) => account_page(&signed_in, Outcome::failed(e), platform, form, None),
+        Err(e) => account_page(
+            &signed_in,
+            Outcome::failed(e),
+            platform,
+            form,
+            (None, Vec::new()),
+        ),
     }
 }
 

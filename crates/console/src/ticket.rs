@@ -23,6 +23,7 @@ use std::sync::Arc;
 mod data_rights;
 mod merge;
 mod view;
+pub(crate) use view::post_link;
 
 pub use data_rights::{erase_customer, export_customer};
 pub use merge::merge_customer;

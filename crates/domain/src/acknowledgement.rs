@@ -217,9 +217,12 @@ impl Acknowledgements {
         message: &NormalizedMessage,
         customer: Option<&Customer>,
     ) -> Option<&Acknowledgement> {
+        // A post found by a search did not address the brand: X's automation rules forbid
+        // automated replies to posts found by keyword, and an answer to it is a person's.
         let public_complaint = message.direction == Direction::Inbound
             && message.channel == Channel::Public
-            && message.source != Source::Integration;
+            && message.source != Source::Integration
+            && message.found_by.is_none();
         let recently = customer
             .and_then(|c| c.acknowledged_at)
             .is_some_and(|at| message.created_at - at < quiet_period());

@@ -20,6 +20,7 @@ use serde_json::Value;
 use socialcare_domain::access::Role;
 use socialcare_domain::configuration::ConfigurationChange;
 use socialcare_domain::ownership::Team;
+use socialcare_domain::search::SearchState;
 use socialcare_webhooks::payload::parse;
 use std::sync::Arc;
 use utoipa::ToSchema;
@@ -284,7 +285,8 @@ pub(super) async fn list_accounts<S: Store>(
 }
 
 /// `POST /v1/accounts` (admin): adds a brand account (`platform`, `id`, optional `handle`,
-/// `name`, `acknowledgement`, `triage`, `spikes`, `pace`, `answer_praise_and_noise`).
+/// `name`, `acknowledgement`, `triage`, `spikes`, `pace`, `answer_praise_and_noise`,
+/// `retention_days`, `listening`).
 #[utoipa::path(post, path = "/v1/accounts", tag = "configuration", request_body = Account,
     responses(
         (status = 201, body = Account),
@@ -500,6 +502,57 @@ pub(super) async fn delete_token<S: Store>(
     let platform = platform_of(&platform)?;
     connect::delete_token_by(&state, &caller, platform, &id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /v1/accounts/{platform}/{id}/searches` (admin): each of the account's search queries
+/// with how far it has read, what it found and ticketed, what it heard and did not ticket
+/// (counted by intent, the latest kept), and when it polls next or why it waits.
+#[utoipa::path(get, path = "/v1/accounts/{platform}/{id}/searches", tag = "configuration",
+    params(("platform" = String, Path, description = "x, facebook or instagram"), ("id" = String, Path)),
+    responses((status = 200, body = Vec<SearchState>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub(super) async fn get_searches<S: Store>(
+    State(state): State<Arc<ApiState<S>>>,
+    Extension(caller): Extension<Caller>,
+    Path((platform, id)): Path<(String, String)>,
+) -> Result<Json<Vec<SearchState>>, ApiError> {
+    let platform = platform_of(&platform)?;
+    Ok(Json(searches_by(&state, &caller, platform, &id).await?))
+}
+
+/// The states of the account's configured searches, in the order they are configured (a
+/// query never polled yet has a state at version 0).
+pub async fn searches_by<S: Store>(
+    state: &ApiState<S>,
+    caller: &Caller,
+    platform: Platform,
+    id: &str,
+) -> Result<Vec<SearchState>, ApiError> {
+    caller.require(Role::Admin)?;
+    let document = crate::api::stored_document(state).await?;
+    let Some(at) = document.account(platform, id) else {
+        return Err(ApiError::not_found(format!(
+            "no {} account {id}",
+            platform.as_str()
+        )));
+    };
+    let queries = document.accounts[at]
+        .listening
+        .as_ref()
+        .map(|listening| listening.queries.clone())
+        .unwrap_or_default();
+    let source = platform.source();
+    let read = queries
+        .iter()
+        .map(|query| state.store.search_state(source, id, query));
+    let states = futures::future::try_join_all(read)
+        .await
+        .map_err(ApiError::store)?;
+    Ok(queries
+        .iter()
+        .zip(states)
+        .map(|(query, stored)| stored.unwrap_or_else(|| SearchState::new(source, id, query)))
+        .collect())
 }
 
 /// `GET /v1/accounts/{platform}/{id}/health` (admin): last webhook received, last successful

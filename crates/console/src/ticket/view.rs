@@ -5,6 +5,7 @@ use crate::format::{SlaBadge, customer_name, sla_badge, when};
 use chrono::{DateTime, Utc};
 use socialcare_app::api::Store;
 use socialcare_app::error::ApiError;
+use socialcare_domain::message::FoundBy;
 use socialcare_domain::replies::DeliveryState;
 use socialcare_domain::{
     Actor, Channel, Direction, EventKind, Message, Source, Ticket, TicketDetail, TicketId,
@@ -61,6 +62,8 @@ pub struct MessageView {
     pub hidden: bool,
     pub delivery: Option<DeliveryView>,
     pub attachments: Vec<AttachmentView>,
+    /// How socialcare came to hear of a message no platform pushed.
+    pub found: Option<String>,
 }
 
 pub struct IdentityView {
@@ -109,7 +112,7 @@ pub(super) fn delivery_state(state: DeliveryState) -> &'static str {
 }
 
 /// Where a posted reply can be seen, when the platform's id is one we can link to.
-pub(super) fn post_link(source: Source, platform_id: &str) -> Option<String> {
+pub(crate) fn post_link(source: Source, platform_id: &str) -> Option<String> {
     if platform_id.is_empty()
         || !platform_id
             .bytes()
@@ -163,6 +166,10 @@ pub(super) fn message_view(message: &Message) -> MessageView {
         edited: message.edited_at.is_some(),
         removed: message.removed_at.is_some(),
         hidden: message.hidden_at.is_some(),
+        found: body.found_by.as_ref().map(|found| match found {
+            FoundBy::Search { query } => format!("found by the search {query}"),
+            FoundBy::Lookup => "fetched: a reply answered it".to_string(),
+        }),
         delivery: message.delivery.as_ref().map(|d| DeliveryView {
             state: delivery_state(d.state),
             link: d
