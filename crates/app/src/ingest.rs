@@ -152,10 +152,13 @@ async fn ingest_one<S: IngestDeps>(
                 };
                 tracing::info!(queue_message_id, %ticket_id, %message_id, outcome = what, "ingested");
                 queue_jobs(outbox, &jobs).await?;
+                let now = chrono::Utc::now();
                 if let (Some(parent), Some(lookup)) = (awaits, lookup)
+                    && event.message.source == socialcare_domain::Source::X
+                    && !lookup.resting(now)
                     && let Some(listener) = lookup.get().await
                 {
-                    recover(store, listener, rules, &event.message, &parent).await;
+                    recover(store, (lookup, listener), rules, &event.message, &parent).await;
                 }
                 Ok(opened)
             }
@@ -184,22 +187,20 @@ async fn ingest_one<S: IngestDeps>(
     }
 }
 
-/// Fetches the post a stored reply answers, which no platform pushed (X only: the Graph API
-/// pushes every comment of a page). What the platform cannot be asked now is logged and left:
-/// the ticket stays as the brand opened it (no response time) rather than holding up the
-/// customer's next messages behind retries.
+/// Fetches the post a stored X reply answers, which no webhook delivered (the Graph API pushes
+/// every comment of a page). What X cannot be asked now is logged and left, and the lookup
+/// rests a while: the ticket stays as the brand opened it (no response time) rather than
+/// holding up its customer's next messages behind retries.
 async fn recover<S: IngestDeps>(
     store: &S,
-    lookup: &XListener,
+    (lookup, listener): (&Lookup, &XListener),
     rules: &Rules,
     message: &NormalizedMessage,
     parent: &str,
 ) {
-    if message.source != socialcare_domain::Source::X {
-        return;
-    }
     let external_id = message.external_id.as_str();
-    match fetch_awaited(store, lookup, rules, message, parent, chrono::Utc::now()).await {
+    let now = chrono::Utc::now();
+    match fetch_awaited(store, listener, rules, message, parent, now).await {
         Ok(Recovered::Stored(stored)) => {
             for ingested in &stored {
                 if let IngestOutcome::Opened { samples, .. }
@@ -225,6 +226,9 @@ async fn recover<S: IngestDeps>(
         Err(e) => {
             tracing::warn!(external_id, parent, error = %e, "could not fetch the post it answers");
             metrics::count_total("OpeningFetchFailed", 1);
+            if let socialcare_domain::listening::RecoverError::Platform(error) = &e {
+                lookup.rest_after(error, now);
+            }
         }
     }
 }

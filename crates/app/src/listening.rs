@@ -5,7 +5,7 @@
 use crate::queues::inbound;
 use crate::scheduler::ScheduleError;
 use chrono::{DateTime, Utc};
-use socialcare_domain::listening::{AccountSearches, Listener, read_page};
+use socialcare_domain::listening::{AccountSearches, ListenError, Listener, read_page};
 use socialcare_domain::ports::{CommitError, ListeningStore, Queue};
 use socialcare_domain::search::SearchState;
 use socialcare_domain::{InboundEvent, QueuedEvent};
@@ -26,21 +26,30 @@ pub struct Listened {
     pub heard: usize,
     /// Polls that failed (the state keeps why, and when to try again).
     pub failed: usize,
+    /// The platform said the app is over its limit: the run stopped there.
+    pub paused: bool,
 }
 
-/// Polls every query that is due, at most [`PAGES_PER_RUN`] pages each. A result is queued
-/// before the state that counts it is written: a run that dies in between reads the page
-/// again next time, and ingest drops what it queued twice.
+/// Polls every query that is due, at most [`PAGES_PER_RUN`] pages each, until `budget` is
+/// spent (the rest wait for the next run) or the platform says the app is over its limit (the
+/// limit is the app's: every other query would hear the same). A result is queued before the
+/// state that counts it is written: a run that dies in between reads the page again next
+/// time, and ingest drops what it queued twice.
 pub async fn listen<S: ListeningStore, L: Listener, Q: Queue>(
     store: &S,
     listener: &L,
     queue: &Q,
     searches: &[AccountSearches],
     now: DateTime<Utc>,
+    budget: std::time::Duration,
 ) -> Result<Listened, ScheduleError> {
+    let started = std::time::Instant::now();
     let mut listened = Listened::default();
     for account in searches {
         for query in &account.listening.queries {
+            if started.elapsed() >= budget || listened.paused {
+                return Ok(listened);
+            }
             let state = store
                 .search_state(account.source, &account.account, query)
                 .await?
@@ -92,6 +101,7 @@ async fn poll<S: ListeningStore, L: Listener, Q: Queue>(
             Err(error) => {
                 tracing::warn!(account = %account.account, query = %state.query, %error, "search failed");
                 listened.failed += 1;
+                listened.paused = matches!(error, ListenError::Paused { .. });
                 socialcare_domain::listening::failed(&state, &error, account.listening.every(), now)
             }
         };
@@ -119,7 +129,13 @@ pub type MakeListener =
 pub struct Lookup {
     listener: tokio::sync::OnceCell<XListener>,
     make: MakeListener,
+    /// Not asked before this: X was over its limit or could not be reached, and every message
+    /// of a batch waiting on it in turn would hold its customer's messages back.
+    resting_until: std::sync::Mutex<Option<DateTime<Utc>>>,
 }
+
+/// How long the lookup rests after X could not be reached.
+const REST_AFTER_FAILURE: chrono::Duration = chrono::Duration::minutes(1);
 
 impl std::fmt::Debug for Lookup {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -134,6 +150,7 @@ impl Lookup {
         Self {
             listener: tokio::sync::OnceCell::new_with(Some(listener)),
             make: Box::new(|| Box::pin(async { Err("made already".to_string()) })),
+            resting_until: Default::default(),
         }
     }
 
@@ -141,7 +158,24 @@ impl Lookup {
         Self {
             listener: tokio::sync::OnceCell::new(),
             make,
+            resting_until: Default::default(),
         }
+    }
+
+    /// Whether the lookup rests at `now` (see [`Lookup::rest_after`]).
+    pub fn resting(&self, now: DateTime<Utc>) -> bool {
+        let until = *self.resting_until.lock().unwrap_or_else(|p| p.into_inner());
+        until.is_some_and(|until| now < until)
+    }
+
+    /// Rests after `error`: until the end of X's pause, or a minute after an outage.
+    pub fn rest_after(&self, error: &ListenError, now: DateTime<Utc>) {
+        let until = match error {
+            ListenError::Paused { until, .. } => *until,
+            ListenError::Unavailable(_) => now + REST_AFTER_FAILURE,
+            ListenError::Refused(_) => return,
+        };
+        *self.resting_until.lock().unwrap_or_else(|p| p.into_inner()) = Some(until);
     }
 
     /// The reader; `None` (logged) when it cannot be made now: the next batch tries again.

@@ -40,9 +40,11 @@ pub struct PageRead {
     pub state: SearchState,
 }
 
-/// Reads one page into the state: each result is marked as found by the search and triaged;
-/// complaints and questions (or everything, when the account says so) are to be ticketed,
-/// the rest counted and kept among the latest heard. The brand's own posts are neither.
+/// Reads one page into the state. A post that addresses the brand (a mention or a reply to
+/// it, which the platform leaves with `found_by: None`) is queued as its webhook copy would
+/// be. Every other result is marked as found by this search and triaged: complaints and
+/// questions (or everything, when the account says so) are to be ticketed, the rest counted
+/// and kept among the latest heard. The brand's own posts are neither.
 pub fn read_page(
     state: &SearchState,
     page: SearchPage,
@@ -57,6 +59,11 @@ pub fn read_page(
             continue;
         }
         next.found += 1;
+        if message.found_by.is_none() {
+            next.ticketed += 1;
+            ticket.push(message);
+            continue;
+        }
         message.found_by = Some(FoundBy::Search {
             query: state.query.clone(),
         });
@@ -87,11 +94,13 @@ pub fn read_page(
         Some(resume) => Some(resume.newest_id.clone()),
         None => page.newest_id.clone(),
     };
+    let start_time = state.request(now).start_time;
     match (page.next_token, newest) {
         (Some(next_token), Some(newest_id)) => {
             next.resume = Some(Resume {
                 next_token,
                 newest_id,
+                start_time,
             })
         }
         (_, newest) => {
@@ -121,7 +130,16 @@ pub fn failed(
         ListenError::Paused { until, .. } => (*until).max(now + Duration::minutes(1)),
         ListenError::Refused(_) | ListenError::Unavailable(_) => now + every,
     };
+    // What X refuses would be refused again every time: a page token that expired, a
+    // `since_id` older than the seven days recent search reaches (after a long pause). The
+    // search starts over from an hour back; what it reads again, ingest drops.
+    let (resume, since_id) = match error {
+        ListenError::Refused(_) => (None, None),
+        _ => (state.resume.clone(), state.since_id.clone()),
+    };
     SearchState {
+        resume,
+        since_id,
         next_poll_at: Some(wait_until),
         last_polled_at: Some(now),
         last_error: Some(error.to_string()),
@@ -218,8 +236,7 @@ pub enum Recovered {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RecoverError {
-    /// The platform cannot be asked now: the message is asked for again when its queue
-    /// message comes again.
+    /// The platform cannot be asked now (over its limit, unreachable): nothing was recorded.
     #[error("the platform could not be asked: {0}")]
     Platform(ListenError),
     #[error(transparent)]
@@ -251,6 +268,17 @@ pub async fn fetch_awaited<S: IngestDeps, L: Listener>(
         Direction::Inbound => Some(message.author.id.clone()),
         Direction::Outbound => message.recipient_id.clone(),
     };
+    // X says whose post a reply answers: a customer's reply to someone else's post (the
+    // brand's announcement, another user's) has nothing of theirs to fetch, and each fetch is
+    // billed.
+    if message.direction == Direction::Inbound
+        && message
+            .recipient_id
+            .as_ref()
+            .is_some_and(|answered| *answered != message.author.id)
+    {
+        return Ok(Recovered::NotTheCustomers);
+    }
     let mut wanted = parent_id.to_string();
     let mut stored = Vec::new();
     for _ in 0..FETCH_MOST {
@@ -347,7 +375,17 @@ mod tests {
         Utc.with_ymd_and_hms(2026, 12, 3, 9, minute, 0).unwrap()
     }
 
+    /// A post as search gives it: not addressing the brand, so marked as found.
     fn tweet(id: &str, author: &str, text: &str) -> NormalizedMessage {
+        NormalizedMessage {
+            found_by: Some(FoundBy::Search {
+                query: String::new(),
+            }),
+            ..post(id, author, text)
+        }
+    }
+
+    fn post(id: &str, author: &str, text: &str) -> NormalizedMessage {
         NormalizedMessage {
             source: Source::X,
             account: "100".into(),
@@ -459,13 +497,18 @@ mod tests {
             first.resume,
             Some(Resume {
                 next_token: "page2".into(),
-                newest_id: "30".into()
+                newest_id: "30".into(),
+                start_time: Some(at(10) - FIRST_LOOK_BACK),
             })
         );
         assert!(first.due(at(10)), "a poll between pages goes on at once");
         let request = first.request(at(11));
         assert_eq!(request.next_token.as_deref(), Some("page2"));
-        assert_eq!(request.start_time, None);
+        assert_eq!(
+            request.start_time,
+            Some(at(10) - FIRST_LOOK_BACK),
+            "the first poll's bound, on each of its pages"
+        );
         let last = read_page(
             &first,
             SearchPage {
@@ -487,6 +530,21 @@ mod tests {
             Some("30"),
             "an empty page keeps it"
         );
+        assert_eq!(empty.request(at(30)).start_time, None);
+        // A mention search saw first is queued as the webhook's copy: not marked, not triaged.
+        let mention = read_page(
+            &empty,
+            SearchPage {
+                messages: vec![post("40", "9", "@acme thanks, love it")],
+                newest_id: Some("40".into()),
+                next_token: None,
+            },
+            &searches(false),
+            at(30),
+        );
+        assert_eq!(mention.ticket.len(), 1);
+        assert_eq!(mention.ticket[0].found_by, None);
+        assert!(mention.state.heard.is_empty());
     }
 
     #[test]
@@ -511,6 +569,43 @@ mod tests {
             at(10),
         );
         assert_eq!(refused.next_poll_at, Some(at(15)));
+        let between_pages = SearchState {
+            since_id: Some("10".into()),
+            resume: Some(Resume {
+                next_token: "stale".into(),
+                newest_id: "30".into(),
+                start_time: None,
+            }),
+            ..state.clone()
+        };
+        let gave_up = failed(
+            &between_pages,
+            &ListenError::Refused("invalid next_token".into()),
+            Duration::minutes(5),
+            at(10),
+        );
+        assert_eq!(
+            gave_up.resume, None,
+            "a refused page token is not asked again"
+        );
+        assert_eq!(
+            gave_up.since_id, None,
+            "nor a since_id X may refuse for its age"
+        );
+        assert_eq!(
+            gave_up.request(at(15)).start_time,
+            Some(at(15) - FIRST_LOOK_BACK)
+        );
+        let outage = failed(
+            &between_pages,
+            &ListenError::Unavailable("503".into()),
+            Duration::minutes(5),
+            at(10),
+        );
+        assert_eq!(
+            outage.resume, between_pages.resume,
+            "an outage goes on later"
+        );
     }
 
     #[test]

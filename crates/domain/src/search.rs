@@ -102,7 +102,8 @@ pub struct SearchState {
     /// Why the last poll failed, until one succeeds.
     #[serde(default)]
     pub last_error: Option<String>,
-    /// Results read, all told.
+    /// Results read, all told (a post that addresses the brand is counted and queued like
+    /// the webhook's copy of it, whatever triage says).
     #[serde(default)]
     pub found: u64,
     /// Results queued to become messages on tickets.
@@ -126,6 +127,9 @@ pub struct Resume {
     pub next_token: String,
     /// The newest result of the poll's first page: the `since_id` once the poll is done.
     pub newest_id: String,
+    /// The first poll's lower bound, asked again with every page of it.
+    #[serde(default)]
+    pub start_time: Option<DateTime<Utc>>,
 }
 
 /// A result that was heard, not ticketed.
@@ -169,10 +173,12 @@ impl SearchState {
             query: self.query.clone(),
             since_id: self.since_id.clone(),
             next_token: self.resume.as_ref().map(|r| r.next_token.clone()),
-            // The first poll looks back a little; later ones go on from the newest read.
+            // The first poll looks back a little (each of its pages with the same bound);
+            // later ones go on from the newest read.
             start_time: match (&self.since_id, &self.resume) {
                 (None, None) => Some(now - FIRST_LOOK_BACK),
-                _ => None,
+                (_, Some(resume)) => resume.start_time,
+                (Some(_), None) => None,
             },
         }
     }

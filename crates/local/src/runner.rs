@@ -258,6 +258,7 @@ where
     // delivered.
     let lookup = Arc::new(Lookup::ready(socialcare_wiring::x_listener(
         &platform_credentials,
+        Duration::from_secs(5),
     )?));
     let platform = socialcare_wiring::platform_with_tokens(
         socialcare_wiring::platform(
@@ -356,7 +357,12 @@ where
                     && let Some(listener) = lookup.get().await
                 {
                     let listened = socialcare_app::listening::listen(
-                        &store, listener, &inbound, searches, now,
+                        &store,
+                        listener,
+                        &inbound,
+                        searches,
+                        now,
+                        Duration::from_secs(10),
                     );
                     match listened.await {
                         Ok(listened) if listened.requests > 0 => tracing::info!(

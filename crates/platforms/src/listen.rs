@@ -8,20 +8,21 @@
 
 use crate::connect::{ConnectError, XConnect};
 use crate::credentials::{ConfigError, Credentials};
-use crate::{Endpoints, client_builder, describe, is_platform_id, read_capped};
+use crate::{Endpoints, after, client_builder, describe, is_platform_id, read_capped};
 use chrono::{DateTime, SecondsFormat, Utc};
 use socialcare_domain::Source;
 use socialcare_domain::listening::{Fetched, ListenError, Listener, SearchPage, SearchRequest};
+use socialcare_domain::message::FoundBy;
 use socialcare_webhooks::x::v2::{LookupAnswer, SearchAnswer, TWEET_FIELDS, USER_FIELDS};
 use std::time::Duration;
 
 /// Results per search page: X's most.
 const PAGE_SIZE: &str = "100";
-/// The most of a search answer that is read: a full page of posts with their authors is
-/// about 100 KB.
-const MOST_SEARCH_BYTES: usize = 1024 * 1024;
-/// How long to wait when X is over its limit and does not say until when.
-const DEFAULT_PAUSE: chrono::Duration = chrono::Duration::minutes(15);
+/// The most of an answer that is read: a page of 100 posts with their authors is about
+/// 100 KB, and 100 long posts (25,000 characters each) about 8 MB.
+const MOST_ANSWER_BYTES: usize = 8 * 1024 * 1024;
+/// How long to wait when X is over its limit and does not say until when (its windows).
+const DEFAULT_PAUSE_SECONDS: i64 = 15 * 60;
 
 /// Reads X as the app. Without X app credentials every read is refused, with the reason.
 pub struct XListener {
@@ -79,23 +80,37 @@ impl XListener {
             .map_err(|e| ListenError::Refused(format!("the X API address: {e}")))?;
         url.query_pairs_mut()
             .extend_pairs(query.iter().map(|(name, value)| (*name, value.as_str())));
-        let bearer = app.bearer().await.map_err(connect_failed)?;
-        let response = self
-            .client
-            .get(url)
-            .bearer_auth(bearer.token())
-            .send()
-            .await
-            .map_err(|e| ListenError::Unavailable(format!("X: {}", describe(e))))?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let body = read_capped(response, MOST_SEARCH_BYTES)
-            .await
-            .map_err(|e| ListenError::Unavailable(format!("X's answer: {}", describe(e))))?;
-        if status == reqwest::StatusCode::UNAUTHORIZED {
-            app.forget_bearer();
+        // A bearer token X no longer takes (invalidated, rotated) is forgotten and the call
+        // made once more with the current one.
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let bearer = app.bearer().await.map_err(connect_failed)?;
+            let response = self
+                .client
+                .get(url.clone())
+                .bearer_auth(bearer.token())
+                .send()
+                .await
+                .map_err(|e| ListenError::Unavailable(format!("X: {}", describe(e))))?;
+            let status = response.status();
+            if status == reqwest::StatusCode::UNAUTHORIZED {
+                app.forget_bearer();
+                if tries < 2 {
+                    continue;
+                }
+            }
+            let headers = response.headers().clone();
+            let body = read_capped(response, MOST_ANSWER_BYTES)
+                .await
+                .map_err(|e| ListenError::Unavailable(format!("X's answer: {}", describe(e))))?;
+            if body.len() == MOST_ANSWER_BYTES {
+                return Err(ListenError::Unavailable(format!(
+                    "X's answer is over {MOST_ANSWER_BYTES} bytes; not read"
+                )));
+            }
+            return Ok((status, headers, body));
         }
-        Ok((status, headers, body))
     }
 }
 
@@ -127,12 +142,14 @@ fn refusal(
     let code = status.as_u16();
     match code {
         429 => {
+            // Not believed beyond a day (nor before now), as every wait X gives.
             let until = headers
                 .get("x-rate-limit-reset")
                 .and_then(|value| value.to_str().ok()?.trim().parse::<i64>().ok())
-                .and_then(|seconds| DateTime::from_timestamp(seconds, 0))
+                .and_then(|reset| DateTime::from_timestamp(reset, 0))
+                .map(|reset| reset.min(after(now, 86_400)))
                 .filter(|until| *until > now)
-                .unwrap_or(now + DEFAULT_PAUSE);
+                .unwrap_or_else(|| after(now, DEFAULT_PAUSE_SECONDS));
             ListenError::Paused {
                 until,
                 reason: format!("X rate limit or usage cap (429): {words}"),
@@ -182,12 +199,29 @@ impl Listener for XListener {
         }
         let answer: SearchAnswer =
             serde_json::from_slice(&body).map_err(|e| unreadable("a search page", e))?;
+        let (posts, unreadable) = answer.posts();
+        if unreadable > 0 {
+            tracing::warn!(
+                account,
+                unreadable,
+                "posts of a search page could not be read"
+            );
+        }
         let users = &answer.includes.users;
+        // What addresses the brand is a mention, whoever finds it first; the rest was found.
+        let found = |post: &socialcare_webhooks::x::v2::Post| {
+            (!post.addresses(account)).then(|| FoundBy::Search {
+                query: request.query.clone(),
+            })
+        };
         Ok(SearchPage {
-            messages: answer
-                .data
+            messages: posts
                 .iter()
-                .filter_map(|post| post.normalize(account, users))
+                .filter_map(|post| {
+                    let mut message = post.normalize(account, users)?;
+                    message.found_by = found(post);
+                    Some(message)
+                })
                 .collect(),
             newest_id: answer.meta.newest_id,
             next_token: answer.meta.next_token,

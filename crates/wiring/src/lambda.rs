@@ -27,6 +27,9 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// How long the scheduler's searches may take of its minute (its timeout is 60 s).
+const SEARCH_BUDGET: Duration = Duration::from_secs(30);
+
 /// How long a Lambda container trusts what it read of the registered integrations.
 const INTEGRATIONS_TTL: Duration = Duration::from_secs(60);
 
@@ -236,43 +239,28 @@ impl Lambda {
         Ok(state.with_connectors(connectors))
     }
 
-    /// Reads X as the app, made when first needed (a reply to a post no platform pushed, a
-    /// search): the secrets are read then, not at start. The app's key is `X_CONSUMER_KEY`
-    /// with `X_CONSUMER_SECRET_ARN`, or the `[x]` of `PLATFORM_CREDENTIALS_SECRET_ARN`.
-    fn x_lookup(&self) -> Lookup {
+    /// Reads X as the app, made when first needed (a reply to a post no webhook delivered, a
+    /// search): its secret is read then, not at start. The app is `X_CONSUMER_KEY` with
+    /// `X_CONSUMER_SECRET_ARN` (not the platform credentials, which hold every account's
+    /// posting tokens: only the sender reads those). Each call within `timeout`.
+    fn x_lookup(&self, timeout: Duration) -> Lookup {
         let secrets = self.secrets.clone();
         Lookup::lazy(Box::new(move || {
             let secrets = secrets.clone();
             Box::pin(async move {
-                const SECRETS: [&str; 2] =
-                    ["PLATFORM_CREDENTIALS_SECRET_ARN", "X_CONSUMER_SECRET_ARN"];
-                let arns: Vec<(&str, String)> = SECRETS
-                    .iter()
-                    .filter_map(|name| {
-                        Some((*name, std::env::var(name).ok().filter(|v| !v.is_empty())?))
-                    })
-                    .collect();
-                let ids: Vec<String> = arns.iter().map(|(_, arn)| arn.clone()).collect();
-                let mut values = match ids.is_empty() {
-                    true => Default::default(),
-                    false => secret_strings(&secrets, &ids)
-                        .await
-                        .map_err(|e| e.to_string())?,
+                let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+                let x_consumer = match (var("X_CONSUMER_KEY"), var("X_CONSUMER_SECRET_ARN")) {
+                    (Some(key), Some(arn)) => {
+                        let secret = secret_string(&secrets, &arn)
+                            .await
+                            .map_err(|e| e.to_string())?;
+                        Some((key, secret))
+                    }
+                    _ => None,
                 };
-                let mut read = |name: &str| {
-                    let arn = arns.iter().find(|(n, _)| *n == name)?.1.clone();
-                    values.remove(&arn)
-                };
-                let credentials = match read("PLATFORM_CREDENTIALS_SECRET_ARN") {
-                    Some(text) => Credentials::parse(&text).map_err(|e| e.to_string())?,
-                    None => Credentials::default(),
-                };
-                let x_consumer = std::env::var("X_CONSUMER_KEY")
-                    .ok()
-                    .filter(|v| !v.is_empty())
-                    .zip(read("X_CONSUMER_SECRET_ARN"));
-                let credentials = crate::with_app_credentials(credentials, x_consumer, None);
-                crate::x_listener(&credentials).map_err(|e| e.to_string())
+                let credentials =
+                    crate::with_app_credentials(Credentials::default(), x_consumer, None);
+                crate::x_listener(&credentials, timeout).map_err(|e| e.to_string())
             })
         }))
     }
@@ -283,7 +271,8 @@ impl Lambda {
             consumed: self.consumed.clone(),
             configuration: self.configuration().await?,
             outbox: Outbox::new(self.queue("OUTBOX_QUEUE_URL")),
-            lookup: self.x_lookup(),
+            // Short: a batch's other messages wait while a fetch does.
+            lookup: self.x_lookup(Duration::from_secs(3)),
             store: self.store(),
         })
     }
@@ -362,7 +351,7 @@ impl Lambda {
             inbound: self.queue("INBOUND_QUEUE_URL"),
             scheduler: Scheduler::default(),
             configuration: Default::default(),
-            lookup: self.x_lookup(),
+            lookup: self.x_lookup(socialcare_platforms::DEFAULT_TIMEOUT),
         }
     }
 }
@@ -597,6 +586,17 @@ impl SchedulerFunction {
             })?
             .current()
             .await;
+        if self.scheduler.purge_due(now) {
+            let retention = &configuration.retention;
+            let purged = self.scheduler.purge(store, retention, now).await?;
+            tracing::info!(
+                tickets = purged.tickets,
+                messages = purged.messages,
+                "closed tickets past their retention deleted"
+            );
+        }
+        // Last, within what is left of the minute; a failure is logged, the next run polls
+        // again (each query's state says where it stands).
         if !configuration.searches.is_empty()
             && let Some(listener) = self.lookup.get().await
         {
@@ -606,24 +606,19 @@ impl SchedulerFunction {
                 &self.inbound,
                 &configuration.searches,
                 now,
+                SEARCH_BUDGET,
             )
-            .await?;
-            tracing::info!(
-                requests = listened.requests,
-                queued = listened.queued,
-                heard = listened.heard,
-                failed = listened.failed,
-                "searches polled"
-            );
-        }
-        if self.scheduler.purge_due(now) {
-            let retention = &configuration.retention;
-            let purged = self.scheduler.purge(store, retention, now).await?;
-            tracing::info!(
-                tickets = purged.tickets,
-                messages = purged.messages,
-                "closed tickets past their retention deleted"
-            );
+            .await;
+            match listened {
+                Ok(listened) => tracing::info!(
+                    requests = listened.requests,
+                    queued = listened.queued,
+                    heard = listened.heard,
+                    failed = listened.failed,
+                    "searches polled"
+                ),
+                Err(e) => tracing::error!(error = %e, "searches failed"),
+            }
         }
         Ok(())
     }

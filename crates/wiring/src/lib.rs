@@ -139,14 +139,15 @@ pub fn with_app_credentials(
 }
 
 /// Reads X as the app (search, a post by its id) with the credentials' `[x]` consumer key and
-/// secret, at the environment's X endpoint (`X_API_BASE_URL`).
+/// secret, at the environment's X endpoint (`X_API_BASE_URL`), each call within `timeout`.
 pub fn x_listener(
     credentials: &Credentials,
+    timeout: std::time::Duration,
 ) -> Result<socialcare_platforms::XListener, WiringError> {
     Ok(socialcare_platforms::XListener::new(
         credentials,
         &Endpoints::from_env(),
-        DEFAULT_TIMEOUT,
+        timeout,
     )?)
 }
 

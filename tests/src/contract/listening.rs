@@ -28,6 +28,8 @@ pub use socialcare_domain::ports::TicketStore as Store;
 
 /// The fixtures' brand account.
 const BRAND: &str = "1100000000000000001";
+/// What a run of the searches may take.
+const BUDGET: Duration = Duration::from_secs(30);
 
 fn at(minute: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 12, 3, 9, minute, 0).unwrap()
@@ -60,6 +62,10 @@ fn user(id: &str, handle: &str) -> Value {
 }
 
 fn searches(queries: &[&str]) -> Vec<AccountSearches> {
+    searches_of(queries)
+}
+
+fn searches_of(queries: &[&str]) -> Vec<AccountSearches> {
     vec![AccountSearches {
         source: Source::X,
         account: BRAND.into(),
@@ -190,6 +196,22 @@ pub async fn a_search_state_is_written_once_per_version<S: Store>(store: &S) {
         .unwrap();
     assert_eq!(read.since_id.as_deref(), Some("200"));
     assert_eq!(read.found, 3);
+    // A later version is never the first one written.
+    let skipped = SearchState {
+        version: 2,
+        ..SearchState::new(Source::X, BRAND, "acme outage")
+    };
+    assert_eq!(
+        store.put_search_state(&skipped).await,
+        Err(CommitError::Conflict)
+    );
+    assert_eq!(
+        store
+            .search_state(Source::X, BRAND, "acme outage")
+            .await
+            .unwrap(),
+        None
+    );
     // Another query of the account, and the same query of another account, are their own.
     assert_eq!(
         store.search_state(Source::X, BRAND, "acme").await.unwrap(),
@@ -234,7 +256,7 @@ pub async fn searches_queue_complaints_count_the_rest_and_go_on_from_the_newest<
     );
     let (listener, queue) = (listener(&x), inbound_queue());
     let searches = searches(&["acme fibre -from:acme_care"]);
-    let listened = listen(store, &listener, &queue, &searches, at(10))
+    let listened = listen(store, &listener, &queue, &searches, at(10), BUDGET)
         .await
         .unwrap();
     assert_eq!(listened.requests, 1);
@@ -296,7 +318,7 @@ pub async fn searches_queue_complaints_count_the_rest_and_go_on_from_the_newest<
     ));
 
     // Not due before its interval; then it asks only for newer posts.
-    let early = listen(store, &listener, &queue, &searches, at(12))
+    let early = listen(store, &listener, &queue, &searches, at(12), BUDGET)
         .await
         .unwrap();
     assert_eq!(early.requests, 0);
@@ -309,7 +331,7 @@ pub async fn searches_queue_complaints_count_the_rest_and_go_on_from_the_newest<
         ),
         user("79", "cat"),
     );
-    let later = listen(store, &listener, &queue, &searches, at(16))
+    let later = listen(store, &listener, &queue, &searches, at(16), BUDGET)
         .await
         .unwrap();
     assert_eq!((later.requests, later.queued), (1, 1));
@@ -326,8 +348,12 @@ pub async fn searches_queue_complaints_count_the_rest_and_go_on_from_the_newest<
     assert_eq!(drain(store, &queue, None).await, 1);
 
     // Over the rate limit: the search waits for the reset and says why.
-    x.limit_searches_until(Some(at(40).timestamp()));
-    let limited = listen(store, &listener, &queue, &searches, at(22))
+    // X's reset is read against the clock (a wait beyond a day is not believed): ten minutes
+    // from now, whenever the test runs.
+    let reset = Utc::now().timestamp() + 600;
+    let reset_at = DateTime::from_timestamp(reset, 0).unwrap();
+    x.limit_searches_until(Some(reset));
+    let limited = listen(store, &listener, &queue, &searches, at(22), BUDGET)
         .await
         .unwrap();
     assert_eq!((limited.requests, limited.failed), (1, 1));
@@ -336,13 +362,42 @@ pub async fn searches_queue_complaints_count_the_rest_and_go_on_from_the_newest<
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(paused.next_poll_at, Some(at(40)));
+    assert_eq!(paused.next_poll_at, Some(reset_at));
     assert!(paused.last_error.as_deref().unwrap().contains("429"));
     assert_eq!(paused.since_id.as_deref(), Some("1860000000000000004"));
-    let waiting = listen(store, &listener, &queue, &searches, at(39))
+    let waiting = listen(
+        store,
+        &listener,
+        &queue,
+        &searches,
+        reset_at - chrono::Duration::seconds(1),
+        BUDGET,
+    )
+    .await
+    .unwrap();
+    assert_eq!(waiting.requests, 0);
+    // The limit is the app's: the first query over it stops the run, the next is not asked.
+    let two = searches_of(&["acme fibre -from:acme_care", "acme router"]);
+    let after_reset = reset_at + chrono::Duration::minutes(1);
+    let stopped = listen(store, &listener, &queue, &two, after_reset, BUDGET)
         .await
         .unwrap();
-    assert_eq!(waiting.requests, 0);
+    assert_eq!((stopped.requests, stopped.failed), (1, 1));
+    assert!(stopped.paused);
+    assert_eq!(
+        store
+            .search_state(Source::X, BRAND, "acme router")
+            .await
+            .unwrap(),
+        None,
+        "not asked"
+    );
+    // Nor is anything polled once the run's time is spent.
+    x.limit_searches_until(None);
+    let spent = listen(store, &listener, &queue, &two, after_reset, Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(spent.requests, 0);
 }
 
 pub async fn a_search_of_many_pages_is_read_over_several_runs<S: Store>(store: &S) {
@@ -361,7 +416,7 @@ pub async fn a_search_of_many_pages_is_read_over_several_runs<S: Store>(store: &
     }
     let (listener, queue) = (listener(&x), inbound_queue());
     let searches = searches(&["acme router"]);
-    let first = listen(store, &listener, &queue, &searches, at(10))
+    let first = listen(store, &listener, &queue, &searches, at(10), BUDGET)
         .await
         .unwrap();
     assert_eq!((first.requests, first.queued), (3, 300));
@@ -373,7 +428,7 @@ pub async fn a_search_of_many_pages_is_read_over_several_runs<S: Store>(store: &
     assert_eq!(between.since_id, None, "not before the last page is read");
     let resume = between.resume.clone().expect("it says where to go on");
     assert_eq!(resume.newest_id, "1860000000000000319");
-    let second = listen(store, &listener, &queue, &searches, at(11))
+    let second = listen(store, &listener, &queue, &searches, at(11), BUDGET)
         .await
         .unwrap();
     assert_eq!((second.requests, second.queued), (1, 20));
@@ -488,7 +543,7 @@ pub async fn a_brand_reply_fetches_the_tweet_it_answers<S: Store>(store: &S) {
     assert_eq!(figures.first_response.count, 1);
     assert_eq!(figures.first_response.mean_seconds, Some(14.0 * 60.0));
 
-    // Delivered again: nothing fetched or stored twice.
+    // Delivered again (fetched again: its parent is asked for before the store), stored once.
     let again = fetch_awaited(
         store,
         &listener(&x),
@@ -507,6 +562,29 @@ pub async fn a_brand_reply_fetches_the_tweet_it_answers<S: Store>(store: &S) {
     }
     let detail = store.ticket_detail(&ticket).await.unwrap().unwrap();
     assert_eq!(detail.messages.len(), 2);
+
+    // A customer's reply to the brand's announcement fetches nothing: it is not theirs.
+    let mut reply = webhook_copy(
+        "1860000000000000501",
+        "91",
+        "eve",
+        "@acme_care is it fixed?",
+        16,
+    );
+    reply.message.in_reply_to = Some("1860000000000000500".into());
+    reply.message.recipient_id = Some(BRAND.into());
+    let recovered = fetch_awaited(
+        store,
+        &listener(&x),
+        &Rules::default(),
+        &reply.message,
+        "1860000000000000500",
+        at(20),
+    )
+    .await
+    .unwrap();
+    assert_eq!(recovered, Recovered::NotTheCustomers);
+    assert_eq!(x.lookups(), ["1860000000000000100", "1860000000000000100"]);
 }
 
 pub async fn a_brand_reply_to_an_unfetchable_tweet_has_no_response_time<S: Store>(store: &S) {

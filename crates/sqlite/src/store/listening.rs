@@ -28,22 +28,23 @@ impl ListeningStore for SqliteStore {
     async fn put_search_state(&self, state: &SearchState) -> Result<(), CommitError> {
         let state = state.clone();
         transaction(&self.db, move |conn| {
-            // Written at the version after the stored one, or as the first.
-            let stored = conn.execute(
-                "INSERT INTO search_states (source, account, query, version, data)
-                 VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (source, account, query) DO UPDATE
-                 SET version = excluded.version, data = excluded.data
-                 WHERE search_states.version = excluded.version - 1",
-                params![
-                    state.source.as_str(),
-                    state.account,
-                    state.query,
-                    version(state.version),
-                    to_json(&state)?
-                ],
-            )?;
-            Ok(match stored {
+            let data = to_json(&state)?;
+            let key = (state.source.as_str(), &state.account, &state.query);
+            // The first write inserts version 1; every later one replaces the version before.
+            let written = match state.version {
+                1 => conn.execute(
+                    "INSERT OR IGNORE INTO search_states (source, account, query, version, data)
+                     VALUES (?1, ?2, ?3, 1, ?4)",
+                    params![key.0, key.1, key.2, data],
+                )?,
+                0 => 0,
+                v => conn.execute(
+                    "UPDATE search_states SET version = ?4, data = ?5
+                     WHERE source = ?1 AND account = ?2 AND query = ?3 AND version = ?4 - 1",
+                    params![key.0, key.1, key.2, version(v), data],
+                )?,
+            };
+            Ok(match written {
                 0 => Err(CommitError::Conflict),
                 _ => Ok(()),
             })

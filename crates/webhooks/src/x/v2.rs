@@ -8,8 +8,7 @@ use serde::Deserialize;
 use socialcare_domain::{Attachment, Author, Channel, Direction, NormalizedMessage, Source};
 
 /// The `tweet.fields` every read asks for: what the normalized message needs.
-pub const TWEET_FIELDS: &str =
-    "created_at,author_id,conversation_id,in_reply_to_user_id,referenced_tweets,note_tweet";
+pub const TWEET_FIELDS: &str = "created_at,author_id,conversation_id,in_reply_to_user_id,referenced_tweets,note_tweet,entities";
 /// The `user.fields` of the authors.
 pub const USER_FIELDS: &str = "name,username,public_metrics";
 
@@ -25,6 +24,19 @@ pub struct Post {
     pub referenced_tweets: Vec<Reference>,
     /// A post longer than 280 characters carries its whole text here.
     pub note_tweet: Option<NoteTweet>,
+    pub entities: Option<Entities>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Entities {
+    #[serde(default)]
+    pub mentions: Vec<Mention>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Mention {
+    pub id: Option<String>,
+    pub username: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -80,11 +92,12 @@ impl Problem {
     }
 }
 
-/// A search page: posts, newest first.
+/// A search page: posts, newest first, each read on its own (one X cannot be read does not
+/// lose the page: see [`SearchAnswer::posts`]).
 #[derive(Debug, Clone, Deserialize)]
 pub struct SearchAnswer {
     #[serde(default)]
-    pub data: Vec<Post>,
+    pub data: Vec<serde_json::Value>,
     #[serde(default)]
     pub includes: Includes,
     #[serde(default)]
@@ -101,7 +114,36 @@ pub struct LookupAnswer {
     pub errors: Vec<Problem>,
 }
 
+impl SearchAnswer {
+    /// The posts that read as posts, and how many did not.
+    pub fn posts(&self) -> (Vec<Post>, usize) {
+        let mut unreadable = 0;
+        let posts = self
+            .data
+            .iter()
+            .filter_map(|raw| {
+                serde_json::from_value(raw.clone())
+                    .map_err(|_| unreadable += 1)
+                    .ok()
+            })
+            .collect();
+        (posts, unreadable)
+    }
+}
+
 impl Post {
+    /// Whether the post is addressed to the brand `account`: it mentions it, or replies to it.
+    /// Such a post is a mention the webhook delivers too, whoever finds it first.
+    pub fn addresses(&self, account: &str) -> bool {
+        self.in_reply_to_user_id.as_deref() == Some(account)
+            || self.entities.as_ref().is_some_and(|entities| {
+                entities
+                    .mentions
+                    .iter()
+                    .any(|mention| mention.id.as_deref() == Some(account))
+            })
+    }
+
     /// The normalized message of this post for the brand `account`; `None` for a retweet
     /// (nothing said to anyone) or a post without its author or time.
     pub fn normalize(&self, account: &str, users: &[User]) -> Option<NormalizedMessage> {
@@ -177,15 +219,18 @@ mod tests {
         let answer: SearchAnswer = serde_json::from_str(
             r#"{"data":[{"id":"1850000000000000001","text":"@acme my fibre is down",
             "created_at":"2026-12-01T09:00:00.000Z","author_id":"7","in_reply_to_user_id":"100",
-            "edit_history_tweet_ids":["1850000000000000001"]}],
+            "edit_history_tweet_ids":["1850000000000000001"],
+            "entities":{"mentions":[{"start":0,"end":5,"username":"acme","id":"100"}]}}],
             "includes":{"users":[{"id":"7","name":"Ann","username":"ann",
             "public_metrics":{"followers_count":12}}]},
             "meta":{"newest_id":"1850000000000000001","result_count":1}}"#,
         )
         .unwrap();
-        let searched = answer.data[0]
-            .normalize("100", &answer.includes.users)
-            .unwrap();
+        let (posts, unreadable) = answer.posts();
+        assert_eq!(unreadable, 0);
+        assert!(posts[0].addresses("100"), "it mentions the brand");
+        assert!(!posts[0].addresses("200"));
+        let searched = posts[0].normalize("100", &answer.includes.users).unwrap();
         assert_eq!(searched, delivery.messages[0]);
         assert_eq!(searched.dedupe_key(), delivery.messages[0].dedupe_key());
     }
@@ -199,18 +244,28 @@ mod tests {
                "referenced_tweets":[{"type":"replied_to","id":"2"},{"type":"quoted","id":"1"}]},
               {"id":"4","text":"RT","created_at":"2026-12-01T09:00:00Z","author_id":"8",
                "referenced_tweets":[{"type":"retweeted","id":"2"}]},
-              {"id":"5","text":"no author","created_at":"2026-12-01T09:00:00Z"}
+              {"id":"5","text":"no author","created_at":"2026-12-01T09:00:00Z"},
+              {"id":6,"text":["not a post"]},
+              {"id":"7","text":"mentions someone else","created_at":"2026-12-01T09:00:00Z",
+               "author_id":"9","entities":{"mentions":[{"username":"bob","id":"55"}]}}
             ]}"#,
         )
         .unwrap();
-        let reply = answer.data[0].normalize("100", &[]).unwrap();
+        let (posts, unreadable) = answer.posts();
+        assert_eq!(
+            (posts.len(), unreadable),
+            (4, 1),
+            "one post X sent oddly loses only it"
+        );
+        assert!(!posts[3].addresses("100"));
+        let reply = posts[0].normalize("100", &[]).unwrap();
         assert_eq!(reply.direction, Direction::Outbound);
         assert_eq!(reply.in_reply_to.as_deref(), Some("2"));
         assert_eq!(reply.recipient_id.as_deref(), Some("7"));
         assert_eq!(reply.text, "the whole long answer");
         assert_eq!(reply.attachments[0].url, "https://x.com/i/status/1");
         assert_eq!(reply.author.handle, None);
-        assert!(answer.data[1].normalize("100", &[]).is_none());
-        assert!(answer.data[2].normalize("100", &[]).is_none());
+        assert!(posts[1].normalize("100", &[]).is_none());
+        assert!(posts[2].normalize("100", &[]).is_none());
     }
 }
