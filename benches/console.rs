@@ -57,6 +57,8 @@ fn message(ticket: u32, n: u32, at: chrono::DateTime<Utc>) -> NormalizedMessage 
         created_at: at,
         callback_url: Some("https://crm.example/hooks/replies".into()),
         found_by: None,
+        subject: None,
+        quoted: None,
     }
 }
 

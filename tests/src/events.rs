@@ -125,6 +125,8 @@ pub fn inbound(id: &str, customer: &str, text: &str, at: DateTime<Utc>) -> Inbou
             created_at: at,
             callback_url: None,
             found_by: None,
+            subject: None,
+            quoted: None,
         },
         received_at: at + chrono::Duration::seconds(1),
     }

@@ -7,8 +7,8 @@
 //!
 //! ```toml
 //! [[accounts]]
-//! platform = "x"                 # x | facebook | instagram
-//! id = "1100000000000000001"     # X user id, Facebook page id, Instagram account id
+//! platform = "x"                 # x | facebook | instagram | email
+//! id = "1100000000000000001"     # X user id, Facebook page id, Instagram account id, mailbox
 //! handle = "acme_care"
 //! name = "Acme Care"
 //!
@@ -178,6 +178,8 @@ pub enum Platform {
     X,
     Facebook,
     Instagram,
+    /// A mailbox: its address is the account's id.
+    Email,
 }
 
 impl Platform {
@@ -187,6 +189,7 @@ impl Platform {
             "x" => Some(Platform::X),
             "facebook" => Some(Platform::Facebook),
             "instagram" => Some(Platform::Instagram),
+            "email" => Some(Platform::Email),
             _ => None,
         }
     }
@@ -200,6 +203,7 @@ impl Platform {
             Platform::X => Source::X,
             Platform::Facebook => Source::Facebook,
             Platform::Instagram => Source::Instagram,
+            Platform::Email => Source::Email,
         }
     }
 }
@@ -243,6 +247,10 @@ pub enum ConfigError {
     UnknownEscalation { team: String, next: String },
     #[error("accounts configuration: an account has an empty id")]
     EmptyId,
+    #[error(
+        "accounts configuration: email account {0:?}: the id is the mailbox's address, in lowercase (support@acme.example)"
+    )]
+    Mailbox(String),
     #[error("accounts configuration: {platform:?} account {id} is listed twice")]
     ListedTwice { platform: Platform, id: String },
     #[error("accounts configuration: acknowledgement of {platform:?} account {id}: {error}")]
@@ -464,6 +472,20 @@ fn rules_of(teams: Teams, accounts: &Accounts) -> Result<Rules, ConfigError> {
     Ok(rules)
 }
 
+/// An address as mailboxes are matched: `local@domain`, lowercase, no spaces or brackets.
+fn is_mailbox(id: &str) -> bool {
+    let plain = id
+        .chars()
+        .all(|c| !c.is_whitespace() && !"<>,;\"".contains(c));
+    let lowercase = id.to_lowercase() == id;
+    match id.split_once('@') {
+        Some((local, domain)) => {
+            plain && lowercase && !local.is_empty() && domain.contains('.') && !domain.contains('@')
+        }
+        None => false,
+    }
+}
+
 /// The configured accounts, looked up by (source, platform id).
 #[derive(Debug, Clone, Default)]
 pub struct Accounts {
@@ -480,6 +502,9 @@ impl Accounts {
         for account in entries {
             if account.id.trim().is_empty() {
                 return Err(ConfigError::EmptyId);
+            }
+            if account.platform == Platform::Email && !is_mailbox(&account.id) {
+                return Err(ConfigError::Mailbox(account.id));
             }
             let key = (account.platform.source(), account.id.clone());
             if by_id.insert(key, account.clone()).is_some() {

@@ -696,6 +696,12 @@ pub async fn set_token_by<S: Store>(
         )
     };
     let (token, acts_as) = match platform {
+        Platform::Email => {
+            return Err(ApiError::bad_request(
+                "invalid_token",
+                "a mailbox has no token: its mail comes by SES or POST /webhooks/email",
+            ));
+        }
         Platform::X => {
             let x = state.connectors.x()?;
             let user = XUserToken {

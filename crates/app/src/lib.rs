@@ -12,6 +12,7 @@ pub mod bootstrap;
 pub mod configuration;
 pub mod connect;
 pub mod deliveries;
+pub mod email;
 pub mod error;
 pub mod ingest;
 pub mod integrations;

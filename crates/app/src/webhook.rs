@@ -49,6 +49,8 @@ pub struct WebhookState<Q> {
     pub integrations: IntegrationDirectory,
     /// Told which accounts a platform's delivery was for (their health's last webhook).
     pub seen: Option<crate::tokens::SeenFn>,
+    /// Keeps an e-mail that was refused, for inspection (none: it is only refused).
+    pub refused_mail: Option<crate::email::KeepRefused>,
     pub clock: Arc<dyn Clock>,
 }
 
@@ -65,6 +67,7 @@ impl<Q> WebhookState<Q> {
             guard: OutboundGuard::strict(),
             integrations: IntegrationDirectory::none(),
             seen: None,
+            refused_mail: None,
             clock,
         }
     }
@@ -80,6 +83,7 @@ pub fn routes<Q: Queue + 'static>(state: Arc<WebhookState<Q>>) -> Router {
             "/webhooks/meta",
             get(meta_handshake::<Q>).post(receive_meta::<Q>),
         )
+        .route("/webhooks/email", post(crate::email::receive_email::<Q>))
         .with_state(state)
 }
 
@@ -159,7 +163,7 @@ async fn lookup<Q>(state: &WebhookState<Q>, source: &str) -> Result<Option<Integ
 /// remembered is read again when it does not match (it may have been created or rotated
 /// since), at most every few seconds per source. A header that can never pass is refused
 /// before anything is looked up.
-async fn signed_by<Q>(
+pub(crate) async fn signed_by<Q>(
     state: &WebhookState<Q>,
     source: &str,
     header: Option<&[u8]>,

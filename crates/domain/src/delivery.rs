@@ -23,6 +23,14 @@ pub enum Target {
     PrivateReply { comment_id: String },
     /// An integrator's system: the reply is POSTed to this URL, signed.
     Callback { url: String },
+    /// An e-mail to the address `to`, keeping the thread: its subject, the message it
+    /// answers (`In-Reply-To`) and the thread's earlier messages (`References`).
+    Email {
+        to: String,
+        subject: String,
+        in_reply_to: String,
+        references: Vec<String>,
+    },
 }
 
 impl Target {
@@ -39,6 +47,12 @@ impl Target {
                 comment_id: String::new(),
             },
             Target::Callback { .. } => Target::Callback { url: String::new() },
+            Target::Email { .. } => Target::Email {
+                to: String::new(),
+                subject: String::new(),
+                in_reply_to: String::new(),
+                references: Vec::new(),
+            },
         }
     }
 }

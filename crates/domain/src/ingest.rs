@@ -85,7 +85,11 @@ async fn forget_copies<S: IngestStore + TicketCommands>(
         .original_text
         .as_deref()
         .unwrap_or(&message.body.text);
-    let (subject, topics) = (&plan::subject_of(text), &triage::topic_terms(text));
+    let original = NormalizedMessage {
+        text: text.to_string(),
+        ..message.body.clone()
+    };
+    let (subject, topics) = (&plan::subject_of(&original), &triage::topic_terms(text));
     let ticket_id = &message.ticket_id;
     optimistic(
         move || async move {

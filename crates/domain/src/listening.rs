@@ -411,6 +411,8 @@ mod tests {
             created_at: at(1),
             callback_url: None,
             found_by: None,
+            subject: None,
+            quoted: None,
         }
     }
 

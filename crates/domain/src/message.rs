@@ -14,6 +14,8 @@ pub enum Source {
     Facebook,
     Instagram,
     Integration,
+    /// E-mail to one of the brand's mailboxes.
+    Email,
 }
 
 impl Source {
@@ -23,6 +25,7 @@ impl Source {
             Source::Facebook => "facebook",
             Source::Instagram => "instagram",
             Source::Integration => "integration",
+            Source::Email => "email",
         }
     }
 }
@@ -107,6 +110,33 @@ pub struct NormalizedMessage {
     /// was fetched because a reply answered it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub found_by: Option<FoundBy>,
+    /// An e-mail's subject: the ticket's subject when it opens one, and what a reply keeps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// What was trimmed from `text`: an e-mail's quoted history and signature, kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quoted: Option<String>,
+}
+
+/// An e-mail subject without the `Re:`, `Fwd:` (and localized `AW:`, `WG:`, `SV:`, `RE:`...)
+/// that replies and forwards put before it.
+pub fn without_reply_prefix(subject: &str) -> &str {
+    let mut rest = subject.trim();
+    loop {
+        let lower = rest.to_lowercase();
+        let prefix = [
+            "re:", "fwd:", "fw:", "aw:", "wg:", "sv:", "vs:", "tr:", "réf:",
+        ]
+        .iter()
+        .find(|p| lower.starts_with(*p));
+        match prefix {
+            Some(p) => match rest.get(p.len()..) {
+                Some(after) => rest = after.trim_start(),
+                None => return rest,
+            },
+            None => return rest,
+        }
+    }
 }
 
 /// How a message nobody pushed was found.
@@ -280,6 +310,8 @@ impl Message {
                 attachments: Vec::new(),
                 callback_url: None,
                 found_by: None,
+                subject: None,
+                quoted: None,
                 ..body.clone()
             },
             original_text: None,
@@ -337,6 +369,24 @@ impl Message {
 }
 
 #[cfg(test)]
+mod subject_tests {
+    use super::without_reply_prefix;
+
+    #[test]
+    fn reply_and_forward_prefixes_are_not_the_subject() {
+        assert_eq!(without_reply_prefix("Re: RE: Fwd: My bill"), "My bill");
+        assert_eq!(without_reply_prefix("AW: WG: Rechnung"), "Rechnung");
+        assert_eq!(without_reply_prefix("RÉF: facture"), "facture");
+        assert_eq!(
+            without_reply_prefix("Regarding my bill"),
+            "Regarding my bill"
+        );
+        assert_eq!(without_reply_prefix("İstanbul office"), "İstanbul office");
+        assert_eq!(without_reply_prefix("Re:"), "");
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::delivery::{Delivery, DeliveryState, Target};
@@ -367,6 +417,8 @@ mod tests {
             created_at: at,
             callback_url: None,
             found_by: None,
+            subject: None,
+            quoted: None,
         };
         let mut reply = Message::new(TicketId::derive(at, "t"), body, at);
         reply.delivery = Some(Delivery {

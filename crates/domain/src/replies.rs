@@ -106,6 +106,9 @@ pub fn route(
             .ok_or(RouteError::NoCallback)?;
         return Ok((Target::Callback { url }, latest.body.channel));
     }
+    if detail.ticket.source == Source::Email {
+        return Ok((email_to(detail, latest), Channel::Private));
+    }
     let public = || {
         detail
             .messages
@@ -134,6 +137,49 @@ pub fn route(
     match channel {
         Channel::Public => Ok((public()?, Channel::Public)),
         Channel::Private => Ok((private(detail, latest, now)?, Channel::Private)),
+    }
+}
+
+/// The most `References` a reply carries: the thread's first messages and its latest, as
+/// RFC 5322 advises when a thread grows long.
+const MOST_REFERENCES: usize = 10;
+
+/// An e-mail answering the customer's latest message, in its thread: `Re:` its subject, to its
+/// sender, after every message of the ticket (the first and the latest when there are many).
+fn email_to(detail: &TicketDetail, latest: &Message) -> Target {
+    let mut references: Vec<String> = detail
+        .messages
+        .iter()
+        .filter(|m| m.body.source == Source::Email && m.removed_at.is_none())
+        .filter_map(|m| match m.body.direction {
+            Direction::Inbound => Some(m.body.external_id.clone()),
+            // A reply sent from here is known by the Message-ID it was sent with.
+            Direction::Outbound => m
+                .delivery
+                .as_ref()
+                .and_then(|d| d.platform_id.clone())
+                .or_else(|| m.delivery.is_none().then(|| m.body.external_id.clone())),
+        })
+        .filter(|id| !id.is_empty() && !id.starts_with("sha256:"))
+        .collect();
+    if references.len() > MOST_REFERENCES {
+        let tail = references.split_off(references.len() - (MOST_REFERENCES - 1));
+        references.truncate(1);
+        references.extend(tail);
+    }
+    let subject = latest
+        .body
+        .subject
+        .clone()
+        .or_else(|| detail.messages.iter().find_map(|m| m.body.subject.clone()))
+        .map(|s| crate::message::without_reply_prefix(&s).to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| detail.ticket.subject.clone());
+    Target::Email {
+        to: latest.body.author.id.clone(),
+        subject: format!("Re: {subject}"),
+        in_reply_to: latest.body.external_id.clone(),
+        references,
     }
 }
 
@@ -210,9 +256,14 @@ pub fn compose(
     let in_reply_to = match &target {
         Target::Public { to } => Some(to.clone()),
         Target::PrivateReply { comment_id } => Some(comment_id.clone()),
+        Target::Email { in_reply_to, .. } => Some(in_reply_to.clone()),
         Target::Direct { .. } | Target::Callback { .. } => {
             latest.map(|m| m.body.external_id.clone())
         }
+    };
+    let subject = match &target {
+        Target::Email { subject, .. } => Some(subject.clone()),
+        _ => None,
     };
     let body = NormalizedMessage {
         source: ticket.source,
@@ -239,6 +290,8 @@ pub fn compose(
         created_at: now,
         callback_url: None,
         found_by: None,
+        subject,
+        quoted: None,
     };
     Message {
         delivery: Some(Delivery::pending(target, automatic)),

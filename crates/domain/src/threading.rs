@@ -177,6 +177,8 @@ mod tests {
             created_at: Utc.with_ymd_and_hms(2026, 11, 22, 10, 0, 0).unwrap(),
             callback_url: None,
             found_by: None,
+            subject: None,
+            quoted: None,
         }
     }
 

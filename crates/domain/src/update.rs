@@ -24,12 +24,15 @@ pub struct Pace {
 const SLICES: u32 = 10;
 impl Pace {
     /// The default for a platform: X's 100 posts per 15 minutes per user (Pro tier), Meta's
-    /// page limits counted per hour, and integrators, who set no limit, 10 posts a second.
+    /// page limits counted per hour, integrators, who set no limit, 10 posts a second, and
+    /// e-mail at SES's default rate.
     pub fn default_for(source: Source) -> Self {
         let (posts, per_seconds) = match source {
             Source::X => (100, 15 * 60),
             Source::Facebook | Source::Instagram => (200, 3600),
             Source::Integration => (600, 60),
+            // SES's default sending rate out of the sandbox: 14 messages a second.
+            Source::Email => (840, 60),
         };
         Self { posts, per_seconds }
     }

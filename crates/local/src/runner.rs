@@ -269,26 +269,38 @@ where
         )?,
         store.clone(),
         sealer.clone(),
-    );
+    )
+    // E-mail replies are written to the data directory, one file a message, for the mail
+    // system to send (or to read).
+    .with_mail(socialcare_platforms::mail::folder_transport(
+        settings.data.join("sent-email"),
+    ));
     let worker = socialcare_wiring::reminders_worker(
         configuration.clone(),
         &credentials.integration_secret,
         guard,
         &integrations,
     )?;
-    let webhooks = webhook::routes(Arc::new(socialcare_wiring::webhook_state(
-        inbound.clone(),
-        &credentials.integration_secret,
-        WebhookSecrets {
-            x_consumer_secret: secret("X_CONSUMER_SECRET"),
-            meta_app_secret: secret("META_APP_SECRET"),
-            meta_verify_token: secret("META_VERIFY_TOKEN"),
-        },
-        configuration.clone(),
-        guard,
-        integrations,
-        Some(Observer::new(store.clone()).webhook_seen()),
-    )));
+    let webhook_state = socialcare_app::webhook::WebhookState {
+        // An e-mail refused is kept beside the store, for inspection.
+        refused_mail: Some(socialcare_app::email::keep_in_folder(
+            settings.data.join("refused-email"),
+        )),
+        ..socialcare_wiring::webhook_state(
+            inbound.clone(),
+            &credentials.integration_secret,
+            WebhookSecrets {
+                x_consumer_secret: secret("X_CONSUMER_SECRET"),
+                meta_app_secret: secret("META_APP_SECRET"),
+                meta_verify_token: secret("META_VERIFY_TOKEN"),
+            },
+            configuration.clone(),
+            guard,
+            integrations,
+            Some(Observer::new(store.clone()).webhook_seen()),
+        )
+    };
+    let webhooks = webhook::routes(Arc::new(webhook_state));
     let api_state = Arc::new(
         socialcare_wiring::api_state(
             store.clone(),

@@ -33,6 +33,8 @@ pub fn complaint(now: chrono::DateTime<chrono::Utc>) -> NormalizedMessage {
         created_at: now,
         callback_url: Some(SAMPLE_CALLBACK.into()),
         found_by: None,
+        subject: None,
+        quoted: None,
     }
 }
 

@@ -8,6 +8,7 @@ mod callback;
 pub mod connect;
 pub mod credentials;
 mod listen;
+pub mod mail;
 mod meta;
 mod notify;
 pub mod outbound;
@@ -98,6 +99,8 @@ pub struct HttpPlatform {
     /// Told what each call with an account's token showed.
     token_events: Option<tokens::TokenEvents>,
     integration_secrets: SigningSecrets,
+    /// Sends e-mail replies (none: they are refused).
+    mail: Option<mail::SendMail>,
     endpoints: Endpoints,
     timeout: Duration,
 }
@@ -144,6 +147,7 @@ impl HttpPlatform {
             account_tokens: None,
             token_events: None,
             integration_secrets: fixed_secret(integration_secret),
+            mail: None,
             endpoints,
             timeout,
         })
@@ -156,6 +160,14 @@ impl HttpPlatform {
     pub fn with_integration_secrets(self, lookup: SigningSecrets) -> Self {
         Self {
             integration_secrets: lookup,
+            ..self
+        }
+    }
+
+    /// The same, sending e-mail replies through `send`.
+    pub fn with_mail(self, send: mail::SendMail) -> Self {
+        Self {
+            mail: Some(send),
             ..self
         }
     }
@@ -230,6 +242,13 @@ impl Platform for HttpPlatform {
             (Source::Integration, _) => Err(PostError::Permanent(format!(
                 "an integration's reply goes to its callback URL, not to a {kind} target"
             ))),
+            (Source::Email, Target::Email { .. }) => mail::post(self, reply, target).await,
+            (Source::Email, _) => Err(PostError::Permanent(format!(
+                "an e-mail reply goes to an address, not to a {kind} target"
+            ))),
+            (_, Target::Email { .. }) => {
+                Err(PostError::Permanent(format!("{source} takes no e-mail")))
+            }
         };
         if let Err(error) = &result {
             tracing::warn!(%source, account, message_id, kind, %error, "the reply was not posted");
@@ -267,6 +286,9 @@ impl HttpPlatform {
             Source::Integration => Err(PostError::Permanent(
                 "an integration has no public channel to post a status on".into(),
             )),
+            Source::Email => Err(PostError::Permanent(
+                "e-mail has no public channel to post a status on".into(),
+            )),
         }
     }
 }
@@ -277,6 +299,7 @@ fn target_kind(target: &Target) -> &'static str {
         Target::Direct { .. } => "direct",
         Target::PrivateReply { .. } => "private_reply",
         Target::Callback { .. } => "callback",
+        Target::Email { .. } => "email",
     }
 }
 

@@ -67,6 +67,9 @@ pub(crate) async fn post(
         Target::Callback { .. } => {
             return Err(PostError::Permanent(format!("{source} has no callbacks")));
         }
+        Target::Email { .. } => {
+            return Err(PostError::Permanent(format!("{source} takes no e-mail")));
+        }
     };
     call(platform, source, account, node, edge, &body, id_field).await
 }

@@ -34,7 +34,7 @@ pub(crate) async fn post(
             json!({ "text": text }),
             "dm_event_id",
         ),
-        Target::PrivateReply { .. } | Target::Callback { .. } => {
+        Target::PrivateReply { .. } | Target::Callback { .. } | Target::Email { .. } => {
             return Err(PostError::Permanent(
                 "X takes public replies and direct messages only".into(),
             ));

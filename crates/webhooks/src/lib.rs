@@ -4,6 +4,7 @@
 //! Signatures are checked on the raw bytes, in constant time, before anything is parsed.
 //! Nothing here panics on any input; each parser is covered by property tests.
 
+pub mod email;
 pub mod integration;
 pub mod meta;
 pub mod payload;

@@ -147,6 +147,8 @@ fn webhook_copy(id: &str, author: &str, handle: &str, text: &str, minute: u32) -
             created_at: at(minute),
             callback_url: None,
             found_by: None,
+            subject: None,
+            quoted: None,
         },
         received_at: at(minute) + chrono::Duration::seconds(2),
     }

@@ -207,6 +207,8 @@ mod tests {
             created_at: at,
             callback_url: None,
             found_by: None,
+            subject: None,
+            quoted: None,
         };
         Message::new(TicketId::derive(at, "t"), body, at)
     }

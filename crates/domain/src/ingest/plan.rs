@@ -184,7 +184,7 @@ fn join(ticket: Ticket, message: &NormalizedMessage, score: Option<u8>) -> (Tick
         // A message that was overtaken by its reply may be the ticket's first.
         created_at: ticket.created_at.min(at),
         subject: match earlier && message.direction == Direction::Inbound {
-            true => subject_of(&message.text),
+            true => subject_of(message),
             false => ticket.subject.clone(),
         },
         satisfaction: score.or(ticket.satisfaction),
@@ -519,9 +519,17 @@ fn first_response(
     }
 }
 
-/// A ticket's subject: the start of a message's text.
-pub(super) fn subject_of(text: &str) -> String {
-    text.chars().take(SUBJECT_CHARS).collect()
+/// A ticket's subject: an e-mail's own, without its `Re:`/`Fwd:`, or the start of the text.
+pub(super) fn subject_of(message: &NormalizedMessage) -> String {
+    let own = message
+        .subject
+        .as_deref()
+        .map(crate::message::without_reply_prefix)
+        .filter(|s| !s.is_empty());
+    own.unwrap_or(&message.text)
+        .chars()
+        .take(SUBJECT_CHARS)
+        .collect()
 }
 
 const SUBJECT_CHARS: usize = 120;
@@ -541,7 +549,7 @@ fn new_ticket(message: &NormalizedMessage, around: &Surroundings) -> Ticket {
             .map(|c| c.id.clone())
             .unwrap_or_else(|| CustomerId::derive(message.created_at, &identity_key)),
         status: TicketStatus::Open,
-        subject: subject_of(&message.text),
+        subject: subject_of(message),
         created_at: message.created_at,
         last_message_at: message.created_at,
         message_count: 1,

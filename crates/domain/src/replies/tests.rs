@@ -40,6 +40,8 @@ fn message(
         created_at: at(minute),
         callback_url: None,
         found_by: None,
+        subject: None,
+        quoted: None,
     };
     Message::new(TicketId::derive(at(0), "t"), body, at(minute))
 }

@@ -111,6 +111,8 @@ pub fn reply(source: Source, account: &str, target: Target) -> Message {
         created_at: now,
         callback_url: None,
         found_by: None,
+        subject: None,
+        quoted: None,
     };
     Message {
         delivery: Some(Delivery::pending(target, false)),

@@ -117,6 +117,8 @@ impl GenericEvent {
             created_at: self.created_at,
             callback_url: self.callback_url,
             found_by: None,
+            subject: None,
+            quoted: None,
         })
     }
 }

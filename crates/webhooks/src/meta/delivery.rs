@@ -251,6 +251,8 @@ impl Context<'_> {
             created_at: created_at.or(self.entry_time)?,
             callback_url: None,
             found_by: None,
+            subject: None,
+            quoted: None,
         })
     }
 

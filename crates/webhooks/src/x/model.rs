@@ -249,6 +249,8 @@ impl Tweet {
             created_at,
             callback_url: None,
             found_by: None,
+            subject: None,
+            quoted: None,
         })
     }
 }
@@ -334,6 +336,8 @@ impl DirectMessageEvent {
             created_at,
             callback_url: None,
             found_by: None,
+            subject: None,
+            quoted: None,
         })
     }
 }

@@ -197,6 +197,8 @@ impl Post {
             created_at,
             callback_url: None,
             found_by: None,
+            subject: None,
+            quoted: None,
         })
     }
 }

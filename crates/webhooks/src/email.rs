@@ -1,0 +1,409 @@
+//! E-mail: a raw RFC 5322 message (MIME, as SES stores it or as an integrator posts it) to one
+//! of the brand's mailboxes, parsed with `mail-parser`, becomes a private message. Its id is
+//! its `Message-ID`; it answers its `In-Reply-To` (or the last of its `References`); its
+//! conversation is the thread's first message (the first of `References`). The text is the
+//! plain part (or the HTML reduced to text) without the quoted history and signature, which
+//! are kept beside it.
+
+use chrono::{DateTime, Utc};
+use mail_parser::{HeaderValue, MessageParser};
+use sha2::{Digest, Sha256};
+use socialcare_domain::{Author, Channel, Direction, NormalizedMessage, Source};
+
+/// The most of a message that is read: SES receives up to 40 MB; what a customer writes to
+/// support fits in far less, and a bigger one is refused and kept for inspection.
+pub const MAX_EMAIL_BYTES: usize = 10 * 1024 * 1024;
+
+/// Why a message was refused (and kept for inspection, not stored).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EmailError {
+    #[error("the message has {size} bytes; at most {MAX_EMAIL_BYTES} are taken")]
+    TooLarge { size: usize },
+    #[error("the body is not an e-mail message (RFC 5322 headers and body)")]
+    NotMime,
+    #[error("the message has no From address")]
+    NoFrom,
+    #[error("the message is not addressed to a configured mailbox ({0})")]
+    NotForUs(String),
+}
+
+/// The message `raw` for whichever of `mailboxes` (the brand's addresses, lowercase) it was
+/// delivered to: `envelope_to` when the receiving service says (SES's recipients), else the
+/// first mailbox among its `Delivered-To`, `X-Original-To`, `To` and `Cc`. Sent by a mailbox
+/// (the brand answering from its own mail client, copied to itself), it is the brand's own.
+pub fn parse_email(
+    raw: &[u8],
+    mailboxes: &[String],
+    envelope_to: Option<&str>,
+    received_at: DateTime<Utc>,
+) -> Result<NormalizedMessage, EmailError> {
+    if raw.len() > MAX_EMAIL_BYTES {
+        return Err(EmailError::TooLarge { size: raw.len() });
+    }
+    if !starts_with_a_header(raw) {
+        return Err(EmailError::NotMime);
+    }
+    let message = MessageParser::default()
+        .parse(raw)
+        .filter(|m| !m.parts.is_empty() && !m.parts[0].headers.is_empty())
+        .ok_or(EmailError::NotMime)?;
+    let from = message
+        .from()
+        .and_then(|from| from.first())
+        .and_then(|addr| Some((addr.address()?.trim().to_lowercase(), addr.name())))
+        .filter(|(address, _)| address.contains('@'))
+        .ok_or(EmailError::NoFrom)?;
+    let addressed: Vec<String> = ["Delivered-To", "X-Original-To"]
+        .iter()
+        .filter_map(|name| message.header_raw(*name))
+        .map(|value| bare(value).to_lowercase())
+        .chain(
+            [message.to(), message.cc()]
+                .into_iter()
+                .flatten()
+                .flat_map(|list| list.iter())
+                .filter_map(|addr| addr.address())
+                .map(|address| address.trim().to_lowercase()),
+        )
+        .collect();
+    let account = match envelope_to {
+        Some(to) => Some(to.trim().to_lowercase()).filter(|to| mailboxes.contains(to)),
+        None => addressed
+            .iter()
+            .find(|to| mailboxes.contains(to))
+            .or(Some(&from.0).filter(|from| mailboxes.contains(from)))
+            .cloned(),
+    }
+    .ok_or_else(|| {
+        EmailError::NotForUs(match envelope_to {
+            Some(to) => format!("delivered to {to}"),
+            None => format!("addressed to {}", addressed.join(", ")),
+        })
+    })?;
+    let (address, name) = from;
+    let direction = match address == account {
+        true => Direction::Outbound,
+        false => Direction::Inbound,
+    };
+    // The brand's own message is to its first other recipient: the customer.
+    let recipient = match direction {
+        Direction::Outbound => addressed.iter().find(|to| **to != account).cloned(),
+        Direction::Inbound => Some(account.clone()),
+    };
+    let ids = |value: &HeaderValue| -> Vec<String> {
+        value
+            .as_text_list()
+            .map(|list| list.iter().map(|id| bare(id).to_string()).collect())
+            .unwrap_or_default()
+    };
+    let references = ids(message.references());
+    let in_reply_to = ids(message.in_reply_to())
+        .into_iter()
+        .next()
+        .or_else(|| references.last().cloned());
+    // Without a Message-ID, the message's own digest: the same bytes delivered again are the
+    // same message.
+    let external_id = message
+        .message_id()
+        .map(|id| bare(id).to_string())
+        .filter(|id| !id.is_empty())
+        .unwrap_or_else(|| format!("sha256:{}", hex::encode(Sha256::digest(raw))));
+    let conversation = references
+        .first()
+        .cloned()
+        .or_else(|| in_reply_to.clone())
+        .unwrap_or_else(|| external_id.clone());
+    let body = message
+        .body_text(0)
+        .map(|text| text.replace("\r\n", "\n"))
+        .unwrap_or_default();
+    let (text, quoted) = trim_quoted(&body);
+    let created_at = message
+        .date()
+        .and_then(|date| DateTime::from_timestamp(date.to_timestamp(), 0))
+        .unwrap_or(received_at);
+    Ok(NormalizedMessage {
+        source: Source::Email,
+        account,
+        channel: Channel::Private,
+        direction,
+        external_id,
+        in_reply_to,
+        thread_id: None,
+        conversation_id: Some(conversation),
+        recipient_id: recipient,
+        author: Author {
+            id: address.clone(),
+            name: name.map(|n| n.trim().to_string()).filter(|n| !n.is_empty()),
+            handle: None,
+            email: Some(address),
+            followers: None,
+        },
+        text,
+        attachments: Vec::new(),
+        created_at,
+        callback_url: None,
+        found_by: None,
+        subject: message
+            .subject()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty()),
+        quoted,
+    })
+}
+
+/// Whether the message begins with a header field (`Name: value`, RFC 5322 §2.2): what does
+/// not is no e-mail, however a lenient parser reads it.
+fn starts_with_a_header(raw: &[u8]) -> bool {
+    let first = raw.split(|b| *b == b'\n').next().unwrap_or_default();
+    match first.iter().position(|b| *b == b':') {
+        Some(colon) if colon > 0 => first[..colon].iter().all(|b| (33..=126).contains(b)),
+        _ => false,
+    }
+}
+
+/// An id or address without its angle brackets and spaces.
+fn bare(value: &str) -> &str {
+    value
+        .trim()
+        .trim_start_matches('<')
+        .trim_end_matches('>')
+        .trim()
+}
+
+/// The new text of a reply and what follows it: the quoted history (`On … wrote:`, Outlook's
+/// `-----Original Message-----` or `From:`/`Sent:` block, or a last run of `>` lines) and the
+/// signature (after a `-- ` line). Nothing is trimmed when nothing would be left.
+pub fn trim_quoted(body: &str) -> (String, Option<String>) {
+    let lines: Vec<&str> = body.lines().collect();
+    let starts_quote = |i: usize| {
+        let line = lines[i].trim();
+        let next = lines.get(i + 1).map(|l| l.trim()).unwrap_or("");
+        (line.starts_with("On ") && (line.ends_with("wrote:") || next.ends_with("wrote:")))
+            || line.starts_with("-----Original Message-----")
+            || line.chars().filter(|c| *c == '_').count() >= 20 && line.trim_matches('_').is_empty()
+            || (line.starts_with("From:") && next.starts_with("Sent:"))
+            || line == "-- "
+            || line == "--"
+            // The rest is all quoted lines (or blank).
+            || (line.starts_with('>')
+                && lines[i..]
+                    .iter()
+                    .all(|l| l.trim().is_empty() || l.trim_start().starts_with('>')))
+    };
+    let cut = (0..lines.len()).find(|i| starts_quote(*i));
+    match cut {
+        Some(at) if lines[..at].iter().any(|l| !l.trim().is_empty()) => {
+            let text = lines[..at].join("\n").trim_end().to_string();
+            let quoted = lines[at..].join("\n").trim().to_string();
+            (text, Some(quoted).filter(|q| !q.is_empty()))
+        }
+        _ => (body.trim().to_string(), None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    const MAILBOX: &str = "support@acme.example";
+
+    fn mailboxes() -> Vec<String> {
+        vec![MAILBOX.to_string()]
+    }
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 12, 3, 10, 0, 0).unwrap()
+    }
+
+    const FIRST: &str = "From: \"Ann Lee\" <Ann.Lee@Example.com>\r\n\
+To: Acme Support <support@acme.example>\r\n\
+Subject: My fibre is down again\r\n\
+Date: Thu, 03 Dec 2026 09:00:00 +0000\r\n\
+Message-ID: <CAF1@mail.example.com>\r\n\
+MIME-Version: 1.0\r\n\
+Content-Type: multipart/alternative; boundary=\"b1\"\r\n\
+\r\n\
+--b1\r\n\
+Content-Type: text/plain; charset=utf-8\r\n\
+\r\n\
+Hi, the fibre has been down since Monday.\r\n\
+\r\n\
+-- \r\n\
+Ann Lee\r\n\
+Sent from my phone\r\n\
+--b1\r\n\
+Content-Type: text/html; charset=utf-8\r\n\
+\r\n\
+<p>Hi, the fibre has been down since <b>Monday</b>.</p>\r\n\
+--b1--\r\n";
+
+    #[test]
+    fn a_first_message_is_a_private_message_to_the_mailbox_without_its_signature() {
+        let message = parse_email(FIRST.as_bytes(), &mailboxes(), None, now()).unwrap();
+        assert_eq!(message.source, Source::Email);
+        assert_eq!(message.account, MAILBOX);
+        assert_eq!(message.channel, Channel::Private);
+        assert_eq!(message.direction, Direction::Inbound);
+        assert_eq!(message.external_id, "CAF1@mail.example.com");
+        assert_eq!(message.in_reply_to, None);
+        assert_eq!(
+            message.conversation_id.as_deref(),
+            Some("CAF1@mail.example.com")
+        );
+        assert_eq!(message.author.id, "ann.lee@example.com");
+        assert_eq!(message.author.email.as_deref(), Some("ann.lee@example.com"));
+        assert_eq!(message.author.name.as_deref(), Some("Ann Lee"));
+        assert_eq!(message.text, "Hi, the fibre has been down since Monday.");
+        assert_eq!(
+            message.quoted.as_deref(),
+            Some("-- \nAnn Lee\nSent from my phone")
+        );
+        assert_eq!(message.subject.as_deref(), Some("My fibre is down again"));
+        assert_eq!(
+            message.created_at,
+            Utc.with_ymd_and_hms(2026, 12, 3, 9, 0, 0).unwrap()
+        );
+    }
+
+    #[test]
+    fn a_reply_answers_its_in_reply_to_in_the_threads_conversation_without_the_history() {
+        let raw = "From: ann.lee@example.com\r\n\
+To: support@acme.example\r\n\
+Subject: Re: My fibre is down again\r\n\
+Date: Thu, 03 Dec 2026 11:00:00 +0100\r\n\
+Message-ID: <CAF3@mail.example.com>\r\n\
+In-Reply-To: <reply-1@acme.example>\r\n\
+References: <CAF1@mail.example.com> <reply-1@acme.example>\r\n\
+Content-Type: text/plain; charset=utf-8\r\n\
+\r\n\
+Still down, and I work from home.\r\n\
+\r\n\
+On Thu, 3 Dec 2026 at 09:30, Acme Support <support@acme.example> wrote:\r\n\
+> Sorry about that, we are looking into it.\r\n\
+>\r\n\
+> > Hi, the fibre has been down since Monday.\r\n";
+        let message = parse_email(raw.as_bytes(), &mailboxes(), None, now()).unwrap();
+        assert_eq!(message.in_reply_to.as_deref(), Some("reply-1@acme.example"));
+        assert_eq!(
+            message.conversation_id.as_deref(),
+            Some("CAF1@mail.example.com")
+        );
+        assert_eq!(message.text, "Still down, and I work from home.");
+        assert!(
+            message
+                .quoted
+                .as_deref()
+                .unwrap()
+                .starts_with("On Thu, 3 Dec 2026 at 09:30, Acme Support")
+        );
+        assert_eq!(
+            message.created_at,
+            Utc.with_ymd_and_hms(2026, 12, 3, 10, 0, 0).unwrap()
+        );
+    }
+
+    #[test]
+    fn html_only_mail_is_read_as_text_and_outlook_history_is_cut() {
+        let raw = "From: Bob <bob@example.org>\r\n\
+To: someone@else.example, Support <SUPPORT@acme.example>\r\n\
+Subject: =?utf-8?q?Facture_doubl=C3=A9e?=\r\n\
+Message-ID: <outlook-7@example.org>\r\n\
+Content-Type: text/html; charset=utf-8\r\n\
+\r\n\
+<html><body><p>My bill doubled.</p><p>-----Original Message-----</p><p>From: Acme</p></body></html>\r\n";
+        let message = parse_email(raw.as_bytes(), &mailboxes(), None, now()).unwrap();
+        assert_eq!(message.account, MAILBOX, "found among the To addresses");
+        assert_eq!(message.subject.as_deref(), Some("Facture doublée"));
+        assert_eq!(message.text, "My bill doubled.");
+        assert!(message.quoted.unwrap().contains("Original Message"));
+        assert_eq!(message.created_at, now(), "no Date: when it was received");
+    }
+
+    #[test]
+    fn the_brands_own_copy_is_outbound_to_the_customer_and_a_missing_id_is_the_digest() {
+        let raw = "From: support@acme.example\r\n\
+To: ann.lee@example.com\r\n\
+Subject: Re: My fibre is down again\r\n\
+In-Reply-To: <CAF1@mail.example.com>\r\n\
+\r\n\
+We are on it.\r\n";
+        let message = parse_email(raw.as_bytes(), &mailboxes(), None, now()).unwrap();
+        assert_eq!(message.direction, Direction::Outbound);
+        assert_eq!(message.recipient_id.as_deref(), Some("ann.lee@example.com"));
+        assert!(
+            message.external_id.starts_with("sha256:"),
+            "{}",
+            message.external_id
+        );
+        let again = parse_email(raw.as_bytes(), &mailboxes(), None, now()).unwrap();
+        assert_eq!(again.external_id, message.external_id);
+    }
+
+    #[test]
+    fn what_is_not_mail_for_a_mailbox_is_refused_with_why() {
+        assert_eq!(
+            parse_email(b"just some text", &mailboxes(), None, now()),
+            Err(EmailError::NotMime)
+        );
+        assert_eq!(
+            parse_email(b"", &mailboxes(), None, now()),
+            Err(EmailError::NotMime)
+        );
+        let no_from = "To: support@acme.example\r\nSubject: hi\r\n\r\nhello\r\n";
+        assert_eq!(
+            parse_email(no_from.as_bytes(), &mailboxes(), None, now()),
+            Err(EmailError::NoFrom)
+        );
+        let elsewhere = "From: a@b.example\r\nTo: sales@acme.example\r\n\r\nhello\r\n";
+        assert!(matches!(
+            parse_email(elsewhere.as_bytes(), &mailboxes(), None, now()),
+            Err(EmailError::NotForUs(to)) if to.contains("sales@acme.example")
+        ));
+        // The receiving service's recipient decides (a Bcc is in no header).
+        let bcc = "From: a@b.example\r\nTo: list@else.example\r\nMessage-ID: <x@b>\r\n\r\nhi\r\n";
+        let message = parse_email(bcc.as_bytes(), &mailboxes(), Some(MAILBOX), now()).unwrap();
+        assert_eq!(message.account, MAILBOX);
+        let big = vec![b'a'; MAX_EMAIL_BYTES + 1];
+        assert_eq!(
+            parse_email(&big, &mailboxes(), None, now()),
+            Err(EmailError::TooLarge {
+                size: MAX_EMAIL_BYTES + 1
+            })
+        );
+    }
+
+    #[test]
+    fn trimming_keeps_a_message_that_is_all_quote() {
+        assert_eq!(
+            trim_quoted("> only a quote\n> nothing new"),
+            ("> only a quote\n> nothing new".to_string(), None)
+        );
+        assert_eq!(
+            trim_quoted("Thanks!\n\n> earlier\ninterleaved answer\n> more"),
+            (
+                "Thanks!\n\n> earlier\ninterleaved answer".to_string(),
+                Some("> more".to_string())
+            ),
+            "an answer between quotes stays; only the last run of quotes is cut"
+        );
+    }
+
+    proptest::proptest! {
+        /// Nothing a sender writes makes parsing panic.
+        #[test]
+        fn any_bytes_parse_or_are_refused(raw in proptest::collection::vec(proptest::num::u8::ANY, 0..2048)) {
+            let _ = parse_email(&raw, &mailboxes(), None, now());
+        }
+
+        #[test]
+        fn any_headers_and_body_parse_or_are_refused(
+            headers in "(From|To|Subject|In-Reply-To|References|Message-ID|Date|Content-Type): [ -~]{0,60}\r\n",
+            body in "[ -~\n>]{0,400}",
+        ) {
+            let raw = format!("{headers}To: support@acme.example\r\n\r\n{body}");
+            let _ = parse_email(raw.as_bytes(), &mailboxes(), None, now());
+        }
+    }
+}

@@ -1,0 +1,282 @@
+//! E-mail in, through `socialcare-local`: `POST /webhooks/email` with raw RFC 5322 messages to
+//! a configured mailbox. A thread of three (the customer, the brand's answer from its own mail
+//! client, the customer again) is one ticket with one customer; what is not e-mail, has no
+//! From or is for no configured mailbox is refused and kept for inspection.
+
+use chrono::{Duration, Utc};
+use reqwest::StatusCode;
+use serde_json::Value;
+use socialcare_tests::events::signature;
+use socialcare_tests::runner::Driver;
+
+const KEY: &str = "sk_email_key_0001";
+const SECRET: &str = "whsec_email";
+const MAILBOX: &str = "support@acme.example";
+
+const ACCOUNTS: &str = r#"
+[[accounts]]
+platform = "email"
+id = "support@acme.example"
+name = "Acme Support"
+"#;
+
+async fn start() -> (tempfile::TempDir, Driver) {
+    let data = tempfile::tempdir().unwrap();
+    let config = data.path().join("socialcare.toml");
+    std::fs::write(&config, ACCOUNTS).unwrap();
+    let driver = Driver::start_with_config(data.path(), false, SECRET, KEY, Some(config)).await;
+    (data, driver)
+}
+
+async fn post_mail(driver: &Driver, raw: &str, query: &str) -> (StatusCode, Value) {
+    let bytes = raw.as_bytes().to_vec();
+    driver
+        .post_raw(
+            &format!("/webhooks/email{query}"),
+            &[
+                ("content-type", "message/rfc822".to_string()),
+                (
+                    "x-socialcare-signature",
+                    signature(SECRET, Utc::now(), &bytes),
+                ),
+            ],
+            bytes,
+        )
+        .await
+}
+
+/// The header `name` of a message, as written.
+fn header(message: &str, name: &str) -> String {
+    message
+        .lines()
+        .find_map(|line| line.strip_prefix(&format!("{name}: ")))
+        .unwrap_or_else(|| panic!("{name} in {message}"))
+        .trim()
+        .to_string()
+}
+
+/// The messages written to the data directory's `sent-email`, once there are `count`.
+async fn sent_when(data: &tempfile::TempDir, count: usize) -> Vec<String> {
+    let folder = data.path().join("sent-email");
+    for _ in 0..100 {
+        let sent: Vec<String> = std::fs::read_dir(&folder)
+            .map(|entries| {
+                entries
+                    .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if sent.len() >= count {
+            return sent;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{count} messages were never sent");
+}
+
+fn date(minutes_ago: i64) -> String {
+    (Utc::now() - Duration::minutes(minutes_ago)).to_rfc2822()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_thread_of_three_mails_is_one_ticket_and_bad_mail_is_refused_and_kept() {
+    let (data, driver) = start().await;
+    let first = format!(
+        "From: \"Ann Lee\" <ann.lee@example.com>\r\nTo: Acme Support <{MAILBOX}>\r\n\
+         Subject: My fibre is down again\r\nDate: {}\r\nMessage-ID: <m1@example.com>\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\r\n\
+         The fibre has been down since Monday.\r\n\r\n-- \r\nAnn Lee\r\n",
+        date(30)
+    );
+    let answer = format!(
+        "From: Acme Support <{MAILBOX}>\r\nTo: ann.lee@example.com\r\n\
+         Subject: Re: My fibre is down again\r\nDate: {}\r\nMessage-ID: <a1@acme.example>\r\n\
+         In-Reply-To: <m1@example.com>\r\nReferences: <m1@example.com>\r\n\r\n\
+         Sorry Ann, an engineer is on the way.\r\n\r\nOn Thu, Ann Lee wrote:\r\n> The fibre has been down since Monday.\r\n",
+        date(20)
+    );
+    let again = format!(
+        "From: ann.lee@example.com\r\nTo: {MAILBOX}\r\nSubject: Re: My fibre is down again\r\n\
+         Date: {}\r\nMessage-ID: <m2@example.com>\r\nIn-Reply-To: <a1@acme.example>\r\n\
+         References: <m1@example.com> <a1@acme.example>\r\n\r\n\
+         Nobody came.\r\n\r\n> Sorry Ann, an engineer is on the way.\r\n",
+        date(5)
+    );
+    for raw in [&first, &answer, &again, &first] {
+        let (status, body) = post_mail(&driver, raw, "").await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+        assert_eq!(body["status"], "queued");
+    }
+    let tickets = driver
+        .tickets_when(|t| t.len() == 1 && t[0]["message_count"] == 3)
+        .await;
+    let id = tickets[0]["id"].as_str().unwrap();
+    let (_, detail) = driver.get(&format!("/v1/tickets/{id}")).await;
+    let ticket = &detail["ticket"];
+    assert_eq!(ticket["source"], "email");
+    assert_eq!(ticket["account"], MAILBOX);
+    assert_eq!(ticket["subject"], "My fibre is down again");
+    assert_eq!(ticket["status"], "open", "the customer wrote last");
+    assert!(ticket["first_response_at"].is_string(), "{ticket}");
+    let messages = detail["messages"].as_array().unwrap();
+    let texts: Vec<&str> = messages
+        .iter()
+        .map(|m| m["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        texts,
+        [
+            "The fibre has been down since Monday.",
+            "Sorry Ann, an engineer is on the way.",
+            "Nobody came."
+        ]
+    );
+    let directions: Vec<&str> = messages
+        .iter()
+        .map(|m| m["direction"].as_str().unwrap())
+        .collect();
+    assert_eq!(directions, ["inbound", "outbound", "inbound"]);
+    assert_eq!(messages[0]["quoted"], "-- \nAnn Lee");
+    assert_eq!(messages[2]["in_reply_to"], "a1@acme.example");
+    assert_eq!(detail["customer"]["email"], "ann.lee@example.com");
+    assert_eq!(detail["customer"]["name"], "Ann Lee");
+
+    // Two replies from the console's API: each an e-mail in the thread, written to the data
+    // directory; the customer's answer to the first threads back by its Message-ID.
+    let reply = |text: &str| serde_json::json!({ "text": text });
+    let (status, body) = driver
+        .post_api(
+            &format!("/v1/tickets/{id}/replies"),
+            &reply("We are sending someone today."),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let first_reply = sent_when(&data, 1).await.remove(0);
+    assert!(
+        first_reply.contains(&format!("From: <{MAILBOX}>\r\n")),
+        "{first_reply}"
+    );
+    assert!(
+        first_reply.contains("To: <ann.lee@example.com>\r\n"),
+        "{first_reply}"
+    );
+    assert!(
+        first_reply.contains("Subject: Re: My fibre is down again\r\n"),
+        "{first_reply}"
+    );
+    assert!(
+        first_reply.contains("In-Reply-To: <m2@example.com>\r\n"),
+        "{first_reply}"
+    );
+    assert!(
+        first_reply.contains("References: <m1@example.com> <a1@acme.example> <m2@example.com>\r\n"),
+        "{first_reply}"
+    );
+    let reply_id = header(&first_reply, "Message-ID");
+    let answer_to_reply = format!(
+        "From: ann.lee@example.com\r\nTo: {MAILBOX}\r\nSubject: Re: My fibre is down again\r\n\
+         Date: {}\r\nMessage-ID: <m3@example.com>\r\nIn-Reply-To: {reply_id}\r\n\
+         References: <m1@example.com> {reply_id}\r\n\r\nThank you, I will be home.\r\n",
+        date(0)
+    );
+    let (status, body) = post_mail(&driver, &answer_to_reply, "").await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    driver
+        .tickets_when(|t| t.len() == 1 && t[0]["message_count"] == 5)
+        .await;
+    let (status, body) = driver
+        .post_api(
+            &format!("/v1/tickets/{id}/replies"),
+            &reply("Great, see you then."),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let sent = sent_when(&data, 2).await;
+    let second_reply = sent
+        .iter()
+        .find(|m| m.contains("Great, see you then."))
+        .unwrap();
+    assert!(
+        second_reply.contains("In-Reply-To: <m3@example.com>\r\n"),
+        "{second_reply}"
+    );
+    assert!(
+        second_reply.contains(&reply_id),
+        "its References name the first reply: {second_reply}"
+    );
+    let (_, detail) = driver.get(&format!("/v1/tickets/{id}")).await;
+    let messages = detail["messages"].as_array().unwrap();
+    assert_eq!(
+        messages.len(),
+        6,
+        "one ticket for the thread and its replies"
+    );
+    let states: Vec<&Value> = messages
+        .iter()
+        .filter(|m| m["delivery"].is_object())
+        .map(|m| &m["delivery"]["state"])
+        .collect();
+    assert_eq!(states.len(), 2);
+
+    // A Bcc'd message names its mailbox in the envelope only.
+    let bcc = format!(
+        "From: bob@example.org\r\nTo: list@elsewhere.example\r\nSubject: Invoice\r\n\
+         Message-ID: <b1@example.org>\r\nDate: {}\r\n\r\nMy invoice is wrong.\r\n",
+        date(3)
+    );
+    let (status, body) = post_mail(&driver, &bcc, &format!("?to={MAILBOX}")).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    driver.tickets_when(|t| t.len() == 2).await;
+
+    // Refused, with why, and kept for inspection; nothing queued.
+    let refusals = [
+        ("just some words, no headers", "not_email"),
+        (
+            "To: support@acme.example\r\nSubject: hi\r\n\r\nhello\r\n",
+            "no_from",
+        ),
+        (
+            "From: carl@example.net\r\nTo: sales@acme.example\r\n\r\nhello\r\n",
+            "unknown_mailbox",
+        ),
+    ];
+    for (raw, code) in refusals {
+        let (status, body) = post_mail(&driver, raw, "").await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(body["error"]["code"], code, "{body}");
+        let detail = body["error"]["message"].as_str().unwrap();
+        assert!(detail.contains("kept as refused-email/"), "{detail}");
+    }
+    let kept: Vec<_> = std::fs::read_dir(data.path().join("refused-email"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(
+        kept.iter().filter(|n| n.ends_with(".eml")).count(),
+        3,
+        "{kept:?}"
+    );
+    assert_eq!(kept.iter().filter(|n| n.ends_with(".why")).count(), 3);
+
+    // Unsigned, or not sent as a message, changes nothing.
+    let (status, _) = driver
+        .post_raw(
+            "/webhooks/email",
+            &[("content-type", "message/rfc822".to_string())],
+            first.clone().into_bytes(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, body) = driver
+        .post_raw(
+            "/webhooks/email",
+            &[("content-type", "text/plain".to_string())],
+            first.clone().into_bytes(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{body}");
+    let (_, list) = driver.get("/v1/tickets").await;
+    assert_eq!(list["tickets"].as_array().unwrap().len(), 2);
+    assert_eq!(sent_when(&data, 2).await.len(), 2, "nothing else was sent");
+    driver.running.stop().await.unwrap();
+}
