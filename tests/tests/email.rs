@@ -141,6 +141,25 @@ async fn a_thread_of_three_mails_is_one_ticket_and_bad_mail_is_refused_and_kept(
     assert_eq!(detail["customer"]["email"], "ann.lee@example.com");
     assert_eq!(detail["customer"]["name"], "Ann Lee");
 
+    // The console shows each mail's subject and, folded, what was trimmed from it.
+    let mut visitor = socialcare_tests::browser::Visitor::new(&driver.base);
+    assert_eq!(visitor.sign_in(KEY).await.status, StatusCode::SEE_OTHER);
+    let page = visitor.get(&format!("/tickets/{id}")).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(
+        page.body.contains(
+            "<p class=\"subject\" data-subject><strong>My fibre is down again</strong></p>"
+        ),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body
+            .contains("<p class=\"text muted\" data-quoted>-- \nAnn Lee</p>"),
+        "{}",
+        page.body
+    );
+
     // Two replies from the console's API: each an e-mail in the thread, written to the data
     // directory; the customer's answer to the first threads back by its Message-ID.
     let reply = |text: &str| serde_json::json!({ "text": text });

@@ -54,10 +54,11 @@ const CUSTOMER_READS_AT_ONCE: usize = 16;
 /// The most rows one view shows ("Show more" adds a hundred at a time).
 const MAX_ROWS: u32 = 500;
 
-const SOURCES: [Source; 4] = [
+const SOURCES: [Source; 5] = [
     Source::X,
     Source::Facebook,
     Source::Instagram,
+    Source::Email,
     Source::Integration,
 ];
 const PRIORITIES: [Priority; 4] = [

@@ -575,6 +575,7 @@ pub async fn link_identity<S: Store>(
         "facebook" => Source::Facebook,
         "instagram" => Source::Instagram,
         "integration" => Source::Integration,
+        "email" => Source::Email,
         _ => return unreadable(&signed_in, &id),
     };
     let customer = match TicketId::parse(&id) {

@@ -64,6 +64,9 @@ pub struct MessageView {
     pub attachments: Vec<AttachmentView>,
     /// How socialcare came to hear of a message no platform pushed.
     pub found: Option<String>,
+    /// An e-mail's subject, and what was trimmed from its text (quoted history, signature).
+    pub subject: Option<String>,
+    pub quoted: Option<String>,
 }
 
 pub struct IdentityView {
@@ -166,6 +169,8 @@ pub(super) fn message_view(message: &Message) -> MessageView {
         edited: message.edited_at.is_some(),
         removed: message.removed_at.is_some(),
         hidden: message.hidden_at.is_some(),
+        subject: body.subject.clone(),
+        quoted: body.quoted.clone(),
         found: body.found_by.as_ref().map(|found| match found {
             FoundBy::Search { query } => format!("found by the search {query}"),
             FoundBy::Lookup => "fetched: a reply answered it".to_string(),
