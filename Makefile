@@ -1,18 +1,18 @@
 # `sam build` runs `make build-<LogicalId>` here, once per function (template.yaml: BuildMethod
 # makefile, WorkingDirectory .), with ARTIFACTS_DIR set to that function's artifact directory.
-# Every target runs the same one cargo lambda build of all seven functions: the first compiles
+# Every target runs the same one cargo lambda build of all eight functions: the first compiles
 # the workspace once (one dependency tree, one target directory), the others find it fresh in
 # a second or two, and each copies its own bootstrap. cargo lambda cross-compiles with zig for
 # arm64 (pip install cargo-lambda); CARGO_TARGET_DIR is honoured.
 
-FUNCTIONS := webhook ingest api sender scheduler reminders events
+FUNCTIONS := webhook ingest api sender scheduler reminders events email
 CARGO_LAMBDA ?= cargo lambda
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 LAMBDA_DIR := $(TARGET_DIR)/lambda
 
-.PHONY: lambdas $(foreach f,Webhook Ingest Api Sender Scheduler Reminders Events,build-$(f)Function)
+.PHONY: lambdas $(foreach f,Webhook Ingest Api Sender Scheduler Reminders Events Email,build-$(f)Function)
 
-# The seven bootstraps in $(LAMBDA_DIR)/<function>/bootstrap; also usable without sam.
+# The eight bootstraps in $(LAMBDA_DIR)/<function>/bootstrap; also usable without sam.
 lambdas:
 	$(CARGO_LAMBDA) build --release --arm64 --lambda-dir $(LAMBDA_DIR) $(addprefix --package ,$(FUNCTIONS))
 
@@ -30,3 +30,5 @@ build-RemindersFunction: lambdas
 	cp $(LAMBDA_DIR)/reminders/bootstrap $(ARTIFACTS_DIR)/bootstrap
 build-EventsFunction: lambdas
 	cp $(LAMBDA_DIR)/events/bootstrap $(ARTIFACTS_DIR)/bootstrap
+build-EmailFunction: lambdas
+	cp $(LAMBDA_DIR)/email/bootstrap $(ARTIFACTS_DIR)/bootstrap

@@ -19,8 +19,9 @@ use serde::Deserialize;
 use serde_json::Value;
 use socialcare_domain::Source;
 use socialcare_domain::integrations::DEFAULT_INTEGRATION;
-use socialcare_domain::ports::Queue;
-use socialcare_webhooks::email::{EmailError, MAX_EMAIL_BYTES, parse_email};
+use socialcare_domain::ports::{Queue, StoreError};
+pub use socialcare_webhooks::email::MAX_EMAIL_BYTES;
+use socialcare_webhooks::email::{EmailError, parse_email};
 use socialcare_webhooks::integration::signature;
 use std::sync::Arc;
 
@@ -58,18 +59,111 @@ pub async fn receive_email<Q: Queue>(
     let now = state.clock.now();
     let signed = headers.get(signature::HEADER).map(|value| value.as_bytes());
     signed_by(&state, DEFAULT_INTEGRATION, signed, &raw, now).await?;
-    let configuration = state.configuration.current().await;
-    let mailboxes: Vec<String> = configuration
+    let mailboxes = mailboxes(&state.configuration).await;
+    match parse_email(&raw, &mailboxes, delivered.to.as_deref(), now) {
+        Ok(message) => enqueue(&state.inbound, message, now).await,
+        Err(error) => Err(refuse(&state, raw, error).await),
+    }
+}
+
+/// The configured mailboxes' addresses.
+async fn mailboxes(configuration: &crate::configuration::ConfigurationCache) -> Vec<String> {
+    configuration
+        .current()
+        .await
         .accounts
         .all()
         .into_iter()
         .filter(|account| account.platform.source() == Source::Email)
         .map(|account| account.id.clone())
-        .collect();
-    match parse_email(&raw, &mailboxes, delivered.to.as_deref(), now) {
-        Ok(message) => enqueue(&state.inbound, message, now).await,
-        Err(error) => Err(refuse(&state, raw, error).await),
+        .collect()
+}
+
+/// Where SES's receipt rule stored each message: read by its SES message id, and a refused one
+/// kept for inspection.
+pub trait StoredMail: Send + Sync {
+    /// The raw message, at most [`MAX_EMAIL_BYTES`] (a bigger one is an `Invalid` error).
+    fn read(
+        &self,
+        ses_message_id: &str,
+    ) -> impl std::future::Future<Output = Result<Vec<u8>, StoreError>> + Send;
+
+    /// Keeps it, with why; answers where.
+    fn keep_refused(
+        &self,
+        ses_message_id: &str,
+        why: &str,
+    ) -> impl std::future::Future<Output = Result<String, StoreError>> + Send;
+}
+
+/// What became of one message SES received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Taken {
+    /// Queued, once for each configured mailbox it was delivered to.
+    Queued(usize),
+    /// Refused and kept (where), with why.
+    Refused { why: String, kept: String },
+}
+
+/// The `email` function's work for one SES receipt: the stored message is read, parsed for each
+/// of its envelope recipients that is a configured mailbox, and queued; a message that cannot
+/// be taken (not e-mail, no From, for no mailbox, too big, a virus by SES's verdict) is kept
+/// under `refused/`. An error (S3 or the queue unreachable) is for Lambda to retry: queuing the
+/// same message twice is one message.
+pub async fn take_stored<M: StoredMail, Q: Queue>(
+    stored: &M,
+    inbound: &Q,
+    configuration: &crate::configuration::ConfigurationCache,
+    record: &aws_lambda_events::event::ses::SimpleEmailRecord,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Taken, String> {
+    let ses = &record.ses;
+    let id = ses.mail.message_id.clone().unwrap_or_default();
+    let refuse = |why: String| async move {
+        let kept = stored
+            .keep_refused(&id, &why)
+            .await
+            .map_err(|e| e.to_string())?;
+        tracing::warn!(ses_message_id = %id, %why, %kept, "e-mail refused");
+        Ok::<Taken, String>(Taken::Refused { why, kept })
+    };
+    if ses.receipt.virus_verdict.status.as_deref() == Some("FAIL") {
+        return refuse("SES found a virus in it".to_string()).await;
     }
+    let raw = match stored
+        .read(ses.mail.message_id.as_deref().unwrap_or_default())
+        .await
+    {
+        Ok(raw) => raw,
+        Err(e) if e.failure == socialcare_domain::ports::Failure::Invalid => {
+            return refuse(e.detail).await;
+        }
+        Err(e) => return Err(e.to_string()),
+    };
+    let mailboxes = mailboxes(configuration).await;
+    let recipients: Vec<&String> = ses
+        .receipt
+        .recipients
+        .iter()
+        .filter(|to| mailboxes.contains(&to.trim().to_lowercase()))
+        .collect();
+    if recipients.is_empty() {
+        let to = ses.receipt.recipients.join(", ");
+        return refuse(EmailError::NotForUs(format!("delivered to {to}")).to_string()).await;
+    }
+    let mut queued = 0;
+    for to in recipients {
+        match parse_email(&raw, &mailboxes, Some(to), now) {
+            Ok(message) => {
+                let _queued = enqueue(inbound, message, now)
+                    .await
+                    .map_err(|e| format!("{}: {}", e.code, e.message))?;
+                queued += 1;
+            }
+            Err(error) => return refuse(error.to_string()).await,
+        }
+    }
+    Ok(Taken::Queued(queued))
 }
 
 /// Reads the message, up to [`MAX_EMAIL_BYTES`]: a bigger one is refused before it is read

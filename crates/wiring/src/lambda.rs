@@ -17,8 +17,8 @@ use socialcare_app::reminders::Worker;
 use socialcare_app::scheduler::{ScheduleError, Scheduler};
 use socialcare_app::tokens::Observer;
 use socialcare_aws::{
-    CapacityMeter, DynamoStore, EventBus, KmsSealer, SecretError, SqsQueue, StreamChange,
-    optional_secret, secret_string, secret_strings,
+    CapacityMeter, DynamoStore, EventBus, KmsSealer, MailBucket, SecretError, SesSender, SqsQueue,
+    StreamChange, optional_secret, secret_string, secret_strings,
 };
 use socialcare_domain::ports::{StoreError, SystemClock};
 use socialcare_domain::replies::SendPolicy;
@@ -313,11 +313,24 @@ impl Lambda {
         if let Some(sealer) = self.sealer() {
             platform = crate::platform_with_tokens(platform, store.clone(), sealer);
         }
+        // E-mail replies go through SES where the stack receives mail (EmailDomain).
+        if std::env::var("EMAIL_BUCKET").is_ok_and(|v| !v.is_empty()) {
+            platform = platform.with_mail(ses_transport(SesSender::new(&self.config)));
+        }
         Ok(SenderFunction {
             store,
             platform,
             outbox: self.queue("OUTBOX_QUEUE_URL"),
             policy: SendPolicy::default(),
+        })
+    }
+
+    /// The `email` function: what SES received for the mailboxes, read from `EMAIL_BUCKET`.
+    pub async fn email(&self) -> Result<EmailFunction, WiringError> {
+        Ok(EmailFunction {
+            bucket: StoredInBucket(MailBucket::new(&self.config, variable("EMAIL_BUCKET"))),
+            inbound: self.queue("INBOUND_QUEUE_URL"),
+            configuration: self.configuration().await?,
         })
     }
 
@@ -526,6 +539,67 @@ impl SenderFunction {
             &self.policy,
         )
         .await
+    }
+}
+
+/// Sends e-mail replies through SES v2; what SES refuses as asked is permanent.
+fn ses_transport(ses: SesSender) -> socialcare_platforms::mail::SendMail {
+    Arc::new(move |mail: socialcare_platforms::mail::OutgoingMail| {
+        let ses = ses.clone();
+        Box::pin(async move {
+            match ses.send(&mail.from, &mail.to, mail.raw).await {
+                Ok(_) => Ok(()),
+                Err(e) => Err(match e.failure {
+                    socialcare_domain::ports::Failure::Invalid => {
+                        socialcare_domain::replies::PostError::Permanent(e.to_string())
+                    }
+                    _ => socialcare_domain::replies::PostError::Transient(e.to_string()),
+                }),
+            }
+        })
+    })
+}
+
+/// The mail bucket as the e-mail intake reads it.
+pub struct StoredInBucket(MailBucket);
+
+impl socialcare_app::email::StoredMail for StoredInBucket {
+    async fn read(&self, ses_message_id: &str) -> Result<Vec<u8>, StoreError> {
+        self.0
+            .read(ses_message_id, socialcare_app::email::MAX_EMAIL_BYTES)
+            .await
+    }
+
+    async fn keep_refused(&self, ses_message_id: &str, why: &str) -> Result<String, StoreError> {
+        self.0.keep_refused(ses_message_id, why).await
+    }
+}
+
+/// E-mail in: each message SES received is read from the bucket and queued for ingest.
+pub struct EmailFunction {
+    bucket: StoredInBucket,
+    inbound: SqsQueue,
+    configuration: ConfigurationCache,
+}
+
+impl EmailFunction {
+    /// One SES event (one message); an error makes Lambda try it again.
+    pub async fn handle(
+        &self,
+        event: aws_lambda_events::event::ses::SimpleEmailEvent,
+    ) -> Result<(), String> {
+        for record in &event.records {
+            let taken = socialcare_app::email::take_stored(
+                &self.bucket,
+                &self.inbound,
+                &self.configuration,
+                record,
+                chrono::Utc::now(),
+            )
+            .await?;
+            tracing::info!(ses_message_id = ?record.ses.mail.message_id, ?taken, "e-mail taken");
+        }
+        Ok(())
     }
 }
 

@@ -1,0 +1,173 @@
+//! E-mail on AWS: the bucket SES's receipt rule stores inbound mail in (`inbound/<SES message
+//! id>`, refused ones copied under `refused/`), and SES v2 `SendEmail` for replies.
+
+use crate::failure::failure_of;
+use aws_sdk_dynamodb::error::DisplayErrorContext;
+use aws_sdk_sesv2::primitives::Blob;
+use aws_sdk_sesv2::types::{Destination, EmailContent, RawMessage};
+use socialcare_domain::ports::{Failure, StoreError};
+
+/// Where SES's receipt rule puts each message, below the bucket.
+pub const INBOUND_PREFIX: &str = "inbound/";
+/// Where a refused message is kept for inspection.
+pub const REFUSED_PREFIX: &str = "refused/";
+
+/// The inbound mail bucket.
+#[derive(Debug, Clone)]
+pub struct MailBucket {
+    client: aws_sdk_s3::Client,
+    bucket: String,
+}
+
+impl MailBucket {
+    pub fn new(config: &aws_config::SdkConfig, bucket: impl Into<String>) -> Self {
+        Self {
+            client: aws_sdk_s3::Client::new(config),
+            bucket: bucket.into(),
+        }
+    }
+
+    /// The raw message SES stored for its message id; `Invalid` when it is over `most`
+    /// bytes (it is not read) or missing.
+    pub async fn read(&self, ses_message_id: &str, most: usize) -> Result<Vec<u8>, StoreError> {
+        let key = inbound_key(ses_message_id)?;
+        let object = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(&key)
+            .send()
+            .await
+            .map_err(|e| {
+                StoreError::new(
+                    failure_of(&e),
+                    format!("s3 get {key}: {}", DisplayErrorContext(e)),
+                )
+            })?;
+        let size = object.content_length().unwrap_or(0).max(0) as usize;
+        if size > most {
+            return Err(StoreError::invalid(format!(
+                "{key} has {size} bytes; at most {most} are read"
+            )));
+        }
+        let bytes = object
+            .body
+            .collect()
+            .await
+            .map_err(|e| StoreError::unavailable(format!("s3 read {key}: {e}")))?
+            .into_bytes();
+        Ok(bytes.to_vec())
+    }
+
+    /// Copies the message under `refused/` with why beside it (`<id>.why`); answers where.
+    pub async fn keep_refused(
+        &self,
+        ses_message_id: &str,
+        why: &str,
+    ) -> Result<String, StoreError> {
+        let from = inbound_key(ses_message_id)?;
+        let to = format!("{REFUSED_PREFIX}{ses_message_id}");
+        let failed = |action: &str| {
+            let action = action.to_string();
+            move |e: String| StoreError::unavailable(format!("s3 {action}: {e}"))
+        };
+        self.client
+            .copy_object()
+            .bucket(&self.bucket)
+            .copy_source(format!("{}/{from}", self.bucket))
+            .key(&to)
+            .send()
+            .await
+            .map_err(|e| failed("copy")(DisplayErrorContext(e).to_string()))?;
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(format!("{to}.why"))
+            .content_type("text/plain; charset=utf-8")
+            .body(why.as_bytes().to_vec().into())
+            .send()
+            .await
+            .map_err(|e| failed("put")(DisplayErrorContext(e).to_string()))?;
+        Ok(format!("s3://{}/{to}", self.bucket))
+    }
+}
+
+/// The key of a message SES stored: its ids are letters, digits and dashes, and anything else
+/// could name another object.
+fn inbound_key(ses_message_id: &str) -> Result<String, StoreError> {
+    let plain = !ses_message_id.is_empty()
+        && ses_message_id.len() <= 200
+        && ses_message_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    match plain {
+        true => Ok(format!("{INBOUND_PREFIX}{ses_message_id}")),
+        false => Err(StoreError::invalid(format!(
+            "{ses_message_id:?} is not an SES message id"
+        ))),
+    }
+}
+
+/// Why SES did not send: whether trying again may help.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("ses ({failure}): {detail}")]
+pub struct SendError {
+    pub failure: Failure,
+    pub detail: String,
+}
+
+/// Sends raw messages through SES v2.
+#[derive(Debug, Clone)]
+pub struct SesSender {
+    client: aws_sdk_sesv2::Client,
+}
+
+impl SesSender {
+    pub fn new(config: &aws_config::SdkConfig) -> Self {
+        Self {
+            client: aws_sdk_sesv2::Client::new(config),
+        }
+    }
+
+    /// Sends `raw` (headers and all) from `from` to `to`; SES's message id.
+    pub async fn send(&self, from: &str, to: &str, raw: Vec<u8>) -> Result<String, SendError> {
+        let content = EmailContent::builder()
+            .raw(
+                RawMessage::builder()
+                    .data(Blob::new(raw))
+                    .build()
+                    .map_err(|e| SendError {
+                        failure: Failure::Invalid,
+                        detail: e.to_string(),
+                    })?,
+            )
+            .build();
+        let sent = self
+            .client
+            .send_email()
+            .from_email_address(from)
+            .destination(Destination::builder().to_addresses(to).build())
+            .content(content)
+            .send()
+            .await
+            .map_err(|e| SendError {
+                failure: match e.as_service_error().map(|s| s.meta().code()) {
+                    // Refused as asked: an unverified sender, a suppressed or bad address.
+                    Some(Some(
+                        "MessageRejected"
+                        | "MailFromDomainNotVerifiedException"
+                        | "NotFoundException"
+                        | "BadRequestException"
+                        | "AccountSuspendedException"
+                        | "SendingPausedException",
+                    )) => Failure::Invalid,
+                    Some(Some("TooManyRequestsException" | "LimitExceededException")) => {
+                        Failure::Throttled
+                    }
+                    _ => failure_of(&e),
+                },
+                detail: DisplayErrorContext(e).to_string(),
+            })?;
+        Ok(sent.message_id().unwrap_or_default().to_string())
+    }
+}

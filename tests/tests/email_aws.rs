@@ -1,0 +1,218 @@
+//! E-mail on AWS, against moto: what SES's receipt rule stored in the mail bucket is read and
+//! queued on the stack's inbound queue (once per configured mailbox it was delivered to), a
+//! refused message is copied under `refused/` with why, and a reply goes out through SES v2 as
+//! the raw message socialcare wrote.
+
+use chrono::Utc;
+use serde_json::{Value, json};
+use socialcare_app::accounts::Configuration;
+use socialcare_app::configuration::ConfigurationCache;
+use socialcare_app::email::{Taken, take_stored};
+use socialcare_aws::{MailBucket, SesSender, SqsQueue};
+use socialcare_domain::ports::Queue;
+use socialcare_domain::{QueuedEvent, Source};
+use socialcare_tests::emulator;
+use std::time::Duration;
+
+const MAILBOX: &str = "support@acme.example";
+
+fn configuration() -> ConfigurationCache {
+    ConfigurationCache::fixed(
+        Configuration::parse(&format!(
+            "[[accounts]]\nplatform = \"email\"\nid = \"{MAILBOX}\"\n"
+        ))
+        .unwrap(),
+    )
+}
+
+/// A receipt as SES hands it to the function (the Lambda action's event), for `id`.
+fn receipt(
+    id: &str,
+    recipients: &[&str],
+    virus: &str,
+) -> aws_lambda_events::event::ses::SimpleEmailRecord {
+    serde_json::from_value(json!({
+        "eventSource": "aws:ses",
+        "eventVersion": "1.0",
+        "ses": {
+            "mail": {
+                "timestamp": "2026-12-03T09:00:00.000Z",
+                "source": "ann.lee@example.com",
+                "messageId": id,
+                "destination": recipients,
+                "headersTruncated": false,
+                "headers": [],
+                "commonHeaders": {"from": ["ann.lee@example.com"], "to": recipients,
+                                  "messageId": "<m1@example.com>", "subject": "Fibre down"}
+            },
+            "receipt": {
+                "timestamp": "2026-12-03T09:00:00.000Z",
+                "processingTimeMillis": 420,
+                "recipients": recipients,
+                "spamVerdict": {"status": "PASS"},
+                "virusVerdict": {"status": virus},
+                "spfVerdict": {"status": "PASS"},
+                "dkimVerdict": {"status": "PASS"},
+                "dmarcVerdict": {"status": "PASS"},
+                "action": {"type": "Lambda", "invocationType": "Event",
+                           "functionArn": "arn:aws:lambda:us-east-1:123456789012:function:email"}
+            }
+        }
+    }))
+    .unwrap()
+}
+
+const MAIL: &str = "From: \"Ann Lee\" <ann.lee@example.com>\r\nTo: support@acme.example\r\n\
+Subject: Fibre down\r\nMessage-ID: <m1@example.com>\r\nDate: Thu, 03 Dec 2026 09:00:00 +0000\r\n\r\n\
+The fibre is down.\r\n";
+
+async fn bucket(config: &aws_config::SdkConfig) -> (aws_sdk_s3::Client, String) {
+    let s3 = aws_sdk_s3::Client::new(config);
+    let name = format!("mail-{}", ulid::Ulid::generate().to_string().to_lowercase());
+    s3.create_bucket().bucket(&name).send().await.unwrap();
+    (s3, name)
+}
+
+async fn put(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, body: &[u8]) {
+    s3.put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(body.to_vec().into())
+        .send()
+        .await
+        .unwrap();
+}
+
+async fn object(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Option<Vec<u8>> {
+    let got = s3.get_object().bucket(bucket).key(key).send().await.ok()?;
+    Some(got.body.collect().await.unwrap().into_bytes().to_vec())
+}
+
+struct Stored(MailBucket);
+
+impl socialcare_app::email::StoredMail for Stored {
+    async fn read(&self, id: &str) -> Result<Vec<u8>, socialcare_domain::ports::StoreError> {
+        self.0
+            .read(id, socialcare_app::email::MAX_EMAIL_BYTES)
+            .await
+    }
+    async fn keep_refused(
+        &self,
+        id: &str,
+        why: &str,
+    ) -> Result<String, socialcare_domain::ports::StoreError> {
+        self.0.keep_refused(id, why).await
+    }
+}
+
+#[tokio::test]
+async fn stored_mail_is_queued_and_refused_mail_is_kept_with_why() {
+    let stack = emulator::deploy().await;
+    let (s3, name) = bucket(&stack.config).await;
+    let stored = Stored(MailBucket::new(&stack.config, &name));
+    let inbound = SqsQueue::new(stack.sqs(), stack.inbound_queue_url.clone());
+    let configuration = configuration();
+
+    put(&s3, &name, "inbound/ses-0001", MAIL.as_bytes()).await;
+    let taken = take_stored(
+        &stored,
+        &inbound,
+        &configuration,
+        &receipt("ses-0001", &[MAILBOX], "PASS"),
+        Utc::now(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(taken, Taken::Queued(1));
+    let delivered = inbound.receive(10, Duration::from_secs(1)).await.unwrap();
+    assert_eq!(delivered.len(), 1);
+    let QueuedEvent::Message(event) = serde_json::from_str(&delivered[0].body).unwrap() else {
+        panic!("{}", delivered[0].body)
+    };
+    assert_eq!(event.message.source, Source::Email);
+    assert_eq!(event.message.account, MAILBOX);
+    assert_eq!(event.message.external_id, "m1@example.com");
+    assert_eq!(event.message.text, "The fibre is down.");
+
+    // Refused: a virus by SES's verdict, a message for no configured mailbox, one that is not
+    // e-mail. Each is copied under refused/ with why; nothing is queued.
+    put(&s3, &name, "inbound/ses-0002", MAIL.as_bytes()).await;
+    put(&s3, &name, "inbound/ses-0003", MAIL.as_bytes()).await;
+    put(&s3, &name, "inbound/ses-0004", b"no headers here").await;
+    let cases = [
+        ("ses-0002", MAILBOX, "FAIL", "virus"),
+        (
+            "ses-0003",
+            "sales@acme.example",
+            "PASS",
+            "not addressed to a configured mailbox",
+        ),
+        ("ses-0004", MAILBOX, "PASS", "not an e-mail message"),
+    ];
+    for (id, to, virus, why) in cases {
+        let taken = take_stored(
+            &stored,
+            &inbound,
+            &configuration,
+            &receipt(id, &[to], virus),
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+        match taken {
+            Taken::Refused { why: said, kept } => {
+                assert!(said.contains(why), "{id}: {said}");
+                assert_eq!(kept, format!("s3://{name}/refused/{id}"));
+            }
+            other => panic!("{id}: {other:?}"),
+        }
+        assert!(
+            object(&s3, &name, &format!("refused/{id}")).await.is_some(),
+            "{id}"
+        );
+        let reason = object(&s3, &name, &format!("refused/{id}.why"))
+            .await
+            .unwrap();
+        assert!(String::from_utf8(reason).unwrap().contains(why), "{id}");
+    }
+    // A message id that is not SES's names no object.
+    assert!(stored.0.read("../other/key", 1024).await.is_err());
+}
+
+#[tokio::test]
+async fn a_reply_goes_out_through_ses_as_written() {
+    let config = aws_config::load_from_env().await;
+    let ses = aws_sdk_sesv2::Client::new(&config);
+    ses.create_email_identity()
+        .email_identity(MAILBOX)
+        .send()
+        .await
+        .unwrap();
+    let raw = format!(
+        "From: <{MAILBOX}>\r\nTo: <ann.lee@example.com>\r\nSubject: Re: Fibre down\r\n\
+         Message-ID: <reply-{}@acme.example>\r\nIn-Reply-To: <m1@example.com>\r\n\r\nOn our way.\r\n",
+        ulid::Ulid::generate()
+    );
+    let sender = SesSender::new(&config);
+    let id = sender
+        .send(MAILBOX, "ann.lee@example.com", raw.clone().into_bytes())
+        .await
+        .unwrap();
+    assert!(!id.is_empty());
+    // moto keeps what it was asked to send.
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap();
+    let data: Value = reqwest::get(format!("{endpoint}/moto-api/data.json"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let sent = data["ses"]["RawMessage"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == id.as_str())
+        .unwrap_or_else(|| panic!("{id} in {}", data["ses"]["RawMessage"]));
+    assert_eq!(sent["raw_data"], raw.as_str());
+    assert_eq!(sent["source"], MAILBOX);
+}
