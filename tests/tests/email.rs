@@ -235,7 +235,7 @@ async fn a_thread_of_three_mails_is_one_ticket_and_bad_mail_is_refused_and_kept(
         .filter(|m| m["delivery"].is_object())
         .map(|m| &m["delivery"]["state"])
         .collect();
-    assert_eq!(states.len(), 2);
+    assert_eq!(states, ["sent", "sent"]);
 
     // A Bcc'd message names its mailbox in the envelope only.
     let bcc = format!(

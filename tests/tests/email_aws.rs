@@ -1,10 +1,10 @@
 //! E-mail on AWS, against moto: what SES's receipt rule stored in the mail bucket is read and
-//! queued on the stack's inbound queue (once per configured mailbox it was delivered to), a
-//! refused message is copied under `refused/` with why, and a reply goes out through SES v2 as
-//! the raw message socialcare wrote.
+//! queued on the stack's inbound queue (under the first configured mailbox it was delivered
+//! to), a refused message is copied under `refused/` with why, and a reply goes out through SES
+//! v2 from a verified address (what it is made of is `socialcare-platforms`' mail tests').
 
 use chrono::Utc;
-use serde_json::{Value, json};
+use serde_json::json;
 use socialcare_app::accounts::Configuration;
 use socialcare_app::configuration::ConfigurationCache;
 use socialcare_app::email::{Taken, take_stored};
@@ -31,6 +31,15 @@ fn receipt(
     recipients: &[&str],
     virus: &str,
 ) -> aws_lambda_events::event::ses::SimpleEmailRecord {
+    receipt_with(id, recipients, virus, "PASS")
+}
+
+fn receipt_with(
+    id: &str,
+    recipients: &[&str],
+    virus: &str,
+    dmarc: &str,
+) -> aws_lambda_events::event::ses::SimpleEmailRecord {
     serde_json::from_value(json!({
         "eventSource": "aws:ses",
         "eventVersion": "1.0",
@@ -53,7 +62,7 @@ fn receipt(
                 "virusVerdict": {"status": virus},
                 "spfVerdict": {"status": "PASS"},
                 "dkimVerdict": {"status": "PASS"},
-                "dmarcVerdict": {"status": "PASS"},
+                "dmarcVerdict": {"status": dmarc},
                 "action": {"type": "Lambda", "invocationType": "Event",
                            "functionArn": "arn:aws:lambda:us-east-1:123456789012:function:email"}
             }
@@ -175,12 +184,41 @@ async fn stored_mail_is_queued_and_refused_mail_is_kept_with_why() {
             .unwrap();
         assert!(String::from_utf8(reason).unwrap().contains(why), "{id}");
     }
+    // The mailbox's own address in From counts as the brand only when SES authenticated it.
+    let own = MAIL.replace(
+        "From: \"Ann Lee\" <ann.lee@example.com>",
+        "From: support@acme.example",
+    );
+    put(&s3, &name, "inbound/ses-0005", own.as_bytes()).await;
+    let forged = take_stored(
+        &stored,
+        &inbound,
+        &configuration,
+        &receipt_with("ses-0005", &[MAILBOX], "PASS", "FAIL"),
+        Utc::now(),
+    )
+    .await
+    .unwrap();
+    assert!(
+        matches!(&forged, Taken::Refused { why, .. } if why.contains("unauthenticated")),
+        "{forged:?}"
+    );
+    let genuine = take_stored(
+        &stored,
+        &inbound,
+        &configuration,
+        &receipt_with("ses-0005", &[MAILBOX], "PASS", "PASS"),
+        Utc::now(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(genuine, Taken::Queued(1));
     // A message id that is not SES's names no object.
     assert!(stored.0.read("../other/key", 1024).await.is_err());
 }
 
 #[tokio::test]
-async fn a_reply_goes_out_through_ses_as_written() {
+async fn a_reply_goes_out_through_ses_from_a_verified_address() {
     let config = aws_config::load_from_env().await;
     let ses = aws_sdk_sesv2::Client::new(&config);
     ses.create_email_identity()
@@ -198,21 +236,20 @@ async fn a_reply_goes_out_through_ses_as_written() {
         .send(MAILBOX, "ann.lee@example.com", raw.clone().into_bytes())
         .await
         .unwrap();
-    assert!(!id.is_empty());
-    // moto keeps what it was asked to send.
-    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap();
-    let data: Value = reqwest::get(format!("{endpoint}/moto-api/data.json"))
+    assert!(!id.is_empty(), "SES's message id");
+    // From an address SES has not verified: refused, and trying again will not help.
+    let refused = sender
+        .send(
+            "nobody@unverified.example",
+            "ann.lee@example.com",
+            raw.into_bytes(),
+        )
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let sent = data["ses"]["RawMessage"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["id"] == id.as_str())
-        .unwrap_or_else(|| panic!("{id} in {}", data["ses"]["RawMessage"]));
-    assert_eq!(sent["raw_data"], raw.as_str());
-    assert_eq!(sent["source"], MAILBOX);
+        .unwrap_err();
+    assert_eq!(
+        refused.failure,
+        socialcare_domain::ports::Failure::Invalid,
+        "{refused}"
+    );
+    assert!(refused.detail.contains("MessageRejected"), "{refused}");
 }

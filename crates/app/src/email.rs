@@ -21,7 +21,7 @@ use socialcare_domain::Source;
 use socialcare_domain::integrations::DEFAULT_INTEGRATION;
 use socialcare_domain::ports::{Queue, StoreError};
 pub use socialcare_webhooks::email::MAX_EMAIL_BYTES;
-use socialcare_webhooks::email::{EmailError, parse_email};
+use socialcare_webhooks::email::{EmailError, Sender, parse_email};
 use socialcare_webhooks::integration::signature;
 use std::sync::Arc;
 
@@ -55,12 +55,20 @@ pub async fn receive_email<Q: Queue>(
             "send the raw message with Content-Type: message/rfc822",
         ));
     }
-    let raw = read_message(body).await?;
     let now = state.clock.now();
     let signed = headers.get(signature::HEADER).map(|value| value.as_bytes());
+    // A request without a well-formed, fresh signature is refused before its body is read.
+    signature::SignedHeader::read(signed, now).map_err(crate::webhook::refused)?;
+    let raw = read_message(body).await?;
     signed_by(&state, DEFAULT_INTEGRATION, signed, &raw, now).await?;
     let mailboxes = mailboxes(&state.configuration).await;
-    match parse_email(&raw, &mailboxes, delivered.to.as_deref(), now) {
+    // Signed with the integration secret: the brand's own system vouches for the sender.
+    match parse_email(
+        &raw,
+        &mailboxes,
+        delivered.to.as_deref(),
+        (now, Sender::Authenticated),
+    ) {
         Ok(message) => enqueue(&state.inbound, message, now).await,
         Err(error) => Err(refuse(&state, raw, error).await),
     }
@@ -99,7 +107,7 @@ pub trait StoredMail: Send + Sync {
 /// What became of one message SES received.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Taken {
-    /// Queued, once for each configured mailbox it was delivered to.
+    /// Queued (under the first configured mailbox it was delivered to).
     Queued(usize),
     /// Refused and kept (where), with why.
     Refused { why: String, kept: String },
@@ -141,29 +149,36 @@ pub async fn take_stored<M: StoredMail, Q: Queue>(
         Err(e) => return Err(e.to_string()),
     };
     let mailboxes = mailboxes(configuration).await;
-    let recipients: Vec<&String> = ses
+    // One message, one ticket: a mail to two mailboxes is filed under the first.
+    let Some(to) = ses
         .receipt
         .recipients
         .iter()
-        .filter(|to| mailboxes.contains(&to.trim().to_lowercase()))
-        .collect();
-    if recipients.is_empty() {
+        .find(|to| mailboxes.contains(&to.trim().to_lowercase()))
+    else {
         let to = ses.receipt.recipients.join(", ");
         return refuse(EmailError::NotForUs(format!("delivered to {to}")).to_string()).await;
-    }
-    let mut queued = 0;
-    for to in recipients {
-        match parse_email(&raw, &mailboxes, Some(to), now) {
-            Ok(message) => {
-                let _queued = enqueue(inbound, message, now)
-                    .await
-                    .map_err(|e| format!("{}: {}", e.code, e.message))?;
-                queued += 1;
-            }
-            Err(error) => return refuse(error.to_string()).await,
+    };
+    // SES checked the sender: its SPF or DKIM verdict, with DMARC passing.
+    let passed = |verdict: &aws_lambda_events::event::ses::SimpleEmailVerdict| {
+        verdict.status.as_deref() == Some("PASS")
+    };
+    let receipt = &ses.receipt;
+    let sender = match (passed(&receipt.spf_verdict) || passed(&receipt.dkim_verdict))
+        && passed(&receipt.dmarc_verdict)
+    {
+        true => Sender::Authenticated,
+        false => Sender::Unverified,
+    };
+    match parse_email(&raw, &mailboxes, Some(to), (now, sender)) {
+        Ok(message) => {
+            let _queued = enqueue(inbound, message, now)
+                .await
+                .map_err(|e| format!("{}: {}", e.code, e.message))?;
+            Ok(Taken::Queued(1))
         }
+        Err(error) => refuse(error.to_string()).await,
     }
-    Ok(Taken::Queued(queued))
 }
 
 /// Reads the message, up to [`MAX_EMAIL_BYTES`]: a bigger one is refused before it is read
@@ -190,6 +205,8 @@ async fn refuse<Q>(state: &WebhookState<Q>, raw: Bytes, error: EmailError) -> Ap
         EmailError::NotMime => "not_email",
         EmailError::NoFrom => "no_from",
         EmailError::NotForUs(_) => "unknown_mailbox",
+        EmailError::Automatic(_) => "automatic_message",
+        EmailError::Unauthenticated(_) => "unauthenticated_sender",
     };
     let kept = match &state.refused_mail {
         Some(keep) => keep(raw.to_vec(), error.to_string()).await,

@@ -234,7 +234,7 @@ pub async fn read_body(body: Body) -> Result<Bytes, ApiError> {
     }
 }
 
-fn refused(e: SignatureError) -> ApiError {
+pub(crate) fn refused(e: SignatureError) -> ApiError {
     let code = match e {
         SignatureError::Missing { .. } => "missing_signature",
         SignatureError::Malformed { .. } => "malformed_signature",

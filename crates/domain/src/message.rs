@@ -121,22 +121,23 @@ pub struct NormalizedMessage {
 /// An e-mail subject without the `Re:`, `Fwd:` (and localized `AW:`, `WG:`, `SV:`, `RE:`...)
 /// that replies and forwards put before it.
 pub fn without_reply_prefix(subject: &str) -> &str {
+    const PREFIXES: [&str; 10] = [
+        "re:", "fwd:", "fw:", "aw:", "wg:", "sv:", "vs:", "tr:", "réf:", "rÉf:",
+    ];
     let mut rest = subject.trim();
-    loop {
-        let lower = rest.to_lowercase();
-        let prefix = [
-            "re:", "fwd:", "fw:", "aw:", "wg:", "sv:", "vs:", "tr:", "réf:",
-        ]
-        .iter()
-        .find(|p| lower.starts_with(*p));
-        match prefix {
-            Some(p) => match rest.get(p.len()..) {
-                Some(after) => rest = after.trim_start(),
-                None => return rest,
-            },
+    // Each turn looks at a few bytes only, and a subject of prefixes ends after a few.
+    for _ in 0..20 {
+        let prefix = PREFIXES.iter().find(|p| {
+            rest.as_bytes()
+                .get(..p.len())
+                .is_some_and(|start| start.eq_ignore_ascii_case(p.as_bytes()))
+        });
+        match prefix.and_then(|p| rest.get(p.len()..)) {
+            Some(after) => rest = after.trim_start(),
             None => return rest,
         }
     }
+    rest
 }
 
 /// How a message nobody pushed was found.

@@ -175,10 +175,16 @@ fn email_to(detail: &TicketDetail, latest: &Message) -> Target {
         .map(|s| crate::message::without_reply_prefix(&s).to_string())
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| detail.ticket.subject.clone());
+    // A message without a Message-ID is known by its digest, which is no one's id to answer:
+    // the thread's latest real one is.
+    let in_reply_to = Some(latest.body.external_id.clone())
+        .filter(|id| !id.starts_with("sha256:"))
+        .or_else(|| references.last().cloned())
+        .unwrap_or_default();
     Target::Email {
         to: latest.body.author.id.clone(),
         subject: format!("Re: {subject}"),
-        in_reply_to: latest.body.external_id.clone(),
+        in_reply_to,
         references,
     }
 }

@@ -32,12 +32,19 @@ fn is_address(address: &str) -> bool {
         && address
             .chars()
             .all(|c| !c.is_whitespace() && !c.is_control() && !"<>,;\"()[]\\".contains(c));
-    plain && address.matches('@').count() == 1 && !address.starts_with('@')
+    match address.split_once('@') {
+        Some((local, domain)) => {
+            plain && !local.is_empty() && !domain.contains('@') && domain.contains('.')
+        }
+        None => false,
+    }
 }
 
-/// Whether `id` can go in `In-Reply-To` or `References`.
+/// Whether `id` can go in `In-Reply-To` or `References` (a digest socialcare made for a
+/// message without one is no Message-ID).
 fn is_message_id(id: &str) -> bool {
     !id.is_empty()
+        && !id.starts_with("sha256:")
         && id.len() <= 250
         && id
             .chars()
@@ -234,8 +241,10 @@ mod tests {
         let reply = reply("ok");
         for to in [
             "ann@example.com\r\nBcc: all@example.com",
-            "a@b, c@d",
-            "<a@b>",
+            "a@b.c, c@d.e",
+            "<a@b.c>",
+            "abc@",
+            "a@localhost",
             "",
         ] {
             assert!(

@@ -6,13 +6,23 @@
 //! are kept beside it.
 
 use chrono::{DateTime, Utc};
-use mail_parser::{HeaderValue, MessageParser};
+use mail_parser::{HeaderValue, MessageParser, MimeHeaders};
 use sha2::{Digest, Sha256};
 use socialcare_domain::{Author, Channel, Direction, NormalizedMessage, Source};
 
 /// The most of a message that is read: SES receives up to 40 MB; what a customer writes to
-/// support fits in far less, and a bigger one is refused and kept for inspection.
+/// support fits in far less, and a bigger one is refused (kept in the bucket on AWS).
 pub const MAX_EMAIL_BYTES: usize = 10 * 1024 * 1024;
+/// What of a message goes on the ticket at most: the text, and apart what was trimmed from
+/// it (the rest of a very long mail stays in the raw message).
+pub const MAX_TEXT_CHARS: usize = 64 * 1024;
+/// A subject's most (RFC 5322's line limit).
+const MAX_SUBJECT_CHARS: usize = 998;
+/// An id's most, as the integrator webhook's.
+const MAX_ID_CHARS: usize = 256;
+/// How far a sender's `Date` may be from when the message came: beyond, it is not believed.
+const DATE_BEFORE: chrono::Duration = chrono::Duration::days(7);
+const DATE_AFTER: chrono::Duration = chrono::Duration::minutes(5);
 
 /// Why a message was refused (and kept for inspection, not stored).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -25,6 +35,23 @@ pub enum EmailError {
     NoFrom,
     #[error("the message is not addressed to a configured mailbox ({0})")]
     NotForUs(String),
+    /// An out-of-office answer, a delivery report: no person wrote it, and answering it could
+    /// loop.
+    #[error("the message was sent automatically ({0})")]
+    Automatic(String),
+    /// From a mailbox, without the receiving service having authenticated that sender: anyone
+    /// can write a mailbox's address in From.
+    #[error("the message claims to be from the mailbox {0}, unauthenticated")]
+    Unauthenticated(String),
+}
+
+/// Whether a message from a mailbox address may be taken as the brand's own: the receiving
+/// service authenticated the sender (SES's SPF or DKIM verdict with DMARC passing), or the
+/// message came through a signed webhook from the brand's own system.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sender {
+    Authenticated,
+    Unverified,
 }
 
 /// The message `raw` for whichever of `mailboxes` (the brand's addresses, lowercase) it was
@@ -35,7 +62,7 @@ pub fn parse_email(
     raw: &[u8],
     mailboxes: &[String],
     envelope_to: Option<&str>,
-    received_at: DateTime<Utc>,
+    (received_at, sender): (DateTime<Utc>, Sender),
 ) -> Result<NormalizedMessage, EmailError> {
     if raw.len() > MAX_EMAIL_BYTES {
         return Err(EmailError::TooLarge { size: raw.len() });
@@ -51,8 +78,11 @@ pub fn parse_email(
         .from()
         .and_then(|from| from.first())
         .and_then(|addr| Some((addr.address()?.trim().to_lowercase(), addr.name())))
-        .filter(|(address, _)| address.contains('@'))
+        .filter(|(address, _)| is_address(address))
         .ok_or(EmailError::NoFrom)?;
+    if let Some(why) = automatic(&message, &from.0) {
+        return Err(EmailError::Automatic(why));
+    }
     let addressed: Vec<String> = ["Delivered-To", "X-Original-To"]
         .iter()
         .filter_map(|name| message.header_raw(*name))
@@ -85,6 +115,9 @@ pub fn parse_email(
         true => Direction::Outbound,
         false => Direction::Inbound,
     };
+    if mailboxes.contains(&address) && sender == Sender::Unverified {
+        return Err(EmailError::Unauthenticated(address));
+    }
     // The brand's own message is to its first other recipient: the customer.
     let recipient = match direction {
         Direction::Outbound => addressed.iter().find(|to| **to != account).cloned(),
@@ -93,7 +126,13 @@ pub fn parse_email(
     let ids = |value: &HeaderValue| -> Vec<String> {
         value
             .as_text_list()
-            .map(|list| list.iter().map(|id| bare(id).to_string()).collect())
+            .map(|list| {
+                list.iter()
+                    .map(|id| bare(id).to_string())
+                    .filter(|id| is_id(id))
+                    .take(100)
+                    .collect()
+            })
             .unwrap_or_default()
     };
     let references = ids(message.references());
@@ -106,7 +145,7 @@ pub fn parse_email(
     let external_id = message
         .message_id()
         .map(|id| bare(id).to_string())
-        .filter(|id| !id.is_empty())
+        .filter(|id| is_id(id))
         .unwrap_or_else(|| format!("sha256:{}", hex::encode(Sha256::digest(raw))));
     let conversation = references
         .first()
@@ -118,9 +157,15 @@ pub fn parse_email(
         .map(|text| text.replace("\r\n", "\n"))
         .unwrap_or_default();
     let (text, quoted) = trim_quoted(&body);
+    let (text, quoted) = (
+        capped(text, MAX_TEXT_CHARS),
+        quoted.map(|q| capped(q, MAX_TEXT_CHARS)),
+    );
+    // The sender's clock, within reason: a date far off would move the ticket's history.
     let created_at = message
         .date()
         .and_then(|date| DateTime::from_timestamp(date.to_timestamp(), 0))
+        .filter(|at| *at >= received_at - DATE_BEFORE && *at <= received_at + DATE_AFTER)
         .unwrap_or(received_at);
     Ok(NormalizedMessage {
         source: Source::Email,
@@ -146,7 +191,7 @@ pub fn parse_email(
         found_by: None,
         subject: message
             .subject()
-            .map(|s| s.trim().to_string())
+            .map(|s| capped(s.trim().replace(char::is_control, " "), MAX_SUBJECT_CHARS))
             .filter(|s| !s.is_empty()),
         quoted,
     })
@@ -160,6 +205,68 @@ fn starts_with_a_header(raw: &[u8]) -> bool {
         Some(colon) if colon > 0 => first[..colon].iter().all(|b| (33..=126).contains(b)),
         _ => false,
     }
+}
+
+/// Whether `address` is one plain `local@domain.tld` (nothing that could end a header).
+fn is_address(address: &str) -> bool {
+    let plain = address.len() <= MAX_ID_CHARS
+        && address
+            .chars()
+            .all(|c| !c.is_whitespace() && !c.is_control() && !"<>,;\"()[]\\".contains(c));
+    match address.split_once('@') {
+        Some((local, domain)) => {
+            plain
+                && !local.is_empty()
+                && !domain.contains('@')
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+        }
+        None => false,
+    }
+}
+
+/// Whether `id` can be a message's id: not empty, at most 256 characters, printable.
+fn is_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.chars().count() <= MAX_ID_CHARS
+        && id
+            .chars()
+            .all(|c| c.is_ascii_graphic() && !"<>".contains(c))
+}
+
+/// `text` cut to `most` characters.
+fn capped(text: String, most: usize) -> String {
+    match text.char_indices().nth(most) {
+        Some((at, _)) => text[..at].to_string(),
+        None => text,
+    }
+}
+
+/// Why a message was sent by a machine, if it was: an automatic answer (RFC 3834
+/// `Auto-Submitted`, `X-Autoreply`, `Precedence: auto_reply`), or a delivery report (a bounce:
+/// `multipart/report`, or from the mailer daemon).
+fn automatic(message: &mail_parser::Message, from: &str) -> Option<String> {
+    let header = |name: &str| message.header_raw(name).map(|v| v.trim().to_lowercase());
+    if let Some(value) = header("Auto-Submitted").filter(|v| v != "no") {
+        return Some(format!("Auto-Submitted: {value}"));
+    }
+    if header("X-Autoreply").is_some() || header("X-Autorespond").is_some() {
+        return Some("an autoresponder's header".into());
+    }
+    if let Some(value) = header("Precedence").filter(|v| v == "auto_reply") {
+        return Some(format!("Precedence: {value}"));
+    }
+    let report = message.content_type().is_some_and(|ct| {
+        ct.ctype().eq_ignore_ascii_case("multipart")
+            && ct
+                .subtype()
+                .is_some_and(|s| s.eq_ignore_ascii_case("report"))
+    });
+    let daemon = ["mailer-daemon@", "postmaster@"]
+        .iter()
+        .any(|prefix| from.starts_with(prefix));
+    (report || daemon).then(|| "a delivery report".to_string())
 }
 
 /// An id or address without its angle brackets and spaces.
@@ -176,20 +283,26 @@ fn bare(value: &str) -> &str {
 /// signature (after a `-- ` line). Nothing is trimmed when nothing would be left.
 pub fn trim_quoted(body: &str) -> (String, Option<String>) {
     let lines: Vec<&str> = body.lines().collect();
+    // Where the last run of quoted (or blank) lines begins, found once from the end: every
+    // line from there on is quoted.
+    let mut tail = lines.len();
+    while tail > 0 && {
+        let line = lines[tail - 1].trim_start();
+        line.is_empty() || line.starts_with('>')
+    } {
+        tail -= 1;
+    }
     let starts_quote = |i: usize| {
-        let line = lines[i].trim();
+        let raw = lines[i].trim_end_matches('\r');
+        let line = raw.trim();
         let next = lines.get(i + 1).map(|l| l.trim()).unwrap_or("");
         (line.starts_with("On ") && (line.ends_with("wrote:") || next.ends_with("wrote:")))
             || line.starts_with("-----Original Message-----")
-            || line.chars().filter(|c| *c == '_').count() >= 20 && line.trim_matches('_').is_empty()
+            || (line.len() >= 20 && line.bytes().all(|b| b == b'_'))
             || (line.starts_with("From:") && next.starts_with("Sent:"))
-            || line == "-- "
-            || line == "--"
-            // The rest is all quoted lines (or blank).
-            || (line.starts_with('>')
-                && lines[i..]
-                    .iter()
-                    .all(|l| l.trim().is_empty() || l.trim_start().starts_with('>')))
+            // The signature separator is exactly "-- " (RFC 3676).
+            || raw == "-- "
+            || (i >= tail && line.starts_with('>'))
     };
     let cut = (0..lines.len()).find(|i| starts_quote(*i));
     match cut {
@@ -241,7 +354,13 @@ Content-Type: text/html; charset=utf-8\r\n\
 
     #[test]
     fn a_first_message_is_a_private_message_to_the_mailbox_without_its_signature() {
-        let message = parse_email(FIRST.as_bytes(), &mailboxes(), None, now()).unwrap();
+        let message = parse_email(
+            FIRST.as_bytes(),
+            &mailboxes(),
+            None,
+            (now(), Sender::Unverified),
+        )
+        .unwrap();
         assert_eq!(message.source, Source::Email);
         assert_eq!(message.account, MAILBOX);
         assert_eq!(message.channel, Channel::Private);
@@ -284,7 +403,13 @@ On Thu, 3 Dec 2026 at 09:30, Acme Support <support@acme.example> wrote:\r\n\
 > Sorry about that, we are looking into it.\r\n\
 >\r\n\
 > > Hi, the fibre has been down since Monday.\r\n";
-        let message = parse_email(raw.as_bytes(), &mailboxes(), None, now()).unwrap();
+        let message = parse_email(
+            raw.as_bytes(),
+            &mailboxes(),
+            None,
+            (now(), Sender::Unverified),
+        )
+        .unwrap();
         assert_eq!(message.in_reply_to.as_deref(), Some("reply-1@acme.example"));
         assert_eq!(
             message.conversation_id.as_deref(),
@@ -313,7 +438,13 @@ Message-ID: <outlook-7@example.org>\r\n\
 Content-Type: text/html; charset=utf-8\r\n\
 \r\n\
 <html><body><p>My bill doubled.</p><p>-----Original Message-----</p><p>From: Acme</p></body></html>\r\n";
-        let message = parse_email(raw.as_bytes(), &mailboxes(), None, now()).unwrap();
+        let message = parse_email(
+            raw.as_bytes(),
+            &mailboxes(),
+            None,
+            (now(), Sender::Unverified),
+        )
+        .unwrap();
         assert_eq!(message.account, MAILBOX, "found among the To addresses");
         assert_eq!(message.subject.as_deref(), Some("Facture doublée"));
         assert_eq!(message.text, "My bill doubled.");
@@ -329,7 +460,23 @@ Subject: Re: My fibre is down again\r\n\
 In-Reply-To: <CAF1@mail.example.com>\r\n\
 \r\n\
 We are on it.\r\n";
-        let message = parse_email(raw.as_bytes(), &mailboxes(), None, now()).unwrap();
+        assert_eq!(
+            parse_email(
+                raw.as_bytes(),
+                &mailboxes(),
+                None,
+                (now(), Sender::Unverified)
+            ),
+            Err(EmailError::Unauthenticated(MAILBOX.into())),
+            "anyone can write the mailbox in From"
+        );
+        let message = parse_email(
+            raw.as_bytes(),
+            &mailboxes(),
+            None,
+            (now(), Sender::Authenticated),
+        )
+        .unwrap();
         assert_eq!(message.direction, Direction::Outbound);
         assert_eq!(message.recipient_id.as_deref(), Some("ann.lee@example.com"));
         assert!(
@@ -337,41 +484,145 @@ We are on it.\r\n";
             "{}",
             message.external_id
         );
-        let again = parse_email(raw.as_bytes(), &mailboxes(), None, now()).unwrap();
+        let again = parse_email(
+            raw.as_bytes(),
+            &mailboxes(),
+            None,
+            (now(), Sender::Authenticated),
+        )
+        .unwrap();
         assert_eq!(again.external_id, message.external_id);
     }
 
     #[test]
     fn what_is_not_mail_for_a_mailbox_is_refused_with_why() {
         assert_eq!(
-            parse_email(b"just some text", &mailboxes(), None, now()),
+            parse_email(
+                b"just some text",
+                &mailboxes(),
+                None,
+                (now(), Sender::Unverified)
+            ),
             Err(EmailError::NotMime)
         );
         assert_eq!(
-            parse_email(b"", &mailboxes(), None, now()),
+            parse_email(b"", &mailboxes(), None, (now(), Sender::Unverified)),
             Err(EmailError::NotMime)
         );
         let no_from = "To: support@acme.example\r\nSubject: hi\r\n\r\nhello\r\n";
         assert_eq!(
-            parse_email(no_from.as_bytes(), &mailboxes(), None, now()),
+            parse_email(
+                no_from.as_bytes(),
+                &mailboxes(),
+                None,
+                (now(), Sender::Unverified)
+            ),
             Err(EmailError::NoFrom)
         );
         let elsewhere = "From: a@b.example\r\nTo: sales@acme.example\r\n\r\nhello\r\n";
         assert!(matches!(
-            parse_email(elsewhere.as_bytes(), &mailboxes(), None, now()),
+            parse_email(elsewhere.as_bytes(), &mailboxes(), None, (now(), Sender::Unverified)),
             Err(EmailError::NotForUs(to)) if to.contains("sales@acme.example")
         ));
         // The receiving service's recipient decides (a Bcc is in no header).
         let bcc = "From: a@b.example\r\nTo: list@else.example\r\nMessage-ID: <x@b>\r\n\r\nhi\r\n";
-        let message = parse_email(bcc.as_bytes(), &mailboxes(), Some(MAILBOX), now()).unwrap();
+        let message = parse_email(
+            bcc.as_bytes(),
+            &mailboxes(),
+            Some(MAILBOX),
+            (now(), Sender::Unverified),
+        )
+        .unwrap();
         assert_eq!(message.account, MAILBOX);
         let big = vec![b'a'; MAX_EMAIL_BYTES + 1];
         assert_eq!(
-            parse_email(&big, &mailboxes(), None, now()),
+            parse_email(&big, &mailboxes(), None, (now(), Sender::Unverified)),
             Err(EmailError::TooLarge {
                 size: MAX_EMAIL_BYTES + 1
             })
         );
+    }
+
+    #[test]
+    fn machines_dates_and_sizes_are_not_believed() {
+        let parse = |raw: &str| {
+            parse_email(
+                raw.as_bytes(),
+                &mailboxes(),
+                None,
+                (now(), Sender::Unverified),
+            )
+        };
+        for (headers, says) in [
+            (
+                "Auto-Submitted: auto-replied\r\n",
+                "Auto-Submitted: auto-replied",
+            ),
+            ("X-Autoreply: yes\r\n", "autoresponder"),
+            ("Precedence: auto_reply\r\n", "Precedence"),
+            (
+                "Content-Type: multipart/report; report-type=delivery-status; boundary=x\r\n",
+                "delivery report",
+            ),
+        ] {
+            let raw =
+                format!("From: ann@example.com\r\nTo: {MAILBOX}\r\n{headers}\r\nOut of office\r\n");
+            assert!(
+                matches!(parse(&raw), Err(EmailError::Automatic(why)) if why.contains(says)),
+                "{headers}"
+            );
+        }
+        let bounce =
+            format!("From: MAILER-DAEMON@mx.example.com\r\nTo: {MAILBOX}\r\n\r\nundeliverable\r\n");
+        assert!(matches!(parse(&bounce), Err(EmailError::Automatic(_))));
+        let human =
+            format!("From: ann@example.com\r\nTo: {MAILBOX}\r\nAuto-Submitted: no\r\n\r\nhi\r\n");
+        assert!(parse(&human).is_ok());
+        // A Date of 1970 or next year is the time it came.
+        for date in [
+            "Thu, 01 Jan 1970 00:00:00 +0000",
+            "Fri, 03 Dec 2027 09:00:00 +0000",
+        ] {
+            let raw =
+                format!("From: ann@example.com\r\nTo: {MAILBOX}\r\nDate: {date}\r\n\r\nhi\r\n");
+            assert_eq!(parse(&raw).unwrap().created_at, now(), "{date}");
+        }
+        // An address that is not one, an id too long for one: no From, a digest id.
+        let odd = format!("From: ann@localhost\r\nTo: {MAILBOX}\r\n\r\nhi\r\n");
+        assert_eq!(parse(&odd), Err(EmailError::NoFrom));
+        let long_id = format!(
+            "From: ann@example.com\r\nTo: {MAILBOX}\r\nMessage-ID: <{}@x.example>\r\nSubject: {}\r\n\r\n{}\r\n",
+            "i".repeat(300),
+            "Re: ".repeat(2000),
+            "word ".repeat(20_000)
+        );
+        let message = parse(&long_id).unwrap();
+        assert!(message.external_id.starts_with("sha256:"));
+        assert!(message.text.chars().count() <= MAX_TEXT_CHARS);
+        assert!(message.subject.unwrap().chars().count() <= MAX_SUBJECT_CHARS);
+    }
+
+    #[test]
+    fn trimming_a_long_quote_takes_one_pass() {
+        // 200,000 quoted lines and one plain line after them: read once, not once a line.
+        let mut body = String::from("New words.\n");
+        body.push_str(&"> old\n".repeat(200_000));
+        body.push_str("plain tail\n");
+        let (text, quoted) = trim_quoted(&body);
+        assert!(text.starts_with("New words."));
+        assert!(
+            text.ends_with("plain tail"),
+            "quotes before a plain line stay"
+        );
+        assert_eq!(quoted, None);
+        let mut all_quoted = String::from("New words.\n");
+        all_quoted.push_str(&"> old\n".repeat(200_000));
+        let (text, quoted) = trim_quoted(&all_quoted);
+        assert_eq!(text, "New words.");
+        assert_eq!(quoted.unwrap().lines().count(), 200_000);
+        // "--" alone is no signature separator; "-- " is.
+        assert_eq!(trim_quoted("a\n--\nb").1, None);
+        assert_eq!(trim_quoted("a\n-- \nb").1.as_deref(), Some("-- \nb"));
     }
 
     #[test]
@@ -394,7 +645,7 @@ We are on it.\r\n";
         /// Nothing a sender writes makes parsing panic.
         #[test]
         fn any_bytes_parse_or_are_refused(raw in proptest::collection::vec(proptest::num::u8::ANY, 0..2048)) {
-            let _ = parse_email(&raw, &mailboxes(), None, now());
+            let _ = parse_email(&raw, &mailboxes(), None, (now(), Sender::Unverified));
         }
 
         #[test]
@@ -403,7 +654,7 @@ We are on it.\r\n";
             body in "[ -~\n>]{0,400}",
         ) {
             let raw = format!("{headers}To: support@acme.example\r\n\r\n{body}");
-            let _ = parse_email(raw.as_bytes(), &mailboxes(), None, now());
+            let _ = parse_email(raw.as_bytes(), &mailboxes(), None, (now(), Sender::Unverified));
         }
     }
 }

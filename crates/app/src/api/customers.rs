@@ -112,10 +112,15 @@ pub async fn link_identity_by<S: Store>(
             "account and user_id must not be empty",
         ));
     }
+    // Mailboxes and senders are matched in lowercase, as mail is read.
+    let lowercase = |text: String| match request.source {
+        socialcare_domain::Source::Email => text.trim().to_lowercase(),
+        _ => text,
+    };
     let identity = Identity {
         source: request.source,
-        account: request.account,
-        user_id: request.user_id,
+        account: lowercase(request.account),
+        user_id: lowercase(request.user_id),
         handle: request.handle,
     };
     let customer =
