@@ -81,6 +81,18 @@ impl Driver {
         x_api: &str,
         x_consumer_secret: &str,
     ) -> (tempfile::TempDir, Self) {
+        Self::start_with_fake_x_on(false, name, api_key, accounts, x_api, x_consumer_secret).await
+    }
+
+    /// The same on DynamoDB and SQS when `aws` (the stack's names in the environment).
+    pub async fn start_with_fake_x_on(
+        aws: bool,
+        name: &str,
+        api_key: &str,
+        accounts: &str,
+        x_api: &str,
+        x_consumer_secret: &str,
+    ) -> (tempfile::TempDir, Self) {
         const BRAND: &str = "1100000000000000001";
         let data = tempfile::tempdir().unwrap();
         let config = data.path().join("socialcare.toml");
@@ -100,7 +112,7 @@ impl Driver {
         }
         let driver = Self::start_with_files(
             data.path(),
-            false,
+            aws,
             &format!("whsec_{name}"),
             api_key,
             Some(config),

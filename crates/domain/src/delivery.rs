@@ -26,6 +26,9 @@ pub enum Target {
     /// An e-mail to the address `to`, keeping the thread: its subject, the message it
     /// answers (`In-Reply-To`) and the thread's earlier messages (`References`).
     Email {
+        /// The mailbox it is sent from: the one the customer wrote to.
+        #[serde(default)]
+        from: String,
         to: String,
         subject: String,
         in_reply_to: String,
@@ -47,7 +50,8 @@ impl Target {
                 comment_id: String::new(),
             },
             Target::Callback { .. } => Target::Callback { url: String::new() },
-            Target::Email { .. } => Target::Email {
+            Target::Email { from, .. } => Target::Email {
+                from: from.clone(),
                 to: String::new(),
                 subject: String::new(),
                 in_reply_to: String::new(),

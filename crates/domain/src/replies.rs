@@ -96,6 +96,11 @@ pub fn route(
         .rev()
         .find(from_customer)
         .ok_or(RouteError::NothingToAnswer)?;
+    // The customer wrote last by e-mail (to a ticket that began on X, say, once their address
+    // was linked): the answer is an e-mail.
+    if latest.body.source == Source::Email {
+        return Ok((email_to(detail, latest), Channel::Private));
+    }
     if detail.ticket.source == Source::Integration {
         let url = detail
             .messages
@@ -105,9 +110,6 @@ pub fn route(
             .find_map(|m| m.body.callback_url.clone())
             .ok_or(RouteError::NoCallback)?;
         return Ok((Target::Callback { url }, latest.body.channel));
-    }
-    if detail.ticket.source == Source::Email {
-        return Ok((email_to(detail, latest), Channel::Private));
     }
     let public = || {
         detail
@@ -182,6 +184,7 @@ fn email_to(detail: &TicketDetail, latest: &Message) -> Target {
         .or_else(|| references.last().cloned())
         .unwrap_or_default();
     Target::Email {
+        from: latest.body.account.clone(),
         to: latest.body.author.id.clone(),
         subject: format!("Re: {subject}"),
         in_reply_to,
@@ -271,9 +274,15 @@ pub fn compose(
         Target::Email { subject, .. } => Some(subject.clone()),
         _ => None,
     };
+    // An e-mail goes from the mailbox the customer wrote to, whatever channel the ticket
+    // began on.
+    let (source, account) = match &target {
+        Target::Email { from, .. } if !from.is_empty() => (Source::Email, from.clone()),
+        _ => (ticket.source, ticket.account.clone()),
+    };
     let body = NormalizedMessage {
-        source: ticket.source,
-        account: ticket.account.clone(),
+        source,
+        account: account.clone(),
         channel,
         direction: Direction::Outbound,
         external_id: reply_external_id(key),
@@ -285,7 +294,7 @@ pub fn compose(
         },
         recipient_id: latest.map(|m| m.body.author.id.clone()),
         author: Author {
-            id: ticket.account.clone(),
+            id: account,
             name: None,
             handle: None,
             email: None,

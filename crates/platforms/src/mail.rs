@@ -58,6 +58,7 @@ pub fn compose(reply: &Message, target: &Target) -> Result<OutgoingMail, PostErr
         subject,
         in_reply_to,
         references,
+        ..
     } = target
     else {
         return Err(PostError::Permanent(
@@ -198,6 +199,7 @@ mod tests {
 
     fn target(to: &str, subject: &str) -> Target {
         Target::Email {
+            from: "support@acme.example".into(),
             to: to.into(),
             subject: subject.into(),
             in_reply_to: "m2@example.com".into(),
