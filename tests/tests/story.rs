@@ -74,6 +74,18 @@ async fn story(aws: bool) {
     // 1. Found by search: the ticket opens with the customer's tweet.
     let tickets = driver.tickets_when(|t| t.len() == 1).await;
     let id = tickets[0]["id"].as_str().unwrap().to_string();
+    // The agent who takes it keeps it to the end.
+    let (status, body) = driver
+        .post_api("/v1/api-keys", &json!({ "name": "sally", "role": "agent" }))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, body) = driver
+        .post_api(
+            &format!("/v1/tickets/{id}/assign"),
+            &json!({ "agent": "sally" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
 
     // 2. The brand answers in public and asks for a DM (its reply comes by webhook).
     let answered_at = tweet_time(30);
@@ -167,10 +179,7 @@ async fn story(aws: bool) {
         .map(|i| i["source"].as_str().unwrap())
         .collect();
     assert_eq!(identities, ["x", "email"]);
-    assert_eq!(
-        detail["ticket"]["owner"], tickets[0]["owner"],
-        "one owner, kept"
-    );
+    assert_eq!(detail["ticket"]["owner"], "sally", "one owner, kept");
     assert_eq!(detail["ticket"].get("opened_by_brand"), None);
 
     // The report: the first response measured from the first tweet (10 minutes).
@@ -189,13 +198,25 @@ async fn story(aws: bool) {
 
     // 6. The agent answers: the customer wrote last by e-mail, so the answer is an e-mail in
     // that thread, from the mailbox.
-    let (status, body) = driver
-        .post_api(
-            &format!("/v1/tickets/{id}/replies"),
-            &json!({ "text": "Jordan, an engineer comes tomorrow between 8 and 10." }),
-        )
-        .await;
-    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    // Sent twice with one Idempotency-Key (a retried request): one reply, one e-mail.
+    let reply = serde_json::to_vec(
+        &json!({ "text": "Jordan, an engineer comes tomorrow between 8 and 10." }),
+    )
+    .unwrap();
+    for _ in 0..2 {
+        let (status, body) = driver
+            .post_raw(
+                &format!("/v1/tickets/{id}/replies"),
+                &[
+                    ("authorization", format!("Bearer {KEY}")),
+                    ("content-type", "application/json".to_string()),
+                    ("idempotency-key", "story-answer-1".to_string()),
+                ],
+                reply.clone(),
+            )
+            .await;
+        assert!(status.is_success(), "{status} {body}");
+    }
     let folder = data.path().join("sent-email");
     let mut sent = Vec::new();
     for _ in 0..100 {
@@ -225,8 +246,13 @@ async fn story(aws: bool) {
         "{reply}"
     );
     let (_, detail) = driver.get(&format!("/v1/tickets/{id}")).await;
-    let last: &Value = detail["messages"].as_array().unwrap().last().unwrap();
-    assert_eq!(last["source"], "email");
+    let messages = detail["messages"].as_array().unwrap();
+    assert_eq!(messages.len(), 5, "one reply for the two requests");
+    let last: &Value = messages.last().unwrap();
+    // The ticket's reply, sent as an e-mail from the mailbox.
+    let target = last["delivery"]["target"].to_string();
+    assert!(target.contains(MAILBOX), "{target}");
+    assert!(target.contains("jordan.brinks@example.com"), "{target}");
     assert_eq!(last["delivery"]["state"], "sent", "{last}");
     driver.running.stop().await.unwrap();
 }

@@ -96,11 +96,6 @@ pub fn route(
         .rev()
         .find(from_customer)
         .ok_or(RouteError::NothingToAnswer)?;
-    // The customer wrote last by e-mail (to a ticket that began on X, say, once their address
-    // was linked): the answer is an e-mail.
-    if latest.body.source == Source::Email {
-        return Ok((email_to(detail, latest), Channel::Private));
-    }
     if detail.ticket.source == Source::Integration {
         let url = detail
             .messages
@@ -110,6 +105,12 @@ pub fn route(
             .find_map(|m| m.body.callback_url.clone())
             .ok_or(RouteError::NoCallback)?;
         return Ok((Target::Callback { url }, latest.body.channel));
+    }
+    // The customer wrote last by e-mail (to a ticket that began on X, say, once their address
+    // was linked): the answer is an e-mail, unless the agent asked for the public thread.
+    let emailed = latest.body.source == Source::Email;
+    if emailed && (channel != ReplyChannel::Public || detail.ticket.source == Source::Email) {
+        return Ok((email_to(detail, latest), Channel::Private));
     }
     let public = || {
         detail
@@ -204,12 +205,13 @@ fn private(
             window_ends: None,
         });
     }
+    // The ticket's own channel: a linked e-mail is no DM, and its time opens no window.
     let inbound = || {
         detail
             .messages
             .iter()
             .rev()
-            .filter(|m| is_from_customer(detail, m))
+            .filter(|m| is_from_customer(detail, m) && m.body.source == detail.ticket.source)
     };
     let dm = inbound().find(|m| m.body.channel == Channel::Private);
     if let Some(dm) = dm {
@@ -274,15 +276,11 @@ pub fn compose(
         Target::Email { subject, .. } => Some(subject.clone()),
         _ => None,
     };
-    // An e-mail goes from the mailbox the customer wrote to, whatever channel the ticket
-    // began on.
-    let (source, account) = match &target {
-        Target::Email { from, .. } if !from.is_empty() => (Source::Email, from.clone()),
-        _ => (ticket.source, ticket.account.clone()),
-    };
+    // The reply is the ticket's (its key is in the ticket's scope, so a retried request finds
+    // it); where it goes, an e-mail from a mailbox say, is its target's.
     let body = NormalizedMessage {
-        source,
-        account: account.clone(),
+        source: ticket.source,
+        account: ticket.account.clone(),
         channel,
         direction: Direction::Outbound,
         external_id: reply_external_id(key),
@@ -294,7 +292,7 @@ pub fn compose(
         },
         recipient_id: latest.map(|m| m.body.author.id.clone()),
         author: Author {
-            id: account,
+            id: ticket.account.clone(),
             name: None,
             handle: None,
             email: None,

@@ -221,6 +221,8 @@ impl Platform for HttpPlatform {
         let kind = target_kind(target);
         tracing::debug!(%source, account, message_id, kind, "posting a reply");
         let result = match (source, target) {
+            // Wherever the ticket began: the customer wrote last by e-mail.
+            (_, Target::Email { .. }) => mail::post(self, reply, target).await,
             (Source::X, Target::Public { .. } | Target::Direct { .. }) => {
                 x::post(self, reply, target).await
             }
@@ -242,13 +244,9 @@ impl Platform for HttpPlatform {
             (Source::Integration, _) => Err(PostError::Permanent(format!(
                 "an integration's reply goes to its callback URL, not to a {kind} target"
             ))),
-            (Source::Email, Target::Email { .. }) => mail::post(self, reply, target).await,
             (Source::Email, _) => Err(PostError::Permanent(format!(
                 "an e-mail reply goes to an address, not to a {kind} target"
             ))),
-            (_, Target::Email { .. }) => {
-                Err(PostError::Permanent(format!("{source} takes no e-mail")))
-            }
         };
         if let Err(error) = &result {
             tracing::warn!(%source, account, message_id, kind, %error, "the reply was not posted");

@@ -54,18 +54,22 @@ fn is_message_id(id: &str) -> bool {
 /// The reply as a message from the mailbox `reply.body.account`.
 pub fn compose(reply: &Message, target: &Target) -> Result<OutgoingMail, PostError> {
     let Target::Email {
+        from,
         to,
         subject,
         in_reply_to,
         references,
-        ..
     } = target
     else {
         return Err(PostError::Permanent(
             "an e-mail reply goes to an address".into(),
         ));
     };
-    let from = reply.body.account.as_str();
+    // From the mailbox the customer wrote to (the ticket's own, for a ticket that began by mail).
+    let from = match from.is_empty() {
+        true => reply.body.account.as_str(),
+        false => from.as_str(),
+    };
     if !is_address(from) {
         return Err(PostError::Permanent(format!(
             "the mailbox {from:?} is not an address"

@@ -189,7 +189,14 @@ async fn settle<S: IngestStore>(
 ) -> Result<Step, StoreError> {
     let (next, step, alias) = match result {
         Ok(platform_id) => {
-            let alias = sending.body.dedupe_key_of(&platform_id);
+            // An e-mail's Message-ID is the mailbox's: the customer's answer, in that scope,
+            // threads back by its In-Reply-To.
+            let alias = match &delivery.target {
+                Target::Email { from, .. } if !from.is_empty() => {
+                    crate::message::scoped_key(Source::Email, from, &platform_id)
+                }
+                _ => sending.body.dedupe_key_of(&platform_id),
+            };
             (
                 Delivery {
                     state: DeliveryState::Sent,

@@ -393,3 +393,69 @@ fn waits_round_up_and_back_off_to_a_cap() {
     let waits: Vec<u64> = (1..=11).map(|n| secs(backoff(n, &policy))).collect();
     assert_eq!(waits, [2, 4, 8, 16, 32, 64, 128, 256, 512, 900, 900]);
 }
+
+/// Ann began on X and wrote last by e-mail, once her address was linked to her: the answer is
+/// an e-mail from the mailbox she wrote to, unless the agent asks for the public thread.
+#[test]
+fn a_reply_follows_the_channel_the_customer_wrote_on_last() {
+    let mut email = message(Source::Email, "m1@example.com", Private, Inbound, 3);
+    email.body.account = "care@acme.example".into();
+    email.body.author.id = "ann@example.com".into();
+    email.body.subject = Some("Re: My internet".into());
+    let mut ticket = detail(
+        Source::X,
+        vec![
+            message(Source::X, "t1", Public, Inbound, 0),
+            message(Source::X, "b1", Public, Outbound, 1),
+            email,
+        ],
+    );
+    let identity = |source, account: &str, user_id: &str| crate::customer::Identity {
+        source,
+        account: account.into(),
+        user_id: user_id.into(),
+        handle: None,
+    };
+    ticket.customer = Some(Customer {
+        id: CustomerId::derive(at(0), "ann"),
+        account: "brand".into(),
+        name: None,
+        email: None,
+        identities: vec![
+            identity(Source::X, "brand", "ann"),
+            identity(Source::Email, "care@acme.example", "ann@example.com"),
+        ],
+        latest_ticket_id: None,
+        created_at: at(0),
+        updated_at: at(0),
+        acknowledged_at: None,
+        elsewhere: Vec::new(),
+        version: 1,
+    });
+    let by_email = Target::Email {
+        from: "care@acme.example".into(),
+        to: "ann@example.com".into(),
+        subject: "Re: My internet".into(),
+        in_reply_to: "m1@example.com".into(),
+        references: vec!["m1@example.com".into()],
+    };
+    for channel in [ReplyChannel::Auto, ReplyChannel::Private] {
+        assert_eq!(
+            route(&ticket, channel, at(5)),
+            Ok((by_email.clone(), Private)),
+            "{channel:?}"
+        );
+    }
+    assert_eq!(
+        route(&ticket, ReplyChannel::Public, at(5)),
+        Ok((Target::Public { to: "t1".into() }, Public)),
+        "the public thread, when asked for"
+    );
+    let reply = compose(&ticket, (by_email, Private), "hi".into(), "k", false, at(5));
+    // The reply is the ticket's (a retry finds it under the ticket's scope); its target sends it.
+    assert_eq!(reply.body.source, Source::X);
+    assert_eq!(reply.body.dedupe_key(), "x:brand:socialcare:k");
+    assert_eq!(reply.body.recipient_id.as_deref(), Some("ann@example.com"));
+    assert_eq!(reply.body.subject.as_deref(), Some("Re: My internet"));
+    assert_eq!(reply.body.in_reply_to.as_deref(), Some("m1@example.com"));
+}
