@@ -223,19 +223,30 @@ async fn a_thread_of_three_mails_is_one_ticket_and_bad_mail_is_refused_and_kept(
         second_reply.contains(&reply_id),
         "its References name the first reply: {second_reply}"
     );
-    let (_, detail) = driver.get(&format!("/v1/tickets/{id}")).await;
-    let messages = detail["messages"].as_array().unwrap();
+    // A file is written before its reply is recorded as sent: wait for the records.
+    let states = |detail: &Value| -> Vec<Value> {
+        detail["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["delivery"].is_object())
+            .map(|m| m["delivery"]["state"].clone())
+            .collect()
+    };
+    let mut detail = Value::Null;
+    for _ in 0..100 {
+        detail = driver.get(&format!("/v1/tickets/{id}")).await.1;
+        if states(&detail) == ["sent", "sent"] {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     assert_eq!(
-        messages.len(),
+        detail["messages"].as_array().unwrap().len(),
         6,
         "one ticket for the thread and its replies"
     );
-    let states: Vec<&Value> = messages
-        .iter()
-        .filter(|m| m["delivery"].is_object())
-        .map(|m| &m["delivery"]["state"])
-        .collect();
-    assert_eq!(states, ["sent", "sent"]);
+    assert_eq!(states(&detail), ["sent", "sent"]);
 
     // A Bcc'd message names its mailbox in the envelope only.
     let bcc = format!(

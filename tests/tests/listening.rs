@@ -93,9 +93,17 @@ async fn a_search_finds_the_complaint_and_a_brand_answer_fetches_the_tweet_it_an
         Some("acme fibre -from:acme_care -is:retweet")
     );
 
-    let (status, searches) = driver
-        .get(&format!("/v1/accounts/x/{BRAND}/searches"))
-        .await;
+    // The state is written after its results are queued: the ticket may come first.
+    let (mut status, mut searches) = (StatusCode::NOT_FOUND, Value::Null);
+    for _ in 0..100 {
+        (status, searches) = driver
+            .get(&format!("/v1/accounts/x/{BRAND}/searches"))
+            .await;
+        if searches[0]["found"] == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     assert_eq!(status, StatusCode::OK, "{searches}");
     assert_eq!(searches[0]["found"], 2, "{searches}");
     assert_eq!(searches[0]["ticketed"], 1);

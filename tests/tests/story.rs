@@ -245,7 +245,18 @@ async fn story(aws: bool) {
         reply.contains("Subject: Re: My internet, again\r\n"),
         "{reply}"
     );
-    let (_, detail) = driver.get(&format!("/v1/tickets/{id}")).await;
+    // The file is written before the reply is recorded as sent: wait for the record.
+    let mut detail = Value::Null;
+    for _ in 0..100 {
+        detail = driver.get(&format!("/v1/tickets/{id}")).await.1;
+        let last = detail["messages"]
+            .as_array()
+            .and_then(|m| m.last().cloned());
+        if last.is_some_and(|m| m["delivery"]["state"] == "sent") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     let messages = detail["messages"].as_array().unwrap();
     assert_eq!(messages.len(), 5, "one reply for the two requests");
     let last: &Value = messages.last().unwrap();
