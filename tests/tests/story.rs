@@ -265,5 +265,15 @@ async fn story(aws: bool) {
     assert!(target.contains(MAILBOX), "{target}");
     assert!(target.contains("jordan.brinks@example.com"), "{target}");
     assert_eq!(last["delivery"]["state"], "sent", "{last}");
+    // An e-mail is no tweet: it may be longer than X's 280 characters.
+    let long = "We checked the line from the exchange to your street. ".repeat(10);
+    assert!(long.chars().count() > 280);
+    let (status, body) = driver
+        .post_api(
+            &format!("/v1/tickets/{id}/replies"),
+            &json!({ "text": long }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     driver.running.stop().await.unwrap();
 }

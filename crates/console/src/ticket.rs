@@ -203,7 +203,11 @@ async fn show<S: Store>(
         form_key,
         draft_chars: draft.chars().count(),
         draft,
-        reply_limit: reply_limit(ticket.source),
+        reply_limit: socialcare_domain::replies::text_limit(
+            &shown.detail,
+            socialcare_domain::replies::ReplyChannel::Auto,
+            Utc::now(),
+        ),
         notice: outcome.notice,
         error,
         merge_with: outcome.merge_with,

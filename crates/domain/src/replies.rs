@@ -143,6 +143,21 @@ pub fn route(
     }
 }
 
+/// X counts 280 characters a post (simplified: every character counts one).
+pub const X_REPLY_CHARS: usize = 280;
+/// Everywhere else (an e-mail, a Meta message, a callback) a reply takes this many.
+pub const MAX_REPLY_CHARS: usize = 2_000;
+
+/// The most characters a reply on the ticket may have, where it would go: X's limit on X,
+/// unless it goes by e-mail (the customer wrote last by e-mail).
+pub fn text_limit(detail: &TicketDetail, channel: ReplyChannel, now: DateTime<Utc>) -> usize {
+    match route(detail, channel, now) {
+        Ok((Target::Email { .. }, _)) => MAX_REPLY_CHARS,
+        _ if detail.ticket.source == Source::X => X_REPLY_CHARS,
+        _ => MAX_REPLY_CHARS,
+    }
+}
+
 /// The most `References` a reply carries: the thread's first messages and its latest, as
 /// RFC 5322 advises when a thread grows long.
 const MOST_REFERENCES: usize = 10;

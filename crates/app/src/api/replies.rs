@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use socialcare_domain::access::Role;
 use socialcare_domain::replies::{self, ReplyChannel, ReplyError, ReplyRequest, RouteError};
 use socialcare_domain::templates::{self, Values};
-use socialcare_domain::{Message, Source, TicketDetail};
+use socialcare_domain::{Message, TicketDetail};
 use socialcare_webhooks::payload::parse;
 use std::sync::Arc;
 use utoipa::ToSchema;
@@ -35,10 +35,6 @@ pub struct ReplyEnvelope {
     /// The reply as it is on the ticket: `delivery.state` is `pending` until the sender posts it.
     pub message: Message,
 }
-
-/// X counts a post's length in characters (simplified: every character counts one).
-const X_MAX_CHARS: usize = 280;
-const MAX_CHARS: usize = 2_000;
 
 /// `POST /v1/tickets/{id}/replies` (agent): records the reply on the ticket as `pending`,
 /// queues it for the sender, answers 202. An `Idempotency-Key` header makes a retried request
@@ -94,10 +90,7 @@ pub async fn reply_by<S: Store>(
         .map_err(ApiError::store)?
         .ok_or_else(|| ApiError::not_found(format!("no ticket {id}")))?;
     let text = reply_text(&state.store, request, &detail, caller).await?;
-    let limit = match detail.ticket.source {
-        Source::X => X_MAX_CHARS,
-        _ => MAX_CHARS,
-    };
+    let limit = socialcare_domain::replies::text_limit(&detail, request.channel, Utc::now());
     if text.trim().is_empty() || text.chars().count() > limit {
         return Err(invalid(format!(
             "text: must be 1 to {limit} characters on {}",

@@ -96,14 +96,6 @@ pub struct EventView {
     pub what: String,
 }
 
-/// X counts 280 characters; elsewhere the API allows 2,000.
-pub(super) fn reply_limit(source: Source) -> usize {
-    match source {
-        Source::X => 280,
-        _ => 2_000,
-    }
-}
-
 pub(super) fn delivery_state(state: DeliveryState) -> &'static str {
     match state {
         DeliveryState::Pending => "pending",

@@ -451,6 +451,15 @@ fn a_reply_follows_the_channel_the_customer_wrote_on_last() {
         Ok((Target::Public { to: "t1".into() }, Public)),
         "the public thread, when asked for"
     );
+    // An e-mail takes more than X's 280 characters; the public thread does not.
+    assert_eq!(
+        text_limit(&ticket, ReplyChannel::Auto, at(5)),
+        MAX_REPLY_CHARS
+    );
+    assert_eq!(
+        text_limit(&ticket, ReplyChannel::Public, at(5)),
+        X_REPLY_CHARS
+    );
     let reply = compose(&ticket, (by_email, Private), "hi".into(), "k", false, at(5));
     // The reply is the ticket's (a retry finds it under the ticket's scope); its target sends it.
     assert_eq!(reply.body.source, Source::X);
