@@ -472,18 +472,9 @@ fn rules_of(teams: Teams, accounts: &Accounts) -> Result<Rules, ConfigError> {
     Ok(rules)
 }
 
-/// An address as mailboxes are matched: `local@domain`, lowercase, no spaces or brackets.
+/// An address as mailboxes are matched: one plain address, in lowercase (as mail is read).
 fn is_mailbox(id: &str) -> bool {
-    let plain = id
-        .chars()
-        .all(|c| !c.is_whitespace() && !"<>,;\"".contains(c));
-    let lowercase = id.to_lowercase() == id;
-    match id.split_once('@') {
-        Some((local, domain)) => {
-            plain && lowercase && !local.is_empty() && domain.contains('.') && !domain.contains('@')
-        }
-        None => false,
-    }
+    socialcare_webhooks::email::is_address(id) && id.to_lowercase() == id
 }
 
 /// The configured accounts, looked up by (source, platform id).

@@ -2,13 +2,12 @@
 //! complaints and questions queued for ingest like a webhook's messages, the rest counted on
 //! the search's state. See [`socialcare_domain::listening`].
 
-use crate::queues::inbound;
+use crate::queues::inbound_message;
 use crate::scheduler::ScheduleError;
 use chrono::{DateTime, Utc};
 use socialcare_domain::listening::{AccountSearches, ListenError, Listener, read_page};
 use socialcare_domain::ports::{CommitError, ListeningStore, Queue};
 use socialcare_domain::search::SearchState;
-use socialcare_domain::{InboundEvent, QueuedEvent};
 use socialcare_platforms::XListener;
 
 /// Pages one query reads in one run at most; the rest waits for the next minute (the state
@@ -85,14 +84,7 @@ async fn poll<S: ListeningStore, L: Listener, Q: Queue>(
                 let messages = read
                     .ticket
                     .into_iter()
-                    .map(|message| {
-                        let (group, dedupe) = (message.customer_key(), message.dedupe_key());
-                        let event = QueuedEvent::Message(InboundEvent {
-                            message,
-                            received_at: now,
-                        });
-                        inbound(&event, &group, &dedupe)
-                    })
+                    .map(|message| inbound_message(message, now))
                     .collect::<Result<Vec<_>, _>>()?;
                 listened.queued += messages.len();
                 queue.send_all(messages).await?;

@@ -26,6 +26,20 @@ pub fn inbound(
     ))
 }
 
+/// A normalized message, received at `received_at`, for the inbound queue: in its customer's
+/// group, deduplicated by its own key (what every intake queues: webhooks, e-mail, searches).
+pub fn inbound_message(
+    message: socialcare_domain::NormalizedMessage,
+    received_at: DateTime<Utc>,
+) -> Result<socialcare_domain::ports::Outgoing, QueueError> {
+    let (group, dedupe) = (message.customer_key(), message.dedupe_key());
+    let event = socialcare_domain::QueuedEvent::Message(socialcare_domain::InboundEvent {
+        message,
+        received_at,
+    });
+    inbound(&event, &group, &dedupe)
+}
+
 /// The longest delay a queue takes.
 pub const MAX_DELAY: Duration = Duration::from_secs(15 * 60);
 

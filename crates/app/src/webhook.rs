@@ -16,7 +16,7 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde_json::{Value, json};
 use socialcare_domain::integrations::{DEFAULT_INTEGRATION, Integration, check_source};
 use socialcare_domain::ports::{Clock, Queue};
-use socialcare_domain::{ChangeEvent, InboundEvent, NormalizedMessage, QueuedEvent};
+use socialcare_domain::{ChangeEvent, NormalizedMessage, QueuedEvent};
 use socialcare_platforms::OutboundGuard;
 use socialcare_webhooks::integration::{self, signature};
 use socialcare_webhooks::payload::Delivery;
@@ -257,17 +257,25 @@ pub async fn enqueue<Q: Queue>(
     received_at: chrono::DateTime<chrono::Utc>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let message_id = message.message_id();
-    let (group, dedupe) = (message.customer_key(), message.dedupe_key());
-    let event = QueuedEvent::Message(InboundEvent {
-        message,
-        received_at,
-    });
-    send(inbound, &event, &group, &dedupe).await?;
+    send_message(inbound, message, received_at).await?;
     tracing::info!(%message_id, "queued");
     Ok((
         StatusCode::ACCEPTED,
         Json(json!({ "status": "queued", "message_id": message_id })),
     ))
+}
+
+async fn send_message<Q: Queue>(
+    inbound: &Q,
+    message: NormalizedMessage,
+    received_at: chrono::DateTime<chrono::Utc>,
+) -> Result<(), ApiError> {
+    let outgoing = crate::queues::inbound_message(message, received_at)
+        .map_err(|e| ApiError::unavailable("encoding_failed", e))?;
+    inbound
+        .send(outgoing)
+        .await
+        .map_err(|e| ApiError::unavailable("queue_unavailable", e))
 }
 
 async fn send<Q: Queue>(
@@ -304,12 +312,7 @@ async fn accept<Q: Queue>(
             continue;
         }
         served.insert((message.source, message.account.clone()));
-        let (group, dedupe) = (message.customer_key(), message.dedupe_key());
-        let event = QueuedEvent::Message(InboundEvent {
-            message,
-            received_at,
-        });
-        send(&state.inbound, &event, &group, &dedupe).await?;
+        send_message(&state.inbound, message, received_at).await?;
         queued += 1;
     }
     for change in delivery.changes {

@@ -9,6 +9,7 @@ use futures::future::BoxFuture;
 use mail_builder::MessageBuilder;
 use socialcare_domain::message::Message;
 use socialcare_domain::replies::{PostError, Target};
+use socialcare_webhooks::email::is_address;
 use std::sync::Arc;
 
 /// A message ready to go: who it is from and to, its id, and its bytes.
@@ -24,21 +25,6 @@ pub struct OutgoingMail {
 /// Sends one message; `Transient` when trying again may help.
 pub type SendMail =
     Arc<dyn Fn(OutgoingMail) -> BoxFuture<'static, Result<(), PostError>> + Send + Sync>;
-
-/// Whether `address` can go in a header as it is: `local@domain`, nothing that could end the
-/// header or name a second address.
-fn is_address(address: &str) -> bool {
-    let plain = !address.is_empty()
-        && address
-            .chars()
-            .all(|c| !c.is_whitespace() && !c.is_control() && !"<>,;\"()[]\\".contains(c));
-    match address.split_once('@') {
-        Some((local, domain)) => {
-            plain && !local.is_empty() && !domain.contains('@') && domain.contains('.')
-        }
-        None => false,
-    }
-}
 
 /// Whether `id` can go in `In-Reply-To` or `References` (a digest socialcare made for a
 /// message without one is no Message-ID).

@@ -207,8 +207,9 @@ fn starts_with_a_header(raw: &[u8]) -> bool {
     }
 }
 
-/// Whether `address` is one plain `local@domain.tld` (nothing that could end a header).
-fn is_address(address: &str) -> bool {
+/// Whether `address` is one plain `local@domain.tld` (nothing that could end a header or name a
+/// second address): what is taken as a sender, written as a recipient, configured as a mailbox.
+pub fn is_address(address: &str) -> bool {
     let plain = address.len() <= MAX_ID_CHARS
         && address
             .chars()

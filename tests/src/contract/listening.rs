@@ -501,12 +501,8 @@ pub async fn a_brand_reply_fetches_the_tweet_it_answers<S: Store>(store: &S) {
     let answer = brand_answer("1860000000000000101", "77", "1860000000000000100", 14);
     queue
         .send(
-            socialcare_app::queues::inbound(
-                &socialcare_domain::QueuedEvent::Message(answer.clone()),
-                &answer.message.customer_key(),
-                &answer.message.dedupe_key(),
-            )
-            .unwrap(),
+            socialcare_app::queues::inbound_message(answer.message.clone(), answer.received_at)
+                .unwrap(),
         )
         .await
         .unwrap();
@@ -596,12 +592,8 @@ pub async fn a_brand_reply_to_an_unfetchable_tweet_has_no_response_time<S: Store
     let answer = brand_answer("1860000000000000201", "88", "1860000000000000200", 30);
     queue
         .send(
-            socialcare_app::queues::inbound(
-                &socialcare_domain::QueuedEvent::Message(answer.clone()),
-                &answer.message.customer_key(),
-                &answer.message.dedupe_key(),
-            )
-            .unwrap(),
+            socialcare_app::queues::inbound_message(answer.message.clone(), answer.received_at)
+                .unwrap(),
         )
         .await
         .unwrap();
