@@ -288,6 +288,15 @@ async fn a_thread_of_three_mails_is_one_ticket_and_bad_mail_is_refused_and_kept(
     );
     assert_eq!(kept.iter().filter(|n| n.ends_with(".why")).count(), 3);
 
+    // Over 10 MB: refused before it is read further.
+    let huge = format!(
+        "From: ann.lee@example.com\r\nTo: {MAILBOX}\r\n\r\n{}",
+        "a".repeat(socialcare_app::email::MAX_EMAIL_BYTES)
+    );
+    let (status, body) = post_mail(&driver, &huge, "").await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    assert_eq!(body["error"]["code"], "message_too_large", "{body}");
+
     // Unsigned, or not sent as a message, changes nothing.
     let (status, _) = driver
         .post_raw(
@@ -308,5 +317,36 @@ async fn a_thread_of_three_mails_is_one_ticket_and_bad_mail_is_refused_and_kept(
     let (_, list) = driver.get("/v1/tickets").await;
     assert_eq!(list["tickets"].as_array().unwrap().len(), 2);
     assert_eq!(sent_when(&data, 2).await.len(), 2, "nothing else was sent");
+
+    // Markup in a subject and in the quoted part is shown as text, never run.
+    let markup = format!(
+        "From: eve@example.net\r\nTo: {MAILBOX}\r\nSubject: <script>alert(1)</script>\r\n\
+         Message-ID: <x1@example.net>\r\nDate: {}\r\n\r\nhello\r\n-- \r\n<img src=x onerror=alert(2)>\r\n",
+        date(1)
+    );
+    let (status, body) = post_mail(&driver, &markup, "").await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let tickets = driver.tickets_when(|t| t.len() == 3).await;
+    let eve = tickets
+        .iter()
+        .find(|t| t["subject"] == "<script>alert(1)</script>")
+        .expect("eve's ticket");
+    let page = visitor
+        .get(&format!("/tickets/{}", eve["id"].as_str().unwrap()))
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(!page.body.contains("<script>alert(1)"), "{}", page.body);
+    assert!(!page.body.contains("<img src=x"), "{}", page.body);
+    assert!(
+        page.body
+            .contains("&#60;script&#62;alert(1)&#60;/script&#62;"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains("&#60;img src=x onerror=alert(2)&#62;"),
+        "{}",
+        page.body
+    );
     driver.running.stop().await.unwrap();
 }
