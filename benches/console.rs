@@ -51,6 +51,7 @@ fn message(ticket: u32, n: u32, at: chrono::DateTime<Utc>) -> NormalizedMessage 
             handle: None,
             email: None,
             followers: None,
+            verified_email: false,
         },
         text: format!("My order {ticket} never arrived and nobody answers, message {n} of mine"),
         attachments: vec![],

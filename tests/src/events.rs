@@ -119,6 +119,7 @@ pub fn inbound(id: &str, customer: &str, text: &str, at: DateTime<Utc>) -> Inbou
                 handle: None,
                 email: Some(format!("{customer}@example.com")),
                 followers: None,
+                verified_email: false,
             },
             text: text.into(),
             attachments: vec![],

@@ -1,14 +1,22 @@
-//! The merge contract (two customers who are one person), run against both adapters.
+//! The merge and contacts contracts (two customers who are one person, and what suggests it),
+//! run against both adapters.
 
 mod sqlite {
     use socialcare_sqlite::{Database, SqliteStore};
     socialcare_tests::merge_contract!(async { SqliteStore::new(Database::in_memory().unwrap()) });
+    socialcare_tests::contacts_contract!(async {
+        SqliteStore::new(Database::in_memory().unwrap())
+    });
 }
 
 mod dynamodb {
     use socialcare_aws::DynamoStore;
     use socialcare_tests::emulator;
     socialcare_tests::merge_contract!(async {
+        let stack = emulator::deploy().await;
+        DynamoStore::connect(&stack.config, stack.table.clone())
+    });
+    socialcare_tests::contacts_contract!(async {
         let stack = emulator::deploy().await;
         DynamoStore::connect(&stack.config, stack.table.clone())
     });

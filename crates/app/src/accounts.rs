@@ -58,6 +58,11 @@
 //! every_minutes = 5              # the default
 //! ```
 //!
+//! `link_same_email = true` in an `[[accounts]]` entry merges, as its messages come, two
+//! customers who write from the same verified e-mail address (an authenticated e-mail, an
+//! integrator's customer with `email_verified`); by default they are suggested as one person
+//! on their tickets, like two who gave the same phone or order number.
+//!
 //! `retention_days = 90` in an `[[accounts]]` entry deletes each closed ticket of the account,
 //! with its messages and trail, 90 days after it was resolved (the scheduler's hourly purge);
 //! without it, tickets are kept.
@@ -116,6 +121,10 @@ pub struct Account {
     /// What the account hears without being addressed: its search queries (X accounts).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub listening: Option<Listening>,
+    /// Whether a message to the account merges its customer with another who writes from the
+    /// same verified e-mail address (by default such customers are only suggested as one).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub link_same_email: bool,
 }
 
 /// How an account acknowledges new public complaints.
@@ -465,6 +474,9 @@ fn rules_of(teams: Teams, accounts: &Accounts) -> Result<Rules, ConfigError> {
             .spikes
             .by_account
             .insert(id.clone(), account.spikes.clone());
+        if account.link_same_email {
+            rules.link_same_email.insert(id.clone());
+        }
         if account.answer_praise_and_noise {
             rules.answer_everything.insert(id);
         }

@@ -126,7 +126,12 @@ async fn ingest_one<S: IngestDeps>(
                 outcome,
                 jobs,
                 awaits,
+                merged,
             }) => {
+                for done in &merged {
+                    tracing::info!(queue_message_id, customer_id = %done.merge.customer_id, into = %done.merge.into,
+                        tickets = done.merge.tickets, "merged: both write from one verified address");
+                }
                 let (what, ticket_id, message_id, opened) = match outcome {
                     IngestOutcome::Opened {
                         ticket_id,

@@ -177,6 +177,7 @@ mod tests {
             handle: handle.map(str::to_string),
             email: None,
             followers: None,
+            verified_email: false,
         };
         let ack = Acknowledgement::default();
         let text = ack.text_for(

@@ -128,3 +128,57 @@ pub struct Merge {
     pub identities: u32,
     pub tickets: u32,
 }
+
+/// A way to reach a customer, as compared: an e-mail address in lowercase, a phone number's
+/// last nine digits (the same number written with or without its country code), an order
+/// number in uppercase.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Contact {
+    pub kind: ContactKind,
+    pub value: String,
+}
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ContactKind {
+    Email,
+    Phone,
+    Order,
+}
+
+impl ContactKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ContactKind::Email => "email",
+            ContactKind::Phone => "phone",
+            ContactKind::Order => "order",
+        }
+    }
+}
+
+impl Contact {
+    /// What it is looked up by: `email:ann@example.com`.
+    pub fn key(&self) -> String {
+        format!("{}:{}", self.kind.as_str(), self.value)
+    }
+}
+
+/// A contact a customer gave (in a private message) or writes from (an e-mail identity): what
+/// two customers who turn out to be one person have in common.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContactNote {
+    pub contact: Contact,
+    /// As they wrote it (a phone number with its spaces), for people to read.
+    pub written: String,
+    pub customer_id: CustomerId,
+    /// The ticket of the message that gave it.
+    pub ticket_id: TicketId,
+    pub noted_at: DateTime<Utc>,
+    /// Their own address, authenticated by the mail service that delivered their message,
+    /// rather than words anyone could type.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub verified: bool,
+}

@@ -1,11 +1,12 @@
 //! Customers across channels: linking the identities an integrator knows belong together,
 //! and merging two customers who turn out to be one person.
 
-use crate::customer::{Customer, Identity, Merge};
+use crate::customer::{ContactNote, Customer, Identity, Merge};
 use crate::events::{Actor, EventKind, TicketEvent};
 use crate::ids::{CustomerId, TicketId};
 use crate::ports::{
-    CommitError, CustomerStore, IngestStore, PrivacyStore, StoreError, TicketCommands, TicketUpdate,
+    CommitError, ContactStore, CustomerStore, IngestStore, PrivacyStore, StoreError,
+    TicketCommands, TicketUpdate,
 };
 use crate::retry::{Round, optimistic};
 use crate::ticket::Ticket;
@@ -73,8 +74,6 @@ pub enum MergeError {
     NotFound(CustomerId),
     #[error("a customer cannot be merged with themselves")]
     Same,
-    #[error("customers {0} and {1} wrote to different brand accounts")]
-    OtherAccount(CustomerId, CustomerId),
     #[error("customer {customer} was merged into {into}")]
     MergedElsewhere {
         customer: CustomerId,
@@ -106,7 +105,7 @@ pub async fn merge_customers<S>(
     now: DateTime<Utc>,
 ) -> Result<Merged, MergeError>
 where
-    S: CustomerStore + IngestStore + TicketCommands + PrivacyStore,
+    S: CustomerStore + IngestStore + TicketCommands + PrivacyStore + ContactStore,
 {
     if into == other {
         return Err(MergeError::Same);
@@ -131,11 +130,10 @@ where
         }
         Some(started) => started,
         None => {
+            // Customers of two brand accounts merge too (an X customer who also e-mails the
+            // support mailbox): the accounts are one brand's, and an agent sees them all.
             let absorbed = present(store, other).await?;
             let customer = present(store, into).await?;
-            if absorbed.account != customer.account {
-                return Err(MergeError::OtherAccount(into.clone(), other.clone()));
-            }
             Merge {
                 customer_id: other.clone(),
                 into: into.clone(),
@@ -162,6 +160,7 @@ where
     merge.tickets += move_tickets(store, &merge, now).await?;
     record(store, &merge).await?;
     absorb(store, &merge, now).await?;
+    move_contacts(store, &merge).await?;
     // Once more after the identities moved: a message that was being ingested meanwhile may
     // have opened a ticket for the customer merged away.
     merge.tickets += move_tickets(store, &merge, now).await?;
@@ -169,6 +168,25 @@ where
     record(store, &merge).await?;
     let customer = present(store, into).await?;
     Ok(Merged { merge, customer })
+}
+
+/// Files the contacts the customer merged away gave under the one they went into, then
+/// forgets them under the first (both harmless to do again).
+async fn move_contacts<S: ContactStore>(store: &S, merge: &Merge) -> Result<(), StoreError> {
+    let notes: Vec<_> = store
+        .customer_contacts(&merge.customer_id)
+        .await?
+        .into_iter()
+        .map(|note| ContactNote {
+            customer_id: merge.into.clone(),
+            ..note
+        })
+        .collect();
+    if !notes.is_empty() {
+        store.note_contacts(&notes).await?;
+        store.forget_contacts(&merge.customer_id).await?;
+    }
+    Ok(())
 }
 
 /// Stores the merge's record, or says which merge of the same customer got there first.

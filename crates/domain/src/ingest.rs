@@ -1,13 +1,16 @@
 //! Ingest: put one queued message on its ticket, exactly once.
 
 use crate::acknowledgement;
+use crate::contacts;
+use crate::customers::Merged;
 use crate::ids::{MessageId, TicketId};
 use crate::lifecycle::CommandError;
 use crate::message::{ChangeKind, Direction, Message, MessageChange, NormalizedMessage};
 use crate::ownership::{Teams, active_agents, next_member};
 use crate::ports::{
-    ApiKeyStore, CommitError, IncidentRecords, IngestStore, LookedUp, Lookup, SettingsStore,
-    SpikeCounters, StoreError, TeamTurns, TicketCommands, TicketLists, TicketReads,
+    ApiKeyStore, CommitError, ContactStore, CustomerStore, IncidentRecords, IngestStore, LookedUp,
+    Lookup, PrivacyStore, SettingsStore, SpikeCounters, StoreError, TeamTurns, TicketCommands,
+    TicketLists, TicketReads,
 };
 use crate::replies::{self, OutboxJob};
 use crate::report::Sample;
@@ -201,9 +204,13 @@ impl From<IngestError> for CommandError {
     }
 }
 
-/// What ingest needs of the store: threading reads and writes, and the staff to pick owners.
+/// What ingest needs of the store: threading reads and writes, the staff to pick owners, and
+/// the customers' contacts (and merges) to note what a message gives.
 pub trait IngestDeps:
     IngestStore
+    + CustomerStore
+    + ContactStore
+    + PrivacyStore
     + TicketReads
     + TicketLists
     + TicketCommands
@@ -216,6 +223,9 @@ pub trait IngestDeps:
 }
 impl<T> IngestDeps for T where
     T: IngestStore
+        + CustomerStore
+        + ContactStore
+        + PrivacyStore
         + TicketReads
         + TicketLists
         + TicketCommands
@@ -256,6 +266,8 @@ pub struct Ingested {
     /// The platform's id of the message this one answers, when that is not stored: no platform
     /// pushed it (see [`crate::listening::fetch_awaited`]).
     pub awaits: Option<String>,
+    /// The customers the message's verified address made one ([`contacts::note_message`]).
+    pub merged: Vec<Merged>,
 }
 
 /// Ingests a message as [`ingest_with`] does, and says which jobs to queue, so that the caller
@@ -281,11 +293,40 @@ pub async fn ingest_message<S: IngestDeps>(
         true => None,
         false => event.message.in_reply_to.clone(),
     };
+    let merged = note_contacts(store, event, &outcome, rules).await?;
     Ok(Ingested {
         outcome,
         jobs: jobs.into_iter().collect(),
         awaits,
+        merged,
     })
+}
+
+/// Notes what a stored message gives of its customer's contacts, on a redelivery too (the
+/// first delivery may have stored the message and died before); only then is the customer
+/// read.
+async fn note_contacts<S: IngestDeps>(
+    store: &S,
+    event: &InboundEvent,
+    outcome: &IngestOutcome,
+    rules: &Rules,
+) -> Result<Vec<Merged>, IngestError> {
+    let message = &event.message;
+    if contacts::given(message).is_empty() {
+        return Ok(Vec::new());
+    }
+    let ticket_id = match outcome {
+        IngestOutcome::Opened { ticket_id, .. }
+        | IngestOutcome::Joined { ticket_id, .. }
+        | IngestOutcome::Duplicate { ticket_id, .. } => ticket_id,
+    };
+    let Some(customer) = store.find_customer(&message.customer_key()).await? else {
+        return Ok(Vec::new());
+    };
+    let link = rules.link_same_email.contains(&message.account);
+    // A merge it makes is dated as the message's arrival, like the rest of what it changes.
+    let at = event.received_at;
+    Ok(contacts::note_message(store, message, (&customer.id, ticket_id), link, at).await?)
 }
 
 /// Places the message; the outcome, the replies written with it, and whether the message it

@@ -23,6 +23,7 @@ pub mod access;
 pub mod acknowledgement;
 pub mod clocks;
 pub mod configuration;
+pub mod contacts;
 pub mod customer;
 pub mod customers;
 pub mod delivery;

@@ -405,6 +405,7 @@ mod tests {
                 handle: Some(format!("user{author}")),
                 email: None,
                 followers: Some(10),
+                verified_email: false,
             },
             text: text.into(),
             attachments: Vec::new(),

@@ -63,6 +63,11 @@ pub struct Author {
     pub handle: Option<String>,
     pub email: Option<String>,
     pub followers: Option<u64>,
+    /// Whether `email` is known to be theirs: the receiving mail service authenticated the
+    /// message they sent from it (SPF or DKIM, with DMARC). Only such an address merges two
+    /// customers on its own (see [`crate::contacts`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub verified_email: bool,
 }
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -306,6 +311,7 @@ impl Message {
                     handle: None,
                     email: None,
                     followers: None,
+                    verified_email: false,
                 },
                 text: String::new(),
                 attachments: Vec::new(),
@@ -412,6 +418,7 @@ mod tests {
                 handle: Some("acme_care".into()),
                 email: None,
                 followers: None,
+                verified_email: false,
             },
             text: "Sorry Ann, we have refunded card 4111".into(),
             attachments: vec![],

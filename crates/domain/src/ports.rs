@@ -5,7 +5,7 @@
 
 use crate::access::ApiKey;
 use crate::configuration::{ConfigurationChange, ConfigurationVersion};
-use crate::customer::{Customer, Erasure, Identity, Merge};
+use crate::customer::{Contact, ContactNote, Customer, Erasure, Identity, Merge};
 use crate::events::TicketEvent;
 use crate::ids::{CustomerId, IncidentId, MessageId, TicketId, UpdateId};
 use crate::incident::{ActiveIncident, Incident, TopicCounts};
@@ -884,6 +884,37 @@ pub trait ListeningStore: Send + Sync {
     ) -> impl Future<Output = Result<(), CommitError>> + Send;
 }
 
+/// The contacts customers gave, looked up by contact and by customer ([`crate::contacts`]).
+pub trait ContactStore: Send + Sync {
+    /// Stores each note, replacing the one of the same contact and customer.
+    fn note_contacts(
+        &self,
+        notes: &[ContactNote],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Who gave `contact`: the notes of at most [`MOST_NOTES_OF_A_CONTACT`] customers.
+    fn contact_notes(
+        &self,
+        contact: &Contact,
+    ) -> impl Future<Output = Result<Vec<ContactNote>, StoreError>> + Send;
+
+    /// Every note of one customer.
+    fn customer_contacts(
+        &self,
+        customer_id: &CustomerId,
+    ) -> impl Future<Output = Result<Vec<ContactNote>, StoreError>> + Send;
+
+    /// Deletes every note of the customer (erased, or merged into another who has them now).
+    fn forget_contacts(
+        &self,
+        customer_id: &CustomerId,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// How many customers [`ContactStore::contact_notes`] names at most: a contact more people
+/// gave than this suggests nobody in particular.
+pub const MOST_NOTES_OF_A_CONTACT: usize = 20;
+
 /// Every store port together: what a complete store adapter (SQLite, DynamoDB) implements.
 pub trait TicketStore:
     IngestStore
@@ -906,6 +937,7 @@ pub trait TicketStore:
     + RetentionStore
     + WebhookStore
     + ListeningStore
+    + ContactStore
 {
 }
 impl<T> TicketStore for T where
@@ -929,6 +961,7 @@ impl<T> TicketStore for T where
         + RetentionStore
         + WebhookStore
         + ListeningStore
+        + ContactStore
 {
 }
 

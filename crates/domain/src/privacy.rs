@@ -8,14 +8,14 @@
 //! says who asked and when. Each step is idempotent and the customer goes last, so an erasure
 //! cut short (a timeout, a crash) finishes when it is asked again.
 
-use crate::customer::{Customer, Erasure};
+use crate::customer::{ContactNote, Customer, Erasure};
 use crate::events::{Actor, EventKind, TicketEvent};
 use crate::ids::{CustomerId, TicketId};
 use crate::message::Direction;
 use crate::message::Message;
 use crate::ports::{
-    CommitError, CustomerStore, IncidentRecords, IngestStore, PrivacyStore, StoreError,
-    TicketCommands, TicketReads, TicketUpdate,
+    CommitError, ContactStore, CustomerStore, IncidentRecords, IngestStore, PrivacyStore,
+    StoreError, TicketCommands, TicketReads, TicketUpdate,
 };
 use crate::retry::{Round, optimistic};
 use crate::ticket::{Ticket, TicketQuery};
@@ -36,6 +36,8 @@ pub struct CustomerExport {
     pub tickets: Vec<TicketExport>,
     /// What they wrote on other customers' tickets (answers in someone else's public thread).
     pub elsewhere: Vec<Message>,
+    /// The contacts they gave (addresses, phone numbers, order numbers), as noted.
+    pub contacts: Vec<ContactNote>,
 }
 
 /// One ticket of an export: the ticket (its satisfaction score included), every message
@@ -62,7 +64,7 @@ pub enum ErasureError {
 }
 
 /// The customer's export, or `None` when there is no such customer.
-pub async fn export_customer<S: CustomerStore + TicketReads>(
+pub async fn export_customer<S: CustomerStore + TicketReads + ContactStore>(
     store: &S,
     id: &CustomerId,
     now: DateTime<Utc>,
@@ -95,11 +97,13 @@ pub async fn export_customer<S: CustomerStore + TicketReads>(
                 .filter(|m| m.body.direction == Direction::Inbound && by_them(m)),
         );
     }
+    let contacts = store.customer_contacts(id).await?;
     Ok(Some(CustomerExport {
         exported_at: now,
         customer,
         tickets,
         elsewhere,
+        contacts,
     }))
 }
 
@@ -113,7 +117,13 @@ pub async fn erase_customer<S>(
     now: DateTime<Utc>,
 ) -> Result<Erasure, ErasureError>
 where
-    S: CustomerStore + TicketReads + TicketCommands + IngestStore + PrivacyStore + IncidentRecords,
+    S: CustomerStore
+        + TicketReads
+        + TicketCommands
+        + IngestStore
+        + PrivacyStore
+        + IncidentRecords
+        + ContactStore,
 {
     let recorded = store.get_erasure(id).await?;
     let customer = store.get_customer(id).await?;
@@ -141,6 +151,8 @@ where
     // Once more after the customer is gone: a message that was being ingested while the
     // tickets were erased may have opened one.
     erase_tickets(store, id, by, now).await?;
+    // Last, so that a message ingested meanwhile leaves no contact behind.
+    store.forget_contacts(id).await?;
 
     let tickets = all_tickets(store, id).await?;
     erasure.tickets = tickets.len() as u32;

@@ -312,6 +312,7 @@ pub fn compose(
             handle: None,
             email: None,
             followers: None,
+            verified_email: false,
         },
         text,
         attachments: Vec::new(),

@@ -54,6 +54,9 @@ pub struct Rules {
     /// The brand accounts whose praise and noise open tickets that need an answer like any
     /// complaint (by default they are stored, closed).
     pub answer_everything: std::collections::BTreeSet<String>,
+    /// The brand accounts whose customers are merged on their own when two write from the same
+    /// verified e-mail address (see [`crate::contacts`]).
+    pub link_same_email: std::collections::BTreeSet<String>,
     /// How each brand account detects spikes of complaints.
     pub spikes: crate::incidents::Spikes,
     /// The active incidents (read from the store) that new complaints join.
@@ -80,6 +83,7 @@ impl Default for Rules {
             policies: Default::default(),
             triage: Default::default(),
             answer_everything: Default::default(),
+            link_same_email: Default::default(),
             spikes: Default::default(),
             incidents: Vec::new(),
             paces: Default::default(),
@@ -171,6 +175,7 @@ mod tests {
                 handle: None,
                 email: None,
                 followers: None,
+                verified_email: false,
             },
             text: "still broken".into(),
             attachments: vec![],

@@ -27,6 +27,7 @@ pub fn complaint(now: chrono::DateTime<chrono::Utc>) -> NormalizedMessage {
             handle: Some("ann".into()),
             email: Some("ann@example.com".into()),
             followers: None,
+            verified_email: false,
         },
         text: "My internet has been down since this morning. Can you help?".into(),
         attachments: vec![],

@@ -174,6 +174,7 @@ mod tests {
                     handle: None,
                     email: None,
                     followers: None,
+                    verified_email: false,
                 },
                 text: text.into(),
                 attachments: Vec::new(),

@@ -203,6 +203,16 @@ CREATE TABLE IF NOT EXISTS search_states (
 );
 
 -- Where each customer merged away went, and who merged them.
+-- The contacts customers gave (an address, a phone number, an order number), by contact and
+-- by customer.
+CREATE TABLE IF NOT EXISTS contacts (
+    contact     TEXT NOT NULL,
+    customer_id TEXT NOT NULL,
+    data        TEXT NOT NULL,
+    PRIMARY KEY (contact, customer_id)
+);
+CREATE INDEX IF NOT EXISTS contacts_by_customer ON contacts (customer_id);
+
 CREATE TABLE IF NOT EXISTS merges (
     customer_id TEXT PRIMARY KEY,
     data        TEXT NOT NULL

@@ -8,6 +8,7 @@
 use chrono::{DateTime, Utc};
 use mail_parser::{HeaderValue, MessageParser, MimeHeaders};
 use sha2::{Digest, Sha256};
+pub use socialcare_domain::contacts::is_address;
 use socialcare_domain::{Author, Channel, Direction, NormalizedMessage, Source};
 
 /// The most of a message that is read: SES receives up to 40 MB; what a customer writes to
@@ -183,6 +184,7 @@ pub fn parse_email(
             handle: None,
             email: Some(address),
             followers: None,
+            verified_email: sender == Sender::Authenticated,
         },
         text,
         attachments: Vec::new(),
@@ -204,26 +206,6 @@ fn starts_with_a_header(raw: &[u8]) -> bool {
     match first.iter().position(|b| *b == b':') {
         Some(colon) if colon > 0 => first[..colon].iter().all(|b| (33..=126).contains(b)),
         _ => false,
-    }
-}
-
-/// Whether `address` is one plain `local@domain.tld` (nothing that could end a header or name a
-/// second address): what is taken as a sender, written as a recipient, configured as a mailbox.
-pub fn is_address(address: &str) -> bool {
-    let plain = address.len() <= MAX_ID_CHARS
-        && address
-            .chars()
-            .all(|c| !c.is_whitespace() && !c.is_control() && !"<>,;\"()[]\\".contains(c));
-    match address.split_once('@') {
-        Some((local, domain)) => {
-            plain
-                && !local.is_empty()
-                && !domain.contains('@')
-                && domain.contains('.')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
-        }
-        None => false,
     }
 }
 

@@ -61,6 +61,7 @@ fn person(id: &str, name: Option<&str>, handle: Option<&str>) -> Author {
         handle: handle.map(Into::into),
         email: None,
         followers: None,
+        verified_email: false,
     }
 }
 

@@ -141,6 +141,7 @@ fn webhook_copy(id: &str, author: &str, handle: &str, text: &str, minute: u32) -
                 handle: Some(handle.into()),
                 email: None,
                 followers: Some(40),
+                verified_email: false,
             },
             text: text.into(),
             attachments: vec![],

@@ -255,24 +255,52 @@ pub async fn merging_again_answers_the_same_record<S: Store>(store: &S) {
     );
 }
 
-pub async fn customers_of_two_brand_accounts_are_not_merged<S: Store>(store: &S) {
+pub async fn customers_of_two_brand_accounts_merge<S: Store>(store: &S) {
     let story = story(store).await;
+    // Ann also wrote to the brand's shop account, as the same CRM user.
     let mut elsewhere = inbound("o1", "ann", "hello", at(4));
     elsewhere.message.account = "shop".into();
-    let other = customer_of(store, &opened(ingest(store, &elsewhere).await.unwrap())).await;
-    assert_eq!(
-        merge_customers(store, &story.ann.id, &other.id, "sally", at(10)).await,
-        Err(MergeError::OtherAccount(
-            story.ann.id.clone(),
-            other.id.clone()
-        ))
-    );
+    let shop_ticket = opened(ingest(store, &elsewhere).await.unwrap());
+    let other = customer_of(store, &shop_ticket).await;
+    assert_ne!(other.id, story.ann.id, "two customers before");
+
+    let merged = merge_customers(store, &story.ann.id, &other.id, "sally", at(10))
+        .await
+        .unwrap();
+    assert_eq!(merged.merge.tickets, 1);
+    assert_eq!(merged.merge.account, story.ann.account);
     assert_eq!(
         CustomerStore::get_customer(store, &other.id).await.unwrap(),
-        Some(other.clone()),
-        "unchanged"
+        None
     );
-    assert_eq!(store.get_merge(&other.id).await.unwrap(), None);
+    let moved = store.get_ticket(&shop_ticket).await.unwrap().unwrap();
+    assert_eq!(moved.customer_id, story.ann.id);
+    assert_eq!(moved.account, "shop", "the ticket stays the shop account's");
+    // The shop identity is Ann's now: its next message (or a redelivery) threads to her.
+    let again = ingest(store, &elsewhere).await.unwrap();
+    assert!(
+        matches!(again, IngestOutcome::Duplicate { ref ticket_id, .. } if *ticket_id == shop_ticket),
+        "{again:?}"
+    );
+    let next = ingest(store, &inbound("o2", "ann", "still there?", at(11)))
+        .await
+        .unwrap();
+    let mut next_shop = inbound("o3", "ann", "and the shop?", at(12));
+    next_shop.message.account = "shop".into();
+    let joined = ingest(store, &next_shop).await.unwrap();
+    let ticket_of = |outcome: &IngestOutcome| match outcome {
+        IngestOutcome::Opened { ticket_id, .. }
+        | IngestOutcome::Joined { ticket_id, .. }
+        | IngestOutcome::Duplicate { ticket_id, .. } => ticket_id.clone(),
+    };
+    for outcome in [&next, &joined] {
+        let ticket = store
+            .get_ticket(&ticket_of(outcome))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(ticket.customer_id, story.ann.id, "{outcome:?}");
+    }
 }
 
 pub async fn a_merge_cut_short_is_finished_when_asked_again<S: Store>(store: &S) {
@@ -393,7 +421,7 @@ macro_rules! merge_contract {
             a_merge_moves_identities_tickets_and_history,
             either_identity_threads_to_the_merged_customer,
             merging_again_answers_the_same_record,
-            customers_of_two_brand_accounts_are_not_merged,
+            customers_of_two_brand_accounts_merge,
             a_merge_cut_short_is_finished_when_asked_again,
             a_merge_that_would_split_or_lose_tickets_is_refused
         );

@@ -286,7 +286,7 @@ pub(super) async fn list_accounts<S: Store>(
 
 /// `POST /v1/accounts` (admin): adds a brand account (`platform`, `id`, optional `handle`,
 /// `name`, `acknowledgement`, `triage`, `spikes`, `pace`, `answer_praise_and_noise`,
-/// `retention_days`, `listening`).
+/// `retention_days`, `listening`, `link_same_email`).
 #[utoipa::path(post, path = "/v1/accounts", tag = "configuration", request_body = Account,
     responses(
         (status = 201, body = Account),

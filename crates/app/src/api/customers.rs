@@ -161,7 +161,7 @@ pub struct MergeEnvelope {
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody),
         (status = 409, description = "merged_elsewhere (the other customer went to a third), busy", body = ErrorBody),
-        (status = 422, description = "same_customer, other_account", body = ErrorBody),
+        (status = 422, description = "same_customer", body = ErrorBody),
     ),
     security(("bearer" = [])))]
 pub(super) async fn merge_customer<S: Store>(
@@ -203,11 +203,6 @@ pub async fn merge_customer_by<S: Store>(
         MergeError::Same => ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "same_customer",
-            e.to_string(),
-        ),
-        MergeError::OtherAccount(..) => ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "other_account",
             e.to_string(),
         ),
         MergeError::MergedElsewhere { .. } => {

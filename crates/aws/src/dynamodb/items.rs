@@ -201,6 +201,7 @@ mod tests {
                 handle: Some("ann".into()),
                 email: None,
                 followers: Some(12345),
+                verified_email: false,
             },
             text: "hello".into(),
             attachments: vec![],

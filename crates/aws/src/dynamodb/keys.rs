@@ -19,6 +19,18 @@ pub(super) const MERGES: &str = "MERGES";
 pub(super) fn search_pk(source: socialcare_domain::Source, account: &str) -> String {
     format!("SEARCH#{source}#{account}")
 }
+/// A contact's notes, one per customer who gave it; the contact is a digest (an address may
+/// have 254 characters of any script, and is personal data).
+pub(super) fn contact_pk(contact: &socialcare_domain::customer::Contact) -> String {
+    format!("CONTACT#{}", contact_sk(contact))
+}
+pub(super) fn contact_sk(contact: &socialcare_domain::customer::Contact) -> String {
+    socialcare_domain::ids::key_digest(&contact.key())
+}
+/// The same notes, by the customer who gave them.
+pub(super) fn customer_contacts_pk(id: &str) -> String {
+    format!("CONTACTS#{id}")
+}
 pub(super) fn ticket_pk(id: &str) -> String {
     format!("TICKET#{id}")
 }

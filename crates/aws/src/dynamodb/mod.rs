@@ -32,6 +32,8 @@
 //! | delivery   | `DELIVERIES#<subscription>` | `<event id>`  | one event's delivery, with its attempts  |
 //! | purge      | `PURGES`              | `<ticket id>`       | a purge under way (ticket deleted, messages not yet) |
 //! | search     | `SEARCH#<source>#<account>` | `<query digest>` | how far the query has read, what it heard |
+//! | contact    | `CONTACT#<contact digest>` | `<customer id>` | a contact a customer gave (who else gave it) |
+//! | customer's contact | `CONTACTS#<customer id>` | `<contact digest>` | the same note (what they gave) |
 //!
 //! A ticket and its messages share a partition, so one Query reads a whole conversation.
 //! Every write of an ingested message is one transaction whose conditions make it idempotent.
@@ -39,7 +41,7 @@
 //!
 //! One file per port, with the same names as in the SQLite adapter (`socialcare-sqlite`'s
 //! `store/`): `ingest` (IngestStore), `tickets` (TicketReads, TicketLists, TicketCommands), `customers`
-//! (CustomerStore), `teams` (TeamTurns), `settings` (SettingsStore, ConfigurationStore, AccountStore, TemplateStore,
+//! (CustomerStore), `contacts` (ContactStore), `teams` (TeamTurns), `settings` (SettingsStore, ConfigurationStore, AccountStore, TemplateStore,
 //! ApiKeyStore, IntegrationStore), `sessions` (SessionStore), `privacy` (PrivacyStore), `retention` (RetentionStore), `webhooks` (WebhookStore), `listening` (ListeningStore), `reminders` (ReminderStore), `metrics` (MetricsStore),
 //! and IncidentStore in six: `spikes` (SpikeCounters), `incidents` (IncidentRecords, IncidentTickets, IncidentResolution),
 //! `updates` (IncidentUpdateStore), `allowance` (PostAllowance). Beside them: `keys` (every key format of the table above) and
@@ -47,6 +49,7 @@
 
 mod allowance;
 mod consumed;
+mod contacts;
 mod customers;
 mod domain_events;
 mod incidents;
@@ -70,7 +73,9 @@ mod webhooks;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, KeysAndAttributes, Put, TransactWriteItem, WriteRequest,
+};
 use socialcare_domain::ports::{CommitError, StoreError};
 use std::collections::HashMap;
 
@@ -196,6 +201,38 @@ impl DynamoStore {
             .send()
             .await
             .map_err(|e| failed(what, e))?;
+        Ok(())
+    }
+
+    /// Puts and deletes, not together: 25 a `BatchWriteItem`, sending again what the table
+    /// left unprocessed (throttled) until none is left.
+    async fn write_all(&self, writes: Vec<WriteRequest>, what: &str) -> Result<(), StoreError> {
+        // A BatchWriteItem holds at most 25 writes.
+        for chunk in writes.chunks(25) {
+            let mut writes = chunk.to_vec();
+            for attempt in 0u32.. {
+                let output = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.table, writes)
+                    .send()
+                    .await
+                    .map_err(|e| failed(what, e))?;
+                writes = output
+                    .unprocessed_items
+                    .and_then(|mut left| left.remove(&self.table))
+                    .unwrap_or_default();
+                if writes.is_empty() {
+                    break;
+                }
+                if attempt >= 8 {
+                    return Err(StoreError::throttled(format!(
+                        "{what}: writes left unprocessed"
+                    )));
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50 << attempt)).await;
+            }
+        }
         Ok(())
     }
 

@@ -1,16 +1,13 @@
 //! RetentionStore: deleting a ticket whose retention passed.
 
 use super::keys::{MESSAGE_SK_PREFIX, TICKET_SK, events_pk, ticket_pk};
-use super::{DynamoStore, Item, failed, s};
+use super::{DynamoStore, Item, s};
 use aws_sdk_dynamodb::types::{
     AttributeValue, Delete, DeleteRequest, Put, TransactWriteItem, WriteRequest,
 };
 use chrono::{DateTime, Utc};
 use socialcare_domain::ports::{CommitError, RetentionStore, StoreError};
 use socialcare_domain::{Cursor, Ticket};
-
-/// A BatchWriteItem holds at most 25 writes.
-const MOST_WRITES: usize = 25;
 
 fn key_of(item: &Item) -> Option<(String, String)> {
     match (item.get("pk")?, item.get("sk")?) {
@@ -23,45 +20,20 @@ fn key_of(item: &Item) -> Option<(String, String)> {
 }
 
 impl DynamoStore {
-    /// Deletes the items of `keys`, 25 a request, sending again what the table left
-    /// unprocessed (throttled) until none is left.
+    /// Deletes the items of `keys` ([`DynamoStore::write_all`]).
     async fn delete_all(&self, keys: Vec<(String, String)>) -> Result<(), StoreError> {
-        for chunk in keys.chunks(MOST_WRITES) {
-            let mut writes = chunk
-                .iter()
-                .map(|(pk, sk)| {
-                    let delete = DeleteRequest::builder()
-                        .key("pk", s(pk.as_str()))
-                        .key("sk", s(sk.as_str()))
-                        .build()
-                        .map_err(|e| StoreError::invalid(e.to_string()))?;
-                    Ok(WriteRequest::builder().delete_request(delete).build())
-                })
-                .collect::<Result<Vec<_>, StoreError>>()?;
-            for attempt in 0u32.. {
-                let output = self
-                    .client
-                    .batch_write_item()
-                    .request_items(&self.table, writes)
-                    .send()
-                    .await
-                    .map_err(|e| failed("purge ticket", e))?;
-                writes = output
-                    .unprocessed_items
-                    .and_then(|mut left| left.remove(&self.table))
-                    .unwrap_or_default();
-                if writes.is_empty() {
-                    break;
-                }
-                if attempt >= 8 {
-                    return Err(StoreError::throttled(
-                        "purge ticket: writes left unprocessed",
-                    ));
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(50 << attempt)).await;
-            }
-        }
-        Ok(())
+        let deletes = keys
+            .iter()
+            .map(|(pk, sk)| {
+                let delete = DeleteRequest::builder()
+                    .key("pk", s(pk.as_str()))
+                    .key("sk", s(sk.as_str()))
+                    .build()
+                    .map_err(|e| StoreError::invalid(e.to_string()))?;
+                Ok(WriteRequest::builder().delete_request(delete).build())
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        self.write_all(deletes, "purge ticket").await
     }
 }
 

@@ -34,6 +34,7 @@ fn message(
             handle: None,
             email: None,
             followers: None,
+            verified_email: false,
         },
         text: "text".into(),
         attachments: vec![],

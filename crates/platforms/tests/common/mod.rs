@@ -105,6 +105,7 @@ pub fn reply(source: Source, account: &str, target: Target) -> Message {
             handle: None,
             email: None,
             followers: None,
+            verified_email: false,
         },
         text: TEXT.into(),
         attachments: Vec::new(),

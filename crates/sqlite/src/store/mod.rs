@@ -2,7 +2,7 @@
 //!
 //! One file per port, with the same names as in the DynamoDB adapter (`socialcare-aws`'s
 //! `dynamodb/`): `ingest` (IngestStore), `tickets` (TicketReads, TicketLists, TicketCommands), `customers`
-//! (CustomerStore), `teams` (TeamTurns), `settings` (SettingsStore, TemplateStore,
+//! (CustomerStore), `contacts` (ContactStore), `teams` (TeamTurns), `settings` (SettingsStore, TemplateStore,
 //! ApiKeyStore, IntegrationStore), `sessions` (SessionStore), `privacy` (PrivacyStore), `retention` (RetentionStore), `webhooks` (WebhookStore), `listening` (ListeningStore), `reminders` (ReminderStore), `metrics` (MetricsStore),
 //! and IncidentStore in six: `spikes` (SpikeCounters), `incidents` (IncidentRecords, IncidentTickets, IncidentResolution),
 //! `updates` (IncidentUpdateStore), `allowance` (PostAllowance). Beside them: `items` (the mapping of records to rows, and the
@@ -11,6 +11,7 @@
 
 mod allowance;
 mod change_log;
+mod contacts;
 mod customers;
 mod incidents;
 mod ingest;

@@ -29,6 +29,11 @@ pub struct GenericCustomer {
     pub name: String,
     pub handle: Option<String>,
     pub email: Option<String>,
+    /// Whether the brand's system checked that `email` is theirs (a confirmed sign-up): such an
+    /// address may merge customers on its own (`link_same_email`), one merely given only
+    /// suggests it.
+    #[serde(default)]
+    pub email_verified: bool,
 }
 
 pub const DEFAULT_SOURCE: &str = "integration";
@@ -111,6 +116,7 @@ impl GenericEvent {
                 handle: self.customer.handle,
                 email: self.customer.email,
                 followers: None,
+                verified_email: self.customer.email_verified,
             },
             text: self.text,
             attachments: self.attachments,

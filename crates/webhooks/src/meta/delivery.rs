@@ -173,6 +173,7 @@ fn unknown_author(external_id: &str) -> Author {
         handle: None,
         email: None,
         followers: None,
+        verified_email: false,
     }
 }
 
@@ -302,6 +303,7 @@ impl Context<'_> {
                         handle: from.username.clone(),
                         email: None,
                         followers: None,
+                        verified_email: false,
                     },
                     None => unknown_author(&comment.id.0),
                 };
@@ -359,6 +361,7 @@ impl Context<'_> {
                         handle: None,
                         email: None,
                         followers: None,
+                        verified_email: false,
                     },
                     (None, Some(sender)) => Author {
                         id: sender.0.clone(),
@@ -366,6 +369,7 @@ impl Context<'_> {
                         handle: None,
                         email: None,
                         followers: None,
+                        verified_email: false,
                     },
                     (None, None) => unknown_author(&external_id),
                 };
@@ -466,6 +470,7 @@ impl Context<'_> {
             handle: None,
             email: None,
             followers: None,
+            verified_email: false,
         };
         let text = message.text.clone().unwrap_or_default();
         let Some(mut normalized) = self.message(Channel::Private, mid, author, text, at) else {

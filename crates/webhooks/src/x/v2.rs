@@ -187,6 +187,7 @@ impl Post {
                 followers: user
                     .and_then(|u| u.public_metrics.as_ref())
                     .and_then(|m| m.followers_count),
+                verified_email: false,
             },
             text: self
                 .note_tweet

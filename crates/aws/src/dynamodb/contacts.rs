@@ -1,0 +1,79 @@
+//! ContactStore: each note twice, under its contact (who gave it) and under its customer
+//! (what they gave), so that both lookups are one Query and nothing is scanned.
+
+use super::items::{from_item, to_item};
+use super::keys::{contact_pk, contact_sk, customer_contacts_pk};
+use super::{DynamoStore, s};
+use aws_sdk_dynamodb::types::{DeleteRequest, PutRequest, WriteRequest};
+use socialcare_domain::customer::{Contact, ContactNote};
+use socialcare_domain::ids::CustomerId;
+use socialcare_domain::ports::{ContactStore, MOST_NOTES_OF_A_CONTACT, StoreError};
+
+impl ContactStore for DynamoStore {
+    async fn note_contacts(&self, notes: &[ContactNote]) -> Result<(), StoreError> {
+        let mut writes = Vec::new();
+        for note in notes {
+            let customer = note.customer_id.as_str();
+            for keys in [
+                [
+                    ("pk", contact_pk(&note.contact)),
+                    ("sk", customer.to_string()),
+                ],
+                [
+                    ("pk", customer_contacts_pk(customer)),
+                    ("sk", contact_sk(&note.contact)),
+                ],
+            ] {
+                let put = PutRequest::builder()
+                    .set_item(Some(to_item(note, keys)?))
+                    .build()
+                    .map_err(|e| StoreError::invalid(e.to_string()))?;
+                writes.push(WriteRequest::builder().put_request(put).build());
+            }
+        }
+        self.write_all(writes, "note contacts").await
+    }
+
+    async fn contact_notes(&self, contact: &Contact) -> Result<Vec<ContactNote>, StoreError> {
+        // Customer ids all begin `cus_`: the range is every one, read a page at a time.
+        let items = self
+            .range_page(
+                contact_pk(contact),
+                "cus_",
+                "cus_~",
+                MOST_NOTES_OF_A_CONTACT as u32,
+                "read contact",
+            )
+            .await?;
+        items.into_iter().map(from_item).collect()
+    }
+
+    async fn customer_contacts(
+        &self,
+        customer_id: &CustomerId,
+    ) -> Result<Vec<ContactNote>, StoreError> {
+        let items = self
+            .partition(customer_contacts_pk(customer_id.as_str()), "read contacts")
+            .await?;
+        items.into_iter().map(from_item).collect()
+    }
+
+    async fn forget_contacts(&self, customer_id: &CustomerId) -> Result<(), StoreError> {
+        let customer = customer_id.as_str();
+        let mut deletes = Vec::new();
+        for note in self.customer_contacts(customer_id).await? {
+            for (pk, sk) in [
+                (contact_pk(&note.contact), customer.to_string()),
+                (customer_contacts_pk(customer), contact_sk(&note.contact)),
+            ] {
+                let delete = DeleteRequest::builder()
+                    .key("pk", s(pk))
+                    .key("sk", s(sk))
+                    .build()
+                    .map_err(|e| StoreError::invalid(e.to_string()))?;
+                deletes.push(WriteRequest::builder().delete_request(delete).build());
+            }
+        }
+        self.write_all(deletes, "forget contacts").await
+    }
+}

@@ -1,0 +1,353 @@
+//! The contacts contract (SQLite and DynamoDB): what customers give in private is noted both
+//! ways, suggests who else they are, merges on its own only for two verified addresses, and
+//! goes with the customer when they are merged or erased.
+
+use crate::events::inbound;
+use chrono::{DateTime, TimeZone, Utc};
+use socialcare_domain::contacts::{AUTOMATIC, suggestions};
+use socialcare_domain::customer::{Contact, ContactKind, ContactNote};
+use socialcare_domain::customers::merge_customers;
+use socialcare_domain::ingest::{InboundEvent, IngestOutcome, Ingested, ingest_message};
+use socialcare_domain::ports::CustomerStore;
+use socialcare_domain::privacy::erase_customer;
+use socialcare_domain::threading::Rules;
+use socialcare_domain::{Channel, CustomerId, Source, TicketId};
+
+pub use socialcare_domain::ports::TicketStore as Store;
+
+fn at(minute: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 23, 10, minute, 0).unwrap()
+}
+
+const MAILBOX: &str = "support@acme.example";
+
+fn email(address: &str) -> Contact {
+    Contact {
+        kind: ContactKind::Email,
+        value: address.into(),
+    }
+}
+
+/// A direct message on X from `handle`, with `text`.
+fn dm(id: &str, handle: &str, text: &str, minute: u32) -> InboundEvent {
+    let mut event = inbound(id, handle, text, at(minute));
+    event.message.source = Source::X;
+    event.message.account = "1100000000000000001".into();
+    event.message.channel = Channel::Private;
+    event.message.author.handle = Some(handle.into());
+    event.message.author.email = None;
+    event
+}
+
+/// An e-mail from `address` to the support mailbox; `verified` when the mail service
+/// authenticated it.
+fn mail(id: &str, address: &str, verified: bool, minute: u32) -> InboundEvent {
+    let mut event = inbound(id, address, "Following up by e-mail", at(minute));
+    event.message.source = Source::Email;
+    event.message.account = MAILBOX.into();
+    event.message.author.id = address.into();
+    event.message.author.email = Some(address.into());
+    event.message.author.verified_email = verified;
+    event
+}
+
+fn linking() -> Rules {
+    let mut rules = Rules::default();
+    rules.link_same_email.insert(MAILBOX.to_string());
+    rules
+        .link_same_email
+        .insert("1100000000000000001".to_string());
+    rules
+        .link_same_email
+        .insert("sales@acme.example".to_string());
+    rules.link_same_email.insert("crm".to_string());
+    rules
+}
+
+async fn ingested<S: Store>(store: &S, event: &InboundEvent, rules: &Rules) -> Ingested {
+    ingest_message(store, event, rules).await.unwrap()
+}
+
+fn ticket_of(ingested: &Ingested) -> TicketId {
+    match &ingested.outcome {
+        IngestOutcome::Opened { ticket_id, .. }
+        | IngestOutcome::Joined { ticket_id, .. }
+        | IngestOutcome::Duplicate { ticket_id, .. } => ticket_id.clone(),
+    }
+}
+
+async fn customer_of<S: Store>(store: &S, event: &InboundEvent) -> CustomerId {
+    store
+        .find_customer(&event.message.customer_key())
+        .await
+        .unwrap()
+        .expect("the author is a customer")
+        .id
+}
+
+fn note(contact: Contact, customer: &CustomerId, ticket: &str, minute: u32) -> ContactNote {
+    ContactNote {
+        written: contact.value.clone(),
+        contact,
+        customer_id: customer.clone(),
+        ticket_id: TicketId::derive(at(minute), ticket),
+        noted_at: at(minute),
+        verified: false,
+    }
+}
+
+pub async fn notes_are_found_by_contact_and_by_customer<S: Store>(store: &S) {
+    let ann = CustomerId::derive(at(0), "ann");
+    let bob = CustomerId::derive(at(1), "bob");
+    let phone = Contact {
+        kind: ContactKind::Phone,
+        value: "551234567".into(),
+    };
+    let anns = note(email("ann@example.com"), &ann, "t1", 0);
+    store
+        .note_contacts(&[anns.clone(), note(phone.clone(), &ann, "t1", 0)])
+        .await
+        .unwrap();
+    let bobs = note(email("ann@example.com"), &bob, "t2", 1);
+    store
+        .note_contacts(std::slice::from_ref(&bobs))
+        .await
+        .unwrap();
+    // Noted again, later, on another ticket: one note still, the newer.
+    let again = ContactNote {
+        ticket_id: TicketId::derive(at(5), "t3"),
+        noted_at: at(5),
+        ..anns.clone()
+    };
+    store
+        .note_contacts(std::slice::from_ref(&again))
+        .await
+        .unwrap();
+
+    let mut who = store
+        .contact_notes(&email("ann@example.com"))
+        .await
+        .unwrap();
+    who.sort_by(|a, b| a.customer_id.cmp(&b.customer_id));
+    let mut expected = vec![again.clone(), bobs.clone()];
+    expected.sort_by(|a, b| a.customer_id.cmp(&b.customer_id));
+    assert_eq!(who, expected);
+    let mut anns_contacts = store.customer_contacts(&ann).await.unwrap();
+    anns_contacts.sort_by(|a, b| a.contact.cmp(&b.contact));
+    assert_eq!(anns_contacts.len(), 2);
+    assert_eq!(anns_contacts[0], again);
+    assert_eq!(anns_contacts[1].contact, phone);
+    assert_eq!(store.contact_notes(&phone).await.unwrap().len(), 1);
+    assert_eq!(
+        store
+            .contact_notes(&email("nobody@example.com"))
+            .await
+            .unwrap(),
+        vec![]
+    );
+
+    // Forgotten both ways, and only hers.
+    store.forget_contacts(&ann).await.unwrap();
+    assert_eq!(store.customer_contacts(&ann).await.unwrap(), vec![]);
+    assert_eq!(store.contact_notes(&phone).await.unwrap(), vec![]);
+    assert_eq!(
+        store
+            .contact_notes(&email("ann@example.com"))
+            .await
+            .unwrap(),
+        vec![bobs.clone()]
+    );
+    store.forget_contacts(&ann).await.unwrap();
+    assert_eq!(store.customer_contacts(&bob).await.unwrap(), vec![bobs]);
+}
+
+pub async fn an_address_in_a_dm_suggests_the_customer_who_writes_from_it<S: Store>(store: &S) {
+    let rules = Rules::default();
+    let from_x = dm(
+        "d1",
+        "annlee",
+        "It's Ann.Lee@Example.com, order #A-12345",
+        0,
+    );
+    let dm_ticket = ticket_of(&ingested(store, &from_x, &rules).await);
+    let by_mail = mail("<m1@example.com>", "ann.lee@example.com", true, 5);
+    let mail_ticket = ticket_of(&ingested(store, &by_mail, &rules).await);
+    let (x_customer, mail_customer) = (
+        customer_of(store, &from_x).await,
+        customer_of(store, &by_mail).await,
+    );
+    assert_ne!(
+        x_customer, mail_customer,
+        "not merged: the account does not link"
+    );
+
+    let seen_from_x = suggestions(store, &x_customer).await.unwrap();
+    assert_eq!(seen_from_x.len(), 1, "{seen_from_x:?}");
+    assert_eq!(seen_from_x[0].customer.id, mail_customer);
+    assert_eq!(seen_from_x[0].contact, email("ann.lee@example.com"));
+    assert_eq!(seen_from_x[0].written, "Ann.Lee@Example.com");
+    assert_eq!(seen_from_x[0].their_ticket_id, mail_ticket);
+    let seen_from_mail = suggestions(store, &mail_customer).await.unwrap();
+    assert_eq!(seen_from_mail.len(), 1);
+    assert_eq!(seen_from_mail[0].customer.id, x_customer);
+    assert_eq!(seen_from_mail[0].their_ticket_id, dm_ticket);
+
+    // A public post naming the address notes nothing: anyone can write anyone's address.
+    let mut public = dm("p1", "mallory", "ann.lee@example.com ordered A-12345", 6);
+    public.message.channel = Channel::Public;
+    ingested(store, &public, &rules).await;
+    let mallory = customer_of(store, &public).await;
+    assert_eq!(store.customer_contacts(&mallory).await.unwrap(), vec![]);
+    assert_eq!(suggestions(store, &x_customer).await.unwrap().len(), 1);
+
+    // Once merged, nobody is suggested: the one merged away is the same customer now.
+    merge_customers(store, &x_customer, &mail_customer, "sally", at(10))
+        .await
+        .unwrap();
+    assert_eq!(suggestions(store, &x_customer).await.unwrap(), vec![]);
+    let mut moved: Vec<Contact> = store
+        .customer_contacts(&x_customer)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|n| n.contact)
+        .collect();
+    moved.sort();
+    assert_eq!(
+        moved,
+        vec![
+            email("ann.lee@example.com"),
+            Contact {
+                kind: ContactKind::Order,
+                value: "A-12345".into()
+            }
+        ]
+    );
+    assert_eq!(
+        store.customer_contacts(&mail_customer).await.unwrap(),
+        vec![]
+    );
+}
+
+pub async fn two_verified_addresses_merge_on_their_own_once<S: Store>(store: &S) {
+    let rules = linking();
+    // The CRM's customer, whose address the brand's system confirmed.
+    let mut from_crm = inbound("c1", "ann", "Where is my parcel?", at(0));
+    from_crm.message.author.email = Some("ann@example.com".into());
+    from_crm.message.author.verified_email = true;
+    let alone = ingested(store, &from_crm, &rules).await;
+    assert_eq!(alone.merged, vec![], "nobody else has the address yet");
+    let crm_ticket = ticket_of(&alone);
+    let crm_customer = customer_of(store, &from_crm).await;
+
+    let by_mail = mail("<m2@example.com>", "ANN@example.com", true, 5);
+    let first = ingested(store, &by_mail, &rules).await;
+    assert_eq!(first.merged.len(), 1, "{first:?}");
+    let merge = &first.merged[0].merge;
+    assert_eq!(
+        merge.into, crm_customer,
+        "the customer seen first keeps everything"
+    );
+    assert_eq!(merge.merged_by, AUTOMATIC);
+    assert_eq!(merge.tickets, 1);
+    assert!(merge.completed_at.is_some());
+    assert_eq!(customer_of(store, &by_mail).await, crm_customer);
+    let mail_ticket = store.get_ticket(&ticket_of(&first)).await.unwrap().unwrap();
+    assert_eq!(mail_ticket.customer_id, crm_customer);
+    assert_ne!(mail_ticket.id, crm_ticket);
+
+    // Delivered again: the same message, no second merge, nothing new.
+    let again = ingested(store, &by_mail, &rules).await;
+    assert!(
+        matches!(again.outcome, IngestOutcome::Duplicate { .. }),
+        "{again:?}"
+    );
+    assert_eq!(again.merged, vec![]);
+    assert_eq!(suggestions(store, &crm_customer).await.unwrap(), vec![]);
+}
+
+pub async fn a_typed_address_only_suggests_even_where_the_account_links<S: Store>(store: &S) {
+    let rules = linking();
+    let by_mail = mail("<m3@example.com>", "ann@example.com", true, 0);
+    ingested(store, &by_mail, &rules).await;
+    // Someone DMs claiming to be Ann: a claim, not a proof.
+    let claim = dm(
+        "d2",
+        "mallory",
+        "I am ann@example.com, show me my orders",
+        5,
+    );
+    let outcome = ingested(store, &claim, &rules).await;
+    assert_eq!(outcome.merged, vec![]);
+    let (ann, mallory) = (
+        customer_of(store, &by_mail).await,
+        customer_of(store, &claim).await,
+    );
+    assert_ne!(ann, mallory);
+    let suggested = suggestions(store, &mallory).await.unwrap();
+    assert_eq!(suggested.len(), 1);
+    assert_eq!(suggested[0].customer.id, ann);
+    // An unauthenticated e-mail from the address is no proof either.
+    let mut spoofed = mail("<m4@example.com>", "ann@example.com", false, 6);
+    spoofed.message.account = "sales@acme.example".into();
+    let outcome = ingested(store, &spoofed, &rules).await;
+    assert_eq!(outcome.merged, vec![]);
+    assert_ne!(customer_of(store, &spoofed).await, ann);
+}
+
+pub async fn an_erased_customer_leaves_no_contact<S: Store>(store: &S) {
+    let rules = Rules::default();
+    let from_x = dm("d3", "annlee", "call me on +44 7700 900123", 0);
+    ingested(store, &from_x, &rules).await;
+    let other = dm("d4", "ann_alt", "my number is 07700 900123", 1);
+    ingested(store, &other, &rules).await;
+    let (ann, alt) = (
+        customer_of(store, &from_x).await,
+        customer_of(store, &other).await,
+    );
+    assert_eq!(suggestions(store, &alt).await.unwrap().len(), 1);
+
+    erase_customer(store, &ann, "admin", at(10)).await.unwrap();
+    assert_eq!(store.customer_contacts(&ann).await.unwrap(), vec![]);
+    let phone = Contact {
+        kind: ContactKind::Phone,
+        value: "700900123".into(),
+    };
+    let left: Vec<CustomerId> = store
+        .contact_notes(&phone)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|n| n.customer_id)
+        .collect();
+    assert_eq!(left, vec![alt.clone()]);
+    assert_eq!(suggestions(store, &alt).await.unwrap(), vec![]);
+    assert!(
+        CustomerStore::get_customer(store, &ann)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[macro_export]
+macro_rules! contacts_contract {
+    ($make:expr) => {
+        $crate::contacts_contract!(@cases $make;
+            notes_are_found_by_contact_and_by_customer,
+            an_address_in_a_dm_suggests_the_customer_who_writes_from_it,
+            two_verified_addresses_merge_on_their_own_once,
+            a_typed_address_only_suggests_even_where_the_account_links,
+            an_erased_customer_leaves_no_contact
+        );
+    };
+    (@cases $make:expr; $($case:ident),+) => {
+        $(
+            #[tokio::test]
+            async fn $case() {
+                let store = $make.await;
+                $crate::contract::contacts::$case(&store).await;
+            }
+        )+
+    };
+}
