@@ -1172,6 +1172,86 @@ async fn two_customers_are_merged_from_the_customer_panel_by_a_tickets_link() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_customer_who_gave_the_same_phone_number_is_suggested_and_merged_in_one_click() {
+    let (_data, driver) = start().await;
+    let first = ticket(
+        &driver,
+        event("same-1", "Still no signal. Call me on +44 7700 900123"),
+    )
+    .await;
+    let other = generic_body(
+        "same-2",
+        "c-9",
+        "my number is 07700 900123, order 88812",
+        Utc::now() - Duration::minutes(1),
+    );
+    let second = ticket(&driver, other).await;
+    let (_, before) = driver.get(&format!("/v1/tickets/{second}")).await;
+    let absorbed = before["customer"]["id"].as_str().unwrap().to_string();
+    let (_, mine) = driver.get(&format!("/v1/tickets/{first}")).await;
+    let keeper = mine["customer"]["id"].as_str().unwrap().to_string();
+
+    // The API says the same as the page.
+    let (status, suggested) = driver
+        .get(&format!("/v1/customers/{keeper}/suggestions"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{suggested}");
+    let suggestions = suggested["suggestions"].as_array().unwrap();
+    assert_eq!(suggestions.len(), 1, "{suggested}");
+    assert_eq!(suggestions[0]["customer"]["id"], absorbed.as_str());
+    assert_eq!(suggestions[0]["contact"]["kind"], "phone");
+    assert_eq!(suggestions[0]["contact"]["value"], "700900123");
+    assert_eq!(suggestions[0]["written"], "+44 7700 900123");
+    assert_eq!(suggestions[0]["their_ticket_id"], second.as_str());
+
+    let mut visitor = signed_in(&driver).await;
+    let page = visitor.get(&format!("/tickets/{first}")).await;
+    assert!(
+        page.body.contains("Possibly the same customer as"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains(&format!("data-suggestion=\"{absorbed}\"")),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body
+            .contains("both gave the phone number <code>+44 7700 900123</code>"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains(&format!("href=\"/tickets/{second}\"")));
+    let csrf = page.hidden("csrf");
+    let merged = visitor
+        .post(
+            &format!("/tickets/{first}/customer/merge"),
+            &[("csrf", csrf.as_str()), ("other", absorbed.as_str())],
+        )
+        .await;
+    assert_eq!(merged.status, StatusCode::SEE_OTHER, "{}", merged.body);
+    let shown = visitor.get(merged.location().unwrap()).await;
+    assert!(shown.body.contains("Customers merged"), "{}", shown.body);
+    assert!(
+        !shown.body.contains("Possibly the same customer as"),
+        "one customer now: {}",
+        shown.body
+    );
+    let (_, after) = driver.get(&format!("/v1/tickets/{second}")).await;
+    assert_eq!(after["customer"]["id"], keeper.as_str());
+    let (_, none) = driver
+        .get(&format!("/v1/customers/{keeper}/suggestions"))
+        .await;
+    assert_eq!(none["suggestions"], json!([]));
+    let (status, _) = driver
+        .get(&format!("/v1/customers/{absorbed}/suggestions"))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    driver.running.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_ticket_the_brand_opened_says_so() {
     let (data, driver) = start().await;
     // The brand's answer to a message socialcare never saw, written into the runner's store.

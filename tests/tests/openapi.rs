@@ -68,6 +68,7 @@ async fn the_document_is_served_without_a_key_and_describes_every_route() {
             "get /v1/configuration/changes",
             "get /v1/customers/{id}",
             "get /v1/customers/{id}/export",
+            "get /v1/customers/{id}/suggestions",
             "get /v1/erasures",
             "get /v1/incidents",
             "get /v1/incidents/{id}",

@@ -48,6 +48,7 @@ pub use accounts::{
 use customers::*;
 pub use customers::{
     NewIdentity, erase_customer_by, export_customer_by, link_identity_by, merge_customer_by,
+    suggestions_by,
 };
 pub use incidents::{NewUpdate, post_update_by};
 use keys::*;
@@ -224,6 +225,10 @@ pub fn routes<S: Store + 'static>(state: Arc<ApiState<S>>) -> Router {
         .route("/v1/erasures", get(list_erasures::<S>))
         .route("/v1/customers/{id}/identities", post(link_identity::<S>))
         .route("/v1/customers/{id}/merge", post(merge_customer::<S>))
+        .route(
+            "/v1/customers/{id}/suggestions",
+            get(customer_suggestions::<S>),
+        )
         .route(
             "/v1/templates",
             get(list_templates::<S>).post(create_template::<S>),
@@ -425,7 +430,7 @@ impl utoipa::Modify for BearerKey {
     info(title = "socialcare API", description = "Tickets, customers and keys of socialcare."),
     paths(
         list_tickets, ticket_detail, change_status, change_priority, add_note, replies::add_reply, ticket_events, assign, unassign,
-        customer_history, link_identity, merge_customer, export_customer, erase_customer, list_erasures, create_key, list_keys, revoke_key,
+        customer_history, link_identity, merge_customer, customer_suggestions, export_customer, erase_customer, list_erasures, create_key, list_keys, revoke_key,
         list_templates, get_template, create_template, replace_template, delete_template,
         sla::get_policies, sla::put_policies, metrics::response_times,
         incidents::list_incidents, incidents::get_incident, incidents::incident_tickets,

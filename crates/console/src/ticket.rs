@@ -41,6 +41,8 @@ struct TicketPage {
     later_href: Option<String>,
     conversation_href: String,
     customer: Option<CustomerView>,
+    /// Other customers who gave a contact this one gave: possibly the same person.
+    suggestions: Vec<SuggestionView>,
     trail: Vec<EventView>,
     templates: Vec<Choice>,
     teams: Vec<Choice>,
@@ -138,6 +140,17 @@ async fn show<S: Store>(
         );
     };
     let ticket = &shown.detail.ticket;
+    // A page without its suggestions is still the ticket: a failed read leaves them out.
+    let suggestions = match &shown.customer {
+        Some(_) => api::suggestions_by(
+            &console.api,
+            &signed_in.caller,
+            ticket.customer_id.as_str(),
+        )
+        .await
+        .unwrap_or_default(),
+        None => Vec::new(),
+    };
     let teams: Vec<String> = console
         .api
         .teams()
@@ -161,6 +174,7 @@ async fn show<S: Store>(
             None => format!("/tickets/{}/conversation", ticket.id),
         },
         customer: shown.customer,
+        suggestions: suggestions.iter().map(suggestion_view).collect(),
         trail: shown.trail,
         templates: shown
             .templates

@@ -3,6 +3,7 @@
 //! /v1/customers/{id}/export`, `DELETE /v1/customers/{id}` and the log of erasures.
 
 use super::*;
+use socialcare_domain::contacts::Suggestion;
 use socialcare_domain::customers::{MergeError, Merged};
 use socialcare_domain::privacy::{self, CustomerExport, ErasureError};
 use socialcare_domain::{Erasure, Merge};
@@ -211,6 +212,51 @@ pub async fn merge_customer_by<S: Store>(
         MergeError::Contention => ApiError::new(StatusCode::CONFLICT, "busy", e.to_string()),
         MergeError::Store(e) => ApiError::store(e),
     })
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SuggestionsEnvelope {
+    /// Other customers who gave a contact this one gave, the likeliest first.
+    pub suggestions: Vec<Suggestion>,
+}
+
+/// `GET /v1/customers/{id}/suggestions`: the customers who are possibly the same person, each
+/// with the contact both gave (an e-mail address, a phone number, an order number) and the
+/// ticket where they gave it; merge one with `POST /v1/customers/{id}/merge`.
+#[utoipa::path(get, path = "/v1/customers/{id}/suggestions", tag = "customers",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, body = SuggestionsEnvelope),
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub(super) async fn customer_suggestions<S: Store>(
+    State(state): State<Arc<ApiState<S>>>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<Json<SuggestionsEnvelope>, ApiError> {
+    let suggestions = suggestions_by(&state, &caller, &id).await?;
+    Ok(Json(SuggestionsEnvelope { suggestions }))
+}
+
+/// The customers possibly the same person as customer `id` (the API's and the console's way).
+pub async fn suggestions_by<S: Store>(
+    state: &ApiState<S>,
+    caller: &Caller,
+    id: &str,
+) -> Result<Vec<Suggestion>, ApiError> {
+    caller.require(Role::Integrator)?;
+    let id = customer_id(id)?;
+    if CustomerStore::get_customer(&state.store, &id)
+        .await
+        .map_err(ApiError::store)?
+        .is_none()
+    {
+        return Err(ApiError::not_found(format!("no customer {id}")));
+    }
+    socialcare_domain::contacts::suggestions(&state.store, &id)
+        .await
+        .map_err(ApiError::store)
 }
 
 /// `GET /v1/customers/{id}/export` (admin): everything socialcare holds about the customer,

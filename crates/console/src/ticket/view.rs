@@ -5,6 +5,8 @@ use crate::format::{SlaBadge, customer_name, sla_badge, when};
 use chrono::{DateTime, Utc};
 use socialcare_app::api::Store;
 use socialcare_app::error::ApiError;
+use socialcare_domain::contacts::Suggestion;
+use socialcare_domain::customer::ContactKind;
 use socialcare_domain::message::FoundBy;
 use socialcare_domain::replies::DeliveryState;
 use socialcare_domain::{
@@ -87,6 +89,40 @@ pub struct CustomerView {
     pub name: String,
     pub identities: Vec<IdentityView>,
     pub tickets: Vec<OtherTicket>,
+}
+
+/// Another customer possibly the same person, and what both gave.
+pub struct SuggestionView {
+    pub customer_id: String,
+    /// Their name, else their first identity.
+    pub label: String,
+    /// "e-mail address", "phone number", "order number".
+    pub what: &'static str,
+    pub written: String,
+    pub their_ticket_id: String,
+}
+
+pub(super) fn suggestion_view(suggestion: &Suggestion) -> SuggestionView {
+    let customer = &suggestion.customer;
+    let identity = customer.identities.first().map(|i| match &i.handle {
+        Some(handle) => format!("@{handle} on {}", i.source.as_str()),
+        None => format!("{} on {}", i.user_id, i.source.as_str()),
+    });
+    SuggestionView {
+        customer_id: customer.id.to_string(),
+        label: customer
+            .name
+            .clone()
+            .or(identity)
+            .unwrap_or_else(|| customer.id.to_string()),
+        what: match suggestion.contact.kind {
+            ContactKind::Email => "e-mail address",
+            ContactKind::Phone => "phone number",
+            ContactKind::Order => "order number",
+        },
+        written: suggestion.written.clone(),
+        their_ticket_id: suggestion.their_ticket_id.to_string(),
+    }
 }
 
 pub struct EventView {
