@@ -1212,7 +1212,8 @@ async fn a_customer_who_gave_the_same_phone_number_is_suggested_and_merged_in_on
         page.body
     );
     assert!(
-        page.body.contains(&format!("data-suggestion=\"{absorbed}\"")),
+        page.body
+            .contains(&format!("data-suggestion=\"{absorbed}\"")),
         "{}",
         page.body
     );

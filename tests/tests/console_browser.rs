@@ -8,7 +8,9 @@ use chrono::{Duration as Span, DurationRound, Utc};
 use fantoccini::Locator;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use socialcare_tests::events::{fixture_accounts_without_acknowledgements, x_activity_mention};
+use socialcare_tests::events::{
+    fixture_accounts_without_acknowledgements, generic_body, x_activity_mention,
+};
 use socialcare_tests::runner::Driver;
 use socialcare_tests::webdriver::{Browser, eventually, press, sign_in, text_of};
 use std::sync::{Arc, Mutex};
@@ -504,6 +506,78 @@ async fn an_agent_answers_an_outage_at_once_and_reads_the_report() {
     assert_eq!(charts, json!(5));
     browser.screenshot("report").await;
     browser.assert_quiet_console().await;
+    browser.stop().await;
+    driver.running.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_agent_merges_a_customer_the_ticket_suggests_in_one_click() {
+    let x = MockServer::start().await;
+    let (_data, driver) = start(&x).await;
+    for (id, customer, text) in [
+        (
+            "same-1",
+            "c-1",
+            "No refund yet. Call me on +1 (555) 123-4567",
+        ),
+        ("same-2", "c-2", "it's 555-123-4567 again, order 88812"),
+    ] {
+        let body = generic_body(id, customer, text, Utc::now() - Span::minutes(3));
+        let (status, answer) = driver.post_generic(&body, Utc::now()).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+    }
+    let tickets = driver.tickets_when(|t| t.len() == 2).await;
+    let mut by_customer = Vec::new();
+    for ticket in &tickets {
+        let id = ticket["id"].as_str().unwrap().to_string();
+        let (_, detail) = driver.get(&format!("/v1/tickets/{id}")).await;
+        let external = detail["messages"][0]["external_id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let customer = detail["customer"]["id"].as_str().unwrap().to_string();
+        by_customer.push((external, id, customer));
+    }
+    by_customer.sort();
+    let (first, kept) = (&by_customer[0].1, &by_customer[0].2);
+    let (second, absorbed) = (&by_customer[1].1, &by_customer[1].2);
+
+    let browser = Browser::start(1280, 800).await;
+    sign_in(&browser, &driver.base, KEY).await;
+    let client = &browser.client;
+    client
+        .goto(&format!("{}/tickets/{first}", driver.base))
+        .await
+        .unwrap();
+    assert_eq!(
+        text_of(&browser, "#suggestions-title").await,
+        "Possibly the same customer as"
+    );
+    let offer = text_of(&browser, &format!("form[data-suggestion='{absorbed}'] p")).await;
+    assert!(
+        offer.contains("both gave the phone number +1 (555) 123-4567"),
+        "{offer}"
+    );
+    client
+        .find(Locator::Css(&format!(
+            "form[data-suggestion='{absorbed}'] button"
+        )))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    eventually(
+        &browser,
+        "the merge is done and nobody is suggested",
+        "return document.body.innerText.includes('Customers merged') && !document.getElementById('suggestions-title')",
+    )
+    .await;
+    assert_fits(&browser, "the ticket page after a merge").await;
+    let (_, after) = driver.get(&format!("/v1/tickets/{second}")).await;
+    assert_eq!(after["customer"]["id"], kept.as_str());
+    let (status, _) = driver.get(&format!("/v1/customers/{absorbed}")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
     browser.stop().await;
     driver.running.stop().await.unwrap();
 }

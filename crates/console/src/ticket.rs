@@ -142,13 +142,11 @@ async fn show<S: Store>(
     let ticket = &shown.detail.ticket;
     // A page without its suggestions is still the ticket: a failed read leaves them out.
     let suggestions = match &shown.customer {
-        Some(_) => api::suggestions_by(
-            &console.api,
-            &signed_in.caller,
-            ticket.customer_id.as_str(),
-        )
-        .await
-        .unwrap_or_default(),
+        Some(_) => {
+            api::suggestions_by(&console.api, &signed_in.caller, ticket.customer_id.as_str())
+                .await
+                .unwrap_or_default()
+        }
         None => Vec::new(),
     };
     let teams: Vec<String> = console
