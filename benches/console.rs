@@ -210,7 +210,7 @@ async fn main() {
         .unwrap();
     let state = Arc::new(ApiState::new(store, "sk_bench_bootstrap"));
     let app = socialcare_app::error::json_errors(api::routes(state.clone()).merge(
-        socialcare_console::routes(state, ConsoleSettings::default()),
+        socialcare_console::routes(state, ConsoleSettings::default(), None),
     ));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());

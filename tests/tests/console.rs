@@ -1767,8 +1767,11 @@ async fn over_https_the_cookie_is_secure_and_host_bound_and_hsts_is_sent() {
     let store =
         socialcare_sqlite::SqliteStore::new(socialcare_sqlite::Database::in_memory().unwrap());
     let state = std::sync::Arc::new(socialcare_app::api::ApiState::new(store, KEY));
-    let app =
-        socialcare_console::routes(state, socialcare_console::ConsoleSettings { https: true });
+    let app = socialcare_console::routes(
+        state,
+        socialcare_console::ConsoleSettings { https: true },
+        None,
+    );
     let login = app
         .clone()
         .oneshot(Request::get("/login").body(Body::empty()).unwrap())

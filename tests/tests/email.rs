@@ -350,3 +350,94 @@ async fn a_thread_of_three_mails_is_one_ticket_and_bad_mail_is_refused_and_kept(
     );
     driver.running.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_mails_files_are_kept_listed_on_the_ticket_and_downloaded_never_shown() {
+    use sha2::Digest;
+    let (data, driver) = start().await;
+    // A customer's HTML file: it must never run on the console's origin.
+    let page_file = "<script>alert(document.cookie)</script>";
+    let raw = format!(
+        "From: Ann Lee <ann.lee@example.com>\r\nTo: {MAILBOX}\r\nSubject: The bill\r\n\
+         Date: {}\r\nMessage-ID: <files1@example.com>\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\n\
+         Content-Type: text/plain\r\n\r\nThe bill is wrong, see attached.\r\n--b\r\n\
+         Content-Type: text/html\r\nContent-Disposition: attachment; filename=\"b\u{e9}ll \\\"1\\\".html\"\r\n\r\n\
+         {page_file}\r\n--b--\r\n",
+        date(3)
+    );
+    for _ in 0..2 {
+        let (status, body) = post_mail(&driver, &raw, "").await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    }
+    let digest = hex::encode(sha2::Sha256::digest(page_file.as_bytes()));
+    let kept = std::fs::read(data.path().join("email-attachments").join(&digest)).unwrap();
+    assert_eq!(
+        kept,
+        page_file.as_bytes(),
+        "kept under its digest, before it was queued"
+    );
+    let tickets = driver.tickets_when(|t| t.len() == 1).await;
+    let id = tickets[0]["id"].as_str().unwrap();
+    let (_, detail) = driver.get(&format!("/v1/tickets/{id}")).await;
+    let messages = detail["messages"].as_array().unwrap();
+    assert_eq!(messages.len(), 1, "delivered twice, one message");
+    let attachment = &messages[0]["attachments"][0];
+    assert_eq!(attachment["kind"], "file");
+    assert_eq!(attachment["url"], format!("/attachments/{digest}"));
+    assert_eq!(
+        attachment["file"]["name"], "béll 1.html",
+        "without its quotes"
+    );
+    assert_eq!(attachment["file"]["content_type"], "text/html");
+    assert_eq!(attachment["file"]["size"], page_file.len());
+    assert_eq!(attachment["file"]["sha256"], digest.as_str());
+
+    let mut visitor = socialcare_tests::browser::Visitor::new(&driver.base);
+    let stranger = visitor.get(&format!("/attachments/{digest}")).await;
+    assert_eq!(
+        stranger.status,
+        StatusCode::SEE_OTHER,
+        "signed-in agents only"
+    );
+    assert_eq!(stranger.location(), Some("/login"));
+    assert_eq!(visitor.sign_in(KEY).await.status, StatusCode::SEE_OTHER);
+    let page = visitor.get(&format!("/tickets/{id}")).await;
+    let href = format!("/attachments/{digest}?name=b%C3%A9ll%201.html");
+    assert!(
+        page.body.contains(&format!("href=\"{href}\"")),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains("file: béll 1.html (text/html, 39 B)"),
+        "{}",
+        page.body
+    );
+    let file = visitor.get(&href).await;
+    assert_eq!(file.status, StatusCode::OK);
+    assert_eq!(file.body, page_file);
+    let header = |name: &str| {
+        file.headers
+            .get(name)
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(header("content-type"), "application/octet-stream");
+    assert_eq!(header("x-content-type-options"), "nosniff");
+    assert_eq!(
+        header("content-security-policy"),
+        "sandbox; default-src 'none'"
+    );
+    assert_eq!(
+        header("content-disposition"),
+        "attachment; filename=\"b_ll 1.html\"; filename*=UTF-8''b%C3%A9ll%201.html"
+    );
+    for missing in ["0".repeat(64), "../socialcare.toml".into(), "ABC".into()] {
+        let page = visitor.get(&format!("/attachments/{missing}")).await;
+        assert_eq!(page.status, StatusCode::NOT_FOUND, "{missing}");
+    }
+    driver.running.stop().await.unwrap();
+}

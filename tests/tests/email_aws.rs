@@ -112,6 +112,67 @@ impl socialcare_app::email::StoredMail for Stored {
     ) -> Result<String, socialcare_domain::ports::StoreError> {
         self.0.keep_refused(id, why).await
     }
+    async fn keep_file(
+        &self,
+        file: &socialcare_app::attachments::FileToKeep,
+    ) -> Result<(), socialcare_domain::ports::StoreError> {
+        self.0.keep_file(&file.sha256, &file.bytes).await
+    }
+}
+
+/// A mail with a screenshot attached (the bytes of `SCREENSHOT`, base64).
+const WITH_FILE: &str = "From: Ann Lee <ann.lee@example.com>\r\nTo: support@acme.example\r\n\
+Subject: Screenshot\r\nMessage-ID: <m9@example.com>\r\nMIME-Version: 1.0\r\n\
+Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\n\
+What your agent said.\r\n--b\r\nContent-Type: image/png\r\n\
+Content-Disposition: attachment; filename=\"chat.png\"\r\nContent-Transfer-Encoding: base64\r\n\r\n\
+iVBORw0KGgo=\r\n--b--\r\n";
+const SCREENSHOT: &[u8] = b"\x89PNG\r\n\x1a\n";
+
+#[tokio::test]
+async fn a_mails_files_are_kept_in_the_bucket_before_it_is_queued_and_served_from_there() {
+    use sha2::Digest;
+    use socialcare_app::attachments::AttachmentFiles;
+    let stack = emulator::deploy().await;
+    let (s3, name) = bucket(&stack.config).await;
+    let stored = Stored(MailBucket::new(&stack.config, &name));
+    let inbound = SqsQueue::new(stack.sqs(), stack.inbound_queue_url.clone());
+    put(&s3, &name, "inbound/ses-0100", WITH_FILE.as_bytes()).await;
+    let taken = take_stored(
+        &stored,
+        &inbound,
+        &configuration(),
+        &receipt("ses-0100", &[MAILBOX], "PASS"),
+        Utc::now(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(taken, Taken::Queued(1));
+    let digest = hex::encode(sha2::Sha256::digest(SCREENSHOT));
+    assert_eq!(
+        object(&s3, &name, &format!("attachments/{digest}")).await,
+        Some(SCREENSHOT.to_vec())
+    );
+    let delivered = inbound.receive(10, Duration::from_secs(1)).await.unwrap();
+    let QueuedEvent::Message(event) = serde_json::from_str(&delivered[0].body).unwrap() else {
+        panic!("{}", delivered[0].body)
+    };
+    let attachment = &event.message.attachments[0];
+    assert_eq!(attachment.url, format!("/attachments/{digest}"));
+    let file = attachment.file.as_ref().unwrap();
+    assert_eq!(
+        (file.name.as_str(), file.content_type.as_str(), file.size),
+        ("chat.png", "image/png", 8)
+    );
+
+    // The console reads it back; what is not there is none, what is no digest is refused.
+    let files = socialcare_wiring::lambda::FilesInBucket(MailBucket::new(&stack.config, &name));
+    assert_eq!(
+        files.read(&digest).await.unwrap(),
+        Some(SCREENSHOT.to_vec())
+    );
+    assert_eq!(files.read(&"0".repeat(64)).await.unwrap(), None);
+    assert!(files.read("../inbound/ses-0100").await.is_err());
 }
 
 #[tokio::test]

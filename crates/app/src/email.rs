@@ -6,6 +6,7 @@
 //! not e-mail, has no From or is for no configured mailbox is refused (422) and kept for
 //! inspection, never half-stored.
 
+use crate::attachments::{FileToKeep, keep_all};
 use crate::error::ApiError;
 use crate::webhook::{WebhookState, enqueue, signed_by};
 use axum::Json;
@@ -21,7 +22,7 @@ use socialcare_domain::Source;
 use socialcare_domain::integrations::DEFAULT_INTEGRATION;
 use socialcare_domain::ports::{Queue, StoreError};
 pub use socialcare_webhooks::email::MAX_EMAIL_BYTES;
-use socialcare_webhooks::email::{EmailError, Sender, parse_email};
+use socialcare_webhooks::email::{EmailError, Sender, parse_email_with_files};
 use socialcare_webhooks::integration::signature;
 use std::sync::Arc;
 
@@ -63,14 +64,30 @@ pub async fn receive_email<Q: Queue>(
     signed_by(&state, DEFAULT_INTEGRATION, signed, &raw, now).await?;
     let mailboxes = mailboxes(&state.configuration).await;
     // Signed with the integration secret: the brand's own system vouches for the sender.
-    match parse_email(
+    match parse_email_with_files(
         &raw,
         &mailboxes,
         delivered.to.as_deref(),
         (now, Sender::Authenticated),
     ) {
-        Ok(message) => enqueue(&state.inbound, message, now).await,
+        Ok((mut message, files)) => {
+            // Kept before the message is queued: a ticket never lists a file that is not there.
+            match &state.attachment_files {
+                Some(kept) => keep_all(kept.as_ref(), &files)
+                    .await
+                    .map_err(ApiError::store)?,
+                None => not_kept(&mut message),
+            }
+            enqueue(&state.inbound, message, now).await
+        }
         Err(error) => Err(refuse(&state, raw, error).await),
+    }
+}
+
+/// Where nothing keeps files, a message lists its attachments without an address.
+fn not_kept(message: &mut socialcare_domain::NormalizedMessage) {
+    for attachment in &mut message.attachments {
+        attachment.url.clear();
     }
 }
 
@@ -95,6 +112,12 @@ pub trait StoredMail: Send + Sync {
         &self,
         ses_message_id: &str,
     ) -> impl std::future::Future<Output = Result<Vec<u8>, StoreError>> + Send;
+
+    /// Keeps a file the message came with, beside it ([`crate::attachments`]).
+    fn keep_file(
+        &self,
+        file: &FileToKeep,
+    ) -> impl std::future::Future<Output = Result<(), StoreError>> + Send;
 
     /// Keeps it, with why; answers where.
     fn keep_refused(
@@ -170,8 +193,11 @@ pub async fn take_stored<M: StoredMail, Q: Queue>(
         true => Sender::Authenticated,
         false => Sender::Unverified,
     };
-    match parse_email(&raw, &mailboxes, Some(to), (now, sender)) {
-        Ok(message) => {
+    match parse_email_with_files(&raw, &mailboxes, Some(to), (now, sender)) {
+        Ok((message, files)) => {
+            for file in &files {
+                stored.keep_file(file).await.map_err(|e| e.to_string())?;
+            }
             let _queued = enqueue(inbound, message, now)
                 .await
                 .map_err(|e| format!("{}: {}", e.code, e.message))?;

@@ -8,6 +8,7 @@
 
 pub mod accounts;
 pub mod api;
+pub mod attachments;
 pub mod bootstrap;
 pub mod configuration;
 pub mod connect;

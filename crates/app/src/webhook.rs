@@ -51,6 +51,8 @@ pub struct WebhookState<Q> {
     pub seen: Option<crate::tokens::SeenFn>,
     /// Keeps an e-mail that was refused, for inspection (none: it is only refused).
     pub refused_mail: Option<crate::email::KeepRefused>,
+    /// Keeps the files e-mails come with (none: they are listed, not kept).
+    pub attachment_files: Option<crate::attachments::Files>,
     pub clock: Arc<dyn Clock>,
 }
 
@@ -68,6 +70,7 @@ impl<Q> WebhookState<Q> {
             integrations: IntegrationDirectory::none(),
             seen: None,
             refused_mail: None,
+            attachment_files: None,
             clock,
         }
     }

@@ -11,6 +11,8 @@ use socialcare_domain::ports::{Failure, StoreError};
 pub const INBOUND_PREFIX: &str = "inbound/";
 /// Where a refused message is kept for inspection.
 pub const REFUSED_PREFIX: &str = "refused/";
+/// Where the files messages came with are kept, each under its SHA-256.
+pub const ATTACHMENTS_PREFIX: &str = "attachments/";
 
 /// The inbound mail bucket.
 #[derive(Debug, Clone)]
@@ -59,6 +61,56 @@ impl MailBucket {
         Ok(bytes.to_vec())
     }
 
+    /// Keeps a file under `attachments/<sha256>` (the same bytes, so putting it again is
+    /// harmless).
+    pub async fn keep_file(&self, sha256: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        let key = attachment_key(sha256)?;
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(&key)
+            .content_type("application/octet-stream")
+            .body(bytes.to_vec().into())
+            .send()
+            .await
+            .map_err(|e| {
+                StoreError::new(
+                    failure_of(&e),
+                    format!("s3 put {key}: {}", DisplayErrorContext(e)),
+                )
+            })?;
+        Ok(())
+    }
+
+    /// The file kept under `sha256`, if any.
+    pub async fn read_file(&self, sha256: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let key = attachment_key(sha256)?;
+        let object = match self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(&key)
+            .send()
+            .await
+        {
+            Ok(object) => object,
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_no_such_key()) => return Ok(None),
+            Err(e) => {
+                return Err(StoreError::new(
+                    failure_of(&e),
+                    format!("s3 get {key}: {}", DisplayErrorContext(e)),
+                ));
+            }
+        };
+        let bytes = object
+            .body
+            .collect()
+            .await
+            .map_err(|e| StoreError::unavailable(format!("s3 read {key}: {e}")))?
+            .into_bytes();
+        Ok(Some(bytes.to_vec()))
+    }
+
     /// Copies the message under `refused/` with why beside it (`<id>.why`); answers where.
     pub async fn keep_refused(
         &self,
@@ -105,6 +157,15 @@ fn inbound_key(ses_message_id: &str) -> Result<String, StoreError> {
         false => Err(StoreError::invalid(format!(
             "{ses_message_id:?} is not an SES message id"
         ))),
+    }
+}
+
+/// The key of a kept file: its digest, 64 hex digits, and nothing that could name another
+/// object.
+fn attachment_key(sha256: &str) -> Result<String, StoreError> {
+    match sha256.len() == 64 && sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+        true => Ok(format!("{ATTACHMENTS_PREFIX}{sha256}")),
+        false => Err(StoreError::invalid(format!("{sha256:?} is no SHA-256"))),
     }
 }
 

@@ -7,6 +7,7 @@
 //! `socialcare-local`.
 
 mod assets;
+mod attachments;
 mod chart;
 mod connect;
 mod format;
@@ -23,6 +24,7 @@ use axum::Router;
 use axum::middleware;
 use axum::routing::{get, post};
 use socialcare_app::api::{ApiState, Store};
+use socialcare_app::attachments::Files;
 use std::sync::Arc;
 
 pub use session::SESSION_COOKIE;
@@ -37,17 +39,28 @@ pub struct ConsoleSettings {
 pub(crate) struct Console<S> {
     api: Arc<ApiState<S>>,
     settings: ConsoleSettings,
+    /// The files e-mails came with (none: they are listed, not served).
+    files: Option<Files>,
 }
 
 /// The console's routes, to merge with the API's before [`socialcare_app::error::json_errors`].
-pub fn routes<S: Store + 'static>(api: Arc<ApiState<S>>, settings: ConsoleSettings) -> Router {
+pub fn routes<S: Store + 'static>(
+    api: Arc<ApiState<S>>,
+    settings: ConsoleSettings,
+    files: Option<Files>,
+) -> Router {
     let https = settings.https;
-    let console = Arc::new(Console { api, settings });
+    let console = Arc::new(Console {
+        api,
+        settings,
+        files,
+    });
     let signed_in = Router::new()
         .route("/", get(inbox::page::<S>))
         .route("/inbox/rows", get(inbox::rows::<S>))
         .route("/tickets/{id}", get(ticket::page::<S>))
         .route("/tickets/{id}/preview", get(ticket::preview::<S>))
+        .route("/attachments/{sha256}", get(attachments::download::<S>))
         .route("/tickets/{id}/conversation", get(ticket::conversation::<S>))
         .route("/tickets/{id}/reply", post(ticket::reply::<S>))
         .route("/tickets/{id}/assign", post(ticket::assign::<S>))

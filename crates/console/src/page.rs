@@ -99,8 +99,14 @@ pub async fn security_headers(https: bool, request: Request, next: Next) -> Resp
             HeaderValue::from_static("max-age=31536000; includeSubDomains"),
         );
     }
+    // A response with its own policy (a customer's file: sandboxed) keeps it.
+    if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+        );
+    }
     for (name, value) in [
-        (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         // `same-origin`, not `no-referrer`: with that, browsers send `Origin: null` on our own forms.
         (header::REFERRER_POLICY, "same-origin"),

@@ -67,8 +67,8 @@ pub use events::{Actor, EventKind, TicketEvent};
 pub use ids::{CustomerId, EventId, IncidentId, MessageId, TicketId, UpdateId};
 pub use ingest::{ChangeEvent, ChangeOutcome, InboundEvent, IngestOutcome, QueuedEvent};
 pub use message::{
-    Attachment, Author, ChangeKind, Channel, Direction, Message, MessageChange, NormalizedMessage,
-    Source,
+    AttachedFile, Attachment, Author, ChangeKind, Channel, Direction, Message, MessageChange,
+    NormalizedMessage, Source,
 };
 pub use page::{Cursor, Page};
 pub use ticket::{InvalidTransition, Priority, Ticket, TicketDetail, TicketQuery, TicketStatus};

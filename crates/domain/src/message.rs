@@ -75,7 +75,25 @@ pub struct Author {
 pub struct Attachment {
     /// image, video, audio, file, link...: what the platform called it.
     pub kind: String,
+    /// Where it is: the platform's address, or for a file socialcare keeps (an e-mail's),
+    /// the console's `/attachments/<sha256>`; empty when it was not kept.
     pub url: String,
+    /// A file that came with the message (an e-mail's attachment): its name, type and size.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<AttachedFile>,
+}
+
+/// What is known of an attached file.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttachedFile {
+    /// As the sender named it (cleaned of paths and control characters).
+    pub name: String,
+    /// The MIME type the sender gave (`image/png`); not trusted to display it.
+    pub content_type: String,
+    pub size: u64,
+    /// Its SHA-256 (hex): what it is stored and served under.
+    pub sha256: String,
 }
 
 /// A message as the webhook understood it, before it is on a ticket.

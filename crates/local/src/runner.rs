@@ -281,11 +281,15 @@ where
         guard,
         &integrations,
     )?;
+    // The files e-mails come with, beside the store.
+    let attachment_files =
+        socialcare_app::attachments::FolderFiles::shared(settings.data.join("email-attachments"));
     let webhook_state = socialcare_app::webhook::WebhookState {
         // An e-mail refused is kept beside the store, for inspection.
         refused_mail: Some(socialcare_app::email::keep_in_folder(
             settings.data.join("refused-email"),
         )),
+        attachment_files: Some(attachment_files.clone()),
         ..socialcare_wiring::webhook_state(
             inbound.clone(),
             &credentials.integration_secret,
@@ -322,7 +326,11 @@ where
     // The console over the same state: behind an https tunnel, Secure and __Host- cookies;
     // over plain http locally, neither.
     let https = public_url.starts_with("https://");
-    let console = socialcare_console::routes(api_state.clone(), ConsoleSettings { https });
+    let console = socialcare_console::routes(
+        api_state.clone(),
+        ConsoleSettings { https },
+        Some(attachment_files.clone()),
+    );
     let api = api::routes(api_state);
     let app = socialcare_wiring::http_app(webhooks.merge(api).merge(console));
 

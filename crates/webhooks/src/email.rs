@@ -9,7 +9,9 @@ use chrono::{DateTime, Utc};
 use mail_parser::{HeaderValue, MessageParser, MimeHeaders};
 use sha2::{Digest, Sha256};
 pub use socialcare_domain::contacts::is_address;
-use socialcare_domain::{Author, Channel, Direction, NormalizedMessage, Source};
+use socialcare_domain::{
+    AttachedFile, Attachment, Author, Channel, Direction, NormalizedMessage, Source,
+};
 
 /// The most of a message that is read: SES receives up to 40 MB; what a customer writes to
 /// support fits in far less, and a bigger one is refused (kept in the bucket on AWS).
@@ -55,16 +57,46 @@ pub enum Sender {
     Unverified,
 }
 
-/// The message `raw` for whichever of `mailboxes` (the brand's addresses, lowercase) it was
-/// delivered to: `envelope_to` when the receiving service says (SES's recipients), else the
-/// first mailbox among its `Delivered-To`, `X-Original-To`, `To` and `Cc`. Sent by a mailbox
-/// (the brand answering from its own mail client, copied to itself), it is the brand's own.
+/// The most files one message keeps; the rest are listed, not kept.
+pub const MOST_ATTACHMENTS: usize = 20;
+/// A file name's most characters.
+const MAX_FILE_NAME_CHARS: usize = 200;
+
+/// A file that came with a message, to be kept apart from it (under its SHA-256) before the
+/// message is queued.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileToKeep {
+    pub sha256: String,
+    pub bytes: Vec<u8>,
+}
+
+/// Where the console serves a kept file.
+pub fn attachment_path(sha256: &str) -> String {
+    format!("/attachments/{sha256}")
+}
+
+/// [`parse_email_with_files`] without the files' contents (listed on the message only).
 pub fn parse_email(
     raw: &[u8],
     mailboxes: &[String],
     envelope_to: Option<&str>,
-    (received_at, sender): (DateTime<Utc>, Sender),
+    received: (DateTime<Utc>, Sender),
 ) -> Result<NormalizedMessage, EmailError> {
+    parse_email_with_files(raw, mailboxes, envelope_to, received).map(|(message, _)| message)
+}
+
+/// The message `raw` for whichever of `mailboxes` (the brand's addresses, lowercase) it was
+/// delivered to: `envelope_to` when the receiving service says (SES's recipients), else the
+/// first mailbox among its `Delivered-To`, `X-Original-To`, `To` and `Cc`. Sent by a mailbox
+/// (the brand answering from its own mail client, copied to itself), it is the brand's own.
+/// Its attachments are listed on the message (name, type, size, where the console serves them)
+/// and answered beside it, each once, to be kept.
+pub fn parse_email_with_files(
+    raw: &[u8],
+    mailboxes: &[String],
+    envelope_to: Option<&str>,
+    (received_at, sender): (DateTime<Utc>, Sender),
+) -> Result<(NormalizedMessage, Vec<FileToKeep>), EmailError> {
     if raw.len() > MAX_EMAIL_BYTES {
         return Err(EmailError::TooLarge { size: raw.len() });
     }
@@ -168,7 +200,8 @@ pub fn parse_email(
         .and_then(|date| DateTime::from_timestamp(date.to_timestamp(), 0))
         .filter(|at| *at >= received_at - DATE_BEFORE && *at <= received_at + DATE_AFTER)
         .unwrap_or(received_at);
-    Ok(NormalizedMessage {
+    let (attachments, files) = attached(&message);
+    let message = NormalizedMessage {
         source: Source::Email,
         account,
         channel: Channel::Private,
@@ -187,7 +220,7 @@ pub fn parse_email(
             verified_email: sender == Sender::Authenticated,
         },
         text,
-        attachments: Vec::new(),
+        attachments,
         created_at,
         callback_url: None,
         found_by: None,
@@ -196,7 +229,76 @@ pub fn parse_email(
             .map(|s| capped(s.trim().replace(char::is_control, " "), MAX_SUBJECT_CHARS))
             .filter(|s| !s.is_empty()),
         quoted,
-    })
+    };
+    Ok((message, files))
+}
+
+/// The message's attached files: each listed, the first [`MOST_ATTACHMENTS`] kept (one copy of
+/// the same file sent twice).
+fn attached(message: &mail_parser::Message) -> (Vec<Attachment>, Vec<FileToKeep>) {
+    let mut listed = Vec::new();
+    let mut files: Vec<FileToKeep> = Vec::new();
+    for part in message.attachments() {
+        let bytes = part.contents();
+        let sha256 = hex::encode(Sha256::digest(bytes));
+        let content_type = part
+            .content_type()
+            .map(|ct| match ct.subtype() {
+                Some(sub) => format!("{}/{sub}", ct.ctype()),
+                None => ct.ctype().to_string(),
+            })
+            .map(|ct| ct.to_ascii_lowercase())
+            .filter(|ct| ct.len() <= 127 && ct.bytes().all(|b| b.is_ascii_graphic()))
+            .unwrap_or_else(|| "application/octet-stream".into());
+        let kept = listed.len() < MOST_ATTACHMENTS;
+        if kept && !files.iter().any(|f| f.sha256 == sha256) {
+            files.push(FileToKeep {
+                sha256: sha256.clone(),
+                bytes: bytes.to_vec(),
+            });
+        }
+        listed.push(Attachment {
+            kind: match content_type.split('/').next() {
+                Some(kind @ ("image" | "video" | "audio")) => kind.to_string(),
+                _ => "file".to_string(),
+            },
+            url: match kept {
+                true => attachment_path(&sha256),
+                false => String::new(),
+            },
+            file: Some(AttachedFile {
+                name: file_name(part.attachment_name(), &content_type),
+                content_type,
+                size: bytes.len() as u64,
+                sha256,
+            }),
+        });
+    }
+    (listed, files)
+}
+
+/// A file's name as shown and offered for download: its last path segment, without control
+/// characters or quotes, at most 200 characters; `attachment` when it has none.
+fn file_name(given: Option<&str>, content_type: &str) -> String {
+    let last = given
+        .unwrap_or_default()
+        .rsplit(['/', '\\'])
+        .next()
+        .unwrap_or_default();
+    let clean: String = last
+        .chars()
+        .filter(|c| !c.is_control() && !"\"<>:*?|".contains(*c))
+        .take(MAX_FILE_NAME_CHARS)
+        .collect();
+    match clean.trim().trim_start_matches('.') {
+        "" => match content_type.split_once('/') {
+            Some((_, sub)) if sub.chars().all(|c| c.is_ascii_alphanumeric()) => {
+                format!("attachment.{sub}")
+            }
+            _ => "attachment".to_string(),
+        },
+        name => name.to_string(),
+    }
 }
 
 /// Whether the message begins with a header field (`Name: value`, RFC 5322 §2.2): what does
@@ -366,6 +468,119 @@ Content-Type: text/html; charset=utf-8\r\n\
         assert_eq!(
             message.created_at,
             Utc.with_ymd_and_hms(2026, 12, 3, 9, 0, 0).unwrap()
+        );
+    }
+
+    /// A screenshot (base64), the same screenshot again, and a file whose name climbs paths.
+    const WITH_FILES: &str = "From: Ann Lee <ann@example.com>\r\n\
+To: support@acme.example\r\n\
+Subject: Screenshot of the chat\r\n\
+Message-ID: <files@mail.example.com>\r\n\
+MIME-Version: 1.0\r\n\
+Content-Type: multipart/mixed; boundary=\"m1\"\r\n\
+\r\n\
+--m1\r\n\
+Content-Type: text/plain; charset=utf-8\r\n\
+\r\n\
+Here is what your agent said on X.\r\n\
+--m1\r\n\
+Content-Type: image/png; name=\"chat.png\"\r\n\
+Content-Disposition: attachment; filename=\"chat.png\"\r\n\
+Content-Transfer-Encoding: base64\r\n\
+\r\n\
+iVBORw0KGgo=\r\n\
+--m1\r\n\
+Content-Type: image/png\r\n\
+Content-Disposition: attachment; filename=\"again.png\"\r\n\
+Content-Transfer-Encoding: base64\r\n\
+\r\n\
+iVBORw0KGgo=\r\n\
+--m1\r\n\
+Content-Type: Application/PDF\r\n\
+Content-Disposition: attachment; filename=\"../../etc/\\\"bill\\\".pdf\"\r\n\
+\r\n\
+%PDF-1.4 the bill\r\n\
+--m1--\r\n";
+
+    #[test]
+    fn attached_files_are_listed_and_kept_once_each_under_their_digest() {
+        let (message, files) = parse_email_with_files(
+            WITH_FILES.as_bytes(),
+            &mailboxes(),
+            None,
+            (now(), Sender::Unverified),
+        )
+        .unwrap();
+        assert_eq!(message.text, "Here is what your agent said on X.");
+        let png = b"\x89PNG\r\n\x1a\n";
+        let png_digest = hex::encode(Sha256::digest(png));
+        let pdf = b"%PDF-1.4 the bill";
+        let pdf_digest = hex::encode(Sha256::digest(pdf));
+        let listed: Vec<(&str, &str, &str, &str, u64)> = message
+            .attachments
+            .iter()
+            .map(|a| {
+                let file = a.file.as_ref().unwrap();
+                (
+                    a.kind.as_str(),
+                    a.url.as_str(),
+                    file.name.as_str(),
+                    file.content_type.as_str(),
+                    file.size,
+                )
+            })
+            .collect();
+        let png_url = format!("/attachments/{png_digest}");
+        let pdf_url = format!("/attachments/{pdf_digest}");
+        assert_eq!(
+            listed,
+            vec![
+                ("image", png_url.as_str(), "chat.png", "image/png", 8),
+                ("image", png_url.as_str(), "again.png", "image/png", 8),
+                ("file", pdf_url.as_str(), "bill.pdf", "application/pdf", 17),
+            ]
+        );
+        assert_eq!(
+            files,
+            vec![
+                FileToKeep {
+                    sha256: png_digest,
+                    bytes: png.to_vec()
+                },
+                FileToKeep {
+                    sha256: pdf_digest,
+                    bytes: pdf.to_vec()
+                },
+            ]
+        );
+        // A message without attachments lists none: its HTML part is its body.
+        let (plain, none) = parse_email_with_files(
+            FIRST.as_bytes(),
+            &mailboxes(),
+            None,
+            (now(), Sender::Unverified),
+        )
+        .unwrap();
+        assert_eq!((plain.attachments, none), (vec![], vec![]));
+    }
+
+    #[test]
+    fn file_names_lose_paths_and_what_could_break_a_header() {
+        assert_eq!(
+            file_name(Some("C:\\Users\\ann\\bill.pdf"), "application/pdf"),
+            "bill.pdf"
+        );
+        assert_eq!(
+            file_name(Some("a\r\nContent-Type: text/html\".x"), "text/plain"),
+            "html.x"
+        );
+        assert_eq!(file_name(Some("..."), "image/png"), "attachment.png");
+        assert_eq!(file_name(None, "application/vnd.ms-excel"), "attachment");
+        assert_eq!(
+            file_name(Some(&"é".repeat(500)), "text/plain")
+                .chars()
+                .count(),
+            200
         );
     }
 

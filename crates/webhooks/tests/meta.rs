@@ -120,7 +120,8 @@ fn feed_comment_with_a_photo() {
         m.attachments,
         vec![Attachment {
             kind: "photo".into(),
-            url: "https://scontent-fra3-1.xx.fbcdn.net/v/t31.0-8/16715996_472849323104563_2289972788116415727_o.jpg?oh=7e0959913ff772d51e17b6d2bdebf44f&oe=593B77BB".into()
+            url: "https://scontent-fra3-1.xx.fbcdn.net/v/t31.0-8/16715996_472849323104563_2289972788116415727_o.jpg?oh=7e0959913ff772d51e17b6d2bdebf44f&oe=593B77BB".into(),
+            file: None,
         }]
     );
 }
@@ -290,7 +291,8 @@ fn a_media_attachment() {
         m.attachments,
         vec![Attachment {
             kind: "image".into(),
-            url: "IMAGE_URL".into()
+            url: "IMAGE_URL".into(),
+            file: None,
         }]
     );
     assert_eq!(m.created_at, millis(1458696618268));

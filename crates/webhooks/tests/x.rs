@@ -88,7 +88,8 @@ fn a_long_tweet_brings_its_full_text_and_photo() {
         m.attachments,
         vec![Attachment {
             kind: "photo".into(),
-            url: "https://pbs.twimg.com/media/Fx1aBcDeFgH.jpg".into()
+            url: "https://pbs.twimg.com/media/Fx1aBcDeFgH.jpg".into(),
+            file: None,
         }]
     );
     assert_eq!(m.author.id, "4337869213");
@@ -111,7 +112,8 @@ fn a_quote_tweet_links_the_quoted_tweet() {
         m.attachments,
         vec![Attachment {
             kind: "quoted_tweet".into(),
-            url: "https://x.com/i/status/1992400000000000000".into()
+            url: "https://x.com/i/status/1992400000000000000".into(),
+            file: None,
         }]
     );
     // no timestamp_ms: the v1.1 date is used
@@ -169,7 +171,8 @@ fn a_direct_message_with_a_photo() {
         m.attachments,
         vec![Attachment {
             kind: "photo".into(),
-            url: "https://ton.twitter.com/1.1/ton/data/dm/1992500000000000102/1992500000000000199/AbCd.jpg".into()
+            url: "https://ton.twitter.com/1.1/ton/data/dm/1992500000000000102/1992500000000000199/AbCd.jpg".into(),
+            file: None,
         }]
     );
 }

@@ -325,6 +325,17 @@ impl Lambda {
         })
     }
 
+    /// The files e-mails came with, where the stack receives mail (`EMAIL_BUCKET`).
+    pub fn attachment_files(&self) -> Option<socialcare_app::attachments::Files> {
+        let bucket = std::env::var("EMAIL_BUCKET")
+            .ok()
+            .filter(|v| !v.is_empty())?;
+        Some(Arc::new(FilesInBucket(MailBucket::new(
+            &self.config,
+            bucket,
+        ))))
+    }
+
     /// The `email` function: what SES received for the mailboxes, read from `EMAIL_BUCKET`.
     pub async fn email(&self) -> Result<EmailFunction, WiringError> {
         Ok(EmailFunction {
@@ -572,6 +583,32 @@ impl socialcare_app::email::StoredMail for StoredInBucket {
 
     async fn keep_refused(&self, ses_message_id: &str, why: &str) -> Result<String, StoreError> {
         self.0.keep_refused(ses_message_id, why).await
+    }
+
+    async fn keep_file(
+        &self,
+        file: &socialcare_app::attachments::FileToKeep,
+    ) -> Result<(), StoreError> {
+        self.0.keep_file(&file.sha256, &file.bytes).await
+    }
+}
+
+/// The mail bucket's kept files, as the console serves them.
+pub struct FilesInBucket(pub MailBucket);
+
+impl socialcare_app::attachments::AttachmentFiles for FilesInBucket {
+    fn keep<'a>(
+        &'a self,
+        file: &'a socialcare_app::attachments::FileToKeep,
+    ) -> futures::future::BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(self.0.keep_file(&file.sha256, &file.bytes))
+    }
+
+    fn read<'a>(
+        &'a self,
+        sha256: &'a str,
+    ) -> futures::future::BoxFuture<'a, Result<Option<Vec<u8>>, StoreError>> {
+        Box::pin(self.0.read_file(sha256))
     }
 }
 

@@ -8,8 +8,13 @@ use std::sync::Arc;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    let state = Arc::new(Lambda::start().await.api_state().await?);
+    let lambda = Lambda::start().await;
+    let state = Arc::new(lambda.api_state().await?);
     // The console beside the API, over https (API Gateway): Secure, __Host- cookies.
-    let console = socialcare_console::routes(state.clone(), ConsoleSettings { https: true });
+    let console = socialcare_console::routes(
+        state.clone(),
+        ConsoleSettings { https: true },
+        lambda.attachment_files(),
+    );
     lambda_http::run(with_request_origin(http_app(routes(state).merge(console)))).await
 }

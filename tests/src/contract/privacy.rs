@@ -64,6 +64,7 @@ async fn story<S: Store>(store: &S) -> Story {
     complaint.message.attachments = vec![Attachment {
         kind: "image".into(),
         url: "https://files.example/statement.png".into(),
+        file: None,
     }];
     let first = opened(ingest(store, &complaint).await.unwrap());
     ingest(store, &brand_reply("b1", "ann", "m1", at(1)))

@@ -561,6 +561,7 @@ pub async fn a_removal_and_a_hiding_are_recorded_once<S: Store>(store: &S) {
     event.message.attachments = vec![socialcare_domain::Attachment {
         kind: "image".into(),
         url: "https://pbs.example/rude.jpg".into(),
+        file: None,
     }];
     let ticket_id = opened(ingest(store, &event).await.unwrap());
     apply_change(store, &change("m1", edited("ruder words"), at(1)))

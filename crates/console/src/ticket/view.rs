@@ -46,9 +46,30 @@ pub struct DeliveryView {
 
 pub struct AttachmentView {
     pub kind: String,
-    pub url: String,
-    /// Only http(s) addresses become links (a `javascript:` one stays text).
+    /// The address, or a kept file's name, type and size.
+    pub label: String,
+    /// Only http(s) addresses and kept files become links (a `javascript:` one stays text).
     pub href: Option<String>,
+}
+
+fn attachment_view(attachment: &socialcare_domain::Attachment) -> AttachmentView {
+    let Some(file) = &attachment.file else {
+        return AttachmentView {
+            kind: attachment.kind.clone(),
+            label: attachment.url.clone(),
+            href: safe_href(&attachment.url),
+        };
+    };
+    let size = crate::format::file_size(file.size);
+    let kept = attachment.url == socialcare_app::attachments::attachment_path(&file.sha256);
+    AttachmentView {
+        kind: attachment.kind.clone(),
+        label: match kept {
+            true => format!("{} ({}, {size})", file.name, file.content_type),
+            false => format!("{} ({}, {size}; not kept)", file.name, file.content_type),
+        },
+        href: kept.then(|| crate::attachments::download_href(&file.sha256, &file.name)),
+    }
 }
 
 pub struct MessageView {
@@ -212,15 +233,7 @@ pub(super) fn message_view(message: &Message) -> MessageView {
                 .and_then(|id| post_link(body.source, id)),
             reason: d.error.clone(),
         }),
-        attachments: body
-            .attachments
-            .iter()
-            .map(|a| AttachmentView {
-                kind: a.kind.clone(),
-                url: a.url.clone(),
-                href: safe_href(&a.url),
-            })
-            .collect(),
+        attachments: body.attachments.iter().map(attachment_view).collect(),
     }
 }
 

@@ -393,6 +393,7 @@ impl Context<'_> {
                         message.attachments.push(Attachment {
                             kind: kind.into(),
                             url: url.clone(),
+                            file: None,
                         });
                     }
                 }
@@ -491,6 +492,7 @@ impl Context<'_> {
                 Some(Attachment {
                     kind: a.kind.clone(),
                     url: a.payload.as_ref()?.url.clone()?,
+                    file: None,
                 })
             })
             .collect();

@@ -218,6 +218,7 @@ impl Tweet {
                         .media_url_https
                         .clone()
                         .or_else(|| m.expanded_url.clone())?,
+                    file: None,
                 })
             })
             .collect();
@@ -225,6 +226,7 @@ impl Tweet {
             attachments.push(Attachment {
                 kind: "quoted_tweet".into(),
                 url: format!("https://x.com/i/status/{quoted}"),
+                file: None,
             });
         }
         Ok(NormalizedMessage {
@@ -306,6 +308,7 @@ impl DirectMessageEvent {
                         .or_else(|| a.kind.clone())
                         .unwrap_or_else(|| "media".into()),
                     url: media.media_url_https.clone()?,
+                    file: None,
                 })
             })
             .collect();

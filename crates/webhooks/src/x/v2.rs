@@ -163,6 +163,7 @@ impl Post {
             .map(|quoted| Attachment {
                 kind: "quoted_tweet".into(),
                 url: format!("https://x.com/i/status/{quoted}"),
+                file: None,
             })
             .into_iter()
             .collect();
