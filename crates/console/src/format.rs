@@ -67,6 +67,15 @@ pub fn customer_name(customer: Option<&Customer>) -> String {
         .unwrap_or_else(|| "customer".into())
 }
 
+/// A file's size as people read it: `812 B`, `14.2 KB`, `3.1 MB`.
+pub fn file_size(bytes: u64) -> String {
+    match bytes {
+        b if b < 1024 => format!("{b} B"),
+        b if b < 1024 * 1024 => format!("{:.1} KB", b as f64 / 1024.0),
+        b => format!("{:.1} MB", b as f64 / (1024.0 * 1024.0)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -77,14 +86,5 @@ mod tests {
         assert_eq!(span(Duration::minutes(12)), "12 min");
         assert_eq!(span(Duration::minutes(200)), "3 h");
         assert_eq!(span(Duration::hours(50)), "2 d");
-    }
-}
-
-/// A file's size as people read it: `812 B`, `14.2 KB`, `3.1 MB`.
-pub fn file_size(bytes: u64) -> String {
-    match bytes {
-        b if b < 1024 => format!("{b} B"),
-        b if b < 1024 * 1024 => format!("{:.1} KB", b as f64 / 1024.0),
-        b => format!("{:.1} MB", b as f64 / (1024.0 * 1024.0)),
     }
 }
