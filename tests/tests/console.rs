@@ -1200,7 +1200,7 @@ async fn a_customer_who_gave_the_same_phone_number_is_suggested_and_merged_in_on
     assert_eq!(suggestions.len(), 1, "{suggested}");
     assert_eq!(suggestions[0]["customer"]["id"], absorbed.as_str());
     assert_eq!(suggestions[0]["contact"]["kind"], "phone");
-    assert_eq!(suggestions[0]["contact"]["value"], "700900123");
+    assert_eq!(suggestions[0]["contact"]["value"], "7700900123");
     assert_eq!(suggestions[0]["written"], "+44 7700 900123");
     assert_eq!(suggestions[0]["their_ticket_id"], second.as_str());
 

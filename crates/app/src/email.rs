@@ -68,7 +68,7 @@ pub async fn receive_email<Q: Queue>(
         &raw,
         &mailboxes,
         delivered.to.as_deref(),
-        (now, Sender::Authenticated),
+        (now, Sender::Relayed),
     ) {
         Ok((mut message, files)) => {
             // Kept before the message is queued: a ticket never lists a file that is not there.

@@ -9,10 +9,12 @@ use crate::customers::{MergeError, Merged, merge_customers};
 use crate::ids::{CustomerId, TicketId};
 use crate::message::{Channel, Direction, NormalizedMessage};
 use crate::ports::{
-    ContactStore, CustomerStore, IngestStore, PrivacyStore, StoreError, TicketCommands,
+    ContactStore, CustomerStore, IngestStore, MOST_NOTES_OF_A_CONTACT, PrivacyStore, StoreError,
+    TicketCommands,
 };
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
 
 /// The most contacts one message gives: a message listing more is no one person's details.
 pub const MOST_PER_MESSAGE: usize = 5;
@@ -22,11 +24,11 @@ pub const MOST_SUGGESTIONS: usize = 5;
 pub const AUTOMATIC: &str = "socialcare";
 /// The longest address taken (RFC 5321's path limit).
 const MAX_ADDRESS_CHARS: usize = 254;
-/// How many digits a phone number has (E.164: at most 15; fewer than 9 is a date or a code).
-const PHONE_DIGITS: std::ops::RangeInclusive<usize> = 9..=15;
-/// What a phone number is compared by: its last digits, the same with or without the country
-/// code or a trunk prefix.
-const PHONE_KEY_DIGITS: usize = 9;
+/// How many digits a phone number has (E.164: at most 15; fewer than 10 is a date or a code).
+const PHONE_DIGITS: std::ops::RangeInclusive<usize> = 10..=15;
+/// What a phone number is compared by: its last ten digits (a national number without its
+/// trunk prefix), the same with or without the country code.
+const PHONE_KEY_DIGITS: usize = 10;
 const ORDER_CHARS: std::ops::RangeInclusive<usize> = 4..=24;
 
 /// Whether `address` is one plain `local@domain.tld` (nothing that could end a header or name a
@@ -144,7 +146,9 @@ fn phone_numbers(text: &str) -> Vec<&str> {
             continue;
         }
         let mut end = i;
+        // A phone number is written in at most 25 characters; a longer run is not one.
         while end < chars.len()
+            && end - i <= 25
             && (chars[end].1.is_ascii_digit() || " -.()+".contains(chars[end].1))
         {
             end += 1;
@@ -159,7 +163,12 @@ fn phone_numbers(text: &str) -> Vec<&str> {
             && last == end;
         let written = &text[start..chars.get(last).map_or(text.len(), |(at, _)| *at)];
         let digits = written.chars().filter(char::is_ascii_digit).count();
-        if PHONE_DIGITS.contains(&digits) && !touches_word && !is_date(written) {
+        if PHONE_DIGITS.contains(&digits)
+            && !touches_word
+            && !is_date(written)
+            && !is_card_number(written)
+            && !is_a_list(written)
+        {
             numbers.push(written);
         }
         i = end.max(i + 1);
@@ -171,18 +180,64 @@ fn next_is_digit(chars: &[(usize, char)], i: usize) -> bool {
     chars.get(i + 1).is_some_and(|(_, c)| c.is_ascii_digit())
 }
 
-/// Whether a run of digits reads as a date (and a time): `03.12.2026 14:30`, `2026-12-03`.
+/// The groups of digits of a run, each with the separator just before it (none for the first).
+fn groups(written: &str) -> Vec<(Option<char>, &str)> {
+    let mut groups = Vec::new();
+    let (mut before, mut start) = (None, None);
+    for (at, c) in written.char_indices() {
+        match (c.is_ascii_digit(), start) {
+            (true, None) => start = Some(at),
+            (true, Some(_)) => {}
+            (false, Some(from)) => {
+                groups.push((before, &written[from..at]));
+                start = None;
+                before = Some(c);
+            }
+            (false, None) => {}
+        }
+    }
+    if let Some(from) = start {
+        groups.push((before, &written[from..]));
+    }
+    groups
+}
+
+/// Whether a run of digits reads as a date (and a time): `03.12.2026 14:30`, `2026-12-03`: a
+/// year and two short groups joined by dots or dashes (`+49 30 2019 4567` is a number).
 fn is_date(written: &str) -> bool {
-    let groups: Vec<&str> = written
-        .split(|c: char| !c.is_ascii_digit())
-        .filter(|g| !g.is_empty())
-        .collect();
-    let year = |g: &&str| g.len() == 4 && (g.starts_with("19") || g.starts_with("20"));
-    let short = |g: &&str| g.len() <= 2;
+    let groups = groups(written);
+    let year = |g: &str| g.len() == 4 && (g.starts_with("19") || g.starts_with("20"));
+    let short = |g: &str| g.len() <= 2;
+    let joined = |sep: Option<char>| matches!(sep, Some('.' | '-'));
     groups.windows(3).any(|w| {
-        (short(&w[0]) && short(&w[1]) && year(&w[2]))
-            || (year(&w[0]) && short(&w[1]) && short(&w[2]))
+        let dated = (short(w[0].1) && short(w[1].1) && year(w[2].1))
+            || (year(w[0].1) && short(w[1].1) && short(w[2].1));
+        dated && joined(w[1].0) && joined(w[2].0)
     })
+}
+
+/// Whether the digits pass the Luhn check at a card number's length (13 and more): a card
+/// number, which is no way to reach anyone and is not kept.
+fn is_card_number(written: &str) -> bool {
+    let digits: Vec<u32> = written.chars().filter_map(|c| c.to_digit(10)).collect();
+    let sum: u32 = digits
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, d)| match (i % 2, *d * 2) {
+            (1, doubled) if doubled > 9 => doubled - 9,
+            (1, doubled) => doubled,
+            _ => *d,
+        })
+        .sum();
+    digits.len() >= 13 && sum % 10 == 0
+}
+
+/// Whether the run is a list of small numbers (`sizes 38 40 42 44 46`, `12.99 14.99`) rather
+/// than a number in pairs, which begins with its trunk `0` or a `+` (`06 12 34 56 78`).
+fn is_a_list(written: &str) -> bool {
+    groups(written).iter().all(|(_, g)| g.len() <= 2)
+        && !(written.starts_with('0') || written.starts_with('+'))
 }
 
 /// What a customer's message gives, each contact with how it was written and whether it is
@@ -256,7 +311,7 @@ pub async fn suggestions<S: ContactStore + CustomerStore>(
     // The latest given first: what the customer just wrote is the likeliest lead.
     notes.sort_by_key(|note| std::cmp::Reverse(note.noted_at));
     for note in notes {
-        for theirs in store.contact_notes(&note.contact).await? {
+        for theirs in named_by_few(store, &note.contact).await? {
             if suggested.len() == MOST_SUGGESTIONS {
                 return Ok(suggested);
             }
@@ -275,6 +330,19 @@ pub async fn suggestions<S: ContactStore + CustomerStore>(
         }
     }
     Ok(suggested)
+}
+
+/// Who gave `contact`, unless so many did that it suggests nobody in particular (the brand's
+/// own address or phone number, which customers quote).
+async fn named_by_few<S: ContactStore>(
+    store: &S,
+    contact: &Contact,
+) -> Result<Vec<ContactNote>, StoreError> {
+    let notes = store.contact_notes(contact).await?;
+    Ok(match notes.len() >= MOST_NOTES_OF_A_CONTACT {
+        true => Vec::new(),
+        false => notes,
+    })
 }
 
 /// The customer as they are now: following merges to whom they went into; `None` when erased.
@@ -296,8 +364,8 @@ async fn current<S: CustomerStore>(
     Ok(None)
 }
 
-/// Notes the contacts of a stored message ([`notes_of`]) and, when `link` (the account links
-/// customers by e-mail), merges the customers an exact e-mail match makes one person: both
+/// Notes the contacts of a stored message ([`notes_of`]) and, where the message's account and
+/// both customers' accounts are `linking` (they link customers by e-mail), merges the customers an exact e-mail match makes one person: both
 /// write from the address, verified (an authenticated e-mail, an integrator's customer whose
 /// address the brand's system checked). An address typed in a message is a claim, and only
 /// suggests: merging on it would let anyone who writes "I am ann@example.com" into Ann's
@@ -308,7 +376,7 @@ pub async fn note_message<S>(
     store: &S,
     message: &NormalizedMessage,
     (customer_id, ticket_id): (&CustomerId, &TicketId),
-    link: bool,
+    linking: &BTreeSet<String>,
     now: DateTime<Utc>,
 ) -> Result<Vec<Merged>, StoreError>
 where
@@ -320,14 +388,14 @@ where
     }
     store.note_contacts(&notes).await?;
     let mut merged = Vec::new();
-    if !link {
+    if !linking.contains(&message.account) {
         return Ok(merged);
     }
     for note in notes
         .iter()
         .filter(|n| n.contact.kind == ContactKind::Email)
     {
-        for theirs in store.contact_notes(&note.contact).await? {
+        for theirs in named_by_few(store, &note.contact).await? {
             if !(note.verified && theirs.verified) {
                 continue;
             }
@@ -337,7 +405,11 @@ where
             ) else {
                 continue;
             };
-            if ours.id == other.id {
+            // Both customers' accounts ask for it: a merge reaches both.
+            if ours.id == other.id
+                || !linking.contains(&ours.account)
+                || !linking.contains(&other.account)
+            {
                 continue;
             }
             let (into, away) = match (other.created_at, &other.id) < (ours.created_at, &ours.id) {
@@ -383,7 +455,7 @@ mod tests {
                     "Ann.Lee@Example.com"
                 ),
                 one(ContactKind::Order, "A-12345", "A-12345"),
-                one(ContactKind::Phone, "551234567", "+1 (555) 123-4567"),
+                one(ContactKind::Phone, "5551234567", "+1 (555) 123-4567"),
             ]
         );
     }
@@ -394,7 +466,7 @@ mod tests {
         let international = found("ring +44 7700 900123 please");
         assert_eq!(
             national,
-            vec![one(ContactKind::Phone, "700900123", "07700 900123")]
+            vec![one(ContactKind::Phone, "7700900123", "07700 900123")]
         );
         assert_eq!(international[0].1, national[0].1);
     }
@@ -429,6 +501,29 @@ mod tests {
         );
         assert_eq!(found("serial AB123456789 or 123456789abc"), vec![]);
         assert_eq!(found("me@localhost and @acme_care and a@b"), vec![]);
+    }
+
+    #[test]
+    fn lists_cards_and_numbers_in_pairs() {
+        assert_eq!(
+            found("sizes 38 40 42 44 46 and prices 12.99 14.99 19.99"),
+            vec![]
+        );
+        assert_eq!(
+            found("my card 3782 822463 10005 was charged"),
+            vec![],
+            "Amex, Luhn"
+        );
+        assert_eq!(
+            found("call 06 12 34 56 78"),
+            vec![one(ContactKind::Phone, "0612345678", "06 12 34 56 78")]
+        );
+        assert_eq!(
+            found("Berlin: +49 30 2019 4567"),
+            vec![one(ContactKind::Phone, "3020194567", "+49 30 2019 4567")]
+        );
+        // Two numbers of one national length differ by their area code.
+        assert_ne!(found("212-555-0147"), found("312-555-0147"));
     }
 
     #[test]

@@ -323,10 +323,16 @@ async fn note_contacts<S: IngestDeps>(
     let Some(customer) = store.find_customer(&message.customer_key()).await? else {
         return Ok(Vec::new());
     };
-    let link = rules.link_same_email.contains(&message.account);
     // A merge it makes is dated as the message's arrival, like the rest of what it changes.
     let at = event.received_at;
-    Ok(contacts::note_message(store, message, (&customer.id, ticket_id), link, at).await?)
+    Ok(contacts::note_message(
+        store,
+        message,
+        (&customer.id, ticket_id),
+        &rules.link_same_email,
+        at,
+    )
+    .await?)
 }
 
 /// Places the message; the outcome, the replies written with it, and whether the message it

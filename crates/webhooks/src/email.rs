@@ -53,7 +53,12 @@ pub enum EmailError {
 /// message came through a signed webhook from the brand's own system.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Sender {
+    /// The receiving service checked the sender (SES's verdicts): a customer's address is then
+    /// verified too, and may merge customers on its own.
     Authenticated,
+    /// The brand's own system passed the message on, signed: it is believed to be from a
+    /// mailbox, but a customer's address is only as good as the relay's checks, unknown here.
+    Relayed,
     Unverified,
 }
 
@@ -201,6 +206,10 @@ pub fn parse_email_with_files(
         .filter(|at| *at >= received_at - DATE_BEFORE && *at <= received_at + DATE_AFTER)
         .unwrap_or(received_at);
     let (attachments, files) = attached(&message);
+    // The address the service authenticated is the one sender: with two From fields, or two
+    // addresses in one, which it checked is not known.
+    let one_sender = message.header_values(mail_parser::HeaderName::From).count() == 1
+        && message.from().is_some_and(|from| from.iter().count() == 1);
     let message = NormalizedMessage {
         source: Source::Email,
         account,
@@ -217,7 +226,7 @@ pub fn parse_email_with_files(
             handle: None,
             email: Some(address),
             followers: None,
-            verified_email: sender == Sender::Authenticated,
+            verified_email: sender == Sender::Authenticated && one_sender,
         },
         text,
         attachments,
@@ -562,6 +571,30 @@ Content-Disposition: attachment; filename=\"../../etc/\\\"bill\\\".pdf\"\r\n\
         )
         .unwrap();
         assert_eq!((plain.attachments, none), (vec![], vec![]));
+    }
+
+    #[test]
+    fn only_one_sender_the_mail_service_checked_is_a_verified_address() {
+        let verified = |raw: &str, sender| {
+            parse_email(raw.as_bytes(), &mailboxes(), None, (now(), sender))
+                .unwrap()
+                .author
+                .verified_email
+        };
+        assert!(verified(FIRST, Sender::Authenticated));
+        assert!(
+            !verified(FIRST, Sender::Relayed),
+            "a relay's checks are unknown"
+        );
+        assert!(!verified(FIRST, Sender::Unverified));
+        let two_fields = FIRST.replacen("From:", "From: mallory@example.net\r\nFrom:", 1);
+        assert!(!verified(&two_fields, Sender::Authenticated));
+        let two_addresses = FIRST.replacen(
+            "From: \"Ann Lee\" <Ann.Lee@Example.com>",
+            "From: Ann.Lee@Example.com, mallory@example.net",
+            1,
+        );
+        assert!(!verified(&two_addresses, Sender::Authenticated));
     }
 
     #[test]

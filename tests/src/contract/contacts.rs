@@ -311,7 +311,7 @@ pub async fn an_erased_customer_leaves_no_contact<S: Store>(store: &S) {
     assert_eq!(store.customer_contacts(&ann).await.unwrap(), vec![]);
     let phone = Contact {
         kind: ContactKind::Phone,
-        value: "700900123".into(),
+        value: "7700900123".into(),
     };
     let left: Vec<CustomerId> = store
         .contact_notes(&phone)
