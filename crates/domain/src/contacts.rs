@@ -230,7 +230,7 @@ fn is_card_number(written: &str) -> bool {
             _ => *d,
         })
         .sum();
-    digits.len() >= 13 && sum % 10 == 0
+    digits.len() >= 13 && sum.is_multiple_of(10)
 }
 
 /// Whether the run is a list of small numbers (`sizes 38 40 42 44 46`, `12.99 14.99`) rather
