@@ -22,7 +22,8 @@ use socialcare_domain::Source;
 use socialcare_domain::integrations::DEFAULT_INTEGRATION;
 use socialcare_domain::ports::{Queue, StoreError};
 pub use socialcare_webhooks::email::MAX_EMAIL_BYTES;
-use socialcare_webhooks::email::{EmailError, Sender, parse_email_with_files};
+use socialcare_domain::mail_feedback::MailFeedback;
+use socialcare_webhooks::email::{EmailError, Mail, Sender, read_mail};
 use socialcare_webhooks::integration::signature;
 use std::sync::Arc;
 
@@ -64,13 +65,14 @@ pub async fn receive_email<Q: Queue>(
     signed_by(&state, DEFAULT_INTEGRATION, signed, &raw, now).await?;
     let mailboxes = mailboxes(&state.configuration).await;
     // Signed with the integration secret: the brand's own system vouches for the sender.
-    match parse_email_with_files(
+    match read_mail(
         &raw,
         &mailboxes,
         delivered.to.as_deref(),
         (now, Sender::Relayed),
     ) {
-        Ok((mut message, files)) => {
+        Ok(Mail::Report(feedback)) => enqueue_feedback(&state.inbound, feedback, now).await,
+        Ok(Mail::Message(mut message, files)) => {
             // Kept before the message is queued: a ticket never lists a file that is not there.
             match &state.attachment_files {
                 Some(kept) => keep_all(kept.as_ref(), &files)
@@ -78,7 +80,7 @@ pub async fn receive_email<Q: Queue>(
                     .map_err(ApiError::store)?,
                 None => not_kept(&mut message),
             }
-            enqueue(&state.inbound, message, now).await
+            enqueue(&state.inbound, *message, now).await
         }
         Err(error) => Err(refuse(&state, raw, error).await),
     }
@@ -132,6 +134,8 @@ pub trait StoredMail: Send + Sync {
 pub enum Taken {
     /// Queued (under the first configured mailbox it was delivered to).
     Queued(usize),
+    /// A bounce or complaint about a reply, queued to mark it.
+    Report,
     /// Refused and kept (where), with why.
     Refused { why: String, kept: String },
 }
@@ -193,18 +197,44 @@ pub async fn take_stored<M: StoredMail, Q: Queue>(
         true => Sender::Authenticated,
         false => Sender::Unverified,
     };
-    match parse_email_with_files(&raw, &mailboxes, Some(to), (now, sender)) {
-        Ok((message, files)) => {
+    match read_mail(&raw, &mailboxes, Some(to), (now, sender)) {
+        Ok(Mail::Report(feedback)) => {
+            let _queued = enqueue_feedback(inbound, feedback, now)
+                .await
+                .map_err(|e| format!("{}: {}", e.code, e.message))?;
+            Ok(Taken::Report)
+        }
+        Ok(Mail::Message(message, files)) => {
             for file in &files {
                 stored.keep_file(file).await.map_err(|e| e.to_string())?;
             }
-            let _queued = enqueue(inbound, message, now)
+            let _queued = enqueue(inbound, *message, now)
                 .await
                 .map_err(|e| format!("{}: {}", e.code, e.message))?;
             Ok(Taken::Queued(1))
         }
         Err(error) => refuse(error.to_string()).await,
     }
+}
+
+/// Queues a bounce or complaint for ingest to mark the reply it names; answered 202.
+async fn enqueue_feedback<Q: Queue>(
+    inbound: &Q,
+    feedback: MailFeedback,
+    received_at: chrono::DateTime<chrono::Utc>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let (kind, about) = (feedback.kind.as_str(), feedback.message_id.clone());
+    let outgoing = crate::queues::inbound_feedback(feedback, received_at)
+        .map_err(|e| ApiError::unavailable("encoding_failed", e))?;
+    inbound
+        .send(outgoing)
+        .await
+        .map_err(|e| ApiError::unavailable("queue_unavailable", e))?;
+    tracing::info!(kind, %about, "report queued");
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(serde_json::json!({ "status": "queued", "report": kind, "about": about })),
+    ))
 }
 
 /// Reads the message, up to [`MAX_EMAIL_BYTES`]: a bigger one is refused before it is read

@@ -16,6 +16,7 @@ use socialcare_domain::ingest::{
     ChangeOutcome, IngestDeps, IngestOutcome, Ingested, apply_change, ingest_message,
 };
 use socialcare_domain::listening::{Recovered, fetch_awaited};
+use socialcare_domain::mail_feedback::{FeedbackOutcome, apply_feedback};
 use socialcare_domain::message::NormalizedMessage;
 use socialcare_domain::ports::{Queue, QueueError, StoreError};
 use socialcare_domain::replies::OutboxJob;
@@ -186,6 +187,26 @@ async fn ingest_one<S: IngestDeps>(
             }
             Err(e) => {
                 tracing::error!(queue_message_id, error = %e, "change failed");
+                Err(())
+            }
+        },
+        QueuedEvent::Feedback(event) => match apply_feedback(store, &event).await {
+            Ok(FeedbackOutcome::Marked {
+                ticket_id,
+                message_id,
+                address,
+            }) => {
+                tracing::warn!(queue_message_id, %ticket_id, %message_id, %address,
+                    kind = event.feedback.kind.as_str(), detail = %event.feedback.detail, "reply bounced or reported: address marked");
+                Ok(None)
+            }
+            Ok(FeedbackOutcome::NotOurs) => {
+                tracing::warn!(queue_message_id, mailbox = %event.feedback.mailbox, about = %event.feedback.message_id,
+                    "a report about no reply the mailbox sent: not believed");
+                Ok(None)
+            }
+            Err(e) => {
+                tracing::error!(queue_message_id, error = %e, "report failed");
                 Err(())
             }
         },

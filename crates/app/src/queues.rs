@@ -40,6 +40,23 @@ pub fn inbound_message(
     inbound(&event, &group, &dedupe)
 }
 
+/// A bounce or complaint, received at `received_at`, for the inbound queue: in the group of the
+/// reply it is about, deduplicated by what it says of it.
+pub fn inbound_feedback(
+    feedback: socialcare_domain::mail_feedback::MailFeedback,
+    received_at: DateTime<Utc>,
+) -> Result<socialcare_domain::ports::Outgoing, QueueError> {
+    let group = format!("feedback:{}:{}", feedback.mailbox, feedback.message_id);
+    let dedupe = format!("{group}:{}", feedback.kind.as_str());
+    let event = socialcare_domain::QueuedEvent::Feedback(
+        socialcare_domain::mail_feedback::FeedbackEvent {
+            feedback,
+            received_at,
+        },
+    );
+    inbound(&event, &group, &dedupe)
+}
+
 /// The longest delay a queue takes.
 pub const MAX_DELAY: Duration = Duration::from_secs(15 * 60);
 

@@ -9,7 +9,7 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use futures::future::join_all;
 use serde::Deserialize;
 use socialcare_domain::ports::{
-    Clock, IncidentRecords, IncidentTickets, IncidentUpdateStore, IngestStore, PostAllowance,
+    Clock, ContactStore, IncidentRecords, IncidentTickets, IncidentUpdateStore, IngestStore, PostAllowance,
     Queue, QueueError, SettingsStore, TicketCommands, TicketReads,
 };
 use socialcare_domain::replies::{OutboxJob, Platform, SendPolicy, Step, deliver};
@@ -21,6 +21,7 @@ use tracing::Instrument;
 /// read and write.
 pub trait SenderStore:
     IngestStore
+    + ContactStore
     + TicketReads
     + TicketCommands
     + SettingsStore
@@ -33,6 +34,7 @@ pub trait SenderStore:
 
 impl<T> SenderStore for T where
     T: IngestStore
+        + ContactStore
         + TicketReads
         + TicketCommands
         + SettingsStore
@@ -78,7 +80,7 @@ pub async fn send_one<S: SenderStore, P: Platform, Q: Queue>(
     .await
 }
 
-async fn post_reply<S: IngestStore, P: Platform>(
+async fn post_reply<S: IngestStore + ContactStore, P: Platform>(
     store: &S,
     platform: &P,
     record: &JobRecord,

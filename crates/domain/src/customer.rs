@@ -1,6 +1,6 @@
 //! Customers of a brand account and the platform identities they were seen with.
 
-use crate::ids::{CustomerId, TicketId};
+use crate::ids::{CustomerId, MessageId, TicketId};
 use crate::message::{NormalizedMessage, Source, scoped_key};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -182,3 +182,54 @@ pub struct ContactNote {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub verified: bool,
 }
+
+/// What a report says happened to the message.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FeedbackKind {
+    /// It could not be delivered, for good (a temporary failure is not reported here).
+    Bounce,
+    /// Its recipient reported it as spam.
+    Complaint,
+}
+
+impl FeedbackKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FeedbackKind::Bounce => "bounce",
+            FeedbackKind::Complaint => "complaint",
+        }
+    }
+}
+
+/// An address mail is not sent to: it bounced, or its owner complained.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContactMark {
+    pub contact: Contact,
+    pub kind: FeedbackKind,
+    pub detail: String,
+    /// When the report came.
+    pub at: DateTime<Utc>,
+    /// The reply it was about.
+    pub ticket_id: TicketId,
+    pub message_id: MessageId,
+}
+
+impl ContactMark {
+    /// Why a reply to this address is not sent, for the agent who wrote it.
+    pub fn why_not_sent(&self) -> String {
+        let what = match self.kind {
+            FeedbackKind::Bounce => "could not be delivered to",
+            FeedbackKind::Complaint => "was reported as spam by",
+        };
+        format!(
+            "not sent: mail {what} {} on {} ({}); nothing more goes to it until they write from it again",
+            self.contact.value,
+            self.at.format("%Y-%m-%d %H:%M UTC"),
+            self.detail
+        )
+    }
+}
+

@@ -5,7 +5,7 @@ use crate::contacts;
 use crate::customers::Merged;
 use crate::ids::{MessageId, TicketId};
 use crate::lifecycle::CommandError;
-use crate::message::{ChangeKind, Direction, Message, MessageChange, NormalizedMessage};
+use crate::message::{ChangeKind, Direction, Message, MessageChange, NormalizedMessage, Source};
 use crate::ownership::{Teams, active_agents, next_member};
 use crate::ports::{
     ApiKeyStore, CommitError, ContactStore, CustomerStore, IncidentRecords, IngestStore, LookedUp,
@@ -46,6 +46,8 @@ pub struct ChangeEvent {
 pub enum QueuedEvent {
     Message(InboundEvent),
     Change(ChangeEvent),
+    /// A bounce or a complaint about a reply a mailbox sent.
+    Feedback(crate::mail_feedback::FeedbackEvent),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -312,6 +314,11 @@ async fn note_contacts<S: IngestDeps>(
     rules: &Rules,
 ) -> Result<Vec<Merged>, IngestError> {
     let message = &event.message;
+    // They wrote from it since it bounced: it is theirs and it works.
+    if message.source == Source::Email && message.direction == Direction::Inbound {
+        let address = crate::mail_feedback::email_contact(&message.author.id);
+        store.unmark_contact(&address, event.received_at).await?;
+    }
     if contacts::given(message).is_empty() {
         return Ok(Vec::new());
     }

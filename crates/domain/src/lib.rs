@@ -13,7 +13,7 @@
 //! - **[`ports`]**, the traits over those records;
 //! - **behaviours**, the rest: [`ingest`], [`threading`], [`triage`], [`replies`], [`clocks`],
 //!   [`reminders`], [`incidents`], [`updates`], [`lifecycle`], [`ownership`], [`privacy`],
-//!   [`retention`], [`listening`], ...
+//!   [`retention`], [`listening`], [`mail_feedback`], ...
 //!
 //! A behaviour's own records (`replies::Delivery`, `incidents::Incident`, ...) are re-exported
 //! from it. `python3 infra/module_cycles.py crates/domain --layer ...` checks the layers (its
@@ -38,6 +38,7 @@ pub mod ingest;
 pub mod integrations;
 pub mod lifecycle;
 pub mod listening;
+pub mod mail_feedback;
 pub mod message;
 pub mod ownership;
 pub mod page;

@@ -5,7 +5,7 @@
 
 use crate::access::ApiKey;
 use crate::configuration::{ConfigurationChange, ConfigurationVersion};
-use crate::customer::{Contact, ContactNote, Customer, Erasure, Identity, Merge};
+use crate::customer::{Contact, ContactMark, ContactNote, Customer, Erasure, Identity, Merge};
 use crate::events::TicketEvent;
 use crate::ids::{CustomerId, IncidentId, MessageId, TicketId, UpdateId};
 use crate::incident::{ActiveIncident, Incident, TopicCounts};
@@ -904,10 +904,29 @@ pub trait ContactStore: Send + Sync {
         customer_id: &CustomerId,
     ) -> impl Future<Output = Result<Vec<ContactNote>, StoreError>> + Send;
 
-    /// Deletes every note of the customer (erased, or merged into another who has them now).
+    /// Deletes every note of the customer (erased, or merged into another who has them now),
+    /// and the mark of each address among them (erased: an address is theirs).
     fn forget_contacts(
         &self,
         customer_id: &CustomerId,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Marks an address mail is not sent to, replacing its mark.
+    fn mark_contact(&self, mark: &ContactMark)
+    -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The mark of `contact`, if it has one.
+    fn contact_mark(
+        &self,
+        contact: &Contact,
+    ) -> impl Future<Output = Result<Option<ContactMark>, StoreError>> + Send;
+
+    /// Takes the mark off `contact` when it was made before `written_at` (its owner wrote from
+    /// it since); a later mark stays.
+    fn unmark_contact(
+        &self,
+        contact: &Contact,
+        written_at: DateTime<Utc>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 

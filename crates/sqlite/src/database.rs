@@ -213,6 +213,13 @@ CREATE TABLE IF NOT EXISTS contacts (
 );
 CREATE INDEX IF NOT EXISTS contacts_by_customer ON contacts (customer_id);
 
+-- Addresses mail is not sent to (a bounce, a complaint), by contact.
+CREATE TABLE IF NOT EXISTS contact_marks (
+    contact   TEXT PRIMARY KEY,
+    marked_at TEXT NOT NULL,
+    data      TEXT NOT NULL
+);
+
 CREATE TABLE IF NOT EXISTS merges (
     customer_id TEXT PRIMARY KEY,
     data        TEXT NOT NULL

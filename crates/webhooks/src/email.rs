@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use mail_parser::{HeaderValue, MessageParser, MimeHeaders};
 use sha2::{Digest, Sha256};
 pub use socialcare_domain::contacts::is_address;
+use socialcare_domain::mail_feedback::MailFeedback;
 use socialcare_domain::{
     AttachedFile, Attachment, Author, Channel, Direction, NormalizedMessage, Source,
 };
@@ -26,6 +27,8 @@ const MAX_ID_CHARS: usize = 256;
 /// How far a sender's `Date` may be from when the message came: beyond, it is not believed.
 const DATE_BEFORE: chrono::Duration = chrono::Duration::days(7);
 const DATE_AFTER: chrono::Duration = chrono::Duration::minutes(5);
+
+mod report;
 
 /// Why a message was refused (and kept for inspection, not stored).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -80,6 +83,32 @@ pub fn attachment_path(sha256: &str) -> String {
     format!("/attachments/{sha256}")
 }
 
+/// What a raw message is: one a person wrote, or a report about one a mailbox sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mail {
+    Message(Box<NormalizedMessage>, Vec<FileToKeep>),
+    Report(MailFeedback),
+}
+
+/// A bounce or complaint about a message a mailbox sent ([`report`]), or else the message as
+/// [`parse_email_with_files`] reads it.
+pub fn read_mail(
+    raw: &[u8],
+    mailboxes: &[String],
+    envelope_to: Option<&str>,
+    received: (DateTime<Utc>, Sender),
+) -> Result<Mail, EmailError> {
+    if raw.len() <= MAX_EMAIL_BYTES
+        && starts_with_a_header(raw)
+        && let Some(parsed) = MessageParser::default().parse(raw)
+        && let Some(feedback) = report::feedback_of(&parsed, mailboxes, envelope_to)?
+    {
+        return Ok(Mail::Report(feedback));
+    }
+    parse_email_with_files(raw, mailboxes, envelope_to, received)
+        .map(|(message, files)| Mail::Message(Box::new(message), files))
+}
+
 /// [`parse_email_with_files`] without the files' contents (listed on the message only).
 pub fn parse_email(
     raw: &[u8],
@@ -121,33 +150,8 @@ pub fn parse_email_with_files(
     if let Some(why) = automatic(&message, &from.0) {
         return Err(EmailError::Automatic(why));
     }
-    let addressed: Vec<String> = ["Delivered-To", "X-Original-To"]
-        .iter()
-        .filter_map(|name| message.header_raw(*name))
-        .map(|value| bare(value).to_lowercase())
-        .chain(
-            [message.to(), message.cc()]
-                .into_iter()
-                .flatten()
-                .flat_map(|list| list.iter())
-                .filter_map(|addr| addr.address())
-                .map(|address| address.trim().to_lowercase()),
-        )
-        .collect();
-    let account = match envelope_to {
-        Some(to) => Some(to.trim().to_lowercase()).filter(|to| mailboxes.contains(to)),
-        None => addressed
-            .iter()
-            .find(|to| mailboxes.contains(to))
-            .or(Some(&from.0).filter(|from| mailboxes.contains(from)))
-            .cloned(),
-    }
-    .ok_or_else(|| {
-        EmailError::NotForUs(match envelope_to {
-            Some(to) => format!("delivered to {to}"),
-            None => format!("addressed to {}", addressed.join(", ")),
-        })
-    })?;
+    let account = mailbox_of(&message, mailboxes, envelope_to, Some(&from.0))?;
+    let addressed = addressed_to(&message);
     let (address, name) = from;
     let direction = match address == account {
         true => Direction::Outbound,
@@ -308,6 +312,50 @@ fn file_name(given: Option<&str>, content_type: &str) -> String {
         },
         name => name.to_string(),
     }
+}
+
+/// Whom the message is addressed to: its `Delivered-To`, `X-Original-To`, `To` and `Cc`, in
+/// that order, lowercase.
+fn addressed_to(message: &mail_parser::Message) -> Vec<String> {
+    ["Delivered-To", "X-Original-To"]
+        .iter()
+        .filter_map(|name| message.header_raw(*name))
+        .map(|value| bare(value).to_lowercase())
+        .chain(
+            [message.to(), message.cc()]
+                .into_iter()
+                .flatten()
+                .flat_map(|list| list.iter())
+                .filter_map(|addr| addr.address())
+                .map(|address| address.trim().to_lowercase()),
+        )
+        .collect()
+}
+
+/// The mailbox a message came to: `envelope_to` when the receiving service says, else the
+/// first mailbox it is addressed to, else its sender `from` when that is a mailbox.
+fn mailbox_of(
+    message: &mail_parser::Message,
+    mailboxes: &[String],
+    envelope_to: Option<&str>,
+    from: Option<&str>,
+) -> Result<String, EmailError> {
+    let addressed = addressed_to(message);
+    match envelope_to {
+        Some(to) => Some(to.trim().to_lowercase()).filter(|to| mailboxes.contains(to)),
+        None => addressed
+            .iter()
+            .map(String::as_str)
+            .find(|to| mailboxes.iter().any(|m| m == to))
+            .or(from.filter(|from| mailboxes.iter().any(|m| m == from)))
+            .map(str::to_string),
+    }
+    .ok_or_else(|| {
+        EmailError::NotForUs(match envelope_to {
+            Some(to) => format!("delivered to {to}"),
+            None => format!("addressed to {}", addressed.join(", ")),
+        })
+    })
 }
 
 /// Whether the message begins with a header field (`Name: value`, RFC 5322 §2.2): what does

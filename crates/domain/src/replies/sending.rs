@@ -4,7 +4,7 @@
 use super::{OutboxJob, RouteError};
 use crate::delivery::{Delivery, DeliveryState, Target};
 use crate::message::{Direction, Message, NormalizedMessage, Source};
-use crate::ports::{CommitError, IngestStore, StoreError};
+use crate::ports::{CommitError, ContactStore, IngestStore, StoreError};
 use crate::retry::{Round, within_attempts};
 use chrono::{DateTime, Duration, Utc};
 use std::future::Future;
@@ -81,7 +81,7 @@ impl Default for SendPolicy {
 
 /// Posts the job's reply unless it is posted, failed or being posted; records the outcome on
 /// the reply. `receive_count` is the queue's count for this job, this delivery included.
-pub async fn deliver<S: IngestStore, P: Platform>(
+pub async fn deliver<S: IngestStore + ContactStore, P: Platform>(
     store: &S,
     platform: &P,
     job: &OutboxJob,
@@ -133,6 +133,19 @@ pub async fn deliver<S: IngestStore, P: Platform>(
             let failed = Delivery {
                 state: DeliveryState::Failed,
                 error: Some(RouteError::WindowClosed(ends).to_string()),
+                ..delivery
+            };
+            return conclude(store, &reply, failed).await;
+        }
+        // The address bounced, or its owner called our mail spam: nothing more goes to it.
+        if let Target::Email { to, .. } = &delivery.target
+            && let Some(mark) = store
+                .contact_mark(&crate::mail_feedback::email_contact(to))
+                .await?
+        {
+            let failed = Delivery {
+                state: DeliveryState::Failed,
+                error: Some(mark.why_not_sent()),
                 ..delivery
             };
             return conclude(store, &reply, failed).await;
