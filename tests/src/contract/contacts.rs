@@ -8,10 +8,18 @@ use socialcare_domain::contacts::{AUTOMATIC, suggestions};
 use socialcare_domain::customer::{Contact, ContactKind, ContactNote};
 use socialcare_domain::customers::merge_customers;
 use socialcare_domain::ingest::{InboundEvent, IngestOutcome, Ingested, ingest_message};
+use super::replies::ScriptedPlatform;
+use socialcare_domain::delivery::Delivery;
+use socialcare_domain::mail_feedback::{
+    FeedbackEvent, FeedbackKind, FeedbackOutcome, MailFeedback, apply_feedback,
+};
 use socialcare_domain::ports::CustomerStore;
+use socialcare_domain::replies::{
+    DeliveryState, OutboxJob, ReplyChannel, ReplyRequest, SendPolicy, Step, deliver, write_reply,
+};
 use socialcare_domain::privacy::erase_customer;
 use socialcare_domain::threading::Rules;
-use socialcare_domain::{Channel, CustomerId, Source, TicketId};
+use socialcare_domain::{Actor, Channel, CustomerId, Message, Source, TicketId};
 
 pub use socialcare_domain::ports::TicketStore as Store;
 
@@ -330,6 +338,223 @@ pub async fn an_erased_customer_leaves_no_contact<S: Store>(store: &S) {
     );
 }
 
+/// An e-mail ticket from `address` with one reply sent (its Message-ID `reply_id`).
+async fn sent_reply<S: Store>(store: &S, address: &str, reply_id: &str) -> (TicketId, Message) {
+    let event = mail(&format!("{address}-1"), address, true, 0);
+    let ticket_id = ticket_of(&ingested(store, &event, &Rules::default()).await);
+    let request = ReplyRequest {
+        text: "We are on it.".into(),
+        channel: ReplyChannel::Auto,
+        key: format!("k-{address}"),
+        author: Actor::Agent { id: "sally".into() },
+        automatic: false,
+    };
+    let reply = write_reply(store, &ticket_id, &request, at(2))
+        .await
+        .unwrap()
+        .reply;
+    let platform = ScriptedPlatform::answering(vec![Ok(reply_id.to_string())]);
+    let step = deliver(
+        store,
+        &platform,
+        &OutboxJob::of(&reply),
+        1,
+        at(3),
+        &SendPolicy::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(step, Step::Done(DeliveryState::Sent));
+    (ticket_id, reply)
+}
+
+fn bounce(message_id: &str, recipient: Option<&str>, minute: u32) -> FeedbackEvent {
+    FeedbackEvent {
+        feedback: MailFeedback {
+            kind: FeedbackKind::Bounce,
+            mailbox: MAILBOX.into(),
+            message_id: message_id.into(),
+            recipient: recipient.map(str::to_string),
+            detail: "5.1.1 smtp; 550 5.1.1 user unknown".into(),
+        },
+        received_at: at(minute),
+    }
+}
+
+async fn delivery_of<S: Store>(store: &S, reply: &Message) -> Delivery {
+    store
+        .get_message(&reply.body.dedupe_key())
+        .await
+        .unwrap()
+        .unwrap()
+        .delivery
+        .unwrap()
+}
+
+pub async fn a_bounce_fails_the_reply_and_holds_mail_to_the_address_until_they_write<S: Store>(
+    store: &S,
+) {
+    let (ticket_id, reply) = sent_reply(store, "dan@example.com", "r1@acme.example").await;
+    let outcome = apply_feedback(store, &bounce("r1@acme.example", Some("Dan@Example.com"), 5))
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome,
+        FeedbackOutcome::Marked {
+            ticket_id: ticket_id.clone(),
+            message_id: reply.id.clone(),
+            address: "dan@example.com".into(),
+        }
+    );
+    let delivery = delivery_of(store, &reply).await;
+    assert_eq!(delivery.state, DeliveryState::Failed);
+    assert_eq!(
+        delivery.error.as_deref(),
+        Some("bounced: 5.1.1 smtp; 550 5.1.1 user unknown")
+    );
+    let mark = store
+        .contact_mark(&email("dan@example.com"))
+        .await
+        .unwrap()
+        .expect("the address is marked");
+    assert_eq!(mark.kind, FeedbackKind::Bounce);
+    assert_eq!(mark.at, at(5));
+    assert_eq!(mark.ticket_id, ticket_id);
+    assert_eq!(mark.message_id, reply.id);
+    assert_eq!(mark.detail, "5.1.1 smtp; 550 5.1.1 user unknown");
+
+    // Delivered again: the same, the reply not written again.
+    let version = store
+        .get_message(&reply.body.dedupe_key())
+        .await
+        .unwrap()
+        .unwrap()
+        .version;
+    let again = apply_feedback(store, &bounce("r1@acme.example", None, 5))
+        .await
+        .unwrap();
+    assert!(matches!(again, FeedbackOutcome::Marked { .. }), "{again:?}");
+    let after = store
+        .get_message(&reply.body.dedupe_key())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(after.version, version);
+
+    // The next reply is not sent, and says why.
+    let request = ReplyRequest {
+        text: "Are you there?".into(),
+        channel: ReplyChannel::Auto,
+        key: "k-dan-2".into(),
+        author: Actor::Agent { id: "sally".into() },
+        automatic: false,
+    };
+    let second = write_reply(store, &ticket_id, &request, at(6))
+        .await
+        .unwrap()
+        .reply;
+    let platform = ScriptedPlatform::answering(vec![]);
+    let policy = SendPolicy::default();
+    let step = deliver(store, &platform, &OutboxJob::of(&second), 1, at(7), &policy)
+        .await
+        .unwrap();
+    assert_eq!(step, Step::Done(DeliveryState::Failed));
+    assert!(platform.posted().is_empty(), "nothing went to the platform");
+    let error = delivery_of(store, &second).await.error.unwrap();
+    assert_eq!(
+        error,
+        "not sent: mail could not be delivered to dan@example.com on 2026-11-23 10:05 UTC \
+         (5.1.1 smtp; 550 5.1.1 user unknown); nothing more goes to it until they write from it again"
+    );
+
+    // A mail they sent before the bounce came does not take the mark off; one after does.
+    let before = mail("<dan-old>", "dan@example.com", false, 4);
+    ingested(store, &before, &Rules::default()).await;
+    assert!(
+        store
+            .contact_mark(&email("dan@example.com"))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let since = mail("<dan-2>", "dan@example.com", false, 8);
+    ingested(store, &since, &Rules::default()).await;
+    assert_eq!(
+        store.contact_mark(&email("dan@example.com")).await.unwrap(),
+        None
+    );
+    let request = ReplyRequest {
+        key: "k-dan-3".into(),
+        ..request
+    };
+    let third = write_reply(store, &ticket_id, &request, at(9))
+        .await
+        .unwrap()
+        .reply;
+    let step = deliver(store, &platform, &OutboxJob::of(&third), 1, at(9), &policy)
+        .await
+        .unwrap();
+    assert_eq!(step, Step::Done(DeliveryState::Sent));
+}
+
+pub async fn a_report_about_no_reply_of_ours_marks_nothing<S: Store>(store: &S) {
+    let (_, reply) = sent_reply(store, "erin@example.com", "r2@acme.example").await;
+    let cases = [
+        // A Message-ID no mailbox sent, naming her.
+        bounce("guessed@acme.example", Some("erin@example.com"), 5),
+        // Ours, but about someone it did not go to.
+        bounce("r2@acme.example", Some("frank@example.com"), 5),
+        // Ours, from another mailbox's scope.
+        FeedbackEvent {
+            feedback: MailFeedback {
+                mailbox: "sales@acme.example".into(),
+                ..bounce("r2@acme.example", None, 5).feedback
+            },
+            received_at: at(5),
+        },
+        // The customer's own message, not a reply.
+        bounce("erin@example.com-1", None, 5),
+    ];
+    for event in &cases {
+        assert_eq!(
+            apply_feedback(store, event).await.unwrap(),
+            FeedbackOutcome::NotOurs,
+            "{event:?}"
+        );
+    }
+    assert_eq!(delivery_of(store, &reply).await.state, DeliveryState::Sent);
+    for address in ["erin@example.com", "frank@example.com"] {
+        assert_eq!(store.contact_mark(&email(address)).await.unwrap(), None);
+    }
+}
+
+pub async fn a_complaint_marks_the_address_and_an_erasure_forgets_it<S: Store>(store: &S) {
+    let (ticket_id, reply) = sent_reply(store, "gail@example.com", "r3@acme.example").await;
+    let complaint = FeedbackEvent {
+        feedback: MailFeedback {
+            kind: FeedbackKind::Complaint,
+            detail: "abuse".into(),
+            ..bounce("r3@acme.example", None, 5).feedback
+        },
+        received_at: at(5),
+    };
+    let outcome = apply_feedback(store, &complaint).await.unwrap();
+    assert!(matches!(outcome, FeedbackOutcome::Marked { .. }), "{outcome:?}");
+    let delivery = delivery_of(store, &reply).await;
+    assert_eq!(delivery.state, DeliveryState::Sent, "it was delivered");
+    assert_eq!(
+        delivery.error.as_deref(),
+        Some("reported as spam by its recipient: abuse")
+    );
+    let mark = store.contact_mark(&email("gail@example.com")).await.unwrap();
+    assert_eq!(mark.map(|m| m.kind), Some(FeedbackKind::Complaint));
+
+    let detail = store.ticket_detail(&ticket_id).await.unwrap().unwrap();
+    let gail = detail.customer.unwrap().id;
+    erase_customer(store, &gail, "admin", at(10)).await.unwrap();
+    assert_eq!(store.contact_mark(&email("gail@example.com")).await.unwrap(), None);
+}
+
 #[macro_export]
 macro_rules! contacts_contract {
     ($make:expr) => {
@@ -338,7 +563,10 @@ macro_rules! contacts_contract {
             an_address_in_a_dm_suggests_the_customer_who_writes_from_it,
             two_verified_addresses_merge_on_their_own_once,
             a_typed_address_only_suggests_even_where_the_account_links,
-            an_erased_customer_leaves_no_contact
+            an_erased_customer_leaves_no_contact,
+            a_bounce_fails_the_reply_and_holds_mail_to_the_address_until_they_write,
+            a_report_about_no_reply_of_ours_marks_nothing,
+            a_complaint_marks_the_address_and_an_erasure_forgets_it
         );
     };
     (@cases $make:expr; $($case:ident),+) => {
