@@ -166,3 +166,131 @@ fn typed_address(value: &str) -> String {
     let address = value.split_once(';').map_or(value, |(_, a)| a);
     bare(address).to_lowercase()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{EmailError, Mail, Sender, read_mail};
+    use super::*;
+    use chrono::TimeZone;
+
+    const MAILBOX: &str = "support@acme.example";
+
+    fn read(raw: &str) -> Result<Mail, EmailError> {
+        let now = chrono::Utc.with_ymd_and_hms(2026, 12, 4, 9, 0, 0).unwrap();
+        read_mail(
+            raw.as_bytes(),
+            &[MAILBOX.to_string()],
+            None,
+            (now, Sender::Unverified),
+        )
+    }
+
+    /// A delivery status notification as SES forwards one, with `recipient_fields` for the
+    /// recipient and `returned` as its third part.
+    fn dsn(recipient_fields: &str, returned: &str) -> String {
+        format!(
+            "From: MAILER-DAEMON@amazonses.com\r\nTo: {MAILBOX}\r\n\
+             Subject: Delivery Status Notification (Failure)\r\n\
+             Message-ID: <0100abc@email.amazonses.com>\r\nMIME-Version: 1.0\r\n\
+             Content-Type: multipart/report; report-type=delivery-status; boundary=\"b1\"\r\n\r\n\
+             --b1\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\n\
+             An error occurred while trying to deliver the mail to the following recipients:\r\n\
+             dan@example.com\r\n\
+             --b1\r\nContent-Type: message/delivery-status\r\n\r\n\
+             Reporting-MTA: dns; a8-30.smtp-out.amazonses.com\r\n\r\n\
+             {recipient_fields}\r\n\
+             --b1\r\n{returned}\r\n--b1--\r\n"
+        )
+    }
+
+    const FAILED: &str = "Action: failed\r\nFinal-Recipient: rfc822; Dan@Example.com\r\n\
+         Diagnostic-Code: smtp; 550 5.1.1 <dan@example.com>:\r\n  user unknown\r\nStatus: 5.1.1\r\n";
+    const RETURNED: &str = "Content-Type: message/rfc822\r\n\r\n\
+         From: support@acme.example\r\nTo: dan@example.com\r\nSubject: Re: Refund\r\n\
+         Message-ID: <r1@acme.example>\r\n\r\nWe are on it.\r\n";
+
+    #[test]
+    fn a_failed_delivery_is_a_bounce_of_the_message_it_returns() {
+        let report = read(&dsn(FAILED, RETURNED)).unwrap();
+        assert_eq!(
+            report,
+            Mail::Report(MailFeedback {
+                kind: FeedbackKind::Bounce,
+                mailbox: MAILBOX.into(),
+                message_id: "r1@acme.example".into(),
+                recipient: Some("dan@example.com".into()),
+                detail: "5.1.1 smtp; 550 5.1.1 <dan@example.com>: user unknown".into(),
+            })
+        );
+        // Only the returned headers: the same.
+        let headers = "Content-Type: text/rfc822-headers\r\n\r\n\
+             From: support@acme.example\r\nTo: dan@example.com\r\n\
+             Message-ID: <r1@acme.example>\r\n";
+        let Mail::Report(feedback) = read(&dsn(FAILED, headers)).unwrap() else {
+            panic!("a report");
+        };
+        assert_eq!(feedback.message_id, "r1@acme.example");
+    }
+
+    #[test]
+    fn a_delay_a_success_or_a_report_naming_no_message_is_an_automatic_message() {
+        let delayed = "Action: delayed\r\nFinal-Recipient: rfc822; dan@example.com\r\n\
+             Status: 4.4.7\r\n";
+        let delivered = "Action: delivered\r\nFinal-Recipient: rfc822; dan@example.com\r\n\
+             Status: 2.0.0\r\n";
+        let no_id = "Content-Type: text/rfc822-headers\r\n\r\nFrom: support@acme.example\r\n";
+        for raw in [
+            dsn(delayed, RETURNED),
+            dsn(delivered, RETURNED),
+            dsn(FAILED, no_id),
+        ] {
+            assert!(
+                matches!(read(&raw), Err(EmailError::Automatic(_))),
+                "{raw}: {:?}",
+                read(&raw)
+            );
+        }
+    }
+
+    fn arf(feedback_type: &str) -> String {
+        format!(
+            "From: complaints@email-abuse.amazonses.com\r\nTo: {MAILBOX}\r\n\
+             Subject: Complaint\r\nMIME-Version: 1.0\r\n\
+             Content-Type: multipart/report; report-type=feedback-report; boundary=\"f\"\r\n\r\n\
+             --f\r\nContent-Type: text/plain\r\n\r\nThis is an abuse report.\r\n\
+             --f\r\nContent-Type: message/feedback-report\r\n\r\n\
+             Feedback-Type: {feedback_type}\r\nUser-Agent: SomeISP\r\nVersion: 1\r\n\
+             Original-Rcpt-To: gail@example.com\r\n\r\n\
+             --f\r\nContent-Type: message/rfc822\r\n\r\n\
+             From: support@acme.example\r\nTo: gail@example.com\r\n\
+             Message-ID: <r3@acme.example>\r\n\r\nOur answer.\r\n--f--\r\n"
+        )
+    }
+
+    #[test]
+    fn an_abuse_report_is_a_complaint_and_not_spam_is_none() {
+        assert_eq!(
+            read(&arf("abuse")).unwrap(),
+            Mail::Report(MailFeedback {
+                kind: FeedbackKind::Complaint,
+                mailbox: MAILBOX.into(),
+                message_id: "r3@acme.example".into(),
+                recipient: Some("gail@example.com".into()),
+                detail: "abuse".into(),
+            })
+        );
+        assert!(matches!(
+            read(&arf("not-spam")),
+            Err(EmailError::Automatic(_))
+        ));
+    }
+
+    #[test]
+    fn a_report_for_no_mailbox_is_refused_as_such() {
+        let raw = dsn(FAILED, RETURNED).replace(
+            &format!("To: {MAILBOX}"),
+            "To: someone@elsewhere.example",
+        );
+        assert!(matches!(read(&raw), Err(EmailError::NotForUs(_))));
+    }
+}
