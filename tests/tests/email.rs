@@ -441,3 +441,140 @@ async fn a_mails_files_are_kept_listed_on_the_ticket_and_downloaded_never_shown(
     }
     driver.running.stop().await.unwrap();
 }
+
+/// The delivery status notification a mail system sends the mailbox when `reply_id` could not
+/// be delivered to `to` (`action` failed or delayed).
+fn bounce_of(reply_id: &str, to: &str, action: &str, status: &str) -> String {
+    format!(
+        "From: MAILER-DAEMON@mx.example.com\r\nTo: {MAILBOX}\r\n\
+         Subject: Undelivered Mail Returned to Sender\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\r\n\r\n\
+         --b\r\nContent-Type: text/plain\r\n\r\nThe mail could not be delivered.\r\n\
+         --b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.com\r\n\r\n\
+         Final-Recipient: rfc822; {to}\r\nAction: {action}\r\nStatus: {status}\r\n\
+         Diagnostic-Code: smtp; 550 5.1.1 mailbox unavailable\r\n\r\n\
+         --b\r\nContent-Type: text/rfc822-headers\r\n\r\nFrom: {MAILBOX}\r\nTo: {to}\r\n\
+         Message-ID: {reply_id}\r\n\r\n--b--\r\n"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bounced_reply_fails_and_mail_to_the_address_waits_until_they_write_again() {
+    let (data, driver) = start().await;
+    let first = format!(
+        "From: Dan Ode <dan@example.com>\r\nTo: {MAILBOX}\r\nSubject: Refund\r\n\
+         Date: {}\r\nMessage-ID: <d1@example.com>\r\n\r\nWhere is my refund?\r\n",
+        date(10)
+    );
+    let (status, body) = post_mail(&driver, &first, "").await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let tickets = driver.tickets_when(|t| t.len() == 1).await;
+    let id = tickets[0]["id"].as_str().unwrap().to_string();
+    let reply = |text: &str| serde_json::json!({ "text": text });
+    let (status, body) = driver
+        .post_api(&format!("/v1/tickets/{id}/replies"), &reply("On its way."))
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let reply_id = header(&sent_when(&data, 1).await.remove(0), "Message-ID");
+    let deliveries = |detail: &Value| -> Vec<(String, String)> {
+        detail["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["delivery"].is_object())
+            .map(|m| {
+                (
+                    m["delivery"]["state"].as_str().unwrap().to_string(),
+                    m["delivery"]["error"].as_str().unwrap_or("").to_string(),
+                )
+            })
+            .collect()
+    };
+    let deliveries_when = |want: &'static dyn Fn(&[(String, String)]) -> bool| {
+        let (driver, id) = (&driver, id.clone());
+        async move {
+            let mut got = Vec::new();
+            for _ in 0..100 {
+                got = deliveries(&driver.get(&format!("/v1/tickets/{id}")).await.1);
+                if want(&got) {
+                    return got;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            panic!("deliveries never came to what was wanted: {got:?}");
+        }
+    };
+    deliveries_when(&|d| d.len() == 1 && d[0].0 == "sent").await;
+
+    // A delay is news, not a bounce: refused as the automatic message it is, kept.
+    let (status, body) = post_mail(
+        &driver,
+        &bounce_of(&reply_id, "dan@example.com", "delayed", "4.4.7"),
+        "",
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"]["code"], "automatic_message");
+
+    let (status, body) = post_mail(
+        &driver,
+        &bounce_of(&reply_id, "dan@example.com", "failed", "5.1.1"),
+        "",
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    assert_eq!(body["report"], "bounce");
+    assert_eq!(body["about"], reply_id.trim_matches(['<', '>']));
+    let failed = deliveries_when(&|d| d.len() == 1 && d[0].0 == "failed").await;
+    assert_eq!(
+        failed[0].1,
+        "bounced: 5.1.1 smtp; 550 5.1.1 mailbox unavailable"
+    );
+
+    // The next reply is not sent, and says why; the ticket page says it before anyone writes.
+    let (status, body) = driver
+        .post_api(&format!("/v1/tickets/{id}/replies"), &reply("Hello?"))
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let held = deliveries_when(&|d| d.len() == 2 && d[1].0 == "failed").await;
+    assert!(
+        held[1]
+            .1
+            .starts_with("not sent: mail could not be delivered to dan@example.com on "),
+        "{held:?}"
+    );
+    assert_eq!(sent_when(&data, 1).await.len(), 1, "nothing else was sent");
+    let mut visitor = socialcare_tests::browser::Visitor::new(&driver.base);
+    assert_eq!(visitor.sign_in(KEY).await.status, StatusCode::SEE_OTHER);
+    let page = visitor.get(&format!("/tickets/{id}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body.contains(
+            "<p class=\"error\" data-mark>not sent: mail could not be delivered to dan@example.com on "
+        ),
+        "{}",
+        page.body
+    );
+
+    // They write again from it: it works, and the next reply goes.
+    let again = format!(
+        "From: dan@example.com\r\nTo: {MAILBOX}\r\nSubject: Re: Refund\r\n\
+         Date: {}\r\nMessage-ID: <d2@example.com>\r\nIn-Reply-To: <d1@example.com>\r\n\r\n\
+         My mailbox was full, sorry.\r\n",
+        date(0)
+    );
+    let (status, body) = post_mail(&driver, &again, "").await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    driver
+        .tickets_when(|t| t.len() == 1 && t[0]["message_count"] == 4)
+        .await;
+    let (status, body) = driver
+        .post_api(&format!("/v1/tickets/{id}/replies"), &reply("Refund sent."))
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    deliveries_when(&|d| d.len() == 3 && d[2].0 == "sent").await;
+    assert_eq!(sent_when(&data, 2).await.len(), 2);
+    let page = visitor.get(&format!("/tickets/{id}")).await;
+    assert!(!page.body.contains("data-mark"), "{}", page.body);
+    driver.running.stop().await.unwrap();
+}

@@ -28,6 +28,7 @@ pub(crate) use view::post_link;
 pub use data_rights::{erase_customer, export_customer};
 pub use merge::merge_customer;
 
+use socialcare_domain::customer::ContactMark;
 use view::*;
 
 #[derive(Template)]
@@ -43,6 +44,8 @@ struct TicketPage {
     customer: Option<CustomerView>,
     /// Other customers who gave a contact this one gave: possibly the same person.
     suggestions: Vec<SuggestionView>,
+    /// Why mail to each of their addresses is not sent (it bounced, or they complained).
+    marks: Vec<String>,
     trail: Vec<EventView>,
     templates: Vec<Choice>,
     teams: Vec<Choice>,
@@ -149,6 +152,12 @@ async fn show<S: Store>(
         }
         None => Vec::new(),
     };
+    let marks = match &shown.customer {
+        Some(_) => api::marks_by(&console.api, &signed_in.caller, ticket.customer_id.as_str())
+            .await
+            .unwrap_or_default(),
+        None => Vec::new(),
+    };
     let teams: Vec<String> = console
         .api
         .teams()
@@ -173,6 +182,7 @@ async fn show<S: Store>(
         },
         customer: shown.customer,
         suggestions: suggestions.iter().map(suggestion_view).collect(),
+        marks: marks.iter().map(ContactMark::why_not_sent).collect(),
         trail: shown.trail,
         templates: shown
             .templates

@@ -38,6 +38,9 @@ pub struct CustomerExport {
     pub elsewhere: Vec<Message>,
     /// The contacts they gave (addresses, phone numbers, order numbers), as noted.
     pub contacts: Vec<ContactNote>,
+    /// Their addresses mail is not sent to, and why.
+    #[serde(default)]
+    pub marks: Vec<crate::customer::ContactMark>,
 }
 
 /// One ticket of an export: the ticket (its satisfaction score included), every message
@@ -98,12 +101,23 @@ pub async fn export_customer<S: CustomerStore + TicketReads + ContactStore>(
         );
     }
     let contacts = store.customer_contacts(id).await?;
+    // What the mail system said of their addresses (a bounce, a complaint).
+    let mut marks = Vec::new();
+    for note in contacts
+        .iter()
+        .filter(|n| n.contact.kind == crate::customer::ContactKind::Email)
+    {
+        if let Some(mark) = store.contact_mark(&note.contact).await? {
+            marks.push(mark);
+        }
+    }
     Ok(Some(CustomerExport {
         exported_at: now,
         customer,
         tickets,
         elsewhere,
         contacts,
+        marks,
     }))
 }
 

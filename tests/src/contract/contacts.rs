@@ -551,6 +551,13 @@ pub async fn a_complaint_marks_the_address_and_an_erasure_forgets_it<S: Store>(s
 
     let detail = store.ticket_detail(&ticket_id).await.unwrap().unwrap();
     let gail = detail.customer.unwrap().id;
+    let export = socialcare_domain::privacy::export_customer(store, &gail, at(9))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(export.marks.len(), 1);
+    assert_eq!(export.marks[0].contact, email("gail@example.com"));
+    assert_eq!(export.marks[0].detail, "abuse");
     erase_customer(store, &gail, "admin", at(10)).await.unwrap();
     assert_eq!(store.contact_mark(&email("gail@example.com")).await.unwrap(), None);
 }

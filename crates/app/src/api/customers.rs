@@ -4,6 +4,7 @@
 
 use super::*;
 use socialcare_domain::contacts::Suggestion;
+use socialcare_domain::customer::ContactMark;
 use socialcare_domain::customers::{MergeError, Merged};
 use socialcare_domain::privacy::{self, CustomerExport, ErasureError};
 use socialcare_domain::{Erasure, Merge};
@@ -257,6 +258,44 @@ pub async fn suggestions_by<S: Store>(
     socialcare_domain::contacts::suggestions(&state.store, &id)
         .await
         .map_err(ApiError::store)
+}
+
+/// The marks of the customer's e-mail addresses (each bounced, or its owner complained): mail
+/// to them is not sent. For the console's ticket page.
+pub async fn marks_by<S: Store>(
+    state: &ApiState<S>,
+    caller: &Caller,
+    id: &str,
+) -> Result<Vec<ContactMark>, ApiError> {
+    caller.require(Role::Integrator)?;
+    let id = customer_id(id)?;
+    let Some(customer) = CustomerStore::get_customer(&state.store, &id)
+        .await
+        .map_err(ApiError::store)?
+    else {
+        return Err(ApiError::not_found(format!("no customer {id}")));
+    };
+    let mut addresses: Vec<String> = customer
+        .identities
+        .iter()
+        .filter(|identity| identity.source == Source::Email)
+        .map(|identity| identity.user_id.to_lowercase())
+        .collect();
+    addresses.sort();
+    addresses.dedup();
+    let mut marks = Vec::new();
+    for address in addresses {
+        let contact = socialcare_domain::mail_feedback::email_contact(&address);
+        if let Some(mark) = state
+            .store
+            .contact_mark(&contact)
+            .await
+            .map_err(ApiError::store)?
+        {
+            marks.push(mark);
+        }
+    }
+    Ok(marks)
 }
 
 /// `GET /v1/customers/{id}/export` (admin): everything socialcare holds about the customer,
