@@ -314,3 +314,59 @@ async fn a_reply_goes_out_through_ses_from_a_verified_address() {
     );
     assert!(refused.detail.contains("MessageRejected"), "{refused}");
 }
+
+/// SES forwards a bounce to the sending mailbox (its feedback forwarding) as a delivery status
+/// notification from its mailer daemon: the receipt rule stores it like any mail, and the
+/// function queues it as a report about the reply, not as a customer's message.
+const SES_BOUNCE: &str = "From: MAILER-DAEMON@amazonses.com\r\nTo: support@acme.example\r\n\
+Subject: Delivery Status Notification (Failure)\r\nMessage-ID: <0100018c-bounce@email.amazonses.com>\r\n\
+MIME-Version: 1.0\r\n\
+Content-Type: multipart/report; report-type=delivery-status; boundary=\"=_b\"\r\n\r\n\
+--=_b\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\n\
+An error occurred while trying to deliver the mail to the following recipients:\r\n\
+ann.lee@example.com\r\n\
+--=_b\r\nContent-Type: message/delivery-status\r\n\r\n\
+Reporting-MTA: dns; a8-30.smtp-out.amazonses.com\r\n\r\n\
+Action: failed\r\nFinal-Recipient: rfc822; ann.lee@example.com\r\n\
+Diagnostic-Code: smtp; 550 5.1.1 user unknown\r\nStatus: 5.1.1\r\n\r\n\
+--=_b\r\nContent-Type: message/rfc822\r\n\r\n\
+From: support@acme.example\r\nTo: ann.lee@example.com\r\nSubject: Re: Fibre down\r\n\
+Message-ID: <msg_01reply@acme.example>\r\n\r\nAn engineer is on the way.\r\n--=_b--\r\n";
+
+#[tokio::test]
+async fn a_bounce_ses_forwards_is_queued_as_a_report_about_the_reply() {
+    let stack = emulator::deploy().await;
+    let (s3, name) = bucket(&stack.config).await;
+    let stored = Stored(MailBucket::new(&stack.config, &name));
+    let inbound = SqsQueue::new(stack.sqs(), stack.inbound_queue_url.clone());
+    put(&s3, &name, "inbound/ses-0200", SES_BOUNCE.as_bytes()).await;
+    let taken = take_stored(
+        &stored,
+        &inbound,
+        &configuration(),
+        &receipt("ses-0200", &[MAILBOX], "PASS"),
+        Utc::now(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(taken, Taken::Report);
+    let delivered = inbound.receive(10, Duration::from_secs(1)).await.unwrap();
+    assert_eq!(delivered.len(), 1);
+    let QueuedEvent::Feedback(event) = serde_json::from_str(&delivered[0].body).unwrap() else {
+        panic!("{}", delivered[0].body)
+    };
+    let feedback = &event.feedback;
+    assert_eq!(
+        feedback.kind,
+        socialcare_domain::mail_feedback::FeedbackKind::Bounce
+    );
+    assert_eq!(feedback.mailbox, MAILBOX);
+    assert_eq!(feedback.message_id, "msg_01reply@acme.example");
+    assert_eq!(feedback.recipient.as_deref(), Some("ann.lee@example.com"));
+    assert_eq!(feedback.detail, "5.1.1 smtp; 550 5.1.1 user unknown");
+    assert_eq!(
+        object(&s3, &name, "refused/ses-0200").await,
+        None,
+        "a report is not refused"
+    );
+}
