@@ -47,8 +47,8 @@ pub use accounts::{
 };
 use customers::*;
 pub use customers::{
-    NewIdentity, erase_customer_by, export_customer_by, link_identity_by, merge_customer_by,
-    marks_by, suggestions_by,
+    NewIdentity, erase_customer_by, export_customer_by, link_identity_by, marks_by,
+    merge_customer_by, suggestions_by,
 };
 pub use incidents::{NewUpdate, post_update_by};
 use keys::*;

@@ -48,12 +48,11 @@ pub fn inbound_feedback(
 ) -> Result<socialcare_domain::ports::Outgoing, QueueError> {
     let group = format!("feedback:{}:{}", feedback.mailbox, feedback.message_id);
     let dedupe = format!("{group}:{}", feedback.kind.as_str());
-    let event = socialcare_domain::QueuedEvent::Feedback(
-        socialcare_domain::mail_feedback::FeedbackEvent {
+    let event =
+        socialcare_domain::QueuedEvent::Feedback(socialcare_domain::mail_feedback::FeedbackEvent {
             feedback,
             received_at,
-        },
-    );
+        });
     inbound(&event, &group, &dedupe)
 }
 

@@ -9,8 +9,8 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use futures::future::join_all;
 use serde::Deserialize;
 use socialcare_domain::ports::{
-    Clock, ContactStore, IncidentRecords, IncidentTickets, IncidentUpdateStore, IngestStore, PostAllowance,
-    Queue, QueueError, SettingsStore, TicketCommands, TicketReads,
+    Clock, ContactStore, IncidentRecords, IncidentTickets, IncidentUpdateStore, IngestStore,
+    PostAllowance, Queue, QueueError, SettingsStore, TicketCommands, TicketReads,
 };
 use socialcare_domain::replies::{OutboxJob, Platform, SendPolicy, Step, deliver};
 use socialcare_domain::updates::{UpdateJob, advance};

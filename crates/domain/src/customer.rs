@@ -232,4 +232,3 @@ impl ContactMark {
         )
     }
 }
-

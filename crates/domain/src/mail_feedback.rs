@@ -6,8 +6,8 @@
 //! `Message-ID`, which only the mail systems on the way and the recipient saw. Anyone can send
 //! a mailbox a report; no one else can make it name a reply and stop mail to a customer.
 
-pub use crate::customer::{ContactMark, FeedbackKind};
 use crate::customer::{Contact, ContactKind};
+pub use crate::customer::{ContactMark, FeedbackKind};
 use crate::delivery::{DeliveryState, Target};
 use crate::ids::{MessageId, TicketId};
 use crate::message::{Direction, Source, scoped_key};

@@ -912,8 +912,10 @@ pub trait ContactStore: Send + Sync {
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Marks an address mail is not sent to, replacing its mark.
-    fn mark_contact(&self, mark: &ContactMark)
-    -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn mark_contact(
+        &self,
+        mark: &ContactMark,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// The mark of `contact`, if it has one.
     fn contact_mark(

@@ -2,22 +2,22 @@
 //! ways, suggests who else they are, merges on its own only for two verified addresses, and
 //! goes with the customer when they are merged or erased.
 
+use super::replies::ScriptedPlatform;
 use crate::events::inbound;
 use chrono::{DateTime, TimeZone, Utc};
 use socialcare_domain::contacts::{AUTOMATIC, suggestions};
 use socialcare_domain::customer::{Contact, ContactKind, ContactNote};
 use socialcare_domain::customers::merge_customers;
-use socialcare_domain::ingest::{InboundEvent, IngestOutcome, Ingested, ingest_message};
-use super::replies::ScriptedPlatform;
 use socialcare_domain::delivery::Delivery;
+use socialcare_domain::ingest::{InboundEvent, IngestOutcome, Ingested, ingest_message};
 use socialcare_domain::mail_feedback::{
     FeedbackEvent, FeedbackKind, FeedbackOutcome, MailFeedback, apply_feedback,
 };
 use socialcare_domain::ports::CustomerStore;
+use socialcare_domain::privacy::erase_customer;
 use socialcare_domain::replies::{
     DeliveryState, OutboxJob, ReplyChannel, ReplyRequest, SendPolicy, Step, deliver, write_reply,
 };
-use socialcare_domain::privacy::erase_customer;
 use socialcare_domain::threading::Rules;
 use socialcare_domain::{Actor, Channel, CustomerId, Message, Source, TicketId};
 
@@ -395,9 +395,12 @@ pub async fn a_bounce_fails_the_reply_and_holds_mail_to_the_address_until_they_w
     store: &S,
 ) {
     let (ticket_id, reply) = sent_reply(store, "dan@example.com", "r1@acme.example").await;
-    let outcome = apply_feedback(store, &bounce("r1@acme.example", Some("Dan@Example.com"), 5))
-        .await
-        .unwrap();
+    let outcome = apply_feedback(
+        store,
+        &bounce("r1@acme.example", Some("Dan@Example.com"), 5),
+    )
+    .await
+    .unwrap();
     assert_eq!(
         outcome,
         FeedbackOutcome::Marked {
@@ -539,14 +542,20 @@ pub async fn a_complaint_marks_the_address_and_an_erasure_forgets_it<S: Store>(s
         received_at: at(5),
     };
     let outcome = apply_feedback(store, &complaint).await.unwrap();
-    assert!(matches!(outcome, FeedbackOutcome::Marked { .. }), "{outcome:?}");
+    assert!(
+        matches!(outcome, FeedbackOutcome::Marked { .. }),
+        "{outcome:?}"
+    );
     let delivery = delivery_of(store, &reply).await;
     assert_eq!(delivery.state, DeliveryState::Sent, "it was delivered");
     assert_eq!(
         delivery.error.as_deref(),
         Some("reported as spam by its recipient: abuse")
     );
-    let mark = store.contact_mark(&email("gail@example.com")).await.unwrap();
+    let mark = store
+        .contact_mark(&email("gail@example.com"))
+        .await
+        .unwrap();
     assert_eq!(mark.map(|m| m.kind), Some(FeedbackKind::Complaint));
 
     let detail = store.ticket_detail(&ticket_id).await.unwrap().unwrap();
@@ -559,7 +568,13 @@ pub async fn a_complaint_marks_the_address_and_an_erasure_forgets_it<S: Store>(s
     assert_eq!(export.marks[0].contact, email("gail@example.com"));
     assert_eq!(export.marks[0].detail, "abuse");
     erase_customer(store, &gail, "admin", at(10)).await.unwrap();
-    assert_eq!(store.contact_mark(&email("gail@example.com")).await.unwrap(), None);
+    assert_eq!(
+        store
+            .contact_mark(&email("gail@example.com"))
+            .await
+            .unwrap(),
+        None
+    );
 }
 
 #[macro_export]

@@ -87,7 +87,10 @@ impl ContactStore for DynamoStore {
     }
 
     async fn mark_contact(&self, mark: &ContactMark) -> Result<(), StoreError> {
-        let mut item = to_item(mark, [("pk", contact_pk(&mark.contact)), ("sk", MARK_SK.into())])?;
+        let mut item = to_item(
+            mark,
+            [("pk", contact_pk(&mark.contact)), ("sk", MARK_SK.into())],
+        )?;
         item.insert("marked_at".into(), s(stamp(mark.at)));
         self.put_item(item, "mark contact").await
     }

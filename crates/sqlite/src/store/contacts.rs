@@ -1,8 +1,8 @@
 //! ContactStore: one row per contact and customer who gave it, found by either.
 
 use super::items::{all, one, to_json};
-use chrono::{DateTime, SecondsFormat, Utc};
 use super::{SqliteStore, transaction};
+use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::params;
 use socialcare_domain::customer::{Contact, ContactMark, ContactNote};
 use socialcare_domain::ids::CustomerId;

@@ -78,7 +78,11 @@ pub fn feedback_of(
                 return Ok(None);
             }
             let recipient = value(&report, "original-rcpt-to").map(typed_address);
-            (FeedbackKind::Complaint, recipient, feedback_type.to_string())
+            (
+                FeedbackKind::Complaint,
+                recipient,
+                feedback_type.to_string(),
+            )
         }
         _ => return Ok(None),
     };
@@ -287,10 +291,8 @@ mod tests {
 
     #[test]
     fn a_report_for_no_mailbox_is_refused_as_such() {
-        let raw = dsn(FAILED, RETURNED).replace(
-            &format!("To: {MAILBOX}"),
-            "To: someone@elsewhere.example",
-        );
+        let raw = dsn(FAILED, RETURNED)
+            .replace(&format!("To: {MAILBOX}"), "To: someone@elsewhere.example");
         assert!(matches!(read(&raw), Err(EmailError::NotForUs(_))));
     }
 }
