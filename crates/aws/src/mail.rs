@@ -181,13 +181,34 @@ pub struct SendError {
 #[derive(Debug, Clone)]
 pub struct SesSender {
     client: aws_sdk_sesv2::Client,
+    region: String,
+}
+
+/// The `Message-ID` SES sends a message with: it replaces any the message has with its own
+/// message id at its region's domain (`email.amazonses.com` in us-east-1, else
+/// `<region>.amazonses.com`). The customer's answer names this one in `In-Reply-To`, and a
+/// bounce returns it.
+pub fn ses_message_id(ses_message_id: &str, region: &str) -> String {
+    match region {
+        "us-east-1" | "" => format!("{ses_message_id}@email.amazonses.com"),
+        region => format!("{ses_message_id}@{region}.amazonses.com"),
+    }
 }
 
 impl SesSender {
     pub fn new(config: &aws_config::SdkConfig) -> Self {
         Self {
             client: aws_sdk_sesv2::Client::new(config),
+            region: config
+                .region()
+                .map(|r| r.to_string())
+                .unwrap_or_default(),
         }
+    }
+
+    /// The `Message-ID` (without brackets) SES sent a message with, given the id it answered.
+    pub fn message_id_of(&self, id: &str) -> String {
+        ses_message_id(id, &self.region)
     }
 
     /// Sends `raw` (headers and all) from `from` to `to`; SES's message id.
@@ -230,5 +251,22 @@ impl SesSender {
                 detail: DisplayErrorContext(e).to_string(),
             })?;
         Ok(sent.message_id().unwrap_or_default().to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ses_message_id;
+
+    #[test]
+    fn ses_sends_with_its_own_message_id_at_its_regions_domain() {
+        assert_eq!(
+            ses_message_id("0100018c-1234", "us-east-1"),
+            "0100018c-1234@email.amazonses.com"
+        );
+        assert_eq!(
+            ses_message_id("0200018c-1234", "eu-west-1"),
+            "0200018c-1234@eu-west-1.amazonses.com"
+        );
     }
 }

@@ -1,8 +1,9 @@
 //! E-mail replies: the reply as an RFC 5322 message (`mail-builder`) in the customer's thread
 //! (`Re:` subject, `In-Reply-To`, `References`), from the mailbox, handed to the transport the
 //! wiring gives ([`SendMail`]: a folder locally; SES on AWS). Its `Message-ID` derives from the
-//! reply's id, so a retried send is the same message, and it is the id the reply is known by:
-//! the customer's answer to it threads back by its `In-Reply-To`.
+//! reply's id, so a retried send is the same message, and it is the id the reply is known by
+//! (or the one the transport answers it went with: SES replaces it with its own): the
+//! customer's answer to it threads back by its `In-Reply-To`, and a bounce of it names it.
 
 use crate::HttpPlatform;
 use futures::future::BoxFuture;
@@ -22,9 +23,11 @@ pub struct OutgoingMail {
     pub raw: Vec<u8>,
 }
 
-/// Sends one message; `Transient` when trying again may help.
+/// Sends one message and answers the `Message-ID` (without brackets) it went with: its own,
+/// or the one the mail service gave it instead (SES replaces it). `Transient` when trying
+/// again may help.
 pub type SendMail =
-    Arc<dyn Fn(OutgoingMail) -> BoxFuture<'static, Result<(), PostError>> + Send + Sync>;
+    Arc<dyn Fn(OutgoingMail) -> BoxFuture<'static, Result<String, PostError>> + Send + Sync>;
 
 /// Whether `id` can go in `In-Reply-To` or `References` (a digest socialcare made for a
 /// message without one is no Message-ID).
@@ -114,9 +117,7 @@ pub(crate) async fn post(
         ));
     };
     let mail = compose(reply, target)?;
-    let message_id = mail.message_id.clone();
-    send(mail).await?;
-    Ok(message_id)
+    send(mail).await
 }
 
 /// Writes each message to `folder` as `<Message-ID>.eml` (for a local setup: what would have
@@ -136,13 +137,15 @@ pub fn folder_transport(folder: std::path::PathBuf) -> SendMail {
                     }
                 })
                 .collect();
+            let message_id = mail.message_id.clone();
             tokio::task::spawn_blocking(move || {
                 std::fs::create_dir_all(&folder)?;
                 std::fs::write(folder.join(format!("{name}.eml")), &mail.raw)
             })
             .await
             .map_err(|e| PostError::Transient(format!("writing the mail: {e}")))?
-            .map_err(|e| PostError::Transient(format!("writing the mail: {e}")))
+            .map_err(|e| PostError::Transient(format!("writing the mail: {e}")))?;
+            Ok(message_id)
         })
     })
 }

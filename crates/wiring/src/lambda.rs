@@ -559,7 +559,8 @@ fn ses_transport(ses: SesSender) -> socialcare_platforms::mail::SendMail {
         let ses = ses.clone();
         Box::pin(async move {
             match ses.send(&mail.from, &mail.to, mail.raw).await {
-                Ok(_) => Ok(()),
+                // SES sent it with a Message-ID of its own: the reply is known by that one.
+                Ok(ses_message_id) => Ok(ses.message_id_of(&ses_message_id)),
                 Err(e) => Err(match e.failure {
                     socialcare_domain::ports::Failure::Invalid => {
                         socialcare_domain::replies::PostError::Permanent(e.to_string())
