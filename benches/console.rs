@@ -60,6 +60,7 @@ fn message(ticket: u32, n: u32, at: chrono::DateTime<Utc>) -> NormalizedMessage 
         found_by: None,
         subject: None,
         quoted: None,
+        html: None,
     }
 }
 

@@ -128,6 +128,7 @@ pub fn inbound(id: &str, customer: &str, text: &str, at: DateTime<Utc>) -> Inbou
             found_by: None,
             subject: None,
             quoted: None,
+            html: None,
         },
         received_at: at + chrono::Duration::seconds(1),
     }

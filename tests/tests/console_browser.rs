@@ -581,3 +581,91 @@ async fn an_agent_merges_a_customer_the_ticket_suggests_in_one_click() {
     browser.stop().await;
     driver.running.stop().await.unwrap();
 }
+
+/// An e-mail's HTML part is shown as it was sent, in a sandboxed frame under the CSP: its
+/// markup renders, what could run or call out was taken out when it came.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_agent_reads_an_html_mail_as_it_was_sent_in_a_sandboxed_frame() {
+    let x = MockServer::start().await;
+    let accounts = fixture_accounts_without_acknowledgements()
+        + "\n[[accounts]]\nplatform = \"email\"\nid = \"support@acme.example\"\nname = \"Acme Support\"\n";
+    let (_data, driver) = start_with(&x, &accounts).await;
+    let mail = "From: Ann Lee <ann@example.com>\r\nTo: support@acme.example\r\n\
+        Subject: My bill\r\nMessage-ID: <html-1@example.com>\r\nMIME-Version: 1.0\r\n\
+        Content-Type: multipart/alternative; boundary=\"a\"\r\n\r\n\
+        --a\r\nContent-Type: text/plain\r\n\r\nMy bill is wrong.\r\n\
+        --a\r\nContent-Type: text/html\r\n\r\n<p>My <b>bill</b> is wrong.</p>\
+        <script>parent.document.title = 'owned'</script><img src=\"http://127.0.0.1:9/pixel.gif\">\
+        <table><tr><td>Amount</td><td>$120</td></tr></table>\r\n--a--\r\n";
+    let bytes = mail.as_bytes().to_vec();
+    let (status, body) = driver
+        .post_raw(
+            "/webhooks/email",
+            &[
+                ("content-type", "message/rfc822".to_string()),
+                (
+                    "x-socialcare-signature",
+                    socialcare_tests::events::signature(
+                        &driver.integration_secret,
+                        Utc::now(),
+                        &bytes,
+                    ),
+                ),
+            ],
+            bytes,
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let tickets = driver.tickets_when(|t| t.len() == 1).await;
+    let id = tickets[0]["id"].as_str().unwrap().to_string();
+
+    let browser = Browser::start(1280, 800).await;
+    sign_in(&browser, &driver.base, KEY).await;
+    let client = &browser.client;
+    client
+        .goto(&format!("{}/tickets/{id}", driver.base))
+        .await
+        .unwrap();
+    client
+        .find(Locator::Css("details.as-sent summary"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let sandbox = client
+        .execute(
+            "return document.querySelector('iframe[data-html]').getAttribute('sandbox')",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        sandbox,
+        json!("allow-popups allow-popups-to-escape-sandbox")
+    );
+    let frame = client
+        .find(Locator::Css("iframe[data-html]"))
+        .await
+        .unwrap();
+    frame.enter_frame().await.unwrap();
+    let shown = client
+        .execute(
+            "return [document.querySelector('b').textContent, document.body.innerText, document.images.length, document.scripts.length]",
+            vec![],
+        )
+        .await
+        .unwrap();
+    client.enter_parent_frame().await.unwrap();
+    assert_eq!(shown[0], json!("bill"));
+    let text = shown[1].as_str().unwrap();
+    assert!(text.contains("My bill is wrong."), "{text}");
+    assert!(text.contains("Amount\t$120"), "{text}");
+    assert_eq!(shown[2], json!(0), "no image is fetched");
+    assert_eq!(shown[3], json!(0), "no script is there");
+    let title = client.title().await.unwrap();
+    assert_ne!(title, "owned");
+    browser.assert_quiet_console().await;
+    browser.stop().await;
+    driver.running.stop().await.unwrap();
+}

@@ -199,10 +199,7 @@ impl SesSender {
     pub fn new(config: &aws_config::SdkConfig) -> Self {
         Self {
             client: aws_sdk_sesv2::Client::new(config),
-            region: config
-                .region()
-                .map(|r| r.to_string())
-                .unwrap_or_default(),
+            region: config.region().map(|r| r.to_string()).unwrap_or_default(),
         }
     }
 

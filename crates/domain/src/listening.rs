@@ -414,6 +414,7 @@ mod tests {
             found_by: None,
             subject: None,
             quoted: None,
+            html: None,
         }
     }
 

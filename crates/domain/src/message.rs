@@ -139,6 +139,10 @@ pub struct NormalizedMessage {
     /// What was trimmed from `text`: an e-mail's quoted history and signature, kept.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quoted: Option<String>,
+    /// An e-mail's HTML part as sent, made safe to show (no scripts, styles, images, forms or
+    /// frames; links only to the web and mail): for a sandboxed frame, never for the page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub html: Option<String>,
 }
 
 /// An e-mail subject without the `Re:`, `Fwd:` (and localized `AW:`, `WG:`, `SV:`, `RE:`...)
@@ -337,6 +341,7 @@ impl Message {
                 found_by: None,
                 subject: None,
                 quoted: None,
+                html: None,
                 ..body.clone()
             },
             original_text: None,
@@ -445,6 +450,7 @@ mod tests {
             found_by: None,
             subject: None,
             quoted: None,
+            html: None,
         };
         let mut reply = Message::new(TicketId::derive(at, "t"), body, at);
         reply.delivery = Some(Delivery {

@@ -321,6 +321,7 @@ pub fn compose(
         found_by: None,
         subject,
         quoted: None,
+        html: None,
     };
     Message {
         delivery: Some(Delivery::pending(target, automatic)),

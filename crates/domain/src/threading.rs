@@ -184,6 +184,7 @@ mod tests {
             found_by: None,
             subject: None,
             quoted: None,
+            html: None,
         }
     }
 

@@ -36,6 +36,7 @@ pub fn complaint(now: chrono::DateTime<chrono::Utc>) -> NormalizedMessage {
         found_by: None,
         subject: None,
         quoted: None,
+        html: None,
     }
 }
 

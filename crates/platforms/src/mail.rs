@@ -186,6 +186,7 @@ mod tests {
                 found_by: None,
                 subject: None,
                 quoted: None,
+                html: None,
             },
             at,
         )

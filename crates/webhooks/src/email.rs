@@ -242,8 +242,33 @@ pub fn parse_email_with_files(
             .map(|s| capped(s.trim().replace(char::is_control, " "), MAX_SUBJECT_CHARS))
             .filter(|s| !s.is_empty()),
         quoted,
+        html: safe_html(&message),
     };
     Ok((message, files))
+}
+
+/// The message's HTML part as sent (not one made of its text), made safe to show with
+/// `ammonia`: no scripts, styles, images (a remote one tells the sender the mail was read, and
+/// from where), forms or frames; links only to `http`, `https` and `mailto`, opened without
+/// a referrer. None when it has none, or when what is left is over [`MAX_TEXT_CHARS`].
+fn safe_html(message: &mail_parser::Message) -> Option<String> {
+    let part = message
+        .html_body
+        .first()
+        .and_then(|index| message.part(*index))
+        .filter(|part| matches!(part.body, mail_parser::PartType::Html(_)))?;
+    let html = part.text_contents()?;
+    let safe = ammonia::Builder::default()
+        .rm_tags(["img"])
+        .url_schemes(["http", "https", "mailto"].into_iter().collect())
+        .url_relative(ammonia::UrlRelative::Deny)
+        .link_rel(Some("noopener noreferrer nofollow"))
+        // Out of the frame it is shown in, into a tab of its own.
+        .set_tag_attribute_value("a", "target", "_blank")
+        .clean(html)
+        .to_string();
+    let safe = safe.trim();
+    (!safe.is_empty() && safe.chars().count() <= MAX_TEXT_CHARS).then(|| safe.to_string())
 }
 
 /// The message's attached files: each listed, the first [`MOST_ATTACHMENTS`] kept (one copy of
@@ -820,6 +845,44 @@ We are on it.\r\n";
                 size: MAX_EMAIL_BYTES + 1
             })
         );
+    }
+
+    #[test]
+    fn the_html_part_is_kept_made_safe_and_only_when_there_is_one() {
+        let html = "From: ann@example.com\r\nTo: support@acme.example\r\nMessage-ID: <h1@example.com>\r\n\
+             MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=\"a\"\r\n\r\n\
+             --a\r\nContent-Type: text/plain\r\n\r\nMy bill is wrong.\r\n\
+             --a\r\nContent-Type: text/html\r\n\r\n<html><head><style>p{color:red}</style>\
+             <script>alert(1)</script></head><body><p style=\"color:red\" onclick=\"alert(2)\">My <b>bill</b> is wrong.</p>\
+             <img src=\"https://tracker.example/pixel.gif\"><a href=\"javascript:alert(3)\">click</a> \
+             <a href=\"https://acme.example/bill\">my bill</a><form action=\"https://evil.example\"><input name=q></form>\
+             <iframe src=\"https://evil.example\"></iframe></body></html>\r\n--a--\r\n";
+        let message = parse_email(
+            html.as_bytes(),
+            &mailboxes(),
+            None,
+            (now(), Sender::Unverified),
+        )
+        .unwrap();
+        assert_eq!(message.text, "My bill is wrong.");
+        assert_eq!(
+            message.html.as_deref(),
+            Some(
+                "<p>My <b>bill</b> is wrong.</p><a target=\"_blank\" rel=\"noopener noreferrer nofollow\">click</a> \
+                 <a href=\"https://acme.example/bill\" target=\"_blank\" rel=\"noopener noreferrer nofollow\">my bill</a>"
+            )
+        );
+        // A plain mail has no HTML made up for it.
+        let plain =
+            "From: ann@example.com\r\nTo: support@acme.example\r\n\r\nMy bill <b>is</b> wrong.\r\n";
+        let message = parse_email(
+            plain.as_bytes(),
+            &mailboxes(),
+            None,
+            (now(), Sender::Unverified),
+        )
+        .unwrap();
+        assert_eq!(message.html, None);
     }
 
     #[test]

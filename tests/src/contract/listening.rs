@@ -150,6 +150,7 @@ fn webhook_copy(id: &str, author: &str, handle: &str, text: &str, minute: u32) -
             found_by: None,
             subject: None,
             quoted: None,
+            html: None,
         },
         received_at: at(minute) + chrono::Duration::seconds(2),
     }

@@ -210,6 +210,7 @@ mod tests {
             found_by: None,
             subject: None,
             quoted: None,
+            html: None,
         };
         Message::new(TicketId::derive(at, "t"), body, at)
     }

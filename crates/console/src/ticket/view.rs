@@ -90,6 +90,8 @@ pub struct MessageView {
     /// An e-mail's subject, and what was trimmed from its text (quoted history, signature).
     pub subject: Option<String>,
     pub quoted: Option<String>,
+    /// An e-mail's HTML part, made safe when it came: shown in a sandboxed frame only.
+    pub html: Option<String>,
 }
 
 pub struct IdentityView {
@@ -220,6 +222,7 @@ pub(super) fn message_view(message: &Message) -> MessageView {
         hidden: message.hidden_at.is_some(),
         subject: body.subject.clone(),
         quoted: body.quoted.clone(),
+        html: body.html.clone(),
         found: body.found_by.as_ref().map(|found| match found {
             FoundBy::Search { query } => format!("found by the search {query}"),
             FoundBy::Lookup => "fetched: a reply answered it".to_string(),

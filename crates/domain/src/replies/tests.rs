@@ -43,6 +43,7 @@ fn message(
         found_by: None,
         subject: None,
         quoted: None,
+        html: None,
     };
     Message::new(TicketId::derive(at(0), "t"), body, at(minute))
 }

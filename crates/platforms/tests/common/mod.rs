@@ -114,6 +114,7 @@ pub fn reply(source: Source, account: &str, target: Target) -> Message {
         found_by: None,
         subject: None,
         quoted: None,
+        html: None,
     };
     Message {
         delivery: Some(Delivery::pending(target, false)),

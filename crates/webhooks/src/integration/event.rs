@@ -125,6 +125,7 @@ impl GenericEvent {
             found_by: None,
             subject: None,
             quoted: None,
+            html: None,
         })
     }
 }

@@ -254,6 +254,7 @@ impl Context<'_> {
             found_by: None,
             subject: None,
             quoted: None,
+            html: None,
         })
     }
 

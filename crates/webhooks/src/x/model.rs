@@ -254,6 +254,7 @@ impl Tweet {
             found_by: None,
             subject: None,
             quoted: None,
+            html: None,
         })
     }
 }
@@ -343,6 +344,7 @@ impl DirectMessageEvent {
             found_by: None,
             subject: None,
             quoted: None,
+            html: None,
         })
     }
 }

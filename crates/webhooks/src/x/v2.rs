@@ -201,6 +201,7 @@ impl Post {
             found_by: None,
             subject: None,
             quoted: None,
+            html: None,
         })
     }
 }
