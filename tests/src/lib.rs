@@ -57,3 +57,39 @@ where
         }
     }
 }
+
+/// A [`socialcare_domain::listening::Listener`] for a fake platform that only posts: every
+/// read is refused (the sender polls hashtags with its platform; these tests poll none).
+#[macro_export]
+macro_rules! reads_nothing {
+    ($platform:ty) => {
+        impl socialcare_domain::listening::Listener for $platform {
+            async fn search(
+                &self,
+                source: socialcare_domain::Source,
+                _: &str,
+                _: &socialcare_domain::listening::SearchRequest,
+            ) -> Result<
+                socialcare_domain::listening::SearchPage,
+                socialcare_domain::listening::ListenError,
+            > {
+                Err(socialcare_domain::listening::ListenError::Refused(format!(
+                    "this fake reads nothing of {source}"
+                )))
+            }
+            async fn fetch(
+                &self,
+                source: socialcare_domain::Source,
+                _: &str,
+                _: &str,
+            ) -> Result<
+                socialcare_domain::listening::Fetched,
+                socialcare_domain::listening::ListenError,
+            > {
+                Err(socialcare_domain::listening::ListenError::Refused(format!(
+                    "this fake fetches nothing of {source}"
+                )))
+            }
+        }
+    };
+}

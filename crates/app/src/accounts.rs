@@ -297,7 +297,7 @@ pub enum ConfigError {
         error: ListeningError,
     },
     #[error(
-        "accounts configuration: {platform:?} account {id}: listening queries are for X accounts (a search of X, with its operators)"
+        "accounts configuration: {platform:?} account {id}: listening queries are for X accounts (a search of X, with its operators) and Instagram accounts (hashtags)"
     )]
     ListeningPlatform { platform: Platform, id: String },
 }
@@ -355,10 +355,13 @@ fn searches_of(accounts: &Accounts) -> Result<Vec<AccountSearches>, ConfigError>
             continue;
         };
         let (platform, id) = (account.platform, account.id.clone());
-        if platform != Platform::X {
-            return Err(ConfigError::ListeningPlatform { platform, id });
-        }
-        listens.check().map_err(|error| ConfigError::Listening {
+        // X searches with its own operators; Instagram by hashtag.
+        let checked = match platform {
+            Platform::X => listens.check(),
+            Platform::Instagram => listens.check_hashtags(),
+            _ => return Err(ConfigError::ListeningPlatform { platform, id }),
+        };
+        checked.map_err(|error| ConfigError::Listening {
             platform,
             id: id.clone(),
             error,

@@ -5,8 +5,9 @@
 use crate::queues::inbound_message;
 use crate::scheduler::ScheduleError;
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use socialcare_domain::listening::{AccountSearches, ListenError, Listener, read_page};
-use socialcare_domain::ports::{CommitError, ListeningStore, Queue};
+use socialcare_domain::ports::{CommitError, ListeningStore, Outgoing, Queue, QueueError};
 use socialcare_domain::search::SearchState;
 use socialcare_platforms::XListener;
 
@@ -29,6 +30,107 @@ pub struct Listened {
     pub paused: bool,
 }
 
+/// One poll of an Instagram hashtag, for the sender: it holds the page tokens Meta reads with
+/// (the scheduler holds none), and what it finds is counted, never queued.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ListenJob {
+    pub listen: AccountSearches,
+    pub query: String,
+}
+
+impl ListenJob {
+    pub fn outgoing(&self) -> Result<Outgoing, QueueError> {
+        let body = serde_json::to_string(self)
+            .map_err(|e| QueueError::invalid(format!("encoding the listen job: {e}")))?;
+        Ok(Outgoing {
+            body,
+            group_id: None,
+            dedupe_id: None,
+            delay: std::time::Duration::ZERO,
+        })
+    }
+}
+
+/// Queues a poll of each Instagram hashtag that is due on the outbox, for the sender. The
+/// query's state is claimed first (its next poll set an interval on): a run that finds it
+/// claimed queues nothing, and a poll lost on the way is only late by one interval.
+pub async fn queue_hashtag_polls<S: ListeningStore, Q: Queue>(
+    store: &S,
+    outbox: &Q,
+    searches: &[AccountSearches],
+    now: DateTime<Utc>,
+) -> Result<usize, ScheduleError> {
+    let mut queued = 0;
+    for account in searches.iter().filter(|a| !a.ticketable()) {
+        for query in &account.listening.queries {
+            let state = store
+                .search_state(account.source, &account.account, query)
+                .await?
+                .unwrap_or_else(|| SearchState::new(account.source, &account.account, query));
+            if !state.due(now) {
+                continue;
+            }
+            let claimed = SearchState {
+                next_poll_at: Some(now + account.listening.every()),
+                version: state.version + 1,
+                ..state
+            };
+            match store.put_search_state(&claimed).await {
+                Ok(()) => {}
+                Err(CommitError::Conflict) | Err(CommitError::Duplicate) => continue,
+                Err(CommitError::Store(e)) => return Err(e.into()),
+            }
+            let job = ListenJob {
+                listen: account.clone(),
+                query: query.clone(),
+            };
+            outbox.send(job.outgoing()?).await?;
+            queued += 1;
+        }
+    }
+    Ok(queued)
+}
+
+/// The sender's poll of one hashtag ([`ListenJob`]): up to [`PAGES_PER_RUN`] pages, counted
+/// on the query's state.
+pub async fn poll_hashtag<S: ListeningStore, L: Listener>(
+    store: &S,
+    listener: &L,
+    job: &ListenJob,
+    now: DateTime<Utc>,
+) -> Result<Listened, ScheduleError> {
+    let account = &job.listen;
+    let state = store
+        .search_state(account.source, &account.account, &job.query)
+        .await?
+        .unwrap_or_else(|| SearchState::new(account.source, &account.account, &job.query));
+    let mut listened = Listened::default();
+    poll::<S, L, NoTickets>(store, listener, None, account, state, now, &mut listened).await?;
+    Ok(listened)
+}
+
+/// The queue of a search whose results are never ticketed: there is none.
+enum NoTickets {}
+
+impl Queue for NoTickets {
+    async fn send(&self, _: Outgoing) -> Result<(), QueueError> {
+        match *self {}
+    }
+    async fn receive(
+        &self,
+        _: u32,
+        _: std::time::Duration,
+    ) -> Result<Vec<socialcare_domain::ports::Delivery>, QueueError> {
+        match *self {}
+    }
+    async fn delete(&self, _: &str) -> Result<(), QueueError> {
+        match *self {}
+    }
+    async fn change_visibility(&self, _: &str, _: std::time::Duration) -> Result<(), QueueError> {
+        match *self {}
+    }
+}
+
 /// Polls every query that is due, at most [`PAGES_PER_RUN`] pages each, until `budget` is
 /// spent (the rest wait for the next run) or the platform says the app is over its limit (the
 /// limit is the app's: every other query would hear the same). A result is queued before the
@@ -44,7 +146,8 @@ pub async fn listen<S: ListeningStore, L: Listener, Q: Queue>(
 ) -> Result<Listened, ScheduleError> {
     let started = std::time::Instant::now();
     let mut listened = Listened::default();
-    for account in searches {
+    // Instagram's hashtags are polled by the sender ([`queue_hashtag_polls`]).
+    for account in searches.iter().filter(|a| a.ticketable()) {
         for query in &account.listening.queries {
             if started.elapsed() >= budget || listened.paused {
                 return Ok(listened);
@@ -54,7 +157,16 @@ pub async fn listen<S: ListeningStore, L: Listener, Q: Queue>(
                 .await?
                 .unwrap_or_else(|| SearchState::new(account.source, &account.account, query));
             if state.due(now) {
-                poll(store, listener, queue, account, state, now, &mut listened).await?;
+                poll(
+                    store,
+                    listener,
+                    Some(queue),
+                    account,
+                    state,
+                    now,
+                    &mut listened,
+                )
+                .await?;
             }
         }
     }
@@ -64,7 +176,7 @@ pub async fn listen<S: ListeningStore, L: Listener, Q: Queue>(
 async fn poll<S: ListeningStore, L: Listener, Q: Queue>(
     store: &S,
     listener: &L,
-    queue: &Q,
+    queue: Option<&Q>,
     account: &AccountSearches,
     mut state: SearchState,
     now: DateTime<Utc>,
@@ -87,7 +199,10 @@ async fn poll<S: ListeningStore, L: Listener, Q: Queue>(
                     .map(|message| inbound_message(message, now))
                     .collect::<Result<Vec<_>, _>>()?;
                 listened.queued += messages.len();
-                queue.send_all(messages).await?;
+                // Only a ticketable search has a queue, and only it tickets (`read_page`).
+                if let Some(queue) = queue {
+                    queue.send_all(messages).await?;
+                }
                 read.state
             }
             Err(error) => {

@@ -8,9 +8,10 @@ use crate::queues::{
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use futures::future::join_all;
 use serde::Deserialize;
+use socialcare_domain::listening::Listener;
 use socialcare_domain::ports::{
     Clock, ContactStore, IncidentRecords, IncidentTickets, IncidentUpdateStore, IngestStore,
-    PostAllowance, Queue, QueueError, SettingsStore, TicketCommands, TicketReads,
+    ListeningStore, PostAllowance, Queue, QueueError, SettingsStore, TicketCommands, TicketReads,
 };
 use socialcare_domain::replies::{OutboxJob, Platform, SendPolicy, Step, deliver};
 use socialcare_domain::updates::{UpdateJob, advance};
@@ -22,6 +23,7 @@ use tracing::Instrument;
 pub trait SenderStore:
     IngestStore
     + ContactStore
+    + ListeningStore
     + TicketReads
     + TicketCommands
     + SettingsStore
@@ -35,6 +37,7 @@ pub trait SenderStore:
 impl<T> SenderStore for T where
     T: IngestStore
         + ContactStore
+        + ListeningStore
         + TicketReads
         + TicketCommands
         + SettingsStore
@@ -51,11 +54,12 @@ impl<T> SenderStore for T where
 enum Task {
     Reply(OutboxJob),
     Update(UpdateJob),
+    Listen(crate::listening::ListenJob),
 }
 
 /// Handles the job of one record (its follow-up jobs go on `queue`); what to do with the
 /// record after.
-pub async fn send_one<S: SenderStore, P: Platform, Q: Queue>(
+pub async fn send_one<S: SenderStore, P: Platform + Listener, Q: Queue>(
     store: &S,
     platform: &P,
     queue: &Q,
@@ -69,6 +73,7 @@ pub async fn send_one<S: SenderStore, P: Platform, Q: Queue>(
         match serde_json::from_str(&record.body) {
             Ok(Task::Reply(job)) => post_reply(store, platform, record, &job, clock, policy).await,
             Ok(Task::Update(job)) => take_step(store, platform, queue, &job, clock).await,
+            Ok(Task::Listen(job)) => poll_hashtag(store, platform, &job, clock).await,
             Err(e) => {
                 // No redelivery will make it readable.
                 tracing::error!(queue_message_id, error = %e, "unreadable outbox job dropped");
@@ -80,7 +85,7 @@ pub async fn send_one<S: SenderStore, P: Platform, Q: Queue>(
     .await
 }
 
-async fn post_reply<S: IngestStore + ContactStore, P: Platform>(
+async fn post_reply<S: IngestStore + ContactStore, P: Platform + Listener>(
     store: &S,
     platform: &P,
     record: &JobRecord,
@@ -118,10 +123,31 @@ async fn post_reply<S: IngestStore + ContactStore, P: Platform>(
     }
 }
 
+/// Polls an Instagram hashtag with the account's page token; what it read is on the query's
+/// state (a failed poll too: it says why, and when it is tried again).
+async fn poll_hashtag<S: SenderStore, P: Listener>(
+    store: &S,
+    platform: &P,
+    job: &crate::listening::ListenJob,
+    clock: &dyn Clock,
+) -> Disposition {
+    match crate::listening::poll_hashtag(store, platform, job, clock.now()).await {
+        Ok(listened) => {
+            tracing::info!(account = %job.listen.account, query = %job.query, requests = listened.requests,
+                heard = listened.heard, failed = listened.failed, "hashtag polled");
+            Disposition::Delete
+        }
+        Err(e) => {
+            tracing::warn!(account = %job.listen.account, query = %job.query, error = %e, "hashtag poll failed; it comes again");
+            Disposition::Retry(Duration::from_secs(30))
+        }
+    }
+}
+
 /// Takes an incident update's next step and queues the one after it. Each step is a job of its
 /// own (rather than this one hidden and shown again), so that a long update never reaches the
 /// queue's receive limit.
-async fn take_step<S: SenderStore, P: Platform, Q: Queue>(
+async fn take_step<S: SenderStore, P: Platform + Listener, Q: Queue>(
     store: &S,
     platform: &P,
     queue: &Q,
@@ -158,7 +184,7 @@ async fn take_step<S: SenderStore, P: Platform, Q: Queue>(
 
 /// Posts a batch concurrently and applies each disposition to the queue; returns the ids of
 /// the records that must stay on the queue.
-pub async fn send_batch<S: SenderStore, P: Platform, Q: Queue>(
+pub async fn send_batch<S: SenderStore, P: Platform + Listener, Q: Queue>(
     store: &S,
     platform: &P,
     queue: &Q,
@@ -175,7 +201,7 @@ pub async fn send_batch<S: SenderStore, P: Platform, Q: Queue>(
 }
 
 /// The Lambda entry: posts an SQS batch and reports what stays on the queue.
-pub async fn handle_sqs_event<S: SenderStore, P: Platform, Q: Queue>(
+pub async fn handle_sqs_event<S: SenderStore, P: Platform + Listener, Q: Queue>(
     store: &S,
     platform: &P,
     queue: &Q,
@@ -206,7 +232,7 @@ impl Default for Sender {
 
 impl Sender {
     /// One receive-post round; returns how many jobs it received.
-    pub async fn once<Q: Queue, S: SenderStore, P: Platform>(
+    pub async fn once<Q: Queue, S: SenderStore, P: Platform + Listener>(
         &self,
         queue: &Q,
         store: &S,

@@ -23,7 +23,7 @@ pub use crate::search::{
 };
 
 /// One account's searches, with what decides which results are ticketed.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AccountSearches {
     pub source: Source,
     pub account: String,
@@ -31,6 +31,14 @@ pub struct AccountSearches {
     pub triage: TriageRules,
     /// Praise and noise are ticketed too.
     pub ticket_everything: bool,
+}
+
+impl AccountSearches {
+    /// Whether what its searches find can be answered, so ticketed: not on Instagram, where a
+    /// post found by its hashtag has no author and takes no comment from the brand.
+    pub fn ticketable(&self) -> bool {
+        self.source != Source::Instagram
+    }
 }
 
 /// What a page does: the messages to queue, and the state after it.
@@ -59,7 +67,7 @@ pub fn read_page(
             continue;
         }
         next.found += 1;
-        if message.found_by.is_none() {
+        if message.found_by.is_none() && searches.ticketable() {
             next.ticketed += 1;
             ticket.push(message);
             continue;
@@ -69,13 +77,16 @@ pub fn read_page(
         });
         let intent =
             triage::triage(&message.text, message.author.followers, &searches.triage).intent;
-        if searches.ticket_everything || matches!(intent, Intent::Complaint | Intent::Question) {
+        let ticketed =
+            searches.ticket_everything || matches!(intent, Intent::Complaint | Intent::Question);
+        if ticketed && searches.ticketable() {
             next.ticketed += 1;
             ticket.push(message);
         } else {
             let intent = intent.as_str().to_string();
             *next.heard.entry(intent.clone()).or_default() += 1;
             heard.push(Heard {
+                link: page.links.get(&message.external_id).cloned(),
                 external_id: message.external_id,
                 author_handle: message.author.handle,
                 text: message.text.chars().take(280).collect(),
@@ -446,6 +457,7 @@ mod tests {
             ],
             newest_id: Some("9".into()),
             next_token: None,
+            ..SearchPage::default()
         };
         let read = read_page(&state, page, &searches(false), at(10));
         assert_eq!(read.ticket.len(), 1);
@@ -470,6 +482,7 @@ mod tests {
                 messages: vec![tweet("8", "6", "Love the new Acme app, thank you!")],
                 newest_id: Some("8".into()),
                 next_token: None,
+                ..SearchPage::default()
             },
             &searches(true),
             at(10),
@@ -491,6 +504,7 @@ mod tests {
                 messages: vec![tweet("30", "7", "acme is down?")],
                 newest_id: Some("30".into()),
                 next_token: Some("page2".into()),
+                ..SearchPage::default()
             },
             &searches(false),
             at(10),
@@ -519,6 +533,7 @@ mod tests {
                 messages: vec![tweet("20", "8", "acme broke my router?")],
                 newest_id: Some("20".into()),
                 next_token: None,
+                ..SearchPage::default()
             },
             &searches(false),
             at(11),
@@ -542,6 +557,7 @@ mod tests {
                 messages: vec![post("40", "9", "@acme thanks, love it")],
                 newest_id: Some("40".into()),
                 next_token: None,
+                ..SearchPage::default()
             },
             &searches(false),
             at(30),

@@ -54,6 +54,10 @@ pub enum ListeningError {
     DuplicateQuery(String),
     #[error("listening: every_minutes must be from 1 to 1440")]
     Every,
+    #[error(
+        "listening: {0:?} is not a hashtag (one word of letters, digits and _, with or without #)"
+    )]
+    NotAHashtag(String),
 }
 
 impl Listening {
@@ -79,9 +83,28 @@ impl Listening {
         Ok(())
     }
 
+    /// [`Self::check`], and each query is a hashtag (`#acmefibre`): what Instagram searches.
+    pub fn check_hashtags(&self) -> Result<(), ListeningError> {
+        self.check()?;
+        match self.queries.iter().find(|q| hashtag(q).is_none()) {
+            Some(query) => Err(ListeningError::NotAHashtag(query.clone())),
+            None => Ok(()),
+        }
+    }
+
     pub fn every(&self) -> Duration {
         Duration::minutes(i64::from(self.every_minutes))
     }
+}
+
+/// `#AcmeFibre` → `acmefibre`: a hashtag as Instagram searches it (no `#`, one word of
+/// letters, digits and `_`, at most 100 characters), if the query is one.
+pub fn hashtag(query: &str) -> Option<String> {
+    let tag = query.trim().trim_start_matches('#').to_lowercase();
+    (!tag.is_empty()
+        && tag.chars().count() <= 100
+        && tag.chars().all(|c| c.is_alphanumeric() || c == '_'))
+    .then_some(tag)
 }
 
 /// How far a search has read, and what it heard: one small record per account and query.
@@ -141,6 +164,9 @@ pub struct Heard {
     pub text: String,
     pub at: DateTime<Utc>,
     pub intent: String,
+    /// Where it is seen on the platform (an Instagram post's permalink).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
 }
 
 impl SearchState {
@@ -197,8 +223,11 @@ pub struct SearchRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SearchPage {
     pub messages: Vec<NormalizedMessage>,
-    /// The newest result's id (X's `meta.newest_id`); none when the page is empty.
+    /// The newest result's id (X's `meta.newest_id`; on Instagram, where ids say nothing of
+    /// order, its time); none when the page is empty.
     pub newest_id: Option<String>,
     /// More (older) results wait behind this token.
     pub next_token: Option<String>,
+    /// Where each result is seen on the platform, by its id, when the platform says.
+    pub links: BTreeMap<String, String>,
 }

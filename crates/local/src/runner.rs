@@ -360,6 +360,7 @@ where
         .collect::<Vec<_>>();
     let scheduling = {
         let (store, reminders, inbound) = (store.clone(), reminders.clone(), inbound.clone());
+        let outbox = outbox.clone();
         tokio::spawn(async move {
             let scheduler = Scheduler::default();
             let configuration = configuration;
@@ -373,7 +374,14 @@ where
                     tracing::error!(error = %e, "incident notices failed; retrying");
                 }
                 let searches = &configuration.current().await.searches;
-                if !searches.is_empty()
+                // Instagram's hashtags: polled by the sender, with the page tokens.
+                if let Err(e) =
+                    socialcare_app::listening::queue_hashtag_polls(&store, &outbox, searches, now)
+                        .await
+                {
+                    tracing::error!(error = %e, "hashtag polls not queued; retrying");
+                }
+                if searches.iter().any(|s| s.ticketable())
                     && let Some(listener) = lookup.get().await
                 {
                     let listened = socialcare_app::listening::listen(

@@ -2,6 +2,7 @@
 //! console sees a ticket and can answer it. Its customer is an integrator's (`sample`) whose
 //! callback is answered here: a reply to it is logged and marked sent, without any network.
 
+use socialcare_domain::listening::{Fetched, ListenError, Listener, SearchPage, SearchRequest};
 use socialcare_domain::replies::{Platform, PostError, Target};
 use socialcare_domain::{Author, Channel, Direction, Message, NormalizedMessage, Source};
 
@@ -64,5 +65,26 @@ impl<P: Platform> Platform for WithSampleCustomer<P> {
         text: &str,
     ) -> Result<String, PostError> {
         self.0.publish(source, account, text).await
+    }
+}
+
+/// Reads as the real platform does.
+impl<P: Listener> Listener for WithSampleCustomer<P> {
+    async fn search(
+        &self,
+        source: Source,
+        account: &str,
+        request: &SearchRequest,
+    ) -> Result<SearchPage, ListenError> {
+        self.0.search(source, account, request).await
+    }
+
+    async fn fetch(
+        &self,
+        source: Source,
+        account: &str,
+        external_id: &str,
+    ) -> Result<Fetched, ListenError> {
+        self.0.fetch(source, account, external_id).await
     }
 }

@@ -7,6 +7,7 @@
 mod callback;
 pub mod connect;
 pub mod credentials;
+pub mod hashtags;
 mod listen;
 pub mod mail;
 mod meta;

@@ -225,6 +225,7 @@ impl Listener for XListener {
                 .collect(),
             newest_id: answer.meta.newest_id,
             next_token: answer.meta.next_token,
+            ..SearchPage::default()
         })
     }
 

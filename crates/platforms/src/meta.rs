@@ -18,7 +18,7 @@ const DEFAULT_WAIT_SECONDS: i64 = 5 * 60;
 
 /// Error codes that mean "over a rate limit": API too many calls, user, application, page,
 /// custom-level throttling, and the business use case limits 80001-80014.
-fn is_rate_limit(code: i64) -> bool {
+pub(crate) fn is_rate_limit(code: i64) -> bool {
     matches!(code, 4 | 17 | 32 | 613 | 80001..=80014)
 }
 
@@ -87,16 +87,13 @@ pub(crate) async fn publish(
     call(platform, source, account, page, "feed", &body, "id").await
 }
 
-/// POSTs `body` to the `edge` of `node` with the page's token; the id Meta gives the post.
-async fn call(
+/// The Meta app's secret and the account's page token: the one connected in the console, else
+/// the one configured.
+pub(crate) async fn graph_token(
     platform: &HttpPlatform,
     source: Source,
     account: &str,
-    node: &str,
-    edge: &str,
-    body: &Value,
-    id_field: &str,
-) -> Result<String, PostError> {
+) -> Result<(String, String), PostError> {
     let Some(app) = &platform.credentials.meta else {
         return Err(PostError::Permanent(
             "no Meta app secret is configured".into(),
@@ -113,7 +110,21 @@ async fn call(
             }
         },
     };
-    let proof = appsecret_proof(&app.app_secret, &page_token)?;
+    Ok((app.app_secret.clone(), page_token))
+}
+
+/// POSTs `body` to the `edge` of `node` with the page's token; the id Meta gives the post.
+async fn call(
+    platform: &HttpPlatform,
+    source: Source,
+    account: &str,
+    node: &str,
+    edge: &str,
+    body: &Value,
+    id_field: &str,
+) -> Result<String, PostError> {
+    let (app_secret, page_token) = graph_token(platform, source, account).await?;
+    let proof = appsecret_proof(&app_secret, &page_token)?;
     let endpoints = &platform.endpoints;
     let address = format!(
         "{}/{}/{node}/{edge}",
@@ -210,7 +221,7 @@ fn outcome(answer: &Answer, id_field: &str, now: DateTime<Utc>) -> Result<String
 /// Meta's estimate of when access comes back, from whichever usage header carries one (the
 /// business use case header does, per business and limit type; the longest counts), else the
 /// default wait.
-fn retry_at(answer: &Answer, now: DateTime<Utc>) -> DateTime<Utc> {
+pub(crate) fn retry_at(answer: &Answer, now: DateTime<Utc>) -> DateTime<Utc> {
     let minutes = ["x-business-use-case-usage", "x-page-usage", "x-app-usage"]
         .iter()
         .filter_map(|name| answer.headers.get(*name)?.to_str().ok())

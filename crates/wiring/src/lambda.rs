@@ -373,6 +373,7 @@ impl Lambda {
             store: self.store(),
             queue: self.queue("REMINDERS_QUEUE_URL"),
             inbound: self.queue("INBOUND_QUEUE_URL"),
+            outbox: self.queue("OUTBOX_QUEUE_URL"),
             scheduler: Scheduler::default(),
             configuration: Default::default(),
             lookup: self.x_lookup(socialcare_platforms::DEFAULT_TIMEOUT),
@@ -665,6 +666,8 @@ pub struct SchedulerFunction {
     queue: SqsQueue,
     /// Where what the searches found goes, like a webhook's messages.
     inbound: SqsQueue,
+    /// Where the polls of Instagram's hashtags go, for the sender (which holds page tokens).
+    outbox: SqsQueue,
     scheduler: Scheduler,
     /// Read at the first run, not at start.
     configuration: tokio::sync::OnceCell<ConfigurationCache>,
@@ -707,9 +710,21 @@ impl SchedulerFunction {
                 "closed tickets past their retention deleted"
             );
         }
+        match socialcare_app::listening::queue_hashtag_polls(
+            store,
+            &self.outbox,
+            &configuration.searches,
+            now,
+        )
+        .await
+        {
+            Ok(0) => {}
+            Ok(queued) => tracing::info!(queued, "hashtag polls queued for the sender"),
+            Err(e) => tracing::error!(error = %e, "hashtag polls not queued"),
+        }
         // Last, within what is left of the minute; a failure is logged, the next run polls
         // again (each query's state says where it stands).
-        if !configuration.searches.is_empty()
+        if configuration.searches.iter().any(|s| s.ticketable())
             && let Some(listener) = self.lookup.get().await
         {
             let listened = socialcare_app::listening::listen(

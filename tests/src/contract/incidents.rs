@@ -273,6 +273,8 @@ impl LimitedPlatform {
     }
 }
 
+crate::reads_nothing!(LimitedPlatform);
+
 impl Platform for LimitedPlatform {
     async fn post(&self, reply: &Message) -> Result<String, PostError> {
         self.take(Some(reply.ticket_id.clone()), &reply.body.text)

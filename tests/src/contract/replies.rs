@@ -73,6 +73,8 @@ impl Platform for ScriptedPlatform {
     }
 }
 
+crate::reads_nothing!(ScriptedPlatform);
+
 const ACCOUNT: &str = "1100000000000000001";
 
 async fn complaint<S: Store>(store: &S) -> (TicketId, InboundEvent) {
