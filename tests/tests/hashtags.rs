@@ -143,13 +143,24 @@ async fn a_hashtag_is_polled_with_the_page_token_counted_and_linked_never_ticket
     assert_eq!(&since[..16], &newest[..16], "{since}");
     let (_, list) = driver.get("/v1/tickets").await;
     assert_eq!(list["tickets"], json!([]), "nothing is ticketed");
+    // The account's settings page lists them, each linked to the post.
+    let mut visitor = socialcare_tests::browser::Visitor::new(&driver.base);
+    assert_eq!(visitor.sign_in(KEY).await.status, StatusCode::SEE_OTHER);
+    let page = visitor
+        .get(&format!("/settings/accounts/instagram/{IG}"))
+        .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(
+        page.body.contains(
+            "<a href=\"https://www.instagram.com/p/C2down/\" rel=\"noopener noreferrer\">#acmefibre down again, third time this week. Useless.</a>"
+        ),
+        "{}",
+        page.body
+    );
 
     // Polled again a minute on, the same posts are not counted again.
     let requests = meta.received_requests().await.unwrap();
-    let polls = requests
-        .iter()
-        .filter(|r| r.url.path() == recent)
-        .count();
+    let polls = requests.iter().filter(|r| r.url.path() == recent).count();
     assert!(polls >= 1);
     tokio::time::sleep(std::time::Duration::from_secs(65)).await;
     let requests = meta.received_requests().await.unwrap();
@@ -162,9 +173,10 @@ async fn a_hashtag_is_polled_with_the_page_token_counted_and_linked_never_ticket
         .await;
     assert_eq!(again[0]["found"], 2, "{again}");
     assert!(
-        requests
-            .iter()
-            .all(|r| r.url.query().is_some_and(|q| q.contains("appsecret_proof="))),
+        requests.iter().all(|r| r
+            .url
+            .query()
+            .is_some_and(|q| q.contains("appsecret_proof="))),
         "every call carries its proof"
     );
     driver.running.stop().await.unwrap();

@@ -769,7 +769,13 @@ fn search_row(state: &socialcare_domain::search::SearchState) -> SearchRow {
                     .unwrap_or_default(),
                 intent: heard.intent.clone(),
                 text: heard.text.clone(),
-                href: crate::ticket::post_link(state.source, &heard.external_id),
+                // The platform's own link (an Instagram permalink, checked when read), else
+                // one made of the post's id.
+                href: heard
+                    .link
+                    .clone()
+                    .filter(|link| link.starts_with("https://"))
+                    .or_else(|| crate::ticket::post_link(state.source, &heard.external_id)),
             })
             .collect(),
     }

@@ -429,6 +429,70 @@ mod tests {
         }
     }
 
+    #[test]
+    fn an_instagram_hashtag_tickets_nothing_and_keeps_each_posts_link() {
+        let mut hashtags = searches(true);
+        hashtags.source = Source::Instagram;
+        hashtags.listening.queries = vec!["#acmefibre".into()];
+        let state = SearchState::new(Source::Instagram, "100", "#acmefibre");
+        let mut complaint = tweet("18", "", "#acmefibre down again. Useless.");
+        complaint.source = Source::Instagram;
+        complaint.found_by = Some(FoundBy::Search {
+            query: "#acmefibre".into(),
+        });
+        let mut untagged = complaint.clone();
+        untagged.external_id = "17".into();
+        untagged.found_by = None;
+        let page = SearchPage {
+            messages: vec![complaint, untagged],
+            newest_id: Some("2026-12-04T09:00:00Z".into()),
+            links: [(
+                "18".to_string(),
+                "https://www.instagram.com/p/C2/".to_string(),
+            )]
+            .into(),
+            ..SearchPage::default()
+        };
+        let read = read_page(&state, page, &hashtags, at(5));
+        assert_eq!(read.ticket, vec![], "even asked to answer everything");
+        assert_eq!(read.state.found, 2);
+        assert_eq!(read.state.ticketed, 0);
+        assert_eq!(read.state.heard.get("complaint"), Some(&2));
+        let links: Vec<Option<&str>> = read
+            .state
+            .latest_heard
+            .iter()
+            .map(|h| h.link.as_deref())
+            .collect();
+        assert!(
+            links.contains(&Some("https://www.instagram.com/p/C2/")),
+            "{links:?}"
+        );
+        assert!(links.contains(&None));
+        assert_eq!(read.state.since_id.as_deref(), Some("2026-12-04T09:00:00Z"));
+    }
+
+    #[test]
+    fn instagram_listens_for_hashtags_only() {
+        let listening = |query: &str| Listening {
+            queries: vec![query.into()],
+            every_minutes: 5,
+        };
+        assert_eq!(listening("#AcmeFibre").check_hashtags(), Ok(()));
+        assert_eq!(listening("acme_fibre2").check_hashtags(), Ok(()));
+        for query in ["acme fibre", "#acme-fibre", "acme -from:acme", "#"] {
+            assert_eq!(
+                listening(query).check_hashtags(),
+                Err(ListeningError::NotAHashtag(query.into())),
+                "{query}"
+            );
+        }
+        assert_eq!(
+            crate::search::hashtag("#AcmeFibre").as_deref(),
+            Some("acmefibre")
+        );
+    }
+
     fn searches(ticket_everything: bool) -> AccountSearches {
         AccountSearches {
             source: Source::X,
