@@ -444,6 +444,9 @@ async fn a_mails_files_are_kept_listed_on_the_ticket_and_downloaded_never_shown(
 
 /// The delivery status notification a mail system sends the mailbox when `reply_id` could not
 /// be delivered to `to` (`action` failed or delayed).
+/// What the deliveries of a ticket's replies (state, error) are waited for to be.
+type Wanted = dyn Fn(&[(String, String)]) -> bool;
+
 fn bounce_of(reply_id: &str, to: &str, action: &str, status: &str) -> String {
     format!(
         "From: MAILER-DAEMON@mx.example.com\r\nTo: {MAILBOX}\r\n\
@@ -490,7 +493,7 @@ async fn a_bounced_reply_fails_and_mail_to_the_address_waits_until_they_write_ag
             })
             .collect()
     };
-    let deliveries_when = |want: &'static dyn Fn(&[(String, String)]) -> bool| {
+    let deliveries_when = |want: &'static Wanted| {
         let (driver, id) = (&driver, id.clone());
         async move {
             let mut got = Vec::new();

@@ -480,6 +480,9 @@ fn rules_of(teams: Teams, accounts: &Accounts) -> Result<Rules, ConfigError> {
         if account.link_same_email {
             rules.link_same_email.insert(id.clone());
         }
+        if account.platform == Platform::Email {
+            rules.mailboxes.insert(id.clone());
+        }
         if account.answer_praise_and_noise {
             rules.answer_everything.insert(id);
         }

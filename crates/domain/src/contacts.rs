@@ -14,7 +14,6 @@ use crate::ports::{
 };
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeSet;
 
 /// The most contacts one message gives: a message listing more is no one person's details.
 pub const MOST_PER_MESSAGE: usize = 5;
@@ -376,17 +375,38 @@ pub async fn note_message<S>(
     store: &S,
     message: &NormalizedMessage,
     (customer_id, ticket_id): (&CustomerId, &TicketId),
-    linking: &BTreeSet<String>,
+    rules: &crate::threading::Rules,
     now: DateTime<Utc>,
 ) -> Result<Vec<Merged>, StoreError>
 where
     S: ContactStore + CustomerStore + IngestStore + TicketCommands + PrivacyStore,
 {
-    let notes = notes_of(message, customer_id, ticket_id);
+    let linking = &rules.link_same_email;
+    // The brand's own mailbox, written in a message, is nobody's contact.
+    let mut notes: Vec<ContactNote> = notes_of(message, customer_id, ticket_id)
+        .into_iter()
+        .filter(|n| {
+            !(n.contact.kind == ContactKind::Email && rules.mailboxes.contains(&n.contact.value))
+        })
+        .collect();
     if notes.is_empty() {
         return Ok(Vec::new());
     }
+    // A note replaces the one of the same contact: an address they typed keeps the verified
+    // mark an authenticated mail from it gave.
+    if notes.iter().any(|n| !n.verified) {
+        let held = store.customer_contacts(customer_id).await?;
+        for note in notes.iter_mut().filter(|n| !n.verified) {
+            note.verified = held.iter().any(|h| h.contact == note.contact && h.verified);
+        }
+    }
     store.note_contacts(&notes).await?;
+    // Erased meanwhile (its erasure is recorded before it forgets the contacts): what this
+    // noted after the erasure forgot goes too.
+    if store.get_erasure(customer_id).await?.is_some() {
+        store.forget_contacts(customer_id).await?;
+        return Ok(Vec::new());
+    }
     let mut merged = Vec::new();
     if !linking.contains(&message.account) {
         return Ok(merged);
@@ -398,6 +418,19 @@ where
         for theirs in named_by_few(store, &note.contact).await? {
             if !(note.verified && theirs.verified) {
                 continue;
+            }
+            // A merge of either cut short (after its record, before its end) is finished
+            // first: their notes still name the customer merged away.
+            for id in [customer_id, &theirs.customer_id] {
+                if let Some(started) = store.get_merge(id).await?
+                    && started.completed_at.is_none()
+                {
+                    match merge_customers(store, &started.into, id, &started.merged_by, now).await {
+                        Ok(done) => merged.push(done),
+                        Err(MergeError::Store(e)) => return Err(e),
+                        Err(_) => {}
+                    }
+                }
             }
             let (Some(ours), Some(other)) = (
                 current(store, customer_id).await?,

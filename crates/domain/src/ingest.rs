@@ -332,14 +332,7 @@ async fn note_contacts<S: IngestDeps>(
     };
     // A merge it makes is dated as the message's arrival, like the rest of what it changes.
     let at = event.received_at;
-    Ok(contacts::note_message(
-        store,
-        message,
-        (&customer.id, ticket_id),
-        &rules.link_same_email,
-        at,
-    )
-    .await?)
+    Ok(contacts::note_message(store, message, (&customer.id, ticket_id), rules, at).await?)
 }
 
 /// Places the message; the outcome, the replies written with it, and whether the message it

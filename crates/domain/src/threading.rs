@@ -57,6 +57,9 @@ pub struct Rules {
     /// The brand accounts whose customers are merged on their own when two write from the same
     /// verified e-mail address (see [`crate::contacts`]).
     pub link_same_email: std::collections::BTreeSet<String>,
+    /// The brand's own mailboxes: an address of one a customer writes ("I wrote to
+    /// support@...") is no contact of theirs.
+    pub mailboxes: std::collections::BTreeSet<String>,
     /// How each brand account detects spikes of complaints.
     pub spikes: crate::incidents::Spikes,
     /// The active incidents (read from the store) that new complaints join.
@@ -84,6 +87,7 @@ impl Default for Rules {
             triage: Default::default(),
             answer_everything: Default::default(),
             link_same_email: Default::default(),
+            mailboxes: Default::default(),
             spikes: Default::default(),
             incidents: Vec::new(),
             paces: Default::default(),

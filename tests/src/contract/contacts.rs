@@ -577,6 +577,113 @@ pub async fn a_complaint_marks_the_address_and_an_erasure_forgets_it<S: Store>(s
     );
 }
 
+pub async fn a_typed_address_keeps_the_verified_mark_and_the_brands_own_is_nobodys<S: Store>(
+    store: &S,
+) {
+    let mut rules = Rules::default();
+    rules.mailboxes.insert(MAILBOX.to_string());
+    let verified = mail("v1@example.com", "hal@example.com", true, 0);
+    ingested(store, &verified, &rules).await;
+    let hal = customer_of(store, &verified).await;
+    // From the same address, unauthenticated this time, naming the brand's own mailbox.
+    let mut again = mail("v2@example.com", "hal@example.com", false, 1);
+    again.message.text = format!("I wrote to {MAILBOX} twice already");
+    ingested(store, &again, &rules).await;
+    let notes = store.customer_contacts(&hal).await.unwrap();
+    let noted: Vec<(&str, bool)> = notes
+        .iter()
+        .map(|n| (n.contact.value.as_str(), n.verified))
+        .collect();
+    assert_eq!(noted, vec![("hal@example.com", true)], "{notes:?}");
+    assert_eq!(store.contact_notes(&email(MAILBOX)).await.unwrap(), vec![]);
+}
+
+pub async fn an_automatic_merge_cut_short_is_finished_when_its_mail_comes_again<S: Store>(
+    store: &S,
+) {
+    // Two mailboxes hear from one verified address, before either links by e-mail.
+    let first = mail("w1@example.com", "ida@example.com", true, 0);
+    ingested(store, &first, &Rules::default()).await;
+    let mut second = mail("w2@example.com", "ida@example.com", true, 1);
+    second.message.account = "sales@acme.example".into();
+    ingested(store, &second, &Rules::default()).await;
+    let (kept, away) = (
+        customer_of(store, &first).await,
+        customer_of(store, &second).await,
+    );
+    assert_ne!(kept, away);
+    // A merge that died after moving the identities: its record open, the notes not moved.
+    let cut = socialcare_domain::Merge {
+        customer_id: away.clone(),
+        into: kept.clone(),
+        account: MAILBOX.into(),
+        merged_by: AUTOMATIC.into(),
+        requested_at: at(2),
+        completed_at: None,
+        identities: 1,
+        tickets: 0,
+    };
+    store.put_merge(&cut).await.unwrap();
+    let into = CustomerStore::get_customer(store, &kept)
+        .await
+        .unwrap()
+        .unwrap();
+    let absorbed = CustomerStore::get_customer(store, &away)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut combined = into.clone();
+    combined.identities.extend(absorbed.identities.clone());
+    combined.version = into.version + 1;
+    store
+        .absorb_customer(&combined, into.version, &absorbed)
+        .await
+        .unwrap();
+    assert_eq!(customer_of(store, &second).await, kept);
+
+    // The same mail delivered again, the accounts linking now: the merge is finished.
+    let again = ingested(store, &second, &linking()).await;
+    assert_eq!(again.merged.len(), 1, "{again:?}");
+    let done = store.get_merge(&away).await.unwrap().unwrap();
+    assert!(done.completed_at.is_some(), "{done:?}");
+    assert_eq!(store.customer_contacts(&away).await.unwrap(), vec![]);
+    let left: Vec<CustomerId> = store
+        .contact_notes(&email("ida@example.com"))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|n| n.customer_id)
+        .collect();
+    assert_eq!(left, vec![kept]);
+}
+
+pub async fn a_message_noted_while_its_customer_is_erased_leaves_nothing<S: Store>(store: &S) {
+    let first = dm("e1", "jo", "hello", 0);
+    ingested(store, &first, &Rules::default()).await;
+    let jo = customer_of(store, &first).await;
+    // The erasure is recorded (it forgets the contacts next); a message comes meanwhile.
+    store
+        .put_erasure(&socialcare_domain::Erasure {
+            customer_id: jo.clone(),
+            account: "1100000000000000001".into(),
+            requested_by: "admin".into(),
+            requested_at: at(1),
+            completed_at: None,
+            tickets: 0,
+            messages: 0,
+            elsewhere: 0,
+        })
+        .await
+        .unwrap();
+    let during = dm("e2", "jo", "reach me at jo@example.com or 07700 900456", 2);
+    ingested(store, &during, &Rules::default()).await;
+    assert_eq!(store.customer_contacts(&jo).await.unwrap(), vec![]);
+    assert_eq!(
+        store.contact_notes(&email("jo@example.com")).await.unwrap(),
+        vec![]
+    );
+}
+
 #[macro_export]
 macro_rules! contacts_contract {
     ($make:expr) => {
@@ -588,7 +695,10 @@ macro_rules! contacts_contract {
             an_erased_customer_leaves_no_contact,
             a_bounce_fails_the_reply_and_holds_mail_to_the_address_until_they_write,
             a_report_about_no_reply_of_ours_marks_nothing,
-            a_complaint_marks_the_address_and_an_erasure_forgets_it
+            a_complaint_marks_the_address_and_an_erasure_forgets_it,
+            a_typed_address_keeps_the_verified_mark_and_the_brands_own_is_nobodys,
+            an_automatic_merge_cut_short_is_finished_when_its_mail_comes_again,
+            a_message_noted_while_its_customer_is_erased_leaves_nothing
         );
     };
     (@cases $make:expr; $($case:ident),+) => {

@@ -62,7 +62,14 @@ impl ContactStore for DynamoStore {
     async fn forget_contacts(&self, customer_id: &CustomerId) -> Result<(), StoreError> {
         let customer = customer_id.as_str();
         let mut deletes = Vec::new();
-        for note in self.customer_contacts(customer_id).await? {
+        // Consistent: a note written a moment ago (an ingest racing the erasure) goes too.
+        let notes = self
+            .partition_consistent(customer_contacts_pk(customer), "read contacts to forget")
+            .await?
+            .into_iter()
+            .map(from_item::<ContactNote>)
+            .collect::<Result<Vec<_>, _>>()?;
+        for note in notes {
             for (pk, sk) in [
                 (contact_pk(&note.contact), customer.to_string()),
                 (customer_contacts_pk(customer), contact_sk(&note.contact)),

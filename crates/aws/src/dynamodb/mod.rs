@@ -265,12 +265,27 @@ impl DynamoStore {
         self.partition_between(pk, None, what).await
     }
 
+    /// [`Self::partition`], read strongly consistent: what was written before is in it.
+    async fn partition_consistent(&self, pk: String, what: &str) -> Result<Vec<Item>, StoreError> {
+        self.read_partition(pk, None, true, what).await
+    }
+
     /// The items of a partition whose sort keys lie between `sk` (both included), or all of
     /// them, in sort-key order, page after page.
     async fn partition_between(
         &self,
         pk: String,
         sk: Option<(&str, &str)>,
+        what: &str,
+    ) -> Result<Vec<Item>, StoreError> {
+        self.read_partition(pk, sk, false, what).await
+    }
+
+    async fn read_partition(
+        &self,
+        pk: String,
+        sk: Option<(&str, &str)>,
+        consistent: bool,
         what: &str,
     ) -> Result<Vec<Item>, StoreError> {
         let mut items = Vec::new();
@@ -282,6 +297,7 @@ impl DynamoStore {
                 .table_name(&self.table)
                 .key_condition_expression("pk = :pk")
                 .expression_attribute_values(":pk", s(pk.clone()))
+                .consistent_read(consistent)
                 .set_exclusive_start_key(start);
             if let Some((first, last)) = sk {
                 query = query
