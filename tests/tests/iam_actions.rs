@@ -71,8 +71,9 @@ fn granted(name: &str) -> BTreeSet<String> {
 }
 
 /// The IAM actions the proxied requests needed: `DynamoDB_20120810.PutItem` is
-/// `dynamodb:PutItem`; a transaction needs the actions of what it writes (puts and updates
-/// here: the store's transactions delete nothing).
+/// `dynamodb:PutItem`; a transaction needs the actions of what it writes: puts and updates
+/// are counted (the merge's transaction also deletes the customer merged away, which the
+/// proxy does not tell apart: DeleteItem is checked where a function calls it alone).
 fn needed(counts: &Counts) -> BTreeSet<String> {
     let mut actions = BTreeSet::new();
     for operation in counts.operations.keys() {
@@ -293,9 +294,10 @@ async fn each_function_calls_only_what_its_role_allows() {
     ingest_message(&store, &again, &rules).await.unwrap();
     assert_eq!(
         store
-            .contact_mark(&email_contact("bob@example.com"))
+            .contact_marks(&email_contact("bob@example.com"))
             .await
-            .unwrap(),
+            .unwrap()
+            .in_force(),
         None
     );
     assert_granted("IngestFunction", &proxied.take().await);

@@ -217,6 +217,30 @@ pub struct ContactMark {
     pub message_id: MessageId,
 }
 
+/// What is known of an address's mail: its latest mark, and when its owner last wrote from it
+/// (any mail, and a mail whose sender the mail service authenticated).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ContactMarks {
+    pub mark: Option<ContactMark>,
+    pub written_at: Option<DateTime<Utc>>,
+    pub verified_written_at: Option<DateTime<Utc>>,
+}
+
+impl ContactMarks {
+    /// The mark, unless they wrote from the address since it was made: any mail from it undoes
+    /// a bounce (the mailbox is there); only an authenticated one a complaint (anyone can
+    /// write an address in From, and mail to someone who called it spam hurts every reply).
+    /// A report that comes again after that is no news.
+    pub fn in_force(self) -> Option<ContactMark> {
+        let mark = self.mark?;
+        let undone_at = match mark.kind {
+            FeedbackKind::Bounce => self.written_at,
+            FeedbackKind::Complaint => self.verified_written_at,
+        };
+        undone_at.is_none_or(|at| at < mark.at).then_some(mark)
+    }
+}
+
 impl ContactMark {
     /// Why a reply to this address is not sent, for the agent who wrote it.
     pub fn why_not_sent(&self) -> String {
@@ -225,10 +249,14 @@ impl ContactMark {
             FeedbackKind::Complaint => "was reported as spam by",
         };
         format!(
-            "not sent: mail {what} {} on {} ({}); nothing more goes to it until they write from it again",
+            "not sent: mail {what} {} on {} ({}); nothing more goes to it until they write from it again{}",
             self.contact.value,
             self.at.format("%Y-%m-%d %H:%M UTC"),
-            self.detail
+            self.detail,
+            match self.kind {
+                FeedbackKind::Bounce => "",
+                FeedbackKind::Complaint => " (a mail whose sender is authenticated)",
+            }
         )
     }
 }

@@ -314,10 +314,13 @@ async fn note_contacts<S: IngestDeps>(
     rules: &Rules,
 ) -> Result<Vec<Merged>, IngestError> {
     let message = &event.message;
-    // They wrote from it since it bounced: it is theirs and it works.
+    // They wrote from it: a mark made before is undone (see `ContactMarks::in_force`).
     if message.source == Source::Email && message.direction == Direction::Inbound {
         let address = crate::mail_feedback::email_contact(&message.author.id);
-        store.unmark_contact(&address, event.received_at).await?;
+        let verified = message.author.verified_email;
+        store
+            .note_written(&address, event.received_at, verified)
+            .await?;
     }
     if contacts::given(message).is_empty() {
         return Ok(Vec::new());

@@ -77,12 +77,15 @@ pub async fn apply_feedback<S: IngestStore + ContactStore>(
         let Target::Email { to, .. } = &delivery.target else {
             return Ok(Round::Done(None));
         };
-        if reply.body.direction != Direction::Outbound
-            || feedback
-                .recipient
-                .as_deref()
-                .is_some_and(|named| !named.trim().eq_ignore_ascii_case(to))
-        {
+        // Only a reply that went out is known by that Message-ID (its alias); found by its own
+        // key (`socialcare:…`, which a customer can make up for an acknowledgement) it is not
+        // the one the report returns. The report must name whom it went to.
+        let sent_as = delivery.platform_id.as_deref() == Some(feedback.message_id.as_str());
+        let to_them = feedback
+            .recipient
+            .as_deref()
+            .is_some_and(|named| named.trim().eq_ignore_ascii_case(to));
+        if reply.body.direction != Direction::Outbound || !sent_as || !to_them {
             return Ok(Round::Done(None));
         }
         let said = format!("{}: {}", said_of(feedback.kind), feedback.detail);

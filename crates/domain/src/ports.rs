@@ -5,7 +5,9 @@
 
 use crate::access::ApiKey;
 use crate::configuration::{ConfigurationChange, ConfigurationVersion};
-use crate::customer::{Contact, ContactMark, ContactNote, Customer, Erasure, Identity, Merge};
+use crate::customer::{
+    Contact, ContactMark, ContactMarks, ContactNote, Customer, Erasure, Identity, Merge,
+};
 use crate::events::TicketEvent;
 use crate::ids::{CustomerId, IncidentId, MessageId, TicketId, UpdateId};
 use crate::incident::{ActiveIncident, Incident, TopicCounts};
@@ -904,31 +906,38 @@ pub trait ContactStore: Send + Sync {
         customer_id: &CustomerId,
     ) -> impl Future<Output = Result<Vec<ContactNote>, StoreError>> + Send;
 
-    /// Deletes every note of the customer (erased, or merged into another who has them now),
-    /// and the mark of each address among them (erased: an address is theirs).
+    /// Deletes every note of the customer (erased, or merged into another who has them now).
     fn forget_contacts(
         &self,
         customer_id: &CustomerId,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// Marks an address mail is not sent to, replacing its mark.
+    /// Marks an address mail is not sent to, replacing its mark (not when its owner wrote).
     fn mark_contact(
         &self,
         mark: &ContactMark,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// The mark of `contact`, if it has one.
-    fn contact_mark(
+    /// The mark of `contact` and when its owner last wrote from it (all empty when nothing is
+    /// known); [`ContactMarks::in_force`] says whether it holds.
+    fn contact_marks(
         &self,
         contact: &Contact,
-    ) -> impl Future<Output = Result<Option<ContactMark>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<ContactMarks, StoreError>> + Send;
 
-    /// Takes the mark off `contact` when it was made before `written_at` (its owner wrote from
-    /// it since); a later mark stays.
-    fn unmark_contact(
+    /// Notes that the owner of `contact` wrote from it at `at` (`verified`: the mail service
+    /// authenticated the sender); an earlier time than the one noted changes nothing.
+    fn note_written(
         &self,
         contact: &Contact,
-        written_at: DateTime<Utc>,
+        at: DateTime<Utc>,
+        verified: bool,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Forgets all that is known of the address's mail (its owner is erased).
+    fn forget_marks(
+        &self,
+        contact: &Contact,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 

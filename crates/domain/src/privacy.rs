@@ -101,13 +101,11 @@ pub async fn export_customer<S: CustomerStore + TicketReads + ContactStore>(
         );
     }
     let contacts = store.customer_contacts(id).await?;
-    // What the mail system said of their addresses (a bounce, a complaint).
+    // What the mail system said of the addresses they write from (a bounce, a complaint); an
+    // address they only typed may be someone else's.
     let mut marks = Vec::new();
-    for note in contacts
-        .iter()
-        .filter(|n| n.contact.kind == crate::customer::ContactKind::Email)
-    {
-        if let Some(mark) = store.contact_mark(&note.contact).await? {
+    for address in mail_addresses(&customer) {
+        if let Some(mark) = store.contact_marks(&address).await?.mark {
             marks.push(mark);
         }
     }
@@ -158,6 +156,12 @@ where
     };
     // Recorded first: a request cut short is still on the record, and is finished by the next.
     store.put_erasure(&erasure).await?;
+    // While the customer still says which addresses are theirs.
+    if let Some(customer) = &customer {
+        for address in mail_addresses(customer) {
+            store.forget_marks(&address).await?;
+        }
+    }
     erase_tickets(store, id, by, now).await?;
     // What they wrote in other customers' threads goes with the customer who lists those
     // tickets: each try of the delete erases them first, from the customer it deletes.
@@ -468,4 +472,17 @@ async fn all_events<S: TicketReads>(
             return Ok(events);
         }
     }
+}
+
+/// The e-mail addresses the customer writes from (their e-mail identities), as contacts.
+pub fn mail_addresses(customer: &crate::customer::Customer) -> Vec<crate::customer::Contact> {
+    let mut addresses: Vec<_> = customer
+        .identities
+        .iter()
+        .filter(|identity| identity.source == crate::message::Source::Email)
+        .map(|identity| crate::mail_feedback::email_contact(&identity.user_id))
+        .collect();
+    addresses.sort();
+    addresses.dedup();
+    addresses
 }

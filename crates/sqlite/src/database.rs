@@ -213,11 +213,13 @@ CREATE TABLE IF NOT EXISTS contacts (
 );
 CREATE INDEX IF NOT EXISTS contacts_by_customer ON contacts (customer_id);
 
--- Addresses mail is not sent to (a bounce, a complaint), by contact.
+-- What is known of an address's mail: its latest mark (a bounce, a complaint) and when its
+-- owner last wrote from it (any mail; an authenticated one), by contact.
 CREATE TABLE IF NOT EXISTS contact_marks (
-    contact   TEXT PRIMARY KEY,
-    marked_at TEXT NOT NULL,
-    data      TEXT NOT NULL
+    contact     TEXT PRIMARY KEY,
+    data        TEXT,
+    written_at  TEXT,
+    verified_at TEXT
 );
 
 CREATE TABLE IF NOT EXISTS merges (

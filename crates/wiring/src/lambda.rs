@@ -561,7 +561,13 @@ fn ses_transport(ses: SesSender) -> socialcare_platforms::mail::SendMail {
         Box::pin(async move {
             match ses.send(&mail.from, &mail.to, mail.raw).await {
                 // SES sent it with a Message-ID of its own: the reply is known by that one.
-                Ok(ses_message_id) => Ok(ses.message_id_of(&ses_message_id)),
+                Ok(ses_message_id) if !ses_message_id.is_empty() => {
+                    Ok(ses.message_id_of(&ses_message_id))
+                }
+                // Taken, but by which id is not known: no other reply may share it.
+                Ok(_) => Err(socialcare_domain::replies::PostError::Unknown(
+                    "SES took the mail without a message id".into(),
+                )),
                 Err(e) => Err(match e.failure {
                     socialcare_domain::ports::Failure::Invalid => {
                         socialcare_domain::replies::PostError::Permanent(e.to_string())

@@ -416,9 +416,10 @@ pub async fn a_bounce_fails_the_reply_and_holds_mail_to_the_address_until_they_w
         Some("bounced: 5.1.1 smtp; 550 5.1.1 user unknown")
     );
     let mark = store
-        .contact_mark(&email("dan@example.com"))
+        .contact_marks(&email("dan@example.com"))
         .await
         .unwrap()
+        .in_force()
         .expect("the address is marked");
     assert_eq!(mark.kind, FeedbackKind::Bounce);
     assert_eq!(mark.at, at(5));
@@ -433,9 +434,12 @@ pub async fn a_bounce_fails_the_reply_and_holds_mail_to_the_address_until_they_w
         .unwrap()
         .unwrap()
         .version;
-    let again = apply_feedback(store, &bounce("r1@acme.example", None, 5))
-        .await
-        .unwrap();
+    let again = apply_feedback(
+        store,
+        &bounce("r1@acme.example", Some("dan@example.com"), 5),
+    )
+    .await
+    .unwrap();
     assert!(matches!(again, FeedbackOutcome::Marked { .. }), "{again:?}");
     let after = store
         .get_message(&reply.body.dedupe_key())
@@ -475,15 +479,27 @@ pub async fn a_bounce_fails_the_reply_and_holds_mail_to_the_address_until_they_w
     ingested(store, &before, &Rules::default()).await;
     assert!(
         store
-            .contact_mark(&email("dan@example.com"))
+            .contact_marks(&email("dan@example.com"))
             .await
             .unwrap()
+            .in_force()
             .is_some()
     );
     let since = mail("<dan-2>", "dan@example.com", false, 8);
     ingested(store, &since, &Rules::default()).await;
+    // The bounce delivered once more after that is no news.
+    apply_feedback(
+        store,
+        &bounce("r1@acme.example", Some("dan@example.com"), 5),
+    )
+    .await
+    .unwrap();
     assert_eq!(
-        store.contact_mark(&email("dan@example.com")).await.unwrap(),
+        store
+            .contact_marks(&email("dan@example.com"))
+            .await
+            .unwrap()
+            .in_force(),
         None
     );
     let request = ReplyRequest {
@@ -511,12 +527,17 @@ pub async fn a_report_about_no_reply_of_ours_marks_nothing<S: Store>(store: &S) 
         FeedbackEvent {
             feedback: MailFeedback {
                 mailbox: "sales@acme.example".into(),
-                ..bounce("r2@acme.example", None, 5).feedback
+                ..bounce("r2@acme.example", Some("erin@example.com"), 5).feedback
             },
             received_at: at(5),
         },
+        // Ours, naming nobody.
+        bounce("r2@acme.example", None, 5),
         // The customer's own message, not a reply.
-        bounce("erin@example.com-1", None, 5),
+        bounce("erin@example.com-1", Some("erin@example.com"), 5),
+        // The reply by its own key, which a customer can make up (an acknowledgement's is
+        // `ack:` and their own Message-ID): only the id it was sent with counts.
+        bounce("socialcare:k-erin@example.com", Some("erin@example.com"), 5),
     ];
     for event in &cases {
         assert_eq!(
@@ -527,7 +548,10 @@ pub async fn a_report_about_no_reply_of_ours_marks_nothing<S: Store>(store: &S) 
     }
     assert_eq!(delivery_of(store, &reply).await.state, DeliveryState::Sent);
     for address in ["erin@example.com", "frank@example.com"] {
-        assert_eq!(store.contact_mark(&email(address)).await.unwrap(), None);
+        assert_eq!(
+            store.contact_marks(&email(address)).await.unwrap().mark,
+            None
+        );
     }
 }
 
@@ -537,7 +561,7 @@ pub async fn a_complaint_marks_the_address_and_an_erasure_forgets_it<S: Store>(s
         feedback: MailFeedback {
             kind: FeedbackKind::Complaint,
             detail: "abuse".into(),
-            ..bounce("r3@acme.example", None, 5).feedback
+            ..bounce("r3@acme.example", Some("gail@example.com"), 5).feedback
         },
         received_at: at(5),
     };
@@ -552,11 +576,31 @@ pub async fn a_complaint_marks_the_address_and_an_erasure_forgets_it<S: Store>(s
         delivery.error.as_deref(),
         Some("reported as spam by its recipient: abuse")
     );
-    let mark = store
-        .contact_mark(&email("gail@example.com"))
-        .await
-        .unwrap();
-    assert_eq!(mark.map(|m| m.kind), Some(FeedbackKind::Complaint));
+    let in_force = || async {
+        store
+            .contact_marks(&email("gail@example.com"))
+            .await
+            .unwrap()
+            .in_force()
+            .map(|m| m.kind)
+    };
+    assert_eq!(in_force().await, Some(FeedbackKind::Complaint));
+    // Anyone can write her address in From: an unauthenticated mail does not undo it; an
+    // authenticated one does.
+    ingested(
+        store,
+        &mail("g2", "gail@example.com", false, 6),
+        &Rules::default(),
+    )
+    .await;
+    assert_eq!(in_force().await, Some(FeedbackKind::Complaint));
+    ingested(
+        store,
+        &mail("g3", "gail@example.com", true, 7),
+        &Rules::default(),
+    )
+    .await;
+    assert_eq!(in_force().await, None);
 
     let detail = store.ticket_detail(&ticket_id).await.unwrap().unwrap();
     let gail = detail.customer.unwrap().id;
@@ -570,10 +614,10 @@ pub async fn a_complaint_marks_the_address_and_an_erasure_forgets_it<S: Store>(s
     erase_customer(store, &gail, "admin", at(10)).await.unwrap();
     assert_eq!(
         store
-            .contact_mark(&email("gail@example.com"))
+            .contact_marks(&email("gail@example.com"))
             .await
             .unwrap(),
-        None
+        socialcare_domain::customer::ContactMarks::default()
     );
 }
 

@@ -275,22 +275,14 @@ pub async fn marks_by<S: Store>(
     else {
         return Err(ApiError::not_found(format!("no customer {id}")));
     };
-    let mut addresses: Vec<String> = customer
-        .identities
-        .iter()
-        .filter(|identity| identity.source == Source::Email)
-        .map(|identity| identity.user_id.to_lowercase())
-        .collect();
-    addresses.sort();
-    addresses.dedup();
     let mut marks = Vec::new();
-    for address in addresses {
-        let contact = socialcare_domain::mail_feedback::email_contact(&address);
+    for address in socialcare_domain::privacy::mail_addresses(&customer) {
         if let Some(mark) = state
             .store
-            .contact_mark(&contact)
+            .contact_marks(&address)
             .await
             .map_err(ApiError::store)?
+            .in_force()
         {
             marks.push(mark);
         }

@@ -4,9 +4,9 @@
 use super::items::{from_item, to_item};
 use super::keys::{contact_pk, contact_sk, customer_contacts_pk};
 use super::{DynamoStore, s};
-use aws_sdk_dynamodb::types::{DeleteRequest, PutRequest, WriteRequest};
+use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, PutRequest, WriteRequest};
 use chrono::{DateTime, SecondsFormat, Utc};
-use socialcare_domain::customer::{Contact, ContactKind, ContactMark, ContactNote};
+use socialcare_domain::customer::{Contact, ContactMark, ContactMarks, ContactNote};
 use socialcare_domain::ids::CustomerId;
 use socialcare_domain::ports::{ContactStore, MOST_NOTES_OF_A_CONTACT, StoreError};
 
@@ -81,67 +81,100 @@ impl ContactStore for DynamoStore {
                     .map_err(|e| StoreError::invalid(e.to_string()))?;
                 deletes.push(WriteRequest::builder().delete_request(delete).build());
             }
-            if note.contact.kind == ContactKind::Email {
-                let delete = DeleteRequest::builder()
-                    .key("pk", s(contact_pk(&note.contact)))
-                    .key("sk", s(MARK_SK))
-                    .build()
-                    .map_err(|e| StoreError::invalid(e.to_string()))?;
-                deletes.push(WriteRequest::builder().delete_request(delete).build());
-            }
         }
         self.write_all(deletes, "forget contacts").await
     }
 
     async fn mark_contact(&self, mark: &ContactMark) -> Result<(), StoreError> {
-        let mut item = to_item(
-            mark,
-            [("pk", contact_pk(&mark.contact)), ("sk", MARK_SK.into())],
-        )?;
-        item.insert("marked_at".into(), s(stamp(mark.at)));
-        self.put_item(item, "mark contact").await
+        let data = serde_json::to_string(mark).map_err(|e| StoreError::invalid(e.to_string()))?;
+        // An update: when its owner last wrote, on the same item, stays.
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(contact_pk(&mark.contact)))
+            .key("sk", s(MARK_SK))
+            .update_expression("SET mark = :mark")
+            .expression_attribute_values(":mark", s(data))
+            .send()
+            .await
+            .map_err(|e| super::failed("mark contact", e))?;
+        Ok(())
     }
 
-    async fn contact_mark(&self, contact: &Contact) -> Result<Option<ContactMark>, StoreError> {
+    async fn contact_marks(&self, contact: &Contact) -> Result<ContactMarks, StoreError> {
         // Eventually consistent: a mark a moment old may be missed once, and a reply sent to
         // an address that bounced bounces again.
-        self.get_item(contact_pk(contact), MARK_SK, false)
-            .await?
-            .map(from_item)
-            .transpose()
+        let Some(item) = self.get_item(contact_pk(contact), MARK_SK, false).await? else {
+            return Ok(ContactMarks::default());
+        };
+        let text = |name: &str| match item.get(name) {
+            Some(AttributeValue::S(value)) => Some(value.clone()),
+            _ => None,
+        };
+        let time = |name: &str| {
+            text(name)
+                .and_then(|at| DateTime::parse_from_rfc3339(&at).ok())
+                .map(|at| at.with_timezone(&Utc))
+        };
+        Ok(ContactMarks {
+            mark: text("mark")
+                .map(|data| serde_json::from_str(&data))
+                .transpose()
+                .map_err(|e| StoreError::invalid(format!("a stored mark: {e}")))?,
+            written_at: time("written_at"),
+            verified_written_at: time("verified_at"),
+        })
     }
 
-    async fn unmark_contact(
+    async fn note_written(
         &self,
         contact: &Contact,
-        written_at: DateTime<Utc>,
+        at: DateTime<Utc>,
+        verified: bool,
     ) -> Result<(), StoreError> {
-        let deleted = self
-            .client
+        let fields: &[&str] = match verified {
+            true => &["written_at", "verified_at"],
+            false => &["written_at"],
+        };
+        // Each the later of the two: a mail delivered again, older, changes nothing.
+        for field in fields {
+            let noted = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", s(contact_pk(contact)))
+                .key("sk", s(MARK_SK))
+                .update_expression(format!("SET {field} = :at"))
+                .condition_expression(format!("attribute_not_exists({field}) OR {field} < :at"))
+                .expression_attribute_values(":at", s(stamp(at)))
+                .send()
+                .await;
+            match noted {
+                Ok(_) => {}
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|e| e.is_conditional_check_failed_exception()) => {}
+                Err(e) => return Err(super::failed("note written", e)),
+            }
+        }
+        Ok(())
+    }
+
+    async fn forget_marks(&self, contact: &Contact) -> Result<(), StoreError> {
+        self.client
             .delete_item()
             .table_name(&self.table)
             .key("pk", s(contact_pk(contact)))
             .key("sk", s(MARK_SK))
-            .condition_expression("marked_at < :written")
-            .expression_attribute_values(":written", s(stamp(written_at)))
             .send()
-            .await;
-        match deleted {
-            Ok(_) => Ok(()),
-            // No mark, or a later one: it stays.
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(super::failed("unmark contact", e)),
-        }
+            .await
+            .map_err(|e| super::failed("forget marks", e))?;
+        Ok(())
     }
 }
 
-/// The sort key of an address's mark, beside the notes of who gave it (`cus_…`), outside
-/// their range.
+/// The sort key of what is known of an address's mail (its mark, when its owner last wrote),
+/// beside the notes of who gave it (`cus_…`), outside their range.
 const MARK_SK: &str = "MARK";
 
 /// A time that sorts as it compares.

@@ -140,8 +140,9 @@ pub async fn deliver<S: IngestStore + ContactStore, P: Platform>(
         // The address bounced, or its owner called our mail spam: nothing more goes to it.
         if let Target::Email { to, .. } = &delivery.target
             && let Some(mark) = store
-                .contact_mark(&crate::mail_feedback::email_contact(to))
+                .contact_marks(&crate::mail_feedback::email_contact(to))
                 .await?
+                .in_force()
         {
             let failed = Delivery {
                 state: DeliveryState::Failed,

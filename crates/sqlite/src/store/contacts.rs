@@ -1,10 +1,10 @@
 //! ContactStore: one row per contact and customer who gave it, found by either.
 
-use super::items::{all, one, to_json};
+use super::items::{all, to_json};
 use super::{SqliteStore, transaction};
 use chrono::{DateTime, SecondsFormat, Utc};
-use rusqlite::params;
-use socialcare_domain::customer::{Contact, ContactMark, ContactNote};
+use rusqlite::{OptionalExtension, params};
+use socialcare_domain::customer::{Contact, ContactMark, ContactMarks, ContactNote};
 use socialcare_domain::ids::CustomerId;
 use socialcare_domain::ports::{CommitError, ContactStore, MOST_NOTES_OF_A_CONTACT, StoreError};
 
@@ -58,64 +58,89 @@ impl ContactStore for SqliteStore {
 
     async fn forget_contacts(&self, customer_id: &CustomerId) -> Result<(), StoreError> {
         let id = customer_id.as_str().to_string();
-        let forgotten = transaction(&self.db, move |conn| {
-            conn.execute(
-                "DELETE FROM contact_marks WHERE contact IN
-                 (SELECT contact FROM contacts WHERE customer_id = ?1 AND contact LIKE 'email:%')",
-                params![id],
-            )?;
-            conn.execute("DELETE FROM contacts WHERE customer_id = ?1", params![id])?;
-            Ok(Ok(()))
+        self.read(move |conn| {
+            conn.execute("DELETE FROM contacts WHERE customer_id = ?1", params![id])
+                .map(drop)
         })
-        .await;
-        forgotten.map_err(store_error)
+        .await
     }
 
     async fn mark_contact(&self, mark: &ContactMark) -> Result<(), StoreError> {
-        let (key, at, data) = (
+        let (key, data) = (
             mark.contact.key(),
-            mark.at.to_rfc3339_opts(SecondsFormat::Micros, true),
             to_json(mark).map_err(|e| StoreError::invalid(e.to_string()))?,
         );
         self.read(move |conn| {
             conn.execute(
-                "INSERT INTO contact_marks (contact, marked_at, data) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (contact) DO UPDATE SET marked_at = excluded.marked_at,
-                 data = excluded.data",
-                params![key, at, data],
+                "INSERT INTO contact_marks (contact, data) VALUES (?1, ?2)
+                 ON CONFLICT (contact) DO UPDATE SET data = excluded.data",
+                params![key, data],
             )
             .map(drop)
         })
         .await
     }
 
-    async fn contact_mark(&self, contact: &Contact) -> Result<Option<ContactMark>, StoreError> {
+    async fn contact_marks(&self, contact: &Contact) -> Result<ContactMarks, StoreError> {
         let key = contact.key();
-        self.query(move |conn| {
-            one(
-                conn,
-                "SELECT data FROM contact_marks WHERE contact = ?1",
-                params![key],
-            )
+        let row: Option<(Option<String>, Option<String>, Option<String>)> = self
+            .query(move |conn| {
+                conn.query_row(
+                    "SELECT data, written_at, verified_at FROM contact_marks WHERE contact = ?1",
+                    params![key],
+                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+                )
+                .optional()
+            })
+            .await?;
+        let Some((data, written, verified)) = row else {
+            return Ok(ContactMarks::default());
+        };
+        let time = |at: Option<String>| {
+            at.and_then(|at| DateTime::parse_from_rfc3339(&at).ok())
+                .map(|at| at.with_timezone(&Utc))
+        };
+        Ok(ContactMarks {
+            mark: data
+                .map(|data| serde_json::from_str(&data))
+                .transpose()
+                .map_err(|e| StoreError::invalid(format!("a stored mark: {e}")))?,
+            written_at: time(written),
+            verified_written_at: time(verified),
         })
-        .await
     }
 
-    async fn unmark_contact(
+    async fn note_written(
         &self,
         contact: &Contact,
-        written_at: DateTime<Utc>,
+        at: DateTime<Utc>,
+        verified: bool,
     ) -> Result<(), StoreError> {
         let (key, at) = (
             contact.key(),
-            written_at.to_rfc3339_opts(SecondsFormat::Micros, true),
+            at.to_rfc3339_opts(SecondsFormat::Micros, true),
         );
         self.read(move |conn| {
+            // The later of the two, each (the times are written alike, so they sort as text).
             conn.execute(
-                "DELETE FROM contact_marks WHERE contact = ?1 AND marked_at < ?2",
-                params![key, at],
+                "INSERT INTO contact_marks (contact, written_at, verified_at)
+                 VALUES (?1, ?2, CASE WHEN ?3 THEN ?2 END)
+                 ON CONFLICT (contact) DO UPDATE SET
+                   written_at = max(coalesce(written_at, ''), excluded.written_at),
+                   verified_at = CASE WHEN ?3 THEN max(coalesce(verified_at, ''), excluded.written_at)
+                                 ELSE verified_at END",
+                params![key, at, verified],
             )
             .map(drop)
+        })
+        .await
+    }
+
+    async fn forget_marks(&self, contact: &Contact) -> Result<(), StoreError> {
+        let key = contact.key();
+        self.read(move |conn| {
+            conn.execute("DELETE FROM contact_marks WHERE contact = ?1", params![key])
+                .map(drop)
         })
         .await
     }

@@ -77,7 +77,10 @@ pub fn feedback_of(
             if feedback_type.eq_ignore_ascii_case("not-spam") {
                 return Ok(None);
             }
-            let recipient = value(&report, "original-rcpt-to").map(typed_address);
+            // Optional in a feedback report: else whom the returned message was to.
+            let recipient = value(&report, "original-rcpt-to")
+                .map(typed_address)
+                .or_else(|| returned_recipient(message));
             (
                 FeedbackKind::Complaint,
                 recipient,
@@ -86,7 +89,11 @@ pub fn feedback_of(
         }
         _ => return Ok(None),
     };
-    let Some(message_id) = returned_id(message) else {
+    // A report that names nobody, or no message, is about nothing that can be checked.
+    let (Some(message_id), Some(recipient)) = (
+        returned_id(message),
+        recipient.filter(|r| super::is_address(r)),
+    ) else {
         return Ok(None);
     };
     let mailbox = super::mailbox_of(message, mailboxes, envelope_to, None)?;
@@ -94,7 +101,7 @@ pub fn feedback_of(
         kind,
         mailbox,
         message_id,
-        recipient: recipient.filter(|r| super::is_address(r)),
+        recipient: Some(recipient),
         detail: detail
             .replace(char::is_control, " ")
             .chars()
@@ -130,6 +137,28 @@ fn returned_id(message: &Message) -> Option<String> {
         }?;
         let id = bare(&returned).to_string();
         (is_id(&id) && id.len() <= MAX_ID_CHARS).then_some(id)
+    })
+}
+
+/// The first `To` address of the message a report returns (whole, or its headers).
+fn returned_recipient(message: &Message) -> Option<String> {
+    message.parts.iter().skip(1).find_map(|part| {
+        let to = match &part.body {
+            PartType::Message(inner) => inner.to()?.first()?.address()?.to_string(),
+            _ => {
+                let ct = part.content_type()?;
+                let headers = ct.ctype().eq_ignore_ascii_case("text")
+                    && ct
+                        .subtype()
+                        .is_some_and(|s| s.eq_ignore_ascii_case("rfc822-headers"));
+                if !headers {
+                    return None;
+                }
+                let parsed = MessageParser::default().parse(part.contents())?;
+                parsed.to()?.first()?.address()?.to_string()
+            }
+        };
+        Some(bare(&to).to_lowercase())
     })
 }
 
