@@ -36,6 +36,9 @@ pub struct Listened {
 pub struct ListenJob {
     pub listen: AccountSearches,
     pub query: String,
+    /// The version of the query's state the scheduler's claim wrote: the poll goes on from
+    /// that one, and not twice.
+    pub claimed: u64,
 }
 
 impl ListenJob {
@@ -83,6 +86,7 @@ pub async fn queue_hashtag_polls<S: ListeningStore, Q: Queue>(
             let job = ListenJob {
                 listen: account.clone(),
                 query: query.clone(),
+                claimed: claimed.version,
             };
             outbox.send(job.outgoing()?).await?;
             queued += 1;
@@ -91,22 +95,38 @@ pub async fn queue_hashtag_polls<S: ListeningStore, Q: Queue>(
     Ok(queued)
 }
 
+/// What became of a poll job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HashtagPoll {
+    Polled(Listened),
+    /// The state read is older than the claim (a read a moment behind): try again soon.
+    NotYet,
+    /// Polled already (the job came again), or claimed again since: nothing to do.
+    Done,
+}
+
 /// The sender's poll of one hashtag ([`ListenJob`]): up to [`PAGES_PER_RUN`] pages, counted
-/// on the query's state.
+/// on the query's state, from the state the scheduler claimed.
 pub async fn poll_hashtag<S: ListeningStore, L: Listener>(
     store: &S,
     listener: &L,
     job: &ListenJob,
     now: DateTime<Utc>,
-) -> Result<Listened, ScheduleError> {
+) -> Result<HashtagPoll, ScheduleError> {
     let account = &job.listen;
     let state = store
         .search_state(account.source, &account.account, &job.query)
         .await?
         .unwrap_or_else(|| SearchState::new(account.source, &account.account, &job.query));
+    if state.version < job.claimed {
+        return Ok(HashtagPoll::NotYet);
+    }
+    if state.version > job.claimed {
+        return Ok(HashtagPoll::Done);
+    }
     let mut listened = Listened::default();
     poll::<S, L, NoTickets>(store, listener, None, account, state, now, &mut listened).await?;
-    Ok(listened)
+    Ok(HashtagPoll::Polled(listened))
 }
 
 /// The queue of a search whose results are never ticketed: there is none.
@@ -209,7 +229,19 @@ async fn poll<S: ListeningStore, L: Listener, Q: Queue>(
                 tracing::warn!(account = %account.account, query = %state.query, %error, "search failed");
                 listened.failed += 1;
                 listened.paused = matches!(error, ListenError::Paused { .. });
-                socialcare_domain::listening::failed(&state, &error, account.listening.every(), now)
+                let mut failed = socialcare_domain::listening::failed(
+                    &state,
+                    &error,
+                    account.listening.every(),
+                    now,
+                );
+                // Started over, a search whose results are only counted would count them
+                // twice (ingest drops what a ticketable one reads again): it goes on from
+                // the newest it read.
+                if !account.ticketable() {
+                    failed.since_id = state.since_id.clone();
+                }
+                failed
             }
         };
         match store.put_search_state(&next).await {

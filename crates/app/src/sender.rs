@@ -131,12 +131,15 @@ async fn poll_hashtag<S: SenderStore, P: Listener>(
     job: &crate::listening::ListenJob,
     clock: &dyn Clock,
 ) -> Disposition {
+    use crate::listening::HashtagPoll;
     match crate::listening::poll_hashtag(store, platform, job, clock.now()).await {
-        Ok(listened) => {
+        Ok(HashtagPoll::Polled(listened)) => {
             tracing::info!(account = %job.listen.account, query = %job.query, requests = listened.requests,
                 heard = listened.heard, failed = listened.failed, "hashtag polled");
             Disposition::Delete
         }
+        Ok(HashtagPoll::NotYet) => Disposition::Retry(Duration::from_secs(2)),
+        Ok(HashtagPoll::Done) => Disposition::Delete,
         Err(e) => {
             tracing::warn!(account = %job.listen.account, query = %job.query, error = %e, "hashtag poll failed; it comes again");
             Disposition::Retry(Duration::from_secs(30))

@@ -95,7 +95,13 @@ pub fn read_page(
             });
         }
     }
-    heard.extend(next.latest_heard);
+    // A post read again (a search started over) is kept once.
+    let older: Vec<Heard> = next
+        .latest_heard
+        .into_iter()
+        .filter(|old| !heard.iter().any(|new| new.external_id == old.external_id))
+        .collect();
+    heard.extend(older);
     heard.sort_by_key(|heard| std::cmp::Reverse(heard.at));
     heard.truncate(HEARD_KEPT);
     next.latest_heard = heard;
@@ -470,6 +476,24 @@ mod tests {
         );
         assert!(links.contains(&None));
         assert_eq!(read.state.since_id.as_deref(), Some("2026-12-04T09:00:00Z"));
+        // The same post read again (a search started over) is kept once among the latest.
+        let mut again = tweet("18", "", "#acmefibre down again. Useless.");
+        again.source = Source::Instagram;
+        again.found_by = Some(FoundBy::Search {
+            query: "#acmefibre".into(),
+        });
+        let page = SearchPage {
+            messages: vec![again],
+            ..SearchPage::default()
+        };
+        let reread = read_page(&read.state, page, &hashtags, at(6));
+        let ids: Vec<&str> = reread
+            .state
+            .latest_heard
+            .iter()
+            .map(|h| h.external_id.as_str())
+            .collect();
+        assert_eq!(ids.iter().filter(|id| **id == "18").count(), 1, "{ids:?}");
     }
 
     #[test]

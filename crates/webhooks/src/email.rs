@@ -20,6 +20,10 @@ pub const MAX_EMAIL_BYTES: usize = 10 * 1024 * 1024;
 /// What of a message goes on the ticket at most: the text, and apart what was trimmed from
 /// it (the rest of a very long mail stays in the raw message).
 pub const MAX_TEXT_CHARS: usize = 64 * 1024;
+/// What of a message's words (its text, what was trimmed, its HTML) is stored at most, in
+/// bytes: with the rest, a message stays within a queue message (256 KB) and an item
+/// (400 KB). The HTML is left out first.
+const MAX_STORED_BYTES: usize = 160 * 1024;
 /// A subject's most (RFC 5322's line limit).
 const MAX_SUBJECT_CHARS: usize = 998;
 /// An id's most, as the integrator webhook's.
@@ -210,6 +214,9 @@ pub fn parse_email_with_files(
         .filter(|at| *at >= received_at - DATE_BEFORE && *at <= received_at + DATE_AFTER)
         .unwrap_or(received_at);
     let (attachments, files) = attached(&message);
+    let html = safe_html(&message).filter(|html| {
+        text.len() + quoted.as_ref().map_or(0, String::len) + html.len() <= MAX_STORED_BYTES
+    });
     // The address the service authenticated is the one sender: with two From fields, or two
     // addresses in one, which it checked is not known.
     let one_sender = message.header_values(mail_parser::HeaderName::From).count() == 1
@@ -241,8 +248,8 @@ pub fn parse_email_with_files(
             .subject()
             .map(|s| capped(s.trim().replace(char::is_control, " "), MAX_SUBJECT_CHARS))
             .filter(|s| !s.is_empty()),
+        html,
         quoted,
-        html: safe_html(&message),
     };
     Ok((message, files))
 }
@@ -250,7 +257,7 @@ pub fn parse_email_with_files(
 /// The message's HTML part as sent (not one made of its text), made safe to show with
 /// `ammonia`: no scripts, styles, images (a remote one tells the sender the mail was read, and
 /// from where), forms or frames; links only to `http`, `https` and `mailto`, opened without
-/// a referrer. None when it has none, or when what is left is over [`MAX_TEXT_CHARS`].
+/// a referrer. None when it has none, or when what is left is over 64 KB.
 fn safe_html(message: &mail_parser::Message) -> Option<String> {
     let part = message
         .html_body
@@ -268,7 +275,7 @@ fn safe_html(message: &mail_parser::Message) -> Option<String> {
         .clean(html)
         .to_string();
     let safe = safe.trim();
-    (!safe.is_empty() && safe.chars().count() <= MAX_TEXT_CHARS).then(|| safe.to_string())
+    (!safe.is_empty() && safe.len() <= 64 * 1024).then(|| safe.to_string())
 }
 
 /// The message's attached files: each listed, the first [`MOST_ATTACHMENTS`] kept (one copy of
@@ -872,6 +879,23 @@ We are on it.\r\n";
                  <a href=\"https://acme.example/bill\" target=\"_blank\" rel=\"noopener noreferrer nofollow\">my bill</a>"
             )
         );
+        // Beside a very long text, the HTML is left out: the message must fit a queue message.
+        let long = html.replace(
+            "Content-Type: text/plain\r\n\r\nMy bill is wrong.",
+            &format!(
+                "Content-Type: text/plain; charset=utf-8\r\n\r\n{}",
+                "\u{1F600}".repeat(45_000)
+            ),
+        );
+        let message = parse_email(
+            long.as_bytes(),
+            &mailboxes(),
+            None,
+            (now(), Sender::Unverified),
+        )
+        .unwrap();
+        assert_eq!(message.text.len(), 180_000, "45,000 characters of 4 bytes");
+        assert_eq!(message.html, None);
         // A plain mail has no HTML made up for it.
         let plain =
             "From: ann@example.com\r\nTo: support@acme.example\r\n\r\nMy bill <b>is</b> wrong.\r\n";

@@ -319,6 +319,21 @@ mod tests {
     }
 
     #[test]
+    fn a_complaint_without_its_recipient_names_whom_the_returned_mail_was_to() {
+        let raw = arf("abuse").replace("Original-Rcpt-To: gail@example.com\r\n", "");
+        let Mail::Report(feedback) = read(&raw).unwrap() else {
+            panic!("a report");
+        };
+        assert_eq!(feedback.recipient.as_deref(), Some("gail@example.com"));
+        // A bounce that names nobody is about nothing that can be checked.
+        let nobody = FAILED.replace("Final-Recipient: rfc822; Dan@Example.com\r\n", "");
+        assert!(matches!(
+            read(&dsn(&nobody, RETURNED)),
+            Err(EmailError::Automatic(_))
+        ));
+    }
+
+    #[test]
     fn a_report_for_no_mailbox_is_refused_as_such() {
         let raw = dsn(FAILED, RETURNED)
             .replace(&format!("To: {MAILBOX}"), "To: someone@elsewhere.example");
