@@ -20,6 +20,8 @@ pub const MAX_EMAIL_BYTES: usize = 10 * 1024 * 1024;
 /// What of a message goes on the ticket at most: the text, and apart what was trimmed from
 /// it (the rest of a very long mail stays in the raw message).
 pub const MAX_TEXT_CHARS: usize = 64 * 1024;
+/// And in bytes.
+pub const MAX_TEXT_BYTES: usize = 64 * 1024;
 /// What of a message's words (its text, what was trimmed, its HTML) is stored at most, in
 /// bytes: with the rest, a message stays within a queue message (256 KB) and an item
 /// (400 KB). The HTML is left out first.
@@ -409,11 +411,20 @@ fn is_id(id: &str) -> bool {
             .all(|c| c.is_ascii_graphic() && !"<>".contains(c))
 }
 
-/// `text` cut to `most` characters.
+/// `text` cut to `most` characters, and to `MAX_TEXT_BYTES` bytes (at a character's
+/// boundary): 64 K characters of four bytes each would not fit a queue message.
 fn capped(text: String, most: usize) -> String {
-    match text.char_indices().nth(most) {
-        Some((at, _)) => text[..at].to_string(),
-        None => text,
+    let mut end = match text.char_indices().nth(most) {
+        Some((at, _)) => at,
+        None => text.len(),
+    }
+    .min(MAX_TEXT_BYTES);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    match end == text.len() {
+        true => text,
+        false => text[..end].to_string(),
     }
 }
 
@@ -879,14 +890,17 @@ We are on it.\r\n";
                  <a href=\"https://acme.example/bill\" target=\"_blank\" rel=\"noopener noreferrer nofollow\">my bill</a>"
             )
         );
-        // Beside a very long text, the HTML is left out: the message must fit a queue message.
-        let long = html.replace(
-            "Content-Type: text/plain\r\n\r\nMy bill is wrong.",
-            &format!(
-                "Content-Type: text/plain; charset=utf-8\r\n\r\n{}",
-                "\u{1F600}".repeat(45_000)
-            ),
-        );
+        // A text and a quote of 4-byte characters are cut to 64 KB each, at a character; beside
+        // them a long HTML part is left out: the message must fit a queue message.
+        let wide = "\u{1F600}".repeat(45_000);
+        let long = html
+            .replace(
+                "Content-Type: text/plain\r\n\r\nMy bill is wrong.",
+                &format!(
+                    "Content-Type: text/plain; charset=utf-8\r\n\r\n{wide}\r\n\r\nOn Mon, Acme wrote:\r\n> {wide}"
+                ),
+            )
+            .replace("</body>", &format!("<p>{}</p></body>", "x".repeat(40_000)));
         let message = parse_email(
             long.as_bytes(),
             &mailboxes(),
@@ -894,7 +908,10 @@ We are on it.\r\n";
             (now(), Sender::Unverified),
         )
         .unwrap();
-        assert_eq!(message.text.len(), 180_000, "45,000 characters of 4 bytes");
+        assert_eq!(message.text.len(), 65_536, "16,384 characters of 4 bytes");
+        assert_eq!(message.text.chars().count(), 16_384);
+        let quoted = message.quoted.as_ref().map_or(0, String::len);
+        assert!((65_530..=65_536).contains(&quoted), "{quoted}");
         assert_eq!(message.html, None);
         // A plain mail has no HTML made up for it.
         let plain =
