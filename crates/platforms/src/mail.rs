@@ -1,9 +1,10 @@
 //! E-mail replies: the reply as an RFC 5322 message (`mail-builder`) in the customer's thread
 //! (`Re:` subject, `In-Reply-To`, `References`), from the mailbox, handed to the transport the
-//! wiring gives ([`SendMail`]: a folder locally; SES on AWS). Its `Message-ID` derives from the
-//! reply's id, so a retried send is the same message, and it is the id the reply is known by
-//! (or the one the transport answers it went with: SES replaces it with its own): the
-//! customer's answer to it threads back by its `In-Reply-To`, and a bounce of it names it.
+//! wiring gives ([`SendMail`]: a folder locally; SES on AWS). Its `Message-ID` is the reply's
+//! id and a random part (a try that failed sent nothing; one whose answer was lost is not tried
+//! again), and it is the id the reply is known by (or the one the transport answers it went
+//! with: SES replaces it with its own): the customer's answer to it threads back by its
+//! `In-Reply-To`, and a bounce of it names it.
 
 use crate::HttpPlatform;
 use futures::future::BoxFuture;
@@ -70,7 +71,13 @@ pub fn compose(reply: &Message, target: &Target) -> Result<OutgoingMail, PostErr
         )));
     }
     let domain = from.rsplit('@').next().unwrap_or("socialcare.invalid");
-    let message_id = format!("{}@{domain}", reply.id);
+    // The reply's id and a random part: a bounce or complaint is believed about the reply it
+    // returns this id of, so no one who did not see the mail may be able to make it up (the
+    // reply's id alone is its time and a hash of its key).
+    let mut nonce = [0u8; 8];
+    getrandom::fill(&mut nonce)
+        .map_err(|e| PostError::Transient(format!("no randomness for the Message-ID: {e}")))?;
+    let message_id = format!("{}.{}@{domain}", reply.id, hex::encode(nonce));
     // What the customer's mail said is theirs: nothing in it may end a header.
     let subject: String = subject
         .chars()
@@ -211,7 +218,14 @@ mod tests {
         let reply = reply("An engineer comes tomorrow at 9.");
         let mail = compose(&reply, &target("ann@example.com", "Re: Fibre down")).unwrap();
         let text = String::from_utf8(mail.raw.clone()).unwrap();
-        assert_eq!(mail.message_id, format!("{}@acme.example", reply.id));
+        // The reply's id, 16 random hex digits, the mailbox's domain; another each time.
+        let (id, domain) = mail.message_id.split_once('@').unwrap();
+        let (of_reply, random) = id.split_once('.').unwrap();
+        assert_eq!((of_reply, domain), (reply.id.as_str(), "acme.example"));
+        assert_eq!(random.len(), 16);
+        assert!(random.bytes().all(|b| b.is_ascii_hexdigit()));
+        let again = compose(&reply, &target("ann@example.com", "Re: Fibre down")).unwrap();
+        assert_ne!(again.message_id, mail.message_id);
         assert!(text.contains("From: <support@acme.example>\r\n"), "{text}");
         assert!(text.contains("To: <ann@example.com>\r\n"), "{text}");
         assert!(text.contains("Subject: Re: Fibre down\r\n"), "{text}");
@@ -221,7 +235,7 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains(&format!("Message-ID: <{}@acme.example>\r\n", reply.id)),
+            text.contains(&format!("Message-ID: <{}>\r\n", mail.message_id)),
             "{text}"
         );
         assert!(text.contains("An engineer comes tomorrow at 9."), "{text}");
