@@ -37,7 +37,9 @@ pub struct ListenJob {
     pub listen: AccountSearches,
     pub query: String,
     /// The version of the query's state the scheduler's claim wrote: the poll goes on from
-    /// that one, and not twice.
+    /// that one, and not twice (a job without one, from before, is let go: the next claim
+    /// comes an interval on).
+    #[serde(default)]
     pub claimed: u64,
 }
 
@@ -236,10 +238,14 @@ async fn poll<S: ListeningStore, L: Listener, Q: Queue>(
                     now,
                 );
                 // Started over, a search whose results are only counted would count them
-                // twice (ingest drops what a ticketable one reads again): it goes on from
-                // the newest it read.
+                // twice (ingest drops what a ticketable one reads again): it goes on after
+                // the newest it counted.
                 if !account.ticketable() {
-                    failed.since_id = state.since_id.clone();
+                    failed.since_id = match &state.resume {
+                        // Stopped between pages: what it read counted, the rest is let go.
+                        Some(resume) => Some(resume.newest_id.clone()),
+                        None => state.since_id.clone(),
+                    };
                 }
                 failed
             }

@@ -405,6 +405,10 @@ where
     // noted after the erasure forgot goes too.
     if store.get_erasure(customer_id).await?.is_some() {
         store.forget_contacts(customer_id).await?;
+        if message.source == crate::message::Source::Email {
+            let address = crate::mail_feedback::email_contact(&message.author.id);
+            store.forget_marks(&address).await?;
+        }
         return Ok(Vec::new());
     }
     let mut merged = Vec::new();

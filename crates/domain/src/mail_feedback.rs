@@ -113,16 +113,17 @@ pub async fn apply_feedback<S: IngestStore + ContactStore>(
     let Some((ticket_id, message_id, address)) = outcome else {
         return Ok(FeedbackOutcome::NotOurs);
     };
-    store
-        .mark_contact(&ContactMark {
-            contact: email_contact(&address),
-            kind: feedback.kind,
-            detail: feedback.detail.clone(),
-            at: event.received_at,
-            ticket_id: ticket_id.clone(),
-            message_id: message_id.clone(),
-        })
-        .await?;
+    let mark = ContactMark {
+        contact: email_contact(&address),
+        kind: feedback.kind,
+        detail: feedback.detail.clone(),
+        at: event.received_at,
+        ticket_id: ticket_id.clone(),
+        message_id: message_id.clone(),
+    };
+    if replaces(&store.contact_marks(&mark.contact).await?, &mark) {
+        store.mark_contact(&mark).await?;
+    }
     Ok(FeedbackOutcome::Marked {
         ticket_id,
         message_id,
@@ -134,5 +135,62 @@ fn said_of(kind: FeedbackKind) -> &'static str {
     match kind {
         FeedbackKind::Bounce => "bounced",
         FeedbackKind::Complaint => "reported as spam by its recipient",
+    }
+}
+
+/// Whether `new` takes the place of the address's mark: not when it is older (a report that
+/// came late, or again), nor a bounce in place of a complaint in force (any mail undoes a
+/// bounce, and so the complaint would be undone by a forged one).
+fn replaces(held: &crate::customer::ContactMarks, new: &ContactMark) -> bool {
+    let Some(old) = &held.mark else {
+        return true;
+    };
+    let complaint_in_force =
+        old.kind == FeedbackKind::Complaint && held.clone().in_force().is_some();
+    new.at >= old.at && !(complaint_in_force && new.kind == FeedbackKind::Bounce)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::customer::ContactMarks;
+    use chrono::TimeZone;
+
+    fn mark(kind: FeedbackKind, minute: u32) -> ContactMark {
+        let at = Utc.with_ymd_and_hms(2026, 12, 4, 9, minute, 0).unwrap();
+        ContactMark {
+            contact: email_contact("ann@example.com"),
+            kind,
+            detail: kind.as_str().into(),
+            at,
+            ticket_id: TicketId::derive(at, "t"),
+            message_id: MessageId::derive(at, "m"),
+        }
+    }
+
+    #[test]
+    fn a_late_report_or_a_bounce_after_a_complaint_in_force_replaces_nothing() {
+        use FeedbackKind::{Bounce, Complaint};
+        let held = |old: ContactMark, verified_written: Option<u32>| ContactMarks {
+            mark: Some(old),
+            written_at: None,
+            verified_written_at: verified_written
+                .map(|m| Utc.with_ymd_and_hms(2026, 12, 4, 9, m, 0).unwrap()),
+        };
+        assert!(replaces(&ContactMarks::default(), &mark(Bounce, 5)));
+        assert!(replaces(&held(mark(Bounce, 5), None), &mark(Bounce, 6)));
+        assert!(
+            !replaces(&held(mark(Bounce, 6), None), &mark(Bounce, 5)),
+            "late"
+        );
+        assert!(replaces(&held(mark(Bounce, 5), None), &mark(Complaint, 6)));
+        assert!(
+            !replaces(&held(mark(Complaint, 5), None), &mark(Bounce, 6)),
+            "a forged mail would undo the complaint with the bounce"
+        );
+        assert!(
+            replaces(&held(mark(Complaint, 5), Some(6)), &mark(Bounce, 7)),
+            "the complaint was undone by an authenticated mail"
+        );
     }
 }

@@ -169,8 +169,14 @@ where
     // Once more after the customer is gone: a message that was being ingested while the
     // tickets were erased may have opened one.
     erase_tickets(store, id, by, now).await?;
-    // Last, so that a message ingested meanwhile leaves no contact behind.
+    // Last, so that a message ingested meanwhile leaves no contact behind, nor a mail of theirs
+    // or a report about a reply to them a mark.
     store.forget_contacts(id).await?;
+    if let Some(customer) = &customer {
+        for address in mail_addresses(customer) {
+            store.forget_marks(&address).await?;
+        }
+    }
 
     let tickets = all_tickets(store, id).await?;
     erasure.tickets = tickets.len() as u32;

@@ -128,7 +128,8 @@ pub(crate) async fn post(
 }
 
 /// Writes each message to `folder` as `<Message-ID>.eml` (for a local setup: what would have
-/// been sent, for the mail system or for inspection). Writing it again is the same file.
+/// been sent, for the mail system or for inspection). A write that failed wrote nothing to
+/// send: the next try is a message of its own id.
 pub fn folder_transport(folder: std::path::PathBuf) -> SendMail {
     Arc::new(move |mail: OutgoingMail| {
         let folder = folder.clone();

@@ -200,10 +200,15 @@ pub fn parse_email_with_files(
         .cloned()
         .or_else(|| in_reply_to.clone())
         .unwrap_or_else(|| external_id.clone());
-    let body = message
+    // Without control characters but line ends and tabs: they mean nothing on a ticket, and
+    // each takes six bytes in JSON.
+    let body: String = message
         .body_text(0)
         .map(|text| text.replace("\r\n", "\n"))
-        .unwrap_or_default();
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| !c.is_control() || *c == '\n' || *c == '\t')
+        .collect();
     let (text, quoted) = trim_quoted(&body);
     let (text, quoted) = (
         capped(text, MAX_TEXT_CHARS),
