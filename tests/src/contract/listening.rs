@@ -8,9 +8,13 @@ use crate::fake_x::FakeX;
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::{Value, json};
 use socialcare_app::ingest::{QueueRecord, ingest_batch};
-use socialcare_app::listening::{Lookup, listen};
+use socialcare_app::listening::{
+    HashtagPoll, ListenJob, Lookup, listen, poll_hashtag, queue_hashtag_polls,
+};
 use socialcare_domain::ingest::{IngestOutcome, ingest};
-use socialcare_domain::listening::{AccountSearches, Listening, Recovered, fetch_awaited};
+use socialcare_domain::listening::{
+    AccountSearches, ListenError, Listener, Listening, Recovered, SearchPage, fetch_awaited,
+};
 use socialcare_domain::message::FoundBy;
 use socialcare_domain::ports::{CommitError, Queue};
 use socialcare_domain::report::{GroupBy, totals};
@@ -676,6 +680,148 @@ pub async fn a_brand_reply_to_an_unfetchable_tweet_has_no_response_time<S: Store
     assert_eq!(unknown, 1);
 }
 
+/// A platform read that answers from a script, and counts what it was asked.
+struct Scripted {
+    answers: std::sync::Mutex<std::collections::VecDeque<Result<SearchPage, ListenError>>>,
+    asked: std::sync::atomic::AtomicUsize,
+}
+
+impl Listener for Scripted {
+    async fn search(
+        &self,
+        _: Source,
+        _: &str,
+        _: &socialcare_domain::listening::SearchRequest,
+    ) -> Result<SearchPage, ListenError> {
+        self.asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let answer = self.answers.lock().unwrap().pop_front();
+        answer.unwrap_or_else(|| Err(ListenError::Unavailable("nothing scripted".into())))
+    }
+    async fn fetch(
+        &self,
+        _: Source,
+        _: &str,
+        _: &str,
+    ) -> Result<socialcare_domain::listening::Fetched, ListenError> {
+        Err(ListenError::Refused("not asked here".into()))
+    }
+}
+
+/// Instagram's hashtags: the scheduler claims a due one on its state and queues its poll; the
+/// sender polls from that claim only, once; a refused poll keeps where it was, so nothing is
+/// counted twice.
+pub async fn a_hashtag_poll_goes_on_from_its_claim_once<S: Store>(store: &S) {
+    const IG: &str = "17841400000000001";
+    let outbox = SqliteQueue::outbox(Database::in_memory().unwrap());
+    let searches = vec![AccountSearches {
+        source: Source::Instagram,
+        account: IG.into(),
+        listening: Listening {
+            queries: vec!["#acmefibre".into()],
+            every_minutes: 5,
+        },
+        triage: TriageRules::default(),
+        ticket_everything: false,
+    }];
+    assert_eq!(
+        queue_hashtag_polls(store, &outbox, &searches, at(0))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        queue_hashtag_polls(store, &outbox, &searches, at(1))
+            .await
+            .unwrap(),
+        0,
+        "claimed: not due again before its interval"
+    );
+    let queued = outbox.receive(10, Duration::from_secs(1)).await.unwrap();
+    assert_eq!(queued.len(), 1);
+    let job: ListenJob = serde_json::from_str(&queued[0].body).unwrap();
+    assert_eq!((job.query.as_str(), job.claimed), ("#acmefibre", 1));
+
+    let post = |id: &str, text: &str| {
+        let mut message = crate::events::inbound(id, "", text, at(0)).message;
+        message.source = Source::Instagram;
+        message.account = IG.into();
+        message.channel = Channel::Public;
+        message.found_by = Some(FoundBy::Search {
+            query: "#acmefibre".into(),
+        });
+        message
+    };
+    let page = SearchPage {
+        messages: vec![
+            post("18000000000000002", "#acmefibre down again, useless"),
+            post("18000000000000001", "Loving my #acmefibre, thank you!"),
+        ],
+        newest_id: Some("2026-12-03T09:00:30Z".into()),
+        ..SearchPage::default()
+    };
+    let listener = Scripted {
+        answers: std::sync::Mutex::new(
+            [
+                Ok(page),
+                Err(ListenError::Refused("the token was revoked".into())),
+            ]
+            .into(),
+        ),
+        asked: Default::default(),
+    };
+    let asked = || listener.asked.load(std::sync::atomic::Ordering::SeqCst);
+    // A read of the state behind the claim polls nothing yet.
+    let ahead = ListenJob {
+        claimed: 2,
+        ..job.clone()
+    };
+    assert_eq!(
+        poll_hashtag(store, &listener, &ahead, at(1)).await.unwrap(),
+        HashtagPoll::NotYet
+    );
+    assert_eq!(asked(), 0);
+    let HashtagPoll::Polled(polled) = poll_hashtag(store, &listener, &job, at(1)).await.unwrap()
+    else {
+        panic!("polled");
+    };
+    assert_eq!((polled.requests, polled.heard, polled.queued), (1, 2, 0));
+    // The job delivered again: done already, the platform not asked.
+    assert_eq!(
+        poll_hashtag(store, &listener, &job, at(1)).await.unwrap(),
+        HashtagPoll::Done
+    );
+    assert_eq!(asked(), 1);
+    let state = || async {
+        store
+            .search_state(Source::Instagram, IG, "#acmefibre")
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    let read = state().await;
+    assert_eq!((read.found, read.ticketed), (2, 0));
+    assert_eq!(read.since_id.as_deref(), Some("2026-12-03T09:00:30Z"));
+
+    // Due again; the platform refuses: it waits, and goes on after what it counted.
+    assert_eq!(
+        queue_hashtag_polls(store, &outbox, &searches, at(6))
+            .await
+            .unwrap(),
+        1
+    );
+    let queued = outbox.receive(10, Duration::from_secs(1)).await.unwrap();
+    let next: ListenJob = serde_json::from_str(&queued[queued.len() - 1].body).unwrap();
+    let HashtagPoll::Polled(refused) = poll_hashtag(store, &listener, &next, at(6)).await.unwrap()
+    else {
+        panic!("polled");
+    };
+    assert_eq!(refused.failed, 1);
+    let after = state().await;
+    assert_eq!(after.found, 2);
+    assert_eq!(after.since_id.as_deref(), Some("2026-12-03T09:00:30Z"));
+    assert!(after.last_error.unwrap().contains("the token was revoked"));
+}
+
 #[macro_export]
 macro_rules! listening_contract {
     ($make:expr) => {
@@ -684,7 +830,8 @@ macro_rules! listening_contract {
             searches_queue_complaints_count_the_rest_and_go_on_from_the_newest,
             a_search_of_many_pages_is_read_over_several_runs,
             a_brand_reply_fetches_the_tweet_it_answers,
-            a_brand_reply_to_an_unfetchable_tweet_has_no_response_time
+            a_brand_reply_to_an_unfetchable_tweet_has_no_response_time,
+            a_hashtag_poll_goes_on_from_its_claim_once
         );
     };
     (@cases $make:expr; $($case:ident),+) => {
