@@ -104,14 +104,11 @@ pub fn read_mail(
     envelope_to: Option<&str>,
     received: (DateTime<Utc>, Sender),
 ) -> Result<Mail, EmailError> {
-    if raw.len() <= MAX_EMAIL_BYTES
-        && starts_with_a_header(raw)
-        && let Some(parsed) = MessageParser::default().parse(raw)
-        && let Some(feedback) = report::feedback_of(&parsed, mailboxes, envelope_to)?
-    {
+    let message = parsed(raw)?;
+    if let Some(feedback) = report::feedback_of(&message, mailboxes, envelope_to)? {
         return Ok(Mail::Report(feedback));
     }
-    parse_email_with_files(raw, mailboxes, envelope_to, received)
+    message_of(raw, &message, mailboxes, envelope_to, received)
         .map(|(message, files)| Mail::Message(Box::new(message), files))
 }
 
@@ -135,29 +132,44 @@ pub fn parse_email_with_files(
     raw: &[u8],
     mailboxes: &[String],
     envelope_to: Option<&str>,
-    (received_at, sender): (DateTime<Utc>, Sender),
+    received: (DateTime<Utc>, Sender),
 ) -> Result<(NormalizedMessage, Vec<FileToKeep>), EmailError> {
+    message_of(raw, &parsed(raw)?, mailboxes, envelope_to, received)
+}
+
+/// `raw` parsed, unless it is too big or no e-mail.
+fn parsed(raw: &[u8]) -> Result<mail_parser::Message<'_>, EmailError> {
     if raw.len() > MAX_EMAIL_BYTES {
         return Err(EmailError::TooLarge { size: raw.len() });
     }
     if !starts_with_a_header(raw) {
         return Err(EmailError::NotMime);
     }
-    let message = MessageParser::default()
+    MessageParser::default()
         .parse(raw)
         .filter(|m| !m.parts.is_empty() && !m.parts[0].headers.is_empty())
-        .ok_or(EmailError::NotMime)?;
+        .ok_or(EmailError::NotMime)
+}
+
+/// [`parse_email_with_files`] of the message `raw` parsed.
+fn message_of(
+    raw: &[u8],
+    message: &mail_parser::Message,
+    mailboxes: &[String],
+    envelope_to: Option<&str>,
+    (received_at, sender): (DateTime<Utc>, Sender),
+) -> Result<(NormalizedMessage, Vec<FileToKeep>), EmailError> {
     let from = message
         .from()
         .and_then(|from| from.first())
         .and_then(|addr| Some((addr.address()?.trim().to_lowercase(), addr.name())))
         .filter(|(address, _)| is_address(address))
         .ok_or(EmailError::NoFrom)?;
-    if let Some(why) = automatic(&message, &from.0) {
+    if let Some(why) = automatic(message, &from.0) {
         return Err(EmailError::Automatic(why));
     }
-    let account = mailbox_of(&message, mailboxes, envelope_to, Some(&from.0))?;
-    let addressed = addressed_to(&message);
+    let account = mailbox_of(message, mailboxes, envelope_to, Some(&from.0))?;
+    let addressed = addressed_to(message);
     let (address, name) = from;
     let direction = match address == account {
         true => Direction::Outbound,
@@ -220,8 +232,8 @@ pub fn parse_email_with_files(
         .and_then(|date| DateTime::from_timestamp(date.to_timestamp(), 0))
         .filter(|at| *at >= received_at - DATE_BEFORE && *at <= received_at + DATE_AFTER)
         .unwrap_or(received_at);
-    let (attachments, files) = attached(&message);
-    let html = safe_html(&message).filter(|html| {
+    let (attachments, files) = attached(message);
+    let html = safe_html(message).filter(|html| {
         text.len() + quoted.as_ref().map_or(0, String::len) + html.len() <= MAX_STORED_BYTES
     });
     // The address the service authenticated is the one sender: with two From fields, or two
