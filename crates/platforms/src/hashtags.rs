@@ -36,8 +36,14 @@ impl Listener for HttpPlatform {
         }
         let tag = hashtag(&request.query)
             .ok_or_else(|| ListenError::Refused(format!("{:?} is not a hashtag", request.query)))?;
+        // The page token (a store read and an unsealing) once for both calls.
+        let (app_secret, token) = graph_token(self, source, account)
+            .await
+            .map_err(listen_error_of_post)?;
+        let proof = appsecret_proof(&app_secret, &token).map_err(listen_error_of_post)?;
+        let signed = (token, proof);
         let found = self
-            .graph_get(source, account, "ig_hashtag_search", &[("q", tag.clone())])
+            .graph_get(account, &signed, "ig_hashtag_search", &[("q", tag.clone())])
             .await?;
         let hashtag = found["data"][0]["id"]
             .as_str()
@@ -52,7 +58,7 @@ impl Listener for HttpPlatform {
             query.push(("after", after.clone()));
         }
         let media = self
-            .graph_get(source, account, &format!("{hashtag}/recent_media"), &query)
+            .graph_get(account, &signed, &format!("{hashtag}/recent_media"), &query)
             .await?;
         Ok(page_of(&media, account, request))
     }
@@ -150,27 +156,23 @@ fn meta_time(at: &str) -> Option<DateTime<Utc>> {
 }
 
 impl HttpPlatform {
-    /// GETs `path` of the Graph API as `account` (its page token, with its proof): the answer
-    /// as JSON, or why not.
+    /// GETs `path` of the Graph API as `account`, with its page token and that token's proof:
+    /// the answer as JSON, or why not.
     async fn graph_get(
         &self,
-        source: Source,
         account: &str,
+        (token, proof): &(String, String),
         path: &str,
         query: &[(&str, String)],
     ) -> Result<Value, ListenError> {
-        let (app_secret, token) = graph_token(self, source, account)
-            .await
-            .map_err(listen_error_of_post)?;
-        let proof = appsecret_proof(&app_secret, &token).map_err(listen_error_of_post)?;
         let address = format!(
             "{}/{}/{path}",
             self.endpoints.meta_graph, self.endpoints.meta_version
         );
         let mut params: Vec<(&str, String)> = vec![("user_id", account.to_string())];
         params.extend(query.iter().cloned());
-        params.push(("access_token", token));
-        params.push(("appsecret_proof", proof));
+        params.push(("access_token", token.clone()));
+        params.push(("appsecret_proof", proof.clone()));
         // The error names the address without the query, which holds the token.
         let url = reqwest::Url::parse_with_params(&address, &params).map_err(|e| {
             ListenError::Refused(format!("the Graph API address {address} is not valid: {e}"))
