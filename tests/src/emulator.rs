@@ -140,3 +140,59 @@ pub async fn deploy_with(parameters: &[(&str, &str)]) -> Stack {
         config,
     }
 }
+
+/// The count-proxy (`socialcare-loadgen`) in front of the emulator, on a free loopback port:
+/// what passes through it is priced and counted as AWS bills it.
+pub struct CountProxy {
+    pub url: String,
+    http: reqwest::Client,
+}
+
+impl CountProxy {
+    pub async fn start() -> Self {
+        let upstream = std::env::var("AWS_ENDPOINT_URL").expect("the emulator's endpoint");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a free port");
+        let url = format!("http://{}", listener.local_addr().expect("its address"));
+        tokio::spawn(async move {
+            socialcare_loadgen::proxy::serve(listener, &upstream, None, std::future::pending())
+                .await
+                .expect("the proxy serves");
+        });
+        Self {
+            url,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// A DynamoDB client of `stack` that goes through the proxy (its own endpoint: an
+    /// `SdkConfig`'s is overridden by `AWS_ENDPOINT_URL`).
+    pub fn dynamodb(&self, stack: &Stack) -> aws_sdk_dynamodb::Client {
+        let config = aws_sdk_dynamodb::config::Builder::from(&stack.config)
+            .endpoint_url(&self.url)
+            .build();
+        aws_sdk_dynamodb::Client::from_conf(config)
+    }
+
+    /// The counts since the last call, which resets them.
+    pub async fn take(&self) -> socialcare_loadgen::counts::Counts {
+        let counts = self
+            .http
+            .get(format!("{}/__counts", self.url))
+            .send()
+            .await
+            .expect("GET /__counts")
+            .json()
+            .await
+            .expect("the counts");
+        let reset = self
+            .http
+            .post(format!("{}/__counts/reset", self.url))
+            .send()
+            .await
+            .expect("POST /__counts/reset");
+        assert_eq!(reset.status(), 204);
+        counts
+    }
+}

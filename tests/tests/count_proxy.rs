@@ -9,59 +9,8 @@ use aws_sdk_dynamodb::types::{
     AttributeValue, ConditionCheck, Put, ReturnValue, TransactWriteItem,
 };
 use socialcare_loadgen::counts::Counts;
-use socialcare_loadgen::proxy;
-use socialcare_tests::emulator;
+use socialcare_tests::emulator::{self, CountProxy};
 use std::collections::BTreeMap;
-
-struct Proxied {
-    url: String,
-    client: aws_sdk_dynamodb::Client,
-    http: reqwest::Client,
-}
-
-impl Proxied {
-    async fn start(stack: &emulator::Stack) -> Self {
-        let upstream = std::env::var("AWS_ENDPOINT_URL").expect("the emulator's endpoint");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("a free port");
-        let url = format!("http://{}", listener.local_addr().expect("its address"));
-        tokio::spawn(async move {
-            proxy::serve(listener, &upstream, None, std::future::pending())
-                .await
-                .expect("the proxy serves");
-        });
-        let config = aws_sdk_dynamodb::config::Builder::from(&stack.config)
-            .endpoint_url(&url)
-            .build();
-        Self {
-            url,
-            client: aws_sdk_dynamodb::Client::from_conf(config),
-            http: reqwest::Client::new(),
-        }
-    }
-
-    /// The counts since the last call, which resets them.
-    async fn take(&self) -> Counts {
-        let counts: Counts = self
-            .http
-            .get(format!("{}/__counts", self.url))
-            .send()
-            .await
-            .expect("GET /__counts")
-            .json()
-            .await
-            .expect("the counts");
-        let reset = self
-            .http
-            .post(format!("{}/__counts/reset", self.url))
-            .send()
-            .await
-            .expect("POST /__counts/reset");
-        assert_eq!(reset.status(), 204);
-        counts
-    }
-}
 
 fn s(value: &str) -> AttributeValue {
     AttributeValue::S(value.to_string())
@@ -98,8 +47,9 @@ fn indexes(counts: &Counts) -> BTreeMap<&str, u64> {
 #[tokio::test]
 async fn writes_are_priced_by_the_whole_item_and_each_index_entry() {
     let stack = emulator::deploy().await;
-    let proxied = Proxied::start(&stack).await;
-    let dynamodb = &proxied.client;
+    let proxied = CountProxy::start().await;
+    let client = proxied.dynamodb(&stack);
+    let dynamodb = &client;
     let table = stack.table.as_str();
 
     // A new item: 2 units on the table (1.6 KB), 1 in gsi1 (its keys), 1 in gsi5.
@@ -251,10 +201,11 @@ async fn writes_are_priced_by_the_whole_item_and_each_index_entry() {
 #[tokio::test]
 async fn updates_of_one_item_at_once_are_each_priced_from_the_item_they_found() {
     let stack = emulator::deploy().await;
-    let proxied = Proxied::start(&stack).await;
+    let proxied = CountProxy::start().await;
+    let client = proxied.dynamodb(&stack);
     let table = stack.table.clone();
     let counter = |n: u32| {
-        let client = proxied.client.clone();
+        let client = client.clone();
         let table = table.clone();
         async move {
             client

@@ -21,8 +21,7 @@ use socialcare_domain::replies::{
 use socialcare_domain::threading::Rules;
 use socialcare_domain::{Actor, CustomerId, Message, Source, TicketId};
 use socialcare_loadgen::counts::Counts;
-use socialcare_loadgen::proxy;
-use socialcare_tests::emulator;
+use socialcare_tests::emulator::{self, CountProxy};
 use socialcare_tests::events::inbound;
 use std::collections::BTreeSet;
 use yaml_rust2::{Yaml, YamlLoader};
@@ -108,49 +107,6 @@ fn assert_granted(function: &str, counts: &Counts) {
     );
 }
 
-struct Proxied {
-    url: String,
-    http: reqwest::Client,
-}
-
-impl Proxied {
-    async fn start() -> Self {
-        let upstream = std::env::var("AWS_ENDPOINT_URL").expect("the emulator's endpoint");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("a free port");
-        let url = format!("http://{}", listener.local_addr().expect("its address"));
-        tokio::spawn(async move {
-            proxy::serve(listener, &upstream, None, std::future::pending())
-                .await
-                .expect("the proxy serves");
-        });
-        Self {
-            url,
-            http: reqwest::Client::new(),
-        }
-    }
-
-    /// What was called since the last call, which resets it.
-    async fn take(&self) -> Counts {
-        let counts = self
-            .http
-            .get(format!("{}/__counts", self.url))
-            .send()
-            .await
-            .expect("GET /__counts")
-            .json()
-            .await
-            .expect("the counts");
-        self.http
-            .post(format!("{}/__counts/reset", self.url))
-            .send()
-            .await
-            .expect("reset the counts");
-        counts
-    }
-}
-
 /// A mail from `address` to `mailbox`, its sender authenticated.
 fn mail(id: &str, address: &str, mailbox: &str, minute: i64) -> InboundEvent {
     let mut event = inbound(id, address, "About my order", at(minute));
@@ -204,13 +160,9 @@ async fn customer_of(store: &DynamoStore, event: &InboundEvent) -> CustomerId {
 #[tokio::test]
 async fn each_function_calls_only_what_its_role_allows() {
     let stack = emulator::deploy().await;
-    let proxied = Proxied::start().await;
-    // The client's own endpoint: an SdkConfig's is overridden by AWS_ENDPOINT_URL.
-    let dynamodb = aws_sdk_dynamodb::config::Builder::from(&stack.config)
-        .endpoint_url(&proxied.url)
-        .build();
+    let proxied = CountProxy::start().await;
     let store = DynamoStore::new(
-        aws_sdk_dynamodb::Client::from_conf(dynamodb),
+        proxied.dynamodb(&stack),
         aws_sdk_dynamodbstreams::Client::new(&stack.config),
         stack.table.clone(),
     );
