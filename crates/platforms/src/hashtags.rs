@@ -225,3 +225,57 @@ fn listen_error_of_post(error: PostError) -> ListenError {
         PostError::Permanent(why) => ListenError::Refused(why),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use serde_json::json;
+
+    #[test]
+    fn a_page_keeps_only_new_posts_with_ids_and_links_of_instagram() {
+        let request = SearchRequest {
+            query: "#acmefibre".into(),
+            since_id: Some("2026-12-04T09:00:00Z".into()),
+            next_token: None,
+            start_time: None,
+        };
+        let media = json!({
+            "data": [
+                { "id": "18000000000000003", "caption": "<script>x</script> down",
+                  "permalink": "javascript:alert(1)", "timestamp": "2026-12-04T09:05:00+0000" },
+                { "id": "../../me", "caption": "not an id", "timestamp": "2026-12-04T09:04:00+0000" },
+                { "id": "18000000000000002", "caption": "elsewhere",
+                  "permalink": "https://evil.example/p/1/", "timestamp": "2026-12-04T09:03:00+0000" },
+                { "id": "18000000000000001", "caption": "read before",
+                  "permalink": "https://www.instagram.com/p/C1/", "timestamp": "2026-12-04T09:00:00+0000" }
+            ],
+            "paging": { "cursors": { "after": "QVFI" }, "next": "https://graph.facebook.com/next" }
+        });
+        let page = page_of(&media, "17841400000000001", &request);
+        let ids: Vec<&str> = page
+            .messages
+            .iter()
+            .map(|m| m.external_id.as_str())
+            .collect();
+        assert_eq!(ids, ["18000000000000003", "18000000000000002"]);
+        assert_eq!(
+            page.messages[0].text, "<script>x</script> down",
+            "kept as text"
+        );
+        assert_eq!(
+            page.messages[0].created_at,
+            Utc.with_ymd_and_hms(2026, 12, 4, 9, 5, 0).unwrap()
+        );
+        assert!(
+            page.links.is_empty(),
+            "only Instagram's own links: {:?}",
+            page.links
+        );
+        assert_eq!(page.newest_id.as_deref(), Some("2026-12-04T09:05:00Z"));
+        assert_eq!(
+            page.next_token, None,
+            "it reached what was read: no further page"
+        );
+    }
+}
